@@ -1,0 +1,52 @@
+"""The ``rempart`` command line: thin commands that parse, call the library, and render.
+
+Exit status, for every command: 0 success, 1 some inputs failed (each is reported), 2 usage
+or configuration error, 130 interrupted (see ``ExitCode``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated
+
+import typer
+
+from rempart import __version__
+from rempart.cli.exit_codes import ExitCode
+from rempart.cli.hash import hash_command
+
+__all__ = ["ExitCode", "app", "main"]
+
+app = typer.Typer(
+    name="rempart",
+    help="Find, stop and take down sexual deepfakes, NCII and sexualised imagery of minors.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"rempart {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """Rempart: hash, match and screen images against sexual abuse imagery."""
+
+
+app.command("hash")(hash_command)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the command line on ``argv`` (default: ``sys.argv[1:]``); exits with ``ExitCode``."""
+    app(args=None if argv is None else list(argv), prog_name="rempart")

@@ -1,0 +1,97 @@
+"""``rempart hash``: PDQ, SHA-256 and MD5 of image files, as JSON Lines, CSV or a table."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Annotated, Any
+
+import typer
+
+from rempart.cli.exit_codes import ExitCode, settings_or_exit
+from rempart.cli.output import OutputFormat, progress, write_records
+from rempart.hashing import HashFailure, hash_files
+from rempart.paths import expand_paths
+
+__all__ = ["hash_command"]
+
+COLUMNS = ("path", "pdq", "quality", "sha256", "md5", "dihedral", "error_code", "error_message")
+TABLE_COLUMNS = ("path", "pdq", "quality", "error_code", "error_message")
+
+
+def default_jobs() -> int:
+    """The cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def hash_command(
+    paths: Annotated[
+        list[str],
+        typer.Argument(help="Image files or folders; - reads one image from standard input."),
+    ],
+    dihedral: Annotated[
+        bool,
+        typer.Option("--dihedral", help="Also print the PDQ hashes of the 8 rotations and flips."),
+    ] = False,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = OutputFormat.JSONL,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", min=1, help="Files hashed at once [default: all cores]."),
+    ] = None,
+    recursive: Annotated[
+        bool, typer.Option("--recursive", "-r", help="Descend into sub-folders of folders given.")
+    ] = False,
+) -> None:
+    """Hash images: PDQ (perceptual, with quality) and SHA-256/MD5 of the bytes.
+
+    One record per file, in the order given. A file that cannot be hashed gets a record with
+    an error code and the run goes on; the exit status is then 1.
+    """
+    settings = settings_or_exit()
+    files = list(expand_paths(paths, recursive=recursive))
+    failures = 0
+    started = time.perf_counter()
+    with progress("Hashing", total=len(files)) as track:
+        results = hash_files(
+            files, dihedral=dihedral, limits=settings.media, jobs=jobs or default_jobs()
+        )
+
+        def records() -> Any:
+            nonlocal failures
+            for result in track(results):
+                failures += isinstance(result, HashFailure)
+                yield result.to_json()
+
+        write_records(
+            records(),
+            output_format,
+            columns=COLUMNS,
+            table_columns=TABLE_COLUMNS,
+            flatten=_flatten,
+        )
+    elapsed = time.perf_counter() - started
+    if sys.stderr.isatty():
+        rate = len(files) / elapsed if elapsed > 0 else 0.0
+        typer.echo(
+            f"{len(files) - failures} hashed, {failures} failed "
+            f"in {elapsed:.1f} s ({rate:.0f} files/s)",
+            err=True,
+        )
+    raise typer.Exit(ExitCode.SOME_FAILED if failures else ExitCode.OK)
+
+
+def _flatten(record: dict[str, Any]) -> dict[str, str]:
+    error = record.get("error", {})
+    return {
+        "path": record["path"],
+        "pdq": record.get("pdq", ""),
+        "quality": str(record.get("quality", "")),
+        "sha256": record.get("sha256", ""),
+        "md5": record.get("md5", ""),
+        "dihedral": " ".join(record.get("dihedral", [])),
+        "error_code": error.get("code", ""),
+        "error_message": error.get("message", ""),
+    }

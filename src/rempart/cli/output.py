@@ -1,0 +1,100 @@
+"""Rendering results: JSON Lines for machines, CSV for spreadsheets, a table for people.
+
+JSON Lines and CSV stream one record at a time as results arrive; the table is drawn once
+all are in. Progress goes to standard error, and only when it is a terminal.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from enum import StrEnum
+from typing import Any, TextIO, TypeVar
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+__all__ = ["OutputFormat", "progress", "write_records"]
+
+T = TypeVar("T")
+Row = dict[str, str]
+
+
+class OutputFormat(StrEnum):
+    """How a command prints its results."""
+
+    JSONL = "jsonl"
+    CSV = "csv"
+    TABLE = "table"
+
+
+def write_records(
+    records: Iterable[dict[str, Any]],
+    output_format: OutputFormat,
+    *,
+    columns: Sequence[str],
+    table_columns: Sequence[str],
+    flatten: Callable[[dict[str, Any]], Row],
+    stream: TextIO | None = None,
+) -> None:
+    """Write ``records`` in ``output_format``.
+
+    ``flatten`` maps a record to cells; CSV has every one of ``columns``, the table only the
+    ``table_columns`` a person reads at a glance.
+    """
+    out = stream or sys.stdout
+    if output_format is OutputFormat.JSONL:
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    elif output_format is OutputFormat.CSV:
+        writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        for record in records:
+            writer.writerow(flatten(record))
+    else:
+        table = Table(header_style="bold")
+        for column in table_columns:
+            table.add_column(column, overflow="fold")
+        for record in records:
+            row = flatten(record)
+            table.add_row(*(row.get(column, "") for column in table_columns))
+        Console(file=out).print(table)
+    out.flush()
+
+
+@contextmanager
+def progress(description: str, total: int) -> Iterator[Callable[[Iterable[T]], Iterator[T]]]:
+    """Give a wrapper that counts items through a progress bar on standard error."""
+    console = Console(stderr=True)
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+    task = bar.add_task(description, total=total)
+
+    def track(items: Iterable[T]) -> Iterator[T]:
+        for item in items:
+            yield item
+            bar.advance(task)
+
+    with bar:
+        yield track

@@ -1,0 +1,40 @@
+"""Hashing: PDQ perceptual hashes, digests of files, and 256-bit hash arithmetic."""
+
+from rempart.hashing.files import (
+    FileHashes,
+    HashFailure,
+    HashResult,
+    hash_files,
+    hash_media,
+    hash_path,
+)
+from rempart.hashing.hash256 import from_hex, hamming, pack, to_hex
+from rempart.hashing.pdq import (
+    DIHEDRAL_NAMES,
+    MATCH_THRESHOLD,
+    MIN_QUALITY,
+    PdqDihedral,
+    PdqHash,
+    pdq_hash,
+    pdq_hash_dihedral,
+)
+
+__all__ = [
+    "DIHEDRAL_NAMES",
+    "MATCH_THRESHOLD",
+    "MIN_QUALITY",
+    "FileHashes",
+    "HashFailure",
+    "HashResult",
+    "PdqDihedral",
+    "PdqHash",
+    "from_hex",
+    "hamming",
+    "hash_files",
+    "hash_media",
+    "hash_path",
+    "pack",
+    "pdq_hash",
+    "pdq_hash_dihedral",
+    "to_hex",
+]

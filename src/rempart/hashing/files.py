@@ -1,0 +1,133 @@
+"""Hash whole files: cryptographic digests of the bytes and PDQ of the pixels, one decode each.
+
+This is what ``rempart hash`` prints and what later features store. A file that cannot be
+hashed gives a ``HashFailure`` rather than an exception, so one bad file never stops a batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from rempart.errors import MediaError
+from rempart.hashing.pdq import DECODE_MIN_SIDE, pdq_hash, pdq_hash_dihedral
+from rempart.media import DEFAULT_LIMITS, Media, MediaLimits, MediaWarning, load_file, load_stream
+from rempart.workers import ordered_map
+
+__all__ = [
+    "STDIN",
+    "FileHashes",
+    "HashFailure",
+    "HashResult",
+    "hash_files",
+    "hash_media",
+    "hash_path",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class FileHashes:
+    """The hashes of one file.
+
+    Attributes:
+        path: the file as named by the caller.
+        sha256, md5: hex digests of the file's bytes (exact-match hash lists use them).
+        pdq: the PDQ hash as hex; ``quality`` its quality, 0-100.
+        dihedral: the 8 PDQ hashes of its rotations and flips, when asked for.
+        warnings: problems that did not prevent hashing (corrupt EXIF, for one).
+    """
+
+    path: str
+    sha256: str
+    md5: str
+    pdq: str
+    quality: int
+    dihedral: tuple[str, ...] | None = None
+    warnings: tuple[MediaWarning, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON Lines record: path, sha256, md5, pdq, quality (+ dihedral, warnings)."""
+        record: dict[str, Any] = {
+            "path": self.path,
+            "sha256": self.sha256,
+            "md5": self.md5,
+            "pdq": self.pdq,
+            "quality": self.quality,
+        }
+        if self.dihedral is not None:
+            record["dihedral"] = list(self.dihedral)
+        if self.warnings:
+            record["warnings"] = [{"code": w.code, "message": w.message} for w in self.warnings]
+        return record
+
+
+@dataclass(frozen=True, slots=True)
+class HashFailure:
+    """A file that could not be hashed, and why."""
+
+    path: str
+    error: MediaError
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON Lines record: ``{"path", "error": {"code", "message"}}``."""
+        return {
+            "path": self.path,
+            "error": {"code": self.error.code.value, "message": self.error.message},
+        }
+
+
+HashResult = FileHashes | HashFailure
+
+
+def hash_media(media: Media, *, path: str, dihedral: bool = False) -> FileHashes:
+    """Hash a loaded image; raises ``MediaError`` if its pixels cannot be decoded."""
+    image = media.decode(min_side=DECODE_MIN_SIDE, luma_only=True)
+    if dihedral:
+        hashes = pdq_hash_dihedral(image)
+        pdq, quality, variants = hashes.hex[0], hashes.quality, hashes.hex
+    else:
+        single = pdq_hash(image)
+        pdq, quality, variants = single.hex, single.quality, None
+    return FileHashes(
+        path=path,
+        sha256=hashlib.sha256(media.data).hexdigest(),
+        md5=hashlib.md5(media.data, usedforsecurity=False).hexdigest(),
+        pdq=pdq,
+        quality=quality,
+        dihedral=variants,
+        warnings=media.warnings,
+    )
+
+
+STDIN = "-"
+"""The path that means standard input, as in every Unix tool (name a file ``./-``)."""
+
+
+def hash_path(
+    path: str, *, dihedral: bool = False, limits: MediaLimits = DEFAULT_LIMITS
+) -> HashResult:
+    """Hash one file (or standard input for ``-``), returning a ``HashFailure`` for a bad one."""
+    try:
+        if path == STDIN:
+            media = load_stream(sys.stdin.buffer, name="standard input", limits=limits)
+        else:
+            media = load_file(path, limits=limits)
+        return hash_media(media, path=path, dihedral=dihedral)
+    except MediaError as error:
+        return HashFailure(path, error)
+
+
+def hash_files(
+    paths: Iterable[str],
+    *,
+    dihedral: bool = False,
+    limits: MediaLimits = DEFAULT_LIMITS,
+    jobs: int = 1,
+) -> Iterator[HashResult]:
+    """Hash many files on ``jobs`` threads, yielding results in the order of ``paths``."""
+    return ordered_map(
+        lambda path: hash_path(path, dihedral=dihedral, limits=limits), paths, jobs=jobs
+    )

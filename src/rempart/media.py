@@ -1,0 +1,446 @@
+"""Safe image loading: the only module in Rempart that opens files or image bytes.
+
+Every image a platform receives is hostile until decoded within limits. ``load_file`` and
+``load_bytes`` read and check an input (size, format, pixels, frames) without decoding its
+pixels; ``Media.decode`` then decodes the first frame, applies the EXIF orientation and, for
+JPEG, decodes at a reduced DCT scale when the caller needs only a small image. Anything
+wrong raises ``MediaError`` with a reason code; Pillow's and the OS's exceptions never
+escape raw.
+
+Don't call ``PIL.Image.open`` elsewhere in Rempart: a plugin Pillow would otherwise try
+(EPS runs Ghostscript, for one) is exactly what an attacker reaches for.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import threading
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Final
+
+import numpy as np
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+from rempart.errors import MediaError, MediaErrorCode
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_FRAMES",
+    "DEFAULT_MAX_PIXELS",
+    "FORMATS",
+    "Media",
+    "MediaLimits",
+    "MediaWarning",
+    "Metadata",
+    "load_bytes",
+    "load_file",
+    "load_stream",
+]
+
+DEFAULT_MAX_BYTES: Final = 64 * 1024 * 1024
+"""64 MiB: above the largest photo a phone or camera produces, below what a bomb needs."""
+
+DEFAULT_MAX_PIXELS: Final = 150_000_000
+"""150 megapixels per frame: a 108 MP phone photo passes; a 50000x50000 header does not."""
+
+DEFAULT_MAX_FRAMES: Final = 1000
+"""Animated GIF/APNG/WebP frames, or TIFF pages."""
+
+
+@dataclass(frozen=True, slots=True)
+class MediaLimits:
+    """What an input may cost before Rempart refuses it.
+
+    Attributes:
+        max_bytes: size of the encoded file.
+        max_pixels: width x height of one frame, checked from the header before decoding.
+        max_frames: frames of an animation or pages of a TIFF.
+    """
+
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_frames: int = DEFAULT_MAX_FRAMES
+
+    def __post_init__(self) -> None:
+        for name in ("max_bytes", "max_pixels", "max_frames"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"MediaLimits.{name} must be at least 1")
+
+
+DEFAULT_LIMITS: Final = MediaLimits()
+
+# Pillow plugin name -> Rempart's format name. Only these plugins are ever tried.
+_PLUGIN_FORMATS: Final = {
+    "JPEG": "jpeg",
+    "MPO": "jpeg",  # phones' multi-picture JPEGs; the first picture is the photo
+    "PNG": "png",
+    "WEBP": "webp",
+    "GIF": "gif",
+    "BMP": "bmp",
+    "TIFF": "tiff",
+    "AVIF": "avif",
+    "HEIF": "heic",
+}
+FORMATS: Final = tuple(sorted(set(_PLUGIN_FORMATS.values())))
+"""The formats Rempart decodes (HEIC needs the ``heif`` extra)."""
+
+_HEIF_BRANDS: Final = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
+_JPEG_SCALES: Final = (8, 4, 2)
+_EXIF_ORIENTATION_TAG: Final = 0x0112
+# EXIF orientation (EXIF 2.32, tag 0x0112) -> the transposition that shows the image upright.
+_ORIENTATION_TRANSPOSE: Final[Mapping[int, Image.Transpose]] = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+_open_lock = threading.Lock()
+_plugins_lock = threading.Lock()
+_plugins_ready = False
+
+
+@dataclass(frozen=True, slots=True)
+class MediaWarning:
+    """Something wrong with an input that did not stop it from being decoded."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Metadata:
+    """Raw metadata exactly as stored in the file, for detectors to interpret.
+
+    Attributes:
+        exif: the EXIF block (TIFF structure, starting ``Exif\\0\\0`` in JPEG), or None.
+        xmp: the XMP packet as bytes, or None.
+        text: PNG ``tEXt``/``zTXt``/``iTXt`` chunks (and GIF comments) by keyword.
+        icc_profile: the embedded ICC colour profile, or None.
+    """
+
+    exif: bytes | None = None
+    xmp: bytes | None = None
+    text: Mapping[str, str] = field(default_factory=dict)
+    icc_profile: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """An image that passed the limits: its bytes, format, size and metadata, not yet decoded.
+
+    Attributes:
+        data: the encoded bytes, as received.
+        format: one of ``FORMATS``.
+        width: displayed width, after EXIF orientation.
+        height: displayed height, after EXIF orientation.
+        frame_count: frames of an animation or pages of a TIFF (1 for a still image).
+        orientation: the EXIF orientation applied on decode (1 when absent or unreadable).
+        metadata: raw EXIF, XMP, text chunks and ICC profile.
+        warnings: problems that did not prevent decoding, such as corrupt EXIF.
+        limits: the limits it was checked against, applied again when decoding frames.
+    """
+
+    data: bytes = field(repr=False)
+    format: str
+    width: int
+    height: int
+    frame_count: int
+    orientation: int
+    metadata: Metadata = field(repr=False)
+    warnings: tuple[MediaWarning, ...] = ()
+    limits: MediaLimits = field(default=DEFAULT_LIMITS, repr=False)
+
+    def decode(self, *, min_side: int | None = None, luma_only: bool = False) -> Image.Image:
+        """Decode the first frame, upright, as an ``RGB`` or ``L`` image.
+
+        ``min_side``: the caller needs no more than this many pixels on each side, so a JPEG
+        may be decoded at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling, far cheaper than a
+        full decode and a resize), never below ``min_side`` on either side.
+        ``luma_only``: the caller reads only luminance, so a reduced JPEG may be decoded to
+        its Y channel alone (mode ``L``), skipping chroma. Otherwise grayscale sources come
+        back as ``L`` and everything else as ``RGB``.
+        """
+        with _pillow_warnings():  # already reported by load_bytes
+            image = _open(self.data)
+        scale = _jpeg_scale(image, min_side)
+        if scale > 1:
+            # Only when reduced: at full scale, RGB then luma is what the PDQ reference does.
+            image.draft("L" if luma_only else "RGB", (image.width // scale, image.height // scale))
+        _load(image)
+        return _normalise(_orient(image, self.orientation))
+
+    def frames(self) -> Iterator[Image.Image]:
+        """Decode every frame in order, each upright and as ``RGB`` or ``L``."""
+        with _pillow_warnings():
+            image = _open(self.data)
+        for index in range(self.frame_count):
+            try:
+                image.seek(index)
+            except (OSError, EOFError, ValueError, SyntaxError) as exc:
+                raise _decode_error(exc) from exc
+            _load(image)
+            yield _normalise(_orient(image, self.orientation))
+
+
+def load_file(path: str | Path, *, limits: MediaLimits = DEFAULT_LIMITS) -> Media:
+    """Read an image file within ``limits`` and check it (see ``load_bytes``)."""
+    try:
+        with open(path, "rb") as stream:
+            data = _read_bounded(stream, limits.max_bytes, str(path))
+    except FileNotFoundError as exc:
+        raise MediaError(MediaErrorCode.NOT_FOUND, f"{path}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise MediaError(MediaErrorCode.UNREADABLE, f"{path}: is a directory") from exc
+    except PermissionError as exc:
+        raise MediaError(
+            MediaErrorCode.UNREADABLE, f"{path}: permission denied; check the file's mode"
+        ) from exc
+    except OSError as exc:
+        raise MediaError(MediaErrorCode.UNREADABLE, f"{path}: {exc.strerror or exc}") from exc
+    return load_bytes(data, limits=limits)
+
+
+def load_stream(stream: IO[bytes], *, name: str, limits: MediaLimits = DEFAULT_LIMITS) -> Media:
+    """Read an image from an open binary stream (standard input, an upload) within ``limits``."""
+    return load_bytes(_read_bounded(stream, limits.max_bytes, name), limits=limits)
+
+
+def load_bytes(data: bytes, *, limits: MediaLimits = DEFAULT_LIMITS) -> Media:
+    """Check encoded image bytes against ``limits`` and read their header and metadata.
+
+    Pixels are not decoded here (``Media.decode`` does that), so a truncated body is only
+    found then; everything the header can reveal (format, size, frame count) is checked now.
+    """
+    if not data:
+        raise MediaError(MediaErrorCode.EMPTY, "the file is empty (0 bytes)")
+    if len(data) > limits.max_bytes:
+        raise MediaError(
+            MediaErrorCode.TOO_LARGE,
+            f"the file is {len(data):,} bytes, over the limit of {limits.max_bytes:,}; "
+            "raise REMPART_MEDIA_MAX_BYTES to accept it",
+        )
+    with _pillow_warnings() as caught:
+        image = _open(data, limits)
+        orientation, exif_warning = _read_orientation(image)
+        metadata = _read_metadata(image)
+        frame_count = _count_frames(image, limits)
+    # Pillow reports some EXIF damage only as a warning; surface it, once.
+    pillow_warnings = [
+        MediaWarning("corrupt_metadata", str(w.message).strip())
+        for w in caught
+        if "exif" in str(w.message).lower()
+    ]
+    media_warnings = [exif_warning] if exif_warning else pillow_warnings[:1]
+    width, height = image.size
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    return Media(
+        data=data,
+        format=_PLUGIN_FORMATS[str(image.format)],
+        width=width,
+        height=height,
+        frame_count=frame_count,
+        orientation=orientation,
+        metadata=metadata,
+        warnings=tuple(media_warnings),
+        limits=limits,
+    )
+
+
+def _read_bounded(stream: IO[bytes], max_bytes: int, name: str) -> bytes:
+    data = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise MediaError(
+            MediaErrorCode.TOO_LARGE,
+            f"{name} is over the limit of {max_bytes:,} bytes; "
+            "raise REMPART_MEDIA_MAX_BYTES to accept it",
+        )
+    return data
+
+
+@contextmanager
+def _pillow_warnings() -> Iterator[list[warnings.WarningMessage]]:
+    """Collect Pillow's warnings (corrupt EXIF, for one) instead of letting them print.
+
+    ``warnings.catch_warnings`` changes process-wide state, hence the lock; it only ever
+    wraps header parsing, never pixel decoding, so threads still decode in parallel.
+    """
+    with _open_lock, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield caught
+
+
+def _open(data: bytes, limits: MediaLimits | None = None) -> ImageFile.ImageFile:
+    """Open ``data`` with the allowed plugins only; check pixels when ``limits`` is given."""
+    _load_plugins()
+    formats = [name for name in _PLUGIN_FORMATS if name in Image.OPEN]
+    try:
+        image = Image.open(io.BytesIO(data), formats=formats)
+    except Image.DecompressionBombError as exc:
+        raise MediaError(MediaErrorCode.TOO_MANY_PIXELS, _pixels_message(str(exc))) from exc
+    except UnidentifiedImageError as exc:
+        raise MediaError(MediaErrorCode.UNSUPPORTED_FORMAT, _unsupported_message(data)) from exc
+    except (OSError, EOFError, ValueError, SyntaxError, struct.error) as exc:
+        raise _decode_error(exc) from exc
+    if not isinstance(image, ImageFile.ImageFile):  # pragma: no cover - Pillow contract
+        raise MediaError(MediaErrorCode.UNSUPPORTED_FORMAT, _unsupported_message(data))
+    if limits is not None:
+        width, height = image.size
+        if width < 1 or height < 1:
+            raise MediaError(MediaErrorCode.CORRUPT, f"the header declares {width}x{height}")
+        if width * height > limits.max_pixels:
+            raise MediaError(
+                MediaErrorCode.TOO_MANY_PIXELS,
+                f"the header declares {width}x{height} = {width * height:,} pixels, over the "
+                f"limit of {limits.max_pixels:,}; raise REMPART_MEDIA_MAX_PIXELS to accept it",
+            )
+    return image
+
+
+def _load_plugins() -> None:
+    """Load Pillow's plugins (and HEIF's, when installed) once, before any thread opens."""
+    global _plugins_ready
+    with _plugins_lock:
+        if _plugins_ready:
+            return
+        Image.init()
+        try:
+            import pillow_heif
+        except ImportError:
+            pass
+        else:
+            pillow_heif.register_heif_opener()
+        _plugins_ready = True
+
+
+def _pixels_message(detail: str) -> str:
+    return f"{detail.split(',')[0]}: refused as a possible decompression bomb"
+
+
+def _unsupported_message(data: bytes) -> str:
+    if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS and "HEIF" not in Image.OPEN:
+        return (
+            "this is a HEIC image; install the heif extra to decode it: pip install 'rempart[heif]'"
+        )
+    head = data[:16]
+    kind = (
+        "text" if head.isascii() and all(32 <= b < 127 or b in b"\t\r\n" for b in head) else "data"
+    )
+    return (
+        f"not an image in a supported format (the file starts like {kind}: {head[:8]!r}); "
+        f"supported: {', '.join(FORMATS)}"
+    )
+
+
+def _decode_error(exc: BaseException) -> MediaError:
+    detail = str(exc) or type(exc).__name__
+    if isinstance(exc, EOFError) or "truncated" in detail.lower():
+        return MediaError(
+            MediaErrorCode.TRUNCATED,
+            f"the file ends before the image does ({detail}); it was cut off in transfer",
+        )
+    if "decompressed data too large" in detail.lower():
+        return MediaError(MediaErrorCode.TOO_LARGE, f"a compressed chunk is too large ({detail})")
+    return MediaError(MediaErrorCode.CORRUPT, f"the image data is corrupt: {detail}")
+
+
+def _read_orientation(image: Image.Image) -> tuple[int, MediaWarning | None]:
+    raw = image.info.get("exif")
+    try:
+        exif = image.getexif()
+    except (OSError, ValueError, SyntaxError, struct.error, KeyError, TypeError) as exc:
+        return 1, MediaWarning("corrupt_metadata", f"EXIF unreadable, orientation ignored: {exc}")
+    if raw and len(raw) > 8 and not exif:
+        return 1, MediaWarning("corrupt_metadata", "EXIF block present but unreadable")
+    value = exif.get(_EXIF_ORIENTATION_TAG, 1)
+    if value in (0, 1):  # 0 means "unspecified", as some editors write it
+        return 1, None
+    if value in _ORIENTATION_TRANSPOSE:
+        return int(value), None
+    return 1, MediaWarning("corrupt_metadata", f"EXIF orientation {value!r} is not 1-8; ignored")
+
+
+def _count_frames(image: Image.Image, limits: MediaLimits) -> int:
+    try:
+        count = int(getattr(image, "n_frames", 1))
+    except (OSError, EOFError, ValueError, SyntaxError, struct.error) as exc:
+        raise _decode_error(exc) from exc
+    if count > limits.max_frames:
+        raise MediaError(
+            MediaErrorCode.TOO_MANY_FRAMES,
+            f"{count:,} frames, over the limit of {limits.max_frames:,}; "
+            "raise REMPART_MEDIA_MAX_FRAMES to accept it",
+        )
+    return count
+
+
+def _read_metadata(image: Image.Image) -> Metadata:
+    info = image.info
+    xmp = info.get("xmp") or info.get("XML:com.adobe.xmp")
+    if isinstance(xmp, str):
+        xmp = xmp.encode("utf-8")
+    text = {
+        str(key): value
+        for key, value in _png_text(image).items()
+        if isinstance(value, str) and key != "XML:com.adobe.xmp"
+    }
+    if isinstance(info.get("comment"), bytes):
+        text["comment"] = info["comment"].decode("utf-8", "replace")
+    exif = info.get("exif")
+    icc = info.get("icc_profile")
+    return Metadata(
+        exif=exif if isinstance(exif, bytes) and exif else None,
+        xmp=xmp if isinstance(xmp, bytes) and xmp else None,
+        text=text,
+        icc_profile=icc if isinstance(icc, bytes) and icc else None,
+    )
+
+
+def _png_text(image: Image.Image) -> Mapping[str, object]:
+    """PNG text chunks, including those after the pixels (reading them decodes the image)."""
+    if image.format != "PNG":
+        return {}
+    try:
+        return dict(getattr(image, "text", {}))
+    except (OSError, EOFError, ValueError, SyntaxError, struct.error) as exc:
+        raise _decode_error(exc) from exc
+
+
+def _jpeg_scale(image: Image.Image, min_side: int | None) -> int:
+    if min_side is None or image.format not in ("JPEG", "MPO"):
+        return 1
+    ratio = min(image.width // min_side, image.height // min_side)
+    return next((scale for scale in _JPEG_SCALES if ratio >= scale), 1)
+
+
+def _load(image: Image.Image) -> None:
+    try:
+        image.load()
+    except (OSError, EOFError, ValueError, SyntaxError, struct.error) as exc:
+        raise _decode_error(exc) from exc
+
+
+def _orient(image: Image.Image, orientation: int) -> Image.Image:
+    method = _ORIENTATION_TRANSPOSE.get(orientation)
+    return image if method is None else image.transpose(method)
+
+
+def _normalise(image: Image.Image) -> Image.Image:
+    if image.mode in ("RGB", "L"):
+        return image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        # 16-bit greyscale: keep the high byte rather than clipping everything above 255.
+        return Image.fromarray((np.asarray(image) >> 8).astype(np.uint8))
+    if image.mode in ("1", "LA", "La"):
+        return image.convert("L")
+    return image.convert("RGB")

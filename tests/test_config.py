@@ -1,0 +1,37 @@
+"""Settings: declared once, read from the environment, validated with hints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rempart.config import SETTINGS, load_settings
+from rempart.errors import ConfigError
+from rempart.media import DEFAULT_LIMITS
+
+
+def test_defaults() -> None:
+    assert load_settings({}).media == DEFAULT_LIMITS
+
+
+def test_environment_overrides() -> None:
+    settings = load_settings({"REMPART_MEDIA_MAX_BYTES": "1_000", "PATH": "/bin"})
+    assert settings.media.max_bytes == 1000
+
+
+@pytest.mark.parametrize(("value", "message"), [("ten", "whole number"), ("0", "at least 1")])
+def test_bad_values(value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings({"REMPART_MEDIA_MAX_FRAMES": value})
+
+
+def test_typo_gets_a_suggestion() -> None:
+    with pytest.raises(ConfigError, match="did you mean REMPART_MEDIA_MAX_PIXELS"):
+        load_settings({"REMPART_MEDIA_MAX_PIXEL": "5"})
+
+
+def test_every_setting_is_documented() -> None:
+    page = (Path(__file__).parents[1] / "docs" / "settings.md").read_text()
+    for setting in SETTINGS:
+        assert setting.env in page, f"{setting.env} missing from docs/settings.md"

@@ -1,0 +1,24 @@
+"""The public surface is declared once and is exactly what it says."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+MODULES = ["rempart", "rempart.errors", "rempart.media", "rempart.hashing", "rempart.config"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_all_is_exact(name: str) -> None:
+    module = importlib.import_module(name)
+    exported = set(module.__all__)
+    assert len(exported) == len(module.__all__), "duplicates in __all__"
+    for symbol in exported:
+        assert hasattr(module, symbol), f"{name}.__all__ names missing {symbol}"
+    defined_here = {
+        n
+        for n, v in vars(module).items()
+        if not n.startswith("_") and callable(v) and getattr(v, "__module__", None) == name
+    }
+    assert defined_here <= exported, f"public but not in __all__: {defined_here - exported}"
