@@ -12,6 +12,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from rempart.errors import MediaError
 from rempart.hashing.pdq import DECODE_MIN_SIDE, pdq_hash, pdq_hash_dihedral
 from rempart.media import DEFAULT_LIMITS, Media, MediaLimits, MediaWarning, load_file, load_stream
@@ -84,7 +86,7 @@ HashResult = FileHashes | HashFailure
 
 def hash_media(media: Media, *, path: str, dihedral: bool = False) -> FileHashes:
     """Hash a loaded image; raises ``MediaError`` if its pixels cannot be decoded."""
-    image = media.decode(min_side=DECODE_MIN_SIDE, luma_only=True)
+    image = np.asarray(media.decode(min_side=DECODE_MIN_SIDE, luma_only=True))
     if dihedral:
         hashes = pdq_hash_dihedral(image)
         pdq, quality, variants = hashes.hex[0], hashes.quality, hashes.hex
