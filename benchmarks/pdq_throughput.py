@@ -106,7 +106,7 @@ def main() -> None:
     args = parser.parse_args()
 
     paths = build_corpus(args.count)
-    megapixels = sum(Image.open(p).width * Image.open(p).height for p in paths) / 1e6
+    megapixels = sum(np.prod(Image.open(p).size) for p in paths) / 1e6
     console.print(
         f"{len(paths)} JPEGs, {megapixels / len(paths):.1f} MP on average, {args.jobs} cores each"
     )

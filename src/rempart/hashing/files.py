@@ -89,7 +89,8 @@ def hash_media(media: Media, *, path: str, dihedral: bool = False) -> FileHashes
     image = np.asarray(media.decode(min_side=DECODE_MIN_SIDE, luma_only=True))
     if dihedral:
         hashes = pdq_hash_dihedral(image)
-        pdq, quality, variants = hashes.hex[0], hashes.quality, hashes.hex
+        variants = hashes.hex
+        pdq, quality = variants[0], hashes.quality
     else:
         single = pdq_hash(image)
         pdq, quality, variants = single.hex, single.quality, None
