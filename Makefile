@@ -24,6 +24,13 @@ demo: $(VENV)/.installed-heif
 	@echo "JSON Lines (with the 8 rotations and flips of each) written to demo-output/hashes.jsonl."
 	@echo "The rotated and resized copies of 'harbour' hash within distance 31 of the original:"
 	@$(BIN)/python examples/compare_demo_hashes.py demo-output/hashes.jsonl
+	@echo
+	@echo "== a hash bank holding harbour.jpg, and every image matched against it"
+	@rm -rf demo-output/data
+	@export REMPART_DATA_DIR=demo-output/data; \
+	$(BIN)/rempart bank create demo --description "images we know" && \
+	$(BIN)/rempart hash demo-output/images/harbour.jpg | $(BIN)/rempart bank import demo - --format jsonl && \
+	{ $(BIN)/rempart match --dihedral --format table demo-output/images; test $$? -le 1; }
 
 test: $(VENV)/.installed-dev,heif lint
 	$(BIN)/python -m pytest
@@ -35,6 +42,7 @@ lint: $(VENV)/.installed-dev,heif
 
 bench: $(VENV)/.installed-bench,heif
 	$(BIN)/python benchmarks/pdq_throughput.py $(if $(JOBS),--jobs $(JOBS))
+	$(BIN)/python benchmarks/index_bench.py
 
 clean:
 	rm -rf $(VENV) demo-output .bench-cache .pytest_cache .mypy_cache .ruff_cache

@@ -1,10 +1,16 @@
-"""Shared fixtures: the shared test data folder, and a factory for small generated images."""
+"""Shared fixtures: the shared test data folder, and databases (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+
+from rempart.store import Store
+from tests import postgres
 
 TESTDATA = Path(__file__).resolve().parents[1].parent / "shared" / "testdata"
 
@@ -15,3 +21,36 @@ def testdata() -> Path:
     if not TESTDATA.is_dir():
         pytest.fail(f"shared test data not found at {TESTDATA}; clone the project beside shared/")
     return TESTDATA
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database on a real PostgreSQL server started for this session.
+
+    Skipped where PostgreSQL is not installed, except under REMPART_REQUIRE_POSTGRES=1 (CI),
+    where its absence fails the run.
+    """
+    if postgres.binaries() is None:
+        if os.environ.get("REMPART_REQUIRE_POSTGRES") == "1":
+            pytest.fail("PostgreSQL is required (REMPART_REQUIRE_POSTGRES=1) but not installed")
+        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql)")
+    with postgres.temporary_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A migrated, empty Rempart database: SQLite in a temporary folder, then PostgreSQL."""
+    if request.param == "sqlite":
+        opened = Store.open(f"sqlite:///{tmp_path / 'rempart.db'}")
+    else:
+        opened = Store.open(request.getfixturevalue("postgres_url"))
+        with opened.write() as connection:
+            connection.execute(
+                text(
+                    "TRUNCATE bank_changes, bank_entries, bank_imports, banks "
+                    "RESTART IDENTITY CASCADE"
+                )
+            )
+    yield opened
+    opened.close()

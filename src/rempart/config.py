@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 from rempart.errors import ConfigError
@@ -26,7 +27,7 @@ class Setting:
     """One setting: its name, default and the sentence that explains it."""
 
     name: str
-    default: int
+    default: int | str
     help: str
 
     @property
@@ -45,6 +46,18 @@ SETTINGS: Final = (
     Setting(
         "media_max_frames", DEFAULT_MAX_FRAMES, "Most frames in an animation or pages in a TIFF."
     ),
+    Setting(
+        "data_dir",
+        "",
+        "Folder for Rempart's database and index files "
+        "(default: $XDG_DATA_HOME/rempart, else ~/.local/share/rempart).",
+    ),
+    Setting(
+        "database_url",
+        "",
+        "SQLAlchemy URL of the database, e.g. postgresql+psycopg://user@host/rempart "
+        "(default: SQLite file rempart.db in the data folder).",
+    ),
 )
 
 
@@ -53,6 +66,8 @@ class Settings:
     """Rempart's configuration, resolved and validated."""
 
     media: MediaLimits
+    data_dir: Path
+    database_url: str
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
@@ -66,18 +81,28 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
                 f"unknown setting {key}{hint}; valid settings: {', '.join(sorted(known))}"
             )
     values = {setting.name: _parse(setting, environ.get(setting.env)) for setting in SETTINGS}
+    data_dir = Path(str(values["data_dir"]) or _default_data_dir(environ)).expanduser()
     return Settings(
         media=MediaLimits(
-            max_bytes=values["media_max_bytes"],
-            max_pixels=values["media_max_pixels"],
-            max_frames=values["media_max_frames"],
-        )
+            max_bytes=int(values["media_max_bytes"]),
+            max_pixels=int(values["media_max_pixels"]),
+            max_frames=int(values["media_max_frames"]),
+        ),
+        data_dir=data_dir,
+        database_url=str(values["database_url"]) or f"sqlite:///{data_dir / 'rempart.db'}",
     )
 
 
-def _parse(setting: Setting, raw: str | None) -> int:
+def _default_data_dir(environ: Mapping[str, str]) -> str:
+    base = environ.get("XDG_DATA_HOME") or str(Path(environ.get("HOME", "~")) / ".local/share")
+    return str(Path(base) / "rempart")
+
+
+def _parse(setting: Setting, raw: str | None) -> int | str:
     if raw is None:
         return setting.default
+    if isinstance(setting.default, str):
+        return raw.strip()
     try:
         value = int(raw.replace("_", ""))
     except ValueError:

@@ -12,8 +12,10 @@ from typing import Annotated
 import typer
 
 from rempart import __version__
+from rempart.cli.bank import bank_app
 from rempart.cli.exit_codes import ExitCode
 from rempart.cli.hash import hash_command
+from rempart.cli.match import match_command
 
 __all__ = ["ExitCode", "app", "main"]
 
@@ -45,6 +47,8 @@ def _root(
 
 
 app.command("hash")(hash_command)
+app.command("match")(match_command)
+app.add_typer(bank_app, name="bank")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import IntEnum
+from typing import NoReturn
 
 import typer
 
 from rempart.config import Settings, load_settings
 from rempart.errors import ConfigError
 
-__all__ = ["ExitCode", "settings_or_exit"]
+__all__ = ["ExitCode", "exit_with", "reported_errors", "settings_or_exit"]
 
 
 class ExitCode(IntEnum):
@@ -29,3 +32,25 @@ def settings_or_exit() -> Settings:
     except ConfigError as exc:
         typer.echo(f"Error: {exc}", err=True)
         raise typer.Exit(ExitCode.USAGE) from exc
+
+
+def exit_with(message: str, code: ExitCode) -> NoReturn:
+    """Print ``Error: message`` on standard error and exit with ``code``."""
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def reported_errors() -> Iterator[None]:
+    """Turn Rempart's errors into a message and an exit status: bad input data exits 1,
+    anything about the request or the configuration (no such bank, no database) exits 2."""
+    from rempart.banks import BankError, ImportLineError
+    from rempart.index import IndexFileError
+    from rempart.store import StoreError
+
+    try:
+        yield
+    except ImportLineError as exc:
+        exit_with(f"nothing imported: {exc}", ExitCode.SOME_FAILED)
+    except (BankError, StoreError, IndexFileError, ConfigError) as exc:
+        exit_with(str(exc), ExitCode.USAGE)

@@ -1,0 +1,238 @@
+"""``rempart bank``: create hash banks, import and export hash lists, withdraw hashes."""
+
+from __future__ import annotations
+
+import io
+import sys
+from contextlib import ExitStack, nullcontext
+from pathlib import Path
+from typing import Annotated, Any, TextIO
+
+import typer
+
+from rempart.banks import (
+    EXPORT_FORMATS,
+    Banks,
+    HashListFormat,
+    guess_format,
+    read_records,
+    write_records,
+)
+from rempart.cli.exit_codes import ExitCode, exit_with, reported_errors, settings_or_exit
+from rempart.cli.output import OutputFormat
+from rempart.cli.output import write_records as print_records
+from rempart.hashing.pdq import MATCH_THRESHOLD
+from rempart.store import Store
+
+__all__ = ["bank_app"]
+
+bank_app = typer.Typer(
+    help="Hash banks: lists of PDQ hashes to match against, with where each came from.",
+    no_args_is_help=True,
+)
+
+STDIO = "-"
+BANK_COLUMNS = ("name", "enabled", "threshold", "source", "description", "created_at")
+STATS_COLUMNS = (
+    "name",
+    "enabled",
+    "threshold",
+    "active",
+    "withdrawn",
+    "imports",
+    "last_added_at",
+    "last_withdrawn_at",
+)
+
+NameArgument = Annotated[str, typer.Argument(help="The bank's name.")]
+FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
+
+
+def _banks() -> Banks:
+    with reported_errors():
+        return Banks(Store.from_settings(settings_or_exit()))
+
+
+def _print(records: list[dict[str, Any]], fmt: OutputFormat, columns: tuple[str, ...]) -> None:
+    print_records(
+        records,
+        fmt,
+        columns=columns,
+        table_columns=columns,
+        flatten=lambda record: {k: "" if v is None else str(v) for k, v in record.items()},
+    )
+
+
+@bank_app.command("create")
+def create_command(
+    name: NameArgument,
+    description: Annotated[str, typer.Option(help="What the bank holds.")] = "",
+    source: Annotated[
+        str, typer.Option(help="Where its hashes come from: local, stopncii, ncmec...")
+    ] = "local",
+    threshold: Annotated[
+        int, typer.Option(help="Largest PDQ distance that counts as a match (0-63).")
+    ] = MATCH_THRESHOLD,
+    disabled: Annotated[bool, typer.Option("--disabled", help="Create it switched off.")] = False,
+) -> None:
+    """Create an empty bank."""
+    banks = _banks()
+    with reported_errors():
+        bank = banks.create(
+            name, description=description, source=source, threshold=threshold, enabled=not disabled
+        )
+    typer.echo(f"Created bank {bank.name!r} (threshold {bank.threshold}).", err=True)
+
+
+@bank_app.command("update")
+def update_command(
+    name: NameArgument,
+    description: Annotated[str | None, typer.Option(help="What the bank holds.")] = None,
+    threshold: Annotated[
+        int | None, typer.Option(help="Largest PDQ distance that counts as a match (0-63).")
+    ] = None,
+    enabled: Annotated[
+        bool | None, typer.Option("--enable/--disable", help="Switch matching on or off.")
+    ] = None,
+) -> None:
+    """Change a bank's description, threshold, or switch it on or off."""
+    banks = _banks()
+    with reported_errors():
+        bank = banks.update(name, description=description, threshold=threshold, enabled=enabled)
+    _print([bank.to_json()], OutputFormat.JSONL, BANK_COLUMNS)
+
+
+@bank_app.command("list")
+def list_command(output_format: FormatOption = OutputFormat.TABLE) -> None:
+    """List the banks."""
+    banks = _banks()
+    with reported_errors():
+        records = [bank.to_json() for bank in banks.list()]
+    _print(records, output_format, BANK_COLUMNS)
+
+
+@bank_app.command("stats")
+def stats_command(
+    names: Annotated[list[str] | None, typer.Argument(help="Banks [default: all].")] = None,
+    output_format: FormatOption = OutputFormat.TABLE,
+) -> None:
+    """How many active and withdrawn hashes each bank holds, and when it last changed."""
+    banks = _banks()
+    with reported_errors():
+        wanted = names or [bank.name for bank in banks.list()]
+        records = [banks.stats(name).to_json() for name in wanted]
+    _print(records, output_format, STATS_COLUMNS)
+
+
+@bank_app.command("import")
+def import_command(
+    name: NameArgument,
+    path: Annotated[str, typer.Argument(help="The hash-list file; - reads standard input.")],
+    list_format: Annotated[
+        HashListFormat | None,
+        typer.Option(
+            "--format", "-f", help="The file's format [default: from its name and first line]."
+        ),
+    ] = None,
+) -> None:
+    """Import a hash list, all or nothing: an invalid line imports nothing and names the line.
+
+    Formats: hex (one hash a line), pytx ('pdq <hash>' lines), csv (with a header), jsonl,
+    te (HMA 1.0), stopncii (FetchHashes responses). Importing a file again adds nothing twice.
+    """
+    banks = _banks()
+    with ExitStack() as stack, reported_errors():
+        stream = stack.enter_context(_open_input(path))
+        fmt = list_format or _sniff(path, stream)
+        report = banks.import_records(
+            name, read_records(stream, fmt), origin=path if path != STDIO else "stdin", fmt=fmt
+        )
+    _print([report.to_json()], OutputFormat.JSONL, ())
+    skipped = sum(report.skipped.values())
+    typer.echo(
+        f"{report.added} added to {report.bank!r}, {report.already_present} already there, "
+        f"{report.already_withdrawn} withdrawn earlier (not restored), "
+        f"{report.withdrawn} withdrawn, {skipped} skipped.",
+        err=True,
+    )
+
+
+@bank_app.command("export")
+def export_command(
+    name: NameArgument,
+    list_format: Annotated[
+        str, typer.Option("--format", "-f", help=f"One of {', '.join(EXPORT_FORMATS)}.")
+    ] = HashListFormat.PYTX.value,
+    out: Annotated[
+        str, typer.Option("--out", "-o", help="File to write; - is standard output.")
+    ] = STDIO,
+    include_withdrawn: Annotated[
+        bool, typer.Option("--include-withdrawn", help="Also list withdrawn entries.")
+    ] = False,
+) -> None:
+    """Export a bank's hashes (pytx format by default: readable by python-threatexchange)."""
+    if list_format not in EXPORT_FORMATS:
+        exit_with(
+            f"cannot export as {list_format!r}; choose one of {', '.join(EXPORT_FORMATS)}",
+            ExitCode.USAGE,
+        )
+    banks = _banks()
+    fmt = HashListFormat(list_format)
+    with reported_errors():
+        banks.get(name)
+        if out == STDIO:
+            count = write_records(
+                banks.entries(name, include_withdrawn=include_withdrawn), fmt, sys.stdout
+            )
+        else:
+            partial = Path(out + ".partial")
+            with open(partial, "w", encoding="utf-8", newline="") as stream:
+                count = write_records(
+                    banks.entries(name, include_withdrawn=include_withdrawn), fmt, stream
+                )
+            partial.replace(out)
+    typer.echo(f"{count} hashes exported from {name!r}.", err=True)
+
+
+@bank_app.command("withdraw")
+def withdraw_command(
+    name: NameArgument,
+    hashes: Annotated[list[str] | None, typer.Argument(help="PDQ hashes (64 hex digits).")] = None,
+    entry_ids: Annotated[
+        list[int] | None, typer.Option("--id", help="Entry ids, as 'rempart match' prints them.")
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why, kept on record (e.g. 'victim request').")] = "",
+) -> None:
+    """Withdraw hashes: they stop matching at once, and the record of them stays."""
+    if not hashes and not entry_ids:
+        exit_with("give hashes or --id to withdraw", ExitCode.USAGE)
+    banks = _banks()
+    with reported_errors():
+        report = banks.withdraw(name, hashes=hashes or [], entry_ids=entry_ids or [], reason=reason)
+    _print([report.to_json()], OutputFormat.JSONL, ())
+    if report.not_found:
+        typer.echo(f"Not in {name!r}: {', '.join(report.not_found)}", err=True)
+        raise typer.Exit(ExitCode.SOME_FAILED)
+
+
+def _open_input(path: str) -> Any:
+    if path == STDIO:
+        return nullcontext(io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig"))
+    try:
+        return open(path, encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        exit_with(f"cannot read {path}: {exc.strerror}", ExitCode.SOME_FAILED)
+
+
+def _sniff(path: str, stream: TextIO) -> HashListFormat:
+    """Guess the format from the name and first non-blank line, without consuming input."""
+    if path == STDIO:
+        exit_with("give --format when importing from standard input", ExitCode.USAGE)
+    first = ""
+    while not first.strip():
+        line = stream.readline(4096)
+        if not line:
+            break
+        first = line
+    stream.seek(0)
+    return guess_format(path, first)

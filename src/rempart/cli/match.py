@@ -1,0 +1,119 @@
+"""``rempart match``: hash image files and look each up in the hash banks."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import typer
+
+from rempart.banks import BankMatcher
+from rempart.cli.exit_codes import ExitCode, reported_errors, settings_or_exit
+from rempart.cli.hash import default_jobs
+from rempart.cli.output import OutputFormat, progress, write_records
+from rempart.hashing import MIN_QUALITY, FileHashes, HashFailure, hash_files, pack
+from rempart.paths import expand_paths
+from rempart.store import Store
+
+__all__ = ["match_command"]
+
+COLUMNS = ("path", "pdq", "quality", "matches", "skipped", "error_code", "error_message")
+TABLE_COLUMNS = ("path", "quality", "matches", "skipped", "error_code")
+
+
+def match_command(
+    paths: Annotated[
+        list[str],
+        typer.Argument(help="Image files or folders; - reads one image from standard input."),
+    ],
+    bank_names: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--bank", "-b", help="Match against this bank (repeatable) [default: all enabled]."
+        ),
+    ] = None,
+    dihedral: Annotated[
+        bool,
+        typer.Option("--dihedral", help="Also match the 8 rotations and flips of each image."),
+    ] = False,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = OutputFormat.JSONL,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", min=1, help="Files hashed at once [default: all cores]."),
+    ] = None,
+    recursive: Annotated[
+        bool, typer.Option("--recursive", "-r", help="Descend into sub-folders of folders given.")
+    ] = False,
+) -> None:
+    """Hash images and match them against hash banks.
+
+    One record per file: {"path", "pdq", "quality", "matches": [{"bank", "entry_id", "hash",
+    "distance", "variant"}]}. A hash of quality below 50 is too featureless to match: it is
+    reported with "skipped": "low_quality". Exit status 0 whether or not anything matched;
+    1 when a file could not be hashed.
+    """
+    settings = settings_or_exit()
+    with reported_errors():
+        matcher = BankMatcher(Store.from_settings(settings), bank_names or None)
+    files = list(expand_paths(paths, recursive=recursive))
+    failures = matched = 0
+    started = time.perf_counter()
+    with progress("Matching", total=len(files)) as track:
+        results = hash_files(
+            files, dihedral=dihedral, limits=settings.media, jobs=jobs or default_jobs()
+        )
+
+        def records() -> Any:
+            nonlocal failures, matched
+            for result in track(results):
+                if isinstance(result, HashFailure):
+                    failures += 1
+                    yield result.to_json()
+                    continue
+                record = _match(matcher, result)
+                matched += bool(record["matches"])
+                yield record
+
+        write_records(
+            records(), output_format, columns=COLUMNS, table_columns=TABLE_COLUMNS, flatten=_flatten
+        )
+    elapsed = time.perf_counter() - started
+    typer.echo(
+        f"{len(files)} files, {matched} matched, {failures} failed, "
+        f"against {len(matcher)} hashes in {elapsed:.1f} s",
+        err=True,
+    )
+    raise typer.Exit(ExitCode.SOME_FAILED if failures else ExitCode.OK)
+
+
+def _match(matcher: BankMatcher, hashes: FileHashes) -> dict[str, Any]:
+    record: dict[str, Any] = {"path": hashes.path, "pdq": hashes.pdq, "quality": hashes.quality}
+    if hashes.quality < MIN_QUALITY:
+        record.update(matches=[], skipped="low_quality")
+        return record
+    if hashes.dihedral is not None:
+        variants = pack(hashes.dihedral).reshape(1, 8, 4)
+        found = matcher.match_dihedral(variants)[0]
+    else:
+        found = matcher.match(pack([hashes.pdq]))[0]
+    record["matches"] = [match.to_json() for match in found]
+    if hashes.dihedral is None:
+        for match in record["matches"]:
+            del match["variant"]
+    return record
+
+
+def _flatten(record: dict[str, Any]) -> dict[str, str]:
+    error = record.get("error", {})
+    matches = record.get("matches", [])
+    return {
+        "path": record["path"],
+        "pdq": record.get("pdq", ""),
+        "quality": str(record.get("quality", "")),
+        "matches": " ".join(f"{m['bank']}#{m['entry_id']}@{m['distance']}" for m in matches),
+        "skipped": record.get("skipped", ""),
+        "error_code": error.get("code", ""),
+        "error_message": error.get("message", ""),
+    }

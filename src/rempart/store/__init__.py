@@ -1,0 +1,155 @@
+"""The database: SQLite in the data folder by default, PostgreSQL when configured.
+
+``Store.open(url)`` connects and brings the schema up to date (Alembic migrations shipped in
+the package). Writes that change what matches go through ``Store.write()``, which serialises
+writers so that the change log's sequence numbers become visible in order: a matcher following
+the log never skips a change committed late.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import (
+    ArgumentError,
+    IntegrityError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+)
+
+from rempart.config import Settings
+from rempart.errors import RempartError
+
+__all__ = ["Store", "StoreError", "utc_now"]
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+# Any constant will do: the key of the PostgreSQL advisory lock that serialises bank writers.
+_WRITE_LOCK_KEY = 0x52454D50
+
+
+class StoreError(RempartError):
+    """The database cannot be reached, or is not a Rempart database."""
+
+
+def utc_now() -> datetime:
+    """The current time, in UTC, as stored."""
+    return datetime.now(UTC)
+
+
+class Store:
+    """A connection pool to Rempart's database, with its schema migrated."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.url = engine.url.render_as_string(hide_password=True)
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Store:
+        """Connect to ``url`` (an SQLAlchemy URL) and, unless told not to, migrate the schema."""
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise StoreError("the database URL is not a valid SQLAlchemy URL") from None
+        is_sqlite = parsed.get_backend_name() == "sqlite"
+        if is_sqlite and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).expanduser().parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            engine = create_engine(parsed)
+        except (NoSuchModuleError, ImportError) as exc:
+            hint = " (install the postgres extra)" if "postgres" in parsed.drivername else ""
+            raise StoreError(f"no driver for {parsed.drivername}{hint}: {exc}") from None
+        if is_sqlite:
+            _configure_sqlite(engine)
+        store = cls(engine)
+        if migrate:
+            store.migrate()
+        return store
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Store:
+        """The store the settings name (``REMPART_DATABASE_URL``, else the data folder's)."""
+        return cls.open(settings.database_url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether this is the embedded SQLite database."""
+        return self.engine.dialect.name == "sqlite"
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision; a no-op when it is there already."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        with self.write() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection in a read transaction."""
+        with self._failures(), self.engine.connect() as connection, connection.begin():
+            yield connection
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction that holds the writers' lock until it commits or rolls back."""
+        with self._failures(), self.engine.connect() as connection:
+            options: dict[str, Any] = {"rempart_write": True}
+            connection = connection.execution_options(**options)
+            with connection.begin():
+                if not self.is_sqlite:
+                    connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK_KEY}
+                    )
+                yield connection
+
+    @contextmanager
+    def _failures(self) -> Iterator[None]:
+        try:
+            yield
+        except OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise StoreError(f"database {self.url}: {reason}") from None
+        except IntegrityError:
+            raise  # a constraint the caller turns into its own error (a taken name, say)
+        except SQLAlchemyError as exc:
+            reason = str(exc).strip().splitlines()[0]
+            raise StoreError(f"database {self.url}: {exc.__class__.__name__}: {reason}") from None
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL (readers never wait for a writer), foreign keys on, and writes that take the lock at
+    BEGIN, so that two writers queue instead of failing half-way."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's begin event issue BEGIN itself (pysqlite's own would be DEFERRED).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode = WAL")
+            # FULL, not WAL's usual NORMAL: a committed write survives a power cut too.
+            cursor.execute("PRAGMA synchronous = FULL")
+        cursor.close()
+        if engine.url.database not in (None, "", ":memory:"):
+            os.chmod(engine.url.database, 0o600)
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get("rempart_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -1,0 +1,94 @@
+"""The database schema, as SQLAlchemy Core tables. Migrations in ``migrations/`` create it.
+
+Hashes are stored as 64 lowercase hex digits: readable in any SQL client, identical on SQLite
+and PostgreSQL, and the form every hash-list format uses. Times are UTC.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = ["bank_changes", "bank_entries", "bank_imports", "banks", "metadata"]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY (its rowid), so BIGINT keys become INTEGER
+# there; they are 64-bit on both.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+banks = Table(
+    "banks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("source", String(32), nullable=False, default="local"),
+    Column("threshold", SmallInteger, nullable=False),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# One row per operation that added entries (an import, a single add): what, when, from where.
+bank_imports = Table(
+    "bank_imports",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("bank_id", Integer, ForeignKey("banks.id"), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("origin", String(512), nullable=False),
+    Column("format", String(16), nullable=False),
+    Column("added", Integer, nullable=False, default=0),
+    Column("already_present", Integer, nullable=False, default=0),
+    Column("withdrawn", Integer, nullable=False, default=0),
+)
+
+bank_entries = Table(
+    "bank_entries",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("bank_id", Integer, ForeignKey("banks.id"), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("quality", SmallInteger, nullable=True),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("import_id", BigInteger, ForeignKey("bank_imports.id"), nullable=False),
+    Column("source_ref", String(512), nullable=True),
+    Column("note", Text, nullable=True),
+    Column("withdrawn_at", DateTime(timezone=True), nullable=True),
+    Column("withdrawn_reason", Text, nullable=True),
+    UniqueConstraint("bank_id", "hash"),
+    Index("ix_bank_entries_import_id", "import_id"),
+)
+
+# Every change to what matches, in commit order: a matcher in another process follows this
+# log instead of reloading a bank. ``entry_id`` is null for a change to the bank itself.
+bank_changes = Table(
+    "bank_changes",
+    metadata,
+    Column("seq", BigId, primary_key=True),
+    Column("bank_id", Integer, ForeignKey("banks.id"), nullable=False),
+    Column("entry_id", BigInteger, nullable=True),
+    Column("op", String(16), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,118 @@
+"""``rempart bank`` and ``rempart match`` from the command line, as a new user runs them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from rempart.cli import app
+from tests.images import encode, gradient
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {"REMPART_DATA_DIR": str(tmp_path / "data")}
+
+
+def run(env: dict[str, str], *args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args), input=stdin, env=env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "known.png").write_bytes(encode(gradient(320, 240, seed=3), "PNG"))
+    rotated = gradient(320, 240, seed=3).transpose(Image.Transpose.ROTATE_90)
+    (folder / "known-rotated.png").write_bytes(encode(rotated, "PNG"))
+    (folder / "other.png").write_bytes(encode(gradient(320, 240, seed=8), "PNG"))
+    (folder / "flat.png").write_bytes(encode(Image.new("RGB", (64, 64), "grey"), "PNG"))
+    return folder
+
+
+def test_bank_life_and_match(env: dict[str, str], photos: Path, tmp_path: Path) -> None:
+    assert run(env, "bank", "create", "ncii", "--description", "victims' hashes")[0] == 0
+    code, out, _ = run(env, "hash", str(photos / "known.png"))
+    listing = tmp_path / "known.jsonl"
+    listing.write_text(out)
+    code, out, err = run(env, "bank", "import", "ncii", str(listing))
+    assert code == 0, err
+    assert json.loads(out)["added"] == 1
+    assert json.loads(run(env, "bank", "import", "ncii", str(listing))[1])["added"] == 0
+
+    code, out, _ = run(env, "match", str(photos))
+    assert code == 0
+    records = {Path(r["path"]).name: r for r in map(json.loads, out.splitlines())}
+    assert [m["bank"] for m in records["known.png"]["matches"]] == ["ncii"]
+    assert records["known.png"]["matches"][0]["distance"] == 0
+    assert records["other.png"]["matches"] == []
+    assert records["known-rotated.png"]["matches"] == [], "a rotation needs --dihedral"
+    assert records["flat.png"]["skipped"] == "low_quality"
+
+    code, out, _ = run(env, "match", "--dihedral", str(photos / "known-rotated.png"))
+    (match,) = json.loads(out)["matches"]
+    assert match["variant"] != "original"
+
+    code, out, _ = run(env, "bank", "export", "ncii")
+    assert out.startswith("pdq ")
+    assert len(out.split()) == 2
+    entry_id = str(records["known.png"]["matches"][0]["entry_id"])
+    code, out, _ = run(env, "bank", "withdraw", "ncii", "--id", entry_id, "--reason", "victim")
+    assert (code, json.loads(out)["withdrawn"]) == (0, 1)
+    assert json.loads(run(env, "match", str(photos / "known.png"))[1])["matches"] == []
+    code, out, _ = run(env, "bank", "stats", "--format", "jsonl")
+    stats = json.loads(out)
+    assert (stats["active"], stats["withdrawn"]) == (0, 1)
+
+
+def test_errors_are_clear_and_change_nothing(env: dict[str, str], tmp_path: Path) -> None:
+    code, _, err = run(env, "bank", "import", "nope", "-", "--format", "hex", stdin="00\n")
+    assert code == 2
+    assert "no bank named 'nope'" in err
+    run(env, "bank", "create", "b")
+    bad = tmp_path / "bad.txt"
+    bad.write_text("ab" * 32 + "\n" + "xyz\n")
+    code, _, err = run(env, "bank", "import", "b", str(bad))
+    assert code == 1
+    assert "nothing imported: line 2" in err
+    assert json.loads(run(env, "bank", "stats", "b", "-f", "jsonl")[1])["active"] == 0
+    code, _, err = run(env, "bank", "import", "b", "-", stdin="ab" * 32)
+    assert code == 2
+    assert "give --format" in err
+    code, _, err = run(env, "bank", "export", "b", "--format", "stopncii")
+    assert code == 2
+    assert "cannot export" in err
+    code, _, err = run(env, "bank", "withdraw", "b", "cd" * 32)
+    assert code == 1
+    assert "Not in 'b'" in err
+    code, _, err = run(env, "match", "--bank", "missing", str(bad))
+    assert code == 2
+    assert "no bank named missing" in err
+    code, _, err = run(
+        {**env, "REMPART_DATABASE_URL": "postgresql+psycopg://u:secret@127.0.0.1:1/x"},
+        "bank",
+        "list",
+    )
+    assert code == 2
+    assert "secret" not in err
+    assert "***" in err
+
+
+def test_export_to_a_file_then_import_elsewhere(env: dict[str, str], tmp_path: Path) -> None:
+    run(env, "bank", "create", "a")
+    hashes = [f"{i:064x}" for i in range(1, 50)]
+    run(env, "bank", "import", "a", "-", "--format", "hex", stdin="\n".join(hashes))
+    for fmt in ("hex", "pytx", "csv", "jsonl", "te"):
+        out = tmp_path / f"a.{fmt}"
+        assert run(env, "bank", "export", "a", "-f", fmt, "-o", str(out))[0] == 0
+        run(env, "bank", "create", f"copy-{fmt}")
+        code, report, err = run(env, "bank", "import", f"copy-{fmt}", str(out), "-f", fmt)
+        assert code == 0, err
+        assert json.loads(report)["added"] == 49
