@@ -27,12 +27,12 @@ def testdata() -> Path:
 def postgres_url() -> Iterator[str]:
     """A database on a real PostgreSQL server started for this session.
 
-    Skipped where PostgreSQL is not installed, except under REMPART_REQUIRE_POSTGRES=1 (CI),
+    Skipped where PostgreSQL is not installed, except under TEST_REQUIRE_POSTGRES=1 (CI),
     where its absence fails the run.
     """
     if postgres.binaries() is None:
-        if os.environ.get("REMPART_REQUIRE_POSTGRES") == "1":
-            pytest.fail("PostgreSQL is required (REMPART_REQUIRE_POSTGRES=1) but not installed")
+        if os.environ.get("TEST_REQUIRE_POSTGRES") == "1":
+            pytest.fail("PostgreSQL is required (TEST_REQUIRE_POSTGRES=1) but not installed")
         pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql)")
     with postgres.temporary_server() as url:
         yield url
