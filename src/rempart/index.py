@@ -122,7 +122,6 @@ class _ProbePlan:
     chunk: npt.NDArray[np.intp]
     mask: npt.NDArray[np.uint32]
     table_start: npt.NDArray[np.int64]
-    expected_candidates: float
 
 
 @lru_cache(maxsize=64)
@@ -143,7 +142,6 @@ def _probe_plan(layout: Layout, threshold: int, count: int) -> _ProbePlan | None
         chunk=np.repeat([i for i, _, _ in probed], [len(m) for m in masks]).astype(np.intp),
         mask=np.concatenate(masks),
         table_start=np.repeat([table_starts[i] for i, _, _ in probed], [len(m) for m in masks]),
-        expected_candidates=expected,
     )
 
 

@@ -319,35 +319,21 @@ class Banks:
             raise BankError(f"invalid PDQ hash: {exc}") from None
         ids = sorted(set(entry_ids))
         now = utc_now()
+        found: set[object] = set()
+        was_withdrawn = withdrawn = 0
         with self.store.write() as connection:
             bank = _bank(connection, name)
-            found_hashes: set[str] = set()
-            found_ids: set[int] = set()
-            was_withdrawn = withdrawn = 0
-            for part in _chunks(wanted):
-                rows = connection.execute(
-                    select(bank_entries.c.hash, bank_entries.c.withdrawn_at).where(
-                        bank_entries.c.bank_id == bank.id, bank_entries.c.hash.in_(part)
-                    )
-                ).all()
-                found_hashes.update(row.hash for row in rows)
-                was_withdrawn += sum(row.withdrawn_at is not None for row in rows)
-                withdrawn += _withdraw(
-                    connection, bank.id, bank_entries.c.hash.in_(part), reason, now
-                )
-            for id_part in _chunks(ids):
-                rows = connection.execute(
-                    select(bank_entries.c.id, bank_entries.c.withdrawn_at).where(
-                        bank_entries.c.bank_id == bank.id, bank_entries.c.id.in_(id_part)
-                    )
-                ).all()
-                found_ids.update(row.id for row in rows)
-                was_withdrawn += sum(row.withdrawn_at is not None for row in rows)
-                withdrawn += _withdraw(
-                    connection, bank.id, bank_entries.c.id.in_(id_part), reason, now
-                )
-        missing = [h for h in wanted if h not in found_hashes]
-        missing += [str(i) for i in ids if i not in found_ids]
+            for column, values in ((bank_entries.c.hash, wanted), (bank_entries.c.id, ids)):
+                for part in _chunks(values):
+                    rows = connection.execute(
+                        select(column, bank_entries.c.withdrawn_at).where(
+                            bank_entries.c.bank_id == bank.id, column.in_(part)
+                        )
+                    ).all()
+                    found.update(row[0] for row in rows)
+                    was_withdrawn += sum(row.withdrawn_at is not None for row in rows)
+                    withdrawn += _withdraw(connection, bank.id, column.in_(part), reason, now)
+        missing = [str(value) for value in [*wanted, *ids] if value not in found]
         return WithdrawReport(bank.name, withdrawn, was_withdrawn, tuple(missing))
 
     def entries(self, name: str, *, include_withdrawn: bool = False) -> Iterator[ExportRow]:

@@ -120,16 +120,14 @@ def read_records(stream: TextIO, fmt: HashListFormat) -> Iterator[Record | Skipp
     lines = _numbered_lines(stream)
     if fmt is HashListFormat.HEX:
         for number, line in lines:
-            if line.strip():
-                yield Record(number, _hash(number, line))
+            yield Record(number, _hash(number, line))
     elif fmt is HashListFormat.PYTX:
         yield from _read_pytx(lines)
     elif fmt is HashListFormat.CSV:
         yield from _read_csv(lines)
     elif fmt is HashListFormat.JSONL:
         for number, line in lines:
-            if line.strip():
-                yield _json_record(number, _json_object(number, line))
+            yield _json_record(number, _json_object(number, line))
     elif fmt is HashListFormat.TE:
         yield from _read_te(lines)
     else:
@@ -150,7 +148,8 @@ def _numbered_lines(stream: TextIO) -> Iterator[tuple[int, str]]:
             raise ImportLineError(number, f"line longer than {MAX_LINE_CHARS} characters")
         if "\x00" in line:
             raise ImportLineError(number, "holds a NUL byte: not a text file")
-        yield number, line.rstrip("\r\n")
+        if line.strip():  # blank lines mean nothing in any format; numbers still count them
+            yield number, line.rstrip("\r\n")
 
 
 def _looks_like_hash(text: str) -> bool:
@@ -199,8 +198,6 @@ def _text(number: int, field: str, value: object) -> str | None:
 def _read_pytx(lines: Iterable[tuple[int, str]]) -> Iterator[Record | Skipped]:
     for number, line in lines:
         stripped = line.strip()
-        if not stripped:
-            continue
         signal_type, separator, value = stripped.partition(" ")
         if not separator:
             raise ImportLineError(number, "expected '<signal type> <hash>', e.g. 'pdq <64 hex>'")
@@ -216,14 +213,11 @@ _CSV_TYPE: Final = ("signal_type", "type")
 
 def _read_csv(lines: Iterable[tuple[int, str]]) -> Iterator[Record | Skipped]:
     numbered = iter(lines)
-    header: list[str] | None = None
-    for number, line in numbered:
-        if not line.strip():
-            continue
-        header = [name.strip().lower() for name in _csv_row(number, line)]
-        break
-    if header is None:
+    first = next(numbered, None)
+    if first is None:
         return
+    number, line = first
+    header = [name.strip().lower() for name in _csv_row(number, line)]
     hash_column = next((name for name in _CSV_HASH if name in header), None)
     if hash_column is None:
         raise ImportLineError(
@@ -231,8 +225,6 @@ def _read_csv(lines: Iterable[tuple[int, str]]) -> Iterator[Record | Skipped]:
         )
     type_column = next((name for name in _CSV_TYPE if name in header), None)
     for number, line in numbered:
-        if not line.strip():
-            continue
         cells = _csv_row(number, line)
         if len(cells) != len(header):
             raise ImportLineError(number, f"{len(cells)} columns, the header has {len(header)}")
@@ -258,8 +250,6 @@ def _csv_row(number: int, line: str) -> list[str]:
 
 def _read_te(lines: Iterable[tuple[int, str]]) -> Iterator[Record]:
     for number, line in lines:
-        if not line.strip():
-            continue
         cells = _csv_row(number, line)
         if len(cells) != 5:
             raise ImportLineError(
@@ -318,8 +308,7 @@ def _read_stopncii(lines: Iterable[tuple[int, str]]) -> Iterator[Record | Skippe
             yield _stopncii_record(index, record)
         return
     for number, line in numbered:
-        if line.strip():
-            yield _stopncii_record(number, _json_object(number, line))
+        yield _stopncii_record(number, _json_object(number, line))
 
 
 def _stopncii_record(number: int, record: dict[str, Any]) -> Record | Skipped:

@@ -19,6 +19,7 @@ from rempart.banks import (
     write_records,
 )
 from rempart.cli.exit_codes import ExitCode, exit_with, reported_errors, settings_or_exit
+from rempart.cli.options import FormatOption
 from rempart.cli.output import OutputFormat
 from rempart.cli.output import write_records as print_records
 from rempart.hashing.pdq import MATCH_THRESHOLD
@@ -45,7 +46,6 @@ STATS_COLUMNS = (
 )
 
 NameArgument = Annotated[str, typer.Argument(help="The bank's name.")]
-FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
 
 
 def _banks() -> Banks:

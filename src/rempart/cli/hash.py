@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from typing import Annotated, Any
@@ -10,6 +9,13 @@ from typing import Annotated, Any
 import typer
 
 from rempart.cli.exit_codes import ExitCode, settings_or_exit
+from rempart.cli.options import (
+    FormatOption,
+    JobsOption,
+    PathsArgument,
+    RecursiveOption,
+    default_jobs,
+)
 from rempart.cli.output import OutputFormat, progress, write_records
 from rempart.hashing import HashFailure, hash_files
 from rempart.paths import expand_paths
@@ -20,30 +26,15 @@ COLUMNS = ("path", "pdq", "quality", "sha256", "md5", "dihedral", "error_code", 
 TABLE_COLUMNS = ("path", "pdq", "quality", "error_code", "error_message")
 
 
-def default_jobs() -> int:
-    """The cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def hash_command(
-    paths: Annotated[
-        list[str],
-        typer.Argument(help="Image files or folders; - reads one image from standard input."),
-    ],
+    paths: PathsArgument,
     dihedral: Annotated[
         bool,
         typer.Option("--dihedral", help="Also print the PDQ hashes of the 8 rotations and flips."),
     ] = False,
-    output_format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="Output format.")
-    ] = OutputFormat.JSONL,
-    jobs: Annotated[
-        int | None,
-        typer.Option("--jobs", "-j", min=1, help="Files hashed at once [default: all cores]."),
-    ] = None,
-    recursive: Annotated[
-        bool, typer.Option("--recursive", "-r", help="Descend into sub-folders of folders given.")
-    ] = False,
+    output_format: FormatOption = OutputFormat.JSONL,
+    jobs: JobsOption = None,
+    recursive: RecursiveOption = False,
 ) -> None:
     """Hash images: PDQ (perceptual, with quality) and SHA-256/MD5 of the bytes.
 

@@ -9,7 +9,13 @@ import typer
 
 from rempart.banks import BankMatcher
 from rempart.cli.exit_codes import ExitCode, reported_errors, settings_or_exit
-from rempart.cli.hash import default_jobs
+from rempart.cli.options import (
+    FormatOption,
+    JobsOption,
+    PathsArgument,
+    RecursiveOption,
+    default_jobs,
+)
 from rempart.cli.output import OutputFormat, progress, write_records
 from rempart.hashing import MIN_QUALITY, FileHashes, HashFailure, hash_files, pack
 from rempart.paths import expand_paths
@@ -22,10 +28,7 @@ TABLE_COLUMNS = ("path", "quality", "matches", "skipped", "error_code")
 
 
 def match_command(
-    paths: Annotated[
-        list[str],
-        typer.Argument(help="Image files or folders; - reads one image from standard input."),
-    ],
+    paths: PathsArgument,
     bank_names: Annotated[
         list[str] | None,
         typer.Option(
@@ -36,16 +39,9 @@ def match_command(
         bool,
         typer.Option("--dihedral", help="Also match the 8 rotations and flips of each image."),
     ] = False,
-    output_format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="Output format.")
-    ] = OutputFormat.JSONL,
-    jobs: Annotated[
-        int | None,
-        typer.Option("--jobs", "-j", min=1, help="Files hashed at once [default: all cores]."),
-    ] = None,
-    recursive: Annotated[
-        bool, typer.Option("--recursive", "-r", help="Descend into sub-folders of folders given.")
-    ] = False,
+    output_format: FormatOption = OutputFormat.JSONL,
+    jobs: JobsOption = None,
+    recursive: RecursiveOption = False,
 ) -> None:
     """Hash images and match them against hash banks.
 
