@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -21,7 +21,7 @@ from sqlalchemy import Connection, func, select
 from rempart.banks.bank import BankError
 from rempart.hashing.hash256 import pack
 from rempart.hashing.pdq import DIHEDRAL_NAMES
-from rempart.index import HashIndex, Words
+from rempart.index import HashIndex, Matches, Words
 from rempart.store import Store
 from rempart.store.schema import bank_changes, bank_entries, banks
 
@@ -98,11 +98,14 @@ class BankMatcher:
                 .order_by(bank_entries.c.bank_id, bank_entries.c.id)
             )
             result = connection.execution_options(yield_per=_LOAD_BATCH).execute(query)
+            hashes: list[Words] = []
+            ids: list[npt.NDArray[np.int64]] = []
             for rows in result.partitions():
-                self._index.add(
-                    pack([row.hash for row in rows]),
-                    np.array([_index_id(row.bank_id, row.id) for row in rows], dtype=np.int64),
-                )
+                hashes.append(pack([row.hash for row in rows]))
+                ids.append(np.array([_index_id(r.bank_id, r.id) for r in rows], dtype=np.int64))
+        # One build: adding batch by batch would merge the tables once per batch.
+        if hashes:
+            self._index = HashIndex.build(np.concatenate(hashes), np.concatenate(ids))
         self._refreshed = time.monotonic()
 
     def _load_banks(self, connection: Connection) -> None:
@@ -165,25 +168,26 @@ class BankMatcher:
 
     def match(self, hashes: Words) -> list[list[BankMatch]]:
         """For each packed hash, its matches in enabled banks, nearest first."""
-        self._maybe_refresh()
-        threshold = self._max_threshold()
-        if threshold is None:
-            return [[] for _ in range(len(hashes))]
-        return self._collect(self._index.search(hashes, threshold), len(hashes))
+        return self._search(self._index.search, hashes)
 
     def match_dihedral(self, variants: Words) -> list[list[BankMatch]]:
         """Like ``match`` for ``(q, 8, 4)`` rotations and flips; each entry once per query."""
+        return self._search(self._index.search_dihedral, variants)
+
+    def _search(
+        self, search: Callable[[Words, int], Matches], queries: Words
+    ) -> list[list[BankMatch]]:
         self._maybe_refresh()
         threshold = self._max_threshold()
         if threshold is None:
-            return [[] for _ in range(len(variants))]
-        return self._collect(self._index.search_dihedral(variants, threshold), len(variants))
+            return [[] for _ in range(len(queries))]
+        return self._collect(search(queries, threshold), len(queries))
 
     def _max_threshold(self) -> int | None:
         thresholds = [bank.threshold for bank in self._banks.values() if bank.enabled]
         return max(thresholds) if thresholds else None
 
-    def _collect(self, found: Any, queries: int) -> list[list[BankMatch]]:
+    def _collect(self, found: Matches, queries: int) -> list[list[BankMatch]]:
         results: list[list[BankMatch]] = [[] for _ in range(queries)]
         bank_ids: npt.NDArray[np.int64] = found.ids >> _ENTRY_BITS
         for i in range(len(found)):
