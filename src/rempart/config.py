@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+# Plain constants, no model code: importing them keeps settings cheap to load.
+from rempart.detectors.identity import DEFAULT_MAX_DISTANCE
+from rempart.detectors.nudity import DEFAULT_RESOLUTION
 from rempart.errors import ConfigError
 from rempart.media import DEFAULT_MAX_BYTES, DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS, MediaLimits
 
@@ -27,7 +30,7 @@ class Setting:
     """One setting: its name, default and the sentence that explains it."""
 
     name: str
-    default: int | str
+    default: int | float | str
     help: str
 
     @property
@@ -58,6 +61,22 @@ SETTINGS: Final = (
         "SQLAlchemy URL of the database, e.g. postgresql+psycopg://user@host/rempart "
         "(default: SQLite file rempart.db in the data folder).",
     ),
+    Setting(
+        "nudity_model",
+        "",
+        "Path of another NudeNet ONNX export for the nudity detector, e.g. 640m.onnx "
+        "(default: the 320n model inside the nudenet package).",
+    ),
+    Setting(
+        "nudity_resolution",
+        DEFAULT_RESOLUTION,
+        "Input size of the nudity model, in pixels a side (640 for NudeNet's 640m).",
+    ),
+    Setting(
+        "identity_max_distance",
+        DEFAULT_MAX_DISTANCE,
+        "Largest face-embedding distance at which a face matches a protected person.",
+    ),
 )
 
 
@@ -68,6 +87,9 @@ class Settings:
     media: MediaLimits
     data_dir: Path
     database_url: str
+    nudity_model: Path | None = None
+    nudity_resolution: int = DEFAULT_RESOLUTION
+    identity_max_distance: float = DEFAULT_MAX_DISTANCE
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
@@ -90,6 +112,11 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         ),
         data_dir=data_dir,
         database_url=str(values["database_url"]) or f"sqlite:///{data_dir / 'rempart.db'}",
+        nudity_model=Path(str(values["nudity_model"])).expanduser()
+        if values["nudity_model"]
+        else None,
+        nudity_resolution=int(values["nudity_resolution"]),
+        identity_max_distance=float(values["identity_max_distance"]),
     )
 
 
@@ -98,11 +125,19 @@ def _default_data_dir(environ: Mapping[str, str]) -> str:
     return str(Path(base) / "rempart")
 
 
-def _parse(setting: Setting, raw: str | None) -> int | str:
+def _parse(setting: Setting, raw: str | None) -> int | float | str:
     if raw is None:
         return setting.default
     if isinstance(setting.default, str):
         return raw.strip()
+    if isinstance(setting.default, float):
+        try:
+            number = float(raw)
+        except ValueError:
+            raise ConfigError(f"{setting.env}={raw!r} is not a number ({setting.help})") from None
+        if not 0 < number < float("inf"):
+            raise ConfigError(f"{setting.env}={raw!r} must be above 0 ({setting.help})")
+        return number
     try:
         value = int(raw.replace("_", ""))
     except ValueError:

@@ -2,18 +2,27 @@
 
     RempartError            anything Rempart reports about its input or its configuration
     ├── ConfigError         a setting is unknown or has an invalid value
-    └── MediaError          a file or byte string is not an image Rempart will decode
+    ├── MediaError          a file or byte string is not an image Rempart will decode
+    └── DetectorError       a detector cannot run (its model file is missing or invalid)
+        └── MissingExtraError   the optional extra a detector needs is not installed
 
 Every ``MediaError`` carries a machine-readable ``code`` (one of ``MediaErrorCode``) and a
-message a person can act on. Third-party exceptions (Pillow's, the OS's) never escape raw:
-``rempart.media`` wraps them with ``raise MediaError(...) from exc``.
+message a person can act on. Third-party exceptions (Pillow's, the OS's, ONNX Runtime's) never
+escape raw: ``rempart.media`` and the detectors wrap them with ``raise ... from exc``.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["ConfigError", "MediaError", "MediaErrorCode", "RempartError"]
+__all__ = [
+    "ConfigError",
+    "DetectorError",
+    "MediaError",
+    "MediaErrorCode",
+    "MissingExtraError",
+    "RempartError",
+]
 
 
 class RempartError(Exception):
@@ -48,3 +57,19 @@ class MediaError(RempartError):
 
     def __repr__(self) -> str:
         return f"MediaError({self.code.value!r}, {self.message!r})"
+
+
+class DetectorError(RempartError):
+    """A detector cannot run: its model file is missing, unreadable or not the model expected."""
+
+
+class MissingExtraError(DetectorError):
+    """A detector needs an optional extra that is not installed; the message says which."""
+
+    def __init__(self, detector: str, extra: str, missing: str) -> None:
+        super().__init__(
+            f"the {detector} detector needs the {extra!r} extra ({missing} is not installed): "
+            f"pip install 'rempart[{extra}]'"
+        )
+        self.detector = detector
+        self.extra = extra

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import io
 import struct
+import sys
 import threading
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Final
+from typing import IO, Any, Final
 
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
@@ -34,12 +35,16 @@ __all__ = [
     "DEFAULT_MAX_FRAMES",
     "DEFAULT_MAX_PIXELS",
     "FORMATS",
+    "STDIN",
     "Media",
+    "MediaFailure",
     "MediaLimits",
     "MediaWarning",
     "Metadata",
+    "exif_tags",
     "load_bytes",
     "load_file",
+    "load_path",
     "load_stream",
 ]
 
@@ -93,6 +98,7 @@ FORMATS: Final = tuple(sorted(set(_PLUGIN_FORMATS.values())))
 _HEIF_BRANDS: Final = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
 _JPEG_SCALES: Final = (8, 4, 2)
 _EXIF_ORIENTATION_TAG: Final = 0x0112
+_EXIF_IFD_TAG: Final = 0x8769
 # EXIF orientation (EXIF 2.32, tag 0x0112) -> the transposition that shows the image upright.
 _ORIENTATION_TRANSPOSE: Final[Mapping[int, Image.Transpose]] = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -192,6 +198,33 @@ class Media:
             yield _normalise(_orient(image, self.orientation))
 
 
+@dataclass(frozen=True, slots=True)
+class MediaFailure:
+    """An input that could not be used as an image, and why: one bad file in a batch gives
+    this record instead of stopping the batch."""
+
+    path: str
+    error: MediaError
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON Lines record: ``{"path", "error": {"code", "message"}}``."""
+        return {
+            "path": self.path,
+            "error": {"code": self.error.code.value, "message": self.error.message},
+        }
+
+
+STDIN: Final = "-"
+"""The path that means standard input, as in every Unix tool (name a file ``./-``)."""
+
+
+def load_path(path: str, *, limits: MediaLimits = DEFAULT_LIMITS) -> Media:
+    """Read a file, or standard input for ``-`` (see ``load_bytes``)."""
+    if path == STDIN:
+        return load_stream(sys.stdin.buffer, name="standard input", limits=limits)
+    return load_file(path, limits=limits)
+
+
 def load_file(path: str | Path, *, limits: MediaLimits = DEFAULT_LIMITS) -> Media:
     """Read an image file within ``limits`` and check it (see ``load_bytes``)."""
     try:
@@ -255,6 +288,22 @@ def load_bytes(data: bytes, *, limits: MediaLimits = DEFAULT_LIMITS) -> Media:
         warnings=tuple(media_warnings),
         limits=limits,
     )
+
+
+def exif_tags(exif: bytes) -> dict[int, object]:
+    """The tags of an EXIF block (IFD0 and the Exif sub-IFD, merged), by tag number.
+
+    Raises ``MediaError`` (``corrupt``) when the block cannot be parsed.
+    """
+    tags = Image.Exif()
+    try:
+        with _pillow_warnings():
+            tags.load(exif)
+            merged: dict[int, object] = dict(tags)
+            merged.update(tags.get_ifd(_EXIF_IFD_TAG))
+    except (OSError, ValueError, SyntaxError, struct.error, KeyError, TypeError) as exc:
+        raise MediaError(MediaErrorCode.CORRUPT, f"the EXIF block is unreadable: {exc}") from exc
+    return merged
 
 
 def _read_bounded(stream: IO[bytes], max_bytes: int, name: str) -> bytes:

@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import islice
 from typing import Any, Final
 
@@ -24,7 +24,7 @@ from rempart.banks.formats import ExportRow, HashListFormat, Record, Skipped
 from rempart.errors import RempartError
 from rempart.hashing.hash256 import from_hex
 from rempart.hashing.pdq import MATCH_THRESHOLD
-from rempart.store import Store, utc_now
+from rempart.store import Store, as_utc, utc_now
 from rempart.store.schema import bank_changes, bank_entries, bank_imports, banks
 
 __all__ = [
@@ -371,8 +371,8 @@ class Banks:
             active=counts[0],
             withdrawn=counts[1],
             imports=imports,
-            last_added_at=_utc(counts[2]) if counts[2] else None,
-            last_withdrawn_at=_utc(counts[3]) if counts[3] else None,
+            last_added_at=as_utc(counts[2]) if counts[2] else None,
+            last_withdrawn_at=as_utc(counts[3]) if counts[3] else None,
         )
 
 
@@ -381,11 +381,11 @@ def _export_row(row: Any) -> ExportRow:
         entry_id=row["id"],
         hash=row["hash"],
         quality=row["quality"],
-        added_at=_utc(row["added_at"]),
+        added_at=as_utc(row["added_at"]),
         import_id=row["import_id"],
         source_ref=row["source_ref"],
         note=row["note"],
-        withdrawn_at=_utc(row["withdrawn_at"]) if row["withdrawn_at"] else None,
+        withdrawn_at=as_utc(row["withdrawn_at"]) if row["withdrawn_at"] else None,
     )
 
 
@@ -419,8 +419,8 @@ def _to_bank(row: Any) -> Bank:
         source=row["source"],
         threshold=row["threshold"],
         enabled=bool(row["enabled"]),
-        created_at=_utc(row["created_at"]),
-        updated_at=_utc(row["updated_at"]),
+        created_at=as_utc(row["created_at"]),
+        updated_at=as_utc(row["updated_at"]),
     )
 
 
@@ -502,11 +502,6 @@ def _log(
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), _BATCH):
         yield values[start : start + _BATCH]
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything Rempart stores is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _iso(value: datetime | None) -> str | None:

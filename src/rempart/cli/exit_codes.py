@@ -43,14 +43,24 @@ def exit_with(message: str, code: ExitCode) -> NoReturn:
 @contextmanager
 def reported_errors() -> Iterator[None]:
     """Turn Rempart's errors into a message and an exit status: bad input data exits 1,
-    anything about the request or the configuration (no such bank, no database) exits 2."""
+    anything about the request or the configuration (no such bank, no database, a detector's
+    missing extra) exits 2."""
     from rempart.banks import BankError, ImportLineError
+    from rempart.errors import DetectorError
     from rempart.index import IndexFileError
+    from rempart.persons import PersonsError
     from rempart.store import StoreError
 
     try:
         yield
     except ImportLineError as exc:
         exit_with(f"nothing imported: {exc}", ExitCode.SOME_FAILED)
-    except (BankError, StoreError, IndexFileError, ConfigError) as exc:
+    except (
+        BankError,
+        StoreError,
+        IndexFileError,
+        ConfigError,
+        DetectorError,
+        PersonsError,
+    ) as exc:
         exit_with(str(exc), ExitCode.USAGE)

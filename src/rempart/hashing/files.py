@@ -7,7 +7,6 @@ hashed gives a ``HashFailure`` rather than an exception, so one bad file never s
 from __future__ import annotations
 
 import hashlib
-import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +15,15 @@ import numpy as np
 
 from rempart.errors import MediaError
 from rempart.hashing.pdq import DECODE_MIN_SIDE, pdq_hash, pdq_hash_dihedral
-from rempart.media import DEFAULT_LIMITS, Media, MediaLimits, MediaWarning, load_file, load_stream
+from rempart.media import (
+    DEFAULT_LIMITS,
+    STDIN,
+    Media,
+    MediaFailure,
+    MediaLimits,
+    MediaWarning,
+    load_path,
+)
 from rempart.workers import ordered_map
 
 __all__ = [
@@ -66,20 +73,8 @@ class FileHashes:
         return record
 
 
-@dataclass(frozen=True, slots=True)
-class HashFailure:
-    """A file that could not be hashed, and why."""
-
-    path: str
-    error: MediaError
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON Lines record: ``{"path", "error": {"code", "message"}}``."""
-        return {
-            "path": self.path,
-            "error": {"code": self.error.code.value, "message": self.error.message},
-        }
-
+HashFailure = MediaFailure
+"""A file that could not be hashed, and why."""
 
 HashResult = FileHashes | HashFailure
 
@@ -105,20 +100,12 @@ def hash_media(media: Media, *, path: str, dihedral: bool = False) -> FileHashes
     )
 
 
-STDIN = "-"
-"""The path that means standard input, as in every Unix tool (name a file ``./-``)."""
-
-
 def hash_path(
     path: str, *, dihedral: bool = False, limits: MediaLimits = DEFAULT_LIMITS
 ) -> HashResult:
     """Hash one file (or standard input for ``-``), returning a ``HashFailure`` for a bad one."""
     try:
-        if path == STDIN:
-            media = load_stream(sys.stdin.buffer, name="standard input", limits=limits)
-        else:
-            media = load_file(path, limits=limits)
-        return hash_media(media, path=path, dihedral=dihedral)
+        return hash_media(load_path(path, limits=limits), path=path, dihedral=dihedral)
     except MediaError as error:
         return HashFailure(path, error)
 

@@ -27,7 +27,7 @@ from sqlalchemy.exc import (
 from rempart.config import Settings
 from rempart.errors import RempartError
 
-__all__ = ["Store", "StoreError", "utc_now"]
+__all__ = ["Store", "StoreError", "as_utc", "utc_now"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant will do: the key of the PostgreSQL advisory lock that serialises bank writers.
@@ -41,6 +41,12 @@ class StoreError(RempartError):
 def utc_now() -> datetime:
     """The current time, in UTC, as stored."""
     return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """A time read back from the database, made aware: SQLite returns naive datetimes, and
+    everything Rempart stores is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class Store:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -22,7 +23,15 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-__all__ = ["bank_changes", "bank_entries", "bank_imports", "banks", "metadata"]
+__all__ = [
+    "bank_changes",
+    "bank_entries",
+    "bank_imports",
+    "banks",
+    "metadata",
+    "person_embeddings",
+    "protected_persons",
+]
 
 metadata = MetaData(
     naming_convention={
@@ -91,4 +100,30 @@ bank_changes = Table(
     Column("entry_id", BigInteger, nullable=True),
     Column("op", String(16), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
+)
+
+# The protected-persons registry: people who asked (or for whom an association asked) that
+# sexual imagery of them be stopped. Only face embeddings are kept, never the photos.
+protected_persons = Table(
+    "protected_persons",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+person_embeddings = Table(
+    "person_embeddings",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column(
+        "person_id",
+        Integer,
+        ForeignKey("protected_persons.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("model", String(64), nullable=False),
+    Column("vector", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_person_embeddings_person_id", "person_id"),
 )

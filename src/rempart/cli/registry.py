@@ -1,0 +1,184 @@
+"""``rempart registry``: the protected-persons registry. Enrol a person from photos (only face
+embeddings are kept), list, remove, and check photos against it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy import make_url
+
+from rempart.cli.exit_codes import ExitCode, exit_with, reported_errors, settings_or_exit
+from rempart.cli.options import FormatOption, JobsOption, RecursiveOption, default_jobs
+from rempart.cli.output import OutputFormat, progress, write_records
+from rempart.config import Settings
+from rempart.detectors.base import Picture
+from rempart.detectors.identity import Gallery, IdentityDetector
+from rempart.detectors.pipeline import default_registry, load_batches
+from rempart.media import MediaFailure
+from rempart.paths import expand_paths
+from rempart.persons import ProtectedPersons
+from rempart.store import Store
+
+__all__ = ["registry_app", "stored_gallery"]
+
+registry_app = typer.Typer(
+    help="Protected persons: people whose likeness must never be sexualised.",
+    no_args_is_help=True,
+)
+
+NameArgument = Annotated[
+    str, typer.Argument(help="The person's name, as their association uses it.")
+]
+PhotosArgument = Annotated[
+    list[str], typer.Argument(help="Photos (files or folders; - for stdin).")
+]
+LIST_COLUMNS = ("name", "embeddings", "created_at")
+
+
+def stored_gallery(settings: Settings) -> Gallery:
+    """The registry's embeddings; empty, without creating a database, when there is none yet."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        return Gallery()
+    with reported_errors():
+        return ProtectedPersons(Store.from_settings(settings)).gallery()
+
+
+def _persons(settings: Settings) -> ProtectedPersons:
+    with reported_errors():
+        return ProtectedPersons(Store.from_settings(settings))
+
+
+def _identity(settings: Settings, gallery: Gallery | None = None) -> IdentityDetector:
+    registry = default_registry(settings, gallery=lambda: gallery or Gallery())
+    with reported_errors():
+        detector = registry.create("identity")
+    assert isinstance(detector, IdentityDetector)  # the registry's built-in identity detector
+    return detector
+
+
+@registry_app.command("enroll")
+def enroll_command(
+    name: NameArgument,
+    photos: PhotosArgument,
+    largest: Annotated[
+        bool,
+        typer.Option(
+            "--largest", help="In a photo with several faces, enrol the largest [default: refuse]."
+        ),
+    ] = False,
+) -> None:
+    """Enrol a person from photos of them: one face per photo, embeddings kept, photos not.
+
+    All or nothing: if any photo has no usable face, nothing is enrolled and the exit status
+    is 1, with the reason for each photo.
+    """
+    settings = settings_or_exit()
+    identity = _identity(settings)
+    vectors = []
+    problems = []
+    files = list(expand_paths(photos))
+    for batch in load_batches(files, limits=settings.media, jobs=default_jobs()):
+        pictures = [item for item in batch if isinstance(item, Picture)]
+        problems += [
+            f"{item.path}: {item.error.message}" for item in batch if isinstance(item, MediaFailure)
+        ]
+        with reported_errors():
+            embedded = identity.embed(pictures)
+        for picture, faces in zip(pictures, embedded, strict=True):
+            if not faces:
+                problems.append(f"{picture.path}: no face found")
+            elif len(faces) > 1 and not largest:
+                problems.append(
+                    f"{picture.path}: {len(faces)} faces; crop the photo to the person, "
+                    "or pass --largest"
+                )
+            else:
+                chosen = max(faces, key=lambda e: e.face.box.width * e.face.box.height)
+                vectors.append(chosen.vector)
+    if problems:
+        for problem in problems:
+            typer.echo(f"Error: {problem}", err=True)
+        exit_with(f"nothing enrolled for {name!r}", ExitCode.SOME_FAILED)
+    with reported_errors():
+        person = _persons(settings).enroll(name, vectors)
+    typer.echo(json.dumps({**person.to_json(), "added": len(vectors)}, ensure_ascii=False))
+
+
+@registry_app.command("list")
+def list_command(output_format: FormatOption = OutputFormat.TABLE) -> None:
+    """List the protected persons and how many embeddings each has."""
+    settings = settings_or_exit()
+    with reported_errors():
+        people = _persons(settings).list()
+    write_records(
+        [person.to_json() for person in people],
+        output_format,
+        columns=LIST_COLUMNS,
+        table_columns=LIST_COLUMNS,
+        flatten=lambda record: {k: str(v) for k, v in record.items()},
+    )
+
+
+@registry_app.command("remove")
+def remove_command(name: NameArgument) -> None:
+    """Remove a person and delete every embedding enrolled for them."""
+    settings = settings_or_exit()
+    with reported_errors():
+        person = _persons(settings).remove(name)
+    typer.echo(f"Removed {person.name!r} and {person.embeddings} embeddings.", err=True)
+
+
+@registry_app.command("match")
+def match_command(
+    photos: PhotosArgument,
+    jobs: JobsOption = None,
+    recursive: RecursiveOption = False,
+) -> None:
+    """Check photos against the registry: each face with the protected persons it matches.
+
+    JSON Lines: {"path", "faces": [{"box": [x, y, width, height], "matches": [{"name",
+    "distance"}]}]} per photo, nearest first, or {"path", "error"}. Exit status 1 when a photo
+    could not be read.
+    """
+    settings = settings_or_exit()
+    identity = _identity(settings, stored_gallery(settings))
+    files = list(expand_paths(photos, recursive=recursive))
+    failures = 0
+    with progress("Matching faces", total=len(files)) as track:
+
+        def records() -> Iterator[dict[str, Any]]:
+            nonlocal failures
+            batches = load_batches(files, limits=settings.media, jobs=jobs or default_jobs())
+            for batch in batches:
+                pictures = [item for item in batch if isinstance(item, Picture)]
+                with reported_errors():
+                    matched = iter(identity.match(pictures))
+                for item in track(batch):
+                    if isinstance(item, MediaFailure):
+                        failures += 1
+                        yield item.to_json()
+                        continue
+                    yield {
+                        "path": item.path,
+                        "faces": [
+                            {
+                                "box": item.region(face.box).to_json(),
+                                "matches": [m.to_json() for m in matches],
+                            }
+                            for face, matches in next(matched)
+                        ],
+                    }
+
+        write_records(
+            records(),
+            OutputFormat.JSONL,
+            columns=(),
+            table_columns=(),
+            flatten=lambda record: record,
+        )
+    raise typer.Exit(ExitCode.SOME_FAILED if failures else ExitCode.OK)

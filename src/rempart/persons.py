@@ -1,0 +1,158 @@
+"""The protected-persons registry: people whose likeness Rempart must never let be sexualised.
+
+An association enrols the person it acts for from one or more photos; only the face
+embeddings are kept (``person_embeddings``), never the photos, and removing a person deletes
+their embeddings. The identity detector reads the registry as a ``Gallery``.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from rempart.detectors.identity import EMBEDDING_MODEL, EMBEDDING_SIZE, Gallery
+from rempart.errors import RempartError
+from rempart.store import Store, as_utc, utc_now
+from rempart.store.schema import person_embeddings, protected_persons
+
+__all__ = ["Person", "PersonsError", "ProtectedPersons", "clean_name"]
+
+MAX_NAME_LENGTH: Final = 200
+
+
+class PersonsError(RempartError):
+    """A registry operation cannot be done as asked (unknown person, invalid name)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A protected person: their name, how many embeddings are enrolled, and since when."""
+
+    name: str
+    embeddings: int
+    created_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"name", "embeddings", "created_at"}``."""
+        return {
+            "name": self.name,
+            "embeddings": self.embeddings,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+def clean_name(name: str) -> str:
+    """The name as stored (Unicode NFC, outer spaces removed), or ``PersonsError``."""
+    cleaned = unicodedata.normalize("NFC", name).strip()
+    if not cleaned:
+        raise PersonsError("a person's name cannot be empty")
+    if len(cleaned) > MAX_NAME_LENGTH:
+        raise PersonsError(f"a person's name is at most {MAX_NAME_LENGTH} characters")
+    if any(unicodedata.category(char).startswith("C") for char in cleaned):
+        raise PersonsError("a person's name cannot contain control or invisible characters")
+    return cleaned
+
+
+class ProtectedPersons:
+    """The registry in a ``Store``."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def enroll(
+        self, name: str, vectors: Sequence[NDArray[np.float32]], *, model: str = EMBEDDING_MODEL
+    ) -> Person:
+        """Add embeddings for ``name``, creating the person on first enrolment; one transaction."""
+        name = clean_name(name)
+        if not vectors:
+            raise PersonsError(f"nothing to enrol for {name!r}: no face embeddings given")
+        for vector in vectors:
+            if vector.shape != (EMBEDDING_SIZE,) or not np.all(np.isfinite(vector)):
+                raise PersonsError(f"an embedding must be {EMBEDDING_SIZE} finite numbers")
+        now = utc_now()
+        with self.store.write() as connection:
+            person_id = connection.scalar(
+                select(protected_persons.c.id).where(protected_persons.c.name == name)
+            )
+            if person_id is None:
+                try:
+                    person_id = connection.execute(
+                        insert(protected_persons)
+                        .values(name=name, created_at=now)
+                        .returning(protected_persons.c.id)
+                    ).scalar_one()
+                except IntegrityError:  # pragma: no cover - writers are serialised
+                    raise PersonsError(f"{name!r} was enrolled concurrently; retry") from None
+            connection.execute(
+                insert(person_embeddings),
+                [
+                    {
+                        "person_id": person_id,
+                        "model": model,
+                        "vector": np.asarray(vector, dtype="<f4").tobytes(),
+                        "created_at": now,
+                    }
+                    for vector in vectors
+                ],
+            )
+        return self.get(name)
+
+    def get(self, name: str) -> Person:
+        """One person, or ``PersonsError`` naming the ones enrolled."""
+        name = clean_name(name)
+        for person in self.list():
+            if person.name == name:
+                return person
+        raise PersonsError(f"no protected person named {name!r}; see rempart registry list")
+
+    def list(self) -> list[Person]:
+        """Every protected person, by name."""
+        query = (
+            select(
+                protected_persons.c.name,
+                protected_persons.c.created_at,
+                func.count(person_embeddings.c.id),
+            )
+            .select_from(protected_persons.outerjoin(person_embeddings))
+            .group_by(protected_persons.c.id)
+            .order_by(protected_persons.c.name)
+        )
+        with self.store.read() as connection:
+            rows = connection.execute(query).all()
+        return [Person(name, int(count), as_utc(created)) for name, created, count in rows]
+
+    def remove(self, name: str) -> Person:
+        """Delete a person and every embedding enrolled for them."""
+        person = self.get(name)
+        with self.store.write() as connection:
+            person_id = select(protected_persons.c.id).where(
+                protected_persons.c.name == person.name
+            )
+            connection.execute(
+                delete(person_embeddings).where(person_embeddings.c.person_id.in_(person_id))
+            )
+            connection.execute(delete(protected_persons).where(protected_persons.c.name == name))
+        return person
+
+    def gallery(self, *, model: str = EMBEDDING_MODEL) -> Gallery:
+        """Every embedding of ``model``, with its person's name, for the identity detector."""
+        query = (
+            select(protected_persons.c.name, person_embeddings.c.vector)
+            .join(protected_persons)
+            .where(person_embeddings.c.model == model)
+            .order_by(person_embeddings.c.id)
+        )
+        with self.store.read() as connection:
+            rows = connection.execute(query).all()
+        if not rows:
+            return Gallery()
+        vectors = np.stack([np.frombuffer(vector, dtype="<f4") for _, vector in rows])
+        return Gallery(names=[name for name, _ in rows], vectors=vectors.astype(np.float32))

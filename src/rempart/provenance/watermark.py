@@ -1,0 +1,158 @@
+"""Stable Diffusion's invisible watermarks: the ``dwtDct`` method of the invisible-watermark
+library, as the reference scripts and diffusers apply it to every image they generate.
+
+The method (invisible-watermark's ``EmbedMaxDct``): convert to YUV, take the U plane, one level
+of Haar DWT, and cut its approximation band into 4 x 4 blocks; block ``n`` carries bit
+``n mod length`` of the message in the DCT coefficient of largest magnitude (DC excluded),
+quantised with step 36 so that its remainder is about 1/4 of a step for a 0 and 3/4 for a 1.
+Decoding reads every block's bit and takes each message bit's majority.
+
+Generators differ in two ways this decoder covers: some hand the encoder RGB where it expects
+BGR (then the mark is in what is really the V-like plane), and some encode 8-bit pixels, others
+floats. So each image is read in both colour orders, from float and from 8-bit-rounded planes,
+and the best agreement with each known message is reported. A message is found when its bits
+agree at least ``MIN_AGREEMENT`` of the time; ``benchmarks/watermark_fpr.py`` measures how often
+unmarked images reach that. Resizing or cropping off the 8-pixel grid destroys this mark, so
+its absence says nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "MARKS",
+    "MIN_AGREEMENT",
+    "MIN_SIDE",
+    "WatermarkReading",
+    "message_bits",
+    "read_watermarks",
+]
+
+SCALE: Final = 36.0  # the quantisation step invisible-watermark uses on the U plane
+BLOCK: Final = 4
+MIN_SIDE: Final = 256
+"""Images smaller than this are not marked by the reference pipelines, and too few blocks
+would carry each bit to read it."""
+
+
+def message_bits(message: bytes | int, *, length: int | None = None) -> NDArray[np.uint8]:
+    """The bits a message is embedded as: bytes most significant bit first, or an integer of
+    ``length`` bits (invisible-watermark's ``bytes`` and ``bits`` types)."""
+    if isinstance(message, bytes):
+        return np.unpackbits(np.frombuffer(message, dtype=np.uint8))
+    if length is None:
+        raise ValueError("an integer message needs its length in bits")
+    return np.array([(message >> (length - 1 - i)) & 1 for i in range(length)], dtype=np.uint8)
+
+
+MARKS: Final = {
+    # scripts/txt2img.py of Stable Diffusion 1.x: WatermarkEncoder with 'bytes'.
+    "StableDiffusionV1": message_bits(b"StableDiffusionV1"),
+    # Stable Diffusion 2.x's scripts.
+    "SDV2": message_bits(b"SDV2"),
+    # SDXL (generative-models and diffusers): 48 bits.
+    "SDXL": message_bits(0xB3EC907BB19E, length=48),
+}
+"""The messages Stable Diffusion's reference pipelines embed, by name."""
+
+MIN_AGREEMENT: Final = {"StableDiffusionV1": 0.80, "SDV2": 0.94, "SDXL": 0.90}
+"""Fraction of a message's bits that must agree for it to count as found. Shorter messages
+need more: by chance, 32 bits agree at 0.94 (30 of 32) with probability about 1.2e-7 per
+reading, 48 at 0.90 (44 of 48) about 1.7e-9, 136 at 0.80 about 1e-12, before the 4 readings
+per image; ``benchmarks/watermark_fpr.py`` measures it on unmarked images."""
+
+
+@dataclass(frozen=True, slots=True)
+class WatermarkReading:
+    """How well an image's watermark bits agree with one known message.
+
+    Attributes:
+        mark: the message's name (``SDXL``).
+        agreement: fraction of its bits read back, at the best of the four readings.
+        channel_order: ``bgr`` (the encoder was given BGR, as intended) or ``rgb``.
+        depth: ``float`` or ``uint8``, the plane the best reading came from.
+        found: agreement reached ``MIN_AGREEMENT`` for this message.
+    """
+
+    mark: str
+    agreement: float
+    channel_order: str
+    depth: str
+    found: bool
+
+
+def read_watermarks(rgb: NDArray[np.uint8]) -> list[WatermarkReading]:
+    """Read every known mark from upright RGB pixels; empty when the image is too small."""
+    height, width = rgb.shape[:2]
+    if min(height, width) < MIN_SIDE:
+        return []
+    pixels = rgb[: height // 4 * 4, : width // 4 * 4].astype(np.float64)
+    red, green, blue = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    planes = {
+        # OpenCV's BGR2YUV: U = 0.492 (B - Y), Y = 0.299 R + 0.587 G + 0.114 B. Given RGB as if
+        # it were BGR, the encoder swapped the roles of red and blue.
+        "bgr": 0.492 * (blue - (0.299 * red + 0.587 * green + 0.114 * blue)),
+        "rgb": 0.492 * (red - (0.299 * blue + 0.587 * green + 0.114 * red)),
+    }
+    best: dict[str, WatermarkReading] = {}
+    for order, plane in planes.items():
+        for depth, values in (("float", plane), ("uint8", np.clip(np.round(plane + 128), 0, 255))):
+            block_bits = _block_bits(values)
+            for mark, bits in MARKS.items():
+                agreement = _agreement(block_bits, bits)
+                if mark not in best or agreement > best[mark].agreement:
+                    found = agreement >= MIN_AGREEMENT[mark]
+                    best[mark] = WatermarkReading(mark, agreement, order, depth, found)
+    return list(best.values())
+
+
+def _dct_matrix(size: int) -> NDArray[np.float64]:
+    """The orthonormal DCT-II matrix (what OpenCV's ``cv2.dct`` computes on a block)."""
+    k = np.arange(size)[:, None]
+    n = np.arange(size)[None, :]
+    matrix = np.sqrt(2 / size) * np.cos(np.pi * (2 * n + 1) * k / (2 * size))
+    matrix[0] /= np.sqrt(2)
+    result: NDArray[np.float64] = matrix
+    return result
+
+
+_DCT: Final = _dct_matrix(BLOCK)
+
+
+def _block_bits(plane: NDArray[np.float64]) -> NDArray[np.uint8]:
+    """The bit each 4 x 4 block of the plane's Haar approximation band carries, in row order."""
+    approximation = (
+        plane[0::2, 0::2] + plane[0::2, 1::2] + plane[1::2, 0::2] + plane[1::2, 1::2]
+    ) / 2
+    rows, cols = approximation.shape[0] // BLOCK, approximation.shape[1] // BLOCK
+    blocks = (
+        approximation[: rows * BLOCK, : cols * BLOCK]
+        .reshape(rows, BLOCK, cols, BLOCK)
+        .transpose(0, 2, 1, 3)
+        .reshape(-1, BLOCK, BLOCK)
+    )
+    coefficients = (_DCT @ blocks @ _DCT.T).reshape(len(blocks), BLOCK * BLOCK)[:, 1:]
+    strongest = np.abs(coefficients[np.arange(len(blocks)), np.abs(coefficients).argmax(axis=1)])
+    bits: NDArray[np.uint8] = (np.mod(strongest, SCALE) > SCALE / 2).astype(np.uint8)
+    return bits
+
+
+def _agreement(block_bits: NDArray[np.uint8], message: NDArray[np.uint8]) -> float:
+    """Majority vote of the blocks carrying each message bit, compared with the message."""
+    length = len(message)
+    count = len(block_bits) // length * length
+    if count == 0:
+        return 0.0
+    votes = block_bits[:count].reshape(-1, length).mean(axis=0)
+    remainder = block_bits[count:]
+    if len(remainder):
+        votes = (votes * (count // length) + np.pad(remainder, (0, length - len(remainder)))) / (
+            count // length + (np.arange(length) < len(remainder))
+        )
+    # invisible-watermark's rule: a bit is 1 when its mean vote, times 255, exceeds 127.
+    return float(np.mean((votes * 255 > 127).astype(np.uint8) == message))
