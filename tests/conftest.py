@@ -1,4 +1,5 @@
-"""Shared fixtures: the shared test data folder, and databases (SQLite and PostgreSQL)."""
+"""Shared fixtures: the shared test data, benign pictures, and databases (SQLite and
+PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,16 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 from sqlalchemy import text
 
+from rempart.detectors import Picture
+from rempart.media import load_bytes, load_file
 from rempart.store import Store
 from tests import postgres
+from tests.images import SKIMAGE_IMAGES, encode, skimage_rgb
 
 TESTDATA = Path(__file__).resolve().parents[1].parent / "shared" / "testdata"
 
@@ -21,6 +27,31 @@ def testdata() -> Path:
     if not TESTDATA.is_dir():
         pytest.fail(f"shared test data not found at {TESTDATA}; clone the project beside shared/")
     return TESTDATA
+
+
+def picture_of(rgb: np.ndarray, fmt: str = "PNG", *, path: str = "") -> Picture:
+    """A ``Picture`` of RGB pixels encoded in ``fmt``."""
+    return Picture(load_bytes(encode(Image.fromarray(rgb), fmt)), path=path)
+
+
+@pytest.fixture(scope="session")
+def benign_pictures(testdata: Path) -> list[Picture]:
+    """Every benign image at hand: the shared photos and scikit-image's samples."""
+    files = sorted((testdata / "faces").glob("*.jpg")) + sorted(
+        (testdata / "pdq" / "bridge-mods").glob("*.jpg")
+    )
+    pictures = [Picture(load_file(path), path=str(path)) for path in files]
+    pictures += [picture_of(skimage_rgb(name), path=name) for name in SKIMAGE_IMAGES]
+    return pictures
+
+
+@pytest.fixture(scope="session")
+def face_pictures(testdata: Path) -> dict[str, Picture]:
+    """The shared photos of two adult public figures, by file name."""
+    return {
+        path.name: Picture(load_file(path), path=str(path))
+        for path in sorted((testdata / "faces").glob("*.jpg"))
+    }
 
 
 @pytest.fixture(scope="session")
@@ -48,8 +79,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         with opened.write() as connection:
             connection.execute(
                 text(
-                    "TRUNCATE bank_changes, bank_entries, bank_imports, banks "
-                    "RESTART IDENTITY CASCADE"
+                    "TRUNCATE bank_changes, bank_entries, bank_imports, banks, "
+                    "person_embeddings, protected_persons RESTART IDENTITY CASCADE"
                 )
             )
     yield opened

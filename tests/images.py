@@ -64,3 +64,23 @@ def jpeg_with_orientation(image: Image.Image, orientation: int) -> bytes:
     exif = Image.Exif()
     exif[0x0112] = orientation
     return encode(image, "JPEG", quality=95, exif=exif.tobytes())
+
+
+# Benign photographs and drawings bundled with scikit-image (no people but the astronaut).
+SKIMAGE_IMAGES = (
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "camera",
+    "coins",
+    "immunohistochemistry",
+)
+
+
+def skimage_rgb(name: str) -> np.ndarray:
+    """A scikit-image sample image as RGB uint8."""
+    from skimage import data
+
+    image = np.asarray(getattr(data, name)())
+    return np.stack([image] * 3, axis=-1) if image.ndim == 2 else image[..., :3]

@@ -303,6 +303,8 @@ def exif_tags(exif: bytes) -> dict[int, object]:
             merged.update(tags.get_ifd(_EXIF_IFD_TAG))
     except (OSError, ValueError, SyntaxError, struct.error, KeyError, TypeError) as exc:
         raise MediaError(MediaErrorCode.CORRUPT, f"the EXIF block is unreadable: {exc}") from exc
+    if not merged and len(exif) > 8:  # Pillow gives up on a broken IFD silently
+        raise MediaError(MediaErrorCode.CORRUPT, "the EXIF block holds no readable tag")
     return merged
 
 

@@ -8,9 +8,10 @@ age under the network's 81-class distribution) and ``face.minor``.
 
 ``face.minor`` errs toward protecting children. Apparent age is noisy (no error figure is
 published for this network; on the shared test photos of two adults it was off by up to 15
-years), so its score is not the network's own P(age < 18) but that probability after widening
-each age class by ``AGE_ERROR_YEARS`` (a Gaussian of that standard deviation): a face the network
-puts at 20-22 still gets a score a policy can act on. See docs/detectors.md for what it means.
+years), so its score is the network's own P(age < 18) plus, for each adult age class, its
+probability times the chance that a face of that apparent age is under 18 (a Gaussian error of
+``AGE_ERROR_YEARS``): a face the network puts at 20-22 still gets a score a policy can act on,
+and no face scores lower than the network's own figure. See docs/detectors.md for what it means.
 """
 
 from __future__ import annotations
@@ -125,10 +126,15 @@ def _face_models() -> tuple[Any, Any]:
 def minor_probability(
     probabilities: NDArray[np.float32], *, error_years: float = AGE_ERROR_YEARS
 ) -> NDArray[np.float64]:
-    """P(age < 18) for each row of age-class probabilities, each class widened by a Gaussian
-    of ``error_years``: what ``face.minor`` reports."""
+    """What ``face.minor`` reports for each row of age-class probabilities: the network's own
+    P(age < 18), plus each adult class's mass times the chance, under a Gaussian error of
+    ``error_years``, that the face is in fact under 18. Never below the network's own figure."""
     below = np.array(
-        [_normal_cdf((ADULT_AGE - age) / error_years) for age in AGE_CLASSES], dtype=np.float64
+        [
+            1.0 if age < ADULT_AGE else _normal_cdf((ADULT_AGE - age) / error_years)
+            for age in AGE_CLASSES
+        ],
+        dtype=np.float64,
     )
     result: NDArray[np.float64] = np.clip(probabilities.astype(np.float64) @ below, 0.0, 1.0)
     return result

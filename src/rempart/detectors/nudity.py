@@ -143,7 +143,7 @@ class NudityDetector:
             x0, y0, x1, y1 = boxes[index]
             x0, x1 = np.clip([x0, x1], 0, width)
             y0, y1 = np.clip([y0, y1], 0, height)
-            box = Region(int(x0), int(y0), int(x1 - x0), int(y1 - y0))
+            box = Region(round(x0), round(y0), round(x1 - x0), round(y1 - y0))
             signals.append(
                 Signal(
                     name=CLASS_SIGNALS[classes[index]],

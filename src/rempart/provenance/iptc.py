@@ -25,8 +25,11 @@ SYNTHETIC_SOURCE_TYPES: Final = AI_SOURCE_TYPES | {"algorithmicMedia", "composit
 """Terms that declare the image, or part of it, was synthesised rather than captured."""
 
 _TERM: Final = re.compile(
-    rb"DigitalSourceType(?:\s*=\s*[\"']|\s+rdf:resource\s*=\s*[\"']"
-    rb"|\s*>\s*(?:<rdf:[^>]{0,200}?(?:resource\s*=\s*[\"'])?)?)\s*"
+    # An element <ns:DigitalSourceType>term</...> (perhaps wrapping an rdf: element), an element
+    # with rdf:resource="term", or an attribute ns:DigitalSourceType="term"; never a closing tag.
+    rb"(?:<(?:[\w-]+:)?DigitalSourceType"
+    rb"(?:\s*>\s*(?:<rdf:[^>]{0,200}?(?:resource\s*=\s*[\"'])?)?|\s+rdf:resource\s*=\s*[\"'])"
+    rb"|[\s\"'](?:[\w-]+:)?DigitalSourceType\s*=\s*[\"'])\s*"
     rb"(?:https?://cv\.iptc\.org/newscodes/digitalsourcetype/)?([A-Za-z]{3,64})",
     re.IGNORECASE,
 )

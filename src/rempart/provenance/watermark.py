@@ -60,11 +60,13 @@ MARKS: Final = {
 }
 """The messages Stable Diffusion's reference pipelines embed, by name."""
 
-MIN_AGREEMENT: Final = {"StableDiffusionV1": 0.80, "SDV2": 0.94, "SDXL": 0.90}
-"""Fraction of a message's bits that must agree for it to count as found. Shorter messages
-need more: by chance, 32 bits agree at 0.94 (30 of 32) with probability about 1.2e-7 per
-reading, 48 at 0.90 (44 of 48) about 1.7e-9, 136 at 0.80 about 1e-12, before the 4 readings
-per image; ``benchmarks/watermark_fpr.py`` measures it on unmarked images."""
+MIN_AGREEMENT: Final = {"StableDiffusionV1": 0.80, "SDV2": 0.90, "SDXL": 0.85}
+"""Fraction of a message's bits that must agree for it to count as found: at least 109 of
+136, 29 of 32 and 41 of 48 bits. If an unmarked image's bits were coin flips, a reading would
+reach these with probability about 1e-12, 1.3e-6 and 3e-7 (four readings per image); in fact
+unmarked photographs read mostly zeros, and ``benchmarks/watermark_fpr.py`` measures the rate
+on them. A JPEG re-encode at quality 95 keeps about 85-95% of the bits, so these still find it.
+"""
 
 
 @dataclass(frozen=True, slots=True)
