@@ -43,6 +43,8 @@ lint: $(VENV)/.installed-dev,heif
 bench: $(VENV)/.installed-bench,heif
 	$(BIN)/python benchmarks/pdq_throughput.py $(if $(JOBS),--jobs $(JOBS))
 	$(BIN)/python benchmarks/index_bench.py
+	$(BIN)/python benchmarks/detectors_bench.py $(if $(JOBS),--jobs $(JOBS))
+	$(BIN)/python benchmarks/watermark_fpr.py
 
 clean:
 	rm -rf $(VENV) demo-output .bench-cache .pytest_cache .mypy_cache .ruff_cache

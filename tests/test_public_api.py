@@ -6,7 +6,27 @@ import importlib
 
 import pytest
 
-MODULES = ["rempart", "rempart.errors", "rempart.media", "rempart.hashing", "rempart.config"]
+MODULES = [
+    "rempart",
+    "rempart.errors",
+    "rempart.media",
+    "rempart.hashing",
+    "rempart.config",
+    "rempart.signals",
+    "rempart.detectors",
+    "rempart.detectors.base",
+    "rempart.detectors.nudity",
+    "rempart.detectors.faces",
+    "rempart.detectors.identity",
+    "rempart.detectors.provenance",
+    "rempart.detectors.pipeline",
+    "rempart.provenance.c2pa",
+    "rempart.provenance.generators",
+    "rempart.provenance.iptc",
+    "rempart.provenance.watermark",
+    "rempart.persons",
+    "rempart.pixelate",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

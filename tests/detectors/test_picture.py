@@ -19,15 +19,24 @@ def test_large_images_are_reduced_and_regions_map_back() -> None:
     pixels = picture.pixels()
     assert pixels.dtype == np.uint8
     assert pixels.shape == (DETECT_MAX_SIDE // 2, DETECT_MAX_SIDE, 3)
-    assert picture.scale == pytest.approx(DETECT_MAX_SIDE / 3000)
-    assert picture.region(Region(128, 64, 256, 128)) == Region(300, 150, 600, 300)
+    assert picture.region(Region(128, 64, 256, 128), pixels) == Region(300, 150, 600, 300)
     assert picture.full_pixels().shape == (1500, 3000, 3)
+
+
+def test_each_detector_takes_its_own_size_from_one_decode() -> None:
+    picture = Picture(load_bytes(encode(gradient(3000, 1500), "JPEG")), decode_side=1280)
+    with mock.patch.object(type(picture.media), "decode", wraps=picture.media.decode) as decode:
+        assert picture.pixels(1280).shape == (640, 1280, 3)
+        assert picture.pixels(640).shape == (320, 640, 3)
+        assert picture.pixels(640) is picture.pixels(640)
+    assert decode.call_count == 1
+    small_first = Picture(load_bytes(encode(gradient(3000, 1500), "JPEG")), decode_side=640)
+    assert small_first.pixels(640).shape == (320, 640, 3)
 
 
 def test_small_images_keep_their_pixels_and_grey_becomes_rgb() -> None:
     picture = Picture(load_bytes(encode(gradient(200, 100).convert("L"), "PNG")))
     assert picture.pixels().shape == (100, 200, 3)
-    assert picture.scale == 1.0
     assert picture.pixels() is picture.full_pixels()
 
 

@@ -167,7 +167,7 @@ def match_command(
                         "path": item.path,
                         "faces": [
                             {
-                                "box": item.region(face.box).to_json(),
+                                "box": identity.finder.region(item, face).to_json(),
                                 "matches": [m.to_json() for m in matches],
                             }
                             for face, matches in next(matched)

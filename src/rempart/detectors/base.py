@@ -32,6 +32,7 @@ __all__ = [
     "FakeDetector",
     "Picture",
     "Registration",
+    "batched",
     "error_signal",
     "import_extra",
 ]
@@ -47,49 +48,42 @@ detector's smallest) in a 16:1 crowd shot's worth of width, a quarter of a 12 MP
 class Picture:
     """One image as the detectors see it: its ``Media``, and its pixels decoded once.
 
-    Every detector in a run reads the same ``Picture``, so the image is decoded once (a JPEG at
-    a reduced DCT scale) however many detectors look at it, and work one detector shares with
-    another (the faces found, say) is kept in ``shared``. Regions detectors report are in
-    ``media.width`` x ``media.height`` pixels: multiply by ``1 / scale`` from ``pixels()``.
+    Every detector in a run reads the same ``Picture``. The image is decoded once, at the
+    largest size any of them needs (``decode_side``; a JPEG at a reduced DCT scale), and each
+    detector takes it at its own size (``pixels(max_side)``), resized from that one decode.
+    Work one detector shares with another (the faces found, say) is kept in ``shared``.
+    Regions detectors report are in the image's own pixels: map boxes with ``region``.
     """
 
-    def __init__(self, media: Media, *, path: str = "") -> None:
+    def __init__(
+        self, media: Media, *, path: str = "", decode_side: int | None = DETECT_MAX_SIDE
+    ) -> None:
         self.media = media
         self.path = path
-        self._pixels: RGB | None = None
-        self._full: RGB | None = None
+        self.decode_side = decode_side
+        self._pixels: dict[int | None, RGB] = {}
         self._shared: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
-    @property
-    def scale(self) -> float:
-        """Width of ``pixels()`` over the image's own width (1.0 when not reduced)."""
-        return float(self.pixels().shape[1]) / self.media.width
-
-    def pixels(self) -> RGB:
-        """Upright RGB pixels, the long side at most ``DETECT_MAX_SIDE``; decoded on first call.
+    def pixels(self, max_side: int | None = DETECT_MAX_SIDE) -> RGB:
+        """Upright RGB pixels, the long side at most ``max_side`` (None: full resolution).
 
         Raises ``MediaError`` when the image cannot be decoded (a truncated file, say).
         """
-        if self._pixels is None:
-            longest = max(self.media.width, self.media.height)
-            if longest <= DETECT_MAX_SIDE:
-                self._pixels = self.full_pixels()
-            else:
-                image = self.media.decode(min_side=_min_side_for(self.media))
-                image.thumbnail((DETECT_MAX_SIDE, DETECT_MAX_SIDE), Image.Resampling.BILINEAR)
-                self._pixels = _rgb(image)
-        return self._pixels
+        side = self._side(max_side)
+        with self._lock:
+            if side not in self._pixels:
+                self._pixels[side] = self._decode(side)
+            return self._pixels[side]
 
     def full_pixels(self) -> RGB:
         """Upright RGB pixels at full resolution (what a watermark decoder needs)."""
-        if self._full is None:
-            self._full = _rgb(self.media.decode())
-        return self._full
+        return self.pixels(None)
 
-    def region(self, box: Region) -> Region:
-        """A box in ``pixels()`` coordinates, mapped to the image's own pixels."""
-        return box.scaled(1 / self.scale, width=self.media.width, height=self.media.height)
+    def region(self, box: Region, pixels: RGB) -> Region:
+        """A box in ``pixels`` (from ``pixels()``) mapped to the image's own pixels."""
+        scale = self.media.width / pixels.shape[1]
+        return box.scaled(scale, width=self.media.width, height=self.media.height)
 
     def shared(self, key: str, compute: Callable[[], T]) -> T:
         """``compute()``'s result, computed once per picture and kept under ``key``."""
@@ -99,11 +93,22 @@ class Picture:
             result: T = self._shared[key]
             return result
 
+    def _side(self, max_side: int | None) -> int | None:
+        longest = max(self.media.width, self.media.height)
+        return None if max_side is None or max_side >= longest else max_side
 
-def _min_side_for(media: Media) -> int:
-    """The short side that leaves the long side at least ``DETECT_MAX_SIDE`` after decoding."""
-    longest, shortest = max(media.width, media.height), min(media.width, media.height)
-    return max(1, DETECT_MAX_SIDE * shortest // longest)
+    def _decode(self, side: int | None) -> RGB:
+        if side is None:
+            return _rgb(self.media.decode())
+        largest = self._side(self.decode_side)
+        if largest is None or largest > side:
+            image = Image.fromarray(self.pixels(largest))  # resize the one decode
+        else:
+            shortest = min(self.media.width, self.media.height)
+            longest = max(self.media.width, self.media.height)
+            image = self.media.decode(min_side=max(1, side * shortest // longest))
+        image.thumbnail((side, side), Image.Resampling.BILINEAR)
+        return _rgb(image)
 
 
 def _rgb(image: Image.Image) -> RGB:

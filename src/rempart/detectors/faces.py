@@ -25,7 +25,7 @@ from typing import Any, Final
 import numpy as np
 from numpy.typing import NDArray
 
-from rempart.detectors.base import Picture, import_extra
+from rempart.detectors.base import DETECT_MAX_SIDE, Picture, import_extra
 from rempart.detectors.onnx import OnnxModel, packaged_file
 from rempart.signals import Region, Signal
 
@@ -63,7 +63,7 @@ class Face:
     """A face found in a picture.
 
     Attributes:
-        box: where, in ``Picture.pixels()`` coordinates.
+        box: where, in the pixels the finder reads (``FaceFinder.region`` maps it back).
         score: the detector's confidence in [0, 1] (the logistic of its margin).
         landmarks: dlib's 5-point shape, used to align chips.
     """
@@ -77,17 +77,22 @@ class FaceFinder:
     """dlib's HOG frontal face detector and 5-point landmark model, loaded once per process."""
 
     version = "dlib-hog+sp5"
+    max_side = DETECT_MAX_SIDE
 
     def find(self, picture: Picture) -> list[Face]:
         """The faces in ``picture``, found once and shared by every detector that asks."""
-        return picture.shared("faces", lambda: self._find(picture.pixels()))
+        return picture.shared("faces", lambda: self._find(picture.pixels(self.max_side)))
+
+    def region(self, picture: Picture, face: Face) -> Region:
+        """Where ``face`` is in the image's own pixels."""
+        return picture.region(face.box, picture.pixels(self.max_side))
 
     def chips(
         self, picture: Picture, faces: Sequence[Face], *, size: int, padding: float
     ) -> list[NDArray[np.uint8]]:
         """Each face aligned on its landmarks into a ``size`` x ``size`` RGB chip."""
         dlib = _dlib()
-        pixels = picture.pixels()
+        pixels = picture.pixels(self.max_side)
         return [
             np.asarray(dlib.get_face_chip(pixels, face.landmarks, size, padding)) for face in faces
         ]
@@ -148,6 +153,7 @@ class FaceDetector:
     """``face.detected``, ``face.age`` and ``face.minor`` for every face found."""
 
     name = _NAME
+    max_side = DETECT_MAX_SIDE
 
     def __init__(self, finder: FaceFinder | None = None) -> None:
         self.finder = finder or FaceFinder()
@@ -206,7 +212,7 @@ class FaceDetector:
         self, picture: Picture, face: Face, probabilities: NDArray[np.float32]
     ) -> list[Signal]:
         version = self.version
-        region = picture.region(face.box)
+        region = self.finder.region(picture, face)
         age = float(probabilities @ AGE_CLASSES)
         near = float(probabilities[np.abs(AGE_CLASSES - age) <= _NEAR_YEARS].sum())
         cumulative = np.cumsum(probabilities)

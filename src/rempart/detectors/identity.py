@@ -90,6 +90,7 @@ class IdentityDetector:
 
     name = _NAME
     version = f"{FaceFinder.version}+{EMBEDDING_MODEL}"
+    max_side = FaceFinder.max_side
 
     def __init__(
         self,
@@ -150,7 +151,7 @@ class IdentityDetector:
                     _NAME,
                     self.version,
                     value=found.name,
-                    region=picture.region(face.box),
+                    region=self.finder.region(picture, face),
                     evidence={
                         "distance": round(found.distance, 4),
                         "max_distance": self.max_distance,

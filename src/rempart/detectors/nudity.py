@@ -29,6 +29,8 @@ __all__ = [
     "DEFAULT_RESOLUTION",
     "NUDENET_320N",
     "NudityDetector",
+    "decode_yolo",
+    "non_max_suppression",
 ]
 
 # NudeNet 3.x's class order (the model's output channels 4..21) -> Rempart's signal name.
@@ -107,6 +109,11 @@ class NudityDetector:
         return self._model
 
     @property
+    def max_side(self) -> int:
+        """The pixels it reads: twice the model's resolution, so the resize still averages."""
+        return 2 * self.resolution
+
+    @property
     def version(self) -> str:
         """``nudenet-<model>@<resolution>:<first 12 digits of its SHA-256>``."""
         file = self.model.file
@@ -124,17 +131,21 @@ class NudityDetector:
         return results
 
     def _prepare(self, picture: Picture) -> NDArray[np.float32]:
-        pixels = picture.pixels()
+        """The picture padded to a square at the bottom and right, at the model's resolution:
+        resized first, then padded, which is the same and touches fewer pixels."""
+        pixels = picture.pixels(self.max_side)
         height, width = pixels.shape[:2]
-        side = max(height, width)
-        square = np.zeros((side, side, 3), np.uint8)
-        square[:height, :width] = pixels
-        size = (self.resolution, self.resolution)
-        resized = np.asarray(Image.fromarray(square).resize(size, Image.Resampling.BILINEAR))
-        return (resized.transpose(2, 0, 1).astype(np.float32)) / np.float32(255.0)
+        ratio = self.resolution / max(height, width)
+        size = (max(1, round(width * ratio)), max(1, round(height * ratio)))
+        resized = np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR))
+        square = np.zeros((3, self.resolution, self.resolution), np.float32)
+        square[:, : size[1], : size[0]] = resized.transpose(2, 0, 1)
+        square *= np.float32(1 / 255)
+        return square
 
     def _signals(self, picture: Picture, rows: NDArray[np.float32], version: str) -> list[Signal]:
-        height, width = picture.pixels().shape[:2]
+        pixels = picture.pixels(self.max_side)
+        height, width = pixels.shape[:2]
         boxes, scores, classes = decode_yolo(rows, side=max(height, width) / self.resolution)
         signals = []
         for index in non_max_suppression(boxes, scores):
@@ -150,7 +161,7 @@ class NudityDetector:
                     score=float(scores[index]),
                     detector=_NAME,
                     version=version,
-                    region=picture.region(box),
+                    region=picture.region(box, pixels),
                 )
             )
         return signals

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Final
 
-from rempart.detectors.base import Detector, DetectorRegistry, Picture
+from rempart.detectors.base import DETECT_MAX_SIDE, Detector, DetectorRegistry, Picture
 from rempart.detectors.faces import FaceDetector, FaceFinder
 from rempart.detectors.identity import Gallery, IdentityDetector
 from rempart.detectors.nudity import NudityDetector
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "PictureSignals",
+    "decode_side",
     "default_registry",
     "detect_paths",
     "load_batches",
@@ -100,7 +101,8 @@ def detect_paths(
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> Iterator[PictureSignals | MediaFailure]:
     """Each file's signals from every detector, or why it could not be read, in order."""
-    batches = load_batches(paths, limits=limits, jobs=jobs, batch_size=batch_size)
+    side = decode_side(detectors)
+    batches = load_batches(paths, limits=limits, jobs=jobs, batch_size=batch_size, decode_side=side)
     with ThreadPoolExecutor(max_workers=max(len(detectors), 1)) as pool:
         for batch in batches:
             pictures = [item for item in batch if isinstance(item, Picture)]
@@ -123,17 +125,25 @@ def load_batches(
     limits: MediaLimits = DEFAULT_LIMITS,
     jobs: int = 1,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    decode_side: int | None = DETECT_MAX_SIDE,
 ) -> Iterator[list[Picture | MediaFailure]]:
-    """The files loaded and decoded on ``jobs`` threads, in order, ``batch_size`` at a time."""
-    loaded = ordered_map(lambda path: _load(path, limits), paths, jobs=jobs)
+    """The files loaded and decoded (long side at most ``decode_side``) on ``jobs`` threads,
+    in order, ``batch_size`` at a time."""
+    loaded = ordered_map(lambda path: _load(path, limits, decode_side), paths, jobs=jobs)
     while batch := list(islice(loaded, batch_size)):
         yield batch
 
 
-def _load(path: str, limits: MediaLimits) -> Picture | MediaFailure:
+def decode_side(detectors: Sequence[Detector]) -> int | None:
+    """The largest side any of the detectors reads (``max_side``; None: full resolution)."""
+    sides = [getattr(detector, "max_side", DETECT_MAX_SIDE) for detector in detectors]
+    return None if None in sides else max(sides, default=DETECT_MAX_SIDE)
+
+
+def _load(path: str, limits: MediaLimits, side: int | None) -> Picture | MediaFailure:
     try:
-        picture = Picture(load_path(path, limits=limits), path=path)
-        picture.pixels()  # decode now, on the pool, so a truncated file fails here
+        picture = Picture(load_path(path, limits=limits), path=path, decode_side=side)
+        picture.pixels(side)  # decode now, on the pool, so a truncated file fails here
     except MediaError as error:
         return MediaFailure(path, error)
     return picture

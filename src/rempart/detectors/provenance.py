@@ -43,6 +43,7 @@ class ProvenanceDetector:
     """Everything an image declares, or hides in its pixels, about being generated."""
 
     name = _NAME
+    max_side = None  # the watermark is read at full resolution
 
     @property
     def version(self) -> str:

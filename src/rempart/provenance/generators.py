@@ -112,10 +112,10 @@ def _a1111_or_fooocus(text: Mapping[str, str]) -> Iterator[GeneratorMetadata]:
     if parameters.lstrip().startswith("{") or text.get("fooocus_scheme") == "fooocus":
         yield _fooocus_json(_json(parameters, "png:parameters"), "png:parameters")
     else:
-        yield parse_parameters(parameters, "png:parameters")
+        yield _parse_parameters(parameters, "png:parameters")
 
 
-def parse_parameters(parameters: str, source: str) -> GeneratorMetadata:
+def _parse_parameters(parameters: str, source: str) -> GeneratorMetadata:
     """AUTOMATIC1111's ``parameters`` text (also Forge's, and Fooocus's A1111 scheme)."""
     # The last settings line: a prompt may itself contain "Steps: 3".
     settings_match = next(reversed(list(_SETTINGS_LINE.finditer(parameters))), None)
@@ -167,11 +167,11 @@ def _first(data: Mapping[str, Any], *keys: str) -> str | None:
 def _comfyui(text: Mapping[str, str]) -> Iterator[GeneratorMetadata]:
     for key in ("prompt", "workflow"):
         if key in text:
-            yield comfyui_graph(_json(text[key], f"png:{key}"), f"png:{key}")
+            yield _comfyui_graph(_json(text[key], f"png:{key}"), f"png:{key}")
             return
 
 
-def comfyui_graph(graph: Any, source: str) -> GeneratorMetadata:
+def _comfyui_graph(graph: Any, source: str) -> GeneratorMetadata:
     """Prompts from a ComfyUI API graph (``prompt``) or editor graph (``workflow``)."""
     if isinstance(graph, dict) and isinstance(graph.get("nodes"), list):
         nodes = {str(node.get("id")): node for node in graph["nodes"] if isinstance(node, dict)}
@@ -294,13 +294,13 @@ def _from_exif(exif: Mapping[int, object]) -> Iterator[GeneratorMetadata]:
     if isinstance(comment, bytes) and len(comment) > 8:
         decoded = _user_comment(comment)
         if _SETTINGS_LINE.search(decoded) or "Negative prompt:" in decoded:
-            yield parse_parameters(decoded, "exif:UserComment")
+            yield _parse_parameters(decoded, "exif:UserComment")
     for tag in _EXIF_STRING_TAGS:
         value = exif.get(tag)
         if isinstance(value, str) and value[:7].lower() in ("prompt:", "workflo"):
             label, _, payload = value.partition(":")
             source = f"exif:{label}"
-            yield comfyui_graph(_json(payload, source), source)
+            yield _comfyui_graph(_json(payload, source), source)
             return
 
 

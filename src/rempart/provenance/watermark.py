@@ -93,17 +93,13 @@ def read_watermarks(rgb: NDArray[np.uint8]) -> list[WatermarkReading]:
     height, width = rgb.shape[:2]
     if min(height, width) < MIN_SIDE:
         return []
-    pixels = rgb[: height // 4 * 4, : width // 4 * 4].astype(np.float64)
-    red, green, blue = pixels[..., 0], pixels[..., 1], pixels[..., 2]
-    planes = {
-        # OpenCV's BGR2YUV: U = 0.492 (B - Y), Y = 0.299 R + 0.587 G + 0.114 B. Given RGB as if
-        # it were BGR, the encoder swapped the roles of red and blue.
-        "bgr": 0.492 * (blue - (0.299 * red + 0.587 * green + 0.114 * blue)),
-        "rgb": 0.492 * (red - (0.299 * blue + 0.587 * green + 0.114 * red)),
-    }
+    pixels = rgb[: height // 4 * 4, : width // 4 * 4]
     best: dict[str, WatermarkReading] = {}
-    for order, plane in planes.items():
-        for depth, values in (("float", plane), ("uint8", np.clip(np.round(plane + 128), 0, 255))):
+    for order, weights in _U_WEIGHTS.items():
+        # float32 is exact enough: the plane's values are within +-128, steps of 1/1000.
+        plane = pixels @ weights
+        # The 8-bit path rounds the plane to whole numbers (+128, never clipped: |U| < 112).
+        for depth, values in (("float", plane), ("uint8", np.rint(plane))):
             block_bits = _block_bits(values)
             for mark, bits in MARKS.items():
                 agreement = _agreement(block_bits, bits)
@@ -111,6 +107,23 @@ def read_watermarks(rgb: NDArray[np.uint8]) -> list[WatermarkReading]:
                     found = agreement >= MIN_AGREEMENT[mark]
                     best[mark] = WatermarkReading(mark, agreement, order, depth, found)
     return list(best.values())
+
+
+def _u_weights(blue_is: int) -> NDArray[np.float32]:
+    """Weights on (R, G, B) of OpenCV's BGR2YUV U = 0.492 (B - Y), Y = 0.299 R + 0.587 G +
+    0.114 B, when the channel at index ``blue_is`` is taken for blue."""
+    red_is = 2 - blue_is
+    weights = np.zeros(3, np.float64)
+    weights[blue_is] += 0.492
+    weights[red_is] -= 0.492 * 0.299
+    weights[1] -= 0.492 * 0.587
+    weights[blue_is] -= 0.492 * 0.114
+    return weights.astype(np.float32)
+
+
+# "bgr": the encoder was handed BGR, as intended; "rgb": it was handed RGB as if it were BGR,
+# so what it took for blue was red.
+_U_WEIGHTS: Final = {"bgr": _u_weights(2), "rgb": _u_weights(0)}
 
 
 def _dct_matrix(size: int) -> NDArray[np.float64]:
@@ -123,10 +136,11 @@ def _dct_matrix(size: int) -> NDArray[np.float64]:
     return result
 
 
-_DCT: Final = _dct_matrix(BLOCK)
+# A 4 x 4 block's 2-D DCT as one 16 x 16 product on the flattened block (C X C^T = kron(C, C) x).
+_DCT2: Final = np.kron(_dct_matrix(BLOCK), _dct_matrix(BLOCK)).astype(np.float32)
 
 
-def _block_bits(plane: NDArray[np.float64]) -> NDArray[np.uint8]:
+def _block_bits(plane: NDArray[np.float32]) -> NDArray[np.uint8]:
     """The bit each 4 x 4 block of the plane's Haar approximation band carries, in row order."""
     approximation = (
         plane[0::2, 0::2] + plane[0::2, 1::2] + plane[1::2, 0::2] + plane[1::2, 1::2]
@@ -136,10 +150,10 @@ def _block_bits(plane: NDArray[np.float64]) -> NDArray[np.uint8]:
         approximation[: rows * BLOCK, : cols * BLOCK]
         .reshape(rows, BLOCK, cols, BLOCK)
         .transpose(0, 2, 1, 3)
-        .reshape(-1, BLOCK, BLOCK)
+        .reshape(-1, BLOCK * BLOCK)
     )
-    coefficients = (_DCT @ blocks @ _DCT.T).reshape(len(blocks), BLOCK * BLOCK)[:, 1:]
-    strongest = np.abs(coefficients[np.arange(len(blocks)), np.abs(coefficients).argmax(axis=1)])
+    coefficients = blocks @ _DCT2.T
+    strongest = np.abs(coefficients[:, 1:]).max(axis=1)  # the DC coefficient never carries it
     bits: NDArray[np.uint8] = (np.mod(strongest, SCALE) > SCALE / 2).astype(np.uint8)
     return bits
 
