@@ -17,7 +17,7 @@ from rempart.cli.output import OutputFormat, progress, write_records
 from rempart.config import Settings
 from rempart.detectors.base import Picture
 from rempart.detectors.identity import Gallery, IdentityDetector
-from rempart.detectors.pipeline import default_registry, load_batches
+from rempart.detectors.pipeline import load_batches
 from rempart.media import MediaFailure
 from rempart.paths import expand_paths
 from rempart.persons import ProtectedPersons
@@ -54,11 +54,11 @@ def _persons(settings: Settings) -> ProtectedPersons:
 
 
 def _identity(settings: Settings, gallery: Gallery | None = None) -> IdentityDetector:
-    registry = default_registry(settings, gallery=lambda: gallery or Gallery())
-    with reported_errors():
-        detector = registry.create("identity")
-    assert isinstance(detector, IdentityDetector)  # the registry's built-in identity detector
-    return detector
+    """The identity detector as settings configure it (a missing extra is reported when it
+    first runs, with the command that installs it)."""
+    return IdentityDetector(
+        lambda: gallery or Gallery(), max_distance=settings.identity_max_distance
+    )
 
 
 @registry_app.command("enroll")

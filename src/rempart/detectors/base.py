@@ -61,9 +61,9 @@ class Picture:
         self.media = media
         self.path = path
         self.decode_side = decode_side
-        self._pixels: dict[int | None, RGB] = {}
-        self._shared: dict[str, Any] = {}
-        self._lock = threading.RLock()
+        self._done: dict[object, Any] = {}
+        self._locks: dict[object, threading.Lock] = {}
+        self._lock = threading.Lock()
 
     def pixels(self, max_side: int | None = DETECT_MAX_SIDE) -> RGB:
         """Upright RGB pixels, the long side at most ``max_side`` (None: full resolution).
@@ -71,10 +71,8 @@ class Picture:
         Raises ``MediaError`` when the image cannot be decoded (a truncated file, say).
         """
         side = self._side(max_side)
-        with self._lock:
-            if side not in self._pixels:
-                self._pixels[side] = self._decode(side)
-            return self._pixels[side]
+        pixels: RGB = self._once(("pixels", side), lambda: self._decode(side))
+        return pixels
 
     def full_pixels(self) -> RGB:
         """Upright RGB pixels at full resolution (what a watermark decoder needs)."""
@@ -87,10 +85,17 @@ class Picture:
 
     def shared(self, key: str, compute: Callable[[], T]) -> T:
         """``compute()``'s result, computed once per picture and kept under ``key``."""
+        return self._once(("shared", key), compute)
+
+    def _once(self, key: object, compute: Callable[[], T]) -> T:
+        """Compute once per key; other keys go on meanwhile (one detector finding faces does
+        not hold up another reading pixels)."""
         with self._lock:
-            if key not in self._shared:
-                self._shared[key] = compute()
-            result: T = self._shared[key]
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._done:
+                self._done[key] = compute()
+            result: T = self._done[key]
             return result
 
     def _side(self, max_side: int | None) -> int | None:

@@ -135,6 +135,10 @@ class ProvenanceDetector:
     def _watermark(self, picture: Picture, version: str) -> list[Signal]:
         if picture.media.width * picture.media.height > WATERMARK_MAX_PIXELS:
             return []
+        try:
+            pixels = picture.full_pixels()
+        except MediaError as exc:
+            return [_error("provenance.watermark", version, "undecodable", exc.message)]
         return [
             _declared(
                 "provenance.watermark.sd",
@@ -147,7 +151,7 @@ class ProvenanceDetector:
                     "depth": reading.depth,
                 },
             )
-            for reading in read_watermarks(picture.full_pixels())
+            for reading in read_watermarks(pixels)
             if reading.found
         ]
 
