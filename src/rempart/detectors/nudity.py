@@ -86,16 +86,11 @@ class NudityDetector:
     ) -> None:
         self.resolution = resolution
         self.min_score = min_score
-        self._model_path = model_path
-        self._model: OnnxModel | None = None
-
-    @property
-    def model(self) -> OnnxModel:
-        """The ONNX model (the packaged 320n unless a path was given); resolved on first use."""
-        if self._model is None:
-            file = (
-                ModelFile(self._model_path, sha256=None, label=self._model_path.stem)
-                if self._model_path is not None
+        # The packaged 320n unless a path was given, located on first use.
+        self.model = OnnxModel(
+            lambda: (
+                ModelFile(model_path, sha256=None, label=model_path.stem)
+                if model_path is not None
                 else packaged_file(
                     "nudenet",
                     "320n.onnx",
@@ -104,9 +99,10 @@ class NudityDetector:
                     extra=_EXTRA,
                     detector=_NAME,
                 )
-            )
-            self._model = OnnxModel(file, detector=_NAME, extra=_EXTRA)
-        return self._model
+            ),
+            detector=_NAME,
+            extra=_EXTRA,
+        )
 
     @property
     def max_side(self) -> int:

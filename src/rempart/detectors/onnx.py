@@ -12,6 +12,7 @@ import functools
 import hashlib
 import importlib.resources
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,21 +76,23 @@ def packaged_file(
 
 
 class OnnxModel:
-    """An ONNX model whose session is created on the first ``run`` and shared by the process."""
+    """An ONNX model found on first use (``locate`` may import the package that ships it),
+    whose session is created on the first ``run`` and shared by the process."""
 
-    def __init__(self, file: ModelFile, *, detector: str, extra: str) -> None:
-        self.file = file
+    def __init__(self, locate: Callable[[], ModelFile], *, detector: str, extra: str) -> None:
+        self._locate = locate
         self.detector = detector
         self.extra = extra
+
+    @functools.cached_property
+    def file(self) -> ModelFile:
+        """The model file, located on first use."""
+        return self._locate()
 
     def session(self) -> Any:
         """The ONNX Runtime session (created and cached on first use)."""
         import_extra("onnxruntime", extra=self.extra, detector=self.detector)
         return _session(self.file, _threads())
-
-    def input_shape(self) -> list[int | str | None]:
-        """The first input's shape, as the model declares it (names for dynamic axes)."""
-        return list(self.session().get_inputs()[0].shape)
 
     def run(self, batch: NDArray[np.float32]) -> list[NDArray[Any]]:
         """Run the model on one input tensor; its outputs in the model's order."""
