@@ -11,8 +11,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from types import ModuleType
 from typing import Any, Final, Protocol, TypeVar, runtime_checkable
 
@@ -247,8 +248,10 @@ def error_signal(prefix: str, *, detector: str, version: str, code: str, message
     )
 
 
-def batched(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
-    """Consecutive slices of at most ``size`` items."""
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive runs of at most ``size`` items, taken lazily from any iterable."""
     if size < 1:
         raise DetectorError(f"batch size must be at least 1, got {size}")
-    return (items[start : start + size] for start in range(0, len(items), size))
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch

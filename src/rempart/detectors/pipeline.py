@@ -10,10 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from itertools import islice
 from typing import TYPE_CHECKING, Any, Final
 
-from rempart.detectors.base import DETECT_MAX_SIDE, Detector, DetectorRegistry, Picture
+from rempart.detectors.base import (
+    DETECT_MAX_SIDE,
+    Detector,
+    DetectorRegistry,
+    Picture,
+    batched,
+)
 from rempart.detectors.faces import FaceDetector, FaceFinder
 from rempart.detectors.identity import Gallery, IdentityDetector
 from rempart.detectors.nudity import NudityDetector
@@ -130,8 +135,7 @@ def load_batches(
     """The files loaded and decoded (long side at most ``decode_side``) on ``jobs`` threads,
     in order, ``batch_size`` at a time."""
     loaded = ordered_map(lambda path: _load(path, limits, decode_side), paths, jobs=jobs)
-    while batch := list(islice(loaded, batch_size)):
-        yield batch
+    return batched(loaded, batch_size)
 
 
 def decode_side(detectors: Sequence[Detector]) -> int | None:
