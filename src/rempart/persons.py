@@ -7,6 +7,7 @@ their embeddings. The identity detector reads the registry as a ``Gallery``.
 
 from __future__ import annotations
 
+import builtins
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -106,15 +107,18 @@ class ProtectedPersons:
         return self.get(name)
 
     def get(self, name: str) -> Person:
-        """One person, or ``PersonsError`` naming the ones enrolled."""
+        """One person, or ``PersonsError`` saying where to see who is enrolled."""
         name = clean_name(name)
-        for person in self.list():
-            if person.name == name:
-                return person
-        raise PersonsError(f"no protected person named {name!r}; see rempart registry list")
+        found = self._people(name)
+        if not found:
+            raise PersonsError(f"no protected person named {name!r}; see rempart registry list")
+        return found[0]
 
     def list(self) -> list[Person]:
         """Every protected person, by name."""
+        return self._people()
+
+    def _people(self, name: str | None = None) -> builtins.list[Person]:
         query = (
             select(
                 protected_persons.c.name,
@@ -125,6 +129,8 @@ class ProtectedPersons:
             .group_by(protected_persons.c.id)
             .order_by(protected_persons.c.name)
         )
+        if name is not None:
+            query = query.where(protected_persons.c.name == name)
         with self.store.read() as connection:
             rows = connection.execute(query).all()
         return [Person(name, int(count), as_utc(created)) for name, created, count in rows]
@@ -139,7 +145,9 @@ class ProtectedPersons:
             connection.execute(
                 delete(person_embeddings).where(person_embeddings.c.person_id.in_(person_id))
             )
-            connection.execute(delete(protected_persons).where(protected_persons.c.name == name))
+            connection.execute(
+                delete(protected_persons).where(protected_persons.c.name == person.name)
+            )
         return person
 
     def gallery(self, *, model: str = EMBEDDING_MODEL) -> Gallery:
