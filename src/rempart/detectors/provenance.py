@@ -89,12 +89,12 @@ class ProvenanceDetector:
             for term in report.source_types
             if term in SYNTHETIC_SOURCE_TYPES
         ]
-        if report.tampered:
+        if report.tamper_codes:
             signals.append(
                 _declared(
                     "provenance.c2pa.tampered",
                     version,
-                    value=next(code for code in report.failure_codes if "mismatch" in code),
+                    value=report.tamper_codes[0],
                     evidence=evidence,
                 )
             )

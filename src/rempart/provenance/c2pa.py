@@ -61,7 +61,6 @@ class C2paReport:
         claim_generator: the software that made the claim.
         source_types: the IPTC digital source types its actions declare (bare terms).
         failure_codes: validation codes reporting a failure, in order.
-        tampered: a failure code says the content or claim changed after signing.
     """
 
     validation_state: str
@@ -70,9 +69,10 @@ class C2paReport:
     failure_codes: list[str] = field(default_factory=list)
 
     @property
-    def tampered(self) -> bool:
-        """Whether the content or the claim changed after signing."""
-        return any(code in TAMPER_CODES for code in self.failure_codes)
+    def tamper_codes(self) -> list[str]:
+        """The failure codes saying the content or the claim changed after signing (none when
+        it is intact)."""
+        return [code for code in self.failure_codes if code in TAMPER_CODES]
 
 
 def read_c2pa(data: bytes, image_format: str) -> C2paReport | None:

@@ -161,14 +161,11 @@ def _block_bits(plane: NDArray[np.float32]) -> NDArray[np.uint8]:
 def _agreement(block_bits: NDArray[np.uint8], message: NDArray[np.uint8]) -> float:
     """Majority vote of the blocks carrying each message bit, compared with the message."""
     length = len(message)
-    count = len(block_bits) // length * length
-    if count == 0:
+    if len(block_bits) < length:
         return 0.0
-    votes = block_bits[:count].reshape(-1, length).mean(axis=0)
-    remainder = block_bits[count:]
-    if len(remainder):
-        votes = (votes * (count // length) + np.pad(remainder, (0, length - len(remainder)))) / (
-            count // length + (np.arange(length) < len(remainder))
-        )
+    carried = np.arange(len(block_bits)) % length  # block n carries bit n mod length
+    votes = np.bincount(carried, weights=block_bits, minlength=length) / np.bincount(
+        carried, minlength=length
+    )
     # invisible-watermark's rule: a bit is 1 when its mean vote, times 255, exceeds 127.
     return float(np.mean((votes * 255 > 127).astype(np.uint8) == message))
