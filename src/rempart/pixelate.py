@@ -15,7 +15,7 @@ from PIL import Image
 
 from rempart.signals import Region, Signal
 
-__all__ = ["DEFAULT_CELLS", "HIDDEN_PREFIXES", "hidden_regions", "pixelate"]
+__all__ = ["DEFAULT_CELLS", "HIDDEN_PREFIXES", "hidden_regions", "mosaic", "pixelate"]
 
 DEFAULT_CELLS: Final = 8
 DEFAULT_MARGIN: Final = 0.15
@@ -44,15 +44,19 @@ def pixelate(
         if box.width < 1 or box.height < 1:
             continue
         area = (box.x, box.y, box.x + box.width, box.y + box.height)
-        step = max(box.width, box.height) / cells
-        small = (max(1, round(box.width / step)), max(1, round(box.height / step)))
-        mosaic = (
-            result.crop(area)
-            .resize(small, Image.Resampling.BOX)
-            .resize((box.width, box.height), Image.Resampling.NEAREST)
-        )
-        result.paste(mosaic, area[:2])
+        cover = mosaic(result.crop(area), cells=cells)
+        result.paste(cover.resize((box.width, box.height), Image.Resampling.NEAREST), area[:2])
     return result
+
+
+def mosaic(image: Image.Image, *, cells: int = DEFAULT_CELLS) -> Image.Image:
+    """``image`` reduced to at most ``cells`` pixels along its longer side, each the mean of
+    the block it covers: a mosaic to show scaled up, holding nothing finer."""
+    if cells < 1:
+        raise ValueError(f"cells must be at least 1, got {cells}")
+    step = max(image.width, image.height) / cells
+    size = (max(1, round(image.width / step)), max(1, round(image.height / step)))
+    return image.resize(size, Image.Resampling.BOX)
 
 
 def hidden_regions(

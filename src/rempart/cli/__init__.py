@@ -17,6 +17,7 @@ from rempart.cli.exit_codes import ExitCode
 from rempart.cli.hash import hash_command
 from rempart.cli.match import match_command
 from rempart.cli.registry import registry_app
+from rempart.cli.scan import scan_command
 from rempart.cli.signals import signals_command
 
 __all__ = ["ExitCode", "app", "main"]
@@ -51,6 +52,7 @@ def _root(
 app.command("hash")(hash_command)
 app.command("match")(match_command)
 app.add_typer(bank_app, name="bank")
+app.command("scan")(scan_command)
 app.command("signals")(signals_command)
 app.add_typer(registry_app, name="registry")
 

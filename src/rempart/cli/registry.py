@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import make_url
 
 from rempart.cli.exit_codes import ExitCode, exit_with, reported_errors, settings_or_exit
 from rempart.cli.options import FormatOption, JobsOption, RecursiveOption, default_jobs
@@ -21,7 +19,7 @@ from rempart.detectors.pipeline import load_batches
 from rempart.media import MediaFailure
 from rempart.paths import expand_paths
 from rempart.persons import ProtectedPersons
-from rempart.store import Store
+from rempart.store import Store, database_exists
 
 __all__ = ["registry_app", "stored_gallery"]
 
@@ -41,8 +39,7 @@ LIST_COLUMNS = ("name", "embeddings", "created_at")
 
 def stored_gallery(settings: Settings) -> Gallery:
     """The registry's embeddings; empty, without creating a database, when there is none yet."""
-    url = make_url(settings.database_url)
-    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+    if not database_exists(settings.database_url):
         return Gallery()
     with reported_errors():
         return ProtectedPersons(Store.from_settings(settings)).gallery()

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 
+from rempart.cli.detectors import DetectorOption, choose_detectors
 from rempart.cli.exit_codes import ExitCode, exit_with, reported_errors, settings_or_exit
 from rempart.cli.options import (
     FormatOption,
@@ -18,9 +19,7 @@ from rempart.cli.options import (
     default_jobs,
 )
 from rempart.cli.output import OutputFormat, progress, write_records
-from rempart.cli.registry import stored_gallery
-from rempart.config import Settings
-from rempart.detectors import Detector, PictureSignals, default_registry, detect_paths
+from rempart.detectors import PictureSignals, detect_paths
 from rempart.media import MediaFailure
 from rempart.paths import expand_paths
 
@@ -28,15 +27,6 @@ __all__ = ["signals_command"]
 
 COLUMNS = ("path", "signal", "score", "value", "region", "detector", "error_code", "error_message")
 TABLE_COLUMNS = ("path", "signal", "score", "value", "region", "error_code")
-
-DetectorOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--detector",
-        "-d",
-        help="Run this detector (repeatable) [default: every one whose extra is installed].",
-    ),
-]
 
 
 def signals_command(
@@ -53,7 +43,9 @@ def signals_command(
     table have a row per signal. Regions are [x, y, width, height] in the upright image.
     """
     settings = settings_or_exit()
-    detectors = _detectors(settings, detector_names)
+    detectors = choose_detectors(settings, detector_names)
+    if not detectors:
+        exit_with("no detector can run; install one of the extras named above", ExitCode.USAGE)
     files = list(expand_paths(paths, recursive=recursive))
     failures = 0
     started = time.perf_counter()
@@ -84,27 +76,6 @@ def signals_command(
         err=True,
     )
     raise typer.Exit(ExitCode.SOME_FAILED if failures else ExitCode.OK)
-
-
-def _detectors(settings: Settings, names: list[str] | None) -> list[Detector]:
-    """The detectors asked for; by default every one whose extra is installed, saying which
-    were left out and how to add them."""
-    registry = default_registry(settings, gallery=lambda: stored_gallery(settings))
-    chosen = []
-    for name in names or registry.names:
-        try:
-            missing = registry.missing(name)
-        except ValueError as exc:
-            exit_with(str(exc), ExitCode.USAGE)
-        if missing is not None:
-            if names:
-                exit_with(str(missing), ExitCode.USAGE)
-            typer.echo(f"Skipping {name}: {missing}", err=True)
-            continue
-        chosen.append(registry.create(name))
-    if not chosen:
-        exit_with("no detector can run; install one of the extras named above", ExitCode.USAGE)
-    return chosen
 
 
 def _rows(result: PictureSignals | MediaFailure) -> Iterator[dict[str, str]]:

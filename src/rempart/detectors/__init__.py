@@ -2,9 +2,11 @@
 
 ``default_registry`` names the built-in detectors (``nudity``, ``faces``, ``identity``,
 ``provenance``); a deployment registers its own the same way. ``detect_paths`` runs a set of
-detectors over files, decoding each once and batching model calls.
+detectors over files, decoding each once and batching model calls. ``BankDetector``
+hashes each picture from that decode and reports hash-bank matches.
 """
 
+from rempart.detectors.banks import BankDetector, picture_hashes
 from rempart.detectors.base import (
     DETECT_MAX_SIDE,
     Detector,
@@ -14,10 +16,16 @@ from rempart.detectors.base import (
     Picture,
     error_signal,
 )
-from rempart.detectors.pipeline import PictureSignals, default_registry, detect_paths
+from rempart.detectors.pipeline import (
+    PictureSignals,
+    default_registry,
+    detect_paths,
+    detect_pictures,
+)
 
 __all__ = [
     "DETECT_MAX_SIDE",
+    "BankDetector",
     "Detector",
     "DetectorFactory",
     "DetectorRegistry",
@@ -26,5 +34,7 @@ __all__ = [
     "PictureSignals",
     "default_registry",
     "detect_paths",
+    "detect_pictures",
     "error_signal",
+    "picture_hashes",
 ]

@@ -37,6 +37,7 @@ __all__ = [
     "decode_side",
     "default_registry",
     "detect_paths",
+    "detect_pictures",
     "load_batches",
 ]
 
@@ -106,6 +107,24 @@ def detect_paths(
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> Iterator[PictureSignals | MediaFailure]:
     """Each file's signals from every detector, or why it could not be read, in order."""
+    for item in detect_pictures(paths, detectors, limits=limits, jobs=jobs, batch_size=batch_size):
+        if isinstance(item, MediaFailure):
+            yield item
+        else:
+            picture, signals = item
+            yield PictureSignals(picture.path, picture.media.width, picture.media.height, signals)
+
+
+def detect_pictures(
+    paths: Iterable[str],
+    detectors: Sequence[Detector],
+    *,
+    limits: MediaLimits = DEFAULT_LIMITS,
+    jobs: int = 1,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> Iterator[tuple[Picture, list[Signal]] | MediaFailure]:
+    """Each file's ``Picture`` (its decode, and what detectors shared on it) and signals, or
+    why it could not be read, in order."""
     side = decode_side(detectors)
     batches = load_batches(paths, limits=limits, jobs=jobs, batch_size=batch_size, decode_side=side)
     with ThreadPoolExecutor(max_workers=max(len(detectors), 1)) as pool:
@@ -120,8 +139,7 @@ def detect_paths(
                 if isinstance(item, MediaFailure):
                     yield item
                 else:
-                    mine = next(signals, [])
-                    yield PictureSignals(item.path, item.media.width, item.media.height, mine)
+                    yield item, next(signals, [])
 
 
 def load_batches(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from rempart.errors import MediaError
 from rempart.hashing.pdq import DECODE_MIN_SIDE, pdq_hash, pdq_hash_dihedral
@@ -31,6 +32,7 @@ __all__ = [
     "FileHashes",
     "HashFailure",
     "HashResult",
+    "hash_decoded",
     "hash_files",
     "hash_media",
     "hash_path",
@@ -82,6 +84,14 @@ HashResult = FileHashes | HashFailure
 def hash_media(media: Media, *, path: str, dihedral: bool = False) -> FileHashes:
     """Hash a loaded image; raises ``MediaError`` if its pixels cannot be decoded."""
     image = np.asarray(media.decode(min_side=DECODE_MIN_SIDE, luma_only=True))
+    return hash_decoded(media, image, path=path, dihedral=dihedral)
+
+
+def hash_decoded(
+    media: Media, image: npt.NDArray[np.uint8], *, path: str, dihedral: bool = False
+) -> FileHashes:
+    """Hash a loaded image from pixels already decoded from it (luminance or RGB, at least
+    ``DECODE_MIN_SIDE`` on the short side or 512 on both to stay near the reference)."""
     if dihedral:
         hashes = pdq_hash_dihedral(image)
         variants = hashes.hex

@@ -27,7 +27,7 @@ from sqlalchemy.exc import (
 from rempart.config import Settings
 from rempart.errors import RempartError
 
-__all__ = ["Store", "StoreError", "as_utc", "utc_now"]
+__all__ = ["Store", "StoreError", "as_utc", "database_exists", "utc_now"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant will do: the key of the PostgreSQL advisory lock that serialises bank writers.
@@ -36,6 +36,15 @@ _WRITE_LOCK_KEY = 0x52454D50
 
 class StoreError(RempartError):
     """The database cannot be reached, or is not a Rempart database."""
+
+
+def database_exists(url: str) -> bool:
+    """False only for an SQLite database whose file is not created yet, so that commands that
+    merely read can tell "nothing stored" without creating a database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return True
+    return parsed.database == ":memory:" or Path(parsed.database).expanduser().exists()
 
 
 def utc_now() -> datetime:

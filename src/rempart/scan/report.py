@@ -1,0 +1,247 @@
+"""The scan report: one self-contained HTML file a trust-and-safety lead or a regulator reads.
+
+It holds the summary, a chart of categories, for a sample a chart of prevalence with 95%
+intervals, and a table of flagged items. Thumbnails are mosaics of a few cells (see
+``THUMBNAIL_CELLS``), never the image: the page scales them up. No script, no external file,
+so it opens offline and shows nothing from elsewhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from typing import Any, Final
+
+from rempart import __version__
+from rempart.policy import CATEGORIES, Action
+from rempart.scan.summary import Prevalence, ScanSummary
+
+__all__ = ["MAX_FLAGGED_ROWS", "FlaggedItem", "render_report", "write_report"]
+
+MAX_FLAGGED_ROWS: Final = 1000
+"""Flagged items the table lists; the JSON Lines output has every one."""
+
+_CSP: Final = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+"""Nothing loads from anywhere, and nothing runs: images only from the page itself."""
+
+
+@dataclass(frozen=True, slots=True)
+class FlaggedItem:
+    """A record whose verdict is review or block, and its mosaic thumbnail when this run made
+    one (items judged by an earlier, resumed run have none)."""
+
+    record: dict[str, Any]
+    thumbnail: bytes | None = None
+
+
+def write_report(path: Path, summary: ScanSummary, flagged: Sequence[FlaggedItem]) -> None:
+    """Write the report to ``path`` (through a temporary file, so a reader never sees half)."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(render_report(summary, flagged), encoding="utf-8")
+    partial.replace(path)
+
+
+def render_report(summary: ScanSummary, flagged: Sequence[FlaggedItem]) -> str:
+    """The report as an HTML document."""
+    sections = [
+        _overview(summary),
+        _categories(summary),
+        _prevalence(summary) if summary.sampled else "",
+        _flagged(flagged),
+    ]
+    generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="{_CSP}">
+<title>Rempart scan report</title>
+<style>{_CSS}</style>
+</head>
+<body>
+<h1>Rempart scan report</h1>
+<p class="meta">Generated {generated} by Rempart {escape(__version__)} under policy
+<strong>{escape(summary.policy.name)}</strong> {escape(summary.policy.version)}
+(<code>{escape(summary.policy.digest)}</code>).</p>
+{"".join(sections)}
+</body>
+</html>
+"""
+
+
+def _overview(summary: ScanSummary) -> str:
+    rows = [
+        ("Files", summary.judged + summary.failed),
+        *((action.value.capitalize(), summary.actions[action.value]) for action in Action),
+        ("Could not be read", summary.failed),
+    ]
+    if summary.sampled:
+        rows.insert(0, ("Files in the population sampled", summary.population))
+    errors = "".join(
+        f"<li><code>{escape(code)}</code>: {count}</li>" for code, count in summary.errors.items()
+    )
+    speed = (
+        f"<p>This run: {summary.new} files in {summary.elapsed:.1f} s "
+        f"({summary.rate:.1f} images/s).</p>"
+    )
+    return (
+        "<section><h2>Summary</h2>"
+        + _table(("", "count"), [(escape(name), str(count)) for name, count in rows])
+        + (f"<p>Errors by kind:</p><ul>{errors}</ul>" if errors else "")
+        + speed
+        + "</section>"
+    )
+
+
+def _categories(summary: ScanSummary) -> str:
+    names = summary.category_names()
+    if not names:
+        return "<section><h2>Categories</h2><p>No image fell under any category.</p></section>"
+    bars = [(CATEGORIES[name].title, summary.categories[name], None) for name in names]
+    dsa = [
+        (
+            escape(CATEGORIES[name].title),
+            str(summary.categories[name]),
+            escape(CATEGORIES[name].dsa_category or "(a label, not a DSA category)"),
+            escape(", ".join(CATEGORIES[name].dsa_keywords)),
+        )
+        for name in names
+    ]
+    return (
+        "<section><h2>Categories</h2>"
+        + _bar_chart(bars, maximum=max(count for _, count, _ in bars), label="images")
+        + _table(("category", "images", "DSA category", "DSA keywords"), dsa)
+        + "</section>"
+    )
+
+
+def _prevalence(summary: ScanSummary) -> str:
+    found = summary.prevalence()
+    bars = [(item.name, item.rate, item) for item in found]
+    rows = [
+        (
+            escape(item.name),
+            f"{item.count} of {item.total}",
+            f"{item.rate:.2%}",
+            f"{item.low:.2%} to {item.high:.2%}",
+        )
+        for item in found
+    ]
+    return (
+        "<section><h2>Prevalence</h2>"
+        f"<p>A random sample of {summary.judged + summary.failed} of {summary.population} files. "
+        "Each bar is the share of judged images, its whisker the 95% Wilson interval for the "
+        "whole population (with the finite population correction).</p>"
+        + _bar_chart(bars, maximum=max((item.high for item in found), default=1.0), label="%")
+        + _table(("", "images", "rate", "95% interval"), rows)
+        + "</section>"
+    )
+
+
+def _flagged(items: Sequence[FlaggedItem]) -> str:
+    if not items:
+        return "<section><h2>Flagged items</h2><p>No image was flagged.</p></section>"
+    shown = items[:MAX_FLAGGED_ROWS]
+    rows = [_flagged_row(item) for item in shown]
+    more = (
+        f"<p>{len(items) - len(shown)} more flagged items are in the JSON Lines output.</p>"
+        if len(items) > len(shown)
+        else ""
+    )
+    return (
+        "<section><h2>Flagged items</h2>"
+        "<p>Thumbnails are coarse mosaics: no flagged image is ever shown.</p>"
+        + _table(("", "file", "action", "reasons"), rows)
+        + more
+        + "</section>"
+    )
+
+
+def _flagged_row(item: FlaggedItem) -> tuple[str, ...]:
+    record = item.record
+    verdict = record["verdict"]
+    action = verdict["action"]
+    if item.thumbnail is None:
+        thumbnail = '<span class="none">no thumbnail</span>'
+    else:
+        data = base64.b64encode(item.thumbnail).decode("ascii")
+        thumbnail = f'<img class="mosaic" alt="mosaic" src="data:image/png;base64,{data}">'
+    reasons = "".join(
+        f"<li><strong>{escape(reason['rule'])}</strong> ({escape(reason['category'])}): "
+        f'{escape(reason["text"])} <span class="signals">{_signals(reason["signals"])}</span></li>'
+        for reason in verdict["reasons"]
+    )
+    return (
+        thumbnail,
+        f"<code>{escape(record['path'])}</code><br><small>sha256 "
+        f"{escape(record['sha256'][:16])}…</small>",
+        f'<span class="action {escape(action)}">{escape(action)}</span>',
+        f"<ul>{reasons}</ul>",
+    )
+
+
+def _signals(signals: Iterable[dict[str, Any]]) -> str:
+    return ", ".join(
+        escape(f"{s['name']} {s['score']:.2f}" + (f" ({s['value']})" if "value" in s else ""))
+        for s in signals
+    )
+
+
+def _bar_chart(
+    bars: Sequence[tuple[str, float, Prevalence | None]], *, maximum: float, label: str
+) -> str:
+    """Horizontal bars as inline SVG; a bar with a ``Prevalence`` gets its interval."""
+    width, left, row = 640, 260, 26
+    scale = (width - left - 70) / (maximum or 1)
+    parts = []
+    for index, (name, value, interval) in enumerate(bars):
+        y = index * row + 4
+        shown = f"{value:.1%}" if label == "%" else f"{value:g}"
+        parts.append(
+            f'<text x="{left - 8}" y="{y + 14}" text-anchor="end">{escape(name)}</text>'
+            f'<rect x="{left}" y="{y}" width="{value * scale:.1f}" height="18" fill="#4a6fa5"/>'
+        )
+        end = value * scale
+        if interval is not None:
+            low, high = left + interval.low * scale, left + interval.high * scale
+            parts.append(
+                f'<line x1="{low:.1f}" y1="{y + 9}" x2="{high:.1f}" y2="{y + 9}" stroke="#111"/>'
+                f'<line x1="{low:.1f}" y1="{y + 3}" x2="{low:.1f}" y2="{y + 15}" stroke="#111"/>'
+                f'<line x1="{high:.1f}" y1="{y + 3}" x2="{high:.1f}" y2="{y + 15}" stroke="#111"/>'
+            )
+            end = interval.high * scale
+        parts.append(f'<text x="{left + end + 6:.1f}" y="{y + 14}">{shown}</text>')
+    height = len(bars) * row + 8
+    return (
+        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" xmlns="http://www.w3.org/2000/svg">{"".join(parts)}</svg>'
+    )
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A table; the cells are HTML the caller has escaped."""
+    head = "".join(f"<th>{escape(cell)}</th>" for cell in header)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+_CSS: Final = """
+body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; color: #1d1d1f; }
+h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; margin-top: 2rem; }
+.meta { color: #555; }
+table { border-collapse: collapse; margin: .6rem 0; }
+th, td { border-bottom: 1px solid #ddd; padding: .35rem .6rem; text-align: left; }
+td { vertical-align: top; }
+td ul { margin: 0; padding-left: 1rem; }
+.chart text { font: 13px system-ui, sans-serif; fill: #1d1d1f; }
+img.mosaic { width: 96px; image-rendering: pixelated; image-rendering: crisp-edges; }
+.action { color: #fff; border-radius: 3px; padding: 0 .4rem; }
+.review { background: #b7791f; } .block { background: #b83232; }
+.signals { color: #555; font-size: .85em; }
+.none { color: #888; font-size: .85em; }
+"""
