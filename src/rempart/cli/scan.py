@@ -125,7 +125,7 @@ def scan_command(
                     continue
                 flagged.append(FlaggedItem(record, result.thumbnail))
     finally:
-        close_output(stream)
+        stream.flush() if out is None else close_output(stream)
         summary.finish()
     _print_summary(summary, skipped=len(files) - len(todo))
     if report is not None:

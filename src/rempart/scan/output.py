@@ -76,11 +76,10 @@ def write_record(stream: IO[str], record: dict[str, Any]) -> None:
 
 
 def close_output(stream: IO[str]) -> None:
-    """Flush ``stream`` to disk (when it is a file) and close it."""
+    """Flush the output file to disk and close it."""
     stream.flush()
-    if stream.fileno() > 2:
-        os.fsync(stream.fileno())
-        stream.close()
+    os.fsync(stream.fileno())
+    stream.close()
 
 
 def sample(files: Sequence[str], size: int, *, seed: int) -> list[str]:

@@ -27,19 +27,23 @@ def wilson_interval(
 ) -> tuple[float, float]:
     """The Wilson score interval for ``count`` successes in ``total`` draws (Wilson, 1927).
 
-    For a sample drawn without replacement from a ``population`` of known size, the half-width
-    is narrowed by the finite population correction sqrt((N - n) / (N - 1)).
+    For a sample drawn without replacement from a ``population`` of known size, the sample
+    counts as n (N - 1) / (N - n) draws: the finite population correction of the variance,
+    so that a census (n = N) has no uncertainty left.
     """
     if total <= 0:
         return 0.0, 1.0
     if not 0 <= count <= total:
         raise ValueError(f"count {count} is outside 0..{total}")
     p = count / total
-    z2 = z * z
-    centre = (p + z2 / (2 * total)) / (1 + z2 / total)
-    half = z * math.sqrt(p * (1 - p) / total + z2 / (4 * total * total)) / (1 + z2 / total)
+    n = float(total)
     if population is not None and population > 1:
-        half *= math.sqrt(max(population - total, 0) / (population - 1))
+        if total >= population:
+            return p, p
+        n = total * (population - 1) / (population - total)
+    z2 = z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
