@@ -14,23 +14,22 @@ $(VENV)/.installed-%: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[$*]'
 	touch $@
 
-demo: $(VENV)/.installed-heif
+demo: $(VENV)/.installed-demo
 	$(BIN)/python examples/make_demo_images.py demo-output/images
-	@echo
-	@echo "== rempart hash --format table demo-output/images"
-	@$(BIN)/rempart hash --format table demo-output/images; test $$? -le 1
-	@$(BIN)/rempart hash --dihedral demo-output/images > demo-output/hashes.jsonl; test $$? -le 1
-	@echo
-	@echo "JSON Lines (with the 8 rotations and flips of each) written to demo-output/hashes.jsonl."
-	@echo "The rotated and resized copies of 'harbour' hash within distance 31 of the original:"
-	@$(BIN)/python examples/compare_demo_hashes.py demo-output/hashes.jsonl
-	@echo
-	@echo "== a hash bank holding harbour.jpg, and every image matched against it"
 	@rm -rf demo-output/data
+	@echo
+	@echo "== a demo hash bank holding harbour.jpg"
 	@export REMPART_DATA_DIR=demo-output/data; \
 	$(BIN)/rempart bank create demo --description "images we know" && \
-	$(BIN)/rempart hash demo-output/images/harbour.jpg | $(BIN)/rempart bank import demo - --format jsonl && \
-	{ $(BIN)/rempart match --dihedral --format table demo-output/images; test $$? -le 1; }
+	$(BIN)/rempart hash demo-output/images/harbour.jpg | $(BIN)/rempart bank import demo - --format jsonl
+	@echo
+	@echo "== rempart scan demo-output/images (default policy, every detector installed)"
+	@export REMPART_DATA_DIR=demo-output/data; \
+	$(BIN)/rempart scan demo-output/images --out demo-output/scan.jsonl \
+		--report demo-output/report.html; test $$? -le 1
+	@echo
+	@echo "Verdicts, one JSON object per image: demo-output/scan.jsonl"
+	@echo "The report (one HTML file, opens offline): demo-output/report.html"
 
 test: $(VENV)/.installed-dev,heif lint
 	$(BIN)/python -m pytest

@@ -1,7 +1,9 @@
-"""Write a few benign demo images (made here, from numpy) and some broken files beside them.
+"""Write a few benign demo images and some broken files beside them.
 
-The demo shows what ``rempart hash`` does with a platform's everyday mix: photos, edited
-copies of one of them, and files that are not what they claim to be.
+The demo shows what ``rempart scan`` does with a platform's everyday mix: landscapes made here
+from numpy, edited copies of one of them, scikit-image's sample photos (an astronaut's
+portrait, a cup of coffee, a cat, a rocket: public domain or CC0), and files that are not what
+they claim to be.
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import skimage.data
 from PIL import Image
+
+SAMPLES = ("astronaut", "coffee", "chelsea", "rocket")
 
 
 def scene(width: int, height: int, seed: int) -> Image.Image:
@@ -37,6 +42,10 @@ def main(folder: Path) -> None:
     harbour.resize((400, 250)).save(folder / "harbour-small.png")
     scene(1200, 900, seed=2).save(folder / "valley.webp", quality=85)
     scene(800, 800, seed=3).save(folder / "coast.png")
+    for name in SAMPLES:
+        Image.fromarray(getattr(skimage.data, name)()).convert("RGB").save(
+            folder / f"{name}.jpg", quality=90
+        )
     encoded = (folder / "harbour.jpg").read_bytes()
     (folder / "cut-off-upload.jpg").write_bytes(encoded[: len(encoded) // 3])
     (folder / "not-an-image.jpg").write_text("a text file with a photo's name\n")

@@ -19,12 +19,15 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 __all__ = ["OutputFormat", "progress", "write_records"]
 
@@ -74,6 +77,15 @@ def write_records(
     out.flush()
 
 
+class RateColumn(ProgressColumn):
+    """Files per second, over the last few seconds."""
+
+    def render(self, task: Task) -> Text:
+        """``12.3 files/s``, or nothing before the first file."""
+        speed = task.speed
+        return Text("" if speed is None else f"{speed:.1f} files/s", style="progress.data.speed")
+
+
 @contextmanager
 def progress(description: str, total: int) -> Iterator[Callable[[Iterable[T]], Iterator[T]]]:
     """Give a wrapper that counts items through a progress bar on standard error."""
@@ -83,6 +95,7 @@ def progress(description: str, total: int) -> Iterator[Callable[[Iterable[T]], I
         BarColumn(),
         MofNCompleteColumn(),
         TaskProgressColumn(),
+        RateColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=console,
