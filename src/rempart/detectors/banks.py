@@ -57,7 +57,7 @@ class BankDetector:
     def detect(self, pictures: Sequence[Picture]) -> list[list[Signal]]:
         """``bank.match`` signals for each picture: one per bank entry within threshold."""
         hashes = [picture_hashes(picture) for picture in pictures]
-        if self.matcher is None or not len(self.matcher):
+        if self.matcher is None:
             return [[] for _ in pictures]
         wanted = [i for i, item in enumerate(hashes) if item.quality >= MIN_QUALITY]
         results: list[list[Signal]] = [[] for _ in pictures]

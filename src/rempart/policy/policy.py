@@ -74,24 +74,6 @@ class Policy:
         reasons = [reason for rule in self.rules for reason in rule.fire(found)]
         return Verdict.from_reasons(reasons, self.ref)
 
-    def to_json(self) -> dict[str, Any]:
-        """The policy as loaded, mandatory rules included, for ``rempart policy show``-like
-        listings and for the report."""
-        return {
-            **self.ref.to_json(),
-            "description": self.description,
-            "rules": [
-                {
-                    "id": rule.id,
-                    "when": [list(clause) for clause in rule.when],
-                    "action": rule.action.value,
-                    "category": rule.category.name,
-                    "mandatory": rule.id in _MANDATORY_IDS,
-                }
-                for rule in self.rules
-            ],
-        }
-
 
 def load_policy(name_or_path: str | Path) -> Policy:
     """A built-in policy by name, or a policy file by path."""

@@ -130,28 +130,3 @@ class ScanSummary:
     def category_names(self) -> list[str]:
         """The categories seen, in the order ``CATEGORIES`` lists them."""
         return [name for name in CATEGORIES if self.categories[name]]
-
-    def to_json(self) -> dict[str, Any]:
-        """The summary as JSON: counts, errors, throughput and, for a sample, prevalence."""
-        summary: dict[str, Any] = {
-            "policy": self.policy.to_json(),
-            "files": self.judged + self.failed,
-            "population": self.population,
-            "actions": {a.value: self.actions[a.value] for a in Action},
-            "categories": {name: self.categories[name] for name in self.category_names()},
-            "errors": dict(self.errors),
-            "this_run": {"files": self.new, "seconds": round(self.elapsed, 3)},
-            "images_per_second": round(self.rate, 2),
-        }
-        if self.sampled:
-            summary["prevalence"] = [
-                {
-                    "name": p.name,
-                    "count": p.count,
-                    "of": p.total,
-                    "rate": p.rate,
-                    "ci95": [p.low, p.high],
-                }
-                for p in self.prevalence()
-            ]
-        return summary
