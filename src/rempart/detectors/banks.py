@@ -20,20 +20,22 @@ if TYPE_CHECKING:
 __all__ = ["HASH_SIDE", "BankDetector", "picture_hashes"]
 
 HASH_SIDE: Final = 1024
-"""The long side the hash reads at least: twice the reference's 512 x 512 resize, so that
-resampling from a reduced decode stays within a few bits of hashing the full image."""
+"""The long side the one decode gives at least when only the hash reads it: a JPEG then
+decodes at about the DCT scale ``rempart hash`` uses (768 pixels on the short side of a 4:3
+photo). On the benchmark's 266 photos of quality >= 80, the hash from the scan's decode equalled
+``rempart hash``'s for 205 and was within 10 bits for all."""
 
 _NAME: Final = "bank"
 
 
 def picture_hashes(picture: Picture) -> FileHashes:
     """The picture's digests and PDQ hashes (with the 8 rotations and flips), computed once from
-    its largest decode."""
+    its one decode, before the detectors' resizing (as ``rempart hash`` would decode it)."""
     return picture.shared(
         "hashes",
         lambda: hash_decoded(
             picture.media,
-            picture.pixels(picture.decode_side),
+            picture.decoded(),
             path=picture.path,
             dihedral=True,
         ),

@@ -104,17 +104,32 @@ class Picture:
         return None if max_side is None or max_side >= longest else max_side
 
     def _decode(self, side: int | None) -> RGB:
+        base = self.decoded()
+        largest = max(base.shape[:2])
+        if side is not None and side < largest:
+            image = Image.fromarray(base)  # resize the one decode
+            image.thumbnail((side, side), Image.Resampling.BILINEAR)
+            return _rgb(image)
+        if side == largest or (side is None and self._side(self.decode_side) is None):
+            return base
+        # Larger than any detector declared (decode_side): a decode of its own.
+        return _rgb(self.media.decode(min_side=self._min_side(side)))
+
+    def decoded(self) -> RGB:
+        """The one decode, before any resizing: upright RGB, a JPEG at the smallest DCT scale
+        that still gives ``decode_side`` pixels on the long side (hashes read this)."""
+        return self._once("decoded", self._decode_once)
+
+    def _decode_once(self) -> RGB:
+        side = self._side(self.decode_side)
+        return _rgb(self.media.decode(min_side=None if side is None else self._min_side(side)))
+
+    def _min_side(self, side: int | None) -> int | None:
+        """The short side that gives a long side of ``side`` (None: full resolution)."""
         if side is None:
-            return _rgb(self.media.decode())
-        largest = self._side(self.decode_side)
-        if largest is None or largest > side:
-            image = Image.fromarray(self.pixels(largest))  # resize the one decode
-        else:
-            shortest = min(self.media.width, self.media.height)
-            longest = max(self.media.width, self.media.height)
-            image = self.media.decode(min_side=max(1, side * shortest // longest))
-        image.thumbnail((side, side), Image.Resampling.BILINEAR)
-        return _rgb(image)
+            return None
+        shortest = min(self.media.width, self.media.height)
+        return max(1, side * shortest // max(self.media.width, self.media.height))
 
 
 def _rgb(image: Image.Image) -> RGB:
