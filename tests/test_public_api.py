@@ -26,6 +26,16 @@ MODULES = [
     "rempart.provenance.watermark",
     "rempart.persons",
     "rempart.pixelate",
+    "rempart.detectors.banks",
+    "rempart.policy",
+    "rempart.policy.policy",
+    "rempart.policy.rules",
+    "rempart.policy.verdict",
+    "rempart.scan",
+    "rempart.scan.output",
+    "rempart.scan.report",
+    "rempart.scan.scanner",
+    "rempart.scan.summary",
 ]
 
 

@@ -102,11 +102,11 @@ class Scanner:
             height=picture.media.height,
             signals=signals,
             verdict=verdict,
-            thumbnail=mosaic_png(picture) if flagged and self.thumbnails else None,
+            thumbnail=_mosaic_png(picture) if flagged and self.thumbnails else None,
         )
 
 
-def mosaic_png(picture: Picture) -> bytes:
+def _mosaic_png(picture: Picture) -> bytes:
     """The picture as a PNG mosaic of ``THUMBNAIL_CELLS`` cells on its long side."""
     image = mosaic(Image.fromarray(picture.pixels(picture.decode_side)), cells=THUMBNAIL_CELLS)
     out = io.BytesIO()
