@@ -90,8 +90,9 @@ def hash_media(media: Media, *, path: str, dihedral: bool = False) -> FileHashes
 def hash_decoded(
     media: Media, image: npt.NDArray[np.uint8], *, path: str, dihedral: bool = False
 ) -> FileHashes:
-    """Hash a loaded image from pixels already decoded from it (luminance or RGB, at least
-    ``DECODE_MIN_SIDE`` on the short side or 512 on both to stay near the reference)."""
+    """Hash a loaded image from pixels already decoded from it, luminance or RGB. Decoded as
+    ``hash_media`` decodes (full size, or a JPEG's DCT scale with ``DECODE_MIN_SIDE`` on the
+    short side), the hash stays within Meta's distance of the reference."""
     if dihedral:
         hashes = pdq_hash_dihedral(image)
         variants = hashes.hex

@@ -77,12 +77,12 @@ class Policy:
 
 def load_policy(name_or_path: str | Path) -> Policy:
     """A built-in policy by name, or a policy file by path."""
-    spec, raw = _read(name_or_path)
-    return _build(spec, [raw])
+    return _build(*_read(name_or_path))
 
 
-def _read(name_or_path: str | Path) -> tuple[dict[str, Any], bytes]:
-    """The parsed file and its bytes; a built-in name wins over a file of that name."""
+def _read(name_or_path: str | Path) -> tuple[str, dict[str, Any], bytes]:
+    """Where the policy comes from, its parsed file and its bytes; a built-in name wins over
+    a file of that name."""
     where = str(name_or_path)
     if where in BUILTIN_POLICIES:
         raw = (resources.files("rempart.policy") / "builtin" / f"{where}.yaml").read_bytes()
@@ -101,36 +101,34 @@ def _read(name_or_path: str | Path) -> tuple[dict[str, Any], bytes]:
         raise PolicyError(f"policy {where}: not valid UTF-8 YAML: {exc}") from exc
     if not isinstance(spec, dict):
         raise PolicyError(f"policy {where}: expected a mapping with 'policy' and 'rules'")
-    spec.setdefault("_source", where)
-    return spec, raw
+    return where, spec, raw
 
 
-def _build(spec: dict[str, Any], raws: list[bytes]) -> Policy:
-    source = spec.pop("_source")
+def _build(source: str, spec: dict[str, Any], raw: bytes) -> Policy:
     _check_keys(source, "the file", spec, _KEYS, required={"policy", "version"})
     groups = dict(BUILTIN_GROUPS)
     rules: list[Rule] = list(MANDATORY_RULES)
     bank_categories: dict[str, Category] = {}
     base = spec.get("extends")
+    inherited = b""
     if base is not None:
         if base not in BUILTIN_POLICIES:
             raise PolicyError(
                 f"policy {source}: extends {base!r}; only {', '.join(BUILTIN_POLICIES)} can be "
                 "extended"
             )
-        parent_spec, parent_raw = _read(base)
-        parent = _build(parent_spec, [parent_raw])
+        parent = _build(*_read(base))
         groups.update(parent.groups)
         rules = list(parent.rules)
         bank_categories.update(parent.bank_categories)
-        raws = [parent_raw, *raws]
+        inherited = parent.digest.encode()
     rules = _without(source, rules, _strings(source, "disable", spec.get("disable", [])))
     groups.update(_groups(source, spec.get("groups") or {}))
     bank_categories.update(_bank_categories(source, spec.get("bank_categories") or {}))
     own = [_rule(source, index, item, groups) for index, item in enumerate(spec.get("rules") or [])]
     _check_unique(source, [rule.id for rule in rules + own])
     rules = [_with_banks(rule, bank_categories) for rule in rules] + own
-    digest = hashlib.sha256(b"\0".join(raws)).hexdigest()[:16]
+    digest = hashlib.sha256(inherited + b"\0" + raw).hexdigest()[:16]
     return Policy(
         name=_string(source, "policy", spec["policy"]),
         version=_string(source, "version", spec["version"]),
