@@ -22,6 +22,7 @@ from rempart.media import MediaFailure
 from rempart.paths import expand_paths
 from rempart.policy import Action, Policy, PolicyError, load_policy
 from rempart.scan import (
+    MAX_FLAGGED_ROWS,
     FlaggedItem,
     Previous,
     Scanner,
@@ -112,7 +113,7 @@ def scan_command(
         if record["path"] in wanted:
             summary.add(record, new=False)
             if record.get("verdict", {}).get("action", "allow") != Action.ALLOW:
-                flagged.append(FlaggedItem(record))
+                _keep(flagged, FlaggedItem(record))
     todo = [path for path in files if previous is None or path not in previous.records]
     stream: IO[str] = sys.stdout if out is None else open_output(out, previous)
     try:
@@ -123,7 +124,7 @@ def scan_command(
                 summary.add(record)
                 if isinstance(result, MediaFailure) or result.verdict.action is Action.ALLOW:
                     continue
-                flagged.append(FlaggedItem(record, result.thumbnail))
+                _keep(flagged, FlaggedItem(record, result.thumbnail))
     finally:
         stream.flush() if out is None else close_output(stream)
         summary.finish()
@@ -132,6 +133,12 @@ def scan_command(
         write_report(report, summary, flagged)
         typer.echo(f"Report: {report}", err=True)
     raise typer.Exit(ExitCode.SOME_FAILED if summary.failed else ExitCode.OK)
+
+
+def _keep(flagged: list[FlaggedItem], item: FlaggedItem) -> None:
+    """Keep what the report's table lists, and no more: a scan may flag millions."""
+    if len(flagged) < MAX_FLAGGED_ROWS:
+        flagged.append(item)
 
 
 def _previous(out: Path | None, policy: Policy) -> Previous | None:

@@ -14,11 +14,12 @@ from rempart.scan.output import (
     sample,
     write_record,
 )
-from rempart.scan.report import FlaggedItem, render_report, write_report
+from rempart.scan.report import MAX_FLAGGED_ROWS, FlaggedItem, render_report, write_report
 from rempart.scan.scanner import THUMBNAIL_CELLS, Scanner, ScanResult
 from rempart.scan.summary import Prevalence, ScanSummary, wilson_interval
 
 __all__ = [
+    "MAX_FLAGGED_ROWS",
     "THUMBNAIL_CELLS",
     "FlaggedItem",
     "Prevalence",

@@ -23,7 +23,8 @@ from rempart.scan.summary import Prevalence, ScanSummary
 __all__ = ["MAX_FLAGGED_ROWS", "FlaggedItem", "render_report", "write_report"]
 
 MAX_FLAGGED_ROWS: Final = 1000
-"""Flagged items the table lists; the JSON Lines output has every one."""
+"""Flagged items the table lists (and a scan keeps for it); the JSON Lines output has every
+one."""
 
 _CSP: Final = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 """Nothing loads from anywhere, and nothing runs: images only from the page itself."""
@@ -51,7 +52,7 @@ def render_report(summary: ScanSummary, flagged: Sequence[FlaggedItem]) -> str:
         _overview(summary),
         _categories(summary),
         _prevalence(summary) if summary.sampled else "",
-        _flagged(flagged),
+        _flagged(flagged, total=summary.flagged),
     ]
     generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>
@@ -143,14 +144,14 @@ def _prevalence(summary: ScanSummary) -> str:
     )
 
 
-def _flagged(items: Sequence[FlaggedItem]) -> str:
+def _flagged(items: Sequence[FlaggedItem], *, total: int) -> str:
     if not items:
         return "<section><h2>Flagged items</h2><p>No image was flagged.</p></section>"
     shown = items[:MAX_FLAGGED_ROWS]
     rows = [_flagged_row(item) for item in shown]
     more = (
-        f"<p>{len(items) - len(shown)} more flagged items are in the JSON Lines output.</p>"
-        if len(items) > len(shown)
+        f"<p>{total - len(shown)} more flagged items are in the JSON Lines output.</p>"
+        if total > len(shown)
         else ""
     )
     return (

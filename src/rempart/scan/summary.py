@@ -97,6 +97,11 @@ class ScanSummary:
         return sum(self.actions.values())
 
     @property
+    def flagged(self) -> int:
+        """Images sent to review or blocked."""
+        return self.judged - self.actions[Action.ALLOW.value]
+
+    @property
     def failed(self) -> int:
         """Files that could not be read."""
         return sum(self.errors.values())
