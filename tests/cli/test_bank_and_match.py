@@ -7,22 +7,9 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
-from rempart.cli import app
+from tests.cli.invoke import run
 from tests.images import encode, gradient
-
-runner = CliRunner()
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {"REMPART_DATA_DIR": str(tmp_path / "data")}
-
-
-def run(env: dict[str, str], *args: str, stdin: str | None = None) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args), input=stdin, env=env)
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture

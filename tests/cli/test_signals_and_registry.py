@@ -5,23 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-from typer.testing import CliRunner
-
-from rempart.cli import app
+from tests.cli.invoke import run
 from tests.images import encode, gradient
-
-runner = CliRunner()
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {"REMPART_DATA_DIR": str(tmp_path / "data")}
-
-
-def run(env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args), env=env)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_signals_prints_every_detectors_signals(

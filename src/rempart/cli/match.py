@@ -10,6 +10,7 @@ import typer
 from rempart.banks import BankMatcher
 from rempart.cli.exit_codes import ExitCode, reported_errors, settings_or_exit
 from rempart.cli.options import (
+    BankOption,
     FormatOption,
     JobsOption,
     PathsArgument,
@@ -29,12 +30,7 @@ TABLE_COLUMNS = ("path", "quality", "matches", "skipped", "error_code")
 
 def match_command(
     paths: PathsArgument,
-    bank_names: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--bank", "-b", help="Match against this bank (repeatable) [default: all enabled]."
-        ),
-    ] = None,
+    bank_names: BankOption = None,
     dihedral: Annotated[
         bool,
         typer.Option("--dihedral", help="Also match the 8 rotations and flips of each image."),

@@ -9,7 +9,14 @@ import typer
 
 from rempart.cli.output import OutputFormat
 
-__all__ = ["FormatOption", "JobsOption", "PathsArgument", "RecursiveOption", "default_jobs"]
+__all__ = [
+    "BankOption",
+    "FormatOption",
+    "JobsOption",
+    "PathsArgument",
+    "RecursiveOption",
+    "default_jobs",
+]
 
 PathsArgument = Annotated[
     list[str],
@@ -19,6 +26,12 @@ FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="Outp
 JobsOption = Annotated[
     int | None,
     typer.Option("--jobs", "-j", min=1, help="Files hashed at once [default: all cores]."),
+]
+BankOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--bank", "-b", help="Match against this bank (repeatable) [default: all enabled]."
+    ),
 ]
 RecursiveOption = Annotated[
     bool, typer.Option("--recursive", "-r", help="Descend into sub-folders of folders given.")

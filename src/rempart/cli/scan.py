@@ -14,7 +14,7 @@ from rich.table import Table
 from rempart.banks import BankMatcher
 from rempart.cli.detectors import DetectorOption, choose_detectors
 from rempart.cli.exit_codes import ExitCode, exit_with, reported_errors, settings_or_exit
-from rempart.cli.options import JobsOption, PathsArgument, RecursiveOption, default_jobs
+from rempart.cli.options import BankOption, JobsOption, PathsArgument, RecursiveOption, default_jobs
 from rempart.cli.output import progress
 from rempart.config import Settings
 from rempart.detectors import Detector
@@ -48,12 +48,7 @@ def scan_command(
             "--policy", "-p", help="A built-in policy (default, strict, survey) or a YAML file."
         ),
     ] = "default",
-    bank_names: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--bank", "-b", help="Match against this bank (repeatable) [default: all enabled]."
-        ),
-    ] = None,
+    bank_names: BankOption = None,
     registry: Annotated[
         bool,
         typer.Option("--registry", help="Also look for the protected persons enrolled."),
