@@ -106,11 +106,12 @@ class Picture:
     def _decode(self, side: int | None) -> RGB:
         base = self.decoded()
         largest = max(base.shape[:2])
-        if side is not None and side < largest:
+        wanted = max(self.media.width, self.media.height) if side is None else side
+        if wanted < largest:
             image = Image.fromarray(base)  # resize the one decode
-            image.thumbnail((side, side), Image.Resampling.BILINEAR)
+            image.thumbnail((wanted, wanted), Image.Resampling.BILINEAR)
             return _rgb(image)
-        if side == largest or (side is None and self._side(self.decode_side) is None):
+        if wanted == largest:
             return base
         # Larger than any detector declared (decode_side): a decode of its own.
         return _rgb(self.media.decode(min_side=self._min_side(side)))
@@ -121,8 +122,7 @@ class Picture:
         return self._once("decoded", self._decode_once)
 
     def _decode_once(self) -> RGB:
-        side = self._side(self.decode_side)
-        return _rgb(self.media.decode(min_side=None if side is None else self._min_side(side)))
+        return _rgb(self.media.decode(min_side=self._min_side(self._side(self.decode_side))))
 
     def _min_side(self, side: int | None) -> int | None:
         """The short side that gives a long side of ``side`` (None: full resolution)."""
