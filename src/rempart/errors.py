@@ -3,6 +3,7 @@
     RempartError            anything Rempart reports about its input or its configuration
     ├── ConfigError         a setting is unknown or has an invalid value
     ├── MediaError          a file or byte string is not an image Rempart will decode
+    ├── PromptError         a prompt Rempart will not read (too long, not text)
     └── DetectorError       a detector cannot run (its model file is missing or invalid)
         └── MissingExtraError   the optional extra a detector needs is not installed
 
@@ -21,6 +22,8 @@ __all__ = [
     "MediaError",
     "MediaErrorCode",
     "MissingExtraError",
+    "PromptError",
+    "PromptErrorCode",
     "RempartError",
 ]
 
@@ -57,6 +60,22 @@ class MediaError(RempartError):
 
     def __repr__(self) -> str:
         return f"MediaError({self.code.value!r}, {self.message!r})"
+
+
+class PromptErrorCode(StrEnum):
+    """Why a prompt was refused. Stable: scripts match on these strings."""
+
+    TOO_LONG = "too_long"
+    NOT_TEXT = "not_text"
+
+
+class PromptError(RempartError):
+    """A prompt Rempart will not read; ``code`` says why."""
+
+    def __init__(self, code: PromptErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 class DetectorError(RempartError):

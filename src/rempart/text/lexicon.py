@@ -1,0 +1,193 @@
+"""Lexicons: the words Rempart looks for in prompts, one YAML file per language, as data.
+
+A file lists terms under ``categories`` (``minor``, ``nudity``, ``revealing``, ``sexual``,
+``undress``: each a ``text.*`` signal), word ``sets`` that only mean something together or in a
+negative prompt (``removal`` near ``clothing`` is an undressing request; ``negative_minor``
+words in a negative prompt ask for a minor), and ``numbers`` written as words. A term is one or
+more words; a trailing ``*`` matches any word that starts with it. ``CompiledLexicon`` puts
+every language's terms, and the protected persons' names, in one Aho-Corasick automaton, so a
+view of a prompt is matched in one pass whatever its length.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final
+
+import ahocorasick
+import yaml
+
+from rempart.errors import RempartError
+from rempart.text.normalise import Vocabulary, fold_accents, unicode_form, words
+
+__all__ = [
+    "CATEGORIES",
+    "LANGUAGES",
+    "SETS",
+    "CompiledLexicon",
+    "Entry",
+    "Lexicon",
+    "LexiconError",
+    "load_lexicon",
+]
+
+LANGUAGES: Final = ("en", "fr", "es", "de", "it", "pt")
+CATEGORIES: Final = ("minor", "nudity", "revealing", "sexual", "undress")
+"""Term categories; each is the signal ``text.<category>``."""
+SETS: Final = (
+    "removal",
+    "clothing",
+    "sheer",
+    "separable",
+    "particle",
+    "negative_minor",
+    "negative_nudity",
+    "age_units",
+    "grade_units",
+    "age_prefixes",
+    "filler",
+)
+"""Word sets that mean something only together, or in a negative prompt, or in an age."""
+NUMBER: Final = "number"
+PERSON: Final = "person"
+_FILE_KEYS: Final = {"language", "categories", "sets", "numbers"}
+_MAX_NUMBER: Final = 99
+
+
+class LexiconError(RempartError):
+    """A lexicon file that cannot be used: malformed, or a term that normalises to nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One term: what ``kind`` it is (a category, a set, ``number`` or ``person``), as written,
+    in which language, how many words it spans, whether it matches as a prefix, and the value
+    of a number."""
+
+    kind: str
+    term: str
+    language: str
+    words: int
+    prefix: bool = False
+    value: int | None = None
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Every language's terms, and a digest of the files they came from."""
+
+    entries: tuple[Entry, ...]
+    digest: str
+
+    def compile(self, persons: Iterable[str] = ()) -> CompiledLexicon:
+        """The automaton and vocabulary for these terms and the protected persons' names."""
+        people = [
+            Entry(PERSON, name, "", len(words(name))) for name in dict.fromkeys(persons) if name
+        ]
+        return CompiledLexicon(self, (*self.entries, *people))
+
+
+class CompiledLexicon:
+    """Terms ready to match: one automaton whose keys are each term's words between spaces
+    (as typed and without accents), and the ``Vocabulary`` the views may read words into."""
+
+    def __init__(self, lexicon: Lexicon, entries: Sequence[Entry]) -> None:
+        self.lexicon = lexicon
+        self.persons = tuple(entry.term for entry in entries if entry.kind == PERSON)
+        keys: dict[str, list[Entry]] = {}
+        vocabulary: dict[str, str] = {}
+        parts_seen: set[str] = set()
+        for entry in entries:
+            for parts in _forms(entry.term.rstrip("*")):
+                key = " " + " ".join(parts) + ("" if entry.prefix else " ")
+                keys.setdefault(key, []).append(entry)
+                if entry.kind not in ("negative_minor", "negative_nudity"):
+                    vocabulary.setdefault("".join(parts), " ".join(parts))
+                    parts_seen.update(parts)
+        self.automaton = ahocorasick.Automaton()
+        for key, found in keys.items():
+            self.automaton.add_word(key, (len(key), tuple(found)))
+        self.automaton.make_automaton()
+        self.vocabulary = Vocabulary(vocabulary, parts_seen)
+
+
+def load_lexicon(paths: Sequence[str | Path] = ()) -> Lexicon:
+    """The built-in lexicons (English, French, Spanish, German, Italian, Portuguese), and any
+    further files in ``paths``."""
+    sources: list[tuple[str, bytes]] = []
+    folder = resources.files("rempart.text") / "lexicons"
+    for language in LANGUAGES:
+        sources.append((f"{language}.yaml", (folder / f"{language}.yaml").read_bytes()))
+    for path in paths:
+        try:
+            sources.append((str(path), Path(path).read_bytes()))
+        except OSError as exc:
+            raise LexiconError(f"cannot read lexicon {path}: {exc.strerror}") from exc
+    entries = [entry for name, raw in sources for entry in _parse(name, raw)]
+    entries.extend(
+        Entry(NUMBER, str(number), "", 1, value=number) for number in range(_MAX_NUMBER + 1)
+    )
+    digest = hashlib.sha256(b"\0".join(raw for _, raw in sources)).hexdigest()
+    return Lexicon(tuple(entries), digest)
+
+
+def _parse(name: str, raw: bytes) -> list[Entry]:
+    try:
+        spec = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise LexiconError(f"lexicon {name} is not valid YAML: {exc}") from exc
+    if not isinstance(spec, dict):
+        raise LexiconError(f"lexicon {name} must be a mapping")
+    unknown = set(spec) - _FILE_KEYS
+    if unknown:
+        raise LexiconError(f"lexicon {name}: unknown keys {sorted(unknown)}")
+    language = spec.get("language")
+    if not isinstance(language, str) or not language:
+        raise LexiconError(f"lexicon {name}: 'language' must name the language")
+    entries: list[Entry] = []
+    for group, allowed in (("categories", CATEGORIES), ("sets", SETS)):
+        lists = spec.get(group) or {}
+        if not isinstance(lists, dict):
+            raise LexiconError(f"lexicon {name}: {group!r} must be a mapping")
+        for kind, terms in lists.items():
+            if kind not in allowed:
+                raise LexiconError(f"lexicon {name}: unknown {group} entry {kind!r}")
+            entries.extend(_entry(name, kind, term, language) for term in _terms(name, kind, terms))
+    numbers = spec.get("numbers") or {}
+    if not isinstance(numbers, dict):
+        raise LexiconError(f"lexicon {name}: 'numbers' must map words to numbers")
+    for word, value in numbers.items():
+        if not isinstance(word, str) or not isinstance(value, int) or isinstance(value, bool):
+            raise LexiconError(
+                f"lexicon {name}: number {word!r}: {value!r} is not a word and a number"
+            )
+        entries.append(Entry(NUMBER, word, language, len(words(word)), value=value))
+    return entries
+
+
+def _terms(name: str, kind: str, terms: Any) -> list[str]:
+    if not isinstance(terms, list) or not all(isinstance(term, str) for term in terms):
+        raise LexiconError(
+            f"lexicon {name}: {kind!r} must be a list of terms (quote a term "
+            "YAML would read as something else, such as 'no')"
+        )
+    return terms
+
+
+def _entry(name: str, kind: str, term: str, language: str) -> Entry:
+    parts = words(term.rstrip("*"))
+    if not parts:
+        raise LexiconError(f"lexicon {name}: {kind} term {term!r} has no letters or digits")
+    return Entry(kind, term, language, len(parts), prefix=term.endswith("*"))
+
+
+def _forms(term: str) -> list[list[str]]:
+    """A term's words as typed and without accents (both, when they differ)."""
+    typed = words(term)
+    chars, origin = unicode_form(term)
+    folded = words(fold_accents(chars, origin)[0])
+    return [typed] if folded == typed else [typed, folded]

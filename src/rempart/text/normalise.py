@@ -1,0 +1,412 @@
+"""Views of a prompt: the same words with one more disguise undone in each.
+
+A filter that reads only the prompt as typed is walked past by "teen" written with a Cyrillic
+"e", a zero-width space, spaced letters ("t e e n"), leetspeak ("t33n"), repeated letters
+("teeeen") or words run together ("teennude"). ``views`` gives, in order:
+
+- ``unicode``: compatibility forms folded (NFKC: full-width and mathematical letters, ligatures),
+  case folded, invisible and control characters removed;
+- ``confusables``: letters of other scripts that look like Latin ones mapped to them (Unicode
+  TR39 confusables, via ``confusable_homoglyphs``);
+- ``accents``: diacritics removed (``é`` -> ``e``, ``ß`` -> ``ss``);
+- ``spacing``: runs of single letters joined ("t e e n", "n.u.d.e");
+- ``leet``: digits and symbols inside words read as letters ("t4ylor", "n00d");
+- ``repeats``: runs of three or more of a letter shortened ("nuuuude", "teeeen");
+- ``joined``: words run together split ("scarlettjohansson", "teennude").
+
+Every view after the first is given only when it changes something, and the last four change a
+word only into one the ``Vocabulary`` knows, so they cannot invent words a prompt did not hold.
+Each token keeps its span in the prompt as given, so a match is reported on the text the user
+typed. All of it is linear in the prompt's length.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final, NamedTuple
+
+import ahocorasick
+
+__all__ = [
+    "VIEW_NAMES",
+    "Token",
+    "View",
+    "Vocabulary",
+    "fold_accents",
+    "unicode_form",
+    "views",
+    "words",
+]
+
+VIEW_NAMES: Final = (
+    "unicode",
+    "confusables",
+    "accents",
+    "spacing",
+    "leet",
+    "repeats",
+    "joined",
+)
+
+# A word: letters and digits (with combining marks), or a leading @ or $ for leetspeak.
+_WORD: Final = re.compile(r"[@$]?(?:[^\W_]|[\u0300-\u036f])+")
+_DIGITS_OR_LETTERS: Final = re.compile(r"\d+|\D+")
+_REPEATS: Final = re.compile(r"(.)\1{2,}")
+# Leetspeak: each character with the letters it stands for, likeliest first.
+_LEET: Final[Mapping[str, str]] = {
+    "0": "o",
+    "1": "il",
+    "3": "e",
+    "4": "a",
+    "5": "s",
+    "7": "t",
+    "8": "b",
+    "9": "g",
+    "@": "a",
+    "$": "s",
+}
+_MIN_PIECE: Final = 3  # the joined view splits off no word shorter ("tit" + "an")
+_MAX_SPLIT: Final = 256  # longer runs of letters are not split (a prompt holds no such word)
+# Letters that fold to more than one (NFD leaves them whole).
+_EXPANSIONS: Final = {"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "þ": "th"}
+
+
+class Token(NamedTuple):
+    """A word of a view, and where it came from in the prompt (``start``, ``end``)."""
+
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """A prompt's words after one more normalisation; ``changed``: the indices of the tokens
+    that differ from the ``unicode`` view's (a match in a later view must take one of them)."""
+
+    name: str
+    tokens: tuple[Token, ...]
+    changed: frozenset[int]
+
+    @property
+    def text(self) -> str:
+        """The tokens joined by single spaces, between spaces: what the lexicon is matched on."""
+        return " " + " ".join(token.text for token in self.tokens) + " "
+
+
+class Vocabulary:
+    """The words a view may turn a disguised word into. ``words``: each term and name of the
+    lexicons and the registry written as one word, with what it reads as ("taylorswift" reads
+    as "taylor swift"); the joined view splits words into these. ``parts``: every word of
+    every term, which the spacing, leet and repeats views may also read a word as."""
+
+    def __init__(self, words: Mapping[str, str], parts: Iterable[str] = ()) -> None:
+        self.words = dict(words)
+        self.parts = frozenset(parts)
+        automaton = ahocorasick.Automaton()
+        for word in self.words:
+            if len(word) >= _MIN_PIECE:
+                automaton.add_word(word, len(word))
+        if len(automaton):
+            automaton.make_automaton()
+        self._pieces = automaton
+
+    def knows(self, word: str) -> bool:
+        """Whether ``word`` is a known word, or splits wholly into known words."""
+        return word in self.words or word in self.parts or self.split(word) is not None
+
+    def split(self, word: str) -> list[str] | None:
+        """``word`` as the fewest known words that make it up exactly, when there are at least
+        two ("teennude" -> ["teen", "nude"]); None when it is not made of known words."""
+        if not (2 * _MIN_PIECE <= len(word) <= _MAX_SPLIT) or not len(self._pieces):
+            return None
+        found = [(end + 1, length) for end, length in self._pieces.iter(word)]
+        if not found or found[-1][0] != len(word):
+            return None
+        unreachable = len(word) + 1
+        fewest = [0] + [unreachable] * len(word)  # fewest pieces that make up word[:i]
+        last = [0] * (len(word) + 1)
+        for end, length in found:  # in order of their end
+            if fewest[end - length] + 1 < fewest[end]:
+                fewest[end], last[end] = fewest[end - length] + 1, length
+        if not 2 <= fewest[-1] < unreachable:
+            return None
+        pieces: list[str] = []
+        end = len(word)
+        while end:
+            pieces.append(word[end - last[end] : end])
+            end -= last[end]
+        return pieces[::-1]
+
+    def reading(self, word: str) -> list[str]:
+        """What ``word`` reads as: itself, or the words a joined name or term stands for."""
+        return self.words.get(word, word).split()
+
+
+def views(text: str, vocabulary: Vocabulary) -> list[View]:
+    """Every view of ``text`` that differs from the one before it, ``unicode`` first."""
+    chars, origin = unicode_form(text)
+    words = _tokens(chars, origin)
+    base = _split_digits(words)
+    found = [View("unicode", tuple(base), frozenset())]
+    if not chars.isascii():
+        confusable = chars.translate(_confusables_table())
+        if confusable != chars:
+            words = _tokens(confusable, origin)
+            _add(found, base, "confusables", _split_digits(words))
+        folded, origin = fold_accents(confusable, origin)
+        if folded != confusable:
+            words = _tokens(folded, origin)
+            _add(found, base, "accents", _split_digits(words))
+    for name, step in (
+        ("spacing", _join_letters),
+        ("leet", _read_leet),
+        ("repeats", _shorten_repeats),
+        ("joined", _split_joined),
+    ):
+        stepped = step(words, vocabulary)
+        if stepped != words:
+            words = stepped
+            _add(found, base, name, _split_digits(words))
+    return found
+
+
+def words(text: str) -> list[str]:
+    """The words of ``text`` as the ``unicode`` view reads them."""
+    chars, origin = unicode_form(text)
+    return [token.text for token in _split_digits(_tokens(chars, origin))]
+
+
+def unicode_form(text: str) -> tuple[str, list[int]]:
+    """``text`` in NFKC, case folded, without invisible or control characters (whitespace
+    becomes a space), and for each character, the index of the character it came from."""
+    if text.isascii():
+        cleaned = _ASCII_CONTROLS.sub(" ", text).lower()
+        return cleaned, list(range(len(text)))
+    chars: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(text):
+        form = _char_form(char)
+        chars.append(form)
+        origin.extend([index] * len(form))
+    return "".join(chars), origin
+
+
+def fold_accents(text: str, origin: Sequence[int]) -> tuple[str, list[int]]:
+    """``text`` without diacritics, and each character's origin carried along."""
+    if text.isascii():
+        return text, list(origin)
+    chars: list[str] = []
+    folded_origin: list[int] = []
+    for char, source in zip(text, origin, strict=True):
+        form = _folded(char)
+        chars.append(form)
+        folded_origin.extend([source] * len(form))
+    return "".join(chars), folded_origin
+
+
+_ASCII_CONTROLS: Final = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@functools.lru_cache(maxsize=8192)
+def _char_form(char: str) -> str:
+    category = unicodedata.category(char)
+    if char.isspace() or category in ("Zl", "Zp"):
+        return " "
+    if category in ("Cc", "Cf", "Cs", "Co", "Cn") or _is_variation_selector(char):
+        return ""
+    return unicodedata.normalize("NFKC", char).casefold()
+
+
+def _is_variation_selector(char: str) -> bool:
+    code = ord(char)
+    return 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF or code == 0x034F
+
+
+@functools.lru_cache(maxsize=8192)
+def _folded(char: str) -> str:
+    if char in _EXPANSIONS:
+        return _EXPANSIONS[char]
+    decomposed = unicodedata.normalize("NFD", char)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+@functools.cache
+def _confusables_table() -> dict[int, str]:
+    """Each non-ASCII character that Unicode's confusables (TR39) map to a Latin letter or a
+    digit, to that character in lower case. Characters whose prototype is another non-Latin
+    character (Cyrillic т -> small capital T) are followed to the letter, through upper case."""
+    from confusable_homoglyphs import confusables
+
+    data: Mapping[str, list[dict[str, str]]] = confusables.confusables_data
+    table: dict[int, str] = {}
+    for char in data:
+        if len(char) == 1 and not char.isascii():
+            latin = _latin(char, data) or _latin(char.upper(), data)
+            if latin:
+                table[ord(char)] = latin
+    return table
+
+
+def _latin(char: str, data: Mapping[str, list[dict[str, str]]], depth: int = 0) -> str | None:
+    if char.isascii():
+        return char.lower() if char.isalnum() else None
+    if depth > 3:
+        return None
+    for homoglyph in data.get(char, ()):
+        target = homoglyph["c"]
+        if len(target) == 1:
+            latin = _latin(target, data, depth + 1)
+            if latin:
+                return latin
+    return None
+
+
+def _tokens(chars: str, origin: Sequence[int]) -> list[Token]:
+    return [
+        Token(match.group(), origin[match.start()], origin[match.end() - 1] + 1)
+        for match in _WORD.finditer(chars)
+    ]
+
+
+def _split_digits(tokens: Iterable[Token]) -> list[Token]:
+    """Numbers split from the letters they touch ("15yo" -> "15", "yo"), the way ages are read."""
+    result: list[Token] = []
+    for token in tokens:
+        text = token.text.lstrip("@$") or token.text
+        if text.isalpha() or text.isdigit():
+            result.append(Token(text, token.start, token.end))
+            continue
+        exact = len(text) == token.end - token.start  # else each part spans the whole token
+        for part in _DIGITS_OR_LETTERS.finditer(text):
+            start = token.start + part.start() if exact else token.start
+            end = token.start + part.end() if exact else token.end
+            result.append(Token(part.group(), start, end))
+    return result
+
+
+def _add(found: list[View], base: Sequence[Token], name: str, tokens: list[Token]) -> None:
+    if [t.text for t in tokens] == [t.text for t in found[-1].tokens]:
+        return
+    unchanged = {(t.text, t.start, t.end) for t in base}
+    changed = frozenset(
+        index for index, t in enumerate(tokens) if (t.text, t.start, t.end) not in unchanged
+    )
+    found.append(View(name, tuple(tokens), changed))
+
+
+def _join_letters(tokens: list[Token], vocabulary: Vocabulary) -> list[Token]:
+    """Runs of two or more one-character words joined, when that makes a known word."""
+    if not any(len(a.text) == len(b.text) == 1 for a, b in itertools.pairwise(tokens)):
+        return tokens
+    result: list[Token] = []
+    for run in _runs(tokens, lambda token: len(token.text) == 1):
+        joined = "".join(token.text for token in run)
+        if len(run) >= 2 and _known(joined, vocabulary):
+            result.append(Token(joined, run[0].start, run[-1].end))
+        else:
+            result.extend(run)
+    return result
+
+
+def _runs(tokens: list[Token], inside: Callable[[Token], bool]) -> Iterator[list[Token]]:
+    run: list[Token] = []
+    for token in tokens:
+        if inside(token):
+            run.append(token)
+            continue
+        if run:
+            yield run
+            run = []
+        yield [token]
+    if run:
+        yield run
+
+
+def _read_leet(tokens: list[Token], vocabulary: Vocabulary) -> list[Token]:
+    """Words that mix letters with digits or symbols read as letters, when that makes a known
+    word; "15yo" stays as it is (an age), "t4ylor" becomes "taylor"."""
+    return [_leet_token(token, vocabulary) for token in tokens]
+
+
+def _leet_token(token: Token, vocabulary: Vocabulary) -> Token:
+    text = token.text
+    if text.isalpha() or text.isdigit() or not any(char in _LEET for char in text):
+        return token
+    if _known(text, vocabulary):
+        return token
+    for reading in _leet_readings(text):
+        if _known(reading, vocabulary):
+            return Token(reading, token.start, token.end)
+    return token
+
+
+def _leet_readings(text: str) -> Iterator[str]:
+    """The letter readings of a leet word: each ambiguous character ("1": i or l) tried in
+    turn for the whole word, at most a few readings."""
+    first = "".join(_LEET.get(char, char)[0] for char in text)
+    yield first
+    for char, letters in _LEET.items():
+        if len(letters) > 1 and char in text:
+            for letter in letters[1:]:
+                yield "".join(letter if c == char else _LEET.get(c, c)[0] for c in text)
+
+
+def _shorten_repeats(tokens: list[Token], vocabulary: Vocabulary) -> list[Token]:
+    """Runs of three or more of a character cut to two, or to one, whichever makes a known
+    word ("teeeen" -> "teen", "nuuuude" -> "nude")."""
+    if not any(_REPEATS.search(token.text) for token in tokens):
+        return tokens
+    result: list[Token] = []
+    for token in tokens:
+        if not _REPEATS.search(token.text):
+            result.append(token)
+            continue
+        for repeat in (r"\1\1", r"\1"):
+            shortened = _REPEATS.sub(repeat, token.text)
+            if _known(shortened, vocabulary):
+                token = Token(shortened, token.start, token.end)
+                break
+        result.append(token)
+    return result
+
+
+def _split_joined(tokens: list[Token], vocabulary: Vocabulary) -> list[Token]:
+    """Words the vocabulary does not know split into words it does, and joined names or terms
+    read as their words ("scarlettjohansson" -> "scarlett", "johansson")."""
+    result: list[Token] = []
+    for token in tokens:
+        text = token.text
+        pieces = [text] if text in vocabulary.words else vocabulary.split(text)
+        if pieces is None or pieces == vocabulary.reading(text):
+            result.append(token)
+        else:
+            result.extend(_pieces(token, pieces, vocabulary))
+    return result
+
+
+def _pieces(token: Token, pieces: list[str], vocabulary: Vocabulary) -> list[Token]:
+    """Tokens for the words of ``pieces``, each spanning its piece of ``token`` when the token's
+    text maps one to one onto the prompt, else the whole token."""
+    exact = token.end - token.start == len(token.text)
+    result: list[Token] = []
+    offset = token.start
+    for piece in pieces:
+        end = offset + len(piece) if exact else token.end
+        start = offset if exact else token.start
+        result.extend(Token(word, start, end) for word in vocabulary.reading(piece))
+        offset = end if exact else offset
+    return result
+
+
+def _known(word: str, vocabulary: Vocabulary) -> bool:
+    """A known word, or one that reads as known words once numbers are split from letters."""
+    if vocabulary.knows(word):
+        return True
+    parts = _DIGITS_OR_LETTERS.findall(word)
+    return len(parts) > 1 and all(part.isdigit() or vocabulary.knows(part) for part in parts)
