@@ -8,10 +8,12 @@ their embeddings. The identity detector reads the registry as a ``Gallery``.
 from __future__ import annotations
 
 import builtins
+import json
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
@@ -24,9 +26,10 @@ from rempart.errors import RempartError
 from rempart.store import Store, as_utc, utc_now
 from rempart.store.schema import person_embeddings, protected_persons
 
-__all__ = ["Person", "PersonsError", "ProtectedPersons", "clean_name"]
+__all__ = ["Person", "PersonsError", "ProtectedPersons", "clean_name", "read_persons_file"]
 
 MAX_NAME_LENGTH: Final = 200
+MAX_REGISTRY_FILE_BYTES: Final = 16 * 1024 * 1024
 
 
 class PersonsError(RempartError):
@@ -60,6 +63,41 @@ def clean_name(name: str) -> str:
     if any(unicodedata.category(char).startswith("C") for char in cleaned):
         raise PersonsError("a person's name cannot contain control or invisible characters")
     return cleaned
+
+
+def read_persons_file(path: str | Path) -> dict[str, list[str]]:
+    """The names in a registry file, each with its aliases: JSON ``{"protected_persons":
+    [name or {"name": ..., "aliases": [...]}, ...]}``, as ``dev-registry.json`` is written."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise PersonsError(f"cannot read registry file {path}: {exc.strerror}") from exc
+    if len(raw) > MAX_REGISTRY_FILE_BYTES:
+        raise PersonsError(f"registry file {path} is over {MAX_REGISTRY_FILE_BYTES:,} bytes")
+    try:
+        spec = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PersonsError(f"registry file {path} is not JSON: {exc}") from exc
+    items = spec.get("protected_persons") if isinstance(spec, dict) else None
+    if not isinstance(items, list):
+        raise PersonsError(f'registry file {path} must hold {{"protected_persons": [names]}}')
+    persons: dict[str, list[str]] = {}
+    for index, item in enumerate(items):
+        name, aliases = (item, []) if isinstance(item, str) else _named(item)
+        if name is None or not all(isinstance(alias, str) for alias in aliases):
+            raise PersonsError(
+                f"registry file {path}: entry {index} must be a name or "
+                '{"name": ..., "aliases": [names]}'
+            )
+        persons.setdefault(clean_name(name), []).extend(clean_name(a) for a in aliases)
+    return persons
+
+
+def _named(item: object) -> tuple[str | None, list[Any]]:
+    if isinstance(item, dict) and isinstance(item.get("name"), str):
+        aliases = item.get("aliases", [])
+        return item["name"], aliases if isinstance(aliases, list) else [None]
+    return None, []
 
 
 class ProtectedPersons:

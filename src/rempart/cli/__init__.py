@@ -14,6 +14,7 @@ import typer
 from rempart import __version__
 from rempart.cli.bank import bank_app
 from rempart.cli.exit_codes import ExitCode
+from rempart.cli.guard import guard_command
 from rempart.cli.hash import hash_command
 from rempart.cli.match import match_command
 from rempart.cli.registry import registry_app
@@ -53,6 +54,7 @@ app.command("hash")(hash_command)
 app.command("match")(match_command)
 app.add_typer(bank_app, name="bank")
 app.command("scan")(scan_command)
+app.command("guard")(guard_command)
 app.command("signals")(signals_command)
 app.add_typer(registry_app, name="registry")
 

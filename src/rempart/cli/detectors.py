@@ -1,5 +1,5 @@
-"""Choosing detectors on the command line: ``--detector`` and the defaults, shared by
-``rempart signals`` and ``rempart scan``."""
+"""Choosing detectors and banks on the command line: ``--detector`` and the defaults, shared
+by ``rempart signals``, ``rempart scan`` and ``rempart guard``."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from typing import Annotated
 
 import typer
 
-from rempart.cli.exit_codes import ExitCode, exit_with
+from rempart.banks import BankMatcher
+from rempart.cli.exit_codes import ExitCode, exit_with, reported_errors
 from rempart.cli.registry import stored_gallery
 from rempart.config import Settings
 from rempart.detectors import Detector, default_registry
+from rempart.store import Store, database_exists
 
-__all__ = ["DetectorOption", "choose_detectors"]
+__all__ = ["DetectorOption", "bank_matcher", "choose_detectors"]
 
 DetectorOption = Annotated[
     list[str] | None,
@@ -44,3 +46,12 @@ def choose_detectors(
             continue
         chosen.append(registry.create(name))
     return chosen
+
+
+def bank_matcher(settings: Settings, names: list[str] | None) -> BankMatcher | None:
+    """The banks to match (by default all); none, without creating a database, when there is
+    none yet."""
+    if names is None and not database_exists(settings.database_url):
+        return None
+    with reported_errors():
+        return BankMatcher(Store.from_settings(settings), names)

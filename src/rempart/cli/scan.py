@@ -11,16 +11,23 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from rempart.banks import BankMatcher
-from rempart.cli.detectors import DetectorOption, choose_detectors
+from rempart.cli.detectors import DetectorOption, bank_matcher, choose_detectors
 from rempart.cli.exit_codes import ExitCode, exit_with, reported_errors, settings_or_exit
-from rempart.cli.options import BankOption, JobsOption, PathsArgument, RecursiveOption, default_jobs
+from rempart.cli.options import (
+    BankOption,
+    JobsOption,
+    PathsArgument,
+    PolicyOption,
+    RecursiveOption,
+    default_jobs,
+    policy_or_exit,
+)
 from rempart.cli.output import progress
 from rempart.config import Settings
 from rempart.detectors import Detector
 from rempart.media import MediaFailure
 from rempart.paths import expand_paths
-from rempart.policy import Action, Policy, PolicyError, load_policy
+from rempart.policy import Action, Policy
 from rempart.scan import (
     MAX_FLAGGED_ROWS,
     FlaggedItem,
@@ -35,19 +42,13 @@ from rempart.scan import (
     write_record,
     write_report,
 )
-from rempart.store import Store, database_exists
 
 __all__ = ["scan_command"]
 
 
 def scan_command(
     paths: PathsArgument,
-    policy_name: Annotated[
-        str,
-        typer.Option(
-            "--policy", "-p", help="A built-in policy (default, strict, survey) or a YAML file."
-        ),
-    ] = "default",
+    policy_name: PolicyOption = "default",
     bank_names: BankOption = None,
     registry: Annotated[
         bool,
@@ -85,10 +86,7 @@ def scan_command(
     settings = settings_or_exit()
     if resume and out is None:
         exit_with("--resume needs --out: the output a previous run wrote", ExitCode.USAGE)
-    try:
-        policy = load_policy(policy_name)
-    except PolicyError as exc:
-        exit_with(str(exc), ExitCode.USAGE)
+    policy = policy_or_exit(policy_name)
     files = list(expand_paths(paths, recursive=recursive))
     population = len(files)
     if sample_size is not None:
@@ -97,7 +95,7 @@ def scan_command(
     scanner = Scanner(
         _detectors(settings, detector_names, registry=registry),
         policy,
-        matcher=_matcher(settings, bank_names),
+        matcher=bank_matcher(settings, bank_names),
         thumbnails=report is not None,
         limits=settings.media,
     )
@@ -150,14 +148,6 @@ def _detectors(settings: Settings, names: list[str] | None, *, registry: bool) -
     if registry and "identity" not in {detector.name for detector in detectors}:
         detectors += choose_detectors(settings, ["identity"])
     return detectors
-
-
-def _matcher(settings: Settings, names: list[str] | None) -> BankMatcher | None:
-    """The banks to match; none, without creating a database, when there is none yet."""
-    if names is None and not database_exists(settings.database_url):
-        return None
-    with reported_errors():
-        return BankMatcher(Store.from_settings(settings), names)
 
 
 def _print_summary(summary: ScanSummary, *, skipped: int) -> None:

@@ -112,24 +112,34 @@ class IdentityDetector:
         return self._gallery
 
     def embed(self, pictures: Sequence[Picture]) -> list[list[FaceEmbedding]]:
-        """Every face of every picture with its embedding, the whole batch in one model call."""
-        embedded = self.finder.per_face(
-            pictures, _embeddings, size=_CHIP_SIZE, padding=_CHIP_PADDING
-        )
-        return [[FaceEmbedding(face, vector) for face, vector in faces] for faces in embedded]
-
-    def match(self, pictures: Sequence[Picture]) -> list[list[tuple[Face, list[GalleryMatch]]]]:
-        """Each face of each picture with the protected persons it matches."""
+        """Every face of every picture with its embedding, computed once per picture (kept in
+        ``Picture.shared``, so a second gallery costs no second model call)."""
         return [
-            [(e.face, self.gallery.match(e.vector, self.max_distance)) for e in embeddings]
+            picture.shared("face_embeddings", functools.partial(self._embed, picture))
+            for picture in pictures
+        ]
+
+    def match(
+        self, pictures: Sequence[Picture], gallery: Gallery | None = None
+    ) -> list[list[tuple[Face, list[GalleryMatch]]]]:
+        """Each face of each picture with the persons of ``gallery`` (by default the
+        protected persons) it matches."""
+        gallery = self.gallery if gallery is None else gallery
+        return [
+            [(e.face, gallery.match(e.vector, self.max_distance)) for e in embeddings]
             for embeddings in self.embed(pictures)
         ]
 
     def detect(self, pictures: Sequence[Picture]) -> list[list[Signal]]:
-        """One ``identity.match`` signal per face and person matched (none when no one is
-        enrolled). Score 1 at distance 0, 0.5 at the threshold."""
+        """One ``identity.match`` signal per face and protected person matched (none when no
+        one is enrolled)."""
         if not len(self.gallery.names):
             return [[] for _ in pictures]
+        return self.detect_in(self.gallery, pictures)
+
+    def detect_in(self, gallery: Gallery, pictures: Sequence[Picture]) -> list[list[Signal]]:
+        """One ``identity.match`` signal per face and person of ``gallery`` matched, its value
+        the person's name. Score 1 at distance 0, 0.5 at the threshold."""
         return [
             [
                 Signal(
@@ -147,8 +157,14 @@ class IdentityDetector:
                 for face, matches in faces
                 for found in matches
             ]
-            for picture, faces in zip(pictures, self.match(pictures), strict=True)
+            for picture, faces in zip(pictures, self.match(pictures, gallery), strict=True)
         ]
+
+    def _embed(self, picture: Picture) -> list[FaceEmbedding]:
+        (faces,) = self.finder.per_face(
+            [picture], _embeddings, size=_CHIP_SIZE, padding=_CHIP_PADDING
+        )
+        return [FaceEmbedding(face, vector) for face, vector in faces]
 
 
 def _embeddings(chips: list[NDArray[np.uint8]]) -> NDArray[np.float32]:

@@ -8,7 +8,7 @@ of their work), while the next batch is being decoded.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -24,7 +24,7 @@ from rempart.detectors.identity import Gallery, IdentityDetector
 from rempart.detectors.nudity import NudityDetector
 from rempart.detectors.provenance import ProvenanceDetector
 from rempart.errors import MediaError
-from rempart.media import DEFAULT_LIMITS, MediaFailure, MediaLimits, load_path
+from rempart.media import DEFAULT_LIMITS, MediaFailure, MediaLimits, load_bytes, load_path
 from rempart.signals import Signal
 from rempart.workers import ordered_map
 
@@ -39,6 +39,8 @@ __all__ = [
     "detect_paths",
     "detect_pictures",
     "load_batches",
+    "load_picture",
+    "run_detectors",
 ]
 
 DEFAULT_BATCH_SIZE: Final = 16
@@ -130,16 +132,23 @@ def detect_pictures(
     with ThreadPoolExecutor(max_workers=max(len(detectors), 1)) as pool:
         for batch in batches:
             pictures = [item for item in batch if isinstance(item, Picture)]
-            futures = [pool.submit(detector.detect, pictures) for detector in detectors]
-            found = [future.result() for future in futures]
-            signals = iter(
-                [[s for part in parts for s in part] for parts in zip(*found, strict=True)]
-            )
+            signals = iter(run_detectors(detectors, pictures, pool))
             for item in batch:
                 if isinstance(item, MediaFailure):
                     yield item
                 else:
                     yield item, next(signals, [])
+
+
+def run_detectors(
+    detectors: Sequence[Detector], pictures: Sequence[Picture], pool: Executor
+) -> list[list[Signal]]:
+    """Each picture's signals from every detector, the detectors side by side on ``pool``."""
+    futures = [pool.submit(detector.detect, pictures) for detector in detectors]
+    found = [future.result() for future in futures]
+    if not found:
+        return [[] for _ in pictures]
+    return [[s for part in parts for s in part] for parts in zip(*found, strict=True)]
 
 
 def load_batches(
@@ -162,10 +171,25 @@ def decode_side(detectors: Sequence[Detector]) -> int | None:
     return None if None in sides else max(sides, default=DETECT_MAX_SIDE)
 
 
+def load_picture(
+    source: str | bytes, *, limits: MediaLimits = DEFAULT_LIMITS, side: int | None, path: str = ""
+) -> Picture:
+    """A file (by path) or bytes as a ``Picture`` decoded now, its long side at most ``side``,
+    so that a truncated image fails here with ``MediaError``, not in a detector."""
+    media = (
+        load_bytes(source, limits=limits)
+        if isinstance(source, bytes)
+        else load_path(source, limits=limits)
+    )
+    picture = Picture(
+        media, path=path or (source if isinstance(source, str) else ""), decode_side=side
+    )
+    picture.pixels(side)
+    return picture
+
+
 def _load(path: str, limits: MediaLimits, side: int | None) -> Picture | MediaFailure:
     try:
-        picture = Picture(load_path(path, limits=limits), path=path, decode_side=side)
-        picture.pixels(side)  # decode now, on the pool, so a truncated file fails here
+        return load_picture(path, limits=limits, side=side)
     except MediaError as error:
         return MediaFailure(path, error)
-    return picture

@@ -144,12 +144,14 @@ BUILTIN_GROUPS: Final = {
         SignalGroup(
             "sexual", ("text.sexual", "text.undress"), 0.5, "a sexual or undressing request"
         ),
+        SignalGroup("undress", ("text.undress",), 0.5, "a request to undress someone"),
+        SignalGroup("upload", ("upload.photo",), 0.0, "a photo uploaded with the request"),
         SignalGroup("bank_match", ("bank.match",), 0.0, "a match in a hash bank"),
         SignalGroup(
             "real_person",
-            ("identity.match", "text.person"),
+            ("identity.match", "text.person", "upload.face"),
             0.0,
-            "a protected person recognised, or named in a request",
+            "a protected person recognised or named, or a face in an uploaded photo",
         ),
         SignalGroup(
             "ai_generated",
@@ -192,7 +194,15 @@ MANDATORY_RULES: Final = (
         (("real_person",), _SEXUALISED),
         Action.BLOCK,
         CATEGORIES["non_consensual_intimate_imagery"],
-        "A protected person together with nudity, revealing clothing or a sexual request.",
+        "A real person (a protected person recognised or named, or a face in an uploaded "
+        "photo) together with nudity, revealing clothing or a sexual request.",
+    ),
+    Rule(
+        "undress-upload",
+        (("upload",), ("undress",)),
+        Action.BLOCK,
+        CATEGORIES["non_consensual_intimate_imagery"],
+        "A request to undress whoever is in an uploaded photo, whether or not a face was found.",
     ),
 )
 """Rules in every policy, which no policy file can remove, redefine or loosen."""

@@ -152,7 +152,8 @@ class Verdict:
 
 
 def _signal_ref(signal: Signal) -> dict[str, Any]:
-    """A signal as a reason cites it: what, how sure, what value, which detector."""
-    record = {key: value for key, value in signal.to_json().items() if key != "evidence"}
+    """A signal as a reason cites it: what, how sure, what value, where, on what evidence
+    (for a prompt: the text matched and the view), which detector."""
+    record = signal.to_json()
     record.pop("version", None)
     return record

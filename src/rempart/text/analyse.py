@@ -22,7 +22,7 @@ import bisect
 import functools
 import hashlib
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -77,12 +77,17 @@ class _Match:
 
 
 class PromptAnalyser:
-    """Reads prompts with the built-in lexicons (or ``lexicon``) and the names of
-    ``persons``."""
+    """Reads prompts with the built-in lexicons (or ``lexicon``) and the names of ``persons``
+    (names, or each name with its aliases)."""
 
     name = _NAME
 
-    def __init__(self, lexicon: Lexicon | None = None, *, persons: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        lexicon: Lexicon | None = None,
+        *,
+        persons: Iterable[str] | Mapping[str, Iterable[str]] = (),
+    ) -> None:
         self.lexicon = lexicon or default_lexicon()
         self.compiled = self.lexicon.compile(persons)
         names = "\n".join(sorted(self.compiled.persons)).encode()
@@ -165,7 +170,7 @@ class PromptAnalyser:
             for m in by_kind.get(kind, ()):
                 yield hit(kind, m.entry.term, m.entry.term, m.entry.language, m.first, m.last)
         for m in by_kind.get(PERSON, ()):
-            yield hit(PERSON, m.entry.term, m.entry.term, "", m.first, m.last)
+            yield hit(PERSON, m.entry.term, m.entry.person, "", m.first, m.last)
         for age, language, first, last in _ages(view, by_kind):
             yield hit("minor", f"age {age}", age, language, first, last)
         for one, other, kind in _PAIRS:

@@ -12,7 +12,7 @@ view of a prompt is matched in one pass whatever its length.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -65,8 +65,8 @@ class LexiconError(RempartError):
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One term: what ``kind`` it is (a category, a set, ``number`` or ``person``), as written,
-    in which language, how many words it spans, whether it matches as a prefix, and the value
-    of a number."""
+    in which language, how many words it spans, whether it matches as a prefix, the value of a
+    number, and the protected person a name or alias stands for."""
 
     kind: str
     term: str
@@ -74,6 +74,7 @@ class Entry:
     words: int
     prefix: bool = False
     value: int | None = None
+    person: str = ""
 
 
 @dataclass(frozen=True)
@@ -83,10 +84,15 @@ class Lexicon:
     entries: tuple[Entry, ...]
     digest: str
 
-    def compile(self, persons: Iterable[str] = ()) -> CompiledLexicon:
-        """The automaton and vocabulary for these terms and the protected persons' names."""
+    def compile(self, persons: Iterable[str] | Mapping[str, Iterable[str]] = ()) -> CompiledLexicon:
+        """The automaton and vocabulary for these terms and the protected persons' names
+        (names, or each name with its aliases)."""
+        named = persons.items() if isinstance(persons, Mapping) else ((n, ()) for n in persons)
         people = [
-            Entry(PERSON, name, "", len(words(name))) for name in dict.fromkeys(persons) if name
+            Entry(PERSON, term, "", len(words(term)), person=name)
+            for name, aliases in named
+            for term in dict.fromkeys((name, *aliases))
+            if words(term)
         ]
         return CompiledLexicon(self, (*self.entries, *people))
 
@@ -97,7 +103,7 @@ class CompiledLexicon:
 
     def __init__(self, lexicon: Lexicon, entries: Sequence[Entry]) -> None:
         self.lexicon = lexicon
-        self.persons = tuple(entry.term for entry in entries if entry.kind == PERSON)
+        self.persons = tuple(dict.fromkeys(e.person for e in entries if e.kind == PERSON))
         keys: dict[str, list[Entry]] = {}
         vocabulary: dict[str, str] = {}
         parts_seen: set[str] = set()

@@ -1,0 +1,244 @@
+"""``Gate``: one generation request (prompt, negative prompt, uploaded photos, generated image)
+in, one ``Verdict`` out, explained.
+
+What each part gives the policy:
+
+- the prompt and negative prompt: ``text.*`` signals (``rempart.text``);
+- each uploaded photo: ``upload.photo``, and for every face found ``upload.face`` (the request is
+  about a real person, named or not), ``face.minor``, a protected person's ``identity.match``,
+  and ``bank.match`` for a known image;
+- the generated image: nudity, faces and apparent age, ``identity.match`` against the protected
+  persons and against the faces of the uploaded photos, and ``bank.match``.
+
+Image signals carry ``evidence.source`` (``input 1``, ``output``). The rules that no setting can
+switch off (``MANDATORY_RULES``) then block a minor with anything sexualised, a real person with
+anything sexualised, and an undressing request on an uploaded photo.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import numpy as np
+
+from rempart.detectors.banks import BankDetector
+from rempart.detectors.base import Detector, Picture
+from rempart.detectors.identity import Gallery, IdentityDetector
+from rempart.detectors.pipeline import decode_side, load_picture, run_detectors
+from rempart.errors import MediaError
+from rempart.media import DEFAULT_LIMITS, MediaLimits
+from rempart.policy import Policy, Verdict, load_policy
+from rempart.signals import Signal
+from rempart.text import PromptAnalyser
+
+if TYPE_CHECKING:
+    from rempart.banks import BankMatcher
+    from rempart.config import Settings
+
+__all__ = ["Gate", "GateDetectors", "ImageInput"]
+
+ImageInput = str | Path | bytes
+"""An image as a path or as its bytes."""
+_NAME: Final = "gate"
+_VERSION: Final = "1"
+OUTPUT: Final = "output"
+
+
+@dataclass(frozen=True)
+class GateDetectors:
+    """The detectors a gate runs: on each uploaded photo (``inputs``), on the generated image
+    (``output``), and the identity detector that compares the generated image's faces with the
+    uploaded photos' (None: no comparison)."""
+
+    inputs: Sequence[Detector]
+    output: Sequence[Detector]
+    identity: IdentityDetector | None = None
+
+    @classmethod
+    def default(
+        cls,
+        settings: Settings | None = None,
+        *,
+        gallery: Callable[[], Gallery] = Gallery,
+        matcher: BankMatcher | None = None,
+    ) -> GateDetectors:
+        """Faces with apparent age and identity on every image, nudity on the generated one,
+        and bank matching on both. ``MissingExtraError`` names the extra to install."""
+        from rempart.detectors.pipeline import default_registry
+
+        registry = default_registry(settings, gallery=gallery)
+        faces, identity, nudity = (
+            registry.create(name) for name in ("faces", "identity", "nudity")
+        )
+        assert isinstance(identity, IdentityDetector)
+        bank = BankDetector(matcher)
+        return cls(
+            inputs=(bank, faces, identity),
+            output=(bank, nudity, faces, identity),
+            identity=identity,
+        )
+
+
+class Gate:
+    """Checks generation requests under ``policy`` (the built-in ``default`` when None).
+
+    ``persons``: the protected persons' names the prompt is read for. ``detectors`` builds the
+    image detectors on the first request that has an image, so a text-only gate needs no
+    model. Safe to share between threads.
+    """
+
+    def __init__(
+        self,
+        policy: Policy | None = None,
+        *,
+        persons: Iterable[str] = (),
+        analyser: PromptAnalyser | None = None,
+        detectors: Callable[[], GateDetectors] = GateDetectors.default,
+        limits: MediaLimits = DEFAULT_LIMITS,
+    ) -> None:
+        self.policy = policy or load_policy("default")
+        self.analyser = analyser or PromptAnalyser(persons=persons)
+        self.limits = limits
+        self._make_detectors = detectors
+        self._detectors: GateDetectors | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def check(
+        self,
+        prompt: str,
+        negative_prompt: str | None = None,
+        inputs: Sequence[ImageInput] = (),
+        output: ImageInput | None = None,
+        *,
+        person_photo: bool = False,
+    ) -> Verdict:
+        """The verdict on one request.
+
+        ``person_photo``: the request edits an uploaded photo of a person that the caller does
+        not pass (it keeps no photos); it counts as an uploaded photo with a face.
+
+        Raises ``PromptError`` for a prompt that is too long or not text, and ``MediaError``
+        (its message naming the image) for an image that cannot be read; nothing is judged
+        then.
+        """
+        return self.policy.decide(
+            self.signals(prompt, negative_prompt, inputs, output, person_photo=person_photo)
+        )
+
+    def signals(
+        self,
+        prompt: str,
+        negative_prompt: str | None = None,
+        inputs: Sequence[ImageInput] = (),
+        output: ImageInput | None = None,
+        *,
+        person_photo: bool = False,
+    ) -> list[Signal]:
+        """Every signal the request gives, which ``check`` judges."""
+        signals = self.analyser.signals(prompt, negative_prompt)
+        if person_photo:
+            signals.append(Signal("upload.photo", 1.0, _NAME, _VERSION, value="declared"))
+            signals.append(
+                Signal(
+                    "upload.face",
+                    1.0,
+                    _NAME,
+                    _VERSION,
+                    value="declared",
+                    evidence={"declared": True},
+                )
+            )
+        if not inputs and output is None:
+            return signals
+        detectors = self.detectors
+        uploaded = [
+            self._load(item, f"input {index}", detectors.inputs)
+            for index, item in enumerate(inputs, start=1)
+        ]
+        generated = None if output is None else self._load(output, OUTPUT, detectors.output)
+        pool = self._executor(detectors)
+        if uploaded:
+            found = run_detectors(detectors.inputs, uploaded, pool)
+            for picture, picture_signals in zip(uploaded, found, strict=True):
+                signals.extend(_uploaded(picture, picture_signals))
+        if generated is not None:
+            (found_output,) = run_detectors(detectors.output, [generated], pool)
+            signals.extend(_sourced(found_output, OUTPUT))
+            if uploaded and detectors.identity is not None:
+                signals.extend(_like_uploaded(detectors.identity, uploaded, generated))
+        return signals
+
+    @property
+    def detectors(self) -> GateDetectors:
+        """The image detectors, built on first use."""
+        with self._lock:
+            if self._detectors is None:
+                self._detectors = self._make_detectors()
+            return self._detectors
+
+    def _executor(self, detectors: GateDetectors) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                workers = max(len(detectors.inputs), len(detectors.output), 1)
+                self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gate")
+            return self._pool
+
+    def _load(self, source: ImageInput, label: str, detectors: Sequence[Detector]) -> Picture:
+        try:
+            picture = load_picture(
+                source if isinstance(source, bytes) else str(source),
+                limits=self.limits,
+                side=decode_side(detectors),
+                path=label,
+            )
+        except MediaError as exc:
+            raise MediaError(exc.code, f"{label}: {exc.message}") from exc
+        return picture
+
+    def close(self) -> None:
+        """Stop the detector threads (a new request starts them again)."""
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._pool = None
+
+
+def _sourced(signals: Iterable[Signal], source: str) -> list[Signal]:
+    """Signals with ``evidence.source`` saying which image they came from."""
+    return [dataclasses.replace(s, evidence={**s.evidence, "source": source}) for s in signals]
+
+
+def _uploaded(picture: Picture, signals: list[Signal]) -> list[Signal]:
+    """An uploaded photo's signals, with ``upload.photo`` and an ``upload.face`` per face."""
+    source = picture.path
+    upload = [Signal("upload.photo", 1.0, _NAME, _VERSION, value=source)]
+    upload.extend(
+        Signal("upload.face", s.score, _NAME, _VERSION, value=source, region=s.region)
+        for s in signals
+        if s.name == "face.detected"
+    )
+    return _sourced([*upload, *signals], source)
+
+
+def _like_uploaded(
+    identity: IdentityDetector, uploaded: Sequence[Picture], generated: Picture
+) -> list[Signal]:
+    """``identity.match`` for each face of the generated image that is the face of an uploaded
+    photo, its value the photo (``input 1``)."""
+    names: list[str] = []
+    vectors: list[np.ndarray] = []
+    for picture, embeddings in zip(uploaded, identity.embed(uploaded), strict=True):
+        names.extend(picture.path for _ in embeddings)
+        vectors.extend(embedding.vector for embedding in embeddings)
+    if not names:
+        return []
+    gallery = Gallery(names, np.stack(vectors).astype(np.float32))
+    (found,) = identity.detect_in(gallery, [generated])
+    return _sourced(found, OUTPUT)
