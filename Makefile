@@ -45,6 +45,7 @@ bench: $(VENV)/.installed-bench,heif
 	$(BIN)/python benchmarks/detectors_bench.py $(if $(JOBS),--jobs $(JOBS))
 	$(BIN)/python benchmarks/watermark_fpr.py
 	$(BIN)/python benchmarks/scan_bench.py $(if $(JOBS),--jobs $(JOBS))
+	$(BIN)/python benchmarks/gate_bench.py
 
 clean:
 	rm -rf $(VENV) demo-output .bench-cache .pytest_cache .mypy_cache .ruff_cache

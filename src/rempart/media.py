@@ -18,6 +18,7 @@ import struct
 import sys
 import threading
 import warnings
+import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -264,8 +265,9 @@ def load_bytes(data: bytes, *, limits: MediaLimits = DEFAULT_LIMITS) -> Media:
         )
     with _pillow_warnings() as caught:
         image = _open(data, limits)
-        orientation, exif_warning = _read_orientation(image)
-        metadata = _read_metadata(image)
+        late = _late_chunks(image, data)
+        orientation, exif_warning = _read_orientation(image, late)
+        metadata = _read_metadata(image, late)
         frame_count = _count_frames(image, limits)
     # Pillow reports some EXIF damage only as a warning; surface it, once.
     pillow_warnings = [
@@ -405,10 +407,15 @@ def _decode_error(exc: BaseException) -> MediaError:
     return MediaError(MediaErrorCode.CORRUPT, f"the image data is corrupt: {detail}")
 
 
-def _read_orientation(image: Image.Image) -> tuple[int, MediaWarning | None]:
-    raw = image.info.get("exif")
+def _read_orientation(image: Image.Image, late: _LateChunks) -> tuple[int, MediaWarning | None]:
+    raw = image.info.get("exif") or late.exif
     try:
-        exif = image.getexif()
+        if image.format == "PNG":  # getexif() would decode the pixels to find a late eXIf
+            exif = Image.Exif()
+            if raw:
+                exif.load(raw)
+        else:
+            exif = image.getexif()
     except (OSError, ValueError, SyntaxError, struct.error, KeyError, TypeError) as exc:
         return 1, MediaWarning("corrupt_metadata", f"EXIF unreadable, orientation ignored: {exc}")
     if raw and len(raw) > 8 and not exif:
@@ -435,19 +442,19 @@ def _count_frames(image: Image.Image, limits: MediaLimits) -> int:
     return count
 
 
-def _read_metadata(image: Image.Image) -> Metadata:
+def _read_metadata(image: Image.Image, late: _LateChunks) -> Metadata:
     info = image.info
-    xmp = info.get("xmp") or info.get("XML:com.adobe.xmp")
+    xmp = info.get("xmp") or info.get("XML:com.adobe.xmp") or late.text.get("XML:com.adobe.xmp")
     if isinstance(xmp, str):
         xmp = xmp.encode("utf-8")
-    text = {
-        str(key): value
-        for key, value in _png_text(image).items()
-        if isinstance(value, str) and key != "XML:com.adobe.xmp"
-    }
+    text: dict[str, str] = {}
+    if image.format == "PNG":
+        text.update((str(key), value) for key, value in info.items() if isinstance(value, str))
+        text.update(late.text)
+        text.pop("XML:com.adobe.xmp", None)
     if isinstance(info.get("comment"), bytes):
         text["comment"] = info["comment"].decode("utf-8", "replace")
-    exif = info.get("exif")
+    exif = info.get("exif") or late.exif
     icc = info.get("icc_profile")
     return Metadata(
         exif=exif if isinstance(exif, bytes) and exif else None,
@@ -457,14 +464,67 @@ def _read_metadata(image: Image.Image) -> Metadata:
     )
 
 
-def _png_text(image: Image.Image) -> Mapping[str, object]:
-    """PNG text chunks, including those after the pixels (reading them decodes the image)."""
+@dataclass(frozen=True, slots=True)
+class _LateChunks:
+    """What a PNG holds after its pixels: text chunks and an eXIf chunk. Pillow reads them
+    only by decoding the image (``text``, ``getexif``); the chunk list gives them without."""
+
+    text: dict[str, str] = field(default_factory=dict)
+    exif: bytes | None = None
+
+
+_PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
+_PNG_TEXT_CHUNKS: Final = (b"tEXt", b"zTXt", b"iTXt")
+_MAX_PNG_TEXT: Final = 1 << 20  # a text chunk inflates to at most this many bytes
+
+
+def _late_chunks(image: Image.Image, data: bytes) -> _LateChunks:
+    """The text and eXIf chunks after a PNG's first IDAT (PNG specification, 11.3), walking
+    chunk headers only. A damaged chunk list ends the walk; it is not an error."""
+    late = _LateChunks()
     if image.format != "PNG":
-        return {}
+        return late
+    at, seen_pixels = len(_PNG_SIGNATURE), False
+    while at + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[at : at + 8])
+        body = data[at + 8 : at + 8 + length]
+        if len(body) < length or kind == b"IEND":
+            break
+        seen_pixels = seen_pixels or kind == b"IDAT"
+        if seen_pixels and kind in _PNG_TEXT_CHUNKS:
+            text = _png_text_chunk(kind, body)
+            if text is not None:
+                late.text[text[0]] = text[1]
+        elif seen_pixels and kind == b"eXIf" and late.exif is None:
+            late = _LateChunks(late.text, b"Exif\x00\x00" + body)  # as Pillow stores it
+        at += 12 + length
+    return late
+
+
+def _png_text_chunk(kind: bytes, body: bytes) -> tuple[str, str] | None:
+    keyword, _, rest = body.partition(b"\0")
+    key = keyword.decode("latin-1")
+    if kind == b"tEXt":
+        return key, rest.decode("latin-1")
+    if kind == b"zTXt":
+        text = _inflate(rest[1:])
+        return None if text is None else (key, text.decode("latin-1"))
+    # iTXt: compression flag, method, language\0, translated keyword\0, UTF-8 text
+    if len(rest) < 2:
+        return None
+    compressed, fields = rest[0], rest[2:]
+    _, _, fields = fields.partition(b"\0")
+    _, _, text_bytes = fields.partition(b"\0")
+    raw = _inflate(text_bytes) if compressed else text_bytes
+    return None if raw is None else (key, raw.decode("utf-8", "replace"))
+
+
+def _inflate(data: bytes) -> bytes | None:
+    """zlib data inflated to at most ``_MAX_PNG_TEXT`` bytes (None when corrupt)."""
     try:
-        return dict(getattr(image, "text", {}))
-    except (OSError, EOFError, ValueError, SyntaxError, struct.error) as exc:
-        raise _decode_error(exc) from exc
+        return zlib.decompressobj().decompress(data, _MAX_PNG_TEXT)
+    except zlib.error:
+        return None
 
 
 def _jpeg_scale(image: Image.Image, min_side: int | None) -> int:

@@ -247,3 +247,25 @@ def test_missing_and_unreadable_files(tmp_path: Path) -> None:
 def test_limits_reject_nonsense() -> None:
     with pytest.raises(ValueError, match="max_frames"):
         MediaLimits(max_frames=0)
+
+
+def test_png_chunks_after_the_pixels_are_read_without_decoding() -> None:
+    """Text and EXIF a PNG holds after its pixels (as some tools write them) are metadata, and
+    the orientation applies; a compressed text chunk there inflates to at most 1 MiB."""
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    late = (
+        png_chunk(b"tEXt", b"parameters\x00a lighthouse")
+        + png_chunk(b"zTXt", b"Comment\x00\x00" + __import__("zlib").compress(b"zipped"))
+        + png_chunk(b"iTXt", b"Title\x00\x00\x00en\x00\x00caf\xc3\xa9")
+        + png_chunk(b"eXIf", exif.tobytes()[6:])
+        + png_chunk(b"zTXt", b"bomb\x00\x00" + __import__("zlib").compress(b"A" * 50_000_000))
+    )
+    data = encode(gradient(96, 64), "PNG")
+    data = data[:-12] + late + data[-12:]  # before IEND
+    media = load_bytes(data)
+    assert media.metadata.text["parameters"] == "a lighthouse"
+    assert media.metadata.text["Comment"] == "zipped"
+    assert media.metadata.text["Title"] == "café"
+    assert len(media.metadata.text["bomb"]) == 1 << 20
+    assert (media.orientation, media.width, media.height) == (6, 64, 96)

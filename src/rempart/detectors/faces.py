@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
@@ -56,6 +57,7 @@ _NEAR_YEARS: Final = 5  # face.age's score: the probability within this many yea
 _UPSAMPLE_BELOW_SIDE: Final = 800  # smaller images are searched at twice their size too
 _NAME: Final = "faces"
 _EXTRA: Final = "faces"
+_DLIB_LOCK: Final = threading.Lock()
 R = TypeVar("R")
 
 
@@ -113,7 +115,12 @@ class FaceFinder:
     def _find(self, pixels: NDArray[np.uint8]) -> list[Face]:
         detector, predictor = _face_models()
         upsample = 1 if max(pixels.shape[:2]) < _UPSAMPLE_BELOW_SIDE else 0
-        rectangles, margins, _ = detector.run(pixels, upsample, 0.0)
+        with _DLIB_LOCK:  # dlib's detector is not safe to run from two threads at once
+            return self._faces(pixels, detector.run(pixels, upsample, 0.0), predictor)
+
+    @staticmethod
+    def _faces(pixels: NDArray[np.uint8], found: Any, predictor: Any) -> list[Face]:
+        rectangles, margins, _ = found
         height, width = pixels.shape[:2]
         faces = []
         for rectangle, margin in zip(rectangles, margins, strict=True):

@@ -11,6 +11,7 @@ detector), aligned into 150 x 150 chips with padding 0.25 as the model was train
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -38,6 +39,7 @@ EMBEDDING_SIZE: Final = 128
 _CHIP_SIZE: Final = 150
 _CHIP_PADDING: Final = 0.25
 _NAME: Final = "identity"
+_MODEL_LOCK: Final = threading.Lock()
 _EXTRA: Final = "faces"
 
 
@@ -168,7 +170,8 @@ class IdentityDetector:
 
 
 def _embeddings(chips: list[NDArray[np.uint8]]) -> NDArray[np.float32]:
-    return np.asarray(_recognition_model().compute_face_descriptor(chips), dtype=np.float32)
+    with _MODEL_LOCK:  # dlib's network is not safe to run from two threads at once
+        return np.asarray(_recognition_model().compute_face_descriptor(chips), dtype=np.float32)
 
 
 @functools.cache
