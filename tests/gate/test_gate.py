@@ -89,7 +89,8 @@ def test_an_uploaded_face_makes_a_sexualising_edit_block(image: Path, prompt: st
     assert verdict.action is Action.BLOCK
     assert "real-person-sexualised" in rules(verdict)
     faces = [s for r in verdict.reasons for s in r.signals if s.name == "upload.face"]
-    assert faces and faces[0].evidence["source"] == "input 1"
+    assert faces
+    assert faces[0].evidence["source"] == "input 1"
 
 
 @pytest.mark.parametrize(
