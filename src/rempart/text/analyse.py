@@ -130,31 +130,36 @@ class PromptAnalyser:
         return result
 
     def _matches(self, view: View) -> list[_Match]:
-        """Every term in the view; in a view after the first, only those that take a word the
-        view changed (the rest were found already, or are an artefact of the view)."""
+        """Every term in the view, with the tokens it spans."""
         token_at: dict[int, int] = {}
         position = 0
         for index, token in enumerate(view.tokens):
             token_at[position] = index
             position += len(token.text) + 1
-        matches = []
-        for end, (length, entries) in self.compiled.automaton.iter(view.text):
-            first = token_at[end - length + 1]
-            for entry in entries:
-                last = first + entry.words - 1
-                if view.name != "unicode" and view.changed.isdisjoint(range(first, last + 1)):
-                    continue
-                matches.append(_Match(entry, first, last))
-        return matches
+        return [
+            _Match(entry, first, first + entry.words - 1)
+            for end, (length, entries) in self.compiled.automaton.iter(view.text)
+            for first in (token_at[end - length + 1],)
+            for entry in entries
+        ]
 
-    def _read(self, view: View, matches: list[_Match], text: str, negative: bool) -> Iterator[Hit]:
+    def _read(self, view: View, matches: list[_Match], text: str, negative: bool) -> list[Hit]:
+        """The hits of a view; in a view after the first, only those that take a word the view
+        changed (the rest were found already, or are an artefact of the view)."""
+        return [
+            hit
+            for hit, first, last in self._spans(view, matches, text, negative)
+            if view.name == "unicode" or not view.changed.isdisjoint(range(first, last + 1))
+        ]
+
+    def _spans(
+        self, view: View, matches: list[_Match], text: str, negative: bool
+    ) -> Iterator[tuple[Hit, int, int]]:
         def hit(
             kind: str, term: str, value: SignalValue, language: str, first: int, last: int
-        ) -> Hit:
-            return Hit(
-                kind, term, value, language, view.name,
-                view.tokens[first].start, view.tokens[last].end,
-            )  # fmt: skip
+        ) -> tuple[Hit, int, int]:
+            start, end = view.tokens[first].start, view.tokens[last].end
+            return Hit(kind, term, value, language, view.name, start, end), first, last
 
         by_kind: dict[str, list[_Match]] = {}
         for match in matches:
@@ -171,8 +176,8 @@ class PromptAnalyser:
                 yield hit(kind, m.entry.term, m.entry.term, m.entry.language, m.first, m.last)
         for m in by_kind.get(PERSON, ()):
             yield hit(PERSON, m.entry.term, m.entry.person, "", m.first, m.last)
-        for age, language, first, last in _ages(view, by_kind):
-            yield hit("minor", f"age {age}", age, language, first, last)
+        for label, age, language, first, last in _ages(view, by_kind):
+            yield hit("minor", f"{label} {age}", age, language, first, last)
         for one, other, kind in _PAIRS:
             for a, b in _pairs(by_kind.get(one, []), by_kind.get(other, []), view, text):
                 first, last = min(a.first, b.first), max(a.last, b.last)
@@ -219,18 +224,22 @@ def check_prompt(text: object, what: str = "prompt") -> None:
         ) from exc
 
 
-def _ages(view: View, by_kind: dict[str, list[_Match]]) -> Iterator[tuple[int, str, int, int]]:
+def _ages(view: View, by_kind: dict[str, list[_Match]]) -> Iterator[tuple[str, int, str, int, int]]:
     """Ages under 18 and school grades up to 12: a number then a unit ("15 yo", "quinze ans",
-    "7th grade"), or a prefix then a number ("aged 15"); as (age, language, first, last)."""
+    "7th grade"), or a prefix then a number ("aged 15"); as ("age" or "grade", the number,
+    language, first token, last token)."""
     numbers = {m.first: m.entry.value for m in by_kind.get(NUMBER, ()) if m.entry.value is not None}
     if not numbers:
         return
     words = [token.text for token in view.tokens]
-    for kind, limit in (("age_units", _ADULT_AGE - 1), ("grade_units", _LAST_SCHOOL_GRADE)):
+    for kind, label, limit in (
+        ("age_units", "age", _ADULT_AGE - 1),
+        ("grade_units", "grade", _LAST_SCHOOL_GRADE),
+    ):
         for unit in by_kind.get(kind, ()):
             found = _number_before(unit.first - 1, numbers, words)
             if found is not None and found[0] <= limit:
-                yield found[0], unit.entry.language, found[1], unit.last
+                yield label, found[0], unit.entry.language, found[1], unit.last
     for prefix in by_kind.get("age_prefixes", ()):
         value = numbers.get(prefix.last + 1)
         if value is not None:
@@ -238,7 +247,7 @@ def _ages(view: View, by_kind: dict[str, list[_Match]]) -> Iterator[tuple[int, s
             if after is not None and value % 10 == 0 and after < 10:
                 value += after
             if value < _ADULT_AGE:
-                yield value, prefix.entry.language, prefix.first, prefix.last + 1
+                yield "age", value, prefix.entry.language, prefix.first, prefix.last + 1
 
 
 def _number_before(

@@ -118,7 +118,8 @@ class CompiledLexicon:
         for key, found in keys.items():
             self.automaton.add_word(key, (len(key), tuple(found)))
         self.automaton.make_automaton()
-        self.vocabulary = Vocabulary(vocabulary, parts_seen)
+        short = (e.term for e in entries if e.kind == "filler" and len(e.term) < 3)
+        self.vocabulary = Vocabulary(vocabulary, parts_seen, short)
 
 
 def load_lexicon(paths: Sequence[str | Path] = ()) -> Lexicon:

@@ -53,8 +53,9 @@ VIEW_NAMES: Final = (
     "joined",
 )
 
-# A word: letters and digits (with combining marks), or a leading @ or $ for leetspeak.
-_WORD: Final = re.compile(r"[@$]?(?:[^\W_]|[\u0300-\u036f])+")
+# A word: letters and digits (with combining marks), and the @ and $ of leetspeak.
+_WORD: Final = re.compile(r"[@$\u0300-\u036f]*[^\W_](?:[^\W_]|[@$\u0300-\u036f])*")
+_LEET_SYMBOLS: Final = re.compile(r"[@$]")
 _DIGITS_OR_LETTERS: Final = re.compile(r"\d+|\D+")
 _REPEATS: Final = re.compile(r"(.)\1{2,}")
 # Leetspeak: each character with the letters it stands for, likeliest first.
@@ -70,7 +71,9 @@ _LEET: Final[Mapping[str, str]] = {
     "@": "a",
     "$": "s",
 }
-_MIN_PIECE: Final = 3  # the joined view splits off no word shorter ("tit" + "an")
+_MIN_PIECE: Final = 3  # the joined view splits off no shorter word ("tit" + "an"), but
+_MIN_SPLIT: Final = 4  # the function words it is given ("ragazza" + "di")
+_RUN_EDGE: Final = 2  # one-letter words at a spaced run's ends that may stay apart
 _MAX_SPLIT: Final = 256  # longer runs of letters are not split (a prompt holds no such word)
 # Letters that fold to more than one (NFD leaves them whole).
 _EXPANSIONS: Final = {"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "þ": "th"}
@@ -102,15 +105,19 @@ class View:
 class Vocabulary:
     """The words a view may turn a disguised word into. ``words``: each term and name of the
     lexicons and the registry written as one word, with what it reads as ("taylorswift" reads
-    as "taylor swift"); the joined view splits words into these. ``parts``: every word of
-    every term, which the spacing, leet and repeats views may also read a word as."""
+    as "taylor swift"); the joined view splits words into these, and into the ``short``
+    function words. ``parts``: every word of every term, which the spacing, leet and repeats
+    views may also read a word as."""
 
-    def __init__(self, words: Mapping[str, str], parts: Iterable[str] = ()) -> None:
+    def __init__(
+        self, words: Mapping[str, str], parts: Iterable[str] = (), short: Iterable[str] = ()
+    ) -> None:
         self.words = dict(words)
         self.parts = frozenset(parts)
+        allowed = frozenset(short)  # function words shorter than _MIN_PIECE ("de", "in")
         automaton = ahocorasick.Automaton()
         for word in self.words:
-            if len(word) >= _MIN_PIECE:
+            if len(word) >= _MIN_PIECE or word in allowed:
                 automaton.add_word(word, len(word))
         if len(automaton):
             automaton.make_automaton()
@@ -123,7 +130,7 @@ class Vocabulary:
     def split(self, word: str) -> list[str] | None:
         """``word`` as the fewest known words that make it up exactly, when there are at least
         two ("teennude" -> ["teen", "nude"]); None when it is not made of known words."""
-        if not (2 * _MIN_PIECE <= len(word) <= _MAX_SPLIT) or not len(self._pieces):
+        if not (_MIN_SPLIT <= len(word) <= _MAX_SPLIT) or not len(self._pieces):
             return None
         found = [(end + 1, length) for end, length in self._pieces.iter(word)]
         if not found or found[-1][0] != len(word):
@@ -185,9 +192,8 @@ def words(text: str) -> list[str]:
 def unicode_form(text: str) -> tuple[str, list[int]]:
     """``text`` in NFKC, case folded, without invisible or control characters (whitespace
     becomes a space), and for each character, the index of the character it came from."""
-    if text.isascii():
-        cleaned = _ASCII_CONTROLS.sub(" ", text).lower()
-        return cleaned, list(range(len(text)))
+    if text.isascii() and not _ASCII_CONTROLS.search(text):
+        return text.lower(), list(range(len(text)))
     chars: list[str] = []
     origin: list[int] = []
     for index, char in enumerate(text):
@@ -210,7 +216,7 @@ def fold_accents(text: str, origin: Sequence[int]) -> tuple[str, list[int]]:
     return "".join(chars), folded_origin
 
 
-_ASCII_CONTROLS: Final = re.compile(r"[\x00-\x1f\x7f]")
+_ASCII_CONTROLS: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # not tab or newline
 
 
 @functools.lru_cache(maxsize=8192)
@@ -278,10 +284,12 @@ def _split_digits(tokens: Iterable[Token]) -> list[Token]:
     """Numbers split from the letters they touch ("15yo" -> "15", "yo"), the way ages are read."""
     result: list[Token] = []
     for token in tokens:
-        text = token.text.lstrip("@$") or token.text
+        text = token.text
         if text.isalpha() or text.isdigit():
-            result.append(Token(text, token.start, token.end))
+            result.append(token)
             continue
+        if "@" in text or "$" in text:
+            text = _LEET_SYMBOLS.sub("", text)
         exact = len(text) == token.end - token.start  # else each part spans the whole token
         for part in _DIGITS_OR_LETTERS.finditer(text):
             start = token.start + part.start() if exact else token.start
@@ -301,17 +309,28 @@ def _add(found: list[View], base: Sequence[Token], name: str, tokens: list[Token
 
 
 def _join_letters(tokens: list[Token], vocabulary: Vocabulary) -> list[Token]:
-    """Runs of two or more one-character words joined, when that makes a known word."""
+    """Runs of two or more one-character words joined, when that makes a known word; up to
+    two words at either end of a run may stay apart ("a t e e n" -> "a", "teen")."""
     if not any(len(a.text) == len(b.text) == 1 for a, b in itertools.pairwise(tokens)):
         return tokens
     result: list[Token] = []
     for run in _runs(tokens, lambda token: len(token.text) == 1):
-        joined = "".join(token.text for token in run)
-        if len(run) >= 2 and _known(joined, vocabulary):
-            result.append(Token(joined, run[0].start, run[-1].end))
-        else:
-            result.extend(run)
+        result.extend(_joined_run(run, vocabulary))
     return result
+
+
+def _joined_run(run: list[Token], vocabulary: Vocabulary) -> list[Token]:
+    for left in range(min(_RUN_EDGE, len(run) - 2) + 1):
+        for right in range(min(_RUN_EDGE, len(run) - left - 2) + 1):
+            inner = run[left : len(run) - right]
+            joined = "".join(token.text for token in inner)
+            if _known(joined, vocabulary):
+                return [
+                    *run[:left],
+                    Token(joined, inner[0].start, inner[-1].end),
+                    *run[len(run) - right :],
+                ]
+    return run
 
 
 def _runs(tokens: list[Token], inside: Callable[[Token], bool]) -> Iterator[list[Token]]:
@@ -377,13 +396,25 @@ def _shorten_repeats(tokens: list[Token], vocabulary: Vocabulary) -> list[Token]
 
 
 def _split_joined(tokens: list[Token], vocabulary: Vocabulary) -> list[Token]:
-    """Words the vocabulary does not know split into words it does, and joined names or terms
-    read as their words ("scarlettjohansson" -> "scarlett", "johansson")."""
+    """Words the vocabulary does not know split into words it does, numbers apart, and joined
+    names or terms read as their words ("scarlettjohansson" -> "scarlett", "johansson";
+    "nude15yearold" -> "nude", "15", "year", "old")."""
     result: list[Token] = []
     for token in tokens:
         text = token.text
-        pieces = [text] if text in vocabulary.words else vocabulary.split(text)
-        if pieces is None or pieces == vocabulary.reading(text):
+        if text.isalpha():
+            pieces = [text] if text in vocabulary.words else vocabulary.split(text)
+        else:
+            pieces = [
+                piece
+                for part in _DIGITS_OR_LETTERS.findall(text)
+                for piece in (
+                    [part]
+                    if part.isdigit() or part in vocabulary.words
+                    else vocabulary.split(part) or [part]
+                )
+            ]
+        if pieces is None or [w for p in pieces for w in vocabulary.reading(p)] == [text]:
             result.append(token)
         else:
             result.extend(_pieces(token, pieces, vocabulary))
@@ -405,8 +436,13 @@ def _pieces(token: Token, pieces: list[str], vocabulary: Vocabulary) -> list[Tok
 
 
 def _known(word: str, vocabulary: Vocabulary) -> bool:
-    """A known word, or one that reads as known words once numbers are split from letters."""
+    """A known word, or one that reads as numbers and known words once they are split
+    ("15yo" -> "15", "yo"; "ragazzadi14anni"; not "y34r" -> "y", "34", "r")."""
     if vocabulary.knows(word):
         return True
     parts = _DIGITS_OR_LETTERS.findall(word)
-    return len(parts) > 1 and all(part.isdigit() or vocabulary.knows(part) for part in parts)
+    return len(parts) > 1 and all(
+        part.isdigit()
+        or (len(part) > 1 and (part in vocabulary.words or vocabulary.split(part) is not None))
+        for part in parts
+    )

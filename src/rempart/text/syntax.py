@@ -57,6 +57,7 @@ class _Parser:
             special = _SPECIAL.search(text, self.at)
             if special is None:
                 literal.append(text[self.at :])
+                self.at = len(text)
                 break
             literal.append(text[self.at : special.start()])
             char = special.group()
@@ -74,7 +75,6 @@ class _Parser:
             else:
                 literal.append(char)
         nodes.append("".join(literal))
-        self.at = len(text) if self.at > len(text) else self.at
         return nodes, ""
 
     def group(self, opener: str, depth: int) -> _Choice:
