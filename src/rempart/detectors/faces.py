@@ -25,6 +25,7 @@ from typing import Any, Final, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
+from PIL import Image
 
 from rempart.detectors.base import DETECT_MAX_SIDE, Picture, import_extra
 from rempart.detectors.onnx import OnnxModel, packaged_file
@@ -54,7 +55,8 @@ _AGE_MEANS: Final = np.array([122.781998, 117.000999, 104.297997], dtype=np.floa
 _AGE_CHIP_SIZE: Final = 64
 _AGE_CHIP_PADDING: Final = 0.2
 _NEAR_YEARS: Final = 5  # face.age's score: the probability within this many years of its value
-_UPSAMPLE_BELOW_SIDE: Final = 800  # smaller images are searched at twice their size too
+_ENLARGE_BELOW_SIDE: Final = 800  # smaller images are searched enlarged to _SEARCH_SIDE
+_SEARCH_SIDE: Final = 1024
 _NAME: Final = "faces"
 _EXTRA: Final = "faces"
 _DLIB_LOCK: Final = threading.Lock()
@@ -84,11 +86,21 @@ class FaceFinder:
 
     def find(self, picture: Picture) -> list[Face]:
         """The faces in ``picture``, found once and shared by every detector that asks."""
-        return picture.shared("faces", lambda: self._find(picture.pixels(self.max_side)))
+        return picture.shared("faces", lambda: self._find(self.pixels(picture)))
 
     def region(self, picture: Picture, face: Face) -> Region:
         """Where ``face`` is in the image's own pixels."""
-        return picture.region(face.box, picture.pixels(self.max_side))
+        return picture.region(face.box, self.pixels(picture))
+
+    def pixels(self, picture: Picture) -> NDArray[np.uint8]:
+        """The pixels faces are searched and aligned in: the picture at ``max_side``, and a
+        small one enlarged to ``_SEARCH_SIDE`` on its long side, so that faces of 40 pixels in
+        a 512-pixel image reach the 80 pixels the HOG detector needs. (dlib's own upsampling
+        doubles the side: 2.4 times the work of this for a 768-pixel image.)"""
+        pixels = picture.pixels(self.max_side)
+        if max(pixels.shape[:2]) >= _ENLARGE_BELOW_SIDE:
+            return pixels
+        return picture.shared("faces.search_pixels", lambda: _enlarged(pixels, _SEARCH_SIDE))
 
     def per_face(
         self,
@@ -103,9 +115,7 @@ class FaceFinder:
         dlib = _dlib()
         found = [self.find(picture) for picture in pictures]
         chips = [
-            np.asarray(
-                dlib.get_face_chip(picture.pixels(self.max_side), face.landmarks, size, padding)
-            )
+            np.asarray(dlib.get_face_chip(self.pixels(picture), face.landmarks, size, padding))
             for picture, faces in zip(pictures, found, strict=True)
             for face in faces
         ]
@@ -114,9 +124,8 @@ class FaceFinder:
 
     def _find(self, pixels: NDArray[np.uint8]) -> list[Face]:
         detector, predictor = _face_models()
-        upsample = 1 if max(pixels.shape[:2]) < _UPSAMPLE_BELOW_SIDE else 0
         with _DLIB_LOCK:  # dlib's detector is not safe to run from two threads at once
-            return self._faces(pixels, detector.run(pixels, upsample, 0.0), predictor)
+            return self._faces(pixels, detector.run(pixels, 0, 0.0), predictor)
 
     @staticmethod
     def _faces(pixels: NDArray[np.uint8], found: Any, predictor: Any) -> list[Face]:
@@ -134,6 +143,13 @@ class FaceFinder:
                 )
             )
         return faces
+
+
+def _enlarged(pixels: NDArray[np.uint8], side: int) -> NDArray[np.uint8]:
+    height, width = pixels.shape[:2]
+    scale = side / max(height, width)
+    size = (round(width * scale), round(height * scale))
+    return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR))
 
 
 def _dlib() -> Any:

@@ -1,9 +1,11 @@
 """ONNX models: found in installed packages (or at a path a deployment gives), checked against
 their recorded SHA-256, loaded into ONNX Runtime lazily and once per process.
 
-ONNX Runtime is configured explicitly: intra-op threads (one per core by default), one inter-op
-thread, errors-only logging, and CUDA first when the installed ``onnxruntime`` has it (GPU is
-optional, never required). Its exceptions never escape raw: they become ``DetectorError``.
+ONNX Runtime is configured explicitly: intra-op threads (half the cores: the detectors run side
+by side, dlib's face search on a core of its own; on 2 cores this took the scan from 6.1 to 7.5
+images/s and the gate's p95 with an image from 162 to 133 ms), one inter-op thread, errors-only
+logging, and CUDA first when the installed ``onnxruntime`` has it (GPU is optional, never
+required). Its exceptions never escape raw: they become ``DetectorError``.
 """
 
 from __future__ import annotations
@@ -108,7 +110,8 @@ class OnnxModel:
 
 
 def _threads() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) // 2)
 
 
 @functools.cache
