@@ -481,9 +481,10 @@ _MAX_PNG_TEXT: Final = 1 << 20  # a text chunk inflates to at most this many byt
 def _late_chunks(image: Image.Image, data: bytes) -> _LateChunks:
     """The text and eXIf chunks after a PNG's first IDAT (PNG specification, 11.3), walking
     chunk headers only. A damaged chunk list ends the walk; it is not an error."""
-    late = _LateChunks()
     if image.format != "PNG":
-        return late
+        return _LateChunks()
+    text: dict[str, str] = {}
+    exif: bytes | None = None
     at, seen_pixels = len(_PNG_SIGNATURE), False
     while at + 8 <= len(data):
         length, kind = struct.unpack(">I4s", data[at : at + 8])
@@ -492,13 +493,13 @@ def _late_chunks(image: Image.Image, data: bytes) -> _LateChunks:
             break
         seen_pixels = seen_pixels or kind == b"IDAT"
         if seen_pixels and kind in _PNG_TEXT_CHUNKS:
-            text = _png_text_chunk(kind, body)
-            if text is not None:
-                late.text[text[0]] = text[1]
-        elif seen_pixels and kind == b"eXIf" and late.exif is None:
-            late = _LateChunks(late.text, b"Exif\x00\x00" + body)  # as Pillow stores it
+            found = _png_text_chunk(kind, body)
+            if found is not None:
+                text[found[0]] = found[1]
+        elif seen_pixels and kind == b"eXIf" and exif is None:
+            exif = b"Exif\x00\x00" + body  # as Pillow stores it
         at += 12 + length
-    return late
+    return _LateChunks(text, exif)
 
 
 def _png_text_chunk(kind: bytes, body: bytes) -> tuple[str, str] | None:

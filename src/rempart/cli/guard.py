@@ -15,14 +15,13 @@ from rempart.cli.detectors import bank_matcher
 from rempart.cli.exit_codes import ExitCode, exit_with, reported_errors, settings_or_exit
 from rempart.cli.options import BankOption, PolicyOption, policy_or_exit
 from rempart.cli.output import progress
-from rempart.cli.registry import stored_gallery
+from rempart.cli.registry import stored_gallery, stored_names
 from rempart.config import Settings
 from rempart.detectors.identity import Gallery
 from rempart.errors import MediaError, PromptError, RempartError
 from rempart.gate import Gate, GateDetectors
-from rempart.persons import PersonsError, ProtectedPersons, read_persons_file
+from rempart.persons import PersonsError, read_persons_file
 from rempart.policy import Action, Verdict
-from rempart.store import Store, database_exists
 
 __all__ = ["ACTION_EXIT_CODES", "guard_command"]
 
@@ -111,7 +110,7 @@ def _gate(
             exit_with(str(exc), ExitCode.USAGE)
         gallery: Callable[[], Gallery] = Gallery  # a registry file holds names, not faces
     else:
-        persons = dict.fromkeys(_enrolled_names(settings), ())
+        persons = dict.fromkeys(stored_names(settings), ())
         gallery = functools.partial(stored_gallery, settings)
     matcher = bank_matcher(settings, bank_names)
     return Gate(
@@ -120,13 +119,6 @@ def _gate(
         detectors=lambda: GateDetectors.default(settings, gallery=gallery, matcher=matcher),
         limits=settings.media,
     )
-
-
-def _enrolled_names(settings: Settings) -> list[str]:
-    if not database_exists(settings.database_url):
-        return []
-    with reported_errors():
-        return [person.name for person in ProtectedPersons(Store.from_settings(settings)).list()]
 
 
 def _check_or_exit(

@@ -39,10 +39,18 @@ LIST_COLUMNS = ("name", "embeddings", "created_at")
 
 def stored_gallery(settings: Settings) -> Gallery:
     """The registry's embeddings; empty, without creating a database, when there is none yet."""
-    if not database_exists(settings.database_url):
-        return Gallery()
-    with reported_errors():
-        return ProtectedPersons(Store.from_settings(settings)).gallery()
+    persons = _stored(settings)
+    return Gallery() if persons is None else persons.gallery()
+
+
+def stored_names(settings: Settings) -> list[str]:
+    """The names enrolled; none, without creating a database, when there is none yet."""
+    persons = _stored(settings)
+    return [] if persons is None else [person.name for person in persons.list()]
+
+
+def _stored(settings: Settings) -> ProtectedPersons | None:
+    return _persons(settings) if database_exists(settings.database_url) else None
 
 
 def _persons(settings: Settings) -> ProtectedPersons:

@@ -125,21 +125,18 @@ class FaceFinder:
     def _find(self, pixels: NDArray[np.uint8]) -> list[Face]:
         detector, predictor = _face_models()
         with _DLIB_LOCK:  # dlib's detector is not safe to run from two threads at once
-            return self._faces(pixels, detector.run(pixels, 0, 0.0), predictor)
-
-    @staticmethod
-    def _faces(pixels: NDArray[np.uint8], found: Any, predictor: Any) -> list[Face]:
-        rectangles, margins, _ = found
+            rectangles, margins, _ = detector.run(pixels, 0, 0.0)
+            landmarks = [predictor(pixels, rectangle) for rectangle in rectangles]
         height, width = pixels.shape[:2]
         faces = []
-        for rectangle, margin in zip(rectangles, margins, strict=True):
+        for rectangle, margin, shape in zip(rectangles, margins, landmarks, strict=True):
             left, top = max(rectangle.left(), 0), max(rectangle.top(), 0)
             right, bottom = min(rectangle.right() + 1, width), min(rectangle.bottom() + 1, height)
             faces.append(
                 Face(
                     box=Region(left, top, max(right - left, 0), max(bottom - top, 0)),
                     score=1 / (1 + math.exp(-2 * margin)),
-                    landmarks=predictor(pixels, rectangle),
+                    landmarks=shape,
                 )
             )
         return faces

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,7 +88,8 @@ class GateDetectors:
 class Gate:
     """Checks generation requests under ``policy`` (the built-in ``default`` when None).
 
-    ``persons``: the protected persons' names the prompt is read for. ``detectors`` builds the
+    ``persons``: the protected persons' names the prompt is read for (or each name with its
+    aliases). ``detectors`` builds the
     image detectors on the first request that has an image, so a text-only gate needs no
     model. Safe to share between threads.
     """
@@ -97,7 +98,7 @@ class Gate:
         self,
         policy: Policy | None = None,
         *,
-        persons: Iterable[str] = (),
+        persons: Iterable[str] | Mapping[str, Iterable[str]] = (),
         analyser: PromptAnalyser | None = None,
         detectors: Callable[[], GateDetectors] = GateDetectors.default,
         limits: MediaLimits = DEFAULT_LIMITS,
