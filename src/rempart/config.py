@@ -23,6 +23,8 @@ from rempart.media import DEFAULT_MAX_BYTES, DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIX
 __all__ = ["SETTINGS", "Setting", "Settings", "load_settings"]
 
 ENV_PREFIX: Final = "REMPART_"
+DEFAULT_RATE_LIMIT: Final = 100
+DEFAULT_MAX_BODY_BYTES: Final = 100 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,23 @@ SETTINGS: Final = (
         DEFAULT_MAX_DISTANCE,
         "Largest face-embedding distance at which a face matches a protected person.",
     ),
+    Setting(
+        "policy",
+        "default",
+        "Policy the server judges scans and generation requests by: a built-in name "
+        "(default, strict, survey) or a YAML file.",
+    ),
+    Setting(
+        "api_rate_limit",
+        DEFAULT_RATE_LIMIT,
+        "Requests a second one API key may make, unless the key sets its own "
+        "(a burst of twice as many is allowed).",
+    ),
+    Setting(
+        "api_max_body_bytes",
+        DEFAULT_MAX_BODY_BYTES,
+        "Largest request body the server reads, in bytes; a larger one gets 413 unread.",
+    ),
 )
 
 
@@ -90,6 +109,9 @@ class Settings:
     nudity_model: Path | None = None
     nudity_resolution: int = DEFAULT_RESOLUTION
     identity_max_distance: float = DEFAULT_MAX_DISTANCE
+    policy: str = "default"
+    api_rate_limit: int = DEFAULT_RATE_LIMIT
+    api_max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
@@ -117,6 +139,9 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         else None,
         nudity_resolution=int(values["nudity_resolution"]),
         identity_max_distance=float(values["identity_max_distance"]),
+        policy=str(values["policy"]) or "default",
+        api_rate_limit=int(values["api_rate_limit"]),
+        api_max_body_bytes=int(values["api_max_body_bytes"]),
     )
 
 

@@ -21,12 +21,21 @@ from numpy.typing import NDArray
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from rempart.detectors.identity import EMBEDDING_MODEL, EMBEDDING_SIZE, Gallery
+from rempart.detectors.base import Picture
+from rempart.detectors.identity import EMBEDDING_MODEL, EMBEDDING_SIZE, FaceEmbedding, Gallery
 from rempart.errors import RempartError
 from rempart.store import Store, as_utc, utc_now
 from rempart.store.schema import person_embeddings, protected_persons
 
-__all__ = ["Person", "PersonsError", "ProtectedPersons", "clean_name", "read_persons_file"]
+__all__ = [
+    "Person",
+    "PersonsError",
+    "ProtectedPersons",
+    "UnknownPersonError",
+    "chosen_faces",
+    "clean_name",
+    "read_persons_file",
+]
 
 MAX_NAME_LENGTH: Final = 200
 MAX_REGISTRY_FILE_BYTES: Final = 16 * 1024 * 1024
@@ -34,6 +43,10 @@ MAX_REGISTRY_FILE_BYTES: Final = 16 * 1024 * 1024
 
 class PersonsError(RempartError):
     """A registry operation cannot be done as asked (unknown person, invalid name)."""
+
+
+class UnknownPersonError(PersonsError):
+    """No protected person has the name given."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +113,27 @@ def _named(item: object) -> tuple[str | None, list[Any]]:
     return None, []
 
 
+def chosen_faces(
+    pictures: Sequence[Picture], embedded: Sequence[Sequence[FaceEmbedding]], *, largest: bool
+) -> tuple[list[NDArray[np.float32]], list[str]]:
+    """The embedding to enrol from each photo, and a problem for each photo that gives none:
+    no face, or several when ``largest`` does not allow taking the largest."""
+    vectors: list[NDArray[np.float32]] = []
+    problems: list[str] = []
+    for picture, faces in zip(pictures, embedded, strict=True):
+        if not faces:
+            problems.append(f"{picture.path}: no face found")
+        elif len(faces) > 1 and not largest:
+            problems.append(
+                f"{picture.path}: {len(faces)} faces; crop the photo to the person, "
+                "or ask for the largest"
+            )
+        else:
+            chosen = max(faces, key=lambda e: e.face.box.width * e.face.box.height)
+            vectors.append(chosen.vector)
+    return vectors, problems
+
+
 class ProtectedPersons:
     """The registry in a ``Store``."""
 
@@ -149,7 +183,9 @@ class ProtectedPersons:
         name = clean_name(name)
         found = self._people(name)
         if not found:
-            raise PersonsError(f"no protected person named {name!r}; see rempart registry list")
+            raise UnknownPersonError(
+                f"no protected person named {name!r}; see rempart registry list"
+            )
         return found[0]
 
     def list(self) -> list[Person]:

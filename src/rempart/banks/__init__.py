@@ -1,6 +1,15 @@
 """Hash banks: lists of PDQ hashes with provenance, their file formats, and matching."""
 
-from rempart.banks.bank import Bank, BankError, Banks, BankStats, ImportReport, WithdrawReport
+from rempart.banks.bank import (
+    Bank,
+    BankError,
+    BankExistsError,
+    Banks,
+    BankStats,
+    ImportReport,
+    UnknownBankError,
+    WithdrawReport,
+)
 from rempart.banks.formats import (
     EXPORT_FORMATS,
     HashListFormat,
@@ -11,12 +20,13 @@ from rempart.banks.formats import (
     read_records,
     write_records,
 )
-from rempart.banks.matcher import BankMatch, BankMatcher
+from rempart.banks.matcher import BankMatch, BankMatcher, match_record
 
 __all__ = [
     "EXPORT_FORMATS",
     "Bank",
     "BankError",
+    "BankExistsError",
     "BankMatch",
     "BankMatcher",
     "BankStats",
@@ -26,8 +36,10 @@ __all__ = [
     "ImportReport",
     "Record",
     "Skipped",
+    "UnknownBankError",
     "WithdrawReport",
     "guess_format",
+    "match_record",
     "read_records",
     "write_records",
 ]

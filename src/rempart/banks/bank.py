@@ -46,6 +46,14 @@ class BankError(RempartError):
     """A bank operation cannot be done as asked (unknown bank, taken name, bad value)."""
 
 
+class UnknownBankError(BankError):
+    """No bank has the name given."""
+
+
+class BankExistsError(BankError):
+    """A bank has the name given already."""
+
+
 @dataclass(frozen=True, slots=True)
 class Bank:
     """A named hash list and how it matches."""
@@ -178,7 +186,7 @@ class Banks:
                 ).scalar_one()
                 _log(connection, bank_id, None, "bank", now)
         except IntegrityError:
-            raise BankError(f"a bank named {name!r} exists already") from None
+            raise BankExistsError(f"a bank named {name!r} exists already") from None
         return self.get(name)
 
     def update(
@@ -407,7 +415,7 @@ def _bank(connection: Connection, name: str) -> Bank:
     if row is None:
         known = connection.execute(select(banks.c.name).order_by(banks.c.name)).scalars().all()
         listing = ", ".join(known) if known else "none yet; create one with 'rempart bank create'"
-        raise BankError(f"no bank named {name!r} (banks: {listing})")
+        raise UnknownBankError(f"no bank named {name!r} (banks: {listing})")
     return _to_bank(row)
 
 

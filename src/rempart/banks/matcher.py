@@ -3,7 +3,9 @@
 A ``BankMatcher`` loads the active entries of the banks it watches once, then applies the
 change log (``bank_changes``) incrementally: an import, a withdrawal, a bank disabled or its
 threshold changed in another process takes effect here at the next refresh, at most
-``refresh_interval`` seconds later, without reloading anything.
+``refresh_interval`` seconds later, without reloading anything. A server passes
+``refresh_interval=None`` and calls ``refresh`` from a thread of its own, so that no match
+waits for the database. Matching and refreshing are safe from several threads.
 """
 
 from __future__ import annotations
@@ -18,14 +20,15 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, func, select
 
-from rempart.banks.bank import BankError
+from rempart.banks.bank import UnknownBankError
+from rempart.hashing.files import FileHashes
 from rempart.hashing.hash256 import pack
-from rempart.hashing.pdq import DIHEDRAL_NAMES
+from rempart.hashing.pdq import DIHEDRAL_NAMES, MIN_QUALITY
 from rempart.index import HashIndex, Matches, Words
 from rempart.store import Store
 from rempart.store.schema import bank_changes, bank_entries, banks
 
-__all__ = ["BankMatch", "BankMatcher"]
+__all__ = ["BankMatch", "BankMatcher", "match_record"]
 
 # An index id is the bank id above the entry id, so a match says its bank without a lookup.
 _ENTRY_BITS: Final = 40
@@ -65,7 +68,11 @@ class BankMatcher:
     """Matches PDQ hashes against the active entries of some or all banks."""
 
     def __init__(
-        self, store: Store, banks: Sequence[str] | None = None, *, refresh_interval: float = 1.0
+        self,
+        store: Store,
+        banks: Sequence[str] | None = None,
+        *,
+        refresh_interval: float | None = 1.0,
     ) -> None:
         self.store = store
         self.refresh_interval = refresh_interval
@@ -74,7 +81,8 @@ class BankMatcher:
         self._banks: dict[int, _BankState] = {}
         self._seq = 0
         self._refreshed = 0.0
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one refresh at a time
+        self._index_lock = threading.Lock()  # the index changes while no search reads it
         self._load()
 
     @property
@@ -113,7 +121,7 @@ class BankMatcher:
         if self._names is not None:
             missing = self._names - {row["name"] for row in rows}
             if missing:
-                raise BankError(f"no bank named {', '.join(sorted(missing))}")
+                raise UnknownBankError(f"no bank named {', '.join(sorted(missing))}")
         self._banks = {
             row["id"]: _BankState(row["name"], row["threshold"], bool(row["enabled"]))
             for row in rows
@@ -138,10 +146,11 @@ class BankMatcher:
             applied = 0
             result = connection.execution_options(yield_per=_LOAD_BATCH).execute(query)
             for rows in result.partitions():
-                if any(row.op == "bank" for row in rows):
-                    self._load_banks(connection)
-                self._apply(rows)
-                self._seq = rows[-1].seq
+                with self._index_lock:
+                    if any(row.op == "bank" for row in rows):
+                        self._load_banks(connection)
+                    self._apply(rows)
+                    self._seq = rows[-1].seq
                 applied += len(rows)
         self._refreshed = time.monotonic()
         return applied
@@ -163,7 +172,8 @@ class BankMatcher:
                 self._index.remove(np.array([_index_id(row.bank_id, row.entry_id)]))
 
     def _maybe_refresh(self) -> None:
-        if time.monotonic() - self._refreshed >= self.refresh_interval:
+        interval = self.refresh_interval
+        if interval is not None and time.monotonic() - self._refreshed >= interval:
             self.refresh()
 
     def match(self, hashes: Words) -> list[list[BankMatch]]:
@@ -178,10 +188,11 @@ class BankMatcher:
         self, search: Callable[[Words, int], Matches], queries: Words
     ) -> list[list[BankMatch]]:
         self._maybe_refresh()
-        threshold = self._max_threshold()
-        if threshold is None:
-            return [[] for _ in range(len(queries))]
-        return self._collect(search(queries, threshold), len(queries))
+        with self._index_lock:
+            threshold = self._max_threshold()
+            if threshold is None:
+                return [[] for _ in range(len(queries))]
+            return self._collect(search(queries, threshold), len(queries))
 
     def _max_threshold(self) -> int | None:
         thresholds = [bank.threshold for bank in self._banks.values() if bank.enabled]
@@ -210,3 +221,22 @@ class BankMatcher:
 
 def _index_id(bank_id: int, entry_id: int) -> int:
     return (bank_id << _ENTRY_BITS) | entry_id
+
+
+def match_record(matcher: BankMatcher, hashes: FileHashes) -> dict[str, Any]:
+    """An image's matches: ``{"pdq", "quality", "matches"}``, each match with its ``variant``
+    when the dihedral hashes were computed, or ``"skipped": "low_quality"`` for a hash too
+    featureless to act on (quality under 50)."""
+    record: dict[str, Any] = {"pdq": hashes.pdq, "quality": hashes.quality}
+    if hashes.quality < MIN_QUALITY:
+        record.update(matches=[], skipped="low_quality")
+        return record
+    if hashes.dihedral is not None:
+        found = matcher.match_dihedral(pack(hashes.dihedral).reshape(1, 8, 4))[0]
+    else:
+        found = matcher.match(pack([hashes.pdq]))[0]
+    record["matches"] = [match.to_json() for match in found]
+    if hashes.dihedral is None:
+        for match in record["matches"]:
+            del match["variant"]
+    return record

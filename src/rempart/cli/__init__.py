@@ -19,6 +19,7 @@ from rempart.cli.hash import hash_command
 from rempart.cli.match import match_command
 from rempart.cli.registry import registry_app
 from rempart.cli.scan import scan_command
+from rempart.cli.serve import db_app, key_app, serve_command
 from rempart.cli.signals import signals_command
 
 __all__ = ["ExitCode", "app", "main"]
@@ -57,6 +58,9 @@ app.command("scan")(scan_command)
 app.command("guard")(guard_command)
 app.command("signals")(signals_command)
 app.add_typer(registry_app, name="registry")
+app.command("serve")(serve_command)
+app.add_typer(key_app, name="key")
+app.add_typer(db_app, name="db")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

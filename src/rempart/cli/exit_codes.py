@@ -48,6 +48,7 @@ def reported_errors() -> Iterator[None]:
     from rempart.banks import BankError, ImportLineError
     from rempart.errors import DetectorError
     from rempart.index import IndexFileError
+    from rempart.keys import ApiKeyError
     from rempart.persons import PersonsError
     from rempart.store import StoreError
 
@@ -62,5 +63,6 @@ def reported_errors() -> Iterator[None]:
         ConfigError,
         DetectorError,
         PersonsError,
+        ApiKeyError,
     ) as exc:
         exit_with(str(exc), ExitCode.USAGE)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from rempart.banks import BankMatcher
+from rempart.banks import BankMatcher, match_record
 from rempart.cli.exit_codes import ExitCode, reported_errors, settings_or_exit
 from rempart.cli.options import (
     BankOption,
@@ -18,7 +18,7 @@ from rempart.cli.options import (
     default_jobs,
 )
 from rempart.cli.output import OutputFormat, progress, write_records
-from rempart.hashing import MIN_QUALITY, FileHashes, HashFailure, hash_files, pack
+from rempart.hashing import HashFailure, hash_files
 from rempart.paths import expand_paths
 from rempart.store import Store
 
@@ -64,7 +64,7 @@ def match_command(
                     failures += 1
                     yield result.to_json()
                     continue
-                record = _match(matcher, result)
+                record = {"path": result.path, **match_record(matcher, result)}
                 matched += bool(record["matches"])
                 yield record
 
@@ -78,23 +78,6 @@ def match_command(
         err=True,
     )
     raise typer.Exit(ExitCode.SOME_FAILED if failures else ExitCode.OK)
-
-
-def _match(matcher: BankMatcher, hashes: FileHashes) -> dict[str, Any]:
-    record: dict[str, Any] = {"path": hashes.path, "pdq": hashes.pdq, "quality": hashes.quality}
-    if hashes.quality < MIN_QUALITY:
-        record.update(matches=[], skipped="low_quality")
-        return record
-    if hashes.dihedral is not None:
-        variants = pack(hashes.dihedral).reshape(1, 8, 4)
-        found = matcher.match_dihedral(variants)[0]
-    else:
-        found = matcher.match(pack([hashes.pdq]))[0]
-    record["matches"] = [match.to_json() for match in found]
-    if hashes.dihedral is None:
-        for match in record["matches"]:
-            del match["variant"]
-    return record
 
 
 def _flatten(record: dict[str, Any]) -> dict[str, str]:

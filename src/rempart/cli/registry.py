@@ -18,7 +18,7 @@ from rempart.detectors.identity import Gallery, IdentityDetector
 from rempart.detectors.pipeline import load_batches
 from rempart.media import MediaFailure
 from rempart.paths import expand_paths
-from rempart.persons import ProtectedPersons
+from rempart.persons import ProtectedPersons, chosen_faces
 from rempart.store import Store, database_exists
 
 __all__ = ["registry_app", "stored_gallery"]
@@ -94,17 +94,9 @@ def enroll_command(
         ]
         with reported_errors():
             embedded = identity.embed(pictures)
-        for picture, faces in zip(pictures, embedded, strict=True):
-            if not faces:
-                problems.append(f"{picture.path}: no face found")
-            elif len(faces) > 1 and not largest:
-                problems.append(
-                    f"{picture.path}: {len(faces)} faces; crop the photo to the person, "
-                    "or pass --largest"
-                )
-            else:
-                chosen = max(faces, key=lambda e: e.face.box.width * e.face.box.height)
-                vectors.append(chosen.vector)
+        found, unusable = chosen_faces(pictures, embedded, largest=largest)
+        vectors += found
+        problems += unusable
     if problems:
         for problem in problems:
             typer.echo(f"Error: {problem}", err=True)

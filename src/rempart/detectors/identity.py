@@ -113,6 +113,10 @@ class IdentityDetector:
             self._gallery = self._gallery_source()
         return self._gallery
 
+    def forget_gallery(self) -> None:
+        """Read the gallery again on next use (the registry changed)."""
+        self._gallery = None
+
     def embed(self, pictures: Sequence[Picture]) -> list[list[FaceEmbedding]]:
         """Every face of every picture with its embedding, computed once per picture (kept in
         ``Picture.shared``, so a second gallery costs no second model call)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -16,7 +17,13 @@ from PIL import Image
 
 from rempart.detectors.banks import BankDetector, picture_hashes
 from rempart.detectors.base import Detector, Picture
-from rempart.detectors.pipeline import DEFAULT_BATCH_SIZE, detect_pictures
+from rempart.detectors.pipeline import (
+    DEFAULT_BATCH_SIZE,
+    decode_side,
+    detect_pictures,
+    load_picture,
+    run_detectors,
+)
 from rempart.hashing import FileHashes
 from rempart.media import DEFAULT_LIMITS, MediaFailure, MediaLimits
 from rempart.pixelate import mosaic
@@ -91,6 +98,15 @@ class Scanner:
                 yield item
             else:
                 yield self._judge(*item)
+
+    def scan_bytes(self, data: bytes, *, name: str = "") -> ScanResult:
+        """One image given as bytes (an upload); ``MediaError`` when it cannot be read."""
+        picture = load_picture(
+            data, limits=self.limits, side=decode_side(self.detectors), path=name
+        )
+        with ThreadPoolExecutor(max_workers=len(self.detectors)) as pool:
+            (signals,) = run_detectors(self.detectors, [picture], pool)
+        return self._judge(picture, signals)
 
     def _judge(self, picture: Picture, signals: list[Signal]) -> ScanResult:
         verdict = self.policy.decide(signals)

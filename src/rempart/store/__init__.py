@@ -117,11 +117,23 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction that holds the writers' lock until it commits or rolls back."""
+        with self._transaction(serialised=True) as connection:
+            yield connection
+
+    @contextmanager
+    def append(self) -> Iterator[Connection]:
+        """A write transaction for rows nobody follows in order (the audit log): on
+        PostgreSQL it does not wait for the bank writers' lock."""
+        with self._transaction(serialised=False) as connection:
+            yield connection
+
+    @contextmanager
+    def _transaction(self, *, serialised: bool) -> Iterator[Connection]:
         with self._failures(), self.engine.connect() as connection:
             options: dict[str, Any] = {"rempart_write": True}
             connection = connection.execution_options(**options)
             with connection.begin():
-                if not self.is_sqlite:
+                if serialised and not self.is_sqlite:
                     connection.execute(
                         text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK_KEY}
                     )

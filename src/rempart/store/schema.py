@@ -24,6 +24,8 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "api_keys",
+    "audit_log",
     "bank_changes",
     "bank_entries",
     "bank_imports",
@@ -126,4 +128,40 @@ person_embeddings = Table(
     Column("vector", LargeBinary, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_person_embeddings_person_id", "person_id"),
+)
+
+# API keys: only an Argon2 hash of each secret is kept; ``key_id`` is the public part of the
+# key, by which a request's key is found. A revoked key stays on record for the audit log.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key_id", String(32), nullable=False, unique=True),
+    Column("name", String(200), nullable=False, default=""),
+    Column("role", String(16), nullable=False),
+    Column("secret_hash", String(256), nullable=False),
+    Column("rate_limit", Integer, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+# Every API request: who (the key), what (method, route, target), when, and the outcome
+# (status, verdict). Append-only: triggers refuse UPDATE and DELETE. Never image bytes.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("key_id", String(32), nullable=True),
+    Column("role", String(16), nullable=True),
+    Column("method", String(8), nullable=False),
+    Column("route", String(200), nullable=False),
+    Column("target", String(512), nullable=True),
+    Column("status", SmallInteger, nullable=False),
+    Column("outcome", String(64), nullable=True),
+    Column("detail", Text, nullable=True),
+    Column("client", String(64), nullable=True),
+    Column("duration_ms", Integer, nullable=False),
+    Index("ix_audit_log_at", "at"),
+    Index("ix_audit_log_key_id", "key_id"),
 )

@@ -1,0 +1,154 @@
+"""``rempart serve``, ``rempart key`` and ``rempart db``: the HTTP service, its API keys, and
+its database's schema."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tempfile
+from typing import Annotated
+
+import typer
+
+from rempart.cli.exit_codes import ExitCode, exit_with, reported_errors, settings_or_exit
+from rempart.cli.options import FormatOption, policy_or_exit
+from rempart.cli.output import OutputFormat, write_records
+from rempart.keys import ApiKeys, Role
+from rempart.store import Store
+
+__all__ = ["db_app", "key_app", "serve_command"]
+
+key_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
+db_app = typer.Typer(help="The database's schema.", no_args_is_help=True)
+KEY_COLUMNS = ("key_id", "name", "role", "rate_limit", "created_at", "revoked_at")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (or ``localhost``), reachable from this machine
+    only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name other than localhost may resolve to anything
+
+
+def serve_command(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; beyond loopback only once a key exists.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Processes serving, each with its own match index.")
+    ] = 1,
+    policy: Annotated[
+        str | None,
+        typer.Option(
+            "--policy",
+            "-p",
+            help="Policy for scans and the gate [default: $REMPART_POLICY or default].",
+        ),
+    ] = None,
+) -> None:
+    """Serve API v1 over HTTP: every endpoint needs an API key (rempart key create).
+
+    The database is migrated first. The server refuses to listen beyond loopback while no
+    API key exists. OpenAPI at /docs and /openapi.json; probes at /healthz and /readyz.
+    """
+    import uvicorn
+
+    from rempart.server.app import WORKERS_ENV
+
+    if policy is not None:
+        os.environ["REMPART_POLICY"] = policy
+    settings = settings_or_exit()
+    policy_or_exit(settings.policy)
+    with reported_errors():
+        store = Store.from_settings(settings)
+        has_key = ApiKeys(store).has_active()
+        store.close()
+    if not has_key:
+        if not is_loopback(host):
+            exit_with(
+                f"refusing to listen on {host}: no API key exists, so anyone who can reach "
+                "the port would meet a server nobody can use safely. Create one first: "
+                "rempart key create --role admin",
+                ExitCode.USAGE,
+            )
+        typer.echo(
+            "No API key exists yet: every /v1 request will get 401. "
+            "Create one with: rempart key create --role admin",
+            err=True,
+        )
+    os.environ[WORKERS_ENV] = str(workers)
+    if workers > 1:
+        # Each worker records its metrics here; /metrics sums them.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="rempart-metrics-")
+    uvicorn.run(
+        "rempart.server:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,  # the audit log records every request, with who made it
+        server_header=False,
+        log_level="info",
+    )
+
+
+@key_app.command("create")
+def create_key_command(
+    role: Annotated[Role, typer.Option(help="What the key may do.")],
+    name: Annotated[str, typer.Option(help="Who holds it, for the listing.")] = "",
+    rate: Annotated[
+        int | None,
+        typer.Option(min=1, help="Requests a second [default: REMPART_API_RATE_LIMIT]."),
+    ] = None,
+) -> None:
+    """Create an API key and print it: this is the only time it is shown (only an Argon2
+    hash of it is stored)."""
+    settings = settings_or_exit()
+    with reported_errors():
+        new = ApiKeys(Store.from_settings(settings)).create(role, name=name, rate_limit=rate)
+    typer.echo(new.secret)
+    typer.echo(
+        f"Created key {new.key.key_id} ({new.key.role.value}). Store it now: "
+        "it cannot be shown again. Send it as 'Authorization: Bearer <key>'.",
+        err=True,
+    )
+
+
+@key_app.command("list")
+def list_keys_command(output_format: FormatOption = OutputFormat.TABLE) -> None:
+    """List API keys (never their secrets), revoked ones included."""
+    settings = settings_or_exit()
+    with reported_errors():
+        keys = ApiKeys(Store.from_settings(settings)).list()
+    write_records(
+        [key.to_json() for key in keys],
+        output_format,
+        columns=KEY_COLUMNS,
+        table_columns=KEY_COLUMNS,
+        flatten=lambda record: {k: "" if v is None else str(v) for k, v in record.items()},
+    )
+
+
+@key_app.command("revoke")
+def revoke_key_command(
+    key_id: Annotated[str, typer.Argument(help="The key's id, as rempart key list shows it.")],
+) -> None:
+    """Revoke a key: every running server refuses it within seconds."""
+    settings = settings_or_exit()
+    with reported_errors():
+        key = ApiKeys(Store.from_settings(settings)).revoke(key_id)
+    typer.echo(f"Revoked key {key.key_id} ({key.role.value}).", err=True)
+
+
+@db_app.command("upgrade")
+def upgrade_command() -> None:
+    """Bring the database's schema to this version's (the server also does it on start)."""
+    settings = settings_or_exit()
+    with reported_errors():
+        store = Store.from_settings(settings)
+    typer.echo(f"Database {store.url} is up to date.", err=True)

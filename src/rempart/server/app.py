@@ -1,0 +1,131 @@
+"""The FastAPI application: API v1, probes and metrics, with errors as problem details.
+
+``create_app(settings)`` builds one app; ``rempart serve`` starts ``app_from_environment``
+in each worker. Each worker opens the database (migrating it), loads the match index on a
+thread, and follows the database from then on (see ``services``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Final
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from rempart import __version__
+from rempart.banks import BankError, BankExistsError, ImportLineError, UnknownBankError
+from rempart.config import Settings, load_settings
+from rempart.errors import MediaError, MissingExtraError, PromptError
+from rempart.keys import ApiKeyError
+from rempart.persons import PersonsError, UnknownPersonError
+from rempart.server.middleware import BodyLimit, Recorder
+from rempart.server.problems import (
+    PROBLEMS,
+    Problem,
+    media_problem,
+    problem_response,
+    prompt_problem,
+)
+from rempart.server.routes import admin, banks, checks, health, registry
+from rempart.server.services import Services
+from rempart.store import Store, StoreError
+
+__all__ = ["WORKERS_ENV", "app_from_environment", "create_app"]
+
+WORKERS_ENV: Final = "WEB_CONCURRENCY"  # how many workers serve; set by ``rempart serve``
+_LOG = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, workers: int = 1) -> FastAPI:
+    """The application; the database is opened when it starts, not here."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = Services(settings, Store.from_settings(settings), workers=workers)
+        app.state.services = services
+        services.start()
+        try:
+            yield
+        finally:
+            services.close()
+
+    app = FastAPI(
+        title="Rempart",
+        version=__version__,
+        summary="Hash matching, scanning and the generation gate against sexual deepfakes, "
+        "NCII and sexualised imagery of minors.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    for module in (health, checks, banks, registry, admin):
+        app.include_router(module.router)
+    _handle_errors(app)
+    app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
+    app.add_middleware(Recorder)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app as a worker of ``rempart serve`` builds it, from ``REMPART_*`` variables."""
+    workers = int(os.environ.get(WORKERS_ENV, "1"))
+    return create_app(load_settings(os.environ), workers=workers)
+
+
+def _handle_errors(app: FastAPI) -> None:
+    """Every error becomes a problem document with a stable type."""
+
+    def handler(convert: type[Exception], to_problem: object) -> None:
+        async def handle(request: Request, exc: Exception) -> Response:
+            problem = to_problem(exc)  # type: ignore[operator]
+            return problem.response(request.url.path)  # type: ignore[no-any-return]
+
+        app.add_exception_handler(convert, handle)
+
+    handler(Problem, lambda exc: exc)
+    handler(MediaError, media_problem)
+    handler(PromptError, prompt_problem)
+    handler(UnknownBankError, lambda exc: Problem("bank-not-found", str(exc)))
+    handler(BankExistsError, lambda exc: Problem("bank-exists", str(exc)))
+    handler(BankError, lambda exc: Problem("bank-invalid", str(exc)))
+    handler(
+        ImportLineError,
+        lambda exc: Problem("import-invalid", str(exc), line=exc.line),
+    )
+    handler(UnknownPersonError, lambda exc: Problem("person-not-found", str(exc)))
+    handler(PersonsError, lambda exc: Problem("person-invalid", str(exc)))
+    handler(ApiKeyError, lambda exc: Problem("key-invalid", str(exc)))
+    handler(MissingExtraError, lambda exc: Problem("detector-unavailable", str(exc)))
+    handler(StoreError, lambda exc: Problem("database-unavailable", str(exc)))
+    handler(RequestValidationError, _validation_problem)
+    handler(HTTPException, _http_problem)
+
+    async def internal(request: Request, exc: Exception) -> Response:
+        _LOG.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return problem_response(PROBLEMS["internal-error"], "the server failed; see its log")
+
+    app.add_exception_handler(Exception, internal)
+
+
+def _validation_problem(exc: RequestValidationError) -> Problem:
+    errors = [
+        {"location": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
+        for error in exc.errors()
+    ]
+    first = errors[0] if errors else {"location": "", "message": "invalid request"}
+    return Problem(
+        "invalid-request", f"{first['location']}: {first['message']}", errors=errors[:20]
+    )
+
+
+def _http_problem(exc: HTTPException) -> Problem:
+    slug = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}.get(
+        exc.status_code, "invalid-request"
+    )
+    return Problem(slug, str(exc.detail), headers=exc.headers)

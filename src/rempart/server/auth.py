@@ -1,0 +1,173 @@
+"""Who may call what: API keys, the role each endpoint needs, and per-key rate limits.
+
+Every ``/v1`` endpoint needs ``Authorization: Bearer <key>``. A key is checked against its
+Argon2 hash once per worker, then by a SHA-256 of it kept in memory, so that only the first
+request of a key pays for Argon2. The key table is re-read every second by the server's
+follower thread: a revoked key is refused by every worker within seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from typing import Final
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from rempart.keys import ApiKey, ApiKeys, Role, parse_key, verify_secret
+from rempart.server.problems import Problem
+
+__all__ = ["PERMISSIONS", "Authenticator", "Permission", "RateLimiter", "require"]
+
+
+class Permission(StrEnum):
+    """What an endpoint does, as roles are granted it."""
+
+    HASH = "hash"
+    MATCH = "match"
+    SCAN = "scan"
+    GUARD = "guard"
+    BANKS_READ = "banks:read"
+    BANKS_ADD = "banks:add"
+    BANKS_EXPORT = "banks:export"
+    BANKS_WITHDRAW = "banks:withdraw"
+    BANKS_ADMIN = "banks:admin"
+    REGISTRY_READ = "registry:read"
+    REGISTRY_ADMIN = "registry:admin"
+    AUDIT_READ = "audit:read"
+    KEYS_ADMIN = "keys:admin"
+    METRICS = "metrics"
+
+
+_CHECKS: Final = {Permission.HASH, Permission.MATCH, Permission.SCAN, Permission.GUARD}
+PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
+    Role.ADMIN: frozenset(Permission),
+    # A platform or generator checks what its users upload or ask for.
+    Role.PLATFORM: frozenset({*_CHECKS, Permission.BANKS_READ}),
+    # A trusted flagger submits hashes of what it found.
+    Role.FLAGGER: frozenset(
+        {Permission.HASH, Permission.MATCH, Permission.BANKS_READ, Permission.BANKS_ADD}
+    ),
+    # A reviewer checks decisions: reads banks, the registry and the log, withdraws mistakes.
+    Role.REVIEWER: frozenset(
+        {
+            *_CHECKS,
+            Permission.BANKS_READ,
+            Permission.BANKS_EXPORT,
+            Permission.BANKS_WITHDRAW,
+            Permission.REGISTRY_READ,
+            Permission.AUDIT_READ,
+        }
+    ),
+}
+
+
+class RateLimiter:
+    """A token bucket per key: ``rate`` requests a second, bursts of twice that."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def wait_time(self, key_id: str, rate: float) -> float:
+        """0 when the key may make a request now (and takes a token), else the seconds until
+        it may."""
+        now = time.monotonic()
+        capacity = 2 * rate
+        with self._lock:
+            tokens, since = self._buckets.get(key_id, (capacity, now))
+            tokens = min(capacity, tokens + (now - since) * rate)
+            if tokens >= 1:
+                self._buckets[key_id] = (tokens - 1, now)
+                return 0.0
+            self._buckets[key_id] = (tokens, now)
+            return (1 - tokens) / rate
+
+
+class Authenticator:
+    """Finds the key a request presents, checks its role, and applies its rate limit.
+
+    ``workers``: how many processes serve; each allows its share of a key's rate.
+    """
+
+    def __init__(self, keys: ApiKeys, *, default_rate: int, workers: int = 1) -> None:
+        self.keys = keys
+        self.default_rate = default_rate
+        self.workers = max(1, workers)
+        self.limiter = RateLimiter()
+        self._known: dict[str, ApiKey] = {}
+        self._verified: dict[str, str] = {}  # SHA-256 of a presented key -> its key id
+        self._argon2 = asyncio.Semaphore(1)
+        self.reload()
+
+    def reload(self) -> None:
+        """Re-read the key table (the follower thread calls this every second)."""
+        self._known = {key.key_id: key for key in self.keys.list()}
+
+    async def authenticate(self, request: Request) -> ApiKey:
+        """The active key the request presents, or ``Problem("unauthenticated")``."""
+        header = request.headers.get("authorization", "")
+        scheme, _, presented = header.partition(" ")
+        if scheme.lower() != "bearer" or not presented:
+            raise _unauthenticated("send an API key as 'Authorization: Bearer <key>'")
+        presented = presented.strip()
+        key_id = parse_key(presented)
+        if key_id is None:
+            raise _unauthenticated("the API key is malformed")
+        key = self._known.get(key_id)
+        if key is None:  # created since the last reload? One indexed lookup.
+            key = await run_in_threadpool(self.keys.find, key_id)
+        if key is None or not key.active:
+            raise _unauthenticated("the API key is unknown or revoked")
+        digest = hashlib.sha256(presented.encode()).hexdigest()
+        if self._verified.get(digest) != key_id:
+            # One Argon2 check at a time: wrong secrets cannot take every core.
+            async with self._argon2:
+                valid = await run_in_threadpool(verify_secret, key, presented)
+            if not valid:
+                raise _unauthenticated("the API key is unknown or revoked")
+            self._verified[digest] = key_id
+            self._known.setdefault(key_id, key)
+        return key
+
+    def authorise(self, key: ApiKey, permission: Permission) -> None:
+        """``Problem("forbidden")`` unless the key's role has ``permission``; then
+        ``Problem("rate-limited")`` if the key is over its rate."""
+        if permission not in PERMISSIONS[key.role]:
+            raise Problem(
+                "forbidden",
+                f"the {key.role.value} role may not use this endpoint ({permission.value})",
+            )
+        rate = (key.rate_limit or self.default_rate) / self.workers
+        wait = self.limiter.wait_time(key.key_id, rate)
+        if wait > 0:
+            raise Problem(
+                "rate-limited",
+                f"this key may make {key.rate_limit or self.default_rate} requests a second",
+                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            )
+
+
+def require(permission: Permission) -> Callable[[Request], Awaitable[ApiKey]]:
+    """A FastAPI dependency: the request's key, authenticated and allowed ``permission``; it is
+    also kept on ``request.state.key`` for the audit log."""
+
+    async def dependency(request: Request) -> ApiKey:
+        auth: Authenticator = request.app.state.services.auth
+        key = await auth.authenticate(request)
+        request.state.key = key
+        auth.authorise(key, permission)
+        return key
+
+    dependency.__name__ = f"require_{permission.name.lower()}"
+    return dependency
+
+
+def _unauthenticated(detail: str) -> Problem:
+    return Problem("unauthenticated", detail, headers={"WWW-Authenticate": "Bearer"})

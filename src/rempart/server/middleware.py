@@ -1,0 +1,148 @@
+"""Two ASGI middlewares, pure ASGI so that they add microseconds, not a task per request.
+
+``BodyLimit`` answers 413 before reading a body whose Content-Length is over the limit, and
+stops reading one (chunked, or lying about its length) as soon as it passes the limit.
+``Recorder`` writes each request to the audit log and to the metrics once it is answered.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from rempart.audit import AuditEntry
+from rempart.server import metrics
+from rempart.server.problems import Problem
+
+__all__ = ["AuditNote", "BodyLimit", "Recorder"]
+
+# Probes answer every few seconds with nothing to audit; every other request is recorded.
+_UNRECORDED = frozenset({"/healthz", "/readyz"})
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, reading no more of them."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.limit:
+            await self._too_large(declared).response()(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise self._too_large(seen)
+            return message
+
+        await self.app(scope, limited, send)
+
+    def _too_large(self, size: int) -> Problem:
+        return Problem(
+            "body-too-large",
+            f"the body is over the limit of {self.limit:,} bytes (REMPART_API_MAX_BODY_BYTES)",
+            limit=self.limit,
+            received=size,
+        )
+
+
+class AuditNote:
+    """What a handler adds to its request's audit entry (``request.state.audit``).
+    ``now``: commit the entry before the response goes out (the request changed something)."""
+
+    __slots__ = ("detail", "now", "outcome", "target")
+
+    def __init__(
+        self,
+        *,
+        target: str | None = None,
+        outcome: str | None = None,
+        detail: dict[str, Any] | None = None,
+        now: bool = False,
+    ) -> None:
+        self.target = target
+        self.outcome = outcome
+        self.detail = detail
+        self.now = now
+
+
+class Recorder:
+    """Audit and measure every request but the probes."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in _UNRECORDED:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+        written = False
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status, written
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                note = scope.get("state", {}).get("audit")
+                if isinstance(note, AuditNote) and note.now and status < 400:
+                    entry = _entry(scope, status, started)
+                    await run_in_threadpool(_services(scope).audit.write, entry)
+                    written = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            entry = _entry(scope, status, started)
+            if not written:
+                _services(scope).audit.record(entry)
+            metrics.REQUESTS.labels(entry.method, entry.route, str(status)).inc()
+            metrics.LATENCY.labels(entry.route).observe(time.perf_counter() - started)
+
+
+def _services(scope: Scope) -> Any:
+    return scope["app"].state.services
+
+
+def _entry(scope: Scope, status: int, started: float) -> AuditEntry:
+    state = scope.get("state", {})
+    key = state.get("key")
+    note = state.get("audit")
+    route = scope.get("route")
+    client = scope.get("client")
+    return AuditEntry(
+        method=scope["method"],
+        route=getattr(route, "path", None) or "(no route)",
+        status=status,
+        duration_ms=round((time.perf_counter() - started) * 1000),
+        key_id=key.key_id if key is not None else None,
+        role=key.role.value if key is not None else None,
+        target=note.target if isinstance(note, AuditNote) else None,
+        outcome=note.outcome if isinstance(note, AuditNote) else None,
+        detail=note.detail if isinstance(note, AuditNote) else None,
+        client=client[0] if client else None,
+    )
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None

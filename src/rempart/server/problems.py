@@ -1,0 +1,131 @@
+"""Errors as RFC 9457 problem details (``application/problem+json``), one stable type each.
+
+A type is ``urn:rempart:problem:<slug>``: clients match on it, never on the wording of
+``detail``. ``PROBLEMS`` lists every type; docs/server.md lists them too (a test checks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+
+from rempart.errors import MediaError, MediaErrorCode, PromptError
+
+__all__ = [
+    "PROBLEMS",
+    "Problem",
+    "ProblemKind",
+    "media_problem",
+    "problem_response",
+    "prompt_problem",
+]
+
+TYPE_PREFIX: Final = "urn:rempart:problem:"
+MEDIA_TYPE: Final = "application/problem+json"
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemKind:
+    """One type of problem: its slug, HTTP status and title."""
+
+    slug: str
+    status: int
+    title: str
+
+    @property
+    def type(self) -> str:
+        """The problem's ``type`` URI."""
+        return TYPE_PREFIX + self.slug
+
+
+_KINDS: list[ProblemKind] = [
+    ProblemKind("unauthenticated", 401, "No valid API key"),
+    ProblemKind("forbidden", 403, "The key's role may not do this"),
+    ProblemKind("not-found", 404, "No such endpoint"),
+    ProblemKind("method-not-allowed", 405, "Method not allowed on this endpoint"),
+    ProblemKind("invalid-request", 422, "The request is not valid"),
+    ProblemKind("body-too-large", 413, "The request body is too large"),
+    ProblemKind("unsupported-media-type", 415, "The body's Content-Type is not accepted here"),
+    ProblemKind("rate-limited", 429, "Too many requests for this key"),
+    ProblemKind("prompt-too-long", 422, "The prompt is too long"),
+    ProblemKind("prompt-not-text", 422, "The prompt is not text"),
+    ProblemKind("bank-not-found", 404, "No such bank"),
+    ProblemKind("bank-exists", 409, "A bank has this name already"),
+    ProblemKind("bank-invalid", 422, "The bank operation is not valid"),
+    ProblemKind("import-invalid", 422, "The hash list is not valid; nothing was imported"),
+    ProblemKind("person-not-found", 404, "No such protected person"),
+    ProblemKind("person-invalid", 422, "The registry operation is not valid"),
+    ProblemKind("enrolment-failed", 422, "No usable face in a photo; nothing was enrolled"),
+    ProblemKind("key-not-found", 404, "No such API key"),
+    ProblemKind("key-invalid", 422, "The key cannot be created as asked"),
+    ProblemKind("detector-unavailable", 503, "A detector this needs is not installed"),
+    ProblemKind("not-ready", 503, "The server is still loading its hash banks"),
+    ProblemKind("database-unavailable", 503, "The database cannot be reached"),
+    ProblemKind("internal-error", 500, "Internal error"),
+]
+# One type per MediaErrorCode: image-too-large, image-truncated, ...
+_MEDIA_STATUS: Final = {MediaErrorCode.TOO_LARGE: 413, MediaErrorCode.UNSUPPORTED_FORMAT: 415}
+_KINDS += [
+    ProblemKind(
+        f"image-{code.value.replace('_', '-')}",
+        _MEDIA_STATUS.get(code, 422),
+        f"The image cannot be used: {code.value.replace('_', ' ')}",
+    )
+    for code in MediaErrorCode
+]
+PROBLEMS: Final = {kind.slug: kind for kind in _KINDS}
+
+
+class Problem(HTTPException):
+    """Raised anywhere in a request to answer with a problem of kind ``slug``. An
+    ``HTTPException``, so that FastAPI passes it on even from inside reading the body."""
+
+    def __init__(
+        self,
+        slug: str,
+        detail: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        self.kind = PROBLEMS[slug]
+        super().__init__(self.kind.status, detail, dict(headers) if headers else None)
+        self.detail = detail
+        self.extra = extra
+
+    def response(self, instance: str | None = None) -> JSONResponse:
+        """The problem as a response."""
+        return problem_response(self.kind, self.detail, instance, self.extra, self.headers)
+
+
+def problem_response(
+    kind: ProblemKind,
+    detail: str,
+    instance: str | None = None,
+    extra: dict[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """``{"type", "title", "status", "detail", "instance", ...extra}`` with its status."""
+    body = {
+        "type": kind.type,
+        "title": kind.title,
+        "status": kind.status,
+        "detail": detail,
+        **({"instance": instance} if instance else {}),
+        **(extra or {}),
+    }
+    return JSONResponse(body, status_code=kind.status, headers=headers, media_type=MEDIA_TYPE)
+
+
+def media_problem(error: MediaError) -> Problem:
+    """The problem for an image that cannot be used, with its ``MediaError`` code."""
+    return Problem(f"image-{error.code.value.replace('_', '-')}", error.message, code=error.code)
+
+
+def prompt_problem(error: PromptError) -> Problem:
+    """The problem for a prompt that cannot be read."""
+    return Problem(f"prompt-{error.code.value.replace('_', '-')}", error.message, code=error.code)

@@ -1,0 +1,283 @@
+"""Hash banks: create, list, stats, add, import, export, withdraw."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from collections.abc import Iterator
+from typing import IO, Annotated, Any, Final
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, StreamingResponse
+
+from rempart.banks import (
+    EXPORT_FORMATS,
+    Banks,
+    HashListFormat,
+    ImportReport,
+    guess_format,
+    read_records,
+    write_records,
+)
+from rempart.banks.bank import MAX_THRESHOLD
+from rempart.hashing.pdq import MATCH_THRESHOLD
+from rempart.server.auth import Permission, require
+from rempart.server.problems import Problem
+from rempart.server.routes.common import audit, services
+
+router = APIRouter(prefix="/v1/banks", tags=["banks"])
+
+_SPOOL_BYTES: Final = 8 * 1024 * 1024
+_CHUNK: Final = 256 * 1024
+_TEXT_TYPES: Final = ("text/", "application/json", "application/x-ndjson", "application/jsonl")
+
+
+class BankCreate(BaseModel):
+    """A new bank."""
+
+    name: str = Field(description="1 to 64 letters, digits, '.', '_' or '-'.")
+    description: str = Field(default="", max_length=2000)
+    threshold: int = Field(default=MATCH_THRESHOLD, ge=0, le=MAX_THRESHOLD)
+    enabled: bool = True
+
+
+class BankUpdate(BaseModel):
+    """What to change in a bank; fields left out stay as they are."""
+
+    description: str | None = Field(default=None, max_length=2000)
+    threshold: int | None = Field(default=None, ge=0, le=MAX_THRESHOLD)
+    enabled: bool | None = None
+
+
+class HashAdd(BaseModel):
+    """One hash to add, with where it came from."""
+
+    hash: str = Field(description="A PDQ hash, 64 hex digits.")
+    quality: int | None = Field(default=None, ge=0, le=100)
+    source_ref: str | None = Field(default=None, max_length=512)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class Withdrawal(BaseModel):
+    """Entries to withdraw, by hash or by entry id, and why."""
+
+    hashes: list[str] = Field(default_factory=list, max_length=10_000)
+    entry_ids: list[int] = Field(default_factory=list, max_length=10_000)
+    reason: str = Field(default="", max_length=2000)
+
+
+def _banks(request: Request) -> Banks:
+    return services(request).banks
+
+
+@router.get("", summary="List banks", dependencies=[Depends(require(Permission.BANKS_READ))])
+async def list_banks(request: Request) -> JSONResponse:
+    """``{"banks": [{"name", "description", "source", "threshold", "enabled", ...}]}``."""
+    found = await run_in_threadpool(_banks(request).list)
+    return JSONResponse({"banks": [bank.to_json() for bank in found]})
+
+
+@router.post(
+    "",
+    summary="Create a bank",
+    status_code=201,
+    dependencies=[Depends(require(Permission.BANKS_ADMIN))],
+)
+async def create_bank(request: Request, body: BankCreate) -> JSONResponse:
+    """The bank created; 409 ``bank-exists`` when the name is taken."""
+    bank = await run_in_threadpool(
+        lambda: _banks(request).create(
+            body.name,
+            description=body.description,
+            threshold=body.threshold,
+            enabled=body.enabled,
+        )
+    )
+    audit(request, target=bank.name, outcome="created", now=True)
+    return JSONResponse(bank.to_json(), status_code=201)
+
+
+@router.get(
+    "/{name}",
+    summary="A bank and its counts",
+    dependencies=[Depends(require(Permission.BANKS_READ))],
+)
+async def bank_stats(request: Request, name: str) -> JSONResponse:
+    """The bank with its active and withdrawn counts and when it last changed."""
+    stats = await run_in_threadpool(_banks(request).stats, name)
+    return JSONResponse(stats.to_json())
+
+
+@router.patch(
+    "/{name}",
+    summary="Change a bank's description, threshold or enabled flag",
+    dependencies=[Depends(require(Permission.BANKS_ADMIN))],
+)
+async def update_bank(request: Request, name: str, body: BankUpdate) -> JSONResponse:
+    """The bank as changed; every worker applies it within seconds."""
+    bank = await run_in_threadpool(
+        lambda: _banks(request).update(
+            name, description=body.description, threshold=body.threshold, enabled=body.enabled
+        )
+    )
+    audit(
+        request, target=name, outcome="updated", detail=body.model_dump(exclude_none=True), now=True
+    )
+    return JSONResponse(bank.to_json())
+
+
+@router.post(
+    "/{name}/hashes",
+    summary="Add one hash",
+    status_code=201,
+    dependencies=[Depends(require(Permission.BANKS_ADD))],
+)
+async def add_hash(request: Request, name: str, body: HashAdd) -> JSONResponse:
+    """The import report of the one hash: ``added`` 1, or ``already_present`` 1."""
+    report = await run_in_threadpool(
+        lambda: _banks(request).add(
+            name, body.hash, quality=body.quality, source_ref=body.source_ref, note=body.note
+        )
+    )
+    _note_import(request, name, report)
+    return JSONResponse(report.to_json(), status_code=201)
+
+
+@router.post(
+    "/{name}/import",
+    summary="Import a hash list, all or nothing",
+    dependencies=[Depends(require(Permission.BANKS_ADMIN))],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "The hash list as UTF-8 text (hex, pytx, csv, jsonl, te or stopncii).",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+)
+async def import_hashes(
+    request: Request,
+    name: str,
+    list_format: Annotated[
+        HashListFormat | None,
+        Query(alias="format", description="The list's format [default: from its first line]."),
+    ] = None,
+) -> JSONResponse:
+    """``{"bank", "import_id", "added", "already_present", ...}``. An invalid line imports
+    nothing (422 ``import-invalid``, with the line), and nor does a request cut off: the list
+    is committed in one transaction once it has all arrived."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not content_type.startswith(_TEXT_TYPES) and content_type != "application/octet-stream":
+        raise Problem(
+            "unsupported-media-type",
+            f"send the hash list as text, e.g. Content-Type text/plain (got {content_type!r})",
+        )
+    spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 - closed below
+    try:
+        async for chunk in request.stream():
+            spool.write(chunk)
+        spool.seek(0)
+        report = await run_in_threadpool(_import, _banks(request), name, spool, list_format)
+    finally:
+        spool.close()
+    _note_import(request, name, report)
+    return JSONResponse(report.to_json())
+
+
+def _import(
+    banks: Banks, name: str, spool: IO[bytes], list_format: HashListFormat | None
+) -> ImportReport:
+    banks.get(name)  # an unknown bank is named before the list is read
+    stream = io.TextIOWrapper(spool, encoding="utf-8-sig", newline="")
+    fmt = list_format or _sniff(stream)
+    return banks.import_records(name, read_records(stream, fmt), origin="api", fmt=fmt)
+
+
+def _sniff(stream: io.TextIOWrapper) -> HashListFormat:
+    try:
+        first = next((line for line in iter(lambda: stream.readline(4096), "") if line.strip()), "")
+    except UnicodeDecodeError:
+        raise Problem("import-invalid", "the hash list is not UTF-8 text", line=1) from None
+    stream.seek(0)
+    return guess_format("", first)
+
+
+def _note_import(request: Request, name: str, report: ImportReport) -> None:
+    audit(
+        request,
+        target=name,
+        outcome=f"{report.added} added",
+        detail={
+            "import_id": report.import_id,
+            "added": report.added,
+            "already_present": report.already_present,
+            "withdrawn": report.withdrawn,
+        },
+        now=True,
+    )
+
+
+@router.get(
+    "/{name}/export",
+    summary="Export a bank's hashes",
+    dependencies=[Depends(require(Permission.BANKS_EXPORT))],
+    response_class=StreamingResponse,
+)
+async def export_hashes(
+    request: Request,
+    name: str,
+    list_format: Annotated[
+        str, Query(alias="format", description=f"One of {', '.join(EXPORT_FORMATS)}.")
+    ] = HashListFormat.PYTX.value,
+    include_withdrawn: bool = False,
+) -> StreamingResponse:
+    """The bank's hashes as text, pytx by default (readable by python-threatexchange)."""
+    if list_format not in EXPORT_FORMATS:
+        raise Problem(
+            "invalid-request",
+            f"cannot export as {list_format!r}; choose one of {', '.join(EXPORT_FORMATS)}",
+        )
+    banks = _banks(request)
+    spool = await run_in_threadpool(
+        _export, banks, name, HashListFormat(list_format), include_withdrawn
+    )
+    audit(request, target=name, outcome="exported", detail={"format": list_format})
+    return StreamingResponse(_chunks(spool), media_type="text/plain; charset=utf-8")
+
+
+def _export(banks: Banks, name: str, fmt: HashListFormat, include_withdrawn: bool) -> IO[bytes]:
+    banks.get(name)
+    spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 - read, closed
+    text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
+    write_records(banks.entries(name, include_withdrawn=include_withdrawn), fmt, text)
+    text.flush()
+    text.detach()
+    spool.seek(0)
+    return spool
+
+
+def _chunks(spool: IO[bytes]) -> Iterator[bytes]:
+    with spool:
+        while chunk := spool.read(_CHUNK):
+            yield chunk
+
+
+@router.post(
+    "/{name}/withdraw",
+    summary="Withdraw hashes: they stop matching within seconds, and stay on record",
+    dependencies=[Depends(require(Permission.BANKS_WITHDRAW))],
+)
+async def withdraw(request: Request, name: str, body: Withdrawal) -> JSONResponse:
+    """``{"bank", "withdrawn", "already_withdrawn", "not_found"}``."""
+    if not body.hashes and not body.entry_ids:
+        raise Problem("invalid-request", "give hashes or entry_ids to withdraw")
+    report = await run_in_threadpool(
+        lambda: _banks(request).withdraw(
+            name, hashes=body.hashes, entry_ids=body.entry_ids, reason=body.reason
+        )
+    )
+    detail: dict[str, Any] = {"withdrawn": report.withdrawn, "reason": body.reason[:200]}
+    audit(request, target=name, outcome=f"{report.withdrawn} withdrawn", detail=detail, now=True)
+    return JSONResponse(report.to_json())

@@ -1,0 +1,196 @@
+"""The checks a platform or generator makes: hash, match, scan, and the generation gate."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import Base64Bytes, BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse
+
+from rempart.banks import BankMatch, match_record
+from rempart.hashing import FileHashes, hash_media, pack
+from rempart.media import load_bytes
+from rempart.policy import Verdict
+from rempart.server import metrics
+from rempart.server.auth import Permission, require
+from rempart.server.problems import Problem
+from rempart.server.routes.common import IMAGE_BODY, audit, read_image, services
+
+router = APIRouter(prefix="/v1", tags=["checks"])
+
+MAX_QUERIES: Final = 1000
+MAX_GATE_INPUTS: Final = 4
+
+
+def _hash_upload(request: Request, data: bytes, dihedral: bool) -> FileHashes:
+    limits = services(request).settings.media
+    return hash_media(load_bytes(data, limits=limits), path="", dihedral=dihedral)
+
+
+def _without_path(record: dict[str, Any]) -> dict[str, Any]:
+    record.pop("path", None)
+    return record
+
+
+@router.post(
+    "/hash",
+    summary="Hash an image: PDQ with quality, SHA-256, MD5",
+    dependencies=[Depends(require(Permission.HASH))],
+    openapi_extra=IMAGE_BODY,
+)
+async def hash_image(request: Request, dihedral: bool = False) -> JSONResponse:
+    """``{"sha256", "md5", "pdq", "quality"}``, and with ``dihedral=true`` the 8 PDQ hashes
+    of the image's rotations and flips. Only the hashes are kept, in the audit log."""
+    data = await read_image(request)
+    hashes = await run_in_threadpool(_hash_upload, request, data, dihedral)
+    audit(request, outcome="hashed", detail={"sha256": hashes.sha256})
+    return JSONResponse(_without_path(hashes.to_json()))
+
+
+class MatchRequest(BaseModel):
+    """Hashes to look up: plain PDQ hashes, or sets of 8 (an image's rotations and flips,
+    as ``/v1/hash?dihedral=true`` and ``rempart hash --dihedral`` give them)."""
+
+    hashes: list[str] = Field(default_factory=list, max_length=MAX_QUERIES)
+    dihedral: list[Annotated[list[str], Field(min_length=8, max_length=8)]] = Field(
+        default_factory=list, max_length=MAX_QUERIES
+    )
+
+
+@router.post(
+    "/match",
+    summary="Match PDQ hashes against the banks",
+    dependencies=[Depends(require(Permission.MATCH))],
+)
+async def match_hashes(request: Request, body: MatchRequest) -> JSONResponse:
+    """``{"results": [{"hash", "matches": [{"bank", "entry_id", "hash", "distance"}]}]}``, one
+    result per hash asked, in order; for ``dihedral`` sets, ``hash`` is the first of the 8
+    and each match says which ``variant`` it matched."""
+    matcher = services(request).require_matcher()
+    results: list[dict[str, Any]] = []
+    if body.hashes:
+        found = matcher.match(_packed(body.hashes, "hashes"))
+        results += [_result(h, m, variant=False) for h, m in zip(body.hashes, found, strict=True)]
+    if body.dihedral:
+        flat = [h for variants in body.dihedral for h in variants]
+        queries = _packed(flat, "dihedral").reshape(len(body.dihedral), 8, 4)
+        found = matcher.match_dihedral(queries)
+        results += [
+            _result(v[0], m, variant=True) for v, m in zip(body.dihedral, found, strict=True)
+        ]
+    matched = sum(bool(result["matches"]) for result in results)
+    audit(request, outcome=f"{matched} of {len(results)} matched")
+    return JSONResponse({"results": results})
+
+
+def _packed(hashes: list[str], field: str) -> Any:
+    try:
+        return pack(hashes)
+    except ValueError as exc:
+        raise Problem("invalid-request", f"{field}: {exc}") from None
+
+
+def _result(query: str, matches: list[BankMatch], *, variant: bool) -> dict[str, Any]:
+    found = [match.to_json() for match in matches]
+    if not variant:
+        for match in found:
+            del match["variant"]
+    return {"hash": query.lower(), "matches": found}
+
+
+@router.post(
+    "/match/image",
+    summary="Hash an image and match it against the banks",
+    dependencies=[Depends(require(Permission.MATCH))],
+    openapi_extra=IMAGE_BODY,
+)
+async def match_image(request: Request, dihedral: bool = False) -> JSONResponse:
+    """``{"sha256", "pdq", "quality", "matches"}`` (``"skipped": "low_quality"`` for an image
+    too featureless to match); ``dihedral=true`` also matches its rotations and flips."""
+    matcher = services(request).require_matcher()
+    data = await read_image(request)
+    hashes = await run_in_threadpool(_hash_upload, request, data, dihedral)
+    record = {"sha256": hashes.sha256, **match_record(matcher, hashes)}
+    audit(
+        request,
+        outcome="matched" if record["matches"] else "no match",
+        detail={"sha256": hashes.sha256, "matches": len(record["matches"])},
+    )
+    return JSONResponse(record)
+
+
+@router.post(
+    "/scan",
+    summary="Judge an image: hashes, bank matches, every detector, a verdict",
+    dependencies=[Depends(require(Permission.SCAN))],
+    openapi_extra=IMAGE_BODY,
+)
+async def scan_image(request: Request) -> JSONResponse:
+    """``{"sha256", "md5", "pdq", "quality", "width", "height", "verdict", "signals"}``, as
+    ``rempart scan`` writes each image, under the server's policy (``REMPART_POLICY``)."""
+    found = services(request)
+    found.require_matcher()
+    data = await read_image(request)
+    result = await run_in_threadpool(found.scanner.scan_bytes, data, name="upload")
+    _judged(request, "scan", result.verdict, {"sha256": result.hashes.sha256})
+    return JSONResponse(_without_path(result.to_json()))
+
+
+class GuardRequest(BaseModel):
+    """One generation request: the prompt, and the images as base64."""
+
+    prompt: str = Field(description="The prompt, as the user wrote it.")
+    negative_prompt: str | None = Field(default=None, description="The negative prompt.")
+    inputs: list[Base64Bytes] = Field(
+        default_factory=list,
+        max_length=MAX_GATE_INPUTS,
+        description="Uploaded photos the request edits (base64 of each image's bytes).",
+    )
+    output: Base64Bytes | None = Field(
+        default=None, description="The generated image, when checking the output (base64)."
+    )
+    person_photo: bool = Field(
+        default=False,
+        description="The request edits a photo of a person that is not sent (counts as an "
+        "uploaded photo with a face).",
+    )
+
+
+@router.post(
+    "/guard",
+    summary="The generation gate: judge a prompt, its input photos and its output",
+    dependencies=[Depends(require(Permission.GUARD))],
+)
+async def guard(request: Request, body: GuardRequest) -> JSONResponse:
+    """The verdict: ``{"action", "categories", "reasons", "policy"}``, each reason with the
+    signals behind it (for the prompt, the text matched and how it was read)."""
+    found = services(request)
+    if body.inputs or body.output is not None:
+        found.require_matcher()
+    verdict = await run_in_threadpool(
+        found.gate.check,
+        body.prompt,
+        body.negative_prompt,
+        list(body.inputs),
+        body.output,
+        person_photo=body.person_photo,
+    )
+    images = len(body.inputs) + (body.output is not None)
+    _judged(request, "guard", verdict, {"images": images})
+    return JSONResponse(verdict.to_json())
+
+
+def _judged(request: Request, endpoint: str, verdict: Verdict, detail: dict[str, Any]) -> None:
+    """Count the verdict and note it, with its categories and rules, for the audit log."""
+    metrics.VERDICTS.labels(endpoint, verdict.action.value).inc()
+    audit(
+        request,
+        outcome=verdict.action.value,
+        detail={
+            **detail,
+            "categories": [category.name for category in verdict.categories],
+            "rules": [reason.rule for reason in verdict.reasons],
+        },
+    )
