@@ -8,6 +8,7 @@ stops reading one (chunked, or lying about its length) as soon as it passes the 
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -16,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from rempart.audit import AuditEntry
 from rempart.server import metrics
 from rempart.server.problems import Problem
+from rempart.store import utc_now
 
 __all__ = ["AuditNote", "BodyLimit", "Recorder"]
 
@@ -90,6 +92,7 @@ class Recorder:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        arrived = utc_now()
         status = 500
         written = False
 
@@ -99,7 +102,7 @@ class Recorder:
                 status = message["status"]
                 note = scope.get("state", {}).get("audit")
                 if isinstance(note, AuditNote) and note.now and status < 400:
-                    entry = _entry(scope, status, started)
+                    entry = _entry(scope, status, started, arrived)
                     await run_in_threadpool(_services(scope).audit.write, entry)
                     written = True
             await send(message)
@@ -107,7 +110,7 @@ class Recorder:
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            entry = _entry(scope, status, started)
+            entry = _entry(scope, status, started, arrived)
             if not written:
                 _services(scope).audit.record(entry)
             metrics.REQUESTS.labels(entry.method, entry.route, str(status)).inc()
@@ -118,7 +121,7 @@ def _services(scope: Scope) -> Any:
     return scope["app"].state.services
 
 
-def _entry(scope: Scope, status: int, started: float) -> AuditEntry:
+def _entry(scope: Scope, status: int, started: float, arrived: datetime) -> AuditEntry:
     state = scope.get("state", {})
     key = state.get("key")
     note = state.get("audit")
@@ -135,6 +138,7 @@ def _entry(scope: Scope, status: int, started: float) -> AuditEntry:
         outcome=note.outcome if isinstance(note, AuditNote) else None,
         detail=note.detail if isinstance(note, AuditNote) else None,
         client=client[0] if client else None,
+        at=arrived,
     )
 
 
