@@ -5,7 +5,8 @@ change log (``bank_changes``) incrementally: an import, a withdrawal, a bank dis
 threshold changed in another process takes effect here at the next refresh, at most
 ``refresh_interval`` seconds later, without reloading anything. A server passes
 ``refresh_interval=None`` and calls ``refresh`` from a thread of its own, so that no match
-waits for the database. Matching and refreshing are safe from several threads.
+waits for the database. Matching and refreshing are safe from several threads: a search
+reads the index's current snapshot (see ``HashIndex``) and takes no lock.
 """
 
 from __future__ import annotations
@@ -81,8 +82,7 @@ class BankMatcher:
         self._banks: dict[int, _BankState] = {}
         self._seq = 0
         self._refreshed = 0.0
-        self._lock = threading.Lock()  # one refresh at a time
-        self._index_lock = threading.Lock()  # the index changes while no search reads it
+        self._lock = threading.Lock()  # one refresh at a time; searches take no lock
         self._load()
 
     @property
@@ -146,11 +146,10 @@ class BankMatcher:
             applied = 0
             result = connection.execution_options(yield_per=_LOAD_BATCH).execute(query)
             for rows in result.partitions():
-                with self._index_lock:
-                    if any(row.op == "bank" for row in rows):
-                        self._load_banks(connection)
-                    self._apply(rows)
-                    self._seq = rows[-1].seq
+                if any(row.op == "bank" for row in rows):
+                    self._load_banks(connection)
+                self._apply(rows)
+                self._seq = rows[-1].seq
                 applied += len(rows)
         self._refreshed = time.monotonic()
         return applied
@@ -188,11 +187,10 @@ class BankMatcher:
         self, search: Callable[[Words, int], Matches], queries: Words
     ) -> list[list[BankMatch]]:
         self._maybe_refresh()
-        with self._index_lock:
-            threshold = self._max_threshold()
-            if threshold is None:
-                return [[] for _ in range(len(queries))]
-            return self._collect(search(queries, threshold), len(queries))
+        threshold = self._max_threshold()
+        if threshold is None:
+            return [[] for _ in range(len(queries))]
+        return self._collect(search(queries, threshold), len(queries))
 
     def _max_threshold(self) -> int | None:
         thresholds = [bank.threshold for bank in self._banks.values() if bank.enabled]

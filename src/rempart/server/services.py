@@ -25,6 +25,7 @@ from rempart.keys import ApiKeys
 from rempart.persons import ProtectedPersons
 from rempart.policy import Policy, load_policy
 from rempart.scan import Scanner
+from rempart.server import metrics
 from rempart.server.auth import Authenticator
 from rempart.server.problems import Problem
 from rempart.store import Store
@@ -141,6 +142,7 @@ class Services:
     def _follow_banks(self) -> None:
         if self.matcher is not None:
             self.matcher.refresh()
+            metrics.INDEX_HASHES.set(len(self.matcher))
 
     def _follow_registry(self) -> None:
         with self.store.read() as connection:
