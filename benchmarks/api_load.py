@@ -66,7 +66,9 @@ def queries(stored: Path, count: int) -> list[str]:
         flips = rng.choice(256, rng.integers(8, 25), replace=False)
         bits[flips] ^= 1
         near.append(np.packbits(bits).tobytes().hex())
-    far = [bytes(row).hex() for row in rng.integers(0, 256, (count - len(near), 32), dtype=np.uint8)]
+    far = [
+        bytes(row).hex() for row in rng.integers(0, 256, (count - len(near), 32), dtype=np.uint8)
+    ]
     mixed = near + far
     rng.shuffle(mixed)
     return mixed
@@ -88,12 +90,12 @@ def rempart_database(stored: Path, size: int) -> str:
         started = time.perf_counter()
         with open(stored, encoding="utf-8") as stream:
             report = banks.import_records(
-                BANK, read_records(stream, HashListFormat.HEX), origin=str(stored),
+                BANK,
+                read_records(stream, HashListFormat.HEX),
+                origin=str(stored),
                 fmt=HashListFormat.HEX,
             )
-        console.print(
-            f"Imported {report.added:,} hashes in {time.perf_counter() - started:.0f} s"
-        )
+        console.print(f"Imported {report.added:,} hashes in {time.perf_counter() - started:.0f} s")
         store.close()
         partial.replace(path)
     return url
@@ -138,8 +140,11 @@ def peer_app() -> Any:
         for query in body.hashes:
             found = index.query(query)
             matches = [
-                {"entry_id": m.metadata, "hash": lines[m.metadata - 1],
-                 "distance": m.similarity_info.distance}
+                {
+                    "entry_id": m.metadata,
+                    "hash": lines[m.metadata - 1],
+                    "distance": m.similarity_info.distance,
+                }
                 for m in found
             ]
             results.append({"hash": query, "matches": matches})
@@ -156,9 +161,7 @@ def start_peer(stored: Path, workers: int) -> tuple[subprocess.Popen[bytes], str
         f"port={port}, workers={workers}, access_log=False, log_level='warning', "
         f"app_dir={str(Path(__file__).parent)!r})"
     )
-    process = subprocess.Popen(
-        [sys.executable, "-c", code], env=env, start_new_session=True
-    )
+    process = subprocess.Popen([sys.executable, "-c", code], env=env, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     wait_ready(url, process)
     return process, url
@@ -217,7 +220,9 @@ async def _connection(
         writer.close()
 
 
-async def _load(port: int, requests: list[bytes], concurrency: int, seconds: float) -> dict[str, Any]:
+async def _load(
+    port: int, requests: list[bytes], concurrency: int, seconds: float
+) -> dict[str, Any]:
     out: dict[str, Any] = {"latencies": [], "errors": 0}
     began = time.perf_counter()
     deadline = began + seconds
@@ -251,13 +256,22 @@ def load_main(spec_path: str) -> None:
     print(json.dumps(results))
 
 
-def run_load(url: str, key: str | None, sample: list[str], args: argparse.Namespace) -> list[dict[str, Any]]:
+def run_load(
+    url: str, key: str | None, sample: list[str], args: argparse.Namespace
+) -> list[dict[str, Any]]:
     spec = CACHE / "load-spec.json"
     port = int(url.rsplit(":", 1)[1])
-    spec.write_text(json.dumps({
-        "port": port, "key": key, "queries": sample,
-        "concurrency": args.concurrency, "seconds": args.seconds,
-    }))
+    spec.write_text(
+        json.dumps(
+            {
+                "port": port,
+                "key": key,
+                "queries": sample,
+                "concurrency": args.concurrency,
+                "seconds": args.seconds,
+            }
+        )
+    )
     done = subprocess.run(
         [sys.executable, __file__, "--load", str(spec)], capture_output=True, text=True, check=True
     )
@@ -328,8 +342,12 @@ def show(results: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -> 
     for name, rows in results.items():
         for row in rows:
             table.add_row(
-                name, str(row["concurrency"]), f"{row['rps']:,.0f}", f"{row['p50_ms']:.1f}",
-                f"{row['p99_ms']:.1f}", str(row["errors"]),
+                name,
+                str(row["concurrency"]),
+                f"{row['rps']:,.0f}",
+                f"{row['p50_ms']:.1f}",
+                f"{row['p99_ms']:.1f}",
+                str(row["errors"]),
             )
     Console().print(table)
     if "peer" in results:

@@ -27,6 +27,7 @@ from rempart.policy import Policy, load_policy
 from rempart.scan import Scanner
 from rempart.server import metrics
 from rempart.server.auth import Authenticator
+from rempart.server.batching import MatchBatcher
 from rempart.server.problems import Problem
 from rempart.store import Store
 from rempart.store.schema import person_embeddings, protected_persons
@@ -55,6 +56,7 @@ class Services:
     matcher: BankMatcher | None = None
     load_error: str | None = None
     _scanner: Scanner | None = None
+    _batcher: MatchBatcher | None = None
     _gallery: Gallery = field(default_factory=Gallery)
     _registry_version: tuple[int, ...] = ()
     _identities: list[IdentityDetector] = field(default_factory=list)
@@ -83,6 +85,14 @@ class Services:
     def ready(self) -> bool:
         """Whether the match index is loaded."""
         return self.matcher is not None
+
+    @property
+    def batcher(self) -> MatchBatcher:
+        """The match index, searched a batch of requests at a time; ``Problem("not-ready")``
+        while it loads."""
+        if self._batcher is None:
+            self._batcher = MatchBatcher(self.require_matcher())
+        return self._batcher
 
     def require_matcher(self) -> BankMatcher:
         """The match index, or ``Problem("not-ready")`` while it loads."""

@@ -68,10 +68,11 @@ async def match_hashes(request: Request, body: MatchRequest) -> JSONResponse:
     """``{"results": [{"hash", "matches": [{"bank", "entry_id", "hash", "distance"}]}]}``, one
     result per hash asked, in order; for ``dihedral`` sets, ``hash`` is the first of the 8
     and each match says which ``variant`` it matched."""
-    matcher = services(request).require_matcher()
+    found_services = services(request)
+    matcher = found_services.require_matcher()
     results: list[dict[str, Any]] = []
     if body.hashes:
-        found = matcher.match(_packed(body.hashes, "hashes"))
+        found = await found_services.batcher.match(_packed(body.hashes, "hashes"))
         results += [_result(h, m, variant=False) for h, m in zip(body.hashes, found, strict=True)]
     if body.dihedral:
         flat = [h for variants in body.dihedral for h in variants]
