@@ -71,7 +71,8 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """A migrated, empty Rempart database: SQLite in a temporary folder, then PostgreSQL."""
+    """A migrated, empty Rempart database: SQLite in a temporary folder, then PostgreSQL
+    (where the audit log, which refuses TRUNCATE, keeps the entries of earlier tests)."""
     if request.param == "sqlite":
         opened = Store.open(f"sqlite:///{tmp_path / 'rempart.db'}")
     else:
@@ -80,7 +81,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
             connection.execute(
                 text(
                     "TRUNCATE bank_changes, bank_entries, bank_imports, banks, "
-                    "person_embeddings, protected_persons RESTART IDENTITY CASCADE"
+                    "person_embeddings, protected_persons, api_keys RESTART IDENTITY CASCADE"
                 )
             )
     yield opened

@@ -7,8 +7,9 @@ import asyncio
 import numpy as np
 import pytest
 
-from rempart.banks import BankMatcher, Banks
+from rempart.banks import BankMatch, BankMatcher, Banks
 from rempart.hashing import pack
+from rempart.index import Words
 from rempart.server.batching import MatchBatcher
 from rempart.store import Store
 
@@ -18,7 +19,7 @@ class CountingMatcher(BankMatcher):
 
     calls = 0
 
-    def match(self, hashes: np.ndarray) -> list:  # type: ignore[override, type-arg]
+    def match(self, hashes: Words) -> list[list[BankMatch]]:
         self.calls += 1
         return super().match(hashes)
 
@@ -53,11 +54,13 @@ def test_requests_made_together_share_one_search_and_get_their_own_answers(
 
 
 def test_a_failed_search_fails_every_waiting_request(matcher: CountingMatcher) -> None:
-    async def run() -> list[BaseException | object]:
+    async def run() -> list[object]:
         batcher = MatchBatcher(matcher)
         bad = np.zeros((1, 3), dtype=np.uint64)  # not (n, 4): the index refuses it
-        return await asyncio.gather(
-            batcher.match(pack(hexes(1, seed=2))), batcher.match(bad), return_exceptions=True
+        return list(
+            await asyncio.gather(
+                batcher.match(pack(hexes(1, seed=2))), batcher.match(bad), return_exceptions=True
+            )
         )
 
     results = asyncio.run(run())

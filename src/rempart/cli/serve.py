@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import tempfile
+from contextlib import closing
 from typing import Annotated
 
 import typer
@@ -64,10 +65,8 @@ def serve_command(
         os.environ["REMPART_POLICY"] = policy
     settings = settings_or_exit()
     policy_or_exit(settings.policy)
-    with reported_errors():
-        store = Store.from_settings(settings)
+    with reported_errors(), closing(Store.from_settings(settings)) as store:
         has_key = ApiKeys(store).has_active()
-        store.close()
     if not has_key:
         if not is_loopback(host):
             exit_with(
@@ -82,19 +81,19 @@ def serve_command(
             err=True,
         )
     os.environ[WORKERS_ENV] = str(workers)
-    if workers > 1:
-        # Each worker records its metrics here; /metrics sums them.
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="rempart-metrics-")
-    uvicorn.run(
-        "rempart.server:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,  # the audit log records every request, with who made it
-        server_header=False,
-        log_level="info",
-    )
+    with tempfile.TemporaryDirectory(prefix="rempart-metrics-") as shared:
+        if workers > 1:  # each worker records its metrics here; /metrics sums them
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared
+        uvicorn.run(
+            "rempart.server:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=False,  # the audit log records every request, with who made it
+            server_header=False,
+            log_level="info",
+        )
 
 
 @key_app.command("create")
@@ -109,8 +108,8 @@ def create_key_command(
     """Create an API key and print it: this is the only time it is shown (only an Argon2
     hash of it is stored)."""
     settings = settings_or_exit()
-    with reported_errors():
-        new = ApiKeys(Store.from_settings(settings)).create(role, name=name, rate_limit=rate)
+    with reported_errors(), closing(Store.from_settings(settings)) as store:
+        new = ApiKeys(store).create(role, name=name, rate_limit=rate)
     typer.echo(new.secret)
     typer.echo(
         f"Created key {new.key.key_id} ({new.key.role.value}). Store it now: "
@@ -123,8 +122,8 @@ def create_key_command(
 def list_keys_command(output_format: FormatOption = OutputFormat.TABLE) -> None:
     """List API keys (never their secrets), revoked ones included."""
     settings = settings_or_exit()
-    with reported_errors():
-        keys = ApiKeys(Store.from_settings(settings)).list()
+    with reported_errors(), closing(Store.from_settings(settings)) as store:
+        keys = ApiKeys(store).list()
     write_records(
         [key.to_json() for key in keys],
         output_format,
@@ -140,8 +139,8 @@ def revoke_key_command(
 ) -> None:
     """Revoke a key: every running server refuses it within seconds."""
     settings = settings_or_exit()
-    with reported_errors():
-        key = ApiKeys(Store.from_settings(settings)).revoke(key_id)
+    with reported_errors(), closing(Store.from_settings(settings)) as store:
+        key = ApiKeys(store).revoke(key_id)
     typer.echo(f"Revoked key {key.key_id} ({key.role.value}).", err=True)
 
 
@@ -149,6 +148,5 @@ def revoke_key_command(
 def upgrade_command() -> None:
     """Bring the database's schema to this version's (the server also does it on start)."""
     settings = settings_or_exit()
-    with reported_errors():
-        store = Store.from_settings(settings)
-    typer.echo(f"Database {store.url} is up to date.", err=True)
+    with reported_errors(), closing(Store.from_settings(settings)) as store:
+        typer.echo(f"Database {store.url} is up to date.", err=True)

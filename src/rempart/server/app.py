@@ -16,6 +16,7 @@ from typing import Final
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from rempart import __version__
@@ -24,7 +25,7 @@ from rempart.config import Settings, load_settings
 from rempart.errors import MediaError, MissingExtraError, PromptError
 from rempart.keys import ApiKeyError
 from rempart.persons import PersonsError, UnknownPersonError
-from rempart.server.middleware import BodyLimit, Recorder
+from rempart.server.middleware import Authentication, BodyLimit, Recorder
 from rempart.server.problems import (
     PROBLEMS,
     Problem,
@@ -64,10 +65,15 @@ def create_app(settings: Settings, *, workers: int = 1) -> FastAPI:
         docs_url="/docs",
         redoc_url=None,
     )
-    for module in (health, checks, banks, registry, admin):
+    modules = (health, checks, banks, registry, admin)
+    for module in modules:
         app.include_router(module.router)
+    # Every route, for naming in the audit log a request refused before it was routed.
+    app.state.routes = [route for module in modules for route in module.router.routes]
     _handle_errors(app)
+    # Outermost last: every request is recorded, keys are checked before bodies are read.
     app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
+    app.add_middleware(Authentication)
     app.add_middleware(Recorder)
     return app
 
@@ -104,6 +110,11 @@ def _handle_errors(app: FastAPI) -> None:
     handler(MissingExtraError, lambda exc: Problem("detector-unavailable", str(exc)))
     handler(StoreError, lambda exc: Problem("database-unavailable", str(exc)))
     handler(RequestValidationError, _validation_problem)
+    # A client that hangs up mid-body: no server error, no traceback in the log.
+    handler(
+        ClientDisconnect,
+        lambda exc: Problem("invalid-request", "the client closed the connection mid-body"),
+    )
     handler(HTTPException, _http_problem)
 
     async def internal(request: Request, exc: Exception) -> Response:

@@ -1,6 +1,8 @@
 """Who may call what: API keys, the role each endpoint needs, and per-key rate limits.
 
-Every ``/v1`` endpoint needs ``Authorization: Bearer <key>``. A key is checked against its
+Every ``/v1`` endpoint needs ``Authorization: Bearer <key>``, checked (with the key's rate
+limit) by the ``Authentication`` middleware before any of the body is read; each endpoint's
+dependency then checks the key's role. A key is checked against its
 Argon2 hash once per worker, then by a SHA-256 of it kept in memory, so that only the first
 request of a key pays for Argon2. The key table is re-read every second by the server's
 follower thread: a revoked key is refused by every worker within seconds.
@@ -23,7 +25,7 @@ from starlette.requests import Request
 from rempart.keys import ApiKey, ApiKeys, Role, parse_key, verify_secret
 from rempart.server.problems import Problem
 
-__all__ = ["PERMISSIONS", "Authenticator", "Permission", "RateLimiter", "require"]
+__all__ = ["PERMISSIONS", "Authenticator", "Permission", "RateLimiter", "check_role", "require"]
 
 
 class Permission(StrEnum):
@@ -136,14 +138,9 @@ class Authenticator:
             self._known.setdefault(key_id, key)
         return key
 
-    def authorise(self, key: ApiKey, permission: Permission) -> None:
-        """``Problem("forbidden")`` unless the key's role has ``permission``; then
-        ``Problem("rate-limited")`` if the key is over its rate."""
-        if permission not in PERMISSIONS[key.role]:
-            raise Problem(
-                "forbidden",
-                f"the {key.role.value} role may not use this endpoint ({permission.value})",
-            )
+    def check_rate(self, key: ApiKey) -> None:
+        """``Problem("rate-limited")`` when the key is over its rate (each request takes a
+        token)."""
         rate = (key.rate_limit or self.default_rate) / self.workers
         wait = self.limiter.wait_time(key.key_id, rate)
         if wait > 0:
@@ -154,15 +151,22 @@ class Authenticator:
             )
 
 
-def require(permission: Permission) -> Callable[[Request], Awaitable[ApiKey]]:
-    """A FastAPI dependency: the request's key, authenticated and allowed ``permission``; it is
-    also kept on ``request.state.key`` for the audit log."""
+def check_role(key: ApiKey, permission: Permission) -> None:
+    """``Problem("forbidden")`` unless the key's role has ``permission``."""
+    if permission not in PERMISSIONS[key.role]:
+        raise Problem(
+            "forbidden",
+            f"the {key.role.value} role may not use this endpoint ({permission.value})",
+        )
 
-    async def dependency(request: Request) -> ApiKey:
-        auth: Authenticator = request.app.state.services.auth
-        key = await auth.authenticate(request)
-        request.state.key = key
-        auth.authorise(key, permission)
+
+def require(permission: Permission) -> Callable[[Request], Awaitable[ApiKey]]:
+    """A FastAPI dependency: the request's key (``Authentication`` found it before the body
+    was read), if its role has ``permission``."""
+
+    async def dependency(request: Request) -> ApiKey:  # async: FastAPI runs it inline
+        key: ApiKey = request.state.key
+        check_role(key, permission)
         return key
 
     dependency.__name__ = f"require_{permission.name.lower()}"

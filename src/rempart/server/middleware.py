@@ -1,5 +1,8 @@
-"""Two ASGI middlewares, pure ASGI so that they add microseconds, not a task per request.
+"""The ASGI middlewares, pure ASGI so that they add microseconds, not a task per request.
 
+``Authentication`` finds the API key of every request to ``/v1`` or ``/metrics``, and applies
+its rate limit, before anything reads the body: a caller without a key cannot make the server
+read or parse one.
 ``BodyLimit`` answers 413 before reading a body whose Content-Length is over the limit, and
 stops reading one (chunked, or lying about its length) as soon as it passes the limit.
 ``Recorder`` writes each request to the audit log and to the metrics once it is answered.
@@ -12,6 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rempart.audit import AuditEntry
@@ -19,10 +24,33 @@ from rempart.server import metrics
 from rempart.server.problems import Problem
 from rempart.store import utc_now
 
-__all__ = ["AuditNote", "BodyLimit", "Recorder"]
+__all__ = ["AuditNote", "Authentication", "BodyLimit", "Recorder"]
 
 # Probes answer every few seconds with nothing to audit; every other request is recorded.
 _UNRECORDED = frozenset({"/healthz", "/readyz"})
+_PROTECTED = ("/v1/", "/metrics")
+
+
+class Authentication:
+    """Refuse requests to protected paths without a valid key (401) or over its rate (429);
+    the key goes on ``request.state.key``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(_PROTECTED):
+            await self.app(scope, receive, send)
+            return
+        auth = _services(scope).auth
+        try:
+            key = await auth.authenticate(Request(scope))
+            scope.setdefault("state", {})["key"] = key
+            auth.check_rate(key)
+        except Problem as problem:
+            await problem.response(scope["path"])(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 class BodyLimit:
@@ -125,11 +153,10 @@ def _entry(scope: Scope, status: int, started: float, arrived: datetime) -> Audi
     state = scope.get("state", {})
     key = state.get("key")
     note = state.get("audit")
-    route = scope.get("route")
     client = scope.get("client")
     return AuditEntry(
         method=scope["method"],
-        route=getattr(route, "path", None) or "(no route)",
+        route=_route(scope),
         status=status,
         duration_ms=round((time.perf_counter() - started) * 1000),
         key_id=key.key_id if key is not None else None,
@@ -140,6 +167,17 @@ def _entry(scope: Scope, status: int, started: float, arrived: datetime) -> Audi
         client=client[0] if client else None,
         at=arrived,
     )
+
+
+def _route(scope: Scope) -> str:
+    """The route template the request went to (``/v1/banks/{name}``); for a request refused
+    before routing (no key), the route it would have gone to."""
+    route = scope.get("route")
+    if route is None:
+        matched = [r for r in scope["app"].state.routes if r.matches(scope)[0] is not Match.NONE]
+        full = [r for r in matched if r.matches(scope)[0] is Match.FULL]
+        route = (full or matched or [None])[0]
+    return getattr(route, "path", None) or "(no route)"
 
 
 def _content_length(scope: Scope) -> int | None:

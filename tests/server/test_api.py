@@ -1,0 +1,789 @@
+"""API v1's contract, endpoint by endpoint, against a real server on SQLite and PostgreSQL.
+
+The server is shared by the module's tests: each test names its own banks and persons, and
+banks only images no other test expects to be unmatched.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import string
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from PIL import Image
+
+from rempart.hashing import DIHEDRAL_NAMES, MATCH_THRESHOLD, hash_media
+from rempart.media import load_bytes
+from tests.images import encode, gradient, skimage_rgb
+from tests.server.running import RunningServer
+
+PROBLEM_PREFIX = "urn:rempart:problem:"
+V1_PATHS = {
+    "/v1/hash",
+    "/v1/match",
+    "/v1/match/image",
+    "/v1/scan",
+    "/v1/guard",
+    "/v1/banks",
+    "/v1/banks/{name}",
+    "/v1/banks/{name}/hashes",
+    "/v1/banks/{name}/import",
+    "/v1/banks/{name}/export",
+    "/v1/banks/{name}/withdraw",
+    "/v1/registry",
+    "/v1/registry/{name}",
+    "/v1/keys",
+    "/v1/keys/{key_id}",
+    "/v1/audit",
+}
+# The server follows the database once a second; changes show within a few seconds.
+FOLLOW_DEADLINE = 8.0
+
+T = TypeVar("T")
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
+    """The problem document of ``response``, checked to be of type ``slug`` with ``status``."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["type"] == PROBLEM_PREFIX + slug
+    assert body["status"] == status
+    assert isinstance(body["title"], str)
+    assert body["title"]
+    assert isinstance(body["detail"], str)
+    assert body["detail"]
+    return body
+
+
+def poll(check: Callable[[], T | None], what: str, deadline: float = FOLLOW_DEADLINE) -> T:
+    """``check()``'s first truthy answer, asked until ``deadline`` seconds have passed."""
+    end = time.monotonic() + deadline
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > end:
+            pytest.fail(f"not within {deadline} s: {what}")
+        time.sleep(0.1)
+
+
+def unique(prefix: str) -> str:
+    """A bank name no other test uses."""
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+def person_name() -> str:
+    """A made-up two-word name, letters only, that no other test uses."""
+    letters = "".join(secrets.choice(string.ascii_lowercase) for _ in range(7))
+    return f"Zorbin {letters.capitalize()}"
+
+
+def random_hash() -> str:
+    """A random PDQ hash: about 128 bits from any other, so it matches nothing else."""
+    return secrets.token_hex(32)
+
+
+def flip(hash_hex: str, bits: int) -> str:
+    """``hash_hex`` with its first ``bits`` bits flipped."""
+    value = int(hash_hex, 16) ^ (((1 << bits) - 1) << (256 - bits))
+    return f"{value:064x}"
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def jpeg(path: Path) -> bytes:
+    return path.read_bytes()
+
+
+def png(image: Image.Image) -> bytes:
+    return encode(image, "PNG")
+
+
+def local_hashes(data: bytes, *, dihedral: bool = False) -> dict[str, Any]:
+    """What ``rempart.hashing`` gives for ``data``, in process."""
+    record = hash_media(load_bytes(data), path="", dihedral=dihedral).to_json()
+    record.pop("path")
+    return record
+
+
+def matches_of(client: httpx.Client, hash_hex: str) -> list[dict[str, Any]]:
+    response = client.post("/v1/match", json={"hashes": [hash_hex]})
+    assert response.status_code == 200, response.text
+    found: list[dict[str, Any]] = response.json()["results"][0]["matches"]
+    return found
+
+
+def in_bank(client: httpx.Client, hash_hex: str, bank: str) -> list[dict[str, Any]]:
+    return [m for m in matches_of(client, hash_hex) if m["bank"] == bank]
+
+
+def create_bank(client: httpx.Client, name: str, **fields: Any) -> dict[str, Any]:
+    response = client.post("/v1/banks", json={"name": name, **fields})
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def add_hash(client: httpx.Client, bank: str, hash_hex: str) -> None:
+    response = client.post(f"/v1/banks/{bank}/hashes", json={"hash": hash_hex})
+    assert response.status_code == 201, response.text
+    assert response.json()["added"] == 1
+
+
+def bank_and_wait(client: httpx.Client, bank: str, hash_hex: str) -> None:
+    """Add ``hash_hex`` to ``bank`` and wait until the server matches it."""
+    add_hash(client, bank, hash_hex)
+    poll(lambda: in_bank(client, hash_hex, bank), f"{hash_hex} matches in {bank}")
+
+
+def import_text(
+    client: httpx.Client, bank: str, text: str, fmt: str | None = None
+) -> httpx.Response:
+    return client.post(
+        f"/v1/banks/{bank}/import",
+        params={"format": fmt} if fmt else None,
+        content=text.encode(),
+        headers={"content-type": "text/plain; charset=utf-8"},
+    )
+
+
+def rules_of(verdict: dict[str, Any]) -> list[str]:
+    return [reason["rule"] for reason in verdict["reasons"]]
+
+
+# --- fixtures --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin(server: RunningServer, keys: dict[str, str]) -> Iterator[httpx.Client]:
+    with server.client(keys["admin"]) as client:
+        yield client
+
+
+@pytest.fixture
+def platform(server: RunningServer, keys: dict[str, str]) -> Iterator[httpx.Client]:
+    with server.client(keys["platform"]) as client:
+        yield client
+
+
+@pytest.fixture
+def anonymous(server: RunningServer) -> Iterator[httpx.Client]:
+    with server.client() as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def labelme(testdata: Path) -> Path:
+    """Benign photos of quality 100, distinct from each other; each test banks its own."""
+    return testdata / "pdq" / "reg-test-input" / "labelme-subset"
+
+
+# --- probes, documentation, metrics ----------------------------------------------------------
+
+
+def test_healthz_and_readyz_need_no_key(anonymous: httpx.Client) -> None:
+    health = anonymous.get("/healthz")
+    assert health.status_code == 200
+    assert health.json() == {"status": "ok"}
+    ready = anonymous.get("/readyz")
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["status"] == "ready"
+    assert isinstance(body["hashes"], int)
+    assert body["hashes"] >= 0
+
+
+def test_readyz_counts_the_hashes_of_the_index(
+    admin: httpx.Client, anonymous: httpx.Client
+) -> None:
+    before = anonymous.get("/readyz").json()["hashes"]
+    bank = unique("ready")
+    create_bank(admin, bank)
+    import_text(admin, bank, f"{random_hash()}\n{random_hash()}\n", "hex").raise_for_status()
+    poll(
+        lambda: anonymous.get("/readyz").json()["hashes"] == before + 2,
+        "readyz counts the 2 new hashes",
+    )
+
+
+def test_openapi_lists_every_v1_path(anonymous: httpx.Client) -> None:
+    response = anonymous.get("/openapi.json")
+    assert response.status_code == 200
+    document = response.json()
+    assert document["info"]["title"] == "Rempart"
+    paths = set(document["paths"])
+    assert {p for p in paths if p.startswith("/v1")} == V1_PATHS
+    assert {"/healthz", "/readyz", "/metrics"} <= paths
+    # The image endpoints document their binary body.
+    assert "image/*" in document["paths"]["/v1/scan"]["post"]["requestBody"]["content"]
+
+
+def test_docs_are_served(anonymous: httpx.Client) -> None:
+    response = anonymous.get("/docs")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "swagger" in response.text.lower()
+    assert "/openapi.json" in response.text
+
+
+def test_metrics_count_requests_for_admin_only(admin: httpx.Client, platform: httpx.Client) -> None:
+    assert admin.get("/v1/banks").status_code == 200
+    response = admin.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    lines = [line for line in response.text.splitlines() if not line.startswith("#")]
+    assert any(
+        line.startswith("rempart_http_requests_total{")
+        and 'route="/v1/banks"' in line
+        and 'method="GET"' in line
+        and 'status="200"' in line
+        for line in lines
+    ), response.text[:2000]
+    problem(platform.get("/metrics"), 403, "forbidden")
+
+
+# --- banks -----------------------------------------------------------------------------------
+
+
+def test_create_list_and_describe_a_bank(admin: httpx.Client, platform: httpx.Client) -> None:
+    name = unique("create")
+    created = create_bank(admin, name, description="from a test", threshold=20)
+    assert created["name"] == name
+    assert created["description"] == "from a test"
+    assert created["threshold"] == 20
+    assert created["enabled"] is True
+    problem(admin.post("/v1/banks", json={"name": name}), 409, "bank-exists")
+
+    listed = platform.get("/v1/banks")
+    assert listed.status_code == 200
+    assert [b for b in listed.json()["banks"] if b["name"] == name] == [created]
+
+    stats = platform.get(f"/v1/banks/{name}")
+    assert stats.status_code == 200
+    assert stats.json() | {"last_added_at": None} == {
+        "name": name,
+        "enabled": True,
+        "threshold": 20,
+        "active": 0,
+        "withdrawn": 0,
+        "imports": 0,
+        "last_added_at": None,
+        "last_withdrawn_at": None,
+    }
+    problem(platform.get(f"/v1/banks/{unique('missing')}"), 404, "bank-not-found")
+
+
+@pytest.mark.parametrize("name", ["has space", "-starts-with-dash", "x" * 65, "slash/no", ""])
+def test_an_invalid_bank_name_is_refused(admin: httpx.Client, name: str) -> None:
+    problem(admin.post("/v1/banks", json={"name": name}), 422, "bank-invalid")
+    listed = admin.get("/v1/banks").json()["banks"]
+    assert name not in {b["name"] for b in listed}
+
+
+def test_an_invalid_threshold_is_refused(admin: httpx.Client) -> None:
+    problem(
+        admin.post("/v1/banks", json={"name": unique("thr"), "threshold": 999}),
+        422,
+        "invalid-request",
+    )
+
+
+def test_patch_changes_a_bank_and_disabling_it_stops_its_matches(admin: httpx.Client) -> None:
+    name = unique("patch")
+    create_bank(admin, name, description="before")
+    banked = random_hash()
+    bank_and_wait(admin, name, banked)
+
+    response = admin.patch(f"/v1/banks/{name}", json={"description": "after", "threshold": 5})
+    assert response.status_code == 200, response.text
+    changed = response.json()
+    assert (changed["description"], changed["threshold"], changed["enabled"]) == (
+        "after",
+        5,
+        True,
+    )
+    # A lower threshold applies: 8 bits off no longer matches.
+    poll(lambda: not in_bank(admin, flip(banked, 8), name), "threshold 5 applied")
+    assert in_bank(admin, flip(banked, 4), name)
+
+    response = admin.patch(f"/v1/banks/{name}", json={"enabled": False})
+    assert response.status_code == 200
+    assert response.json()["enabled"] is False
+    assert response.json()["description"] == "after"  # left out, so left as it was
+    poll(lambda: not in_bank(admin, banked, name), "a disabled bank stops matching")
+    assert admin.get(f"/v1/banks/{name}").json()["enabled"] is False
+    problem(admin.patch(f"/v1/banks/{unique('missing')}", json={}), 404, "bank-not-found")
+
+
+def test_add_one_hash(admin: httpx.Client) -> None:
+    name = unique("add")
+    create_bank(admin, name)
+    banked = random_hash()
+    response = admin.post(
+        f"/v1/banks/{name}/hashes",
+        json={"hash": banked.upper(), "quality": 90, "source_ref": "case-1", "note": "test"},
+    )
+    assert response.status_code == 201, response.text
+    report = response.json()
+    assert (report["bank"], report["added"], report["already_present"]) == (name, 1, 0)
+    again = admin.post(f"/v1/banks/{name}/hashes", json={"hash": banked})
+    assert (again.json()["added"], again.json()["already_present"]) == (0, 1)
+    assert admin.get(f"/v1/banks/{name}").json()["active"] == 1
+    problem(admin.post(f"/v1/banks/{name}/hashes", json={"hash": "not hex"}), 422, "bank-invalid")
+    problem(
+        admin.post(f"/v1/banks/{unique('missing')}/hashes", json={"hash": banked}),
+        404,
+        "bank-not-found",
+    )
+    exported = admin.get(f"/v1/banks/{name}/export", params={"format": "jsonl"}).text
+    (record,) = [json.loads(line) for line in exported.splitlines()]
+    assert (record["hash"], record["quality"], record["source_ref"], record["note"]) == (
+        banked,
+        90,
+        "case-1",
+        "test",
+    )
+
+
+@pytest.mark.parametrize("fmt", ["hex", "pytx", "jsonl", "csv", None])
+def test_import_each_format_and_export_round_trips(admin: httpx.Client, fmt: str | None) -> None:
+    name = unique("import")
+    create_bank(admin, name)
+    hashes = sorted(random_hash() for _ in range(5))
+    twice = hashes + hashes  # the second copy of each is already present
+    text = {
+        "hex": "\n".join(twice),
+        "pytx": "\n".join(f"pdq {h}\nvideo_md5 {h[:32]}" for h in twice),
+        "jsonl": "\n".join(json.dumps({"hash": h, "quality": 80}) for h in twice),
+        "csv": "hash,quality\n" + "\n".join(f"{h},70" for h in twice),
+        None: "\n".join(f"pdq {h}" for h in twice),  # the format is guessed from line 1
+    }[fmt]
+    response = import_text(admin, name, text, fmt)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["bank"] == name
+    assert report["added"] == 5
+    assert report["already_present"] == 5  # the second copy of each
+    assert isinstance(report["import_id"], int)
+    if fmt == "pytx":
+        assert sum(report["skipped"].values()) == 10  # the video_md5 lines
+    stats = admin.get(f"/v1/banks/{name}").json()
+    assert (stats["active"], stats["imports"]) == (5, 1)
+
+    exported = admin.get(f"/v1/banks/{name}/export")
+    assert exported.status_code == 200
+    assert exported.headers["content-type"].startswith("text/plain")
+    assert sorted(exported.text.splitlines()) == [f"pdq {h}" for h in hashes]
+    as_hex = admin.get(f"/v1/banks/{name}/export", params={"format": "hex"}).text
+    assert sorted(as_hex.splitlines()) == hashes
+    # What was exported imports as is into another bank.
+    copy = unique("copy")
+    create_bank(admin, copy)
+    assert import_text(admin, copy, exported.text).json()["added"] == 5
+
+
+def test_an_invalid_line_imports_nothing(admin: httpx.Client) -> None:
+    name = unique("invalid")
+    create_bank(admin, name)
+    good = [random_hash() for _ in range(3)]
+    text = f"{good[0]}\n{good[1]}\n\nnot-a-hash\n{good[2]}\n"
+    body = problem(import_text(admin, name, text, "hex"), 422, "import-invalid")
+    assert body["line"] == 4  # blank lines count
+    stats = admin.get(f"/v1/banks/{name}").json()
+    assert (stats["active"], stats["imports"]) == (0, 0)
+    assert admin.get(f"/v1/banks/{name}/export").text == ""
+    problem(import_text(admin, name, good[0], "no-such-format"), 422, "invalid-request")
+
+
+def test_import_into_an_unknown_bank_is_404(admin: httpx.Client) -> None:
+    problem(import_text(admin, unique("missing"), random_hash(), "hex"), 404, "bank-not-found")
+
+
+def test_import_wants_text(admin: httpx.Client) -> None:
+    name = unique("media")
+    create_bank(admin, name)
+    response = admin.post(
+        f"/v1/banks/{name}/import",
+        content=png(gradient()),
+        headers={"content-type": "image/png"},
+    )
+    problem(response, 415, "unsupported-media-type")
+
+
+def test_export_refuses_an_unknown_format_and_bank(admin: httpx.Client) -> None:
+    name = unique("export")
+    create_bank(admin, name)
+    for fmt in ("stopncii", "xml"):
+        problem(
+            admin.get(f"/v1/banks/{name}/export", params={"format": fmt}),
+            422,
+            "invalid-request",
+        )
+    problem(admin.get(f"/v1/banks/{unique('missing')}/export"), 404, "bank-not-found")
+
+
+def test_withdraw_by_hash_and_by_entry_id_stops_matching(admin: httpx.Client) -> None:
+    name = unique("withdraw")
+    create_bank(admin, name)
+    first, second, kept = random_hash(), random_hash(), random_hash()
+    import_text(admin, name, f"{first}\n{second}\n{kept}\n", "hex").raise_for_status()
+    poll(lambda: all(in_bank(admin, h, name) for h in (first, second, kept)), "the hashes match")
+    entry_id = in_bank(admin, second, name)[0]["entry_id"]
+
+    by_hash = admin.post(
+        f"/v1/banks/{name}/withdraw", json={"hashes": [first, random_hash()], "reason": "test"}
+    )
+    assert by_hash.status_code == 200, by_hash.text
+    report = by_hash.json()
+    assert (report["bank"], report["withdrawn"], report["already_withdrawn"]) == (name, 1, 0)
+    assert len(report["not_found"]) == 1
+    by_id = admin.post(f"/v1/banks/{name}/withdraw", json={"entry_ids": [entry_id]})
+    assert by_id.json()["withdrawn"] == 1
+    again = admin.post(f"/v1/banks/{name}/withdraw", json={"hashes": [first]})
+    assert (again.json()["withdrawn"], again.json()["already_withdrawn"]) == (0, 1)
+
+    poll(
+        lambda: not in_bank(admin, first, name) and not in_bank(admin, second, name),
+        "withdrawn hashes stop matching",
+    )
+    assert in_bank(admin, kept, name)
+    stats = admin.get(f"/v1/banks/{name}").json()
+    assert (stats["active"], stats["withdrawn"]) == (1, 2)
+    assert stats["last_withdrawn_at"] is not None
+    # Withdrawn entries stay on record, and are exported only when asked for.
+    assert admin.get(f"/v1/banks/{name}/export", params={"format": "hex"}).text == kept + "\n"
+    everything = admin.get(
+        f"/v1/banks/{name}/export", params={"format": "hex", "include_withdrawn": "true"}
+    ).text
+    assert sorted(everything.splitlines()) == sorted([first, second, kept])
+
+    problem(admin.post(f"/v1/banks/{name}/withdraw", json={}), 422, "invalid-request")
+    problem(
+        admin.post(f"/v1/banks/{unique('missing')}/withdraw", json={"hashes": [first]}),
+        404,
+        "bank-not-found",
+    )
+
+
+# --- match -----------------------------------------------------------------------------------
+
+
+def test_match_answers_each_hash_in_order(admin: httpx.Client, platform: httpx.Client) -> None:
+    name = unique("match")
+    create_bank(admin, name)
+    banked = random_hash()
+    bank_and_wait(admin, name, banked)
+    entry_id = in_bank(admin, banked, name)[0]["entry_id"]
+    near, far, unrelated = flip(banked, 5), flip(banked, MATCH_THRESHOLD + 9), random_hash()
+
+    asked = [unrelated, banked.upper(), near, far]
+    response = platform.post("/v1/match", json={"hashes": asked})
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["hash"] for r in results] == [h.lower() for h in asked]
+    assert results[0]["matches"] == []
+    assert results[1]["matches"] == [
+        {"bank": name, "entry_id": entry_id, "hash": banked, "distance": 0}
+    ]
+    assert results[2]["matches"] == [
+        {"bank": name, "entry_id": entry_id, "hash": banked, "distance": 5}
+    ]
+    assert results[3]["matches"] == []
+
+
+def test_match_refuses_invalid_hashes(platform: httpx.Client) -> None:
+    for hashes in (["zz" * 32], ["abc"], [random_hash() + "00"]):
+        problem(platform.post("/v1/match", json={"hashes": hashes}), 422, "invalid-request")
+    problem(
+        platform.post("/v1/match", json={"dihedral": [[random_hash()] * 7]}),
+        422,
+        "invalid-request",
+    )
+    problem(
+        platform.post("/v1/match", json={"hashes": [random_hash()] * 1001}),
+        422,
+        "invalid-request",
+    )
+
+
+def test_a_rotated_image_matches_through_its_dihedral_hashes(
+    admin: httpx.Client, platform: httpx.Client
+) -> None:
+    photo = Image.fromarray(skimage_rgb("coffee"))
+    name = unique("dihedral")
+    create_bank(admin, name)
+    bank_and_wait(admin, name, local_hashes(png(photo))["pdq"])
+
+    rotated = png(photo.transpose(Image.Transpose.ROTATE_90))
+    hashed = platform.post(
+        "/v1/hash",
+        params={"dihedral": "true"},
+        content=rotated,
+        headers={"content-type": "image/png"},
+    )
+    assert hashed.status_code == 200, hashed.text
+    variants = hashed.json()["dihedral"]
+    assert len(variants) == 8
+    # The rotated image's own hash is too far from the banked one to match...
+    assert not in_bank(platform, hashed.json()["pdq"], name)
+    # ...but one of its rotations is the original.
+    response = platform.post("/v1/match", json={"dihedral": [variants]})
+    assert response.status_code == 200, response.text
+    (result,) = response.json()["results"]
+    assert result["hash"] == variants[0]
+    (found,) = [m for m in result["matches"] if m["bank"] == name]
+    assert found["variant"] in DIHEDRAL_NAMES
+    assert found["variant"] != "original"
+    assert found["distance"] <= MATCH_THRESHOLD
+
+
+def test_match_image_finds_a_banked_image(
+    admin: httpx.Client, platform: httpx.Client, labelme: Path
+) -> None:
+    data = jpeg(labelme / "q1050.jpg")
+    name = unique("image")
+    create_bank(admin, name)
+    local = local_hashes(data)
+    bank_and_wait(admin, name, local["pdq"])
+
+    response = platform.post(
+        "/v1/match/image", content=data, headers={"content-type": "image/jpeg"}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["sha256"] == hashlib.sha256(data).hexdigest()
+    assert (body["pdq"], body["quality"]) == (local["pdq"], local["quality"])
+    assert [(m["bank"], m["distance"]) for m in body["matches"]] == [(name, 0)]
+    assert "skipped" not in body
+
+    other = png(gradient(seed=7))
+    unmatched = platform.post(
+        "/v1/match/image", content=other, headers={"content-type": "image/png"}
+    )
+    assert unmatched.json()["matches"] == []
+
+
+def test_match_image_skips_a_featureless_image(platform: httpx.Client) -> None:
+    flat = png(Image.new("RGB", (128, 128), (90, 140, 200)))
+    response = platform.post("/v1/match/image", content=flat, headers={"content-type": "image/png"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["skipped"] == "low_quality"
+    assert body["matches"] == []
+    assert body["quality"] < 50
+
+
+def test_image_endpoints_want_an_image_body(platform: httpx.Client) -> None:
+    for path in ("/v1/hash", "/v1/match/image", "/v1/scan"):
+        problem(platform.post(path, json={"image": "x"}), 415, "unsupported-media-type")
+        problem(
+            platform.post(path, content=b"", headers={"content-type": "image/png"}),
+            422,
+            "image-empty",
+        )
+        body = problem(
+            platform.post(path, content=b"not an image", headers={"content-type": "image/png"}),
+            415,
+            "image-unsupported-format",
+        )
+        assert body["code"] == "unsupported_format"
+
+
+# --- hash ------------------------------------------------------------------------------------
+
+
+def test_hash_gives_what_the_library_gives(platform: httpx.Client, labelme: Path) -> None:
+    data = jpeg(labelme / "q2821.jpg")
+    response = platform.post("/v1/hash", content=data, headers={"content-type": "image/jpeg"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["sha256"] == hashlib.sha256(data).hexdigest()
+    assert body["md5"] == hashlib.md5(data).hexdigest()
+    assert body == local_hashes(data)
+    assert "path" not in body
+    assert 0 <= body["quality"] <= 100
+
+    dihedral = platform.post(
+        "/v1/hash",
+        params={"dihedral": "true"},
+        content=data,
+        headers={"content-type": "application/octet-stream"},
+    )
+    assert dihedral.json() == local_hashes(data, dihedral=True)
+    assert dihedral.json()["dihedral"][0] == body["pdq"]
+
+
+# --- scan ------------------------------------------------------------------------------------
+
+
+def test_scan_allows_a_benign_photo(platform: httpx.Client, testdata: Path) -> None:
+    data = jpeg(testdata / "pdq" / "bridge-mods" / "square-512x512.jpg")
+    response = platform.post("/v1/scan", content=data, headers={"content-type": "image/jpeg"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["sha256"] == hashlib.sha256(data).hexdigest()
+    assert (body["width"], body["height"]) == (512, 512)
+    assert body["verdict"]["action"] == "allow"
+    assert body["verdict"]["reasons"] == []
+    assert body["verdict"]["policy"]["name"] == "default"
+    assert isinstance(body["signals"], list)
+    assert not [s for s in body["signals"] if s["name"] == "bank.match"]
+    assert "path" not in body
+
+
+def test_scan_blocks_a_banked_image(
+    admin: httpx.Client, platform: httpx.Client, labelme: Path
+) -> None:
+    data = jpeg(labelme / "q0291.jpg")
+    name = unique("scan")
+    create_bank(admin, name)
+    bank_and_wait(admin, name, local_hashes(data)["pdq"])
+
+    response = platform.post("/v1/scan", content=data, headers={"content-type": "image/jpeg"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    (signal,) = [s for s in body["signals"] if s["name"] == "bank.match"]
+    assert signal["value"] == name
+    assert signal["evidence"]["distance"] == 0
+    # The mandatory known-image rule blocks under every policy.
+    assert body["verdict"]["action"] == "block"
+    assert "known-image" in rules_of(body["verdict"])
+
+
+# --- guard -----------------------------------------------------------------------------------
+
+
+def test_guard_blocks_a_sexualised_minor_and_allows_a_cat(platform: httpx.Client) -> None:
+    blocked = platform.post("/v1/guard", json={"prompt": "photo of a 14 year old, nude"})
+    assert blocked.status_code == 200, blocked.text
+    verdict = blocked.json()
+    assert verdict["action"] == "block"
+    assert "minor-sexualised" in rules_of(verdict)
+    assert verdict["categories"][0]["name"] == "child_sexual_abuse"
+    assert set(verdict) == {"action", "categories", "reasons", "policy"}
+
+    allowed = platform.post("/v1/guard", json={"prompt": "a cat on a sofa"})
+    assert allowed.json()["action"] == "allow"
+    assert allowed.json()["reasons"] == []
+
+
+def test_guard_refuses_a_prompt_too_long(platform: httpx.Client) -> None:
+    body = problem(platform.post("/v1/guard", json={"prompt": "a" * 16385}), 422, "prompt-too-long")
+    assert body["code"] == "too_long"
+    assert platform.post("/v1/guard", json={"prompt": "a" * 16384}).status_code == 200
+
+
+def test_guard_blocks_undressing_an_uploaded_photo(platform: httpx.Client, testdata: Path) -> None:
+    photo = b64(jpeg(testdata / "faces" / "obama.jpg"))
+    response = platform.post("/v1/guard", json={"prompt": "remove her clothes", "inputs": [photo]})
+    assert response.status_code == 200, response.text
+    assert response.json()["action"] == "block"
+    assert "undress-upload" in rules_of(response.json())
+    # The same photo with a harmless request is allowed: the photo alone blocks nothing.
+    harmless = platform.post("/v1/guard", json={"prompt": "make him smile", "inputs": [photo]})
+    assert harmless.json()["action"] == "allow"
+
+
+def test_guard_refuses_invalid_base64(platform: httpx.Client) -> None:
+    problem(
+        platform.post("/v1/guard", json={"prompt": "a cat", "inputs": ["not base64!"]}),
+        422,
+        "invalid-request",
+    )
+    problem(platform.post("/v1/guard", json={"inputs": []}), 422, "invalid-request")
+
+
+# --- registry --------------------------------------------------------------------------------
+
+
+def test_registry_enrol_list_guard_and_remove(
+    admin: httpx.Client, platform: httpx.Client, testdata: Path
+) -> None:
+    name = person_name()
+    prompt = f"{name} topless"
+    assert platform.post("/v1/guard", json={"prompt": prompt}).json()["action"] == "allow"
+
+    photo = b64(jpeg(testdata / "faces" / "biden2.jpg"))
+    response = admin.post("/v1/registry", json={"name": f"  {name} ", "photos": [photo]})
+    assert response.status_code == 201, response.text
+    enrolled = response.json()
+    assert (enrolled["name"], enrolled["embeddings"], enrolled["added"]) == (name, 1, 1)
+    listed = admin.get("/v1/registry").json()["persons"]
+    assert [(p["name"], p["embeddings"]) for p in listed if p["name"] == name] == [(name, 1)]
+
+    def blocked() -> dict[str, Any] | None:
+        verdict: dict[str, Any] = platform.post("/v1/guard", json={"prompt": prompt}).json()
+        return verdict if verdict["action"] == "block" else None
+
+    verdict = poll(blocked, "the server reloads the registry")
+    assert "real-person-sexualised" in rules_of(verdict)
+
+    removed = admin.delete(f"/v1/registry/{name}")
+    assert removed.status_code == 200, removed.text
+    assert removed.json()["name"] == name
+    assert name not in {p["name"] for p in admin.get("/v1/registry").json()["persons"]}
+    problem(admin.delete(f"/v1/registry/{name}"), 404, "person-not-found")
+    poll(
+        lambda: platform.post("/v1/guard", json={"prompt": prompt}).json()["action"] == "allow",
+        "the server forgets a removed person",
+    )
+
+
+def test_enrolment_without_a_face_enrols_nothing(admin: httpx.Client, testdata: Path) -> None:
+    name = person_name()
+    face = b64(jpeg(testdata / "faces" / "obama2.jpg"))
+    no_face = b64(png(gradient(256, 256, seed=3)))
+    body = problem(
+        admin.post("/v1/registry", json={"name": name, "photos": [face, no_face]}),
+        422,
+        "enrolment-failed",
+    )
+    assert len(body["problems"]) == 1
+    assert body["problems"][0].startswith("photo 2")
+    assert name not in {p["name"] for p in admin.get("/v1/registry").json()["persons"]}
+    problem(admin.post("/v1/registry", json={"name": name, "photos": []}), 422, "invalid-request")
+    problem(admin.post("/v1/registry", json={"name": " ", "photos": [face]}), 422, "person-invalid")
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+def test_an_unknown_path_is_a_404_problem(admin: httpx.Client, anonymous: httpx.Client) -> None:
+    body = problem(admin.get("/v1/no-such-thing"), 404, "not-found")
+    assert body["instance"] == "/v1/no-such-thing"
+    problem(anonymous.get("/no-such-thing"), 404, "not-found")
+    # Without a key, nothing under /v1 says whether it exists.
+    problem(anonymous.get("/v1/no-such-thing"), 401, "unauthenticated")
+
+
+def test_a_wrong_method_is_a_405_problem(admin: httpx.Client) -> None:
+    response = admin.put("/v1/match", json={"hashes": []})
+    problem(response, 405, "method-not-allowed")
+    assert "POST" in response.headers["allow"]
+    problem(admin.delete("/v1/audit"), 405, "method-not-allowed")
+
+
+def test_malformed_json_is_an_invalid_request(admin: httpx.Client) -> None:
+    for path in ("/v1/match", "/v1/guard", "/v1/banks", "/v1/keys"):
+        body = problem(
+            admin.post(path, content=b'{"hashes": [', headers={"content-type": "application/json"}),
+            422,
+            "invalid-request",
+        )
+        assert body["errors"]
+    body = problem(admin.post("/v1/guard", json={"prompt": 5}), 422, "invalid-request")
+    assert body["errors"][0]["location"] == "body.prompt"

@@ -1,0 +1,598 @@
+"""Who may call what, against a real server on SQLite and PostgreSQL: API keys (from the CLI
+and the API, through their whole life), the role of each endpoint, rate limits, and the audit
+log every request leaves."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from PIL import Image
+
+from rempart.keys import Role, parse_key
+from rempart.server.auth import PERMISSIONS, Permission
+from tests.images import encode, gradient
+from tests.server.running import RunningServer
+
+CLI = [sys.executable, "-c", "from rempart.cli import main; main()"]
+PROBLEM_PREFIX = "urn:rempart:problem:"
+GUARD_PROMPT = "photo of a 14 year old, nude"
+KEY_FIELDS = {"key_id", "name", "role", "rate_limit", "created_at", "revoked_at"}
+PUBLIC = {("GET", "/healthz"), ("GET", "/readyz")}  # probes: no key needed
+
+T = TypeVar("T")
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
+    """The problem document of ``response``, checked to be of type ``slug`` with ``status``."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["type"] == PROBLEM_PREFIX + slug
+    assert body["status"] == status
+    assert isinstance(body["title"], str)
+    assert body["title"]
+    assert isinstance(body["detail"], str)
+    assert body["detail"]
+    return body
+
+
+def unauthenticated(response: httpx.Response) -> None:
+    problem(response, 401, "unauthenticated")
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+def poll(check: Callable[[], T | None], what: str, deadline: float = 5.0) -> T:
+    """``check()``'s first truthy answer, asked until ``deadline`` seconds have passed."""
+    end = time.monotonic() + deadline
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > end:
+            pytest.fail(f"not within {deadline} s: {what}")
+        time.sleep(0.1)
+
+
+def rempart(server: RunningServer, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the ``rempart`` CLI against the server's database."""
+    return subprocess.run(
+        [*CLI, *args], env=server.env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def key_id(secret: str) -> str:
+    found = parse_key(secret)
+    assert found is not None, secret
+    return found
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def audit_entries(admin: httpx.Client, after: int = 0) -> list[dict[str, Any]]:
+    """Every audit entry with an id above ``after``, oldest first."""
+    entries: list[dict[str, Any]] = []
+    while True:
+        response = admin.get("/v1/audit", params={"after": after, "limit": 1000})
+        assert response.status_code == 200, response.text
+        page = response.json()["entries"]
+        if not page:
+            return entries
+        entries += page
+        after = page[-1]["id"]
+
+
+def last_audit_id(admin: httpx.Client) -> int:
+    entries = audit_entries(admin)
+    return int(entries[-1]["id"]) if entries else 0
+
+
+# --- the endpoints and the permission each needs ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class World:
+    """What the endpoints' minimal valid requests refer to."""
+
+    bank: str
+    image: bytes
+    face: str  # base64
+    revocable: dict[str, str]  # role -> the id of a key that role's DELETE may revoke
+
+
+Request = tuple[str, dict[str, Any]]  # (URL, httpx keyword arguments)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One endpoint, the permission it needs, the status of a minimal valid request, and how
+    to make that request for a role."""
+
+    method: str
+    path: str
+    permission: Permission
+    ok: int
+    request: Callable[[World, str], Request]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def _image(world: World, _role: str) -> dict[str, Any]:
+    return {"content": world.image, "headers": {"content-type": "image/png"}}
+
+
+def _get(path: str) -> Callable[[World, str], Request]:
+    return lambda world, role: (path.format(bank=world.bank), {})
+
+
+ENDPOINTS = [
+    Endpoint("GET", "/metrics", Permission.METRICS, 200, _get("/metrics")),
+    Endpoint("POST", "/v1/hash", Permission.HASH, 200, lambda w, r: ("/v1/hash", _image(w, r))),
+    Endpoint(
+        "POST",
+        "/v1/match",
+        Permission.MATCH,
+        200,
+        lambda w, r: ("/v1/match", {"json": {"hashes": [secrets.token_hex(32)]}}),
+    ),
+    Endpoint(
+        "POST",
+        "/v1/match/image",
+        Permission.MATCH,
+        200,
+        lambda w, r: ("/v1/match/image", _image(w, r)),
+    ),
+    Endpoint("POST", "/v1/scan", Permission.SCAN, 200, lambda w, r: ("/v1/scan", _image(w, r))),
+    Endpoint(
+        "POST",
+        "/v1/guard",
+        Permission.GUARD,
+        200,
+        lambda w, r: ("/v1/guard", {"json": {"prompt": "a cat on a sofa"}}),
+    ),
+    Endpoint("GET", "/v1/banks", Permission.BANKS_READ, 200, _get("/v1/banks")),
+    Endpoint(
+        "POST",
+        "/v1/banks",
+        Permission.BANKS_ADMIN,
+        201,
+        lambda w, r: ("/v1/banks", {"json": {"name": f"made-by-{r}-{secrets.token_hex(3)}"}}),
+    ),
+    Endpoint("GET", "/v1/banks/{name}", Permission.BANKS_READ, 200, _get("/v1/banks/{bank}")),
+    Endpoint(
+        "PATCH",
+        "/v1/banks/{name}",
+        Permission.BANKS_ADMIN,
+        200,
+        lambda w, r: (f"/v1/banks/{w.bank}", {"json": {"description": f"patched by {r}"}}),
+    ),
+    Endpoint(
+        "POST",
+        "/v1/banks/{name}/hashes",
+        Permission.BANKS_ADD,
+        201,
+        lambda w, r: (f"/v1/banks/{w.bank}/hashes", {"json": {"hash": secrets.token_hex(32)}}),
+    ),
+    Endpoint(
+        "POST",
+        "/v1/banks/{name}/import",
+        Permission.BANKS_ADMIN,
+        200,
+        lambda w, r: (
+            f"/v1/banks/{w.bank}/import?format=hex",
+            {"content": secrets.token_hex(32) + "\n", "headers": {"content-type": "text/plain"}},
+        ),
+    ),
+    Endpoint(
+        "GET",
+        "/v1/banks/{name}/export",
+        Permission.BANKS_EXPORT,
+        200,
+        _get("/v1/banks/{bank}/export"),
+    ),
+    Endpoint(
+        "POST",
+        "/v1/banks/{name}/withdraw",
+        Permission.BANKS_WITHDRAW,
+        200,
+        lambda w, r: (
+            f"/v1/banks/{w.bank}/withdraw",
+            {"json": {"hashes": [secrets.token_hex(32)], "reason": "test"}},
+        ),
+    ),
+    Endpoint("GET", "/v1/registry", Permission.REGISTRY_READ, 200, _get("/v1/registry")),
+    Endpoint(
+        "POST",
+        "/v1/registry",
+        Permission.REGISTRY_ADMIN,
+        201,
+        lambda w, r: ("/v1/registry", {"json": {"name": f"Person {r}", "photos": [w.face]}}),
+    ),
+    Endpoint(
+        "DELETE",
+        "/v1/registry/{name}",
+        Permission.REGISTRY_ADMIN,
+        404,  # nobody of that name: person-not-found, once the role is allowed
+        lambda w, r: (f"/v1/registry/Nobody {r}", {}),
+    ),
+    Endpoint("GET", "/v1/keys", Permission.KEYS_ADMIN, 200, _get("/v1/keys")),
+    Endpoint(
+        "POST",
+        "/v1/keys",
+        Permission.KEYS_ADMIN,
+        201,
+        lambda w, r: ("/v1/keys", {"json": {"role": "platform", "name": f"made by {r}"}}),
+    ),
+    Endpoint(
+        "DELETE",
+        "/v1/keys/{key_id}",
+        Permission.KEYS_ADMIN,
+        200,
+        lambda w, r: (f"/v1/keys/{w.revocable[r]}", {}),
+    ),
+    Endpoint("GET", "/v1/audit", Permission.AUDIT_READ, 200, _get("/v1/audit")),
+]
+ROLES = [role.value for role in Role]
+
+
+def send(client: httpx.Client, endpoint: Endpoint, world: World, role: str) -> httpx.Response:
+    url, options = endpoint.request(world, role)
+    return client.request(endpoint.method, url, **options)
+
+
+# --- fixtures --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin(server: RunningServer, keys: dict[str, str]) -> Iterator[httpx.Client]:
+    with server.client(keys["admin"]) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def world(server: RunningServer, keys: dict[str, str], testdata: Path) -> World:
+    with server.client(keys["admin"]) as admin:
+        bank = f"matrix-{secrets.token_hex(4)}"
+        admin.post("/v1/banks", json={"name": bank}).raise_for_status()
+        revocable = {}
+        for role in ROLES:
+            made = admin.post("/v1/keys", json={"role": "platform", "name": f"for {role}"})
+            made.raise_for_status()
+            revocable[role] = made.json()["key_id"]
+    face = Image.open(testdata / "faces" / "obama.jpg").convert("RGB")
+    face.thumbnail((480, 480))
+    return World(
+        bank=bank,
+        image=encode(gradient(), "PNG"),
+        face=base64.b64encode(encode(face, "JPEG", quality=90)).decode(),
+        revocable=revocable,
+    )
+
+
+# --- authentication --------------------------------------------------------------------------
+
+
+def test_a_request_without_a_valid_key_is_401(server: RunningServer, keys: dict[str, str]) -> None:
+    real = keys["platform"]
+    prefix, real_id, _ = real.split("_", 2)
+    well_formed_unknown = f"rmp_{'0' * 12}_{secrets.token_urlsafe(32)}"
+    wrong_secret = f"{prefix}_{real_id}_{secrets.token_urlsafe(32)}"
+    assert parse_key(well_formed_unknown)
+    assert parse_key(wrong_secret) == real_id
+    presented: list[dict[str, str]] = [
+        {},
+        {"Authorization": ""},
+        {"Authorization": "Bearer"},
+        {"Authorization": f"Basic {base64.b64encode(real.encode()).decode()}"},
+        {"Authorization": real},  # no scheme
+        bearer("rmp_short_key"),
+        bearer(real + "x"),
+        bearer(real.replace("rmp_", "rmq_")),
+        bearer(well_formed_unknown),
+        bearer(wrong_secret),
+    ]
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        for headers in presented:
+            unauthenticated(client.get("/v1/banks", headers=headers))
+        # The real key, in either case of the scheme, is accepted.
+        assert client.get("/v1/banks", headers=bearer(real)).status_code == 200
+        assert client.get("/v1/banks", headers={"Authorization": f"bearer {real}"}).is_success
+        # A wrong secret tried after the right one is still refused (nothing cached by id).
+        unauthenticated(client.get("/v1/banks", headers=bearer(wrong_secret)))
+
+
+def test_every_endpoint_needs_a_key(server: RunningServer, world: World) -> None:
+    with server.client() as client:
+        for endpoint in ENDPOINTS:
+            unauthenticated(send(client, endpoint, world, "admin"))
+        for method, path in PUBLIC:
+            assert client.request(method, path).status_code == 200
+
+
+def test_the_matrix_covers_every_endpoint(server: RunningServer) -> None:
+    document = httpx.get(server.url + "/openapi.json", timeout=60).json()
+    served = {
+        (method.upper(), path)
+        for path, operations in document["paths"].items()
+        for method in operations
+    }
+    assert served == {(e.method, e.path) for e in ENDPOINTS} | PUBLIC
+
+
+# --- roles -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
+def test_role_matrix(
+    server: RunningServer, keys: dict[str, str], world: World, endpoint: Endpoint, role: str
+) -> None:
+    with server.client(keys[role]) as client:
+        response = send(client, endpoint, world, role)
+    if endpoint.permission in PERMISSIONS[Role(role)]:
+        assert response.status_code == endpoint.ok, response.text
+    else:
+        body = problem(response, 403, "forbidden")
+        assert role in body["detail"]
+        assert endpoint.permission.value in body["detail"]
+
+
+def test_roles_are_no_broader_than_they_should_be() -> None:
+    assert PERMISSIONS[Role.ADMIN] == frozenset(Permission)
+    assert Permission.BANKS_ADMIN not in PERMISSIONS[Role.PLATFORM]
+    assert Permission.BANKS_ADD not in PERMISSIONS[Role.PLATFORM]
+    assert Permission.SCAN not in PERMISSIONS[Role.FLAGGER]
+    assert Permission.GUARD not in PERMISSIONS[Role.FLAGGER]
+    assert Permission.BANKS_ADMIN not in PERMISSIONS[Role.REVIEWER]
+    # Only an admin manages keys, the registry and banks, or reads the metrics.
+    for permission in (
+        Permission.KEYS_ADMIN,
+        Permission.REGISTRY_ADMIN,
+        Permission.BANKS_ADMIN,
+        Permission.METRICS,
+    ):
+        assert [role for role in Role if permission in PERMISSIONS[role]] == [Role.ADMIN]
+
+
+def test_concrete_refusals_and_an_admin_who_may_do_everything(
+    server: RunningServer, keys: dict[str, str], world: World
+) -> None:
+    with server.client(keys["platform"]) as platform:
+        problem(platform.post("/v1/banks", json={"name": "not-by-platform"}), 403, "forbidden")
+    with server.client(keys["flagger"]) as flagger:
+        problem(
+            flagger.post("/v1/scan", content=world.image, headers={"content-type": "image/png"}),
+            403,
+            "forbidden",
+        )
+        assert flagger.post(f"/v1/banks/{world.bank}/hashes", json={"hash": "0" * 64}).is_success
+    with server.client(keys["reviewer"]) as reviewer:
+        problem(
+            reviewer.post(
+                f"/v1/banks/{world.bank}/import",
+                content=secrets.token_hex(32),
+                headers={"content-type": "text/plain"},
+            ),
+            403,
+            "forbidden",
+        )
+        assert reviewer.get("/v1/audit").status_code == 200
+    with server.client(keys["admin"]) as admin:
+        for endpoint in ENDPOINTS:
+            assert send(admin, endpoint, world, "admin").status_code not in (401, 403, 429)
+    listed = httpx.get(server.url + "/v1/banks", headers=bearer(keys["admin"]), timeout=60)
+    assert "not-by-platform" not in {bank["name"] for bank in listed.json()["banks"]}
+
+
+# --- a key's life ----------------------------------------------------------------------------
+
+
+def test_a_key_from_the_cli_works_at_once_is_listed_without_secrets_and_revokes(
+    server: RunningServer, admin: httpx.Client
+) -> None:
+    created = rempart(server, "key", "create", "--role", "platform", "--name", "x")
+    assert created.returncode == 0, created.stderr
+    secret = created.stdout.strip()
+    assert created.stdout == secret + "\n"  # the secret, and nothing else, on stdout
+    new_id = key_id(secret)
+    assert new_id in created.stderr
+
+    with server.client(secret) as client:
+        assert client.get("/v1/banks").status_code == 200  # no wait for the server to reload
+        problem(client.get("/v1/keys"), 403, "forbidden")  # a platform key, not an admin's
+
+    listed = rempart(server, "key", "list", "--format", "jsonl")
+    assert listed.returncode == 0, listed.stderr
+    records = [json.loads(line) for line in listed.stdout.splitlines()]
+    (record,) = [r for r in records if r["key_id"] == new_id]
+    assert set(record) == KEY_FIELDS
+    assert (record["role"], record["name"], record["revoked_at"]) == ("platform", "x", None)
+    assert secret not in listed.stdout
+    assert secret.split("_", 2)[2] not in listed.stdout
+    assert "argon2" not in listed.stdout
+
+    response = admin.get("/v1/keys")
+    assert response.status_code == 200
+    (served,) = [k for k in response.json()["keys"] if k["key_id"] == new_id]
+    assert set(served) == KEY_FIELDS
+    assert served == record
+    assert secret.split("_", 2)[2] not in response.text
+    assert "argon2" not in response.text
+    assert "secret" not in response.text
+
+    revoked = rempart(server, "key", "revoke", new_id)
+    assert revoked.returncode == 0, revoked.stderr
+    with server.client(secret) as client:
+        poll(lambda: client.get("/v1/banks").status_code == 401, "the server refuses the key")
+        unauthenticated(client.get("/v1/banks"))
+    (served,) = [k for k in admin.get("/v1/keys").json()["keys"] if k["key_id"] == new_id]
+    assert served["revoked_at"] is not None
+
+
+def test_a_key_from_the_api_is_shown_once_and_revokes(
+    server: RunningServer, admin: httpx.Client
+) -> None:
+    response = admin.post("/v1/keys", json={"role": "reviewer", "name": "from the api"})
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert set(created) == KEY_FIELDS | {"secret"}
+    secret = created["secret"]
+    assert key_id(secret) == created["key_id"]
+    assert (created["role"], created["name"], created["revoked_at"]) == (
+        "reviewer",
+        "from the api",
+        None,
+    )
+    with server.client(secret) as client:
+        assert client.get("/v1/audit").status_code == 200
+    # Never shown again.
+    assert secret.split("_", 2)[2] not in admin.get("/v1/keys").text
+
+    deleted = admin.delete(f"/v1/keys/{created['key_id']}")
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json()["revoked_at"] is not None
+    assert "secret" not in deleted.json()
+    with server.client(secret) as client:
+        poll(lambda: client.get("/v1/audit").status_code == 401, "the server refuses the key")
+    assert admin.delete(f"/v1/keys/{created['key_id']}").status_code == 200  # harmless twice
+
+
+def test_key_creation_and_revocation_errors(admin: httpx.Client) -> None:
+    problem(admin.delete("/v1/keys/nosuchkey123"), 404, "key-not-found")
+    problem(admin.post("/v1/keys", json={"role": "root"}), 422, "invalid-request")
+    problem(
+        admin.post("/v1/keys", json={"role": "platform", "rate_limit": 0}), 422, "invalid-request"
+    )
+    problem(admin.post("/v1/keys", json={"name": "no role"}), 422, "invalid-request")
+
+
+# --- rate limits -----------------------------------------------------------------------------
+
+
+def test_a_key_over_its_rate_gets_429_and_other_keys_do_not(
+    server: RunningServer, keys: dict[str, str], admin: httpx.Client
+) -> None:
+    created = rempart(server, "key", "create", "--role", "platform", "--rate", "2")
+    assert created.returncode == 0, created.stderr
+    slow = created.stdout.strip()
+    api = admin.post("/v1/keys", json={"role": "platform", "rate_limit": 2})
+    assert api.status_code == 201
+    assert api.json()["rate_limit"] == 2
+    for secret in (slow, api.json()["secret"]):
+        with server.client(secret) as client:
+            responses = [client.get("/v1/banks") for _ in range(12)]
+            statuses = [response.status_code for response in responses]
+            # A burst of twice the rate passes; then the key waits.
+            assert statuses[:4] == [200] * 4, statuses
+            assert 429 in statuses, statuses
+            limited = responses[statuses.index(429)]
+            body = problem(limited, 429, "rate-limited")
+            assert "2 requests a second" in body["detail"]
+            retry_after = int(limited.headers["retry-after"])
+            assert 1 <= retry_after <= 2
+            # Other keys are unaffected, even while this one is limited.
+            with server.client(keys["platform"]) as other:
+                assert [other.get("/v1/banks").status_code for _ in range(10)] == [200] * 10
+            time.sleep(retry_after)
+            assert client.get("/v1/banks").status_code == 200
+
+
+# --- the audit log ---------------------------------------------------------------------------
+
+
+def test_every_request_is_audited_without_its_content(
+    server: RunningServer, keys: dict[str, str], admin: httpx.Client, world: World
+) -> None:
+    start = last_audit_id(admin)
+    platform_id, flagger_id = key_id(keys["platform"]), key_id(keys["flagger"])
+    with server.client(keys["platform"]) as platform:
+        assert platform.get(f"/v1/banks/{world.bank}").status_code == 200
+        guard = platform.post("/v1/guard", json={"prompt": GUARD_PROMPT})
+        assert guard.json()["action"] == "block"
+        hashed = platform.post(
+            "/v1/hash", content=world.image, headers={"content-type": "image/png"}
+        )
+        assert hashed.status_code == 200
+    with server.client() as anonymous:
+        unauthenticated(anonymous.get(f"/v1/banks/{world.bank}"))
+    with server.client(keys["flagger"]) as flagger:
+        problem(
+            flagger.post("/v1/scan", content=world.image, headers={"content-type": "image/png"}),
+            403,
+            "forbidden",
+        )
+
+    def recorded() -> list[dict[str, Any]] | None:
+        entries = audit_entries(admin, start)
+        routes = {(e["key_id"], e["route"]) for e in entries}
+        wanted = {
+            (platform_id, "/v1/banks/{name}"),
+            (platform_id, "/v1/guard"),
+            (platform_id, "/v1/hash"),
+            (None, "/v1/banks/{name}"),
+            (flagger_id, "/v1/scan"),
+        }
+        return entries if wanted <= routes else None
+
+    entries = poll(recorded, "the audit log records the requests")
+    for entry in entries:
+        assert {"id", "at", "key_id", "role", "method", "route", "status", "outcome"} <= set(entry)
+
+    def one(key: str | None, route: str) -> dict[str, Any]:
+        (found,) = [e for e in entries if e["key_id"] == key and e["route"] == route]
+        return found
+
+    stats = one(platform_id, "/v1/banks/{name}")
+    assert (stats["role"], stats["method"], stats["status"]) == ("platform", "GET", 200)
+    guarded = one(platform_id, "/v1/guard")
+    assert (guarded["method"], guarded["status"], guarded["outcome"]) == ("POST", 200, "block")
+    assert guarded["detail"]["rules"] == ["minor-sexualised"]
+    hashed_entry = one(platform_id, "/v1/hash")
+    assert hashed_entry["outcome"] == "hashed"
+    assert hashed_entry["detail"]["sha256"] == hashed.json()["sha256"]
+    anonymous_entry = one(None, "/v1/banks/{name}")
+    assert (anonymous_entry["role"], anonymous_entry["status"]) == (None, 401)
+    refused = one(flagger_id, "/v1/scan")
+    assert (refused["role"], refused["status"]) == ("flagger", 403)
+    # Neither the prompt nor the image is kept, anywhere in the log.
+    everything = json.dumps(audit_entries(admin))
+    assert GUARD_PROMPT not in everything
+    assert "14 year old" not in everything
+    assert base64.b64encode(world.image[:48]).decode() not in everything
+    assert world.image[16:48].hex() not in everything
+
+    # Filtered by key: only that key's entries.
+    by_key = admin.get("/v1/audit", params={"after": start, "key_id": flagger_id}).json()
+    assert by_key["entries"]
+    assert {e["key_id"] for e in by_key["entries"]} == {flagger_id}
+
+
+def test_a_change_is_audited_before_it_is_answered(admin: httpx.Client) -> None:
+    start = last_audit_id(admin)
+    name = f"audited-{secrets.token_hex(4)}"
+    assert admin.post("/v1/banks", json={"name": name}).status_code == 201
+    # No polling: a request that changes something commits its entry before answering.
+    (entry,) = [e for e in audit_entries(admin, start) if e["route"] == "/v1/banks"]
+    assert (entry["method"], entry["status"], entry["target"], entry["outcome"]) == (
+        "POST",
+        201,
+        name,
+        "created",
+    )
+    assert entry["role"] == "admin"
