@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
@@ -116,19 +117,22 @@ def platform_key(url: str) -> str:
 # ---- the peer: python-threatexchange's PDQ index behind a bare FastAPI endpoint ----------
 
 
+class MatchRequest(BaseModel):
+    """The peer's request body: the same as Rempart's."""
+
+    hashes: list[str]
+
+
+
 def peer_app() -> Any:
     """The peer's app, built in each of its workers from ``API_LOAD_HASHES``."""
     from fastapi import FastAPI
-    from pydantic import BaseModel
     from starlette.responses import JSONResponse
     from threatexchange.signal_type.pdq.pdq_index import PDQIndex
 
     lines = Path(os.environ["API_LOAD_HASHES"]).read_text().split()
     index = PDQIndex([(line, entry) for entry, line in enumerate(lines, start=1)])
     app = FastAPI()
-
-    class MatchRequest(BaseModel):
-        hashes: list[str]
 
     @app.get("/readyz")
     async def readyz() -> dict[str, int]:
@@ -155,7 +159,9 @@ def peer_app() -> Any:
 
 def start_peer(stored: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = {**os.environ, "API_LOAD_HASHES": str(stored)}
+    # One OpenMP thread per worker: faiss's default, a thread per core in each worker, only
+    # contends with the other workers on this machine.
+    env = {**os.environ, "API_LOAD_HASHES": str(stored), "OMP_NUM_THREADS": "1"}
     code = (
         "import uvicorn; uvicorn.run('api_load:peer_app', factory=True, host='127.0.0.1', "
         f"port={port}, workers={workers}, access_log=False, log_level='warning', "
@@ -163,24 +169,24 @@ def start_peer(stored: Path, workers: int) -> tuple[subprocess.Popen[bytes], str
     )
     process = subprocess.Popen([sys.executable, "-c", code], env=env, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    wait_ready(url, process)
+    wait_ready(url, process, workers)
     return process, url
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 600) -> None:
+def wait_ready(url: str, process: subprocess.Popen[bytes], workers: int) -> None:
+    """Until enough new connections in a row are answered that every worker has loaded."""
     import httpx
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url} exited with {process.returncode}")
+    answered = 0
+    deadline = time.monotonic() + 900
+    while answered < 16 * workers:
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not start ({process.returncode})")
         try:
-            if httpx.get(url + "/readyz", timeout=5).status_code == 200:
-                return
+            answered = answered + 1 if httpx.get(url + "/readyz", timeout=5).is_success else 0
         except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"{url} not ready after {timeout} s")
+            answered = 0
+            time.sleep(0.5)
 
 
 # ---- the load, from a second process --------------------------------------------------

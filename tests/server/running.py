@@ -64,6 +64,9 @@ class RunningServer:
         )
         log.close()
         probe = "/readyz" if ready else "/healthz"
+        # Each new connection may reach any worker: with several, ask until enough answers in
+        # a row say ready that every worker is all but sure to have answered.
+        needed, answered = (1 if self.workers == 1 else 16 * self.workers), 0
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -71,11 +74,14 @@ class RunningServer:
                     f"the server exited with {self.process.returncode}:\n{self.log()}"
                 )
             try:
-                if httpx.get(self.url + probe, timeout=2).status_code == 200:
-                    return self
+                ok = httpx.get(self.url + probe, timeout=2).status_code == 200
             except httpx.TransportError:
-                pass
-            time.sleep(0.1)
+                ok = False
+            answered = answered + 1 if ok else 0
+            if answered >= needed:
+                return self
+            if not ok:
+                time.sleep(0.1)
         raise RuntimeError(f"the server did not become ready in {timeout} s:\n{self.log()}")
 
     def alive(self) -> bool:

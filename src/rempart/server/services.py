@@ -8,6 +8,7 @@ withdrawal, a revoked key or a new person takes effect on every worker within se
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -133,7 +134,11 @@ class Services:
 
     def _run(self) -> None:
         try:
-            self.matcher = BankMatcher(self.store, refresh_interval=None)
+            matcher = BankMatcher(self.store, refresh_interval=None)
+            # What is loaded now lives as long as the worker: keep the collector off it, so
+            # that its full passes stay short under load.
+            gc.freeze()
+            self.matcher = matcher
         except Exception as exc:  # reported by /readyz; the worker stays up to say so
             self.load_error = f"the hash banks could not be loaded: {exc}"
             _LOG.exception("loading the match index failed")
