@@ -123,7 +123,6 @@ class MatchRequest(BaseModel):
     hashes: list[str]
 
 
-
 def peer_app() -> Any:
     """The peer's app, built in each of its workers from ``API_LOAD_HASHES``."""
     from fastapi import FastAPI
