@@ -31,3 +31,15 @@ def test_the_roles_table_is_the_permissions_in_force() -> None:
     assert set(table) == set(Permission)
     for permission, granted in table.items():
         assert granted == {role for role in roles if permission in PERMISSIONS[role]}, permission
+
+
+def test_openapi_says_which_operations_need_a_key() -> None:
+    from rempart.config import load_settings
+    from rempart.server import create_app
+
+    schema = create_app(load_settings({})).openapi()
+    assert schema["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+    for path, operations in schema["paths"].items():
+        for operation in operations.values():
+            needs_key = operation.get("security") == [{"apiKey": []}]
+            assert needs_key == path.startswith(("/v1/", "/metrics")), path

@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Final
+from typing import Any, Final
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,7 +25,7 @@ from rempart.config import Settings, load_settings
 from rempart.errors import MediaError, MissingExtraError, PromptError
 from rempart.keys import ApiKeyError
 from rempart.persons import PersonsError, UnknownPersonError
-from rempart.server.middleware import Authentication, BodyLimit, Recorder
+from rempart.server.middleware import PROTECTED_PATHS, Authentication, BodyLimit, Recorder
 from rempart.server.problems import (
     PROBLEMS,
     Problem,
@@ -71,6 +71,7 @@ def create_app(settings: Settings, *, workers: int = 1) -> FastAPI:
     # Every route, for naming in the audit log a request refused before it was routed.
     app.state.routes = [route for module in modules for route in module.router.routes]
     _handle_errors(app)
+    _document_keys(app)
     # Outermost last: every request is recorded, keys are checked before bodies are read.
     app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
     app.add_middleware(Authentication)
@@ -82,6 +83,30 @@ def app_from_environment() -> FastAPI:
     """The app as a worker of ``rempart serve`` builds it, from ``REMPART_*`` variables."""
     workers = int(os.environ.get(WORKERS_ENV, "1"))
     return create_app(load_settings(os.environ), workers=workers)
+
+
+def _document_keys(app: FastAPI) -> None:
+    """Say in the OpenAPI document that ``/v1`` and ``/metrics`` need a bearer key (the
+    ``Authentication`` middleware checks it, so no route declares it)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API key from `rempart key create --role ROLE`.",
+                }
+            }
+            for path, operations in schema["paths"].items():
+                if path.startswith(PROTECTED_PATHS):
+                    for operation in operations.values():
+                        operation["security"] = [{"apiKey": []}]
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _handle_errors(app: FastAPI) -> None:

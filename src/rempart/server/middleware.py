@@ -24,11 +24,11 @@ from rempart.server import metrics
 from rempart.server.problems import Problem
 from rempart.store import utc_now
 
-__all__ = ["AuditNote", "Authentication", "BodyLimit", "Recorder"]
+__all__ = ["PROTECTED_PATHS", "AuditNote", "Authentication", "BodyLimit", "Recorder"]
 
 # Probes answer every few seconds with nothing to audit; every other request is recorded.
 _UNRECORDED = frozenset({"/healthz", "/readyz"})
-_PROTECTED = ("/v1/", "/metrics")
+PROTECTED_PATHS = ("/v1/", "/metrics")
 
 
 class Authentication:
@@ -39,7 +39,7 @@ class Authentication:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(_PROTECTED):
+        if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PATHS):
             await self.app(scope, receive, send)
             return
         auth = _services(scope).auth

@@ -63,6 +63,7 @@ class Services:
     _identities: list[IdentityDetector] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
+    _build_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.policy = load_policy(self.settings.policy)
@@ -104,15 +105,17 @@ class Services:
 
     @property
     def scanner(self) -> Scanner:
-        """The scanner: bank matching and every detector installed, built on first use."""
-        if self._scanner is None:
-            self._scanner = Scanner(
-                self._detectors(),
-                self.policy,
-                matcher=self.require_matcher(),
-                limits=self.settings.media,
-            )
-        return self._scanner
+        """The scanner: bank matching and every detector installed, built on first use (once,
+        however many requests ask at the same time)."""
+        with self._build_lock:
+            if self._scanner is None:
+                self._scanner = Scanner(
+                    self._detectors(),
+                    self.policy,
+                    matcher=self.require_matcher(),
+                    limits=self.settings.media,
+                )
+            return self._scanner
 
     def _detectors(self) -> list[Detector]:
         registry = default_registry(self.settings, gallery=self.gallery)
