@@ -297,7 +297,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hashes", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64])
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 16, 32, 64])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--no-peer", action="store_true", help="Measure Rempart only.")
     parser.add_argument("--load", help=argparse.SUPPRESS)
