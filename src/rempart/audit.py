@@ -14,6 +14,7 @@ import json
 import logging
 import queue
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,6 +31,8 @@ _LOG = logging.getLogger(__name__)
 _FLUSH_SECONDS: Final = 0.25
 _GATHER_SECONDS: Final = 0.1
 _BATCH: Final = 5000
+_ATTEMPTS: Final = 5
+MAX_QUEUED: Final = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +101,19 @@ class AuditWriter:
         self.store = store
         self._queue: queue.SimpleQueue[AuditEntry | None] = queue.SimpleQueue()
         self._stopping = threading.Event()
+        self.dropped = 0
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
 
     def record(self, entry: AuditEntry) -> None:
-        """Queue an entry; it is committed within a fraction of a second."""
+        """Queue an entry; it is committed within a fraction of a second. While the database
+        cannot take them and ``MAX_QUEUED`` wait, further entries are dropped, and counted
+        in the log, rather than filling the server's memory."""
+        if self._queue.qsize() >= MAX_QUEUED:
+            self.dropped += 1
+            if self.dropped % 1000 == 1:
+                _LOG.error("the audit log is not keeping up: %d entries dropped", self.dropped)
+            return
         self._queue.put(entry)
 
     def write(self, entry: AuditEntry) -> None:
@@ -143,7 +154,13 @@ class AuditWriter:
         return items
 
     def _commit(self, batch: list[AuditEntry]) -> None:
-        try:
-            write_entries(self.store, batch)
-        except Exception:  # the server goes on; the failure is logged, not the entries' data
-            _LOG.exception("could not write %d audit entries", len(batch))
+        """Commit a batch, retrying a few times a second apart (a database restarting)."""
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                write_entries(self.store, batch)
+                return
+            except Exception:  # the server goes on; the failure is logged, not the entries
+                _LOG.exception("could not write %d audit entries (try %d)", len(batch), attempt)
+                if attempt < _ATTEMPTS:
+                    time.sleep(1.0)
+        self.dropped += len(batch)

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from rempart.server.middleware import JSON_LIMIT
 from rempart.server.problems import MEDIA_TYPE, TYPE_PREFIX
 from tests.images import encode, gradient, png_declaring
 from tests.server.running import RunningServer
@@ -226,13 +227,20 @@ def stream_chunks(sock: socket.socket, total: int) -> int:
     return sent
 
 
+def ensure_bank(server: RunningServer, key: str, name: str) -> None:
+    """A bank called ``name`` on the server (made once, whichever test comes first)."""
+    with server.client(key) as client:
+        assert client.post("/v1/banks", json={"name": name}).status_code in (201, 409)
+
+
 @pytest.mark.parametrize(
     ("path", "content_type"),
-    [("/v1/hash", "image/jpeg"), ("/v1/banks/none/import?format=hex", "text/plain")],
+    [("/v1/hash", "image/jpeg"), ("/v1/banks/hostile/import?format=hex", "text/plain")],
 )
 def test_an_endless_chunked_body_is_cut_off(
     server: RunningServer, keys: dict[str, str], path: str, content_type: str
 ) -> None:
+    ensure_bank(server, keys["admin"], "hostile")  # an import names an unknown bank unread
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
         sock.sendall(request_head(path, keys["admin"], content_type, transfer_encoding="chunked"))
         sent = stream_chunks(sock, GIGABYTE)
@@ -246,11 +254,12 @@ def test_an_endless_chunked_body_is_cut_off(
 
 @pytest.mark.parametrize(
     ("path", "content_type"),
-    [("/v1/hash", "image/png"), ("/v1/banks/none/import?format=hex", "text/plain")],
+    [("/v1/hash", "image/png"), ("/v1/banks/hostile/import?format=hex", "text/plain")],
 )
 def test_a_client_that_hangs_up_mid_body(
     server: RunningServer, keys: dict[str, str], path: str, content_type: str
 ) -> None:
+    ensure_bank(server, keys["admin"], "hostile")
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
         sock.sendall(request_head(path, keys["admin"], content_type, content_length="500000"))
         sock.sendall(bytes(100_000))
@@ -260,7 +269,8 @@ def test_a_client_that_hangs_up_mid_body(
     with server.client(keys["admin"]) as client:
         while time.monotonic() < deadline:
             entries = client.get("/v1/audit", params={"limit": 1000}).json()["entries"]
-            cut = [e for e in entries if e["route"] == path.split("?")[0].replace("none", "{name}")]
+            route = path.split("?")[0].replace("hostile", "{name}")
+            cut = [e for e in entries if e["route"] == route]
             if cut:
                 break
             time.sleep(0.1)
@@ -304,7 +314,7 @@ def test_malformed_json_is_an_invalid_request(
 def test_deeply_nested_json(server: RunningServer, keys: dict[str, str]) -> None:
     body = b'{"hashes": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     answer = post_json(server, keys["admin"], "/v1/match", body)
-    problem_of(answer, 422, "invalid-request")
+    problem_of(answer, 400, "malformed-body")
     assert_still_serving(server, keys["admin"])
 
 
@@ -334,3 +344,28 @@ def test_an_overlong_prompt(server: RunningServer, keys: dict[str, str]) -> None
     answer = post_json(server, keys["admin"], "/v1/guard", body)
     assert problem_of(answer, 422, "prompt-too-long")["code"] == "too_long"
     assert_still_serving(server, keys["admin"])
+
+
+def test_json_of_hashes_is_limited_to_two_mebibytes(
+    server: RunningServer, keys: dict[str, str]
+) -> None:
+    body = json.dumps({"hashes": ["0" * 64] * 40_000}).encode()  # about 2.7 MB
+    answer = post_json(server, keys["admin"], "/v1/match", body)
+    assert problem_of(answer, 413, "body-too-large")["limit"] == JSON_LIMIT
+    assert_still_serving(server, keys["admin"])
+
+
+def test_wrong_secrets_for_a_known_key_id_are_throttled(
+    server: RunningServer, keys: dict[str, str]
+) -> None:
+    real = keys["reviewer"]
+    with server.client(real) as client:  # checked once with Argon2, then remembered
+        assert client.get("/v1/banks").status_code == 200
+    forged = real[:-4] + ("AAAA" if not real.endswith("AAAA") else "BBBB")
+    with server.client(forged) as client:
+        statuses = [client.get("/v1/banks").status_code for _ in range(12)]
+    # A burst of Argon2 checks (401 each), then 429 without one.
+    assert statuses[0] == 401
+    assert 429 in statuses
+    with server.client(real) as client:  # the key itself still works
+        assert client.get("/v1/banks").status_code == 200

@@ -47,15 +47,19 @@ class BankMatch:
     distance: int
     variant: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        """The match as a JSON-ready dict."""
-        return {
+    def to_json(self, *, variant: bool = True) -> dict[str, Any]:
+        """``{"bank", "entry_id", "hash", "distance", "variant"}``; without ``variant`` when
+        the query was a single hash, not an image's rotations and flips."""
+        record = {
             "bank": self.bank,
             "entry_id": self.entry_id,
             "hash": self.hash,
             "distance": self.distance,
             "variant": self.variant,
         }
+        if not variant:
+            del record["variant"]
+        return record
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,8 +237,5 @@ def match_record(matcher: BankMatcher, hashes: FileHashes) -> dict[str, Any]:
         found = matcher.match_dihedral(pack(hashes.dihedral).reshape(1, 8, 4))[0]
     else:
         found = matcher.match(pack([hashes.pdq]))[0]
-    record["matches"] = [match.to_json() for match in found]
-    if hashes.dihedral is None:
-        for match in record["matches"]:
-            del match["variant"]
+    record["matches"] = [match.to_json(variant=hashes.dihedral is not None) for match in found]
     return record

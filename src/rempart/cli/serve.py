@@ -52,7 +52,7 @@ def serve_command(
         ),
     ] = None,
 ) -> None:
-    """Serve API v1 over HTTP: every endpoint needs an API key (rempart key create).
+    """Serve API v1 over HTTP: every /v1 endpoint needs an API key (rempart key create).
 
     The database is migrated first. The server refuses to listen beyond loopback while no
     API key exists. OpenAPI at /docs and /openapi.json; probes at /healthz and /readyz.
@@ -60,6 +60,7 @@ def serve_command(
     import uvicorn
 
     from rempart.server.app import WORKERS_ENV
+    from rempart.server.metrics import MULTIPROCESS_ENV
 
     if policy is not None:
         os.environ["REMPART_POLICY"] = policy
@@ -83,7 +84,7 @@ def serve_command(
     os.environ[WORKERS_ENV] = str(workers)
     with tempfile.TemporaryDirectory(prefix="rempart-metrics-") as shared:
         if workers > 1:  # each worker records its metrics here; /metrics sums them
-            os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared
+            os.environ[MULTIPROCESS_ENV] = shared
         uvicorn.run(
             "rempart.server:app_from_environment",
             factory=True,

@@ -109,9 +109,10 @@ class IdentityDetector:
     @property
     def gallery(self) -> Gallery:
         """The enrolled embeddings, read on first use."""
-        if self._gallery is None:
-            self._gallery = self._gallery_source()
-        return self._gallery
+        gallery = self._gallery  # read once: forget_gallery may clear it from another thread
+        if gallery is None:
+            gallery = self._gallery = self._gallery_source()
+        return gallery
 
     def forget_gallery(self) -> None:
         """Read the gallery again on next use (the registry changed)."""

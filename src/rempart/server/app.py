@@ -29,6 +29,7 @@ from rempart.server.middleware import PROTECTED_PATHS, Authentication, BodyLimit
 from rempart.server.problems import (
     PROBLEMS,
     Problem,
+    database_problem,
     media_problem,
     problem_response,
     prompt_problem,
@@ -133,7 +134,7 @@ def _handle_errors(app: FastAPI) -> None:
     handler(PersonsError, lambda exc: Problem("person-invalid", str(exc)))
     handler(ApiKeyError, lambda exc: Problem("key-invalid", str(exc)))
     handler(MissingExtraError, lambda exc: Problem("detector-unavailable", str(exc)))
-    handler(StoreError, lambda exc: Problem("database-unavailable", str(exc)))
+    handler(StoreError, database_problem)
     handler(RequestValidationError, _validation_problem)
     # A client that hangs up mid-body: no server error, no traceback in the log.
     handler(
@@ -161,7 +162,10 @@ def _validation_problem(exc: RequestValidationError) -> Problem:
 
 
 def _http_problem(exc: HTTPException) -> Problem:
-    slug = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}.get(
-        exc.status_code, "invalid-request"
-    )
+    slug = {
+        400: "malformed-body",
+        404: "not-found",
+        405: "method-not-allowed",
+        413: "body-too-large",
+    }.get(exc.status_code, "invalid-request")
     return Problem(slug, str(exc.detail), headers=exc.headers)

@@ -70,6 +70,12 @@ PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
 }
 
 
+# What a caller without a valid key can make a worker do, each second.
+_LOOKUPS_PER_SECOND: Final = 20.0
+_CHECKS_PER_KEY: Final = 2.0
+_CHECKS_PER_SECOND: Final = 5.0
+
+
 class RateLimiter:
     """A token bucket per key: ``rate`` requests a second, bursts of twice that."""
 
@@ -81,7 +87,7 @@ class RateLimiter:
         """0 when the key may make a request now (and takes a token), else the seconds until
         it may."""
         now = time.monotonic()
-        capacity = 2 * rate
+        capacity = max(1.0, 2 * rate)  # a request needs a whole token, however low the rate
         with self._lock:
             tokens, since = self._buckets.get(key_id, (capacity, now))
             tokens = min(capacity, tokens + (now - since) * rate)
@@ -93,9 +99,11 @@ class RateLimiter:
 
 
 class Authenticator:
-    """Finds the key a request presents, checks its role, and applies its rate limit.
+    """Finds the key a request presents and applies its rate limit.
 
-    ``workers``: how many processes serve; each allows its share of a key's rate.
+    ``workers``: how many processes serve; each allows its share of a key's rate. The costly
+    steps a caller without a valid key can cause are rate-limited too: database lookups of
+    unknown key ids, and Argon2 checks (per key id, and in all).
     """
 
     def __init__(self, keys: ApiKeys, *, default_rate: int, workers: int = 1) -> None:
@@ -123,14 +131,24 @@ class Authenticator:
         if key_id is None:
             raise _unauthenticated("the API key is malformed")
         key = self._known.get(key_id)
-        if key is None:  # created since the last reload? One indexed lookup.
+        if key is None and self._allowed("lookup", _LOOKUPS_PER_SECOND):
+            # Created since the last reload? One indexed lookup (the reload finds it anyway
+            # within a second, so lookups beyond the limit only delay a new key).
             key = await run_in_threadpool(self.keys.find, key_id)
         if key is None or not key.active:
             raise _unauthenticated("the API key is unknown or revoked")
         digest = hashlib.sha256(presented.encode()).hexdigest()
         if self._verified.get(digest) != key_id:
-            # One Argon2 check at a time: wrong secrets cannot take every core.
-            async with self._argon2:
+            if not (
+                self._allowed(f"verify:{key_id}", _CHECKS_PER_KEY)
+                and self._allowed("verify", _CHECKS_PER_SECOND)
+            ):
+                raise Problem(
+                    "rate-limited",
+                    "too many attempts with this key id; retry in a second",
+                    headers={"Retry-After": "1"},
+                )
+            async with self._argon2:  # one at a time: wrong secrets cannot take every core
                 valid = await run_in_threadpool(verify_secret, key, presented)
             if not valid:
                 raise _unauthenticated("the API key is unknown or revoked")
@@ -138,15 +156,19 @@ class Authenticator:
             self._known.setdefault(key_id, key)
         return key
 
+    def _allowed(self, bucket: str, rate: float) -> bool:
+        return self.limiter.wait_time(bucket, rate) == 0
+
     def check_rate(self, key: ApiKey) -> None:
         """``Problem("rate-limited")`` when the key is over its rate (each request takes a
         token)."""
-        rate = (key.rate_limit or self.default_rate) / self.workers
-        wait = self.limiter.wait_time(key.key_id, rate)
+        rate = key.rate_limit or self.default_rate
+        wait = self.limiter.wait_time(key.key_id, rate / self.workers)
         if wait > 0:
+            shared = f", shared by {self.workers} workers" if self.workers > 1 else ""
             raise Problem(
                 "rate-limited",
-                f"this key may make {key.rate_limit or self.default_rate} requests a second",
+                f"this key may make {rate} requests a second{shared}",
                 headers={"Retry-After": str(max(1, math.ceil(wait)))},
             )
 

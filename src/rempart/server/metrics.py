@@ -39,7 +39,7 @@ VERDICTS: Final = Counter(
 INDEX_HASHES: Final = Gauge(
     "rempart_match_index_hashes",
     "Active bank hashes in this worker's match index.",
-    multiprocess_mode="max",
+    multiprocess_mode="livemax",  # the workers alive now, not those gone
 )
 
 

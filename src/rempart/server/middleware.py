@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -21,14 +21,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rempart.audit import AuditEntry
 from rempart.server import metrics
-from rempart.server.problems import Problem
-from rempart.store import utc_now
+from rempart.server.problems import Problem, database_problem
+from rempart.store import StoreError, utc_now
 
-__all__ = ["PROTECTED_PATHS", "AuditNote", "Authentication", "BodyLimit", "Recorder"]
+__all__ = ["JSON_LIMIT", "PROTECTED_PATHS", "AuditNote", "Authentication", "BodyLimit", "Recorder"]
 
 # Probes answer every few seconds with nothing to audit; every other request is recorded.
 _UNRECORDED = frozenset({"/healthz", "/readyz"})
 PROTECTED_PATHS = ("/v1/", "/metrics")
+JSON_LIMIT: Final = 2 * 1024 * 1024
+_IMAGES_IN_JSON = frozenset({"/v1/guard", "/v1/registry"})
 
 
 class Authentication:
@@ -50,11 +52,16 @@ class Authentication:
         except Problem as problem:
             await problem.response(scope["path"])(scope, receive, send)
             return
+        except StoreError as exc:
+            await database_problem(exc).response(scope["path"])(scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
 
 class BodyLimit:
-    """Refuse request bodies over ``limit`` bytes with 413, reading no more of them."""
+    """Refuse request bodies over their limit with 413, reading no more of them: ``limit``
+    bytes for images, hash lists and the JSON that carries images (``/v1/guard``,
+    ``/v1/registry``), ``JSON_LIMIT`` for any other JSON, which holds hashes and names only."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -64,9 +71,10 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope)
         declared = _content_length(scope)
-        if declared is not None and declared > self.limit:
-            await self._too_large(declared).response()(scope, receive, send)
+        if declared is not None and declared > limit:
+            await _too_large(limit, declared).response()(scope, receive, send)
             return
         seen = 0
 
@@ -74,19 +82,26 @@ class BodyLimit:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise self._too_large(seen)
+            if seen > limit:
+                raise _too_large(limit, seen)
             return message
 
         await self.app(scope, limited, send)
 
-    def _too_large(self, size: int) -> Problem:
-        return Problem(
-            "body-too-large",
-            f"the body is over the limit of {self.limit:,} bytes (REMPART_API_MAX_BODY_BYTES)",
-            limit=self.limit,
-            received=size,
-        )
+    def _limit(self, scope: Scope) -> int:
+        if scope["path"] in _IMAGES_IN_JSON or _header(scope, b"content-type").find(b"json") < 0:
+            return self.limit
+        return min(self.limit, JSON_LIMIT)
+
+
+def _too_large(limit: int, size: int) -> Problem:
+    setting = "REMPART_API_MAX_BODY_BYTES" if limit != JSON_LIMIT else "the JSON limit"
+    return Problem(
+        "body-too-large",
+        f"the body is over the limit of {limit:,} bytes ({setting})",
+        limit=limit,
+        received=size,
+    )
 
 
 class AuditNote:
@@ -180,11 +195,15 @@ def _route(scope: Scope) -> str:
     return getattr(route, "path", None) or "(no route)"
 
 
-def _content_length(scope: Scope) -> int | None:
+def _header(scope: Scope, wanted: bytes) -> bytes:
     for name, value in scope["headers"]:
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
+        if name == wanted:
+            return bytes(value).lower()
+    return b""
+
+
+def _content_length(scope: Scope) -> int | None:
+    try:
+        return int(_header(scope, b"content-length"))
+    except ValueError:
+        return None

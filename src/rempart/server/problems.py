@@ -6,6 +6,7 @@ A type is ``urn:rempart:problem:<slug>``: clients match on it, never on the word
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -14,16 +15,19 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
 from rempart.errors import MediaError, MediaErrorCode, PromptError
+from rempart.store import StoreError
 
 __all__ = [
     "PROBLEMS",
     "Problem",
     "ProblemKind",
+    "database_problem",
     "media_problem",
     "problem_response",
     "prompt_problem",
 ]
 
+_LOG = logging.getLogger(__name__)
 TYPE_PREFIX: Final = "urn:rempart:problem:"
 MEDIA_TYPE: Final = "application/problem+json"
 
@@ -48,6 +52,7 @@ _KINDS: list[ProblemKind] = [
     ProblemKind("not-found", 404, "No such endpoint"),
     ProblemKind("method-not-allowed", 405, "Method not allowed on this endpoint"),
     ProblemKind("invalid-request", 422, "The request is not valid"),
+    ProblemKind("malformed-body", 400, "The body cannot be read"),
     ProblemKind("body-too-large", 413, "The request body is too large"),
     ProblemKind("unsupported-media-type", 415, "The body's Content-Type is not accepted here"),
     ProblemKind("rate-limited", 429, "Too many requests for this key"),
@@ -94,7 +99,6 @@ class Problem(HTTPException):
     ) -> None:
         self.kind = PROBLEMS[slug]
         super().__init__(self.kind.status, detail, dict(headers) if headers else None)
-        self.detail = detail
         self.extra = extra
 
     def response(self, instance: str | None = None) -> JSONResponse:
@@ -119,6 +123,13 @@ def problem_response(
         **(extra or {}),
     }
     return JSONResponse(body, status_code=kind.status, headers=headers, media_type=MEDIA_TYPE)
+
+
+def database_problem(error: StoreError) -> Problem:
+    """The problem for a database that cannot be reached: the details (its address, the
+    driver's message) go to the server's log, not to the client."""
+    _LOG.error("database unavailable: %s", error)
+    return Problem("database-unavailable", "the database cannot be reached; see the server's log")
 
 
 def media_problem(error: MediaError) -> Problem:

@@ -78,10 +78,12 @@ class Services:
         self._follow_registry()
 
     def start(self) -> None:
-        """Load the match index, then follow the database, on threads of their own."""
-        thread = threading.Thread(target=self._run, name="follower", daemon=True)
-        thread.start()
-        self._threads.append(thread)
+        """Load the match index on one thread; follow the database every second on another,
+        from the start, so that a revoked key is refused even while the index loads."""
+        for target, name in ((self._load, "index-loader"), (self._follow, "follower")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     @property
     def ready(self) -> bool:
@@ -135,17 +137,24 @@ class Services:
         """The protected persons' embeddings, as last read."""
         return self._gallery
 
-    def _run(self) -> None:
-        try:
-            matcher = BankMatcher(self.store, refresh_interval=None)
+    def _load(self) -> None:
+        """Load the match index, retrying (up to a minute apart) until it loads."""
+        wait = 1.0
+        while self.matcher is None and not self._stop.is_set():
+            try:
+                matcher = BankMatcher(self.store, refresh_interval=None)
+            except Exception as exc:  # reported by /readyz; the worker stays up to say so
+                self.load_error = f"the hash banks could not be loaded: {exc}"
+                _LOG.exception("loading the match index failed; retrying in %.0f s", wait)
+                self._stop.wait(wait)
+                wait = min(60.0, wait * 2)
+                continue
             # What is loaded now lives as long as the worker: keep the collector off it, so
             # that its full passes stay short under load.
             gc.freeze()
-            self.matcher = matcher
-        except Exception as exc:  # reported by /readyz; the worker stays up to say so
-            self.load_error = f"the hash banks could not be loaded: {exc}"
-            _LOG.exception("loading the match index failed")
-            return
+            self.matcher, self.load_error = matcher, None
+
+    def _follow(self) -> None:
         while not self._stop.wait(FOLLOW_SECONDS):
             self.follow()
 

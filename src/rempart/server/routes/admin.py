@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
 from rempart.audit import read_audit
-from rempart.keys import ApiKeyError, Role
+from rempart.keys import MAX_NAME_LENGTH, ApiKeyError, Role
 from rempart.server.auth import Permission, require
 from rempart.server.problems import Problem
 from rempart.server.routes.common import audit, services
@@ -22,7 +22,7 @@ class KeyCreate(BaseModel):
     """A key to create."""
 
     role: Role
-    name: str = Field(default="", max_length=200)
+    name: str = Field(default="", max_length=MAX_NAME_LENGTH)
     rate_limit: int | None = Field(default=None, ge=1, description="Requests a second.")
 
 

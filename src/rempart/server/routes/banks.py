@@ -25,7 +25,7 @@ from rempart.banks.bank import MAX_THRESHOLD
 from rempart.hashing.pdq import MATCH_THRESHOLD
 from rempart.server.auth import Permission, require
 from rempart.server.problems import Problem
-from rempart.server.routes.common import audit, services
+from rempart.server.routes.common import audit, media_type, services
 
 router = APIRouter(prefix="/v1/banks", tags=["banks"])
 
@@ -135,14 +135,15 @@ async def update_bank(request: Request, name: str, body: BankUpdate) -> JSONResp
     dependencies=[Depends(require(Permission.BANKS_ADD))],
 )
 async def add_hash(request: Request, name: str, body: HashAdd) -> JSONResponse:
-    """The import report of the one hash: ``added`` 1, or ``already_present`` 1."""
+    """The import report of the one hash: 201 with ``added`` 1, or 200 with
+    ``already_present`` 1 (or ``already_withdrawn`` 1: a withdrawn hash is not restored)."""
     report = await run_in_threadpool(
         lambda: _banks(request).add(
             name, body.hash, quality=body.quality, source_ref=body.source_ref, note=body.note
         )
     )
     _note_import(request, name, report)
-    return JSONResponse(report.to_json(), status_code=201)
+    return JSONResponse(report.to_json(), status_code=201 if report.added else 200)
 
 
 @router.post(
@@ -168,18 +169,20 @@ async def import_hashes(
     """``{"bank", "import_id", "added", "already_present", ...}``. An invalid line imports
     nothing (422 ``import-invalid``, with the line), and nor does a request cut off: the list
     is committed in one transaction once it has all arrived."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    content_type = media_type(request)
     if not content_type.startswith(_TEXT_TYPES) and content_type != "application/octet-stream":
         raise Problem(
             "unsupported-media-type",
             f"send the hash list as text, e.g. Content-Type text/plain (got {content_type!r})",
         )
+    banks = _banks(request)
+    await run_in_threadpool(banks.get, name)  # an unknown bank is named before the list is read
     spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 - closed below
     try:
         async for chunk in request.stream():
-            spool.write(chunk)
+            await run_in_threadpool(spool.write, chunk)  # past 8 MiB, a disk write
         spool.seek(0)
-        report = await run_in_threadpool(_import, _banks(request), name, spool, list_format)
+        report = await run_in_threadpool(_import, banks, name, spool, list_format)
     finally:
         spool.close()
     _note_import(request, name, report)
@@ -189,7 +192,6 @@ async def import_hashes(
 def _import(
     banks: Banks, name: str, spool: IO[bytes], list_format: HashListFormat | None
 ) -> ImportReport:
-    banks.get(name)  # an unknown bank is named before the list is read
     stream = io.TextIOWrapper(spool, encoding="utf-8-sig", newline="")
     fmt = list_format or _sniff(stream)
     return banks.import_records(name, read_records(stream, fmt), origin="api", fmt=fmt)

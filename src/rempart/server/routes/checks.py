@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import Base64Bytes, BaseModel, Field
+from pydantic import Base64Bytes, BaseModel, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
@@ -51,12 +51,19 @@ async def hash_image(request: Request, dihedral: bool = False) -> JSONResponse:
 
 class MatchRequest(BaseModel):
     """Hashes to look up: plain PDQ hashes, or sets of 8 (an image's rotations and flips,
-    as ``/v1/hash?dihedral=true`` and ``rempart hash --dihedral`` give them)."""
+    as ``/v1/hash?dihedral=true`` and ``rempart hash --dihedral`` give them); at most
+    ``MAX_QUERIES`` in all, a set counting as one."""
 
     hashes: list[str] = Field(default_factory=list, max_length=MAX_QUERIES)
     dihedral: list[Annotated[list[str], Field(min_length=8, max_length=8)]] = Field(
         default_factory=list, max_length=MAX_QUERIES
     )
+
+    @model_validator(mode="after")
+    def _at_most_max_queries(self) -> MatchRequest:
+        if len(self.hashes) + len(self.dihedral) > MAX_QUERIES:
+            raise ValueError(f"at most {MAX_QUERIES} hashes and dihedral sets in all")
+        return self
 
 
 @router.post(
@@ -77,7 +84,8 @@ async def match_hashes(request: Request, body: MatchRequest) -> JSONResponse:
     if body.dihedral:
         flat = [h for variants in body.dihedral for h in variants]
         queries = _packed(flat, "dihedral").reshape(len(body.dihedral), 8, 4)
-        found = matcher.match_dihedral(queries)
+        # Up to 8,000 hashes: too long a search to hold the event loop for.
+        found = await run_in_threadpool(matcher.match_dihedral, queries)
         results += [
             _result(v[0], m, variant=True) for v, m in zip(body.dihedral, found, strict=True)
         ]
@@ -94,11 +102,7 @@ def _packed(hashes: list[str], field: str) -> Any:
 
 
 def _result(query: str, matches: list[BankMatch], *, variant: bool) -> dict[str, Any]:
-    found = [match.to_json() for match in matches]
-    if not variant:
-        for match in found:
-            del match["variant"]
-    return {"hash": query.lower(), "matches": found}
+    return {"hash": query.lower(), "matches": [m.to_json(variant=variant) for m in matches]}
 
 
 @router.post(
@@ -112,8 +116,13 @@ async def match_image(request: Request, dihedral: bool = False) -> JSONResponse:
     too featureless to match); ``dihedral=true`` also matches its rotations and flips."""
     matcher = services(request).require_matcher()
     data = await read_image(request)
-    hashes = await run_in_threadpool(_hash_upload, request, data, dihedral)
-    record = {"sha256": hashes.sha256, **match_record(matcher, hashes)}
+
+    def hash_and_match() -> tuple[FileHashes, dict[str, Any]]:
+        hashes = _hash_upload(request, data, dihedral)
+        return hashes, match_record(matcher, hashes)
+
+    hashes, matched = await run_in_threadpool(hash_and_match)
+    record = {"sha256": hashes.sha256, **matched}
     audit(
         request,
         outcome="matched" if record["matches"] else "no match",
@@ -134,7 +143,8 @@ async def scan_image(request: Request) -> JSONResponse:
     found = services(request)
     found.require_matcher()
     data = await read_image(request)
-    result = await run_in_threadpool(found.scanner.scan_bytes, data, name="upload")
+    # In the pool: the first scan builds the scanner, which loads the models.
+    result = await run_in_threadpool(lambda: found.scanner.scan_bytes(data, name="upload"))
     _judged(request, "scan", result.verdict, {"sha256": result.hashes.sha256})
     return JSONResponse(_without_path(result.to_json()))
 

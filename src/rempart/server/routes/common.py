@@ -11,7 +11,7 @@ from rempart.server.middleware import AuditNote
 from rempart.server.problems import Problem
 from rempart.server.services import Services
 
-__all__ = ["IMAGE_BODY", "audit", "read_image", "services"]
+__all__ = ["IMAGE_BODY", "audit", "media_type", "read_image", "services"]
 
 # OpenAPI's description of an endpoint whose body is one image.
 IMAGE_BODY: Final[dict[str, Any]] = {
@@ -35,7 +35,7 @@ def services(request: Request) -> Services:
 async def read_image(request: Request) -> bytes:
     """The body of an image upload: ``Content-Type`` ``image/*`` or
     ``application/octet-stream``, not empty."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    content_type = media_type(request)
     if not (content_type.startswith("image/") or content_type == "application/octet-stream"):
         raise Problem(
             "unsupported-media-type",
@@ -46,6 +46,11 @@ async def read_image(request: Request) -> bytes:
     if not data:
         raise Problem("image-empty", "the body is empty: send the image's bytes")
     return data
+
+
+def media_type(request: Request) -> str:
+    """The body's media type, without parameters, in lower case ("" when none is given)."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
 def audit(request: Request, **note: Any) -> None:

@@ -18,7 +18,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: the database answers and the banks are loaded")
+@router.get("/readyz", summary="Readiness: the hash banks are loaded")
 async def readyz(request: Request) -> JSONResponse:
     """200 once the match index is loaded, else 503 with the reason; no key needed."""
     found = services(request)
