@@ -11,7 +11,6 @@ import hashlib
 import json
 import secrets
 import string
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,9 +22,10 @@ from PIL import Image
 from rempart.hashing import DIHEDRAL_NAMES, MATCH_THRESHOLD, hash_media
 from rempart.media import load_bytes
 from tests.images import encode, gradient, skimage_rgb
+from tests.server import checks
+from tests.server.checks import problem
 from tests.server.running import RunningServer
 
-PROBLEM_PREFIX = "urn:rempart:problem:"
 V1_PATHS = {
     "/v1/hash",
     "/v1/match",
@@ -53,30 +53,9 @@ T = TypeVar("T")
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
-    """The problem document of ``response``, checked to be of type ``slug`` with ``status``."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["type"] == PROBLEM_PREFIX + slug
-    assert body["status"] == status
-    assert isinstance(body["title"], str)
-    assert body["title"]
-    assert isinstance(body["detail"], str)
-    assert body["detail"]
-    return body
-
-
 def poll(check: Callable[[], T | None], what: str, deadline: float = FOLLOW_DEADLINE) -> T:
-    """``check()``'s first truthy answer, asked until ``deadline`` seconds have passed."""
-    end = time.monotonic() + deadline
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > end:
-            pytest.fail(f"not within {deadline} s: {what}")
-        time.sleep(0.1)
+    """``check()``'s first truthy answer, within ``deadline`` seconds."""
+    return checks.poll(check, what, deadline)
 
 
 def unique(prefix: str) -> str:

@@ -22,10 +22,11 @@ from PIL import Image
 from rempart.keys import Role, parse_key
 from rempart.server.auth import PERMISSIONS, Permission
 from tests.images import encode, gradient
+from tests.server import checks
+from tests.server.checks import problem
 from tests.server.running import RunningServer
 
 CLI = [sys.executable, "-c", "from rempart.cli import main; main()"]
-PROBLEM_PREFIX = "urn:rempart:problem:"
 GUARD_PROMPT = "photo of a 14 year old, nude"
 KEY_FIELDS = {"key_id", "name", "role", "rate_limit", "created_at", "revoked_at"}
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz")}  # probes: no key needed
@@ -36,35 +37,14 @@ T = TypeVar("T")
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
-    """The problem document of ``response``, checked to be of type ``slug`` with ``status``."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["type"] == PROBLEM_PREFIX + slug
-    assert body["status"] == status
-    assert isinstance(body["title"], str)
-    assert body["title"]
-    assert isinstance(body["detail"], str)
-    assert body["detail"]
-    return body
-
-
 def unauthenticated(response: httpx.Response) -> None:
     problem(response, 401, "unauthenticated")
     assert response.headers["www-authenticate"] == "Bearer"
 
 
 def poll(check: Callable[[], T | None], what: str, deadline: float = 5.0) -> T:
-    """``check()``'s first truthy answer, asked until ``deadline`` seconds have passed."""
-    end = time.monotonic() + deadline
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > end:
-            pytest.fail(f"not within {deadline} s: {what}")
-        time.sleep(0.1)
+    """``check()``'s first truthy answer, within ``deadline`` seconds."""
+    return checks.poll(check, what, deadline)
 
 
 def rempart(server: RunningServer, *args: str) -> subprocess.CompletedProcess[str]:
