@@ -42,6 +42,16 @@ def hex_list(hashes: list[str]) -> bytes:
     return "".join(f"{h}\n" for h in hashes).encode()
 
 
+def import_hex(client: httpx.Client, hashes: list[str]) -> httpx.Response:
+    """POST ``hashes`` to the bank's import, as a hex list."""
+    return client.post(
+        f"/v1/banks/{BANK}/import",
+        params={"format": "hex"},
+        content=hex_list(hashes),
+        headers={"Content-Type": "text/plain"},
+    )
+
+
 def stats(server: RunningServer, key: str) -> dict[str, Any]:
     with server.client(key) as client:
         answer = client.get(f"/v1/banks/{BANK}")
@@ -108,12 +118,7 @@ def assert_bank_usable(server: RunningServer, key: str) -> None:
     hashes = random_hashes(50)
     before = stats(server, key)["active"]
     with server.client(key) as client:
-        answer = client.post(
-            f"/v1/banks/{BANK}/import",
-            params={"format": "hex"},
-            content=hex_list(hashes),
-            headers={"Content-Type": "text/plain"},
-        )
+        answer = import_hex(client, hashes)
     assert answer.status_code == 200, answer.text
     assert answer.json()["added"] == 50
     assert stats(server, key)["active"] == before + 50
@@ -207,12 +212,7 @@ def test_acknowledged_writes_and_their_audit_survive_a_crash(crashable: RunningS
         for value in added:
             answer = client.post(f"/v1/banks/{BANK}/hashes", json={"hash": value})
             assert answer.status_code == 201, answer.text
-        answer = client.post(
-            f"/v1/banks/{BANK}/import",
-            params={"format": "hex"},
-            content=hex_list(imported),
-            headers={"Content-Type": "text/plain"},
-        )
+        answer = import_hex(client, imported)
         assert answer.status_code == 200, answer.text
         answer = client.post(
             f"/v1/banks/{BANK}/withdraw", json={"hashes": [added[0]], "reason": "test"}
@@ -281,12 +281,7 @@ def test_a_withdrawal_applies_on_every_worker_within_seconds(two_workers: Runnin
     hashes = random_hashes(1000)
     with two_workers.client(key) as client:
         assert client.post("/v1/banks", json={"name": BANK}).status_code == 201
-        answer = client.post(
-            f"/v1/banks/{BANK}/import",
-            params={"format": "hex"},
-            content=hex_list(hashes),
-            headers={"Content-Type": "text/plain"},
-        )
+        answer = import_hex(client, hashes)
         assert answer.status_code == 200, answer.text
     target, kept = hashes[17], hashes[18]
     poll_rounds(two_workers, key, [target, kept], True, timeout=10)
@@ -317,12 +312,7 @@ def test_metrics_sum_over_workers(two_workers: RunningServer) -> None:
     two_workers.start()
     with two_workers.client(key) as client:
         assert client.post("/v1/banks", json={"name": BANK}).status_code == 201
-        answer = client.post(
-            f"/v1/banks/{BANK}/import",
-            params={"format": "hex"},
-            content=hex_list(random_hashes(700)),
-            headers={"Content-Type": "text/plain"},
-        )
+        answer = import_hex(client, random_hashes(700))
         assert answer.status_code == 200, answer.text
     requests = 40
     for _ in range(requests):
