@@ -137,7 +137,7 @@ class Recorder:
         started = time.perf_counter()
         arrived = utc_now()
         status = 500
-        written = False
+        written: AuditEntry | None = None  # committed before the response went out
 
         async def recording_send(message: Message) -> None:
             nonlocal status, written
@@ -145,16 +145,15 @@ class Recorder:
                 status = message["status"]
                 note = scope.get("state", {}).get("audit")
                 if isinstance(note, AuditNote) and note.now and status < 400:
-                    entry = _entry(scope, status, started, arrived)
-                    await run_in_threadpool(_services(scope).audit.write, entry)
-                    written = True
+                    written = _entry(scope, status, started, arrived)
+                    await run_in_threadpool(_services(scope).audit.write, written)
             await send(message)
 
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            entry = _entry(scope, status, started, arrived)
-            if not written:
+            entry = written or _entry(scope, status, started, arrived)
+            if written is None:
                 _services(scope).audit.record(entry)
             metrics.REQUESTS.labels(entry.method, entry.route, str(status)).inc()
             metrics.LATENCY.labels(entry.route).observe(time.perf_counter() - started)
