@@ -46,6 +46,7 @@ bench: $(VENV)/.installed-bench,heif
 	$(BIN)/python benchmarks/watermark_fpr.py
 	$(BIN)/python benchmarks/scan_bench.py $(if $(JOBS),--jobs $(JOBS))
 	$(BIN)/python benchmarks/gate_bench.py
+	$(BIN)/python benchmarks/gate_eval.py
 	$(BIN)/python benchmarks/api_load.py
 
 clean:

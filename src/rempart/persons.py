@@ -26,6 +26,7 @@ from rempart.detectors.identity import EMBEDDING_MODEL, EMBEDDING_SIZE, FaceEmbe
 from rempart.errors import RempartError
 from rempart.store import Store, as_utc, utc_now
 from rempart.store.schema import person_embeddings, protected_persons
+from rempart.text.names import PersonName
 
 __all__ = [
     "Person",
@@ -78,9 +79,10 @@ def clean_name(name: str) -> str:
     return cleaned
 
 
-def read_persons_file(path: str | Path) -> dict[str, list[str]]:
-    """The names in a registry file, each with its aliases: JSON ``{"protected_persons":
-    [name or {"name": ..., "aliases": [...]}, ...]}``, as ``dev-registry.json`` is written."""
+def read_persons_file(path: str | Path) -> list[PersonName]:
+    """The persons in a registry file: JSON ``{"protected_persons": [entry, ...]}``, each entry
+    a name or ``{"name": ..., "aliases": [...], "distinctive": [...]}`` (``distinctive``: the
+    parts of the name that name the person alone), as ``dev-registry.json`` is written."""
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
@@ -94,23 +96,48 @@ def read_persons_file(path: str | Path) -> dict[str, list[str]]:
     items = spec.get("protected_persons") if isinstance(spec, dict) else None
     if not isinstance(items, list):
         raise PersonsError(f'registry file {path} must hold {{"protected_persons": [names]}}')
-    persons: dict[str, list[str]] = {}
+    persons: dict[str, PersonName] = {}
     for index, item in enumerate(items):
-        name, aliases = (item, []) if isinstance(item, str) else _named(item)
-        if name is None or not all(isinstance(alias, str) for alias in aliases):
-            raise PersonsError(
-                f"registry file {path}: entry {index} must be a name or "
-                '{"name": ..., "aliases": [names]}'
-            )
-        persons.setdefault(clean_name(name), []).extend(clean_name(a) for a in aliases)
-    return persons
+        try:
+            person = _entry(item)
+        except PersonsError as exc:
+            raise PersonsError(f"registry file {path}: entry {index}: {exc}") from None
+        known = persons.get(person.name)
+        if known is not None:  # a name listed twice: one person, every alias and part
+            person = _merged(known, person)
+        persons[person.name] = person
+    return list(persons.values())
 
 
-def _named(item: object) -> tuple[str | None, list[Any]]:
-    if isinstance(item, dict) and isinstance(item.get("name"), str):
-        aliases = item.get("aliases", [])
-        return item["name"], aliases if isinstance(aliases, list) else [None]
-    return None, []
+def _entry(item: object) -> PersonName:
+    """One registry file entry, or ``PersonsError`` saying what is wrong with it."""
+    if isinstance(item, str):
+        return PersonName(clean_name(item))
+    if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+        raise PersonsError(
+            'must be a name or {"name": ..., "aliases": [names], "distinctive": [parts]}'
+        )
+    unknown = set(item) - {"name", "aliases", "distinctive"}
+    if unknown:
+        raise PersonsError(f"unknown keys {sorted(unknown)}")
+    name = clean_name(item["name"])
+    lists: dict[str, tuple[str, ...]] = {}
+    for key in ("aliases", "distinctive"):
+        values = item.get(key, [])
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise PersonsError(f'"{key}" must be a list of names')
+        lists[key] = tuple(clean_name(value) for value in values)
+    distinctive = lists["distinctive"] if "distinctive" in item else None
+    return PersonName(name, lists["aliases"], distinctive)
+
+
+def _merged(one: PersonName, other: PersonName) -> PersonName:
+    aliases = tuple(dict.fromkeys((*one.aliases, *other.aliases)))
+    if one.distinctive is None or other.distinctive is None:
+        distinctive = one.distinctive if other.distinctive is None else other.distinctive
+    else:
+        distinctive = tuple(dict.fromkeys((*one.distinctive, *other.distinctive)))
+    return PersonName(one.name, aliases, distinctive)
 
 
 def chosen_faces(

@@ -141,7 +141,7 @@ def test_verdict_json_carries_dsa_mapping_reasons_and_policy_version() -> None:
     assert reason["text"]
     assert [s["name"] for s in reason["signals"]] == ["face.minor", "nudity.exposed.buttocks"]
     assert verdict["policy"]["name"] == "default"
-    assert verdict["policy"]["version"] == "2026.11.1"
+    assert verdict["policy"]["version"] == "2026.12.1"
     assert verdict["policy"]["digest"].startswith("sha256:")
 
 

@@ -140,11 +140,59 @@ def test_each_age_in_a_prompt_is_read_on_its_own(analyser: PromptAnalyser) -> No
 class TestNegativePrompt:
     def test_adult_words_in_the_negative_ask_for_a_minor(self, analyser: PromptAnalyser) -> None:
         signals = analyser.signals("sexy girl", "adult, mature")
-        minors = named(signals, "text.minor")
-        assert {signal.value for signal in minors} == {"adult", "mature"}
-        assert all(signal.evidence["field"] == "negative" for signal in minors)
-        assert {signal.evidence["match"] for signal in minors} == {"adult", "mature"}
+        minor = only(signals, "text.minor")
+        assert (minor.value, minor.evidence["field"], minor.evidence["match"]) == (
+            "adult",
+            "negative",
+            "adult",
+        )
+        hint = only(signals, "text.minor_hint")
+        assert (hint.value, hint.evidence["match"]) == ("mature", "mature")
         assert only(signals, "text.sexual").evidence["field"] == "prompt"
+
+    @pytest.mark.parametrize(
+        ("negative", "term"),
+        [
+            ("adult woman", "adult woman"),
+            ("grown-up", "grown up"),
+            ("18+", "18 plus"),
+            ("nsfw, adult woman", "adult woman"),  # excluded adulthood whatever else is
+            ("femme adulte", "femme adulte"),
+            ("erwachsene Frau", "erwachsene frau"),
+            ("mujer adulta", "mujer adulta"),
+            ("donna adulta", "donna adulta"),
+            ("mulher adulta", "mulher adulta"),
+        ],
+    )
+    def test_excluding_adulthood_asks_for_a_minor(
+        self, analyser: PromptAnalyser, negative: str, term: str
+    ) -> None:
+        minor = only(analyser.signals("nude", negative), "text.minor")
+        assert minor.evidence["term"] == term
+        assert minor.evidence["field"] == "negative"
+
+    @pytest.mark.parametrize(
+        "negative",
+        [
+            "adult content",
+            "mature content",
+            "old, wrinkled, mature content",
+            "aged, elderly, wrinkles, old woman",
+            "nsfw, adult",  # beside a sexual exclusion, "adult" is a rating
+            "nude, adult, mature",
+            "explicit, mature",
+            "rated R, adult",
+            "mature woman",  # an age-look, not adulthood itself
+            "milf, older",
+            "contenu adulte, vieille",
+            "contenido para adultos",
+        ],
+    )
+    def test_ratings_and_age_looks_ask_for_nothing(
+        self, analyser: PromptAnalyser, negative: str
+    ) -> None:
+        signals = analyser.signals("a woman in a swimsuit at the beach", negative)
+        assert not names(signals) & {"text.minor", "text.minor_hint"}
 
     @pytest.mark.parametrize("negative", ["child", "teen", "15 year old", "kids"])
     def test_minor_words_in_the_negative_are_not_a_minor(
@@ -236,7 +284,7 @@ class TestPersons:
             ("t a y l o r swift", "Taylor Swift", "spacing"),
             ("beyonce", "Beyonc\u00e9", "unicode"),
             ("Beyonc\u00e9", "Beyonc\u00e9", "unicode"),
-            ("scarlettjohansson", "Scarlett Johansson", "joined"),
+            ("scarlettjohansson", "Scarlett Johansson", "unicode"),  # a form run together
             ("\uff41\uff52\uff49\uff41\uff4e\uff41 grande", "Ariana Grande", "unicode"),
         ],
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Annotated, Any, Final
 
@@ -22,6 +22,7 @@ from rempart.errors import MediaError, PromptError, RempartError
 from rempart.gate import Gate, GateDetectors
 from rempart.persons import PersonsError, read_persons_file
 from rempart.policy import Action, Verdict
+from rempart.text import PersonName
 
 __all__ = ["ACTION_EXIT_CODES", "guard_command"]
 
@@ -105,12 +106,12 @@ def _gate(
     policy = policy_or_exit(policy_name)
     if registry is not None:
         try:
-            persons: Mapping[str, Sequence[str]] = read_persons_file(registry)
+            persons: Sequence[str | PersonName] = read_persons_file(registry)
         except PersonsError as exc:
             exit_with(str(exc), ExitCode.USAGE)
         gallery: Callable[[], Gallery] = Gallery  # a registry file holds names, not faces
     else:
-        persons = dict.fromkeys(stored_names(settings), ())
+        persons = stored_names(settings)
         gallery = functools.partial(stored_gallery, settings)
     matcher = bank_matcher(settings, bank_names)
     return Gate(

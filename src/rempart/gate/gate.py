@@ -35,7 +35,7 @@ from rempart.errors import MediaError
 from rempart.media import DEFAULT_LIMITS, MediaLimits
 from rempart.policy import Policy, Verdict, load_policy
 from rempart.signals import Signal
-from rempart.text import PromptAnalyser
+from rempart.text import PersonName, PromptAnalyser
 
 if TYPE_CHECKING:
     from rempart.banks import BankMatcher
@@ -88,8 +88,8 @@ class GateDetectors:
 class Gate:
     """Checks generation requests under ``policy`` (the built-in ``default`` when None).
 
-    ``persons``: the protected persons' names the prompt is read for (or each name with its
-    aliases). ``detectors`` builds the
+    ``persons``: the protected persons the prompt is read for (names, ``PersonName``s with
+    aliases and distinctive parts, or names mapped to aliases). ``detectors`` builds the
     image detectors on the first request that has an image, so a text-only gate needs no
     model. Safe to share between threads.
     """
@@ -98,7 +98,7 @@ class Gate:
         self,
         policy: Policy | None = None,
         *,
-        persons: Iterable[str] | Mapping[str, Iterable[str]] = (),
+        persons: Iterable[str | PersonName] | Mapping[str, Iterable[str]] = (),
         analyser: PromptAnalyser | None = None,
         detectors: Callable[[], GateDetectors] = GateDetectors.default,
         limits: MediaLimits = DEFAULT_LIMITS,

@@ -1,8 +1,10 @@
 """Prompt analysis: normalise a prompt into views that undo its disguises, expand its editing
-syntax, and match multilingual lexicons and protected persons' names in linear time."""
+syntax, and match multilingual lexicons in linear time and protected persons' names as people
+write them."""
 
 from rempart.text.analyse import MAX_PROMPT_CHARS, Hit, PromptAnalyser, check_prompt
 from rempart.text.lexicon import CATEGORIES, LANGUAGES, Lexicon, LexiconError, load_lexicon
+from rempart.text.names import NameMatch, NameMatcher, PersonName
 from rempart.text.normalise import VIEW_NAMES, View, Vocabulary, views
 from rempart.text.syntax import MAX_BRANCHES, expand_prompt
 
@@ -15,6 +17,9 @@ __all__ = [
     "Hit",
     "Lexicon",
     "LexiconError",
+    "NameMatch",
+    "NameMatcher",
+    "PersonName",
     "PromptAnalyser",
     "View",
     "Vocabulary",

@@ -3,14 +3,18 @@
 Each branch of the prompt (``expand_prompt``) is read in every view (``views``) against every
 lexicon at once. What it finds becomes signals a policy reads like any detector's:
 
-- ``text.minor``: a child or school term, or an age under 18 in any written form ("15yo",
-  "quinze ans", "15-jährige"), or in the negative prompt, a word for an adult ("adult, mature"
-  there asks for someone younger);
+- ``text.minor``: a child or school term, an emoji of a child, what only a child has, or an
+  age under 18 in any written form ("15yo", "quinze ans", "15-jährige", "born in 2012",
+  "u18"); ``text.minor_hint`` for what adults share with children ("petite"). In
+  the negative prompt, what excludes adulthood itself ("adult woman", "18+", a bare "adult"
+  unless the negative also excludes sexual content; a bare "mature" is only a hint); never a
+  content rating ("mature content") or an age-look word ("old", "aged");
 - ``text.nudity``, ``text.revealing``, ``text.sexual``: terms of those kinds, and in the negative
   prompt, words for clothing ("clothes" there asks for less);
 - ``text.undress``: an undressing or sexualising edit ("undress", "remove her clothes" from a
-  removal verb near a garment, "zieh sie aus", "make the shirt transparent" as revealing);
-- ``text.person``: a protected person's name.
+  removal verb near a garment but not "remove the stain from her shirt", "zieh sie aus", "make
+  the shirt transparent" as revealing);
+- ``text.person``: a protected person's name as people write it (``rempart.text.names``).
 
 Every signal's evidence says what was matched in the text as given, in which view, as which
 lexicon term and language, and in which field (``prompt`` or ``negative``).
@@ -24,11 +28,13 @@ import hashlib
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Final
 
 from rempart.errors import PromptError, PromptErrorCode
 from rempart.signals import Signal, SignalValue
-from rempart.text.lexicon import CATEGORIES, NUMBER, PERSON, Entry, Lexicon, load_lexicon
+from rempart.text.lexicon import CATEGORIES, NUMBER, Entry, Lexicon, load_lexicon
+from rempart.text.names import PersonName
 from rempart.text.normalise import View, views
 from rempart.text.syntax import expand_prompt
 
@@ -51,14 +57,17 @@ _PAIRS: Final = (
     ("separable", "particle", "undress"),
     ("sheer", "clothing", "revealing"),
 )
-_NEGATIVE: Final = {"negative_minor": "minor", "negative_nudity": "nudity"}
+_PERSON: Final = "person"
+_BIRTH_YEARS: Final = range(1900, 2200)
+_YOUNGEST_UNDER: Final = 10  # "under 18" is an age; "less than 3 people" is not
 
 
 @dataclass(frozen=True, slots=True)
 class Hit:
     """A finding in one text: the signal's ``kind`` (``minor``, ``person``...), the lexicon
     ``term`` behind it, its ``value`` (the term, an age, a person's name), and where: the
-    view, and the span of the text as given."""
+    view, and the span of the text as given; for a name, how many ``edits`` away it was
+    written."""
 
     kind: str
     term: str
@@ -67,6 +76,7 @@ class Hit:
     view: str
     start: int
     end: int
+    edits: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +88,7 @@ class _Match:
 
 class PromptAnalyser:
     """Reads prompts with the built-in lexicons (or ``lexicon``) and the names of ``persons``
-    (names, or each name with its aliases)."""
+    (names, ``PersonName``s with aliases and distinctive parts, or names mapped to aliases)."""
 
     name = _NAME
 
@@ -86,7 +96,7 @@ class PromptAnalyser:
         self,
         lexicon: Lexicon | None = None,
         *,
-        persons: Iterable[str] | Mapping[str, Iterable[str]] = (),
+        persons: Iterable[str | PersonName] | Mapping[str, Iterable[str]] = (),
     ) -> None:
         self.lexicon = lexicon or default_lexicon()
         self.compiled = self.lexicon.compile(persons)
@@ -95,6 +105,7 @@ class PromptAnalyser:
             f"lexicons:{self.lexicon.digest[:12]}+persons:{hashlib.sha256(names).hexdigest()[:12]}"
         )
         views("\u0435", self.compiled.vocabulary)  # reads Unicode's confusables now, not later
+        self.compiled.vocabulary.knows("warmup")  # and the ordinary words
 
     def signals(self, prompt: str, negative: str | None = None) -> list[Signal]:
         """The signals in ``prompt`` and, read in reverse, in ``negative``.
@@ -155,37 +166,41 @@ class PromptAnalyser:
     def _spans(
         self, view: View, matches: list[_Match], text: str, negative: bool
     ) -> Iterator[tuple[Hit, int, int]]:
-        def hit(
-            kind: str, term: str, value: SignalValue, language: str, first: int, last: int
-        ) -> tuple[Hit, int, int]:
-            start, end = view.tokens[first].start, view.tokens[last].end
-            return Hit(kind, term, value, language, view.name, start, end), first, last
+        def hit(kind: str, m: _Match, value: SignalValue | None = None) -> tuple[Hit, int, int]:
+            start, end = view.tokens[m.first].start, view.tokens[m.last].end
+            value = m.entry.term if value is None else value
+            found = Hit(kind, m.entry.term, value, m.entry.language, view.name, start, end)
+            return found, m.first, m.last
 
         by_kind: dict[str, list[_Match]] = {}
         for match in matches:
             by_kind.setdefault(match.entry.kind, []).append(match)
         if negative:
-            for kind, category in _NEGATIVE.items():
-                for m in by_kind.get(kind, ()):
-                    yield hit(
-                        category, m.entry.term, m.entry.term, m.entry.language, m.first, m.last
-                    )
+            for kind, m in _reversed(by_kind):
+                yield hit(kind, m)
             return
         for kind in CATEGORIES:
             for m in by_kind.get(kind, ()):
-                yield hit(kind, m.entry.term, m.entry.term, m.entry.language, m.first, m.last)
-        for m in by_kind.get(PERSON, ()):
-            yield hit(PERSON, m.entry.term, m.entry.person, "", m.first, m.last)
-        for label, age, language, first, last in _ages(view, by_kind):
-            yield hit("minor", f"{label} {age}", age, language, first, last)
+                yield hit(kind, m)
+        for m in by_kind.get("youthful", ()):
+            yield hit("minor_hint", m)
+        tokens = view.tokens
+        for name in self.compiled.names.find([token.text for token in tokens]):
+            start, end = tokens[name.first].start, tokens[name.last].end
+            found = Hit(_PERSON, name.form, name.person, "", view.name, start, end, name.edits)
+            yield found, name.first, name.last
+        for age in _ages(view, by_kind):
+            yield hit("minor", age.span, age.value)
+        blockers = {index for m in by_kind.get("blockers", ()) for index in (m.first, m.last)}
         for one, other, kind in _PAIRS:
-            for a, b in _pairs(by_kind.get(one, []), by_kind.get(other, []), view, text):
-                first, last = min(a.first, b.first), max(a.last, b.last)
+            for a, b in _pairs(by_kind.get(one, []), by_kind.get(other, []), view, text, blockers):
                 term = f"{a.entry.term} + {b.entry.term}"
-                yield hit(kind, term, term, a.entry.language, first, last)
+                first, last = min(a.first, b.first), max(a.last, b.last)
+                span = _Match(Entry(kind, term, a.entry.language, 0), first, last)
+                yield hit(kind, span)
 
     def _signal(self, name: str, hit: Hit, text: str, field: str) -> Signal:
-        evidence = {
+        evidence: dict[str, str | int] = {
             "field": field,
             "match": text[hit.start : hit.end],
             "view": hit.view,
@@ -193,6 +208,8 @@ class PromptAnalyser:
         }
         if hit.language:
             evidence["language"] = hit.language
+        if hit.edits:
+            evidence["edits"] = hit.edits
         return Signal(name, 1.0, _NAME, self.version, value=hit.value, evidence=evidence)
 
 
@@ -224,14 +241,49 @@ def check_prompt(text: object, what: str = "prompt") -> None:
         ) from exc
 
 
-def _ages(view: View, by_kind: dict[str, list[_Match]]) -> Iterator[tuple[str, int, str, int, int]]:
+def _reversed(by_kind: Mapping[str, list[_Match]]) -> Iterator[tuple[str, _Match]]:
+    """What a negative prompt asks for by excluding it: a minor when it excludes adulthood
+    itself ("adult woman", "18+"; a bare "adult" unless the negative also excludes sexual
+    content, where it is a content rating), a hint of one for a bare "mature" (the same way),
+    less clothing when it excludes clothes. Content ratings ("adult content") and age looks
+    ("mature woman", "old", "aged") ask for nothing."""
+
+    def words(kinds: Sequence[str]) -> set[int]:
+        return {i for k in kinds for m in by_kind.get(k, ()) for i in range(m.first, m.last + 1)}
+
+    rated = words(["ratings"])
+    excludes_sex = bool(rated) or any(by_kind.get(kind) for kind in ("nudity", "sexual"))
+    taken = rated | words(["age_looks", "negative_adult"])  # read as these, not as a word in them
+    for kind, category, rating in (
+        ("negative_adult", "minor", False),
+        ("negative_adult_word", "minor", True),
+        ("negative_mature", "minor_hint", True),
+        ("negative_nudity", "nudity", False),
+    ):
+        for m in by_kind.get(kind, ()):
+            inside = taken if kind != "negative_adult" else rated
+            if (rating and excludes_sex) or inside.intersection(range(m.first, m.last + 1)):
+                continue
+            yield category, m
+
+
+@dataclass(frozen=True, slots=True)
+class _Age:
+    span: _Match
+    value: int
+
+
+def _ages(view: View, by_kind: dict[str, list[_Match]]) -> Iterator[_Age]:
     """Ages under 18 and school grades up to 12: a number then a unit ("15 yo", "quinze ans",
-    "7th grade"), or a prefix then a number ("aged 15"); as ("age" or "grade", the number,
-    language, first token, last token)."""
+    "7th grade"), a prefix then a number ("aged 15", "under 18", "u18"), or a birth year
+    ("born in 2012")."""
     numbers = {m.first: m.entry.value for m in by_kind.get(NUMBER, ()) if m.entry.value is not None}
-    if not numbers:
-        return
     words = [token.text for token in view.tokens]
+
+    def age(label: str, value: int, unit: _Match, first: int, last: int) -> _Age:
+        entry = Entry("minor", f"{label} {value}", unit.entry.language, 0)
+        return _Age(_Match(entry, first, last), value)
+
     for kind, label, limit in (
         ("age_units", "age", _ADULT_AGE - 1),
         ("grade_units", "grade", _LAST_SCHOOL_GRADE),
@@ -239,15 +291,33 @@ def _ages(view: View, by_kind: dict[str, list[_Match]]) -> Iterator[tuple[str, i
         for unit in by_kind.get(kind, ()):
             found = _number_before(unit.first - 1, numbers, words)
             if found is not None and found[0] <= limit:
-                yield label, found[0], unit.entry.language, found[1], unit.last
+                yield age(label, found[0], unit, found[1], unit.last)
     for prefix in by_kind.get("age_prefixes", ()):
-        value = numbers.get(prefix.last + 1)
-        if value is not None:
-            after = numbers.get(prefix.last + 2)
-            if after is not None and value % 10 == 0 and after < 10:
-                value += after
-            if value < _ADULT_AGE:
-                yield "age", value, prefix.entry.language, prefix.first, prefix.last + 1
+        value = _number_after(prefix.last, numbers)
+        if value is not None and value < _ADULT_AGE:
+            yield age("age", value, prefix, prefix.first, prefix.last + 1)
+    for prefix in by_kind.get("under_prefixes", ()):
+        value = _number_after(prefix.last, numbers)
+        if value is not None and _YOUNGEST_UNDER <= value <= _ADULT_AGE:
+            yield age("under", value, prefix, prefix.first, prefix.last + 1)
+    this_year = datetime.now(UTC).year
+    for prefix in by_kind.get("birth_prefixes", ()):
+        after = prefix.last + 1
+        if after < len(words) and words[after].isdigit() and int(words[after]) in _BIRTH_YEARS:
+            years = this_year - int(words[after])
+            if 0 <= years < _ADULT_AGE:
+                yield age("born", int(words[after]), prefix, prefix.first, after)
+
+
+def _number_after(index: int, numbers: Mapping[int, int]) -> int | None:
+    """The number right after word ``index``, with its units ("twenty two", "vinte e dois")."""
+    value = numbers.get(index + 1)
+    if value is None:
+        return None
+    after = numbers.get(index + 2)
+    if after is not None and value % 10 == 0 and value >= 10 and after < 10:
+        return value + after
+    return value
 
 
 def _number_before(
@@ -269,10 +339,11 @@ def _number_before(
 
 
 def _pairs(
-    ones: list[_Match], others: list[_Match], view: View, text: str
+    ones: list[_Match], others: list[_Match], view: View, text: str, blockers: set[int]
 ) -> Iterator[tuple[_Match, _Match]]:
     """Each match of ``ones`` with each of ``others`` at most ``PAIR_WINDOW`` words away, in
-    the same clause of ``text``."""
+    the same clause of ``text``, with none of the ``blockers`` words between them ("remove
+    the stain from her shirt")."""
     if not ones or not others:
         return
     others = sorted(others, key=lambda m: m.first)
@@ -285,5 +356,8 @@ def _pairs(
                 continue  # the same words
             left, right = (one, other) if one.first < other.first else (other, one)
             between = text[view.tokens[left.last].end : view.tokens[right.first].start]
-            if not _CLAUSE_BREAK.search(between):
-                yield one, other
+            if _CLAUSE_BREAK.search(between) or blockers.intersection(
+                range(left.last + 1, right.first)
+            ):
+                continue
+            yield one, other

@@ -22,7 +22,9 @@ import ahocorasick
 import yaml
 
 from rempart.errors import RempartError
+from rempart.text.names import NameMatcher, PersonName, person_names
 from rempart.text.normalise import Vocabulary, fold_accents, unicode_form, words
+from rempart.text.ordinary import LANGUAGES, is_ordinary
 
 __all__ = [
     "CATEGORIES",
@@ -35,7 +37,6 @@ __all__ = [
     "load_lexicon",
 ]
 
-LANGUAGES: Final = ("en", "fr", "es", "de", "it", "pt")
 CATEGORIES: Final = ("minor", "nudity", "revealing", "sexual", "undress")
 """Term categories; each is the signal ``text.<category>``."""
 SETS: Final = (
@@ -44,16 +45,32 @@ SETS: Final = (
     "sheer",
     "separable",
     "particle",
-    "negative_minor",
+    "blockers",
+    "youthful",
+    "negative_adult",
+    "negative_adult_word",
+    "negative_mature",
     "negative_nudity",
+    "ratings",
+    "age_looks",
     "age_units",
     "grade_units",
     "age_prefixes",
+    "under_prefixes",
+    "birth_prefixes",
     "filler",
 )
 """Word sets that mean something only together, or in a negative prompt, or in an age."""
+NEGATIVE_SETS: Final = (
+    "negative_adult",
+    "negative_adult_word",
+    "negative_mature",
+    "negative_nudity",
+    "ratings",
+    "age_looks",
+)
+"""Sets read only in a negative prompt: they are not words a view may turn a word into."""
 NUMBER: Final = "number"
-PERSON: Final = "person"
 _FILE_KEYS: Final = {"language", "categories", "sets", "numbers"}
 _MAX_NUMBER: Final = 99
 
@@ -66,7 +83,7 @@ class LexiconError(RempartError):
 class Entry:
     """One term: what ``kind`` it is (a category, a set, ``number`` or ``person``), as written,
     in which language, how many words it spans, whether it matches as a prefix, the value of a
-    number, and the protected person a name or alias stands for."""
+    number."""
 
     kind: str
     term: str
@@ -74,7 +91,6 @@ class Entry:
     words: int
     prefix: bool = False
     value: int | None = None
-    person: str = ""
 
 
 @dataclass(frozen=True)
@@ -84,42 +100,56 @@ class Lexicon:
     entries: tuple[Entry, ...]
     digest: str
 
-    def compile(self, persons: Iterable[str] | Mapping[str, Iterable[str]] = ()) -> CompiledLexicon:
-        """The automaton and vocabulary for these terms and the protected persons' names
-        (names, or each name with its aliases)."""
-        named = persons.items() if isinstance(persons, Mapping) else ((n, ()) for n in persons)
-        people = [
-            Entry(PERSON, term, "", len(words(term)), person=name)
-            for name, aliases in named
-            for term in dict.fromkeys((name, *aliases))
-            if words(term)
-        ]
-        return CompiledLexicon(self, (*self.entries, *people))
+    def compile(
+        self, persons: Iterable[str | PersonName] | Mapping[str, Iterable[str]] = ()
+    ) -> CompiledLexicon:
+        """The automaton and vocabulary for these terms, and the matcher for the protected
+        persons' names (names, ``PersonName``s, or each name with its aliases)."""
+        return CompiledLexicon(self, NameMatcher(person_names(persons)))
 
 
 class CompiledLexicon:
     """Terms ready to match: one automaton whose keys are each term's words between spaces
-    (as typed and without accents), and the ``Vocabulary`` the views may read words into."""
+    (as typed and without accents), the protected persons' ``names``, and the ``Vocabulary``
+    the views may read words into (terms' and names' words)."""
 
-    def __init__(self, lexicon: Lexicon, entries: Sequence[Entry]) -> None:
+    def __init__(self, lexicon: Lexicon, names: NameMatcher) -> None:
         self.lexicon = lexicon
-        self.persons = tuple(dict.fromkeys(e.person for e in entries if e.kind == PERSON))
+        self.names = names
+        self.persons = names.persons
         keys: dict[str, list[Entry]] = {}
         vocabulary: dict[str, str] = {}
         parts_seen: set[str] = set()
-        for entry in entries:
+        for entry in lexicon.entries:
             for parts in _forms(entry.term.rstrip("*")):
                 key = " " + " ".join(parts) + ("" if entry.prefix else " ")
                 keys.setdefault(key, []).append(entry)
-                if entry.kind not in ("negative_minor", "negative_nudity"):
+                if entry.kind not in NEGATIVE_SETS:
                     vocabulary.setdefault("".join(parts), " ".join(parts))
                     parts_seen.update(parts)
+        sensitive = [
+            "".join(parts)
+            for entry in lexicon.entries
+            if entry.kind in CATEGORIES and entry.words == 1
+            for parts in _forms(entry.term.rstrip("*"))
+        ]
+        for joined, spaced in names.words().items():
+            vocabulary.setdefault(joined, spaced)
+            parts_seen.update(spaced.split())
         self.automaton = ahocorasick.Automaton()
         for key, found in keys.items():
             self.automaton.add_word(key, (len(key), tuple(found)))
         self.automaton.make_automaton()
-        short = (e.term for e in entries if e.kind == "filler" and len(e.term) < 3)
-        self.vocabulary = Vocabulary(vocabulary, parts_seen, short)
+        short = (e.term for e in lexicon.entries if e.kind == "filler" and len(e.term) < 3)
+        stems = [
+            "".join(parts)
+            for entry in lexicon.entries
+            if entry.prefix and entry.words == 1 and entry.kind not in NEGATIVE_SETS
+            for parts in _forms(entry.term.rstrip("*"))
+        ]
+        self.vocabulary = Vocabulary(
+            vocabulary, parts_seen, short, sensitive=sensitive, stems=stems, ordinary=is_ordinary
+        )
 
 
 def load_lexicon(paths: Sequence[str | Path] = ()) -> Lexicon:

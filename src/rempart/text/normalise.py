@@ -9,6 +9,8 @@ A filter that reads only the prompt as typed is walked past by "teen" written wi
 - ``confusables``: letters of other scripts that look like Latin ones mapped to them (Unicode
   TR39 confusables, via ``confusable_homoglyphs``);
 - ``accents``: diacritics removed (``é`` -> ``e``, ``ß`` -> ``ss``);
+- ``masked``: a word censored with symbols read as the one term it can be ("n*de", "p.rn"),
+  or cut by symbols read whole ("tay-lor");
 - ``spacing``: runs of single letters joined ("t e e n", "n.u.d.e");
 - ``leet``: digits and symbols inside words read as letters ("t4ylor", "n00d");
 - ``repeats``: runs of three or more of a letter shortened ("nuuuude", "teeeen");
@@ -47,17 +49,25 @@ VIEW_NAMES: Final = (
     "unicode",
     "confusables",
     "accents",
+    "masked",
     "spacing",
     "leet",
     "repeats",
     "joined",
 )
 
-# A word: letters and digits (with combining marks), and the @ and $ of leetspeak.
-_WORD: Final = re.compile(r"[@$\u0300-\u036f]*[^\W_](?:[^\W_]|[@$\u0300-\u036f])*")
-_LEET_SYMBOLS: Final = re.compile(r"[@$]")
+# A word: letters and digits (with combining marks), the @ and $ of leetspeak, and a ! between
+# letters ("sw!ft").
+_WORD: Final = re.compile(r"[@$\u0300-\u036f]*[^\W_](?:[^\W_]|[@$\u0300-\u036f]|!(?=[^\W_]))*")
+_LEET_SYMBOLS: Final = re.compile(r"[@$!]")
+# Symbols that hide a letter of a censored word; "." and "-" only between or beside letters.
+_MASKS: Final = re.compile(r"[*\u2022\u00b7#]|[^\W\d_][.\-][^\W\d_]")
+_MASK_RUN: Final = re.compile(r"[*\u2022\u00b7#]+|[.\-]")
+_MASK_BEFORE: Final = re.compile(r"(?<![^\s(\[{,;:\"'])[*\u2022\u00b7#]+\Z")
+_MASK_AFTER: Final = re.compile(r"[*\u2022\u00b7#]+(?=[\s)\]},;:.!?\"']|\Z)")
 _DIGITS_OR_LETTERS: Final = re.compile(r"\d+|\D+")
 _REPEATS: Final = re.compile(r"(.)\1{2,}")
+_LEADING_NUMBER: Final = re.compile(r"\d+(?=\D*[^\W\d_])")
 # Leetspeak: each character with the letters it stands for, likeliest first.
 _LEET: Final[Mapping[str, str]] = {
     "0": "o",
@@ -70,11 +80,23 @@ _LEET: Final[Mapping[str, str]] = {
     "9": "g",
     "@": "a",
     "$": "s",
+    "!": "i",
 }
 _MIN_PIECE: Final = 3  # the joined view splits off no shorter word ("tit" + "an"), but
 _MIN_SPLIT: Final = 4  # the function words it is given ("ragazza" + "di")
 _RUN_EDGE: Final = 2  # one-letter words at a spaced run's ends that may stay apart
 _MAX_SPLIT: Final = 256  # longer runs of letters are not split (a prompt holds no such word)
+# Emoji that stand for a word a lexicon holds, read as that word (a skin-tone modifier after one
+# is no word, and goes).
+_EMOJI_WORDS: Final = {
+    "\U0001f467": " little girl ",  # girl
+    "\U0001f466": " little boy ",  # boy
+    "\U0001f9d2": " child ",  # child
+    "\U0001f476": " infant ",  # baby
+    "\U0001f6b8": " children ",  # children crossing
+    "\U0001f459": " bikini ",  # bikini
+    "\U0001f51e": " nsfw ",  # no one under eighteen
+}
 # Letters that fold to more than one (NFD leaves them whole).
 _EXPANSIONS: Final = {"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "þ": "th"}
 
@@ -107,13 +129,29 @@ class Vocabulary:
     lexicons and the registry written as one word, with what it reads as ("taylorswift" reads
     as "taylor swift"); the joined view splits words into these, and into the ``short``
     function words. ``parts``: every word of every term, which the spacing, leet and repeats
-    views may also read a word as."""
+    views may also read a word as. ``sensitive``: the one-word terms a censored word ("n*de")
+    may stand for. ``stems``: the one-word terms that match any word they start ("nudist*"),
+    which a disguised word may also be read as. ``ordinary``: whether a word is an ordinary
+    word of a language, which is never split into others ("violin" is not "viol" + "in")."""
 
     def __init__(
-        self, words: Mapping[str, str], parts: Iterable[str] = (), short: Iterable[str] = ()
+        self,
+        words: Mapping[str, str],
+        parts: Iterable[str] = (),
+        short: Iterable[str] = (),
+        *,
+        sensitive: Iterable[str] = (),
+        stems: Iterable[str] = (),
+        ordinary: Callable[[str], bool] = lambda word: False,
     ) -> None:
         self.words = dict(words)
         self.parts = frozenset(parts)
+        self.stems = frozenset(stems)
+        self._stem_lengths = sorted({len(stem) for stem in self.stems})
+        self.ordinary = ordinary
+        self.sensitive: dict[int, list[str]] = {}
+        for word in sorted(set(sensitive)):
+            self.sensitive.setdefault(len(word), []).append(word)
         allowed = frozenset(short)  # function words shorter than _MIN_PIECE ("de", "in")
         automaton = ahocorasick.Automaton()
         for word in self.words:
@@ -124,13 +162,21 @@ class Vocabulary:
         self._pieces = automaton
 
     def knows(self, word: str) -> bool:
-        """Whether ``word`` is a known word, or splits wholly into known words."""
-        return word in self.words or word in self.parts or self.split(word) is not None
+        """Whether ``word`` is a known word, starts with a known stem ("collégienne"), or
+        splits wholly into known words."""
+        return (
+            word in self.words
+            or word in self.parts
+            or any(word[:length] in self.stems for length in self._stem_lengths)
+            or self.split(word) is not None
+        )
 
     def split(self, word: str) -> list[str] | None:
         """``word`` as the fewest known words that make it up exactly, when there are at least
         two ("teennude" -> ["teen", "nude"]); None when it is not made of known words."""
         if not (_MIN_SPLIT <= len(word) <= _MAX_SPLIT) or not len(self._pieces):
+            return None
+        if self.ordinary(word):
             return None
         found = [(end + 1, length) for end, length in self._pieces.iter(word)]
         if not found or found[-1][0] != len(word):
@@ -149,6 +195,16 @@ class Vocabulary:
             pieces.append(word[end - last[end] : end])
             end -= last[end]
         return pieces[::-1]
+
+    def unmasked(self, template: str) -> str | None:
+        """The one sensitive term that ``template`` ("n?de": letters, and ``?`` for each
+        hidden one) can stand for, or None when none or several can."""
+        found = [
+            word
+            for word in self.sensitive.get(len(template), ())
+            if all(t in ("?", w) for t, w in zip(template, word, strict=True))
+        ]
+        return found[0] if len(found) == 1 else None
 
     def reading(self, word: str) -> list[str]:
         """What ``word`` reads as: itself, or the words a joined name or term stands for."""
@@ -170,6 +226,11 @@ def views(text: str, vocabulary: Vocabulary) -> list[View]:
         if folded != confusable:
             words = _tokens(folded, origin)
             _add(found, base, "accents", _split_digits(words))
+    if _MASKS.search(text):
+        unmasked = _unmask(words, vocabulary, text)
+        if unmasked != words:
+            words = unmasked
+            _add(found, base, "masked", _split_digits(words))
     for name, step in (
         ("spacing", _join_letters),
         ("leet", _read_leet),
@@ -221,6 +282,8 @@ _ASCII_CONTROLS: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # not 
 
 @functools.lru_cache(maxsize=8192)
 def _char_form(char: str) -> str:
+    if char in _EMOJI_WORDS:
+        return _EMOJI_WORDS[char]
     category = unicodedata.category(char)
     if char.isspace() or category in ("Zl", "Zp"):
         return " "
@@ -274,10 +337,19 @@ def _latin(char: str, data: Mapping[str, list[dict[str, str]]], depth: int = 0) 
 
 
 def _tokens(chars: str, origin: Sequence[int]) -> list[Token]:
-    return [
-        Token(match.group(), origin[match.start()], origin[match.end() - 1] + 1)
-        for match in _WORD.finditer(chars)
-    ]
+    """The words of ``chars``; a "+" after a number is the word "plus" ("18+")."""
+    if "+" not in chars:
+        return [
+            Token(match.group(), origin[match.start()], origin[match.end() - 1] + 1)
+            for match in _WORD.finditer(chars)
+        ]
+    found = []
+    for match in _WORD.finditer(chars):
+        end = match.end()
+        found.append(Token(match.group(), origin[match.start()], origin[end - 1] + 1))
+        if end < len(chars) and chars[end] == "+" and chars[end - 1].isdigit():
+            found.append(Token("plus", origin[end], origin[end] + 1))
+    return found
 
 
 def _split_digits(tokens: Iterable[Token]) -> list[Token]:
@@ -288,7 +360,7 @@ def _split_digits(tokens: Iterable[Token]) -> list[Token]:
         if text.isalpha() or text.isdigit():
             result.append(token)
             continue
-        if "@" in text or "$" in text:
+        if _LEET_SYMBOLS.search(text):
             text = _LEET_SYMBOLS.sub("", text)
         exact = len(text) == token.end - token.start  # else each part spans the whole token
         for part in _DIGITS_OR_LETTERS.finditer(text):
@@ -306,6 +378,38 @@ def _add(found: list[View], base: Sequence[Token], name: str, tokens: list[Token
         index for index, t in enumerate(tokens) if (t.text, t.start, t.end) not in unchanged
     )
     found.append(View(name, tuple(tokens), changed))
+
+
+def _unmask(tokens: list[Token], vocabulary: Vocabulary, text: str) -> list[Token]:
+    """Words cut by censoring symbols ("n*de", "t**n", "p.rn", "*ude") joined into the one
+    sensitive term they can stand for, each symbol a hidden letter; or, failing that, into the
+    known word they make without the symbols ("tay-lor", "nu.de")."""
+    result: list[Token] = []
+    index = 0
+    while index < len(tokens):
+        last = index
+        while last + 1 < len(tokens) and _MASK_RUN.fullmatch(
+            text[tokens[last].end : tokens[last + 1].start]
+        ):
+            last += 1
+        group = tokens[index : last + 1]
+        lead = _MASK_BEFORE.search(text, 0, group[0].start)
+        trail = _MASK_AFTER.match(text, group[-1].end)
+        start = lead.start() if lead else group[0].start
+        end = trail.end() if trail else group[-1].end
+        template = "".join(
+            "?" * (b.start - a.end) + b.text for a, b in itertools.pairwise([group[0], *group])
+        )
+        template = "?" * (group[0].start - start) + template + "?" * (end - group[-1].end)
+        word = vocabulary.unmasked(template) if "?" in template else None
+        # or symbols put between pieces of a word ("tay-lor"; single letters are the spacing
+        # view's: "n.u.d.e")
+        if word is None and len(group) > 1 and any(len(token.text) > 1 for token in group):
+            joined = "".join(token.text for token in group)
+            word = joined if vocabulary.knows(joined) else None
+        result.extend([Token(word, start, end)] if word else group)
+        index = last + 1
+    return result
 
 
 def _join_letters(tokens: list[Token], vocabulary: Vocabulary) -> list[Token]:
@@ -370,6 +474,10 @@ def _leet_readings(text: str) -> Iterator[str]:
     turn for the whole word, at most a few readings."""
     first = "".join(_LEET.get(char, char)[0] for char in text)
     yield first
+    number = _LEADING_NUMBER.match(text)
+    if number:  # "15y0": the number stays a number, the rest is read ("15yo")
+        rest = text[number.end() :]
+        yield number.group() + "".join(_LEET.get(char, char)[0] for char in rest)
     for char, letters in _LEET.items():
         if len(letters) > 1 and char in text:
             for letter in letters[1:]:

@@ -1,0 +1,277 @@
+"""Protected persons' names as people write them.
+
+A name is typed with typos ("Tayllor Swfit"), an initial ("T. Swift"), the surname first
+("Swift Taylor"), run together in a handle ("@taylorswift13"), or shortened to a part that
+names the person alone ("Kardashian"). ``NameMatcher`` finds each of these in a view's words:
+
+- every form of a person: the name, each alias, the name with its first part as an initial,
+  the first name with the surname's initial ("Kim K"),
+  the name reversed, the first and last parts without the middle ones, each written apart or
+  run together, and each ``distinctive`` part alone;
+- each word of a form may be off by a few edits, scaled to its length (none up to three
+  letters, one up to eight, two beyond), doubled letters counting for nothing, the first letter
+  always right; a whole form, by at most one edit in five letters;
+- a word that is not spelled exactly (doubled letters aside) and is an ordinary word of one of
+  the six languages counts only beside words spelled exactly, one to a name: "Tailor Swift"
+  and "Ariana Grand" are their persons, but "Scarlet Johnson" is not Scarlett Johansson, nor
+  "tailor" alone anyone.
+
+Candidates come from a deletion index (every word of every form with up to its budget of
+letters deleted, the symmetric-delete scheme of SymSpell), so a word costs a few dictionary
+look-ups whatever the registry's size; each candidate is then confirmed with its
+optimal-string-alignment distance (``rapidfuzz``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final, NamedTuple
+
+from rapidfuzz.distance import OSA
+
+from rempart.text.normalise import fold_accents, words
+from rempart.text.ordinary import commonness, is_ordinary
+
+__all__ = ["DISTINCTIVE_ZIPF", "NameMatch", "NameMatcher", "PersonName", "person_names"]
+
+DISTINCTIVE_ZIPF: Final = 4.0
+"""A surname rarer than this (Zipf scale, in every language) names its person alone, unless
+the registry entry says which parts do."""
+_MIN_DISTINCTIVE: Final = 5  # letters: no shorter part stands alone by default
+_LETTERS_PER_EDIT: Final = 5
+_MAX_EDITS: Final = 2  # the most a word is ever off by
+_MIN_RUN_TOGETHER: Final = 6  # letters: a shorter form run together ("klee") stands for no one
+_MAX_TOKEN: Final = 64  # longer words are no name
+_CACHE_LIMIT: Final = 65_536
+_DOUBLES: Final = re.compile(r"(.)\1+")
+
+
+@dataclass(frozen=True, slots=True)
+class PersonName:
+    """A protected person as the prompt analysis reads them: the ``name``, other names they go
+    by (``aliases``), and which parts of the name may stand alone (``distinctive``; None: a
+    surname rarer than ``DISTINCTIVE_ZIPF``)."""
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    distinctive: tuple[str, ...] | None = None
+
+
+def person_names(
+    persons: Iterable[str | PersonName] | Mapping[str, Iterable[str]],
+) -> list[PersonName]:
+    """``persons`` as ``PersonName``s: names, ``PersonName``s, or names mapped to aliases."""
+    if isinstance(persons, Mapping):
+        return [PersonName(name, tuple(aliases)) for name, aliases in persons.items()]
+    return [p if isinstance(p, PersonName) else PersonName(p) for p in persons]
+
+
+@dataclass(frozen=True, slots=True)
+class NameMatch:
+    """A person found in a view: the form that matched (as registered or derived: "T Swift"),
+    the tokens it spans, and how many edits away the words were."""
+
+    person: str
+    form: str
+    first: int
+    last: int
+    edits: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Form:
+    person: str
+    text: str  # what the evidence shows
+    parts: tuple[str, ...]
+    alone: bool  # a single word that names the person by itself
+
+
+class NameMatcher:
+    """Finds the forms of ``persons``' names in a sequence of words."""
+
+    def __init__(self, persons: Sequence[PersonName]) -> None:
+        self.persons = tuple(dict.fromkeys(p.name for p in persons if words(p.name)))
+        self._forms: dict[tuple[str, ...], list[_Form]] = {}  # by their first two words
+        self._deletions: dict[str, set[str]] = {}
+        self._cache: dict[str, dict[str, _Near]] = {}
+        for person in persons:
+            for form in _forms(person):
+                self._forms.setdefault(form.parts[:2], []).append(form)
+                for part in form.parts:
+                    self._index(part)
+
+    def words(self) -> dict[str, str]:
+        """Every form run together, with its words ("taylorswift": "taylor swift"), for the
+        views that read disguised words."""
+        found: dict[str, str] = {}
+        for form in itertools.chain.from_iterable(self._forms.values()):
+            joined = "".join(form.parts)
+            if len(form.parts) > 1 or joined not in found:  # the words, not the run-together
+                found[joined] = " ".join(form.parts)
+        return found
+
+    def forget(self) -> None:
+        """Drop the words' candidates remembered so far (each is found once, then recalled)."""
+        self._cache.clear()
+
+    def find(self, tokens: Sequence[str]) -> Iterator[NameMatch]:
+        """Every form found in ``tokens``: at each position, the longest, then the closest,
+        then the one spelled most like the words."""
+        near = [self._near(token) for token in tokens]
+        for index, token in enumerate(tokens):
+            best: tuple[tuple[int, int, int], _Form] | None = None
+            for form in self._starting(near, index):
+                edits = _edits(form, near[index : index + len(form.parts)])
+                if edits is None:
+                    continue
+                key = (-len(form.parts), edits, abs(len(form.parts[0]) - len(token)))
+                if best is None or key < best[0]:
+                    best = (key, form)
+            if best is not None:
+                (_, edits, _), form = best
+                yield NameMatch(form.person, form.text, index, index + len(form.parts) - 1, edits)
+
+    def _starting(self, near: Sequence[dict[str, _Near]], index: int) -> Iterator[_Form]:
+        """The forms whose first two words (or only word) are near the words at ``index``."""
+        following = near[index + 1] if index + 1 < len(near) else {}
+        for first in near[index]:
+            yield from self._forms.get((first,), ())
+            for second in following:
+                yield from self._forms.get((first, second), ())
+
+    def _near(self, token: str) -> dict[str, _Near]:
+        """The words of forms within their edit budget of ``token``, and how near."""
+        found = self._cache.get(token)
+        if found is not None:
+            return found
+        found = {}
+        if 0 < len(token) <= _MAX_TOKEN and not token.isdigit():
+            squeezed = _squeeze(token)
+            budget = _budget(len(token) + _MAX_EDITS)  # a part may be that much longer
+            candidates: set[str] = set()
+            for variant in {token, squeezed}:
+                for key in _deleted(variant, budget):
+                    candidates.update(self._deletions.get(key, ()))
+            ordinary = is_ordinary(token)
+            for part in candidates:
+                if part[0] != token[0]:
+                    continue
+                limit = _budget(len(part))
+                distance = min(
+                    OSA.distance(token, part, score_cutoff=limit + 1),
+                    OSA.distance(squeezed, _squeeze(part), score_cutoff=limit + 1),
+                )
+                if part == token:
+                    found[part] = _Near(0, _EXACT)
+                elif distance <= limit:
+                    found[part] = _Near(distance, _WORD if ordinary and distance else _CLOSE)
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[token] = found
+        return found
+
+    def _index(self, part: str) -> None:
+        budget = _budget(len(part))
+        for variant in {part, _squeeze(part)}:
+            for key in _deleted(variant, budget):
+                self._deletions.setdefault(key, set()).add(part)
+
+
+_EXACT, _CLOSE, _WORD = 0, 1, 2  # a word as typed; near it; an ordinary word near it
+
+
+class _Near(NamedTuple):
+    """How near a word is to a form's word: the ``edits`` (doubled letters free), and
+    whether it is the word as typed, close to it, or an ordinary word close to it."""
+
+    edits: int
+    kind: int
+
+
+def _edits(form: _Form, near: Sequence[dict[str, _Near]]) -> int | None:
+    """The edits ``form`` takes on the words ``near`` it, or None when it is not there: every
+    word within its budget, the whole within one edit in five letters; an ordinary word that
+    is not the form's own ("tailor" for "taylor") counts only beside words typed exactly (more
+    than an initial), one to a form, and never alone."""
+    if len(near) < len(form.parts):
+        return None
+    found = [candidates.get(part) for part, candidates in zip(form.parts, near, strict=False)]
+    if None in found:
+        return None
+    words = [near for near in found if near is not None]
+    edits = sum(near.edits for near in words)
+    if edits > max(1, sum(map(len, form.parts)) // _LETTERS_PER_EDIT):
+        return None
+    kinds = [near.kind for near in words]
+    if _WORD in kinds:
+        spelled = [part for part, kind in zip(form.parts, kinds, strict=True) if kind == _EXACT]
+        whole = any(len(part) > 1 for part in spelled)  # an initial is no word spelled out
+        if kinds.count(_WORD) > 1 or _CLOSE in kinds or not whole:
+            return None
+    return edits
+
+
+def _forms(person: PersonName) -> Iterator[_Form]:
+    """Every form of a person's name: see the module's docstring."""
+    name = person.name
+    parts = tuple(words(name))
+    if not parts:
+        return
+    given: list[tuple[str, tuple[str, ...]]] = [(name, parts)]
+    given.extend((alias, tuple(words(alias))) for alias in person.aliases if words(alias))
+    derived: dict[tuple[str, ...], str] = {}
+    if len(parts) > 1:
+        first, last = parts[0], parts[-1]
+        derived = {
+            (first[0], *parts[1:]): f"{first[0].upper()} {' '.join(parts[1:]).title()}",
+            (last, first): f"{last.title()} {first.title()}",
+            (first, last): f"{first.title()} {last.title()}",
+            (first, last[0]): f"{first.title()} {last[0].upper()}",
+        }
+    forms = [*given, *((text, each) for each, text in derived.items() if each != parts)]
+    forms.extend((part.title(), (part,)) for part in _distinctive(person, parts))
+    for text, each in forms:
+        for spelled in dict.fromkeys((each, tuple(_folded(part) for part in each))):
+            yield _Form(name, text, spelled, alone=len(spelled) == 1)
+            joined = "".join(spelled)
+            initial_lost = len(spelled[0]) == 1 and spelled[1].startswith(spelled[0])
+            if len(spelled) > 1 and len(joined) >= _MIN_RUN_TOGETHER and not initial_lost:
+                yield _Form(name, text, (joined,), alone=True)
+
+
+def _distinctive(person: PersonName, parts: tuple[str, ...]) -> list[str]:
+    if person.distinctive is not None:
+        return [w for given in person.distinctive for w in words(given)]
+    if len(parts) < 2:
+        return []
+    last = parts[-1]
+    rare = len(last) >= _MIN_DISTINCTIVE and commonness(last) < DISTINCTIVE_ZIPF
+    return [last] if rare else []
+
+
+def _folded(word: str) -> str:
+    return fold_accents(word, range(len(word)))[0]
+
+
+def _budget(length: int) -> int:
+    """Edits a word of ``length`` letters may be off by."""
+    if length <= 3:
+        return 0
+    return 1 if length <= 8 else 2
+
+
+def _squeeze(word: str) -> str:
+    """``word`` with every run of a letter cut to one ("tayllor" -> "taylor")."""
+    return _DOUBLES.sub(r"\1", word)
+
+
+def _deleted(word: str, budget: int) -> set[str]:
+    """``word`` with up to ``budget`` letters deleted, every way."""
+    found = {word}
+    for count in range(1, min(budget, len(word) - 1) + 1):
+        for kept in itertools.combinations(range(len(word)), len(word) - count):
+            found.add("".join(word[i] for i in kept))
+    return found
