@@ -67,9 +67,9 @@ def test_typos_name_the_person(analyser: PromptAnalyser, prompt: str, person: st
 @pytest.mark.parametrize(
     ("prompt", "person", "term"),
     [
-        ("T. Swift", "Taylor Swift", "T Swift"),
-        ("T Swift", "Taylor Swift", "T Swift"),
-        ("TSwift", "Taylor Swift", "T Swift"),
+        ("T. Swift", "Taylor Swift", "T-Swift"),  # a known alias
+        ("T Swift", "Taylor Swift", "T-Swift"),
+        ("TSwift", "Taylor Swift", "T-Swift"),
         ("E. Watson", "Emma Watson", "E Watson"),
         ("Swift Taylor", "Taylor Swift", "Swift Taylor"),
         ("Swift, Taylor", "Taylor Swift", "Swift Taylor"),

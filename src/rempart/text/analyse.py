@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import bisect
 import functools
-import hashlib
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -100,9 +99,8 @@ class PromptAnalyser:
     ) -> None:
         self.lexicon = lexicon or default_lexicon()
         self.compiled = self.lexicon.compile(persons)
-        names = "\n".join(sorted(self.compiled.persons)).encode()
         self.version = (
-            f"lexicons:{self.lexicon.digest[:12]}+persons:{hashlib.sha256(names).hexdigest()[:12]}"
+            f"lexicons:{self.lexicon.digest[:12]}+persons:{self.compiled.names.digest[:12]}"
         )
         views("\u0435", self.compiled.vocabulary)  # reads Unicode's confusables now, not later
         self.compiled.vocabulary.knows("warmup")  # and the ordinary words

@@ -4,7 +4,8 @@ A name is typed with typos ("Tayllor Swfit"), an initial ("T. Swift"), the surna
 ("Swift Taylor"), run together in a handle ("@taylorswift13"), or shortened to a part that
 names the person alone ("Kardashian"). ``NameMatcher`` finds each of these in a view's words:
 
-- every form of a person: the name, each alias, the name with its first part as an initial,
+- every form of a person: the name, each alias (the registry's, and for a public figure, the
+  names they are widely known by: ``aliases.yaml``), the name with its first part as an initial,
   the first name with the surname's initial ("Kim K"),
   the name reversed, the first and last parts without the middle ones, each written apart or
   run together, and each ``distinctive`` part alone;
@@ -24,18 +25,31 @@ optimal-string-alignment distance (``rapidfuzz``).
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import hashlib
 import itertools
+import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from typing import Final, NamedTuple
 
+import yaml
 from rapidfuzz.distance import OSA
 
 from rempart.text.normalise import fold_accents, words
 from rempart.text.ordinary import commonness, is_ordinary
 
-__all__ = ["DISTINCTIVE_ZIPF", "NameMatch", "NameMatcher", "PersonName", "person_names"]
+__all__ = [
+    "DISTINCTIVE_ZIPF",
+    "NameMatch",
+    "NameMatcher",
+    "PersonName",
+    "known_aliases",
+    "person_names",
+]
 
 DISTINCTIVE_ZIPF: Final = 4.0
 """A surname rarer than this (Zipf scale, in every language) names its person alone, unless
@@ -47,6 +61,26 @@ _MIN_RUN_TOGETHER: Final = 6  # letters: a shorter form run together ("klee") st
 _MAX_TOKEN: Final = 64  # longer words are no name
 _CACHE_LIMIT: Final = 65_536
 _DOUBLES: Final = re.compile(r"(.)\1+")
+_MIN_SOUNDED: Final = 5  # letters: shorter words are compared as spelled only
+# Spellings of one sound across the six languages, in order.
+_SOUNDS: Final = tuple(
+    (re.compile(pattern), sound)
+    for pattern, sound in (
+        ("ph", "f"),
+        ("qu", "k"),
+        ("gu(?=[aeiou])", "u"),  # "Guatson"
+        ("w", "u"),
+        ("[yj]", "i"),  # "Bejonsé"
+        ("c(?=[ei])", "s"),
+        ("c", "k"),
+        ("z", "s"),
+        ("x", "ks"),
+        ("(?<![sc])h", ""),
+        ("ou", "u"),
+        ("[ae]i", "e"),  # "Teilor", "Taylor"
+        ("ee", "i"),
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +97,31 @@ class PersonName:
 def person_names(
     persons: Iterable[str | PersonName] | Mapping[str, Iterable[str]],
 ) -> list[PersonName]:
-    """``persons`` as ``PersonName``s: names, ``PersonName``s, or names mapped to aliases."""
+    """``persons`` as ``PersonName``s (from names, ``PersonName``s, or names mapped to
+    aliases), each with the other names a public figure is known by (``known_aliases``)."""
     if isinstance(persons, Mapping):
-        return [PersonName(name, tuple(aliases)) for name, aliases in persons.items()]
-    return [p if isinstance(p, PersonName) else PersonName(p) for p in persons]
+        given = [PersonName(name, tuple(aliases)) for name, aliases in persons.items()]
+    else:
+        given = [p if isinstance(p, PersonName) else PersonName(p) for p in persons]
+    known = known_aliases()
+    return [
+        dataclasses.replace(p, aliases=tuple(dict.fromkeys((*p.aliases, *known[key]))))
+        if (key := _key(p.name)) in known
+        else p
+        for p in given
+    ]
+
+
+@functools.cache
+def known_aliases() -> dict[str, tuple[str, ...]]:
+    """The other names public figures often targeted by sexual deepfakes are known by
+    (``aliases.yaml``), by their name folded (no case, no accents)."""
+    spec = yaml.safe_load((resources.files("rempart.text") / "aliases.yaml").read_bytes())
+    return {_key(name): tuple(aliases) for name, aliases in spec.items()}
+
+
+def _key(name: str) -> str:
+    return " ".join(_folded(word) for word in words(name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +149,12 @@ class NameMatcher:
 
     def __init__(self, persons: Sequence[PersonName]) -> None:
         self.persons = tuple(dict.fromkeys(p.name for p in persons if words(p.name)))
+        described = sorted(json.dumps([p.name, p.aliases, p.distinctive]) for p in persons)
+        self.digest = hashlib.sha256("\n".join(described).encode()).hexdigest()
+        """A digest of every person's names and parts, which a verdict's version names."""
         self._forms: dict[tuple[str, ...], list[_Form]] = {}  # by their first two words
         self._deletions: dict[str, set[str]] = {}
+        self._sounds: dict[str, set[str]] = {}  # the same, for what the words sound like
         self._cache: dict[str, dict[str, _Near]] = {}
         for person in persons:
             for form in _forms(person):
@@ -149,28 +208,56 @@ class NameMatcher:
             return found
         found = {}
         if 0 < len(token) <= _MAX_TOKEN and not token.isdigit():
-            squeezed = _squeeze(token)
-            budget = _budget(len(token) + _MAX_EDITS)  # a part may be that much longer
-            candidates: set[str] = set()
-            for variant in {token, squeezed}:
-                for key in _deleted(variant, budget):
-                    candidates.update(self._deletions.get(key, ()))
             ordinary = is_ordinary(token)
-            for part in candidates:
-                if part[0] != token[0]:
-                    continue
-                limit = _budget(len(part))
-                distance = min(
-                    OSA.distance(token, part, score_cutoff=limit + 1),
-                    OSA.distance(squeezed, _squeeze(part), score_cutoff=limit + 1),
-                )
+            for part, distance in self._spelled(token) | self._sounded(token):
                 if part == token:
                     found[part] = _Near(0, _EXACT)
-                elif distance <= limit:
+                elif part not in found or distance < found[part].edits:
                     found[part] = _Near(distance, _WORD if ordinary and distance else _CLOSE)
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
         self._cache[token] = found
+        return found
+
+    def _spelled(self, token: str) -> set[tuple[str, int]]:
+        """The words of forms spelled within their budget of ``token`` (doubled letters free,
+        the first letter right), with the edits."""
+        squeezed = _squeeze(token)
+        budget = _budget(len(token) + _MAX_EDITS)  # a part may be that much longer
+        candidates: set[str] = set()
+        for variant in {token, squeezed}:
+            for key in _deleted(variant, budget):
+                candidates.update(self._deletions.get(key, ()))
+        found = set()
+        for part in candidates:
+            if part[0] != token[0]:
+                continue
+            limit = _budget(len(part))
+            distance = min(
+                OSA.distance(token, part, score_cutoff=limit + 1),
+                OSA.distance(squeezed, _squeeze(part), score_cutoff=limit + 1),
+            )
+            if distance <= limit:
+                found.add((part, distance))
+        return found
+
+    def _sounded(self, token: str) -> set[tuple[str, int]]:
+        """The words of forms that sound like ``token`` when read as any of the six languages
+        would write them ("Uatson", "Bejonsé", "Teilor"): one edit for the same sound, two for
+        one sound off, for words of five letters or more."""
+        if len(token) < _MIN_SOUNDED:
+            return set()
+        sound = _sound(token)
+        candidates: set[str] = set()
+        for key in _deleted(sound, 1):
+            candidates.update(self._sounds.get(key, ()))
+        found = set()
+        for part in candidates:
+            other = _sound(part)
+            if other[0] == sound[0]:
+                distance = OSA.distance(sound, other, score_cutoff=2)
+                if distance <= 1:
+                    found.add((part, 1 + distance))
         return found
 
     def _index(self, part: str) -> None:
@@ -178,6 +265,9 @@ class NameMatcher:
         for variant in {part, _squeeze(part)}:
             for key in _deleted(variant, budget):
                 self._deletions.setdefault(key, set()).add(part)
+        if len(part) >= _MIN_SOUNDED:
+            for key in _deleted(_sound(part), 1):
+                self._sounds.setdefault(key, set()).add(part)
 
 
 _EXACT, _CLOSE, _WORD = 0, 1, 2  # a word as typed; near it; an ordinary word near it
@@ -250,6 +340,16 @@ def _distinctive(person: PersonName, parts: tuple[str, ...]) -> list[str]:
     last = parts[-1]
     rare = len(last) >= _MIN_DISTINCTIVE and commonness(last) < DISTINCTIVE_ZIPF
     return [last] if rare else []
+
+
+def _sound(word: str) -> str:
+    """What ``word`` sounds like, written one way whatever the language's spelling: "watson",
+    "uatson" and "guatson" are "uatson"; "taylor", "teilor" are "telor"; "beyonce", "bejonse"
+    are "beionse". A key for comparing names, not a pronunciation."""
+    key = _squeeze(_folded(word))
+    for pattern, sound in _SOUNDS:
+        key = pattern.sub(sound, key)
+    return _squeeze(key)
 
 
 def _folded(word: str) -> str:

@@ -82,9 +82,22 @@ _LEET: Final[Mapping[str, str]] = {
     "$": "s",
     "!": "i",
 }
+# Letters drawn with symbols, longest first.
+_LEET_DRAWINGS: Final = {
+    "|\\/|": "m",
+    "\\/\\/": "w",
+    "|\\|": "n",
+    "|_|": "u",
+    "|-|": "h",
+    "|<": "k",
+    "/\\": "a",
+    "\\/": "v",
+}
+_LEET_LETTERS: Final = re.compile("|".join(re.escape(drawn) for drawn in _LEET_DRAWINGS))
 _MIN_PIECE: Final = 3  # the joined view splits off no shorter word ("tit" + "an"), but
 _MIN_SPLIT: Final = 4  # the function words it is given ("ragazza" + "di")
 _RUN_EDGE: Final = 2  # one-letter words at a spaced run's ends that may stay apart
+_MAX_FRAGMENT: Final = 3  # letters: a longer word is no fragment of a spaced-out one
 _MAX_SPLIT: Final = 256  # longer runs of letters are not split (a prompt holds no such word)
 # Emoji that stand for a word a lexicon holds, read as that word (a skin-tone modifier after one
 # is no word, and goes).
@@ -254,14 +267,34 @@ def unicode_form(text: str) -> tuple[str, list[int]]:
     """``text`` in NFKC, case folded, without invisible or control characters (whitespace
     becomes a space), and for each character, the index of the character it came from."""
     if text.isascii() and not _ASCII_CONTROLS.search(text):
-        return text.lower(), list(range(len(text)))
+        folded, origin = text.lower(), list(range(len(text)))
+    else:
+        chars: list[str] = []
+        origin = []
+        for index, char in enumerate(text):
+            form = _char_form(char)
+            chars.append(form)
+            origin.extend([index] * len(form))
+        folded = "".join(chars)
+    if _LEET_LETTERS.search(folded):
+        return _letters_drawn(folded, origin)
+    return folded, origin
+
+
+def _letters_drawn(text: str, origin: list[int]) -> tuple[str, list[int]]:
+    """``text`` with letters drawn in symbols ("|_|" for u, "|<" for k) read as letters."""
     chars: list[str] = []
-    origin: list[int] = []
-    for index, char in enumerate(text):
-        form = _char_form(char)
-        chars.append(form)
-        origin.extend([index] * len(form))
-    return "".join(chars), origin
+    kept: list[int] = []
+    at = 0
+    for match in _LEET_LETTERS.finditer(text):
+        chars.append(text[at : match.start()])
+        kept.extend(origin[at : match.start()])
+        chars.append(_LEET_DRAWINGS[match.group()])
+        kept.append(origin[match.start()])
+        at = match.end()
+    chars.append(text[at:])
+    kept.extend(origin[at:])
+    return "".join(chars), kept
 
 
 def fold_accents(text: str, origin: Sequence[int]) -> tuple[str, list[int]]:
@@ -413,28 +446,44 @@ def _unmask(tokens: list[Token], vocabulary: Vocabulary, text: str) -> list[Toke
 
 
 def _join_letters(tokens: list[Token], vocabulary: Vocabulary) -> list[Token]:
-    """Runs of two or more one-character words joined, when that makes a known word; up to
-    two words at either end of a run may stay apart ("a t e e n" -> "a", "teen")."""
-    if not any(len(a.text) == len(b.text) == 1 for a, b in itertools.pairwise(tokens)):
+    """Runs of two or more fragments (words of one character, or of two or three letters)
+    joined, when that makes a known word of more than ordinary words; up to two words at
+    either end of a run may stay apart ("a t e e n" -> "a", "teen"; "tay lor swi ft" ->
+    "taylorswift")."""
+
+    def fragment(token: Token) -> bool:
+        return len(token.text) == 1 or (len(token.text) <= _MAX_FRAGMENT and token.text.isalpha())
+
+    if not any(fragment(a) and fragment(b) for a, b in itertools.pairwise(tokens)):
         return tokens
     result: list[Token] = []
-    for run in _runs(tokens, lambda token: len(token.text) == 1):
-        result.extend(_joined_run(run, vocabulary))
+    for run in _runs(tokens, fragment):
+        while run:  # a run may hold several words
+            found = _joined_run(run, vocabulary)
+            if found is None:
+                result.extend(run)
+                break
+            before, joined, run = found
+            result.extend([*before, joined])
     return result
 
 
-def _joined_run(run: list[Token], vocabulary: Vocabulary) -> list[Token]:
+def _joined_run(
+    run: list[Token], vocabulary: Vocabulary
+) -> tuple[list[Token], Token, list[Token]] | None:
+    """The run's longest inner part that makes a known word (never one made only of ordinary
+    words: "a pen is"), joined, with the words before and after it; None when there is none."""
     for left in range(min(_RUN_EDGE, len(run) - 2) + 1):
         for right in range(min(_RUN_EDGE, len(run) - left - 2) + 1):
             inner = run[left : len(run) - right]
+            pieces = [token.text for token in inner if len(token.text) > 1]
+            if pieces and all(vocabulary.ordinary(piece) for piece in pieces):
+                continue
             joined = "".join(token.text for token in inner)
             if _known(joined, vocabulary):
-                return [
-                    *run[:left],
-                    Token(joined, inner[0].start, inner[-1].end),
-                    *run[len(run) - right :],
-                ]
-    return run
+                word = Token(joined, inner[0].start, inner[-1].end)
+                return run[:left], word, run[len(run) - right :]
+    return None
 
 
 def _runs(tokens: list[Token], inside: Callable[[Token], bool]) -> Iterator[list[Token]]:

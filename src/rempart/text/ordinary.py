@@ -16,13 +16,23 @@ import wordfreq
 
 from rempart.text.normalise import fold_accents
 
-__all__ = ["LANGUAGES", "ORDINARY_ZIPF", "commonness", "is_ordinary", "ordinary_words"]
+__all__ = [
+    "LANGUAGES",
+    "ORDINARY_ZIPF",
+    "SHORT_ORDINARY_ZIPF",
+    "commonness",
+    "is_ordinary",
+    "ordinary_words",
+]
 
 LANGUAGES: Final = ("en", "fr", "es", "de", "it", "pt")
 ORDINARY_ZIPF: Final = 2.5
 """A word at least this frequent (Zipf scale: 2.5 is about three times in ten million words)
 in one of the languages is an ordinary word."""
-_MIN_LENGTH: Final = 4  # shorter words are never split, so need no entry
+SHORT_ORDINARY_ZIPF: Final = 4.0
+"""A word of two or three letters must be this frequent (once in a hundred thousand words):
+the lists hold nearly every short string of letters, as an abbreviation or a name."""
+_SHORT: Final = 3
 
 
 def is_ordinary(word: str) -> bool:
@@ -32,17 +42,19 @@ def is_ordinary(word: str) -> bool:
 
 @functools.cache
 def ordinary_words() -> frozenset[str]:
-    """Every alphabetic word of four letters or more at least ``ORDINARY_ZIPF`` frequent in
-    one of the languages, as written and without accents. Read once per process (about a
-    second)."""
+    """Every alphabetic word at least ``ORDINARY_ZIPF`` frequent in one of the languages
+    (``SHORT_ORDINARY_ZIPF`` for two or three letters), as written and without accents. Read
+    once per process (about a second)."""
     lists = wordfreq.available_languages("large")
     deepest = round((9 - ORDINARY_ZIPF) * 100)  # the lists are indexed by -centibels
+    short = round((9 - SHORT_ORDINARY_ZIPF) * 100)
     found: set[str] = set()
     for language in LANGUAGES:
         buckets = wordfreq.read_cBpack(lists[language])
-        for bucket in buckets[: deepest + 1]:
+        for index, bucket in enumerate(buckets[: deepest + 1]):
+            least = _SHORT + 1 if index > short else 2
             for word in bucket:
-                if len(word) >= _MIN_LENGTH and word.isalpha():
+                if len(word) >= least and word.isalpha():
                     found.add(word)
                     if not word.isascii():
                         found.add(fold_accents(word, range(len(word)))[0])
