@@ -275,3 +275,33 @@ def test_unknown_policy_names_and_huge_files_are_refused(tmp_path: Path) -> None
     binary.write_bytes(b"\xff\xfe\x00policy")
     with pytest.raises(PolicyError, match="UTF-8"):
         load_policy(binary)
+
+
+HINT = sig("text.minor_hint", 1.0, "petite")
+
+
+@pytest.mark.parametrize("request_signal", ["text.nudity", "text.sexual", "text.undress"])
+def test_a_minor_hint_with_a_sexual_request_is_reviewed(request_signal: str) -> None:
+    for policy in ("default", "strict"):
+        action, _, rules = decide(policy, HINT, sig(request_signal, 1.0))
+        assert action in ("review", "block")
+        assert "possible-minor-sexual-request" in rules
+        assert "minor-sexualised" not in rules
+    assert decide("default", HINT, sig(request_signal, 1.0))[0] == "review"
+
+
+def test_a_minor_hint_alone_or_with_revealing_clothing_is_allowed() -> None:
+    assert decide("default", HINT)[0] == "allow"
+    assert decide("default", HINT, sig("text.revealing", 1.0))[0] == "allow"
+    assert decide("survey", HINT, sig("text.nudity", 1.0))[0] == "allow"
+
+
+def test_a_minor_hint_with_image_nudity_is_reviewed() -> None:
+    action, _, rules = decide("default", HINT, NUDE)
+    assert (action, rules) == ("review", ["possible-minor-sexualised"])
+
+
+def test_a_minor_hint_never_adds_a_review_to_a_block() -> None:
+    """A request that blocks as a minor's gives that reason, not a hint's review besides."""
+    _, _, rules = decide("default", sig("text.minor", 1.0), sig("text.nudity", 1.0))
+    assert rules == ["minor-sexualised"]

@@ -4,6 +4,7 @@ the typed text, and hostile input refused or survived."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
@@ -129,6 +130,57 @@ def test_school_grades_are_minors(analyser: PromptAnalyser, prompt: str) -> None
 )
 def test_adult_ages_are_not_minors(analyser: PromptAnalyser, prompt: str) -> None:
     assert "text.minor" not in names(analyser.signals(prompt))
+
+
+@pytest.mark.parametrize(
+    ("prompt", "term", "value"),
+    [
+        ("15 yrs", "age 15", 15),
+        ("14enne", "age 14", 14),
+        ("chica de 13", "age 13", 13),
+        ("M\u00e4dchen, dreizehn", "age 13", 13),
+        ("under 18", "under 18", 18),
+        ("moins de 16 ans", "under 16", 16),
+        ("u16", "u16", "u16"),
+    ],
+)
+def test_ages_in_other_forms(
+    analyser: PromptAnalyser, prompt: str, term: str, value: int | str
+) -> None:
+    minors = named(analyser.signals(prompt), "text.minor")
+    assert (term, value) in {(m.evidence["term"], m.value) for m in minors}
+
+
+def test_a_recent_birth_year_is_a_minor(analyser: PromptAnalyser) -> None:
+    year = datetime.now(UTC).year - 12
+    minor = only(analyser.signals(f"born in {year}"), "text.minor")
+    assert minor.value == year
+    assert minor.evidence["term"] == f"born {year}"
+    assert "text.minor" not in names(analyser.signals(f"born in {year - 30}"))
+    assert "text.minor" not in names(analyser.signals("born in 3012"))
+
+
+@pytest.mark.parametrize(
+    "prompt", ["less than 3 people", "unter 2 Palmen", "menos de 5 personas", "under 5 minutes"]
+)
+def test_small_counts_after_under_are_no_age(analyser: PromptAnalyser, prompt: str) -> None:
+    assert "text.minor" not in names(analyser.signals(prompt))
+
+
+@pytest.mark.parametrize("prompt", ["petite woman", "tiny frame", "zierliche Frau", "menue"])
+def test_words_adults_share_with_children_are_only_a_hint(
+    analyser: PromptAnalyser, prompt: str
+) -> None:
+    found = names(analyser.signals(prompt))
+    assert "text.minor_hint" in found
+    assert "text.minor" not in found
+
+
+@pytest.mark.parametrize(
+    "prompt", ["nude, baby teeth", "nude in a crib", "topless, training bra", "\U0001f467 nsfw"]
+)
+def test_what_only_a_child_has_is_a_minor(analyser: PromptAnalyser, prompt: str) -> None:
+    assert "text.minor" in names(analyser.signals(prompt))
 
 
 def test_each_age_in_a_prompt_is_read_on_its_own(analyser: PromptAnalyser) -> None:
@@ -263,6 +315,37 @@ def test_garment_made_transparent_is_revealing(analyser: PromptAnalyser) -> None
 )
 def test_removal_and_garment_in_different_clauses(analyser: PromptAnalyser, prompt: str) -> None:
     assert "text.undress" not in names(analyser.signals(prompt))
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "remove the stain from her shirt",
+        "remove the logo on his shirt",
+        "enl\u00e8ve la tache sur sa chemise",
+        "entferne den Fleck von ihrem Kleid",
+        "quita la mancha de su camiseta",
+        "add an x-ray of her hand",
+    ],
+)
+def test_a_garment_that_is_not_what_is_removed(analyser: PromptAnalyser, prompt: str) -> None:
+    assert not names(analyser.signals(prompt)) & SEXUALISED
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "show what is under her shirt",
+        "x-ray her clothes",
+        "replace her clothes with body paint",
+        "only a towel",
+        "lower her neckline",
+        "a spicier version",
+        "make the fabric transparent",
+    ],
+)
+def test_undressing_in_other_words(analyser: PromptAnalyser, prompt: str) -> None:
+    assert names(analyser.signals(prompt)) & SEXUALISED
 
 
 def test_removal_and_garment_too_far_apart(analyser: PromptAnalyser) -> None:

@@ -309,3 +309,108 @@ def test_leet_reads_digits_and_symbols_that_single_letters_would_explain(
     vocabulary: Vocabulary, text: str, word: str
 ) -> None:
     assert texts(by_name(text, vocabulary)["leet"]) == [word]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("n*de", "nude"),  # each symbol a hidden letter
+        ("t**n", "teen"),
+        ("p.rn", "porn"),
+        ("*ude", "nude"),
+        ("nak*d", "naked"),
+        ("s*x", "sex"),  # "six" is no term
+        ("n\u2022de", "nude"),  # a bullet
+    ],
+)
+def test_masked_view_reads_a_censored_word_as_the_one_term_it_can_be(
+    vocabulary: Vocabulary, text: str, expected: str
+) -> None:
+    found = by_name(text, vocabulary)
+    assert texts(found["masked"]) == [expected]
+    assert spans(found["masked"]) == [(0, len(text))]
+
+
+@pytest.mark.parametrize("text", ["nud*", "t-shirt", "e.g.", "x-ray", "3.5 stars", "50*50"])
+def test_masked_view_invents_nothing(vocabulary: Vocabulary, text: str) -> None:
+    """An ambiguous mask ("nud*": "nude" or Italian "nudi") and the hyphens and dots of
+    ordinary text give no sensitive word."""
+    found = by_name(text, vocabulary)
+    masked = texts(found["masked"]) if "masked" in found else []
+    assert not {"sex", "porn", "nude"} & set(masked)
+
+
+def test_masked_view_joins_a_word_cut_by_symbols(vocabulary: Vocabulary) -> None:
+    found = by_name("tay-lor swi.ft", vocabulary)
+    assert texts(found["masked"]) == ["taylor", "swift"]
+    assert spans(found["masked"]) == [(0, 7), (8, 14)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("\U0001f467 nude", ["little", "girl", "nude"]),
+        ("\U0001f467\U0001f3fd nude", ["little", "girl", "nude"]),  # with a skin tone
+        ("\U0001f9d2\U0001f3ff", ["child"]),
+        ("\U0001f476", ["infant"]),
+    ],
+)
+def test_child_emoji_are_read_as_words(
+    vocabulary: Vocabulary, text: str, expected: list[str]
+) -> None:
+    unicode = by_name(text, vocabulary)["unicode"]
+    assert texts(unicode) == expected
+    assert unicode.tokens[0].start == 0
+
+
+def test_letters_drawn_in_symbols_are_letters() -> None:
+    assert words("n|_|de |<id") == ["nude", "kid"]
+    assert words("\\/\\/oman") == ["woman"]
+
+
+def test_a_plus_after_a_number_is_a_word() -> None:
+    assert words("18+") == ["18", "plus"]
+    assert words("c++ and a+b") == ["c", "and", "a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("tay lor swi ft", ["taylorswift"]),
+        ("ch ild", ["child"]),
+        ("a t e e n", ["a", "teen"]),
+    ],
+)
+def test_spacing_view_joins_fragments_of_a_word(
+    vocabulary: Vocabulary, text: str, expected: list[str]
+) -> None:
+    assert texts(by_name(text, vocabulary)["spacing"]) == expected
+
+
+@pytest.mark.parametrize("text", ["a pen is here", "put a scarf on", "mi nor", "the rap ist"])
+def test_ordinary_short_words_are_not_joined(vocabulary: Vocabulary, text: str) -> None:
+    assert "spacing" not in by_name(text, vocabulary)
+
+
+@pytest.mark.parametrize("text", ["violin", "cumin", "violon", "bassiste", "sextant", "therapist"])
+def test_an_ordinary_word_is_never_split_into_terms(vocabulary: Vocabulary, text: str) -> None:
+    """A re-joined form is no hit when the word as typed is an ordinary word of one of the six
+    languages: "violin" is not "viol" + "in", nor "cumin" "cum" + "in"."""
+    assert vocabulary.split(text) is None
+    assert [view.name for view in views(text, vocabulary)] == ["unicode"]
+
+
+def test_run_together_terms_that_are_no_ordinary_word_are_still_split(
+    vocabulary: Vocabulary,
+) -> None:
+    assert vocabulary.split("teennude") == ["teen", "nude"]
+    assert vocabulary.split("hotteen") == ["hot", "teen"]
+
+
+def test_leet_keeps_a_leading_number_and_reads_the_rest(vocabulary: Vocabulary) -> None:
+    assert texts(by_name("15y0", vocabulary)["leet"]) == ["15", "yo"]
+
+
+def test_leet_reads_a_word_that_starts_with_a_term(vocabulary: Vocabulary) -> None:
+    """A prefix term ("collégien*") is a word the leet view may read: "c0llégienne"."""
+    assert texts(by_name("c0llegienne", vocabulary)["leet"]) == ["collegienne"]
