@@ -18,7 +18,7 @@ from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from rempart.detectors.base import Picture
@@ -29,6 +29,7 @@ from rempart.store.schema import person_embeddings, protected_persons
 from rempart.text.names import PersonName
 
 __all__ = [
+    "MAX_ALIASES",
     "Person",
     "PersonsError",
     "ProtectedPersons",
@@ -39,6 +40,8 @@ __all__ = [
 ]
 
 MAX_NAME_LENGTH: Final = 200
+MAX_ALIASES: Final = 50
+"""The most aliases, or distinctive parts, a person has."""
 MAX_REGISTRY_FILE_BYTES: Final = 16 * 1024 * 1024
 
 
@@ -52,19 +55,30 @@ class UnknownPersonError(PersonsError):
 
 @dataclass(frozen=True, slots=True)
 class Person:
-    """A protected person: their name, how many embeddings are enrolled, and since when."""
+    """A protected person: their name, how many embeddings are enrolled, and since when; the
+    other names the prompt gate reads for them, and the parts of the name that name them
+    alone (None: decided from word frequencies)."""
 
     name: str
     embeddings: int
     created_at: datetime
+    aliases: tuple[str, ...] = ()
+    distinctive: tuple[str, ...] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """``{"name", "embeddings", "created_at"}``."""
+        """``{"name", "embeddings", "created_at", "aliases", "distinctive"}``."""
         return {
             "name": self.name,
             "embeddings": self.embeddings,
             "created_at": self.created_at.isoformat(),
+            "aliases": list(self.aliases),
+            "distinctive": None if self.distinctive is None else list(self.distinctive),
         }
+
+    @property
+    def names(self) -> PersonName:
+        """The person as the prompt analysis reads them."""
+        return PersonName(self.name, self.aliases, self.distinctive)
 
 
 def clean_name(name: str) -> str:
@@ -126,9 +140,26 @@ def _entry(item: object) -> PersonName:
         values = item.get(key, [])
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             raise PersonsError(f'"{key}" must be a list of names')
-        lists[key] = tuple(clean_name(value) for value in values)
+        lists[key] = tuple(_names(values, key))
     distinctive = lists["distinctive"] if "distinctive" in item else None
     return PersonName(name, lists["aliases"], distinctive)
+
+
+def _named_values(names: PersonName) -> dict[str, str | None]:
+    """The ``aliases`` and ``distinctive`` columns for ``names``, checked and cleaned."""
+    aliases = _names(names.aliases, "aliases")
+    parts = None if names.distinctive is None else _names(names.distinctive, "distinctive parts")
+    return {
+        "aliases": json.dumps(aliases, ensure_ascii=False),
+        "distinctive": None if parts is None else json.dumps(parts, ensure_ascii=False),
+    }
+
+
+def _names(values: Sequence[str], what: str) -> list[str]:
+    """Aliases or name parts, cleaned like names, each once; ``PersonsError`` for a bad one."""
+    if len(values) > MAX_ALIASES:
+        raise PersonsError(f"at most {MAX_ALIASES} {what}, not {len(values)}")
+    return list(dict.fromkeys(clean_name(value) for value in values))
 
 
 def _merged(one: PersonName, other: PersonName) -> PersonName:
@@ -138,6 +169,10 @@ def _merged(one: PersonName, other: PersonName) -> PersonName:
     else:
         distinctive = tuple(dict.fromkeys((*one.distinctive, *other.distinctive)))
     return PersonName(one.name, aliases, distinctive)
+
+
+def _tuple(values: Sequence[str] | None) -> tuple[str, ...] | None:
+    return None if values is None else tuple(values)
 
 
 def chosen_faces(
@@ -168,10 +203,17 @@ class ProtectedPersons:
         self.store = store
 
     def enroll(
-        self, name: str, vectors: Sequence[NDArray[np.float32]], *, model: str = EMBEDDING_MODEL
+        self,
+        name: str,
+        vectors: Sequence[NDArray[np.float32]],
+        *,
+        model: str = EMBEDDING_MODEL,
+        names: PersonName | None = None,
     ) -> Person:
-        """Add embeddings for ``name``, creating the person on first enrolment; one transaction."""
+        """Add embeddings for ``name``, creating the person on first enrolment, and set the
+        aliases and distinctive parts of ``names`` when given; one transaction."""
         name = clean_name(name)
+        named = {} if names is None else _named_values(names)
         if not vectors:
             raise PersonsError(f"nothing to enrol for {name!r}: no face embeddings given")
         for vector in vectors:
@@ -203,7 +245,36 @@ class ProtectedPersons:
                     for vector in vectors
                 ],
             )
+            if named:
+                connection.execute(
+                    update(protected_persons)
+                    .where(protected_persons.c.id == person_id)
+                    .values(**named, names_updated_at=now)
+                )
         return self.get(name)
+
+    def rename(
+        self,
+        name: str,
+        aliases: Sequence[str] = (),
+        distinctive: Sequence[str] | None = None,
+    ) -> Person:
+        """Set the other names an enrolled person is read under in prompts, and the parts of
+        their name that name them alone (None: decided from word frequencies); replaces what
+        was set before."""
+        person = self.get(name)
+        named = _named_values(PersonName(person.name, tuple(aliases), _tuple(distinctive)))
+        with self.store.write() as connection:
+            connection.execute(
+                update(protected_persons)
+                .where(protected_persons.c.name == person.name)
+                .values(**named, names_updated_at=utc_now())
+            )
+        return self.get(person.name)
+
+    def names(self) -> builtins.list[PersonName]:
+        """Every protected person as the prompt analysis reads them."""
+        return [person.names for person in self.list()]
 
     def get(self, name: str) -> Person:
         """One person, or ``PersonsError`` saying where to see who is enrolled."""
@@ -225,6 +296,8 @@ class ProtectedPersons:
                 protected_persons.c.name,
                 protected_persons.c.created_at,
                 func.count(person_embeddings.c.id),
+                protected_persons.c.aliases,
+                protected_persons.c.distinctive,
             )
             .select_from(protected_persons.outerjoin(person_embeddings))
             .group_by(protected_persons.c.id)
@@ -234,7 +307,16 @@ class ProtectedPersons:
             query = query.where(protected_persons.c.name == name)
         with self.store.read() as connection:
             rows = connection.execute(query).all()
-        return [Person(name, int(count), as_utc(created)) for name, created, count in rows]
+        return [
+            Person(
+                name,
+                int(count),
+                as_utc(created),
+                tuple(json.loads(aliases)),
+                _tuple(None if distinctive is None else json.loads(distinctive)),
+            )
+            for name, created, count, aliases, distinctive in rows
+        ]
 
     def remove(self, name: str) -> Person:
         """Delete a person and every embedding enrolled for them."""

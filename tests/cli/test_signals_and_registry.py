@@ -113,3 +113,38 @@ def test_removing_an_unknown_person_exits_2(env: dict[str, str]) -> None:
     code, _, err = run(env, "registry", "remove", "Nobody")
     assert code == 2
     assert "no protected person named 'Nobody'" in err
+
+
+def test_registry_names_are_read_by_the_gate(env: dict[str, str], testdata: Path) -> None:
+    faces = testdata / "faces"
+    code, out, err = run(
+        env, "registry", "enroll", "Barack Obama", "--alias", "Barry O", str(faces / "obama.jpg")
+    )
+    assert code == 0, err
+    assert json.loads(out)["aliases"] == ["Barry O"]
+    code, out, _ = run(env, "guard", "--prompt", "Barry O nude")
+    assert code == 4
+    assert json.loads(out)["reasons"][0]["rule"] == "real-person-sexualised"
+
+    code, out, _ = run(
+        env,
+        "registry",
+        "names",
+        "Barack Obama",
+        "--alias",
+        "Barack H. Obama",
+        "--distinctive",
+        "Obama",
+    )
+    assert code == 0
+    assert (json.loads(out)["aliases"], json.loads(out)["distinctive"]) == (
+        ["Barack H. Obama"],
+        ["Obama"],
+    )
+    assert run(env, "guard", "--prompt", "Barry O nude")[0] == 0  # the alias set before is gone
+    assert run(env, "guard", "--prompt", "Obama nude")[0] == 4
+    code, out, _ = run(env, "registry", "list", "--format", "jsonl")
+    assert json.loads(out)["distinctive"] == ["Obama"]
+    code, _, err = run(env, "registry", "names", "Nobody", "--alias", "N")
+    assert code == 2
+    assert "no protected person named 'Nobody'" in err

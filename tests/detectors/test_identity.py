@@ -10,6 +10,7 @@ from rempart.detectors import Picture
 from rempart.detectors.identity import DEFAULT_MAX_DISTANCE, Gallery, IdentityDetector
 from rempart.persons import PersonsError, ProtectedPersons
 from rempart.store import Store
+from rempart.text import PersonName
 
 OBAMA = ("obama.jpg", "obama2.jpg", "obama3.jpg")
 BIDEN = ("biden.jpg", "biden2.jpg")
@@ -119,3 +120,22 @@ def test_bad_enrolments_change_nothing(
 def test_removing_an_unknown_person_is_an_error(store: Store) -> None:
     with pytest.raises(PersonsError, match="no protected person named 'Nobody'"):
         ProtectedPersons(store).remove("Nobody")
+
+
+def test_registry_keeps_each_persons_other_names(store: Store) -> None:
+    persons = ProtectedPersons(store)
+    vector = np.zeros(128, np.float32)
+    persons.enroll("Jane Example", [vector])
+    assert persons.names() == [PersonName("Jane Example")]
+    person = persons.rename("Jane Example", ["JX", " JX ", "Janie E"], ["Example"])
+    assert (person.aliases, person.distinctive) == (("JX", "Janie E"), ("Example",))
+    assert persons.names() == [PersonName("Jane Example", ("JX", "Janie E"), ("Example",))]
+    assert persons.get("Jane Example").to_json()["aliases"] == ["JX", "Janie E"]
+    assert persons.rename("Jane Example").names == PersonName("Jane Example")
+    with pytest.raises(PersonsError, match="at most 50 aliases"):
+        persons.rename("Jane Example", [f"Name {n}" for n in range(51)])
+    with pytest.raises(PersonsError, match="invisible"):
+        persons.rename("Jane Example", ["a\u200bb"])
+    assert persons.names() == [PersonName("Jane Example")]  # a refused change changes nothing
+    with pytest.raises(PersonsError, match="no protected person named 'Nobody'"):
+        persons.rename("Nobody", ["N"])

@@ -722,6 +722,32 @@ def test_registry_enrol_list_guard_and_remove(
     )
 
 
+def test_registry_aliases_are_read_in_prompts(
+    admin: httpx.Client, platform: httpx.Client, testdata: Path
+) -> None:
+    name = person_name()
+    alias = person_name().replace("Zorbin", "Quilla")
+    photo = b64(jpeg(testdata / "faces" / "obama3.jpg"))
+    body = {"name": name, "photos": [photo], "aliases": [alias], "distinctive": []}
+    response = admin.post("/v1/registry", json=body)
+    assert response.status_code == 201, response.text
+    assert (response.json()["aliases"], response.json()["distinctive"]) == ([alias], [])
+
+    def blocked() -> dict[str, Any] | None:
+        found: dict[str, Any] = platform.post("/v1/guard", json={"prompt": f"{alias} nude"}).json()
+        return found if found["action"] == "block" else None
+
+    verdict = poll(blocked, "the server reads the alias")
+    assert "real-person-sexualised" in rules_of(verdict)
+    surname = name.split()[1]
+    alone = platform.post("/v1/guard", json={"prompt": f"{surname} nude"}).json()
+    assert alone["action"] == "allow", alone  # no part stands alone: "distinctive" is []
+    assert admin.delete(f"/v1/registry/{name}").status_code == 200
+    bad = {"name": person_name(), "photos": [photo], "aliases": ["\u200b"]}
+    problem(admin.post("/v1/registry", json=bad), 422, "person-invalid")
+    assert bad["name"] not in {p["name"] for p in admin.get("/v1/registry").json()["persons"]}
+
+
 def test_enrolment_without_a_face_enrols_nothing(admin: httpx.Client, testdata: Path) -> None:
     name = person_name()
     face = b64(jpeg(testdata / "faces" / "obama2.jpg"))

@@ -106,7 +106,7 @@ def _gate(
     policy = policy_or_exit(policy_name)
     if registry is not None:
         try:
-            persons: Sequence[str | PersonName] = read_persons_file(registry)
+            persons: Sequence[PersonName] = read_persons_file(registry)
         except PersonsError as exc:
             exit_with(str(exc), ExitCode.USAGE)
         gallery: Callable[[], Gallery] = Gallery  # a registry file holds names, not faces

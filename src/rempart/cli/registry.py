@@ -20,6 +20,7 @@ from rempart.media import MediaFailure
 from rempart.paths import expand_paths
 from rempart.persons import ProtectedPersons, chosen_faces
 from rempart.store import Store, database_exists
+from rempart.text import PersonName
 
 __all__ = ["registry_app", "stored_gallery"]
 
@@ -34,7 +35,19 @@ NameArgument = Annotated[
 PhotosArgument = Annotated[
     list[str], typer.Argument(help="Photos (files or folders; - for stdin).")
 ]
-LIST_COLUMNS = ("name", "embeddings", "created_at")
+AliasOption = Annotated[
+    list[str] | None,
+    typer.Option("--alias", help="Another name prompts use for the person (repeatable)."),
+]
+DistinctiveOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--distinctive",
+        help="A part of the name that names the person alone (repeatable) "
+        "[default: a surname rare in all six languages].",
+    ),
+]
+LIST_COLUMNS = ("name", "embeddings", "created_at", "aliases", "distinctive")
 
 
 def stored_gallery(settings: Settings) -> Gallery:
@@ -43,10 +56,11 @@ def stored_gallery(settings: Settings) -> Gallery:
     return Gallery() if persons is None else persons.gallery()
 
 
-def stored_names(settings: Settings) -> list[str]:
-    """The names enrolled; none, without creating a database, when there is none yet."""
+def stored_names(settings: Settings) -> list[PersonName]:
+    """The persons enrolled, with their aliases; none, without creating a database, when
+    there is none yet."""
     persons = _stored(settings)
-    return [] if persons is None else [person.name for person in persons.list()]
+    return [] if persons is None else persons.names()
 
 
 def _stored(settings: Settings) -> ProtectedPersons | None:
@@ -76,6 +90,8 @@ def enroll_command(
             "--largest", help="In a photo with several faces, enrol the largest [default: refuse]."
         ),
     ] = False,
+    aliases: AliasOption = None,
+    distinctive: DistinctiveOption = None,
 ) -> None:
     """Enrol a person from photos of them: one face per photo, embeddings kept, photos not.
 
@@ -101,9 +117,27 @@ def enroll_command(
         for problem in problems:
             typer.echo(f"Error: {problem}", err=True)
         exit_with(f"nothing enrolled for {name!r}", ExitCode.SOME_FAILED)
+    named = aliases or distinctive
+    parts = None if distinctive is None else tuple(distinctive)
+    names = PersonName(name, tuple(aliases or ()), parts) if named else None
+
     with reported_errors():
-        person = _persons(settings).enroll(name, vectors)
+        person = _persons(settings).enroll(name, vectors, names=names)
     typer.echo(json.dumps({**person.to_json(), "added": len(vectors)}, ensure_ascii=False))
+
+
+@registry_app.command("names")
+def names_command(
+    name: NameArgument,
+    aliases: AliasOption = None,
+    distinctive: DistinctiveOption = None,
+) -> None:
+    """Set the other names the prompt gate reads for an enrolled person, and the parts of
+    their name that name them alone (replacing those set before)."""
+    settings = settings_or_exit()
+    with reported_errors():
+        person = _persons(settings).rename(name, aliases or (), distinctive)
+    typer.echo(json.dumps(person.to_json(), ensure_ascii=False))
 
 
 @registry_app.command("list")
@@ -117,8 +151,22 @@ def list_command(output_format: FormatOption = OutputFormat.TABLE) -> None:
         output_format,
         columns=LIST_COLUMNS,
         table_columns=LIST_COLUMNS,
-        flatten=lambda record: {k: str(v) for k, v in record.items()},
+        flatten=lambda record: {
+            key: ", ".join(value)
+            if isinstance(value, list)
+            else ""
+            if value is None
+            else str(value)
+            for key, value in record.items()
+        },
     )
+
+
+def _cell(value: object) -> str:
+    """A value as a table shows it: lists joined, nothing for None."""
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return "" if value is None else str(value)
 
 
 @registry_app.command("remove")

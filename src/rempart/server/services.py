@@ -59,7 +59,7 @@ class Services:
     _scanner: Scanner | None = None
     _batcher: MatchBatcher | None = None
     _gallery: Gallery = field(default_factory=Gallery)
-    _registry_version: tuple[int, ...] = ()
+    _registry_version: tuple[int | str, ...] = ()
     _identities: list[IdentityDetector] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -176,13 +176,19 @@ class Services:
             embeddings = connection.execute(
                 select(func.count(), func.coalesce(func.max(person_embeddings.c.id), 0))
             ).one()
-            people = connection.execute(select(func.count(protected_persons.c.id))).scalar_one()
-        # Enrolling raises the highest embedding id; removing lowers the counts.
-        current = (int(embeddings[0]), int(embeddings[1]), int(people))
+            people, renamed = connection.execute(
+                select(
+                    func.count(protected_persons.c.id),
+                    func.max(protected_persons.c.names_updated_at),
+                )
+            ).one()
+        # Enrolling raises the highest embedding id; removing lowers the counts; renaming
+        # moves the latest time names were set.
+        current = (int(embeddings[0]), int(embeddings[1]), int(people), str(renamed))
         if current == self._registry_version:
             return
         self._gallery = self.persons.gallery()
-        self.gate.analyser = PromptAnalyser(persons=[p.name for p in self.persons.list()])
+        self.gate.analyser = PromptAnalyser(persons=self.persons.names())
         for identity in self._identities:
             identity.forget_gallery()
         self._registry_version = current

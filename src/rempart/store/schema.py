@@ -112,6 +112,11 @@ protected_persons = Table(
     Column("id", Integer, primary_key=True),
     Column("name", String(200), nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Other names the prompt gate reads for the person, and the parts of the name that name
+    # them alone (NULL: decided from word frequencies): JSON lists of strings.
+    Column("aliases", Text, nullable=False, server_default="[]"),
+    Column("distinctive", Text, nullable=True),
+    Column("names_updated_at", DateTime(timezone=True), nullable=True),
 )
 
 person_embeddings = Table(

@@ -13,11 +13,12 @@ from starlette.responses import JSONResponse
 from rempart.detectors.identity import IdentityDetector
 from rempart.detectors.pipeline import load_picture
 from rempart.errors import MediaError
-from rempart.persons import Person, chosen_faces, clean_name
+from rempart.persons import MAX_ALIASES, Person, chosen_faces, clean_name
 from rempart.server.auth import Permission, require
 from rempart.server.problems import Problem
 from rempart.server.routes.common import audit, services
 from rempart.server.services import Services
+from rempart.text import PersonName
 
 router = APIRouter(prefix="/v1/registry", tags=["registry"])
 
@@ -34,13 +35,24 @@ class Enrolment(BaseModel):
     largest: bool = Field(
         default=False, description="In a photo with several faces, enrol the largest."
     )
+    aliases: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_ALIASES,
+        description="Other names prompts use for the person.",
+    )
+    distinctive: list[str] | None = Field(
+        default=None,
+        max_length=MAX_ALIASES,
+        description="Parts of the name that name the person alone "
+        "(default: a surname rare in all six languages).",
+    )
 
 
 @router.get(
     "", summary="List protected persons", dependencies=[Depends(require(Permission.REGISTRY_READ))]
 )
 async def list_persons(request: Request) -> JSONResponse:
-    """``{"persons": [{"name", "embeddings", "created_at"}]}``."""
+    """``{"persons": [{"name", "embeddings", "created_at", "aliases", "distinctive"}]}``."""
     people = await run_in_threadpool(services(request).persons.list)
     return JSONResponse({"persons": [person.to_json() for person in people]})
 
@@ -81,7 +93,9 @@ def _enrol(found: Services, name: str, body: Enrolment) -> tuple[Person, int]:
         raise Problem(
             "enrolment-failed", f"nothing enrolled for {name!r}: {problems[0]}", problems=problems
         )
-    return found.persons.enroll(name, vectors), len(vectors)
+    parts = None if body.distinctive is None else tuple(body.distinctive)
+    names = PersonName(name, tuple(body.aliases), parts)
+    return found.persons.enroll(name, vectors, names=names), len(vectors)
 
 
 @router.delete(
