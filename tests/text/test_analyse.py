@@ -348,6 +348,24 @@ def test_undressing_in_other_words(analyser: PromptAnalyser, prompt: str) -> Non
     assert names(analyser.signals(prompt)) & SEXUALISED
 
 
+@pytest.mark.parametrize(
+    ("prompt", "asked"),
+    [
+        ("swap her bikini for a wetsuit", False),
+        ("change her swimsuit into a long dress", False),
+        ("remplace son bikini par une robe", False),
+        ("cambia su bikini por un vestido", False),
+        ("replace her dress with a bikini", True),
+        ("change her bikini to a smaller bikini", True),
+        ("swap the bikini, then add a towel", True),  # another clause: nothing replaces it
+    ],
+)
+def test_a_garment_an_edit_replaces_is_not_asked_for(
+    analyser: PromptAnalyser, prompt: str, asked: bool
+) -> None:
+    assert ("text.revealing" in names(analyser.signals(prompt))) is asked
+
+
 def test_removal_and_garment_too_far_apart(analyser: PromptAnalyser) -> None:
     filler = ["red", "wool", "winter", "long", "blue", "warm", "old", "thick"]
     near = " ".join(["remove", *filler[: PAIR_WINDOW - 1], "clothes"])

@@ -32,7 +32,7 @@ from typing import Final
 
 from rempart.errors import PromptError, PromptErrorCode
 from rempart.signals import Signal, SignalValue
-from rempart.text.lexicon import CATEGORIES, NUMBER, Entry, Lexicon, load_lexicon
+from rempart.text.lexicon import AGE_COMPOUND, CATEGORIES, NUMBER, Entry, Lexicon, load_lexicon
 from rempart.text.names import PersonName
 from rempart.text.normalise import View, views
 from rempart.text.syntax import expand_prompt
@@ -177,18 +177,23 @@ class PromptAnalyser:
             for kind, m in _reversed(by_kind):
                 yield hit(kind, m)
             return
+        for age in _ages(view, by_kind):  # first: an age says more than a term of the same words
+            yield hit("minor", age.span, age.value)
+        replaced = _replaced(by_kind, view, text)
+        innocent = {i for m in by_kind.get("innocent", ()) for i in range(m.first, m.last + 1)}
         for kind in CATEGORIES:
             for m in by_kind.get(kind, ()):
-                yield hit(kind, m)
-        for m in by_kind.get("youthful", ()):
-            yield hit("minor_hint", m)
+                inside = innocent.issuperset(range(m.first, m.last + 1))
+                if (m.first, m.last) not in replaced and not inside:
+                    yield hit(kind, m)
+        for kind, m in _youthful(by_kind):
+            yield hit(kind, m)
         tokens = view.tokens
         for name in self.compiled.names.find([token.text for token in tokens]):
             start, end = tokens[name.first].start, tokens[name.last].end
             found = Hit(_PERSON, name.form, name.person, "", view.name, start, end, name.edits)
             yield found, name.first, name.last
-        for age in _ages(view, by_kind):
-            yield hit("minor", age.span, age.value)
+
         blockers = {index for m in by_kind.get("blockers", ()) for index in (m.first, m.last)}
         for one, other, kind in _PAIRS:
             for a, b in _pairs(by_kind.get(one, []), by_kind.get(other, []), view, text, blockers):
@@ -265,6 +270,39 @@ def _reversed(by_kind: Mapping[str, list[_Match]]) -> Iterator[tuple[str, _Match
             yield category, m
 
 
+def _youthful(by_kind: Mapping[str, list[_Match]]) -> Iterator[tuple[str, _Match]]:
+    """Words adults share with children: each a ``minor_hint``; but two different ones, one
+    of them a child's feature ("braces", "pigtails"), together describe a child: a minor."""
+    body, features = by_kind.get("youthful", []), by_kind.get("childlike", [])
+    hints = {m.entry.term: m for m in (*features, *body)}
+    if features and len(hints) > 1:
+        first, second = list(hints.values())[:2]
+        term = f"{first.entry.term} + {second.entry.term}"
+        span = (min(first.first, second.first), max(first.last, second.last))
+        yield "minor", _Match(Entry("minor", term, first.entry.language, 0), *span)
+        return
+    for m in (*features, *body):
+        yield "minor_hint", m
+
+
+def _replaced(by_kind: Mapping[str, list[_Match]], view: View, text: str) -> set[tuple[int, int]]:
+    """The garments an edit replaces, not asks for: each nudity or revealing term between a
+    replacing verb and the word that names what replaces it ("swap her bikini for a
+    wetsuit"), within ``PAIR_WINDOW`` words of each and in one clause."""
+    verbs, withs = by_kind.get("replace_verbs", ()), by_kind.get("replace_with", ())
+    if not verbs or not withs:
+        return set()
+    found = set()
+    for m in (*by_kind.get("revealing", ()), *by_kind.get("nudity", ())):
+        before = any(0 < m.first - v.last <= PAIR_WINDOW for v in verbs)
+        after = [w for w in withs if 0 < w.first - m.last <= PAIR_WINDOW]
+        if before and after:
+            between = text[view.tokens[m.last].end : view.tokens[after[0].first].start]
+            if not _CLAUSE_BREAK.search(between):
+                found.add((m.first, m.last))
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class _Age:
     span: _Match
@@ -273,8 +311,9 @@ class _Age:
 
 def _ages(view: View, by_kind: dict[str, list[_Match]]) -> Iterator[_Age]:
     """Ages under 18 and school grades up to 12: a number then a unit ("15 yo", "quinze ans",
-    "7th grade"), a prefix then a number ("aged 15", "under 18", "u18"), or a birth year
-    ("born in 2012")."""
+    "7th grade"), or both in one word ("zwölfjährigen"), a prefix then a number ("aged 15",
+    "under 18", "u18"), or a birth year ("born in 2012")."""
+
     numbers = {m.first: m.entry.value for m in by_kind.get(NUMBER, ()) if m.entry.value is not None}
     words = [token.text for token in view.tokens]
 
@@ -290,6 +329,9 @@ def _ages(view: View, by_kind: dict[str, list[_Match]]) -> Iterator[_Age]:
             found = _number_before(unit.first - 1, numbers, words)
             if found is not None and found[0] <= limit:
                 yield age(label, found[0], unit, found[1], unit.last)
+    for compound in by_kind.get(AGE_COMPOUND, ()):
+        if compound.entry.value is not None:
+            yield age("age", compound.entry.value, compound, compound.first, compound.last)
     for prefix in by_kind.get("age_prefixes", ()):
         value = _number_after(prefix.last, numbers)
         if value is not None and value < _ADULT_AGE:

@@ -46,7 +46,11 @@ SETS: Final = (
     "separable",
     "particle",
     "blockers",
+    "replace_verbs",
+    "replace_with",
     "youthful",
+    "childlike",
+    "innocent",
     "negative_adult",
     "negative_adult_word",
     "negative_mature",
@@ -71,6 +75,9 @@ NEGATIVE_SETS: Final = (
 )
 """Sets read only in a negative prompt: they are not words a view may turn a word into."""
 NUMBER: Final = "number"
+AGE_COMPOUND: Final = "age_compound"
+_ADULT_AGE: Final = 18
+
 _FILE_KEYS: Final = {"language", "categories", "sets", "numbers"}
 _MAX_NUMBER: Final = 99
 
@@ -124,7 +131,7 @@ class CompiledLexicon:
             for parts in _forms(entry.term.rstrip("*")):
                 key = " " + " ".join(parts) + ("" if entry.prefix else " ")
                 keys.setdefault(key, []).append(entry)
-                if entry.kind not in NEGATIVE_SETS:
+                if entry.kind not in NEGATIVE_SETS and entry.kind != AGE_COMPOUND:
                     vocabulary.setdefault("".join(parts), " ".join(parts))
                     parts_seen.update(parts)
         sensitive = [
@@ -136,6 +143,8 @@ class CompiledLexicon:
         for joined, spaced in names.words().items():
             vocabulary.setdefault(joined, spaced)
             parts_seen.update(spaced.split())
+            sensitive.extend(word for word in spaced.split() if len(word) > 1)
+
         self.automaton = ahocorasick.Automaton()
         for key, found in keys.items():
             self.automaton.add_word(key, (len(key), tuple(found)))
@@ -168,8 +177,26 @@ def load_lexicon(paths: Sequence[str | Path] = ()) -> Lexicon:
     entries.extend(
         Entry(NUMBER, str(number), "", 1, value=number) for number in range(_MAX_NUMBER + 1)
     )
+    entries.extend(_age_compounds(entries))
     digest = hashlib.sha256(b"\0".join(raw for _, raw in sources)).hexdigest()
     return Lexicon(tuple(entries), digest)
+
+
+def _age_compounds(entries: Sequence[Entry]) -> list[Entry]:
+    """Each number word under 18 written together with a one-word age unit of its language
+    ("zwölfjährigen", "fifteenyearold"), an ``AGE_COMPOUND`` whose value is the age: German
+    writes ages so, and such a word is an ordinary word, which no view splits."""
+    numbers = [
+        e for e in entries if e.kind == NUMBER and e.language and e.value is not None
+        and e.value < _ADULT_AGE and e.words == 1
+    ]  # fmt: skip
+    return [
+        Entry(AGE_COMPOUND, number.term + unit.term, unit.language, 1, unit.prefix, number.value)
+        for unit in entries
+        if unit.kind == "age_units" and unit.words == 1
+        for number in numbers
+        if number.language == unit.language
+    ]
 
 
 def _parse(name: str, raw: bytes) -> list[Entry]:

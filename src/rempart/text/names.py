@@ -327,8 +327,9 @@ def _forms(person: PersonName) -> Iterator[_Form]:
         for spelled in dict.fromkeys((each, tuple(_folded(part) for part in each))):
             yield _Form(name, text, spelled, alone=len(spelled) == 1)
             joined = "".join(spelled)
-            initial_lost = len(spelled[0]) == 1 and spelled[1].startswith(spelled[0])
-            if len(spelled) > 1 and len(joined) >= _MIN_RUN_TOGETHER and not initial_lost:
+            if len(spelled) < 2 or len(joined) < _MIN_RUN_TOGETHER:
+                continue
+            if not (len(spelled[0]) == 1 and spelled[1].startswith(spelled[0])):  # "kkardashian"
                 yield _Form(name, text, (joined,), alone=True)
 
 

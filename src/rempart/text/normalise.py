@@ -14,7 +14,8 @@ A filter that reads only the prompt as typed is walked past by "teen" written wi
 - ``spacing``: runs of single letters joined ("t e e n", "n.u.d.e");
 - ``leet``: digits and symbols inside words read as letters ("t4ylor", "n00d");
 - ``repeats``: runs of three or more of a letter shortened ("nuuuude", "teeeen");
-- ``joined``: words run together split ("scarlettjohansson", "teennude").
+- ``joined``: words run together split ("scarlettjohansson", "teennude");
+- ``reversed``: words spelled backwards read forwards ("ecnoyeb", "edun").
 
 Every view after the first is given only when it changes something, and the last four change a
 word only into one the ``Vocabulary`` knows, so they cannot invent words a prompt did not hold.
@@ -54,6 +55,7 @@ VIEW_NAMES: Final = (
     "leet",
     "repeats",
     "joined",
+    "reversed",
 )
 
 # A word: letters and digits (with combining marks), the @ and $ of leetspeak, and a ! between
@@ -249,6 +251,7 @@ def views(text: str, vocabulary: Vocabulary) -> list[View]:
         ("leet", _read_leet),
         ("repeats", _shorten_repeats),
         ("joined", _split_joined),
+        ("reversed", _read_reversed),
     ):
         stepped = step(words, vocabulary)
         if stepped != words:
@@ -550,6 +553,21 @@ def _shorten_repeats(tokens: list[Token], vocabulary: Vocabulary) -> list[Token]
                 break
         result.append(token)
     return result
+
+
+def _read_reversed(tokens: list[Token], vocabulary: Vocabulary) -> list[Token]:
+    """Words spelled backwards read forwards, when they are no ordinary word and their
+    reverse is a known word ("ecnoyeb" -> "beyonce", "tfiws rolyat" -> "swift taylor")."""
+    return [
+        Token(token.text[::-1], token.start, token.end)
+        if len(token.text) >= _MIN_SPLIT
+        and token.text.isalpha()
+        and not vocabulary.ordinary(token.text)
+        and not vocabulary.knows(token.text)
+        and vocabulary.knows(token.text[::-1])
+        else token
+        for token in tokens
+    ]
 
 
 def _split_joined(tokens: list[Token], vocabulary: Vocabulary) -> list[Token]:
