@@ -22,6 +22,7 @@ from rempart.gate import Gate
 from rempart.persons import read_persons_file
 from rempart.policy import Verdict
 from rempart.signals import Signal
+from tests.text.verdicts import names_its_match
 
 CASES_DIR = Path(__file__).resolve().parent / "cases"
 REGISTRY = CASES_DIR / "registry.json"
@@ -129,8 +130,6 @@ def test_case(gate: Gate, where: str, case: dict[str, Any]) -> None:
         )
     if case["expect"] != "block":
         return
-    assert any(
-        signal.name.startswith("text.") and signal.evidence.get("match")
-        for reason in verdict.reasons
-        for signal in reason.signals
-    ), f"a block verdict must name the prompt text it matched: {explain(verdict, ())}"
+    assert names_its_match(verdict), (
+        f"a block verdict must name the prompt text it matched: {explain(verdict, ())}"
+    )

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from rempart.gate import Gate
+from tests.text.verdicts import names_its_match
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPTS = ROOT.parent / "shared" / "prompts"
@@ -49,8 +50,4 @@ def test_dev_case(gate: Gate, case: dict[str, Any]) -> None:
     assert verdict.action.value == case["expect"], [reason.rule for reason in verdict.reasons]
     if case["expect"] != "block":
         return
-    assert any(
-        signal.name.startswith("text.") and signal.evidence.get("match")
-        for reason in verdict.reasons
-        for signal in reason.signals
-    ), "a block verdict must name the prompt text it matched"
+    assert names_its_match(verdict), "a block verdict must name the prompt text it matched"

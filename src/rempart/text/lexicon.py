@@ -39,6 +39,15 @@ __all__ = [
 
 CATEGORIES: Final = ("minor", "nudity", "revealing", "sexual", "undress")
 """Term categories; each is the signal ``text.<category>``."""
+NEGATIVE_SETS: Final = (
+    "negative_adult",
+    "negative_adult_word",
+    "negative_mature",
+    "negative_nudity",
+    "ratings",
+    "age_looks",
+)
+"""Sets read only in a negative prompt: they are not words a view may turn a word into."""
 SETS: Final = (
     "removal",
     "clothing",
@@ -51,29 +60,15 @@ SETS: Final = (
     "youthful",
     "childlike",
     "innocent",
-    "negative_adult",
-    "negative_adult_word",
-    "negative_mature",
-    "negative_nudity",
-    "ratings",
-    "age_looks",
     "age_units",
     "grade_units",
     "age_prefixes",
     "under_prefixes",
     "birth_prefixes",
     "filler",
+    *NEGATIVE_SETS,
 )
 """Word sets that mean something only together, or in a negative prompt, or in an age."""
-NEGATIVE_SETS: Final = (
-    "negative_adult",
-    "negative_adult_word",
-    "negative_mature",
-    "negative_nudity",
-    "ratings",
-    "age_looks",
-)
-"""Sets read only in a negative prompt: they are not words a view may turn a word into."""
 NUMBER: Final = "number"
 AGE_COMPOUND: Final = "age_compound"
 _ADULT_AGE: Final = 18
