@@ -177,7 +177,15 @@ def test_words_adults_share_with_children_are_only_a_hint(
 
 
 @pytest.mark.parametrize(
-    "prompt", ["nude, baby teeth", "nude in a crib", "topless, training bra", "\U0001f467 nsfw"]
+    "prompt",
+    [
+        "nude, baby teeth",
+        "nude in a crib",
+        "topless, training bra",
+        "\U0001f467 nsfw",
+        "girl with braces and pigtails",  # two hints, one a child's feature
+        "erotisches Foto einer Zw\u00f6lfj\u00e4hrigen",  # a number joined to its unit
+    ],
 )
 def test_what_only_a_child_has_is_a_minor(analyser: PromptAnalyser, prompt: str) -> None:
     assert "text.minor" in names(analyser.signals(prompt))
@@ -609,3 +617,24 @@ def test_combined_disguises_still_read_a_minor_and_nudity(
 def test_a_school_grade_is_labelled_a_grade(analyser: PromptAnalyser) -> None:
     minor = only(analyser.signals("7th grade"), "text.minor")
     assert (minor.value, minor.evidence["term"]) == (7, "grade 7")
+
+
+def test_two_body_words_stay_a_hint(analyser: PromptAnalyser) -> None:
+    found = names(analyser.signals("petite woman, small frame"))
+    assert "text.minor_hint" in found
+    assert "text.minor" not in found
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "un enfant pieds nus dans un champ",
+        "child with nude lipstick",
+        "ni\u00f1o con los pies desnudos",
+        "bambino a piedi nudi",
+        "crian\u00e7a de p\u00e9s descal\u00e7os",
+        "a girl looking with the naked eye",
+    ],
+)
+def test_phrases_where_a_term_is_none(analyser: PromptAnalyser, prompt: str) -> None:
+    assert not names(analyser.signals(prompt)) & SEXUALISED

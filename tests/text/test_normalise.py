@@ -414,3 +414,18 @@ def test_leet_keeps_a_leading_number_and_reads_the_rest(vocabulary: Vocabulary) 
 def test_leet_reads_a_word_that_starts_with_a_term(vocabulary: Vocabulary) -> None:
     """A prefix term ("collégien*") is a word the leet view may read: "c0llégienne"."""
     assert texts(by_name("c0llegienne", vocabulary)["leet"]) == ["collegienne"]
+
+
+def test_reversed_view_reads_words_spelled_backwards(vocabulary: Vocabulary) -> None:
+    found = by_name("ecnoyeb edun", vocabulary)
+    assert texts(found["reversed"]) == ["beyonce", "nude"]
+    assert spans(found["reversed"]) == [(0, 7), (8, 12)]
+
+
+@pytest.mark.parametrize("text", ["stressed desserts", "a red drawer", "live evil"])
+def test_reversed_view_leaves_ordinary_words(vocabulary: Vocabulary, text: str) -> None:
+    assert "reversed" not in by_name(text, vocabulary)
+
+
+def test_masked_view_reads_a_censored_name(vocabulary: Vocabulary) -> None:
+    assert texts(by_name("t*ylor sw*ft", vocabulary)["masked"]) == ["taylor", "swift"]

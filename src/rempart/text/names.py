@@ -5,13 +5,16 @@ A name is typed with typos ("Tayllor Swfit"), an initial ("T. Swift"), the surna
 names the person alone ("Kardashian"). ``NameMatcher`` finds each of these in a view's words:
 
 - every form of a person: the name, each alias (the registry's, and for a public figure, the
-  names they are widely known by: ``aliases.yaml``), the name with its first part as an initial,
-  the first name with the surname's initial ("Kim K"),
-  the name reversed, the first and last parts without the middle ones, each written apart or
-  run together, and each ``distinctive`` part alone;
+  names they are widely known by: ``aliases.yaml``), the name with its first part as an
+  initial, the first name with the surname's initial ("Kim K"), the name reversed, the first
+  and last parts without the middle ones, each written apart or run together, and each
+  ``distinctive`` part alone;
 - each word of a form may be off by a few edits, scaled to its length (none up to three
   letters, one up to eight, two beyond), doubled letters counting for nothing, the first letter
   always right; a whole form, by at most one edit in five letters;
+- a word of five letters or more spelled as another of the six languages would write its
+  sound ("Uatson", "Teilor", "Bejonsé") is one edit away, two when one sound is off;
+
 - a word that is not spelled exactly (doubled letters aside) and is an ordinary word of one of
   the six languages counts only beside words spelled exactly, one to a name: "Tailor Swift"
   and "Ariana Grand" are their persons, but "Scarlet Johnson" is not Scarlett Johansson, nor
