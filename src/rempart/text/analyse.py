@@ -340,11 +340,11 @@ def _ages(view: View, by_kind: dict[str, list[_Match]]) -> Iterator[_Age]:
         value = _number_after(prefix.last, numbers)
         if value is not None and _YOUNGEST_UNDER <= value <= _ADULT_AGE:
             yield age("under", value, prefix, prefix.first, prefix.last + 1)
-    this_year = datetime.now(UTC).year
     for prefix in by_kind.get("birth_prefixes", ()):
         after = prefix.last + 1
         if after < len(words) and words[after].isdigit() and int(words[after]) in _BIRTH_YEARS:
-            years = this_year - int(words[after])
+            years = datetime.now(UTC).year - int(words[after])
+
             if 0 <= years < _ADULT_AGE:
                 yield age("born", int(words[after]), prefix, prefix.first, after)
 
