@@ -72,6 +72,12 @@ SETS: Final = (
 NUMBER: Final = "number"
 AGE_COMPOUND: Final = "age_compound"
 _ADULT_AGE: Final = 18
+# Roman numerals up to 18 ("aged XIV"), but none of one letter, which are words ("x ray").
+_ROMAN_NUMERALS: Final = {
+    "ii": 2, "iii": 3, "iv": 4, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "xi": 11, "xii": 12,
+    "xiii": 13, "xiv": 14, "xv": 15, "xvi": 16, "xvii": 17, "xviii": 18,
+}  # fmt: skip
+
 
 _FILE_KEYS: Final = {"language", "categories", "sets", "numbers"}
 _MAX_NUMBER: Final = 99
@@ -171,6 +177,9 @@ def load_lexicon(paths: Sequence[str | Path] = ()) -> Lexicon:
     entries = [entry for name, raw in sources for entry in _parse(name, raw)]
     entries.extend(
         Entry(NUMBER, str(number), "", 1, value=number) for number in range(_MAX_NUMBER + 1)
+    )
+    entries.extend(
+        Entry(NUMBER, numeral, "", 1, value=value) for numeral, value in _ROMAN_NUMERALS.items()
     )
     entries.extend(_age_compounds(entries))
     digest = hashlib.sha256(b"\0".join(raw for _, raw in sources)).hexdigest()
