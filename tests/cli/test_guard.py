@@ -97,6 +97,16 @@ def test_registry_file_names_protected_persons_and_aliases(
     assert ok[0] == 0
 
 
+def test_text_format_says_how_far_a_name_was_written(
+    env: dict[str, str], registry_file: Path
+) -> None:
+    args = ("--prompt", "Tayllor Swfit topless", "--registry", str(registry_file))
+    code, out, _ = run(env, "guard", *args, "--format", "text")
+    assert code == 4
+    assert "text.person: 'Tayllor Swfit' in the prompt" in out
+    assert "term 'Taylor Swift', 1 edit away" in out
+
+
 def test_the_registry_in_the_data_directory_is_used_by_default(
     env: dict[str, str], testdata: Path
 ) -> None:

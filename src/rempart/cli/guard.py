@@ -237,10 +237,13 @@ def _signal_lines(signals: Sequence[Any]) -> Iterator[str]:
     for signal in signals:
         evidence = signal.evidence
         if "match" in evidence:
+            edits = evidence.get("edits")
             yield (
                 f"{signal.name}: {evidence['match']!r} in the {evidence['field']}, "
                 f"view {evidence['view']}, term {evidence['term']!r}"
+                + (f", {edits} edit{'s' if edits != 1 else ''} away" if edits else "")
             )
+
         else:
             source = evidence.get("source")
             where = f" in {source}" if source else ""
