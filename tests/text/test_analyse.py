@@ -638,3 +638,25 @@ def test_two_body_words_stay_a_hint(analyser: PromptAnalyser) -> None:
 )
 def test_phrases_where_a_term_is_none(analyser: PromptAnalyser, prompt: str) -> None:
     assert not names(analyser.signals(prompt)) & SEXUALISED
+
+
+@pytest.mark.parametrize(
+    ("prompt", "kind"),
+    [
+        ("ni\u00f1a muy molesta", "text.sexual"),  # Spanish "annoyed", not "molest"
+        ("un enfant les bras crois\u00e9s", "text.revealing"),  # French "arms", not "bras"
+        ("la penisola sorrentina", "text.nudity"),  # Italian "peninsula"
+        ("la mujer bebe agua", "text.minor"),  # "drinks": only "beb\u00e9" is a baby
+        ("essere umano", "text.minor"),  # "human", not "um ano"
+        ("un enfant en dessous de la table", "text.revealing"),
+        ("horror movie gore", "text.minor"),  # not German "G\u00f6re"
+        ("infantry soldiers", "text.minor"),
+        ("a child slips on the ice", "text.revealing"),
+        ("kid with a boxer dog", "text.revealing"),
+        ("das Kind ist dick angezogen", "text.nudity"),  # German "warmly dressed"
+    ],
+)
+def test_ordinary_words_of_another_language_are_no_term(
+    analyser: PromptAnalyser, prompt: str, kind: str
+) -> None:
+    assert kind not in names(analyser.signals(prompt))

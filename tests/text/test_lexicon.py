@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rempart.errors import RempartError
-from rempart.text import CATEGORIES, LANGUAGES, Lexicon, LexiconError, load_lexicon
+from rempart.text import CATEGORIES, LANGUAGES, Lexicon, LexiconError, PromptAnalyser, load_lexicon
 from rempart.text.lexicon import Entry
 
 
@@ -159,3 +159,14 @@ def test_negative_only_words_are_not_in_the_vocabulary(lexicon: Lexicon) -> None
     compiled = lexicon.compile()
     assert "adult" not in compiled.vocabulary.words
     assert "teen" in compiled.vocabulary.words
+
+
+def test_a_term_marked_exact_matches_only_with_its_accents(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "xx.yaml", "language: xx\ncategories:\n  minor:\n    - =b\u00e9b\u00e9x\n"
+    )
+    analyser = PromptAnalyser(load_lexicon([path]))
+    assert [hit.term for hit in analyser.hits("b\u00e9b\u00e9x") if hit.kind == "minor"] == [
+        "b\u00e9b\u00e9x"
+    ]
+    assert not [hit for hit in analyser.hits("bebex") if hit.kind == "minor"]

@@ -2,11 +2,14 @@
 
 A file lists terms under ``categories`` (``minor``, ``nudity``, ``revealing``, ``sexual``,
 ``undress``: each a ``text.*`` signal), word ``sets`` that only mean something together or in a
-negative prompt (``removal`` near ``clothing`` is an undressing request; ``negative_minor``
-words in a negative prompt ask for a minor), and ``numbers`` written as words. A term is one or
-more words; a trailing ``*`` matches any word that starts with it. ``CompiledLexicon`` puts
-every language's terms, and the protected persons' names, in one Aho-Corasick automaton, so a
-view of a prompt is matched in one pass whatever its length.
+negative prompt (``removal`` near ``clothing`` is an undressing request; ``negative_adult``
+words in a negative prompt ask for a minor; ``innocent`` phrases hold a term that is none
+there), and ``numbers`` written as words. A term is one or more words; a trailing ``*``
+matches any word that starts with it; a term matches as typed and without accents, unless a
+leading ``=`` keeps its accents ("=bebé": "bebe" is Spanish for "drinks"). ``CompiledLexicon``
+puts every language's terms in one Aho-Corasick automaton, so a view of a prompt is matched in
+one pass whatever its length, with a ``NameMatcher`` for the protected persons' names.
+
 """
 
 from __future__ import annotations
@@ -72,6 +75,8 @@ SETS: Final = (
 NUMBER: Final = "number"
 AGE_COMPOUND: Final = "age_compound"
 _ADULT_AGE: Final = 18
+_MIN_COMPOUND_UNIT: Final = 4  # letters: "um" + "ano" would be Italian "umano"
+
 # Roman numerals up to 18 ("aged XIV"), but none of one letter, which are words ("x ray").
 _ROMAN_NUMERALS: Final = {
     "ii": 2, "iii": 3, "iv": 4, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "xi": 11, "xii": 12,
@@ -91,7 +96,7 @@ class LexiconError(RempartError):
 class Entry:
     """One term: what ``kind`` it is (a category, a set, ``number`` or ``person``), as written,
     in which language, how many words it spans, whether it matches as a prefix, the value of a
-    number."""
+    number, and whether it matches only with its accents (``exact``: "niña", not "nina")."""
 
     kind: str
     term: str
@@ -99,6 +104,12 @@ class Entry:
     words: int
     prefix: bool = False
     value: int | None = None
+    exact: bool = False
+
+    def forms(self) -> list[list[str]]:
+        """The term's words as typed and, unless it is ``exact``, without accents."""
+        forms = _forms(self.term.rstrip("*"))
+        return forms[:1] if self.exact else forms
 
 
 @dataclass(frozen=True)
@@ -129,7 +140,7 @@ class CompiledLexicon:
         vocabulary: dict[str, str] = {}
         parts_seen: set[str] = set()
         for entry in lexicon.entries:
-            for parts in _forms(entry.term.rstrip("*")):
+            for parts in entry.forms():
                 key = " " + " ".join(parts) + ("" if entry.prefix else " ")
                 keys.setdefault(key, []).append(entry)
                 if entry.kind not in NEGATIVE_SETS and entry.kind != AGE_COMPOUND:
@@ -139,7 +150,7 @@ class CompiledLexicon:
             "".join(parts)
             for entry in lexicon.entries
             if entry.kind in CATEGORIES and entry.words == 1
-            for parts in _forms(entry.term.rstrip("*"))
+            for parts in entry.forms()
         ]
         for joined, spaced in names.words().items():
             vocabulary.setdefault(joined, spaced)
@@ -155,7 +166,7 @@ class CompiledLexicon:
             "".join(parts)
             for entry in lexicon.entries
             if entry.prefix and entry.words == 1 and entry.kind not in NEGATIVE_SETS
-            for parts in _forms(entry.term.rstrip("*"))
+            for parts in entry.forms()
         ]
         self.vocabulary = Vocabulary(
             vocabulary, parts_seen, short, sensitive=sensitive, stems=stems, ordinary=is_ordinary
@@ -197,7 +208,7 @@ def _age_compounds(entries: Sequence[Entry]) -> list[Entry]:
     return [
         Entry(AGE_COMPOUND, number.term + unit.term, unit.language, 1, unit.prefix, number.value)
         for unit in entries
-        if unit.kind == "age_units" and unit.words == 1
+        if unit.kind == "age_units" and unit.words == 1 and len(unit.term) >= _MIN_COMPOUND_UNIT
         for number in numbers
         if number.language == unit.language
     ]
@@ -247,10 +258,12 @@ def _terms(name: str, kind: str, terms: Any) -> list[str]:
 
 
 def _entry(name: str, kind: str, term: str, language: str) -> Entry:
+    exact = term.startswith("=")
+    term = term.removeprefix("=")
     parts = words(term.rstrip("*"))
     if not parts:
         raise LexiconError(f"lexicon {name}: {kind} term {term!r} has no letters or digits")
-    return Entry(kind, term, language, len(parts), prefix=term.endswith("*"))
+    return Entry(kind, term, language, len(parts), prefix=term.endswith("*"), exact=exact)
 
 
 def _forms(term: str) -> list[list[str]]:
