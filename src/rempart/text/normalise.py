@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import operator
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -100,6 +101,9 @@ _MIN_PIECE: Final = 3  # the joined view splits off no shorter word ("tit" + "an
 _MIN_SPLIT: Final = 4  # the function words it is given ("ragazza" + "di")
 _RUN_EDGE: Final = 2  # one-letter words at a spaced run's ends that may stay apart
 _MAX_FRAGMENT: Final = 3  # letters: a longer word is no fragment of a spaced-out one
+_STEM_KEY: Final = 3  # letters by which stems are looked up (every stem has at least these)
+_SPLITS_REMEMBERED: Final = 65_536
+
 _MAX_SPLIT: Final = 256  # longer runs of letters are not split (a prompt holds no such word)
 # Emoji that stand for a word a lexicon holds, read as that word (a skin-tone modifier after one
 # is no word, and goes).
@@ -162,8 +166,12 @@ class Vocabulary:
         self.words = dict(words)
         self.parts = frozenset(parts)
         self.stems = frozenset(stems)
-        self._stem_lengths = sorted({len(stem) for stem in self.stems})
+        self._stems_by_start: dict[str, list[str]] = {}
+        for stem in self.stems:
+            if len(stem) >= _STEM_KEY:  # a shorter stem would read nearly any word
+                self._stems_by_start.setdefault(stem[:_STEM_KEY], []).append(stem)
         self.ordinary = ordinary
+        self._splits: dict[str, list[str] | None] = {}
         self.sensitive: dict[int, list[str]] = {}
         for word in sorted(set(sensitive)):
             self.sensitive.setdefault(len(word), []).append(word)
@@ -182,13 +190,23 @@ class Vocabulary:
         return (
             word in self.words
             or word in self.parts
-            or any(word[:length] in self.stems for length in self._stem_lengths)
+            or any(map(word.startswith, self._stems_by_start.get(word[:_STEM_KEY], ())))
             or self.split(word) is not None
         )
 
     def split(self, word: str) -> list[str] | None:
         """``word`` as the fewest known words that make it up exactly, when there are at least
-        two ("teennude" -> ["teen", "nude"]); None when it is not made of known words."""
+        two ("teennude" -> ["teen", "nude"]); None when it is not made of known words, or is
+        an ordinary word. Remembered: prompts repeat their words."""
+        if word in self._splits:
+            return self._splits[word]
+        found = self._split(word)
+        if len(self._splits) >= _SPLITS_REMEMBERED:
+            self._splits.clear()
+        self._splits[word] = found
+        return found
+
+    def _split(self, word: str) -> list[str] | None:
         if not (_MIN_SPLIT <= len(word) <= _MAX_SPLIT) or not len(self._pieces):
             return None
         if self.ordinary(word):
@@ -476,6 +494,12 @@ def _joined_run(
 ) -> tuple[list[Token], Token, list[Token]] | None:
     """The run's longest inner part that makes a known word (never one made only of ordinary
     words: "a pen is"), joined, with the words before and after it; None when there is none."""
+    letters = [len(token.text) == 1 for token in run]
+    if not any(map(operator.and_, letters, letters[1:])) and all(
+        letter or vocabulary.ordinary(token.text)
+        for letter, token in zip(letters, run, strict=True)
+    ):
+        return None  # ordinary words and letters that stand alone: no part to try
     for left in range(min(_RUN_EDGE, len(run) - 2) + 1):
         for right in range(min(_RUN_EDGE, len(run) - left - 2) + 1):
             inner = run[left : len(run) - right]
