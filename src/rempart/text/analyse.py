@@ -32,7 +32,15 @@ from typing import Final
 
 from rempart.errors import PromptError, PromptErrorCode
 from rempart.signals import Signal, SignalValue
-from rempart.text.lexicon import AGE_COMPOUND, CATEGORIES, NUMBER, Entry, Lexicon, load_lexicon
+from rempart.text.lexicon import (
+    ADULT_AGE,
+    AGE_COMPOUND,
+    CATEGORIES,
+    NUMBER,
+    Entry,
+    Lexicon,
+    load_lexicon,
+)
 from rempart.text.names import PersonName
 from rempart.text.normalise import View, views
 from rempart.text.syntax import expand_prompt
@@ -46,7 +54,6 @@ PAIR_WINDOW: Final = 5
 one request, within one clause."""
 MAX_SIGNALS_PER_NAME: Final = 10
 _NAME: Final = "text"
-_ADULT_AGE: Final = 18
 _LAST_SCHOOL_GRADE: Final = 12
 _CLAUSE_BREAK: Final = re.compile(r"[,.;!?\n|()\[\]{}]")
 _CONNECTORS: Final = frozenset({"and", "et", "y", "e", "und"})
@@ -313,7 +320,8 @@ def _ages(view: View, by_kind: dict[str, list[_Match]]) -> Iterator[_Age]:
     """Ages under 18 and school grades up to 12: a number then a unit ("15 yo", "quinze ans",
     "7th grade"), or both in one word ("zwölfjährigen"), a prefix then a number ("aged 15",
     "under 18", "u18"), or a birth year ("born in 2012")."""
-
+    if not (NUMBER in by_kind or AGE_COMPOUND in by_kind or "birth_prefixes" in by_kind):
+        return  # every age is a number, a number joined to its unit, or a birth year
     numbers = {m.first: m.entry.value for m in by_kind.get(NUMBER, ()) if m.entry.value is not None}
     words = [token.text for token in view.tokens]
 
@@ -322,7 +330,7 @@ def _ages(view: View, by_kind: dict[str, list[_Match]]) -> Iterator[_Age]:
         return _Age(_Match(entry, first, last), value)
 
     for kind, label, limit in (
-        ("age_units", "age", _ADULT_AGE - 1),
+        ("age_units", "age", ADULT_AGE - 1),
         ("grade_units", "grade", _LAST_SCHOOL_GRADE),
     ):
         for unit in by_kind.get(kind, ()):
@@ -334,18 +342,18 @@ def _ages(view: View, by_kind: dict[str, list[_Match]]) -> Iterator[_Age]:
             yield age("age", compound.entry.value, compound, compound.first, compound.last)
     for prefix in by_kind.get("age_prefixes", ()):
         value = _number_after(prefix.last, numbers)
-        if value is not None and value < _ADULT_AGE:
+        if value is not None and value < ADULT_AGE:
             yield age("age", value, prefix, prefix.first, prefix.last + 1)
     for prefix in by_kind.get("under_prefixes", ()):
         value = _number_after(prefix.last, numbers)
-        if value is not None and _YOUNGEST_UNDER <= value <= _ADULT_AGE:
+        if value is not None and _YOUNGEST_UNDER <= value <= ADULT_AGE:
             yield age("under", value, prefix, prefix.first, prefix.last + 1)
     for prefix in by_kind.get("birth_prefixes", ()):
         after = prefix.last + 1
         if after < len(words) and words[after].isdigit() and int(words[after]) in _BIRTH_YEARS:
             years = datetime.now(UTC).year - int(words[after])
 
-            if 0 <= years < _ADULT_AGE:
+            if 0 <= years < ADULT_AGE:
                 yield age("born", int(words[after]), prefix, prefix.first, after)
 
 

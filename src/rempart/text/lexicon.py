@@ -74,7 +74,8 @@ SETS: Final = (
 """Word sets that mean something only together, or in a negative prompt, or in an age."""
 NUMBER: Final = "number"
 AGE_COMPOUND: Final = "age_compound"
-_ADULT_AGE: Final = 18
+ADULT_AGE: Final = 18
+"""The age of majority the lexicons' ages are read against."""
 _MIN_COMPOUND_UNIT: Final = 4  # letters: "um" + "ano" would be Italian "umano"
 
 # Roman numerals up to 18 ("aged XIV"), but none of one letter, which are words ("x ray").
@@ -139,35 +140,31 @@ class CompiledLexicon:
         keys: dict[str, list[Entry]] = {}
         vocabulary: dict[str, str] = {}
         parts_seen: set[str] = set()
+        sensitive: list[str] = []  # one-word terms a censored word may stand for
+        stems: list[str] = []  # one-word prefix terms a disguised word may start with
         for entry in lexicon.entries:
             for parts in entry.forms():
                 key = " " + " ".join(parts) + ("" if entry.prefix else " ")
                 keys.setdefault(key, []).append(entry)
-                if entry.kind not in NEGATIVE_SETS and entry.kind != AGE_COMPOUND:
-                    vocabulary.setdefault("".join(parts), " ".join(parts))
-                    parts_seen.update(parts)
-        sensitive = [
-            "".join(parts)
-            for entry in lexicon.entries
-            if entry.kind in CATEGORIES and entry.words == 1
-            for parts in entry.forms()
-        ]
+                if entry.kind in NEGATIVE_SETS:  # read in a negative prompt only: no target
+                    continue
+                if entry.words == 1 and entry.prefix:
+                    stems.append(parts[0])
+                if entry.kind == AGE_COMPOUND:  # a word no view splits into its number
+                    continue
+                vocabulary.setdefault("".join(parts), " ".join(parts))
+                parts_seen.update(parts)
+                if entry.words == 1 and entry.kind in CATEGORIES:
+                    sensitive.append(parts[0])
         for joined, spaced in names.words().items():
             vocabulary.setdefault(joined, spaced)
             parts_seen.update(spaced.split())
             sensitive.extend(word for word in spaced.split() if len(word) > 1)
-
         self.automaton = ahocorasick.Automaton()
         for key, found in keys.items():
             self.automaton.add_word(key, (len(key), tuple(found)))
         self.automaton.make_automaton()
         short = (e.term for e in lexicon.entries if e.kind == "filler" and len(e.term) < 3)
-        stems = [
-            "".join(parts)
-            for entry in lexicon.entries
-            if entry.prefix and entry.words == 1 and entry.kind not in NEGATIVE_SETS
-            for parts in entry.forms()
-        ]
         self.vocabulary = Vocabulary(
             vocabulary, parts_seen, short, sensitive=sensitive, stems=stems, ordinary=is_ordinary
         )
@@ -203,7 +200,7 @@ def _age_compounds(entries: Sequence[Entry]) -> list[Entry]:
     writes ages so, and such a word is an ordinary word, which no view splits."""
     numbers = [
         e for e in entries if e.kind == NUMBER and e.language and e.value is not None
-        and e.value < _ADULT_AGE and e.words == 1
+        and e.value < ADULT_AGE and e.words == 1
     ]  # fmt: skip
     return [
         Entry(AGE_COMPOUND, number.term + unit.term, unit.language, 1, unit.prefix, number.value)

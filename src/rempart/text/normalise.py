@@ -103,7 +103,6 @@ _RUN_EDGE: Final = 2  # one-letter words at a spaced run's ends that may stay ap
 _MAX_FRAGMENT: Final = 3  # letters: a longer word is no fragment of a spaced-out one
 _STEM_KEY: Final = 3  # letters by which stems are looked up (every stem has at least these)
 _SPLITS_REMEMBERED: Final = 65_536
-
 _MAX_SPLIT: Final = 256  # longer runs of letters are not split (a prompt holds no such word)
 # Emoji that stand for a word a lexicon holds, read as that word (a skin-tone modifier after one
 # is no word, and goes).
@@ -165,9 +164,8 @@ class Vocabulary:
     ) -> None:
         self.words = dict(words)
         self.parts = frozenset(parts)
-        self.stems = frozenset(stems)
         self._stems_by_start: dict[str, list[str]] = {}
-        for stem in self.stems:
+        for stem in set(stems):
             if len(stem) >= _STEM_KEY:  # a shorter stem would read nearly any word
                 self._stems_by_start.setdefault(stem[:_STEM_KEY], []).append(stem)
         self.ordinary = ordinary
@@ -548,16 +546,19 @@ def _leet_token(token: Token, vocabulary: Vocabulary) -> Token:
 def _leet_readings(text: str) -> Iterator[str]:
     """The letter readings of a leet word: each ambiguous character ("1": i or l) tried in
     turn for the whole word, at most a few readings."""
-    first = "".join(_LEET.get(char, char)[0] for char in text)
-    yield first
+    yield _likeliest(text)
     number = _LEADING_NUMBER.match(text)
     if number:  # "15y0": the number stays a number, the rest is read ("15yo")
-        rest = text[number.end() :]
-        yield number.group() + "".join(_LEET.get(char, char)[0] for char in rest)
+        yield number.group() + _likeliest(text[number.end() :])
     for char, letters in _LEET.items():
         if len(letters) > 1 and char in text:
             for letter in letters[1:]:
                 yield "".join(letter if c == char else _LEET.get(c, c)[0] for c in text)
+
+
+def _likeliest(text: str) -> str:
+    """``text`` with each leet character read as its likeliest letter."""
+    return "".join(_LEET.get(char, char)[0] for char in text)
 
 
 def _shorten_repeats(tokens: list[Token], vocabulary: Vocabulary) -> list[Token]:
