@@ -145,12 +145,14 @@ def _entry(item: object) -> PersonName:
     return PersonName(name, lists["aliases"], distinctive)
 
 
-def _named_values(names: PersonName) -> dict[str, str | None]:
-    """The ``aliases`` and ``distinctive`` columns for ``names``, checked and cleaned."""
-    aliases = _names(names.aliases, "aliases")
-    parts = None if names.distinctive is None else _names(names.distinctive, "distinctive parts")
+def _named_values(
+    aliases: Sequence[str], distinctive: Sequence[str] | None
+) -> dict[str, str | None]:
+    """The ``aliases`` and ``distinctive`` columns, checked and cleaned."""
+    kept = _names(aliases, "aliases")
+    parts = None if distinctive is None else _names(distinctive, "distinctive parts")
     return {
-        "aliases": json.dumps(aliases, ensure_ascii=False),
+        "aliases": json.dumps(kept, ensure_ascii=False),
         "distinctive": None if parts is None else json.dumps(parts, ensure_ascii=False),
     }
 
@@ -169,10 +171,6 @@ def _merged(one: PersonName, other: PersonName) -> PersonName:
     else:
         distinctive = tuple(dict.fromkeys((*one.distinctive, *other.distinctive)))
     return PersonName(one.name, aliases, distinctive)
-
-
-def _tuple(values: Sequence[str] | None) -> tuple[str, ...] | None:
-    return None if values is None else tuple(values)
 
 
 def chosen_faces(
@@ -213,7 +211,7 @@ class ProtectedPersons:
         """Add embeddings for ``name``, creating the person on first enrolment, and set the
         aliases and distinctive parts of ``names`` when given; one transaction."""
         name = clean_name(name)
-        named = {} if names is None else _named_values(names)
+        named = {} if names is None else _named_values(names.aliases, names.distinctive)
         if not vectors:
             raise PersonsError(f"nothing to enrol for {name!r}: no face embeddings given")
         for vector in vectors:
@@ -263,7 +261,7 @@ class ProtectedPersons:
         their name that name them alone (None: decided from word frequencies); replaces what
         was set before."""
         person = self.get(name)
-        named = _named_values(PersonName(person.name, tuple(aliases), _tuple(distinctive)))
+        named = _named_values(aliases, distinctive)
         with self.store.write() as connection:
             connection.execute(
                 update(protected_persons)
@@ -313,7 +311,7 @@ class ProtectedPersons:
                 int(count),
                 as_utc(created),
                 tuple(json.loads(aliases)),
-                _tuple(None if distinctive is None else json.loads(distinctive)),
+                None if distinctive is None else tuple(json.loads(distinctive)),
             )
             for name, created, count, aliases, distinctive in rows
         ]

@@ -151,14 +151,7 @@ def list_command(output_format: FormatOption = OutputFormat.TABLE) -> None:
         output_format,
         columns=LIST_COLUMNS,
         table_columns=LIST_COLUMNS,
-        flatten=lambda record: {
-            key: ", ".join(value)
-            if isinstance(value, list)
-            else ""
-            if value is None
-            else str(value)
-            for key, value in record.items()
-        },
+        flatten=lambda record: {key: _cell(value) for key, value in record.items()},
     )
 
 
