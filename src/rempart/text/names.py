@@ -42,7 +42,7 @@ from typing import Final, NamedTuple
 import yaml
 from rapidfuzz.distance import OSA
 
-from rempart.text.normalise import fold_accents, words
+from rempart.text.normalise import without_accents, words
 from rempart.text.ordinary import commonness, is_ordinary
 
 __all__ = [
@@ -124,7 +124,7 @@ def known_aliases() -> dict[str, tuple[str, ...]]:
 
 
 def _key(name: str) -> str:
-    return " ".join(_folded(word) for word in words(name))
+    return " ".join(without_accents(word) for word in words(name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,7 +334,7 @@ def _forms(person: PersonName) -> Iterator[_Form]:
     forms = [*given, *((text, each) for each, text in derived.items() if each != parts)]
     forms.extend((part.title(), (part,)) for part in _distinctive(person, parts))
     for text, each in forms:
-        for spelled in dict.fromkeys((each, tuple(_folded(part) for part in each))):
+        for spelled in dict.fromkeys((each, tuple(without_accents(part) for part in each))):
             yield _Form(name, text, spelled, alone=len(spelled) == 1)
             joined = "".join(spelled)
             if len(spelled) < 2 or len(joined) < _MIN_RUN_TOGETHER:
@@ -356,15 +356,11 @@ def _distinctive(person: PersonName, parts: tuple[str, ...]) -> list[str]:
 def _sound(word: str) -> str:
     """What ``word`` sounds like, written one way whatever the language's spelling: "watson",
     "uatson" and "guatson" are "uatson"; "taylor", "teilor" are "telor"; "beyonce", "bejonse"
-    are "beionse". A key for comparing names, not a pronunciation."""
-    key = _squeeze(_folded(word))
+    are "beonse". A key for comparing names, not a pronunciation."""
+    key = _squeeze(without_accents(word))
     for pattern, sound in _SOUNDS:
         key = pattern.sub(sound, key)
     return _squeeze(key)
-
-
-def _folded(word: str) -> str:
-    return fold_accents(word, range(len(word)))[0]
 
 
 def _budget(length: int) -> int:

@@ -44,6 +44,7 @@ __all__ = [
     "fold_accents",
     "unicode_form",
     "views",
+    "without_accents",
     "words",
 ]
 
@@ -314,6 +315,11 @@ def _letters_drawn(text: str, origin: list[int]) -> tuple[str, list[int]]:
     chars.append(text[at:])
     kept.extend(origin[at:])
     return "".join(chars), kept
+
+
+def without_accents(word: str) -> str:
+    """``word`` without diacritics (``fold_accents`` without the origins)."""
+    return fold_accents(word, range(len(word)))[0]
 
 
 def fold_accents(text: str, origin: Sequence[int]) -> tuple[str, list[int]]:

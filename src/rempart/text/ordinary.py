@@ -14,7 +14,7 @@ from typing import Final
 
 import wordfreq
 
-from rempart.text.normalise import fold_accents
+from rempart.text.normalise import without_accents
 
 __all__ = [
     "LANGUAGES",
@@ -57,7 +57,7 @@ def ordinary_words() -> frozenset[str]:
                 if len(word) >= least and word.isalpha():
                     found.add(word)
                     if not word.isascii():
-                        found.add(fold_accents(word, range(len(word)))[0])
+                        found.add(without_accents(word))
     return frozenset(found)
 
 
