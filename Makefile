@@ -38,6 +38,7 @@ lint: $(VENV)/.installed-dev,heif
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/ruff format --check src tests benchmarks examples
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(VENV)/.installed-bench,heif
 	$(BIN)/python benchmarks/pdq_throughput.py $(if $(JOBS),--jobs $(JOBS))
@@ -48,6 +49,7 @@ bench: $(VENV)/.installed-bench,heif
 	$(BIN)/python benchmarks/gate_bench.py
 	$(BIN)/python benchmarks/gate_eval.py
 	$(BIN)/python benchmarks/api_load.py
+	$(BIN)/python benchmarks/cli_startup.py
 
 clean:
 	rm -rf $(VENV) demo-output .bench-cache .pytest_cache .mypy_cache .ruff_cache

@@ -76,8 +76,8 @@ def queries(stored: Path, count: int) -> list[str]:
 
 
 def rempart_database(stored: Path, size: int) -> str:
-    """An SQLite database holding the bank, imported once through ``rempart.banks``."""
-    from rempart.banks import Banks, HashListFormat, read_records
+    """An SQLite database holding the bank, imported once through ``rempart.matching.banks``."""
+    from rempart.matching.banks import Banks, HashListFormat, read_records
     from rempart.store import Store
 
     path = CACHE / f"rempart-{size}.db"
@@ -104,7 +104,7 @@ def rempart_database(stored: Path, size: int) -> str:
 
 def platform_key(url: str) -> str:
     """A platform key whose rate limit the load cannot reach."""
-    from rempart.keys import ApiKeys, Role
+    from rempart.access.keys import ApiKeys, Role
     from rempart.store import Store
 
     store = Store.open(url)

@@ -32,7 +32,7 @@ from rich.table import Table
 
 from pdq_throughput import build_corpus  # the same corpus the PDQ benchmark builds
 from rempart.detectors import default_registry, detect_paths
-from rempart.detectors.identity import Gallery
+from rempart.gallery import Gallery
 
 console = Console()
 

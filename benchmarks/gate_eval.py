@@ -39,9 +39,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from rempart.errors import PromptError
+from rempart.errors import PersonsError, PromptError
 from rempart.gate import Gate
-from rempart.persons import PersonsError, read_persons_file
+from rempart.persons import read_persons_file
 from rempart.signals import Signal
 
 console = Console()

@@ -106,7 +106,7 @@ def run_one(method: str, db_path: str, q_path: str, dq_path: str) -> dict[str, A
     started = time.perf_counter()
     index: Any
     if method == "rempart":
-        from rempart.index import HashIndex
+        from rempart.matching.index import HashIndex
 
         index = HashIndex.build(db, np.arange(len(db), dtype=np.int64))
     else:

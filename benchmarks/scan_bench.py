@@ -33,9 +33,9 @@ from rich.console import Console
 from rich.table import Table
 
 from pdq_throughput import build_corpus  # the same corpus the PDQ benchmark builds
-from rempart.banks import BankMatcher, Banks
-from rempart.banks.formats import HashListFormat, Record
 from rempart.detectors import default_registry
+from rempart.matching.banks import BankMatcher, Banks
+from rempart.matching.banks.formats import HashListFormat, Record
 from rempart.policy import load_policy
 from rempart.scan import Scanner, ScanResult
 from rempart.store import Store

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rempart.paths import expand_paths
+from rempart.cli.paths import expand_paths
 from rempart.workers import ordered_map
 
 

@@ -1,4 +1,5 @@
-"""The public surface is declared once and is exactly what it says."""
+"""The public surface is declared once and is exactly what it says: the Python API that
+``rempart`` exports, name by name, and each module's ``__all__``."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ MODULES = [
     "rempart.config",
     "rempart.signals",
     "rempart.detectors",
-    "rempart.detectors.base",
+    "rempart.detectors.picture",
+    "rempart.detectors.protocol",
+    "rempart.detectors.registry",
+    "rempart.detectors.builtin",
     "rempart.detectors.nudity",
     "rempart.detectors.faces",
     "rempart.detectors.identity",
@@ -25,7 +29,16 @@ MODULES = [
     "rempart.provenance.iptc",
     "rempart.provenance.watermark",
     "rempart.persons",
-    "rempart.pixelate",
+    "rempart.persons.enrol",
+    "rempart.persons.protected",
+    "rempart.gallery",
+    "rempart.types",
+    "rempart.runtime",
+    "rempart.gate",
+    "rempart.gate.request",
+    "rempart.matching.banks",
+    "rempart.scan.pixelate",
+    "rempart.scan.job",
     "rempart.detectors.banks",
     "rempart.policy",
     "rempart.policy.policy",
@@ -52,3 +65,44 @@ def test_all_is_exact(name: str) -> None:
         if not n.startswith("_") and callable(v) and getattr(v, "__module__", None) == name
     }
     assert defined_here <= exported, f"public but not in __all__: {defined_here - exported}"
+
+
+PUBLIC_API = {
+    # the jobs
+    "Gate", "GateRequest", "parse_gate_request", "Scanner", "ScanJob", "ScanResult",
+    # decisions and signals
+    "Action", "Policy", "Verdict", "load_policy", "Signal", "Region",
+    "Detector", "DetectorRegistry", "Picture", "default_registry", "PromptAnalyser",
+    "ProtectedPersons",
+    # hashing and matching
+    "FileHashes", "hash_path", "hash_files", "Banks", "BankMatcher", "match_images",
+    # foundation
+    "Settings", "load_settings", "Media", "MediaLimits", "load_path", "load_bytes", "Store",
+    "Runtime", "ImageInput", "JSONObject",
+    # errors
+    "RempartError", "ConfigError", "MediaError", "MediaErrorCode", "PromptError",
+    "DetectorError", "MissingExtraError", "ExitCode",
+    "__version__",
+}  # fmt: skip
+
+
+def test_the_python_api_is_exactly_this() -> None:
+    import rempart
+
+    assert set(rempart.__all__) == PUBLIC_API
+    for name in PUBLIC_API:
+        assert getattr(rempart, name) is not None, name
+    assert set(dir(rempart)) == PUBLIC_API
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        _ = rempart.Nope
+
+
+def test_importing_rempart_loads_no_app() -> None:
+    import subprocess
+    import sys
+
+    code = "import rempart, sys; print(sorted(m for m in sys.modules if m.startswith('rempart')))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert loaded.strip() == "['rempart']"

@@ -1,39 +1,122 @@
-"""Rempart's exceptions, in one hierarchy.
+"""Rempart's exceptions, in one hierarchy, each knowing how every interface reports it.
 
     RempartError            anything Rempart reports about its input or its configuration
     ├── ConfigError         a setting is unknown or has an invalid value
+    │   ├── PolicyError     a policy cannot be loaded
+    │   └── LexiconError    a prompt lexicon cannot be loaded
     ├── MediaError          a file or byte string is not an image Rempart will decode
     ├── PromptError         a prompt Rempart will not read (too long, not text)
-    └── DetectorError       a detector cannot run (its model file is missing or invalid)
-        └── MissingExtraError   the optional extra a detector needs is not installed
+    ├── RequestError        a request (an API body, a batch line) is not one Rempart reads
+    ├── DetectorError       a detector cannot run (its model file is missing or invalid)
+    │   └── MissingExtraError   the optional extra a detector needs is not installed
+    ├── C2paError           a C2PA manifest is present but cannot be read
+    ├── StoreError          the database cannot be reached, or is not Rempart's
+    ├── IndexFileError      a saved match index is missing, truncated or not an index
+    ├── BankError           a bank operation cannot be done as asked
+    │   ├── UnknownBankError
+    │   └── BankExistsError
+    ├── ImportLineError     a line of a hash list is not valid; nothing was imported
+    ├── PersonsError        a protected-persons operation cannot be done as asked
+    │   ├── UnknownPersonError
+    │   └── EnrolmentError  no usable face in a photo; nothing was enrolled
+    ├── ApiKeyError         a key cannot be created or revoked as asked
+    │   └── UnknownKeyError
+    ├── NotReadyError       a long-running process is still loading what this needs
+    └── ScanOutputError     a scan output that cannot be resumed
 
-Every ``MediaError`` carries a machine-readable ``code`` (one of ``MediaErrorCode``) and a
-message a person can act on. Third-party exceptions (Pillow's, the OS's, ONNX Runtime's) never
-escape raw: ``rempart.media`` and the detectors wrap them with ``raise ... from exc``.
+Each class says what the command line exits with (``exit_code``, an ``ExitCode``) and which
+problem type the API answers with (``problem``, a slug of ``urn:rempart:problem:<slug>``), so
+that the CLI and the server each map every error with one handler. Third-party exceptions
+(Pillow's, the OS's, ONNX Runtime's) never escape raw: the modules that call those libraries wrap
+them with ``raise ... from exc``.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
+import importlib
+from enum import IntEnum, StrEnum
+from types import ModuleType
+from typing import Any, ClassVar
 
 __all__ = [
+    "ApiKeyError",
+    "BankError",
+    "BankExistsError",
+    "C2paError",
     "ConfigError",
     "DetectorError",
+    "EnrolmentError",
+    "ExitCode",
+    "ImportLineError",
+    "IndexFileError",
+    "LexiconError",
     "MediaError",
     "MediaErrorCode",
     "MissingExtraError",
+    "NotReadyError",
+    "PersonsError",
+    "PolicyError",
     "PromptError",
     "PromptErrorCode",
     "RempartError",
+    "RequestError",
+    "ScanOutputError",
+    "StoreError",
+    "UnknownBankError",
+    "UnknownKeyError",
+    "UnknownPersonError",
+    "import_extra",
 ]
+
+
+class ExitCode(IntEnum):
+    """Exit statuses shared by every command."""
+
+    OK = 0
+    SOME_FAILED = 1
+    """Some input could not be used (each is reported)."""
+    USAGE = 2
+    """The request or the configuration is wrong: nothing was done."""
+    INTERRUPTED = 130
+    """Ctrl-C (128 + SIGINT), as shells report it."""
 
 
 class RempartError(Exception):
     """Base class of every error Rempart raises about its input or configuration."""
 
+    exit_code: ClassVar[ExitCode] = ExitCode.USAGE
+    problem: ClassVar[str] = "invalid-request"
+
+    @property
+    def problem_slug(self) -> str:
+        """The problem type's slug for this error (some depend on its ``code``)."""
+        return self.problem
+
+    def problem_extra(self) -> dict[str, Any]:
+        """Members the problem document carries beside ``detail`` (its ``code``, its ``line``)."""
+        return {}
+
+    def problem_headers(self) -> dict[str, str]:
+        """HTTP headers the problem response carries."""
+        return {}
+
+    def describe(self) -> str:
+        """The message the command line prints after ``Error:``."""
+        return str(self)
+
 
 class ConfigError(RempartError):
     """A setting is unknown or has an invalid value."""
+
+    problem = "misconfigured"
+
+
+class PolicyError(ConfigError):
+    """A policy that cannot be loaded: unknown, malformed, or trying to weaken a fixed rule."""
+
+
+class LexiconError(ConfigError):
+    """A lexicon file that cannot be used: malformed, or a term that normalises to nothing."""
 
 
 class MediaErrorCode(StrEnum):
@@ -50,13 +133,35 @@ class MediaErrorCode(StrEnum):
     CORRUPT = "corrupt"
 
 
-class MediaError(RempartError):
-    """An input is not an image Rempart will decode; ``code`` says why."""
+class _CodedError(RempartError):
+    """An error about one input with a machine-readable ``code``; its problem type is
+    ``<problem>-<code>``."""
 
-    def __init__(self, code: MediaErrorCode, message: str) -> None:
+    exit_code = ExitCode.SOME_FAILED
+
+    def __init__(self, code: StrEnum, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+
+    @property
+    def problem_slug(self) -> str:
+        """``image-too-large``, ``prompt-not-text``, ..."""
+        return f"{self.problem}-{self.code.value.replace('_', '-')}"
+
+    def problem_extra(self) -> dict[str, Any]:
+        """The code, for clients that match on it."""
+        return {"code": self.code.value}
+
+
+class MediaError(_CodedError):
+    """An input is not an image Rempart will decode; ``code`` says why."""
+
+    problem = "image"
+    code: MediaErrorCode
+
+    def __init__(self, code: MediaErrorCode, message: str) -> None:
+        super().__init__(code, message)
 
     def __repr__(self) -> str:
         return f"MediaError({self.code.value!r}, {self.message!r})"
@@ -69,17 +174,36 @@ class PromptErrorCode(StrEnum):
     NOT_TEXT = "not_text"
 
 
-class PromptError(RempartError):
+class PromptError(_CodedError):
     """A prompt Rempart will not read; ``code`` says why."""
 
+    problem = "prompt"
+    code: PromptErrorCode
+
     def __init__(self, code: PromptErrorCode, message: str) -> None:
+        super().__init__(code, message)
+
+
+class RequestError(RempartError):
+    """A request that is not one Rempart reads: a field missing or of the wrong type
+    (``field`` names it: ``inputs.2``; None for the request as a whole)."""
+
+    exit_code = ExitCode.SOME_FAILED
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
-        self.code = code
-        self.message = message
+        self.field = field
+
+    def problem_extra(self) -> dict[str, Any]:
+        """Where in the body, as the API's other validation errors say it."""
+        location = "body" if self.field is None else f"body.{self.field}"
+        return {"errors": [{"location": location, "message": str(self)}]}
 
 
 class DetectorError(RempartError):
     """A detector cannot run: its model file is missing, unreadable or not the model expected."""
+
+    problem = "detector-unavailable"
 
 
 class MissingExtraError(DetectorError):
@@ -92,3 +216,125 @@ class MissingExtraError(DetectorError):
         )
         self.detector = detector
         self.extra = extra
+
+
+class C2paError(RempartError):
+    """A C2PA manifest is present but cannot be read (truncated, malformed)."""
+
+    exit_code = ExitCode.SOME_FAILED
+    problem = "image-corrupt"
+
+
+class StoreError(RempartError):
+    """The database cannot be reached, or is not a Rempart database."""
+
+    problem = "database-unavailable"
+
+
+class IndexFileError(RempartError):
+    """A saved index file is missing, truncated or not an index."""
+
+    problem = "index-unavailable"
+
+
+class BankError(RempartError):
+    """A bank operation cannot be done as asked (unknown bank, taken name, bad value)."""
+
+    problem = "bank-invalid"
+
+
+class UnknownBankError(BankError):
+    """No bank has the name given."""
+
+    problem = "bank-not-found"
+
+
+class BankExistsError(BankError):
+    """A bank has the name given already."""
+
+    problem = "bank-exists"
+
+
+class ImportLineError(RempartError):
+    """A line of a hash-list file is not valid; nothing from the file was imported."""
+
+    exit_code = ExitCode.SOME_FAILED
+    problem = "import-invalid"
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(f"line {line}: {reason}")
+        self.line = line
+        self.reason = reason
+
+    def problem_extra(self) -> dict[str, Any]:
+        """The line, for clients that point at it."""
+        return {"line": self.line}
+
+    def describe(self) -> str:
+        """``nothing imported: line N: reason``."""
+        return f"nothing imported: {self}"
+
+
+class PersonsError(RempartError):
+    """A protected-persons operation cannot be done as asked (unknown person, invalid name)."""
+
+    problem = "person-invalid"
+
+
+class UnknownPersonError(PersonsError):
+    """No protected person has the name given."""
+
+    problem = "person-not-found"
+
+
+class EnrolmentError(PersonsError):
+    """No usable face in a photo given to enrol; nothing was enrolled."""
+
+    exit_code = ExitCode.SOME_FAILED
+    problem = "enrolment-failed"
+
+    def __init__(self, message: str, *, problems: list[str]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+    def problem_extra(self) -> dict[str, Any]:
+        """Each photo's problem."""
+        return {"problems": self.problems}
+
+    def describe(self) -> str:
+        """Each photo's problem, one a line."""
+        return "\nError: ".join([*self.problems, str(self).split(":")[0]])
+
+
+class ApiKeyError(RempartError):
+    """A key cannot be created or revoked as asked."""
+
+    problem = "key-invalid"
+
+
+class UnknownKeyError(ApiKeyError):
+    """No API key has the id given."""
+
+    problem = "key-not-found"
+
+
+class NotReadyError(RempartError):
+    """A long-running process is still loading what this needs (the match index)."""
+
+    problem = "not-ready"
+
+    def problem_headers(self) -> dict[str, str]:
+        """Ask the client to retry in a moment."""
+        return {"Retry-After": "2"}
+
+
+class ScanOutputError(RempartError):
+    """An output file that cannot be resumed: not a scan's output, or judged by another policy."""
+
+
+def import_extra(module: str, *, extra: str, detector: str) -> ModuleType:
+    """Import an optional dependency, or say which extra installs it (``MissingExtraError``)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingExtraError(detector, extra, module) from exc

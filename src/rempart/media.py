@@ -179,12 +179,20 @@ class Media:
         """
         with _pillow_warnings():  # already reported by load_bytes
             image = _open(self.data)
-        scale = _jpeg_scale(image, min_side)
+        scale = self.decode_scale(min_side)
         if scale > 1:
             # Only when reduced: at full scale, RGB then luma is what the PDQ reference does.
             image.draft("L" if luma_only else "RGB", (image.width // scale, image.height // scale))
         _load(image)
         return _normalise(_orient(image, self.orientation))
+
+    def decode_scale(self, min_side: int | None) -> int:
+        """The scale ``decode(min_side=...)`` decodes at: 1 (every pixel), or 2, 4 or 8 for a
+        JPEG large enough to keep ``min_side`` on each side at that reduction."""
+        if min_side is None or self.format != "jpeg":
+            return 1
+        ratio = min(self.width // min_side, self.height // min_side)
+        return next((scale for scale in _JPEG_SCALES if ratio >= scale), 1)
 
     def frames(self) -> Iterator[Image.Image]:
         """Decode every frame in order, each upright and as ``RGB`` or ``L``."""
@@ -526,13 +534,6 @@ def _inflate(data: bytes) -> bytes | None:
         return zlib.decompressobj().decompress(data, _MAX_PNG_TEXT)
     except zlib.error:
         return None
-
-
-def _jpeg_scale(image: Image.Image, min_side: int | None) -> int:
-    if min_side is None or image.format not in ("JPEG", "MPO"):
-        return 1
-    ratio = min(image.width // min_side, image.height // min_side)
-    return next((scale for scale in _JPEG_SCALES if ratio >= scale), 1)
 
 
 def _load(image: Image.Image) -> None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import islice
 from typing import TypeVar
 
-__all__ = ["ordered_map"]
+__all__ = ["batched", "ordered_map"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -39,3 +40,12 @@ def ordered_map(function: Callable[[T], R], items: Iterable[T], *, jobs: int) ->
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive runs of at most ``size`` items, taken lazily from any iterable."""
+    if size < 1:
+        raise ValueError(f"batch size must be at least 1, got {size}")
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from rempart.cli.serve import is_loopback
-from rempart.keys import ApiKeys, Role, parse_key, verify_secret
+from rempart.access.keys import ApiKeys, Role, parse_key, verify_secret
+from rempart.server.launch import is_loopback
 from rempart.store import Store
 from tests.cli import invoke
 from tests.server.conftest import new_postgres_database

@@ -6,8 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-from rempart.detectors import Detector, DetectorRegistry, FakeDetector, Picture, default_registry
-from rempart.errors import MissingExtraError
+from rempart.detectors import (
+    BUILTIN_DETECTORS,
+    Detector,
+    DetectorRegistry,
+    FakeDetector,
+    Picture,
+    default_registry,
+)
+from rempart.errors import DetectorError, MissingExtraError
 from rempart.signals import Signal
 
 REGISTRY = default_registry()
@@ -56,7 +63,7 @@ def test_registry_names_and_errors() -> None:
     registry.register("fake", FakeDetector)
     with pytest.raises(ValueError, match="already registered"):
         registry.register("fake", FakeDetector)
-    with pytest.raises(ValueError, match="choose from fake"):
+    with pytest.raises(DetectorError, match="choose from fake"):
         registry.create("nope")
     registry.register("needs", FakeDetector, extra="gpu", requires=("no_such_module_here",))
     missing = registry.missing("needs")
@@ -68,7 +75,8 @@ def test_registry_names_and_errors() -> None:
 
 
 def test_the_built_in_detectors_are_registered() -> None:
-    assert REGISTRY.names == ["nudity", "faces", "identity", "provenance"]
+    assert REGISTRY.names == ["bank", "nudity", "faces", "identity", "provenance"]
+    assert tuple(REGISTRY.names) == BUILTIN_DETECTORS
     assert all(REGISTRY.missing(name) is None for name in REGISTRY.names)
 
 

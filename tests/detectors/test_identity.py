@@ -6,9 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rempart.config import DEFAULT_MAX_DISTANCE
 from rempart.detectors import Picture
-from rempart.detectors.identity import DEFAULT_MAX_DISTANCE, Gallery, IdentityDetector
-from rempart.persons import PersonsError, ProtectedPersons
+from rempart.detectors.identity import IdentityDetector
+from rempart.errors import PersonsError
+from rempart.gallery import Gallery
+from rempart.persons import ProtectedPersons
 from rempart.store import Store
 from rempart.text import PersonName
 

@@ -7,13 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rempart.policy import (
-    BUILTIN_POLICIES,
-    MANDATORY_RULES,
-    Action,
-    PolicyError,
-    load_policy,
-)
+from rempart.errors import PolicyError
+from rempart.policy import BUILTIN_POLICIES, MANDATORY_RULES, Action, load_policy
 from rempart.signals import Signal
 
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from rempart.banks import BankMatcher, Banks
 from rempart.detectors import FakeDetector, default_registry
 from rempart.hashing import FileHashes, hamming, hash_path, pack
+from rempart.matching.banks import BankMatcher, Banks
 from rempart.media import Media, MediaFailure
 from rempart.policy import load_policy
 from rempart.scan import THUMBNAIL_CELLS, Scanner, ScanResult

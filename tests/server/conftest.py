@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from rempart.keys import ApiKeys, Role
+from rempart.access.keys import ApiKeys, Role
 from rempart.store import Store
 from tests.server.running import RunningServer
 

@@ -1,7 +1,9 @@
-"""API v1's contract, endpoint by endpoint, against a real server on SQLite and PostgreSQL.
+"""API v1's contract, endpoint by endpoint, on SQLite and PostgreSQL.
 
-The server is shared by the module's tests: each test names its own banks and persons, and
-banks only images no other test expects to be unmatched.
+The app is served in the test process (``InProcessServer``: what it answers, without a socket
+or a process; test_durability and test_hostile run real servers). It is shared by the module's
+tests: each test names its own banks and persons, and banks only images no other test expects
+to be unmatched.
 """
 
 from __future__ import annotations
@@ -19,27 +21,28 @@ import httpx
 import pytest
 from PIL import Image
 
+from rempart.config import load_settings
 from rempart.hashing import DIHEDRAL_NAMES, MATCH_THRESHOLD, hash_media
 from rempart.media import load_bytes
 from tests.images import encode, gradient, skimage_rgb
 from tests.server import checks
 from tests.server.checks import problem
-from tests.server.running import RunningServer
+from tests.server.inprocess import InProcessServer
 
 V1_PATHS = {
     "/v1/hash",
     "/v1/match",
     "/v1/match/image",
     "/v1/scan",
-    "/v1/guard",
+    "/v1/gate",
     "/v1/banks",
     "/v1/banks/{name}",
     "/v1/banks/{name}/hashes",
     "/v1/banks/{name}/import",
     "/v1/banks/{name}/export",
     "/v1/banks/{name}/withdraw",
-    "/v1/registry",
-    "/v1/registry/{name}",
+    "/v1/persons",
+    "/v1/persons/{name}",
     "/v1/keys",
     "/v1/keys/{key_id}",
     "/v1/audit",
@@ -147,20 +150,34 @@ def rules_of(verdict: dict[str, Any]) -> list[str]:
 # --- fixtures --------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def server(
+    database_url: str, keys: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[InProcessServer]:
+    """The app on each database, served in this process for the module's tests."""
+    data_dir = tmp_path_factory.mktemp("data")
+    settings = load_settings(
+        {"REMPART_DATA_DIR": str(data_dir), "REMPART_DATABASE_URL": database_url}
+    )
+    running = InProcessServer(settings).start()
+    yield running
+    running.stop()
+
+
 @pytest.fixture
-def admin(server: RunningServer, keys: dict[str, str]) -> Iterator[httpx.Client]:
+def admin(server: InProcessServer, keys: dict[str, str]) -> Iterator[httpx.Client]:
     with server.client(keys["admin"]) as client:
         yield client
 
 
 @pytest.fixture
-def platform(server: RunningServer, keys: dict[str, str]) -> Iterator[httpx.Client]:
+def platform(server: InProcessServer, keys: dict[str, str]) -> Iterator[httpx.Client]:
     with server.client(keys["platform"]) as client:
         yield client
 
 
 @pytest.fixture
-def anonymous(server: RunningServer) -> Iterator[httpx.Client]:
+def anonymous(server: InProcessServer) -> Iterator[httpx.Client]:
     with server.client() as client:
         yield client
 
@@ -646,8 +663,8 @@ def test_scan_blocks_a_banked_image(
 # --- guard -----------------------------------------------------------------------------------
 
 
-def test_guard_blocks_a_sexualised_minor_and_allows_a_cat(platform: httpx.Client) -> None:
-    blocked = platform.post("/v1/guard", json={"prompt": "photo of a 14 year old, nude"})
+def test_gate_blocks_a_sexualised_minor_and_allows_a_cat(platform: httpx.Client) -> None:
+    blocked = platform.post("/v1/gate", json={"prompt": "photo of a 14 year old, nude"})
     assert blocked.status_code == 200, blocked.text
     verdict = blocked.json()
     assert verdict["action"] == "block"
@@ -655,69 +672,82 @@ def test_guard_blocks_a_sexualised_minor_and_allows_a_cat(platform: httpx.Client
     assert verdict["categories"][0]["name"] == "child_sexual_abuse"
     assert set(verdict) == {"action", "categories", "reasons", "policy"}
 
-    allowed = platform.post("/v1/guard", json={"prompt": "a cat on a sofa"})
+    allowed = platform.post("/v1/gate", json={"prompt": "a cat on a sofa"})
     assert allowed.json()["action"] == "allow"
     assert allowed.json()["reasons"] == []
 
 
-def test_guard_refuses_a_prompt_too_long(platform: httpx.Client) -> None:
-    body = problem(platform.post("/v1/guard", json={"prompt": "a" * 16385}), 422, "prompt-too-long")
+def test_gate_refuses_a_prompt_too_long(platform: httpx.Client) -> None:
+    body = problem(platform.post("/v1/gate", json={"prompt": "a" * 16385}), 422, "prompt-too-long")
     assert body["code"] == "too_long"
-    assert platform.post("/v1/guard", json={"prompt": "a" * 16384}).status_code == 200
+    assert platform.post("/v1/gate", json={"prompt": "a" * 16384}).status_code == 200
 
 
-def test_guard_blocks_undressing_an_uploaded_photo(platform: httpx.Client, testdata: Path) -> None:
+def test_gate_blocks_undressing_an_uploaded_photo(platform: httpx.Client, testdata: Path) -> None:
     photo = b64(jpeg(testdata / "faces" / "obama.jpg"))
-    response = platform.post("/v1/guard", json={"prompt": "remove her clothes", "inputs": [photo]})
+    response = platform.post("/v1/gate", json={"prompt": "remove her clothes", "inputs": [photo]})
     assert response.status_code == 200, response.text
     assert response.json()["action"] == "block"
     assert "undress-upload" in rules_of(response.json())
     # The same photo with a harmless request is allowed: the photo alone blocks nothing.
-    harmless = platform.post("/v1/guard", json={"prompt": "make him smile", "inputs": [photo]})
+    harmless = platform.post("/v1/gate", json={"prompt": "make him smile", "inputs": [photo]})
     assert harmless.json()["action"] == "allow"
 
 
-def test_guard_refuses_invalid_base64(platform: httpx.Client) -> None:
+def test_old_paths_still_answer(platform: httpx.Client, admin: httpx.Client) -> None:
+    """``/v1/guard`` and ``/v1/registry``, the paths before the rename, still work (and are
+    left out of the OpenAPI document)."""
+    old = platform.post("/v1/guard", json={"prompt": "photo of a 14 year old, nude"})
+    new = platform.post("/v1/gate", json={"prompt": "photo of a 14 year old, nude"})
+    assert old.status_code == 200
+    assert old.json()["action"] == new.json()["action"] == "block"
+    assert admin.get("/v1/registry").json() == admin.get("/v1/persons").json()
+    paths = admin.get("/openapi.json").json()["paths"]
+    assert "/v1/guard" not in paths
+    assert "/v1/registry" not in paths
+
+
+def test_gate_refuses_invalid_base64(platform: httpx.Client) -> None:
     problem(
-        platform.post("/v1/guard", json={"prompt": "a cat", "inputs": ["not base64!"]}),
+        platform.post("/v1/gate", json={"prompt": "a cat", "inputs": ["not base64!"]}),
         422,
         "invalid-request",
     )
-    problem(platform.post("/v1/guard", json={"inputs": []}), 422, "invalid-request")
+    problem(platform.post("/v1/gate", json={"inputs": []}), 422, "invalid-request")
 
 
-# --- registry --------------------------------------------------------------------------------
+# --- persons ---------------------------------------------------------------------------------
 
 
-def test_registry_enrol_list_guard_and_remove(
+def test_persons_enrol_list_gate_and_remove(
     admin: httpx.Client, platform: httpx.Client, testdata: Path
 ) -> None:
     name = person_name()
     prompt = f"{name} topless"
-    assert platform.post("/v1/guard", json={"prompt": prompt}).json()["action"] == "allow"
+    assert platform.post("/v1/gate", json={"prompt": prompt}).json()["action"] == "allow"
 
     photo = b64(jpeg(testdata / "faces" / "biden2.jpg"))
-    response = admin.post("/v1/registry", json={"name": f"  {name} ", "photos": [photo]})
+    response = admin.post("/v1/persons", json={"name": f"  {name} ", "photos": [photo]})
     assert response.status_code == 201, response.text
     enrolled = response.json()
     assert (enrolled["name"], enrolled["embeddings"], enrolled["added"]) == (name, 1, 1)
-    listed = admin.get("/v1/registry").json()["persons"]
+    listed = admin.get("/v1/persons").json()["persons"]
     assert [(p["name"], p["embeddings"]) for p in listed if p["name"] == name] == [(name, 1)]
 
     def blocked() -> dict[str, Any] | None:
-        verdict: dict[str, Any] = platform.post("/v1/guard", json={"prompt": prompt}).json()
+        verdict: dict[str, Any] = platform.post("/v1/gate", json={"prompt": prompt}).json()
         return verdict if verdict["action"] == "block" else None
 
     verdict = poll(blocked, "the server reloads the registry")
     assert "real-person-sexualised" in rules_of(verdict)
 
-    removed = admin.delete(f"/v1/registry/{name}")
+    removed = admin.delete(f"/v1/persons/{name}")
     assert removed.status_code == 200, removed.text
     assert removed.json()["name"] == name
-    assert name not in {p["name"] for p in admin.get("/v1/registry").json()["persons"]}
-    problem(admin.delete(f"/v1/registry/{name}"), 404, "person-not-found")
+    assert name not in {p["name"] for p in admin.get("/v1/persons").json()["persons"]}
+    problem(admin.delete(f"/v1/persons/{name}"), 404, "person-not-found")
     poll(
-        lambda: platform.post("/v1/guard", json={"prompt": prompt}).json()["action"] == "allow",
+        lambda: platform.post("/v1/gate", json={"prompt": prompt}).json()["action"] == "allow",
         "the server forgets a removed person",
     )
 
@@ -729,23 +759,23 @@ def test_registry_aliases_are_read_in_prompts(
     alias = person_name().replace("Zorbin", "Quilla")
     photo = b64(jpeg(testdata / "faces" / "obama3.jpg"))
     body = {"name": name, "photos": [photo], "aliases": [alias], "distinctive": []}
-    response = admin.post("/v1/registry", json=body)
+    response = admin.post("/v1/persons", json=body)
     assert response.status_code == 201, response.text
     assert (response.json()["aliases"], response.json()["distinctive"]) == ([alias], [])
 
     def blocked() -> dict[str, Any] | None:
-        found: dict[str, Any] = platform.post("/v1/guard", json={"prompt": f"{alias} nude"}).json()
+        found: dict[str, Any] = platform.post("/v1/gate", json={"prompt": f"{alias} nude"}).json()
         return found if found["action"] == "block" else None
 
     verdict = poll(blocked, "the server reads the alias")
     assert "real-person-sexualised" in rules_of(verdict)
     surname = name.split()[1]
-    alone = platform.post("/v1/guard", json={"prompt": f"{surname} nude"}).json()
+    alone = platform.post("/v1/gate", json={"prompt": f"{surname} nude"}).json()
     assert alone["action"] == "allow", alone  # no part stands alone: "distinctive" is []
-    assert admin.delete(f"/v1/registry/{name}").status_code == 200
+    assert admin.delete(f"/v1/persons/{name}").status_code == 200
     bad = {"name": person_name(), "photos": [photo], "aliases": ["\u200b"]}
-    problem(admin.post("/v1/registry", json=bad), 422, "person-invalid")
-    assert bad["name"] not in {p["name"] for p in admin.get("/v1/registry").json()["persons"]}
+    problem(admin.post("/v1/persons", json=bad), 422, "person-invalid")
+    assert bad["name"] not in {p["name"] for p in admin.get("/v1/persons").json()["persons"]}
 
 
 def test_enrolment_without_a_face_enrols_nothing(admin: httpx.Client, testdata: Path) -> None:
@@ -753,15 +783,15 @@ def test_enrolment_without_a_face_enrols_nothing(admin: httpx.Client, testdata: 
     face = b64(jpeg(testdata / "faces" / "obama2.jpg"))
     no_face = b64(png(gradient(256, 256, seed=3)))
     body = problem(
-        admin.post("/v1/registry", json={"name": name, "photos": [face, no_face]}),
+        admin.post("/v1/persons", json={"name": name, "photos": [face, no_face]}),
         422,
         "enrolment-failed",
     )
     assert len(body["problems"]) == 1
     assert body["problems"][0].startswith("photo 2")
-    assert name not in {p["name"] for p in admin.get("/v1/registry").json()["persons"]}
-    problem(admin.post("/v1/registry", json={"name": name, "photos": []}), 422, "invalid-request")
-    problem(admin.post("/v1/registry", json={"name": " ", "photos": [face]}), 422, "person-invalid")
+    assert name not in {p["name"] for p in admin.get("/v1/persons").json()["persons"]}
+    problem(admin.post("/v1/persons", json={"name": name, "photos": []}), 422, "invalid-request")
+    problem(admin.post("/v1/persons", json={"name": " ", "photos": [face]}), 422, "person-invalid")
 
 
 # --- errors ----------------------------------------------------------------------------------
@@ -783,12 +813,12 @@ def test_a_wrong_method_is_a_405_problem(admin: httpx.Client) -> None:
 
 
 def test_malformed_json_is_an_invalid_request(admin: httpx.Client) -> None:
-    for path in ("/v1/match", "/v1/guard", "/v1/banks", "/v1/keys"):
+    for path in ("/v1/match", "/v1/gate", "/v1/banks", "/v1/keys"):
         body = problem(
             admin.post(path, content=b'{"hashes": [', headers={"content-type": "application/json"}),
             422,
             "invalid-request",
         )
         assert body["errors"]
-    body = problem(admin.post("/v1/guard", json={"prompt": 5}), 422, "invalid-request")
+    body = problem(admin.post("/v1/gate", json={"prompt": 5}), 422, "invalid-request")
     assert body["errors"][0]["location"] == "body.prompt"

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from rempart.keys import Role, parse_key
+from rempart.access.keys import Role, parse_key
 from rempart.server.auth import PERMISSIONS, Permission
 from tests.images import encode, gradient
 from tests.server import checks
@@ -141,10 +141,10 @@ ENDPOINTS = [
     Endpoint("POST", "/v1/scan", Permission.SCAN, 200, lambda w, r: ("/v1/scan", _image(w, r))),
     Endpoint(
         "POST",
-        "/v1/guard",
-        Permission.GUARD,
+        "/v1/gate",
+        Permission.GATE,
         200,
-        lambda w, r: ("/v1/guard", {"json": {"prompt": "a cat on a sofa"}}),
+        lambda w, r: ("/v1/gate", {"json": {"prompt": "a cat on a sofa"}}),
     ),
     Endpoint("GET", "/v1/banks", Permission.BANKS_READ, 200, _get("/v1/banks")),
     Endpoint(
@@ -196,20 +196,20 @@ ENDPOINTS = [
             {"json": {"hashes": [secrets.token_hex(32)], "reason": "test"}},
         ),
     ),
-    Endpoint("GET", "/v1/registry", Permission.REGISTRY_READ, 200, _get("/v1/registry")),
+    Endpoint("GET", "/v1/persons", Permission.PERSONS_READ, 200, _get("/v1/persons")),
     Endpoint(
         "POST",
-        "/v1/registry",
-        Permission.REGISTRY_ADMIN,
+        "/v1/persons",
+        Permission.PERSONS_ADMIN,
         201,
-        lambda w, r: ("/v1/registry", {"json": {"name": f"Person {r}", "photos": [w.face]}}),
+        lambda w, r: ("/v1/persons", {"json": {"name": f"Person {r}", "photos": [w.face]}}),
     ),
     Endpoint(
         "DELETE",
-        "/v1/registry/{name}",
-        Permission.REGISTRY_ADMIN,
+        "/v1/persons/{name}",
+        Permission.PERSONS_ADMIN,
         404,  # nobody of that name: person-not-found, once the role is allowed
-        lambda w, r: (f"/v1/registry/Nobody {r}", {}),
+        lambda w, r: (f"/v1/persons/Nobody {r}", {}),
     ),
     Endpoint("GET", "/v1/keys", Permission.KEYS_ADMIN, 200, _get("/v1/keys")),
     Endpoint(
@@ -338,12 +338,12 @@ def test_roles_are_no_broader_than_they_should_be() -> None:
     assert Permission.BANKS_ADMIN not in PERMISSIONS[Role.PLATFORM]
     assert Permission.BANKS_ADD not in PERMISSIONS[Role.PLATFORM]
     assert Permission.SCAN not in PERMISSIONS[Role.FLAGGER]
-    assert Permission.GUARD not in PERMISSIONS[Role.FLAGGER]
+    assert Permission.GATE not in PERMISSIONS[Role.FLAGGER]
     assert Permission.BANKS_ADMIN not in PERMISSIONS[Role.REVIEWER]
     # Only an admin manages keys, the registry and banks, or reads the metrics.
     for permission in (
         Permission.KEYS_ADMIN,
-        Permission.REGISTRY_ADMIN,
+        Permission.PERSONS_ADMIN,
         Permission.BANKS_ADMIN,
         Permission.METRICS,
     ):
@@ -503,7 +503,7 @@ def test_every_request_is_audited_without_its_content(
     platform_id, flagger_id = key_id(keys["platform"]), key_id(keys["flagger"])
     with server.client(keys["platform"]) as platform:
         assert platform.get(f"/v1/banks/{world.bank}").status_code == 200
-        guard = platform.post("/v1/guard", json={"prompt": GUARD_PROMPT})
+        guard = platform.post("/v1/gate", json={"prompt": GUARD_PROMPT})
         assert guard.json()["action"] == "block"
         hashed = platform.post(
             "/v1/hash", content=world.image, headers={"content-type": "image/png"}
@@ -523,7 +523,7 @@ def test_every_request_is_audited_without_its_content(
         routes = {(e["key_id"], e["route"]) for e in entries}
         wanted = {
             (platform_id, "/v1/banks/{name}"),
-            (platform_id, "/v1/guard"),
+            (platform_id, "/v1/gate"),
             (platform_id, "/v1/hash"),
             (None, "/v1/banks/{name}"),
             (flagger_id, "/v1/scan"),
@@ -540,7 +540,7 @@ def test_every_request_is_audited_without_its_content(
 
     stats = one(platform_id, "/v1/banks/{name}")
     assert (stats["role"], stats["method"], stats["status"]) == ("platform", "GET", 200)
-    guarded = one(platform_id, "/v1/guard")
+    guarded = one(platform_id, "/v1/gate")
     assert (guarded["method"], guarded["status"], guarded["outcome"]) == ("POST", 200, "block")
     assert guarded["detail"]["rules"] == ["minor-sexualised"]
     hashed_entry = one(platform_id, "/v1/hash")

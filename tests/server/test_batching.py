@@ -7,9 +7,9 @@ import asyncio
 import numpy as np
 import pytest
 
-from rempart.banks import BankMatch, BankMatcher, Banks
 from rempart.hashing import pack
-from rempart.index import Words
+from rempart.matching.banks import BankMatch, BankMatcher, Banks
+from rempart.matching.index import Words
 from rempart.server.batching import MatchBatcher
 from rempart.store import Store
 

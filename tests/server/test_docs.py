@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from rempart.keys import Role
+from rempart.access.keys import Role
 from rempart.server.auth import PERMISSIONS, Permission
 from rempart.server.problems import PROBLEMS
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from rempart.keys import ApiKeys, Role, parse_key
+from rempart.access.keys import ApiKeys, Role, parse_key
 from rempart.store import Store
 from tests.server.conftest import new_postgres_database
 from tests.server.running import RunningServer

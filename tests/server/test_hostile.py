@@ -114,7 +114,7 @@ def test_guard_with_a_bomb_as_input(server: RunningServer, keys: dict[str, str])
     bomb = base64.b64encode(png_declaring(30000, 30000)).decode()
     with server.client(keys["admin"]) as client:
         answer = client.post(
-            "/v1/guard", json={"prompt": "a portrait photo", "inputs": [bomb], "output": bomb}
+            "/v1/gate", json={"prompt": "a portrait photo", "inputs": [bomb], "output": bomb}
         )
     assert 400 <= answer.status_code < 500, answer.text
     assert answer.json()["type"].startswith(TYPE_PREFIX), answer.text
@@ -297,8 +297,8 @@ def post_json(server: RunningServer, key: str, path: str, body: bytes) -> httpx.
         ("/v1/match", json.dumps({"hashes": ["0" * 64] * 1001}).encode()),
         ("/v1/match", json.dumps({"dihedral": [["0" * 64] * 7]}).encode()),
         ("/v1/match", json.dumps({"hashes": ["not a hash"]}).encode()),
-        ("/v1/guard", b'{"negative_prompt": "blurry"}'),
-        ("/v1/guard", json.dumps({"prompt": "a photo", "inputs": ["!!not base64!!"]}).encode()),
+        ("/v1/gate", b'{"negative_prompt": "blurry"}'),
+        ("/v1/gate", json.dumps({"prompt": "a photo", "inputs": ["!!not base64!!"]}).encode()),
         ("/v1/banks/none/withdraw", b"{}"),
         ("/v1/banks", b'{"name": 42, "threshold": -1}'),
     ],
@@ -321,9 +321,7 @@ def test_deeply_nested_json(server: RunningServer, keys: dict[str, str]) -> None
 def test_guard_with_five_inputs(server: RunningServer, keys: dict[str, str]) -> None:
     photo = base64.b64encode(encode(gradient(), "JPEG")).decode()
     body = json.dumps({"prompt": "a portrait photo", "inputs": [photo] * 5}).encode()
-    problem = problem_of(
-        post_json(server, keys["admin"], "/v1/guard", body), 422, "invalid-request"
-    )
+    problem = problem_of(post_json(server, keys["admin"], "/v1/gate", body), 422, "invalid-request")
     assert problem["errors"][0]["location"] == "body.inputs"
     assert_still_serving(server, keys["admin"])
 
@@ -334,14 +332,14 @@ def test_prompt_with_a_lone_surrogate(
 ) -> None:
     prompt = b'"a portrait photo \\ud800 of a person"'
     body = b'{"prompt": "a photo", "' + field.encode() + b'": ' + prompt + b"}"
-    answer = post_json(server, keys["admin"], "/v1/guard", body)
+    answer = post_json(server, keys["admin"], "/v1/gate", body)
     assert problem_of(answer, 422, "prompt-not-text")["code"] == "not_text"
     assert_still_serving(server, keys["admin"])
 
 
 def test_an_overlong_prompt(server: RunningServer, keys: dict[str, str]) -> None:
     body = json.dumps({"prompt": "a landscape " * 200_000}).encode()
-    answer = post_json(server, keys["admin"], "/v1/guard", body)
+    answer = post_json(server, keys["admin"], "/v1/gate", body)
     assert problem_of(answer, 422, "prompt-too-long")["code"] == "too_long"
     assert_still_serving(server, keys["admin"])
 

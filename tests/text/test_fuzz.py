@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rempart.errors import PromptError
-from rempart.persons import PersonsError, read_persons_file
+from rempart.errors import PersonsError, PromptError
+from rempart.persons import read_persons_file
 from rempart.text import NameMatcher, PromptAnalyser
 from rempart.text.names import person_names
 

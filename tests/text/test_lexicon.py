@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from rempart.errors import RempartError
-from rempart.text import CATEGORIES, LANGUAGES, Lexicon, LexiconError, PromptAnalyser, load_lexicon
+from rempart.errors import LexiconError, RempartError
+from rempart.text import CATEGORIES, LANGUAGES, Lexicon, PromptAnalyser, load_lexicon
 from rempart.text.lexicon import Entry
 
 

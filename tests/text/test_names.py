@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import wordfreq
 
-from rempart.errors import RempartError
-from rempart.persons import PersonsError, read_persons_file
+from rempart.errors import PersonsError, RempartError
+from rempart.persons import read_persons_file
 from rempart.text import LANGUAGES, NameMatcher, PersonName, PromptAnalyser
 from rempart.text.names import DISTINCTIVE_ZIPF
 from rempart.text.normalise import words

@@ -13,11 +13,11 @@ import typer
 
 from rempart import __version__
 from rempart.cli.bank import bank_app
-from rempart.cli.exit_codes import ExitCode
-from rempart.cli.guard import guard_command
+from rempart.cli.errors import ExitCode, RempartGroup
+from rempart.cli.gate import gate_command
 from rempart.cli.hash import hash_command
 from rempart.cli.match import match_command
-from rempart.cli.registry import registry_app
+from rempart.cli.persons import persons_app
 from rempart.cli.scan import scan_command
 from rempart.cli.serve import db_app, key_app, serve_command
 from rempart.cli.signals import signals_command
@@ -30,6 +30,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=RempartGroup,
 )
 
 
@@ -55,9 +56,11 @@ app.command("hash")(hash_command)
 app.command("match")(match_command)
 app.add_typer(bank_app, name="bank")
 app.command("scan")(scan_command)
-app.command("guard")(guard_command)
+app.command("gate")(gate_command)
+app.command("guard", hidden=True)(gate_command)  # the old name of gate
 app.command("signals")(signals_command)
-app.add_typer(registry_app, name="registry")
+app.add_typer(persons_app, name="persons")
+app.add_typer(persons_app, name="registry", hidden=True)  # the old name of persons
 app.command("serve")(serve_command)
 app.add_typer(key_app, name="key")
 app.add_typer(db_app, name="db")

@@ -6,24 +6,18 @@ import io
 import sys
 from contextlib import ExitStack, nullcontext
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from rempart.banks import (
-    EXPORT_FORMATS,
-    Banks,
-    HashListFormat,
-    guess_format,
-    read_records,
-    write_records,
-)
-from rempart.cli.exit_codes import ExitCode, exit_with, reported_errors, settings_or_exit
-from rempart.cli.options import FormatOption
+from rempart.cli.errors import ExitCode, exit_with
+from rempart.cli.options import FormatOption, current_settings
 from rempart.cli.output import OutputFormat
 from rempart.cli.output import write_records as print_records
-from rempart.hashing.pdq import MATCH_THRESHOLD
-from rempart.store import Store
+from rempart.matching.formats import EXPORT_FORMATS, HashListFormat
+
+if TYPE_CHECKING:
+    from rempart.matching.banks import Banks
 
 __all__ = ["bank_app"]
 
@@ -49,8 +43,10 @@ NameArgument = Annotated[str, typer.Argument(help="The bank's name.")]
 
 
 def _banks() -> Banks:
-    with reported_errors():
-        return Banks(Store.from_settings(settings_or_exit()))
+    from rempart.matching.banks import Banks
+    from rempart.store import Store
+
+    return Banks(Store.open(current_settings().database_url))
 
 
 def _print(records: list[dict[str, Any]], fmt: OutputFormat, columns: tuple[str, ...]) -> None:
@@ -71,16 +67,26 @@ def create_command(
         str, typer.Option(help="Where its hashes come from: local, stopncii, ncmec...")
     ] = "local",
     threshold: Annotated[
-        int, typer.Option(help="Largest PDQ distance that counts as a match (0-63).")
-    ] = MATCH_THRESHOLD,
+        int | None,
+        typer.Option(
+            help="Largest PDQ distance that counts as a match (0-63) [default: 31, PDQ's]."
+        ),
+    ] = None,
     disabled: Annotated[bool, typer.Option("--disabled", help="Create it switched off.")] = False,
 ) -> None:
     """Create an empty bank."""
+    # The default is PDQ's MATCH_THRESHOLD, which the help repeats: reading it in the signature
+    # would load the hashing code, and numpy, whenever the command line starts.
+    from rempart.hashing.pdq import MATCH_THRESHOLD
+
     banks = _banks()
-    with reported_errors():
-        bank = banks.create(
-            name, description=description, source=source, threshold=threshold, enabled=not disabled
-        )
+    bank = banks.create(
+        name,
+        description=description,
+        source=source,
+        threshold=MATCH_THRESHOLD if threshold is None else threshold,
+        enabled=not disabled,
+    )
     typer.echo(f"Created bank {bank.name!r} (threshold {bank.threshold}).", err=True)
 
 
@@ -97,8 +103,7 @@ def update_command(
 ) -> None:
     """Change a bank's description, threshold, or switch it on or off."""
     banks = _banks()
-    with reported_errors():
-        bank = banks.update(name, description=description, threshold=threshold, enabled=enabled)
+    bank = banks.update(name, description=description, threshold=threshold, enabled=enabled)
     _print([bank.to_json()], OutputFormat.JSONL, BANK_COLUMNS)
 
 
@@ -106,8 +111,7 @@ def update_command(
 def list_command(output_format: FormatOption = OutputFormat.TABLE) -> None:
     """List the banks."""
     banks = _banks()
-    with reported_errors():
-        records = [bank.to_json() for bank in banks.list()]
+    records = [bank.to_json() for bank in banks.list()]
     _print(records, output_format, BANK_COLUMNS)
 
 
@@ -118,9 +122,8 @@ def stats_command(
 ) -> None:
     """How many active and withdrawn hashes each bank holds, and when it last changed."""
     banks = _banks()
-    with reported_errors():
-        wanted = names or [bank.name for bank in banks.list()]
-        records = [banks.stats(name).to_json() for name in wanted]
+    wanted = names or [bank.name for bank in banks.list()]
+    records = [banks.stats(name).to_json() for name in wanted]
     _print(records, output_format, STATS_COLUMNS)
 
 
@@ -141,11 +144,16 @@ def import_command(
     te (HMA 1.0), stopncii (FetchHashes responses). Importing a file again adds nothing twice.
     """
     banks = _banks()
-    with ExitStack() as stack, reported_errors():
+    with ExitStack() as stack:
+        if path == STDIO and list_format is None:
+            exit_with("give --format when importing from standard input", ExitCode.USAGE)
         stream = stack.enter_context(_open_input(path))
-        fmt = list_format or _sniff(path, stream)
-        report = banks.import_records(
-            name, read_records(stream, fmt), origin=path if path != STDIO else "stdin", fmt=fmt
+        report = banks.import_list(
+            name,
+            stream,
+            origin=path if path != STDIO else "stdin",
+            fmt=list_format,
+            filename="" if path == STDIO else path,
         )
     _print([report.to_json()], OutputFormat.JSONL, ())
     skipped = sum(report.skipped.values())
@@ -176,21 +184,22 @@ def export_command(
             f"cannot export as {list_format!r}; choose one of {', '.join(EXPORT_FORMATS)}",
             ExitCode.USAGE,
         )
+    from rempart.matching.banks import write_records
+
     banks = _banks()
     fmt = HashListFormat(list_format)
-    with reported_errors():
-        banks.get(name)
-        if out == STDIO:
+    banks.get(name)
+    if out == STDIO:
+        count = write_records(
+            banks.entries(name, include_withdrawn=include_withdrawn), fmt, sys.stdout
+        )
+    else:
+        partial = Path(out + ".partial")
+        with open(partial, "w", encoding="utf-8", newline="") as stream:
             count = write_records(
-                banks.entries(name, include_withdrawn=include_withdrawn), fmt, sys.stdout
+                banks.entries(name, include_withdrawn=include_withdrawn), fmt, stream
             )
-        else:
-            partial = Path(out + ".partial")
-            with open(partial, "w", encoding="utf-8", newline="") as stream:
-                count = write_records(
-                    banks.entries(name, include_withdrawn=include_withdrawn), fmt, stream
-                )
-            partial.replace(out)
+        partial.replace(out)
     typer.echo(f"{count} hashes exported from {name!r}.", err=True)
 
 
@@ -207,8 +216,7 @@ def withdraw_command(
     if not hashes and not entry_ids:
         exit_with("give hashes or --id to withdraw", ExitCode.USAGE)
     banks = _banks()
-    with reported_errors():
-        report = banks.withdraw(name, hashes=hashes or [], entry_ids=entry_ids or [], reason=reason)
+    report = banks.withdraw(name, hashes=hashes or [], entry_ids=entry_ids or [], reason=reason)
     _print([report.to_json()], OutputFormat.JSONL, ())
     if report.not_found:
         typer.echo(f"Not in {name!r}: {', '.join(report.not_found)}", err=True)
@@ -222,17 +230,3 @@ def _open_input(path: str) -> Any:
         return open(path, encoding="utf-8-sig", newline="")
     except OSError as exc:
         exit_with(f"cannot read {path}: {exc.strerror}", ExitCode.SOME_FAILED)
-
-
-def _sniff(path: str, stream: TextIO) -> HashListFormat:
-    """Guess the format from the name and first non-blank line, without consuming input."""
-    if path == STDIO:
-        exit_with("give --format when importing from standard input", ExitCode.USAGE)
-    first = ""
-    while not first.strip():
-        line = stream.readline(4096)
-        if not line:
-            break
-        first = line
-    stream.seek(0)
-    return guess_format(path, first)

@@ -1,21 +1,20 @@
 """Choosing detectors and banks on the command line: ``--detector`` and the defaults, shared
-by ``rempart signals``, ``rempart scan`` and ``rempart guard``."""
+by ``rempart signals``, ``rempart scan`` and ``rempart gate``."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import Annotated
+from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from rempart.banks import BankMatcher
-from rempart.cli.exit_codes import ExitCode, exit_with, reported_errors
-from rempart.cli.registry import stored_gallery
-from rempart.config import Settings
-from rempart.detectors import Detector, default_registry
-from rempart.store import Store, database_exists
+if TYPE_CHECKING:
+    from rempart.config import Settings
+    from rempart.detectors import DetectorRegistry
+    from rempart.gallery import Gallery
+    from rempart.matching.banks import BankMatcher
 
-__all__ = ["DetectorOption", "bank_matcher", "choose_detectors"]
+__all__ = ["DetectorOption", "bank_matcher", "choose_detectors", "detector_registry"]
 
 DetectorOption = Annotated[
     list[str] | None,
@@ -27,31 +26,48 @@ DetectorOption = Annotated[
 ]
 
 
+def detector_registry(
+    settings: Settings, *, gallery: Callable[[], Gallery] | None = None
+) -> DetectorRegistry:
+    """The command's one registry: the built-in detectors and every installed plugin, the
+    identity detector matching ``gallery`` (by default the persons enrolled, read once, when
+    first needed)."""
+    from rempart.detectors import default_registry
+    from rempart.persons import PersonsSnapshot
+
+    return default_registry(
+        settings, gallery=gallery or PersonsSnapshot(settings.database_url).gallery
+    )
+
+
 def choose_detectors(
-    settings: Settings, names: list[str] | None, *, leave_out: Collection[str] = ()
-) -> list[Detector]:
-    """The detectors asked for; by default every one whose extra is installed (less
-    ``leave_out``), saying which were left out and how to add them."""
-    registry = default_registry(settings, gallery=lambda: stored_gallery(settings))
-    chosen = []
-    for name in names or [name for name in registry.names if name not in leave_out]:
-        try:
+    registry: DetectorRegistry, names: list[str] | None, *, leave_out: Collection[str] = ()
+) -> list[str]:
+    """The detectors asked for (``MissingExtraError`` for one whose extra is not installed);
+    by default every one whose extra is, less ``leave_out``, saying which were left out and
+    how to add them."""
+    if names:
+        for name in names:
             missing = registry.missing(name)
-        except ValueError as exc:
-            exit_with(str(exc), ExitCode.USAGE)
+            if missing is not None:
+                raise missing
+        return names
+    chosen = []
+    for name in registry.names:
+        missing = None if name in leave_out else registry.missing(name)
         if missing is not None:
-            if names:
-                exit_with(str(missing), ExitCode.USAGE)
             typer.echo(f"Skipping {name}: {missing}", err=True)
-            continue
-        chosen.append(registry.create(name))
+        elif name not in leave_out:
+            chosen.append(name)
     return chosen
 
 
 def bank_matcher(settings: Settings, names: list[str] | None) -> BankMatcher | None:
     """The banks to match (by default all); none, without creating a database, when there is
     none yet."""
+    from rempart.matching.banks import BankMatcher
+    from rempart.store import Store, database_exists
+
     if names is None and not database_exists(settings.database_url):
         return None
-    with reported_errors():
-        return BankMatcher(Store.from_settings(settings), names)
+    return BankMatcher(Store.open(settings.database_url), names)

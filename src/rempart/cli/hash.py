@@ -8,17 +8,17 @@ from typing import Annotated, Any
 
 import typer
 
-from rempart.cli.exit_codes import ExitCode, settings_or_exit
+from rempart.cli.errors import ExitCode
 from rempart.cli.options import (
     FormatOption,
     JobsOption,
     PathsArgument,
     RecursiveOption,
+    current_settings,
     default_jobs,
 )
 from rempart.cli.output import OutputFormat, progress, write_records
-from rempart.hashing import HashFailure, hash_files
-from rempart.paths import expand_paths
+from rempart.cli.paths import expand_paths
 
 __all__ = ["hash_command"]
 
@@ -41,7 +41,9 @@ def hash_command(
     One record per file, in the order given. A file that cannot be hashed gets a record with
     an error code and the run goes on; the exit status is then 1.
     """
-    settings = settings_or_exit()
+    from rempart.hashing import HashFailure, hash_files
+
+    settings = current_settings()
     files = list(expand_paths(paths, recursive=recursive))
     failures = 0
     started = time.perf_counter()

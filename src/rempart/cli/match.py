@@ -7,20 +7,18 @@ from typing import Annotated, Any
 
 import typer
 
-from rempart.banks import BankMatcher, match_record
-from rempart.cli.exit_codes import ExitCode, reported_errors, settings_or_exit
+from rempart.cli.errors import ExitCode
 from rempart.cli.options import (
     BankOption,
     FormatOption,
     JobsOption,
     PathsArgument,
     RecursiveOption,
+    current_settings,
     default_jobs,
 )
 from rempart.cli.output import OutputFormat, progress, write_records
-from rempart.hashing import HashFailure, hash_files
-from rempart.paths import expand_paths
-from rempart.store import Store
+from rempart.cli.paths import expand_paths
 
 __all__ = ["match_command"]
 
@@ -41,14 +39,17 @@ def match_command(
 ) -> None:
     """Hash images and match them against hash banks.
 
-    One record per file: {"path", "pdq", "quality", "matches": [{"bank", "entry_id", "hash",
-    "distance", "variant"}]}. A hash of quality below 50 is too featureless to match: it is
+    One record per file: {"path", "sha256", "pdq", "quality", "matches": [{"bank", "entry_id",
+    "hash", "distance", "variant"}]}. A hash of quality below 50 is too featureless to match: it is
     reported with "skipped": "low_quality". Exit status 0 whether or not anything matched;
     1 when a file could not be hashed.
     """
-    settings = settings_or_exit()
-    with reported_errors():
-        matcher = BankMatcher(Store.from_settings(settings), bank_names or None)
+    from rempart.hashing import HashFailure, hash_files
+    from rempart.matching.banks import BankMatcher, match_images
+    from rempart.store import Store
+
+    settings = current_settings()
+    matcher = BankMatcher(Store.open(settings.database_url), bank_names or None)
     files = list(expand_paths(paths, recursive=recursive))
     failures = matched = 0
     started = time.perf_counter()
@@ -64,9 +65,9 @@ def match_command(
                     failures += 1
                     yield result.to_json()
                     continue
-                record = {"path": result.path, **match_record(matcher, result)}
-                matched += bool(record["matches"])
-                yield record
+                (found,) = match_images(matcher, [result])
+                matched += bool(found.matches)
+                yield found.to_json()
 
         write_records(
             records(), output_format, columns=COLUMNS, table_columns=TABLE_COLUMNS, flatten=_flatten

@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from rempart.cli.exit_codes import ExitCode, exit_with
 from rempart.cli.output import OutputFormat
-from rempart.policy import Policy, PolicyError, load_policy
+
+if TYPE_CHECKING:
+    from rempart.config import Settings
 
 __all__ = [
     "BankOption",
     "FormatOption",
     "JobsOption",
     "PathsArgument",
+    "PersonsFlag",
     "PolicyOption",
     "RecursiveOption",
+    "RegistryFlag",
+    "current_settings",
     "default_jobs",
-    "policy_or_exit",
 ]
 
 PathsArgument = Annotated[
@@ -43,6 +46,11 @@ PolicyOption = Annotated[
         "--policy", "-p", help="A built-in policy (default, strict, survey) or a YAML file."
     ),
 ]
+PersonsFlag = Annotated[
+    bool,
+    typer.Option("--persons", help="Also look for the protected persons enrolled."),
+]
+RegistryFlag = Annotated[bool, typer.Option("--registry", hidden=True, help="Old --persons.")]
 RecursiveOption = Annotated[
     bool, typer.Option("--recursive", "-r", help="Descend into sub-folders of folders given.")
 ]
@@ -53,9 +61,8 @@ def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def policy_or_exit(name: str) -> Policy:
-    """The policy ``--policy`` names, or the reason it cannot be loaded and exit status 2."""
-    try:
-        return load_policy(name)
-    except PolicyError as exc:
-        exit_with(str(exc), ExitCode.USAGE)
+def current_settings() -> Settings:
+    """The settings from ``REMPART_*`` variables (``ConfigError``, exit 2, for a bad one)."""
+    from rempart.config import load_settings
+
+    return load_settings(os.environ)

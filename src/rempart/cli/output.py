@@ -8,26 +8,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from typing import Any, TextIO, TypeVar
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
-from rich.text import Text
 
 __all__ = ["OutputFormat", "progress", "write_records"]
 
@@ -67,6 +53,9 @@ def write_records(
         for record in records:
             writer.writerow(flatten(record))
     else:
+        from rich.console import Console
+        from rich.table import Table
+
         table = Table(header_style="bold")
         for column in table_columns:
             table.add_column(column, overflow="fold")
@@ -77,18 +66,50 @@ def write_records(
     out.flush()
 
 
-class RateColumn(ProgressColumn):
-    """Files per second, over the last few seconds."""
+def _passthrough(items: Iterable[T]) -> Iterator[T]:
+    yield from items
 
-    def render(self, task: Task) -> Text:
-        """``12.3 files/s``, or nothing before the first file."""
-        speed = task.speed
-        return Text("" if speed is None else f"{speed:.1f} files/s", style="progress.data.speed")
+
+def _no_terminal() -> bool:
+    """Standard error is surely no terminal, as rich would judge it (``TTY_COMPATIBLE``,
+    ``FORCE_COLOR``): then no bar is drawn, and rich need not even be loaded."""
+    if os.environ.get("TTY_COMPATIBLE") == "1" or os.environ.get("FORCE_COLOR"):
+        return False
+    try:
+        return not sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return True
 
 
 @contextmanager
 def progress(description: str, total: int) -> Iterator[Callable[[Iterable[T]], Iterator[T]]]:
     """Give a wrapper that counts items through a progress bar on standard error."""
+    if _no_terminal():
+        yield _passthrough
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        """Files per second, over the last few seconds."""
+
+        def render(self, task: Task) -> Text:
+            """``12.3 files/s``, or nothing before the first file."""
+            speed = task.speed
+            text = "" if speed is None else f"{speed:.1f} files/s"
+            return Text(text, style="progress.data.speed")
+
     console = Console(stderr=True)
     bar = Progress(
         TextColumn("{task.description}"),

@@ -5,43 +5,33 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import IO, Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from rempart.cli.detectors import DetectorOption, bank_matcher, choose_detectors
-from rempart.cli.exit_codes import ExitCode, exit_with, reported_errors, settings_or_exit
+from rempart.cli.detectors import (
+    DetectorOption,
+    bank_matcher,
+    choose_detectors,
+    detector_registry,
+)
+from rempart.cli.errors import ExitCode, exit_with
 from rempart.cli.options import (
     BankOption,
     JobsOption,
     PathsArgument,
+    PersonsFlag,
     PolicyOption,
     RecursiveOption,
+    RegistryFlag,
+    current_settings,
     default_jobs,
-    policy_or_exit,
 )
 from rempart.cli.output import progress
-from rempart.config import Settings
-from rempart.detectors import Detector
-from rempart.media import MediaFailure
-from rempart.paths import expand_paths
-from rempart.policy import Action, Policy
-from rempart.scan import (
-    MAX_FLAGGED_ROWS,
-    FlaggedItem,
-    Previous,
-    Scanner,
-    ScanOutputError,
-    ScanSummary,
-    close_output,
-    open_output,
-    read_previous,
-    sample,
-    write_record,
-    write_report,
-)
+from rempart.cli.paths import expand_paths
+
+if TYPE_CHECKING:
+    from rempart.scan import ScanSummary
 
 __all__ = ["scan_command"]
 
@@ -50,10 +40,8 @@ def scan_command(
     paths: PathsArgument,
     policy_name: PolicyOption = "default",
     bank_names: BankOption = None,
-    registry: Annotated[
-        bool,
-        typer.Option("--registry", help="Also look for the protected persons enrolled."),
-    ] = False,
+    persons: PersonsFlag = False,
+    registry: RegistryFlag = False,
     detector_names: DetectorOption = None,
     jobs: JobsOption = None,
     out: Annotated[
@@ -83,74 +71,50 @@ def scan_command(
     "error"}. A summary goes to standard error. Exit status 0 when every file was judged,
     1 when some could not be read, 2 for a usage or configuration error.
     """
-    settings = settings_or_exit()
+    from rempart.policy import load_policy
+    from rempart.scan import ScanJob, Scanner
+
+    settings = current_settings()
     if resume and out is None:
         exit_with("--resume needs --out: the output a previous run wrote", ExitCode.USAGE)
-    policy = policy_or_exit(policy_name)
-    files = list(expand_paths(paths, recursive=recursive))
-    population = len(files)
-    if sample_size is not None:
-        files = sample(files, sample_size, seed=seed)
-    previous = _previous(out, policy) if resume else None
-    scanner = Scanner(
-        _detectors(settings, detector_names, registry=registry),
-        policy,
-        matcher=bank_matcher(settings, bank_names),
-        thumbnails=report is not None,
-        limits=settings.media,
+    policy = load_policy(policy_name)
+    detectors = detector_registry(settings)
+    with_persons = persons or registry
+    names = choose_detectors(
+        detectors, detector_names, leave_out=() if with_persons else ("identity",)
     )
-    summary = ScanSummary(policy.ref, population, sampled=sample_size is not None)
-    flagged: list[FlaggedItem] = []
-    wanted = set(files)
-    for record in (previous.records if previous else {}).values():
-        if record["path"] in wanted:
-            summary.add(record, new=False)
-            if record.get("verdict", {}).get("action", "allow") != Action.ALLOW:
-                _keep(flagged, FlaggedItem(record))
-    todo = [path for path in files if previous is None or path not in previous.records]
-    stream: IO[str] = sys.stdout if out is None else open_output(out, previous)
-    try:
-        with progress("Scanning", total=len(todo)) as track, reported_errors():
-            for result in track(scanner.scan(todo, jobs=jobs or default_jobs())):
-                record = result.to_json()
-                write_record(stream, record)
-                summary.add(record)
-                if isinstance(result, MediaFailure) or result.verdict.action is Action.ALLOW:
-                    continue
-                _keep(flagged, FlaggedItem(record, result.thumbnail))
-    finally:
-        stream.flush() if out is None else close_output(stream)
-        summary.finish()
-    _print_summary(summary, skipped=len(files) - len(todo))
+    if with_persons and "identity" not in names:
+        names += choose_detectors(detectors, ["identity"])
+    job = ScanJob(
+        Scanner.from_registry(
+            detectors,
+            policy,
+            names=names,
+            matcher=bank_matcher(settings, bank_names),
+            thumbnails=report is not None,
+            limits=settings.media,
+        ),
+        list(expand_paths(paths, recursive=recursive)),
+        out=out,
+        resume=resume,
+        sample_size=sample_size,
+        seed=seed,
+        report=report,
+        jobs=jobs or default_jobs(),
+    )
+    outcome = job.run(sys.stdout, progress=lambda total: progress("Scanning", total=total))
+    _print_summary(outcome.summary, skipped=outcome.skipped)
     if report is not None:
-        write_report(report, summary, flagged)
         typer.echo(f"Report: {report}", err=True)
-    raise typer.Exit(ExitCode.SOME_FAILED if summary.failed else ExitCode.OK)
-
-
-def _keep(flagged: list[FlaggedItem], item: FlaggedItem) -> None:
-    """Keep what the report's table lists, and no more: a scan may flag millions."""
-    if len(flagged) < MAX_FLAGGED_ROWS:
-        flagged.append(item)
-
-
-def _previous(out: Path | None, policy: Policy) -> Previous | None:
-    assert out is not None
-    try:
-        return read_previous(out, policy.ref)
-    except ScanOutputError as exc:
-        exit_with(str(exc), ExitCode.USAGE)
-
-
-def _detectors(settings: Settings, names: list[str] | None, *, registry: bool) -> list[Detector]:
-    """By default every installed detector but identity, which ``--registry`` adds."""
-    detectors = choose_detectors(settings, names, leave_out=() if registry else ("identity",))
-    if registry and "identity" not in {detector.name for detector in detectors}:
-        detectors += choose_detectors(settings, ["identity"])
-    return detectors
+    raise typer.Exit(ExitCode.SOME_FAILED if outcome.summary.failed else ExitCode.OK)
 
 
 def _print_summary(summary: ScanSummary, *, skipped: int) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from rempart.policy import Action
+
     table = Table(title="Scan summary", header_style="bold", show_header=True)
     table.add_column("")
     table.add_column("images", justify="right")

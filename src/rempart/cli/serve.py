@@ -3,36 +3,21 @@ its database's schema."""
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import tempfile
 from contextlib import closing
 from typing import Annotated
 
 import typer
 
-from rempart.cli.exit_codes import ExitCode, exit_with, reported_errors, settings_or_exit
-from rempart.cli.options import FormatOption, policy_or_exit
+from rempart.access.roles import Role
+from rempart.cli.options import FormatOption, current_settings
 from rempart.cli.output import OutputFormat, write_records
-from rempart.keys import ApiKeys, Role
-from rempart.store import Store
 
 __all__ = ["db_app", "key_app", "serve_command"]
 
 key_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
 db_app = typer.Typer(help="The database's schema.", no_args_is_help=True)
 KEY_COLUMNS = ("key_id", "name", "role", "rate_limit", "created_at", "revoked_at")
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is a loopback address (or ``localhost``), reachable from this machine
-    only."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a name other than localhost may resolve to anything
 
 
 def serve_command(
@@ -57,44 +42,16 @@ def serve_command(
     The database is migrated first. The server refuses to listen beyond loopback while no
     API key exists. OpenAPI at /docs and /openapi.json; probes at /healthz and /readyz.
     """
-    import uvicorn
-
-    from rempart.server.app import WORKERS_ENV
-    from rempart.server.metrics import MULTIPROCESS_ENV
+    from rempart.policy import load_policy
+    from rempart.server.launch import NO_KEY_WARNING, check_exposure, serve
 
     if policy is not None:
         os.environ["REMPART_POLICY"] = policy
-    settings = settings_or_exit()
-    policy_or_exit(settings.policy)
-    with reported_errors(), closing(Store.from_settings(settings)) as store:
-        has_key = ApiKeys(store).has_active()
-    if not has_key:
-        if not is_loopback(host):
-            exit_with(
-                f"refusing to listen on {host}: no API key exists, so anyone who can reach "
-                "the port would meet a server nobody can use safely. Create one first: "
-                "rempart key create --role admin",
-                ExitCode.USAGE,
-            )
-        typer.echo(
-            "No API key exists yet: every /v1 request will get 401. "
-            "Create one with: rempart key create --role admin",
-            err=True,
-        )
-    os.environ[WORKERS_ENV] = str(workers)
-    with tempfile.TemporaryDirectory(prefix="rempart-metrics-") as shared:
-        if workers > 1:  # each worker records its metrics here; /metrics sums them
-            os.environ[MULTIPROCESS_ENV] = shared
-        uvicorn.run(
-            "rempart.server:app_from_environment",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            access_log=False,  # the audit log records every request, with who made it
-            server_header=False,
-            log_level="info",
-        )
+    settings = current_settings()
+    load_policy(settings.policy)
+    if not check_exposure(settings, host):
+        typer.echo(NO_KEY_WARNING, err=True)
+    serve(host, port, workers=workers)
 
 
 @key_app.command("create")
@@ -108,8 +65,11 @@ def create_key_command(
 ) -> None:
     """Create an API key and print it: this is the only time it is shown (only an Argon2
     hash of it is stored)."""
-    settings = settings_or_exit()
-    with reported_errors(), closing(Store.from_settings(settings)) as store:
+    from rempart.access.keys import ApiKeys
+    from rempart.store import Store
+
+    settings = current_settings()
+    with closing(Store.open(settings.database_url)) as store:
         new = ApiKeys(store).create(role, name=name, rate_limit=rate)
     typer.echo(new.secret)
     typer.echo(
@@ -122,8 +82,11 @@ def create_key_command(
 @key_app.command("list")
 def list_keys_command(output_format: FormatOption = OutputFormat.TABLE) -> None:
     """List API keys (never their secrets), revoked ones included."""
-    settings = settings_or_exit()
-    with reported_errors(), closing(Store.from_settings(settings)) as store:
+    from rempart.access.keys import ApiKeys
+    from rempart.store import Store
+
+    settings = current_settings()
+    with closing(Store.open(settings.database_url)) as store:
         keys = ApiKeys(store).list()
     write_records(
         [key.to_json() for key in keys],
@@ -139,8 +102,11 @@ def revoke_key_command(
     key_id: Annotated[str, typer.Argument(help="The key's id, as rempart key list shows it.")],
 ) -> None:
     """Revoke a key: every running server refuses it within seconds."""
-    settings = settings_or_exit()
-    with reported_errors(), closing(Store.from_settings(settings)) as store:
+    from rempart.access.keys import ApiKeys
+    from rempart.store import Store
+
+    settings = current_settings()
+    with closing(Store.open(settings.database_url)) as store:
         key = ApiKeys(store).revoke(key_id)
     typer.echo(f"Revoked key {key.key_id} ({key.role.value}).", err=True)
 
@@ -148,6 +114,8 @@ def revoke_key_command(
 @db_app.command("upgrade")
 def upgrade_command() -> None:
     """Bring the database's schema to this version's (the server also does it on start)."""
-    settings = settings_or_exit()
-    with reported_errors(), closing(Store.from_settings(settings)) as store:
+    from rempart.store import Store
+
+    settings = current_settings()
+    with closing(Store.open(settings.database_url)) as store:
         typer.echo(f"Database {store.url} is up to date.", err=True)

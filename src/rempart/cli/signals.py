@@ -5,23 +5,26 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from rempart.cli.detectors import DetectorOption, choose_detectors
-from rempart.cli.exit_codes import ExitCode, exit_with, reported_errors, settings_or_exit
+from rempart.cli.detectors import DetectorOption, choose_detectors, detector_registry
+from rempart.cli.errors import ExitCode, exit_with
 from rempart.cli.options import (
     FormatOption,
     JobsOption,
     PathsArgument,
     RecursiveOption,
+    current_settings,
     default_jobs,
 )
 from rempart.cli.output import OutputFormat, progress, write_records
-from rempart.detectors import PictureSignals, detect_paths
-from rempart.media import MediaFailure
-from rempart.paths import expand_paths
+from rempart.cli.paths import expand_paths
+
+if TYPE_CHECKING:
+    from rempart.detectors import PictureSignals
+    from rempart.media import MediaFailure
 
 __all__ = ["signals_command"]
 
@@ -42,8 +45,12 @@ def signals_command(
     "region", "evidence", "detector", "version"}]} per file, or {"path", "error"}. CSV and the
     table have a row per signal. Regions are [x, y, width, height] in the upright image.
     """
-    settings = settings_or_exit()
-    detectors = choose_detectors(settings, detector_names)
+    from rempart.detectors import detect_paths
+    from rempart.media import MediaFailure
+
+    settings = current_settings()
+    registry = detector_registry(settings)
+    detectors = registry.create_all(choose_detectors(registry, detector_names))
     if not detectors:
         exit_with("no detector can run; install one of the extras named above", ExitCode.USAGE)
     files = list(expand_paths(paths, recursive=recursive))
@@ -54,13 +61,12 @@ def signals_command(
 
         def records() -> Iterator[dict[str, Any]]:
             nonlocal failures
-            with reported_errors():
-                for result in track(results):
-                    failures += isinstance(result, MediaFailure)
-                    if output_format is OutputFormat.JSONL:
-                        yield result.to_json()
-                    else:
-                        yield from _rows(result)
+            for result in track(results):
+                failures += isinstance(result, MediaFailure)
+                if output_format is OutputFormat.JSONL:
+                    yield result.to_json()
+                else:
+                    yield from _rows(result)
 
         write_records(
             records(),
@@ -79,6 +85,8 @@ def signals_command(
 
 
 def _rows(result: PictureSignals | MediaFailure) -> Iterator[dict[str, str]]:
+    from rempart.media import MediaFailure
+
     if isinstance(result, MediaFailure):
         error = result.error
         yield {"path": result.path, "error_code": error.code.value, "error_message": error.message}

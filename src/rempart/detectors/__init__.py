@@ -1,30 +1,26 @@
 """Detectors: what Rempart sees in an image, as ``Signal``s.
 
 ``default_registry`` names the built-in detectors (``nudity``, ``faces``, ``identity``,
-``provenance``); a deployment registers its own the same way. ``detect_paths`` runs a set of
-detectors over files, decoding each once and batching model calls. ``BankDetector``
-hashes each picture from that decode and reports hash-bank matches.
+``provenance``) and every installed package's (entry points ``rempart.detectors``).
+``detect_paths`` runs a set of detectors over files, decoding each once and batching model
+calls. ``BankDetector`` hashes each picture as ``rempart hash`` does and reports hash-bank matches.
 """
 
-from rempart.detectors.banks import BankDetector, picture_hashes
-from rempart.detectors.base import (
-    DETECT_MAX_SIDE,
-    Detector,
-    DetectorFactory,
-    DetectorRegistry,
-    FakeDetector,
-    Picture,
-    error_signal,
-)
+from rempart.detectors.banks import BankDetector
+from rempart.detectors.builtin import BUILTIN_DETECTORS, default_registry
+from rempart.detectors.picture import DETECT_MAX_SIDE, Picture
 from rempart.detectors.pipeline import (
     PictureSignals,
-    default_registry,
     detect_paths,
     detect_pictures,
 )
+from rempart.detectors.protocol import Detector, DetectorFactory, FakeDetector, error_signal
+from rempart.detectors.registry import ENTRY_POINT_GROUP, DetectorRegistry
 
 __all__ = [
+    "BUILTIN_DETECTORS",
     "DETECT_MAX_SIDE",
+    "ENTRY_POINT_GROUP",
     "BankDetector",
     "Detector",
     "DetectorFactory",
@@ -36,5 +32,4 @@ __all__ = [
     "detect_paths",
     "detect_pictures",
     "error_signal",
-    "picture_hashes",
 ]

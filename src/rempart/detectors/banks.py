@@ -1,8 +1,8 @@
-"""The bank detector: PDQ-hash each picture from its shared decode and report matches in the
-hash banks as ``bank.match`` signals.
+"""The bank detector: PDQ-hash each picture (``Picture.hashes``, as ``rempart hash`` does) and
+report matches in the hash banks as ``bank.match`` signals.
 
-It runs beside the image detectors, so a scan hashes from the same decode they read, on the
-same pool. The hashes stay on the picture (``picture_hashes``) for whoever writes the record.
+It runs beside the image detectors, on the same pool; whoever writes the record reads the same
+hashes from the picture.
 """
 
 from __future__ import annotations
@@ -10,36 +10,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
-from rempart.detectors.base import Picture
-from rempart.hashing import MIN_QUALITY, FileHashes, hash_decoded, pack
+from rempart.detectors.picture import Picture
+from rempart.matching.banks.matcher import match_images
 from rempart.signals import Signal
 
 if TYPE_CHECKING:
-    from rempart.banks import BankMatch, BankMatcher
+    from rempart.matching.banks import BankMatch, BankMatcher
 
-__all__ = ["HASH_SIDE", "BankDetector", "picture_hashes"]
+__all__ = ["HASH_SIDE", "BankDetector"]
 
 HASH_SIDE: Final = 1024
-"""The long side the one decode gives at least when only the hash reads it: a JPEG then
-decodes at about the DCT scale ``rempart hash`` uses (768 pixels on the short side of a 4:3
-photo). On the benchmark's 266 photos of quality >= 80, the hash from the scan's decode equalled
-``rempart hash``'s for 205 and was within 10 bits for all."""
+"""The long side of the one decode when only the hash reads it: about the DCT scale the hash
+decodes at (768 pixels on the short side of a 4:3 photo), so that no larger decode is made."""
 
 _NAME: Final = "bank"
-
-
-def picture_hashes(picture: Picture) -> FileHashes:
-    """The picture's digests and PDQ hashes (with the 8 rotations and flips), computed once from
-    its one decode, before the detectors' resizing (as ``rempart hash`` would decode it)."""
-    return picture.shared(
-        "hashes",
-        lambda: hash_decoded(
-            picture.media,
-            picture.decoded(),
-            path=picture.path,
-            dihedral=True,
-        ),
-    )
 
 
 class BankDetector:
@@ -58,17 +42,13 @@ class BankDetector:
 
     def detect(self, pictures: Sequence[Picture]) -> list[list[Signal]]:
         """``bank.match`` signals for each picture: one per bank entry within threshold."""
-        hashes = [picture_hashes(picture) for picture in pictures]
+        hashes = [picture.hashes() for picture in pictures]
         if self.matcher is None:
             return [[] for _ in pictures]
-        wanted = [i for i, item in enumerate(hashes) if item.quality >= MIN_QUALITY]
-        results: list[list[Signal]] = [[] for _ in pictures]
-        if wanted:
-            variants = pack([h for i in wanted for h in hashes[i].dihedral or ()])
-            found = self.matcher.match_dihedral(variants.reshape(len(wanted), 8, 4))
-            for i, matches in zip(wanted, found, strict=True):
-                results[i] = [_signal(match) for match in matches]
-        return results
+        return [
+            [_signal(match) for match in found.matches]
+            for found in match_images(self.matcher, hashes)
+        ]
 
 
 def _signal(match: BankMatch) -> Signal:

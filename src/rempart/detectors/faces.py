@@ -27,8 +27,9 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from rempart.detectors.base import DETECT_MAX_SIDE, Picture, import_extra
 from rempart.detectors.onnx import OnnxModel, packaged_file
+from rempart.detectors.picture import DETECT_MAX_SIDE, Picture
+from rempart.errors import import_extra
 from rempart.signals import Region, Signal
 
 __all__ = [
@@ -96,7 +97,7 @@ class FaceFinder:
         """The pixels faces are searched and aligned in: the picture at ``max_side``, and a
         small one enlarged to ``_SEARCH_SIDE`` on its long side, so that faces of 40 pixels in
         a 512-pixel image reach the 80 pixels the HOG detector needs. (dlib's own upsampling
-        doubles the side: 2.4 times the work of this for a 768-pixel image.)"""
+        doubles the side, which is more work than this for any image it would enlarge.)"""
         pixels = picture.pixels(self.max_side)
         if max(pixels.shape[:2]) >= _ENLARGE_BELOW_SIDE:
             return pixels

@@ -13,29 +13,21 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
 
-from rempart.detectors.base import Picture, import_extra
+from rempart.config import DEFAULT_MAX_DISTANCE
 from rempart.detectors.faces import Face, FaceFinder
+from rempart.detectors.picture import Picture
+from rempart.errors import import_extra
+from rempart.gallery import EMBEDDING_MODEL, Gallery, GalleryMatch
 from rempart.signals import Signal
 
-__all__ = [
-    "DEFAULT_MAX_DISTANCE",
-    "EMBEDDING_MODEL",
-    "FaceEmbedding",
-    "Gallery",
-    "GalleryMatch",
-    "IdentityDetector",
-]
+__all__ = ["FaceEmbedding", "IdentityDetector"]
 
-DEFAULT_MAX_DISTANCE: Final = 0.6
-EMBEDDING_MODEL: Final = "dlib-resnet-v1"
-"""Stored beside every enrolled embedding: embeddings of another model never compare."""
-EMBEDDING_SIZE: Final = 128
 _CHIP_SIZE: Final = 150
 _CHIP_PADDING: Final = 0.25
 _NAME: Final = "identity"
@@ -49,42 +41,6 @@ class FaceEmbedding:
 
     face: Face
     vector: NDArray[np.float32]
-
-
-@dataclass(frozen=True, slots=True)
-class GalleryMatch:
-    """A protected person a face is close to, and how close (Euclidean distance)."""
-
-    name: str
-    distance: float
-
-    def to_json(self) -> dict[str, Any]:
-        """``{"name", "distance"}``."""
-        return {"name": self.name, "distance": round(self.distance, 4)}
-
-
-@dataclass(frozen=True)
-class Gallery:
-    """Enrolled embeddings: row ``i`` of ``vectors`` belongs to ``names[i]``."""
-
-    names: Sequence[str] = ()
-    vectors: NDArray[np.float32] = field(
-        default_factory=lambda: np.zeros((0, EMBEDDING_SIZE), np.float32)
-    )
-
-    def match(self, vector: NDArray[np.float32], max_distance: float) -> list[GalleryMatch]:
-        """Each person with an embedding within ``max_distance``, at their nearest, nearest
-        first."""
-        if not len(self.names):
-            return []
-        distances = np.linalg.norm(self.vectors - vector, axis=1)
-        nearest: dict[str, float] = {}
-        for name, distance in zip(self.names, distances.tolist(), strict=True):
-            if distance <= max_distance and distance < nearest.get(name, np.inf):
-                nearest[name] = distance
-        return sorted(
-            (GalleryMatch(name, dist) for name, dist in nearest.items()), key=lambda m: m.distance
-        )
 
 
 class IdentityDetector:
@@ -104,19 +60,12 @@ class IdentityDetector:
         self.finder = finder or FaceFinder()
         self.max_distance = max_distance
         self._gallery_source = gallery
-        self._gallery: Gallery | None = None
 
     @property
     def gallery(self) -> Gallery:
-        """The enrolled embeddings, read on first use."""
-        gallery = self._gallery  # read once: forget_gallery may clear it from another thread
-        if gallery is None:
-            gallery = self._gallery = self._gallery_source()
-        return gallery
-
-    def forget_gallery(self) -> None:
-        """Read the gallery again on next use (the registry changed)."""
-        self._gallery = None
+        """The enrolled embeddings, as the gallery source gives them now (a long-running
+        process's source follows the database; a command's reads it once)."""
+        return self._gallery_source()
 
     def embed(self, pictures: Sequence[Picture]) -> list[list[FaceEmbedding]]:
         """Every face of every picture with its embedding, computed once per picture (kept in
@@ -140,9 +89,10 @@ class IdentityDetector:
     def detect(self, pictures: Sequence[Picture]) -> list[list[Signal]]:
         """One ``identity.match`` signal per face and protected person matched (none when no
         one is enrolled)."""
-        if not len(self.gallery.names):
+        gallery = self.gallery
+        if not len(gallery.names):
             return [[] for _ in pictures]
-        return self.detect_in(self.gallery, pictures)
+        return self.detect_in(gallery, pictures)
 
     def detect_in(self, gallery: Gallery, pictures: Sequence[Picture]) -> list[list[Signal]]:
         """One ``identity.match`` signal per face and person of ``gallery`` matched, its value

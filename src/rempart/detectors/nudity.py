@@ -19,9 +19,11 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from rempart.detectors.base import Picture, batched
+from rempart.config import DEFAULT_RESOLUTION
 from rempart.detectors.onnx import ModelFile, OnnxModel, packaged_file
+from rempart.detectors.picture import Picture
 from rempart.signals import Region, Signal
+from rempart.workers import batched
 
 __all__ = [
     "CLASS_SIGNALS",
@@ -58,7 +60,6 @@ CLASS_SIGNALS: Final = (
 NUDENET_320N: Final = "c15d8273adad2d0a92f014cc69ab2d6c311a06777a55545f2c4eb46f51911f0f"
 """SHA-256 of ``320n.onnx`` as nudenet 3.4.2 ships it."""
 
-DEFAULT_RESOLUTION: Final = 320
 DEFAULT_MIN_SCORE: Final = 0.35
 """Detections below this are not reported. NudeNet keeps candidates from 0.2 and 0.25 after
 non-maximum suppression; at those scores it calls a suit jacket a covered breast on the shared

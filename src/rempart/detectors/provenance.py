@@ -21,10 +21,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from rempart.detectors.base import Picture, error_signal, import_extra
-from rempart.errors import MediaError
+from rempart.detectors.picture import Picture
+from rempart.detectors.protocol import error_signal
+from rempart.errors import C2paError, MediaError, import_extra
 from rempart.media import exif_tags
-from rempart.provenance.c2pa import C2paError, read_c2pa
+from rempart.provenance.c2pa import read_c2pa
 from rempart.provenance.generators import read_generator_metadata
 from rempart.provenance.iptc import SYNTHETIC_SOURCE_TYPES, digital_source_types
 from rempart.provenance.watermark import read_watermarks

@@ -22,29 +22,34 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
 from rempart.detectors.banks import BankDetector
-from rempart.detectors.base import Detector, Picture
-from rempart.detectors.identity import Gallery, IdentityDetector
+from rempart.detectors.builtin import default_registry
+from rempart.detectors.identity import IdentityDetector
+from rempart.detectors.picture import Picture
 from rempart.detectors.pipeline import decode_side, load_picture, run_detectors
+from rempart.detectors.protocol import Detector
+from rempart.detectors.registry import DetectorRegistry
 from rempart.errors import MediaError
+from rempart.gallery import Gallery
+from rempart.gate.request import GateRequest
 from rempart.media import DEFAULT_LIMITS, MediaLimits
 from rempart.policy import Policy, Verdict, load_policy
 from rempart.signals import Signal
 from rempart.text import PersonName, PromptAnalyser
+from rempart.types import ImageInput
 
 if TYPE_CHECKING:
-    from rempart.banks import BankMatcher
     from rempart.config import Settings
+    from rempart.matching.banks import BankMatcher
 
-__all__ = ["Gate", "GateDetectors", "ImageInput"]
+__all__ = ["Gate", "GateDetectors", "Persons"]
 
-ImageInput = str | Path | bytes
-"""An image as a path or as its bytes."""
+Persons = Iterable[str | PersonName] | Mapping[str, Iterable[str]]
+"""Protected persons as the prompt reader takes them."""
 _NAME: Final = "gate"
 _VERSION: Final = "1"
 OUTPUT: Final = "output"
@@ -61,6 +66,25 @@ class GateDetectors:
     identity: IdentityDetector | None = None
 
     @classmethod
+    def from_registry(
+        cls, registry: DetectorRegistry, *, matcher: BankMatcher | None = None
+    ) -> GateDetectors:
+        """Faces with apparent age and identity on every image; nudity and every plugin
+        detector installed on the generated one; bank matching on both.
+        ``MissingExtraError`` names the extra a built-in one needs."""
+        faces, identity, nudity = (
+            registry.create(name) for name in ("faces", "identity", "nudity")
+        )
+        assert isinstance(identity, IdentityDetector)
+        plugins = registry.create_all([n for n in registry.plugins if registry.missing(n) is None])
+        bank = BankDetector(matcher)
+        return cls(
+            inputs=(bank, faces, identity),
+            output=(bank, nudity, faces, identity, *plugins),
+            identity=identity,
+        )
+
+    @classmethod
     def default(
         cls,
         settings: Settings | None = None,
@@ -68,28 +92,17 @@ class GateDetectors:
         gallery: Callable[[], Gallery] = Gallery,
         matcher: BankMatcher | None = None,
     ) -> GateDetectors:
-        """Faces with apparent age and identity on every image, nudity on the generated one,
-        and bank matching on both. ``MissingExtraError`` names the extra to install."""
-        from rempart.detectors.pipeline import default_registry
-
-        registry = default_registry(settings, gallery=gallery)
-        faces, identity, nudity = (
-            registry.create(name) for name in ("faces", "identity", "nudity")
-        )
-        assert isinstance(identity, IdentityDetector)
-        bank = BankDetector(matcher)
-        return cls(
-            inputs=(bank, faces, identity),
-            output=(bank, nudity, faces, identity),
-            identity=identity,
-        )
+        """``from_registry`` on the built-in detectors and the installed plugins."""
+        return cls.from_registry(default_registry(settings, gallery=gallery), matcher=matcher)
 
 
 class Gate:
     """Checks generation requests under ``policy`` (the built-in ``default`` when None).
 
     ``persons``: the protected persons the prompt is read for (names, ``PersonName``s with
-    aliases and distinctive parts, or names mapped to aliases). ``detectors`` builds the
+    aliases and distinctive parts, or names mapped to aliases), or a function that gives them
+    as they are now (a long-running process's follows the database; the prompt reader is
+    rebuilt when it gives another list). ``detectors`` builds the
     image detectors on the first request that has an image, so a text-only gate needs no
     model. Safe to share between threads.
     """
@@ -98,18 +111,44 @@ class Gate:
         self,
         policy: Policy | None = None,
         *,
-        persons: Iterable[str | PersonName] | Mapping[str, Iterable[str]] = (),
+        persons: Persons | Callable[[], Sequence[PersonName]] = (),
         analyser: PromptAnalyser | None = None,
         detectors: Callable[[], GateDetectors] = GateDetectors.default,
         limits: MediaLimits = DEFAULT_LIMITS,
     ) -> None:
         self.policy = policy or load_policy("default")
-        self.analyser = analyser or PromptAnalyser(persons=persons)
+        self._persons_source = persons if callable(persons) else None
+        first = analyser or PromptAnalyser(persons=() if callable(persons) else persons)
+        # The persons read last and the prompt reader built for them, swapped as one.
+        self._analysed: tuple[object, PromptAnalyser] = (None, first)
         self.limits = limits
         self._make_detectors = detectors
         self._detectors: GateDetectors | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+
+    @property
+    def analyser(self) -> PromptAnalyser:
+        """The prompt reader, for the persons as they are now."""
+        analysed = self._analysed
+        if self._persons_source is None:
+            return analysed[1]
+        persons = self._persons_source()
+        if persons is not analysed[0]:
+            # Built outside any lock: a request never waits on another's models loading.
+            analysed = (persons, PromptAnalyser(persons=persons))
+            self._analysed = analysed
+        return analysed[1]
+
+    def check_request(self, request: GateRequest) -> Verdict:
+        """The verdict on a ``GateRequest`` (as ``parse_gate_request`` reads one)."""
+        return self.check(
+            request.prompt,
+            request.negative_prompt,
+            request.inputs,
+            request.output,
+            person_photo=request.person_photo,
+        )
 
     def check(
         self,

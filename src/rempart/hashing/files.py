@@ -32,7 +32,6 @@ __all__ = [
     "FileHashes",
     "HashFailure",
     "HashResult",
-    "hash_decoded",
     "hash_files",
     "hash_media",
     "hash_path",
@@ -81,18 +80,26 @@ HashFailure = MediaFailure
 HashResult = FileHashes | HashFailure
 
 
-def hash_media(media: Media, *, path: str, dihedral: bool = False) -> FileHashes:
-    """Hash a loaded image; raises ``MediaError`` if its pixels cannot be decoded."""
-    image = np.asarray(media.decode(min_side=DECODE_MIN_SIDE, luma_only=True))
-    return hash_decoded(media, image, path=path, dihedral=dihedral)
-
-
-def hash_decoded(
-    media: Media, image: npt.NDArray[np.uint8], *, path: str, dihedral: bool = False
+def hash_media(
+    media: Media,
+    *,
+    path: str,
+    dihedral: bool = False,
+    full_pixels: npt.NDArray[np.uint8] | None = None,
 ) -> FileHashes:
-    """Hash a loaded image from pixels already decoded from it, luminance or RGB. Decoded as
-    ``hash_media`` decodes (full size, or a JPEG's DCT scale with ``DECODE_MIN_SIDE`` on the
-    short side), the hash stays within Meta's distance of the reference."""
+    """Hash a loaded image: the one way Rempart hashes a picture. Raises ``MediaError`` if its
+    pixels cannot be decoded.
+
+    PDQ reads the image decoded with ``DECODE_MIN_SIDE`` on its short side (a large JPEG at a
+    reduced DCT scale, luminance only), which keeps it within Meta's distance of the
+    reference. ``full_pixels``: the image already decoded at full scale by the caller (a scan's
+    one decode, as ``media.decode()`` gives it), hashed as they are when the hash's own decode
+    would be the same, so that an image is decoded once and hashes alike everywhere.
+    """
+    if full_pixels is not None and media.decode_scale(DECODE_MIN_SIDE) == 1:
+        image = full_pixels
+    else:
+        image = np.asarray(media.decode(min_side=DECODE_MIN_SIDE, luma_only=True))
     if dihedral:
         hashes = pdq_hash_dihedral(image)
         variants = hashes.hex

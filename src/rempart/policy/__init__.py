@@ -7,7 +7,8 @@ file can weaken them: an apparent minor with any nudity, revealing or sexual sig
 and so does a bank match (as does a protected person with such a signal).
 """
 
-from rempart.policy.policy import BUILTIN_POLICIES, Policy, PolicyError, load_policy
+from rempart.errors import PolicyError
+from rempart.policy.policy import BUILTIN_POLICIES, Policy, load_policy
 from rempart.policy.rules import BUILTIN_GROUPS, MANDATORY_RULES, Rule, SignalGroup
 from rempart.policy.verdict import CATEGORIES, Action, Category, PolicyRef, Reason, Verdict
 

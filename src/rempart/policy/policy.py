@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import yaml
 
-from rempart.errors import RempartError
+from rempart.errors import PolicyError
 from rempart.policy.rules import (
     BUILTIN_GROUPS,
     MANDATORY_RULES,
@@ -44,10 +44,6 @@ _KEYS: Final = {
 _RULE_KEYS: Final = {"id", "when", "action", "category", "reason"}
 _GROUP_KEYS: Final = {"signals", "min_score", "description"}
 _MANDATORY_IDS: Final = {rule.id for rule in MANDATORY_RULES}
-
-
-class PolicyError(RempartError):
-    """A policy that cannot be loaded: unknown, malformed, or trying to weaken a fixed rule."""
 
 
 @dataclass(frozen=True)

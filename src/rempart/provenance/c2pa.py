@@ -14,8 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from rempart.detectors.base import import_extra
-from rempart.errors import RempartError
+from rempart.errors import C2paError, import_extra
 from rempart.provenance.iptc import source_type
 
 __all__ = ["TAMPER_CODES", "C2paError", "C2paReport", "read_c2pa"]
@@ -45,10 +44,6 @@ TAMPER_CODES: Final = frozenset(
 it was signed."""
 
 _SETTINGS: Final = {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}}
-
-
-class C2paError(RempartError):
-    """A C2PA manifest is present but cannot be read (truncated, malformed)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,15 @@
 """Scan: Rempart's main job on one machine. Hash, detect and judge each image, one decode each;
 write JSON Lines, a summary, and an HTML report people can read.
 
-``Scanner`` does the work; ``ScanSummary`` counts; ``write_report`` writes the report;
-``read_previous`` and ``sample`` serve ``rempart scan --resume`` and ``--sample``.
+``Scanner`` judges images; ``ScanJob`` runs a scan of many files (sample, resume, output,
+summary, report) for ``rempart scan`` and any later engine; ``ScanSummary`` counts;
+``write_report`` writes the report.
 """
 
+from rempart.errors import ScanOutputError
+from rempart.scan.job import ScanJob, ScanOutcome
 from rempart.scan.output import (
     Previous,
-    ScanOutputError,
     close_output,
     open_output,
     read_previous,
@@ -24,6 +26,8 @@ __all__ = [
     "FlaggedItem",
     "Prevalence",
     "Previous",
+    "ScanJob",
+    "ScanOutcome",
     "ScanOutputError",
     "ScanResult",
     "ScanSummary",

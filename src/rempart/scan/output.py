@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from rempart.errors import RempartError
+from rempart.errors import ScanOutputError
 from rempart.policy import PolicyRef
 
 __all__ = [
@@ -23,10 +23,6 @@ __all__ = [
     "sample",
     "write_record",
 ]
-
-
-class ScanOutputError(RempartError):
-    """An output file that cannot be resumed: not a scan's output, or judged by another policy."""
 
 
 @dataclass

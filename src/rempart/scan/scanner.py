@@ -8,15 +8,18 @@ is decoded. The policy turns each image's signals into a ``Verdict``.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Iterator, Sequence
+import os
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from PIL import Image
 
-from rempart.detectors.banks import BankDetector, picture_hashes
-from rempart.detectors.base import Detector, Picture
+from rempart.config import Settings, load_settings
+from rempart.detectors.banks import BankDetector
+from rempart.detectors.builtin import default_registry
+from rempart.detectors.picture import Picture
 from rempart.detectors.pipeline import (
     DEFAULT_BATCH_SIZE,
     decode_side,
@@ -24,14 +27,16 @@ from rempart.detectors.pipeline import (
     load_picture,
     run_detectors,
 )
+from rempart.detectors.protocol import Detector
+from rempart.detectors.registry import DetectorRegistry
 from rempart.hashing import FileHashes
 from rempart.media import DEFAULT_LIMITS, MediaFailure, MediaLimits
-from rempart.pixelate import mosaic
-from rempart.policy import Action, Policy, Verdict
+from rempart.policy import Action, Policy, Verdict, load_policy
+from rempart.scan.pixelate import mosaic
 from rempart.signals import Signal
 
 if TYPE_CHECKING:
-    from rempart.banks import BankMatcher
+    from rempart.matching.banks import BankMatcher
 
 __all__ = ["THUMBNAIL_CELLS", "ScanResult", "Scanner"]
 
@@ -82,11 +87,50 @@ class Scanner:
         limits: MediaLimits = DEFAULT_LIMITS,
         batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
-        self.detectors: list[Detector] = [BankDetector(matcher), *detectors]
+        # One bank detector, the one that matches with ``matcher``.
+        others = [detector for detector in detectors if detector.name != BankDetector.name]
+        self.detectors: list[Detector] = [BankDetector(matcher), *others]
         self.policy = policy
         self.thumbnails = thumbnails
         self.limits = limits
         self.batch_size = batch_size
+
+    @classmethod
+    def from_registry(
+        cls,
+        registry: DetectorRegistry,
+        policy: Policy,
+        *,
+        names: Sequence[str] | None = None,
+        leave_out: Collection[str] = (),
+        **options: Any,
+    ) -> Scanner:
+        """A scanner with the detectors ``names`` (by default every one installed, less
+        ``leave_out``) from ``registry``; ``options`` as ``Scanner`` takes them."""
+        chosen = registry.installed(leave_out=leave_out) if names is None else names
+        return cls(registry.create_all(chosen), policy, **options)
+
+    @classmethod
+    def default(
+        cls,
+        settings: Settings | None = None,
+        *,
+        policy: Policy | str = "default",
+        matcher: BankMatcher | None = None,
+        **options: Any,
+    ) -> Scanner:
+        """Every detector installed (built-in and plugins) but identity, under ``policy`` (a
+        built-in name, a YAML file or a ``Policy``), with ``settings``' media limits;
+        ``matcher`` (``BankMatcher(store)``) adds bank matches."""
+        settings = settings or load_settings(os.environ)
+        return cls.from_registry(
+            default_registry(settings),
+            policy if isinstance(policy, Policy) else load_policy(policy),
+            leave_out=("identity",),
+            matcher=matcher,
+            limits=settings.media,
+            **options,
+        )
 
     def scan(self, paths: Iterable[str], *, jobs: int = 1) -> Iterator[ScanResult | MediaFailure]:
         """Each file's result, or why it could not be read, in the order of ``paths``."""
@@ -113,7 +157,7 @@ class Scanner:
         flagged = verdict.action is not Action.ALLOW
         return ScanResult(
             path=picture.path,
-            hashes=picture_hashes(picture),
+            hashes=picture.hashes(),
             width=picture.media.width,
             height=picture.media.height,
             signals=signals,

@@ -20,25 +20,21 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from rempart import __version__
-from rempart.banks import BankError, BankExistsError, ImportLineError, UnknownBankError
 from rempart.config import Settings, load_settings
-from rempart.errors import MediaError, MissingExtraError, PromptError
-from rempart.keys import ApiKeyError
-from rempart.persons import PersonsError, UnknownPersonError
+from rempart.errors import RempartError
+from rempart.runtime import Runtime
 from rempart.server.middleware import PROTECTED_PATHS, Authentication, BodyLimit, Recorder
 from rempart.server.problems import (
     PROBLEMS,
     Problem,
-    database_problem,
-    media_problem,
+    error_problem,
     problem_response,
-    prompt_problem,
 )
-from rempart.server.routes import admin, banks, checks, health, registry
+from rempart.server.routes import admin, banks, checks, health, persons
 from rempart.server.services import Services
-from rempart.store import Store, StoreError
+from rempart.store import Store
 
-__all__ = ["WORKERS_ENV", "app_from_environment", "create_app"]
+__all__ = ["WORKERS_ENV", "app_from_environment", "create_app", "handle_errors"]
 
 WORKERS_ENV: Final = "WEB_CONCURRENCY"  # how many workers serve; set by ``rempart serve``
 _LOG = logging.getLogger(__name__)
@@ -49,7 +45,7 @@ def create_app(settings: Settings, *, workers: int = 1) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = Services(settings, Store.from_settings(settings), workers=workers)
+        services = Services(Runtime(settings, Store.open(settings.database_url)), workers=workers)
         app.state.services = services
         services.start()
         try:
@@ -66,12 +62,13 @@ def create_app(settings: Settings, *, workers: int = 1) -> FastAPI:
         docs_url="/docs",
         redoc_url=None,
     )
-    modules = (health, checks, banks, registry, admin)
-    for module in modules:
-        app.include_router(module.router)
+    routers = [module.router for module in (health, checks, banks, persons, admin)]
+    routers.append(persons.old_router)
+    for router in routers:
+        app.include_router(router)
     # Every route, for naming in the audit log a request refused before it was routed.
-    app.state.routes = [route for module in modules for route in module.router.routes]
-    _handle_errors(app)
+    app.state.routes = [route for router in routers for route in router.routes]
+    handle_errors(app)
     _document_keys(app)
     # Outermost last: every request is recorded, keys are checked before bodies are read.
     app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
@@ -110,8 +107,9 @@ def _document_keys(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _handle_errors(app: FastAPI) -> None:
-    """Every error becomes a problem document with a stable type."""
+def handle_errors(app: FastAPI) -> None:
+    """Every error becomes a problem document with a stable type: Rempart's own by the type
+    each ``RempartError`` names, the framework's by their status."""
 
     def handler(convert: type[Exception], to_problem: object) -> None:
         async def handle(request: Request, exc: Exception) -> Response:
@@ -121,20 +119,7 @@ def _handle_errors(app: FastAPI) -> None:
         app.add_exception_handler(convert, handle)
 
     handler(Problem, lambda exc: exc)
-    handler(MediaError, media_problem)
-    handler(PromptError, prompt_problem)
-    handler(UnknownBankError, lambda exc: Problem("bank-not-found", str(exc)))
-    handler(BankExistsError, lambda exc: Problem("bank-exists", str(exc)))
-    handler(BankError, lambda exc: Problem("bank-invalid", str(exc)))
-    handler(
-        ImportLineError,
-        lambda exc: Problem("import-invalid", str(exc), line=exc.line),
-    )
-    handler(UnknownPersonError, lambda exc: Problem("person-not-found", str(exc)))
-    handler(PersonsError, lambda exc: Problem("person-invalid", str(exc)))
-    handler(ApiKeyError, lambda exc: Problem("key-invalid", str(exc)))
-    handler(MissingExtraError, lambda exc: Problem("detector-unavailable", str(exc)))
-    handler(StoreError, database_problem)
+    handler(RempartError, error_problem)
     handler(RequestValidationError, _validation_problem)
     # A client that hangs up mid-body: no server error, no traceback in the log.
     handler(

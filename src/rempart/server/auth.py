@@ -22,7 +22,7 @@ from typing import Final
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from rempart.keys import ApiKey, ApiKeys, Role, parse_key, verify_secret
+from rempart.access.keys import ApiKey, ApiKeys, Role, parse_key, verify_secret
 from rempart.server.problems import Problem
 
 __all__ = ["PERMISSIONS", "Authenticator", "Permission", "RateLimiter", "check_role", "require"]
@@ -34,20 +34,20 @@ class Permission(StrEnum):
     HASH = "hash"
     MATCH = "match"
     SCAN = "scan"
-    GUARD = "guard"
+    GATE = "gate"
     BANKS_READ = "banks:read"
     BANKS_ADD = "banks:add"
     BANKS_EXPORT = "banks:export"
     BANKS_WITHDRAW = "banks:withdraw"
     BANKS_ADMIN = "banks:admin"
-    REGISTRY_READ = "registry:read"
-    REGISTRY_ADMIN = "registry:admin"
+    PERSONS_READ = "persons:read"
+    PERSONS_ADMIN = "persons:admin"
     AUDIT_READ = "audit:read"
     KEYS_ADMIN = "keys:admin"
     METRICS = "metrics"
 
 
-_CHECKS: Final = {Permission.HASH, Permission.MATCH, Permission.SCAN, Permission.GUARD}
+_CHECKS: Final = {Permission.HASH, Permission.MATCH, Permission.SCAN, Permission.GATE}
 PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
     Role.ADMIN: frozenset(Permission),
     # A platform or generator checks what its users upload or ask for.
@@ -56,14 +56,14 @@ PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
     Role.FLAGGER: frozenset(
         {Permission.HASH, Permission.MATCH, Permission.BANKS_READ, Permission.BANKS_ADD}
     ),
-    # A reviewer checks decisions: reads banks, the registry and the log, withdraws mistakes.
+    # A reviewer checks decisions: reads banks, protected persons and the log, withdraws mistakes.
     Role.REVIEWER: frozenset(
         {
             *_CHECKS,
             Permission.BANKS_READ,
             Permission.BANKS_EXPORT,
             Permission.BANKS_WITHDRAW,
-            Permission.REGISTRY_READ,
+            Permission.PERSONS_READ,
             Permission.AUDIT_READ,
         }
     ),

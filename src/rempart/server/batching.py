@@ -12,8 +12,8 @@ import asyncio
 
 import numpy as np
 
-from rempart.banks import BankMatch, BankMatcher
-from rempart.index import Words
+from rempart.matching.banks import BankMatch, BankMatcher
+from rempart.matching.index import Words
 
 __all__ = ["MatchBatcher"]
 

@@ -19,10 +19,11 @@ from starlette.requests import Request
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rempart.audit import AuditEntry
+from rempart.access.audit import AuditEntry
+from rempart.errors import StoreError
 from rempart.server import metrics
-from rempart.server.problems import Problem, database_problem
-from rempart.store import StoreError, utc_now
+from rempart.server.problems import Problem, error_problem
+from rempart.store import utc_now
 
 __all__ = ["JSON_LIMIT", "PROTECTED_PATHS", "AuditNote", "Authentication", "BodyLimit", "Recorder"]
 
@@ -30,7 +31,7 @@ __all__ = ["JSON_LIMIT", "PROTECTED_PATHS", "AuditNote", "Authentication", "Body
 _UNRECORDED = frozenset({"/healthz", "/readyz"})
 PROTECTED_PATHS = ("/v1/", "/metrics")
 JSON_LIMIT: Final = 2 * 1024 * 1024
-_IMAGES_IN_JSON = frozenset({"/v1/guard", "/v1/registry"})
+_IMAGES_IN_JSON = frozenset({"/v1/gate", "/v1/guard", "/v1/persons", "/v1/registry"})
 
 
 class Authentication:
@@ -53,15 +54,15 @@ class Authentication:
             await problem.response(scope["path"])(scope, receive, send)
             return
         except StoreError as exc:
-            await database_problem(exc).response(scope["path"])(scope, receive, send)
+            await error_problem(exc).response(scope["path"])(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
 
 class BodyLimit:
     """Refuse request bodies over their limit with 413, reading no more of them: ``limit``
-    bytes for images, hash lists and the JSON that carries images (``/v1/guard``,
-    ``/v1/registry``), ``JSON_LIMIT`` for any other JSON, which holds hashes and names only."""
+    bytes for images, hash lists and the JSON that carries images (``/v1/gate``,
+    ``/v1/persons``), ``JSON_LIMIT`` for any other JSON, which holds hashes and names only."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app

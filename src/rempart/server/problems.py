@@ -14,17 +14,14 @@ from typing import Any, Final
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
-from rempart.errors import MediaError, MediaErrorCode, PromptError
-from rempart.store import StoreError
+from rempart.errors import MediaErrorCode, PromptErrorCode, RempartError, StoreError
 
 __all__ = [
     "PROBLEMS",
     "Problem",
     "ProblemKind",
-    "database_problem",
-    "media_problem",
+    "error_problem",
     "problem_response",
-    "prompt_problem",
 ]
 
 _LOG = logging.getLogger(__name__)
@@ -56,20 +53,20 @@ _KINDS: list[ProblemKind] = [
     ProblemKind("body-too-large", 413, "The request body is too large"),
     ProblemKind("unsupported-media-type", 415, "The body's Content-Type is not accepted here"),
     ProblemKind("rate-limited", 429, "Too many requests for this key"),
-    ProblemKind("prompt-too-long", 422, "The prompt is too long"),
-    ProblemKind("prompt-not-text", 422, "The prompt is not text"),
     ProblemKind("bank-not-found", 404, "No such bank"),
     ProblemKind("bank-exists", 409, "A bank has this name already"),
     ProblemKind("bank-invalid", 422, "The bank operation is not valid"),
     ProblemKind("import-invalid", 422, "The hash list is not valid; nothing was imported"),
     ProblemKind("person-not-found", 404, "No such protected person"),
-    ProblemKind("person-invalid", 422, "The registry operation is not valid"),
+    ProblemKind("person-invalid", 422, "The protected-persons operation is not valid"),
     ProblemKind("enrolment-failed", 422, "No usable face in a photo; nothing was enrolled"),
     ProblemKind("key-not-found", 404, "No such API key"),
     ProblemKind("key-invalid", 422, "The key cannot be created as asked"),
     ProblemKind("detector-unavailable", 503, "A detector this needs is not installed"),
     ProblemKind("not-ready", 503, "The server is still loading its hash banks"),
     ProblemKind("database-unavailable", 503, "The database cannot be reached"),
+    ProblemKind("index-unavailable", 503, "The saved match index cannot be read"),
+    ProblemKind("misconfigured", 503, "The server's configuration cannot do this"),
     ProblemKind("internal-error", 500, "Internal error"),
 ]
 # One type per MediaErrorCode: image-too-large, image-truncated, ...
@@ -81,6 +78,14 @@ _KINDS += [
         f"The image cannot be used: {code.value.replace('_', ' ')}",
     )
     for code in MediaErrorCode
+]
+_KINDS += [
+    ProblemKind(
+        f"prompt-{code.value.replace('_', '-')}",
+        422,
+        f"The prompt cannot be read: {code.value.replace('_', ' ')}",
+    )
+    for code in PromptErrorCode
 ]
 PROBLEMS: Final = {kind.slug: kind for kind in _KINDS}
 
@@ -125,18 +130,13 @@ def problem_response(
     return JSONResponse(body, status_code=kind.status, headers=headers, media_type=MEDIA_TYPE)
 
 
-def database_problem(error: StoreError) -> Problem:
-    """The problem for a database that cannot be reached: the details (its address, the
-    driver's message) go to the server's log, not to the client."""
-    _LOG.error("database unavailable: %s", error)
-    return Problem("database-unavailable", "the database cannot be reached; see the server's log")
-
-
-def media_problem(error: MediaError) -> Problem:
-    """The problem for an image that cannot be used, with its ``MediaError`` code."""
-    return Problem(f"image-{error.code.value.replace('_', '-')}", error.message, code=error.code)
-
-
-def prompt_problem(error: PromptError) -> Problem:
-    """The problem for a prompt that cannot be read."""
-    return Problem(f"prompt-{error.code.value.replace('_', '-')}", error.message, code=error.code)
+def error_problem(error: RempartError) -> Problem:
+    """The problem for any ``RempartError``: its type from ``error.problem_slug``, its
+    members from ``error.problem_extra()``. A database that cannot be reached is logged here
+    (its address, the driver's message) and not told to the client."""
+    if isinstance(error, StoreError):
+        _LOG.error("database unavailable: %s", error)
+        return Problem(error.problem_slug, "the database cannot be reached; see the server's log")
+    return Problem(
+        error.problem_slug, str(error), headers=error.problem_headers(), **error.problem_extra()
+    )

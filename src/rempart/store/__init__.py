@@ -24,18 +24,13 @@ from sqlalchemy.exc import (
     SQLAlchemyError,
 )
 
-from rempart.config import Settings
-from rempart.errors import RempartError
+from rempart.errors import StoreError
 
 __all__ = ["Store", "StoreError", "as_utc", "database_exists", "utc_now"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant will do: the key of the PostgreSQL advisory lock that serialises bank writers.
 _WRITE_LOCK_KEY = 0x52454D50
-
-
-class StoreError(RempartError):
-    """The database cannot be reached, or is not a Rempart database."""
 
 
 def database_exists(url: str) -> bool:
@@ -86,11 +81,6 @@ class Store:
         if migrate:
             store.migrate()
         return store
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Store:
-        """The store the settings name (``REMPART_DATABASE_URL``, else the data folder's)."""
-        return cls.open(settings.database_url)
 
     @property
     def is_sqlite(self) -> bool:

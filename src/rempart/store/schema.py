@@ -31,6 +31,7 @@ __all__ = [
     "bank_imports",
     "banks",
     "metadata",
+    "person_changes",
     "person_embeddings",
     "protected_persons",
 ]
@@ -117,6 +118,17 @@ protected_persons = Table(
     Column("aliases", Text, nullable=False, server_default="[]"),
     Column("distinctive", Text, nullable=True),
     Column("names_updated_at", DateTime(timezone=True), nullable=True),
+)
+
+# Every enrolment, renaming and removal, in commit order: a long-running process compares the
+# last ``seq`` it read with the newest to know its gallery and names are stale.
+person_changes = Table(
+    "person_changes",
+    metadata,
+    Column("seq", BigId, primary_key=True),
+    Column("person", String(200), nullable=False),
+    Column("op", String(16), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
 )
 
 person_embeddings = Table(

@@ -24,7 +24,7 @@ from typing import Any, Final
 import ahocorasick
 import yaml
 
-from rempart.errors import RempartError
+from rempart.errors import LexiconError
 from rempart.text.names import NameMatcher, PersonName, person_names
 from rempart.text.normalise import Vocabulary, fold_accents, unicode_form, words
 from rempart.text.ordinary import LANGUAGES, is_ordinary
@@ -87,10 +87,6 @@ _ROMAN_NUMERALS: Final = {
 
 _FILE_KEYS: Final = {"language", "categories", "sets", "numbers"}
 _MAX_NUMBER: Final = 99
-
-
-class LexiconError(RempartError):
-    """A lexicon file that cannot be used: malformed, or a term that normalises to nothing."""
 
 
 @dataclass(frozen=True, slots=True)

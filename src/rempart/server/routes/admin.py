@@ -9,11 +9,10 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
-from rempart.audit import read_audit
-from rempart.keys import MAX_NAME_LENGTH, ApiKeyError, Role
+from rempart.access.audit import read_audit
+from rempart.access.keys import MAX_NAME_LENGTH, Role
 from rempart.server.auth import Permission, require
-from rempart.server.problems import Problem
-from rempart.server.routes.common import audit, services
+from rempart.server.routes.common import audit, runtime, services
 
 router = APIRouter(prefix="/v1", tags=["admin"])
 
@@ -64,10 +63,7 @@ async def create_key(request: Request, body: KeyCreate) -> JSONResponse:
 )
 async def revoke_key(request: Request, key_id: str) -> JSONResponse:
     """The key as revoked; every worker refuses it within seconds."""
-    try:
-        key = await run_in_threadpool(services(request).keys.revoke, key_id)
-    except ApiKeyError as exc:
-        raise Problem("key-not-found", str(exc)) from None
+    key = await run_in_threadpool(services(request).keys.revoke, key_id)
     audit(request, target=key_id, outcome="revoked", now=True)
     return JSONResponse(key.to_json())
 
@@ -84,6 +80,6 @@ async def read_log(
     """``{"entries": [{"id", "at", "key_id", "role", "method", "route", "target", "status",
     "outcome", "detail", "client", "duration_ms"}]}``, oldest first."""
     entries = await run_in_threadpool(
-        lambda: read_audit(services(request).store, after=after, limit=limit, key_id=key_id)
+        lambda: read_audit(runtime(request).store, after=after, limit=limit, key_id=key_id)
     )
     return JSONResponse({"entries": entries})

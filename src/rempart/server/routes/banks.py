@@ -12,20 +12,18 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, StreamingResponse
 
-from rempart.banks import (
+from rempart.hashing.pdq import MATCH_THRESHOLD
+from rempart.matching.banks import (
     EXPORT_FORMATS,
     Banks,
     HashListFormat,
     ImportReport,
-    guess_format,
-    read_records,
     write_records,
 )
-from rempart.banks.bank import MAX_THRESHOLD
-from rempart.hashing.pdq import MATCH_THRESHOLD
+from rempart.matching.banks.bank import MAX_THRESHOLD
 from rempart.server.auth import Permission, require
 from rempart.server.problems import Problem
-from rempart.server.routes.common import audit, media_type, services
+from rempart.server.routes.common import audit, media_type, runtime
 
 router = APIRouter(prefix="/v1/banks", tags=["banks"])
 
@@ -69,7 +67,7 @@ class Withdrawal(BaseModel):
 
 
 def _banks(request: Request) -> Banks:
-    return services(request).banks
+    return runtime(request).banks
 
 
 @router.get("", summary="List banks", dependencies=[Depends(require(Permission.BANKS_READ))])
@@ -182,28 +180,14 @@ async def import_hashes(
         async for chunk in request.stream():
             await run_in_threadpool(spool.write, chunk)  # past 8 MiB, a disk write
         spool.seek(0)
-        report = await run_in_threadpool(_import, banks, name, spool, list_format)
+        stream = io.TextIOWrapper(spool, encoding="utf-8-sig", newline="")
+        report = await run_in_threadpool(
+            lambda: banks.import_list(name, stream, origin="api", fmt=list_format)
+        )
     finally:
         spool.close()
     _note_import(request, name, report)
     return JSONResponse(report.to_json())
-
-
-def _import(
-    banks: Banks, name: str, spool: IO[bytes], list_format: HashListFormat | None
-) -> ImportReport:
-    stream = io.TextIOWrapper(spool, encoding="utf-8-sig", newline="")
-    fmt = list_format or _sniff(stream)
-    return banks.import_records(name, read_records(stream, fmt), origin="api", fmt=fmt)
-
-
-def _sniff(stream: io.TextIOWrapper) -> HashListFormat:
-    try:
-        first = next((line for line in iter(lambda: stream.readline(4096), "") if line.strip()), "")
-    except UnicodeDecodeError:
-        raise Problem("import-invalid", "the hash list is not UTF-8 text", line=1) from None
-    stream.seek(0)
-    return guess_format("", first)
 
 
 def _note_import(request: Request, name: str, report: ImportReport) -> None:

@@ -2,30 +2,39 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import Base64Bytes, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
-from rempart.banks import BankMatch, match_record
+from rempart.errors import RequestError
+from rempart.gate import FIELDS, MAX_INPUTS, ImageEncoding, parse_gate_request
 from rempart.hashing import FileHashes, hash_media, pack
+from rempart.matching.banks import BankMatch, ImageMatch, match_images
 from rempart.media import load_bytes
 from rempart.policy import Verdict
 from rempart.server import metrics
 from rempart.server.auth import Permission, require
 from rempart.server.problems import Problem
-from rempart.server.routes.common import IMAGE_BODY, audit, read_image, services
+from rempart.server.routes.common import (
+    IMAGE_BODY,
+    audit,
+    media_type,
+    read_image,
+    runtime,
+    services,
+)
 
 router = APIRouter(prefix="/v1", tags=["checks"])
 
 MAX_QUERIES: Final = 1000
-MAX_GATE_INPUTS: Final = 4
 
 
 def _hash_upload(request: Request, data: bytes, dihedral: bool) -> FileHashes:
-    limits = services(request).settings.media
+    limits = runtime(request).settings.media
     return hash_media(load_bytes(data, limits=limits), path="", dihedral=dihedral)
 
 
@@ -76,7 +85,7 @@ async def match_hashes(request: Request, body: MatchRequest) -> JSONResponse:
     result per hash asked, in order; for ``dihedral`` sets, ``hash`` is the first of the 8
     and each match says which ``variant`` it matched."""
     found_services = services(request)
-    matcher = found_services.require_matcher()
+    matcher = runtime(request).require_matcher()
     results: list[dict[str, Any]] = []
     if body.hashes:
         found = await found_services.batcher.match(_packed(body.hashes, "hashes"))
@@ -114,21 +123,20 @@ def _result(query: str, matches: list[BankMatch], *, variant: bool) -> dict[str,
 async def match_image(request: Request, dihedral: bool = False) -> JSONResponse:
     """``{"sha256", "pdq", "quality", "matches"}`` (``"skipped": "low_quality"`` for an image
     too featureless to match); ``dihedral=true`` also matches its rotations and flips."""
-    matcher = services(request).require_matcher()
+    matcher = runtime(request).require_matcher()
     data = await read_image(request)
 
-    def hash_and_match() -> tuple[FileHashes, dict[str, Any]]:
-        hashes = _hash_upload(request, data, dihedral)
-        return hashes, match_record(matcher, hashes)
+    def hash_and_match() -> ImageMatch:
+        (found,) = match_images(matcher, [_hash_upload(request, data, dihedral)])
+        return found
 
-    hashes, matched = await run_in_threadpool(hash_and_match)
-    record = {"sha256": hashes.sha256, **matched}
+    found = await run_in_threadpool(hash_and_match)
     audit(
         request,
-        outcome="matched" if record["matches"] else "no match",
-        detail={"sha256": hashes.sha256, "matches": len(record["matches"])},
+        outcome="matched" if found.matches else "no match",
+        detail={"sha256": found.hashes.sha256, "matches": len(found.matches)},
     )
-    return JSONResponse(record)
+    return JSONResponse(_without_path(found.to_json()))
 
 
 @router.post(
@@ -140,7 +148,7 @@ async def match_image(request: Request, dihedral: bool = False) -> JSONResponse:
 async def scan_image(request: Request) -> JSONResponse:
     """``{"sha256", "md5", "pdq", "quality", "width", "height", "verdict", "signals"}``, as
     ``rempart scan`` writes each image, under the server's policy (``REMPART_POLICY``)."""
-    found = services(request)
+    found = runtime(request)
     found.require_matcher()
     data = await read_image(request)
     # In the pool: the first scan builds the scanner, which loads the models.
@@ -149,48 +157,68 @@ async def scan_image(request: Request) -> JSONResponse:
     return JSONResponse(_without_path(result.to_json()))
 
 
-class GuardRequest(BaseModel):
-    """One generation request: the prompt, and the images as base64."""
+GATE_BODY: Final[dict[str, Any]] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["prompt"],
+                    "properties": {
+                        "prompt": {"type": "string", "description": FIELDS["prompt"]},
+                        "negative_prompt": {
+                            "type": ["string", "null"],
+                            "description": FIELDS["negative_prompt"],
+                        },
+                        "inputs": {
+                            "type": "array",
+                            "maxItems": MAX_INPUTS,
+                            "items": {"type": "string", "format": "byte"},
+                            "description": FIELDS["inputs"] + " (base64 of each image's bytes)",
+                        },
+                        "output": {
+                            "type": ["string", "null"],
+                            "format": "byte",
+                            "description": FIELDS["output"] + " (base64)",
+                        },
+                        "person_photo": {"type": "boolean", "description": FIELDS["person_photo"]},
+                        "id": {"description": FIELDS["id"]},
+                    },
+                }
+            }
+        },
+    }
+}
+"""The body ``parse_gate_request`` reads, as OpenAPI describes it."""
 
-    prompt: str = Field(description="The prompt, as the user wrote it.")
-    negative_prompt: str | None = Field(default=None, description="The negative prompt.")
-    inputs: list[Base64Bytes] = Field(
-        default_factory=list,
-        max_length=MAX_GATE_INPUTS,
-        description="Uploaded photos the request edits (base64 of each image's bytes).",
-    )
-    output: Base64Bytes | None = Field(
-        default=None, description="The generated image, when checking the output (base64)."
-    )
-    person_photo: bool = Field(
-        default=False,
-        description="The request edits a photo of a person that is not sent (counts as an "
-        "uploaded photo with a face).",
-    )
 
-
-@router.post(
-    "/guard",
-    summary="The generation gate: judge a prompt, its input photos and its output",
-    dependencies=[Depends(require(Permission.GUARD))],
-)
-async def guard(request: Request, body: GuardRequest) -> JSONResponse:
+async def _gate(request: Request) -> JSONResponse:
     """The verdict: ``{"action", "categories", "reasons", "policy"}``, each reason with the
     signals behind it (for the prompt, the text matched and how it was read)."""
-    found = services(request)
-    if body.inputs or body.output is not None:
+    if media_type(request) != "application/json":
+        raise Problem("unsupported-media-type", "send the request as application/json")
+    try:
+        data = json.loads(await request.body())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RequestError(f"the body is not JSON: {exc}") from None
+    gate_request = parse_gate_request(data, images=ImageEncoding.BASE64)
+    found = runtime(request)
+    if gate_request.images:
         found.require_matcher()
-    verdict = await run_in_threadpool(
-        found.gate.check,
-        body.prompt,
-        body.negative_prompt,
-        list(body.inputs),
-        body.output,
-        person_photo=body.person_photo,
-    )
-    images = len(body.inputs) + (body.output is not None)
-    _judged(request, "guard", verdict, {"images": images})
+    verdict = await run_in_threadpool(found.gate.check_request, gate_request)
+    _judged(request, "gate", verdict, {"images": gate_request.images})
     return JSONResponse(verdict.to_json())
+
+
+_GATE_ROUTE: Final[dict[str, Any]] = {
+    "summary": "The generation gate: judge a prompt, its input photos and its output",
+    "dependencies": [Depends(require(Permission.GATE))],
+    "openapi_extra": GATE_BODY,
+}
+router.add_api_route("/gate", _gate, methods=["POST"], **_GATE_ROUTE)
+# The old path, kept for clients written against it.
+router.add_api_route("/guard", _gate, methods=["POST"], include_in_schema=False, **_GATE_ROUTE)
 
 
 def _judged(request: Request, endpoint: str, verdict: Verdict, detail: dict[str, Any]) -> None:

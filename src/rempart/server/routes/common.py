@@ -1,17 +1,20 @@
-"""What several endpoints share: the worker's services, reading an uploaded image, and the
-note each request leaves in the audit log."""
+"""What several endpoints share: the worker's runtime and services, reading an uploaded image,
+and the note each request leaves in the audit log."""
 
 from __future__ import annotations
 
 from typing import Any, Final
 
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
 from starlette.requests import Request
 
+from rempart.runtime import Runtime
 from rempart.server.middleware import AuditNote
 from rempart.server.problems import Problem
 from rempart.server.services import Services
 
-__all__ = ["IMAGE_BODY", "audit", "media_type", "read_image", "services"]
+__all__ = ["IMAGE_BODY", "audit", "media_type", "mirrored", "read_image", "runtime", "services"]
 
 # OpenAPI's description of an endpoint whose body is one image.
 IMAGE_BODY: Final[dict[str, Any]] = {
@@ -27,9 +30,14 @@ IMAGE_BODY: Final[dict[str, Any]] = {
 
 
 def services(request: Request) -> Services:
-    """The worker's services."""
+    """The worker's services: its runtime, and the keys, audit and batcher beside it."""
     found: Services = request.app.state.services
     return found
+
+
+def runtime(request: Request) -> Runtime:
+    """The worker's runtime: the apps (gate, scanner, banks, persons) kept current."""
+    return services(request).runtime
 
 
 async def read_image(request: Request) -> bytes:
@@ -56,3 +64,19 @@ def media_type(request: Request) -> str:
 def audit(request: Request, **note: Any) -> None:
     """Say what the audit entry of this request records besides who, what and when."""
     request.state.audit = AuditNote(**note)
+
+
+def mirrored(router: APIRouter, prefix: str) -> APIRouter:
+    """The routes of ``router`` again under ``prefix`` instead of its own, left out of the
+    OpenAPI document: an old path kept working after a rename."""
+    old = APIRouter(prefix=prefix, include_in_schema=False)
+    for route in router.routes:
+        assert isinstance(route, APIRoute)
+        old.add_api_route(
+            route.path.removeprefix(router.prefix),
+            route.endpoint,
+            methods=list(route.methods or ()),
+            dependencies=route.dependencies,
+            status_code=route.status_code,
+        )
+    return old

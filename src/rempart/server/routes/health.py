@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse, Response
 
 from rempart.server import metrics
 from rempart.server.auth import Permission, require
-from rempart.server.routes.common import services
+from rempart.server.routes.common import runtime
 
 router = APIRouter(tags=["probes"])
 
@@ -21,7 +21,7 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz", summary="Readiness: the hash banks are loaded")
 async def readyz(request: Request) -> JSONResponse:
     """200 once the match index is loaded, else 503 with the reason; no key needed."""
-    found = services(request)
+    found = runtime(request)
     if not found.ready:
         reason = found.load_error or "loading the hash banks"
         return JSONResponse({"status": "loading", "reason": reason}, status_code=503)

@@ -1,0 +1,5 @@
+"""``python -m rempart``: the command line."""
+
+from rempart.cli import main
+
+main()

@@ -1,0 +1,200 @@
+"""``rempart persons`` (formerly ``rempart registry``): the protected persons. Enrol a person
+from photos (only face embeddings are kept), name them, list, remove, and check photos."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from rempart.cli.errors import ExitCode
+from rempart.cli.options import (
+    FormatOption,
+    JobsOption,
+    RecursiveOption,
+    current_settings,
+    default_jobs,
+)
+from rempart.cli.output import OutputFormat, progress, write_records
+from rempart.cli.paths import expand_paths
+
+if TYPE_CHECKING:
+    from rempart.config import Settings
+    from rempart.detectors.identity import IdentityDetector
+    from rempart.persons import ProtectedPersons
+
+__all__ = ["persons_app"]
+
+persons_app = typer.Typer(
+    help="Protected persons: people whose likeness must never be sexualised.",
+    no_args_is_help=True,
+)
+
+NameArgument = Annotated[
+    str, typer.Argument(help="The person's name, as their association uses it.")
+]
+PhotosArgument = Annotated[
+    list[str], typer.Argument(help="Photos (files or folders; - for stdin).")
+]
+AliasOption = Annotated[
+    list[str] | None,
+    typer.Option("--alias", help="Another name prompts use for the person (repeatable)."),
+]
+DistinctiveOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--distinctive",
+        help="A part of the name that names the person alone (repeatable) "
+        "[default: a surname rare in all six languages].",
+    ),
+]
+LIST_COLUMNS = ("name", "embeddings", "created_at", "aliases", "distinctive")
+
+
+def _persons(settings: Settings) -> ProtectedPersons:
+    from rempart.persons import ProtectedPersons
+    from rempart.store import Store
+
+    return ProtectedPersons(Store.open(settings.database_url))
+
+
+def _identity(settings: Settings) -> IdentityDetector:
+    """The identity detector as settings configure it, matching the persons enrolled (a
+    missing extra is reported when it first runs, with the command that installs it)."""
+    from rempart.detectors.identity import IdentityDetector
+    from rempart.persons import PersonsSnapshot
+
+    snapshot = PersonsSnapshot(settings.database_url)
+    return IdentityDetector(snapshot.gallery, max_distance=settings.identity_max_distance)
+
+
+@persons_app.command("enroll")
+def enroll_command(
+    name: NameArgument,
+    photos: PhotosArgument,
+    largest: Annotated[
+        bool,
+        typer.Option(
+            "--largest", help="In a photo with several faces, enrol the largest [default: refuse]."
+        ),
+    ] = False,
+    aliases: AliasOption = None,
+    distinctive: DistinctiveOption = None,
+) -> None:
+    """Enrol a person from photos of them: one face per photo, embeddings kept, photos not.
+
+    All or nothing: if any photo has no usable face, nothing is enrolled and the exit status
+    is 1, with the reason for each photo.
+    """
+    from rempart.persons import enrol_photos
+
+    settings = current_settings()
+    files = list(expand_paths(photos))
+    enrolled = enrol_photos(
+        _persons(settings),
+        name,
+        files,
+        largest=largest,
+        aliases=aliases or (),
+        distinctive=distinctive,
+        limits=settings.media,
+    )
+    typer.echo(json.dumps(enrolled.to_json(), ensure_ascii=False))
+
+
+@persons_app.command("names")
+def names_command(
+    name: NameArgument,
+    aliases: AliasOption = None,
+    distinctive: DistinctiveOption = None,
+) -> None:
+    """Set the other names the prompt gate reads for an enrolled person, and the parts of
+    their name that name them alone (replacing those set before)."""
+    settings = current_settings()
+    person = _persons(settings).rename(name, aliases or (), distinctive)
+    typer.echo(json.dumps(person.to_json(), ensure_ascii=False))
+
+
+@persons_app.command("list")
+def list_command(output_format: FormatOption = OutputFormat.TABLE) -> None:
+    """List the protected persons and how many embeddings each has."""
+    settings = current_settings()
+    people = _persons(settings).list()
+    write_records(
+        [person.to_json() for person in people],
+        output_format,
+        columns=LIST_COLUMNS,
+        table_columns=LIST_COLUMNS,
+        flatten=lambda record: {key: _cell(value) for key, value in record.items()},
+    )
+
+
+def _cell(value: object) -> str:
+    """A value as a table shows it: lists joined, nothing for None."""
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return "" if value is None else str(value)
+
+
+@persons_app.command("remove")
+def remove_command(name: NameArgument) -> None:
+    """Remove a person and delete every embedding enrolled for them."""
+    settings = current_settings()
+    person = _persons(settings).remove(name)
+    typer.echo(f"Removed {person.name!r} and {person.embeddings} embeddings.", err=True)
+
+
+@persons_app.command("match")
+def match_command(
+    photos: PhotosArgument,
+    jobs: JobsOption = None,
+    recursive: RecursiveOption = False,
+) -> None:
+    """Check photos against the protected persons: each face with the protected persons it matches.
+
+    JSON Lines: {"path", "faces": [{"box": [x, y, width, height], "matches": [{"name",
+    "distance"}]}]} per photo, nearest first, or {"path", "error"}. Exit status 1 when a photo
+    could not be read.
+    """
+    from rempart.detectors.picture import Picture
+    from rempart.detectors.pipeline import load_batches
+    from rempart.media import MediaFailure
+
+    settings = current_settings()
+    identity = _identity(settings)
+    files = list(expand_paths(photos, recursive=recursive))
+    failures = 0
+    with progress("Matching faces", total=len(files)) as track:
+
+        def records() -> Iterator[dict[str, Any]]:
+            nonlocal failures
+            batches = load_batches(files, limits=settings.media, jobs=jobs or default_jobs())
+            for batch in batches:
+                pictures = [item for item in batch if isinstance(item, Picture)]
+                matched = iter(identity.match(pictures))
+                for item in track(batch):
+                    if isinstance(item, MediaFailure):
+                        failures += 1
+                        yield item.to_json()
+                        continue
+                    yield {
+                        "path": item.path,
+                        "faces": [
+                            {
+                                "box": identity.finder.region(item, face).to_json(),
+                                "matches": [m.to_json() for m in matches],
+                            }
+                            for face, matches in next(matched)
+                        ],
+                    }
+
+        write_records(
+            records(),
+            OutputFormat.JSONL,
+            columns=(),
+            table_columns=(),
+            flatten=lambda record: record,
+        )
+    raise typer.Exit(ExitCode.SOME_FAILED if failures else ExitCode.OK)

@@ -1,0 +1,526 @@
+"""Hash banks: named lists of PDQ hashes with their provenance, stored in ``rempart.store``.
+
+Every write is one transaction that also appends to the change log (``bank_changes``), which
+is how a matcher in another process follows a bank without reloading it. Entries are never
+deleted: a withdrawal stamps ``withdrawn_at`` and takes the hash out of matching at once, and
+the record of what was withdrawn, when and why stays.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+from typing import Any, Final, TextIO
+
+from sqlalchemy import Connection, func, insert, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from rempart.errors import BankError, BankExistsError, UnknownBankError
+from rempart.hashing.hash256 import from_hex
+from rempart.hashing.pdq import MATCH_THRESHOLD
+from rempart.matching.banks.formats import (
+    ExportRow,
+    HashListFormat,
+    Record,
+    Skipped,
+    read_records,
+    sniff_format,
+)
+from rempart.store import Store, as_utc, utc_now
+from rempart.store.schema import bank_changes, bank_entries, bank_imports, banks
+
+__all__ = [
+    "Bank",
+    "BankError",
+    "BankStats",
+    "Banks",
+    "ImportReport",
+    "WithdrawReport",
+]
+
+NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+MAX_THRESHOLD: Final = 63
+# Rows per statement: under SQLite's limit on bound parameters, and large enough to be fast.
+_BATCH: Final = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Bank:
+    """A named hash list and how it matches."""
+
+    id: int
+    name: str
+    description: str
+    source: str
+    threshold: int
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        """The bank as a JSON-ready dict."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "source": self.source,
+            "threshold": self.threshold,
+            "enabled": self.enabled,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """What an import did. ``already_present`` counts hashes the bank (or the file) held
+    already; ``already_withdrawn`` those withdrawn earlier, which an import never restores."""
+
+    bank: str
+    import_id: int
+    added: int
+    already_present: int
+    already_withdrawn: int
+    withdrawn: int
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as a JSON-ready dict."""
+        return {
+            "bank": self.bank,
+            "import_id": self.import_id,
+            "added": self.added,
+            "already_present": self.already_present,
+            "already_withdrawn": self.already_withdrawn,
+            "withdrawn": self.withdrawn,
+            "skipped": self.skipped,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawReport:
+    """What a withdrawal did; ``not_found`` lists hashes or ids the bank never held."""
+
+    bank: str
+    withdrawn: int
+    already_withdrawn: int
+    not_found: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as a JSON-ready dict."""
+        return {
+            "bank": self.bank,
+            "withdrawn": self.withdrawn,
+            "already_withdrawn": self.already_withdrawn,
+            "not_found": list(self.not_found),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BankStats:
+    """How many entries a bank holds and when it last changed."""
+
+    bank: Bank
+    active: int
+    withdrawn: int
+    imports: int
+    last_added_at: datetime | None
+    last_withdrawn_at: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The statistics as a JSON-ready dict."""
+        return {
+            "name": self.bank.name,
+            "enabled": self.bank.enabled,
+            "threshold": self.bank.threshold,
+            "active": self.active,
+            "withdrawn": self.withdrawn,
+            "imports": self.imports,
+            "last_added_at": _iso(self.last_added_at),
+            "last_withdrawn_at": _iso(self.last_withdrawn_at),
+        }
+
+
+class Banks:
+    """Create, fill, withdraw from and read hash banks."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def create(
+        self,
+        name: str,
+        *,
+        description: str = "",
+        source: str = "local",
+        threshold: int = MATCH_THRESHOLD,
+        enabled: bool = True,
+    ) -> Bank:
+        """Create a bank; its name must be new."""
+        _check_name(name)
+        _check_threshold(threshold)
+        now = utc_now()
+        try:
+            with self.store.write() as connection:
+                bank_id = connection.execute(
+                    insert(banks)
+                    .values(
+                        name=name,
+                        description=description,
+                        source=source,
+                        threshold=threshold,
+                        enabled=enabled,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    .returning(banks.c.id)
+                ).scalar_one()
+                _log(connection, bank_id, None, "bank", now)
+        except IntegrityError:
+            raise BankExistsError(f"a bank named {name!r} exists already") from None
+        return self.get(name)
+
+    def update(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        threshold: int | None = None,
+        enabled: bool | None = None,
+    ) -> Bank:
+        """Change a bank's description, threshold or enabled flag."""
+        values: dict[str, Any] = {}
+        if description is not None:
+            values["description"] = description
+        if threshold is not None:
+            _check_threshold(threshold)
+            values["threshold"] = threshold
+        if enabled is not None:
+            values["enabled"] = enabled
+        now = utc_now()
+        with self.store.write() as connection:
+            bank = _bank(connection, name)
+            if values:
+                connection.execute(
+                    update(banks).where(banks.c.id == bank.id).values(updated_at=now, **values)
+                )
+                _log(connection, bank.id, None, "bank", now)
+        return self.get(name)
+
+    def list(self) -> list[Bank]:
+        """Every bank, by name."""
+        with self.store.read() as connection:
+            rows = connection.execute(select(banks).order_by(banks.c.name)).mappings()
+            return [_to_bank(row) for row in rows]
+
+    def get(self, name: str) -> Bank:
+        """The bank called ``name``; ``BankError`` when there is none."""
+        with self.store.read() as connection:
+            return _bank(connection, name)
+
+    def import_list(
+        self,
+        name: str,
+        stream: TextIO,
+        *,
+        origin: str,
+        fmt: HashListFormat | None = None,
+        filename: str = "",
+    ) -> ImportReport:
+        """Import a hash list from a text stream, all or nothing: in ``fmt``, or else in the
+        format its ``filename`` and first line say (``sniff_format``; the stream must then be
+        seekable)."""
+        fmt = fmt or sniff_format(stream, filename)
+        return self.import_records(name, read_records(stream, fmt), origin=origin, fmt=fmt)
+
+    def import_records(
+        self,
+        name: str,
+        records: Iterable[Record | Skipped],
+        *,
+        origin: str,
+        fmt: HashListFormat,
+    ) -> ImportReport:
+        """Add (and, for records marked withdrawn, withdraw) hashes, all or nothing.
+
+        An invalid record raises before the transaction commits, so nothing of the file is
+        kept. A hash the bank holds already is counted, not added twice.
+        """
+        now = utc_now()
+        skipped: Counter[str] = Counter()
+        with self.store.write() as connection:
+            bank = _bank(connection, name)
+            import_id = connection.execute(
+                insert(bank_imports)
+                .values(
+                    bank_id=bank.id,
+                    started_at=now,
+                    origin=origin[:512],
+                    format=fmt.value,
+                    added=0,
+                    already_present=0,
+                    withdrawn=0,
+                )
+                .returning(bank_imports.c.id)
+            ).scalar_one()
+            active_lines = withdrawn = already_withdrawn = 0
+            stream = iter(records)
+            while batch := list(islice(stream, _BATCH)):
+                adds = [r for r in batch if isinstance(r, Record) and not r.withdrawn]
+                removals = [r.hash for r in batch if isinstance(r, Record) and r.withdrawn]
+                skipped.update(r.reason for r in batch if isinstance(r, Skipped))
+                active_lines += len(adds)
+                _insert_entries(connection, bank.id, import_id, adds, now)
+                already_withdrawn += _count_withdrawn(connection, bank.id, [r.hash for r in adds])
+                if removals:
+                    which = bank_entries.c.hash.in_(removals)
+                    withdrawn += _withdraw(connection, bank.id, which, "withdrawn at source", now)
+            added = connection.execute(
+                select(func.count()).where(bank_entries.c.import_id == import_id)
+            ).scalar_one()
+            connection.execute(
+                insert(bank_changes).from_select(
+                    ["bank_id", "entry_id", "op", "at"],
+                    select(
+                        bank_entries.c.bank_id,
+                        bank_entries.c.id,
+                        literal("add"),
+                        literal(now),
+                    )
+                    .where(bank_entries.c.import_id == import_id)
+                    .order_by(bank_entries.c.id),
+                )
+            )
+            present = active_lines - added - already_withdrawn
+            connection.execute(
+                update(bank_imports)
+                .where(bank_imports.c.id == import_id)
+                .values(added=added, already_present=present, withdrawn=withdrawn)
+            )
+        return ImportReport(
+            bank.name, import_id, added, present, already_withdrawn, withdrawn, dict(skipped)
+        )
+
+    def add(
+        self,
+        name: str,
+        hash_hex: str,
+        *,
+        quality: int | None = None,
+        source_ref: str | None = None,
+        note: str | None = None,
+    ) -> ImportReport:
+        """Add one hash (a victim's submission, a moderator's decision)."""
+        try:
+            value = from_hex(hash_hex).hex()
+        except ValueError as exc:
+            raise BankError(f"invalid PDQ hash: {exc}") from None
+        record = Record(1, value, quality=quality, source_ref=source_ref, note=note)
+        return self.import_records(name, [record], origin="add", fmt=HashListFormat.HEX)
+
+    def withdraw(
+        self,
+        name: str,
+        *,
+        hashes: Sequence[str] = (),
+        entry_ids: Sequence[int] = (),
+        reason: str = "",
+    ) -> WithdrawReport:
+        """Withdraw entries by hash or id: they stop matching at once and stay on record."""
+        try:
+            wanted = sorted({from_hex(h).hex() for h in hashes})
+        except ValueError as exc:
+            raise BankError(f"invalid PDQ hash: {exc}") from None
+        ids = sorted(set(entry_ids))
+        now = utc_now()
+        found: set[object] = set()
+        was_withdrawn = withdrawn = 0
+        with self.store.write() as connection:
+            bank = _bank(connection, name)
+            for column, values in ((bank_entries.c.hash, wanted), (bank_entries.c.id, ids)):
+                for part in _chunks(values):
+                    rows = connection.execute(
+                        select(column, bank_entries.c.withdrawn_at).where(
+                            bank_entries.c.bank_id == bank.id, column.in_(part)
+                        )
+                    ).all()
+                    found.update(row[0] for row in rows)
+                    was_withdrawn += sum(row.withdrawn_at is not None for row in rows)
+                    withdrawn += _withdraw(connection, bank.id, column.in_(part), reason, now)
+        missing = [str(value) for value in [*wanted, *ids] if value not in found]
+        return WithdrawReport(bank.name, withdrawn, was_withdrawn, tuple(missing))
+
+    def entries(self, name: str, *, include_withdrawn: bool = False) -> Iterator[ExportRow]:
+        """A bank's entries, oldest first, streamed."""
+        with self.store.read() as connection:
+            bank = _bank(connection, name)
+            query = (
+                select(bank_entries)
+                .where(bank_entries.c.bank_id == bank.id)
+                .order_by(bank_entries.c.id)
+            )
+            if not include_withdrawn:
+                query = query.where(bank_entries.c.withdrawn_at.is_(None))
+            result = connection.execution_options(yield_per=10_000).execute(query).mappings()
+            with result:  # closes the server-side cursor even when the caller stops early
+                yield from (_export_row(row) for row in result)
+
+    def stats(self, name: str) -> BankStats:
+        """How many active and withdrawn entries a bank holds, and when it last changed."""
+        with self.store.read() as connection:
+            bank = _bank(connection, name)
+            counts = connection.execute(
+                select(
+                    func.count().filter(bank_entries.c.withdrawn_at.is_(None)),
+                    func.count(bank_entries.c.withdrawn_at),
+                    func.max(bank_entries.c.added_at),
+                    func.max(bank_entries.c.withdrawn_at),
+                ).where(bank_entries.c.bank_id == bank.id)
+            ).one()
+            imports = connection.execute(
+                select(func.count()).where(bank_imports.c.bank_id == bank.id)
+            ).scalar_one()
+        return BankStats(
+            bank,
+            active=counts[0],
+            withdrawn=counts[1],
+            imports=imports,
+            last_added_at=as_utc(counts[2]) if counts[2] else None,
+            last_withdrawn_at=as_utc(counts[3]) if counts[3] else None,
+        )
+
+
+def _export_row(row: Any) -> ExportRow:
+    return ExportRow(
+        entry_id=row["id"],
+        hash=row["hash"],
+        quality=row["quality"],
+        added_at=as_utc(row["added_at"]),
+        import_id=row["import_id"],
+        source_ref=row["source_ref"],
+        note=row["note"],
+        withdrawn_at=as_utc(row["withdrawn_at"]) if row["withdrawn_at"] else None,
+    )
+
+
+def _check_name(name: str) -> None:
+    if not NAME_PATTERN.fullmatch(name):
+        raise BankError(
+            f"invalid bank name {name!r}: 1 to 64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+
+
+def _check_threshold(threshold: int) -> None:
+    if not 0 <= threshold <= MAX_THRESHOLD:
+        raise BankError(f"threshold must be 0 to {MAX_THRESHOLD}, got {threshold}")
+
+
+def _bank(connection: Connection, name: str) -> Bank:
+    row = connection.execute(select(banks).where(banks.c.name == name)).mappings().first()
+    if row is None:
+        known = connection.execute(select(banks.c.name).order_by(banks.c.name)).scalars().all()
+        listing = ", ".join(known) if known else "none yet; create one with 'rempart bank create'"
+        raise UnknownBankError(f"no bank named {name!r} (banks: {listing})")
+    return _to_bank(row)
+
+
+def _to_bank(row: Any) -> Bank:
+    return Bank(
+        id=row["id"],
+        name=row["name"],
+        description=row["description"],
+        source=row["source"],
+        threshold=row["threshold"],
+        enabled=bool(row["enabled"]),
+        created_at=as_utc(row["created_at"]),
+        updated_at=as_utc(row["updated_at"]),
+    )
+
+
+def _insert_entries(
+    connection: Connection, bank_id: int, import_id: int, records: list[Record], now: datetime
+) -> None:
+    if not records:
+        return
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(bank_entries).on_conflict_do_nothing(
+        index_elements=["bank_id", "hash"]
+    )
+    connection.execute(
+        statement,
+        [
+            {
+                "bank_id": bank_id,
+                "hash": r.hash,
+                "quality": r.quality,
+                "added_at": now,
+                "import_id": import_id,
+                "source_ref": r.source_ref,
+                "note": r.note,
+                "withdrawn_at": None,
+                "withdrawn_reason": None,
+            }
+            for r in records
+        ],
+    )
+
+
+def _count_withdrawn(connection: Connection, bank_id: int, hashes: list[str]) -> int:
+    if not hashes:
+        return 0
+    return int(
+        connection.execute(
+            select(func.count()).where(
+                bank_entries.c.bank_id == bank_id,
+                bank_entries.c.hash.in_(hashes),
+                bank_entries.c.withdrawn_at.is_not(None),
+            )
+        ).scalar_one()
+    )
+
+
+def _withdraw(connection: Connection, bank_id: int, which: Any, reason: str, now: datetime) -> int:
+    """Withdraw the bank's active entries that ``which`` selects, logging each."""
+    ids = (
+        connection.execute(
+            select(bank_entries.c.id).where(
+                bank_entries.c.bank_id == bank_id, which, bank_entries.c.withdrawn_at.is_(None)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not ids:
+        return 0
+    connection.execute(
+        update(bank_entries)
+        .where(bank_entries.c.id.in_(ids))
+        .values(withdrawn_at=now, withdrawn_reason=reason or None)
+    )
+    connection.execute(
+        insert(bank_changes),
+        [{"bank_id": bank_id, "entry_id": i, "op": "withdraw", "at": now} for i in ids],
+    )
+    return len(ids)
+
+
+def _log(
+    connection: Connection, bank_id: int, entry_id: int | None, op: str, now: datetime
+) -> None:
+    connection.execute(
+        insert(bank_changes).values(bank_id=bank_id, entry_id=entry_id, op=op, at=now)
+    )
+
+
+def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), _BATCH):
+        yield values[start : start + _BATCH]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

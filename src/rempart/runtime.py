@@ -1,0 +1,168 @@
+"""The runtime of a long-running process (a server worker today; a desk or a fleet node later):
+the apps built once, and a thread that keeps them in step with the database.
+
+The match index loads on a thread at start (``ready`` is false, and ``require_matcher`` raises
+``NotReadyError``, until it has), then follows the bank change log every second, as it does the
+protected persons: a withdrawal or a newly enrolled person takes effect within seconds. Other
+things to follow (an HTTP server's API keys) join with ``also_follow``.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+from collections.abc import Callable
+from typing import Final
+
+from rempart.config import Settings
+from rempart.detectors import DetectorRegistry, default_registry
+from rempart.errors import NotReadyError
+from rempart.gallery import Gallery
+from rempart.gate import Gate, GateDetectors
+from rempart.matching.banks import BankMatcher, Banks
+from rempart.persons import ProtectedPersons
+from rempart.policy import Policy, load_policy
+from rempart.scan import Scanner
+from rempart.store import Store
+from rempart.text import PersonName
+
+__all__ = ["FOLLOW_SECONDS", "Runtime"]
+
+FOLLOW_SECONDS: Final = 1.0
+_LOG = logging.getLogger(__name__)
+
+
+class Runtime:
+    """The store, the policy, the detectors, the match index, the gate and the scanner of one
+    process, and what keeps them current."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        policy: Policy | None = None,
+        detectors: DetectorRegistry | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.policy = policy or load_policy(settings.policy)
+        self.banks = Banks(store)
+        self.persons = ProtectedPersons(store)
+        self.detectors = detectors or default_registry(settings, gallery=self.gallery)
+        self.matcher: BankMatcher | None = None
+        self.load_error: str | None = None
+        self._gallery = Gallery()
+        self._names: list[PersonName] = []
+        self._persons_seen = -1
+        self._followers: list[Callable[[], None]] = [self._follow_banks, self._follow_persons]
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._scanner: Scanner | None = None
+        self.gate = Gate(
+            self.policy,
+            persons=self.person_names,
+            detectors=lambda: GateDetectors.from_registry(
+                self.detectors, matcher=self.require_matcher()
+            ),
+            limits=settings.media,
+        )
+        self._follow_persons()
+
+    def also_follow(self, step: Callable[[], None]) -> None:
+        """Run ``step`` every second too, after the banks and the persons."""
+        self._followers.append(step)
+
+    def start(self) -> None:
+        """Load the match index on one thread; follow the database on another, from the
+        start, so that what follows (a revoked key) applies even while the index loads."""
+        for target, name in ((self._load, "index-loader"), (self._follow, "follower")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    @property
+    def ready(self) -> bool:
+        """Whether the match index is loaded."""
+        return self.matcher is not None
+
+    def require_matcher(self) -> BankMatcher:
+        """The match index, or ``NotReadyError`` while it loads."""
+        if self.matcher is None:
+            raise NotReadyError(
+                self.load_error or "the hash banks are loading; retry in a few seconds"
+            )
+        return self.matcher
+
+    @property
+    def scanner(self) -> Scanner:
+        """The scanner: bank matching and every detector installed, built on first use (once,
+        however many threads ask at the same time)."""
+        with self._lock:
+            if self._scanner is None:
+                self._scanner = Scanner.from_registry(
+                    self.detectors,
+                    self.policy,
+                    matcher=self.require_matcher(),
+                    limits=self.settings.media,
+                )
+            return self._scanner
+
+    def gallery(self) -> Gallery:
+        """The protected persons' embeddings, as last read."""
+        return self._gallery
+
+    def person_names(self) -> list[PersonName]:
+        """The protected persons' names, as last read."""
+        return self._names
+
+    def follow(self) -> None:
+        """Apply bank changes, reload the persons if they changed, and run what else follows;
+        a step that fails (a database hiccup) is logged and tried again next time."""
+        for step in self._followers:
+            try:
+                step()
+            except Exception:  # the next second tries again; the worker stays up
+                _LOG.exception("following the database failed")
+
+    def close(self) -> None:
+        """Stop following, close the gate and the database."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self.gate.close()
+        self.store.close()
+
+    def _load(self) -> None:
+        """Load the match index, retrying (up to a minute apart) until it loads."""
+        wait = 1.0
+        while self.matcher is None and not self._stop.is_set():
+            try:
+                matcher = BankMatcher(self.store, refresh_interval=None)
+            except Exception as exc:  # reported by ``load_error``; the process stays up
+                self.load_error = f"the hash banks could not be loaded: {exc}"
+                _LOG.exception("loading the match index failed; retrying in %.0f s", wait)
+                self._stop.wait(wait)
+                wait = min(60.0, wait * 2)
+                continue
+            # What is loaded now lives as long as the process: keep the collector off it, so
+            # that its full passes stay short under load.
+            gc.freeze()
+            self.matcher, self.load_error = matcher, None
+
+    def _follow(self) -> None:
+        while not self._stop.wait(FOLLOW_SECONDS):
+            self.follow()
+
+    def _follow_banks(self) -> None:
+        if self.matcher is not None:
+            self.matcher.refresh()
+
+    def _follow_persons(self) -> None:
+        seen = self.persons.changes()
+        if seen != self._persons_seen:
+            self._gallery, self._names = self.persons.gallery(), self.persons.names()
+            self._persons_seen = seen
+            _ = self.gate.analyser  # build the prompt reader here, not in a request

@@ -1,0 +1,150 @@
+"""Banks on a real database (each test runs on SQLite and on PostgreSQL)."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from sqlalchemy import func, select
+
+from rempart.errors import BankError, ImportLineError
+from rempart.hashing import pack
+from rempart.matching.banks import BankMatcher, Banks, HashListFormat, read_records
+from rempart.store import Store
+from rempart.store.schema import bank_changes, bank_entries, bank_imports
+
+HASHES = [f"{i:02x}" * 32 for i in range(1, 6)]
+
+
+def import_text(banks: Banks, name: str, text: str, fmt: HashListFormat = HashListFormat.HEX):  # type: ignore[no-untyped-def]
+    return banks.import_records(name, read_records(io.StringIO(text), fmt), origin="test", fmt=fmt)
+
+
+def row_counts(store: Store) -> tuple[int, int, int]:
+    with store.read() as connection:
+        return tuple(  # type: ignore[return-value]
+            connection.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in (bank_entries, bank_imports, bank_changes)
+        )
+
+
+def test_create_list_and_refuse_bad_banks(store: Store) -> None:
+    banks = Banks(store)
+    banks.create("stopncii", source="stopncii", description="victim hashes", threshold=20)
+    banks.create("local")
+    assert [b.name for b in banks.list()] == ["local", "stopncii"]
+    assert banks.get("stopncii").threshold == 20
+    with pytest.raises(BankError, match="exists already"):
+        banks.create("local")
+    with pytest.raises(BankError, match="invalid bank name"):
+        banks.create("../etc")
+    with pytest.raises(BankError, match="threshold must be 0 to 63"):
+        banks.create("wide", threshold=64)
+    with pytest.raises(BankError, match=r"no bank named 'nope' \(banks: local, stopncii\)"):
+        banks.get("nope")
+
+
+def test_import_is_idempotent_and_records_provenance(store: Store) -> None:
+    banks = Banks(store)
+    banks.create("b")
+    first = import_text(banks, "b", "\n".join([*HASHES, HASHES[0]]))
+    assert (first.added, first.already_present) == (5, 1)
+    again = import_text(banks, "b", "\n".join(HASHES))
+    assert (again.added, again.already_present) == (0, 5)
+    stats = banks.stats("b")
+    assert (stats.active, stats.withdrawn, stats.imports) == (5, 0, 2)
+    entries = list(banks.entries("b"))
+    assert [e.hash for e in entries] == HASHES
+    assert {e.import_id for e in entries} == {first.import_id}
+
+
+def test_a_malformed_import_changes_nothing(store: Store) -> None:
+    banks = Banks(store)
+    banks.create("b")
+    import_text(banks, "b", HASHES[0])
+    before = row_counts(store)
+    # Enough good lines before the bad one that several batches were written first.
+    good = "\n".join(f"{i:064x}" for i in range(1, 5000))
+    with pytest.raises(ImportLineError, match="line 5000: invalid PDQ hash"):
+        import_text(banks, "b", good + "\nnot-a-hash\n")
+    assert row_counts(store) == before
+    assert banks.stats("b").active == 1
+
+
+def test_withdrawal_is_immediate_kept_on_record_and_not_undone_by_reimport(store: Store) -> None:
+    banks = Banks(store)
+    banks.create("b")
+    import_text(banks, "b", "\n".join(HASHES))
+    matcher = BankMatcher(store, refresh_interval=0)
+    assert [m.hash for m in matcher.match(pack(HASHES[:1]))[0]] == [HASHES[0]]
+    report = banks.withdraw("b", hashes=[HASHES[0], "ab" * 32], reason="victim request")
+    assert (report.withdrawn, report.not_found) == (1, ("ab" * 32,))
+    assert matcher.match(pack(HASHES[:1])) == [[]]
+    entry = next(e for e in list(banks.entries("b", include_withdrawn=True)) if e.hash == HASHES[0])
+    assert entry.withdrawn_at is not None
+    again = import_text(banks, "b", HASHES[0])
+    assert (again.added, again.already_withdrawn) == (0, 1)
+    assert matcher.match(pack(HASHES[:1])) == [[]]
+    by_id = banks.withdraw("b", entry_ids=[entry.entry_id + 1, 999])
+    assert (by_id.withdrawn, by_id.not_found) == (1, ("999",))
+    assert banks.stats("b").withdrawn == 2
+
+
+def test_stopncii_withdrawn_records_withdraw(store: Store) -> None:
+    banks = Banks(store)
+    banks.create("s", source="stopncii")
+    import_text(banks, "s", "\n".join(HASHES))
+    record = f'{{"signalType": "ImagePDQ", "hashValue": "{HASHES[1]}", "hashStatus": "Deleted"}}'
+    report = import_text(banks, "s", record, HashListFormat.STOPNCII)
+    assert report.withdrawn == 1
+    assert banks.stats("s").active == 4
+
+
+def test_matcher_applies_thresholds_bank_choice_and_enabled_flag(store: Store) -> None:
+    banks = Banks(store)
+    banks.create("strict", threshold=2)
+    banks.create("loose")
+    import_text(banks, "strict", HASHES[0])
+    import_text(banks, "loose", HASHES[0])
+    near = list(bytes.fromhex(HASHES[0]))
+    near[0] ^= 0b111  # three bits away
+    query = pack([bytes(near)])
+    matcher = BankMatcher(store, refresh_interval=0)
+    assert [(m.bank, m.distance) for m in matcher.match(query)[0]] == [("loose", 3)]
+    assert BankMatcher(store, ["strict"]).match(query) == [[]]
+    banks.update("loose", enabled=False)
+    assert matcher.match(query) == [[]]
+    banks.update("strict", threshold=3)
+    assert [m.bank for m in matcher.match(query)[0]] == ["strict"]
+    with pytest.raises(BankError, match="no bank named nope"):
+        BankMatcher(store, ["nope"])
+
+
+def test_matcher_follows_another_process(store: Store) -> None:
+    banks = Banks(store)
+    banks.create("b")
+    matcher = BankMatcher(store, refresh_interval=0)
+    assert len(matcher) == 0
+    listing = "\n".join(HASHES)
+    url = store.engine.url.render_as_string(hide_password=False)
+    script = textwrap.dedent(
+        f"""
+        import io
+        from rempart.matching.banks import Banks, HashListFormat, read_records
+        from rempart.store import Store
+        banks = Banks(Store.open({url!r}))
+        banks.import_records("b", read_records(io.StringIO({listing!r}),
+            HashListFormat.HEX), origin="other process", fmt=HashListFormat.HEX)
+        banks.withdraw("b", hashes=[{HASHES[2]!r}])
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, env=dict(os.environ))
+    assert matcher.refresh() == 6  # five adds and a withdrawal, from the log
+    assert len(matcher) == 4
+    results = matcher.match(pack(HASHES))
+    assert [len(r) for r in results] == [1, 1, 0, 1, 1]
+    assert matcher.refresh() == 0
