@@ -13,6 +13,7 @@ Don't call ``PIL.Image.open`` elsewhere in Rempart: a plugin Pillow would otherw
 
 from __future__ import annotations
 
+import importlib
 import io
 import struct
 import sys
@@ -20,7 +21,7 @@ import threading
 import warnings
 import zlib
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final
@@ -114,6 +115,18 @@ _ORIENTATION_TRANSPOSE: Final[Mapping[int, Image.Transpose]] = {
 _open_lock = threading.Lock()
 _plugins_lock = threading.Lock()
 _plugins_ready = False
+_heif_ready = False
+# Pillow's plugins for the formats of ``_PLUGIN_FORMATS``, and no other.
+_PLUGIN_MODULES: Final = (
+    "JpegImagePlugin",
+    "MpoImagePlugin",
+    "PngImagePlugin",
+    "WebPImagePlugin",
+    "GifImagePlugin",
+    "BmpImagePlugin",
+    "TiffImagePlugin",
+    "AvifImagePlugin",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,7 +356,7 @@ def _pillow_warnings() -> Iterator[list[warnings.WarningMessage]]:
 
 def _open(data: bytes, limits: MediaLimits | None = None) -> ImageFile.ImageFile:
     """Open ``data`` with the allowed plugins only; check pixels when ``limits`` is given."""
-    _load_plugins()
+    _load_plugins(data)
     formats = [name for name in _PLUGIN_FORMATS if name in Image.OPEN]
     try:
         image = Image.open(io.BytesIO(data), formats=formats)
@@ -368,20 +381,29 @@ def _open(data: bytes, limits: MediaLimits | None = None) -> ImageFile.ImageFile
     return image
 
 
-def _load_plugins() -> None:
-    """Load Pillow's plugins (and HEIF's, when installed) once, before any thread opens."""
-    global _plugins_ready
+def _load_plugins(data: bytes) -> None:
+    """Load the plugins of the formats Rempart decodes, once, before any thread opens; HEIF's
+    (when installed) only once a file says it is HEIF, as importing it costs a command's
+    start-up time."""
+    global _plugins_ready, _heif_ready
     with _plugins_lock:
-        if _plugins_ready:
-            return
-        Image.init()
-        try:
-            import pillow_heif
-        except ImportError:
-            pass
-        else:
-            pillow_heif.register_heif_opener()
-        _plugins_ready = True
+        if not _plugins_ready:
+            for module in _PLUGIN_MODULES:
+                with suppress(ImportError):  # AVIF in a Pillow built without it
+                    importlib.import_module(f"PIL.{module}")
+            _plugins_ready = True
+        if not _heif_ready and _is_heif(data):
+            try:
+                import pillow_heif
+            except ImportError:
+                pass
+            else:
+                pillow_heif.register_heif_opener()
+            _heif_ready = True
+
+
+def _is_heif(data: bytes) -> bool:
+    return data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS
 
 
 def _pixels_message(detail: str) -> str:
@@ -389,7 +411,7 @@ def _pixels_message(detail: str) -> str:
 
 
 def _unsupported_message(data: bytes) -> str:
-    if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS and "HEIF" not in Image.OPEN:
+    if _is_heif(data) and "HEIF" not in Image.OPEN:
         return (
             "this is a HEIC image; install the heif extra to decode it: pip install 'rempart[heif]'"
         )
