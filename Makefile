@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 JOBS ?=
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-fast lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ demo: $(VENV)/.installed-demo
 
 test: $(VENV)/.installed-dev,heif lint
 	$(BIN)/python -m pytest
+
+# The tests a developer runs often (under a minute): no slow, PostgreSQL or server test, and
+# no lint; the first failure stops the run.
+test-fast: $(VENV)/.installed-dev,heif
+	$(BIN)/python -m pytest -m "not slow and not postgres and not server" -x -q
 
 lint: $(VENV)/.installed-dev,heif
 	$(BIN)/ruff check src tests benchmarks examples

