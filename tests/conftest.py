@@ -145,11 +145,14 @@ MODEL_TESTS: dict[str, tuple[str, ...]] = {
     r"tests/provenance/test_watermark\.py::test_the_provenance_detector": PROVENANCE,
     r"tests/gate/test_gate\.py::test_the_(default_detectors|output_face)": GATE,
     r"tests/scan/test_scanner\.py::test_one_decode_per_image": GATE,
-    r"tests/cli/test_guard\.py::test_(an_uploaded|bad_input|batch_prints|the_registry_in)": GATE,
+    r"tests/cli/test_gate\.py::test_(an_uploaded|bad_input|batch_prints|the_registry_in)": GATE,
+    r"tests/cli/test_gate\.py::test_old_batch": GATE,
     r"tests/cli/test_scan\.py::test_(scan_|resume_|sample_|registry_)": (*FACES, *PROVENANCE),
-    r"tests/cli/test_signals_and_registry\.py::test_(signals_|registry_|enrolment)": EVERY_MODEL,
-    r"tests/server/test_api\.py::test_(enrolment|guard_blocks|registry_)": EVERY_MODEL,
-    r"tests/server/test_auth\.py::test_role_matrix\[.*-POST /v1/registry-admin\]": FACES,
+    r"tests/cli/test_signals_and_persons\.py::test_(signals_|registry_|enrolment)": EVERY_MODEL,
+    r"tests/detectors/test_plugins\.py::test_(gate|serve)_sees": GATE,
+    r"tests/scan/test_one_hash\.py::test_the_commands_agree": PROVENANCE,
+    r"tests/server/test_api\.py::test_(enrolment|gate_blocks|persons_|registry_)": EVERY_MODEL,
+    r"tests/server/test_auth\.py::test_role_matrix\[.*-POST /v1/persons-admin\]": FACES,
     r"tests/server/test_hostile\.py::test_guard_with_a_bomb_as_input": GATE,
 }
 DETECTOR_EXTRAS = {
@@ -171,6 +174,8 @@ SLOW_TESTS = (
     r"tests/text/test_names\.py::test_no_ordinary_word_names_a_person",
     r"tests/text/test_fuzz\.py::test_any_(prompt|registry_entries)_",  # hypothesis
     r"tests/provenance/test_watermark\.py::test_(no_mark_where_none|marks_survive_lossless)",
+    r"tests/detectors/test_plugins\.py::test_(scan|gate|serve)_sees",  # new interpreters
+    r"tests/test_layers\.py::test_every_module_imports_first",  # a hundred interpreters
 )
 
 

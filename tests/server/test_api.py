@@ -151,7 +151,7 @@ def rules_of(verdict: dict[str, Any]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def server(
+def served_app(
     database_url: str, keys: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[InProcessServer]:
     """The app on each database, served in this process for the module's tests."""
@@ -165,20 +165,20 @@ def server(
 
 
 @pytest.fixture
-def admin(server: InProcessServer, keys: dict[str, str]) -> Iterator[httpx.Client]:
-    with server.client(keys["admin"]) as client:
+def admin(served_app: InProcessServer, keys: dict[str, str]) -> Iterator[httpx.Client]:
+    with served_app.client(keys["admin"]) as client:
         yield client
 
 
 @pytest.fixture
-def platform(server: InProcessServer, keys: dict[str, str]) -> Iterator[httpx.Client]:
-    with server.client(keys["platform"]) as client:
+def platform(served_app: InProcessServer, keys: dict[str, str]) -> Iterator[httpx.Client]:
+    with served_app.client(keys["platform"]) as client:
         yield client
 
 
 @pytest.fixture
-def anonymous(server: InProcessServer) -> Iterator[httpx.Client]:
-    with server.client() as client:
+def anonymous(served_app: InProcessServer) -> Iterator[httpx.Client]:
+    with served_app.client() as client:
         yield client
 
 

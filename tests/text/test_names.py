@@ -259,3 +259,14 @@ class TestRegistryFile:
         assert "entry 1" in str(caught.value)
         assert message in str(caught.value)
         assert isinstance(caught.value, RempartError)
+
+
+@pytest.mark.parametrize("surname", ["Staycey", "Celiawv", "Sqnnnfn", "Xyrella", "Tswobar"])
+def test_a_surname_alone_is_not_the_initial_and_surname(surname: str) -> None:
+    """``Z Staycey`` run together is "zstaycey", which sounds like the surname alone: with no
+    part allowed to stand alone, the surname alone names no one."""
+    person = PersonName(f"Zorbin {surname}", (), ())
+    matcher = NameMatcher([person])
+    assert list(matcher.find(words(f"{surname} nude"))) == []
+    found = [match.form for match in matcher.find(words(f"z{surname.lower()} nude"))]
+    assert found == [f"Z {surname}"]  # run together as typed, it is still found

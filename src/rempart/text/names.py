@@ -145,6 +145,7 @@ class _Form:
     text: str  # what the evidence shows
     parts: tuple[str, ...]
     alone: bool  # a single word that names the person by itself
+    sounded: bool = True  # also matched by what it sounds like
 
 
 class NameMatcher:
@@ -163,7 +164,7 @@ class NameMatcher:
             for form in _forms(person):
                 self._forms.setdefault(form.parts[:2], []).append(form)
                 for part in form.parts:
-                    _index(part, deletions, sounds)
+                    _index(part, deletions, sounds if form.sounded else None)
         # Tuples of strings, unlike sets, leave the garbage collector nothing to scan, so full
         # collections stay short with many names (benchmarks/gate_bench.py, 1,000 names).
         self._deletions = {key: tuple(parts) for key, parts in deletions.items()}
@@ -268,13 +269,14 @@ class NameMatcher:
         return found
 
 
-def _index(part: str, deletions: dict[str, set[str]], sounds: dict[str, set[str]]) -> None:
-    """File ``part`` under every deletion of its letters within its budget, and of its sound."""
+def _index(part: str, deletions: dict[str, set[str]], sounds: dict[str, set[str]] | None) -> None:
+    """File ``part`` under every deletion of its letters within its budget, and of its sound
+    (unless ``sounds`` is None)."""
     budget = _budget(len(part))
     for variant in {part, _squeeze(part)}:
         for key in _deleted(variant, budget):
             deletions.setdefault(key, set()).add(part)
-    if len(part) >= _MIN_SOUNDED:
+    if sounds is not None and len(part) >= _MIN_SOUNDED:
         for key in _deleted(_sound(part), 1):
             sounds.setdefault(key, set()).add(part)
 
@@ -339,8 +341,11 @@ def _forms(person: PersonName) -> Iterator[_Form]:
             joined = "".join(spelled)
             if len(spelled) < 2 or len(joined) < _MIN_RUN_TOGETHER:
                 continue
-            if not (len(spelled[0]) == 1 and spelled[1].startswith(spelled[0])):  # "kkardashian"
-                yield _Form(name, text, (joined,), alone=True)
+            initial = len(spelled[0]) == 1
+            if not (initial and spelled[1].startswith(spelled[0])):  # "kkardashian"
+                # An initial run into the surname ("tswift") is read as spelled, never by its
+                # sound: "zstaycey" sounds like the surname "staycey" alone.
+                yield _Form(name, text, (joined,), alone=True, sounded=not initial)
 
 
 def _distinctive(person: PersonName, parts: tuple[str, ...]) -> list[str]:
