@@ -126,10 +126,14 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 # markers): `pytest -m "not slow and not postgres and not server"` is `make test-fast`. The rules
 # below are regular expressions matched at the start of a test's node id.
 
-# Fixtures that start a real `rempart serve` process (tests/server/running.py).
-SERVER_FIXTURES = frozenset({"server", "fresh_server", "crashable", "two_workers"})
+# Fixtures that serve the API: a real `rempart serve` process (tests/server/running.py), or
+# the app in this process (tests/server/inprocess.py).
+SERVER_FIXTURES = frozenset({"server", "served_app", "fresh_server", "crashable", "two_workers"})
 # Tests that start one themselves.
-SERVER_TESTS = (r"tests/cli/test_serve\.py::test_(serve_|a_revoked_key)",)
+SERVER_TESTS = (
+    r"tests/cli/test_serve\.py::test_(serve_|a_revoked_key)",
+    r"tests/detectors/test_plugins\.py::test_serve_sees",
+)
 
 # Tests that run the real detector models, with the extras they need: those that fail without
 # them (found by hiding each extra's modules). The tests parametrized over the detectors
