@@ -50,7 +50,9 @@ def signals_command(
 
     settings = current_settings()
     registry = detector_registry(settings)
-    detectors = registry.create_all(choose_detectors(registry, detector_names))
+    # The bank detector only hashes here (no index to match): asked for by name or not at all.
+    names = choose_detectors(registry, detector_names, leave_out=("bank",))
+    detectors = registry.create_all(names)
     if not detectors:
         exit_with("no detector can run; install one of the extras named above", ExitCode.USAGE)
     files = list(expand_paths(paths, recursive=recursive))
