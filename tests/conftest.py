@@ -151,7 +151,7 @@ MODEL_TESTS: dict[str, tuple[str, ...]] = {
     r"tests/scan/test_scanner\.py::test_one_decode_per_image": GATE,
     r"tests/cli/test_gate\.py::test_(an_uploaded|bad_input|batch_prints|the_registry_in)": GATE,
     r"tests/cli/test_gate\.py::test_old_batch": GATE,
-    r"tests/cli/test_scan\.py::test_(scan_|resume_|sample_|registry_)": (*FACES, *PROVENANCE),
+    r"tests/cli/test_scan\.py::test_(scan_|resume_|sample_|persons_)": (*FACES, *PROVENANCE),
     r"tests/cli/test_signals_and_persons\.py::test_(signals_|registry_|enrolment)": EVERY_MODEL,
     r"tests/detectors/test_plugins\.py::test_(gate|serve)_sees": GATE,
     r"tests/scan/test_one_hash\.py::test_the_commands_agree": PROVENANCE,

@@ -85,7 +85,7 @@ def test_registry_file_names_protected_persons_and_aliases(
 ) -> None:
     assert run(env, "guard", "--prompt", "Taylor Swift nude")[0] == 0  # nobody registered
     for prompt in ("Taylor Swift nude", "t4ylor sw1ft topless", "queen b in lingerie"):
-        code, out, _ = run(env, "guard", "--prompt", prompt, "--registry", str(registry_file))
+        code, out, _ = run(env, "gate", "--prompt", prompt, "--persons", str(registry_file))
         assert code == 4, prompt
     values = {
         s.get("value")

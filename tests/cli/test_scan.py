@@ -176,11 +176,12 @@ def test_sample_draws_the_same_files_and_reports_prevalence(
     assert "95% interval" in html
 
 
-def test_registry_adds_identity_matches(env: dict[str, str], testdata: Path) -> None:
+def test_persons_adds_identity_matches(env: dict[str, str], testdata: Path) -> None:
     faces = testdata / "faces"
-    assert run(env, "registry", "enroll", "Barack Obama", str(faces / "obama.jpg"))[0] == 0
+    assert run(env, "persons", "enroll", "Barack Obama", str(faces / "obama.jpg"))[0] == 0
     photos = [str(faces / "obama2.jpg"), str(faces / "biden.jpg")]
-    code, stdout, _ = run(env, "scan", *photos, "-d", "faces", "--registry")
+    code, stdout, _ = run(env, "scan", *photos, "-d", "faces", "--persons")
+    assert stdout == run(env, "scan", *photos, "-d", "faces", "--registry")[1]  # the old flag
     assert code == 0
     matched, other = (json.loads(line) for line in stdout.splitlines())
     names = [s["value"] for s in matched["signals"] if s["name"] == "identity.match"]
@@ -188,4 +189,4 @@ def test_registry_adds_identity_matches(env: dict[str, str], testdata: Path) -> 
     assert not any(s["name"] == "identity.match" for s in other["signals"])
     assert matched["verdict"]["action"] == "allow", "a protected person alone is not blocked"
     code, stdout, _ = run(env, "scan", *photos, "-d", "faces")
-    assert "identity.match" not in stdout, "identity runs only with --registry"
+    assert "identity.match" not in stdout, "identity runs only with --persons"
