@@ -31,6 +31,7 @@ MODULES = [
     "rempart.persons",
     "rempart.persons.enrol",
     "rempart.persons.protected",
+    "rempart.persons.match",
     "rempart.gallery",
     "rempart.types",
     "rempart.runtime",

@@ -158,9 +158,8 @@ def match_command(
     "distance"}]}]} per photo, nearest first, or {"path", "error"}. Exit status 1 when a photo
     could not be read.
     """
-    from rempart.detectors.picture import Picture
-    from rempart.detectors.pipeline import load_batches
     from rempart.media import MediaFailure
+    from rempart.persons.match import match_photos
 
     settings = current_settings()
     identity = _identity(settings)
@@ -170,25 +169,12 @@ def match_command(
 
         def records() -> Iterator[dict[str, Any]]:
             nonlocal failures
-            batches = load_batches(files, limits=settings.media, jobs=jobs or default_jobs())
-            for batch in batches:
-                pictures = [item for item in batch if isinstance(item, Picture)]
-                matched = iter(identity.match(pictures))
-                for item in track(batch):
-                    if isinstance(item, MediaFailure):
-                        failures += 1
-                        yield item.to_json()
-                        continue
-                    yield {
-                        "path": item.path,
-                        "faces": [
-                            {
-                                "box": identity.finder.region(item, face).to_json(),
-                                "matches": [m.to_json() for m in matches],
-                            }
-                            for face, matches in next(matched)
-                        ],
-                    }
+            found = match_photos(
+                files, identity, limits=settings.media, jobs=jobs or default_jobs()
+            )
+            for result in track(found):
+                failures += isinstance(result, MediaFailure)
+                yield result.to_json()
 
         write_records(
             records(),
