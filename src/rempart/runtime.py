@@ -163,6 +163,9 @@ class Runtime:
     def _follow_persons(self) -> None:
         seen = self.persons.changes()
         if seen != self._persons_seen:
-            self._gallery, self._names = self.persons.gallery(), self.persons.names()
+            self._gallery = self.persons.gallery()
+            names = self.persons.names()
+            if names != self._names:  # a new photo of someone changes no name
+                self._names = names
             self._persons_seen = seen
-            _ = self.gate.analyser  # build the prompt reader here, not in a request
+            _ = self.gate.analyser  # the new prompt reader is built here, not in a request

@@ -4,6 +4,7 @@ policy, and bad images."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,8 +13,8 @@ import pytest
 from rempart.detectors import FakeDetector
 from rempart.detectors.faces import FaceDetector
 from rempart.detectors.identity import IdentityDetector
-from rempart.errors import MediaError, MediaErrorCode, PromptError
-from rempart.gate import Gate, GateDetectors
+from rempart.errors import MediaError, MediaErrorCode, PromptError, RequestError
+from rempart.gate import Gate, GateDetectors, ImageEncoding, parse_gate_request
 from rempart.policy import BUILTIN_POLICIES, Action, Verdict, load_policy
 from rempart.signals import Signal
 from tests.images import encode, gradient
@@ -196,3 +197,22 @@ def test_the_default_detectors_find_the_uploaded_face(testdata: Path) -> None:
     assert isinstance(gate.detectors.inputs[1], FaceDetector)
     assert gate.check("add a red scarf", inputs=[photo]).action is Action.ALLOW
     gate.close()
+
+
+def test_a_request_is_read_from_json_as_every_interface_sends_it() -> None:
+    photo = base64.b64encode(b"\x89PNG not really").decode()
+    wrapped = "\n".join(photo[i : i + 8] for i in range(0, len(photo), 8))
+    request = parse_gate_request(
+        {"prompt": "a cat", "inputs": [wrapped], "lang": "en", "expect": "allow"},
+        images=ImageEncoding.BASE64,
+    )
+    assert request.inputs == (b"\x89PNG not really",)  # labels ignored, line breaks too
+    old = parse_gate_request(
+        {"text": "undress", "negative": "blur", "has_input_photo": True},
+        images=ImageEncoding.PATH,
+    )
+    assert (old.prompt, old.negative_prompt, old.person_photo) == ("undress", "blur", True)
+    with pytest.raises(RequestError, match='"prompt" or its old name "text"'):
+        parse_gate_request({"prompt": "a", "text": "b"}, images=ImageEncoding.PATH)
+    with pytest.raises(RequestError, match=r"inputs\.0"):
+        parse_gate_request({"prompt": "a", "inputs": ["no!"]}, images=ImageEncoding.BASE64)

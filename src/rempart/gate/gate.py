@@ -118,9 +118,13 @@ class Gate:
     ) -> None:
         self.policy = policy or load_policy("default")
         self._persons_source = persons if callable(persons) else None
-        first = analyser or PromptAnalyser(persons=() if callable(persons) else persons)
-        # The persons read last and the prompt reader built for them, swapped as one.
-        self._analysed: tuple[object, PromptAnalyser] = (None, first)
+        first = analyser
+        if first is None and not callable(persons):
+            first = PromptAnalyser(persons=persons)
+        # The persons read last and the prompt reader built for them, swapped as one; the
+        # reader for a function's persons is built on first use.
+        self._analysed: tuple[object, PromptAnalyser | None] = (None, first)
+        self._building = threading.Lock()
         self.limits = limits
         self._make_detectors = detectors
         self._detectors: GateDetectors | None = None
@@ -129,16 +133,27 @@ class Gate:
 
     @property
     def analyser(self) -> PromptAnalyser:
-        """The prompt reader, for the persons as they are now."""
-        analysed = self._analysed
-        if self._persons_source is None:
-            return analysed[1]
-        persons = self._persons_source()
-        if persons is not analysed[0]:
-            # Built outside any lock: a request never waits on another's models loading.
-            analysed = (persons, PromptAnalyser(persons=persons))
-            self._analysed = analysed
-        return analysed[1]
+        """The prompt reader, for the persons as they are now.
+
+        When they change, one thread builds the new reader (a long-running process's
+        follower does, see ``Runtime``) while requests go on with the one before; only the
+        first reader is waited for."""
+        persons, reader = self._analysed
+        if self._persons_source is None or (
+            self._persons_source() is persons and reader is not None
+        ):
+            assert reader is not None
+            return reader
+        if self._building.acquire(blocking=reader is None):
+            try:
+                current = self._persons_source()
+                if current is not self._analysed[0] or self._analysed[1] is None:
+                    self._analysed = (current, PromptAnalyser(persons=current))
+            finally:
+                self._building.release()
+        built = self._analysed[1]
+        assert built is not None
+        return built
 
     def check_request(self, request: GateRequest) -> Verdict:
         """The verdict on a ``GateRequest`` (as ``parse_gate_request`` reads one)."""

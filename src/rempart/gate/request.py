@@ -30,7 +30,8 @@ FIELDS: Final = {
     "output": "The generated image, when checking the output.",
     "person_photo": "The request edits a photo of a person that is not sent (counts as an "
     "uploaded photo with a face).",
-    "id": "Anything that identifies the request; given back with its verdict.",
+    "id": "Anything that identifies the request; rempart gate --batch gives it back with its "
+    "verdict.",
 }
 """Each field and what it means (the API's schema says it too)."""
 _OLD_NAMES: Final = {
@@ -65,15 +66,16 @@ class GateRequest:
 
 
 def parse_gate_request(data: object, *, images: ImageEncoding) -> GateRequest:
-    """The request a JSON object describes; ``RequestError`` naming the field that is wrong."""
+    """The request a JSON object describes; ``RequestError`` naming the field that is wrong.
+
+    Other members are ignored, as they always were (a batch file's lines may carry their own
+    labels); a field given under both its name and its old name is refused."""
     if not isinstance(data, Mapping):
         raise RequestError("a request must be a JSON object")
+    for old, new in _OLD_NAMES.items():
+        if old in data and new in data:
+            raise RequestError(f'give "{new}" or its old name "{old}", not both', field=new)
     fields = {_OLD_NAMES.get(str(key), str(key)): value for key, value in data.items()}
-    unknown = sorted(set(fields) - set(FIELDS))
-    if unknown:
-        raise RequestError(
-            f"unknown field {unknown[0]!r}; fields: {', '.join(FIELDS)}", field=unknown[0]
-        )
     prompt = fields.get("prompt")
     if not isinstance(prompt, str):
         raise RequestError('"prompt" must be a string', field="prompt")
@@ -109,7 +111,7 @@ def _image(value: object, field: str, encoding: ImageEncoding) -> ImageInput:
         raise RequestError(f'"{field}" must be {kind}', field=field)
     if encoding is ImageEncoding.PATH:
         return value
-    try:
-        return base64.b64decode(value, validate=True)
+    try:  # line breaks, as MIME-style encoders write them, are no error
+        return base64.b64decode("".join(value.split()), validate=True)
     except (binascii.Error, ValueError):
         raise RequestError(f'"{field}" is not valid base64', field=field) from None
