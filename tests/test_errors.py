@@ -35,7 +35,7 @@ def example(cls: type[RempartError]) -> RempartError:
         errors.PromptError: errors.PromptError(PromptErrorCode.TOO_LONG, "too long"),
         errors.MissingExtraError: errors.MissingExtraError("nudity", "nudity", "nudenet"),
         errors.ImportLineError: errors.ImportLineError(3, "invalid PDQ hash"),
-        errors.EnrolmentError: errors.EnrolmentError("nothing enrolled", problems=["a: no face"]),
+        errors.EnrolmentError: errors.EnrolmentError("Ada: Quist", ["a.jpg: no face"]),
     }
     return made.get(cls) or cls("something is wrong")
 

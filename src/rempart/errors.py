@@ -293,8 +293,9 @@ class EnrolmentError(PersonsError):
     exit_code = ExitCode.SOME_FAILED
     problem = "enrolment-failed"
 
-    def __init__(self, message: str, *, problems: list[str]) -> None:
-        super().__init__(message)
+    def __init__(self, person: str, problems: list[str]) -> None:
+        super().__init__(f"nothing enrolled for {person!r}: {problems[0]}")
+        self.person = person
         self.problems = problems
 
     def problem_extra(self) -> dict[str, Any]:
@@ -302,8 +303,8 @@ class EnrolmentError(PersonsError):
         return {"problems": self.problems}
 
     def describe(self) -> str:
-        """Each photo's problem, one a line."""
-        return "\nError: ".join([*self.problems, str(self).split(":")[0]])
+        """Each photo's problem, one a line, then that nothing was enrolled."""
+        return "\nError: ".join([*self.problems, f"nothing enrolled for {self.person!r}"])
 
 
 class ApiKeyError(RempartError):

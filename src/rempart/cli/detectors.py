@@ -52,14 +52,11 @@ def choose_detectors(
             if missing is not None:
                 raise missing
         return names
-    chosen = []
     for name in registry.names:
         missing = None if name in leave_out else registry.missing(name)
         if missing is not None:
             typer.echo(f"Skipping {name}: {missing}", err=True)
-        elif name not in leave_out:
-            chosen.append(name)
-    return chosen
+    return registry.installed(leave_out=leave_out)
 
 
 def bank_matcher(settings: Settings, names: list[str] | None) -> BankMatcher | None:

@@ -133,11 +133,13 @@ def _gate(
         snapshot = PersonsSnapshot(settings.database_url)
         persons, gallery = snapshot.names, snapshot.gallery
     registry = detector_registry(settings, gallery=gallery)
-    matcher = bank_matcher(settings, bank_names)
     return Gate(
         policy,
         persons=persons,
-        detectors=lambda: GateDetectors.from_registry(registry, matcher=matcher),
+        # The index loads with the image detectors: a text-only request needs neither.
+        detectors=lambda: GateDetectors.from_registry(
+            registry, matcher=bank_matcher(settings, bank_names)
+        ),
         limits=settings.media,
     )
 

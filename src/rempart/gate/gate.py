@@ -76,7 +76,7 @@ class GateDetectors:
             registry.create(name) for name in ("faces", "identity", "nudity")
         )
         assert isinstance(identity, IdentityDetector)
-        plugins = registry.create_all([n for n in registry.plugins if registry.missing(n) is None])
+        plugins = registry.create_all(registry.plugins)
         bank = BankDetector(matcher)
         return cls(
             inputs=(bank, faces, identity),

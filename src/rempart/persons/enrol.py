@@ -62,7 +62,7 @@ def enrol_photos(
     vectors, unusable = chosen_faces(pictures, identity.embed(pictures), largest=largest)
     problems += unusable
     if problems:
-        raise EnrolmentError(f"nothing enrolled for {name!r}: {problems[0]}", problems=problems)
+        raise EnrolmentError(name, problems)
     named = aliases or distinctive is not None
     names = (
         PersonName(name, tuple(aliases), None if distinctive is None else tuple(distinctive))

@@ -10,11 +10,12 @@ from __future__ import annotations
 import builtins
 import json
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,6 +40,7 @@ __all__ = [
     "read_persons_file",
 ]
 
+T = TypeVar("T")
 MAX_NAME_LENGTH: Final = 200
 MAX_ALIASES: Final = 50
 """The most aliases, or distinctive parts, a person has."""
@@ -366,20 +368,21 @@ class PersonsSnapshot:
         self._names: builtins.list[PersonName] | None = None
 
     def gallery(self) -> Gallery:
-        """The enrolled embeddings."""
+        """The enrolled embeddings, read on first use."""
         if self._gallery is None:
-            persons = self._persons()
-            self._gallery = Gallery() if persons is None else persons.gallery()
+            self._gallery = self._read(ProtectedPersons.gallery, Gallery())
         return self._gallery
 
     def names(self) -> builtins.list[PersonName]:
-        """The persons' names, with their aliases."""
+        """The persons' names, with their aliases, read on first use (a text-only gate
+        reads no embeddings)."""
         if self._names is None:
-            persons = self._persons()
-            self._names = [] if persons is None else persons.names()
+            nobody: builtins.list[PersonName] = []
+            self._names = self._read(ProtectedPersons.names, nobody)
         return self._names
 
-    def _persons(self) -> ProtectedPersons | None:
+    def _read(self, read: Callable[[ProtectedPersons], T], empty: T) -> T:
         if not database_exists(self.database_url):
-            return None
-        return ProtectedPersons(Store.open(self.database_url))
+            return empty
+        with closing(Store.open(self.database_url)) as store:
+            return read(ProtectedPersons(store))
