@@ -132,13 +132,14 @@ def _gate(
     else:
         snapshot = PersonsSnapshot(settings.database_url)
         persons, gallery = snapshot.names, snapshot.gallery
-    registry = detector_registry(settings, gallery=gallery)
     return Gate(
         policy,
         persons=persons,
-        # The index loads with the image detectors: a text-only request needs neither.
+        # The registry and the index load with the image detectors, on the first request
+        # with an image: a text-only request needs none of them.
         detectors=lambda: GateDetectors.from_registry(
-            registry, matcher=bank_matcher(settings, bank_names)
+            detector_registry(settings, gallery=gallery),
+            matcher=bank_matcher(settings, bank_names),
         ),
         limits=settings.media,
     )

@@ -16,7 +16,7 @@ from rempart.server.app import WORKERS_ENV
 from rempart.server.metrics import MULTIPROCESS_ENV
 from rempart.store import Store
 
-__all__ = ["is_loopback", "serve"]
+__all__ = ["NO_KEY_WARNING", "check_exposure", "is_loopback", "serve"]
 
 _LOG = logging.getLogger(__name__)
 NO_KEY_WARNING = (
