@@ -15,9 +15,20 @@ See docs/python.md for an example of each job.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import TYPE_CHECKING, Any, Final
 
 __version__ = "0.1.0"
+
+# Nothing phones home. Dependencies that collect telemetry unless told not to, each told
+# before it can start (a user who sets the variable otherwise keeps their choice).
+_TELEMETRY_OFF: Final = {
+    # onnxruntime on Linux and macOS (1.30 does): writes a device id and an event queue under
+    # ~/.cache/Microsoft and uploads them; read once, when onnxruntime is imported.
+    "ORT_DISABLE_TELEMETRY": "1",
+}
+for _variable, _value in _TELEMETRY_OFF.items():
+    os.environ.setdefault(_variable, _value)
 
 # Each public name, and the module that defines it.
 _EXPORTS: Final = {
