@@ -21,6 +21,7 @@ DetectorOption = Annotated[
     typer.Option(
         "--detector",
         "-d",
+        metavar="NAME",
         help="Run this detector (repeatable) [default: every one whose extra is installed].",
     ),
 ]

@@ -35,15 +35,28 @@ MAX_BATCH_LINE_BYTES: Final = 1 << 20
 
 def gate_command(
     prompt: Annotated[
-        str | None, typer.Option("--prompt", help="The prompt of the request.")
+        str | None,
+        typer.Option(
+            "--prompt",
+            metavar="TEXT",
+            help="The prompt of the request [default: none; give it or --batch].",
+        ),
     ] = None,
-    negative: Annotated[str | None, typer.Option("--negative", help="Its negative prompt.")] = None,
+    negative: Annotated[
+        str | None,
+        typer.Option("--negative", metavar="TEXT", help="Its negative prompt [default: none]."),
+    ] = None,
     inputs: Annotated[
         list[Path] | None,
-        typer.Option("--input", help="A photo uploaded with the request (repeatable)."),
+        typer.Option(
+            "--input", metavar="FILE", help="A photo uploaded with the request (repeatable)."
+        ),
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", help="The image the generator made.")
+        Path | None,
+        typer.Option(
+            "--output", metavar="FILE", help="The image the generator made [default: none]."
+        ),
     ] = None,
     person_photo: Annotated[
         bool,
@@ -56,6 +69,7 @@ def gate_command(
         Path | None,
         typer.Option(
             "--persons",
+            metavar="FILE",
             help='Protected persons from this JSON file ({"protected_persons": [names]}) '
             "[default: those enrolled in the data directory].",
         ),
@@ -67,14 +81,17 @@ def gate_command(
         Path | None,
         typer.Option(
             "--batch",
+            metavar="FILE",
             help='Check each JSON line {"id", "prompt", "negative_prompt", "inputs", "output", '
-            '"person_photo"} of this file (- for standard input).',
+            '"person_photo"} of this file (- for standard input) [default: one request, '
+            "from --prompt].",
         ),
     ] = None,
     policy_name: PolicyOption = "default",
     bank_names: BankOption = None,
     output_format: Annotated[
-        str, typer.Option("--format", "-f", help="json or text (one request).")
+        str,
+        typer.Option("--format", "-f", metavar="json|text", help="json or text (one request)."),
     ] = "json",
 ) -> None:
     """Check a generation request: its prompt, negative prompt, uploaded photos and output.
@@ -84,6 +101,13 @@ def gate_command(
     could not be read (nothing was judged), 2 for a usage or configuration error. With
     --batch, one {"id", "action", "categories", "reasons"} (or {"id", "error"}) per line, and
     exit status 0 when every line was judged, 1 when some could not be.
+
+    \b
+    Examples:
+      rempart gate --prompt "a watercolour of a harbour at dawn"
+      rempart gate --prompt "make her older" --input upload.jpg --format text
+      rempart gate --prompt "a portrait" --output generated.png --policy strict
+      rempart gate --batch requests.jsonl > verdicts.jsonl
     """
     if output_format not in ("json", "text"):
         exit_with(f"--format must be json or text, not {output_format!r}", ExitCode.USAGE)

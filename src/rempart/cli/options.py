@@ -32,18 +32,26 @@ PathsArgument = Annotated[
 FormatOption = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
 JobsOption = Annotated[
     int | None,
-    typer.Option("--jobs", "-j", min=1, help="Files hashed at once [default: all cores]."),
+    typer.Option(
+        "--jobs", "-j", min=1, metavar="N", help="Files hashed at once [default: all cores]."
+    ),
 ]
 BankOption = Annotated[
     list[str] | None,
     typer.Option(
-        "--bank", "-b", help="Match against this bank (repeatable) [default: all enabled]."
+        "--bank",
+        "-b",
+        metavar="NAME",
+        help="Match against this bank (repeatable) [default: all enabled].",
     ),
 ]
 PolicyOption = Annotated[
     str,
     typer.Option(
-        "--policy", "-p", help="A built-in policy (default, strict, survey) or a YAML file."
+        "--policy",
+        "-p",
+        metavar="NAME|FILE",
+        help="A built-in policy (default, strict, survey) or a YAML file.",
     ),
 ]
 PersonsFlag = Annotated[

@@ -40,12 +40,15 @@ PhotosArgument = Annotated[
 ]
 AliasOption = Annotated[
     list[str] | None,
-    typer.Option("--alias", help="Another name prompts use for the person (repeatable)."),
+    typer.Option(
+        "--alias", metavar="NAME", help="Another name prompts use for the person (repeatable)."
+    ),
 ]
 DistinctiveOption = Annotated[
     list[str] | None,
     typer.Option(
         "--distinctive",
+        metavar="WORD",
         help="A part of the name that names the person alone (repeatable) "
         "[default: a surname rare in all six languages].",
     ),
@@ -87,6 +90,11 @@ def enroll_command(
 
     All or nothing: if any photo has no usable face, nothing is enrolled and the exit status
     is 1, with the reason for each photo.
+
+    \b
+    Examples:
+      rempart persons enroll "Ada Lovelace" portraits/ada/
+      rempart persons enroll "Ada Lovelace" ada-1.jpg ada-2.jpg --alias "Lady Ada"
     """
     from rempart.persons import enrol_photos
 
@@ -111,7 +119,13 @@ def names_command(
     distinctive: DistinctiveOption = None,
 ) -> None:
     """Set the other names the prompt gate reads for an enrolled person, and the parts of
-    their name that name them alone (replacing those set before)."""
+    their name that name them alone (replacing those set before).
+
+    \b
+    Examples:
+      rempart persons names "Ada Lovelace" --alias "Lady Ada"
+      rempart persons names "Ada Lovelace" --distinctive Lovelace
+    """
     settings = current_settings()
     person = _persons(settings).rename(name, aliases or (), distinctive)
     typer.echo(json.dumps(person.to_json(), ensure_ascii=False))
@@ -119,7 +133,13 @@ def names_command(
 
 @persons_app.command("list")
 def list_command(output_format: FormatOption = OutputFormat.TABLE) -> None:
-    """List the protected persons and how many embeddings each has."""
+    """List the protected persons and how many embeddings each has.
+
+    \b
+    Examples:
+      rempart persons list
+      rempart persons list --format jsonl
+    """
     settings = current_settings()
     people = _persons(settings).list()
     write_records(
@@ -140,7 +160,12 @@ def _cell(value: object) -> str:
 
 @persons_app.command("remove")
 def remove_command(name: NameArgument) -> None:
-    """Remove a person and delete every embedding enrolled for them."""
+    """Remove a person and delete every embedding enrolled for them.
+
+    \b
+    Examples:
+      rempart persons remove "Ada Lovelace"
+    """
     settings = current_settings()
     person = _persons(settings).remove(name)
     typer.echo(f"Removed {person.name!r} and {person.embeddings} embeddings.", err=True)
@@ -157,6 +182,11 @@ def match_command(
     JSON Lines: {"path", "faces": [{"box": [x, y, width, height], "matches": [{"name",
     "distance"}]}]} per photo, nearest first, or {"path", "error"}. Exit status 1 when a photo
     could not be read.
+
+    \b
+    Examples:
+      rempart persons match upload.jpg
+      rempart persons match -r uploads/ > faces.jsonl
     """
     from rempart.media import MediaFailure
     from rempart.persons.match import match_photos
