@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from rempart.cli.paths import expand_paths
+
 from rempart.workers import ordered_map
 
 

@@ -11,14 +11,15 @@ import typer
 
 from rempart.cli.errors import ExitCode
 from rempart.cli.options import (
+    FollowLinksOption,
     FormatOption,
     JobsOption,
     RecursiveOption,
     current_settings,
     default_jobs,
+    walk_paths,
 )
 from rempart.cli.output import OutputFormat, progress, write_records
-from rempart.cli.paths import expand_paths
 
 if TYPE_CHECKING:
     from rempart.config import Settings
@@ -88,10 +89,17 @@ def enroll_command(
     All or nothing: if any photo has no usable face, nothing is enrolled and the exit status
     is 1, with the reason for each photo.
     """
+    from rempart.errors import EnrolmentError
+    from rempart.media import MediaFailure
     from rempart.persons import enrol_photos
+    from rempart.walk import printable
 
     settings = current_settings()
-    files = list(expand_paths(photos))
+    items, _ = walk_paths(photos)
+    unreadable = [item for item in items if isinstance(item, MediaFailure)]
+    if unreadable:  # all or nothing: a photo the walk could not read enrols no one
+        raise EnrolmentError(name, [f"{printable(f.path)}: {f.error.message}" for f in unreadable])
+    files = [item for item in items if isinstance(item, str)]
     enrolled = enrol_photos(
         _persons(settings),
         name,
@@ -151,6 +159,7 @@ def match_command(
     photos: PhotosArgument,
     jobs: JobsOption = None,
     recursive: RecursiveOption = False,
+    follow_links: FollowLinksOption = False,
 ) -> None:
     """Check photos against the protected persons: each face with the protected persons it matches.
 
@@ -163,7 +172,7 @@ def match_command(
 
     settings = current_settings()
     identity = _identity(settings)
-    files = list(expand_paths(photos, recursive=recursive))
+    files, walk = walk_paths(photos, recursive=recursive, follow_links=follow_links)
     failures = 0
     with progress("Matching faces", total=len(files)) as track:
 
@@ -183,4 +192,6 @@ def match_command(
             table_columns=(),
             flatten=lambda record: record,
         )
+    if walk.skipped:
+        typer.echo(walk.skipped_note(), err=True)
     raise typer.Exit(ExitCode.SOME_FAILED if failures else ExitCode.OK)
