@@ -1,4 +1,4 @@
-"""Path expansion and the ordered thread pool."""
+"""The folder walk and the ordered thread pool."""
 
 from __future__ import annotations
 
@@ -8,19 +8,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rempart.cli.paths import expand_paths
 
+from rempart.walk import Walk
 from rempart.workers import ordered_map
 
 
-def test_expand_paths(tmp_path: Path) -> None:
+def test_the_walk_is_sorted_skips_hidden_files_and_gives_missing_files_as_named(
+    tmp_path: Path,
+) -> None:
     (tmp_path / "sub").mkdir()
     for name in ("b.jpg", "a.jpg", ".hidden", "sub/c.jpg"):
-        (tmp_path / name).write_bytes(b"x")
-    flat = list(expand_paths([str(tmp_path), "missing.jpg"]))
-    assert [Path(p).name for p in flat] == ["a.jpg", "b.jpg", "missing.jpg"]
-    deep = list(expand_paths([str(tmp_path)], recursive=True))
-    assert [Path(p).name for p in deep] == ["a.jpg", "b.jpg", "c.jpg"]
+        (tmp_path / name).write_bytes(b"\xff\xd8\xff\xe0")
+    flat = list(Walk([str(tmp_path), "missing.jpg"]))
+    assert [Path(p).name for p in flat if isinstance(p, str)] == ["a.jpg", "b.jpg", "missing.jpg"]
+    deep = list(Walk([str(tmp_path)], recursive=True))
+    assert [Path(p).name for p in deep if isinstance(p, str)] == ["a.jpg", "b.jpg", "c.jpg"]
 
 
 def test_ordered_map_keeps_order_and_runs_in_parallel() -> None:

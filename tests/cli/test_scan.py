@@ -40,7 +40,10 @@ def bank_holding(env: dict[str, str], image: Path) -> None:
 
 
 def records(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    """The records of an output, less its first line, the run fingerprint."""
+    header, *lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert set(header) == {"rempart_scan"}
+    return lines
 
 
 def test_scan_judges_every_file_and_writes_a_report(
@@ -99,14 +102,14 @@ def test_resume_skips_what_was_judged_and_redoes_a_cut_line(
     args = ("scan", str(folder), "-d", "provenance", "--out", str(out))
     assert run(env, *args)[0] == 1
     complete = out.read_bytes()
-    first = complete.split(b"\n")[0] + b"\n"
+    first = b"".join(complete.splitlines(keepends=True)[:2])  # the fingerprint, one record
     out.write_bytes(first + complete[len(first) : len(first) + 40])  # killed mid-line
     code, _, err = run(env, *args, "--resume")
     assert code == 1
     assert "1 already in the output" in err
     resumed = out.read_bytes()
     assert resumed.startswith(first)
-    expected = [json.loads(line)["path"] for line in complete.splitlines()]
+    expected = [json.loads(line)["path"] for line in complete.splitlines()[1:]]
     assert [r["path"] for r in records(out)] == expected
     code, _, err = run(env, *args, "--resume")
     assert code == 1, "the output as a whole still holds the truncated file's error"
@@ -123,7 +126,8 @@ def test_resume_refuses_an_output_judged_by_another_policy(
         env, "scan", str(folder), "-d", "provenance", "--out", str(out), "--resume", "-p", "strict"
     )
     assert code == 2
-    assert "judged by policy default" in err
+    assert "was written by another run (policy default" in err
+    assert "strict" in err
     assert len(records(out)) == 1, "nothing changed"
 
 

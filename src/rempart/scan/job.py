@@ -55,9 +55,9 @@ class ScanOutcome:
 @dataclass
 class ScanJob:
     """Scan ``paths`` (file paths, or what a folder walk could not read) with ``scanner``;
-    records go to ``out`` (a file it can resume; ``-``: standard output) or, when None, to
-    the stream ``run`` is given. ``banks``: the banks the scanner's matcher reads (None:
-    every bank), named in the run fingerprint that the output starts with."""
+    records go to ``out`` (a file it can resume, whose first line is the run fingerprint;
+    ``-``: standard output) or, when None, to the stream ``run`` is given (records only).
+    ``banks``: the banks the scanner's matcher reads (None: every bank), for the fingerprint."""
 
     scanner: Scanner
     paths: Sequence[WalkItem]
@@ -96,12 +96,10 @@ class ScanJob:
         flagged = self._earlier(previous, set(keys), summary)
         done = previous.records if previous is not None else {}
         todo = [item for item, key in zip(files, keys, strict=True) if key not in done]
-        header = header_record(fingerprint)
         if self.out is not None and self._to_file:
-            output = open_output(self.out, previous, header)
+            output = open_output(self.out, previous, header_record(fingerprint))
         elif stream is not None:
-            output = stream
-            write_record(output, header)
+            output = stream  # a stream is never resumed: records only, as a pipe expects
         else:
             raise ScanOutputError("a scan needs an output file or a stream to write to")
         written = 0
