@@ -194,3 +194,50 @@ def test_persons_adds_identity_matches(env: dict[str, str], testdata: Path) -> N
     assert matched["verdict"]["action"] == "allow", "a protected person alone is not blocked"
     code, stdout, _ = run(env, "scan", *photos, "-d", "faces")
     assert "identity.match" not in stdout, "identity runs only with --persons"
+
+
+def test_out_dev_null_and_standard_output(env: dict[str, str], folder: Path) -> None:
+    args = ("scan", str(folder / "a.jpg"), "-d", "provenance")
+    code, stdout, err = run(env, *args, "--out", "/dev/null")
+    assert (code, stdout) == (0, ""), err
+    code, stdout, _ = run(env, *args, "--out", "-")
+    assert code == 0
+    (record,) = [json.loads(line) for line in stdout.splitlines()]  # records only, no fingerprint
+    assert record["verdict"]["action"] == "allow"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--report", "{tmp}/missing/report.html"), "there is no folder"),
+        (("--report", "-"), "--report needs a file"),
+        (("--out", "{tmp}/missing/out.jsonl"), "there is no folder"),
+        (("--out", "{tmp}"), "is a folder"),
+        (("--out", "-", "--resume"), "--resume needs --out"),
+    ],
+)
+def test_outputs_are_refused_before_any_work(
+    env: dict[str, str], folder: Path, tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    filled = [arg.format(tmp=tmp_path) for arg in args]
+    # --bank nope would fail at the bank: the output is checked before anything is loaded
+    code, stdout, err = run(env, "scan", str(folder), "--bank", "nope", *filled)
+    assert code == 2
+    assert message in err
+    assert stdout == ""
+
+
+def test_resume_refuses_an_output_made_with_other_banks(
+    env: dict[str, str], folder: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.jsonl"
+    bank_holding(env, folder / "b.jpg")
+    args = ("scan", str(folder / "a.jpg"), "-d", "provenance", "--bank", "known", "--out", str(out))
+    assert run(env, *args)[0] == 0
+    code, hashes, _ = run(env, "hash", str(folder / "c.jpg"))
+    assert run(env, "bank", "import", "known", "-", "--format", "jsonl", stdin=hashes)[0] == 0
+    code, _, err = run(env, *args, "--resume")
+    assert code == 2
+    assert "banks: known" in err
+    assert "active 1" in err
+    assert "active 2" in err
