@@ -73,7 +73,8 @@ def name(record: dict[str, Any]) -> bytes:
     """The raw name of a record's file."""
     if "path_bytes" in record:
         return os.path.basename(base64.b64decode(record["path_bytes"]))
-    return os.path.basename(record["path"].encode("utf-8"))
+    path: str = record["path"]
+    return os.path.basename(path.encode("utf-8"))
 
 
 IMAGES = {b"a.png", b"alias.png", BAD_NAME, NEWLINE_NAME.encode()}
