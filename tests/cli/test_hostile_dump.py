@@ -11,8 +11,10 @@ import csv
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -162,3 +164,34 @@ def test_no_name_breaks_a_csv_row_or_a_table(dump: Path, tmp_path: Path) -> None
     table = rempart(tmp_path, "hash", dump / NEWLINE_NAME, "--format", "table").stdout
     (row,) = [line for line in table.decode("utf-8").splitlines() if "line.png" in line]
     assert "new\\nline.png" in row
+
+
+def test_ctrl_c_says_what_a_scan_wrote_and_resume_goes_on(tmp_path: Path) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for number in range(150):
+        (folder / f"{number:03}.png").write_bytes(encode(gradient(600, 500, seed=number), "PNG"))
+    out = tmp_path / "out.jsonl"
+    args = [sys.executable, "-m", "rempart", "scan", str(folder), "-d", "provenance", "-j", "1"]
+    env = {**os.environ, "REMPART_DATA_DIR": str(tmp_path / "data")}
+    scan = subprocess.Popen([*args, "--out", str(out)], env=env, stderr=subprocess.PIPE)
+    while scan.poll() is None and (not out.exists() or out.read_bytes().count(b"\n") < 3):
+        time.sleep(0.05)  # until a few records are written
+    scan.send_signal(signal.SIGINT)
+    _, err = scan.communicate(timeout=120)
+    if scan.returncode == 0:
+        pytest.skip("the scan ended before Ctrl-C reached it")
+    written = out.read_bytes()
+    records = written.count(b"\n") - 1  # less the fingerprint
+    assert scan.returncode == 130
+    assert err.decode().strip() == (
+        f"interrupted: {records} records written to {out}, each line whole; "
+        "run the same command with --resume to go on"
+    )
+    assert written.endswith(b"\n")
+    resumed = subprocess.run([*args, "--out", str(out), "--resume"], env=env, timeout=300,
+                             capture_output=True, check=False)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr.decode()
+    assert f"{records} already in the output" in resumed.stderr.decode()
+    assert out.read_bytes().startswith(written)
+    assert out.read_bytes().count(b"\n") == 151

@@ -95,7 +95,9 @@ def enroll_command(
     from rempart.walk import printable
 
     settings = current_settings()
-    items, _ = walk_paths(photos)
+    items, walk = walk_paths(photos)
+    if walk.skipped:
+        typer.echo(walk.skipped_note(), err=True)
     unreadable = [item for item in items if isinstance(item, MediaFailure)]
     if unreadable:  # all or nothing: a photo the walk could not read enrols no one
         raise EnrolmentError(name, [f"{printable(f.path)}: {f.error.message}" for f in unreadable])
