@@ -87,7 +87,8 @@ class ScanJob:
         if self.sample_size is not None:
             files = sample(files, self.sample_size, seed=self.seed)
         policy = self.scanner.policy
-        fingerprint = run_fingerprint(self.scanner, self.banks)
+        # Only a file is resumed, so only a file records what made it.
+        fingerprint = run_fingerprint(self.scanner, self.banks) if self._to_file else None
         previous = None
         if self.resume and self.out is not None:
             previous = read_previous(self.out, policy.ref, fingerprint)
@@ -96,12 +97,7 @@ class ScanJob:
         flagged = self._earlier(previous, set(keys), summary)
         done = previous.records if previous is not None else {}
         todo = [item for item, key in zip(files, keys, strict=True) if key not in done]
-        if self.out is not None and self._to_file:
-            output = open_output(self.out, previous, header_record(fingerprint))
-        elif stream is not None:
-            output = stream  # a stream is never resumed: records only, as a pipe expects
-        else:
-            raise ScanOutputError("a scan needs an output file or a stream to write to")
+        output = self._open(stream, previous, fingerprint)
         written = 0
         try:
             with progress(len(todo)) as track:
@@ -121,6 +117,17 @@ class ScanJob:
         if self.report is not None:
             write_report(self.report, summary, flagged)
         return ScanOutcome(summary, skipped=len(files) - len(todo))
+
+    def _open(
+        self, stream: IO[str] | None, previous: Previous | None, fingerprint: dict[str, Any] | None
+    ) -> IO[str]:
+        """The output file, its fingerprint first; or ``stream``, which gets records only, as
+        a pipe expects."""
+        if self.out is not None and fingerprint is not None:
+            return open_output(self.out, previous, header_record(fingerprint))
+        if stream is None:
+            raise ScanOutputError("a scan needs an output file or a stream to write to")
+        return stream
 
     def _interrupted(self, written: int, earlier: int) -> str:
         """What Ctrl-C leaves: how many records, where, and how to go on."""
