@@ -57,6 +57,8 @@ def test_printable_keeps_a_name_on_one_line() -> None:
         (b"II*\x00", True),
         (b"BM", True),
         (b"\x00\x00\x00\x1cftypavif", True),
+        (b"\x00\x00\x00\x18ftypheic", True),
+        (b"\x00\x00\x00\x18ftypisom", False),  # an MP4 video
         (b"RIFF\x00\x00\x00\x00WAVEfmt ", False),
         (b"%PDF-1.7", False),
         (b"", False),

@@ -62,6 +62,11 @@ _MAGIC: Final = (
     b"II+\x00",  # BigTIFF
     b"MM\x00+",
 )
+# The major brands of AVIF and HEIF files (ISO-BMFF), not those of MP4 or QuickTime videos,
+# which a dump holds by the thousand and Rempart does not read.
+_ISO_BRANDS: Final = frozenset(
+    (b"avif", b"avis", b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
+)
 # Unicode's line and paragraph separators and the bidirectional controls: they break a row
 # or reorder what a person reads, as control characters do.
 _INVISIBLE: Final = frozenset("\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -73,7 +78,7 @@ def looks_like_image(head: bytes) -> bool:
         return True
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return True
-    return head[4:8] == b"ftyp"  # AVIF, HEIC: the decoder checks the brand
+    return head[4:8] == b"ftyp" and head[8:12] in _ISO_BRANDS
 
 
 @dataclass
@@ -284,7 +289,7 @@ def _inside(path: str, root: str) -> bool:
 def _not_regular(path: str, mode: int) -> MediaFailure:
     """A FIFO, socket or device: opening one may hang or act on hardware, so it never is."""
     if stat.S_ISFIFO(mode):
-        kind = "a FIFO"
+        kind = "a FIFO (- reads standard input)"
     elif stat.S_ISSOCK(mode):
         kind = "a socket"
     elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
