@@ -75,10 +75,12 @@ def scan_command(
 
     JSON Lines: one {"path", "sha256", "md5", "pdq", "quality", "width", "height", "verdict":
     {"action", "categories", "reasons", "policy"}, "signals": [...]} per file, or {"path",
-    "error"}, after a first line {"rempart_scan": {...}} naming what made them (--resume
-    refuses an output made by other detectors, banks or policy). A summary goes to standard
-    error. Exit status 0 when every file was judged, 1 when some could not be read, 2 for a
-    usage or configuration error, 130 on Ctrl-C (whole lines kept; --resume goes on).
+    "error"}. An --out file starts with a line {"rempart_scan": {...}} naming what made it:
+    --resume refuses an output made by another policy, other detectors or other banks. Links
+    are followed inside the tree only (-L: everywhere); files that are not images are skipped
+    inside folders (--all-files: reported). A summary goes to standard error. Exit status 0
+    when every file was judged, 1 when some could not be read, 2 for a usage or configuration
+    error, 130 on Ctrl-C (whole lines kept; --resume goes on).
     """
     from rempart.policy import load_policy
     from rempart.scan import ScanJob, Scanner
