@@ -180,6 +180,7 @@ SLOW_TESTS = (
     r"tests/provenance/test_watermark\.py::test_(no_mark_where_none|marks_survive_lossless)",
     r"tests/detectors/test_plugins\.py::test_(scan|gate|serve)_sees",  # new interpreters
     r"tests/test_layers\.py::test_every_module_imports_first",  # a hundred interpreters
+    r"tests/cli/test_hostile_dump\.py",  # each runs rempart in new interpreters
 )
 
 

@@ -1,7 +1,10 @@
-"""Path expansion and the ordered thread pool."""
+"""The folder walk and the ordered thread pool."""
 
 from __future__ import annotations
 
+import base64
+import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -9,18 +12,74 @@ from pathlib import Path
 
 import pytest
 
-from rempart.cli.paths import expand_paths
+from rempart.media import MediaFailure
+from rempart.walk import Walk, looks_like_image, output_record, path_fields, printable
 from rempart.workers import ordered_map
 
 
-def test_expand_paths(tmp_path: Path) -> None:
+def test_the_walk_is_sorted_skips_hidden_files_and_gives_missing_files_as_named(
+    tmp_path: Path,
+) -> None:
     (tmp_path / "sub").mkdir()
     for name in ("b.jpg", "a.jpg", ".hidden", "sub/c.jpg"):
-        (tmp_path / name).write_bytes(b"x")
-    flat = list(expand_paths([str(tmp_path), "missing.jpg"]))
-    assert [Path(p).name for p in flat] == ["a.jpg", "b.jpg", "missing.jpg"]
-    deep = list(expand_paths([str(tmp_path)], recursive=True))
-    assert [Path(p).name for p in deep] == ["a.jpg", "b.jpg", "c.jpg"]
+        (tmp_path / name).write_bytes(b"\xff\xd8\xff\xe0")
+    flat = list(Walk([str(tmp_path), "missing.jpg"]))
+    assert [Path(p).name for p in flat if isinstance(p, str)] == ["a.jpg", "b.jpg", "missing.jpg"]
+    deep = list(Walk([str(tmp_path)], recursive=True))
+    assert [Path(p).name for p in deep if isinstance(p, str)] == ["a.jpg", "b.jpg", "c.jpg"]
+
+
+def test_a_name_that_is_not_utf8_is_written_losslessly() -> None:
+    path = os.fsdecode(b"dump/caf\xe9.png")  # Latin-1, as an old camera names it
+    fields = path_fields(path)
+    assert fields["path"] == "dump/caf\\xe9.png"
+    assert base64.b64decode(fields["path_bytes"]) == b"dump/caf\xe9.png"
+    assert path_fields("dump/café.png") == {"path": "dump/café.png"}
+    record = output_record({"path": path, "error": {"code": "x", "message": f"{path}: bad"}})
+    json.dumps(record, ensure_ascii=False).encode("utf-8")  # valid UTF-8, whatever the name
+    assert list(record) == ["path", "path_bytes", "error"]
+
+
+def test_printable_keeps_a_name_on_one_line() -> None:
+    assert printable("a\nb\r\t\x1b[31m.png") == "a\\nb\\r\\t\\x1b[31m.png"
+    assert printable("x\u202egnp.exe") == "x\\u202egnp.exe"  # no right-to-left trick
+    assert printable(os.fsdecode(b"\xff.png")) == "\\xff.png"
+    assert printable("été 🌅.jpg") == "été 🌅.jpg"
+
+
+@pytest.mark.parametrize(
+    ("head", "image"),
+    [
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF", True),
+        (b"\x89PNG\r\n\x1a\n", True),
+        (b"GIF89a", True),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", True),
+        (b"II*\x00", True),
+        (b"BM", True),
+        (b"\x00\x00\x00\x1cftypavif", True),
+        (b"\x00\x00\x00\x18ftypheic", True),
+        (b"\x00\x00\x00\x18ftypisom", False),  # an MP4 video
+        (b"RIFF\x00\x00\x00\x00WAVEfmt ", False),
+        (b"%PDF-1.7", False),
+        (b"", False),
+    ],
+)
+def test_images_are_known_by_their_first_bytes(head: bytes, image: bool) -> None:
+    assert looks_like_image(head) is image
+
+
+def test_each_folder_is_walked_once_and_a_loop_is_recorded(tmp_path: Path) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "x.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (tmp_path / "a" / "again").symlink_to("b")
+    (tmp_path / "a" / "b" / "top").symlink_to("../..")
+    walk = Walk([str(tmp_path)], recursive=True, follow_links=True)
+    items = list(walk)
+    files = [item for item in items if isinstance(item, str)]
+    assert [Path(p).name for p in files] == ["x.png"]
+    (loop,) = [item for item in items if isinstance(item, MediaFailure)]
+    assert (Path(loop.path).name, loop.error.code) == ("top", "link_loop")
+    assert walk.skipped_note() == "1 folders skipped: reached again through links"
 
 
 def test_ordered_map_keeps_order_and_runs_in_parallel() -> None:

@@ -49,6 +49,7 @@ __all__ = [
     "ExitCode",
     "ImportLineError",
     "IndexFileError",
+    "Interrupted",
     "LexiconError",
     "MediaError",
     "MediaErrorCode",
@@ -131,6 +132,11 @@ class MediaErrorCode(StrEnum):
     TOO_MANY_FRAMES = "too_many_frames"
     TRUNCATED = "truncated"
     CORRUPT = "corrupt"
+    # Entries of a folder walk that were not read (``rempart.walk``).
+    DANGLING_LINK = "dangling_link"
+    LINK_LOOP = "link_loop"
+    NOT_REGULAR = "not_regular"
+    PERMISSION_DENIED = "permission_denied"
 
 
 class _CodedError(RempartError):
@@ -330,7 +336,13 @@ class NotReadyError(RempartError):
 
 
 class ScanOutputError(RempartError):
-    """An output file that cannot be resumed: not a scan's output, or judged by another policy."""
+    """An output that cannot be written or resumed: a folder, in a missing folder, not a
+    scan's output, or made by another policy, other detectors or other banks."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run that wrote an output: the message says what was written and how
+    to go on. A ``KeyboardInterrupt`` still, so whatever handles Ctrl-C handles this."""
 
 
 def import_extra(module: str, *, extra: str, detector: str) -> ModuleType:

@@ -43,8 +43,17 @@ def mixed_folder(tmp_path: Path) -> Path:
     return folder
 
 
+def test_files_that_are_not_images_are_skipped_and_counted(mixed_folder: Path) -> None:
+    result = runner.invoke(app, ["hash", str(mixed_folder)])
+    names = [Path(json.loads(line)["path"]).name for line in result.stdout.splitlines()]
+    assert names == ["a-good.jpg", "c-truncated.jpg", "e-bomb.png", "f-frames.gif", "g-good.png"]
+    assert "2 files skipped: not images" in result.stderr  # the empty file and the text
+    named = runner.invoke(app, ["hash", str(mixed_folder / "d-text.jpg")])
+    assert json.loads(named.stdout)["error"]["code"] == "unsupported_format", "named: always"
+
+
 def test_a_bad_file_never_stops_the_run(mixed_folder: Path) -> None:
-    code, out = run("hash", str(mixed_folder))
+    code, out = run("hash", "--all-files", str(mixed_folder))
     records = [json.loads(line) for line in out.splitlines()]
     assert code == 1
     names = [Path(r["path"]).name for r in records]
@@ -97,7 +106,7 @@ def test_dihedral_flag_adds_eight_hashes(tmp_path: Path) -> None:
 
 
 def test_csv_and_table_formats(mixed_folder: Path) -> None:
-    _, out = run("hash", "--format", "csv", str(mixed_folder))
+    _, out = run("hash", "--format", "csv", "--all-files", str(mixed_folder))
     rows = list(csv.DictReader(io.StringIO(out)))
     assert len(rows) == 7
     assert rows[1]["error_code"] == "empty"

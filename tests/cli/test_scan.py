@@ -40,7 +40,10 @@ def bank_holding(env: dict[str, str], image: Path) -> None:
 
 
 def records(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    """The records of an output, less its first line, the run fingerprint."""
+    header, *lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert set(header) == {"rempart_scan"}
+    return lines
 
 
 def test_scan_judges_every_file_and_writes_a_report(
@@ -99,14 +102,14 @@ def test_resume_skips_what_was_judged_and_redoes_a_cut_line(
     args = ("scan", str(folder), "-d", "provenance", "--out", str(out))
     assert run(env, *args)[0] == 1
     complete = out.read_bytes()
-    first = complete.split(b"\n")[0] + b"\n"
+    first = b"".join(complete.splitlines(keepends=True)[:2])  # the fingerprint, one record
     out.write_bytes(first + complete[len(first) : len(first) + 40])  # killed mid-line
     code, _, err = run(env, *args, "--resume")
     assert code == 1
     assert "1 already in the output" in err
     resumed = out.read_bytes()
     assert resumed.startswith(first)
-    expected = [json.loads(line)["path"] for line in complete.splitlines()]
+    expected = [json.loads(line)["path"] for line in complete.splitlines()[1:]]
     assert [r["path"] for r in records(out)] == expected
     code, _, err = run(env, *args, "--resume")
     assert code == 1, "the output as a whole still holds the truncated file's error"
@@ -123,7 +126,8 @@ def test_resume_refuses_an_output_judged_by_another_policy(
         env, "scan", str(folder), "-d", "provenance", "--out", str(out), "--resume", "-p", "strict"
     )
     assert code == 2
-    assert "judged by policy default" in err
+    assert "was written by another run (policy default" in err
+    assert "strict" in err
     assert len(records(out)) == 1, "nothing changed"
 
 
@@ -190,3 +194,50 @@ def test_persons_adds_identity_matches(env: dict[str, str], testdata: Path) -> N
     assert matched["verdict"]["action"] == "allow", "a protected person alone is not blocked"
     code, stdout, _ = run(env, "scan", *photos, "-d", "faces")
     assert "identity.match" not in stdout, "identity runs only with --persons"
+
+
+def test_out_dev_null_and_standard_output(env: dict[str, str], folder: Path) -> None:
+    args = ("scan", str(folder / "a.jpg"), "-d", "provenance")
+    code, stdout, err = run(env, *args, "--out", "/dev/null")
+    assert (code, stdout) == (0, ""), err
+    code, stdout, _ = run(env, *args, "--out", "-")
+    assert code == 0
+    (record,) = [json.loads(line) for line in stdout.splitlines()]  # records only, no fingerprint
+    assert record["verdict"]["action"] == "allow"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--report", "{tmp}/missing/report.html"), "there is no folder"),
+        (("--report", "-"), "--report needs a file"),
+        (("--out", "{tmp}/missing/out.jsonl"), "there is no folder"),
+        (("--out", "{tmp}"), "is a folder"),
+        (("--out", "-", "--resume"), "--resume needs --out"),
+    ],
+)
+def test_outputs_are_refused_before_any_work(
+    env: dict[str, str], folder: Path, tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    filled = [arg.format(tmp=tmp_path) for arg in args]
+    # --bank nope would fail at the bank: the output is checked before anything is loaded
+    code, stdout, err = run(env, "scan", str(folder), "--bank", "nope", *filled)
+    assert code == 2
+    assert message in err
+    assert stdout == ""
+
+
+def test_resume_refuses_an_output_made_with_other_banks(
+    env: dict[str, str], folder: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.jsonl"
+    bank_holding(env, folder / "b.jpg")
+    args = ("scan", str(folder / "a.jpg"), "-d", "provenance", "--bank", "known", "--out", str(out))
+    assert run(env, *args)[0] == 0
+    code, hashes, _ = run(env, "hash", str(folder / "c.jpg"))
+    assert run(env, "bank", "import", "known", "-", "--format", "jsonl", stdin=hashes)[0] == 0
+    code, _, err = run(env, *args, "--resume")
+    assert code == 2
+    assert "banks: known" in err
+    assert "active 1" in err
+    assert "active 2" in err

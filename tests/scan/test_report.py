@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import html5lib
 
 from rempart.policy import load_policy
@@ -56,3 +58,14 @@ def test_a_clean_scan_says_nothing_was_flagged() -> None:
     assert "No image was flagged." in html
     assert "No image fell under any category." in html
     assert "Prevalence" not in html, "only a sample gets prevalence"
+
+
+def test_a_name_with_a_newline_or_bytes_that_are_not_utf8_is_shown_escaped() -> None:
+    summary = ScanSummary(load_policy("strict").ref, population=2)
+    records = [flagged_record("dump/new\nline.png"), flagged_record(os.fsdecode(b"dump/\xff.png"))]
+    for record in records:
+        summary.add(record)
+    html = render_report(summary, [FlaggedItem(record) for record in records])
+    html.encode("utf-8")  # the page is valid UTF-8 whatever the names
+    assert "<code>dump/new\\nline.png</code>" in html
+    assert "<code>dump/\\xff.png</code>" in html

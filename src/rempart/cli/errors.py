@@ -1,5 +1,6 @@
 """How a ``rempart`` command ends: one handler turns every ``RempartError`` into its message
-and its exit status (``RempartError.exit_code``), and Ctrl-C into 130."""
+and its exit status (``RempartError.exit_code``), and Ctrl-C into 130 (saying what a scan
+wrote and how to resume it)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from rempart.errors import ExitCode, RempartError
+from rempart.errors import ExitCode, Interrupted, RempartError
 
 __all__ = ["ExitCode", "RempartGroup", "exit_with"]
 
@@ -22,8 +23,9 @@ class RempartGroup(TyperGroup):
             return super().invoke(ctx)
         except RempartError as exc:
             exit_with(exc.describe(), exc.exit_code)
-        except KeyboardInterrupt:
-            typer.echo("Interrupted.", err=True)
+        except KeyboardInterrupt as exc:
+            # A run that wrote an output says what it wrote and how to go on (``Interrupted``).
+            typer.echo(str(exc) if isinstance(exc, Interrupted) else "Interrupted.", err=True)
             raise typer.Exit(ExitCode.INTERRUPTED) from None
 
 

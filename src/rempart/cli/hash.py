@@ -10,15 +10,17 @@ import typer
 
 from rempart.cli.errors import ExitCode
 from rempart.cli.options import (
+    AllFilesOption,
+    FollowLinksOption,
     FormatOption,
     JobsOption,
     PathsArgument,
     RecursiveOption,
     current_settings,
     default_jobs,
+    walk_paths,
 )
 from rempart.cli.output import OutputFormat, progress, write_records
-from rempart.cli.paths import expand_paths
 
 __all__ = ["hash_command"]
 
@@ -35,6 +37,8 @@ def hash_command(
     output_format: FormatOption = OutputFormat.JSONL,
     jobs: JobsOption = None,
     recursive: RecursiveOption = False,
+    follow_links: FollowLinksOption = False,
+    all_files: AllFilesOption = False,
 ) -> None:
     """Hash images: PDQ (perceptual, with quality) and SHA-256/MD5 of the bytes.
 
@@ -44,7 +48,9 @@ def hash_command(
     from rempart.hashing import HashFailure, hash_files
 
     settings = current_settings()
-    files = list(expand_paths(paths, recursive=recursive))
+    files, walk = walk_paths(
+        paths, recursive=recursive, follow_links=follow_links, all_files=all_files
+    )
     failures = 0
     started = time.perf_counter()
     with progress("Hashing", total=len(files)) as track:
@@ -73,6 +79,8 @@ def hash_command(
             f"in {elapsed:.1f} s ({rate:.0f} files/s)",
             err=True,
         )
+    if walk.skipped:
+        typer.echo(walk.skipped_note(), err=True)
     raise typer.Exit(ExitCode.SOME_FAILED if failures else ExitCode.OK)
 
 

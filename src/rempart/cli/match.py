@@ -9,16 +9,18 @@ import typer
 
 from rempart.cli.errors import ExitCode
 from rempart.cli.options import (
+    AllFilesOption,
     BankOption,
+    FollowLinksOption,
     FormatOption,
     JobsOption,
     PathsArgument,
     RecursiveOption,
     current_settings,
     default_jobs,
+    walk_paths,
 )
 from rempart.cli.output import OutputFormat, progress, write_records
-from rempart.cli.paths import expand_paths
 
 __all__ = ["match_command"]
 
@@ -36,6 +38,8 @@ def match_command(
     output_format: FormatOption = OutputFormat.JSONL,
     jobs: JobsOption = None,
     recursive: RecursiveOption = False,
+    follow_links: FollowLinksOption = False,
+    all_files: AllFilesOption = False,
 ) -> None:
     """Hash images and match them against hash banks.
 
@@ -50,7 +54,9 @@ def match_command(
 
     settings = current_settings()
     matcher = BankMatcher(Store.open(settings.database_url), bank_names or None)
-    files = list(expand_paths(paths, recursive=recursive))
+    files, walk = walk_paths(
+        paths, recursive=recursive, follow_links=follow_links, all_files=all_files
+    )
     failures = matched = 0
     started = time.perf_counter()
     with progress("Matching", total=len(files)) as track:
@@ -75,7 +81,8 @@ def match_command(
     elapsed = time.perf_counter() - started
     typer.echo(
         f"{len(files)} files, {matched} matched, {failures} failed, "
-        f"against {len(matcher)} hashes in {elapsed:.1f} s",
+        f"against {len(matcher)} hashes in {elapsed:.1f} s"
+        + (f"; {walk.skipped_note()}" if walk.skipped else ""),
         err=True,
     )
     raise typer.Exit(ExitCode.SOME_FAILED if failures else ExitCode.OK)

@@ -11,9 +11,12 @@ from rempart.cli.output import OutputFormat
 
 if TYPE_CHECKING:
     from rempart.config import Settings
+    from rempart.walk import Walk, WalkItem
 
 __all__ = [
+    "AllFilesOption",
     "BankOption",
+    "FollowLinksOption",
     "FormatOption",
     "JobsOption",
     "PathsArgument",
@@ -23,6 +26,7 @@ __all__ = [
     "RegistryFlag",
     "current_settings",
     "default_jobs",
+    "walk_paths",
 ]
 
 PathsArgument = Annotated[
@@ -62,6 +66,38 @@ RegistryFlag = Annotated[bool, typer.Option("--registry", hidden=True, help="Old
 RecursiveOption = Annotated[
     bool, typer.Option("--recursive", "-r", help="Descend into sub-folders of folders given.")
 ]
+FollowLinksOption = Annotated[
+    bool,
+    typer.Option(
+        "--follow-links",
+        "-L",
+        help="Follow links inside folders wherever they lead; a loop is recorded "
+        "[default: only links to files inside the folder].",
+    ),
+]
+AllFilesOption = Annotated[
+    bool,
+    typer.Option(
+        "--all-files",
+        help="Give every file inside folders a record [default: files that are not images "
+        "by their first bytes are skipped and counted].",
+    ),
+]
+
+
+def walk_paths(
+    paths: list[str],
+    *,
+    recursive: bool = False,
+    follow_links: bool = False,
+    all_files: bool = False,
+) -> tuple[list[WalkItem], Walk]:
+    """Every file under ``paths``, listed now (a progress bar needs the total), and the walk,
+    whose ``skipped_note`` the command's summary prints."""
+    from rempart.walk import Walk
+
+    walk = Walk(paths, recursive=recursive, follow_links=follow_links, all_files=all_files)
+    return list(walk), walk
 
 
 def default_jobs() -> int:

@@ -43,25 +43,30 @@ def write_records(
     ``flatten`` maps a record to cells; CSV has every one of ``columns``, the table only the
     ``table_columns`` a person reads at a glance.
     """
+    from rempart.walk import output_record, printable
+
     out = stream or sys.stdout
     if output_format is OutputFormat.JSONL:
         for record in records:
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            out.write(json.dumps(output_record(record), ensure_ascii=False) + "\n")
     elif output_format is OutputFormat.CSV:
         writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore")
         writer.writeheader()
         for record in records:
-            writer.writerow(flatten(record))
+            # A cell never breaks its row: a name with a newline is written escaped.
+            writer.writerow({key: printable(cell) for key, cell in flatten(record).items()})
     else:
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
         table = Table(header_style="bold")
         for column in table_columns:
             table.add_column(column, overflow="fold")
         for record in records:
             row = flatten(record)
-            table.add_row(*(row.get(column, "") for column in table_columns))
+            # Text, not a string: a name with [brackets] is no rich markup.
+            table.add_row(*(Text(printable(row.get(column, ""))) for column in table_columns))
         Console(file=out).print(table)
     out.flush()
 

@@ -11,14 +11,15 @@ import typer
 
 from rempart.cli.errors import ExitCode
 from rempart.cli.options import (
+    FollowLinksOption,
     FormatOption,
     JobsOption,
     RecursiveOption,
     current_settings,
     default_jobs,
+    walk_paths,
 )
 from rempart.cli.output import OutputFormat, progress, write_records
-from rempart.cli.paths import expand_paths
 
 if TYPE_CHECKING:
     from rempart.config import Settings
@@ -96,10 +97,19 @@ def enroll_command(
       rempart persons enroll "Ada Lovelace" portraits/ada/
       rempart persons enroll "Ada Lovelace" ada-1.jpg ada-2.jpg --alias "Lady Ada"
     """
+    from rempart.errors import EnrolmentError
+    from rempart.media import MediaFailure
     from rempart.persons import enrol_photos
+    from rempart.walk import printable
 
     settings = current_settings()
-    files = list(expand_paths(photos))
+    items, walk = walk_paths(photos)
+    if walk.skipped:
+        typer.echo(walk.skipped_note(), err=True)
+    unreadable = [item for item in items if isinstance(item, MediaFailure)]
+    if unreadable:  # all or nothing: a photo the walk could not read enrols no one
+        raise EnrolmentError(name, [f"{printable(f.path)}: {f.error.message}" for f in unreadable])
+    files = [item for item in items if isinstance(item, str)]
     enrolled = enrol_photos(
         _persons(settings),
         name,
@@ -176,6 +186,7 @@ def match_command(
     photos: PhotosArgument,
     jobs: JobsOption = None,
     recursive: RecursiveOption = False,
+    follow_links: FollowLinksOption = False,
 ) -> None:
     """Check photos against the protected persons: each face with the protected persons it matches.
 
@@ -193,7 +204,7 @@ def match_command(
 
     settings = current_settings()
     identity = _identity(settings)
-    files = list(expand_paths(photos, recursive=recursive))
+    files, walk = walk_paths(photos, recursive=recursive, follow_links=follow_links)
     failures = 0
     with progress("Matching faces", total=len(files)) as track:
 
@@ -213,4 +224,6 @@ def match_command(
             table_columns=(),
             flatten=lambda record: record,
         )
+    if walk.skipped:
+        typer.echo(walk.skipped_note(), err=True)
     raise typer.Exit(ExitCode.SOME_FAILED if failures else ExitCode.OK)

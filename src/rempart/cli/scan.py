@@ -15,9 +15,11 @@ from rempart.cli.detectors import (
     choose_detectors,
     detector_registry,
 )
-from rempart.cli.errors import ExitCode, exit_with
+from rempart.cli.errors import ExitCode
 from rempart.cli.options import (
+    AllFilesOption,
     BankOption,
+    FollowLinksOption,
     JobsOption,
     PathsArgument,
     PersonsFlag,
@@ -26,9 +28,9 @@ from rempart.cli.options import (
     RegistryFlag,
     current_settings,
     default_jobs,
+    walk_paths,
 )
 from rempart.cli.output import progress
-from rempart.cli.paths import expand_paths
 
 if TYPE_CHECKING:
     from rempart.scan import ScanSummary
@@ -46,10 +48,13 @@ def scan_command(
     jobs: JobsOption = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Write JSON Lines here [default: standard output]."),
+        typer.Option(
+            "--out", "-o", help="Write JSON Lines here; - is standard output [default: -]."
+        ),
     ] = None,
     report: Annotated[
-        Path | None, typer.Option("--report", help="Write the HTML report here.")
+        Path | None,
+        typer.Option("--report", help="Write the HTML report to this file [default: none]."),
     ] = None,
     resume: Annotated[
         bool,
@@ -63,20 +68,26 @@ def scan_command(
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="The random draw of --sample.")] = 0,
     recursive: RecursiveOption = False,
+    follow_links: FollowLinksOption = False,
+    all_files: AllFilesOption = False,
 ) -> None:
     """Judge images under a policy: hashes, bank matches, every detector's signals, a verdict.
 
     JSON Lines: one {"path", "sha256", "md5", "pdq", "quality", "width", "height", "verdict":
     {"action", "categories", "reasons", "policy"}, "signals": [...]} per file, or {"path",
-    "error"}. A summary goes to standard error. Exit status 0 when every file was judged,
-    1 when some could not be read, 2 for a usage or configuration error.
+    "error"}. An --out file starts with a line {"rempart_scan": {...}} naming what made it:
+    --resume refuses an output made by another policy, other detectors or other banks. Links
+    are followed inside the tree only (-L: everywhere); files that are not images are skipped
+    inside folders (--all-files: reported). A summary goes to standard error. Exit status 0
+    when every file was judged, 1 when some could not be read, 2 for a usage or configuration
+    error, 130 on Ctrl-C (whole lines kept; --resume goes on).
     """
     from rempart.policy import load_policy
     from rempart.scan import ScanJob, Scanner
+    from rempart.scan.job import check_destinations
 
     settings = current_settings()
-    if resume and out is None:
-        exit_with("--resume needs --out: the output a previous run wrote", ExitCode.USAGE)
+    check_destinations(out, report, resume=resume)  # before any model is loaded
     policy = load_policy(policy_name)
     detectors = detector_registry(settings)
     with_persons = persons or registry
@@ -85,6 +96,9 @@ def scan_command(
     )
     if with_persons and "identity" not in names:
         names += choose_detectors(detectors, ["identity"])
+    files, walk = walk_paths(
+        paths, recursive=recursive, follow_links=follow_links, all_files=all_files
+    )
     job = ScanJob(
         Scanner.from_registry(
             detectors,
@@ -94,22 +108,23 @@ def scan_command(
             thumbnails=report is not None,
             limits=settings.media,
         ),
-        list(expand_paths(paths, recursive=recursive)),
+        files,
         out=out,
         resume=resume,
         sample_size=sample_size,
         seed=seed,
         report=report,
         jobs=jobs or default_jobs(),
+        banks=bank_names or None,
     )
     outcome = job.run(sys.stdout, progress=lambda total: progress("Scanning", total=total))
-    _print_summary(outcome.summary, skipped=outcome.skipped)
+    _print_summary(outcome.summary, skipped=outcome.skipped, not_read=walk.skipped_note())
     if report is not None:
         typer.echo(f"Report: {report}", err=True)
     raise typer.Exit(ExitCode.SOME_FAILED if outcome.summary.failed else ExitCode.OK)
 
 
-def _print_summary(summary: ScanSummary, *, skipped: int) -> None:
+def _print_summary(summary: ScanSummary, *, skipped: int, not_read: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -132,6 +147,8 @@ def _print_summary(summary: ScanSummary, *, skipped: int) -> None:
         + f"; policy {summary.policy.name} {summary.policy.version}",
         highlight=False,
     )
+    if not_read:
+        console.print(not_read, highlight=False, markup=False)
     if summary.sampled:
         for item in summary.prevalence():
             console.print(

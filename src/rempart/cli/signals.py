@@ -12,15 +12,17 @@ import typer
 from rempart.cli.detectors import DetectorOption, choose_detectors, detector_registry
 from rempart.cli.errors import ExitCode, exit_with
 from rempart.cli.options import (
+    AllFilesOption,
+    FollowLinksOption,
     FormatOption,
     JobsOption,
     PathsArgument,
     RecursiveOption,
     current_settings,
     default_jobs,
+    walk_paths,
 )
 from rempart.cli.output import OutputFormat, progress, write_records
-from rempart.cli.paths import expand_paths
 
 if TYPE_CHECKING:
     from rempart.detectors import PictureSignals
@@ -38,6 +40,8 @@ def signals_command(
     output_format: FormatOption = OutputFormat.JSONL,
     jobs: JobsOption = None,
     recursive: RecursiveOption = False,
+    follow_links: FollowLinksOption = False,
+    all_files: AllFilesOption = False,
 ) -> None:
     """Print every signal every detector gives for each image.
 
@@ -55,7 +59,9 @@ def signals_command(
     detectors = registry.create_all(names)
     if not detectors:
         exit_with("no detector can run; install one of the extras named above", ExitCode.USAGE)
-    files = list(expand_paths(paths, recursive=recursive))
+    files, walk = walk_paths(
+        paths, recursive=recursive, follow_links=follow_links, all_files=all_files
+    )
     failures = 0
     started = time.perf_counter()
     with progress("Detecting", total=len(files)) as track:
@@ -80,7 +86,8 @@ def signals_command(
     elapsed = time.perf_counter() - started
     typer.echo(
         f"{len(files) - failures} images, {failures} failed, "
-        f"{', '.join(d.name for d in detectors)} in {elapsed:.1f} s",
+        f"{', '.join(d.name for d in detectors)} in {elapsed:.1f} s"
+        + (f"; {walk.skipped_note()}" if walk.skipped else ""),
         err=True,
     )
     raise typer.Exit(ExitCode.SOME_FAILED if failures else ExitCode.OK)

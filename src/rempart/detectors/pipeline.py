@@ -53,14 +53,15 @@ class PictureSignals:
 
 
 def detect_paths(
-    paths: Iterable[str],
+    paths: Iterable[str | MediaFailure],
     detectors: Sequence[Detector],
     *,
     limits: MediaLimits = DEFAULT_LIMITS,
     jobs: int = 1,
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> Iterator[PictureSignals | MediaFailure]:
-    """Each file's signals from every detector, or why it could not be read, in order."""
+    """Each file's signals from every detector, or why it could not be read, in order (an
+    entry a folder walk could not read, given as a ``MediaFailure``, is passed on)."""
     for item in detect_pictures(paths, detectors, limits=limits, jobs=jobs, batch_size=batch_size):
         if isinstance(item, MediaFailure):
             yield item
@@ -70,7 +71,7 @@ def detect_paths(
 
 
 def detect_pictures(
-    paths: Iterable[str],
+    paths: Iterable[str | MediaFailure],
     detectors: Sequence[Detector],
     *,
     limits: MediaLimits = DEFAULT_LIMITS,
@@ -104,7 +105,7 @@ def run_detectors(
 
 
 def load_batches(
-    paths: Iterable[str],
+    paths: Iterable[str | MediaFailure],
     *,
     limits: MediaLimits = DEFAULT_LIMITS,
     jobs: int = 1,
@@ -140,7 +141,11 @@ def load_picture(
     return picture
 
 
-def _load(path: str, limits: MediaLimits, side: int | None) -> Picture | MediaFailure:
+def _load(
+    path: str | MediaFailure, limits: MediaLimits, side: int | None
+) -> Picture | MediaFailure:
+    if isinstance(path, MediaFailure):
+        return path  # the walk's record of an entry it could not read
     try:
         return load_picture(path, limits=limits, side=side)
     except MediaError as error:

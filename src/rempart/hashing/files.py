@@ -129,13 +129,18 @@ def hash_path(
 
 
 def hash_files(
-    paths: Iterable[str],
+    paths: Iterable[str | MediaFailure],
     *,
     dihedral: bool = False,
     limits: MediaLimits = DEFAULT_LIMITS,
     jobs: int = 1,
 ) -> Iterator[HashResult]:
-    """Hash many files on ``jobs`` threads, yielding results in the order of ``paths``."""
-    return ordered_map(
-        lambda path: hash_path(path, dihedral=dihedral, limits=limits), paths, jobs=jobs
-    )
+    """Hash many files on ``jobs`` threads, yielding results in the order of ``paths``; an
+    entry a folder walk could not read (a ``MediaFailure``) is passed on as its record."""
+
+    def hash_one(item: str | MediaFailure) -> HashResult:
+        if isinstance(item, MediaFailure):
+            return item
+        return hash_path(item, dihedral=dihedral, limits=limits)
+
+    return ordered_map(hash_one, paths, jobs=jobs)

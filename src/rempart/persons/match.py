@@ -42,7 +42,7 @@ class PhotoMatches:
 
 
 def match_photos(
-    paths: Iterable[str],
+    paths: Iterable[str | MediaFailure],
     identity: IdentityDetector,
     *,
     limits: MediaLimits = DEFAULT_LIMITS,

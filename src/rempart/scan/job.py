@@ -13,11 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeAlias
 
-from rempart.errors import ScanOutputError
+from rempart.errors import Interrupted, ScanOutputError
 from rempart.media import MediaFailure
 from rempart.policy import Action
+from rempart.scan.fingerprint import header_record, run_fingerprint
 from rempart.scan.output import (
+    STDOUT,
     Previous,
+    check_destination,
     close_output,
     open_output,
     read_previous,
@@ -27,8 +30,9 @@ from rempart.scan.output import (
 from rempart.scan.report import MAX_FLAGGED_ROWS, FlaggedItem, write_report
 from rempart.scan.scanner import Scanner
 from rempart.scan.summary import ScanSummary
+from rempart.walk import WalkItem, item_path, path_key
 
-__all__ = ["Progress", "ScanJob", "ScanOutcome"]
+__all__ = ["Progress", "ScanJob", "ScanOutcome", "check_destinations"]
 
 Track: TypeAlias = Callable[[Iterable[Any]], Iterator[Any]]
 Progress: TypeAlias = Callable[[int], AbstractContextManager[Track]]
@@ -50,66 +54,122 @@ class ScanOutcome:
 
 @dataclass
 class ScanJob:
-    """Scan ``paths`` with ``scanner``; records go to ``out`` (a file it can resume) or, when
-    None, to the stream ``run`` is given."""
+    """Scan ``paths`` (file paths, or what a folder walk could not read) with ``scanner``;
+    records go to ``out`` (a file it can resume, whose first line is the run fingerprint;
+    ``-``: standard output) or, when None, to the stream ``run`` is given (records only).
+    ``banks``: the banks the scanner's matcher reads (None: every bank), for the fingerprint."""
 
     scanner: Scanner
-    paths: Sequence[str]
+    paths: Sequence[WalkItem]
     out: Path | None = None
     resume: bool = False
     sample_size: int | None = None
     seed: int = 0
     report: Path | None = None
     jobs: int = 1
+    banks: Sequence[str] | None = None
 
     def __post_init__(self) -> None:
-        if self.resume and self.out is None:
-            raise ScanOutputError("resuming needs the output file a previous run wrote")
+        check_destinations(self.out, self.report, resume=self.resume)
+
+    @property
+    def _to_file(self) -> bool:
+        return self.out is not None and str(self.out) != STDOUT
 
     def run(
         self, stream: IO[str] | None = None, *, progress: Progress = _no_progress
     ) -> ScanOutcome:
         """Judge every file not judged yet, writing each record as it is judged; the summary
-        is finished and the report written even when a record cannot be (the run stops)."""
+        is finished and the report written even when a record cannot be (the run stops).
+        Ctrl-C raises ``Interrupted``, saying what was written; the output holds whole lines."""
         files = list(self.paths)
         population = len(files)
         if self.sample_size is not None:
             files = sample(files, self.sample_size, seed=self.seed)
         policy = self.scanner.policy
-        previous = read_previous(self.out, policy.ref) if self.resume and self.out else None
+        # Only a file is resumed, so only a file records what made it.
+        fingerprint = run_fingerprint(self.scanner, self.banks) if self._to_file else None
+        previous = None
+        if self.resume and self.out is not None:
+            previous = read_previous(self.out, policy.ref, fingerprint)
         summary = ScanSummary(policy.ref, population, sampled=self.sample_size is not None)
-        flagged = self._earlier(previous, set(files), summary)
-        todo = [path for path in files if previous is None or path not in previous.records]
-        output = open_output(self.out, previous) if self.out is not None else stream
-        if output is None:
-            raise ScanOutputError("a scan needs an output file or a stream to write to")
+        keys = [path_key(item_path(item)) for item in files]
+        flagged = self._earlier(previous, set(keys), summary)
+        done = previous.records if previous is not None else {}
+        todo = [item for item, key in zip(files, keys, strict=True) if key not in done]
+        output = self._open(stream, previous, fingerprint)
+        written = 0
         try:
             with progress(len(todo)) as track:
                 for result in track(self.scanner.scan(todo, jobs=self.jobs)):
                     record = result.to_json()
                     write_record(output, record)
+                    written += 1
                     summary.add(record)
                     if isinstance(result, MediaFailure) or result.verdict.action is Action.ALLOW:
                         continue
                     _keep(flagged, FlaggedItem(record, result.thumbnail))
+        except KeyboardInterrupt as interrupt:
+            raise Interrupted(self._interrupted(written, len(done))) from interrupt
         finally:
-            output.flush() if self.out is None else close_output(output)
+            close_output(output) if self._to_file else output.flush()
             summary.finish()
         if self.report is not None:
             write_report(self.report, summary, flagged)
         return ScanOutcome(summary, skipped=len(files) - len(todo))
 
+    def _open(
+        self, stream: IO[str] | None, previous: Previous | None, fingerprint: dict[str, Any] | None
+    ) -> IO[str]:
+        """The output file, its fingerprint first; or ``stream``, which gets records only, as
+        a pipe expects."""
+        if self.out is not None and fingerprint is not None:
+            return open_output(self.out, previous, header_record(fingerprint))
+        if stream is None:
+            raise ScanOutputError("a scan needs an output file or a stream to write to")
+        return stream
+
+    def _interrupted(self, written: int, earlier: int) -> str:
+        """What Ctrl-C leaves: how many records, where, and how to go on."""
+        records = f"{written:,} record{'s' if written != 1 else ''}"
+        if not self._to_file:
+            return (
+                f"interrupted after {records} on standard output; write to a file with --out "
+                "to be able to resume"
+            )
+        before = f" (after {earlier:,} from the earlier run)" if earlier else ""
+        return (
+            f"interrupted: {records} written to {self.out}{before}, each line whole; "
+            "run the same command with --resume to go on"
+        )
+
     def _earlier(
-        self, previous: Previous | None, wanted: set[str], summary: ScanSummary
+        self, previous: Previous | None, wanted: set[bytes], summary: ScanSummary
     ) -> list[FlaggedItem]:
         """Count what an earlier run judged of ``wanted``; its flagged items, for the report."""
         flagged: list[FlaggedItem] = []
-        for record in (previous.records if previous else {}).values():
-            if record["path"] in wanted:
+        for key, record in (previous.records if previous else {}).items():
+            if key in wanted:
                 summary.add(record, new=False)
                 if record.get("verdict", {}).get("action", "allow") != Action.ALLOW:
                     _keep(flagged, FlaggedItem(record))
         return flagged
+
+
+def check_destinations(out: Path | None, report: Path | None, *, resume: bool = False) -> None:
+    """Refuse, before any work, an output or report that cannot be written, and what cannot
+    be resumed (``ScanOutputError``): the command line calls this before loading anything."""
+    to_stream = out is None or str(out) == STDOUT
+    if resume and to_stream:
+        raise ScanOutputError("--resume needs --out: the output file a previous run wrote")
+    if out is not None and not to_stream:
+        check_destination(out, "--out")
+    if report is not None:
+        if str(report) == STDOUT:
+            raise ScanOutputError(
+                "--report needs a file: the HTML report is written beside it, then renamed"
+            )
+        check_destination(report, "--report", replaced=True)
 
 
 def _keep(flagged: list[FlaggedItem], item: FlaggedItem) -> None:

@@ -19,6 +19,7 @@ from typing import Any, Final
 from rempart import __version__
 from rempart.policy import CATEGORIES, Action
 from rempart.scan.summary import Prevalence, ScanSummary
+from rempart.walk import printable
 
 __all__ = ["MAX_FLAGGED_ROWS", "FlaggedItem", "render_report", "write_report"]
 
@@ -179,7 +180,7 @@ def _flagged_row(item: FlaggedItem) -> tuple[str, ...]:
     )
     return (
         thumbnail,
-        f"<code>{escape(record['path'])}</code><br><small>sha256 "
+        f"<code>{escape(printable(record['path']))}</code><br><small>sha256 "
         f"{escape(record['sha256'][:16])}…</small>",
         f'<span class="action {escape(action)}">{escape(action)}</span>',
         f"<ul>{reasons}</ul>",

@@ -90,6 +90,7 @@ class Scanner:
         # One bank detector, the one that matches with ``matcher``.
         others = [detector for detector in detectors if detector.name != BankDetector.name]
         self.detectors: list[Detector] = [BankDetector(matcher), *others]
+        self.matcher = matcher
         self.policy = policy
         self.thumbnails = thumbnails
         self.limits = limits
@@ -132,8 +133,11 @@ class Scanner:
             **options,
         )
 
-    def scan(self, paths: Iterable[str], *, jobs: int = 1) -> Iterator[ScanResult | MediaFailure]:
-        """Each file's result, or why it could not be read, in the order of ``paths``."""
+    def scan(
+        self, paths: Iterable[str | MediaFailure], *, jobs: int = 1
+    ) -> Iterator[ScanResult | MediaFailure]:
+        """Each file's result, or why it could not be read, in the order of ``paths`` (a
+        ``MediaFailure`` there, an entry a folder walk could not read, is passed on)."""
         found = detect_pictures(
             paths, self.detectors, limits=self.limits, jobs=jobs, batch_size=self.batch_size
         )
