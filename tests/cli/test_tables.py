@@ -53,3 +53,9 @@ def test_columns_empty_in_every_row_are_left_out() -> None:
     lines = _render(rows, ("path", "quality", "matches", "skipped", "error_code"))
     assert lines[0].split() == ["path", "quality", "matches"]
     assert lines[1].split() == ["a.png", "100", "demo#1@8"]
+
+
+def test_brackets_in_a_cell_are_text_not_markup() -> None:
+    rows = [{"path": "[bold]x[/bold].jpg", "quality": "100"}]
+    lines = _render(rows, ("path", "quality"))
+    assert "[bold]x[/bold].jpg" in lines[1]

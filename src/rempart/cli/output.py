@@ -56,18 +56,13 @@ def write_records(
             # A cell never breaks its row: a name with a newline is written escaped.
             writer.writerow({key: printable(cell) for key, cell in flatten(record).items()})
     else:
-        from rich.console import Console
-        from rich.table import Table
-        from rich.text import Text
+        from rempart.cli.tables import print_table
 
-        table = Table(header_style="bold")
-        for column in table_columns:
-            table.add_column(column, overflow="fold")
-        for record in records:
-            row = flatten(record)
-            # Text, not a string: a name with [brackets] is no rich markup.
-            table.add_row(*(Text(printable(row.get(column, ""))) for column in table_columns))
-        Console(file=out).print(table)
+        rows = [
+            {column: printable(cell) for column, cell in flatten(record).items()}
+            for record in records
+        ]
+        print_table(rows, table_columns, out)
     out.flush()
 
 

@@ -21,6 +21,7 @@ def print_table(rows: Sequence[Mapping[str, str]], columns: Sequence[str], out: 
     blocks of ``column  value`` lines when the table would break an identifier."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console(file=out)
     shown = [column for column in columns if any(row.get(column) for row in rows)]
@@ -32,7 +33,8 @@ def print_table(rows: Sequence[Mapping[str, str]], columns: Sequence[str], out: 
         prose = _is_prose(rows, column)
         table.add_column(column, no_wrap=not prose, overflow="fold")
     for row in rows:
-        table.add_row(*(row.get(column, "") for column in shown))
+        # Text, not a string: a name with [brackets] is no rich markup.
+        table.add_row(*(Text(row.get(column, "")) for column in shown))
     console.print(table)
 
 
