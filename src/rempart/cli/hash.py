@@ -44,6 +44,12 @@ def hash_command(
 
     One record per file, in the order given. A file that cannot be hashed gets a record with
     an error code and the run goes on; the exit status is then 1.
+
+    \b
+    Examples:
+      rempart hash photo.jpg
+      rempart hash -r uploads/ --format csv > hashes.csv
+      rempart hash photo.jpg | rempart bank import known - --format jsonl
     """
     from rempart.hashing import HashFailure, hash_files
 

@@ -47,6 +47,12 @@ def match_command(
     "hash", "distance", "variant"}]}. A hash of quality below 50 is too featureless to match: it is
     reported with "skipped": "low_quality". Exit status 0 whether or not anything matched;
     1 when a file could not be hashed.
+
+    \b
+    Examples:
+      rempart match upload.jpg
+      rempart match -r uploads/ --bank stopncii --format table
+      rempart match upload.jpg --dihedral
     """
     from rempart.hashing import HashFailure, hash_files
     from rempart.matching.banks import BankMatcher, match_images

@@ -49,12 +49,17 @@ def scan_command(
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="Write JSON Lines here; - is standard output [default: -]."
+            "--out",
+            "-o",
+            metavar="FILE",
+            help="Write JSON Lines here; - is standard output [default: -].",
         ),
     ] = None,
     report: Annotated[
         Path | None,
-        typer.Option("--report", help="Write the HTML report to this file [default: none]."),
+        typer.Option(
+            "--report", metavar="FILE", help="Write the HTML report to this file [default: none]."
+        ),
     ] = None,
     resume: Annotated[
         bool,
@@ -63,10 +68,15 @@ def scan_command(
     sample_size: Annotated[
         int | None,
         typer.Option(
-            "--sample", min=1, help="Scan N files drawn at random, and report prevalence."
+            "--sample",
+            min=1,
+            metavar="N",
+            help="Scan N files drawn at random, and report prevalence [default: every file].",
         ),
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="The random draw of --sample.")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", metavar="N", help="The random draw of --sample.")
+    ] = 0,
     recursive: RecursiveOption = False,
     follow_links: FollowLinksOption = False,
     all_files: AllFilesOption = False,
@@ -81,6 +91,13 @@ def scan_command(
     inside folders (--all-files: reported). A summary goes to standard error. Exit status 0
     when every file was judged, 1 when some could not be read, 2 for a usage or configuration
     error, 130 on Ctrl-C (whole lines kept; --resume goes on).
+
+    \b
+    Examples:
+      rempart scan uploads/ --out verdicts.jsonl --report report.html
+      rempart scan dump/ -r --policy strict --bank stopncii --jobs 2
+      rempart scan dump/ -r --sample 1000 --policy survey --report prevalence.html
+      rempart scan uploads/ --out verdicts.jsonl --resume
     """
     from rempart.policy import load_policy
     from rempart.scan import ScanJob, Scanner

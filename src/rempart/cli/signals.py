@@ -48,6 +48,11 @@ def signals_command(
     JSON Lines: one {"path", "width", "height", "signals": [{"name", "score", "value",
     "region", "evidence", "detector", "version"}]} per file, or {"path", "error"}. CSV and the
     table have a row per signal. Regions are [x, y, width, height] in the upright image.
+
+    \b
+    Examples:
+      rempart signals photo.jpg
+      rempart signals -r uploads/ --detector faces --format table
     """
     from rempart.detectors import detect_paths
     from rempart.media import MediaFailure
