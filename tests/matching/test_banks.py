@@ -69,7 +69,7 @@ def test_a_malformed_import_changes_nothing(store: Store) -> None:
     before = row_counts(store)
     # Enough good lines before the bad one that several batches were written first.
     good = "\n".join(f"{i:064x}" for i in range(1, 5000))
-    with pytest.raises(ImportLineError, match="line 5000: invalid PDQ hash"):
+    with pytest.raises(ImportLineError, match=r"line 5000 \(byte 324935\): invalid PDQ hash"):
         import_text(banks, "b", good + "\nnot-a-hash\n")
     assert row_counts(store) == before
     assert banks.stats("b").active == 1

@@ -129,7 +129,7 @@ def test_malformed_lines_are_named(text: str, fmt: HashListFormat, line: int, re
     with pytest.raises(ImportLineError, match=reason) as caught:
         read(text, fmt)
     assert caught.value.line == line
-    assert str(caught.value).startswith(f"line {line}: ")
+    assert str(caught.value).startswith(f"line {line} (byte ")
 
 
 def test_a_huge_line_is_refused_without_reading_it_whole() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import sys
 from contextlib import ExitStack, nullcontext
 from pathlib import Path
@@ -224,9 +223,11 @@ def withdraw_command(
 
 
 def _open_input(path: str) -> Any:
+    # Bytes, not text: the parser decodes each line itself, so that an error names the line
+    # and byte offset exactly.
     if path == STDIO:
-        return nullcontext(io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig"))
+        return nullcontext(sys.stdin.buffer)
     try:
-        return open(path, encoding="utf-8-sig", newline="")
+        return open(path, "rb")
     except OSError as exc:
         exit_with(f"cannot read {path}: {exc.strerror}", ExitCode.SOME_FAILED)

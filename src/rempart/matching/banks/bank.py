@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
-from typing import Any, Final, TextIO
+from typing import IO, Any, Final, TextIO
 
 from sqlalchemy import Connection, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -225,15 +225,15 @@ class Banks:
     def import_list(
         self,
         name: str,
-        stream: TextIO,
+        stream: IO[bytes] | TextIO,
         *,
         origin: str,
         fmt: HashListFormat | None = None,
         filename: str = "",
     ) -> ImportReport:
-        """Import a hash list from a text stream, all or nothing: in ``fmt``, or else in the
-        format its ``filename`` and first line say (``sniff_format``; the stream must then be
-        seekable)."""
+        """Import a hash list from a stream, all or nothing: in ``fmt``, or else in the format
+        its ``filename`` and first line say (``sniff_format``; the stream must then be
+        seekable). A binary stream gives errors exact lines and byte offsets."""
         fmt = fmt or sniff_format(stream, filename)
         return self.import_records(name, read_records(stream, fmt), origin=origin, fmt=fmt)
 
@@ -259,7 +259,7 @@ class Banks:
                 .values(
                     bank_id=bank.id,
                     started_at=now,
-                    origin=origin[:512],
+                    origin=_printable(origin)[:512],
                     format=fmt.value,
                     added=0,
                     already_present=0,
@@ -520,6 +520,12 @@ def _log(
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), _BATCH):
         yield values[start : start + _BATCH]
+
+
+def _printable(text: str) -> str:
+    """``text`` as UTF-8 can store it: the lone surrogates of a file name that was not UTF-8
+    become ``\\udc..`` escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -180,9 +180,8 @@ async def import_hashes(
         async for chunk in request.stream():
             await run_in_threadpool(spool.write, chunk)  # past 8 MiB, a disk write
         spool.seek(0)
-        stream = io.TextIOWrapper(spool, encoding="utf-8-sig", newline="")
         report = await run_in_threadpool(
-            lambda: banks.import_list(name, stream, origin="api", fmt=list_format)
+            lambda: banks.import_list(name, spool, origin="api", fmt=list_format)
         )
     finally:
         spool.close()
