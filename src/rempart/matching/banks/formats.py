@@ -54,7 +54,8 @@ __all__ = [
 ]
 
 MAX_LINE: Final = 65_536
-"""The longest line read, in bytes (in characters from a text stream)."""
+"""The longest line read, in bytes (in characters from a text stream), its line break
+included."""
 PDQ_TYPE_NAMES: Final = frozenset({"pdq", "hash_pdq", "imagepdq", "photo_pdq"})
 _STOPNCII_WITHDRAWN: Final = frozenset({"withdrawn", "deleted"})
 _MAX_TEXT: Final = 512
@@ -157,13 +158,13 @@ def _lines(stream: IO[bytes] | TextIO) -> Iterator[Line]:
         if not raw:
             return
         number += 1
-        size = len(raw) if isinstance(raw, bytes) else _utf8_len(raw)
-        if size > MAX_LINE and not raw.endswith(b"\n" if isinstance(raw, bytes) else "\n"):
+        # ``readline`` stopped at the limit (in bytes, or characters of a text stream).
+        if len(raw) > MAX_LINE:
             raise ImportLineError(number, f"line longer than {MAX_LINE} bytes", offset=offset)
         if isinstance(raw, bytes):
-            text = _decode(number, offset, raw)
+            text, size = _decode(number, offset, raw), len(raw)
         else:
-            text = raw.removeprefix("\ufeff") if number == 1 else raw
+            text, size = raw.removeprefix("\ufeff") if number == 1 else raw, _utf8_len(raw)
         line = Line(number, offset, text.rstrip("\r\n"))
         if "\x00" in line.text:
             raise line.error("holds a NUL byte: not a text file", at=line.text.index("\x00"))
@@ -320,7 +321,7 @@ def _json(lines: list[Line], text: str) -> Any:
         line = lines[min(before.count("\n"), len(lines) - 1)]
         raise line.error(f"not JSON ({exc.msg})", at=exc.pos - before.rfind("\n") - 1) from None
     except ValueError as exc:  # a number of more digits than Python converts
-        raise lines[0].error(f"not JSON that can be read ({exc})") from None
+        raise lines[0].error(f"not JSON that can be read ({str(exc).split(':')[0]})") from None
     except RecursionError:
         raise lines[0].error("JSON nested too deeply") from None
 
