@@ -230,7 +230,7 @@ def test_the_migration_gives_existing_banks_a_category(tmp_path: Path) -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, "0005")
     with old.write() as connection:
-        for name, source in (("mine", "local"), ("hotline", "ncmec"), ("uk", "IWF")):
+        for name, source in (("mine", "local"), ("hotline", "ncmec"), ("uk", "Project Arachnid")):
             connection.execute(
                 text(
                     "INSERT INTO banks (name, description, source, threshold, enabled, "

@@ -18,18 +18,10 @@ down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-# As rempart.matching.formats.CHILD_PROTECTION_SOURCES was when this migration was written
-# (a migration never changes with the code), as sources were typed.
-_CHILD_PROTECTION = (
-    "ncmec",
-    "iwf",
-    "thorn",
-    "c3p",
-    "arachnid",
-    "project_arachnid",
-    "project-arachnid",
-    "inhope",
-    "cybertip",
+# As rempart.matching.formats.CHILD_PROTECTION_SOURCES was when this migration was written: a
+# migration never changes with the code.
+_CHILD_PROTECTION = frozenset(
+    {"ncmec", "iwf", "thorn", "c3p", "arachnid", "projectarachnid", "inhope", "cybertip"}
 )
 
 
@@ -38,12 +30,21 @@ def upgrade() -> None:
         table.add_column(
             sa.Column("category", sa.String(32), nullable=False, server_default="ncii")
         )
-    banks = sa.table("banks", sa.column("source", sa.String), sa.column("category", sa.String))
-    op.execute(
-        banks.update()
-        .where(sa.func.lower(banks.c.source).in_(_CHILD_PROTECTION))
-        .values(category="child_sexual_abuse")
+    banks = sa.table(
+        "banks", sa.column("id", sa.Integer), sa.column("source"), sa.column("category")
     )
+    connection = op.get_bind()
+    rows = connection.execute(sa.select(banks.c.id, banks.c.source)).all()
+    child = [row.id for row in rows if _key(row.source) in _CHILD_PROTECTION]
+    if child:
+        connection.execute(
+            banks.update().where(banks.c.id.in_(child)).values(category="child_sexual_abuse")
+        )
+
+
+def _key(source: str) -> str:
+    """The source in lowercase letters and digits, as the code compares it."""
+    return "".join(char for char in source.lower() if char.isascii() and char.isalnum())
 
 
 def downgrade() -> None:
