@@ -31,6 +31,7 @@ and line numbers are exact; a text stream's undecodable bytes are only placed at
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -61,6 +62,7 @@ _STOPNCII_WITHDRAWN: Final = frozenset({"withdrawn", "deleted"})
 _MAX_TEXT: Final = 512
 _MAX_LABEL: Final = 40  # a signal type named in a skip reason; longer ones are not named
 _BOM: Final = b"\xef\xbb\xbf"
+_DOCUMENT_PEEK: Final = 4096  # characters from the first non-blank line: a document says so
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +131,7 @@ def sniff_format(stream: IO[bytes] | TextIO, name: str = "") -> HashListFormat:
 def read_records(stream: IO[bytes] | TextIO, fmt: HashListFormat) -> Iterator[Record | Skipped]:
     """Parse ``stream`` (bytes or text); raise ``ImportLineError`` at the first invalid line."""
     if fmt is HashListFormat.STOPNCII:
-        yield from _read_stopncii(list(_lines(stream)))
+        yield from _read_stopncii(_lines(stream))
         return
     lines = (line for line in _lines(stream) if line.text.strip())
     if fmt is HashListFormat.HEX:
@@ -349,29 +351,43 @@ def _json_record(line: Line, obj: dict[str, Any]) -> Record:
     )
 
 
-def _read_stopncii(lines: list[Line]) -> Iterator[Record | Skipped]:
-    filled = [line for line in lines if line.text.strip()]
+def _read_stopncii(lines: Iterator[Line]) -> Iterator[Record | Skipped]:
+    """A ``FetchHashes`` document (read whole: it is one JSON value), or JSON Lines of
+    records (streamed)."""
+    head: list[Line] = []  # up to the first non-blank line and 4096 characters past it
+    size = 0
+    for line in lines:
+        head.append(line)
+        size += len(line.text) + 1 if size or line.text.strip() else 0
+        if size > _DOCUMENT_PEEK:
+            break
+    filled = [line for line in head if line.text.strip()]
     if not filled:
         return
     first = filled[0]
-    rest = lines[first.number - 1 :]
-    text = "\n".join(line.text for line in rest)
-    if first.text.lstrip().startswith("{") and '"hashRecords"' in first.text + text[:4096]:
-        document = _json(rest, text)
-        records = document.get("hashRecords") if isinstance(document, dict) else None
-        if not isinstance(records, list):
-            raise first.error("a FetchHashes response needs a 'hashRecords' list")
-        # A document has no line per record: an error names the record, at the document's start.
-        for index, record in enumerate(records, start=1):
-            try:
-                if not isinstance(record, dict):
-                    raise first.error("not a JSON object")
-                yield _stopncii_record(first, record, index)
-            except ImportLineError as exc:
-                raise first.error(f"hash record {index}: {exc.reason}") from None
+    peek = "\n".join(line.text for line in head[first.number - head[0].number :])
+    if first.text.lstrip().startswith("{") and '"hashRecords"' in peek[:_DOCUMENT_PEEK]:
+        yield from _read_document([*head[first.number - head[0].number :], *lines])
         return
-    for line in filled:
-        yield _stopncii_record(line, _json_object(line), line.number)
+    for line in itertools.chain(head, lines):
+        if line.text.strip():
+            yield _stopncii_record(line, _json_object(line), line.number)
+
+
+def _read_document(lines: list[Line]) -> Iterator[Record | Skipped]:
+    first = lines[0]
+    document = _json(lines, "\n".join(line.text for line in lines))
+    records = document.get("hashRecords") if isinstance(document, dict) else None
+    if not isinstance(records, list):
+        raise first.error("a FetchHashes response needs a 'hashRecords' list")
+    # A document has no line per record: an error names the record, at the document's start.
+    for index, record in enumerate(records, start=1):
+        try:
+            if not isinstance(record, dict):
+                raise first.error("not a JSON object")
+            yield _stopncii_record(first, record, index)
+        except ImportLineError as exc:
+            raise first.error(f"hash record {index}: {exc.reason}") from None
 
 
 def _stopncii_record(line: Line, record: dict[str, Any], number: int) -> Record | Skipped:
