@@ -249,3 +249,15 @@ def test_the_migration_gives_existing_banks_a_category(tmp_path: Path) -> None:
         "hotline": BankCategory.CHILD_SEXUAL_ABUSE,
         "uk": BankCategory.CHILD_SEXUAL_ABUSE,
     }
+
+
+def test_text_the_database_cannot_hold_is_refused_before_it(store: Store) -> None:
+    banks = Banks(store)
+    banks.create("b")
+    with pytest.raises(BankError, match="note is not valid Unicode"):
+        banks.add("b", HASHES[0], note="\ud800")  # as a JSON body may escape it
+    with pytest.raises(BankError, match="reason is not valid Unicode"):
+        banks.withdraw("b", hashes=[HASHES[0]], reason="\udcff")
+    with pytest.raises(BankError, match="description is not valid Unicode"):
+        banks.update("b", description="\udfff")
+    assert row_counts(store) == (0, 0, 1)  # the creation, logged
