@@ -20,7 +20,7 @@ demo: $(VENV)/.installed-demo
 	@echo
 	@echo "== a demo hash bank holding harbour.jpg"
 	@export REMPART_DATA_DIR=demo-output/data; \
-	$(BIN)/rempart bank create demo --description "images we know" && \
+	$(BIN)/rempart bank create demo --category demo --description "images we know" && \
 	$(BIN)/rempart hash demo-output/images/harbour.jpg | $(BIN)/rempart bank import demo - --format jsonl
 	@echo
 	@echo "== rempart scan demo-output/images (default policy, every detector installed)"

@@ -267,14 +267,20 @@ class ImportLineError(RempartError):
     exit_code = ExitCode.SOME_FAILED
     problem = "import-invalid"
 
-    def __init__(self, line: int, reason: str) -> None:
-        super().__init__(f"line {line}: {reason}")
+    def __init__(self, line: int, reason: str, *, offset: int | None = None) -> None:
+        where = f"line {line}" if offset is None else f"line {line} (byte {offset})"
+        super().__init__(f"{where}: {reason}")
         self.line = line
+        self.offset = offset
         self.reason = reason
 
     def problem_extra(self) -> dict[str, Any]:
-        """The line, for clients that point at it."""
-        return {"line": self.line}
+        """The line and, when known, the byte offset (of the bad byte or the line's start),
+        for clients that point at it."""
+        extra: dict[str, Any] = {"line": self.line}
+        if self.offset is not None:
+            extra["offset"] = self.offset
+        return extra
 
     def describe(self) -> str:
         """``nothing imported: line N: reason``."""

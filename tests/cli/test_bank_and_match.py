@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -103,3 +106,77 @@ def test_export_to_a_file_then_import_elsewhere(env: dict[str, str], tmp_path: P
         code, report, err = run(env, "bank", "import", f"copy-{fmt}", str(out), "-f", fmt)
         assert code == 0, err
         assert json.loads(report)["added"] == 49
+
+
+HASH = "ab" * 32
+HOSTILE_LISTS = {
+    "not-utf8.txt": (HASH + "\n\n" + HASH + "\n").encode() + b"\xff\n",
+    "huge-integer.jsonl": b'{"hash": 1' + b"0" * 5000 + b"}\n",
+    "deep.jsonl": f'{{"hash": "{HASH}"}}\n'.encode() + b"[" * 60_000 + b"\n",
+    "surrogate.jsonl": f'{{"hash": "{HASH}", "note": "\\udc80"}}\n'.encode(),
+    "document.json": b'{"hashRecords": [\n' + b"{" * 3000,
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "where"),
+    [
+        ("not-utf8.txt", "line 4 (byte 131)"),
+        ("huge-integer.jsonl", "line 1 (byte 0)"),
+        ("deep.jsonl", "line 2 (byte 77)"),
+        ("surrogate.jsonl", "line 1 (byte 0)"),
+        ("document.json", "line 2 (byte 19)"),
+    ],
+)
+def test_a_hostile_list_is_refused_naming_line_and_byte(
+    env: dict[str, str], tmp_path: Path, name: str, where: str
+) -> None:
+    run(env, "bank", "create", "b")
+    path = tmp_path / name
+    path.write_bytes(HOSTILE_LISTS[name])
+    for fmt in ((), ("--format", "hex")) if name.endswith(".txt") else ((),):
+        code, out, err = run(env, "bank", "import", "b", str(path), *fmt)
+        assert (code, out) == (1, ""), err
+        assert f"nothing imported: {where}: " in err
+    assert json.loads(run(env, "bank", "stats", "b", "-f", "jsonl")[1])["active"] == 0
+
+
+def test_a_hostile_list_named_in_no_utf8_never_gives_a_traceback(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    run(env, "bank", "create", "b")
+    good = tmp_path / os.fsdecode(b"list-\xff.txt")
+    good.write_bytes(HASH.encode() + b"\n")
+    bad = tmp_path / os.fsdecode(b"bad-\xfe.txt")
+    bad.write_bytes(HOSTILE_LISTS["not-utf8.txt"])
+    command = [sys.executable, "-m", "rempart", "bank", "import", "b"]
+    environment = {**os.environ, **env}
+    done = subprocess.run([*command, good], capture_output=True, env=environment, check=False)
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run([*command, bad], capture_output=True, env=environment, check=False)
+    assert done.returncode == 1
+    assert b"Traceback" not in done.stderr
+    assert b"nothing imported: line 4 (byte 131): byte 0xff is not UTF-8 text" in done.stderr
+
+
+def test_bank_categories_from_the_command_line(
+    env: dict[str, str], photos: Path, tmp_path: Path
+) -> None:
+    assert run(env, "bank", "create", "demo", "--category", "demo")[0] == 0
+    code, _, err = run(env, "bank", "create", "hotline", "--source", "ncmec")
+    assert "(child_sexual_abuse, threshold 31)" in err
+    code, _, err = run(env, "bank", "create", "x", "--category", "terror")
+    assert code == 2
+    assert "'terror' is not one of" in err
+    code, out, _ = run(env, "bank", "list", "--format", "jsonl")
+    assert {r["name"]: r["category"] for r in map(json.loads, out.splitlines())} == {
+        "demo": "demo",
+        "hotline": "child_sexual_abuse",
+    }
+    listing = tmp_path / "known.jsonl"
+    listing.write_text(run(env, "hash", str(photos / "known.png"))[1])
+    assert run(env, "bank", "import", "demo", str(listing))[0] == 0
+    code, out, _ = run(env, "match", str(photos / "known.png"))
+    assert [(m["bank"], m["category"]) for m in json.loads(out)["matches"]] == [("demo", "demo")]
+    code, out, _ = run(env, "bank", "update", "demo", "--category", "other")
+    assert json.loads(out)["category"] == "other"

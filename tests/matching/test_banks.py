@@ -7,13 +7,16 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
+import rempart.store
 from rempart.errors import BankError, ImportLineError
 from rempart.hashing import pack
 from rempart.matching.banks import BankMatcher, Banks, HashListFormat, read_records
+from rempart.matching.formats import BankCategory
 from rempart.store import Store
 from rempart.store.schema import bank_changes, bank_entries, bank_imports
 
@@ -69,7 +72,7 @@ def test_a_malformed_import_changes_nothing(store: Store) -> None:
     before = row_counts(store)
     # Enough good lines before the bad one that several batches were written first.
     good = "\n".join(f"{i:064x}" for i in range(1, 5000))
-    with pytest.raises(ImportLineError, match="line 5000: invalid PDQ hash"):
+    with pytest.raises(ImportLineError, match=r"line 5000 \(byte 324935\): invalid PDQ hash"):
         import_text(banks, "b", good + "\nnot-a-hash\n")
     assert row_counts(store) == before
     assert banks.stats("b").active == 1
@@ -148,3 +151,113 @@ def test_matcher_follows_another_process(store: Store) -> None:
     results = matcher.match(pack(HASHES))
     assert [len(r) for r in results] == [1, 1, 0, 1, 1]
     assert matcher.refresh() == 0
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        b"\xff\xfe\n",
+        b'{"hash": 1' + b"0" * 5000 + b"}\n",
+        b"[" * 60_000 + b"\n",
+        f'{{"hash": "{HASHES[4]}", "note": "\\ud800"}}\n'.encode(),
+    ],
+    ids=["not-utf8", "huge-integer", "deep-nesting", "lone-surrogate"],
+)
+def test_a_refused_byte_stream_imports_nothing(store: Store, hostile: bytes) -> None:
+    banks = Banks(store)
+    banks.create("b")
+    import_text(banks, "b", HASHES[0])
+    before = row_counts(store)
+    # Several batches of good lines were written before the hostile one.
+    good = b"".join(f'{{"hash": "{i:064x}"}}\n'.encode() for i in range(1, 5000))
+    with pytest.raises(ImportLineError) as caught:
+        banks.import_list("b", io.BytesIO(good + hostile), origin="dump", fmt=HashListFormat.JSONL)
+    assert caught.value.line == 5000
+    assert caught.value.offset is not None
+    assert caught.value.offset >= len(good)
+    assert row_counts(store) == before
+
+
+def test_an_origin_that_was_not_utf8_is_stored_escaped(store: Store) -> None:
+    banks = Banks(store)
+    banks.create("b")
+    name = os.fsdecode(b"dump/\xff\xfe.txt")  # as a file name on the command line arrives
+    report = banks.import_list("b", io.BytesIO(HASHES[0].encode()), origin=name, filename=name)
+    assert report.added == 1
+    with store.read() as connection:
+        assert connection.execute(select(bank_imports.c.origin)).scalar_one() == (
+            "dump/\\udcff\\udcfe.txt"
+        )
+
+
+def test_banks_declare_a_category_that_matches_carry(store: Store) -> None:
+    banks = Banks(store)
+    assert banks.create("local").category is BankCategory.NCII  # as every bank was before
+    assert banks.create("hotline", source="NCMEC").category is BankCategory.CHILD_SEXUAL_ABUSE
+    assert banks.create("arachnid", source="Project-Arachnid").category == "child_sexual_abuse"
+    assert banks.create("victims", source="stopncii").category is BankCategory.NCII
+    assert banks.create("demo", category="demo").to_json()["category"] == "demo"
+    assert banks.stats("demo").to_json()["category"] == "demo"
+    with pytest.raises(BankError, match="unknown bank category 'terror'; choose one of ncii, "):
+        banks.create("x", category="terror")
+    with pytest.raises(BankError, match="source is 1 to 32 characters"):
+        banks.create("y", source="s" * 33)
+    with pytest.raises(BankError, match="description is not valid Unicode"):
+        banks.create("z", description="\udcff")
+    assert [b.name for b in banks.list()] == ["arachnid", "demo", "hotline", "local", "victims"]
+
+    import_text(banks, "demo", HASHES[0])
+    matcher = BankMatcher(store, refresh_interval=0)
+    (found,) = matcher.match(pack(HASHES[:1]))
+    assert [(m.bank, m.category, m.to_json()["category"]) for m in found] == [
+        ("demo", BankCategory.DEMO, "demo")
+    ]
+    banks.update("demo", category=BankCategory.SEXUAL_DEEPFAKE)
+    (found,) = matcher.match(pack(HASHES[:1]))
+    assert [m.category for m in found] == [BankCategory.SEXUAL_DEEPFAKE]
+
+
+def test_the_migration_gives_existing_banks_a_category(tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = Store.open(url, migrate=False)
+    config = Config()
+    scripts = Path(rempart.store.__file__).parent / "migrations"
+    config.set_main_option("script_location", str(scripts))
+    with old.write() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0005")
+    with old.write() as connection:
+        for name, source in (("mine", "local"), ("hotline", "ncmec"), ("uk", "Project Arachnid")):
+            connection.execute(
+                text(
+                    "INSERT INTO banks (name, description, source, threshold, enabled, "
+                    "created_at, updated_at) VALUES (:name, '', :source, 31, 1, :now, :now)"
+                ),
+                {"name": name, "source": source, "now": "2026-11-01 00:00:00"},
+            )
+    old.close()
+    migrated = Store.open(url)
+    try:
+        categories = {bank.name: bank.category for bank in Banks(migrated).list()}
+    finally:
+        migrated.close()
+    assert categories == {
+        "mine": BankCategory.NCII,
+        "hotline": BankCategory.CHILD_SEXUAL_ABUSE,
+        "uk": BankCategory.CHILD_SEXUAL_ABUSE,
+    }
+
+
+def test_text_the_database_cannot_hold_is_refused_before_it(store: Store) -> None:
+    banks = Banks(store)
+    banks.create("b")
+    with pytest.raises(BankError, match="note is not valid Unicode"):
+        banks.add("b", HASHES[0], note="\ud800")  # as a JSON body may escape it
+    with pytest.raises(BankError, match="reason is not valid Unicode"):
+        banks.withdraw("b", hashes=[HASHES[0]], reason="\udcff")
+    with pytest.raises(BankError, match="description is not valid Unicode"):
+        banks.update("b", description="\udfff")
+    assert row_counts(store) == (0, 0, 1)  # the creation, logged

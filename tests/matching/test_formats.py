@@ -7,6 +7,8 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rempart.errors import ImportLineError
 from rempart.matching.banks import (
@@ -16,6 +18,7 @@ from rempart.matching.banks import (
     Skipped,
     guess_format,
     read_records,
+    sniff_format,
     write_records,
 )
 from rempart.matching.banks.formats import ExportRow
@@ -129,7 +132,7 @@ def test_malformed_lines_are_named(text: str, fmt: HashListFormat, line: int, re
     with pytest.raises(ImportLineError, match=reason) as caught:
         read(text, fmt)
     assert caught.value.line == line
-    assert str(caught.value).startswith(f"line {line}: ")
+    assert str(caught.value).startswith(f"line {line} (byte ")
 
 
 def test_a_huge_line_is_refused_without_reading_it_whole() -> None:
@@ -152,3 +155,108 @@ def test_a_huge_line_is_refused_without_reading_it_whole() -> None:
 )
 def test_guess_format(name: str, first: str, expected: HashListFormat) -> None:
     assert guess_format(name, first) is expected
+
+
+def read_bytes(data: bytes, fmt: HashListFormat) -> list[Record | Skipped]:
+    return list(read_records(io.BytesIO(data), fmt))
+
+
+def refusal(data: bytes, fmt: HashListFormat) -> ImportLineError:
+    with pytest.raises(ImportLineError) as caught:
+        read_bytes(data, fmt)
+    return caught.value
+
+
+@pytest.mark.parametrize("fmt", list(HashListFormat))
+def test_a_byte_that_is_not_utf8_is_named_by_line_and_offset(fmt: HashListFormat) -> None:
+    # Far past the first line and the text decoder's chunk, where a text stream placed it at
+    # line 1 (or at the chunk's end) whatever the line.
+    lines = [f"{A}\n".encode()] * 2000
+    data = b"".join(lines) + b"\xff\n"
+    if fmt is HashListFormat.HEX:
+        error = refusal(data, fmt)
+        assert (error.line, error.offset) == (2001, 2000 * 65)
+        assert str(error) == "line 2001 (byte 130000): byte 0xff is not UTF-8 text"
+    # Whatever the format, a bad byte raises the project's error, never UnicodeDecodeError.
+    assert isinstance(refusal(b"pdq \xc3\x28\n", fmt), ImportLineError)
+
+
+def test_the_offset_is_of_the_bad_byte_after_a_bom_and_multibyte_text() -> None:
+    data = b"\xef\xbb\xbfhash,note\n" + f"{A},caf\u00e9 ".encode() + b"\xe2\x82\n"
+    error = refusal(data, HashListFormat.CSV)
+    # 3 (BOM) + 10 (header) + 64 + 1 + 6 ("café ") bytes before the truncated sequence.
+    assert (error.line, error.offset) == (2, 84)
+
+
+@pytest.mark.parametrize(
+    ("data", "fmt", "reason"),
+    [
+        (b'{"hash": 1' + b"0" * 5000 + b"}\n", HashListFormat.JSONL, "not JSON that can be read"),
+        (b"[" * 60_000 + b"\n", HashListFormat.JSONL, "nested too deeply"),
+        (b'{"hashRecords": ' + b"[" * 60_000, HashListFormat.STOPNCII, "nested too deeply"),
+        (
+            f'{{"hash": "{A}", "note": "\\ud800"}}\n'.encode(),
+            HashListFormat.JSONL,
+            "note holds a lone surrogate",
+        ),
+        (
+            f'{{"signalType": "pdq","hashValue": "{A}", "caseNumbers": {{"\\udfff": 0}}}}'.encode(),
+            HashListFormat.STOPNCII,
+            "caseNumbers holds a lone surrogate",
+        ),
+        (
+            f'{{"signalType": "pdq", "hashValue": "{A}", "hashStatus": []}}\n'.encode(),
+            HashListFormat.STOPNCII,
+            "hashStatus must be text",
+        ),
+    ],
+)
+def test_hostile_json_is_refused_with_the_line(
+    data: bytes, fmt: HashListFormat, reason: str
+) -> None:
+    error = refusal(data, fmt)
+    assert reason in error.reason
+    assert (error.line, error.offset) == (1, 0)
+
+
+def test_a_json_document_error_names_its_own_line_and_byte() -> None:
+    data = b'\n{"hashRecords": [\r\n  {"signalType": "pdq", "hashValue": "x"},,\n]}\n'
+    error = refusal(data, HashListFormat.STOPNCII)
+    # Line 3 starts at byte 1 + 19 (CRLF counted); the second comma is its 43rd character.
+    assert (error.line, error.offset) == (3, 20 + 42)
+    document = b'{"hashRecords": [{"signalType": "pdq", "hashValue": "x"}]}'
+    record = refusal(document, HashListFormat.STOPNCII)
+    assert record.reason.startswith("hash record 1: invalid PDQ hash")
+
+
+def test_other_signal_types_are_counted_under_a_readable_name() -> None:
+    data = f"pdq {A}\nvideo_md5 x\n\x1b[31mred x\n".encode()
+    assert [r.reason for r in read_bytes(data, HashListFormat.PYTX) if isinstance(r, Skipped)] == [
+        "signal type video_md5",
+        "signal type (unreadable)",
+    ]
+
+
+def test_sniffing_a_binary_stream_rewinds_and_refuses_bad_bytes() -> None:
+    stream = io.BytesIO(f"\n\npdq {A}\n".encode())
+    assert sniff_format(stream) is HashListFormat.PYTX
+    assert stream.tell() == 0
+    with pytest.raises(ImportLineError, match=r"line 2 \(byte 1\): byte 0xfe"):
+        sniff_format(io.BytesIO(b"\n\xfe\n"), "list.txt")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.binary(max_size=400), fmt=st.sampled_from(list(HashListFormat)))
+def test_any_bytes_import_or_raise_the_projects_error(data: bytes, fmt: HashListFormat) -> None:
+    error = None
+    try:
+        for chosen in (fmt, sniff_format(io.BytesIO(data), "list.txt")):
+            for record in read_bytes(data, chosen):
+                if isinstance(record, Record):
+                    assert len(record.hash) == 64
+    except ImportLineError as caught:  # anything else escaping fails the test
+        error = caught
+    if error is not None:
+        assert 1 <= error.line <= data.count(b"\n") + 1
+        assert error.offset is not None
+        assert 0 <= error.offset <= len(data)

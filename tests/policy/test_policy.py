@@ -165,6 +165,36 @@ bank_categories: {csam-list: child_sexual_abuse}
     ]
 
 
+def bank_match(bank: str, category: str | None) -> Signal:
+    evidence = {"bank": bank, "distance": 0} | ({"category": category} if category else {})
+    return Signal("bank.match", 1.0, "bank", "pdq", value=bank, evidence=evidence)
+
+
+def test_a_bank_match_is_labelled_by_its_banks_category(tmp_path: Path) -> None:
+    signals = [
+        bank_match("hotline", "child_sexual_abuse"),
+        bank_match("demo", "demo"),
+        bank_match("fakes", "sexual_deepfake"),
+        bank_match("misc", "other"),
+        bank_match("old-record", None),  # a signal from before banks had a category
+        bank_match("future", "a-category-of-a-newer-version"),
+    ]
+    verdict = load_policy("default").decide(signals)
+    assert {r.signals[0].value: r.category.name for r in verdict.reasons} == {
+        "hotline": "child_sexual_abuse",
+        "demo": "demo",
+        "fakes": "sexual_deepfake",
+        "misc": "known_image",
+        "old-record": "non_consensual_intimate_imagery",
+        "future": "non_consensual_intimate_imagery",
+    }
+    assert verdict.action is Action.BLOCK
+    # A policy's bank_categories has the last word over the bank's own.
+    path = write(tmp_path, "policy: mine\nversion: 1\nbank_categories: {demo: adult_nudity}\n")
+    (reason,) = load_policy(path).decide([bank_match("demo", "demo")]).reasons
+    assert reason.category.name == "adult_nudity"
+
+
 def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "policy.yaml"
     path.write_text(text, encoding="utf-8")

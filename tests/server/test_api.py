@@ -272,6 +272,7 @@ def test_create_list_and_describe_a_bank(admin: httpx.Client, platform: httpx.Cl
     assert stats.status_code == 200
     assert stats.json() | {"last_added_at": None} == {
         "name": name,
+        "category": "ncii",
         "enabled": True,
         "threshold": 20,
         "active": 0,
@@ -405,6 +406,58 @@ def test_an_invalid_line_imports_nothing(admin: httpx.Client) -> None:
     problem(import_text(admin, name, good[0], "no-such-format"), 422, "invalid-request")
 
 
+@pytest.mark.parametrize(
+    ("body", "line", "offset"),
+    [
+        (b"\n" + f'{{"hash": "{"ab" * 32}"}}\n'.encode() + b"\xc3\x28\n", 3, 78),
+        (b'{"hash": 1' + b"0" * 5000 + b"}\n", 1, 0),
+        (b"[" * 60_000 + b"\n", 1, 0),
+        (f'{{"hash": "{"cd" * 32}", "source_ref": "\\ud800"}}'.encode(), 1, 0),
+    ],
+    ids=["not-utf8", "huge-integer", "deep-nesting", "lone-surrogate"],
+)
+def test_hostile_bytes_are_refused_with_line_and_offset(
+    admin: httpx.Client, body: bytes, line: int, offset: int
+) -> None:
+    name = unique("hostile")
+    create_bank(admin, name)
+    for fmt in ("jsonl", "hex", None):
+        response = admin.post(
+            f"/v1/banks/{name}/import",
+            params={"format": fmt} if fmt else None,
+            content=body,
+            headers={"content-type": "text/plain"},
+        )
+        assert response.status_code < 500, response.text
+        if fmt == "jsonl":
+            refused = problem(response, 422, "import-invalid")
+            assert (refused["line"], refused["offset"]) == (line, offset)
+            assert f"line {line} (byte {offset})" in refused["detail"]
+    stats = admin.get(f"/v1/banks/{name}").json()
+    assert (stats["active"], stats["imports"]) == (0, 0)
+
+
+def test_banks_declare_a_category_that_matches_carry(admin: httpx.Client) -> None:
+    demo, hotline = unique("demo"), unique("hotline")
+    assert create_bank(admin, demo, category="demo")["category"] == "demo"
+    created = create_bank(admin, hotline, source="iwf")
+    assert (created["source"], created["category"]) == ("iwf", "child_sexual_abuse")
+    problem(
+        admin.post("/v1/banks", json={"name": unique("x"), "category": "terror"}),
+        422,
+        "invalid-request",
+    )
+    hash_hex = random_hash()
+    bank_and_wait(admin, demo, hash_hex)
+    assert [m["category"] for m in in_bank(admin, hash_hex, demo)] == ["demo"]
+    patched = admin.patch(f"/v1/banks/{demo}", json={"category": "sexual_deepfake"})
+    assert patched.json()["category"] == "sexual_deepfake"
+    poll(
+        lambda: [m for m in in_bank(admin, hash_hex, demo) if m["category"] == "sexual_deepfake"],
+        "the new category in matches",
+    )
+
+
 def test_import_into_an_unknown_bank_is_404(admin: httpx.Client) -> None:
     problem(import_text(admin, unique("missing"), random_hash(), "hex"), 404, "bank-not-found")
 
@@ -493,10 +546,10 @@ def test_match_answers_each_hash_in_order(admin: httpx.Client, platform: httpx.C
     assert [r["hash"] for r in results] == [h.lower() for h in asked]
     assert results[0]["matches"] == []
     assert results[1]["matches"] == [
-        {"bank": name, "entry_id": entry_id, "hash": banked, "distance": 0}
+        {"bank": name, "category": "ncii", "entry_id": entry_id, "hash": banked, "distance": 0}
     ]
     assert results[2]["matches"] == [
-        {"bank": name, "entry_id": entry_id, "hash": banked, "distance": 5}
+        {"bank": name, "category": "ncii", "entry_id": entry_id, "hash": banked, "distance": 5}
     ]
     assert results[3]["matches"] == []
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import sys
 from contextlib import ExitStack, nullcontext
 from pathlib import Path
@@ -14,7 +13,7 @@ from rempart.cli.errors import ExitCode, exit_with
 from rempart.cli.options import FormatOption, current_settings
 from rempart.cli.output import OutputFormat
 from rempart.cli.output import write_records as print_records
-from rempart.matching.formats import EXPORT_FORMATS, HashListFormat
+from rempart.matching.formats import EXPORT_FORMATS, BankCategory, HashListFormat
 
 if TYPE_CHECKING:
     from rempart.matching.banks import Banks
@@ -27,9 +26,10 @@ bank_app = typer.Typer(
 )
 
 STDIO = "-"
-BANK_COLUMNS = ("name", "enabled", "threshold", "source", "description", "created_at")
+BANK_COLUMNS = ("name", "category", "enabled", "threshold", "source", "description", "created_at")
 STATS_COLUMNS = (
     "name",
+    "category",
     "enabled",
     "threshold",
     "active",
@@ -40,6 +40,10 @@ STATS_COLUMNS = (
 )
 
 NameArgument = Annotated[str, typer.Argument(help="The bank's name.")]
+_CATEGORY_HELP = (
+    "What the bank's images are; matches are reported so: ncii, child_sexual_abuse, "
+    "sexual_deepfake, demo or other"
+)
 
 
 def _banks() -> Banks:
@@ -66,6 +70,13 @@ def create_command(
     source: Annotated[
         str, typer.Option(help="Where its hashes come from: local, stopncii, ncmec...")
     ] = "local",
+    category: Annotated[
+        BankCategory | None,
+        typer.Option(
+            help=f"{_CATEGORY_HELP} [default: child_sexual_abuse for a child-protection "
+            "--source (ncmec, iwf, thorn, c3p), else ncii]."
+        ),
+    ] = None,
     threshold: Annotated[
         int | None,
         typer.Option(
@@ -84,10 +95,13 @@ def create_command(
         name,
         description=description,
         source=source,
+        category=category,
         threshold=MATCH_THRESHOLD if threshold is None else threshold,
         enabled=not disabled,
     )
-    typer.echo(f"Created bank {bank.name!r} (threshold {bank.threshold}).", err=True)
+    typer.echo(
+        f"Created bank {bank.name!r} ({bank.category}, threshold {bank.threshold}).", err=True
+    )
 
 
 @bank_app.command("update")
@@ -100,10 +114,13 @@ def update_command(
     enabled: Annotated[
         bool | None, typer.Option("--enable/--disable", help="Switch matching on or off.")
     ] = None,
+    category: Annotated[BankCategory | None, typer.Option(help=f"{_CATEGORY_HELP}.")] = None,
 ) -> None:
-    """Change a bank's description, threshold, or switch it on or off."""
+    """Change a bank's description, threshold or category, or switch it on or off."""
     banks = _banks()
-    bank = banks.update(name, description=description, threshold=threshold, enabled=enabled)
+    bank = banks.update(
+        name, description=description, threshold=threshold, enabled=enabled, category=category
+    )
     _print([bank.to_json()], OutputFormat.JSONL, BANK_COLUMNS)
 
 
@@ -224,9 +241,11 @@ def withdraw_command(
 
 
 def _open_input(path: str) -> Any:
+    # Bytes, not text: the parser decodes each line itself, so that an error names the line
+    # and byte offset exactly.
     if path == STDIO:
-        return nullcontext(io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig"))
+        return nullcontext(sys.stdin.buffer)
     try:
-        return open(path, encoding="utf-8-sig", newline="")
+        return open(path, "rb")
     except OSError as exc:
         exit_with(f"cannot read {path}: {exc.strerror}", ExitCode.SOME_FAILED)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final
@@ -238,7 +238,7 @@ def _bank_categories(source: str, value: Any) -> dict[str, Category]:
 def _with_banks(rule: Rule, bank_categories: Mapping[str, Category]) -> Rule:
     if rule.id != "known-image":
         return rule
-    return Rule(rule.id, rule.when, rule.action, rule.category, rule.text, dict(bank_categories))
+    return replace(rule, by_value=dict(bank_categories))
 
 
 def _category(source: str, where: str, value: Any) -> Category:

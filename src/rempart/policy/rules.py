@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from fnmatch import translate
 from typing import Final
 
+from rempart.matching.formats import BankCategory
 from rempart.policy.verdict import CATEGORIES, Action, Category, Reason
 from rempart.signals import Signal
 
 __all__ = [
+    "BANK_CATEGORIES",
     "BUILTIN_GROUPS",
     "DEFAULT_BANK_CATEGORY",
     "MANDATORY_RULES",
@@ -74,6 +76,8 @@ class Rule:
     A clause holds when at least one of its groups has a signal. ``by_value``: the category
     depends on the value of the signals that made the rule fire (a bank's name, say), with
     ``category`` for any other value; each value then gives a reason of its own.
+    ``by_evidence``: for a value ``by_value`` does not name, the category the signals'
+    evidence names under ``category`` (a bank's own), through this mapping.
     """
 
     id: str
@@ -82,6 +86,7 @@ class Rule:
     category: Category
     text: str
     by_value: Mapping[str, Category] | None = None
+    by_evidence: Mapping[str, Category] | None = None
 
     def groups(self) -> set[str]:
         """Every group the rule reads."""
@@ -100,16 +105,21 @@ class Rule:
         if self.by_value is None:
             return [Reason(self.id, self.action, self.category, self.text, signals)]
         values = dict.fromkeys(str(signal.value) for signal in signals)
-        return [
-            Reason(
-                self.id,
-                self.action,
-                self.by_value.get(value, self.category),
-                self.text,
-                tuple(signal for signal in signals if str(signal.value) == value),
-            )
-            for value in values
-        ]
+        reasons = []
+        for value in values:
+            of_value = tuple(signal for signal in signals if str(signal.value) == value)
+            category = self.by_value.get(value) or self._evidence_category(of_value)
+            reasons.append(Reason(self.id, self.action, category, self.text, of_value))
+        return reasons
+
+    def _evidence_category(self, signals: Sequence[Signal]) -> Category:
+        """The category the first of ``signals`` names in its evidence, else the rule's."""
+        known = self.by_evidence or {}
+        for signal in signals:
+            named = signal.evidence.get("category")
+            if isinstance(named, str) and named in known:
+                return known[named]
+        return self.category
 
 
 _SEXUAL_PARTS: Final = ("breast_f", "genitalia_f", "genitalia_m", "buttocks", "anus")
@@ -170,7 +180,17 @@ BUILTIN_GROUPS: Final = {
 read them, so their thresholds are fixed here."""
 
 DEFAULT_BANK_CATEGORY: Final = CATEGORIES["non_consensual_intimate_imagery"]
-"""The category of a bank match unless the policy's ``bank_categories`` names the bank's."""
+"""The category of a bank match that names no bank category (a signal of an older record)."""
+
+BANK_CATEGORIES: Final[Mapping[str, Category]] = {
+    BankCategory.NCII: CATEGORIES["non_consensual_intimate_imagery"],
+    BankCategory.CHILD_SEXUAL_ABUSE: CATEGORIES["child_sexual_abuse"],
+    BankCategory.SEXUAL_DEEPFAKE: CATEGORIES["sexual_deepfake"],
+    BankCategory.DEMO: CATEGORIES["demo"],
+    BankCategory.OTHER: CATEGORIES["known_image"],
+}
+"""The policy category of a match in a bank of each category, unless the policy's
+``bank_categories`` names the bank's own."""
 
 _SEXUALISED: Final = ("nudity", "revealing", "sexual")
 
@@ -188,6 +208,8 @@ MANDATORY_RULES: Final = (
         Action.BLOCK,
         DEFAULT_BANK_CATEGORY,
         "The image matches a hash bank of known images.",
+        by_value={},
+        by_evidence=BANK_CATEGORIES,
     ),
     Rule(
         "real-person-sexualised",

@@ -77,12 +77,14 @@ CATEGORIES: Final = {
             ("KEYWORD_NON_CONSENSUAL_MATERIAL_DEEPFAKE",),
         ),
         Category("adult_nudity", "Nudity against the service's terms", _SCOPE, ("KEYWORD_NUDITY",)),
+        Category("known_image", "A known image of a hash bank of another kind", _SCOPE),
         # Labels: what research counts, not harms a platform acts on.
         Category("nudity", "Nudity (label)"),
         Category("revealing", "Revealing clothing (label)"),
         Category("apparent_minor", "A face that looks under 18 (label)"),
         Category("real_person", "A protected person (label)"),
         Category("ai_generated", "Declared or marked as AI-generated (label)"),
+        Category("demo", "An image of a demonstration bank (label)"),
     )
 }
 """Every category a rule may name. Those without ``dsa_category`` are labels."""

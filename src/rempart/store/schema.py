@@ -56,6 +56,8 @@ banks = Table(
     Column("name", String(64), nullable=False, unique=True),
     Column("description", Text, nullable=False, default=""),
     Column("source", String(32), nullable=False, default="local"),
+    # A rempart.matching.formats.BankCategory: what the bank's images are.
+    Column("category", String(32), nullable=False, server_default="ncii"),
     Column("threshold", SmallInteger, nullable=False),
     Column("enabled", Boolean, nullable=False, default=True),
     Column("created_at", DateTime(timezone=True), nullable=False),

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
-from typing import Any, Final, TextIO
+from typing import IO, Any, Final, TextIO
 
 from sqlalchemy import Connection, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -31,6 +31,7 @@ from rempart.matching.banks.formats import (
     read_records,
     sniff_format,
 )
+from rempart.matching.formats import BankCategory, category_for_source, stored_category
 from rempart.store import Store, as_utc, utc_now
 from rempart.store.schema import bank_changes, bank_entries, bank_imports, banks
 
@@ -45,6 +46,7 @@ __all__ = [
 
 NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 MAX_THRESHOLD: Final = 63
+MAX_SOURCE: Final = 32
 # Rows per statement: under SQLite's limit on bound parameters, and large enough to be fast.
 _BATCH: Final = 2000
 
@@ -61,6 +63,7 @@ class Bank:
     enabled: bool
     created_at: datetime
     updated_at: datetime
+    category: BankCategory = BankCategory.NCII
 
     def to_json(self) -> dict[str, Any]:
         """The bank as a JSON-ready dict."""
@@ -68,6 +71,7 @@ class Bank:
             "name": self.name,
             "description": self.description,
             "source": self.source,
+            "category": self.category.value,
             "threshold": self.threshold,
             "enabled": self.enabled,
             "created_at": self.created_at.isoformat(),
@@ -135,6 +139,7 @@ class BankStats:
         """The statistics as a JSON-ready dict."""
         return {
             "name": self.bank.name,
+            "category": self.bank.category.value,
             "enabled": self.bank.enabled,
             "threshold": self.bank.threshold,
             "active": self.active,
@@ -157,12 +162,17 @@ class Banks:
         *,
         description: str = "",
         source: str = "local",
+        category: BankCategory | str | None = None,
         threshold: int = MATCH_THRESHOLD,
         enabled: bool = True,
     ) -> Bank:
-        """Create a bank; its name must be new."""
+        """Create a bank; its name must be new. Its ``category`` defaults from its ``source``
+        (``category_for_source``: a child-protection list's is ``child_sexual_abuse``)."""
         _check_name(name)
         _check_threshold(threshold)
+        _check_text("description", description)
+        _check_source(source)
+        kind = category_for_source(source) if category is None else _category(category)
         now = utc_now()
         try:
             with self.store.write() as connection:
@@ -172,6 +182,7 @@ class Banks:
                         name=name,
                         description=description,
                         source=source,
+                        category=kind.value,
                         threshold=threshold,
                         enabled=enabled,
                         created_at=now,
@@ -191,11 +202,15 @@ class Banks:
         description: str | None = None,
         threshold: int | None = None,
         enabled: bool | None = None,
+        category: BankCategory | str | None = None,
     ) -> Bank:
-        """Change a bank's description, threshold or enabled flag."""
+        """Change a bank's description, threshold, enabled flag or category."""
         values: dict[str, Any] = {}
         if description is not None:
+            _check_text("description", description)
             values["description"] = description
+        if category is not None:
+            values["category"] = _category(category).value
         if threshold is not None:
             _check_threshold(threshold)
             values["threshold"] = threshold
@@ -225,15 +240,15 @@ class Banks:
     def import_list(
         self,
         name: str,
-        stream: TextIO,
+        stream: IO[bytes] | TextIO,
         *,
         origin: str,
         fmt: HashListFormat | None = None,
         filename: str = "",
     ) -> ImportReport:
-        """Import a hash list from a text stream, all or nothing: in ``fmt``, or else in the
-        format its ``filename`` and first line say (``sniff_format``; the stream must then be
-        seekable)."""
+        """Import a hash list from a stream, all or nothing: in ``fmt``, or else in the format
+        its ``filename`` and first line say (``sniff_format``; the stream must then be
+        seekable). A binary stream gives errors exact lines and byte offsets."""
         fmt = fmt or sniff_format(stream, filename)
         return self.import_records(name, read_records(stream, fmt), origin=origin, fmt=fmt)
 
@@ -259,7 +274,7 @@ class Banks:
                 .values(
                     bank_id=bank.id,
                     started_at=now,
-                    origin=origin[:512],
+                    origin=_printable(origin)[:512],
                     format=fmt.value,
                     added=0,
                     already_present=0,
@@ -319,6 +334,8 @@ class Banks:
             value = from_hex(hash_hex).hex()
         except ValueError as exc:
             raise BankError(f"invalid PDQ hash: {exc}") from None
+        for what, text in (("source_ref", source_ref), ("note", note)):
+            _check_text(what, text or "")
         record = Record(1, value, quality=quality, source_ref=source_ref, note=note)
         return self.import_records(name, [record], origin="add", fmt=HashListFormat.HEX)
 
@@ -336,6 +353,7 @@ class Banks:
         except ValueError as exc:
             raise BankError(f"invalid PDQ hash: {exc}") from None
         ids = sorted(set(entry_ids))
+        _check_text("reason", reason)
         now = utc_now()
         found: set[object] = set()
         was_withdrawn = withdrawn = 0
@@ -420,6 +438,29 @@ def _check_threshold(threshold: int) -> None:
         raise BankError(f"threshold must be 0 to {MAX_THRESHOLD}, got {threshold}")
 
 
+def _check_text(field: str, text: str) -> None:
+    """Refuse what UTF-8, and so the database, cannot hold: lone surrogates (a command-line
+    argument that was not UTF-8, a JSON escape of half a pair)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BankError(f"the {field} is not valid Unicode text") from None
+
+
+def _check_source(source: str) -> None:
+    _check_text("source", source)
+    if not 0 < len(source) <= MAX_SOURCE:
+        raise BankError(f"a bank's source is 1 to {MAX_SOURCE} characters, got {len(source)}")
+
+
+def _category(value: BankCategory | str) -> BankCategory:
+    try:
+        return BankCategory(value)
+    except ValueError:
+        choices = ", ".join(category.value for category in BankCategory)
+        raise BankError(f"unknown bank category {value!r}; choose one of {choices}") from None
+
+
 def _bank(connection: Connection, name: str) -> Bank:
     row = connection.execute(select(banks).where(banks.c.name == name)).mappings().first()
     if row is None:
@@ -435,6 +476,7 @@ def _to_bank(row: Any) -> Bank:
         name=row["name"],
         description=row["description"],
         source=row["source"],
+        category=stored_category(row["category"]),
         threshold=row["threshold"],
         enabled=bool(row["enabled"]),
         created_at=as_utc(row["created_at"]),
@@ -520,6 +562,12 @@ def _log(
 def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), _BATCH):
         yield values[start : start + _BATCH]
+
+
+def _printable(text: str) -> str:
+    """``text`` as UTF-8 can store it: the lone surrogates of a file name that was not UTF-8
+    become ``\\udc..`` escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _iso(value: datetime | None) -> str | None:

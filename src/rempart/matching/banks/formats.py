@@ -21,16 +21,22 @@ Formats, and who else reads or writes them:
   Records whose status is ``Withdrawn`` or ``Deleted`` withdraw the hash. Import only.
 
 Hashes are written as lowercase hex, the only case python-threatexchange accepts.
+
+Any bytes may be given to an import: what is not a valid list raises ``ImportLineError`` naming
+the line and the byte offset (of the bad byte, or of the line's start), never another
+exception. Read from a binary stream, as the command line and the server do, so that offsets
+and line numbers are exact; a text stream's undecodable bytes are only placed at a line.
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, TextIO
+from typing import IO, Any, Final, TextIO
 
 from rempart.errors import ImportLineError
 from rempart.hashing.hash256 import from_hex
@@ -44,13 +50,19 @@ __all__ = [
     "Skipped",
     "guess_format",
     "read_records",
+    "sniff_format",
     "write_records",
 ]
 
-MAX_LINE_CHARS: Final = 65_536
+MAX_LINE: Final = 65_536
+"""The longest line read, in bytes (in characters from a text stream), its line break
+included."""
 PDQ_TYPE_NAMES: Final = frozenset({"pdq", "hash_pdq", "imagepdq", "photo_pdq"})
 _STOPNCII_WITHDRAWN: Final = frozenset({"withdrawn", "deleted"})
 _MAX_TEXT: Final = 512
+_MAX_LABEL: Final = 40  # a signal type named in a skip reason; longer ones are not named
+_BOM: Final = b"\xef\xbb\xbf"
+_DOCUMENT_PEEK: Final = 4096  # characters from the first non-blank line: a document says so
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +85,20 @@ class Skipped:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One line of a hash list: its number from 1, the byte offset of its start, its text
+    without the line break."""
+
+    number: int
+    offset: int
+    text: str
+
+    def error(self, reason: str, *, at: int = 0) -> ImportLineError:
+        """``reason`` at this line, ``at`` characters into it."""
+        return ImportLineError(self.number, reason, offset=self.offset + _utf8_len(self.text[:at]))
+
+
 def guess_format(name: str, first_line: str) -> HashListFormat:
     """The format of a file from its name and first non-blank line."""
     lower = name.lower()
@@ -93,53 +119,73 @@ def guess_format(name: str, first_line: str) -> HashListFormat:
     return HashListFormat.HEX
 
 
-def sniff_format(stream: TextIO, name: str = "") -> HashListFormat:
-    """The format of a seekable text ``stream`` from its file ``name`` (if any) and its first
-    non-blank line, read without consuming the stream; ``ImportLineError`` for text that is
-    not UTF-8."""
-    try:
-        first = next((line for line in iter(lambda: stream.readline(4096), "") if line.strip()), "")
-    except UnicodeDecodeError:
-        raise ImportLineError(1, "the hash list is not UTF-8 text") from None
+def sniff_format(stream: IO[bytes] | TextIO, name: str = "") -> HashListFormat:
+    """The format of a seekable ``stream`` (bytes or text) from its file ``name`` (if any) and
+    its first non-blank line, read without consuming the stream; ``ImportLineError`` when
+    that line is not UTF-8 text or too long."""
+    first = next((line.text for line in _lines(stream) if line.text.strip()), "")
     stream.seek(0)
     return guess_format(name, first)
 
 
-def read_records(stream: TextIO, fmt: HashListFormat) -> Iterator[Record | Skipped]:
-    """Parse ``stream``; raise ``ImportLineError`` at the first invalid line."""
-    lines = _numbered_lines(stream)
+def read_records(stream: IO[bytes] | TextIO, fmt: HashListFormat) -> Iterator[Record | Skipped]:
+    """Parse ``stream`` (bytes or text); raise ``ImportLineError`` at the first invalid line."""
+    if fmt is HashListFormat.STOPNCII:
+        yield from _read_stopncii(_lines(stream))
+        return
+    lines = (line for line in _lines(stream) if line.text.strip())
     if fmt is HashListFormat.HEX:
-        for number, line in lines:
-            yield Record(number, _hash(number, line))
+        for line in lines:
+            yield Record(line.number, _hash(line, line.text))
     elif fmt is HashListFormat.PYTX:
         yield from _read_pytx(lines)
     elif fmt is HashListFormat.CSV:
         yield from _read_csv(lines)
     elif fmt is HashListFormat.JSONL:
-        for number, line in lines:
-            yield _json_record(number, _json_object(number, line))
-    elif fmt is HashListFormat.TE:
-        yield from _read_te(lines)
+        for line in lines:
+            yield _json_record(line, _json_object(line))
     else:
-        yield from _read_stopncii(lines)
+        yield from _read_te(lines)
 
 
-def _numbered_lines(stream: TextIO) -> Iterator[tuple[int, str]]:
-    number = 0
+def _lines(stream: IO[bytes] | TextIO) -> Iterator[Line]:
+    """Every line of ``stream``, blank ones too (numbers count them), checked: UTF-8, no NUL,
+    at most ``MAX_LINE`` long."""
+    number = offset = 0
     while True:
         try:
-            line = stream.readline(MAX_LINE_CHARS + 1)
-        except UnicodeDecodeError:
-            raise ImportLineError(number + 1, "not UTF-8 text") from None
-        if not line:
+            raw: bytes | str = stream.readline(MAX_LINE + 1)
+        except UnicodeDecodeError:  # a text stream: where in the line is not known
+            raise ImportLineError(number + 1, "not UTF-8 text", offset=offset) from None
+        if not raw:
             return
         number += 1
-        if len(line) > MAX_LINE_CHARS and not line.endswith("\n"):
-            raise ImportLineError(number, f"line longer than {MAX_LINE_CHARS} characters")
-        if "\x00" in line:
-            raise ImportLineError(number, "holds a NUL byte: not a text file")
-        if line.strip():  # blank lines mean nothing in any format; numbers still count them
-            yield number, line.rstrip("\r\n")
+        # ``readline`` stopped at the limit (in bytes, or characters of a text stream).
+        if len(raw) > MAX_LINE:
+            raise ImportLineError(number, f"line longer than {MAX_LINE} bytes", offset=offset)
+        if isinstance(raw, bytes):
+            text, size = _decode(number, offset, raw), len(raw)
+        else:
+            text, size = raw.removeprefix("\ufeff") if number == 1 else raw, _utf8_len(raw)
+        line = Line(number, offset, text.rstrip("\r\n"))
+        if "\x00" in line.text:
+            raise line.error("holds a NUL byte: not a text file", at=line.text.index("\x00"))
+        yield line
+        offset += size
+
+
+def _decode(number: int, offset: int, raw: bytes) -> str:
+    body = raw[len(_BOM) :] if offset == 0 and raw.startswith(_BOM) else raw
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        where = offset + len(raw) - len(body) + exc.start
+        reason = f"byte 0x{body[exc.start]:02x} is not UTF-8 text"
+        raise ImportLineError(number, reason, offset=where) from None
+
+
+def _utf8_len(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def _looks_like_hash(text: str) -> bool:
@@ -150,169 +196,214 @@ def _looks_like_hash(text: str) -> bool:
     return True
 
 
-def _hash(number: int, text: object) -> str:
+def _hash(line: Line, text: object) -> str:
     if not isinstance(text, str):
-        raise ImportLineError(number, f"the hash must be a string, got {type(text).__name__}")
+        raise line.error(f"the hash must be a string, got {type(text).__name__}")
     try:
         return from_hex(text).hex()
     except ValueError as exc:
-        raise ImportLineError(number, f"invalid PDQ hash: {exc}") from None
+        raise line.error(f"invalid PDQ hash: {exc}") from None
 
 
-def _quality(number: int, value: object) -> int | None:
+def _quality(line: Line, value: object) -> int | None:
     if value is None or value == "":
         return None
-    problem = f"quality must be a whole number 0 to 100, got {value!r}"
+    problem = f"quality must be a whole number 0 to 100, got {_short(value)}"
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ImportLineError(number, problem)
+        raise line.error(problem)
     try:
         quality = int(value)
-    except ValueError:
-        raise ImportLineError(number, problem) from None
+    except ValueError:  # not a number, or more digits than Python converts
+        raise line.error(problem) from None
     if not 0 <= quality <= 100:
-        raise ImportLineError(number, problem)
+        raise line.error(problem)
     return quality
 
 
-def _text(number: int, field: str, value: object) -> str | None:
+def _text(line: Line, field: str, value: object) -> str | None:
     if value is None or value == "":
         return None
-    if not isinstance(value, str | int):
-        raise ImportLineError(number, f"{field} must be text, got {type(value).__name__}")
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise line.error(f"{field} must be text, got {type(value).__name__}")
     text = str(value)
     if len(text) > _MAX_TEXT:
-        raise ImportLineError(number, f"{field} is longer than {_MAX_TEXT} characters")
+        raise line.error(f"{field} is longer than {_MAX_TEXT} characters")
+    # JSON may escape half of a surrogate pair ("\ud800"): no UTF-8 text, nor database, holds it.
+    surrogate = next((char for char in text if "\ud800" <= char <= "\udfff"), None)
+    if surrogate is not None:
+        raise line.error(f"{field} holds a lone surrogate ({surrogate!r}): not Unicode text")
     return text
 
 
-def _read_pytx(lines: Iterable[tuple[int, str]]) -> Iterator[Record | Skipped]:
-    for number, line in lines:
-        stripped = line.strip()
-        signal_type, separator, value = stripped.partition(" ")
+def _short(value: object) -> str:
+    """``value`` as an error message quotes it: its repr, cut to a few dozen characters."""
+    text = repr(value) if isinstance(value, str | int | float | bool) or value is None else "?"
+    return text if len(text) <= _MAX_LABEL else text[: _MAX_LABEL - 3] + "..."
+
+
+def _skipped(number: int, signal_type: object) -> Skipped:
+    """A record of another signal type, counted under its name when that is a short word."""
+    if signal_type is None or signal_type == "":
+        return Skipped(number, "signal type missing")
+    name = signal_type if isinstance(signal_type, str) else ""
+    readable = name.isprintable() and name.isascii() and 0 < len(name) <= _MAX_LABEL
+    return Skipped(number, f"signal type {name if readable else '(unreadable)'}")
+
+
+def _read_pytx(lines: Iterable[Line]) -> Iterator[Record | Skipped]:
+    for line in lines:
+        signal_type, separator, value = line.text.strip().partition(" ")
         if not separator:
-            raise ImportLineError(number, "expected '<signal type> <hash>', e.g. 'pdq <64 hex>'")
+            raise line.error("expected '<signal type> <hash>', e.g. 'pdq <64 hex>'")
         if signal_type.lower() not in PDQ_TYPE_NAMES:
-            yield Skipped(number, f"signal type {signal_type}")
+            yield _skipped(line.number, signal_type)
             continue
-        yield Record(number, _hash(number, value))
+        yield Record(line.number, _hash(line, value))
 
 
 _CSV_HASH: Final = ("hash", "pdq", "signal_str", "indicator")
 _CSV_TYPE: Final = ("signal_type", "type")
 
 
-def _read_csv(lines: Iterable[tuple[int, str]]) -> Iterator[Record | Skipped]:
+def _read_csv(lines: Iterable[Line]) -> Iterator[Record | Skipped]:
     numbered = iter(lines)
     first = next(numbered, None)
     if first is None:
         return
-    number, line = first
-    header = [name.strip().lower() for name in _csv_row(number, line)]
+    header = [name.strip().lower() for name in _csv_row(first)]
     hash_column = next((name for name in _CSV_HASH if name in header), None)
     if hash_column is None:
-        raise ImportLineError(
-            number, f"the header has no hash column (one of {', '.join(_CSV_HASH)})"
-        )
+        raise first.error(f"the header has no hash column (one of {', '.join(_CSV_HASH)})")
     type_column = next((name for name in _CSV_TYPE if name in header), None)
-    for number, line in numbered:
-        cells = _csv_row(number, line)
+    for line in numbered:
+        cells = _csv_row(line)
         if len(cells) != len(header):
-            raise ImportLineError(number, f"{len(cells)} columns, the header has {len(header)}")
+            raise line.error(f"{len(cells)} columns, the header has {len(header)}")
         row = dict(zip(header, cells, strict=False))
         if type_column and row[type_column].strip().lower() not in PDQ_TYPE_NAMES:
-            yield Skipped(number, f"signal type {row[type_column].strip()}")
+            yield _skipped(line.number, row[type_column].strip())
             continue
         yield Record(
-            number,
-            _hash(number, row[hash_column]),
-            quality=_quality(number, row.get("quality", "").strip()),
-            source_ref=_text(number, "source_ref", row.get("source_ref")),
-            note=_text(number, "note", row.get("note")),
+            line.number,
+            _hash(line, row[hash_column]),
+            quality=_quality(line, row.get("quality", "").strip()),
+            source_ref=_text(line, "source_ref", row.get("source_ref")),
+            note=_text(line, "note", row.get("note")),
         )
 
 
-def _csv_row(number: int, line: str) -> list[str]:
+def _csv_row(line: Line) -> list[str]:
     try:
-        return next(csv.reader([line]))
+        return next(csv.reader([line.text]))
     except (csv.Error, StopIteration) as exc:
-        raise ImportLineError(number, f"not a CSV row ({exc})") from None
+        raise line.error(f"not a CSV row ({exc})") from None
 
 
-def _read_te(lines: Iterable[tuple[int, str]]) -> Iterator[Record]:
-    for number, line in lines:
-        cells = _csv_row(number, line)
+def _read_te(lines: Iterable[Line]) -> Iterator[Record]:
+    for line in lines:
+        cells = _csv_row(line)
         if len(cells) != 5:
-            raise ImportLineError(
-                number, "a .te row is hash,indicator_id,descriptor_id,timestamp,tags"
-            )
+            raise line.error("a .te row is hash,indicator_id,descriptor_id,timestamp,tags")
         value, indicator, _descriptor, _timestamp, tags = cells
         yield Record(
-            number,
-            _hash(number, value),
-            source_ref=_text(number, "indicator_id", f"te:{indicator}" if indicator else None),
-            note=_text(number, "tags", tags),
+            line.number,
+            _hash(line, value),
+            source_ref=_text(line, "indicator_id", f"te:{indicator}" if indicator else None),
+            note=_text(line, "tags", tags),
         )
 
 
-def _json_object(number: int, line: str) -> dict[str, Any]:
+def _json(lines: list[Line], text: str) -> Any:
+    """``text``, the ``lines`` joined, parsed; any failure an ``ImportLineError`` at the line
+    and byte where it happened."""
     try:
-        value = json.loads(line)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ImportLineError(number, f"not JSON ({exc.msg})") from None
+        before = text[: exc.pos]
+        line = lines[min(before.count("\n"), len(lines) - 1)]
+        raise line.error(f"not JSON ({exc.msg})", at=exc.pos - before.rfind("\n") - 1) from None
+    except ValueError as exc:  # a number of more digits than Python converts
+        raise lines[0].error(f"not JSON that can be read ({str(exc).split(':')[0]})") from None
+    except RecursionError:
+        raise lines[0].error("JSON nested too deeply") from None
+
+
+def _json_object(line: Line) -> dict[str, Any]:
+    value = _json([line], line.text)
     if not isinstance(value, dict):
-        raise ImportLineError(number, "each line must be a JSON object")
+        raise line.error("each line must be a JSON object")
     return value
 
 
-def _json_record(number: int, obj: dict[str, Any]) -> Record:
+def _json_record(line: Line, obj: dict[str, Any]) -> Record:
     if "error" in obj:
-        raise ImportLineError(number, "a record of a file that could not be hashed")
+        raise line.error("a record of a file that could not be hashed")
     value = obj.get("hash", obj.get("pdq"))
     if value is None:
-        raise ImportLineError(number, "no 'hash' or 'pdq' field")
+        raise line.error("no 'hash' or 'pdq' field")
     return Record(
-        number,
-        _hash(number, value),
-        quality=_quality(number, obj.get("quality")),
-        source_ref=_text(number, "source_ref", obj.get("source_ref")),
-        note=_text(number, "note", obj.get("note")),
+        line.number,
+        _hash(line, value),
+        quality=_quality(line, obj.get("quality")),
+        source_ref=_text(line, "source_ref", obj.get("source_ref")),
+        note=_text(line, "note", obj.get("note")),
         withdrawn=obj.get("withdrawn_at") is not None,
     )
 
 
-def _read_stopncii(lines: Iterable[tuple[int, str]]) -> Iterator[Record | Skipped]:
-    numbered = list(lines)
-    text = "\n".join(line for _, line in numbered).strip()
-    if text.startswith("{") and '"hashRecords"' in text.split("\n", 1)[0] + text[:4096]:
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ImportLineError(exc.lineno, f"not JSON ({exc.msg})") from None
-        records = document.get("hashRecords") if isinstance(document, dict) else None
-        if not isinstance(records, list):
-            raise ImportLineError(1, "a FetchHashes response needs a 'hashRecords' list")
-        # A document has no line per record: number records from 1 instead.
-        for index, record in enumerate(records, start=1):
-            if not isinstance(record, dict):
-                raise ImportLineError(index, "each hash record must be a JSON object")
-            yield _stopncii_record(index, record)
+def _read_stopncii(lines: Iterator[Line]) -> Iterator[Record | Skipped]:
+    """A ``FetchHashes`` document (read whole: it is one JSON value), or JSON Lines of
+    records (streamed)."""
+    head: list[Line] = []  # up to the first non-blank line and 4096 characters past it
+    size = 0
+    for line in lines:
+        head.append(line)
+        size += len(line.text) + 1 if size or line.text.strip() else 0
+        if size > _DOCUMENT_PEEK:
+            break
+    filled = [line for line in head if line.text.strip()]
+    if not filled:
         return
-    for number, line in numbered:
-        yield _stopncii_record(number, _json_object(number, line))
+    first = filled[0]
+    peek = "\n".join(line.text for line in head[first.number - head[0].number :])
+    if first.text.lstrip().startswith("{") and '"hashRecords"' in peek[:_DOCUMENT_PEEK]:
+        yield from _read_document([*head[first.number - head[0].number :], *lines])
+        return
+    for line in itertools.chain(head, lines):
+        if line.text.strip():
+            yield _stopncii_record(line, _json_object(line), line.number)
 
 
-def _stopncii_record(number: int, record: dict[str, Any]) -> Record | Skipped:
-    signal_type = str(record.get("signalType", ""))
-    if signal_type.lower() not in PDQ_TYPE_NAMES:
-        return Skipped(number, f"signal type {signal_type or 'missing'}")
-    status = str(record.get("hashStatus", "Active")).lower()
+def _read_document(lines: list[Line]) -> Iterator[Record | Skipped]:
+    first = lines[0]
+    document = _json(lines, "\n".join(line.text for line in lines))
+    records = document.get("hashRecords") if isinstance(document, dict) else None
+    if not isinstance(records, list):
+        raise first.error("a FetchHashes response needs a 'hashRecords' list")
+    # A document has no line per record: an error names the record, at the document's start.
+    for index, record in enumerate(records, start=1):
+        try:
+            if not isinstance(record, dict):
+                raise first.error("not a JSON object")
+            yield _stopncii_record(first, record, index)
+        except ImportLineError as exc:
+            raise first.error(f"hash record {index}: {exc.reason}") from None
+
+
+def _stopncii_record(line: Line, record: dict[str, Any], number: int) -> Record | Skipped:
+    signal_type = record.get("signalType")
+    if not isinstance(signal_type, str) or signal_type.lower() not in PDQ_TYPE_NAMES:
+        return _skipped(number, signal_type)
+    status = record.get("hashStatus", "Active")
+    if not isinstance(status, str):
+        raise line.error(f"hashStatus must be text, got {type(status).__name__}")
     cases = record.get("caseNumbers") or {}
     case_ids = ",".join(sorted(str(case) for case in cases)) if isinstance(cases, dict) else ""
     return Record(
         number,
-        _hash(number, record.get("hashValue")),
-        source_ref=_text(number, "caseNumbers", f"stopncii:{case_ids}" if case_ids else None),
-        withdrawn=status in _STOPNCII_WITHDRAWN,
+        _hash(line, record.get("hashValue")),
+        source_ref=_text(line, "caseNumbers", f"stopncii:{case_ids}" if case_ids else None),
+        withdrawn=status.lower() in _STOPNCII_WITHDRAWN,
     )
 
 

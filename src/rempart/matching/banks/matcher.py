@@ -25,6 +25,7 @@ from rempart.errors import UnknownBankError
 from rempart.hashing.files import FileHashes
 from rempart.hashing.hash256 import pack
 from rempart.hashing.pdq import DIHEDRAL_NAMES, MIN_QUALITY
+from rempart.matching.formats import BankCategory, stored_category
 from rempart.matching.index import HashIndex, Matches, Words
 from rempart.store import Store
 from rempart.store.schema import bank_changes, bank_entries, banks
@@ -39,19 +40,21 @@ _LOAD_BATCH: Final = 100_000
 
 @dataclass(frozen=True, slots=True)
 class BankMatch:
-    """One bank entry within its bank's threshold of a query."""
+    """One bank entry within its bank's threshold of a query, with the bank's category."""
 
     bank: str
     entry_id: int
     hash: str
     distance: int
     variant: str | None = None
+    category: BankCategory = BankCategory.NCII
 
     def to_json(self, *, variant: bool = True) -> dict[str, Any]:
-        """``{"bank", "entry_id", "hash", "distance", "variant"}``; without ``variant`` when
-        the query was a single hash, not an image's rotations and flips."""
+        """``{"bank", "category", "entry_id", "hash", "distance", "variant"}``; without
+        ``variant`` when the query was a single hash, not an image's rotations and flips."""
         record = {
             "bank": self.bank,
+            "category": self.category.value,
             "entry_id": self.entry_id,
             "hash": self.hash,
             "distance": self.distance,
@@ -67,6 +70,7 @@ class _BankState:
     name: str
     threshold: int
     enabled: bool
+    category: BankCategory
 
 
 class BankMatcher:
@@ -127,7 +131,12 @@ class BankMatcher:
             if missing:
                 raise UnknownBankError(f"no bank named {', '.join(sorted(missing))}")
         self._banks = {
-            row["id"]: _BankState(row["name"], row["threshold"], bool(row["enabled"]))
+            row["id"]: _BankState(
+                row["name"],
+                row["threshold"],
+                bool(row["enabled"]),
+                stored_category(row["category"]),
+            )
             for row in rows
             if self._names is None or row["name"] in self._names
         }
@@ -216,6 +225,7 @@ class BankMatcher:
                     hash=found.hashes[i].astype(">u8").tobytes().hex(),
                     distance=distance,
                     variant=variant,
+                    category=bank.category,
                 )
             )
         return results

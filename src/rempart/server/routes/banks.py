@@ -20,7 +20,8 @@ from rempart.matching.banks import (
     ImportReport,
     write_records,
 )
-from rempart.matching.banks.bank import MAX_THRESHOLD
+from rempart.matching.banks.bank import MAX_SOURCE, MAX_THRESHOLD
+from rempart.matching.formats import BankCategory
 from rempart.server.auth import Permission, require
 from rempart.server.problems import Problem
 from rempart.server.routes.common import audit, media_type, runtime
@@ -37,6 +38,17 @@ class BankCreate(BaseModel):
 
     name: str = Field(description="1 to 64 letters, digits, '.', '_' or '-'.")
     description: str = Field(default="", max_length=2000)
+    source: str = Field(
+        default="local",
+        min_length=1,
+        max_length=MAX_SOURCE,
+        description="Where its hashes come from: local, stopncii, ncmec...",
+    )
+    category: BankCategory | None = Field(
+        default=None,
+        description="What its images are [default: child_sexual_abuse for a child-protection "
+        "source (ncmec, iwf, thorn, c3p), else ncii].",
+    )
     threshold: int = Field(default=MATCH_THRESHOLD, ge=0, le=MAX_THRESHOLD)
     enabled: bool = True
 
@@ -47,6 +59,7 @@ class BankUpdate(BaseModel):
     description: str | None = Field(default=None, max_length=2000)
     threshold: int | None = Field(default=None, ge=0, le=MAX_THRESHOLD)
     enabled: bool | None = None
+    category: BankCategory | None = None
 
 
 class HashAdd(BaseModel):
@@ -72,7 +85,7 @@ def _banks(request: Request) -> Banks:
 
 @router.get("", summary="List banks", dependencies=[Depends(require(Permission.BANKS_READ))])
 async def list_banks(request: Request) -> JSONResponse:
-    """``{"banks": [{"name", "description", "source", "threshold", "enabled", ...}]}``."""
+    """``{"banks": [{"name", "description", "source", "category", "threshold", ...}]}``."""
     found = await run_in_threadpool(_banks(request).list)
     return JSONResponse({"banks": [bank.to_json() for bank in found]})
 
@@ -89,6 +102,8 @@ async def create_bank(request: Request, body: BankCreate) -> JSONResponse:
         lambda: _banks(request).create(
             body.name,
             description=body.description,
+            source=body.source,
+            category=body.category,
             threshold=body.threshold,
             enabled=body.enabled,
         )
@@ -117,7 +132,11 @@ async def update_bank(request: Request, name: str, body: BankUpdate) -> JSONResp
     """The bank as changed; every worker applies it within seconds."""
     bank = await run_in_threadpool(
         lambda: _banks(request).update(
-            name, description=body.description, threshold=body.threshold, enabled=body.enabled
+            name,
+            description=body.description,
+            threshold=body.threshold,
+            enabled=body.enabled,
+            category=body.category,
         )
     )
     audit(
@@ -165,8 +184,8 @@ async def import_hashes(
     ] = None,
 ) -> JSONResponse:
     """``{"bank", "import_id", "added", "already_present", ...}``. An invalid line imports
-    nothing (422 ``import-invalid``, with the line), and nor does a request cut off: the list
-    is committed in one transaction once it has all arrived."""
+    nothing (422 ``import-invalid``, with its ``line`` and byte ``offset``), and nor does a
+    request cut off: the list is committed in one transaction once it has all arrived."""
     content_type = media_type(request)
     if not content_type.startswith(_TEXT_TYPES) and content_type != "application/octet-stream":
         raise Problem(
@@ -180,9 +199,8 @@ async def import_hashes(
         async for chunk in request.stream():
             await run_in_threadpool(spool.write, chunk)  # past 8 MiB, a disk write
         spool.seek(0)
-        stream = io.TextIOWrapper(spool, encoding="utf-8-sig", newline="")
         report = await run_in_threadpool(
-            lambda: banks.import_list(name, stream, origin="api", fmt=list_format)
+            lambda: banks.import_list(name, spool, origin="api", fmt=list_format)
         )
     finally:
         spool.close()
