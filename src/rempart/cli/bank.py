@@ -66,26 +66,38 @@ def _print(records: list[dict[str, Any]], fmt: OutputFormat, columns: tuple[str,
 @bank_app.command("create")
 def create_command(
     name: NameArgument,
-    description: Annotated[str, typer.Option(help="What the bank holds.")] = "",
+    description: Annotated[
+        str, typer.Option(metavar="TEXT", help="What the bank holds [default: nothing].")
+    ] = "",
     source: Annotated[
-        str, typer.Option(help="Where its hashes come from: local, stopncii, ncmec...")
+        str,
+        typer.Option(metavar="NAME", help="Where its hashes come from: local, stopncii, ncmec..."),
     ] = "local",
     category: Annotated[
         BankCategory | None,
         typer.Option(
+            metavar="CATEGORY",
             help=f"{_CATEGORY_HELP} [default: child_sexual_abuse for a child-protection "
-            "--source (ncmec, iwf, thorn, c3p), else ncii]."
+            "--source (ncmec, iwf, thorn, c3p), else ncii].",
         ),
     ] = None,
     threshold: Annotated[
         int | None,
         typer.Option(
-            help="Largest PDQ distance that counts as a match (0-63) [default: 31, PDQ's]."
+            metavar="N",
+            help="Largest PDQ distance that counts as a match (0-63) [default: 31, PDQ's].",
         ),
     ] = None,
     disabled: Annotated[bool, typer.Option("--disabled", help="Create it switched off.")] = False,
 ) -> None:
-    """Create an empty bank."""
+    """Create an empty bank.
+
+    \b
+    Examples:
+      rempart bank create known --description "images reported to us"
+      rempart bank create hotline --source ncmec
+      rempart bank create deepfakes --category sexual_deepfake --threshold 24
+    """
     # The default is PDQ's MATCH_THRESHOLD, which the help repeats: reading it in the signature
     # would load the hashing code, and numpy, whenever the command line starts.
     from rempart.hashing.pdq import MATCH_THRESHOLD
@@ -107,16 +119,34 @@ def create_command(
 @bank_app.command("update")
 def update_command(
     name: NameArgument,
-    description: Annotated[str | None, typer.Option(help="What the bank holds.")] = None,
+    description: Annotated[
+        str | None,
+        typer.Option(metavar="TEXT", help="What the bank holds [default: unchanged]."),
+    ] = None,
     threshold: Annotated[
-        int | None, typer.Option(help="Largest PDQ distance that counts as a match (0-63).")
+        int | None,
+        typer.Option(
+            metavar="N",
+            help="Largest PDQ distance that counts as a match (0-63) [default: unchanged].",
+        ),
     ] = None,
     enabled: Annotated[
-        bool | None, typer.Option("--enable/--disable", help="Switch matching on or off.")
+        bool | None,
+        typer.Option("--enable/--disable", help="Switch matching on or off [default: unchanged]."),
     ] = None,
-    category: Annotated[BankCategory | None, typer.Option(help=f"{_CATEGORY_HELP}.")] = None,
+    category: Annotated[
+        BankCategory | None,
+        typer.Option(metavar="CATEGORY", help=f"{_CATEGORY_HELP} [default: unchanged]."),
+    ] = None,
 ) -> None:
-    """Change a bank's description, threshold or category, or switch it on or off."""
+    """Change a bank's description, threshold or category, or switch it on or off.
+
+    \b
+    Examples:
+      rempart bank update known --threshold 20
+      rempart bank update known --disable
+      rempart bank update hotline --category child_sexual_abuse
+    """
     banks = _banks()
     bank = banks.update(
         name, description=description, threshold=threshold, enabled=enabled, category=category
@@ -126,7 +156,13 @@ def update_command(
 
 @bank_app.command("list")
 def list_command(output_format: FormatOption = OutputFormat.TABLE) -> None:
-    """List the banks."""
+    """List the banks.
+
+    \b
+    Examples:
+      rempart bank list
+      rempart bank list --format jsonl
+    """
     banks = _banks()
     records = [bank.to_json() for bank in banks.list()]
     _print(records, output_format, BANK_COLUMNS)
@@ -137,7 +173,13 @@ def stats_command(
     names: Annotated[list[str] | None, typer.Argument(help="Banks [default: all].")] = None,
     output_format: FormatOption = OutputFormat.TABLE,
 ) -> None:
-    """How many active and withdrawn hashes each bank holds, and when it last changed."""
+    """How many active and withdrawn hashes each bank holds, and when it last changed.
+
+    \b
+    Examples:
+      rempart bank stats
+      rempart bank stats known hotline --format csv
+    """
     banks = _banks()
     wanted = names or [bank.name for bank in banks.list()]
     records = [banks.stats(name).to_json() for name in wanted]
@@ -159,6 +201,12 @@ def import_command(
 
     Formats: hex (one hash a line), pytx ('pdq <hash>' lines), csv (with a header), jsonl,
     te (HMA 1.0), stopncii (FetchHashes responses). Importing a file again adds nothing twice.
+
+    \b
+    Examples:
+      rempart bank import known hashes.txt
+      rempart bank import stopncii fetch-hashes.json --format stopncii
+      rempart hash -r reported/ | rempart bank import known - --format jsonl
     """
     banks = _banks()
     with ExitStack() as stack:
@@ -186,16 +234,26 @@ def import_command(
 def export_command(
     name: NameArgument,
     list_format: Annotated[
-        str, typer.Option("--format", "-f", help=f"One of {', '.join(EXPORT_FORMATS)}.")
+        str,
+        typer.Option(
+            "--format", "-f", metavar="FORMAT", help=f"One of {', '.join(EXPORT_FORMATS)}."
+        ),
     ] = HashListFormat.PYTX.value,
     out: Annotated[
-        str, typer.Option("--out", "-o", help="File to write; - is standard output.")
+        str,
+        typer.Option("--out", "-o", metavar="FILE", help="File to write; - is standard output."),
     ] = STDIO,
     include_withdrawn: Annotated[
         bool, typer.Option("--include-withdrawn", help="Also list withdrawn entries.")
     ] = False,
 ) -> None:
-    """Export a bank's hashes (pytx format by default: readable by python-threatexchange)."""
+    """Export a bank's hashes (pytx format by default: readable by python-threatexchange).
+
+    \b
+    Examples:
+      rempart bank export known > known.pdq.txt
+      rempart bank export known --format csv --out known.csv --include-withdrawn
+    """
     if list_format not in EXPORT_FORMATS:
         exit_with(
             f"cannot export as {list_format!r}; choose one of {', '.join(EXPORT_FORMATS)}",
@@ -225,11 +283,25 @@ def withdraw_command(
     name: NameArgument,
     hashes: Annotated[list[str] | None, typer.Argument(help="PDQ hashes (64 hex digits).")] = None,
     entry_ids: Annotated[
-        list[int] | None, typer.Option("--id", help="Entry ids, as 'rempart match' prints them.")
+        list[int] | None,
+        typer.Option(
+            "--id", metavar="N", help="Entry ids, as 'rempart match' prints them (repeatable)."
+        ),
     ] = None,
-    reason: Annotated[str, typer.Option(help="Why, kept on record (e.g. 'victim request').")] = "",
+    reason: Annotated[
+        str,
+        typer.Option(
+            metavar="TEXT", help="Why, kept on record (e.g. 'victim request') [default: none]."
+        ),
+    ] = "",
 ) -> None:
-    """Withdraw hashes: they stop matching at once, and the record of them stays."""
+    """Withdraw hashes: they stop matching at once, and the record of them stays.
+
+    \b
+    Examples:
+      rempart bank withdraw known --id 42 --reason "victim request"
+      rempart bank withdraw known "$(rempart hash wrong.jpg | jq -r .pdq)"
+    """
     if not hashes and not entry_ids:
         exit_with("give hashes or --id to withdraw", ExitCode.USAGE)
     banks = _banks()
