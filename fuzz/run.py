@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -79,6 +80,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run_child(name: str, seconds: int, engine: str, seed: int) -> int:
+    # Libraries' warnings on damaged input (Pillow's "Truncated File Read") are not findings,
+    # and printed for every input they would bury the crashes.
+    warnings.simplefilter("ignore")
     (CRASHES / name).mkdir(parents=True, exist_ok=True)
     (WORK / name).mkdir(parents=True, exist_ok=True)
     use_atheris = engine == "atheris" or (

@@ -44,6 +44,7 @@ _KEYS: Final = {
 _RULE_KEYS: Final = {"id", "when", "action", "category", "reason"}
 _GROUP_KEYS: Final = {"signals", "min_score", "description"}
 _MANDATORY_IDS: Final = {rule.id for rule in MANDATORY_RULES}
+_MAX_FLOW_DEPTH: Final = 50
 
 
 @dataclass(frozen=True)
@@ -108,9 +109,15 @@ def _read(name_or_path: str | Path) -> tuple[str, dict[str, Any], bytes]:
 def _parse(where: str, raw: bytes) -> dict[str, Any]:
     """The YAML mapping in ``raw``. PyYAML raises more than ``YAMLError`` on hostile input:
     ``ValueError`` on an integer of thousands of digits (Python's int conversion limit) and
-    ``RecursionError`` on deep nesting."""
+    ``RecursionError`` on deep nesting, which its scanner reads in quadratic time (seconds for
+    a few kilobytes of brackets), hence the depth checked first."""
     try:
-        spec = yaml.safe_load(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        if _flow_depth(text) > _MAX_FLOW_DEPTH:
+            raise PolicyError(
+                f"policy {where}: brackets nested over {_MAX_FLOW_DEPTH} deep; a policy needs 3"
+            )
+        spec = yaml.safe_load(text)
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
         raise PolicyError(f"policy {where}: not valid UTF-8 YAML: {exc}") from exc
     except ValueError as exc:
@@ -120,6 +127,19 @@ def _parse(where: str, raw: bytes) -> dict[str, Any]:
     if not isinstance(spec, dict):
         raise PolicyError(f"policy {where}: expected a mapping with 'policy' and 'rules'")
     return spec
+
+
+def _flow_depth(text: str) -> int:
+    """The deepest nesting of ``[`` and ``{`` (brackets in quoted text count too: a policy
+    has no reason to hold dozens of them unclosed)."""
+    depth = deepest = 0
+    for char in text:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    return deepest
 
 
 def _build(source: str, spec: dict[str, Any], raw: bytes) -> Policy:
