@@ -574,6 +574,9 @@ class _LateChunks:
 _PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
 _PNG_TEXT_CHUNKS: Final = (b"tEXt", b"zTXt", b"iTXt")
 _MAX_PNG_TEXT: Final = 1 << 20  # a text chunk inflates to at most this many bytes
+# All of them together, as Pillow bounds the chunks before the pixels (MAX_TEXT_MEMORY): else
+# a 64 MiB file of small zTXt chunks under distinct keywords inflates to gigabytes.
+_MAX_PNG_TEXT_TOTAL: Final = 8 << 20
 
 
 def _late_chunks(image: Image.Image, data: bytes) -> _LateChunks:
@@ -583,30 +586,31 @@ def _late_chunks(image: Image.Image, data: bytes) -> _LateChunks:
         return _LateChunks()
     text: dict[str, str] = {}
     exif: bytes | None = None
-    at, seen_pixels = len(_PNG_SIGNATURE), False
+    at, seen_pixels, budget = len(_PNG_SIGNATURE), False, _MAX_PNG_TEXT_TOTAL
     while at + 8 <= len(data):
         length, kind = struct.unpack(">I4s", data[at : at + 8])
         body = data[at + 8 : at + 8 + length]
         if len(body) < length or kind == b"IEND":
             break
         seen_pixels = seen_pixels or kind == b"IDAT"
-        if seen_pixels and kind in _PNG_TEXT_CHUNKS:
-            found = _png_text_chunk(kind, body)
+        if seen_pixels and kind in _PNG_TEXT_CHUNKS and budget > 0:
+            found = _png_text_chunk(kind, body, min(budget, _MAX_PNG_TEXT))
             if found is not None:
                 text[found[0]] = found[1]
+                budget -= len(found[1])
         elif seen_pixels and kind == b"eXIf" and exif is None:
             exif = b"Exif\x00\x00" + body  # as Pillow stores it
         at += 12 + length
     return _LateChunks(text, exif)
 
 
-def _png_text_chunk(kind: bytes, body: bytes) -> tuple[str, str] | None:
+def _png_text_chunk(kind: bytes, body: bytes, limit: int) -> tuple[str, str] | None:
     keyword, _, rest = body.partition(b"\0")
     key = keyword.decode("latin-1")
     if kind == b"tEXt":
         return key, rest.decode("latin-1")
     if kind == b"zTXt":
-        text = _inflate(rest[1:])
+        text = _inflate(rest[1:], limit)
         return None if text is None else (key, text.decode("latin-1"))
     # iTXt: compression flag, method, language\0, translated keyword\0, UTF-8 text
     if len(rest) < 2:
@@ -614,14 +618,14 @@ def _png_text_chunk(kind: bytes, body: bytes) -> tuple[str, str] | None:
     compressed, fields = rest[0], rest[2:]
     _, _, fields = fields.partition(b"\0")
     _, _, text_bytes = fields.partition(b"\0")
-    raw = _inflate(text_bytes) if compressed else text_bytes
+    raw = _inflate(text_bytes, limit) if compressed else text_bytes
     return None if raw is None else (key, raw.decode("utf-8", "replace"))
 
 
-def _inflate(data: bytes) -> bytes | None:
-    """zlib data inflated to at most ``_MAX_PNG_TEXT`` bytes (None when corrupt)."""
+def _inflate(data: bytes, limit: int) -> bytes | None:
+    """zlib data inflated to at most ``limit`` bytes (None when corrupt)."""
     try:
-        return zlib.decompressobj().decompress(data, _MAX_PNG_TEXT)
+        return zlib.decompressobj().decompress(data, limit)
     except zlib.error:
         return None
 

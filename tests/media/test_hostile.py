@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from PIL import ImageFile
 from fuzz.targets import CORPUS
 from rempart.errors import MediaError, MediaErrorCode
 from rempart.media import Media, MediaLimits, load_bytes
+from tests.images import png_chunk
 
 SEEDS = CORPUS / "media"
 LIMITS = MediaLimits(max_pixels=4_000_000)
@@ -155,3 +157,13 @@ def test_hash_reports_a_bad_tiff_between_good_files_and_goes_on(tmp_path: Path) 
     assert records[1]["error"]["code"] == "corrupt"
     assert "TypeError" in records[1]["error"]["message"]
     assert records[0]["sha256"] == records[2]["sha256"]
+
+
+def test_late_text_chunks_inflate_to_a_bounded_total() -> None:
+    # 40 zTXt chunks after the pixels, each 1 MiB inflated under its own keyword: the text
+    # read stops at a total budget instead of holding 40 MiB (or gigabytes in a large file).
+    png = seed("good.png")
+    one = zlib.compress(b"A" * (1 << 20), 9)
+    chunks = b"".join(png_chunk(b"zTXt", b"k%d\x00\x00" % i + one) for i in range(40))
+    media = load_bytes(png[:-12] + chunks + png[-12:])
+    assert 4 << 20 <= sum(map(len, media.metadata.text.values())) <= 8 << 20
