@@ -16,7 +16,7 @@ from rempart.provenance.generators import read_generator_metadata
 from rempart.provenance.iptc import digital_source_types
 
 # Small limits: a fuzzer's inputs are small, and a large decode only slows the search.
-LIMITS = MediaLimits(max_bytes=1 << 20, max_pixels=4_000_000, max_frames=64)
+LIMITS = MediaLimits(max_bytes=1 << 20, max_pixels=1_000_000, max_frames=16)
 
 
 def fuzz_one(data: bytes) -> None:

@@ -523,9 +523,11 @@ def _read_orientation(image: Image.Image, late: _LateChunks) -> tuple[int, Media
         return 1, MediaWarning("corrupt_metadata", "EXIF block present but unreadable")
     if value in (0, 1):  # 0 means "unspecified", as some editors write it
         return 1, None
-    if value in _ORIENTATION_TRANSPOSE:
+    if isinstance(value, int) and value in _ORIENTATION_TRANSPOSE:  # a tuple or list: no
         return int(value), None
-    return 1, MediaWarning("corrupt_metadata", f"EXIF orientation {value!r} is not 1-8; ignored")
+    return 1, MediaWarning(
+        "corrupt_metadata", f"EXIF orientation {value!r:.40} is not 1-8; ignored"
+    )
 
 
 def _count_frames(image: Image.Image, limits: MediaLimits) -> int:

@@ -27,17 +27,25 @@ def seed(name: str) -> bytes:
     return (SEEDS / name).read_bytes()
 
 
-def outcome(data: bytes, limits: MediaLimits = LIMITS) -> str:
-    """``ok``, or the code of the ``MediaError`` that loading, decoding or reading every
-    frame gave; any other exception fails the test."""
+def failure(data: bytes, limits: MediaLimits = LIMITS) -> MediaError | None:
+    """The ``MediaError`` that loading, decoding or reading every frame gave, or None; any
+    other exception fails the test."""
     try:
         media = load_bytes(data, limits=limits)
         media.decode()
         for _ in media.frames():
             pass
     except MediaError as exc:
-        return exc.code.value if exc.message else "no message"  # a person must read why
-    return "ok"
+        return exc
+    return None
+
+
+def outcome(data: bytes, limits: MediaLimits = LIMITS) -> str:
+    """``ok``, or the code of ``failure(data)`` (``no message`` when it has none to read)."""
+    error = failure(data, limits)
+    if error is None:
+        return "ok"
+    return error.code.value if error.message else "no message"
 
 
 @pytest.mark.parametrize(
@@ -167,3 +175,41 @@ def test_late_text_chunks_inflate_to_a_bounded_total() -> None:
     chunks = b"".join(png_chunk(b"zTXt", b"k%d\x00\x00" % i + one) for i in range(40))
     media = load_bytes(png[:-12] + chunks + png[-12:])
     assert 4 << 20 <= sum(map(len, media.metadata.text.values())) <= 8 << 20
+
+
+# What the fuzzer found (fuzz/corpus/media/crash-<format>-<exception>-<module>-<line>.<ext>):
+# each of these exceptions escaped rempart.media before, out of Pillow or pillow-heif.
+DECODER_CRASHES = sorted(
+    path.name
+    for path in SEEDS.glob("crash-*")
+    if path.name.split("-")[2] in {"indexerror", "keyerror", "typeerror", "runtimeerror"}
+)
+
+
+@pytest.mark.parametrize("name", DECODER_CRASHES)
+def test_what_the_fuzzer_found_is_corrupt_and_names_the_decoders_exception(name: str) -> None:
+    if name.endswith(".heic"):
+        pytest.importorskip("pillow_heif")
+    raised = {"indexerror": "IndexError", "keyerror": "KeyError", "typeerror": "TypeError"}
+    error = failure(seed(name))
+    assert error is not None
+    assert error.code is MediaErrorCode.CORRUPT
+    assert raised.get(name.split("-")[2], "RuntimeError") in error.message
+
+
+def test_a_gif_frame_growing_the_canvas_past_pillows_bomb_limit_is_too_many_pixels() -> None:
+    media = load_bytes(seed("crash-gif-decompressionbomberror-image-3575.gif"), limits=LIMITS)
+    with pytest.raises(MediaError) as caught:
+        list(media.frames())
+    assert caught.value.code is MediaErrorCode.TOO_MANY_PIXELS
+
+
+def test_a_generator_chunk_with_a_5000_digit_integer_is_a_problem_not_a_crash() -> None:
+    from rempart.provenance.generators import read_generator_metadata
+
+    for name in ("crash-comfyui-prompt-5000-digit-integer.png",
+                 "crash-invokeai-metadata-5000-digit-integer.png"):  # fmt: skip
+        found, problems = read_generator_metadata(load_bytes(seed(name)).metadata.text)
+        assert found == []
+        assert len(problems) == 1
+        assert "not valid JSON" in problems[0]
