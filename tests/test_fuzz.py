@@ -8,6 +8,8 @@ searches far longer, and its reproducers join the corpus, which this file replay
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,3 +72,23 @@ def test_mutations_change_their_seed_and_are_reproducible() -> None:
     first = [mutate(seed, random.Random(n)) for n in range(20)]
     assert first == [mutate(seed, random.Random(n)) for n in range(20)]
     assert sum(out != seed for out in first) >= 18
+
+
+def test_the_runner_fuzzes_a_target_and_reports() -> None:
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "fuzz/run.py", "--engine", "random", "--seconds", "1", "policy"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "no crash found" in done.stdout
+    unknown = subprocess.run(
+        [sys.executable, "fuzz/run.py", "no-such-target"],
+        cwd=root,
+        capture_output=True,
+        check=False,
+    )
+    assert unknown.returncode == 2
