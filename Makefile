@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 JOBS ?=
+FUZZ_SECONDS ?= 600
 
-.PHONY: demo test test-fast lint bench clean
+.PHONY: demo test test-fast lint bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +41,8 @@ test-fast: $(VENV)/.installed-dev,heif
 	$(BIN)/python -m pytest -m "not slow and not postgres and not server" -x -q
 
 lint: $(VENV)/.installed-dev,heif
-	$(BIN)/ruff check src tests benchmarks examples
-	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/ruff check src tests benchmarks examples fuzz
+	$(BIN)/ruff format --check src tests benchmarks examples fuzz
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
@@ -56,5 +57,11 @@ bench: $(VENV)/.installed-bench,heif
 	$(BIN)/python benchmarks/api_load.py
 	$(BIN)/python benchmarks/cli_startup.py
 
+# Every fuzz target (fuzz/targets/) for FUZZ_SECONDS each, coverage-guided with atheris; a
+# crash is written to fuzz/crashes/<target>/ and fails the run. `make fuzz FUZZ_SECONDS=60`
+# for a quick look; `python fuzz/run.py media` for one target.
+fuzz: $(VENV)/.installed-dev,heif,fuzz
+	$(BIN)/python fuzz/run.py --seconds $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(VENV) demo-output .bench-cache .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) demo-output .bench-cache fuzz/crashes fuzz/work .pytest_cache .mypy_cache .ruff_cache

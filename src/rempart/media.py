@@ -4,8 +4,10 @@ Every image a platform receives is hostile until decoded within limits. ``load_f
 ``load_bytes`` read and check an input (size, format, pixels, frames) without decoding its
 pixels; ``Media.decode`` then decodes the first frame, applies the EXIF orientation and, for
 JPEG, decodes at a reduced DCT scale when the caller needs only a small image. Anything
-wrong raises ``MediaError`` with a reason code; Pillow's and the OS's exceptions never
-escape raw.
+wrong raises ``MediaError`` with a reason code; Pillow's, pillow-heif's and the OS's
+exceptions never escape raw: on damaged bytes a decoder may raise anything (``TypeError``,
+``IndexError``, ``struct.error``, ``AssertionError``...), so every call into them goes
+through ``_decoding``, which keeps only ``MemoryError`` and what is not an ``Exception``.
 
 Don't call ``PIL.Image.open`` elsewhere in Rempart: a plugin Pillow would otherwise try
 (EPS runs Ghostscript, for one) is exactly what an attacker reaches for.
@@ -193,11 +195,13 @@ class Media:
         with _pillow_warnings():  # already reported by load_bytes
             image = _open(self.data)
         scale = self.decode_scale(min_side)
-        if scale > 1:
-            # Only when reduced: at full scale, RGB then luma is what the PDQ reference does.
-            image.draft("L" if luma_only else "RGB", (image.width // scale, image.height // scale))
-        _load(image)
-        return _normalise(_orient(image, self.orientation))
+        with _decoding():
+            if scale > 1:
+                # Only when reduced: at full scale, RGB then luma is what the PDQ reference does.
+                size = (image.width // scale, image.height // scale)
+                image.draft("L" if luma_only else "RGB", size)
+            image.load()
+            return _normalise(_orient(image, self.orientation))
 
     def decode_scale(self, min_side: int | None) -> int:
         """The scale ``decode(min_side=...)`` decodes at: 1 (every pixel), or 2, 4 or 8 for a
@@ -208,16 +212,20 @@ class Media:
         return next((scale for scale in _JPEG_SCALES if ratio >= scale), 1)
 
     def frames(self) -> Iterator[Image.Image]:
-        """Decode every frame in order, each upright and as ``RGB`` or ``L``."""
+        """Decode every frame in order, each upright and as ``RGB`` or ``L``.
+
+        Each frame meets the limits the first met: a GIF frame may grow the canvas and a TIFF
+        page has its own size, so a small first frame says nothing of the next one's pixels.
+        """
         with _pillow_warnings():
             image = _open(self.data)
-        for index in range(self.frame_count):
-            try:
+        for index in range(min(self.frame_count, self.limits.max_frames)):
+            with _decoding():
                 image.seek(index)
-            except (OSError, EOFError, ValueError, SyntaxError) as exc:
-                raise _decode_error(exc) from exc
-            _load(image)
-            yield _normalise(_orient(image, self.orientation))
+                _check_pixels(image.size, self.limits, f"frame {index + 1}")
+                image.load()
+                frame = _normalise(_orient(image, self.orientation))
+            yield frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +292,7 @@ def load_bytes(data: bytes, *, limits: MediaLimits = DEFAULT_LIMITS) -> Media:
             f"the file is {len(data):,} bytes, over the limit of {limits.max_bytes:,}; "
             "raise REMPART_MEDIA_MAX_BYTES to accept it",
         )
-    with _pillow_warnings() as caught:
+    with _pillow_warnings() as caught, _decoding():
         image = _open(data, limits)
         late = _late_chunks(image, data)
         orientation, exif_warning = _read_orientation(image, late)
@@ -324,8 +332,12 @@ def exif_tags(exif: bytes) -> dict[int, object]:
             tags.load(exif)
             merged: dict[int, object] = dict(tags)
             merged.update(tags.get_ifd(_EXIF_IFD_TAG))
-    except (OSError, ValueError, SyntaxError, struct.error, KeyError, TypeError) as exc:
-        raise MediaError(MediaErrorCode.CORRUPT, f"the EXIF block is unreadable: {exc}") from exc
+    except MemoryError:
+        raise
+    except Exception as exc:  # Pillow's TIFF reader raises anything on a damaged IFD
+        raise MediaError(
+            MediaErrorCode.CORRUPT, f"the EXIF block is unreadable: {_detail(exc)}"
+        ) from exc
     if not merged and len(exif) > 8:  # Pillow gives up on a broken IFD silently
         raise MediaError(MediaErrorCode.CORRUPT, "the EXIF block holds no readable tag")
     return merged
@@ -340,6 +352,25 @@ def _read_bounded(stream: IO[bytes], max_bytes: int, name: str) -> bytes:
             "raise REMPART_MEDIA_MAX_BYTES to accept it",
         )
     return data
+
+
+@contextmanager
+def _decoding() -> Iterator[None]:
+    """Turn whatever a decoder raises on bad bytes into ``MediaError``.
+
+    Pillow and pillow-heif document ``OSError``, but damaged files make them raise
+    ``TypeError``, ``IndexError``, ``struct.error``, ``AssertionError``, ``RuntimeError``
+    and more; one bad file in a batch must cost one error record, never the batch. Only
+    ``MemoryError`` and what is not an ``Exception`` (Ctrl-C, exit) go through.
+    """
+    try:
+        yield
+    except (MediaError, MemoryError):
+        raise
+    except Image.DecompressionBombError as exc:
+        raise MediaError(MediaErrorCode.TOO_MANY_PIXELS, _pixels_message(str(exc))) from exc
+    except Exception as exc:
+        raise _decode_error(exc) from exc
 
 
 @contextmanager
@@ -358,27 +389,29 @@ def _open(data: bytes, limits: MediaLimits | None = None) -> ImageFile.ImageFile
     """Open ``data`` with the allowed plugins only; check pixels when ``limits`` is given."""
     _load_plugins(data)
     formats = [name for name in _PLUGIN_FORMATS if name in Image.OPEN]
-    try:
-        image = Image.open(io.BytesIO(data), formats=formats)
-    except Image.DecompressionBombError as exc:
-        raise MediaError(MediaErrorCode.TOO_MANY_PIXELS, _pixels_message(str(exc))) from exc
-    except UnidentifiedImageError as exc:
-        raise MediaError(MediaErrorCode.UNSUPPORTED_FORMAT, _unsupported_message(data)) from exc
-    except (OSError, EOFError, ValueError, SyntaxError, struct.error) as exc:
-        raise _decode_error(exc) from exc
+    with _decoding():
+        try:
+            image = Image.open(io.BytesIO(data), formats=formats)
+        except UnidentifiedImageError as exc:
+            raise _unidentified(data, formats) from exc
     if not isinstance(image, ImageFile.ImageFile):  # pragma: no cover - Pillow contract
         raise MediaError(MediaErrorCode.UNSUPPORTED_FORMAT, _unsupported_message(data))
     if limits is not None:
-        width, height = image.size
-        if width < 1 or height < 1:
-            raise MediaError(MediaErrorCode.CORRUPT, f"the header declares {width}x{height}")
-        if width * height > limits.max_pixels:
-            raise MediaError(
-                MediaErrorCode.TOO_MANY_PIXELS,
-                f"the header declares {width}x{height} = {width * height:,} pixels, over the "
-                f"limit of {limits.max_pixels:,}; raise REMPART_MEDIA_MAX_PIXELS to accept it",
-            )
+        _check_pixels(image.size, limits, "the header")
     return image
+
+
+def _check_pixels(size: tuple[int, int], limits: MediaLimits, where: str) -> None:
+    """Refuse a frame of no pixels or of more than ``limits.max_pixels``, before decoding it."""
+    width, height = size
+    if width < 1 or height < 1:
+        raise MediaError(MediaErrorCode.CORRUPT, f"{where} declares {width}x{height}")
+    if width * height > limits.max_pixels:
+        raise MediaError(
+            MediaErrorCode.TOO_MANY_PIXELS,
+            f"{where} declares {width}x{height} = {width * height:,} pixels, over the "
+            f"limit of {limits.max_pixels:,}; raise REMPART_MEDIA_MAX_PIXELS to accept it",
+        )
 
 
 def _load_plugins(data: bytes) -> None:
@@ -406,6 +439,30 @@ def _is_heif(data: bytes) -> bool:
     return data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS
 
 
+def _unidentified(data: bytes, formats: list[str]) -> MediaError:
+    """Why no plugin opened ``data``: a format Rempart does not read, or a file that starts as
+    one it does (its signature) but whose header is damaged or cut off."""
+    claimed = next((name for name in formats if _accepts(name, data[:16])), None)
+    if claimed is None:
+        return MediaError(MediaErrorCode.UNSUPPORTED_FORMAT, _unsupported_message(data))
+    return MediaError(
+        MediaErrorCode.CORRUPT,
+        f"the file starts as {_PLUGIN_FORMATS[claimed].upper()} but its header cannot be "
+        f"read: it is damaged or cut off ({len(data):,} bytes)",
+    )
+
+
+def _accepts(plugin: str, prefix: bytes) -> bool:
+    """Whether Pillow's ``plugin`` recognises ``prefix`` as its signature (a string answer is
+    Pillow's note that it would, were it built with that format's library)."""
+    accept = Image.OPEN[plugin][1]
+    try:
+        result = accept(prefix) if accept is not None else False
+    except Exception:  # an accept function is a signature check; a failing one is a "no"
+        return False
+    return bool(result) and not isinstance(result, str)
+
+
 def _pixels_message(detail: str) -> str:
     return f"{detail.split(',')[0]}: refused as a possible decompression bomb"
 
@@ -425,8 +482,17 @@ def _unsupported_message(data: bytes) -> str:
     )
 
 
+def _detail(exc: BaseException) -> str:
+    """The library's own words, and the exception's type where they are not an ``OSError``'s
+    (``TypeError: ...`` tells a maintainer which bug of the decoder the file reached)."""
+    words = str(exc).strip()
+    if isinstance(exc, OSError) and words:
+        return words
+    return f"{type(exc).__name__}: {words}" if words else type(exc).__name__
+
+
 def _decode_error(exc: BaseException) -> MediaError:
-    detail = str(exc) or type(exc).__name__
+    detail = _detail(exc)
     if isinstance(exc, EOFError) or "truncated" in detail.lower():
         return MediaError(
             MediaErrorCode.TRUNCATED,
@@ -446,23 +512,27 @@ def _read_orientation(image: Image.Image, late: _LateChunks) -> tuple[int, Media
                 exif.load(raw)
         else:
             exif = image.getexif()
-    except (OSError, ValueError, SyntaxError, struct.error, KeyError, TypeError) as exc:
-        return 1, MediaWarning("corrupt_metadata", f"EXIF unreadable, orientation ignored: {exc}")
+        value = exif.get(_EXIF_ORIENTATION_TAG, 1)
+    except MemoryError:
+        raise
+    except Exception as exc:  # damaged EXIF: Pillow's TIFF reader raises anything
+        return 1, MediaWarning(
+            "corrupt_metadata", f"EXIF unreadable, orientation ignored: {_detail(exc)}"
+        )
     if raw and len(raw) > 8 and not exif:
         return 1, MediaWarning("corrupt_metadata", "EXIF block present but unreadable")
-    value = exif.get(_EXIF_ORIENTATION_TAG, 1)
     if value in (0, 1):  # 0 means "unspecified", as some editors write it
         return 1, None
-    if value in _ORIENTATION_TRANSPOSE:
+    if isinstance(value, int) and value in _ORIENTATION_TRANSPOSE:  # a tuple or list: no
         return int(value), None
-    return 1, MediaWarning("corrupt_metadata", f"EXIF orientation {value!r} is not 1-8; ignored")
+    return 1, MediaWarning(
+        "corrupt_metadata", f"EXIF orientation {value!r:.40} is not 1-8; ignored"
+    )
 
 
 def _count_frames(image: Image.Image, limits: MediaLimits) -> int:
-    try:
+    with _decoding():
         count = int(getattr(image, "n_frames", 1))
-    except (OSError, EOFError, ValueError, SyntaxError, struct.error) as exc:
-        raise _decode_error(exc) from exc
     if count > limits.max_frames:
         raise MediaError(
             MediaErrorCode.TOO_MANY_FRAMES,
@@ -506,6 +576,9 @@ class _LateChunks:
 _PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
 _PNG_TEXT_CHUNKS: Final = (b"tEXt", b"zTXt", b"iTXt")
 _MAX_PNG_TEXT: Final = 1 << 20  # a text chunk inflates to at most this many bytes
+# All of them together, as Pillow bounds the chunks before the pixels (MAX_TEXT_MEMORY): else
+# a 64 MiB file of small zTXt chunks under distinct keywords inflates to gigabytes.
+_MAX_PNG_TEXT_TOTAL: Final = 8 << 20
 
 
 def _late_chunks(image: Image.Image, data: bytes) -> _LateChunks:
@@ -515,30 +588,31 @@ def _late_chunks(image: Image.Image, data: bytes) -> _LateChunks:
         return _LateChunks()
     text: dict[str, str] = {}
     exif: bytes | None = None
-    at, seen_pixels = len(_PNG_SIGNATURE), False
+    at, seen_pixels, budget = len(_PNG_SIGNATURE), False, _MAX_PNG_TEXT_TOTAL
     while at + 8 <= len(data):
         length, kind = struct.unpack(">I4s", data[at : at + 8])
         body = data[at + 8 : at + 8 + length]
         if len(body) < length or kind == b"IEND":
             break
         seen_pixels = seen_pixels or kind == b"IDAT"
-        if seen_pixels and kind in _PNG_TEXT_CHUNKS:
-            found = _png_text_chunk(kind, body)
+        if seen_pixels and kind in _PNG_TEXT_CHUNKS and budget > 0:
+            found = _png_text_chunk(kind, body, min(budget, _MAX_PNG_TEXT))
             if found is not None:
                 text[found[0]] = found[1]
+                budget -= len(found[1])
         elif seen_pixels and kind == b"eXIf" and exif is None:
             exif = b"Exif\x00\x00" + body  # as Pillow stores it
         at += 12 + length
     return _LateChunks(text, exif)
 
 
-def _png_text_chunk(kind: bytes, body: bytes) -> tuple[str, str] | None:
+def _png_text_chunk(kind: bytes, body: bytes, limit: int) -> tuple[str, str] | None:
     keyword, _, rest = body.partition(b"\0")
     key = keyword.decode("latin-1")
     if kind == b"tEXt":
         return key, rest.decode("latin-1")
     if kind == b"zTXt":
-        text = _inflate(rest[1:])
+        text = _inflate(rest[1:], limit)
         return None if text is None else (key, text.decode("latin-1"))
     # iTXt: compression flag, method, language\0, translated keyword\0, UTF-8 text
     if len(rest) < 2:
@@ -546,23 +620,16 @@ def _png_text_chunk(kind: bytes, body: bytes) -> tuple[str, str] | None:
     compressed, fields = rest[0], rest[2:]
     _, _, fields = fields.partition(b"\0")
     _, _, text_bytes = fields.partition(b"\0")
-    raw = _inflate(text_bytes) if compressed else text_bytes
+    raw = _inflate(text_bytes, limit) if compressed else text_bytes
     return None if raw is None else (key, raw.decode("utf-8", "replace"))
 
 
-def _inflate(data: bytes) -> bytes | None:
-    """zlib data inflated to at most ``_MAX_PNG_TEXT`` bytes (None when corrupt)."""
+def _inflate(data: bytes, limit: int) -> bytes | None:
+    """zlib data inflated to at most ``limit`` bytes (None when corrupt)."""
     try:
-        return zlib.decompressobj().decompress(data, _MAX_PNG_TEXT)
+        return zlib.decompressobj().decompress(data, limit)
     except zlib.error:
         return None
-
-
-def _load(image: Image.Image) -> None:
-    try:
-        image.load()
-    except (OSError, EOFError, ValueError, SyntaxError, struct.error) as exc:
-        raise _decode_error(exc) from exc
 
 
 def _orient(image: Image.Image, orientation: int) -> Image.Image:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rempart.errors import PolicyError
-from rempart.policy import BUILTIN_POLICIES, MANDATORY_RULES, Action, load_policy
+from rempart.policy import BUILTIN_POLICIES, MANDATORY_RULES, Action, load_policy, parse_policy
 from rempart.signals import Signal
 
 
@@ -330,3 +330,28 @@ def test_a_minor_hint_never_adds_a_review_to_a_block() -> None:
     """A request that blocks as a minor's gives that reason, not a hint's review besides."""
     _, _, rules = decide("default", sig("text.minor", 1.0), sig("text.nudity", 1.0))
     assert rules == ["minor-sexualised"]
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("policy: x\nversion: " + "9" * 5000, "a value YAML cannot hold"),
+        ("policy: x\nversion: 1\nrules: " + "[" * 3000 + "]" * 3000, "nested over 50 deep"),
+        ("policy: x\nversion: 1\nrules:\n" + "- " * 1500 + "x\n", "nested too deeply"),
+        ("policy: x\nversion: 1\nrules: 5\n", "'rules' must be a list"),
+        ("policy: x\nversion: 1\nbank_categories: {b: {a: 1}}\n", "is not a category"),
+        (
+            "policy: x\nversion: 1\nrules:\n  - {id: r, when: [minor], action: block, "
+            "category: [a], reason: r}\n",
+            "is not a category",
+        ),
+    ],
+)
+def test_hostile_policy_bytes_are_a_policy_error(text: str, says: str) -> None:
+    with pytest.raises(PolicyError, match=says):
+        parse_policy(text.encode(), source="hostile.yaml")
+
+
+def test_parse_policy_reads_what_load_policy_reads(tmp_path: Path) -> None:
+    path = write(tmp_path, "policy: mine\nversion: 2\nextends: strict\n")
+    assert parse_policy(path.read_bytes(), source=str(path)).rules == load_policy(path).rules

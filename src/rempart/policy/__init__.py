@@ -8,7 +8,7 @@ and so does a bank match (as does a protected person with such a signal).
 """
 
 from rempart.errors import PolicyError
-from rempart.policy.policy import BUILTIN_POLICIES, Policy, load_policy
+from rempart.policy.policy import BUILTIN_POLICIES, Policy, load_policy, parse_policy
 from rempart.policy.rules import BUILTIN_GROUPS, MANDATORY_RULES, Rule, SignalGroup
 from rempart.policy.verdict import CATEGORIES, Action, Category, PolicyRef, Reason, Verdict
 
@@ -27,4 +27,5 @@ __all__ = [
     "SignalGroup",
     "Verdict",
     "load_policy",
+    "parse_policy",
 ]

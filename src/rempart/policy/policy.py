@@ -27,7 +27,7 @@ from rempart.policy.rules import (
 from rempart.policy.verdict import CATEGORIES, Action, Category, PolicyRef, Verdict
 from rempart.signals import Signal
 
-__all__ = ["BUILTIN_POLICIES", "Policy", "PolicyError", "load_policy"]
+__all__ = ["BUILTIN_POLICIES", "Policy", "PolicyError", "load_policy", "parse_policy"]
 
 BUILTIN_POLICIES: Final = ("default", "strict", "survey")
 MAX_POLICY_BYTES: Final = 1 << 20
@@ -44,6 +44,7 @@ _KEYS: Final = {
 _RULE_KEYS: Final = {"id", "when", "action", "category", "reason"}
 _GROUP_KEYS: Final = {"signals", "min_score", "description"}
 _MANDATORY_IDS: Final = {rule.id for rule in MANDATORY_RULES}
+_MAX_FLOW_DEPTH: Final = 50
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,17 @@ def load_policy(name_or_path: str | Path) -> Policy:
     return _build(*_read(name_or_path))
 
 
+def parse_policy(raw: bytes, *, source: str = "<bytes>") -> Policy:
+    """A policy from the bytes of a YAML file (``source`` names it in errors).
+
+    Any bytes give a ``Policy`` or a ``PolicyError`` saying what is wrong, never another
+    exception: a policy file may come from anyone who can write to a deployment's config.
+    """
+    if len(raw) > MAX_POLICY_BYTES:
+        raise PolicyError(f"policy {source}: larger than {MAX_POLICY_BYTES} bytes")
+    return _build(source, _parse(source, raw), raw)
+
+
 def _read(name_or_path: str | Path) -> tuple[str, dict[str, Any], bytes]:
     """Where the policy comes from, its parsed file and its bytes; a built-in name wins over
     a file of that name."""
@@ -91,13 +103,43 @@ def _read(name_or_path: str | Path) -> tuple[str, dict[str, Any], bytes]:
         if path.stat().st_size > MAX_POLICY_BYTES:
             raise PolicyError(f"policy file {where}: larger than {MAX_POLICY_BYTES} bytes")
         raw = path.read_bytes()
+    return where, _parse(where, raw), raw
+
+
+def _parse(where: str, raw: bytes) -> dict[str, Any]:
+    """The YAML mapping in ``raw``. PyYAML raises more than ``YAMLError`` on hostile input:
+    ``ValueError`` on an integer of thousands of digits (Python's int conversion limit) and
+    ``RecursionError`` on deep nesting, which its scanner reads in quadratic time (seconds for
+    a few kilobytes of brackets), hence the depth checked first."""
     try:
-        spec = yaml.safe_load(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        if _flow_depth(text) > _MAX_FLOW_DEPTH:
+            raise PolicyError(
+                f"policy {where}: brackets nested over {_MAX_FLOW_DEPTH} deep; a policy needs 3"
+            )
+        spec = yaml.safe_load(text)
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
         raise PolicyError(f"policy {where}: not valid UTF-8 YAML: {exc}") from exc
+    except ValueError as exc:
+        raise PolicyError(f"policy {where}: a value YAML cannot hold: {exc}") from exc
+    except RecursionError as exc:
+        raise PolicyError(f"policy {where}: nested too deeply to read") from exc
     if not isinstance(spec, dict):
         raise PolicyError(f"policy {where}: expected a mapping with 'policy' and 'rules'")
-    return where, spec, raw
+    return spec
+
+
+def _flow_depth(text: str) -> int:
+    """The deepest nesting of ``[`` and ``{`` (brackets in quoted text count too: a policy
+    has no reason to hold dozens of them unclosed)."""
+    depth = deepest = 0
+    for char in text:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    return deepest
 
 
 def _build(source: str, spec: dict[str, Any], raw: bytes) -> Policy:
@@ -121,7 +163,7 @@ def _build(source: str, spec: dict[str, Any], raw: bytes) -> Policy:
     rules = _without(source, rules, _strings(source, "disable", spec.get("disable", [])))
     groups.update(_groups(source, spec.get("groups") or {}))
     bank_categories.update(_bank_categories(source, spec.get("bank_categories") or {}))
-    own = [_rule(source, index, item, groups) for index, item in enumerate(spec.get("rules") or [])]
+    own = [_rule(source, index, item, groups) for index, item in enumerate(_rules(source, spec))]
     _check_unique(source, [rule.id for rule in rules + own])
     rules = [_with_banks(rule, bank_categories) for rule in rules] + own
     digest = hashlib.sha256(inherited + b"\0" + raw).hexdigest()[:16]
@@ -213,6 +255,13 @@ def _rule(source: str, index: int, item: Any, groups: Mapping[str, SignalGroup])
     )
 
 
+def _rules(source: str, spec: Mapping[str, Any]) -> list[Any]:
+    rules = spec.get("rules") or []
+    if not isinstance(rules, list):
+        raise PolicyError(f"policy {source}: 'rules' must be a list of rules")
+    return rules
+
+
 def _clauses(source: str, where: str, value: Any) -> tuple[tuple[str, ...], ...]:
     """``when``: a list whose items are a group name or a list of group names (any of)."""
     if not isinstance(value, list) or not value:
@@ -242,7 +291,7 @@ def _with_banks(rule: Rule, bank_categories: Mapping[str, Category]) -> Rule:
 
 
 def _category(source: str, where: str, value: Any) -> Category:
-    if value not in CATEGORIES:
+    if not isinstance(value, str) or value not in CATEGORIES:
         raise PolicyError(
             f"policy {source}: {where} {value!r} is not a category; known: {', '.join(CATEGORIES)}"
         )

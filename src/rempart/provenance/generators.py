@@ -101,7 +101,7 @@ def _json(value: str, where: str) -> Any:
         )
     try:
         return json.loads(value)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # ValueError: also an integer of 4,301 digits
         raise _UnreadableError(f"{where}: not valid JSON ({exc})") from None
 
 
