@@ -31,7 +31,7 @@ _PAGE: Final = f"""<!doctype html>
 <link rel="icon" type="image/png" href="/docs/static/favicon-32x32.png">
 </head>
 <body>
-<div id="swagger-ui"></div>
+<div id="swagger-ui" data-url="/openapi.json"></div>
 <script src="/docs/static/swagger-ui-bundle.js"></script>
 <script src="/docs/init.js"></script>
 </body>
@@ -39,7 +39,7 @@ _PAGE: Final = f"""<!doctype html>
 """
 # validatorUrl null: Swagger UI would otherwise send the document to validator.swagger.io.
 _INIT: Final = """window.ui = SwaggerUIBundle({
-  url: "/openapi.json",
+  url: document.getElementById("swagger-ui").dataset.url,
   dom_id: "#swagger-ui",
   validatorUrl: null,
   deepLinking: true,
