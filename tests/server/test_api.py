@@ -11,8 +11,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import secrets
 import re
+import secrets
 import string
 from collections.abc import Callable, Iterator
 from pathlib import Path

@@ -1,10 +1,12 @@
 """How many pixels one server worker decodes at once, and giving a large decode's memory back.
 
 An image of a few hundred kilobytes may declare 150 megapixels, which the media limits allow
-and which take about 1.5 GB to decode and hash. Eight such uploads at once would take a worker
-past 10 GB; ``DecodeBudget`` lets a worker decode at most ``REMPART_API_DECODE_PIXELS`` pixels
-at a time, counted from each image's header before any decoding. A request that cannot have
-its pixels within ``REMPART_API_DECODE_WAIT`` seconds gets 503 ``overloaded`` with
+and which take about 1.4 GB to decode and hash. Eight such uploads at once would take a worker
+past 8 GB; ``DecodeBudget`` lets a worker decode at most ``REMPART_API_DECODE_PIXELS`` pixels
+at a time, counted from each image's header before any decoding, and lets one decode of more
+than half that budget run at a time in all the workers sharing a data folder (a lock file):
+two workers each decoding one such image would still take near 3 GB. A request that cannot
+have its pixels within ``REMPART_API_DECODE_WAIT`` seconds gets 503 ``overloaded`` with
 ``Retry-After``. After a large decode, ``give_back_memory`` returns the freed heap to the
 system, so that a worker's memory falls back once the attack stops.
 """
@@ -14,10 +16,13 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import fcntl
 import functools
 import math
+import os
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Final
 
 from rempart.errors import MediaError, OverloadedError
@@ -30,17 +35,23 @@ TRIM_ABOVE: Final = 16_000_000
 soon reused."""
 
 
+_POLL: Final = 0.05  # seconds between tries of the lock other workers hold
+
+
 class DecodeBudget:
     """A worker's pixels in decoding, shared by its requests (on the worker's event loop).
 
     ``admit(cost)`` waits until ``cost`` pixels fit beside those being decoded, at most
     ``wait`` seconds, then holds them until the block ends. A cost over the whole budget is
-    counted as the whole budget: such an image is decoded alone rather than never.
+    counted as the whole budget: such an image is decoded alone rather than never. A cost over
+    half the budget also holds ``lock`` (a file every worker of the server opens), so that the
+    workers together decode one such image at a time.
     """
 
-    def __init__(self, pixels: int, *, wait: float) -> None:
+    def __init__(self, pixels: int, *, wait: float, lock: Path | None = None) -> None:
         self.pixels = pixels
         self.wait = wait
+        self.lock = lock
         self.in_use = 0
         self._changed = asyncio.Condition()  # binds to the running loop at first use
 
@@ -52,24 +63,51 @@ class DecodeBudget:
         if cost <= 0:
             yield
             return
+        deadline = asyncio.get_running_loop().time() + self.wait
         async with self._changed:
             try:
                 await asyncio.wait_for(
                     self._changed.wait_for(lambda: self.in_use + cost <= self.pixels), self.wait
                 )
             except TimeoutError:
-                raise OverloadedError(
-                    f"the server is decoding all the pixels it may at once "
-                    f"({self.pixels:,}, REMPART_API_DECODE_PIXELS); retry shortly",
-                    retry_after=max(1, math.ceil(self.wait)),
-                ) from None
+                raise self._overloaded() from None
             self.in_use += cost
         try:
-            yield
+            large = cost * 2 > self.pixels and self.lock is not None
+            held = await self._lock_workers(deadline) if large else None
+            try:
+                yield
+            finally:
+                if held is not None:
+                    os.close(held)  # and with it the lock
         finally:
             async with self._changed:
                 self.in_use -= cost
                 self._changed.notify_all()
+
+    async def _lock_workers(self, deadline: float) -> int:
+        """The lock file, open and locked, once no other worker holds it; ``OverloadedError``
+        at ``deadline``."""
+        assert self.lock is not None
+        self.lock.parent.mkdir(parents=True, exist_ok=True)
+        handle = os.open(self.lock, os.O_RDWR | os.O_CREAT, 0o600)
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return handle
+            except BlockingIOError:
+                if loop.time() >= deadline:
+                    os.close(handle)
+                    raise self._overloaded() from None
+            await asyncio.sleep(_POLL)
+
+    def _overloaded(self) -> OverloadedError:
+        return OverloadedError(
+            f"the server is decoding all the pixels it may at once "
+            f"({self.pixels:,}, REMPART_API_DECODE_PIXELS); retry shortly",
+            retry_after=max(1, math.ceil(self.wait)),
+        )
 
 
 def decode_cost(images: Iterable[bytes], limits: MediaLimits) -> int:

@@ -37,7 +37,11 @@ class Services:
         )
         self.audit = AuditWriter(self.runtime.store)
         settings = self.runtime.settings
-        self.budget = DecodeBudget(settings.api_decode_pixels, wait=settings.api_decode_wait)
+        self.budget = DecodeBudget(
+            settings.api_decode_pixels,
+            wait=settings.api_decode_wait,
+            lock=settings.data_dir / "run" / "decode.lock",
+        )
         self.runtime.also_follow(self.auth.reload)
         self.runtime.also_follow(self._count_hashes)
 
