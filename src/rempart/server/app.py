@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
@@ -41,7 +41,7 @@ from rempart.server.routes.common import is_json, media_type
 from rempart.server.services import Services
 from rempart.store import Store
 
-__all__ = ["WORKERS_ENV", "app_from_environment", "create_app", "handle_errors"]
+__all__ = ["WORKERS_ENV", "app_from_environment", "create_app", "handle_errors", "invalid_request"]
 
 WORKERS_ENV: Final = "WEB_CONCURRENCY"  # how many workers serve; set by ``rempart serve``
 _LOG = logging.getLogger(__name__)
@@ -158,8 +158,14 @@ def _validation_problem(exc: RequestValidationError, request: Request) -> Proble
     if sent and not is_json(sent) and any(error["loc"][:1] == ("body",) for error in raw):
         return Problem(
             "unsupported-media-type",
-            f"send the body as application/json (got {sent or 'none'!r})",
+            f"send the body as application/json (got {sent!r})",
         )
+    return invalid_request(raw)
+
+
+def invalid_request(raw: Sequence[Mapping[str, Any]]) -> Problem:
+    """422 ``invalid-request`` for pydantic's validation errors: each one's location and
+    message, the first in ``detail``."""
     errors = [
         {"location": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
         for error in raw
