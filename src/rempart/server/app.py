@@ -124,22 +124,25 @@ def handle_errors(app: FastAPI) -> None:
 
     def handler(convert: type[Exception], to_problem: object) -> None:
         async def handle(request: Request, exc: Exception) -> Response:
-            problem = to_problem(exc, request)  # type: ignore[operator]
+            problem = to_problem(exc)  # type: ignore[operator]
             return problem.response(request.url.path)  # type: ignore[no-any-return]
 
         app.add_exception_handler(convert, handle)
 
-    handler(Problem, lambda exc, request: exc)
-    handler(RempartError, lambda exc, request: error_problem(exc))
-    handler(RequestValidationError, _validation_problem)
+    handler(Problem, lambda exc: exc)
+    handler(RempartError, error_problem)
     # A client that hangs up mid-body: no server error, no traceback in the log.
     handler(
         ClientDisconnect,
-        lambda exc, request: Problem(
-            "invalid-request", "the client closed the connection mid-body"
-        ),
+        lambda exc: Problem("invalid-request", "the client closed the connection mid-body"),
     )
-    handler(HTTPException, lambda exc, request: _http_problem(exc))
+    handler(HTTPException, _http_problem)
+
+    async def invalid(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return _validation_problem(exc, request).response(request.url.path)
+
+    app.add_exception_handler(RequestValidationError, invalid)
 
     async def internal(request: Request, exc: Exception) -> Response:
         _LOG.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
