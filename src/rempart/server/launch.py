@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Final
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
 from rempart.access.keys import ApiKeys
@@ -79,7 +80,10 @@ def serve(settings: Settings, host: str, port: int, *, workers: int = 1) -> None
         if workers > 1:
             Multiprocess(config, sockets=[config.bind_socket()]).run()
         else:
-            _Server(config).run()
+            server = _Server(config)
+            server.run()
+            if not server.started:  # the app did not start (its log says why): as uvicorn.run
+                raise SystemExit(STARTUP_FAILURE)
 
 
 @contextmanager
