@@ -12,17 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 CORPUS = Path(__file__).parents[2] / "fuzz" / "corpus" / "request"
-# Members the server's bodies have, so that random objects reach past "unknown member".
-MEMBERS = [
-    "prompt", "negative_prompt", "inputs", "output", "person_photo", "id", "text", "negative",
-    "has_input_photo", "hashes", "dihedral", "name", "photos", "aliases", "distinctive",
-    "largest", "role", "rate_limit", "threshold", "source", "category", "reason",
-]  # fmt: skip
 VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40),
     lambda inner: (
         st.lists(inner, max_size=6)
-        | st.dictionaries(st.sampled_from(MEMBERS) | st.text(max_size=8), inner, max_size=6)
+        | st.dictionaries(st.sampled_from(target.MEMBERS) | st.text(max_size=8), inner, max_size=6)
     ),
     max_leaves=20,
 )
