@@ -832,7 +832,16 @@ def test_a_wrong_method_is_a_405_problem(admin: httpx.Client) -> None:
     problem(admin.delete("/v1/audit"), 405, "method-not-allowed")
 
 
-JSON_ENDPOINTS = ("/v1/match", "/v1/gate", "/v1/guard", "/v1/banks", "/v1/keys", "/v1/persons")
+JSON_ENDPOINTS = (
+    "/v1/match",
+    "/v1/gate",
+    "/v1/guard",
+    "/v1/banks",
+    "/v1/banks/none/hashes",
+    "/v1/banks/none/withdraw",
+    "/v1/keys",
+    "/v1/persons",
+)
 
 
 def test_json_cut_short_is_a_malformed_body(admin: httpx.Client) -> None:
@@ -843,6 +852,15 @@ def test_json_cut_short_is_a_malformed_body(admin: httpx.Client) -> None:
             "malformed-body",
         )
         assert "not valid JSON" in body["detail"], path
+    patched = admin.patch(
+        "/v1/banks/none", content=b'{"', headers={"content-type": "application/json"}
+    )
+    problem(patched, 400, "malformed-body")
+    problem(
+        admin.patch("/v1/banks/none", content=b"{}", headers={"content-type": "text/csv"}),
+        415,
+        "unsupported-media-type",
+    )
 
 
 def test_json_sent_as_another_type_is_415(admin: httpx.Client) -> None:
