@@ -171,6 +171,7 @@ DETECTOR_EXTRAS = {
 # test that first uses it.
 SLOW_TESTS = (
     r"tests/server/test_durability\.py",  # each starts, kills and restarts servers: 5 to 14 s
+    r"tests/server/test_limits\.py",  # each starts its own servers; one decodes 144 MP images
     r"tests/server/test_auth\.py::test_a_key_(from_the_cli_works_at_once|over_its_rate_gets_429)",
     r"tests/server/test_api\.py::test_patch_changes_a_bank_and_disabling_it",
     r"tests/cli/test_serve\.py::test_serve_on_loopback_without_a_key_warns",

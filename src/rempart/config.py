@@ -33,6 +33,12 @@ DEFAULT_MAX_DISTANCE: Final = 0.6
 """dlib's own face-embedding threshold, at which its model scores 99.38% on LFW."""
 DEFAULT_RATE_LIMIT: Final = 100
 DEFAULT_MAX_BODY_BYTES: Final = 100 * 1024 * 1024
+DEFAULT_DECODE_PIXELS: Final = DEFAULT_MAX_PIXELS
+"""One image of the largest size accepted at a time per worker (or several smaller ones): a
+150-megapixel decode peaks near 1.5 GB, so a worker stays under about 2 GB."""
+DEFAULT_DECODE_WAIT: Final = 2.0
+DEFAULT_HEADER_TIMEOUT: Final = 10.0
+DEFAULT_BODY_TIMEOUT: Final = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +110,28 @@ SETTINGS: Final = (
         DEFAULT_MAX_BODY_BYTES,
         "Largest request body the server reads, in bytes; a larger one gets 413 unread.",
     ),
+    Setting(
+        "api_decode_pixels",
+        DEFAULT_DECODE_PIXELS,
+        "Most pixels one server worker decodes at once, over every request; a request beyond "
+        "waits, then gets 503 (an image larger than this is decoded alone).",
+    ),
+    Setting(
+        "api_decode_wait",
+        DEFAULT_DECODE_WAIT,
+        "Seconds a request waits for pixels to decode before it gets 503 with Retry-After.",
+    ),
+    Setting(
+        "api_header_timeout",
+        DEFAULT_HEADER_TIMEOUT,
+        "Seconds a client has to send a request's headers; then the connection is closed.",
+    ),
+    Setting(
+        "api_body_timeout",
+        DEFAULT_BODY_TIMEOUT,
+        "Seconds the server waits for the next part of a body, and after which a body must "
+        "arrive at 16 KiB a second or more; else 408.",
+    ),
 )
 
 
@@ -120,6 +148,10 @@ class Settings:
     policy: str = "default"
     api_rate_limit: int = DEFAULT_RATE_LIMIT
     api_max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    api_decode_pixels: int = DEFAULT_DECODE_PIXELS
+    api_decode_wait: float = DEFAULT_DECODE_WAIT
+    api_header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    api_body_timeout: float = DEFAULT_BODY_TIMEOUT
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
@@ -150,6 +182,10 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         policy=str(values["policy"]) or "default",
         api_rate_limit=int(values["api_rate_limit"]),
         api_max_body_bytes=int(values["api_max_body_bytes"]),
+        api_decode_pixels=int(values["api_decode_pixels"]),
+        api_decode_wait=float(values["api_decode_wait"]),
+        api_header_timeout=float(values["api_header_timeout"]),
+        api_body_timeout=float(values["api_body_timeout"]),
     )
 
 

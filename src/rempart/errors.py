@@ -7,6 +7,7 @@
     ├── MediaError          a file or byte string is not an image Rempart will decode
     ├── PromptError         a prompt Rempart will not read (too long, not text)
     ├── RequestError        a request (an API body, a batch line) is not one Rempart reads
+    │   └── MalformedBodyError  a body that cannot be read as JSON at all
     ├── DetectorError       a detector cannot run (its model file is missing or invalid)
     │   └── MissingExtraError   the optional extra a detector needs is not installed
     ├── C2paError           a C2PA manifest is present but cannot be read
@@ -22,6 +23,7 @@
     ├── ApiKeyError         a key cannot be created or revoked as asked
     │   └── UnknownKeyError
     ├── NotReadyError       a long-running process is still loading what this needs
+    ├── OverloadedError     a server worker decodes all the pixels it may; retry shortly
     └── ScanOutputError     a scan output that cannot be resumed
 
 Each class says what the command line exits with (``exit_code``, an ``ExitCode``) and which
@@ -51,10 +53,12 @@ __all__ = [
     "IndexFileError",
     "Interrupted",
     "LexiconError",
+    "MalformedBodyError",
     "MediaError",
     "MediaErrorCode",
     "MissingExtraError",
     "NotReadyError",
+    "OverloadedError",
     "PersonsError",
     "PolicyError",
     "PromptError",
@@ -206,6 +210,13 @@ class RequestError(RempartError):
         return {"errors": [{"location": location, "message": str(self)}]}
 
 
+class MalformedBodyError(RequestError):
+    """A body that cannot be read as JSON at all (not UTF-8, cut short, nested or numbered
+    beyond what a parser takes), as opposed to JSON of the wrong shape."""
+
+    problem = "malformed-body"
+
+
 class DetectorError(RempartError):
     """A detector cannot run: its model file is missing, unreadable or not the model expected."""
 
@@ -339,6 +350,22 @@ class NotReadyError(RempartError):
     def problem_headers(self) -> dict[str, str]:
         """Ask the client to retry in a moment."""
         return {"Retry-After": "2"}
+
+
+class OverloadedError(RempartError):
+    """A server worker is decoding as many pixels as it may (``REMPART_API_DECODE_PIXELS``)
+    and the request waited its turn in vain: retry shortly."""
+
+    exit_code = ExitCode.SOME_FAILED
+    problem = "overloaded"
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def problem_headers(self) -> dict[str, str]:
+        """Ask the client to retry once the decodes in progress are likely done."""
+        return {"Retry-After": str(self.retry_after)}
 
 
 class ScanOutputError(RempartError):

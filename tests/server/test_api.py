@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import secrets
 import string
 from collections.abc import Callable, Iterator
@@ -234,6 +235,25 @@ def test_docs_are_served(anonymous: httpx.Client) -> None:
     assert response.headers["content-type"].startswith("text/html")
     assert "swagger" in response.text.lower()
     assert "/openapi.json" in response.text
+
+
+def test_docs_load_nothing_from_elsewhere(anonymous: httpx.Client) -> None:
+    page = anonymous.get("/docs")
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'self'" in policy
+    assert "script-src 'self';" in policy  # no inline script, no other origin
+    # The page names no other origin, and holds no inline script for the policy to refuse.
+    assert not re.search(r"(src|href)=\"(https?:)?//", page.text), page.text
+    assert not re.search(r"<script>", page.text)
+    loaded = re.findall(r'(?:src|href)="(/[^"]+)"', page.text)
+    assert {"/docs/static/swagger-ui-bundle.js", "/docs/init.js"} <= set(loaded)
+    for path in loaded:
+        answer = anonymous.get(path)
+        assert answer.status_code == 200, path
+        assert answer.headers["x-content-type-options"] == "nosniff"
+    # The script that starts Swagger UI turns its online validator off.
+    assert "validatorUrl: null" in anonymous.get("/docs/init.js").text
+    assert anonymous.get("/docs/static/index.html").status_code == 404
 
 
 def test_metrics_count_requests_for_admin_only(admin: httpx.Client, platform: httpx.Client) -> None:
@@ -865,13 +885,56 @@ def test_a_wrong_method_is_a_405_problem(admin: httpx.Client) -> None:
     problem(admin.delete("/v1/audit"), 405, "method-not-allowed")
 
 
-def test_malformed_json_is_an_invalid_request(admin: httpx.Client) -> None:
-    for path in ("/v1/match", "/v1/gate", "/v1/banks", "/v1/keys"):
+JSON_ENDPOINTS = (
+    "/v1/match",
+    "/v1/gate",
+    "/v1/guard",
+    "/v1/banks",
+    "/v1/banks/none/hashes",
+    "/v1/banks/none/withdraw",
+    "/v1/keys",
+    "/v1/persons",
+)
+
+
+def test_json_cut_short_is_a_malformed_body(admin: httpx.Client) -> None:
+    for path in JSON_ENDPOINTS:
         body = problem(
             admin.post(path, content=b'{"hashes": [', headers={"content-type": "application/json"}),
-            422,
-            "invalid-request",
+            400,
+            "malformed-body",
         )
-        assert body["errors"]
+        assert "not valid JSON" in body["detail"], path
+    patched = admin.patch(
+        "/v1/banks/none", content=b'{"', headers={"content-type": "application/json"}
+    )
+    problem(patched, 400, "malformed-body")
+    problem(
+        admin.patch("/v1/banks/none", content=b"{}", headers={"content-type": "text/csv"}),
+        415,
+        "unsupported-media-type",
+    )
+
+
+def test_json_sent_as_another_type_is_415(admin: httpx.Client) -> None:
+    for path in JSON_ENDPOINTS:
+        for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+            answer = admin.post(
+                path, content=b'{"prompt": "a photo"}', headers={"content-type": content_type}
+            )
+            problem(answer, 415, "unsupported-media-type")
+    # JSON's own types, with or without parameters, are read as JSON.
+    sent = admin.post(
+        "/v1/match",
+        content=b'{"hashes": []}',
+        headers={"content-type": "application/json; charset=utf-8"},
+    )
+    assert sent.status_code == 200, sent.text
+
+
+def test_json_of_the_wrong_shape_is_an_invalid_request(admin: httpx.Client) -> None:
+    for path in JSON_ENDPOINTS:
+        body = problem(admin.post(path, json=[1, 2]), 422, "invalid-request")
+        assert body["errors"], path
     body = problem(admin.post("/v1/gate", json={"prompt": 5}), 422, "invalid-request")
     assert body["errors"][0]["location"] == "body.prompt"

@@ -289,8 +289,6 @@ def post_json(server: RunningServer, key: str, path: str, body: bytes) -> httpx.
 @pytest.mark.parametrize(
     ("path", "body"),
     [
-        ("/v1/match", b'{"hashes": ["'),
-        ("/v1/match", b"\xff\xfe{}"),
         ("/v1/match", b'{"hashes": "abc"}'),
         ("/v1/match", b'{"hashes": [1, 2]}'),
         ("/v1/match", b"[]"),
@@ -311,10 +309,22 @@ def test_malformed_json_is_an_invalid_request(
     assert_still_serving(server, keys["admin"])
 
 
-def test_deeply_nested_json(server: RunningServer, keys: dict[str, str]) -> None:
-    body = b'{"hashes": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
-    answer = post_json(server, keys["admin"], "/v1/match", body)
-    problem_of(answer, 400, "malformed-body")
+@pytest.mark.parametrize("path", ["/v1/match", "/v1/gate", "/v1/banks"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"hashes": ["',
+        b"\xff\xfe{}",
+        b'{"prompt": "a photo \xff"}',
+        b'{"hashes": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        b'{"prompt": "a photo", "id": ' + b"7" * 5_000 + b"}",
+    ],
+    ids=["cut-short", "utf-16-bom", "not-utf-8", "nested", "5000-digits"],
+)
+def test_a_body_that_is_not_json_is_malformed(
+    server: RunningServer, keys: dict[str, str], path: str, body: bytes
+) -> None:
+    problem_of(post_json(server, keys["admin"], path, body), 400, "malformed-body")
     assert_still_serving(server, keys["admin"])
 
 

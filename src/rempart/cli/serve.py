@@ -51,7 +51,7 @@ def serve_command(
     load_policy(settings.policy)
     if not check_exposure(settings, host):
         typer.echo(NO_KEY_WARNING, err=True)
-    serve(host, port, workers=workers)
+    serve(settings, host, port, workers=workers)
 
 
 @key_app.command("create")

@@ -11,15 +11,23 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-from rempart.errors import RequestError
+from rempart.errors import MalformedBodyError, RequestError
 from rempart.types import ImageInput
 
-__all__ = ["FIELDS", "MAX_INPUTS", "GateRequest", "ImageEncoding", "parse_gate_request"]
+__all__ = [
+    "FIELDS",
+    "MAX_INPUTS",
+    "GateRequest",
+    "ImageEncoding",
+    "parse_gate_request",
+    "read_json",
+]
 
 MAX_INPUTS: Final = 4
 """Most uploaded photos one request may carry."""
@@ -103,6 +111,26 @@ def parse_gate_request(data: object, *, images: ImageEncoding) -> GateRequest:
         person_photo=person_photo,
         id=fields.get("id"),
     )
+
+
+def read_json(data: bytes | str) -> object:
+    """The JSON value of a body or a line; ``MalformedBodyError`` saying why when it is not
+    JSON (not UTF-8, cut short, or beyond the parser: nested thousands deep, an integer of
+    thousands of digits), never the parser's own exception."""
+    try:
+        return json.loads(data)
+    except UnicodeDecodeError as exc:
+        raise MalformedBodyError(
+            f"the body is not UTF-8 text: {exc.reason} at byte {exc.start}"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise MalformedBodyError(
+            f"the body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    except ValueError as exc:  # an integer beyond the digits Python converts
+        raise MalformedBodyError(f"the body is not JSON Rempart reads: {exc}") from None
+    except RecursionError:
+        raise MalformedBodyError("the body is not JSON Rempart reads: nested too deep") from None
 
 
 def _image(value: object, field: str, encoding: ImageEncoding) -> ImageInput:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
@@ -23,18 +23,25 @@ from rempart import __version__
 from rempart.config import Settings, load_settings
 from rempart.errors import RempartError
 from rempart.runtime import Runtime
-from rempart.server.middleware import PROTECTED_PATHS, Authentication, BodyLimit, Recorder
+from rempart.server.middleware import (
+    PROTECTED_PATHS,
+    Authentication,
+    BodyLimit,
+    Recorder,
+    SecurityHeaders,
+)
 from rempart.server.problems import (
     PROBLEMS,
     Problem,
     error_problem,
     problem_response,
 )
-from rempart.server.routes import admin, banks, checks, health, persons
+from rempart.server.routes import admin, banks, checks, docs, health, persons
+from rempart.server.routes.common import is_json, media_type
 from rempart.server.services import Services
 from rempart.store import Store
 
-__all__ = ["WORKERS_ENV", "app_from_environment", "create_app", "handle_errors"]
+__all__ = ["WORKERS_ENV", "app_from_environment", "create_app", "handle_errors", "invalid_request"]
 
 WORKERS_ENV: Final = "WEB_CONCURRENCY"  # how many workers serve; set by ``rempart serve``
 _LOG = logging.getLogger(__name__)
@@ -59,10 +66,11 @@ def create_app(settings: Settings, *, workers: int = 1) -> FastAPI:
         summary="Hash matching, scanning and the generation gate against sexual deepfakes, "
         "NCII and sexualised imagery of minors.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served from the installed Swagger UI bundle, not a CDN (routes.docs)
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
-    routers = [module.router for module in (health, checks, banks, persons, admin)]
+    routers = [module.router for module in (health, checks, banks, persons, admin, docs)]
     routers.append(persons.old_router)
     for router in routers:
         app.include_router(router)
@@ -71,9 +79,12 @@ def create_app(settings: Settings, *, workers: int = 1) -> FastAPI:
     handle_errors(app)
     _document_keys(app)
     # Outermost last: every request is recorded, keys are checked before bodies are read.
-    app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes)
+    app.add_middleware(
+        BodyLimit, limit=settings.api_max_body_bytes, timeout=settings.api_body_timeout
+    )
     app.add_middleware(Authentication)
     app.add_middleware(Recorder)
+    app.add_middleware(SecurityHeaders)
     return app
 
 
@@ -120,13 +131,18 @@ def handle_errors(app: FastAPI) -> None:
 
     handler(Problem, lambda exc: exc)
     handler(RempartError, error_problem)
-    handler(RequestValidationError, _validation_problem)
     # A client that hangs up mid-body: no server error, no traceback in the log.
     handler(
         ClientDisconnect,
         lambda exc: Problem("invalid-request", "the client closed the connection mid-body"),
     )
     handler(HTTPException, _http_problem)
+
+    async def invalid(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return _validation_problem(exc, request).response(request.url.path)
+
+    app.add_exception_handler(RequestValidationError, invalid)
 
     async def internal(request: Request, exc: Exception) -> Response:
         _LOG.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -135,15 +151,37 @@ def handle_errors(app: FastAPI) -> None:
     app.add_exception_handler(Exception, internal)
 
 
-def _validation_problem(exc: RequestValidationError) -> Problem:
+def _validation_problem(exc: RequestValidationError, request: Request) -> Problem:
+    """422 ``invalid-request`` listing what is wrong; but a JSON body that cannot be parsed is
+    400 ``malformed-body``, and a body sent as another type than JSON is 415."""
+    raw = exc.errors()
+    if any(error["type"] == "json_invalid" for error in raw):
+        return Problem("malformed-body", f"the body is not valid JSON: {_json_error(raw)}")
+    sent = media_type(request)
+    if sent and not is_json(sent) and any(error["loc"][:1] == ("body",) for error in raw):
+        return Problem(
+            "unsupported-media-type",
+            f"send the body as application/json (got {sent!r})",
+        )
+    return invalid_request(raw)
+
+
+def invalid_request(raw: Sequence[Mapping[str, Any]]) -> Problem:
+    """422 ``invalid-request`` for pydantic's validation errors: each one's location and
+    message, the first in ``detail``."""
     errors = [
         {"location": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
-        for error in exc.errors()
+        for error in raw
     ]
     first = errors[0] if errors else {"location": "", "message": "invalid request"}
     return Problem(
         "invalid-request", f"{first['location']}: {first['message']}", errors=errors[:20]
     )
+
+
+def _json_error(errors: Any) -> str:
+    found = next(error for error in errors if error["type"] == "json_invalid")
+    return str(found.get("ctx", {}).get("error") or found["msg"])
 
 
 def _http_problem(exc: HTTPException) -> Problem:

@@ -114,6 +114,8 @@ class Authenticator:
         self._known: dict[str, ApiKey] = {}
         self._verified: dict[str, str] = {}  # SHA-256 of a presented key -> its key id
         self._argon2 = asyncio.Semaphore(1)
+        # Presented keys (by SHA-256) being checked now, and what each check will find.
+        self._checking: dict[str, asyncio.Future[bool | None]] = {}
         self.reload()
 
     def reload(self) -> None:
@@ -138,23 +140,46 @@ class Authenticator:
         if key is None or not key.active:
             raise _unauthenticated("the API key is unknown or revoked")
         digest = hashlib.sha256(presented.encode()).hexdigest()
-        if self._verified.get(digest) != key_id:
-            if not (
-                self._allowed(f"verify:{key_id}", _CHECKS_PER_KEY)
-                and self._allowed("verify", _CHECKS_PER_SECOND)
-            ):
-                raise Problem(
-                    "rate-limited",
-                    "too many attempts with this key id; retry in a second",
-                    headers={"Retry-After": "1"},
-                )
+        if self._verified.get(digest) != key_id and not await self._verify(key, presented, digest):
+            raise _unauthenticated("the API key is unknown or revoked")
+        return key
+
+    async def _verify(self, key: ApiKey, presented: str, digest: str) -> bool:
+        """Check a presented key against its Argon2 hash, once however many requests present
+        it at once: a worker's first requests with a key share the check in progress. Each
+        failed attempt counts against the key id's limit, those that shared a check too."""
+        while (pending := self._checking.get(digest)) is not None:
+            shared = await asyncio.shield(pending)
+            if shared is not None:  # None: the check was cut short (its client left); retry
+                if not shared:
+                    self._attempt(key.key_id)  # 429 once this key id has failed too often
+                return shared
+        self._attempt(key.key_id)
+        pending = asyncio.get_running_loop().create_future()
+        self._checking[digest] = pending
+        valid: bool | None = None
+        try:
             async with self._argon2:  # one at a time: wrong secrets cannot take every core
                 valid = await run_in_threadpool(verify_secret, key, presented)
-            if not valid:
-                raise _unauthenticated("the API key is unknown or revoked")
-            self._verified[digest] = key_id
-            self._known.setdefault(key_id, key)
-        return key
+            if valid:
+                self._verified[digest] = key.key_id
+                self._known.setdefault(key.key_id, key)
+        finally:
+            del self._checking[digest]
+            pending.set_result(valid)
+        return valid
+
+    def _attempt(self, key_id: str) -> None:
+        """Take a token for an Argon2 check of ``key_id``; 429 when it has none left."""
+        if not (
+            self._allowed(f"verify:{key_id}", _CHECKS_PER_KEY)
+            and self._allowed("verify", _CHECKS_PER_SECOND)
+        ):
+            raise Problem(
+                "rate-limited",
+                "too many attempts with this key id; retry in a second",
+                headers={"Retry-After": "1"},
+            )
 
     def _allowed(self, bucket: str, rate: float) -> bool:
         return self.limiter.wait_time(bucket, rate) == 0

@@ -1,28 +1,37 @@
 """Start the HTTP service: refuse to listen beyond loopback while no API key exists, then run
-``workers`` processes of the app under uvicorn."""
+``workers`` processes of the app under uvicorn, leaving nothing behind when they stop."""
 
 from __future__ import annotations
 
 import ipaddress
 import logging
 import os
-import tempfile
-from contextlib import closing
+import shutil
+from collections.abc import Generator, Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Final
+
+import uvicorn
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors import Multiprocess
 
 from rempart.access.keys import ApiKeys
 from rempart.config import Settings
 from rempart.errors import ConfigError
 from rempart.server.app import WORKERS_ENV
 from rempart.server.metrics import MULTIPROCESS_ENV
+from rempart.server.protocol import HeaderDeadline
 from rempart.store import Store
 
-__all__ = ["NO_KEY_WARNING", "check_exposure", "is_loopback", "serve"]
+__all__ = ["NO_KEY_WARNING", "check_exposure", "is_loopback", "metrics_folder", "serve"]
 
 _LOG = logging.getLogger(__name__)
 NO_KEY_WARNING = (
     "No API key exists yet: every /v1 request will get 401. "
     "Create one with: rempart key create --role admin"
 )
+_METRICS_PREFIX: Final = "metrics-"
 
 
 def is_loopback(host: str) -> bool:
@@ -51,22 +60,73 @@ def check_exposure(settings: Settings, host: str) -> bool:
     return has_key
 
 
-def serve(host: str, port: int, *, workers: int = 1) -> None:
-    """Run the service until interrupted; each worker reads its settings from the
-    environment (``REMPART_*``), as ``app_from_environment`` does."""
-    import uvicorn
-
+def serve(settings: Settings, host: str, port: int, *, workers: int = 1) -> None:
+    """Run the service until interrupted or terminated (then exit normally, SIGTERM
+    included); each worker reads its settings from the environment (``REMPART_*``), as
+    ``app_from_environment`` does."""
     os.environ[WORKERS_ENV] = str(workers)
-    with tempfile.TemporaryDirectory(prefix="rempart-metrics-") as shared:
-        if workers > 1:  # each worker records its metrics here; /metrics sums them
-            os.environ[MULTIPROCESS_ENV] = shared
-        uvicorn.run(
-            "rempart.server:app_from_environment",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            access_log=False,  # the audit log records every request, with who made it
-            server_header=False,
-            log_level="info",
-        )
+    config = uvicorn.Config(
+        "rempart.server:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        http=HeaderDeadline,
+        access_log=False,  # the audit log records every request, with who made it
+        server_header=False,
+        log_level="info",
+    )
+    with metrics_folder(settings.data_dir, shared=workers > 1):
+        if workers > 1:
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
+        else:
+            server = _Server(config)
+            server.run()
+            if not server.started:  # the app did not start (its log says why): as uvicorn.run
+                raise SystemExit(STARTUP_FAILURE)
+
+
+@contextmanager
+def metrics_folder(data_dir: Path, *, shared: bool) -> Iterator[Path | None]:
+    """With several workers (``shared``), the folder where each records its metrics for
+    ``/metrics`` to sum: ``<data_dir>/run/metrics-<pid>``, removed when the server stops.
+    Folders left by servers that were killed are removed first, whatever ``shared``."""
+    run = data_dir / "run"
+    for stale in run.glob(_METRICS_PREFIX + "*") if run.is_dir() else ():
+        pid = stale.name.removeprefix(_METRICS_PREFIX)
+        if not (pid.isdigit() and _alive(int(pid))):
+            shutil.rmtree(stale, ignore_errors=True)
+    if not shared:
+        yield None
+        return
+    folder = run / f"{_METRICS_PREFIX}{os.getpid()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ[MULTIPROCESS_ENV] = str(folder)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: not ours to judge
+        return True
+    return pid != os.getpid()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, but a SIGTERM or SIGINT after which it shut down cleanly ends the
+    process normally (uvicorn raises the signal again: exit 143, and no cleanup)."""
+
+    @contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        """uvicorn's signal handling, forgetting the signals it caught once it has stopped."""
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self._captured_signals.clear()

@@ -4,12 +4,16 @@
 its rate limit, before anything reads the body: a caller without a key cannot make the server
 read or parse one.
 ``BodyLimit`` answers 413 before reading a body whose Content-Length is over the limit, and
-stops reading one (chunked, or lying about its length) as soon as it passes the limit.
+stops reading one (chunked, or lying about its length) as soon as it passes the limit; it
+answers 408 to a body that stalls or trickles in.
 ``Recorder`` writes each request to the audit log and to the metrics once it is answered.
+``SecurityHeaders`` tells browsers not to sniff types, and HTML pages to load nothing from
+elsewhere.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import datetime
 from typing import Any, Final
@@ -25,13 +29,32 @@ from rempart.server import metrics
 from rempart.server.problems import Problem, error_problem
 from rempart.store import utc_now
 
-__all__ = ["JSON_LIMIT", "PROTECTED_PATHS", "AuditNote", "Authentication", "BodyLimit", "Recorder"]
+__all__ = [
+    "CONTENT_SECURITY_POLICY",
+    "JSON_LIMIT",
+    "MIN_BODY_RATE",
+    "PROTECTED_PATHS",
+    "AuditNote",
+    "Authentication",
+    "BodyLimit",
+    "Recorder",
+    "SecurityHeaders",
+]
 
 # Probes answer every few seconds with nothing to audit; every other request is recorded.
 _UNRECORDED = frozenset({"/healthz", "/readyz"})
 PROTECTED_PATHS = ("/v1/", "/metrics")
 JSON_LIMIT: Final = 2 * 1024 * 1024
 _IMAGES_IN_JSON = frozenset({"/v1/gate", "/v1/guard", "/v1/persons", "/v1/registry"})
+MIN_BODY_RATE: Final = 16 * 1024
+"""Bytes a second a body must average once it has taken its timeout: a slow phone line
+passes, a client trickling a byte at a time to hold the connection does not."""
+# Swagger UI sets styles inline and shows data: images; it needs nothing from elsewhere.
+CONTENT_SECURITY_POLICY: Final = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
+)
 
 
 class Authentication:
@@ -62,11 +85,14 @@ class Authentication:
 class BodyLimit:
     """Refuse request bodies over their limit with 413, reading no more of them: ``limit``
     bytes for images, hash lists and the JSON that carries images (``/v1/gate``,
-    ``/v1/persons``), ``JSON_LIMIT`` for any other JSON, which holds hashes and names only."""
+    ``/v1/persons``), ``JSON_LIMIT`` for any other JSON, which holds hashes and names only.
+    Refuse with 408 a body whose next part takes over ``timeout`` seconds to come, or that
+    averages under ``MIN_BODY_RATE`` once it has taken ``timeout`` seconds."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, timeout: float) -> None:
         self.app = app
         self.limit = limit
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -77,14 +103,26 @@ class BodyLimit:
         if declared is not None and declared > limit:
             await _too_large(limit, declared).response()(scope, receive, send)
             return
-        seen = 0
+        seen, complete, started = 0, False, time.monotonic()
 
         async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, complete
+            if complete:  # after the body, a receive waits for the client to hang up
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.timeout)
+            except TimeoutError:
+                raise _too_slow(f"no part of the body came for {self.timeout:g} s") from None
             seen += len(message.get("body", b""))
+            complete = message["type"] != "http.request" or not message.get("more_body")
             if seen > limit:
                 raise _too_large(limit, seen)
+            elapsed = time.monotonic() - started
+            if not complete and elapsed > self.timeout and seen < MIN_BODY_RATE * elapsed:
+                raise _too_slow(
+                    f"the body came at {seen / elapsed:,.0f} bytes a second, under the "
+                    f"{MIN_BODY_RATE:,} a body must average after {self.timeout:g} s"
+                )
             return message
 
         await self.app(scope, limited, send)
@@ -103,6 +141,38 @@ def _too_large(limit: int, size: int) -> Problem:
         limit=limit,
         received=size,
     )
+
+
+def _too_slow(detail: str) -> Problem:
+    return Problem(
+        "request-timeout", f"{detail} (REMPART_API_BODY_TIMEOUT)", headers={"Connection": "close"}
+    )
+
+
+class SecurityHeaders:
+    """``X-Content-Type-Options: nosniff`` on every response, and on HTML ones a
+    Content-Security-Policy that lets a page load only what this server serves."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", ()), (b"x-content-type-options", b"nosniff")]
+                if any(
+                    name.lower() == b"content-type" and value.startswith(b"text/html")
+                    for name, value in headers
+                ):
+                    headers.append((b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class AuditNote:

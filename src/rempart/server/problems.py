@@ -50,6 +50,7 @@ _KINDS: list[ProblemKind] = [
     ProblemKind("method-not-allowed", 405, "Method not allowed on this endpoint"),
     ProblemKind("invalid-request", 422, "The request is not valid"),
     ProblemKind("malformed-body", 400, "The body cannot be read"),
+    ProblemKind("request-timeout", 408, "The request did not arrive in time"),
     ProblemKind("body-too-large", 413, "The request body is too large"),
     ProblemKind("unsupported-media-type", 415, "The body's Content-Type is not accepted here"),
     ProblemKind("rate-limited", 429, "Too many requests for this key"),
@@ -67,6 +68,7 @@ _KINDS: list[ProblemKind] = [
     ProblemKind("database-unavailable", 503, "The database cannot be reached"),
     ProblemKind("index-unavailable", 503, "The saved match index cannot be read"),
     ProblemKind("misconfigured", 503, "The server's configuration cannot do this"),
+    ProblemKind("overloaded", 503, "The server is decoding all the images it may at once"),
     ProblemKind("internal-error", 500, "Internal error"),
 ]
 # One type per MediaErrorCode: image-too-large, image-truncated, ...

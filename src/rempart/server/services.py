@@ -1,6 +1,7 @@
 """What one server worker holds: the ``Runtime`` (store, policy, detectors, match index, gate,
 scanner, and what keeps them current) and what only HTTP needs beside it: the API keys and
-their authenticator, the audit writer, and the batcher of match requests."""
+their authenticator, the audit writer, the batcher of match requests, and the budget of pixels
+being decoded."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from rempart.runtime import Runtime
 from rempart.server import metrics
 from rempart.server.auth import Authenticator
 from rempart.server.batching import MatchBatcher
+from rempart.server.budget import DecodeBudget
 
 __all__ = ["Services"]
 
@@ -25,6 +27,7 @@ class Services:
     keys: ApiKeys = field(init=False)
     auth: Authenticator = field(init=False)
     audit: AuditWriter = field(init=False)
+    budget: DecodeBudget = field(init=False)
     _batcher: MatchBatcher | None = None
 
     def __post_init__(self) -> None:
@@ -33,6 +36,12 @@ class Services:
             self.keys, default_rate=self.runtime.settings.api_rate_limit, workers=self.workers
         )
         self.audit = AuditWriter(self.runtime.store)
+        settings = self.runtime.settings
+        self.budget = DecodeBudget(
+            settings.api_decode_pixels,
+            wait=settings.api_decode_wait,
+            lock=settings.data_dir / "run" / "decode.lock",
+        )
         self.runtime.also_follow(self.auth.reload)
         self.runtime.also_follow(self._count_hashes)
 

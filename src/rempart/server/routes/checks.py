@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Request
@@ -10,8 +9,8 @@ from pydantic import BaseModel, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
-from rempart.errors import RequestError
 from rempart.gate import FIELDS, MAX_INPUTS, ImageEncoding, parse_gate_request
+from rempart.gate.request import read_json
 from rempart.hashing import FileHashes, hash_media, pack
 from rempart.matching.banks import BankMatch, ImageMatch, match_images
 from rempart.media import load_bytes
@@ -22,6 +21,8 @@ from rempart.server.problems import Problem
 from rempart.server.routes.common import (
     IMAGE_BODY,
     audit,
+    decoding,
+    is_json,
     media_type,
     read_image,
     runtime,
@@ -53,7 +54,8 @@ async def hash_image(request: Request, dihedral: bool = False) -> JSONResponse:
     """``{"sha256", "md5", "pdq", "quality"}``, and with ``dihedral=true`` the 8 PDQ hashes
     of the image's rotations and flips. Only the hashes are kept, in the audit log."""
     data = await read_image(request)
-    hashes = await run_in_threadpool(_hash_upload, request, data, dihedral)
+    async with decoding(request, [data]):
+        hashes = await run_in_threadpool(_hash_upload, request, data, dihedral)
     audit(request, outcome="hashed", detail={"sha256": hashes.sha256})
     return JSONResponse(_without_path(hashes.to_json()))
 
@@ -130,7 +132,8 @@ async def match_image(request: Request, dihedral: bool = False) -> JSONResponse:
         (found,) = match_images(matcher, [_hash_upload(request, data, dihedral)])
         return found
 
-    found = await run_in_threadpool(hash_and_match)
+    async with decoding(request, [data]):
+        found = await run_in_threadpool(hash_and_match)
     audit(
         request,
         outcome="matched" if found.matches else "no match",
@@ -152,7 +155,8 @@ async def scan_image(request: Request) -> JSONResponse:
     found.require_matcher()
     data = await read_image(request)
     # In the pool: the first scan builds the scanner, which loads the models.
-    result = await run_in_threadpool(lambda: found.scanner.scan_bytes(data, name="upload"))
+    async with decoding(request, [data]):
+        result = await run_in_threadpool(lambda: found.scanner.scan_bytes(data, name="upload"))
     _judged(request, "scan", result.verdict, {"sha256": result.hashes.sha256})
     return JSONResponse(_without_path(result.to_json()))
 
@@ -196,17 +200,19 @@ GATE_BODY: Final[dict[str, Any]] = {
 async def _gate(request: Request) -> JSONResponse:
     """The verdict: ``{"action", "categories", "reasons", "policy"}``, each reason with the
     signals behind it (for the prompt, the text matched and how it was read)."""
-    if media_type(request) != "application/json":
-        raise Problem("unsupported-media-type", "send the request as application/json")
-    try:
-        data = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RequestError(f"the body is not JSON: {exc}") from None
+    sent = media_type(request)
+    if not is_json(sent):
+        raise Problem(
+            "unsupported-media-type", f"send the request as application/json (got {sent!r})"
+        )
+    data = read_json(await request.body())
     gate_request = parse_gate_request(data, images=ImageEncoding.BASE64)
     found = runtime(request)
     if gate_request.images:
         found.require_matcher()
-    verdict = await run_in_threadpool(found.gate.check_request, gate_request)
+    images = (*gate_request.inputs, gate_request.output)
+    async with decoding(request, [image for image in images if isinstance(image, bytes)]):
+        verdict = await run_in_threadpool(found.gate.check_request, gate_request)
     _judged(request, "gate", verdict, {"images": gate_request.images})
     return JSONResponse(verdict.to_json())
 

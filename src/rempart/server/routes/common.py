@@ -3,18 +3,32 @@ and the note each request leaves in the audit log."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, Final
 
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from rempart.runtime import Runtime
+from rempart.server.budget import TRIM_ABOVE, decode_cost, give_back_memory
 from rempart.server.middleware import AuditNote
 from rempart.server.problems import Problem
 from rempart.server.services import Services
 
-__all__ = ["IMAGE_BODY", "audit", "media_type", "mirrored", "read_image", "runtime", "services"]
+__all__ = [
+    "IMAGE_BODY",
+    "audit",
+    "decoding",
+    "is_json",
+    "media_type",
+    "mirrored",
+    "read_image",
+    "runtime",
+    "services",
+]
 
 # OpenAPI's description of an endpoint whose body is one image.
 IMAGE_BODY: Final[dict[str, Any]] = {
@@ -56,9 +70,32 @@ async def read_image(request: Request) -> bytes:
     return data
 
 
+@asynccontextmanager
+async def decoding(request: Request, images: Sequence[bytes]) -> AsyncIterator[None]:
+    """Around every decode a request makes: hold the pixels its images declare in the worker's
+    budget (waiting briefly, else 503 ``overloaded``), and give a large decode's memory back to
+    the system once it is done."""
+    found = services(request)
+    cost = await run_in_threadpool(decode_cost, images, found.runtime.settings.media)
+    async with found.budget.admit(cost):
+        try:
+            yield
+        finally:  # before the pixels are handed on, so that the next decode finds them free
+            if cost >= TRIM_ABOVE:
+                await run_in_threadpool(give_back_memory)
+
+
 def media_type(request: Request) -> str:
     """The body's media type, without parameters, in lower case ("" when none is given)."""
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def is_json(media: str) -> bool:
+    """Whether a media type (as ``media_type`` gives it) is JSON's: ``application/json`` or an
+    ``application/...+json`` type."""
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
 
 
 def audit(request: Request, **note: Any) -> None:

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse
 
 from rempart.persons import MAX_ALIASES, enrol_photos
 from rempart.server.auth import Permission, require
-from rempart.server.routes.common import audit, mirrored, runtime
+from rempart.server.routes.common import audit, decoding, mirrored, runtime
 
 router = APIRouter(prefix="/v1/persons", tags=["persons"])
 
@@ -61,17 +61,19 @@ async def enrol(request: Request, body: Enrolment) -> JSONResponse:
     """The person with ``added``, the embeddings enrolled. One face per photo; if any photo
     gives none, nothing is enrolled (422 ``enrolment-failed`` with each photo's problem)."""
     found = runtime(request)
-    enrolled = await run_in_threadpool(
-        enrol_photos,
-        found.persons,
-        body.name,
-        list(body.photos),
-        labels=[f"photo {number}" for number in range(1, len(body.photos) + 1)],
-        largest=body.largest,
-        aliases=body.aliases,
-        distinctive=body.distinctive,
-        limits=found.settings.media,
-    )
+    photos = list(body.photos)
+    async with decoding(request, photos):
+        enrolled = await run_in_threadpool(
+            enrol_photos,
+            found.persons,
+            body.name,
+            photos,
+            labels=[f"photo {number}" for number in range(1, len(photos) + 1)],
+            largest=body.largest,
+            aliases=body.aliases,
+            distinctive=body.distinctive,
+            limits=found.settings.media,
+        )
     audit(request, target=enrolled.person.name, outcome=f"{enrolled.added} enrolled", now=True)
     return JSONResponse(enrolled.to_json(), status_code=201)
 
