@@ -133,6 +133,7 @@ SERVER_FIXTURES = frozenset({"server", "served_app", "fresh_server", "crashable"
 SERVER_TESTS = (
     r"tests/cli/test_serve\.py::test_(serve_|a_revoked_key)",
     r"tests/detectors/test_plugins\.py::test_serve_sees",
+    r"tests/test_privacy\.py::test_a_server",
 )
 
 # Tests that run the real detector models, with the extras they need: those that fail without
@@ -154,6 +155,7 @@ MODEL_TESTS: dict[str, tuple[str, ...]] = {
     r"tests/cli/test_scan\.py::test_(scan_|resume_|sample_|persons_)": (*FACES, *PROVENANCE),
     r"tests/cli/test_signals_and_persons\.py::test_(signals_|registry_|enrolment)": EVERY_MODEL,
     r"tests/detectors/test_plugins\.py::test_(gate|serve)_sees": GATE,
+    r"tests/test_privacy\.py::test_(a_scan|hash_signals)": EVERY_MODEL,
     r"tests/scan/test_one_hash\.py::test_the_commands_agree": PROVENANCE,
     r"tests/server/test_api\.py::test_(enrolment|gate_blocks|persons_|registry_)": EVERY_MODEL,
     r"tests/server/test_auth\.py::test_role_matrix\[.*-POST /v1/persons-admin\]": FACES,
@@ -182,6 +184,7 @@ SLOW_TESTS = (
     r"tests/detectors/test_plugins\.py::test_(scan|gate|serve)_sees",  # new interpreters
     r"tests/test_layers\.py::test_every_module_imports_first",  # a hundred interpreters
     r"tests/cli/test_hostile_dump\.py",  # each runs rempart in new interpreters
+    r"tests/test_privacy\.py",  # new interpreters, every model, a server
 )
 
 

@@ -26,7 +26,12 @@ __all__ = ["ExitCode", "app", "main"]
 
 app = typer.Typer(
     name="rempart",
-    help="Find, stop and take down sexual deepfakes, NCII and sexualised imagery of minors.",
+    help="Find, stop and take down sexual deepfakes, NCII and sexualised imagery of minors."
+    "\n\n\b\nExamples:\n"
+    "  rempart scan uploads/ --out verdicts.jsonl --report report.html\n"
+    '  rempart gate --prompt "a watercolour of a harbour"\n'
+    "  rempart hash photo.jpg\n"
+    "  rempart COMMAND --help",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -22,17 +22,25 @@ KEY_COLUMNS = ("key_id", "name", "role", "rate_limit", "created_at", "revoked_at
 
 def serve_command(
     host: Annotated[
-        str, typer.Option(help="Address to listen on; beyond loopback only once a key exists.")
+        str,
+        typer.Option(
+            metavar="ADDRESS",
+            help="Address to listen on; beyond loopback only once a key exists.",
+        ),
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    port: Annotated[
+        int, typer.Option(min=1, max=65535, metavar="PORT", help="Port to listen on.")
+    ] = 8000,
     workers: Annotated[
-        int, typer.Option(min=1, help="Processes serving, each with its own match index.")
+        int,
+        typer.Option(min=1, metavar="N", help="Processes serving, each with its own match index."),
     ] = 1,
     policy: Annotated[
         str | None,
         typer.Option(
             "--policy",
             "-p",
+            metavar="NAME|FILE",
             help="Policy for scans and the gate [default: $REMPART_POLICY or default].",
         ),
     ] = None,
@@ -41,6 +49,11 @@ def serve_command(
 
     The database is migrated first. The server refuses to listen beyond loopback while no
     API key exists. OpenAPI at /docs and /openapi.json; probes at /healthz and /readyz.
+
+    \b
+    Examples:
+      rempart serve
+      rempart serve --host 0.0.0.0 --port 8080 --workers 4 --policy strict
     """
     from rempart.policy import load_policy
     from rempart.server.launch import NO_KEY_WARNING, check_exposure, serve
@@ -57,14 +70,25 @@ def serve_command(
 @key_app.command("create")
 def create_key_command(
     role: Annotated[Role, typer.Option(help="What the key may do.")],
-    name: Annotated[str, typer.Option(help="Who holds it, for the listing.")] = "",
+    name: Annotated[
+        str,
+        typer.Option(metavar="TEXT", help="Who holds it, for the listing [default: nothing]."),
+    ] = "",
     rate: Annotated[
         int | None,
-        typer.Option(min=1, help="Requests a second [default: REMPART_API_RATE_LIMIT]."),
+        typer.Option(
+            min=1, metavar="N", help="Requests a second [default: REMPART_API_RATE_LIMIT]."
+        ),
     ] = None,
 ) -> None:
     """Create an API key and print it: this is the only time it is shown (only an Argon2
-    hash of it is stored)."""
+    hash of it is stored).
+
+    \b
+    Examples:
+      rempart key create --role admin --name "trust and safety team"
+      rempart key create --role platform --name uploads-service --rate 500
+    """
     from rempart.access.keys import ApiKeys
     from rempart.store import Store
 
@@ -81,7 +105,13 @@ def create_key_command(
 
 @key_app.command("list")
 def list_keys_command(output_format: FormatOption = OutputFormat.TABLE) -> None:
-    """List API keys (never their secrets), revoked ones included."""
+    """List API keys (never their secrets), revoked ones included.
+
+    \b
+    Examples:
+      rempart key list
+      rempart key list --format jsonl
+    """
     from rempart.access.keys import ApiKeys
     from rempart.store import Store
 
@@ -101,7 +131,12 @@ def list_keys_command(output_format: FormatOption = OutputFormat.TABLE) -> None:
 def revoke_key_command(
     key_id: Annotated[str, typer.Argument(help="The key's id, as rempart key list shows it.")],
 ) -> None:
-    """Revoke a key: every running server refuses it within seconds."""
+    """Revoke a key: every running server refuses it within seconds.
+
+    \b
+    Examples:
+      rempart key revoke 5oq0aju5ejx9
+    """
     from rempart.access.keys import ApiKeys
     from rempart.store import Store
 
@@ -113,7 +148,13 @@ def revoke_key_command(
 
 @db_app.command("upgrade")
 def upgrade_command() -> None:
-    """Bring the database's schema to this version's (the server also does it on start)."""
+    """Bring the database's schema to this version's (the server also does it on start).
+
+    \b
+    Examples:
+      rempart db upgrade
+      REMPART_DATABASE_URL=postgresql+psycopg://db/rempart rempart db upgrade
+    """
     from rempart.store import Store
 
     settings = current_settings()
