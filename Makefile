@@ -29,7 +29,7 @@ demo: $(VENV)/.installed-demo
 	$(BIN)/rempart scan demo-output/images --out demo-output/scan.jsonl \
 		--report demo-output/report.html; test $$? -le 1
 	@echo
-	@echo "Verdicts, one JSON object per image: demo-output/scan.jsonl"
+	@echo "Verdicts, one JSON object per image (after a first line naming the run): demo-output/scan.jsonl"
 	@echo "The report (one HTML file, opens offline): demo-output/report.html"
 
 test: $(VENV)/.installed-dev,heif lint

@@ -79,7 +79,7 @@ def test_each_folder_is_walked_once_and_a_loop_is_recorded(tmp_path: Path) -> No
     assert [Path(p).name for p in files] == ["x.png"]
     (loop,) = [item for item in items if isinstance(item, MediaFailure)]
     assert (Path(loop.path).name, loop.error.code) == ("top", "link_loop")
-    assert walk.skipped_note() == "1 folders skipped: reached again through links"
+    assert walk.skipped_note() == "skipped: a folder reached again through a link (1)"
 
 
 def test_ordered_map_keeps_order_and_runs_in_parallel() -> None:

@@ -44,10 +44,10 @@ __all__ = [
 WalkItem: TypeAlias = str | MediaFailure
 """A file to read, or an entry of the walk that cannot be read, and why."""
 
-SKIP_NOT_IMAGE: Final = "files skipped: not images"
-SKIP_LINK_OUT: Final = "links skipped: out of the tree (-L follows them)"
-SKIP_LINK_FOLDER: Final = "links skipped: to folders (-L follows them)"
-SKIP_SEEN_FOLDER: Final = "folders skipped: reached again through links"
+SKIP_NOT_IMAGE: Final = "not an image"
+SKIP_LINK_OUT: Final = "a link out of the tree (-L follows it)"
+SKIP_LINK_FOLDER: Final = "a link to a folder (-L follows it)"
+SKIP_SEEN_FOLDER: Final = "a folder reached again through a link"
 
 _HEAD_BYTES: Final = 16
 # What each format of ``media.FORMATS`` starts with (WEBP and ISO-BMFF are checked apart).
@@ -102,8 +102,11 @@ class Walk:
             yield from self._named(path)
 
     def skipped_note(self) -> str:
-        """``12 files skipped: not images; 1 ...``, or nothing when nothing was skipped."""
-        return "; ".join(f"{count:,} {why}" for why, count in self.skipped.items())
+        """``skipped: not an image (12), a link to a folder (-L follows it) (1)``, or
+        nothing when nothing was skipped."""
+        if not self.skipped:
+            return ""
+        return "skipped: " + ", ".join(f"{why} ({n:,})" for why, n in self.skipped.items())
 
     def _named(self, path: str) -> Iterator[WalkItem]:
         """A path typed on the command line: a link there is followed (as ``find -H``)."""

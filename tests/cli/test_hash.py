@@ -47,7 +47,7 @@ def test_files_that_are_not_images_are_skipped_and_counted(mixed_folder: Path) -
     result = runner.invoke(app, ["hash", str(mixed_folder)])
     names = [Path(json.loads(line)["path"]).name for line in result.stdout.splitlines()]
     assert names == ["a-good.jpg", "c-truncated.jpg", "e-bomb.png", "f-frames.gif", "g-good.png"]
-    assert "2 files skipped: not images" in result.stderr  # the empty file and the text
+    assert "skipped: not an image (2)" in result.stderr  # the empty file and the text
     named = runner.invoke(app, ["hash", str(mixed_folder / "d-text.jpg")])
     assert json.loads(named.stdout)["error"]["code"] == "unsupported_format", "named: always"
 
