@@ -5,7 +5,11 @@ step to step (AUTOMATIC1111), ``[a:b:0.5]`` draws a then b, ``{a|b}`` picks one 
 Prompts, ``{2$$a|b|c}`` picks two), and ``(a:1.2)`` or ``[a]`` only weights a. Any of them can
 hide a word from a filter that reads the prompt as typed. ``expand_prompt`` gives the prompt's
 branches with every alternative in at least one of them, next to the words around it: all the
-combinations while there are at most ``MAX_BRANCHES``, else one branch for each alternative.
+combinations while there are at most ``MAX_BRANCHES`` and they fit the budget, else the first
+alternative of every choice, then one branch holding each other alternative with the words
+either side of it. The branches hold at most ``_BRANCH_CHARS`` characters in all (or twice the
+prompt's length) besides the alternatives themselves, so that reading them is linear in the
+prompt's length however the choices are built: with many alternatives, each has less context.
 """
 
 from __future__ import annotations
@@ -20,7 +24,11 @@ __all__ = ["MAX_BRANCHES", "expand_prompt"]
 
 MAX_BRANCHES: Final = 64
 _MAX_DEPTH: Final = 32
-_CONTEXT: Final = 160  # characters of the prompt kept either side of an alternative
+_CONTEXT: Final = 160  # characters of the prompt kept either side of an alternative, at most
+_BRANCH_CHARS: Final = 32_768  # characters the branches may hold in all (see the docstring)
+# Between two alternatives in one branch: a line break (a clause break) and a number no lexicon
+# holds, so that no term, name or age is read across it.
+_APART: Final = "\n1234567890\n"
 _SYNTAX: Final = frozenset("([{\\")
 _SPECIAL: Final = re.compile(r"[\\()\[\]{}|:]")
 _WEIGHT: Final = re.compile(r":\s*-?\d*\.?\d+\s*$")
@@ -40,7 +48,7 @@ def expand_prompt(prompt: str) -> list[str]:
     if not _SYNTAX.intersection(prompt):
         return [prompt]
     sequence, _ = _Parser(prompt).sequence("", 0)
-    return _expand(sequence)
+    return _Expander(max(_BRANCH_CHARS, 2 * len(prompt))).expand(sequence)
 
 
 class _Parser:
@@ -131,23 +139,71 @@ def _has_text(nodes: list[str | _Choice]) -> bool:
     return any(not isinstance(node, str) or node.strip() for node in nodes)
 
 
-def _expand(nodes: list[str | _Choice]) -> list[str]:
-    """Every branch of ``nodes``: all combinations, or when there are more than
-    ``MAX_BRANCHES``, the first alternative of each choice with, in turn, each other
-    alternative in place of one, seen with ``_CONTEXT`` characters either side."""
-    parts = [
-        [node] if isinstance(node, str) else [s for option in node.options for s in _expand(option)]
-        for node in nodes
-    ]
-    if math.prod(len(part) for part in parts) <= MAX_BRANCHES:
-        return ["".join(combination) for combination in itertools.product(*parts)]
-    first = [part[0] for part in parts]
-    after = [""] * (len(first) + 1)  # the text after each part, its first _CONTEXT characters
-    for index in range(len(first) - 1, -1, -1):
-        after[index] = (first[index] + after[index + 1])[:_CONTEXT]
-    branches = ["".join(first)]
-    before = ""
-    for index, part in enumerate(parts):
-        branches.extend(before + alternative + after[index + 1] for alternative in part[1:])
-        before = (before + first[index])[-_CONTEXT:]
-    return branches
+class _Expander:
+    """Expands parsed nodes into branches, spending a budget of characters (``budget``) shared
+    by every level of nesting."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+
+    def expand(self, nodes: list[str | _Choice]) -> list[str]:
+        """Every branch of ``nodes``: all combinations when there are at most
+        ``MAX_BRANCHES`` and they fit the budget, else ``_windows``."""
+        parts = [
+            [node]
+            if isinstance(node, str)
+            else [s for option in node.options for s in self.expand(option)]
+            for node in nodes
+        ]
+        count = math.prod(len(part) for part in parts)
+        if count <= MAX_BRANCHES:
+            size = count * sum(max(map(len, part)) for part in parts)
+            if count == 1 or size <= self.budget:
+                self.budget -= size
+                return ["".join(combination) for combination in itertools.product(*parts)]
+        return self._windows(parts)
+
+    def _windows(self, parts: list[list[str]]) -> list[str]:
+        """The first alternative of each part, and one branch holding each other alternative
+        (once) with the first alternatives' text either side: ``_CONTEXT`` characters, or as
+        many as the budget leaves, whole words only."""
+        first = [part[0] for part in parts]
+        text = "".join(first)
+        extras = sum(len(part) - 1 for part in parts)
+        self.budget -= len(text)
+        if not extras:
+            return [text]
+        width = max(0, min(_CONTEXT, self.budget // (2 * extras)))
+        windows: dict[str, None] = {}
+        at = 0
+        for part in parts:
+            end = at + len(part[0])
+            before, after = _before(text, at, width), _after(text, end, width)
+            for alternative in part[1:]:
+                windows[before + alternative + after] = None
+            at = end
+        packed = _APART.join(windows)
+        self.budget -= len(packed) - sum(len(a) for part in parts for a in part[1:])
+        return [text, packed]
+
+
+def _before(text: str, at: int, width: int) -> str:
+    """Up to ``width`` characters of ``text`` before ``at``, without a word cut at its start."""
+    if width <= 0:
+        return ""
+    start = max(0, at - width)
+    if start > 0 and not text[start - 1].isspace():
+        space = text.find(" ", start, at)
+        start = at if space < 0 else space
+    return text[start:at]
+
+
+def _after(text: str, at: int, width: int) -> str:
+    """Up to ``width`` characters of ``text`` after ``at``, without a word cut at its end."""
+    if width <= 0:
+        return ""
+    end = min(len(text), at + width)
+    if end < len(text) and not text[end].isspace():
+        space = text.rfind(" ", at, end)
+        end = at if space < 0 else space
+    return text[at:end]
