@@ -67,7 +67,8 @@ _LEET_SYMBOLS: Final = re.compile(r"[@$!]")
 # Symbols that hide a letter of a censored word; "." and "-" only between or beside letters.
 _MASKS: Final = re.compile(r"[*\u2022\u00b7#]|[^\W\d_][.\-][^\W\d_]")
 _MASK_RUN: Final = re.compile(r"[*\u2022\u00b7#]+|[.\-]")
-_MASK_BEFORE: Final = re.compile(r"(?<![^\s(\[{,;:\"'])[*\u2022\u00b7#]+\Z")
+_MASK_CHARS: Final = frozenset("*\u2022\u00b7#")
+_MASK_OPENERS: Final = frozenset("([{,;:\"'")  # what may come before a censored word's symbols
 _MASK_AFTER: Final = re.compile(r"[*\u2022\u00b7#]+(?=[\s)\]},;:.!?\"']|\Z)")
 _DIGITS_OR_LETTERS: Final = re.compile(r"\d+|\D+")
 _REPEATS: Final = re.compile(r"(.)\1{2,}")
@@ -172,8 +173,13 @@ class Vocabulary:
         self.ordinary = ordinary
         self._splits: dict[str, list[str] | None] = {}
         self.sensitive: dict[int, list[str]] = {}
+        # The same words by their length and one letter's place: a censored word is compared
+        # with those that share its rarest letter, not with every word of its length.
+        self._sensitive_by_letter: dict[tuple[int, int, str], list[str]] = {}
         for word in sorted(set(sensitive)):
             self.sensitive.setdefault(len(word), []).append(word)
+            for place, letter in enumerate(word):
+                self._sensitive_by_letter.setdefault((len(word), place, letter), []).append(word)
         allowed = frozenset(short)  # function words shorter than _MIN_PIECE ("de", "in")
         automaton = ahocorasick.Automaton()
         for word in self.words:
@@ -231,12 +237,20 @@ class Vocabulary:
     def unmasked(self, template: str) -> str | None:
         """The one sensitive term that ``template`` ("n?de": letters, and ``?`` for each
         hidden one) can stand for, or None when none or several can."""
-        found = [
-            word
-            for word in self.sensitive.get(len(template), ())
-            if all(t in ("?", w) for t, w in zip(template, word, strict=True))
-        ]
-        return found[0] if len(found) == 1 else None
+        words = self.sensitive.get(len(template), ())
+        if not words:
+            return None
+        known = [(len(template), place, t) for place, t in enumerate(template) if t != "?"]
+        if known:
+            by_letter = self._sensitive_by_letter
+            words = min((by_letter.get(key, ()) for key in known), key=len)
+        found = None
+        for word in words:
+            if all(t in ("?", w) for t, w in zip(template, word, strict=True)):
+                if found is not None:
+                    return None  # several
+                found = word
+        return found
 
     def reading(self, word: str) -> list[str]:
         """What ``word`` reads as: itself, or the words a joined name or term stands for."""
@@ -451,9 +465,9 @@ def _unmask(tokens: list[Token], vocabulary: Vocabulary, text: str) -> list[Toke
         ):
             last += 1
         group = tokens[index : last + 1]
-        lead = _MASK_BEFORE.search(text, 0, group[0].start)
+        lead = _mask_before(text, group[0].start)
         trail = _MASK_AFTER.match(text, group[-1].end)
-        start = lead.start() if lead else group[0].start
+        start = lead if lead is not None else group[0].start
         end = trail.end() if trail else group[-1].end
         template = "".join(
             "?" * (b.start - a.end) + b.text for a, b in itertools.pairwise([group[0], *group])
@@ -468,6 +482,20 @@ def _unmask(tokens: list[Token], vocabulary: Vocabulary, text: str) -> list[Toke
         result.extend([Token(word, start, end)] if word else group)
         index = last + 1
     return result
+
+
+def _mask_before(text: str, at: int) -> int | None:
+    """Where the censoring symbols right before ``at`` start ("*ude"), when they start a word
+    (after a space, an opening bracket or punctuation, or the text's start); None if there
+    are none. Read backwards from ``at``: a search from the text's start would read the
+    prompt once for each word (issue 17)."""
+    start = at
+    while start > 0 and text[start - 1] in _MASK_CHARS:
+        start -= 1
+    if start == at:
+        return None
+    before = text[start - 1] if start > 0 else " "
+    return start if before.isspace() or before in _MASK_OPENERS else None
 
 
 def _join_letters(tokens: list[Token], vocabulary: Vocabulary) -> list[Token]:
