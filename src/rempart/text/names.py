@@ -169,6 +169,11 @@ class NameMatcher:
         # collections stay short with many names (benchmarks/gate_bench.py, 1,000 names).
         self._deletions = {key: tuple(parts) for key, parts in deletions.items()}
         self._sounds = {key: tuple(parts) for key, parts in sounds.items()}
+        # No word longer than these by more than its budget is near any: not looked up.
+        self._longest = max(
+            (len(part) for parts in deletions.values() for part in parts), default=0
+        )
+        self._longest_sound = max(map(len, sounds), default=0) + 1
 
     def words(self) -> dict[str, str]:
         """Every form run together, with its words ("taylorswift": "taylor swift"), for the
@@ -231,6 +236,8 @@ class NameMatcher:
         """The words of forms spelled within their budget of ``token`` (doubled letters free,
         the first letter right), with the edits."""
         squeezed = _squeeze(token)
+        if len(squeezed) > self._longest + _MAX_EDITS:
+            return set()
         budget = _budget(len(token) + _MAX_EDITS)  # a part may be that much longer
         candidates: set[str] = set()
         for variant in {token, squeezed}:
@@ -256,6 +263,8 @@ class NameMatcher:
         if len(token) < _MIN_SOUNDED:
             return set()
         sound = _sound(token)
+        if len(sound) > self._longest_sound:
+            return set()
         candidates: set[str] = set()
         for key in _deleted(sound, 1):
             candidates.update(self._sounds.get(key, ()))
@@ -381,9 +390,12 @@ def _squeeze(word: str) -> str:
 
 
 def _deleted(word: str, budget: int) -> set[str]:
-    """``word`` with up to ``budget`` letters deleted, every way."""
+    """``word`` with up to ``budget`` letters deleted every way, but never its first (a name's
+    first letter is always right, and an alignment that keeps it is as short): by slicing, a
+    level of deletions at a time."""
     found = {word}
-    for count in range(1, min(budget, len(word) - 1) + 1):
-        for kept in itertools.combinations(range(len(word)), len(word) - count):
-            found.add("".join(word[i] for i in kept))
+    level = found
+    for _ in range(min(budget, len(word) - 1)):
+        level = {each[:i] + each[i + 1 :] for each in level for i in range(1, len(each))}
+        found = found | level
     return found

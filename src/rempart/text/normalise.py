@@ -305,8 +305,16 @@ def unicode_form(text: str) -> tuple[str, list[int]]:
     else:
         chars: list[str] = []
         origin = []
+        run: set[str] = set()  # the emoji read as words since the last letter or digit
         for index, char in enumerate(text):
             form = _char_form(char)
+            if char in _EMOJI_WORDS:
+                # A run of emoji reads each word once: a run of thousands would otherwise make
+                # the words to read thirteen times as many as the characters typed.
+                form = " " if char in run else form
+                run.add(char)
+            elif run and form.isalnum():
+                run.clear()
             chars.append(form)
             origin.extend([index] * len(form))
         folded = "".join(chars)
