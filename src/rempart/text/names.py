@@ -157,23 +157,36 @@ class NameMatcher:
         self.digest = hashlib.sha256("\n".join(described).encode()).hexdigest()
         """A digest of every person's names and parts, which a verdict's version names."""
         self._forms: dict[tuple[str, ...], list[_Form]] = {}  # by their first two words
+        self._singles: dict[str, list[_Form]] = {}  # the forms of one word, by it
+        self._pairs: dict[str, dict[str, list[_Form]]] = {}  # the others, by their first two
         self._cache: dict[str, dict[str, _Near]] = {}
         deletions: dict[str, set[str]] = {}
         sounds: dict[str, set[str]] = {}  # the same, for what the words sound like
         for person in persons:
             for form in _forms(person):
                 self._forms.setdefault(form.parts[:2], []).append(form)
+                if len(form.parts) == 1:
+                    self._singles.setdefault(form.parts[0], []).append(form)
+                else:
+                    seconds = self._pairs.setdefault(form.parts[0], {})
+                    seconds.setdefault(form.parts[1], []).append(form)
                 for part in form.parts:
                     _index(part, deletions, sounds if form.sounded else None)
         # Tuples of strings, unlike sets, leave the garbage collector nothing to scan, so full
         # collections stay short with many names (benchmarks/gate_bench.py, 1,000 names).
         self._deletions = {key: tuple(parts) for key, parts in deletions.items()}
         self._sounds = {key: tuple(parts) for key, parts in sounds.items()}
+        self._sound_of = {part: _sound(part) for parts in self._sounds.values() for part in parts}
+        self.longest_form = max((len(parts) for parts in self._forms_parts()), default=1)
+        """The most words a form spans."""
         # No word longer than these by more than its budget is near any: not looked up.
         self._longest = max(
             (len(part) for parts in deletions.values() for part in parts), default=0
         )
         self._longest_sound = max(map(len, sounds), default=0) + 1
+
+    def _forms_parts(self) -> Iterator[tuple[str, ...]]:
+        return (form.parts for form in itertools.chain.from_iterable(self._forms.values()))
 
     def words(self) -> dict[str, str]:
         """Every form run together, with its words ("taylorswift": "taylor swift"), for the
@@ -189,17 +202,22 @@ class NameMatcher:
         """Drop the words' candidates remembered so far (each is found once, then recalled)."""
         self._cache.clear()
 
-    def find(self, tokens: Sequence[str]) -> Iterator[NameMatch]:
-        """Every form found in ``tokens``: at each position, the longest, then the closest,
-        then the one spelled most like the words."""
+    def find(
+        self, tokens: Sequence[str], starts: Iterable[int] | None = None
+    ) -> Iterator[NameMatch]:
+        """Every form found in ``tokens`` (starting at ``starts`` only, when given): at each
+        position, the longest, then the closest, then the one spelled most like the words."""
         near = [self._near(token) for token in tokens]
-        for index, token in enumerate(tokens):
+        for index in range(len(tokens)) if starts is None else sorted(starts):
+            if not near[index]:
+                continue  # most words are near no name's
             best: tuple[tuple[int, int, int], _Form] | None = None
+            length = len(tokens[index])
             for form in self._starting(near, index):
                 edits = _edits(form, near[index : index + len(form.parts)])
                 if edits is None:
                     continue
-                key = (-len(form.parts), edits, abs(len(form.parts[0]) - len(token)))
+                key = (-len(form.parts), edits, abs(len(form.parts[0]) - length))
                 if best is None or key < best[0]:
                     best = (key, form)
             if best is not None:
@@ -210,9 +228,11 @@ class NameMatcher:
         """The forms whose first two words (or only word) are near the words at ``index``."""
         following = near[index + 1] if index + 1 < len(near) else {}
         for first in near[index]:
-            yield from self._forms.get((first,), ())
-            for second in following:
-                yield from self._forms.get((first, second), ())
+            yield from self._singles.get(first, ())
+            seconds = self._pairs.get(first)
+            if seconds and following:
+                for second in following:
+                    yield from seconds.get(second, ())
 
     def _near(self, token: str) -> dict[str, _Near]:
         """The words of forms within their edit budget of ``token``, and how near."""
@@ -270,7 +290,7 @@ class NameMatcher:
             candidates.update(self._sounds.get(key, ()))
         found = set()
         for part in candidates:
-            other = _sound(part)
+            other = self._sound_of[part]
             if other[0] == sound[0]:
                 distance = OSA.distance(sound, other, score_cutoff=2)
                 if distance <= 1:
