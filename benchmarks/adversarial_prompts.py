@@ -89,8 +89,10 @@ def kinds(names: Sequence[str]) -> dict[str, Callable[[random.Random], str]]:
         "choices deep brackets": lambda rng: fill(lambda: "(" * 31 + "[a|b:1.2]" + ")" * 31),
         "choices wide": lambda rng: "{" + fill(lambda: rng.choice(WORDS), "|")[:-2] + "}",
         "choices spread": lambda rng: fill(
-            lambda: choice(rng, 40, lambda: _word(rng, 1, 3)) + " " + fill(
-                lambda: rng.choice(WORDS), " ", 60
+            lambda: (
+                choice(rng, 40, lambda: _word(rng, 1, 3))
+                + " "
+                + fill(lambda: rng.choice(WORDS), " ", 60)
             )
         ),
         "weights": lambda rng: fill(lambda: f"({rng.choice(WORDS)}:1.{rng.randint(0, 9)})"),
@@ -116,23 +118,27 @@ def kinds(names: Sequence[str]) -> dict[str, Callable[[random.Random], str]]:
         "leetspeak": lambda rng: fill(lambda: _leet(rng, rng.choice(WORDS + tuple(parts)))),
         "digits and ones": lambda rng: fill(lambda: "".join(rng.choices("1!l|0o", k=7))),
         "confusables": lambda rng: fill(
-            lambda: "".join(rng.choice(CONFUSABLES) if rng.random() < 0.4 else c for c in
-                            rng.choice(WORDS))
-        ),  # fmt: skip
+            lambda: "".join(
+                rng.choice(CONFUSABLES) if rng.random() < 0.4 else c for c in rng.choice(WORDS)
+            )
+        ),
         "mixed scripts": lambda rng: fill(
             lambda: "".join(rng.choices(CONFUSABLES + "aeiounrst\u00e9\u00df" + INVISIBLE, k=6))
         ),
         "censored": lambda rng: fill(
-            lambda: "".join(rng.choice("*#.\u2022-") if rng.random() < 0.4 else c for c in
-                            rng.choice(WORDS))
-        ),  # fmt: skip
+            lambda: "".join(
+                rng.choice("*#.\u2022-") if rng.random() < 0.4 else c for c in rng.choice(WORDS)
+            )
+        ),
         "censoring symbols": lambda rng: fill(lambda: "*." * rng.randint(1, 4) + "a", ""),
         "letters drawn": lambda rng: fill(lambda: rng.choice(["|_|", "|<", "/\\", "|\\|", "n"])),
         # numbers, ages, emoji
         "numbers and ages": lambda rng: fill(
-            lambda: rng.choice(["aged", "under", "born in", "u", ""])
-            + f" {rng.randint(0, 2030)} "
-            + rng.choice(["yo", "year old", "ans", "jahre", "+", ""])
+            lambda: (
+                rng.choice(["aged", "under", "born in", "u", ""])
+                + f" {rng.randint(0, 2030)} "
+                + rng.choice(["yo", "year old", "ans", "jahre", "+", ""])
+            )
         ),
         "numbers": lambda rng: fill(lambda: str(rng.randint(0, 99))),
         "emoji": lambda rng: "".join(rng.choices(EMOJI + SKIN, k=MAX_PROMPT_CHARS)),

@@ -9,6 +9,7 @@ text); anything else escaping is a bug.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 from rempart.errors import PromptError
@@ -36,7 +37,5 @@ def decode(data: bytes) -> tuple[str, str | None]:
 def fuzz_one(data: bytes) -> None:
     """Read ``data`` as a prompt (and negative prompt); only ``PromptError`` may escape."""
     prompt, negative = decode(data)
-    try:
+    with contextlib.suppress(PromptError):
         analyser().signals(prompt, negative)
-    except PromptError:
-        pass

@@ -117,6 +117,7 @@ _EMOJI_WORDS: Final = {
     "\U0001f459": " bikini ",  # bikini
     "\U0001f51e": " nsfw ",  # no one under eighteen
 }
+_LONGEST_FORM: Final = 4  # characters a character's compatibility form may have
 # Letters that fold to more than one (NFD leaves them whole).
 _EXPANSIONS: Final = {"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "þ": "th"}
 
@@ -369,7 +370,10 @@ def _char_form(char: str) -> str:
         return " "
     if category in ("Cc", "Cf", "Cs", "Co", "Cn") or _is_variation_selector(char):
         return ""
-    return unicodedata.normalize("NFKC", char).casefold()
+    form = unicodedata.normalize("NFKC", char).casefold()
+    # A few characters stand for a phrase (U+FDFA, eighteen characters): read as a space, they
+    # cannot make the text to read many times longer than the prompt, and no lexicon holds them.
+    return " " if len(form) > _LONGEST_FORM else form
 
 
 def _is_variation_selector(char: str) -> bool:
