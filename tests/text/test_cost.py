@@ -40,7 +40,7 @@ ADVERSARIAL = _adversarial()
 PERSONS = ["Taylor Swift", "Emma Watson", "Kim Kardashian", "Maria Garcia", "Jean Martin"]
 KINDS: dict[str, Callable[[random.Random], str]] = ADVERSARIAL.kinds(PERSONS)
 # Budgets, per character of the prompt (each several times what the worst kind costs today).
-BRANCH_CHARS = 3.0  # twice the prompt and 4,096 characters of context, besides the prompt
+BRANCH_CHARS = 2.0  # the prompt, and as much again of context, and 4,096 characters
 WORDS_READ = 6.0  # words of every view of every branch
 DELETION_KEYS = 30.0  # keys looked up in the names' deletion index
 DISTANCES = 1.0  # candidates whose edit distance is computed

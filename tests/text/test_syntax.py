@@ -158,7 +158,7 @@ def test_fallback_branches_are_bounded_in_size() -> None:
     assert len(segments) == 500
     assert all(f"beta{i}" in segments[i].split() for i in range(500))
     assert all(len(segment) < 500 for segment in segments)
-    assert sum(len(branch) for branch in branches) <= 3 * len(prompt) + 4_096
+    assert sum(len(branch) for branch in branches) <= 2 * len(prompt) + 4_096
 
 
 @pytest.mark.parametrize(
@@ -176,7 +176,7 @@ def test_branches_stay_within_the_budget_however_choices_are_built(prompt: str) 
     13,000 characters made of choice groups took 1.7 s), whatever the choices."""
     prompt = prompt[:16_384]
     branches = expand_prompt(prompt)
-    assert sum(len(branch) for branch in branches) <= 3 * len(prompt) + 4_096
+    assert sum(len(branch) for branch in branches) <= 2 * len(prompt) + 4_096
     assert len(branches) <= MAX_BRANCHES
 
 

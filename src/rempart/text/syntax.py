@@ -7,7 +7,7 @@ hide a word from a filter that reads the prompt as typed. ``expand_prompt`` give
 branches with every alternative in at least one of them, next to the words around it: all the
 combinations while there are at most ``MAX_BRANCHES`` and they fit the budget, else the first
 alternative of every choice, then one branch holding each other alternative with the words
-either side of it. The branches hold at most twice the prompt's length and ``_BRANCH_CHARS``
+either side of it. The branches hold at most the prompt's length and ``_BRANCH_CHARS``
 characters in all, besides the alternatives themselves, so that reading them is linear in the
 prompt's length however the choices are built: with many alternatives, each has less context.
 """
@@ -24,7 +24,7 @@ __all__ = ["MAX_BRANCHES", "expand_prompt"]
 MAX_BRANCHES: Final = 64
 _MAX_DEPTH: Final = 32
 _CONTEXT: Final = 160  # characters of the prompt kept either side of an alternative, at most
-_BRANCH_CHARS: Final = 4_096  # characters the branches may hold in all, besides twice the prompt
+_BRANCH_CHARS: Final = 4_096  # characters the branches may hold in all, besides the prompt's
 # Between two alternatives in one branch: a line break (a clause break) and a number no lexicon
 # holds, so that no term, name or age is read across it.
 _APART: Final = "\n1234\n"
@@ -38,7 +38,7 @@ def expand_prompt(prompt: str) -> list[str]:
     """The branches of ``prompt`` (the prompt itself when it uses no such syntax)."""
     if not _SYNTAX.intersection(prompt):
         return [prompt]
-    expander = _Expander(2 * len(prompt) + _BRANCH_CHARS)
+    expander = _Expander(len(prompt) + _BRANCH_CHARS)
     return expander.expand(_parse(prompt, expander))
 
 
