@@ -262,22 +262,28 @@ def views(text: str, vocabulary: Vocabulary) -> list[View]:
     """Every view of ``text`` that differs from the one before it, ``unicode`` first."""
     chars, origin = unicode_form(text)
     words = _tokens(chars, origin)
-    base = _split_digits(words)
+    split: dict[Token, list[Token]] = {}  # each word's numbers split once for every view
+    base = _split_digits(words, split)
     found = [View("unicode", tuple(base), frozenset())]
+    unchanged = set(base)
+
+    def add(name: str, tokens: list[Token]) -> None:
+        _add(found, unchanged, name, _split_digits(tokens, split))
+
     if not chars.isascii():
         confusable = chars.translate(_confusables_table())
         if confusable != chars:
             words = _tokens(confusable, origin)
-            _add(found, base, "confusables", _split_digits(words))
+            add("confusables", words)
         folded, origin = fold_accents(confusable, origin)
         if folded != confusable:
             words = _tokens(folded, origin)
-            _add(found, base, "accents", _split_digits(words))
+            add("accents", words)
     if _MASKS.search(text):
         unmasked = _unmask(words, vocabulary, text)
         if unmasked != words:
             words = unmasked
-            _add(found, base, "masked", _split_digits(words))
+            add("masked", words)
     for name, step in (
         ("spacing", _join_letters),
         ("leet", _read_leet),
@@ -288,7 +294,7 @@ def views(text: str, vocabulary: Vocabulary) -> list[View]:
         stepped = step(words, vocabulary)
         if stepped != words:
             words = stepped
-            _add(found, base, name, _split_digits(words))
+            add(name, words)
     return found
 
 
@@ -436,31 +442,45 @@ def _tokens(chars: str, origin: Sequence[int]) -> list[Token]:
     return found
 
 
-def _split_digits(tokens: Iterable[Token]) -> list[Token]:
-    """Numbers split from the letters they touch ("15yo" -> "15", "yo"), the way ages are read."""
+def _split_digits(
+    tokens: Iterable[Token], memo: dict[Token, list[Token]] | None = None
+) -> list[Token]:
+    """Numbers split from the letters they touch ("15yo" -> "15", "yo"), the way ages are read;
+    each word's parts kept in ``memo``, for the next view, which holds most of the same words."""
     result: list[Token] = []
     for token in tokens:
         text = token.text
         if text.isalpha() or text.isdigit():
             result.append(token)
             continue
-        if _LEET_SYMBOLS.search(text):
-            text = _LEET_SYMBOLS.sub("", text)
-        exact = len(text) == token.end - token.start  # else each part spans the whole token
-        for part in _DIGITS_OR_LETTERS.finditer(text):
-            start = token.start + part.start() if exact else token.start
-            end = token.start + part.end() if exact else token.end
-            result.append(Token(part.group(), start, end))
+        parts = memo.get(token) if memo is not None else None
+        if parts is None:
+            parts = _digits_apart(token)
+            if memo is not None:
+                memo[token] = parts
+        result.extend(parts)
     return result
 
 
-def _add(found: list[View], base: Sequence[Token], name: str, tokens: list[Token]) -> None:
+def _digits_apart(token: Token) -> list[Token]:
+    text = token.text
+    if _LEET_SYMBOLS.search(text):
+        text = _LEET_SYMBOLS.sub("", text)
+    exact = len(text) == token.end - token.start  # else each part spans the whole token
+    parts = []
+    for part in _DIGITS_OR_LETTERS.finditer(text):
+        start = token.start + part.start() if exact else token.start
+        end = token.start + part.end() if exact else token.end
+        parts.append(Token(part.group(), start, end))
+    return parts
+
+
+def _add(found: list[View], unchanged: set[Token], name: str, tokens: list[Token]) -> None:
+    """The view ``name`` of ``tokens`` added, unless it reads as the one before it; its changed
+    words are those not ``unchanged`` from the first view (same word, same place)."""
     if [t.text for t in tokens] == [t.text for t in found[-1].tokens]:
         return
-    unchanged = {(t.text, t.start, t.end) for t in base}
-    changed = frozenset(
-        index for index, t in enumerate(tokens) if (t.text, t.start, t.end) not in unchanged
-    )
+    changed = frozenset(index for index, t in enumerate(tokens) if t not in unchanged)
     found.append(View(name, tuple(tokens), changed))
 
 
