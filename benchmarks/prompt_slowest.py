@@ -29,26 +29,26 @@ SAVED = 2_048  # bytes of an input saved to the corpus
 
 def mutate(data: bytes, pool: list[bytes], rng: random.Random) -> bytes:
     """``data`` with one to four random changes."""
-    data = bytearray(data or b" ")
+    mutated = bytearray(data or b" ")
     for _ in range(rng.randint(1, 4)):
-        at = rng.randrange(len(data))
+        at = rng.randrange(len(mutated))
         change = rng.randrange(6)
         if change == 0:
-            data[at] = rng.randrange(256)
+            mutated[at] = rng.randrange(256)
         elif change == 1:
-            data[at:at] = bytes([rng.choice(b"{}[]()|:*.-+ 0123456789aet")])
-        elif change == 2 and len(data) > 1:
-            del data[at : at + rng.randint(1, 8)]
+            mutated[at:at] = bytes([rng.choice(b"{}[]()|:*.-+ 0123456789aet")])
+        elif change == 2 and len(mutated) > 1:
+            del mutated[at : at + rng.randint(1, 8)]
         elif change == 3:
-            piece = data[at : at + rng.randint(1, 16)]
-            data[at:at] = piece * rng.randint(2, 8)
+            piece = mutated[at : at + rng.randint(1, 16)]
+            mutated[at:at] = piece * rng.randint(2, 8)
         elif change == 4:
             other = rng.choice(pool)
             start = rng.randrange(len(other) or 1)
-            data[at:at] = other[start : start + rng.randint(1, 64)]
+            mutated[at:at] = other[start : start + rng.randint(1, 64)]
         else:
-            data[at:at] = rng.choice(["\u0435", "\u200b", "\U0001f467", "\u00e9", "\\"]).encode()
-    return bytes(data[:SAVED])
+            mutated[at:at] = rng.choice(["\u0435", "\u200b", "\U0001f467", "\u00e9", "\\"]).encode()
+    return bytes(mutated[:SAVED])
 
 
 def cost(data: bytes) -> float:
