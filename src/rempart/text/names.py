@@ -330,6 +330,12 @@ def _edits(form: _Form, near: Sequence[dict[str, _Near]]) -> int | None:
     than an initial), one to a form, and never alone."""
     if len(near) < len(form.parts):
         return None
+    if len(form.parts) == 1:  # most forms: the rules below, for one word
+        (part,) = form.parts
+        one = near[0].get(part)
+        if one is None or one.kind == _WORD:  # an ordinary word never names anyone alone
+            return None
+        return one.edits if one.edits <= max(1, len(part) // _LETTERS_PER_EDIT) else None
     found = [candidates.get(part) for part, candidates in zip(form.parts, near, strict=False)]
     if None in found:
         return None
