@@ -8,7 +8,8 @@ prompt analysis, names' caches emptied so that no word has been seen). The slowe
 character are printed, and with ``--save`` written to ``fuzz/corpus/prompt/slow-N`` (at most
 2 KB each), where ``gate_bench.py`` repeats them to the longest accepted prompt and times them.
 
-Run: ``python benchmarks/prompt_slowest.py --seconds 300 [--save 3]``.
+Run from the repository root (the fuzz target is imported from ``fuzz/``):
+``PYTHONPATH=.:src python benchmarks/prompt_slowest.py --seconds 300 [--save 3]``.
 """
 
 from __future__ import annotations
