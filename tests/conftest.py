@@ -180,6 +180,7 @@ SLOW_TESTS = (
     r"tests/cli/test_hash\.py::test_console_script_runs",  # a new interpreter
     r"tests/text/test_names\.py::test_no_ordinary_word_names_a_person",
     r"tests/text/test_fuzz\.py::test_any_(prompt|registry_entries)_",  # hypothesis
+    r"tests/text/test_cost\.py::test_words_and_name_look_ups",  # 33 prompts of 16,384 characters
     r"tests/provenance/test_watermark\.py::test_(no_mark_where_none|marks_survive_lossless)",
     r"tests/detectors/test_plugins\.py::test_(scan|gate|serve)_sees",  # new interpreters
     r"tests/test_layers\.py::test_every_module_imports_first",  # a hundred interpreters

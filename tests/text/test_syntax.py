@@ -118,21 +118,30 @@ def test_all_combinations_up_to_max_branches() -> None:
     assert " ".join(f"b{i}" for i in range(choices)) in branches
 
 
-def test_over_max_branches_one_branch_per_alternative() -> None:
+def _segments(branches: list[str]) -> list[str]:
+    """The texts read apart: the branches, and the alternatives packed in one (a line each,
+    between lines of a number no lexicon holds)."""
+    return [line for branch in branches for line in branch.split("\n") if line != "1234"]
+
+
+def test_over_max_branches_the_first_alternatives_then_each_other_one() -> None:
     choices = MAX_BRANCHES.bit_length()  # one more choice: twice too many
     prompt = " ".join(f"[a{i}|b{i}]" for i in range(choices))
     branches = expand_prompt(prompt)
-    assert len(branches) == choices + 1
     assert branches[0] == " ".join(f"a{i}" for i in range(choices))
+    segments = _segments(branches[1:])
+    assert len(segments) == choices
+    for i in range(choices):
+        assert sum(f"b{i}" in segment.split() for segment in segments) == 1
 
 
 def test_many_choices_stay_linear_and_keep_context() -> None:
     prompt = " ".join(f"[a{i}|b{i}]" for i in range(40))
-    branches = expand_prompt(prompt)
-    assert len(branches) == 41
+    segments = _segments(expand_prompt(prompt))
+    assert len(segments) == 41
     for i in range(40):
-        (branch,) = [branch for branch in branches if f"b{i}" in branch.split()]
-        tokens = branch.split()
+        (segment,) = [segment for segment in segments if f"b{i}" in segment.split()]
+        tokens = segment.split()
         at = tokens.index(f"b{i}")
         if i > 0:
             assert tokens[at - 1] == f"a{i - 1}"
@@ -141,13 +150,34 @@ def test_many_choices_stay_linear_and_keep_context() -> None:
 
 
 def test_fallback_branches_are_bounded_in_size() -> None:
-    """With hundreds of choices, each extra branch holds its alternative and some context,
-    not the whole prompt: the total size stays linear in the prompt's length."""
+    """With hundreds of choices, each other alternative is read with some context, not the
+    whole prompt: the total size stays linear in the prompt's length."""
     prompt = " ".join(f"[alpha{i}|beta{i}]" for i in range(500))
     branches = expand_prompt(prompt)
-    assert len(branches) == 501
-    assert all(len(branch) < 500 for branch in branches[1:])
-    assert sum(len(branch) for branch in branches) < 600 * len(branches)
+    segments = _segments(branches[1:])
+    assert len(segments) == 500
+    assert all(f"beta{i}" in segments[i].split() for i in range(500))
+    assert all(len(segment) < 500 for segment in segments)
+    assert sum(len(branch) for branch in branches) <= 2 * len(prompt) + 4_096
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "{a|b|c} " * 2_000,  # the 1.7 s prompt of issue 17, at full length
+        "[a|b] " * 2_700,
+        "{" + "|".join(f"w{i}" for i in range(3_000)) + "} " + "filler words " * 400,
+        ("{" * 30 + "a|b" + "}" * 30 + " ") * 250,
+        "{a|{b|{c|{d|e}}}} {f|g} {h|i} " * 500,
+    ],
+)
+def test_branches_stay_within_the_budget_however_choices_are_built(prompt: str) -> None:
+    """What the analyser reads is bounded by the prompt's length (issue 17: a prompt of
+    13,000 characters made of choice groups took 1.7 s), whatever the choices."""
+    prompt = prompt[:16_384]
+    branches = expand_prompt(prompt)
+    assert sum(len(branch) for branch in branches) <= 2 * len(prompt) + 4_096
+    assert len(branches) <= MAX_BRANCHES
 
 
 @pytest.mark.parametrize("opener", ["(", "[", "{"])
@@ -163,9 +193,9 @@ def test_deeply_nested_word_is_still_read() -> None:
 
 def test_wide_alternation_is_read() -> None:
     prompt = "{" + "|".join(f"w{i}" for i in range(1000)) + "}"
-    branches = expand_prompt(prompt)
-    assert len(branches) == 1000
-    assert "w999" in branches
+    segments = _segments(expand_prompt(prompt))
+    assert len(segments) == 1000
+    assert "w999" in segments
 
 
 @pytest.mark.parametrize(

@@ -196,7 +196,12 @@ class PromptAnalyser:
         for kind, m in _youthful(by_kind):
             yield hit(kind, m)
         tokens = view.tokens
-        for name in self.compiled.names.find([token.text for token in tokens]):
+        names = self.compiled.names
+        starts = None  # in a later view, only a name that takes a word the view changed counts
+        if view.name != "unicode":
+            reach = names.longest_form
+            starts = {i for c in view.changed for i in range(max(0, c - reach + 1), c + 1)}
+        for name in names.find([token.text for token in tokens], starts):
             start, end = tokens[name.first].start, tokens[name.last].end
             found = Hit(_PERSON, name.form, name.person, "", view.name, start, end, name.edits)
             yield found, name.first, name.last

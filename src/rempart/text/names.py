@@ -65,23 +65,24 @@ _MAX_TOKEN: Final = 64  # longer words are no name
 _CACHE_LIMIT: Final = 65_536
 _DOUBLES: Final = re.compile(r"(.)\1+")
 _MIN_SOUNDED: Final = 5  # letters: shorter words are compared as spelled only
-# Spellings of one sound across the six languages, in order.
+# Spellings of one sound across the six languages, in order; each with a letter the spelling
+# holds, which a word without it skips (a pattern's search costs more than the test).
 _SOUNDS: Final = tuple(
-    (re.compile(pattern), sound)
-    for pattern, sound in (
-        ("ph", "f"),
-        ("qu", "k"),
-        ("gu(?=[aeiou])", "u"),  # "Guatson"
-        ("w", "u"),
-        ("[yj]", "i"),  # "Bejonsé"
-        ("c(?=[ei])", "s"),
-        ("c", "k"),
-        ("z", "s"),
-        ("x", "ks"),
-        ("(?<![sc])h", ""),
-        ("ou", "u"),
-        ("[ae]i", "e"),  # "Teilor", "Taylor"
-        ("ee", "i"),
+    (letter, re.compile(pattern), sound)
+    for letter, pattern, sound in (
+        ("p", "ph", "f"),
+        ("q", "qu", "k"),
+        ("g", "gu(?=[aeiou])", "u"),  # "Guatson"
+        ("w", "w", "u"),
+        ("", "[yj]", "i"),  # "Bejonsé"
+        ("c", "c(?=[ei])", "s"),
+        ("c", "c", "k"),
+        ("z", "z", "s"),
+        ("x", "x", "ks"),
+        ("h", "(?<![sc])h", ""),
+        ("o", "ou", "u"),
+        ("i", "[ae]i", "e"),  # "Teilor", "Taylor"
+        ("e", "ee", "i"),
     )
 )
 
@@ -157,18 +158,36 @@ class NameMatcher:
         self.digest = hashlib.sha256("\n".join(described).encode()).hexdigest()
         """A digest of every person's names and parts, which a verdict's version names."""
         self._forms: dict[tuple[str, ...], list[_Form]] = {}  # by their first two words
+        self._singles: dict[str, list[_Form]] = {}  # the forms of one word, by it
+        self._pairs: dict[str, dict[str, list[_Form]]] = {}  # the others, by their first two
         self._cache: dict[str, dict[str, _Near]] = {}
         deletions: dict[str, set[str]] = {}
         sounds: dict[str, set[str]] = {}  # the same, for what the words sound like
         for person in persons:
             for form in _forms(person):
                 self._forms.setdefault(form.parts[:2], []).append(form)
+                if len(form.parts) == 1:
+                    self._singles.setdefault(form.parts[0], []).append(form)
+                else:
+                    seconds = self._pairs.setdefault(form.parts[0], {})
+                    seconds.setdefault(form.parts[1], []).append(form)
                 for part in form.parts:
                     _index(part, deletions, sounds if form.sounded else None)
         # Tuples of strings, unlike sets, leave the garbage collector nothing to scan, so full
         # collections stay short with many names (benchmarks/gate_bench.py, 1,000 names).
         self._deletions = {key: tuple(parts) for key, parts in deletions.items()}
         self._sounds = {key: tuple(parts) for key, parts in sounds.items()}
+        self._sound_of = {part: _sound(part) for parts in self._sounds.values() for part in parts}
+        self.longest_form = max((len(parts) for parts in self._forms_parts()), default=1)
+        """The most words a form spans."""
+        # No word longer than these by more than its budget is near any: not looked up.
+        self._longest = max(
+            (len(part) for parts in deletions.values() for part in parts), default=0
+        )
+        self._longest_sound = max(map(len, sounds), default=0) + 1
+
+    def _forms_parts(self) -> Iterator[tuple[str, ...]]:
+        return (form.parts for form in itertools.chain.from_iterable(self._forms.values()))
 
     def words(self) -> dict[str, str]:
         """Every form run together, with its words ("taylorswift": "taylor swift"), for the
@@ -184,17 +203,22 @@ class NameMatcher:
         """Drop the words' candidates remembered so far (each is found once, then recalled)."""
         self._cache.clear()
 
-    def find(self, tokens: Sequence[str]) -> Iterator[NameMatch]:
-        """Every form found in ``tokens``: at each position, the longest, then the closest,
-        then the one spelled most like the words."""
+    def find(
+        self, tokens: Sequence[str], starts: Iterable[int] | None = None
+    ) -> Iterator[NameMatch]:
+        """Every form found in ``tokens`` (starting at ``starts`` only, when given): at each
+        position, the longest, then the closest, then the one spelled most like the words."""
         near = [self._near(token) for token in tokens]
-        for index, token in enumerate(tokens):
+        for index in range(len(tokens)) if starts is None else sorted(starts):
+            if not near[index]:
+                continue  # most words are near no name's
             best: tuple[tuple[int, int, int], _Form] | None = None
+            length = len(tokens[index])
             for form in self._starting(near, index):
                 edits = _edits(form, near[index : index + len(form.parts)])
                 if edits is None:
                     continue
-                key = (-len(form.parts), edits, abs(len(form.parts[0]) - len(token)))
+                key = (-len(form.parts), edits, abs(len(form.parts[0]) - length))
                 if best is None or key < best[0]:
                     best = (key, form)
             if best is not None:
@@ -205,9 +229,11 @@ class NameMatcher:
         """The forms whose first two words (or only word) are near the words at ``index``."""
         following = near[index + 1] if index + 1 < len(near) else {}
         for first in near[index]:
-            yield from self._forms.get((first,), ())
-            for second in following:
-                yield from self._forms.get((first, second), ())
+            yield from self._singles.get(first, ())
+            seconds = self._pairs.get(first)
+            if seconds and following:
+                for second in following:
+                    yield from seconds.get(second, ())
 
     def _near(self, token: str) -> dict[str, _Near]:
         """The words of forms within their edit budget of ``token``, and how near."""
@@ -231,6 +257,8 @@ class NameMatcher:
         """The words of forms spelled within their budget of ``token`` (doubled letters free,
         the first letter right), with the edits."""
         squeezed = _squeeze(token)
+        if len(squeezed) > self._longest + _MAX_EDITS:
+            return set()
         budget = _budget(len(token) + _MAX_EDITS)  # a part may be that much longer
         candidates: set[str] = set()
         for variant in {token, squeezed}:
@@ -256,12 +284,14 @@ class NameMatcher:
         if len(token) < _MIN_SOUNDED:
             return set()
         sound = _sound(token)
+        if len(sound) > self._longest_sound:
+            return set()
         candidates: set[str] = set()
         for key in _deleted(sound, 1):
             candidates.update(self._sounds.get(key, ()))
         found = set()
         for part in candidates:
-            other = _sound(part)
+            other = self._sound_of[part]
             if other[0] == sound[0]:
                 distance = OSA.distance(sound, other, score_cutoff=2)
                 if distance <= 1:
@@ -300,6 +330,12 @@ def _edits(form: _Form, near: Sequence[dict[str, _Near]]) -> int | None:
     than an initial), one to a form, and never alone."""
     if len(near) < len(form.parts):
         return None
+    if len(form.parts) == 1:  # most forms: the rules below, for one word
+        (part,) = form.parts
+        one = near[0].get(part)
+        if one is None or one.kind == _WORD:  # an ordinary word never names anyone alone
+            return None
+        return one.edits if one.edits <= max(1, len(part) // _LETTERS_PER_EDIT) else None
     found = [candidates.get(part) for part, candidates in zip(form.parts, near, strict=False)]
     if None in found:
         return None
@@ -363,8 +399,9 @@ def _sound(word: str) -> str:
     "uatson" and "guatson" are "uatson"; "taylor", "teilor" are "telor"; "beyonce", "bejonse"
     are "beonse". A key for comparing names, not a pronunciation."""
     key = _squeeze(without_accents(word))
-    for pattern, sound in _SOUNDS:
-        key = pattern.sub(sound, key)
+    for letter, pattern, sound in _SOUNDS:
+        if letter in key:
+            key = pattern.sub(sound, key)
     return _squeeze(key)
 
 
@@ -381,9 +418,12 @@ def _squeeze(word: str) -> str:
 
 
 def _deleted(word: str, budget: int) -> set[str]:
-    """``word`` with up to ``budget`` letters deleted, every way."""
+    """``word`` with up to ``budget`` letters deleted every way, but never its first (a name's
+    first letter is always right, and an alignment that keeps it is as short): by slicing, a
+    level of deletions at a time."""
     found = {word}
-    for count in range(1, min(budget, len(word) - 1) + 1):
-        for kept in itertools.combinations(range(len(word)), len(word) - count):
-            found.add("".join(word[i] for i in kept))
+    level = found
+    for _ in range(min(budget, len(word) - 1)):
+        level = {each[:i] + each[i + 1 :] for each in level for i in range(1, len(each))}
+        found = found | level
     return found

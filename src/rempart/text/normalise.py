@@ -67,7 +67,8 @@ _LEET_SYMBOLS: Final = re.compile(r"[@$!]")
 # Symbols that hide a letter of a censored word; "." and "-" only between or beside letters.
 _MASKS: Final = re.compile(r"[*\u2022\u00b7#]|[^\W\d_][.\-][^\W\d_]")
 _MASK_RUN: Final = re.compile(r"[*\u2022\u00b7#]+|[.\-]")
-_MASK_BEFORE: Final = re.compile(r"(?<![^\s(\[{,;:\"'])[*\u2022\u00b7#]+\Z")
+_MASK_CHARS: Final = frozenset("*\u2022\u00b7#")
+_MASK_OPENERS: Final = frozenset("([{,;:\"'")  # what may come before a censored word's symbols
 _MASK_AFTER: Final = re.compile(r"[*\u2022\u00b7#]+(?=[\s)\]},;:.!?\"']|\Z)")
 _DIGITS_OR_LETTERS: Final = re.compile(r"\d+|\D+")
 _REPEATS: Final = re.compile(r"(.)\1{2,}")
@@ -116,6 +117,7 @@ _EMOJI_WORDS: Final = {
     "\U0001f459": " bikini ",  # bikini
     "\U0001f51e": " nsfw ",  # no one under eighteen
 }
+_LONGEST_FORM: Final = 4  # characters a character's compatibility form may have
 # Letters that fold to more than one (NFD leaves them whole).
 _EXPANSIONS: Final = {"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "þ": "th"}
 
@@ -172,8 +174,13 @@ class Vocabulary:
         self.ordinary = ordinary
         self._splits: dict[str, list[str] | None] = {}
         self.sensitive: dict[int, list[str]] = {}
+        # The same words by their length and one letter's place: a censored word is compared
+        # with those that share its rarest letter, not with every word of its length.
+        self._sensitive_by_letter: dict[tuple[int, int, str], list[str]] = {}
         for word in sorted(set(sensitive)):
             self.sensitive.setdefault(len(word), []).append(word)
+            for place, letter in enumerate(word):
+                self._sensitive_by_letter.setdefault((len(word), place, letter), []).append(word)
         allowed = frozenset(short)  # function words shorter than _MIN_PIECE ("de", "in")
         automaton = ahocorasick.Automaton()
         for word in self.words:
@@ -231,12 +238,20 @@ class Vocabulary:
     def unmasked(self, template: str) -> str | None:
         """The one sensitive term that ``template`` ("n?de": letters, and ``?`` for each
         hidden one) can stand for, or None when none or several can."""
-        found = [
-            word
-            for word in self.sensitive.get(len(template), ())
-            if all(t in ("?", w) for t, w in zip(template, word, strict=True))
-        ]
-        return found[0] if len(found) == 1 else None
+        words = self.sensitive.get(len(template), ())
+        if not words:
+            return None
+        known = [(len(template), place, t) for place, t in enumerate(template) if t != "?"]
+        if known:
+            by_letter = self._sensitive_by_letter
+            words = min((by_letter.get(key, ()) for key in known), key=len)
+        found = None
+        for word in words:
+            if all(t in ("?", w) for t, w in zip(template, word, strict=True)):
+                if found is not None:
+                    return None  # several
+                found = word
+        return found
 
     def reading(self, word: str) -> list[str]:
         """What ``word`` reads as: itself, or the words a joined name or term stands for."""
@@ -247,22 +262,28 @@ def views(text: str, vocabulary: Vocabulary) -> list[View]:
     """Every view of ``text`` that differs from the one before it, ``unicode`` first."""
     chars, origin = unicode_form(text)
     words = _tokens(chars, origin)
-    base = _split_digits(words)
+    split: dict[Token, list[Token]] = {}  # each word's numbers split once for every view
+    base = _split_digits(words, split)
     found = [View("unicode", tuple(base), frozenset())]
+    unchanged = set(base)
+
+    def add(name: str, tokens: list[Token]) -> None:
+        _add(found, unchanged, name, _split_digits(tokens, split))
+
     if not chars.isascii():
         confusable = chars.translate(_confusables_table())
         if confusable != chars:
             words = _tokens(confusable, origin)
-            _add(found, base, "confusables", _split_digits(words))
+            add("confusables", words)
         folded, origin = fold_accents(confusable, origin)
         if folded != confusable:
             words = _tokens(folded, origin)
-            _add(found, base, "accents", _split_digits(words))
+            add("accents", words)
     if _MASKS.search(text):
         unmasked = _unmask(words, vocabulary, text)
         if unmasked != words:
             words = unmasked
-            _add(found, base, "masked", _split_digits(words))
+            add("masked", words)
     for name, step in (
         ("spacing", _join_letters),
         ("leet", _read_leet),
@@ -273,7 +294,7 @@ def views(text: str, vocabulary: Vocabulary) -> list[View]:
         stepped = step(words, vocabulary)
         if stepped != words:
             words = stepped
-            _add(found, base, name, _split_digits(words))
+            add(name, words)
     return found
 
 
@@ -291,8 +312,16 @@ def unicode_form(text: str) -> tuple[str, list[int]]:
     else:
         chars: list[str] = []
         origin = []
+        run: set[str] = set()  # the emoji read as words since the last letter or digit
         for index, char in enumerate(text):
             form = _char_form(char)
+            if char in _EMOJI_WORDS:
+                # A run of emoji reads each word once: a run of thousands would otherwise make
+                # the words to read thirteen times as many as the characters typed.
+                form = " " if char in run else form
+                run.add(char)
+            elif run and form.isalnum():
+                run.clear()
             chars.append(form)
             origin.extend([index] * len(form))
         folded = "".join(chars)
@@ -347,7 +376,10 @@ def _char_form(char: str) -> str:
         return " "
     if category in ("Cc", "Cf", "Cs", "Co", "Cn") or _is_variation_selector(char):
         return ""
-    return unicodedata.normalize("NFKC", char).casefold()
+    form = unicodedata.normalize("NFKC", char).casefold()
+    # A few characters stand for a phrase (U+FDFA, eighteen characters): read as a space, they
+    # cannot make the text to read many times longer than the prompt, and no lexicon holds them.
+    return " " if len(form) > _LONGEST_FORM else form
 
 
 def _is_variation_selector(char: str) -> bool:
@@ -410,31 +442,45 @@ def _tokens(chars: str, origin: Sequence[int]) -> list[Token]:
     return found
 
 
-def _split_digits(tokens: Iterable[Token]) -> list[Token]:
-    """Numbers split from the letters they touch ("15yo" -> "15", "yo"), the way ages are read."""
+def _split_digits(
+    tokens: Iterable[Token], memo: dict[Token, list[Token]] | None = None
+) -> list[Token]:
+    """Numbers split from the letters they touch ("15yo" -> "15", "yo"), the way ages are read;
+    each word's parts kept in ``memo``, for the next view, which holds most of the same words."""
     result: list[Token] = []
     for token in tokens:
         text = token.text
         if text.isalpha() or text.isdigit():
             result.append(token)
             continue
-        if _LEET_SYMBOLS.search(text):
-            text = _LEET_SYMBOLS.sub("", text)
-        exact = len(text) == token.end - token.start  # else each part spans the whole token
-        for part in _DIGITS_OR_LETTERS.finditer(text):
-            start = token.start + part.start() if exact else token.start
-            end = token.start + part.end() if exact else token.end
-            result.append(Token(part.group(), start, end))
+        parts = memo.get(token) if memo is not None else None
+        if parts is None:
+            parts = _digits_apart(token)
+            if memo is not None:
+                memo[token] = parts
+        result.extend(parts)
     return result
 
 
-def _add(found: list[View], base: Sequence[Token], name: str, tokens: list[Token]) -> None:
+def _digits_apart(token: Token) -> list[Token]:
+    text = token.text
+    if _LEET_SYMBOLS.search(text):
+        text = _LEET_SYMBOLS.sub("", text)
+    exact = len(text) == token.end - token.start  # else each part spans the whole token
+    parts = []
+    for part in _DIGITS_OR_LETTERS.finditer(text):
+        start = token.start + part.start() if exact else token.start
+        end = token.start + part.end() if exact else token.end
+        parts.append(Token(part.group(), start, end))
+    return parts
+
+
+def _add(found: list[View], unchanged: set[Token], name: str, tokens: list[Token]) -> None:
+    """The view ``name`` of ``tokens`` added, unless it reads as the one before it; its changed
+    words are those not ``unchanged`` from the first view (same word, same place)."""
     if [t.text for t in tokens] == [t.text for t in found[-1].tokens]:
         return
-    unchanged = {(t.text, t.start, t.end) for t in base}
-    changed = frozenset(
-        index for index, t in enumerate(tokens) if (t.text, t.start, t.end) not in unchanged
-    )
+    changed = frozenset(index for index, t in enumerate(tokens) if t not in unchanged)
     found.append(View(name, tuple(tokens), changed))
 
 
@@ -451,9 +497,9 @@ def _unmask(tokens: list[Token], vocabulary: Vocabulary, text: str) -> list[Toke
         ):
             last += 1
         group = tokens[index : last + 1]
-        lead = _MASK_BEFORE.search(text, 0, group[0].start)
+        lead = _mask_before(text, group[0].start)
         trail = _MASK_AFTER.match(text, group[-1].end)
-        start = lead.start() if lead else group[0].start
+        start = lead if lead is not None else group[0].start
         end = trail.end() if trail else group[-1].end
         template = "".join(
             "?" * (b.start - a.end) + b.text for a, b in itertools.pairwise([group[0], *group])
@@ -468,6 +514,20 @@ def _unmask(tokens: list[Token], vocabulary: Vocabulary, text: str) -> list[Toke
         result.extend([Token(word, start, end)] if word else group)
         index = last + 1
     return result
+
+
+def _mask_before(text: str, at: int) -> int | None:
+    """Where the censoring symbols right before ``at`` start ("*ude"), when they start a word
+    (after a space, an opening bracket or punctuation, or the text's start); None if there
+    are none. Read backwards from ``at``: a search from the text's start would read the
+    prompt once for each word (issue 17)."""
+    start = at
+    while start > 0 and text[start - 1] in _MASK_CHARS:
+        start -= 1
+    if start == at:
+        return None
+    before = text[start - 1] if start > 0 else " "
+    return start if before.isspace() or before in _MASK_OPENERS else None
 
 
 def _join_letters(tokens: list[Token], vocabulary: Vocabulary) -> list[Token]:
