@@ -155,6 +155,14 @@ def read_until_closed(connection: socket.socket, timeout: float) -> tuple[bytes,
     return received, time.monotonic() - started
 
 
+def upload_headers(key: str) -> bytes:
+    """The headers of a PNG upload of 100,000 bytes, none of which follow yet."""
+    return (
+        b"POST /v1/hash HTTP/1.1\r\nHost: rempart\r\nContent-Type: image/png\r\n"
+        b"Authorization: Bearer " + key.encode() + b"\r\nContent-Length: 100000\r\n\r\n"
+    )
+
+
 def test_a_stalled_body_and_stalled_headers_are_cut_at_their_timeouts(
     tmp_path: Path, own_server: list[RunningServer]
 ) -> None:
@@ -162,11 +170,7 @@ def test_a_stalled_body_and_stalled_headers_are_cut_at_their_timeouts(
     key = make_key(server)
     own_server.append(server.start())
     with socket.create_connection(("127.0.0.1", server.port)) as connection:
-        connection.sendall(
-            b"POST /v1/hash HTTP/1.1\r\nHost: rempart\r\nContent-Type: image/png\r\n"
-            b"Authorization: Bearer " + key.encode() + b"\r\nContent-Length: 100000\r\n\r\n"
-            b"\x89PNG\r\n\x1a\n"
-        )
+        connection.sendall(upload_headers(key) + b"\x89PNG\r\n\x1a\n")
         answer, took = read_until_closed(connection, timeout=20)
     assert answer.startswith(b"HTTP/1.1 408"), answer
     assert b"urn:rempart:problem:request-timeout" in answer
@@ -190,10 +194,7 @@ def test_a_trickling_body_is_cut(tmp_path: Path, own_server: list[RunningServer]
     key = make_key(server)
     own_server.append(server.start())
     with socket.create_connection(("127.0.0.1", server.port)) as connection:
-        connection.sendall(
-            b"POST /v1/hash HTTP/1.1\r\nHost: rempart\r\nContent-Type: image/png\r\n"
-            b"Authorization: Bearer " + key.encode() + b"\r\nContent-Length: 100000\r\n\r\n"
-        )
+        connection.sendall(upload_headers(key))
         started = time.monotonic()
         answer = b""
         connection.settimeout(0.3)
