@@ -26,7 +26,8 @@ __all__ = ["DEFAULT_PROMPT_MS", "NO_DEADLINE", "Deadline", "DeadlinePassed"]
 
 DEFAULT_PROMPT_MS: Final = 15.0
 """CPU milliseconds a request's prompt and negative prompt may take to read, together: under
-the gate's 20 ms target (issue 17), with room for the policy and the stopping itself."""
+the gate's 20 ms target (issue 17), with room for the policy and the stopping itself. The
+default of the ``gate_prompt_ms`` setting (``rempart.config``), which deployments change."""
 _EVERY: Final = 64  # ticks between two readings of the clock (a tick is far cheaper)
 
 _T = TypeVar("_T")
