@@ -15,7 +15,7 @@ from rempart.gate import Gate
 from rempart.policy import BUILTIN_POLICIES, Action, load_policy
 from rempart.signals import Signal
 from rempart.text import MAX_PROMPT_CHARS, PersonName, PromptAnalyser
-from rempart.text.deadline import DEFAULT_PROMPT_MS, Deadline, DeadlinePassed
+from rempart.text.deadline import DEFAULT_PROMPT_MS, TICKS_PER_CHECK, Deadline, DeadlinePassed
 
 PERSONS = ["Taylor Swift", "Emma Watson"]
 BLOCKED = "nude 15 year old girl"
@@ -57,7 +57,7 @@ def unread(signals: list[Signal]) -> list[Signal]:
 def test_a_tick_reads_the_clock_only_now_and_then() -> None:
     clock = Clock()
     deadline = Deadline(15, clock=clock)
-    for _ in range(63):
+    for _ in range(TICKS_PER_CHECK - 1):
         deadline.tick()
     assert clock.readings == 1  # its creation only
     deadline.tick()
@@ -66,7 +66,7 @@ def test_a_tick_reads_the_clock_only_now_and_then() -> None:
 
 def test_a_passed_deadline_raises_and_says_so() -> None:
     deadline = Deadline(15, clock=Clock(passes_after=1))
-    for _ in range(63):
+    for _ in range(TICKS_PER_CHECK - 1):
         deadline.tick()
     assert not deadline.passed  # the clock not read yet
     with pytest.raises(DeadlinePassed):

@@ -37,7 +37,13 @@ from typing import Final
 
 from rempart.errors import PromptError, PromptErrorCode
 from rempart.signals import Signal, SignalValue
-from rempart.text.deadline import DEFAULT_PROMPT_MS, NO_DEADLINE, Deadline, DeadlinePassed
+from rempart.text.deadline import (
+    DEFAULT_PROMPT_MS,
+    NO_DEADLINE,
+    SHORT,
+    Deadline,
+    DeadlinePassed,
+)
 from rempart.text.lexicon import (
     ADULT_AGE,
     AGE_COMPOUND,
@@ -60,6 +66,9 @@ PAIR_WINDOW: Final = 5
 one request, within one clause."""
 MAX_SIGNALS_PER_NAME: Final = 10
 _NAME: Final = "text"
+SHORT_BRANCH: Final = 128
+"""Characters of a branch read whole once begun, whatever its deadline: the worst built so far
+takes about 3 ms of CPU (``benchmarks/adversarial_prompts.py``, cut to this size)."""
 UNREAD: Final = "text.unread"
 """The signal of a prompt whose reading stopped at its deadline."""
 _LAST_SCHOOL_GRADE: Final = 12
@@ -140,7 +149,7 @@ class PromptAnalyser:
         if negative is not None:
             check_prompt(negative, "negative prompt")
         if deadline is None:
-            deadline = Deadline(self.prompt_ms)
+            deadline = Deadline(self.prompt_ms) if self.prompt_ms > 0 else NO_DEADLINE
         found: dict[tuple[str, SignalValue], Signal] = {}
         counts: dict[str, int] = {}
         for field, text in (("prompt", prompt), ("negative", negative or "")):
@@ -170,6 +179,11 @@ class PromptAnalyser:
         """``hits``, view by view; when ``deadline`` passes, the hits of the views read so far
         and of the view being read, then ``DeadlinePassed``."""
         seen: set[tuple[str, int]] = set()
+        if len(text) <= SHORT_BRANCH:
+            # A short branch costs a few milliseconds at worst: counted at once, then read
+            # whole, so that ordinary prompts pay next to nothing for the deadline.
+            deadline.tick(len(text) or 1)
+            deadline = NO_DEADLINE
         for view in iter_views(text, self.compiled.vocabulary, deadline):
             found: list[Hit] = []
             try:
@@ -187,9 +201,12 @@ class PromptAnalyser:
         for index, token in enumerate(deadline.over(view.tokens)):
             token_at[position] = index
             position += len(token.text) + 1
+        text = view.text
+        found = self.compiled.automaton.iter(text)
+        each = deadline.over(list(found) if len(text) <= SHORT else found)
         return [
             _Match(entry, first, first + entry.words - 1)
-            for end, (length, entries) in deadline.over(self.compiled.automaton.iter(view.text))
+            for end, (length, entries) in each
             for first in (token_at[end - length + 1],)
             for entry in entries
         ]
@@ -208,7 +225,12 @@ class PromptAnalyser:
     def _spans(
         self, view: View, matches: list[_Match], text: str, negative: bool, deadline: Deadline
     ) -> Iterator[tuple[Hit, int, int]]:
+        """Each hit of a view, with its first and last tokens. The loops over the matches here
+        are cheap but for their hits, so a hit, not a match, ticks ``deadline`` (the matches
+        were counted as they were sorted by kind)."""
+
         def hit(kind: str, m: _Match, value: SignalValue | None = None) -> tuple[Hit, int, int]:
+            deadline.tick()
             start, end = view.tokens[m.first].start, view.tokens[m.last].end
             value = m.entry.term if value is None else value
             found = Hit(kind, m.entry.term, value, m.entry.language, view.name, start, end)
@@ -218,16 +240,16 @@ class PromptAnalyser:
         for match in deadline.over(matches):
             by_kind.setdefault(match.entry.kind, []).append(match)
         if negative:
-            for kind, m in deadline.over(_reversed(by_kind)):
+            for kind, m in _reversed(by_kind):
                 yield hit(kind, m)
             return
         # first: an age says more than a term of the same words
-        for age in _ages(view, by_kind, deadline):
+        for age in _ages(view, by_kind):
             yield hit("minor", age.span, age.value)
         replaced = _replaced(by_kind, view, text, deadline)
         innocent = {i for m in by_kind.get("innocent", ()) for i in range(m.first, m.last + 1)}
         for kind in CATEGORIES:
-            for m in deadline.over(by_kind.get(kind, ())):
+            for m in by_kind.get(kind, ()):
                 inside = innocent.issuperset(range(m.first, m.last + 1))
                 if (m.first, m.last) not in replaced and not inside:
                     yield hit(kind, m)
@@ -393,7 +415,7 @@ class _Age:
     value: int
 
 
-def _ages(view: View, by_kind: dict[str, list[_Match]], deadline: Deadline) -> Iterator[_Age]:
+def _ages(view: View, by_kind: dict[str, list[_Match]]) -> Iterator[_Age]:
     """Ages under 18 and school grades up to 12: a number then a unit ("15 yo", "quinze ans",
     "7th grade"), or both in one word ("zwölfjährigen"), a prefix then a number ("aged 15",
     "under 18", "u18"), or a birth year ("born in 2012")."""
@@ -410,22 +432,22 @@ def _ages(view: View, by_kind: dict[str, list[_Match]], deadline: Deadline) -> I
         ("age_units", "age", ADULT_AGE - 1),
         ("grade_units", "grade", _LAST_SCHOOL_GRADE),
     ):
-        for unit in deadline.over(by_kind.get(kind, ())):
+        for unit in by_kind.get(kind, ()):
             found = _number_before(unit.first - 1, numbers, words)
             if found is not None and found[0] <= limit:
                 yield age(label, found[0], unit, found[1], unit.last)
-    for compound in deadline.over(by_kind.get(AGE_COMPOUND, ())):
+    for compound in by_kind.get(AGE_COMPOUND, ()):
         if compound.entry.value is not None:
             yield age("age", compound.entry.value, compound, compound.first, compound.last)
-    for prefix in deadline.over(by_kind.get("age_prefixes", ())):
+    for prefix in by_kind.get("age_prefixes", ()):
         value = _number_after(prefix.last, numbers)
         if value is not None and value < ADULT_AGE:
             yield age("age", value, prefix, prefix.first, prefix.last + 1)
-    for prefix in deadline.over(by_kind.get("under_prefixes", ())):
+    for prefix in by_kind.get("under_prefixes", ()):
         value = _number_after(prefix.last, numbers)
         if value is not None and _YOUNGEST_UNDER <= value <= ADULT_AGE:
             yield age("under", value, prefix, prefix.first, prefix.last + 1)
-    for prefix in deadline.over(by_kind.get("birth_prefixes", ())):
+    for prefix in by_kind.get("birth_prefixes", ()):
         after = prefix.last + 1
         if after < len(words) and words[after].isdigit() and int(words[after]) in _BIRTH_YEARS:
             years = datetime.now(UTC).year - int(words[after])

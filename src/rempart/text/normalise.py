@@ -36,7 +36,7 @@ from typing import Final, NamedTuple
 
 import ahocorasick
 
-from rempart.text.deadline import NO_DEADLINE, Deadline
+from rempart.text.deadline import NO_DEADLINE, SHORT, Deadline
 
 __all__ = [
     "VIEW_NAMES",
@@ -285,7 +285,7 @@ def iter_views(
     def stepped(name: str, tokens: list[Token]) -> Iterator[View]:
         nonlocal last
         view = add(name, tokens)
-        deadline.check()  # a view's words compared whole with the last's: a chunk of work
+        deadline.tick(len(tokens))  # its words compared with the last view's
         if view is not None:
             last = view
             yield view
@@ -311,8 +311,7 @@ def iter_views(
         ("joined", _split_joined),
         ("reversed", _read_reversed),
     ):
-        after = step(words, vocabulary, deadline)
-        deadline.check()
+        after = step(words, vocabulary, deadline)  # which ticks for each word
         if after != words:
             words = after
             yield from stepped(name, words)
@@ -334,7 +333,7 @@ def unicode_form(text: str, deadline: Deadline = NO_DEADLINE) -> tuple[str, list
         origin = []
         run: set[str] = set()  # the emoji read as words since the last letter or digit
         for index, char in enumerate(text):
-            if not index % _CHARS_PER_CHECK:
+            if index and not index % _CHARS_PER_CHECK:
                 deadline.check()
             form = _char_form(char)
             if char in _EMOJI_WORDS:
@@ -382,7 +381,7 @@ def fold_accents(
     chars: list[str] = []
     folded_origin: list[int] = []
     for index, (char, source) in enumerate(zip(text, origin, strict=True)):
-        if not index % _CHARS_PER_CHECK:
+        if index and not index % _CHARS_PER_CHECK:
             deadline.check()
         form = _folded(char)
         chars.append(form)
@@ -455,13 +454,15 @@ def _latin(char: str, data: Mapping[str, list[dict[str, str]]], depth: int = 0) 
 
 def _tokens(chars: str, origin: Sequence[int], deadline: Deadline = NO_DEADLINE) -> list[Token]:
     """The words of ``chars``; a "+" after a number is the word "plus" ("18+")."""
+    matches = _WORD.finditer(chars)
+    each = deadline.over(list(matches) if len(chars) <= SHORT else matches)
     if "+" not in chars:
         return [
             Token(match.group(), origin[match.start()], origin[match.end() - 1] + 1)
-            for match in deadline.over(_WORD.finditer(chars))
+            for match in each
         ]
     found = []
-    for match in deadline.over(_WORD.finditer(chars)):
+    for match in each:
         end = match.end()
         found.append(Token(match.group(), origin[match.start()], origin[end - 1] + 1))
         if end < len(chars) and chars[end] == "+" and chars[end - 1].isdigit():
@@ -578,7 +579,8 @@ def _join_letters(tokens: list[Token], vocabulary: Vocabulary, deadline: Deadlin
     result: list[Token] = []
     for run in _runs(deadline.over(tokens), fragment):
         while run:  # a run may hold several words
-            deadline.tick()
+            if len(run) > 1:  # a word alone is no run to join, and costs nothing to try
+                deadline.tick(len(run))
             found = _joined_run(run, vocabulary)
             if found is None:
                 result.extend(run)
