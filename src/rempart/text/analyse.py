@@ -190,9 +190,9 @@ class PromptAnalyser:
                 matches = self._matches(view, deadline)
                 found.extend(self._read(view, matches, text, negative, deadline))
             except DeadlinePassed:
-                yield from _first_at_each_place(found, seen)
+                yield from _first_at_each_place(found, seen, NO_DEADLINE)
                 raise
-            yield from _first_at_each_place(found, seen)
+            yield from _first_at_each_place(found, seen, deadline)
 
     def _matches(self, view: View, deadline: Deadline) -> list[_Match]:
         """Every term in the view, with the tokens it spans."""
@@ -340,9 +340,12 @@ def check_prompt(text: object, what: str = "prompt") -> None:
         ) from exc
 
 
-def _first_at_each_place(found: list[Hit], seen: set[tuple[str, int]]) -> Iterator[Hit]:
-    """Of a view's hits, for each kind and place not ``seen`` in a view before, the longest."""
-    for hit in sorted(found, key=lambda hit: (hit.start, -hit.end)):
+def _first_at_each_place(
+    found: list[Hit], seen: set[tuple[str, int]], deadline: Deadline
+) -> Iterator[Hit]:
+    """Of a view's hits, for each kind and place not ``seen`` in a view before, the longest
+    (the hits of a view cut short at its deadline are all given, ``NO_DEADLINE``)."""
+    for hit in deadline.over(sorted(found, key=lambda hit: (hit.start, -hit.end))):
         if (hit.kind, hit.start) not in seen:
             seen.add((hit.kind, hit.start))
             yield hit

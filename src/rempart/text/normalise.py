@@ -279,13 +279,9 @@ def iter_views(
     yield last
     unchanged = set(base)
 
-    def add(name: str, tokens: list[Token]) -> View | None:
-        return _view(last, unchanged, name, _split_digits(tokens, split, deadline))
-
     def stepped(name: str, tokens: list[Token]) -> Iterator[View]:
         nonlocal last
-        view = add(name, tokens)
-        deadline.tick(len(tokens))  # its words compared with the last view's
+        view = _view(last, unchanged, name, _split_digits(tokens, split, deadline), deadline)
         if view is not None:
             last = view
             yield view
@@ -478,12 +474,11 @@ def _split_digits(
     """Numbers split from the letters they touch ("15yo" -> "15", "yo"), the way ages are read;
     each word's parts kept in ``memo``, for the next view, which holds most of the same words."""
     result: list[Token] = []
-    for token in tokens:
+    for token in deadline.over(tokens):
         text = token.text
         if text.isalpha() or text.isdigit():
             result.append(token)
             continue
-        deadline.tick()
         parts = memo.get(token) if memo is not None else None
         if parts is None:
             parts = _digits_apart(token)
@@ -506,12 +501,16 @@ def _digits_apart(token: Token) -> list[Token]:
     return parts
 
 
-def _view(last: View, unchanged: set[Token], name: str, tokens: list[Token]) -> View | None:
+def _view(
+    last: View, unchanged: set[Token], name: str, tokens: list[Token], deadline: Deadline
+) -> View | None:
     """The view ``name`` of ``tokens``, unless it reads as the one before it (``last``); its
     changed words are those not ``unchanged`` from the first view (same word, same place)."""
-    if [t.text for t in tokens] == [t.text for t in last.tokens]:
+    if [t.text for t in deadline.over(tokens)] == [t.text for t in last.tokens]:
         return None
-    changed = frozenset(index for index, t in enumerate(tokens) if t not in unchanged)
+    changed = frozenset(
+        index for index, t in enumerate(deadline.over(tokens)) if t not in unchanged
+    )
     return View(name, tuple(tokens), changed)
 
 
