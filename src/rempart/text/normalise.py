@@ -20,7 +20,8 @@ A filter that reads only the prompt as typed is walked past by "teen" written wi
 Every view after the first is given only when it changes something, and the last four change a
 word only into one the ``Vocabulary`` knows, so they cannot invent words a prompt did not hold.
 Each token keeps its span in the prompt as given, so a match is reported on the text the user
-typed. All of it is linear in the prompt's length.
+typed. All of it is linear in the prompt's length, and ``iter_views`` stops with
+``DeadlinePassed`` once the ``Deadline`` it is given has passed (``rempart.text.deadline``).
 """
 
 from __future__ import annotations
