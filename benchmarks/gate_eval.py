@@ -12,9 +12,10 @@ photo of a person), ``expect`` (``block``, ``review`` or ``allow``) and ``catego
 together make one. By default: the project's own set (``tests/text/cases/``) and the shared
 development set (``../shared/prompts/dev.jsonl``) when it is there.
 
-Each set is judged by a text-only ``Gate`` (the default policy, no image model) whose protected
-persons are read from ``--registry`` (given once for every set, or once per set in order). By
-default: a folder's ``registry.json``; for ``NAME.jsonl``, the ``NAME-registry.json`` beside it
+Each set is judged by a text-only ``Gate`` (the default policy, no image model, and no deadline
+on reading a prompt: every line is read to its end) whose protected persons are read from
+``--registry`` (given once for every set, or once per set in order). By default: a folder's
+``registry.json``; for ``NAME.jsonl``, the ``NAME-registry.json`` beside it
 (``dev-registry.json``), else the ``registry.json`` beside it.
 
 Targets (issue 15): recall of at least 0.95 in each must-block category, and no more than 2% of
@@ -308,7 +309,8 @@ def record(name: str, outcome: Outcome) -> dict[str, Any]:
 def evaluate(labelled: LabelledSet) -> tuple[list[Outcome], dict[str, float], float]:
     """Judges every line of a set and prints its tables; returns the outcomes, the recall of
     each must-block category and the share of benign lines blocked."""
-    gate = Gate(persons=read_persons_file(labelled.registry))
+    # No deadline: what is measured is how the gate reads, never how fast this machine is.
+    gate = Gate(persons=read_persons_file(labelled.registry), prompt_ms=0)
     started = time.perf_counter()
     outcomes = [judge(gate, case) for case in labelled.cases]
     elapsed = time.perf_counter() - started

@@ -20,8 +20,9 @@ PERSONS = ("Taylor Swift", "Beyonc\u00e9", "Kim Kardashian", "Emma Watson", "Zo\
 
 @functools.cache
 def analyser() -> PromptAnalyser:
-    """The analyser every input is read by (built once: the lexicons take a while)."""
-    return PromptAnalyser(persons=PERSONS)
+    """The analyser every input is read by (built once: the lexicons take a while), without a
+    deadline: every input is read to its end, so that a slow one shows as slow."""
+    return PromptAnalyser(persons=PERSONS, prompt_ms=0)
 
 
 def decode(data: bytes) -> tuple[str, str | None]:

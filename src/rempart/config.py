@@ -39,15 +39,21 @@ DEFAULT_DECODE_PIXELS: Final = DEFAULT_MAX_PIXELS
 DEFAULT_DECODE_WAIT: Final = 2.0
 DEFAULT_HEADER_TIMEOUT: Final = 10.0
 DEFAULT_BODY_TIMEOUT: Final = 30.0
+DEFAULT_GATE_PROMPT_MS: Final = 15
+"""CPU milliseconds the gate reads a request's prompt and negative prompt for: under its 20 ms
+target (issue 17). The same as ``rempart.text.deadline.DEFAULT_PROMPT_MS``, which the text
+layer cannot import from here without the image libraries (a test checks they agree)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Setting:
-    """One setting: its name, default and the sentence that explains it."""
+    """One setting: its name, default and the sentence that explains it; ``minimum``: the
+    least a whole number may be."""
 
     name: str
     default: int | float | str
     help: str
+    minimum: int = 1
 
     @property
     def env(self) -> str:
@@ -132,6 +138,13 @@ SETTINGS: Final = (
         "Seconds the server waits for the next part of a body, and after which a body must "
         "arrive at 16 KiB a second or more; else 408.",
     ),
+    Setting(
+        "gate_prompt_ms",
+        DEFAULT_GATE_PROMPT_MS,
+        "CPU milliseconds the gate may spend reading a request's prompt and negative prompt; "
+        "one not read in full by then goes to review (0: no limit).",
+        minimum=0,
+    ),
 )
 
 
@@ -152,6 +165,7 @@ class Settings:
     api_decode_wait: float = DEFAULT_DECODE_WAIT
     api_header_timeout: float = DEFAULT_HEADER_TIMEOUT
     api_body_timeout: float = DEFAULT_BODY_TIMEOUT
+    gate_prompt_ms: int = DEFAULT_GATE_PROMPT_MS
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
@@ -186,6 +200,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         api_decode_wait=float(values["api_decode_wait"]),
         api_header_timeout=float(values["api_header_timeout"]),
         api_body_timeout=float(values["api_body_timeout"]),
+        gate_prompt_ms=int(values["gate_prompt_ms"]),
     )
 
 
@@ -211,6 +226,8 @@ def _parse(setting: Setting, raw: str | None) -> int | float | str:
         value = int(raw.replace("_", ""))
     except ValueError:
         raise ConfigError(f"{setting.env}={raw!r} is not a whole number ({setting.help})") from None
-    if value < 1:
-        raise ConfigError(f"{setting.env}={raw!r} must be at least 1 ({setting.help})")
+    if value < setting.minimum:
+        raise ConfigError(
+            f"{setting.env}={raw!r} must be at least {setting.minimum} ({setting.help})"
+        )
     return value

@@ -68,6 +68,7 @@ class Runtime:
                 self.detectors, matcher=self.require_matcher()
             ),
             limits=settings.media,
+            prompt_ms=settings.gate_prompt_ms,
         )
         self._follow_persons()
 

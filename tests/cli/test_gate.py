@@ -4,6 +4,8 @@ format, the registry from a file or from the data directory, and --batch."""
 from __future__ import annotations
 
 import json
+import random
+import string
 from pathlib import Path
 
 import pytest
@@ -142,6 +144,18 @@ def test_an_uploaded_photo_with_a_face(env: dict[str, str], testdata: Path) -> N
     assert rules == {"real-person-sexualised"}
     assert run(env, "guard", "--prompt", "make her smile", "--input", photo)[0] == 0
     assert run(env, "guard", "--prompt", "undress", "--person-photo")[0] == 4
+
+
+def test_a_prompt_not_read_within_the_setting_goes_to_review(env: dict[str, str]) -> None:
+    # 16,000 characters of words take well over a millisecond of CPU to read on any machine.
+    rng = random.Random(17)
+    prompt = " ".join(
+        "".join(rng.choices(string.ascii_lowercase, k=rng.randint(3, 9))) for _ in range(2_600)
+    )[:16_000]
+    code, out, _ = run({**env, "REMPART_GATE_PROMPT_MS": "1"}, "guard", "--prompt", prompt)
+    assert code == ACTION_EXIT_CODES[Action.REVIEW]
+    assert [reason["rule"] for reason in json.loads(out)["reasons"]] == ["prompt-unread"]
+    assert run({**env, "REMPART_GATE_PROMPT_MS": "0"}, "guard", "--prompt", prompt)[0] == 0
 
 
 def test_bad_input_is_refused_and_nothing_judged(env: dict[str, str], tmp_path: Path) -> None:

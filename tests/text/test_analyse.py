@@ -23,6 +23,13 @@ def analyser() -> PromptAnalyser:
     return PromptAnalyser(persons=PERSONS)
 
 
+@pytest.fixture(scope="module")
+def whole() -> PromptAnalyser:
+    """Without a deadline: a prompt of the largest size read to its end however long that
+    takes on this machine (with one, a prompt cut short is reviewed: test_deadline.py)."""
+    return PromptAnalyser(persons=PERSONS, prompt_ms=0)
+
+
 def names(signals: list[Signal]) -> set[str]:
     return {signal.name for signal in signals}
 
@@ -523,10 +530,10 @@ class TestHostileInput:
         assert caught.value.code == "too_long"
         assert "negative" in str(caught.value)
 
-    def test_prompt_of_exactly_the_limit_is_read(self, analyser: PromptAnalyser) -> None:
+    def test_prompt_of_exactly_the_limit_is_read(self, whole: PromptAnalyser) -> None:
         prompt = ("a " * MAX_PROMPT_CHARS)[: MAX_PROMPT_CHARS - 5] + " nude"
         assert len(prompt) == MAX_PROMPT_CHARS
-        assert "text.nudity" in names(analyser.signals(prompt, prompt))
+        assert "text.nudity" in names(whole.signals(prompt, prompt))
 
     def test_one_past_the_limit_is_refused(self, analyser: PromptAnalyser) -> None:
         with pytest.raises(PromptError, match="refused"):
@@ -578,8 +585,8 @@ class TestHostileInput:
         assert minor.evidence["match"] == "te\x00en"
 
     @pytest.mark.parametrize("opener", ["(", "[", "{"])
-    def test_bracket_bomb(self, analyser: PromptAnalyser, opener: str) -> None:
-        assert "text.nudity" in names(analyser.signals(opener * 10_000 + "nude"))
+    def test_bracket_bomb(self, whole: PromptAnalyser, opener: str) -> None:
+        assert "text.nudity" in names(whole.signals(opener * 10_000 + "nude"))
 
 
 class TestCheckPrompt:

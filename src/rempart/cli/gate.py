@@ -166,6 +166,7 @@ def _gate(
             matcher=bank_matcher(settings, bank_names),
         ),
         limits=settings.media,
+        prompt_ms=settings.gate_prompt_ms,
     )
 
 

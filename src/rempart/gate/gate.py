@@ -40,6 +40,7 @@ from rempart.media import DEFAULT_LIMITS, MediaLimits
 from rempart.policy import Policy, Verdict, load_policy
 from rempart.signals import Signal
 from rempart.text import PersonName, PromptAnalyser
+from rempart.text.deadline import DEFAULT_PROMPT_MS
 from rempart.types import ImageInput
 
 if TYPE_CHECKING:
@@ -102,9 +103,11 @@ class Gate:
     ``persons``: the protected persons the prompt is read for (names, ``PersonName``s with
     aliases and distinctive parts, or names mapped to aliases), or a function that gives them
     as they are now (a long-running process's follows the database; the prompt reader is
-    rebuilt when it gives another list). ``detectors`` builds the
-    image detectors on the first request that has an image, so a text-only gate needs no
-    model. Safe to share between threads.
+    rebuilt when it gives another list). ``prompt_ms``: the CPU milliseconds a request's
+    prompt and negative prompt may take to read (0: no limit); past them, ``text.unread``,
+    and the request goes to review (``analyser``, when given, has its own). ``detectors``
+    builds the image detectors on the first request that has an image, so a text-only gate
+    needs no model. Safe to share between threads.
     """
 
     def __init__(
@@ -115,12 +118,14 @@ class Gate:
         analyser: PromptAnalyser | None = None,
         detectors: Callable[[], GateDetectors] = GateDetectors.default,
         limits: MediaLimits = DEFAULT_LIMITS,
+        prompt_ms: float = DEFAULT_PROMPT_MS,
     ) -> None:
         self.policy = policy or load_policy("default")
+        self.prompt_ms = prompt_ms
         self._persons_source = persons if callable(persons) else None
         first = analyser
         if first is None and not callable(persons):
-            first = PromptAnalyser(persons=persons)
+            first = PromptAnalyser(persons=persons, prompt_ms=prompt_ms)
         # The persons read last and the prompt reader built for them, swapped as one; the
         # reader for a function's persons is built on first use.
         self._analysed: tuple[object, PromptAnalyser | None] = (None, first)
@@ -148,7 +153,8 @@ class Gate:
             try:
                 current = self._persons_source()
                 if current is not self._analysed[0] or self._analysed[1] is None:
-                    self._analysed = (current, PromptAnalyser(persons=current))
+                    fresh = PromptAnalyser(persons=current, prompt_ms=self.prompt_ms)
+                    self._analysed = (current, fresh)
             finally:
                 self._building.release()
         built = self._analysed[1]

@@ -164,6 +164,12 @@ BUILTIN_GROUPS: Final = {
             "a protected person recognised or named, or a face in an uploaded photo",
         ),
         SignalGroup(
+            "unread",
+            ("text.unread",),
+            0.0,
+            "a prompt whose reading stopped at the gate's time limit",
+        ),
+        SignalGroup(
             "ai_generated",
             (
                 "provenance.c2pa.ai_generated",
@@ -225,6 +231,13 @@ MANDATORY_RULES: Final = (
         Action.BLOCK,
         CATEGORIES["non_consensual_intimate_imagery"],
         "A request to undress whoever is in an uploaded photo, whether or not a face was found.",
+    ),
+    Rule(
+        "prompt-unread",
+        (("unread",),),
+        Action.REVIEW,
+        CATEGORIES["unread_request"],
+        "The prompt could not be read in full within the gate's time limit; a person must look.",
     ),
 )
 """Rules in every policy, which no policy file can remove, redefine or loosen."""

@@ -85,6 +85,7 @@ CATEGORIES: Final = {
         Category("real_person", "A protected person (label)"),
         Category("ai_generated", "Declared or marked as AI-generated (label)"),
         Category("demo", "An image of a demonstration bank (label)"),
+        Category("unread_request", "A request not read in full within the time limit (label)"),
     )
 }
 """Every category a rule may name. Those without ``dsa_category`` are labels."""

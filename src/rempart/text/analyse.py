@@ -14,7 +14,11 @@ lexicon at once. What it finds becomes signals a policy reads like any detector'
 - ``text.undress``: an undressing or sexualising edit ("undress", "remove her clothes" from a
   removal verb near a garment but not "remove the stain from her shirt", "zieh sie aus", "make
   the shirt transparent" as revealing);
-- ``text.person``: a protected person's name as people write it (``rempart.text.names``).
+- ``text.person``: a protected person's name as people write it (``rempart.text.names``);
+- ``text.unread``: the reading stopped at its deadline (``rempart.text.deadline``: by default
+  ``DEFAULT_PROMPT_MS`` of CPU for the prompt and negative prompt together) before the end;
+  what was found before it still counts, and a rule no policy can weaken sends the request to
+  review.
 
 Every signal's evidence says what was matched in the text as given, in which view, as which
 lexicon term and language, and in which field (``prompt`` or ``negative``).
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import gc
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +37,13 @@ from typing import Final
 
 from rempart.errors import PromptError, PromptErrorCode
 from rempart.signals import Signal, SignalValue
+from rempart.text.deadline import (
+    DEFAULT_PROMPT_MS,
+    NO_DEADLINE,
+    SHORT,
+    Deadline,
+    DeadlinePassed,
+)
 from rempart.text.lexicon import (
     ADULT_AGE,
     AGE_COMPOUND,
@@ -42,10 +54,10 @@ from rempart.text.lexicon import (
     load_lexicon,
 )
 from rempart.text.names import PersonName
-from rempart.text.normalise import View, views
+from rempart.text.normalise import View, iter_views, views
 from rempart.text.syntax import expand_prompt
 
-__all__ = ["MAX_PROMPT_CHARS", "Hit", "PromptAnalyser", "check_prompt"]
+__all__ = ["MAX_PROMPT_CHARS", "UNREAD", "Hit", "PromptAnalyser", "check_prompt"]
 
 MAX_PROMPT_CHARS: Final = 16_384
 """Longest prompt read: longer ones are refused, never cut, so nothing past the cut goes unread."""
@@ -54,6 +66,11 @@ PAIR_WINDOW: Final = 5
 one request, within one clause."""
 MAX_SIGNALS_PER_NAME: Final = 10
 _NAME: Final = "text"
+SHORT_BRANCH: Final = 128
+"""Characters of a branch read whole once begun, whatever its deadline: the worst built so far
+takes about 3 ms of CPU (``benchmarks/adversarial_prompts.py``, cut to this size)."""
+UNREAD: Final = "text.unread"
+"""The signal of a prompt whose reading stopped at its deadline."""
 _LAST_SCHOOL_GRADE: Final = 12
 _CLAUSE_BREAK: Final = re.compile(r"[,.;!?\n|()\[\]{}]")
 _CONNECTORS: Final = frozenset({"and", "et", "y", "e", "und"})
@@ -94,7 +111,11 @@ class _Match:
 
 class PromptAnalyser:
     """Reads prompts with the built-in lexicons (or ``lexicon``) and the names of ``persons``
-    (names, ``PersonName``s with aliases and distinctive parts, or names mapped to aliases)."""
+    (names, ``PersonName``s with aliases and distinctive parts, or names mapped to aliases).
+
+    ``prompt_ms``: the CPU milliseconds (of the reading thread) one call of ``signals`` may
+    take over the prompt and negative prompt together; past them it stops and reports
+    ``text.unread``. 0: no deadline, every prompt read to its end."""
 
     name = _NAME
 
@@ -103,7 +124,9 @@ class PromptAnalyser:
         lexicon: Lexicon | None = None,
         *,
         persons: Iterable[str | PersonName] | Mapping[str, Iterable[str]] = (),
+        prompt_ms: float = DEFAULT_PROMPT_MS,
     ) -> None:
+        self.prompt_ms = prompt_ms
         self.lexicon = lexicon or default_lexicon()
         self.compiled = self.lexicon.compile(persons)
         self.version = (
@@ -111,82 +134,119 @@ class PromptAnalyser:
         )
         views("\u0435", self.compiled.vocabulary)  # reads Unicode's confusables now, not later
         self.compiled.vocabulary.knows("warmup")  # and the ordinary words
+        _out_of_collections()
 
-    def signals(self, prompt: str, negative: str | None = None) -> list[Signal]:
-        """The signals in ``prompt`` and, read in reverse, in ``negative``.
+    def signals(
+        self, prompt: str, negative: str | None = None, *, deadline: Deadline | None = None
+    ) -> list[Signal]:
+        """The signals in ``prompt`` and, read in reverse, in ``negative``: read until
+        ``deadline`` (by default ``prompt_ms`` from now), then what was found so far and
+        ``text.unread``.
 
         Raises ``PromptError`` for a prompt that is too long or not text.
         """
         check_prompt(prompt, "prompt")
         if negative is not None:
             check_prompt(negative, "negative prompt")
+        if deadline is None:
+            deadline = Deadline(self.prompt_ms) if self.prompt_ms > 0 else NO_DEADLINE
         found: dict[tuple[str, SignalValue], Signal] = {}
         counts: dict[str, int] = {}
         for field, text in (("prompt", prompt), ("negative", negative or "")):
-            for branch in expand_prompt(text) if text else ():
-                for hit in self.hits(branch, negative=field == "negative"):
-                    name = f"text.{hit.kind}"
-                    if (name, hit.value) in found or counts.get(name, 0) >= MAX_SIGNALS_PER_NAME:
-                        continue
-                    counts[name] = counts.get(name, 0) + 1
-                    found[name, hit.value] = self._signal(name, hit, branch, field)
+            read = 0  # characters of the branches read whole, in every view
+            try:
+                for branch in expand_prompt(text, deadline) if text else ():
+                    for hit in self._hits(branch, field == "negative", deadline):
+                        name = f"text.{hit.kind}"
+                        if (name, hit.value) in found or counts.get(name, 0) >= (
+                            MAX_SIGNALS_PER_NAME
+                        ):
+                            continue
+                        counts[name] = counts.get(name, 0) + 1
+                        found[name, hit.value] = self._signal(name, hit, branch, field)
+                    read += len(branch)
+            except DeadlinePassed:
+                found[UNREAD, "deadline"] = self._unread(field, read, text, deadline)
+                break
         return list(found.values())
 
     def hits(self, text: str, *, negative: bool = False) -> list[Hit]:
         """Everything found in ``text`` (one branch): for each kind and place, the longest term
         found there, in the first view it shows in."""
-        seen: set[tuple[str, int]] = set()
-        result = []
-        for view in views(text, self.compiled.vocabulary):
-            found = self._read(view, self._matches(view), text, negative)
-            for hit in sorted(found, key=lambda hit: (hit.start, -hit.end)):
-                if (hit.kind, hit.start) not in seen:
-                    seen.add((hit.kind, hit.start))
-                    result.append(hit)
-        return result
+        return list(self._hits(text, negative, NO_DEADLINE))
 
-    def _matches(self, view: View) -> list[_Match]:
+    def _hits(self, text: str, negative: bool, deadline: Deadline) -> Iterator[Hit]:
+        """``hits``, view by view; when ``deadline`` passes, the hits of the views read so far
+        and of the view being read, then ``DeadlinePassed``."""
+        seen: set[tuple[str, int]] = set()
+        if len(text) <= SHORT_BRANCH:
+            # A short branch costs a few milliseconds at worst: counted at once, then read
+            # whole, so that ordinary prompts pay next to nothing for the deadline.
+            deadline.tick(len(text) or 1)
+            deadline = NO_DEADLINE
+        for view in iter_views(text, self.compiled.vocabulary, deadline):
+            found: list[Hit] = []
+            try:
+                matches = self._matches(view, deadline)
+                found.extend(self._read(view, matches, text, negative, deadline))
+            except DeadlinePassed:
+                yield from _first_at_each_place(found, seen, NO_DEADLINE)
+                raise
+            yield from _first_at_each_place(found, seen, deadline)
+
+    def _matches(self, view: View, deadline: Deadline) -> list[_Match]:
         """Every term in the view, with the tokens it spans."""
         token_at: dict[int, int] = {}
         position = 0
-        for index, token in enumerate(view.tokens):
+        for index, token in enumerate(deadline.over(view.tokens)):
             token_at[position] = index
             position += len(token.text) + 1
+        text = view.text
+        found = self.compiled.automaton.iter(text)
+        each = deadline.over(list(found) if len(text) <= SHORT else found)
         return [
             _Match(entry, first, first + entry.words - 1)
-            for end, (length, entries) in self.compiled.automaton.iter(view.text)
+            for end, (length, entries) in each
             for first in (token_at[end - length + 1],)
             for entry in entries
         ]
 
-    def _read(self, view: View, matches: list[_Match], text: str, negative: bool) -> list[Hit]:
+    def _read(
+        self, view: View, matches: list[_Match], text: str, negative: bool, deadline: Deadline
+    ) -> Iterator[Hit]:
         """The hits of a view; in a view after the first, only those that take a word the view
         changed (the rest were found already, or are an artefact of the view)."""
-        return [
+        return (
             hit
-            for hit, first, last in self._spans(view, matches, text, negative)
+            for hit, first, last in self._spans(view, matches, text, negative, deadline)
             if view.name == "unicode" or not view.changed.isdisjoint(range(first, last + 1))
-        ]
+        )
 
     def _spans(
-        self, view: View, matches: list[_Match], text: str, negative: bool
+        self, view: View, matches: list[_Match], text: str, negative: bool, deadline: Deadline
     ) -> Iterator[tuple[Hit, int, int]]:
+        """Each hit of a view, with its first and last tokens. The loops over the matches here
+        are cheap but for their hits, so a hit, not a match, ticks ``deadline`` (the matches
+        were counted as they were sorted by kind)."""
+
         def hit(kind: str, m: _Match, value: SignalValue | None = None) -> tuple[Hit, int, int]:
+            deadline.tick()
             start, end = view.tokens[m.first].start, view.tokens[m.last].end
             value = m.entry.term if value is None else value
             found = Hit(kind, m.entry.term, value, m.entry.language, view.name, start, end)
             return found, m.first, m.last
 
         by_kind: dict[str, list[_Match]] = {}
-        for match in matches:
+        for match in deadline.over(matches):
             by_kind.setdefault(match.entry.kind, []).append(match)
         if negative:
             for kind, m in _reversed(by_kind):
                 yield hit(kind, m)
             return
-        for age in _ages(view, by_kind):  # first: an age says more than a term of the same words
+        # first: an age says more than a term of the same words
+        for age in _ages(view, by_kind):
             yield hit("minor", age.span, age.value)
-        replaced = _replaced(by_kind, view, text)
+        replaced = _replaced(by_kind, view, text, deadline)
         innocent = {i for m in by_kind.get("innocent", ()) for i in range(m.first, m.last + 1)}
         for kind in CATEGORIES:
             for m in by_kind.get(kind, ()):
@@ -201,18 +261,31 @@ class PromptAnalyser:
         if view.name != "unicode":
             reach = names.longest_form
             starts = {i for c in view.changed for i in range(max(0, c - reach + 1), c + 1)}
-        for name in names.find([token.text for token in tokens], starts):
+        for name in names.find([token.text for token in tokens], starts, deadline):
             start, end = tokens[name.first].start, tokens[name.last].end
             found = Hit(_PERSON, name.form, name.person, "", view.name, start, end, name.edits)
             yield found, name.first, name.last
 
         blockers = {index for m in by_kind.get("blockers", ()) for index in (m.first, m.last)}
         for one, other, kind in _PAIRS:
-            for a, b in _pairs(by_kind.get(one, []), by_kind.get(other, []), view, text, blockers):
+            pairs = (by_kind.get(one, []), by_kind.get(other, []))
+            for a, b in _pairs(*pairs, view, text, blockers, deadline):
                 term = f"{a.entry.term} + {b.entry.term}"
                 first, last = min(a.first, b.first), max(a.last, b.last)
                 span = _Match(Entry(kind, term, a.entry.language, 0), first, last)
                 yield hit(kind, span)
+
+    def _unread(self, field: str, read: int, text: str, deadline: Deadline) -> Signal:
+        """``text.unread``: the reading of ``field`` (``text``) stopped at ``deadline``, with
+        ``read`` characters of it read whole (the negative prompt after a prompt cut short
+        is not read at all)."""
+        evidence: dict[str, str | int | float] = {
+            "field": field,
+            "read": min(read, len(text)),  # branches may repeat the prompt's words
+            "length": len(text),
+            "deadline_ms": deadline.ms,
+        }
+        return Signal(UNREAD, 1.0, _NAME, self.version, value="deadline", evidence=evidence)
 
     def _signal(self, name: str, hit: Hit, text: str, field: str) -> Signal:
         evidence: dict[str, str | int] = {
@@ -226,6 +299,17 @@ class PromptAnalyser:
         if hit.edits:
             evidence["edits"] = hit.edits
         return Signal(name, 1.0, _NAME, self.version, value=hit.value, evidence=evidence)
+
+
+def _out_of_collections() -> None:
+    """Everything alive now (the lexicons, the names' index: hundreds of thousands of objects
+    with 1,000 names) kept out of the garbage collector's future passes (``gc.freeze``), after
+    one last pass that frees what is garbage now. A full pass over them takes 50 to 100 ms of
+    CPU, which no deadline can interrupt: it made a prompt's reading take several times its
+    deadline whenever one started during it. Objects frozen are still freed when no longer
+    referenced; only a reference cycle among them outlives its use."""
+    gc.collect()
+    gc.freeze()
 
 
 @functools.cache
@@ -254,6 +338,17 @@ def check_prompt(text: object, what: str = "prompt") -> None:
             f"the {what} is not valid Unicode text (character {exc.start} is a lone surrogate, "
             "which is what invalid UTF-8 decodes to)",
         ) from exc
+
+
+def _first_at_each_place(
+    found: list[Hit], seen: set[tuple[str, int]], deadline: Deadline
+) -> Iterator[Hit]:
+    """Of a view's hits, for each kind and place not ``seen`` in a view before, the longest
+    (the hits of a view cut short at its deadline are all given, ``NO_DEADLINE``)."""
+    for hit in deadline.over(sorted(found, key=lambda hit: (hit.start, -hit.end))):
+        if (hit.kind, hit.start) not in seen:
+            seen.add((hit.kind, hit.start))
+            yield hit
 
 
 def _reversed(by_kind: Mapping[str, list[_Match]]) -> Iterator[tuple[str, _Match]]:
@@ -297,7 +392,9 @@ def _youthful(by_kind: Mapping[str, list[_Match]]) -> Iterator[tuple[str, _Match
         yield "minor_hint", m
 
 
-def _replaced(by_kind: Mapping[str, list[_Match]], view: View, text: str) -> set[tuple[int, int]]:
+def _replaced(
+    by_kind: Mapping[str, list[_Match]], view: View, text: str, deadline: Deadline
+) -> set[tuple[int, int]]:
     """The garments an edit replaces, not asks for: each nudity or revealing term between a
     replacing verb and the word that names what replaces it ("swap her bikini for a
     wetsuit"), within ``PAIR_WINDOW`` words of each and in one clause."""
@@ -305,7 +402,7 @@ def _replaced(by_kind: Mapping[str, list[_Match]], view: View, text: str) -> set
     if not verbs or not withs:
         return set()
     found = set()
-    for m in (*by_kind.get("revealing", ()), *by_kind.get("nudity", ())):
+    for m in deadline.over((*by_kind.get("revealing", ()), *by_kind.get("nudity", ()))):
         before = any(0 < m.first - v.last <= PAIR_WINDOW for v in verbs)
         after = [w for w in withs if 0 < w.first - m.last <= PAIR_WINDOW]
         if before and after:
@@ -392,7 +489,12 @@ def _number_before(
 
 
 def _pairs(
-    ones: list[_Match], others: list[_Match], view: View, text: str, blockers: set[int]
+    ones: list[_Match],
+    others: list[_Match],
+    view: View,
+    text: str,
+    blockers: set[int],
+    deadline: Deadline,
 ) -> Iterator[tuple[_Match, _Match]]:
     """Each match of ``ones`` with each of ``others`` at most ``PAIR_WINDOW`` words away, in
     the same clause of ``text``, with none of the ``blockers`` words between them ("remove
@@ -401,7 +503,7 @@ def _pairs(
         return
     others = sorted(others, key=lambda m: m.first)
     firsts = [m.first for m in others]
-    for one in ones:
+    for one in deadline.over(ones):
         low = bisect.bisect_left(firsts, one.first - PAIR_WINDOW)
         high = bisect.bisect_right(firsts, one.last + PAIR_WINDOW)
         for other in others[low:high]:

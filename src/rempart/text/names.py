@@ -42,6 +42,7 @@ from typing import Final, NamedTuple
 import yaml
 from rapidfuzz.distance import OSA
 
+from rempart.text.deadline import NO_DEADLINE, Deadline
 from rempart.text.normalise import without_accents, words
 from rempart.text.ordinary import commonness, is_ordinary
 
@@ -204,12 +205,16 @@ class NameMatcher:
         self._cache.clear()
 
     def find(
-        self, tokens: Sequence[str], starts: Iterable[int] | None = None
+        self,
+        tokens: Sequence[str],
+        starts: Iterable[int] | None = None,
+        deadline: Deadline = NO_DEADLINE,
     ) -> Iterator[NameMatch]:
         """Every form found in ``tokens`` (starting at ``starts`` only, when given): at each
-        position, the longest, then the closest, then the one spelled most like the words."""
-        near = [self._near(token) for token in tokens]
-        for index in range(len(tokens)) if starts is None else sorted(starts):
+        position, the longest, then the closest, then the one spelled most like the words.
+        Stops with ``DeadlinePassed`` once ``deadline`` has passed."""
+        near = [self._near(token, deadline) for token in deadline.over(tokens)]
+        for index in deadline.over(range(len(tokens)) if starts is None else sorted(starts)):
             if not near[index]:
                 continue  # most words are near no name's
             best: tuple[tuple[int, int, int], _Form] | None = None
@@ -235,11 +240,12 @@ class NameMatcher:
                 for second in following:
                     yield from seconds.get(second, ())
 
-    def _near(self, token: str) -> dict[str, _Near]:
+    def _near(self, token: str, deadline: Deadline = NO_DEADLINE) -> dict[str, _Near]:
         """The words of forms within their edit budget of ``token``, and how near."""
         found = self._cache.get(token)
         if found is not None:
             return found
+        deadline.check()  # a word not seen before costs up to hundreds of look-ups
         found = {}
         if 0 < len(token) <= _MAX_TOKEN and not token.isdigit():
             ordinary = is_ordinary(token)

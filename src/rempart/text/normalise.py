@@ -20,7 +20,8 @@ A filter that reads only the prompt as typed is walked past by "teen" written wi
 Every view after the first is given only when it changes something, and the last four change a
 word only into one the ``Vocabulary`` knows, so they cannot invent words a prompt did not hold.
 Each token keeps its span in the prompt as given, so a match is reported on the text the user
-typed. All of it is linear in the prompt's length.
+typed. All of it is linear in the prompt's length, and ``iter_views`` stops with
+``DeadlinePassed`` once the ``Deadline`` it is given has passed (``rempart.text.deadline``).
 """
 
 from __future__ import annotations
@@ -36,12 +37,15 @@ from typing import Final, NamedTuple
 
 import ahocorasick
 
+from rempart.text.deadline import NO_DEADLINE, SHORT, Deadline
+
 __all__ = [
     "VIEW_NAMES",
     "Token",
     "View",
     "Vocabulary",
     "fold_accents",
+    "iter_views",
     "unicode_form",
     "views",
     "without_accents",
@@ -260,30 +264,43 @@ class Vocabulary:
 
 def views(text: str, vocabulary: Vocabulary) -> list[View]:
     """Every view of ``text`` that differs from the one before it, ``unicode`` first."""
-    chars, origin = unicode_form(text)
-    words = _tokens(chars, origin)
+    return list(iter_views(text, vocabulary))
+
+
+def iter_views(
+    text: str, vocabulary: Vocabulary, deadline: Deadline = NO_DEADLINE
+) -> Iterator[View]:
+    """``views``, each made when the one before it has been read: a reader whose
+    ``deadline`` passes has read the first views whole, not all of them in part."""
+    chars, origin = unicode_form(text, deadline)
+    words = _tokens(chars, origin, deadline)
     split: dict[Token, list[Token]] = {}  # each word's numbers split once for every view
-    base = _split_digits(words, split)
-    found = [View("unicode", tuple(base), frozenset())]
+    base = _split_digits(words, split, deadline)
+    last = View("unicode", tuple(base), frozenset())
+    yield last
     unchanged = set(base)
 
-    def add(name: str, tokens: list[Token]) -> None:
-        _add(found, unchanged, name, _split_digits(tokens, split))
+    def stepped(name: str, tokens: list[Token]) -> Iterator[View]:
+        nonlocal last
+        view = _view(last, unchanged, name, _split_digits(tokens, split, deadline), deadline)
+        if view is not None:
+            last = view
+            yield view
 
     if not chars.isascii():
         confusable = chars.translate(_confusables_table())
         if confusable != chars:
-            words = _tokens(confusable, origin)
-            add("confusables", words)
-        folded, origin = fold_accents(confusable, origin)
+            words = _tokens(confusable, origin, deadline)
+            yield from stepped("confusables", words)
+        folded, origin = fold_accents(confusable, origin, deadline)
         if folded != confusable:
-            words = _tokens(folded, origin)
-            add("accents", words)
+            words = _tokens(folded, origin, deadline)
+            yield from stepped("accents", words)
     if _MASKS.search(text):
-        unmasked = _unmask(words, vocabulary, text)
+        unmasked = _unmask(words, vocabulary, text, deadline)
         if unmasked != words:
             words = unmasked
-            add("masked", words)
+            yield from stepped("masked", words)
     for name, step in (
         ("spacing", _join_letters),
         ("leet", _read_leet),
@@ -291,11 +308,10 @@ def views(text: str, vocabulary: Vocabulary) -> list[View]:
         ("joined", _split_joined),
         ("reversed", _read_reversed),
     ):
-        stepped = step(words, vocabulary)
-        if stepped != words:
-            words = stepped
-            add(name, words)
-    return found
+        after = step(words, vocabulary, deadline)  # which ticks for each word
+        if after != words:
+            words = after
+            yield from stepped(name, words)
 
 
 def words(text: str) -> list[str]:
@@ -304,7 +320,7 @@ def words(text: str) -> list[str]:
     return [token.text for token in _split_digits(_tokens(chars, origin))]
 
 
-def unicode_form(text: str) -> tuple[str, list[int]]:
+def unicode_form(text: str, deadline: Deadline = NO_DEADLINE) -> tuple[str, list[int]]:
     """``text`` in NFKC, case folded, without invisible or control characters (whitespace
     becomes a space), and for each character, the index of the character it came from."""
     if text.isascii() and not _ASCII_CONTROLS.search(text):
@@ -314,6 +330,8 @@ def unicode_form(text: str) -> tuple[str, list[int]]:
         origin = []
         run: set[str] = set()  # the emoji read as words since the last letter or digit
         for index, char in enumerate(text):
+            if index and not index % _CHARS_PER_CHECK:
+                deadline.check()
             form = _char_form(char)
             if char in _EMOJI_WORDS:
                 # A run of emoji reads each word once: a run of thousands would otherwise make
@@ -326,16 +344,16 @@ def unicode_form(text: str) -> tuple[str, list[int]]:
             origin.extend([index] * len(form))
         folded = "".join(chars)
     if _LEET_LETTERS.search(folded):
-        return _letters_drawn(folded, origin)
+        return _letters_drawn(folded, origin, deadline)
     return folded, origin
 
 
-def _letters_drawn(text: str, origin: list[int]) -> tuple[str, list[int]]:
+def _letters_drawn(text: str, origin: list[int], deadline: Deadline) -> tuple[str, list[int]]:
     """``text`` with letters drawn in symbols ("|_|" for u, "|<" for k) read as letters."""
     chars: list[str] = []
     kept: list[int] = []
     at = 0
-    for match in _LEET_LETTERS.finditer(text):
+    for match in deadline.over(_LEET_LETTERS.finditer(text)):
         chars.append(text[at : match.start()])
         kept.extend(origin[at : match.start()])
         chars.append(_LEET_DRAWINGS[match.group()])
@@ -351,13 +369,17 @@ def without_accents(word: str) -> str:
     return fold_accents(word, range(len(word)))[0]
 
 
-def fold_accents(text: str, origin: Sequence[int]) -> tuple[str, list[int]]:
+def fold_accents(
+    text: str, origin: Sequence[int], deadline: Deadline = NO_DEADLINE
+) -> tuple[str, list[int]]:
     """``text`` without diacritics, and each character's origin carried along."""
     if text.isascii():
         return text, list(origin)
     chars: list[str] = []
     folded_origin: list[int] = []
-    for char, source in zip(text, origin, strict=True):
+    for index, (char, source) in enumerate(zip(text, origin, strict=True)):
+        if index and not index % _CHARS_PER_CHECK:
+            deadline.check()
         form = _folded(char)
         chars.append(form)
         folded_origin.extend([source] * len(form))
@@ -365,6 +387,7 @@ def fold_accents(text: str, origin: Sequence[int]) -> tuple[str, list[int]]:
 
 
 _ASCII_CONTROLS: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # not tab or newline
+_CHARS_PER_CHECK: Final = 256  # characters folded between two readings of the deadline's clock
 
 
 @functools.lru_cache(maxsize=8192)
@@ -426,15 +449,17 @@ def _latin(char: str, data: Mapping[str, list[dict[str, str]]], depth: int = 0) 
     return None
 
 
-def _tokens(chars: str, origin: Sequence[int]) -> list[Token]:
+def _tokens(chars: str, origin: Sequence[int], deadline: Deadline = NO_DEADLINE) -> list[Token]:
     """The words of ``chars``; a "+" after a number is the word "plus" ("18+")."""
+    matches = _WORD.finditer(chars)
+    each = deadline.over(list(matches) if len(chars) <= SHORT else matches)
     if "+" not in chars:
         return [
             Token(match.group(), origin[match.start()], origin[match.end() - 1] + 1)
-            for match in _WORD.finditer(chars)
+            for match in each
         ]
     found = []
-    for match in _WORD.finditer(chars):
+    for match in each:
         end = match.end()
         found.append(Token(match.group(), origin[match.start()], origin[end - 1] + 1))
         if end < len(chars) and chars[end] == "+" and chars[end - 1].isdigit():
@@ -443,12 +468,14 @@ def _tokens(chars: str, origin: Sequence[int]) -> list[Token]:
 
 
 def _split_digits(
-    tokens: Iterable[Token], memo: dict[Token, list[Token]] | None = None
+    tokens: Iterable[Token],
+    memo: dict[Token, list[Token]] | None = None,
+    deadline: Deadline = NO_DEADLINE,
 ) -> list[Token]:
     """Numbers split from the letters they touch ("15yo" -> "15", "yo"), the way ages are read;
     each word's parts kept in ``memo``, for the next view, which holds most of the same words."""
     result: list[Token] = []
-    for token in tokens:
+    for token in deadline.over(tokens):
         text = token.text
         if text.isalpha() or text.isdigit():
             result.append(token)
@@ -475,26 +502,34 @@ def _digits_apart(token: Token) -> list[Token]:
     return parts
 
 
-def _add(found: list[View], unchanged: set[Token], name: str, tokens: list[Token]) -> None:
-    """The view ``name`` of ``tokens`` added, unless it reads as the one before it; its changed
-    words are those not ``unchanged`` from the first view (same word, same place)."""
-    if [t.text for t in tokens] == [t.text for t in found[-1].tokens]:
-        return
-    changed = frozenset(index for index, t in enumerate(tokens) if t not in unchanged)
-    found.append(View(name, tuple(tokens), changed))
+def _view(
+    last: View, unchanged: set[Token], name: str, tokens: list[Token], deadline: Deadline
+) -> View | None:
+    """The view ``name`` of ``tokens``, unless it reads as the one before it (``last``); its
+    changed words are those not ``unchanged`` from the first view (same word, same place)."""
+    if [t.text for t in deadline.over(tokens)] == [t.text for t in last.tokens]:
+        return None
+    changed = frozenset(
+        index for index, t in enumerate(deadline.over(tokens)) if t not in unchanged
+    )
+    return View(name, tuple(tokens), changed)
 
 
-def _unmask(tokens: list[Token], vocabulary: Vocabulary, text: str) -> list[Token]:
+def _unmask(
+    tokens: list[Token], vocabulary: Vocabulary, text: str, deadline: Deadline
+) -> list[Token]:
     """Words cut by censoring symbols ("n*de", "t**n", "p.rn", "*ude") joined into the one
     sensitive term they can stand for, each symbol a hidden letter; or, failing that, into the
     known word they make without the symbols ("tay-lor", "nu.de")."""
     result: list[Token] = []
     index = 0
     while index < len(tokens):
+        deadline.tick()
         last = index
         while last + 1 < len(tokens) and _MASK_RUN.fullmatch(
             text[tokens[last].end : tokens[last + 1].start]
         ):
+            deadline.tick()
             last += 1
         group = tokens[index : last + 1]
         lead = _mask_before(text, group[0].start)
@@ -530,7 +565,7 @@ def _mask_before(text: str, at: int) -> int | None:
     return start if before.isspace() or before in _MASK_OPENERS else None
 
 
-def _join_letters(tokens: list[Token], vocabulary: Vocabulary) -> list[Token]:
+def _join_letters(tokens: list[Token], vocabulary: Vocabulary, deadline: Deadline) -> list[Token]:
     """Runs of two or more fragments (words of one character, or of two or three letters)
     joined, when that makes a known word of more than ordinary words; up to two words at
     either end of a run may stay apart ("a t e e n" -> "a", "teen"; "tay lor swi ft" ->
@@ -542,8 +577,10 @@ def _join_letters(tokens: list[Token], vocabulary: Vocabulary) -> list[Token]:
     if not any(fragment(a) and fragment(b) for a, b in itertools.pairwise(tokens)):
         return tokens
     result: list[Token] = []
-    for run in _runs(tokens, fragment):
+    for run in _runs(deadline.over(tokens), fragment):
         while run:  # a run may hold several words
+            if len(run) > 1:  # a word alone is no run to join, and costs nothing to try
+                deadline.tick(len(run))
             found = _joined_run(run, vocabulary)
             if found is None:
                 result.extend(run)
@@ -577,7 +614,7 @@ def _joined_run(
     return None
 
 
-def _runs(tokens: list[Token], inside: Callable[[Token], bool]) -> Iterator[list[Token]]:
+def _runs(tokens: Iterable[Token], inside: Callable[[Token], bool]) -> Iterator[list[Token]]:
     run: list[Token] = []
     for token in tokens:
         if inside(token):
@@ -591,10 +628,10 @@ def _runs(tokens: list[Token], inside: Callable[[Token], bool]) -> Iterator[list
         yield run
 
 
-def _read_leet(tokens: list[Token], vocabulary: Vocabulary) -> list[Token]:
+def _read_leet(tokens: list[Token], vocabulary: Vocabulary, deadline: Deadline) -> list[Token]:
     """Words that mix letters with digits or symbols read as letters, when that makes a known
     word; "15yo" stays as it is (an age), "t4ylor" becomes "taylor"."""
-    return [_leet_token(token, vocabulary) for token in tokens]
+    return [_leet_token(token, vocabulary) for token in deadline.over(tokens)]
 
 
 def _leet_token(token: Token, vocabulary: Vocabulary) -> Token:
@@ -627,13 +664,15 @@ def _likeliest(text: str) -> str:
     return "".join(_LEET.get(char, char)[0] for char in text)
 
 
-def _shorten_repeats(tokens: list[Token], vocabulary: Vocabulary) -> list[Token]:
+def _shorten_repeats(
+    tokens: list[Token], vocabulary: Vocabulary, deadline: Deadline
+) -> list[Token]:
     """Runs of three or more of a character cut to two, or to one, whichever makes a known
     word ("teeeen" -> "teen", "nuuuude" -> "nude")."""
-    if not any(_REPEATS.search(token.text) for token in tokens):
+    if not any(_REPEATS.search(token.text) for token in deadline.over(tokens)):
         return tokens
     result: list[Token] = []
-    for token in tokens:
+    for token in deadline.over(tokens):
         if not _REPEATS.search(token.text):
             result.append(token)
             continue
@@ -646,7 +685,7 @@ def _shorten_repeats(tokens: list[Token], vocabulary: Vocabulary) -> list[Token]
     return result
 
 
-def _read_reversed(tokens: list[Token], vocabulary: Vocabulary) -> list[Token]:
+def _read_reversed(tokens: list[Token], vocabulary: Vocabulary, deadline: Deadline) -> list[Token]:
     """Words spelled backwards read forwards, when they are no ordinary word and their
     reverse is a known word ("ecnoyeb" -> "beyonce", "tfiws rolyat" -> "swift taylor")."""
     return [
@@ -657,16 +696,16 @@ def _read_reversed(tokens: list[Token], vocabulary: Vocabulary) -> list[Token]:
         and not vocabulary.knows(token.text)
         and vocabulary.knows(token.text[::-1])
         else token
-        for token in tokens
+        for token in deadline.over(tokens)
     ]
 
 
-def _split_joined(tokens: list[Token], vocabulary: Vocabulary) -> list[Token]:
+def _split_joined(tokens: list[Token], vocabulary: Vocabulary, deadline: Deadline) -> list[Token]:
     """Words the vocabulary does not know split into words it does, numbers apart, and joined
     names or terms read as their words ("scarlettjohansson" -> "scarlett", "johansson";
     "nude15yearold" -> "nude", "15", "year", "old")."""
     result: list[Token] = []
-    for token in tokens:
+    for token in deadline.over(tokens):
         text = token.text
         if text.isalpha():
             pieces = [text] if text in vocabulary.words else vocabulary.split(text)

@@ -19,6 +19,8 @@ import math
 import re
 from typing import Final
 
+from rempart.text.deadline import NO_DEADLINE, Deadline
+
 __all__ = ["MAX_BRANCHES", "expand_prompt"]
 
 MAX_BRANCHES: Final = 64
@@ -34,11 +36,12 @@ _NUMBER: Final = re.compile(r"\s*-?\d*\.?\d+\s*")
 _PICK_COUNT: Final = re.compile(r"^\s*\d+(-\d+)?\$\$")
 
 
-def expand_prompt(prompt: str) -> list[str]:
-    """The branches of ``prompt`` (the prompt itself when it uses no such syntax)."""
+def expand_prompt(prompt: str, deadline: Deadline = NO_DEADLINE) -> list[str]:
+    """The branches of ``prompt`` (the prompt itself when it uses no such syntax); reading
+    its syntax stops with ``DeadlinePassed`` once ``deadline`` has passed."""
     if not _SYNTAX.intersection(prompt):
         return [prompt]
-    expander = _Expander(len(prompt) + _BRANCH_CHARS)
+    expander = _Expander(len(prompt) + _BRANCH_CHARS, deadline)
     return expander.expand(_parse(prompt, expander))
 
 
@@ -101,7 +104,9 @@ def _parse(text: str, expander: _Expander) -> list[_Node]:
 
 def _read(stack: list[_Group], pieces: list[str], expander: _Expander) -> None:
     """Each piece read in turn (text, an escape, a whole group, or one syntax character)."""
+    tick = expander.deadline.tick
     for piece in pieces:
+        tick()
         group = stack[-1]
         char = piece[0]
         if len(piece) == 1:
@@ -209,14 +214,16 @@ def _has_text(nodes: list[_Node]) -> bool:
 
 class _Expander:
     """Expands parsed nodes into branches, spending a budget of characters (``budget``) shared
-    by every level of nesting."""
+    by every level of nesting, until ``deadline`` passes."""
 
-    def __init__(self, budget: int) -> None:
+    def __init__(self, budget: int, deadline: Deadline) -> None:
         self.budget = budget
+        self.deadline = deadline
 
     def expand(self, nodes: list[_Node]) -> list[str]:
         """Every branch of ``nodes`` (text, and choices' alternatives): all combinations when
         there are at most ``MAX_BRANCHES`` and they fit the budget, else ``_windows``."""
+        self.deadline.tick()
         parts = [[node] if isinstance(node, str) else node for node in nodes if node != ""]
         if not parts:
             return [""]
@@ -243,11 +250,11 @@ class _Expander:
         width = max(0, min(_CONTEXT, self.budget // (2 * extras)))
         windows: dict[str, None] = {}
         at = 0
-        for part in parts:
+        for part in self.deadline.over(parts):
             end = at + len(part[0])
             if len(part) > 1:
                 before, after = _before(text, at, width), _after(text, end, width)
-                for alternative in part[1:]:
+                for alternative in self.deadline.over(part[1:]):
                     windows[before + alternative + after] = None
             at = end
         packed = _APART.join(windows)
