@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from rempart.media import MediaFailure
-from rempart.walk import Walk, looks_like_image, output_record, path_fields, printable
+from rempart.walk import Walk, json_line, looks_like_image, path_fields, printable
 from rempart.workers import ordered_map
 
 
@@ -35,8 +35,10 @@ def test_a_name_that_is_not_utf8_is_written_losslessly() -> None:
     assert fields["path"] == "dump/caf\\xe9.png"
     assert base64.b64decode(fields["path_bytes"]) == b"dump/caf\xe9.png"
     assert path_fields("dump/café.png") == {"path": "dump/café.png"}
-    record = output_record({"path": path, "error": {"code": "x", "message": f"{path}: bad"}})
-    json.dumps(record, ensure_ascii=False).encode("utf-8")  # valid UTF-8, whatever the name
+    line = json_line({"path": path, "error": {"code": "x", "message": f"{path}: bad"}})
+    line.encode("utf-8")  # valid UTF-8, whatever the name
+    assert line.endswith("\n")
+    record = json.loads(line)
     assert list(record) == ["path", "path_bytes", "error"]
 
 

@@ -34,8 +34,8 @@ __all__ = [
     "Walk",
     "WalkItem",
     "item_path",
+    "json_line",
     "looks_like_image",
-    "output_record",
     "path_fields",
     "path_key",
     "printable",
@@ -319,17 +319,19 @@ def _error(exc: OSError, path: str) -> MediaError:
     return MediaError(MediaErrorCode.UNREADABLE, f"{name}: {exc.strerror or exc}")
 
 
-def output_record(record: dict[str, Any]) -> dict[str, Any]:
-    """``record`` as every output writes it: its ``path`` as ``path_fields`` gives it, and
-    any text holding bytes that are not UTF-8 (a message naming such a file) with them as
-    ``\\xNN``, so that the line is valid UTF-8 whatever the names in the dump."""
+def json_line(record: dict[str, Any]) -> str:
+    """``record`` as a line of JSON Lines, as every output writes it: its ``path`` as
+    ``path_fields`` gives it, and any text holding bytes that are not UTF-8 (a message naming
+    such a file) with them as ``\\xNN``, so that the line is valid UTF-8 whatever the names in
+    the dump. The record is serialised once, again only when it holds such bytes."""
     fields = path_fields(record["path"]) if isinstance(record.get("path"), str) else {}
     out = {**fields, **{key: value for key, value in record.items() if key != "path"}}
+    line = json.dumps(out, ensure_ascii=False)
     try:
-        json.dumps(out, ensure_ascii=False).encode("utf-8")
+        line.encode("utf-8")
     except UnicodeEncodeError:
-        return {key: _clean(value) for key, value in out.items()}
-    return out
+        line = json.dumps(_clean(out), ensure_ascii=False)
+    return line + "\n"
 
 
 def _clean(value: Any) -> Any:

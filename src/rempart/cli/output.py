@@ -7,7 +7,6 @@ all are in. Progress goes to standard error, and only when it is a terminal.
 from __future__ import annotations
 
 import csv
-import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -43,12 +42,12 @@ def write_records(
     ``flatten`` maps a record to cells; CSV has every one of ``columns``, the table only the
     ``table_columns`` a person reads at a glance.
     """
-    from rempart.walk import output_record, printable
+    from rempart.walk import json_line, printable
 
     out = stream or sys.stdout
     if output_format is OutputFormat.JSONL:
         for record in records:
-            out.write(json.dumps(output_record(record), ensure_ascii=False) + "\n")
+            out.write(json_line(record))
     elif output_format is OutputFormat.CSV:
         writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore")
         writer.writeheader()

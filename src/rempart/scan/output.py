@@ -18,7 +18,7 @@ from typing import IO, Any, Final, TypeVar
 from rempart.errors import ScanOutputError
 from rempart.policy import PolicyRef
 from rempart.scan.fingerprint import HEADER_KEY, fingerprint_differences
-from rempart.walk import output_record, path_key
+from rempart.walk import json_line, path_key
 
 __all__ = [
     "STDOUT",
@@ -123,9 +123,9 @@ def open_output(
 
 
 def write_record(stream: IO[str], record: dict[str, Any]) -> None:
-    """Write one record as a line (its path as ``output_record`` writes it) and flush it, so
+    """Write one record as a line (as ``json_line`` writes it) and flush it, so
     a killed run loses at most the line being written."""
-    stream.write(json.dumps(output_record(record), ensure_ascii=False) + "\n")
+    stream.write(json_line(record))
     stream.flush()
 
 
