@@ -30,6 +30,12 @@ __all__ = [
     "bank_entries",
     "bank_imports",
     "banks",
+    "desk_cases",
+    "desk_events",
+    "desk_item_entries",
+    "desk_items",
+    "desk_sealed",
+    "desk_sightings",
     "metadata",
     "person_changes",
     "person_embeddings",
@@ -60,6 +66,9 @@ banks = Table(
     Column("category", String(32), nullable=False, server_default="ncii"),
     Column("threshold", SmallInteger, nullable=False),
     Column("enabled", Boolean, nullable=False, default=True),
+    # A match in a review bank (a victim's report, not yet confirmed) sends to review: it is
+    # a ``bank.reported`` signal, not ``bank.match``, which blocks.
+    Column("review", Boolean, nullable=False, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
@@ -93,6 +102,7 @@ bank_entries = Table(
     Column("withdrawn_reason", Text, nullable=True),
     UniqueConstraint("bank_id", "hash"),
     Index("ix_bank_entries_import_id", "import_id"),
+    Index("ix_bank_entries_source_ref", "source_ref"),
 )
 
 # Every change to what matches, in commit order: a matcher in another process follows this
@@ -183,4 +193,101 @@ audit_log = Table(
     Column("duration_ms", Integer, nullable=False),
     Index("ix_audit_log_at", "at"),
     Index("ix_audit_log_key_id", "key_id"),
+)
+
+
+# The desk (``rempart.desk``): a victim's case, asked its branch first (``minor`` when the
+# person was under 18 when the image was made, or unsure). ``secret_hash`` is a SHA-256 of the
+# victim's secret; ``wrapped_key`` the case's data key, wrapped by the deployment's key file,
+# which seals its ``desk_sealed`` rows (erased, with the key, when the case is withdrawn).
+desk_cases = Table(
+    "desk_cases",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("number", String(16), nullable=False, unique=True),
+    Column("branch", String(8), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("secret_hash", String(64), nullable=True),
+    Column("flagger_key_id", String(32), nullable=True),
+    Column("authority", String(32), nullable=True),
+    Column("language", String(8), nullable=False, server_default="en"),
+    Column("wrapped_key", LargeBinary, nullable=True),
+    Column("wrapping_key_id", String(32), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_desk_cases_state", "state"),
+    Index("ix_desk_cases_flagger_key_id", "flagger_key_id"),
+)
+
+# What a case asks to take down: a URL, a PDQ hash (made on the victim's device), or both.
+desk_items = Table(
+    "desk_items",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("case_id", BigInteger, ForeignKey("desk_cases.id"), nullable=False),
+    Column("url", Text, nullable=True),
+    Column("pdq", String(64), nullable=True),
+    Column("quality", SmallInteger, nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("sightings", Integer, nullable=False, server_default="0"),
+    Column("last_sighted_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_desk_items_case_id", "case_id"),
+    Index("ix_desk_items_pdq", "pdq"),
+)
+
+# The bank entries an item claims: two cases reporting one hash share its entry, which is
+# withdrawn only when no active item claims it any more.
+desk_item_entries = Table(
+    "desk_item_entries",
+    metadata,
+    Column("item_id", BigInteger, ForeignKey("desk_items.id"), primary_key=True),
+    Column("entry_id", BigInteger, ForeignKey("bank_entries.id"), primary_key=True),
+    Column("bank_id", Integer, nullable=False),
+    Index("ix_desk_item_entries_entry_id", "entry_id"),
+)
+
+# Sealed fields (notes, the victim's words, mandates): AES-256-GCM under the case's data key.
+desk_sealed = Table(
+    "desk_sealed",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("case_id", BigInteger, ForeignKey("desk_cases.id"), nullable=False),
+    Column("field", String(32), nullable=False),
+    Column("author", String(64), nullable=False),
+    Column("sealed", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_desk_sealed_case_id", "case_id"),
+)
+
+# Everything that happened to a case, append-only (triggers refuse UPDATE and DELETE). The
+# actor is a staff key id, or ``victim`` (never an address); ``detail`` is JSON, never a
+# sealed field's plain text.
+desk_events = Table(
+    "desk_events",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("case_id", BigInteger, nullable=False),
+    Column("item_id", BigInteger, nullable=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("from_state", String(16), nullable=True),
+    Column("to_state", String(16), nullable=True),
+    Column("detail", Text, nullable=True),
+    Index("ix_desk_events_case_id", "case_id"),
+)
+
+# A desk entry matched somewhere (a platform's match or scan): who asked, when, how many
+# times since the last row. Append-only, like the audit log.
+desk_sightings = Table(
+    "desk_sightings",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("entry_id", BigInteger, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("key_id", String(32), nullable=True),
+    Column("count", Integer, nullable=False),
+    Index("ix_desk_sightings_entry_id", "entry_id"),
 )

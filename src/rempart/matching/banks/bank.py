@@ -64,6 +64,9 @@ class Bank:
     created_at: datetime
     updated_at: datetime
     category: BankCategory = BankCategory.NCII
+    review: bool = False
+    """Its matches send to review (``bank.reported``) instead of blocking: a victim's report
+    that no reviewer has confirmed yet."""
 
     def to_json(self) -> dict[str, Any]:
         """The bank as a JSON-ready dict."""
@@ -74,6 +77,7 @@ class Bank:
             "category": self.category.value,
             "threshold": self.threshold,
             "enabled": self.enabled,
+            "review": self.review,
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
         }
@@ -165,9 +169,11 @@ class Banks:
         category: BankCategory | str | None = None,
         threshold: int = MATCH_THRESHOLD,
         enabled: bool = True,
+        review: bool = False,
     ) -> Bank:
         """Create a bank; its name must be new. Its ``category`` defaults from its ``source``
-        (``category_for_source``: a child-protection list's is ``child_sexual_abuse``)."""
+        (``category_for_source``: a child-protection list's is ``child_sexual_abuse``); a
+        ``review`` bank's matches send to review instead of blocking."""
         _check_name(name)
         _check_threshold(threshold)
         _check_text("description", description)
@@ -185,6 +191,7 @@ class Banks:
                         category=kind.value,
                         threshold=threshold,
                         enabled=enabled,
+                        review=review,
                         created_at=now,
                         updated_at=now,
                     )
@@ -479,6 +486,7 @@ def _to_bank(row: Any) -> Bank:
         category=stored_category(row["category"]),
         threshold=row["threshold"],
         enabled=bool(row["enabled"]),
+        review=bool(row["review"]),
         created_at=as_utc(row["created_at"]),
         updated_at=as_utc(row["updated_at"]),
     )
