@@ -3,11 +3,13 @@
 watch for copies coming back. Minors' cases keep hashes, URLs and metadata only, ever."""
 
 from rempart.desk.clock import Clock, FixedClock, SystemClock
+from rempart.desk.sealed import DeskKeys
 from rempart.desk.states import CaseState, ItemState
 
 __all__ = [
     "CaseState",
     "Clock",
+    "DeskKeys",
     "FixedClock",
     "ItemState",
     "SystemClock",
