@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from contextlib import closing
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -44,27 +45,68 @@ def serve_command(
             help="Policy for scans and the gate [default: $REMPART_POLICY or default].",
         ),
     ] = None,
+    desk: Annotated[
+        bool,
+        typer.Option(
+            "--desk",
+            help="Serve the desk's pages at /desk (needs rempart desk init; beyond loopback, "
+            "TLS or --proxy).",
+        ),
+    ] = False,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            metavar="FILE",
+            help="Certificate chain (PEM) to serve HTTPS with [default: plain HTTP].",
+        ),
+    ] = None,
+    tls_key: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            metavar="FILE",
+            help="Private key (PEM) of --tls-cert [default: none].",
+        ),
+    ] = None,
+    proxy: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ADDRESS",
+            help="Address(es), comma-separated, of the TLS proxy in front, trusted for "
+            "X-Forwarded-Proto and -For [default: none].",
+        ),
+    ] = None,
 ) -> None:
     """Serve API v1 over HTTP: every /v1 endpoint needs an API key (rempart key create).
 
     The database is migrated first. The server refuses to listen beyond loopback while no
-    API key exists. OpenAPI at /docs and /openapi.json; probes at /healthz and /readyz.
+    API key exists, and to serve the desk there without TLS (or a TLS proxy in front).
+    OpenAPI at /docs and /openapi.json; probes at /healthz and /readyz.
 
     \b
     Examples:
       rempart serve
       rempart serve --host 0.0.0.0 --port 8080 --workers 4 --policy strict
+      rempart serve --desk --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem
     """
     from rempart.policy import load_policy
-    from rempart.server.launch import NO_KEY_WARNING, check_exposure, serve
+    from rempart.server.launch import NO_KEY_WARNING, Tls, check_desk, check_exposure, serve
 
+    if (tls_cert is None) != (tls_key is None):
+        raise typer.BadParameter("give both --tls-cert and --tls-key, or neither")
+    tls = Tls(tls_cert, tls_key) if tls_cert is not None and tls_key is not None else None
     if policy is not None:
         os.environ["REMPART_POLICY"] = policy
     settings = current_settings()
     load_policy(settings.policy)
+    if desk:
+        check_desk(settings, host, tls=tls, proxy=proxy)
     if not check_exposure(settings, host):
         typer.echo(NO_KEY_WARNING, err=True)
-    serve(settings, host, port, workers=workers)
+    serve(settings, host, port, workers=workers, desk=desk, tls=tls, proxy=proxy)
 
 
 @key_app.command("create")

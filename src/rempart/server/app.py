@@ -41,14 +41,24 @@ from rempart.server.routes.common import is_json, media_type
 from rempart.server.services import Services
 from rempart.store import Store
 
-__all__ = ["WORKERS_ENV", "app_from_environment", "create_app", "handle_errors", "invalid_request"]
+__all__ = [
+    "DESK_ENV",
+    "WORKERS_ENV",
+    "app_from_environment",
+    "create_app",
+    "handle_errors",
+    "invalid_request",
+]
 
 WORKERS_ENV: Final = "WEB_CONCURRENCY"  # how many workers serve; set by ``rempart serve``
+# "1" when ``rempart serve --desk`` serves the desk's pages (not REMPART_: that is settings').
+DESK_ENV: Final = "RMP_SERVE_DESK"
 _LOG = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, *, workers: int = 1) -> FastAPI:
-    """The application; the database is opened when it starts, not here."""
+def create_app(settings: Settings, *, workers: int = 1, desk: bool = False) -> FastAPI:
+    """The application; the database is opened when it starts, not here. ``desk``: with the
+    desk's pages at ``/desk`` (``DeskKeyError`` without its key file)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -76,6 +86,10 @@ def create_app(settings: Settings, *, workers: int = 1) -> FastAPI:
         app.include_router(router)
     # Every route, for naming in the audit log a request refused before it was routed.
     app.state.routes = [route for router in routers for route in router.routes]
+    if desk:  # imported only then: the pages need the desk extra
+        from rempart.server.desk import mount
+
+        mount(app, settings)
     handle_errors(app)
     _document_keys(app)
     # Outermost last: every request is recorded, keys are checked before bodies are read.
@@ -91,7 +105,8 @@ def create_app(settings: Settings, *, workers: int = 1) -> FastAPI:
 def app_from_environment() -> FastAPI:
     """The app as a worker of ``rempart serve`` builds it, from ``REMPART_*`` variables."""
     workers = int(os.environ.get(WORKERS_ENV, "1"))
-    return create_app(load_settings(os.environ), workers=workers)
+    desk = os.environ.get(DESK_ENV) == "1"
+    return create_app(load_settings(os.environ), workers=workers, desk=desk)
 
 
 def _document_keys(app: FastAPI) -> None:

@@ -128,6 +128,11 @@ class Authenticator:
         scheme, _, presented = header.partition(" ")
         if scheme.lower() != "bearer" or not presented:
             raise _unauthenticated("send an API key as 'Authorization: Bearer <key>'")
+        return await self.verify(presented)
+
+    async def verify(self, presented: str) -> ApiKey:
+        """The active key ``presented`` is, or ``Problem("unauthenticated")``; the costly
+        checks are throttled as ``authenticate``'s (the desk's staff sign-in uses this)."""
         presented = presented.strip()
         key_id = parse_key(presented)
         if key_id is None:

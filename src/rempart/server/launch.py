@@ -1,5 +1,6 @@
-"""Start the HTTP service: refuse to listen beyond loopback while no API key exists, then run
-``workers`` processes of the app under uvicorn, leaving nothing behind when they stop."""
+"""Start the HTTP service: refuse to listen beyond loopback while no API key exists (and, with
+the desk, over plain HTTP), then run ``workers`` processes of the app under uvicorn, leaving
+nothing behind when they stop."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import shutil
 from collections.abc import Generator, Iterator
 from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -19,12 +21,20 @@ from uvicorn.supervisors import Multiprocess
 from rempart.access.keys import ApiKeys
 from rempart.config import Settings
 from rempart.errors import ConfigError
-from rempart.server.app import WORKERS_ENV
+from rempart.server.app import DESK_ENV, WORKERS_ENV
 from rempart.server.metrics import MULTIPROCESS_ENV
 from rempart.server.protocol import HeaderDeadline
 from rempart.store import Store
 
-__all__ = ["NO_KEY_WARNING", "check_exposure", "is_loopback", "metrics_folder", "serve"]
+__all__ = [
+    "NO_KEY_WARNING",
+    "Tls",
+    "check_desk",
+    "check_exposure",
+    "is_loopback",
+    "metrics_folder",
+    "serve",
+]
 
 _LOG = logging.getLogger(__name__)
 NO_KEY_WARNING = (
@@ -60,11 +70,46 @@ def check_exposure(settings: Settings, host: str) -> bool:
     return has_key
 
 
-def serve(settings: Settings, host: str, port: int, *, workers: int = 1) -> None:
+@dataclass(frozen=True, slots=True)
+class Tls:
+    """The certificate (chain) and private key files the server speaks HTTPS with."""
+
+    cert: Path
+    key: Path
+
+
+def check_desk(settings: Settings, host: str, *, tls: Tls | None, proxy: str | None) -> None:
+    """Refuse to serve the desk (``ConfigError``) over plain HTTP beyond loopback, where
+    victims' secrets and sessions would cross the network readable, and without its key file
+    (``DeskKeyError``, which says how to make one)."""
+    if not is_loopback(host) and tls is None and proxy is None:
+        raise ConfigError(
+            f"refusing to serve the desk on {host} over plain HTTP: victims' secrets and "
+            "sessions would cross the network readable. Give --tls-cert and --tls-key, or "
+            "name the TLS proxy in front with --proxy ADDRESS"
+        )
+    from rempart.desk import DeskKeys  # the desk extra, needed only with the desk
+
+    DeskKeys.load(settings.desk_key_file)
+
+
+def serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    workers: int = 1,
+    desk: bool = False,
+    tls: Tls | None = None,
+    proxy: str | None = None,
+) -> None:
     """Run the service until interrupted or terminated (then exit normally, SIGTERM
     included); each worker reads its settings from the environment (``REMPART_*``), as
-    ``app_from_environment`` does."""
+    ``app_from_environment`` does. ``desk``: with the desk's pages; ``tls``: over HTTPS;
+    ``proxy``: the addresses of the TLS proxy in front, whose ``X-Forwarded-*`` headers say
+    the scheme and the client."""
     os.environ[WORKERS_ENV] = str(workers)
+    os.environ[DESK_ENV] = "1" if desk else "0"
     config = uvicorn.Config(
         "rempart.server:app_from_environment",
         factory=True,
@@ -75,6 +120,9 @@ def serve(settings: Settings, host: str, port: int, *, workers: int = 1) -> None
         access_log=False,  # the audit log records every request, with who made it
         server_header=False,
         log_level="info",
+        ssl_certfile=tls.cert if tls else None,
+        ssl_keyfile=tls.key if tls else None,
+        **({"forwarded_allow_ips": proxy} if proxy else {}),
     )
     with metrics_folder(settings.data_dir, shared=workers > 1):
         if workers > 1:

@@ -8,7 +8,8 @@ stops reading one (chunked, or lying about its length) as soon as it passes the 
 answers 408 to a body that stalls or trickles in.
 ``Recorder`` writes each request to the audit log and to the metrics once it is answered.
 ``SecurityHeaders`` tells browsers not to sniff types, and HTML pages to load nothing from
-elsewhere.
+elsewhere; the desk's responses (``/desk``) also to send no referrer, connect nowhere and cache
+nothing.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ from rempart.store import utc_now
 
 __all__ = [
     "CONTENT_SECURITY_POLICY",
+    "DESK_CONTENT_SECURITY_POLICY",
+    "DESK_FORM_LIMIT",
+    "DESK_PREFIX",
     "JSON_LIMIT",
     "MIN_BODY_RATE",
     "PROTECTED_PATHS",
@@ -39,6 +43,7 @@ __all__ = [
     "BodyLimit",
     "Recorder",
     "SecurityHeaders",
+    "is_desk",
 ]
 
 # Probes answer every few seconds with nothing to audit; every other request is recorded.
@@ -55,6 +60,22 @@ CONTENT_SECURITY_POLICY: Final = (
     "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
     "form-action 'self'"
 )
+DESK_PREFIX: Final = "/desk"
+DESK_FORM_LIMIT: Final = 64 * 1024
+"""Bytes a desk body may hold: a form of hashes, links and words, never a file."""
+# The desk's pages run only their own scripts (the hashing worker included) and connect
+# nowhere: a photo read into a page has no way out but the form, which carries its hash only.
+DESK_CONTENT_SECURITY_POLICY: Final = (
+    "default-src 'none'; script-src 'self'; worker-src 'self'; style-src 'self'; "
+    "img-src 'self' blob: data:; connect-src 'none'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+_DESK_HEADERS: Final = (
+    (b"content-security-policy", DESK_CONTENT_SECURITY_POLICY.encode()),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+)
+_FORM: Final = b"application/x-www-form-urlencoded"
 
 
 class Authentication:
@@ -100,7 +121,8 @@ class BodyLimit:
             return
         limit = self._limit(scope)
         declared = _content_length(scope)
-        if declared is not None and declared > limit:
+        # A desk body that is not a form gets 415 from its route, unread, whatever its size.
+        if declared is not None and declared > limit and not _desk_refuses_unread(scope):
             await _too_large(limit, declared).response()(scope, receive, send)
             return
         seen, complete, started = 0, False, time.monotonic()
@@ -128,9 +150,20 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
     def _limit(self, scope: Scope) -> int:
+        if is_desk(scope["path"]):
+            return min(self.limit, DESK_FORM_LIMIT)
         if scope["path"] in _IMAGES_IN_JSON or _header(scope, b"content-type").find(b"json") < 0:
             return self.limit
         return min(self.limit, JSON_LIMIT)
+
+
+def is_desk(path: str) -> bool:
+    """Whether ``path`` is one of the desk's (``/desk`` and below)."""
+    return path == DESK_PREFIX or path.startswith(DESK_PREFIX + "/")
+
+
+def _desk_refuses_unread(scope: Scope) -> bool:
+    return is_desk(scope["path"]) and _header(scope, b"content-type").split(b";")[0] != _FORM
 
 
 def _too_large(limit: int, size: int) -> Problem:
@@ -151,7 +184,8 @@ def _too_slow(detail: str) -> Problem:
 
 class SecurityHeaders:
     """``X-Content-Type-Options: nosniff`` on every response, and on HTML ones a
-    Content-Security-Policy that lets a page load only what this server serves."""
+    Content-Security-Policy that lets a page load only what this server serves. Every desk
+    response gets the desk's stricter policy, no referrer and no caching instead."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -161,10 +195,16 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        desk = is_desk(scope["path"])
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [*message.get("headers", ()), (b"x-content-type-options", b"nosniff")]
-                if any(
+                if desk:
+                    replaced = {name for name, _ in _DESK_HEADERS}
+                    headers = [h for h in headers if h[0].lower() not in replaced]
+                    headers.extend(_DESK_HEADERS)
+                elif any(
                     name.lower() == b"content-type" and value.startswith(b"text/html")
                     for name, value in headers
                 ):
@@ -238,7 +278,8 @@ def _entry(scope: Scope, status: int, started: float, arrived: datetime) -> Audi
     state = scope.get("state", {})
     key = state.get("key")
     note = state.get("audit")
-    client = scope.get("client")
+    # A desk request without a staff key may be a victim's: their address is never written.
+    client = scope.get("client") if key is not None or not is_desk(scope["path"]) else None
     return AuditEntry(
         method=scope["method"],
         route=_route(scope),

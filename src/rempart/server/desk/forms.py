@@ -1,0 +1,72 @@
+"""The bodies the desk reads: URL-encoded forms of at most ``FORM_LIMIT`` bytes, parsed by the
+standard library. There is no multipart parser and no file field anywhere on the desk: a photo
+is hashed in the browser and only its hash is posted, so any other body (an image, a
+multipart upload) is refused with 415 before it is read, and nothing is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+from urllib.parse import parse_qs
+
+from starlette.requests import Request
+
+from rempart.server.middleware import DESK_FORM_LIMIT
+from rempart.server.problems import Problem
+
+__all__ = ["FORM_LIMIT", "FORM_TYPE", "MAX_FIELDS", "Form", "read_form"]
+
+FORM_TYPE: Final = "application/x-www-form-urlencoded"
+FORM_LIMIT: Final = DESK_FORM_LIMIT
+"""Bytes a desk form may hold: a report's hashes (about 90 bytes each), its links and words."""
+MAX_FIELDS: Final = 1000
+
+
+class Form:
+    """A parsed form: each field's values in the order they came."""
+
+    def __init__(self, fields: Mapping[str, list[str]]) -> None:
+        self._fields = fields
+
+    def one(self, name: str) -> str:
+        """The field's first value, stripped ("" when absent)."""
+        values = self._fields.get(name)
+        return values[0].strip() if values else ""
+
+    def all(self, name: str) -> list[str]:
+        """Every value of the field, stripped, empty ones left out."""
+        return [value.strip() for value in self._fields.get(name, []) if value.strip()]
+
+    def lines(self, name: str) -> list[str]:
+        """Every non-empty line of every value of the field (a text area of one item a line)."""
+        return [
+            line.strip() for value in self.all(name) for line in value.splitlines() if line.strip()
+        ]
+
+
+async def read_form(request: Request) -> Form:
+    """The request's form; a ``Problem``: 415 for any other content type (multipart
+    included), 413 over ``FORM_LIMIT`` bytes, 400 for a body that is not a well-formed form."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != FORM_TYPE:
+        raise Problem(
+            "unsupported-media-type",
+            f"send the form as {FORM_TYPE} (got {content_type or 'none'!r}); "
+            "the desk takes no files: photos are hashed in the browser",
+        )
+    body = await request.body()  # BodyLimit stops reading past the desk's limit
+    if len(body) > FORM_LIMIT:
+        raise Problem("body-too-large", f"the form is over {FORM_LIMIT:,} bytes")
+    try:
+        fields = parse_qs(
+            body.decode("ascii"),  # a urlencoded body is ASCII; its escapes decode as UTF-8
+            keep_blank_values=True,
+            strict_parsing=bool(body),
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=MAX_FIELDS,
+        )
+    except (UnicodeDecodeError, ValueError):
+        raise Problem("malformed-body", "the body is not a well-formed URL-encoded form") from None
+    return Form(fields)

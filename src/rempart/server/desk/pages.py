@@ -1,0 +1,377 @@
+"""What every desk page shares: rendering in the visitor's language with their session renewed,
+the checks every POST passes (same-origin ``Origin``, the session's CSRF token) before anything
+changes, and errors shown as pages; and the victim's pages: home, report, the card, sign-in,
+status, withdrawal, sign-out and quick exit.
+
+The pages only parse, call ``rempart.desk.Desk`` and render: every rule of a case lives there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, Final
+
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from rempart.desk import (
+    VICTIM,
+    AgeAnswer,
+    Branch,
+    Desk,
+    ItemInput,
+    branch_for,
+)
+from rempart.errors import RempartError
+from rempart.server.desk.forms import FORM_TYPE, Form, read_form
+from rempart.server.desk.i18n import LANGUAGE_COOKIE, LANGUAGES, Catalogues, choose_language
+from rempart.server.desk.session import Session, SessionCodec, SessionKind, cookie_options
+from rempart.server.middleware import AuditNote
+from rempart.server.problems import Problem, error_problem
+
+__all__ = [
+    "NEUTRAL_PAGE",
+    "DeskRoute",
+    "DeskWeb",
+    "Page",
+    "desk",
+    "form_post",
+    "render",
+    "router",
+]
+
+NEUTRAL_PAGE: Final = "https://www.wikipedia.org/"
+"""Where quick exit goes: a page anyone may be seen reading."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeskWeb:
+    """What the desk's pages hold in each worker: templates in each language, the sessions."""
+
+    catalogues: Catalogues
+    sessions: SessionCodec
+
+
+def desk_web(request: Request) -> DeskWeb:
+    """The worker's desk pages (``mount`` set them up)."""
+    found: DeskWeb = request.app.state.desk_web
+    return found
+
+
+def desk(request: Request) -> Desk:
+    """The worker's desk; 503 ``desk-unavailable`` when the server has none."""
+    found: Desk | None = request.app.state.services.desk
+    if found is None:
+        raise Problem("desk-unavailable", "the desk has no key file: run rempart desk init")
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A request's session (renewed on the response) and the language its page speaks."""
+
+    session: Session
+    language: str
+    switch: bool  # the language came from ?lang=: keep it in the cookie
+
+
+def page_of(request: Request, session: Session | None = None) -> Page:
+    """The request's page context: its session (``session``, else the cookie's, else a new
+    visitor's) and its language."""
+    language, switch = choose_language(request)
+    if session is None:
+        sessions = desk_web(request).sessions
+        session = sessions.read(request) or Session.begin(SessionKind.VISITOR, sessions.clock.now())
+    return Page(session, language, switch)
+
+
+def render(
+    request: Request,
+    template: str,
+    *,
+    page: Page | None = None,
+    status: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    """``template`` rendered in the page's language, its session renewed in the cookie."""
+    page = page or page_of(request)
+    context.setdefault("problem", None)  # a form shown again says what was wrong with it
+    context.setdefault("detail", "")
+    environment = desk_web(request).catalogues.environment(page.language)
+    body = environment.get_template(template).render(
+        lang=page.language,
+        session=page.session,
+        path=request.url.path,
+        other_languages=[
+            (language, _with_language(request, language))
+            for language in LANGUAGES
+            if language != page.language
+        ],
+        **context,
+    )
+    response = HTMLResponse(body, status_code=status)
+    keep(response, request, page)
+    return response
+
+
+def keep(response: Response, request: Request, page: Page) -> None:
+    """Put the page's session (renewed) and, when chosen, its language in the cookies."""
+    desk_web(request).sessions.write(response, page.session, request)
+    if page.switch:
+        response.set_cookie(LANGUAGE_COOKIE, page.language, **cookie_options(request))
+
+
+def redirect(request: Request, to: str, page: Page) -> Response:
+    """303 to ``to`` (a desk path), with the page's session kept."""
+    response = RedirectResponse(to, status_code=303)
+    keep(response, request, page)
+    return response
+
+
+def _with_language(request: Request, language: str) -> str:
+    """This page's path and query, in ``language``."""
+    url = request.url.include_query_params(lang=language)
+    return f"{url.path}?{url.query}"
+
+
+async def form_post(request: Request, *, kind: SessionKind | None = None) -> tuple[Page, Form]:
+    """The checks every desk POST passes before it changes anything: a form body (415 for
+    anything else, read or not), an ``Origin`` of this site (403), a live session (of
+    ``kind`` when given; 403) and its CSRF token (403). The page and the form."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != FORM_TYPE:
+        await read_form(request)  # refuses it with 415, unread
+    if not same_origin(request):
+        raise Problem("forbidden", "this form did not come from this site (Origin)")
+    session = desk_web(request).sessions.read(request)
+    if session is None or (kind is not None and session.kind is not kind):
+        raise Problem("forbidden", "no live session: the page was open too long, or signed out")
+    form = await read_form(request)
+    if not session.token_matches(form.one("csrf")):
+        raise Problem("forbidden", "the form's token is not this session's")
+    return page_of(request, session), form
+
+
+def same_origin(request: Request) -> bool:
+    """Whether the request says it comes from a page of this site. ``Origin`` must be this
+    site's; a browser sends ``Origin: null`` instead when the page asked for no referrer (as
+    every desk page does), and then ``Sec-Fetch-Site: same-origin`` (a header pages cannot
+    set) must say it. No ``Origin`` at all is refused: a ``Referer`` is never sent here."""
+    origin = request.headers.get("origin")
+    if origin == f"{request.url.scheme}://{request.url.netloc}":
+        return True
+    return origin == "null" and request.headers.get("sec-fetch-site") == "same-origin"
+
+
+def audit(request: Request, **note: Any) -> None:
+    """What this request's audit entry records besides who, what and when (staff actions)."""
+    request.state.audit = AuditNote(**note)
+
+
+class DeskRoute(APIRoute):
+    """A desk route: its errors (refusals, the desk's own) become pages in the visitor's
+    language with the problem's status, not JSON."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """The route's handler, with its errors rendered."""
+        handle = super().get_route_handler()
+
+        async def handle_as_page(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except (Problem, RempartError) as error:
+                return error_page(request, as_problem(error))
+
+        return handle_as_page
+
+
+def as_problem(error: Problem | RempartError) -> Problem:
+    """The problem an error answers with."""
+    return error if isinstance(error, Problem) else error_problem(error)
+
+
+def error_page(request: Request, problem: Problem) -> Response:
+    """The page that says what went wrong, in words the visitor's language has."""
+    response = render(
+        request,
+        "error.html",
+        status=problem.status_code,
+        problem=problem.kind.slug,
+        detail=problem.detail,
+        back=getattr(request.state, "back", "/desk"),
+    )
+    for name, value in (problem.headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+router = APIRouter(prefix="/desk", route_class=DeskRoute, include_in_schema=False)
+
+
+@router.get("")
+async def home(request: Request) -> Response:
+    """What the desk does and what it promises."""
+    return render(request, "home.html")
+
+
+@router.get("/report")
+async def report_form(request: Request) -> Response:
+    """The report: first the age question, then (``?age=``) what to report."""
+    answer = _age(request.query_params.get("age", ""))
+    if answer is None:
+        return render(request, "report_age.html")
+    return render(request, "report.html", **_report_values(answer, None))
+
+
+def _report_values(answer: AgeAnswer, form: Form | None) -> dict[str, Any]:
+    """What the report form shows: empty, or as sent (to correct it)."""
+    return {
+        "age": answer.value,
+        "minor": branch_for(answer) is Branch.MINOR,
+        "urls": "\n".join(form.lines("url")) if form is not None else "",
+        "words": form.one("words") if form is not None else "",
+        "hashes": list(zip(form.all("pdq"), form.all("quality"), strict=False)) if form else [],
+    }
+
+
+@router.post("/report")
+async def report(request: Request) -> Response:
+    """Open a case; the card shows its number and secret, this once."""
+    request.state.back = "/desk/report"
+    page, form = await form_post(request)
+    answer = _age(form.one("age"))
+    if answer is None:
+        raise Problem("invalid-request", "answer the age question first")
+    try:
+        new = await run_in_threadpool(
+            desk(request).report,
+            answer,
+            items_of(form),
+            words=form.one("words") or None,
+            language=page.language,
+            actor=VICTIM,
+        )
+    except (Problem, RempartError) as error:  # the form again, as sent, saying what is wrong
+        problem = as_problem(error)
+        return render(
+            request,
+            "report.html",
+            page=page,
+            status=problem.status_code,
+            problem=problem.kind.slug,
+            **_report_values(answer, form),
+        )
+    # The victim is signed in to the case they just opened.
+    signed_in = Page(
+        Session.begin(SessionKind.VICTIM, desk_web(request).sessions.clock.now(), new.case.number),
+        page.language,
+        page.switch,
+    )
+    return render(
+        request, "card.html", page=signed_in, status=201, case=new.case, secret=new.secret
+    )
+
+
+def items_of(form: Form) -> list[ItemInput]:
+    """The items a report form names: a hash (with its quality) for each photo hashed in the
+    browser, and each link (the desk checks them)."""
+    hashes, qualities = form.all("pdq"), form.all("quality")
+    if len(hashes) != len(qualities):
+        raise Problem("invalid-request", "each photo's hash needs its quality")
+    try:
+        items = [
+            ItemInput(pdq=pdq, quality=int(quality))
+            for pdq, quality in zip(hashes, qualities, strict=True)
+        ]
+    except ValueError:
+        raise Problem("invalid-request", "a photo's quality is not a whole number") from None
+    return items + [ItemInput(url=url) for url in form.lines("url")]
+
+
+def _age(value: str) -> AgeAnswer | None:
+    try:
+        return AgeAnswer(value)
+    except ValueError:
+        return None
+
+
+@router.get("/sign-in")
+async def sign_in_form(request: Request) -> Response:
+    """Sign in to a case with its number and secret."""
+    return render(request, "sign_in.html", number="")
+
+
+@router.post("/sign-in")
+async def sign_in(request: Request) -> Response:
+    """Check the number and secret (throttled); a wrong one changes nothing and says only
+    that the two do not match."""
+    request.state.back = "/desk/sign-in"
+    page, form = await form_post(request)
+    try:
+        case = await run_in_threadpool(
+            desk(request).sign_in, form.one("number"), form.one("secret")
+        )
+    except RempartError as error:  # one answer for a wrong number and a wrong secret
+        problem = as_problem(error)
+        response = render(
+            request,
+            "sign_in.html",
+            page=page,
+            status=problem.status_code,
+            problem=problem.kind.slug,
+            number=form.one("number"),
+        )
+        response.headers.update(problem.headers or {})
+        return response
+    session = Session.begin(SessionKind.VICTIM, desk_web(request).sessions.clock.now(), case.number)
+    return redirect(request, "/desk/status", Page(session, page.language, page.switch))
+
+
+@router.get("/status")
+async def status(request: Request) -> Response:
+    """The case: its items and their states, and what happened, in plain words."""
+    page = page_of(request)
+    if page.session.kind is not SessionKind.VICTIM or page.session.subject is None:
+        return redirect(request, "/desk/sign-in", page)
+    found = desk(request)
+    case = await run_in_threadpool(found.get, page.session.subject)
+    events = await run_in_threadpool(found.events, page.session.subject)
+    return render(request, "status.html", page=page, case=case, events=events)
+
+
+@router.post("/status/withdraw")
+async def withdraw(request: Request) -> Response:
+    """The victim withdraws the case: every hash leaves the banks, sealed words are erased."""
+    page, form = await form_post(request, kind=SessionKind.VICTIM)
+    if form.one("confirm") != "yes":
+        raise Problem("invalid-request", "tick the box to confirm the withdrawal")
+    assert page.session.subject is not None  # a victim's session names its case
+    await run_in_threadpool(desk(request).withdraw, page.session.subject, VICTIM)
+    return redirect(request, "/desk/status", page)
+
+
+@router.post("/sign-out")
+async def sign_out(request: Request) -> Response:
+    """End the session here (victim or staff)."""
+    await form_post(request)
+    response = RedirectResponse("/desk", status_code=303)
+    desk_web(request).sessions.delete(response, request)
+    return response
+
+
+@router.get("/exit")
+async def quick_exit(request: Request) -> Response:
+    """Quick exit: forget the session and the language, and leave for a neutral page."""
+    response = RedirectResponse(NEUTRAL_PAGE, status_code=303)
+    desk_web(request).sessions.delete(response, request)
+    response.delete_cookie(LANGUAGE_COOKIE, **cookie_options(request))
+    return response
+
+
+@router.get("/{rest:path}")
+async def not_found(request: Request, rest: str) -> Response:
+    """Any other desk path: a page that says so (the routes before this one come first)."""
+    raise Problem("not-found", f"no desk page at /desk/{rest}")

@@ -1,0 +1,334 @@
+"""The desk's staff pages: reviewers and trusted flaggers sign in with their API key (checked
+as every API request's is, with its throttling), then see the queue, a case with its sealed
+notes, and act on it; a flagger sees its own cases and opens new ones under a mandate.
+
+A reviewer (``desk:review``) may do everything; a flagger (``desk:report``) opens cases under a
+mandate, sees its own and reissues their secret. Each request re-reads the key: a revoked key
+ends the session at once. The audit log records the key id of every staff request.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Final, TypeVar
+
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from rempart.access.keys import ApiKey, Role
+from rempart.desk import (
+    AgeAnswer,
+    CaseState,
+    ItemState,
+    Mandate,
+    staff,
+)
+from rempart.desk.states import CASE_MOVES, ITEM_MOVES
+from rempart.errors import CaseNotFoundError, RempartError
+from rempart.server.auth import PERMISSIONS, Permission
+from rempart.server.desk.forms import Form
+from rempart.server.desk.pages import (
+    DeskRoute,
+    Page,
+    as_problem,
+    audit,
+    desk,
+    desk_web,
+    form_post,
+    items_of,
+    page_of,
+    redirect,
+    render,
+)
+from rempart.server.desk.session import Session, SessionKind
+from rempart.server.problems import Problem
+
+__all__ = ["router"]
+
+SIGN_IN: Final = "/desk/staff"
+_S = TypeVar("_S", CaseState, ItemState, AgeAnswer)
+router = APIRouter(prefix="/desk/staff", route_class=DeskRoute, include_in_schema=False)
+
+
+def may(key: ApiKey, permission: Permission) -> bool:
+    """Whether the key's role has ``permission``."""
+    return permission in PERMISSIONS[key.role]
+
+
+async def staff_key(request: Request, session: Session) -> ApiKey | None:
+    """The active key a staff session was opened with, if its role still has the desk; its
+    rate applies, and the audit log records it."""
+    if session.kind is not SessionKind.STAFF or session.subject is None:
+        return None
+    services = request.app.state.services
+    key: ApiKey | None = await run_in_threadpool(services.keys.find, session.subject)
+    if key is None or not key.active or not _has_desk(key):
+        return None
+    services.auth.check_rate(key)
+    request.state.key = key
+    return key
+
+
+def _has_desk(key: ApiKey) -> bool:
+    return may(key, Permission.DESK_REVIEW) or may(key, Permission.DESK_REPORT)
+
+
+async def staff_post(request: Request, back: str) -> tuple[Page, Form, ApiKey]:
+    """A staff POST's checks (``form_post``'s, then a live key): page, form and key."""
+    request.state.back = back
+    page, form = await form_post(request, kind=SessionKind.STAFF)
+    key = await staff_key(request, page.session)
+    if key is None:
+        raise Problem("unauthenticated", "the key is revoked or has no desk permission")
+    return page, form, key
+
+
+def _require(key: ApiKey, permission: Permission) -> None:
+    if not may(key, permission):
+        raise Problem("forbidden", f"the {key.role.value} role may not do this ({permission})")
+
+
+@router.get("")
+async def sign_in_form(request: Request) -> Response:
+    """Staff sign in with their API key."""
+    return render(request, "staff/sign_in.html")
+
+
+@router.post("/sign-in")
+async def sign_in(request: Request) -> Response:
+    """Check the key as the API does (throttled); a new staff session on success."""
+    request.state.back = SIGN_IN
+    page, form = await form_post(request)
+    services = request.app.state.services
+    try:
+        key: ApiKey = await services.auth.verify(form.one("key"))
+        services.auth.check_rate(key)
+    except Problem as problem:
+        return render(
+            request,
+            "staff/sign_in.html",
+            page=page,
+            status=problem.status_code,
+            problem=problem.kind.slug,
+            detail=problem.detail,
+        )
+    if not _has_desk(key):
+        return render(
+            request,
+            "staff/sign_in.html",
+            page=page,
+            status=403,
+            problem="unauthenticated",
+            detail=f"the {key.role.value} role has no access to the desk",
+        )
+    request.state.key = key
+    audit(request, target=key.key_id, outcome="signed-in", now=True)
+    session = Session.begin(SessionKind.STAFF, desk_web(request).sessions.clock.now(), key.key_id)
+    return redirect(request, "/desk/staff/queue", Page(session, page.language, page.switch))
+
+
+@router.get("/queue")
+async def queue(request: Request) -> Response:
+    """Open cases (minors first, then those with sightings, then the oldest); a flagger's
+    own only."""
+    page = page_of(request)
+    key = await staff_key(request, page.session)
+    if key is None:
+        return redirect(request, SIGN_IN, page)
+    reviewer = may(key, Permission.DESK_REVIEW)
+    flagger = None if reviewer else key.key_id
+    cases = await run_in_threadpool(desk(request).queue, flagger_key_id=flagger)
+    return render(
+        request,
+        "staff/queue.html",
+        page=page,
+        key=key,
+        cases=cases,
+        reviewer=reviewer,
+        may_report=may(key, Permission.DESK_REPORT),
+    )
+
+
+@router.get("/cases/{number}")
+async def case_page(request: Request, number: str) -> Response:
+    """A case: its items, sealed notes, events, and what this key may do to it."""
+    page = page_of(request)
+    key = await staff_key(request, page.session)
+    if key is None:
+        return redirect(request, SIGN_IN, page)
+    found = desk(request)
+    case = await run_in_threadpool(found.get, number)
+    reviewer = may(key, Permission.DESK_REVIEW)
+    if not reviewer and case.flagger_key_id != key.key_id:
+        raise CaseNotFoundError("no such case among this key's")  # as if it did not exist
+    events = await run_in_threadpool(found.events, number)
+    # Sealed text is opened only when asked for: each reading is an event of the case.
+    sealed = None
+    if request.query_params.get("sealed") == "1":
+        sealed = await run_in_threadpool(found.sealed, number, staff(key))
+    return render(
+        request,
+        "staff/case.html",
+        page=page,
+        case=case,
+        events=events,
+        sealed=sealed,
+        reviewer=reviewer,
+        open=case.state is not CaseState.WITHDRAWN,
+        may_reissue=case.flagger_key_id == key.key_id or key.role is Role.ADMIN,
+        case_moves=CASE_MOVES,
+        item_moves=ITEM_MOVES,
+        case_states=list(CaseState),
+        item_states=list(ItemState),
+    )
+
+
+async def _act(request: Request, number: str, action: str) -> tuple[Form, ApiKey]:
+    """A reviewer's action on a case: the checks, and the audit note naming the case."""
+    _, form, key = await staff_post(request, f"/desk/staff/cases/{number}")
+    _require(key, Permission.DESK_REVIEW)
+    audit(request, target=number, outcome=action, now=True)
+    return form, key
+
+
+def _back_to(request: Request, number: str, page: Page | None = None) -> Response:
+    return redirect(request, f"/desk/staff/cases/{number}", page or page_of(request))
+
+
+@router.post("/cases/{number}/move")
+async def move(request: Request, number: str) -> Response:
+    """Move the case to another state (with an optional sealed note)."""
+    form, key = await _act(request, number, "moved")
+    to = _state(CaseState, form.one("state"))
+    note = form.one("note") or None
+    await run_in_threadpool(desk(request).move, number, to, staff(key), note=note)
+    return _back_to(request, number)
+
+
+@router.post("/cases/{number}/items/{item_id}/move")
+async def move_item(request: Request, number: str, item_id: int) -> Response:
+    """Move one item to another state."""
+    form, key = await _act(request, number, "item-moved")
+    to = _state(ItemState, form.one("state"))
+    await run_in_threadpool(desk(request).move_item, number, item_id, to, staff(key))
+    return _back_to(request, number)
+
+
+@router.post("/cases/{number}/items/{item_id}/confirm")
+async def confirm(request: Request, number: str, item_id: int) -> Response:
+    """Confirm an item's hash: from now on, platforms that check it block it."""
+    _, key = await _act(request, number, "confirmed")
+    await run_in_threadpool(desk(request).confirm, number, item_id, staff(key))
+    return _back_to(request, number)
+
+
+@router.post("/cases/{number}/notes")
+async def add_note(request: Request, number: str) -> Response:
+    """Add a sealed note."""
+    form, key = await _act(request, number, "noted")
+    text = form.one("text")
+    if not text:
+        raise Problem("invalid-request", "write the note first")
+    await run_in_threadpool(desk(request).add_note, number, text, staff(key))
+    return _back_to(request, number)
+
+
+@router.post("/cases/{number}/withdraw")
+async def withdraw(request: Request, number: str) -> Response:
+    """Withdraw the case, as the victim asked."""
+    form, key = await _act(request, number, "withdrawn")
+    if form.one("confirm") != "yes":
+        raise Problem("invalid-request", "tick the box to confirm the withdrawal")
+    await run_in_threadpool(desk(request).withdraw, number, staff(key))
+    return _back_to(request, number)
+
+
+@router.post("/cases/{number}/secret")
+async def new_secret(request: Request, number: str) -> Response:
+    """Issue the victim a new secret (the flagger holding the mandate, or an admin): a new
+    card, shown once."""
+    page, _, key = await staff_post(request, f"/desk/staff/cases/{number}")
+    audit(request, target=number, outcome="new-secret", now=True)
+    found = desk(request)
+    secret = await run_in_threadpool(found.new_secret, number, staff(key))
+    case = await run_in_threadpool(found.get, number)
+    return render(request, "card.html", page=page, case=case, secret=secret)
+
+
+@router.get("/new")
+async def new_case_form(request: Request) -> Response:
+    """A new case under a mandate."""
+    page = page_of(request)
+    key = await staff_key(request, page.session)
+    if key is None:
+        return redirect(request, SIGN_IN, page)
+    _require(key, Permission.DESK_REPORT)
+    return render(request, "staff/new.html", page=page, **_new_case_values(None))
+
+
+@router.post("/new")
+async def new_case(request: Request) -> Response:
+    """Open the case; the card shows its number and secret, to hand to the person."""
+    page, form, key = await staff_post(request, "/desk/staff/new")
+    _require(key, Permission.DESK_REPORT)
+    try:
+        answer = _state(AgeAnswer, form.one("age"))
+        mandate = Mandate(
+            reference=form.one("reference"),
+            scope=form.one("scope"),
+            starts=_date(form.one("starts")),
+            ends=_date(form.one("ends")) if form.one("ends") else None,
+        )
+        new = await run_in_threadpool(
+            desk(request).report,
+            answer,
+            items_of(form),
+            words=form.one("words") or None,
+            language=page.language,
+            actor=staff(key),
+            mandate=mandate,
+        )
+    except (Problem, RempartError) as error:
+        problem = as_problem(error)
+        return render(
+            request,
+            "staff/new.html",
+            page=page,
+            status=problem.status_code,
+            problem=problem.kind.slug,
+            detail=problem.detail,
+            **_new_case_values(form),
+        )
+    audit(request, target=new.case.number, outcome="reported", now=True)
+    return render(request, "card.html", page=page, status=201, case=new.case, secret=new.secret)
+
+
+def _new_case_values(form: Form | None) -> dict[str, Any]:
+    """What the new-case form shows: empty, or as sent (to correct it)."""
+
+    def value(name: str) -> str:
+        return form.one(name) if form is not None else ""
+
+    return {
+        "age": value("age"),
+        "mandate": {name: value(name) for name in ("reference", "scope", "starts", "ends")},
+        "urls": "\n".join(form.lines("url")) if form is not None else "",
+        "words": value("words"),
+        "hashes": list(zip(form.all("pdq"), form.all("quality"), strict=False)) if form else [],
+    }
+
+
+def _state(kind: type[_S], value: str) -> _S:
+    try:
+        return kind(value)
+    except ValueError:
+        raise Problem("invalid-request", f"{value!r} is not a {kind.__name__}") from None
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise Problem("invalid-request", f"{value!r} is not a date (YYYY-MM-DD)") from None

@@ -1,0 +1,157 @@
+"""The desk's pages served in this process, and a visitor that uses them as a browser would:
+its cookies kept, each form's CSRF token read from the page, ``Origin`` sent with each POST.
+
+``desk_server``: the app with the desk (``create_app(..., desk=True)``) on a temporary data
+folder with a desk key file, over HTTPS as a deployment serves it (its cookies are
+``Secure``), its session clock a ``FixedClock`` the test may move. ``keys``: an API key per
+role in its database.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from rempart.access.keys import ApiKeys, Role
+from rempart.config import Settings, load_settings
+from rempart.desk import Desk, DeskKeys, FixedClock
+from rempart.server import create_app
+from rempart.server.desk.session import COOKIE
+from rempart.store import Store
+from tests.server.inprocess import InProcessServer
+
+ORIGIN = "https://rempart.test"
+START = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def desk_settings(data_dir: Path) -> Settings:
+    """Settings on ``data_dir`` (its SQLite database), with a desk key file made there."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    DeskKeys.create(data_dir / "desk.key")
+    return load_settings({"REMPART_DATA_DIR": str(data_dir)})
+
+
+class DeskServer(InProcessServer):
+    """The app with the desk's pages, served over HTTPS in this process."""
+
+    url = ORIGIN
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.app = create_app(settings, desk=True)
+
+    @property
+    def clock(self) -> FixedClock:
+        """The clock the sessions are judged by."""
+        clock: FixedClock = self.app.state.desk_web.sessions.clock
+        return clock
+
+    @property
+    def desk(self) -> Desk:
+        """The worker's desk, to check what the pages did."""
+        desk: Desk = self.app.state.services.desk
+        return desk
+
+    @property
+    def store(self) -> Store:
+        """The worker's database."""
+        store: Store = self.app.state.services.runtime.store
+        return store
+
+    def visitor(self, **headers: str) -> Visitor:
+        """A new browser visiting the desk."""
+        client = self.client(follow_redirects=False)
+        client.headers.update(headers)
+        return Visitor(client)
+
+
+class Visitor:
+    """One browser: keeps its cookies, reads the CSRF token of the last page it got."""
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+        self.csrf = ""
+
+    def get(self, path: str, **options: Any) -> httpx.Response:
+        """GET a page; remember its form token."""
+        response = self.client.get(path, **options)
+        found = _CSRF.search(response.text)
+        if found:
+            self.csrf = found.group(1)
+        return response
+
+    def post(
+        self,
+        path: str,
+        data: dict[str, Any] | None = None,
+        *,
+        origin: str | None = ORIGIN,
+        token: bool = True,
+        **headers: str,
+    ) -> httpx.Response:
+        """POST a form as this site's page would (``Origin`` and the token), unless told not
+        to; remember the token of the page it answers with."""
+        fields = dict(data or {})
+        if token:
+            fields.setdefault("csrf", self.csrf)
+        sent = dict(headers)
+        if origin is not None:
+            sent["Origin"] = origin
+        response = self.client.post(path, data=fields, headers=sent)
+        found = _CSRF.search(response.text)
+        if found:
+            self.csrf = found.group(1)
+        return response
+
+    @property
+    def session_cookie(self) -> str | None:
+        """The session cookie's value, if the browser holds one."""
+        return self.client.cookies.get(COOKIE, path="/desk")
+
+
+@pytest.fixture
+def desk_server(tmp_path: Path) -> Iterator[DeskServer]:
+    """A desk served in this process, on its own data folder; sessions on a fixed clock."""
+    server = DeskServer(desk_settings(tmp_path / "data"))
+    server.app.state.desk_web.sessions.clock = FixedClock(START)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def keys(desk_server: DeskServer) -> dict[str, str]:
+    """An API key per role (by role name) in the desk server's database."""
+    made = ApiKeys(desk_server.store)
+    return {role.value: made.create(role, name=f"desk {role.value}").secret for role in Role}
+
+
+def report(visitor: Visitor, *, age: str = "adult", **fields: Any) -> httpx.Response:
+    """Report through the pages as a victim does: the age question, then the form."""
+    visitor.get(f"/desk/report?age={age}")
+    return visitor.post("/desk/report", {"age": age, **fields})
+
+
+def card(response: httpx.Response) -> tuple[str, str]:
+    """The case number and secret a card page shows."""
+    number = re.search(r"R-[A-Z2-7]{10}", response.text)
+    secret = re.search(r"[A-Z2-7]{5}-[A-Z2-7]{5}-[A-Z2-7]{5}-[A-Z2-7]{5}", response.text)
+    assert number, response.text
+    assert secret, response.text
+    return number.group(0), secret.group(0)
+
+
+def staff_visitor(server: DeskServer, key: str) -> Visitor:
+    """A staff member signed in with ``key``."""
+    visitor = server.visitor()
+    visitor.get("/desk/staff")
+    response = visitor.post("/desk/staff/sign-in", {"key": key})
+    assert response.status_code == 303, response.text
+    return visitor
