@@ -31,7 +31,10 @@ case_app = typer.Typer(
     help="The desk's cases, in the local database: list, show, move, confirm, withdraw.",
     no_args_is_help=True,
 )
-desk_app = typer.Typer(help="The desk's key file, which seals its cases' notes, words and mandates.", no_args_is_help=True)
+desk_app = typer.Typer(
+    help="The desk's key file, which seals its cases' notes, words and mandates.",
+    no_args_is_help=True,
+)
 
 CLI_LABEL: Final = "cli"
 REPORT_COLUMNS = ("number", "secret", "branch", "state", "authority", "items")
@@ -62,7 +65,7 @@ def report_command(
     photos: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[PHOTO]...",
+            metavar="PHOTO",
             help="Photos to hash here: only their hashes leave this machine, never the photos.",
         ),
     ] = None,
@@ -127,7 +130,7 @@ def report_command(
     Examples:
       rempart report photo.jpg --age adult
       rempart report --url https://example.org/post/1 --age unsure
-      rempart report a.jpg b.png --age adult --server https://desk.example.org --key-file flagger.key --mandate M-2031
+      rempart report a.jpg --age adult --server "$URL" --key-file k --mandate M1
     """
     from rempart.desk import AgeAnswer, Mandate
 

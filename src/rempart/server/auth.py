@@ -213,7 +213,9 @@ def check_role(key: ApiKey, *permissions: Permission) -> None:
     """``Problem("forbidden")`` unless the key's role has one of ``permissions``."""
     if PERMISSIONS[key.role].isdisjoint(permissions):
         needed = " or ".join(permission.value for permission in permissions)
-        raise Problem("forbidden", f"the {key.role.value} role may not use this endpoint ({needed})")
+        raise Problem(
+            "forbidden", f"the {key.role.value} role may not use this endpoint ({needed})"
+        )
 
 
 def require(*permissions: Permission) -> Callable[[Request], Awaitable[ApiKey]]:

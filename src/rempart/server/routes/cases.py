@@ -43,7 +43,9 @@ class ItemBody(BaseModel):
 
     url: str | None = Field(default=None, description="Where it is, http(s).")
     pdq: str | None = Field(default=None, description="Its PDQ hash, 64 hex digits.")
-    quality: int | None = Field(default=None, description="The hash's quality, 0-100 (50 at least).")
+    quality: int | None = Field(
+        default=None, description="The hash's quality, 0-100 (50 at least)."
+    )
 
 
 class MandateBody(BaseModel):
