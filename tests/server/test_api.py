@@ -47,6 +47,14 @@ V1_PATHS = {
     "/v1/keys",
     "/v1/keys/{key_id}",
     "/v1/audit",
+    "/v1/cases",
+    "/v1/cases/{number}",
+    "/v1/cases/{number}/items",
+    "/v1/cases/{number}/move",
+    "/v1/cases/{number}/items/{item_id}/move",
+    "/v1/cases/{number}/items/{item_id}/confirm",
+    "/v1/cases/{number}/withdraw",
+    "/v1/cases/{number}/secret",
 }
 # The server follows the database once a second; changes show within a few seconds.
 FOLLOW_DEADLINE = 8.0

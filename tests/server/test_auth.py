@@ -100,14 +100,15 @@ Request = tuple[str, dict[str, Any]]  # (URL, httpx keyword arguments)
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One endpoint, the permission it needs, the status of a minimal valid request, and how
-    to make that request for a role."""
+    """One endpoint, the permission it needs (or ``also`` one of others), the status of a
+    minimal valid request, and how to make that request for a role."""
 
     method: str
     path: str
     permission: Permission
     ok: int
     request: Callable[[World, str], Request]
+    also: tuple[Permission, ...] = ()
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
@@ -228,6 +229,77 @@ ENDPOINTS = [
     ),
     Endpoint("GET", "/v1/audit", Permission.AUDIT_READ, 200, _get("/v1/audit")),
 ]
+# The desk's cases: off on this server (no key file), so 503 desk-unavailable once the role is
+# allowed; a flagger reads its own cases, a reviewer all.
+_CASE = "/v1/cases/R-AAAAAAAAAA"
+_ITEMS = {"json": {"items": [{"url": "https://example.org/a"}]}}
+ENDPOINTS += [
+    Endpoint(
+        "POST",
+        "/v1/cases",
+        Permission.DESK_REPORT,
+        503,
+        lambda w, r: ("/v1/cases", {"json": {"age": "adult", **_ITEMS["json"]}}),
+    ),
+    Endpoint(
+        "GET",
+        "/v1/cases",
+        Permission.DESK_REVIEW,
+        503,
+        _get("/v1/cases"),
+        (Permission.DESK_REPORT,),
+    ),
+    Endpoint(
+        "GET",
+        "/v1/cases/{number}",
+        Permission.DESK_REVIEW,
+        503,
+        _get(_CASE),
+        (Permission.DESK_REPORT,),
+    ),
+    Endpoint(
+        "POST",
+        "/v1/cases/{number}/items",
+        Permission.DESK_REPORT,
+        503,
+        lambda w, r: (f"{_CASE}/items", _ITEMS),
+    ),
+    Endpoint(
+        "POST",
+        "/v1/cases/{number}/move",
+        Permission.DESK_REVIEW,
+        503,
+        lambda w, r: (f"{_CASE}/move", {"json": {"state": "closed"}}),
+    ),
+    Endpoint(
+        "POST",
+        "/v1/cases/{number}/items/{item_id}/move",
+        Permission.DESK_REVIEW,
+        503,
+        lambda w, r: (f"{_CASE}/items/1/move", {"json": {"state": "closed"}}),
+    ),
+    Endpoint(
+        "POST",
+        "/v1/cases/{number}/items/{item_id}/confirm",
+        Permission.DESK_REVIEW,
+        503,
+        lambda w, r: (f"{_CASE}/items/1/confirm", {}),
+    ),
+    Endpoint(
+        "POST",
+        "/v1/cases/{number}/withdraw",
+        Permission.DESK_REVIEW,
+        503,
+        lambda w, r: (f"{_CASE}/withdraw", {}),
+    ),
+    Endpoint(
+        "POST",
+        "/v1/cases/{number}/secret",
+        Permission.DESK_REPORT,
+        503,
+        lambda w, r: (f"{_CASE}/secret", {}),
+    ),
+]
 ROLES = [role.value for role in Role]
 
 
@@ -325,7 +397,7 @@ def test_role_matrix(
 ) -> None:
     with server.client(keys[role]) as client:
         response = send(client, endpoint, world, role)
-    if endpoint.permission in PERMISSIONS[Role(role)]:
+    if not PERMISSIONS[Role(role)].isdisjoint({endpoint.permission, *endpoint.also}):
         assert response.status_code == endpoint.ok, response.text
     else:
         body = problem(response, 403, "forbidden")

@@ -13,6 +13,7 @@ import typer
 
 from rempart import __version__
 from rempart.cli.bank import bank_app
+from rempart.cli.desk import case_app, desk_app, report_command
 from rempart.cli.errors import ExitCode, RempartGroup
 from rempart.cli.gate import gate_command
 from rempart.cli.hash import hash_command
@@ -70,6 +71,9 @@ app.add_typer(persons_app, name="registry", hidden=True)  # the old name of pers
 app.command("serve")(serve_command)
 app.add_typer(key_app, name="key")
 app.add_typer(db_app, name="db")
+app.command("report")(report_command)
+app.add_typer(case_app, name="case")
+app.add_typer(desk_app, name="desk")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

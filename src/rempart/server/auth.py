@@ -45,6 +45,8 @@ class Permission(StrEnum):
     AUDIT_READ = "audit:read"
     KEYS_ADMIN = "keys:admin"
     METRICS = "metrics"
+    DESK_REPORT = "desk:report"
+    DESK_REVIEW = "desk:review"
 
 
 _CHECKS: Final = {Permission.HASH, Permission.MATCH, Permission.SCAN, Permission.GATE}
@@ -52,11 +54,19 @@ PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
     Role.ADMIN: frozenset(Permission),
     # A platform or generator checks what its users upload or ask for.
     Role.PLATFORM: frozenset({*_CHECKS, Permission.BANKS_READ}),
-    # A trusted flagger submits hashes of what it found.
+    # A trusted flagger submits hashes of what it found, and reports cases for the victims
+    # it acts for.
     Role.FLAGGER: frozenset(
-        {Permission.HASH, Permission.MATCH, Permission.BANKS_READ, Permission.BANKS_ADD}
+        {
+            Permission.HASH,
+            Permission.MATCH,
+            Permission.BANKS_READ,
+            Permission.BANKS_ADD,
+            Permission.DESK_REPORT,
+        }
     ),
-    # A reviewer checks decisions: reads banks, protected persons and the log, withdraws mistakes.
+    # A reviewer checks decisions: reads banks, protected persons and the log, withdraws mistakes,
+    # and works the desk's cases.
     Role.REVIEWER: frozenset(
         {
             *_CHECKS,
@@ -65,6 +75,7 @@ PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
             Permission.BANKS_WITHDRAW,
             Permission.PERSONS_READ,
             Permission.AUDIT_READ,
+            Permission.DESK_REVIEW,
         }
     ),
 }
@@ -203,25 +214,25 @@ class Authenticator:
             )
 
 
-def check_role(key: ApiKey, permission: Permission) -> None:
-    """``Problem("forbidden")`` unless the key's role has ``permission``."""
-    if permission not in PERMISSIONS[key.role]:
+def check_role(key: ApiKey, *permissions: Permission) -> None:
+    """``Problem("forbidden")`` unless the key's role has one of ``permissions``."""
+    if PERMISSIONS[key.role].isdisjoint(permissions):
+        needed = " or ".join(permission.value for permission in permissions)
         raise Problem(
-            "forbidden",
-            f"the {key.role.value} role may not use this endpoint ({permission.value})",
+            "forbidden", f"the {key.role.value} role may not use this endpoint ({needed})"
         )
 
 
-def require(permission: Permission) -> Callable[[Request], Awaitable[ApiKey]]:
+def require(*permissions: Permission) -> Callable[[Request], Awaitable[ApiKey]]:
     """A FastAPI dependency: the request's key (``Authentication`` found it before the body
-    was read), if its role has ``permission``."""
+    was read), if its role has one of ``permissions``."""
 
     async def dependency(request: Request) -> ApiKey:  # async: FastAPI runs it inline
         key: ApiKey = request.state.key
-        check_role(key, permission)
+        check_role(key, *permissions)
         return key
 
-    dependency.__name__ = f"require_{permission.name.lower()}"
+    dependency.__name__ = "require_" + "_or_".join(p.name.lower() for p in permissions)
     return dependency
 
 

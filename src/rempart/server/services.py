@@ -1,11 +1,12 @@
 """What one server worker holds: the ``Runtime`` (store, policy, detectors, match index, gate,
 scanner, and what keeps them current) and what only HTTP needs beside it: the API keys and
-their authenticator, the audit writer, the batcher of match requests, and the budget of pixels
-being decoded."""
+their authenticator, the audit writer, the batcher of match requests, the budget of pixels
+being decoded, and the desk when it is on."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from rempart.access.audit import AuditWriter
 from rempart.access.keys import ApiKeys
@@ -15,15 +16,25 @@ from rempart.server.auth import Authenticator
 from rempart.server.batching import MatchBatcher
 from rempart.server.budget import DecodeBudget
 
+if TYPE_CHECKING:
+    from rempart.desk import Desk
+
 __all__ = ["Services"]
 
 
 @dataclass
 class Services:
-    """Everything a request handler uses, built once per worker around its runtime."""
+    """Everything a request handler uses, built once per worker around its runtime.
+
+    ``desk``: the desk's cases, when the desk is on: its key file exists, or ``with_desk``
+    (``rempart serve --desk``) requires it, and then a missing key file stops the worker
+    (``DeskKeyError``). None otherwise: its routes answer 503 ``desk-unavailable``.
+    """
 
     runtime: Runtime
     workers: int = 1
+    with_desk: bool = False
+    desk: Desk | None = field(init=False, default=None)
     keys: ApiKeys = field(init=False)
     auth: Authenticator = field(init=False)
     audit: AuditWriter = field(init=False)
@@ -42,6 +53,11 @@ class Services:
             wait=settings.api_decode_wait,
             lock=settings.data_dir / "run" / "decode.lock",
         )
+        key_file = settings.desk_key_file
+        if self.with_desk or (key_file is not None and key_file.exists()):
+            from rempart.desk import Desk  # the desk extra: only where the desk is on
+
+            self.desk = Desk.from_settings(settings, self.runtime.store)
         self.runtime.also_follow(self.auth.reload)
         self.runtime.also_follow(self._count_hashes)
 
