@@ -122,7 +122,7 @@ def serve(
         log_level="info",
         ssl_certfile=tls.cert if tls else None,
         ssl_keyfile=tls.key if tls else None,
-        **({"forwarded_allow_ips": proxy} if proxy else {}),
+        forwarded_allow_ips=proxy,  # None: uvicorn's default, loopback
     )
     with metrics_folder(settings.data_dir, shared=workers > 1):
         if workers > 1:

@@ -4,12 +4,15 @@ its cookies kept, each form's CSRF token read from the page, ``Origin`` sent wit
 ``desk_server``: the app with the desk (``create_app(..., desk=True)``) on a temporary data
 folder with a desk key file, over HTTPS as a deployment serves it (its cookies are
 ``Secure``), its session clock a ``FixedClock`` the test may move. ``keys``: an API key per
-role in its database.
+role in its database. ``LiveDesk``: the same app on a loopback port under uvicorn, in a
+thread of this process, for a real browser.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
 from rempart.access.keys import ApiKeys, Role
 from rempart.config import Settings, load_settings
@@ -25,6 +29,7 @@ from rempart.server import create_app
 from rempart.server.desk.session import COOKIE
 from rempart.store import Store
 from tests.server.inprocess import InProcessServer
+from tests.server.running import free_port
 
 ORIGIN = "https://rempart.test"
 START = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -94,14 +99,14 @@ class Visitor:
         *,
         origin: str | None = ORIGIN,
         token: bool = True,
-        **headers: str,
+        headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         """POST a form as this site's page would (``Origin`` and the token), unless told not
         to; remember the token of the page it answers with."""
         fields = dict(data or {})
         if token:
             fields.setdefault("csrf", self.csrf)
-        sent = dict(headers)
+        sent = dict(headers or {})
         if origin is not None:
             sent["Origin"] = origin
         response = self.client.post(path, data=fields, headers=sent)
@@ -155,3 +160,44 @@ def staff_visitor(server: DeskServer, key: str) -> Visitor:
     response = visitor.post("/desk/staff/sign-in", {"key": key})
     assert response.status_code == 303, response.text
     return visitor
+
+
+class LiveDesk:
+    """The app with the desk under uvicorn on a loopback port, in a thread of this process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.app = create_app(settings, desk=True)
+        self.port = free_port()
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def desk(self) -> Desk:
+        """The desk the pages use."""
+        desk: Desk = self.app.state.services.desk
+        return desk
+
+    def start(self, *, timeout: float = 60) -> LiveDesk:
+        """Serve, once the app has started and loaded its match index."""
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.server.started:
+                try:
+                    if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                        return self
+                except httpx.TransportError:
+                    pass
+            time.sleep(0.05)
+        raise RuntimeError("the desk did not start")
+
+    def stop(self) -> None:
+        """Stop serving and end the app's lifespan."""
+        self.server.should_exit = True
+        self.thread.join(timeout=30)

@@ -57,7 +57,7 @@ def test_pages_load_nothing_from_elsewhere(desk_server: DeskServer) -> None:
     for path in VICTIM_PAGES:
         page = visitor.get(path).text
         for found in re.findall(r'(?:src|href|action)="([^"]+)"', page):
-            assert found.startswith(("/desk", "?")), (path, found)
+            assert found.startswith(("/desk", "#")), (path, found)
 
 
 def test_a_victim_reports_links_gets_a_card_and_follows_the_case(
@@ -148,7 +148,7 @@ def test_a_victim_withdraws_the_case(desk_server: DeskServer) -> None:
     done = visitor.post("/desk/status/withdraw", {"confirm": "yes"})
     assert done.status_code == 303
     assert desk_server.desk.get(number).state.value == "withdrawn"
-    assert "withdraw" not in visitor.get("/desk/status").text.split("<main", 1)[1].lower()
+    assert "/desk/status/withdraw" not in visitor.get("/desk/status").text
 
 
 def test_staff_work_the_queue_minors_first(desk_server: DeskServer, keys: dict[str, str]) -> None:
@@ -176,9 +176,10 @@ def test_staff_work_the_queue_minors_first(desk_server: DeskServer, keys: dict[s
     assert "note 1" not in reviewer.get(f"/desk/staff/cases/{adult}").text
     assert "note 1" in reviewer.get(f"/desk/staff/cases/{adult}?sealed=1").text
     key_id = parse_key(keys["reviewer"])
-    events = desk_server.desk.events(adult)
-    assert {event.actor for event in events if event.kind != "reported"} == {key_id}
-    assert {"moved", "note-added", "sealed-read"} <= {event.kind for event in events}
+    staff_kinds = {"moved", "note-added", "sealed-read"}
+    events = [e for e in desk_server.desk.events(adult) if e.kind in staff_kinds]
+    assert {event.kind for event in events} == staff_kinds
+    assert {event.actor for event in events} == {key_id}
 
 
 def test_staff_actions_are_audited_with_the_key_and_victims_without_an_address(
@@ -190,15 +191,16 @@ def test_staff_actions_are_audited_with_the_key_and_victims_without_an_address(
     reviewer.post(f"/desk/staff/cases/{number}/move", {"state": "in_review"})
     desk_server.stop()  # commits the audit queue
     entries = read_audit(desk_server.store, limit=1000)
-    desk_entries = [entry for entry in entries if entry.route.startswith("/desk")]
-    victims = [entry for entry in desk_entries if entry.key_id is None]
-    staff = [entry for entry in desk_entries if entry.key_id is not None]
+    desk_entries = [entry for entry in entries if entry["route"].startswith("/desk")]
+    victims = [entry for entry in desk_entries if entry["key_id"] is None]
+    staff = [entry for entry in desk_entries if entry["key_id"] is not None]
     assert victims
-    assert all(entry.client is None for entry in victims)
-    moved = [entry for entry in staff if entry.route.endswith("/move")]
+    assert all(entry["client"] is None for entry in victims)
+    assert all(entry["client"] == "127.0.0.1" for entry in staff)
+    moved = [entry for entry in staff if entry["route"].endswith("/move")]
     assert moved
-    assert moved[0].key_id == parse_key(keys["reviewer"])
-    assert moved[0].target == number
+    assert moved[0]["key_id"] == parse_key(keys["reviewer"])
+    assert moved[0]["target"] == number
 
 
 def test_a_flagger_sees_its_own_cases_and_opens_them_under_a_mandate(
@@ -267,9 +269,9 @@ def test_every_string_of_the_templates_has_its_french() -> None:
         )
     }
     assert used
-    missing = sorted(message for message in used if not french.get(message))
+    missing = sorted(str(message) for message in used if not french.get(str(message)))
     assert not missing, missing
-    assert not set(french) - used, "catalogue entries no template uses"
+    assert not set(french) - {str(message) for message in used}, "entries no template uses"
 
 
 def test_french_pages_have_no_english_left(desk_server: DeskServer, keys: dict[str, str]) -> None:

@@ -4,12 +4,17 @@ their idle time or lifetime, and every POST refused (nothing changed) without a 
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from starlette.requests import Request
 
 from rempart.access.keys import ApiKeys, parse_key
 from rempart.desk import DeskKeys, FixedClock
@@ -20,15 +25,19 @@ from rempart.server.desk.session import (
     Session,
     SessionCodec,
     SessionKind,
+    secure,
 )
+from rempart.server.launch import Tls, check_desk
 from rempart.store import Store
 from tests.server.desk.conftest import (
     START,
     DeskServer,
     card,
+    desk_settings,
     report,
     staff_visitor,
 )
+from tests.server.running import SERVE, RunningServer, free_port
 
 IDLE = timedelta(minutes=30)
 
@@ -133,7 +142,9 @@ def test_a_post_from_another_origin_is_refused_and_changes_nothing(
     before = _events(desk_server, number)
     headers = {"Sec-Fetch-Site": fetch_site} if fetch_site else {}
     visitor.get("/desk/status")
-    refused = visitor.post("/desk/status/withdraw", {"confirm": "yes"}, origin=origin, **headers)
+    refused = visitor.post(
+        "/desk/status/withdraw", {"confirm": "yes"}, origin=origin, headers=headers
+    )
     assert refused.status_code == 403
     assert _events(desk_server, number) == before
     assert desk_server.desk.get(number).state.value != "withdrawn"
@@ -150,7 +161,7 @@ def test_a_same_origin_post_without_origin_value_is_accepted_on_the_browsers_wor
         "/desk/report",
         {"age": "adult", "url": "https://example.com/b"},
         origin="null",
-        **{"Sec-Fetch-Site": "same-origin"},
+        headers={"Sec-Fetch-Site": "same-origin"},
     )
     assert response.status_code == 201
 
@@ -254,3 +265,99 @@ def test_a_revoked_key_ends_a_staff_session(desk_server: DeskServer, keys: dict[
     assert key_id is not None
     ApiKeys(desk_server.store).revoke(key_id)
     assert reviewer.get("/desk/staff/queue").status_code == 303
+
+
+def _request(scheme: str, server: tuple[str, int]) -> Request:
+    return Request(
+        {"type": "http", "scheme": scheme, "server": server, "path": "/desk", "headers": []}
+    )
+
+
+@pytest.mark.parametrize(
+    ("scheme", "server", "expected"),
+    [
+        ("http", ("127.0.0.1", 8000), False),  # loopback: a browser on this machine
+        ("http", ("::1", 8000), False),
+        ("https", ("127.0.0.1", 8000), True),  # behind a TLS proxy on this machine
+        ("http", ("10.0.0.5", 8000), True),
+        ("https", ("rempart.example", 443), True),
+    ],
+)
+def test_the_cookie_is_secure_beyond_loopback(
+    scheme: str, server: tuple[str, int], expected: bool
+) -> None:
+    assert secure(_request(scheme, server)) is expected
+
+
+def _serve(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = RunningServer(data_dir, f"sqlite:///{data_dir / 'rempart.db'}").env
+    return subprocess.run(
+        [*SERVE, *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_serve_refuses_the_desk_over_plain_http_beyond_loopback(tmp_path: Path) -> None:
+    desk_settings(tmp_path)
+    done = _serve(tmp_path, "--desk", "--host", "0.0.0.0", "--port", str(free_port()))
+    assert done.returncode == 2, done.stderr
+    assert "refusing to serve the desk on 0.0.0.0 over plain HTTP" in done.stderr
+    assert "--tls-cert" in done.stderr
+    assert "--proxy" in done.stderr
+
+
+def test_serve_refuses_the_desk_without_its_key_file(tmp_path: Path) -> None:
+    done = _serve(tmp_path, "--desk", "--port", str(free_port()))
+    assert done.returncode == 2, done.stderr
+    assert "rempart desk init" in done.stderr
+
+
+def test_serve_wants_both_tls_files(tmp_path: Path) -> None:
+    cert = tmp_path / "cert.pem"
+    cert.write_text("not used")
+    done = _serve(tmp_path, "--desk", "--tls-cert", str(cert), "--port", str(free_port()))
+    assert done.returncode == 2
+    assert "--tls-key" in done.stderr
+
+
+@pytest.mark.parametrize(("tls", "proxy"), [(True, None), (False, "10.0.0.1")])
+def test_tls_or_a_proxy_lets_the_desk_listen_beyond_loopback(
+    tmp_path: Path, tls: bool, proxy: str | None
+) -> None:
+    settings = desk_settings(tmp_path)
+    files = Tls(tmp_path / "cert.pem", tmp_path / "key.pem") if tls else None
+    check_desk(settings, "0.0.0.0", tls=files, proxy=proxy)  # no error
+
+
+def test_serve_desk_serves_the_pages(tmp_path: Path) -> None:
+    desk_settings(tmp_path)
+    server = RunningServer(tmp_path, f"sqlite:///{tmp_path / 'rempart.db'}")
+    port = free_port()
+    log = (tmp_path / "server.log").open("wb")
+    process = subprocess.Popen(
+        [*SERVE, "--desk", "--port", str(port)],
+        env=server.env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        page = _poll(f"http://127.0.0.1:{port}/desk", process)
+        assert page.status_code == 200
+        assert page.headers["content-security-policy"].startswith("default-src 'none'")
+        assert "Path=/desk" in page.headers["set-cookie"]
+        assert "Secure" not in page.headers["set-cookie"]  # plain HTTP on loopback
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+        log.close()
+
+
+def _poll(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the server exited"
+        try:
+            return httpx.get(url, timeout=2)
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError(f"nothing answered at {url}")

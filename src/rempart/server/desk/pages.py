@@ -24,12 +24,18 @@ from rempart.desk import (
     Branch,
     Desk,
     ItemInput,
-    branch_for,
 )
+from rempart.desk.model import branch_for
 from rempart.errors import RempartError
 from rempart.server.desk.forms import FORM_TYPE, Form, read_form
 from rempart.server.desk.i18n import LANGUAGE_COOKIE, LANGUAGES, Catalogues, choose_language
-from rempart.server.desk.session import Session, SessionCodec, SessionKind, cookie_options
+from rempart.server.desk.session import (
+    Session,
+    SessionCodec,
+    SessionKind,
+    delete_cookie,
+    set_cookie,
+)
 from rempart.server.middleware import AuditNote
 from rempart.server.problems import Problem, error_problem
 
@@ -122,7 +128,7 @@ def keep(response: Response, request: Request, page: Page) -> None:
     """Put the page's session (renewed) and, when chosen, its language in the cookies."""
     desk_web(request).sessions.write(response, page.session, request)
     if page.switch:
-        response.set_cookie(LANGUAGE_COOKIE, page.language, **cookie_options(request))
+        set_cookie(response, request, LANGUAGE_COOKIE, page.language)
 
 
 def redirect(request: Request, to: str, page: Page) -> Response:
@@ -367,7 +373,7 @@ async def quick_exit(request: Request) -> Response:
     """Quick exit: forget the session and the language, and leave for a neutral page."""
     response = RedirectResponse(NEUTRAL_PAGE, status_code=303)
     desk_web(request).sessions.delete(response, request)
-    response.delete_cookie(LANGUAGE_COOKIE, **cookie_options(request))
+    delete_cookie(response, request, LANGUAGE_COOKIE)
     return response
 
 

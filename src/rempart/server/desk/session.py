@@ -44,7 +44,9 @@ __all__ = [
     "Session",
     "SessionCodec",
     "SessionKind",
-    "cookie_options",
+    "delete_cookie",
+    "secure",
+    "set_cookie",
 ]
 
 COOKIE: Final = "rempart_desk"
@@ -134,10 +136,11 @@ class SessionCodec:
             sealed = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
             payload = self._aead.decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], _AAD)
             fields = json.loads(payload)
+            subject = fields["subject"]
             session = Session(
                 SessionKind(fields["kind"]),
-                fields["subject"],
-                fields["csrf"],
+                None if subject is None else _text(subject),
+                _text(fields["csrf"]),
                 _utc(fields["started"]),
                 _utc(fields["seen"]),
             )
@@ -157,30 +160,41 @@ class SessionCodec:
 
     def write(self, response: Response, session: Session, request: Request) -> None:
         """Set the cookie holding ``session``, seen now."""
-        value = self.seal(session.renewed(self.clock.now()))
-        response.set_cookie(COOKIE, value, **cookie_options(request))
+        set_cookie(response, request, COOKIE, self.seal(session.renewed(self.clock.now())))
 
     @staticmethod
     def delete(response: Response, request: Request) -> None:
         """Delete the session cookie: the browser forgets it."""
-        response.delete_cookie(COOKIE, **cookie_options(request))
+        delete_cookie(response, request, COOKIE)
 
 
-def cookie_options(request: Request) -> dict[str, object]:
-    """The attributes of every desk cookie: ``HttpOnly; SameSite=Strict; Path=/desk``, and
-    ``Secure`` unless the page came over plain HTTP to a loopback address."""
-    return {
-        "path": PATH,
-        "httponly": True,
-        "samesite": "strict",
-        "secure": request.url.scheme == "https" or not _loopback(request),
-    }
+def set_cookie(response: Response, request: Request, name: str, value: str) -> None:
+    """Set a desk cookie: ``HttpOnly; SameSite=Strict; Path=/desk``, ``Secure`` unless the
+    page came over plain HTTP to a loopback address, and no expiry (gone with the browser)."""
+    response.set_cookie(
+        name, value, path=PATH, httponly=True, samesite="strict", secure=secure(request)
+    )
 
 
-def _loopback(request: Request) -> bool:
-    """Whether the server took the request on a loopback address."""
+def delete_cookie(response: Response, request: Request, name: str) -> None:
+    """Tell the browser to forget a desk cookie."""
+    response.delete_cookie(
+        name, path=PATH, httponly=True, samesite="strict", secure=secure(request)
+    )
+
+
+def secure(request: Request) -> bool:
+    """Whether the desk's cookies are ``Secure`` on this request: unless it came over plain
+    HTTP to a loopback address (a browser on this machine)."""
     server = request.scope.get("server")
-    return is_loopback(str(server[0] if server else request.url.hostname or ""))
+    host = str(server[0] if server else request.url.hostname or "")
+    return request.url.scheme == "https" or not is_loopback(host)
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError("a session's subject and token are text")
+    return value
 
 
 def _utc(timestamp: object) -> datetime:
