@@ -14,8 +14,9 @@ from starlette.requests import Request
 
 from rempart.server.middleware import DESK_FORM_LIMIT
 from rempart.server.problems import Problem
+from rempart.server.routes.common import media_type
 
-__all__ = ["FORM_LIMIT", "FORM_TYPE", "MAX_FIELDS", "Form", "read_form"]
+__all__ = ["FORM_LIMIT", "FORM_TYPE", "MAX_FIELDS", "Form", "read_form", "require_form"]
 
 FORM_TYPE: Final = "application/x-www-form-urlencoded"
 FORM_LIMIT: Final = DESK_FORM_LIMIT
@@ -45,16 +46,21 @@ class Form:
         ]
 
 
-async def read_form(request: Request) -> Form:
-    """The request's form; a ``Problem``: 415 for any other content type (multipart
-    included), 413 over ``FORM_LIMIT`` bytes, 400 for a body that is not a well-formed form."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+def require_form(request: Request) -> None:
+    """``Problem`` 415, before any of the body is read, unless it is a URL-encoded form."""
+    content_type = media_type(request)
     if content_type != FORM_TYPE:
         raise Problem(
             "unsupported-media-type",
             f"send the form as {FORM_TYPE} (got {content_type or 'none'!r}); "
             "the desk takes no files: photos are hashed in the browser",
         )
+
+
+async def read_form(request: Request) -> Form:
+    """The request's form; a ``Problem``: 415 for any other content type (multipart
+    included), 413 over ``FORM_LIMIT`` bytes, 400 for a body that is not a well-formed form."""
+    require_form(request)
     body = await request.body()  # BodyLimit stops reading past the desk's limit
     if len(body) > FORM_LIMIT:
         raise Problem("body-too-large", f"the form is over {FORM_LIMIT:,} bytes")

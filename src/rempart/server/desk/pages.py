@@ -9,7 +9,7 @@ The pages only parse, call ``rempart.desk.Desk`` and render: every rule of a cas
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from fastapi import APIRouter
@@ -27,7 +27,7 @@ from rempart.desk import (
 )
 from rempart.desk.model import branch_for
 from rempart.errors import RempartError
-from rempart.server.desk.forms import FORM_TYPE, Form, read_form
+from rempart.server.desk.forms import Form, read_form, require_form
 from rempart.server.desk.i18n import LANGUAGE_COOKIE, LANGUAGES, Catalogues, choose_language
 from rempart.server.desk.session import (
     Session,
@@ -36,16 +36,20 @@ from rempart.server.desk.session import (
     delete_cookie,
     set_cookie,
 )
-from rempart.server.middleware import AuditNote
 from rempart.server.problems import Problem, error_problem
+from rempart.server.routes.common import services
 
 __all__ = [
     "NEUTRAL_PAGE",
     "DeskRoute",
     "DeskWeb",
     "Page",
+    "as_problem",
+    "confirmed",
     "desk",
     "form_post",
+    "form_values",
+    "items_of",
     "render",
     "router",
 ]
@@ -70,7 +74,7 @@ def desk_web(request: Request) -> DeskWeb:
 
 def desk(request: Request) -> Desk:
     """The worker's desk; 503 ``desk-unavailable`` when the server has none."""
-    found: Desk | None = request.app.state.services.desk
+    found = services(request).desk
     if found is None:
         raise Problem("desk-unavailable", "the desk has no key file: run rempart desk init")
     return found
@@ -84,6 +88,17 @@ class Page:
     language: str
     switch: bool  # the language came from ?lang=: keep it in the cookie
 
+    def signed_in(self, request: Request, kind: SessionKind, subject: str) -> Page:
+        """This page with a new session, signed in as ``subject``: a token planted before
+        is worthless after."""
+        return replace(self, session=desk_web(request).sessions.begin(kind, subject))
+
+    def case_number(self) -> str:
+        """The case a victim's session is signed in to; 403 for any other session."""
+        if self.session.kind is not SessionKind.VICTIM or self.session.subject is None:
+            raise Problem("forbidden", "sign in to the case first")
+        return self.session.subject
+
 
 def page_of(request: Request, session: Session | None = None) -> Page:
     """The request's page context: its session (``session``, else the cookie's, else a new
@@ -91,7 +106,7 @@ def page_of(request: Request, session: Session | None = None) -> Page:
     language, switch = choose_language(request)
     if session is None:
         sessions = desk_web(request).sessions
-        session = sessions.read(request) or Session.begin(SessionKind.VISITOR, sessions.clock.now())
+        session = sessions.read(request) or sessions.begin(SessionKind.VISITOR)
     return Page(session, language, switch)
 
 
@@ -111,7 +126,6 @@ def render(
     body = environment.get_template(template).render(
         lang=page.language,
         session=page.session,
-        path=request.url.path,
         other_languages=[
             (language, _with_language(request, language))
             for language in LANGUAGES
@@ -148,8 +162,7 @@ async def form_post(request: Request, *, kind: SessionKind | None = None) -> tup
     """The checks every desk POST passes before it changes anything: a form body (415 for
     anything else, read or not), an ``Origin`` of this site (403), a live session (of
     ``kind`` when given; 403) and its CSRF token (403). The page and the form."""
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != FORM_TYPE:
-        await read_form(request)  # refuses it with 415, unread
+    require_form(request)
     if not same_origin(request):
         raise Problem("forbidden", "this form did not come from this site (Origin)")
     session = desk_web(request).sessions.read(request)
@@ -170,11 +183,6 @@ def same_origin(request: Request) -> bool:
     if origin == f"{request.url.scheme}://{request.url.netloc}":
         return True
     return origin == "null" and request.headers.get("sec-fetch-site") == "same-origin"
-
-
-def audit(request: Request, **note: Any) -> None:
-    """What this request's audit entry records besides who, what and when (staff actions)."""
-    request.state.audit = AuditNote(**note)
 
 
 class DeskRoute(APIRoute):
@@ -237,9 +245,7 @@ def _report_values(answer: AgeAnswer, form: Form | None) -> dict[str, Any]:
     return {
         "age": answer.value,
         "minor": branch_for(answer) is Branch.MINOR,
-        "urls": "\n".join(form.lines("url")) if form is not None else "",
-        "words": form.one("words") if form is not None else "",
-        "hashes": list(zip(form.all("pdq"), form.all("quality"), strict=False)) if form else [],
+        **form_values(form),
     }
 
 
@@ -271,11 +277,7 @@ async def report(request: Request) -> Response:
             **_report_values(answer, form),
         )
     # The victim is signed in to the case they just opened.
-    signed_in = Page(
-        Session.begin(SessionKind.VICTIM, desk_web(request).sessions.clock.now(), new.case.number),
-        page.language,
-        page.switch,
-    )
+    signed_in = page.signed_in(request, SessionKind.VICTIM, new.case.number)
     return render(
         request, "card.html", page=signed_in, status=201, case=new.case, secret=new.secret
     )
@@ -295,6 +297,24 @@ def items_of(form: Form) -> list[ItemInput]:
     except ValueError:
         raise Problem("invalid-request", "a photo's quality is not a whole number") from None
     return items + [ItemInput(url=url) for url in form.lines("url")]
+
+
+def confirmed(form: Form) -> None:
+    """``invalid-request`` unless the form's confirmation box is ticked."""
+    if form.one("confirm") != "yes":
+        raise Problem("invalid-request", "tick the box to confirm")
+
+
+def form_values(form: Form | None) -> dict[str, Any]:
+    """What a report form sent back to correct shows: its links, words and the hashes made
+    in the browser before (empty for a new form)."""
+    if form is None:
+        return {"urls": "", "words": "", "hashes": []}
+    return {
+        "urls": "\n".join(form.lines("url")),
+        "words": form.one("words"),
+        "hashes": list(zip(form.all("pdq"), form.all("quality"), strict=False)),
+    }
 
 
 def _age(value: str) -> AgeAnswer | None:
@@ -332,19 +352,19 @@ async def sign_in(request: Request) -> Response:
         )
         response.headers.update(problem.headers or {})
         return response
-    session = Session.begin(SessionKind.VICTIM, desk_web(request).sessions.clock.now(), case.number)
-    return redirect(request, "/desk/status", Page(session, page.language, page.switch))
+    signed_in = page.signed_in(request, SessionKind.VICTIM, case.number)
+    return redirect(request, "/desk/status", signed_in)
 
 
 @router.get("/status")
 async def status(request: Request) -> Response:
     """The case: its items and their states, and what happened, in plain words."""
     page = page_of(request)
-    if page.session.kind is not SessionKind.VICTIM or page.session.subject is None:
+    if page.session.kind is not SessionKind.VICTIM:
         return redirect(request, "/desk/sign-in", page)
-    found = desk(request)
-    case = await run_in_threadpool(found.get, page.session.subject)
-    events = await run_in_threadpool(found.events, page.session.subject)
+    found, number = desk(request), page.case_number()
+    case = await run_in_threadpool(found.get, number)
+    events = await run_in_threadpool(found.events, number)
     return render(request, "status.html", page=page, case=case, events=events)
 
 
@@ -352,10 +372,8 @@ async def status(request: Request) -> Response:
 async def withdraw(request: Request) -> Response:
     """The victim withdraws the case: every hash leaves the banks, sealed words are erased."""
     page, form = await form_post(request, kind=SessionKind.VICTIM)
-    if form.one("confirm") != "yes":
-        raise Problem("invalid-request", "tick the box to confirm the withdrawal")
-    assert page.session.subject is not None  # a victim's session names its case
-    await run_in_threadpool(desk(request).withdraw, page.session.subject, VICTIM)
+    confirmed(form)
+    await run_in_threadpool(desk(request).withdraw, page.case_number(), VICTIM)
     return redirect(request, "/desk/status", page)
 
 

@@ -101,6 +101,10 @@ class SessionCodec:
         self.idle = idle
         self.clock = clock
 
+    def begin(self, kind: SessionKind, subject: str | None = None) -> Session:
+        """A new session, begun now, with a new CSRF token."""
+        return Session.begin(kind, self.clock.now(), subject)
+
     @property
     def _aead(self) -> AESGCM:
         """The cipher of the key file's active key (re-read after a rekey)."""

@@ -27,16 +27,16 @@ from rempart.desk import (
 )
 from rempart.desk.states import CASE_MOVES, ITEM_MOVES
 from rempart.errors import CaseNotFoundError, RempartError
-from rempart.server.auth import PERMISSIONS, Permission
+from rempart.server.auth import PERMISSIONS, Permission, check_role
 from rempart.server.desk.forms import Form
 from rempart.server.desk.pages import (
     DeskRoute,
     Page,
     as_problem,
-    audit,
+    confirmed,
     desk,
-    desk_web,
     form_post,
+    form_values,
     items_of,
     page_of,
     redirect,
@@ -44,6 +44,7 @@ from rempart.server.desk.pages import (
 )
 from rempart.server.desk.session import Session, SessionKind
 from rempart.server.problems import Problem
+from rempart.server.routes.common import audit, services
 
 __all__ = ["router"]
 
@@ -62,11 +63,11 @@ async def staff_key(request: Request, session: Session) -> ApiKey | None:
     rate applies, and the audit log records it."""
     if session.kind is not SessionKind.STAFF or session.subject is None:
         return None
-    services = request.app.state.services
-    key: ApiKey | None = await run_in_threadpool(services.keys.find, session.subject)
+    found = services(request)
+    key = await run_in_threadpool(found.keys.find, session.subject)
     if key is None or not key.active or not _has_desk(key):
         return None
-    services.auth.check_rate(key)
+    found.auth.check_rate(key)
     request.state.key = key
     return key
 
@@ -85,11 +86,6 @@ async def staff_post(request: Request, back: str) -> tuple[Page, Form, ApiKey]:
     return page, form, key
 
 
-def _require(key: ApiKey, permission: Permission) -> None:
-    if not may(key, permission):
-        raise Problem("forbidden", f"the {key.role.value} role may not do this ({permission})")
-
-
 @router.get("")
 async def sign_in_form(request: Request) -> Response:
     """Staff sign in with their API key."""
@@ -101,10 +97,10 @@ async def sign_in(request: Request) -> Response:
     """Check the key as the API does (throttled); a new staff session on success."""
     request.state.back = SIGN_IN
     page, form = await form_post(request)
-    services = request.app.state.services
+    auth = services(request).auth
     try:
-        key: ApiKey = await services.auth.verify(form.one("key"))
-        services.auth.check_rate(key)
+        key = await auth.verify(form.one("key"))
+        auth.check_rate(key)
     except Problem as problem:
         return render(
             request,
@@ -125,8 +121,8 @@ async def sign_in(request: Request) -> Response:
         )
     request.state.key = key
     audit(request, target=key.key_id, outcome="signed-in", now=True)
-    session = Session.begin(SessionKind.STAFF, desk_web(request).sessions.clock.now(), key.key_id)
-    return redirect(request, "/desk/staff/queue", Page(session, page.language, page.switch))
+    signed_in = page.signed_in(request, SessionKind.STAFF, key.key_id)
+    return redirect(request, "/desk/staff/queue", signed_in)
 
 
 @router.get("/queue")
@@ -188,7 +184,7 @@ async def case_page(request: Request, number: str) -> Response:
 async def _act(request: Request, number: str, action: str) -> tuple[Form, ApiKey]:
     """A reviewer's action on a case: the checks, and the audit note naming the case."""
     _, form, key = await staff_post(request, f"/desk/staff/cases/{number}")
-    _require(key, Permission.DESK_REVIEW)
+    check_role(key, Permission.DESK_REVIEW)
     audit(request, target=number, outcome=action, now=True)
     return form, key
 
@@ -239,8 +235,7 @@ async def add_note(request: Request, number: str) -> Response:
 async def withdraw(request: Request, number: str) -> Response:
     """Withdraw the case, as the victim asked."""
     form, key = await _act(request, number, "withdrawn")
-    if form.one("confirm") != "yes":
-        raise Problem("invalid-request", "tick the box to confirm the withdrawal")
+    confirmed(form)
     await run_in_threadpool(desk(request).withdraw, number, staff(key))
     return _back_to(request, number)
 
@@ -264,7 +259,7 @@ async def new_case_form(request: Request) -> Response:
     key = await staff_key(request, page.session)
     if key is None:
         return redirect(request, SIGN_IN, page)
-    _require(key, Permission.DESK_REPORT)
+    check_role(key, Permission.DESK_REPORT)
     return render(request, "staff/new.html", page=page, **_new_case_values(None))
 
 
@@ -272,7 +267,7 @@ async def new_case_form(request: Request) -> Response:
 async def new_case(request: Request) -> Response:
     """Open the case; the card shows its number and secret, to hand to the person."""
     page, form, key = await staff_post(request, "/desk/staff/new")
-    _require(key, Permission.DESK_REPORT)
+    check_role(key, Permission.DESK_REPORT)
     try:
         answer = _state(AgeAnswer, form.one("age"))
         mandate = Mandate(
@@ -314,9 +309,7 @@ def _new_case_values(form: Form | None) -> dict[str, Any]:
     return {
         "age": value("age"),
         "mandate": {name: value(name) for name in ("reference", "scope", "starts", "ends")},
-        "urls": "\n".join(form.lines("url")) if form is not None else "",
-        "words": value("words"),
-        "hashes": list(zip(form.all("pdq"), form.all("quality"), strict=False)) if form else [],
+        **form_values(form),
     }
 
 
