@@ -8,12 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from rempart.desk import FixedClock, ItemState
 from rempart.desk import watch as watch_module
-from rempart.desk.watch import Watch
+from rempart.desk.states import check_item_move
+from rempart.desk.watch import MOVES, Watch
 from rempart.hashing import pack
 from rempart.matching.banks import BankMatch, BankMatcher, Banks
 from rempart.store import Store
 from tests.desk.watched import (
+    case_state,
     desk_bank,
     entry_id,
     events,
@@ -27,16 +30,6 @@ H1, H2, H3 = (f"{i:02x}" * 32 for i in (0x11, 0x22, 0x33))
 START = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
 
 
-class Clock:
-    """A clock that stands still until told to move."""
-
-    def __init__(self) -> None:
-        self.at = START
-
-    def now(self) -> datetime:
-        return self.at
-
-
 def match(entry: int, bank: str = "desk-adult") -> BankMatch:
     return BankMatch(bank=bank, entry_id=entry, hash=H1, distance=0, review=True)
 
@@ -47,7 +40,7 @@ def test_a_match_of_a_watched_hash_sights_its_item(store: Store) -> None:
     watched = watched_item(store, [entry_id(store, "desk-adult", H1)], pdq=H1)
     other = entry_id(store, "stopncii", H2)
     before = last_sighting(store)
-    clock = Clock()
+    clock = FixedClock(START)
     watch = Watch(store, clock=clock)
     assert len(watch) == 1
 
@@ -56,7 +49,7 @@ def test_a_match_of_a_watched_hash_sights_its_item(store: Store) -> None:
     found = [m for ms in matcher.match(pack([H1, H2, H1])) for m in ms]
     assert {m.entry_id for m in found} == {watched.entry_id, other}
     assert watch.observe(found, key_id="platform1") == 2
-    clock.at = START + timedelta(seconds=5)
+    clock.advance(timedelta(seconds=5))
     assert watch.observe([match(watched.entry_id)], key_id=None) == 1
     assert sightings(store, before) == [], "nothing is written before a flush"
 
@@ -108,6 +101,30 @@ def test_what_a_sighting_moves(store: Store, state: str, after: str) -> None:
     assert (row["state"], row["sightings"]) == (after, 1)
     moves = [(e["from_state"], e["to_state"]) for e in events(store, watched.item_id)]
     assert moves == ([] if state == after else [(state, after)])
+
+
+def test_every_move_a_sighting_makes_is_one_the_states_allow() -> None:
+    for state, to in MOVES.items():
+        check_item_move(ItemState(state), to)
+
+
+def test_a_copy_back_reopens_a_closed_case(store: Store) -> None:
+    desk_bank(store, "desk-adult")
+    entry = entry_id(store, "desk-adult", H1)
+    closed = watched_item(store, [entry], state="removed", case_state="closed")
+    open_case = watched_item(store, [entry], state="closed", case_state="acting")
+    watch = Watch(store)
+    watch.observe([match(entry)], key_id="k")
+    watch.flush()
+    assert (case_state(store, closed.case_id), case_state(store, open_case.case_id)) == (
+        "in_review",
+        "acting",
+    )
+    assert [(e["kind"], e["from_state"], e["to_state"]) for e in events(store, closed.item_id)] == [
+        ("sighting", "removed", "reappeared"),
+        ("reopened", "closed", "in_review"),
+    ]
+    assert item(store, open_case.item_id)["state"] == "reappeared"
 
 
 def test_a_withdrawn_item_is_left_alone_but_another_claim_is_sighted(store: Store) -> None:

@@ -45,9 +45,15 @@ def entry_id(store: Store, bank: str, hash_hex: str) -> int:
 
 
 def watched_item(
-    store: Store, entries: list[int], *, state: str = "watching", pdq: str | None = None
+    store: Store,
+    entries: list[int],
+    *,
+    state: str = "watching",
+    case_state: str = "in_review",
+    pdq: str | None = None,
 ) -> WatchedItem:
-    """A new case with one item in ``state`` that claims ``entries`` (the first is returned)."""
+    """A new case in ``case_state`` with one item in ``state`` that claims ``entries`` (the
+    first is returned)."""
     now = utc_now()
     with store.write() as connection:
         case_id = connection.execute(
@@ -55,7 +61,7 @@ def watched_item(
             .values(
                 number="R-" + secrets.token_hex(5).upper(),
                 branch="adult",
-                state="in_review",
+                state=case_state,
                 created_at=now,
                 updated_at=now,
             )
@@ -83,6 +89,13 @@ def item(store: Store, item_id: int) -> dict[str, Any]:
     with store.read() as connection:
         row = connection.execute(select(desk_items).where(desk_items.c.id == item_id)).mappings()
         return dict(row.one())
+
+
+def case_state(store: Store, case_id: int) -> str:
+    """The case's state."""
+    with store.read() as connection:
+        query = select(desk_cases.c.state).where(desk_cases.c.id == case_id)
+        return str(connection.execute(query).scalar_one())
 
 
 def events(store: Store, item_id: int) -> list[dict[str, Any]]:

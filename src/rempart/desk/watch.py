@@ -10,7 +10,8 @@ a command at its end) writes them in one transaction, as the audit log is writte
 - one ``desk_sightings`` row per entry and key: how many times since the last row, and when;
 - on each item that claims the entry: ``sightings`` and ``last_sighted_at``, and a move,
   with an event by the system: a watching item becomes sighted, and a closed or removed one
-  reappeared (the copy taken down is back).
+  reappeared (the copy taken down is back);
+- a closed case whose item reappeared is reopened (in review), so that it is in the queue again.
 
 ``refresh`` follows the bank change log, as ``BankMatcher`` does, applying only the changes to
 desk banks: a report, a withdrawal or a new desk bank is watched within a second.
@@ -28,19 +29,23 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Protocol
+from types import MappingProxyType
+from typing import Any, Final, TypeAlias
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
+from rempart.desk.clock import Clock, SystemClock
+from rempart.desk.states import CaseState, ItemState
 from rempart.matching.banks import BankMatch
-from rempart.store import Store, utc_now
+from rempart.store import Store
 from rempart.store.schema import (
     bank_changes,
     bank_entries,
     banks,
+    desk_cases,
     desk_events,
     desk_item_entries,
     desk_items,
@@ -55,34 +60,27 @@ MAX_PENDING: Final = 100_000
 """The most (entry, key) pairs counted between two flushes: while the database cannot take
 them, a new pair beyond this is dropped (and counted in the log) rather than filling memory."""
 
-# The item states a sighting reads and moves (``rempart.desk.states.ItemState``'s values).
-WATCHING: Final = "watching"
-SIGHTED: Final = "sighted"
-REMOVED: Final = "removed"
-CLOSED: Final = "closed"
-REAPPEARED: Final = "reappeared"
-WITHDRAWN: Final = "withdrawn"
-MOVES: Final = {WATCHING: SIGHTED, CLOSED: REAPPEARED, REMOVED: REAPPEARED}
+MOVES: Final[Mapping[str, ItemState]] = MappingProxyType(
+    {
+        ItemState.WATCHING: ItemState.SIGHTED,
+        ItemState.CLOSED: ItemState.REAPPEARED,
+        ItemState.REMOVED: ItemState.REAPPEARED,
+    }
+)
 """What a sighting moves an item to, by its state; it leaves any other state as it is."""
 
 SYSTEM: Final = "system"
 """The actor of the events a sighting writes."""
-EVENT_KIND: Final = "sighting"
+SIGHTING: Final = "sighting"
+"""The kind of the event of an item a sighting moved."""
+REOPENED: Final = "reopened"
+"""The kind of the event of a closed case reopened because one of its items reappeared."""
 _BATCH: Final = 2000  # ids per IN (...): under SQLite's limit on bound parameters
 _LOG = logging.getLogger(__name__)
 
 
-class Clock(Protocol):
-    """Where the time of a sighting comes from (a fixed one in tests)."""
-
-    def now(self) -> datetime:
-        """The current time, aware, in UTC."""
-        ...
-
-
-class _SystemClock:
-    def now(self) -> datetime:
-        return utc_now()
+Pending: TypeAlias = dict[tuple[int, str | None], "_Count"]
+"""Sightings counted, by entry id and key id."""
 
 
 @dataclass(slots=True)
@@ -98,11 +96,11 @@ class Watch:
 
     def __init__(self, store: Store, *, clock: Clock | None = None) -> None:
         self.store = store
-        self.clock = clock or _SystemClock()
+        self.clock = clock or SystemClock()
         self.dropped = 0
         self._entries: frozenset[int] = frozenset()
         self._seq = 0
-        self._pending: dict[tuple[int, str | None], _Count] = {}
+        self._pending: Pending = {}
         self._lock = threading.Lock()  # around ``_pending`` only: held for a dict update
         self._refreshing = threading.Lock()  # one refresh at a time
         self._load()
@@ -192,7 +190,7 @@ class Watch:
         """Write what is counted."""
         self.flush()
 
-    def _restore(self, pending: dict[tuple[int, str | None], _Count]) -> None:
+    def _restore(self, pending: Pending) -> None:
         with self._lock:
             for pair, counted in pending.items():
                 now = self._pending.get(pair)
@@ -210,10 +208,9 @@ class Watch:
             _LOG.error("the desk's watch is not keeping up: %d sightings dropped", self.dropped)
 
 
-def _write(
-    connection: Connection, pending: dict[tuple[int, str | None], _Count], now: datetime
-) -> None:
-    """The sightings' rows, then each claiming item's counts, move and event."""
+def _write(connection: Connection, pending: Pending, now: datetime) -> None:
+    """The sightings' rows, then each claiming item's counts and move, and the case of an
+    item that reappeared reopened, with their events."""
     connection.execute(
         insert(desk_sightings),
         [
@@ -223,21 +220,32 @@ def _write(
     )
     by_entry: dict[int, _Count] = {}
     for (entry_id, _), counted in pending.items():
-        total = by_entry.setdefault(entry_id, _Count(0, counted.at))
-        total.count += counted.count
-        total.at = max(total.at, counted.at)
-    items = _claims(connection, sorted(by_entry))
+        _add(by_entry, entry_id, counted, total=True)
+    claims = _claims(connection, sorted(by_entry))
     # An item whose hash sits in two of the desk's banks (reported, then confirmed) is seen
     # through both at once: it counts the larger, not the sum.
     seen: dict[int, _Count] = {}
-    for item_id, entry_id in items.entries:
-        entry = by_entry[entry_id]
-        counted = seen.setdefault(item_id, _Count(0, entry.at))
-        counted.count = max(counted.count, entry.count)
-        counted.at = max(counted.at, entry.at)
-    if not seen:
-        return
-    moves = {item_id: MOVES.get(state, state) for item_id, state in items.states.items()}
+    for claim in claims:
+        _add(seen, claim.item_id, by_entry[claim.entry_id], total=False)
+    items = {claim.item_id: claim for claim in claims}
+    if items:
+        _sight(connection, items, seen, now)
+
+
+def _add(counts: dict[int, _Count], key: int, counted: _Count, *, total: bool) -> None:
+    """Fold ``counted`` into ``counts[key]``: its sum (``total``) or its larger, and the later
+    time."""
+    found = counts.setdefault(key, _Count(0, counted.at))
+    found.count = found.count + counted.count if total else max(found.count, counted.count)
+    found.at = max(found.at, counted.at)
+
+
+def _sight(
+    connection: Connection, items: Mapping[int, _Claim], seen: Mapping[int, _Count], now: datetime
+) -> None:
+    """Count the sightings on the items, move them, and reopen a closed case whose item
+    reappeared: the victim's copy is back, so someone must act again."""
+    to = {item_id: str(MOVES.get(claim.state, claim.state)) for item_id, claim in items.items()}
     connection.execute(
         update(desk_items)
         .where(desk_items.c.id == bindparam("b_id"))
@@ -248,62 +256,93 @@ def _write(
             updated_at=now,
         ),
         [
-            {
-                "b_id": item_id,
-                "b_count": counted.count,
-                "b_at": counted.at,
-                "b_state": moves[item_id],
-            }
+            {"b_id": item_id, "b_count": counted.count, "b_at": counted.at, "b_state": to[item_id]}
             for item_id, counted in seen.items()
         ],
     )
-    moved = [item_id for item_id in seen if moves[item_id] != items.states[item_id]]
-    if moved:
+    moved = [items[item_id] for item_id in seen if to[item_id] != items[item_id].state]
+    reopened = {
+        claim.case_id: claim
+        for claim in moved
+        if to[claim.item_id] == ItemState.REAPPEARED and claim.case_state == CaseState.CLOSED
+    }
+    if reopened:
         connection.execute(
-            insert(desk_events),
-            [
-                {
-                    "case_id": items.cases[item_id],
-                    "item_id": item_id,
-                    "at": now,
-                    "actor": SYSTEM,
-                    "kind": EVENT_KIND,
-                    "from_state": items.states[item_id],
-                    "to_state": moves[item_id],
-                    "detail": json.dumps({"sightings": seen[item_id].count}),
-                }
-                for item_id in moved
-            ],
+            update(desk_cases)
+            .where(desk_cases.c.id.in_(reopened), desk_cases.c.state == CaseState.CLOSED.value)
+            .values(state=CaseState.IN_REVIEW.value, updated_at=now)
         )
+    events = [
+        _event(
+            claim.case_id,
+            claim.item_id,
+            (claim.state, to[claim.item_id]),
+            now,
+            detail={"sightings": seen[claim.item_id].count},
+        )
+        for claim in moved
+    ]
+    events += [
+        _event(case_id, claim.item_id, (CaseState.CLOSED, CaseState.IN_REVIEW), now, kind=REOPENED)
+        for case_id, claim in reopened.items()
+    ]
+    if events:
+        connection.execute(insert(desk_events), events)
+
+
+def _event(
+    case_id: int,
+    item_id: int,
+    move: tuple[str, str],
+    at: datetime,
+    *,
+    kind: str = SIGHTING,
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An event row by the system: ``move`` is from which state to which."""
+    return {
+        "case_id": case_id,
+        "item_id": item_id,
+        "at": at,
+        "actor": SYSTEM,
+        "kind": kind,
+        "from_state": str(move[0]),
+        "to_state": str(move[1]),
+        "detail": json.dumps(detail) if detail else None,
+    }
 
 
 @dataclass(frozen=True, slots=True)
-class _Claims:
-    """The items (not withdrawn) that claim some entries: which entries, states and cases."""
+class _Claim:
+    """An item (not withdrawn) that claims an entry, in its state, and its case's state."""
 
-    entries: list[tuple[int, int]]
-    states: dict[int, str]
-    cases: dict[int, int]
+    item_id: int
+    entry_id: int
+    state: str
+    case_id: int
+    case_state: str
 
 
-def _claims(connection: Connection, entry_ids: Sequence[int]) -> _Claims:
-    found = _Claims([], {}, {})
+def _claims(connection: Connection, entry_ids: Sequence[int]) -> list[_Claim]:
+    found: list[_Claim] = []
     for part in _chunks(entry_ids):
         rows = connection.execute(
             select(
                 desk_items.c.id,
-                desk_items.c.case_id,
-                desk_items.c.state,
                 desk_item_entries.c.entry_id,
+                desk_items.c.state,
+                desk_items.c.case_id,
+                desk_cases.c.state.label("case_state"),
             )
             .join(desk_items, desk_items.c.id == desk_item_entries.c.item_id)
-            .where(desk_item_entries.c.entry_id.in_(part), desk_items.c.state != WITHDRAWN)
+            .join(desk_cases, desk_cases.c.id == desk_items.c.case_id)
+            .where(
+                desk_item_entries.c.entry_id.in_(part),
+                desk_items.c.state != ItemState.WITHDRAWN.value,
+            )
             .order_by(desk_items.c.id)
         ).all()
-        for row in rows:
-            found.entries.append((row.id, row.entry_id))
-            found.states[row.id] = row.state
-            found.cases[row.id] = row.case_id
+        found += [_Claim(*row) for row in rows]
     return found
 
 
