@@ -86,10 +86,16 @@ def match_command(
                 watch.observe(found.matches, key_id=None)
                 yield found.to_json()
 
-        write_records(
-            records(), output_format, columns=COLUMNS, table_columns=TABLE_COLUMNS, flatten=_flatten
-        )
-    watch.close()
+        try:
+            write_records(
+                records(),
+                output_format,
+                columns=COLUMNS,
+                table_columns=TABLE_COLUMNS,
+                flatten=_flatten,
+            )
+        finally:  # what was seen before Ctrl-C too
+            watch.close()
     elapsed = time.perf_counter() - started
     typer.echo(
         f"{len(files)} files, {matched} matched, {failures} failed, "

@@ -145,9 +145,11 @@ def scan_command(
         banks=bank_names or None,
         on_result=watched,
     )
-    outcome = job.run(sys.stdout, progress=lambda total: progress("Scanning", total=total))
-    if watch is not None:
-        watch.close()
+    try:
+        outcome = job.run(sys.stdout, progress=lambda total: progress("Scanning", total=total))
+    finally:  # what was seen before Ctrl-C too: a resumed run does not judge it again
+        if watch is not None:
+            watch.close()
     _print_summary(outcome.summary, skipped=outcome.skipped, not_read=walk.skipped_note())
     if report is not None:
         typer.echo(f"Report: {report}", err=True)
