@@ -193,9 +193,9 @@ class Watch:
     def _restore(self, pending: Pending) -> None:
         with self._lock:
             for pair, counted in pending.items():
-                now = self._pending.get(pair)
-                if now is not None:
-                    now.count += counted.count
+                current = self._pending.get(pair)
+                if current is not None:
+                    current.count += counted.count
                 elif len(self._pending) < MAX_PENDING:
                     self._pending[pair] = counted
                 else:
