@@ -39,6 +39,7 @@ DEFAULT_DECODE_PIXELS: Final = DEFAULT_MAX_PIXELS
 DEFAULT_DECODE_WAIT: Final = 2.0
 DEFAULT_HEADER_TIMEOUT: Final = 10.0
 DEFAULT_BODY_TIMEOUT: Final = 30.0
+DEFAULT_DESK_SESSIONS_MINUTES: Final = 30
 DEFAULT_GATE_PROMPT_MS: Final = 15
 """CPU milliseconds the gate reads a request's prompt and negative prompt for: under its 20 ms
 target (issue 17). The same as ``rempart.text.deadline.DEFAULT_PROMPT_MS``, which the text
@@ -145,7 +146,26 @@ SETTINGS: Final = (
         "one not read in full by then goes to review (0: no limit).",
         minimum=0,
     ),
+    Setting(
+        "desk_key_file",
+        "",
+        "Key file that seals the desk's notes, victims' words and mandates "
+        "(rempart desk init makes it; default: desk.key in the data folder).",
+    ),
+    Setting(
+        "desk_authority",
+        "",
+        "Authority channel minors' cases are flagged for, e.g. PHAROS or NCMEC "
+        "(default: none named).",
+    ),
+    Setting(
+        "desk_sessions_minutes",
+        DEFAULT_DESK_SESSIONS_MINUTES,
+        "Minutes of inactivity after which a desk page session ends.",
+    ),
 )
+# Longest authority name a case records (desk_cases.authority).
+_MAX_AUTHORITY: Final = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +186,9 @@ class Settings:
     api_header_timeout: float = DEFAULT_HEADER_TIMEOUT
     api_body_timeout: float = DEFAULT_BODY_TIMEOUT
     gate_prompt_ms: int = DEFAULT_GATE_PROMPT_MS
+    desk_key_file: Path | None = None
+    desk_authority: str = ""
+    desk_sessions_minutes: int = DEFAULT_DESK_SESSIONS_MINUTES
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
@@ -180,6 +203,11 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
             )
     values = {setting.name: _parse(setting, environ.get(setting.env)) for setting in SETTINGS}
     data_dir = Path(str(values["data_dir"]) or _default_data_dir(environ)).expanduser()
+    authority = str(values["desk_authority"])
+    if len(authority) > _MAX_AUTHORITY:
+        raise ConfigError(
+            f"REMPART_DESK_AUTHORITY is at most {_MAX_AUTHORITY} characters, got {len(authority)}"
+        )
     return Settings(
         media=MediaLimits(
             max_bytes=int(values["media_max_bytes"]),
@@ -201,6 +229,9 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         api_header_timeout=float(values["api_header_timeout"]),
         api_body_timeout=float(values["api_body_timeout"]),
         gate_prompt_ms=int(values["gate_prompt_ms"]),
+        desk_key_file=Path(str(values["desk_key_file"]) or data_dir / "desk.key").expanduser(),
+        desk_authority=authority,
+        desk_sessions_minutes=int(values["desk_sessions_minutes"]),
     )
 
 

@@ -3,7 +3,8 @@
     RempartError            anything Rempart reports about its input or its configuration
     ├── ConfigError         a setting is unknown or has an invalid value
     │   ├── PolicyError     a policy cannot be loaded
-    │   └── LexiconError    a prompt lexicon cannot be loaded
+    │   ├── LexiconError    a prompt lexicon cannot be loaded
+    │   └── DeskKeyError    the desk's key file is missing, or a sealed field will not open
     ├── MediaError          a file or byte string is not an image Rempart will decode
     ├── PromptError         a prompt Rempart will not read (too long, not text)
     ├── RequestError        a request (an API body, a batch line) is not one Rempart reads
@@ -24,7 +25,12 @@
     │   └── UnknownKeyError
     ├── NotReadyError       a long-running process is still loading what this needs
     ├── OverloadedError     a server worker decodes all the pixels it may; retry shortly
-    └── ScanOutputError     a scan output that cannot be resumed
+    ├── RateLimitedError    too many attempts (a desk sign-in); retry later
+    ├── ScanOutputError     a scan output that cannot be resumed
+    ├── CaseInvalidError    a desk case operation cannot be done as asked
+    │   ├── CaseNotFoundError       no case has that number (or the secret is wrong)
+    │   └── CaseStateConflictError  the case or item is not in a state that allows it
+    └── HashLowQualityError a reported hash too featureless to act on
 
 Each class says what the command line exits with (``exit_code``, an ``ExitCode``) and which
 problem type the API answers with (``problem``, a slug of ``urn:rempart:problem:<slug>``), so
@@ -45,10 +51,15 @@ __all__ = [
     "BankError",
     "BankExistsError",
     "C2paError",
+    "CaseInvalidError",
+    "CaseNotFoundError",
+    "CaseStateConflictError",
     "ConfigError",
+    "DeskKeyError",
     "DetectorError",
     "EnrolmentError",
     "ExitCode",
+    "HashLowQualityError",
     "ImportLineError",
     "IndexFileError",
     "Interrupted",
@@ -63,6 +74,7 @@ __all__ = [
     "PolicyError",
     "PromptError",
     "PromptErrorCode",
+    "RateLimitedError",
     "RempartError",
     "RequestError",
     "ScanOutputError",
@@ -368,9 +380,60 @@ class OverloadedError(RempartError):
         return {"Retry-After": str(self.retry_after)}
 
 
+class RateLimitedError(RempartError):
+    """Too many attempts in too little time (signing in to a desk case): retry later."""
+
+    exit_code = ExitCode.SOME_FAILED
+    problem = "rate-limited"
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def problem_headers(self) -> dict[str, str]:
+        """Say when to retry."""
+        return {"Retry-After": str(self.retry_after)}
+
+
 class ScanOutputError(RempartError):
     """An output that cannot be written or resumed: a folder, in a missing folder, not a
     scan's output, or made by another policy, other detectors or other banks."""
+
+
+class CaseInvalidError(RempartError):
+    """A desk case operation that cannot be done as asked: an invalid item, words on a
+    minor's case, an actor who may not do this; nothing was changed."""
+
+    problem = "case-invalid"
+
+
+class CaseNotFoundError(CaseInvalidError):
+    """No case has the number given, or the secret given is not its secret (one message for
+    both, so that a wrong secret does not tell that the number exists)."""
+
+    problem = "case-not-found"
+
+
+class CaseStateConflictError(CaseInvalidError):
+    """The case or item is not in a state from which this move is allowed; the message names
+    the moves that are."""
+
+    problem = "case-state-conflict"
+
+
+class HashLowQualityError(RempartError):
+    """A reported PDQ hash under the quality a match needs (``MIN_QUALITY``): too featureless
+    to act on; nothing was stored."""
+
+    exit_code = ExitCode.SOME_FAILED
+    problem = "hash-low-quality"
+
+
+class DeskKeyError(ConfigError):
+    """The desk's key file (``REMPART_DESK_KEY_FILE``) is missing or unusable, or a sealed
+    field does not open with it: no key, no desk."""
+
+    problem = "desk-unavailable"
 
 
 class Interrupted(KeyboardInterrupt):

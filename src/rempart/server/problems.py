@@ -63,12 +63,17 @@ _KINDS: list[ProblemKind] = [
     ProblemKind("enrolment-failed", 422, "No usable face in a photo; nothing was enrolled"),
     ProblemKind("key-not-found", 404, "No such API key"),
     ProblemKind("key-invalid", 422, "The key cannot be created as asked"),
+    ProblemKind("case-not-found", 404, "No case with this number and secret"),
+    ProblemKind("case-invalid", 422, "The case operation is not valid"),
+    ProblemKind("case-state-conflict", 409, "The case or item is not in a state that allows this"),
+    ProblemKind("hash-low-quality", 422, "The hash is too featureless to act on"),
     ProblemKind("detector-unavailable", 503, "A detector this needs is not installed"),
     ProblemKind("not-ready", 503, "The server is still loading its hash banks"),
     ProblemKind("database-unavailable", 503, "The database cannot be reached"),
     ProblemKind("index-unavailable", 503, "The saved match index cannot be read"),
     ProblemKind("misconfigured", 503, "The server's configuration cannot do this"),
     ProblemKind("overloaded", 503, "The server is decoding all the images it may at once"),
+    ProblemKind("desk-unavailable", 503, "The desk has no usable key file"),
     ProblemKind("internal-error", 500, "Internal error"),
 ]
 # One type per MediaErrorCode: image-too-large, image-truncated, ...
