@@ -192,6 +192,7 @@ SLOW_TESTS = (
     r"tests/test_layers\.py::test_every_module_imports_first",  # a hundred interpreters
     r"tests/cli/test_hostile_dump\.py",  # each runs rempart in new interpreters
     r"tests/test_privacy\.py",  # new interpreters, every model, a server
+    r"tests/desk/test_pdq_js\.py",  # a browser; 12-MP photos hashed in it
 )
 
 
