@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -186,3 +189,13 @@ def test_an_interrupted_rekey_loses_no_key(
     report = rekey(store, keys.path)  # run again, it finishes the job
     assert report.cases == 2
     assert set(report.dropped) == {keys.active, now.active}
+
+
+def test_the_desk_imports_without_its_extra_and_says_what_is_missing(
+    keys: DeskKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hidden = "import sys; sys.modules['cryptography'] = None; import rempart.desk"
+    subprocess.run([sys.executable, "-c", hidden], check=True, env=os.environ)
+    monkeypatch.setitem(sys.modules, "cryptography.hazmat.primitives.ciphers.aead", None)
+    with pytest.raises(DeskKeyError, match=r"pip install 'rempart\[desk\]'"):
+        keys.new_data_key(case_id=1)

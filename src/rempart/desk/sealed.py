@@ -32,15 +32,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select, update
 
 from rempart.errors import DeskKeyError
 from rempart.store import Store
 from rempart.store.schema import desk_cases
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 __all__ = ["DeskKeys", "RekeyReport", "rekey", "seal", "unseal"]
 
@@ -88,7 +89,7 @@ class DeskKeys:
     def create(cls, path: Path) -> DeskKeys:
         """Make a key file with one new key; refuses to overwrite one (``rekey`` rotates)."""
         kid = _new_key_id()
-        keys = cls({kid: AESGCM.generate_key(bit_length=256)}, kid)
+        keys = cls({kid: _new_key()}, kid)
         _write(path, keys, exclusive=True)
         return cls.load(path)
 
@@ -127,13 +128,12 @@ class DeskKeys:
 
     def new_data_key(self, *, case_id: int) -> tuple[bytes, bytes, str]:
         """A fresh data key for case ``case_id``: ``(key, wrapped key, wrapping key id)``."""
-        data_key = AESGCM.generate_key(bit_length=256)
+        data_key = _new_key()
         return data_key, self.wrap(data_key, case_id=case_id), self.active
 
     def wrap(self, data_key: bytes, *, case_id: int) -> bytes:
         """``data_key`` encrypted under the active key, bound to the case."""
-        nonce = secrets.token_bytes(NONCE_BYTES)
-        return nonce + AESGCM(self.keys[self.active]).encrypt(nonce, data_key, _wrap_aad(case_id))
+        return _encrypt(self.keys[self.active], data_key, _wrap_aad(case_id))
 
     def unwrap(self, wrapped: bytes, kid: str, *, case_id: int) -> bytes:
         """The case's data key; ``DeskKeyError`` when the file lacks its key or it will not
@@ -144,32 +144,23 @@ class DeskKeys:
                 f"case {case_id}'s data key is wrapped by key {kid!r}, which the desk key file "
                 f"{self.path or ''} does not hold"
             )
-        try:
-            return AESGCM(key).decrypt(
-                wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], _wrap_aad(case_id)
-            )
-        except InvalidTag:
-            raise DeskKeyError(
-                f"case {case_id}'s data key does not open with key {kid!r}"
-            ) from None
+        data_key = _decrypt(key, wrapped, _wrap_aad(case_id))
+        if data_key is None:
+            raise DeskKeyError(f"case {case_id}'s data key does not open with key {kid!r}")
+        return data_key
 
 
 def seal(data_key: bytes, plaintext: str, *, case_id: int, field: str) -> bytes:
     """``plaintext`` encrypted under the case's data key: nonce, then ciphertext and tag."""
-    nonce = secrets.token_bytes(NONCE_BYTES)
-    aad = _field_aad(case_id, field)
-    return nonce + AESGCM(data_key).encrypt(nonce, plaintext.encode("utf-8"), aad)
+    return _encrypt(data_key, plaintext.encode("utf-8"), _field_aad(case_id, field))
 
 
 def unseal(data_key: bytes, sealed: bytes, *, case_id: int, field: str) -> str:
     """The text ``seal`` sealed; ``DeskKeyError`` when it does not open (another key, case or
     field, or altered bytes)."""
-    try:
-        plain = AESGCM(data_key).decrypt(
-            sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], _field_aad(case_id, field)
-        )
-    except InvalidTag:
-        raise DeskKeyError(f"a sealed {field} of case {case_id} does not open") from None
+    plain = _decrypt(data_key, sealed, _field_aad(case_id, field))
+    if plain is None:
+        raise DeskKeyError(f"a sealed {field} of case {case_id} does not open")
     return plain.decode("utf-8")
 
 
@@ -179,7 +170,7 @@ def rekey(store: Store, path: Path) -> RekeyReport:
     Interrupted at any point, the file still holds every key some case needs."""
     old = DeskKeys.load(path)
     kid = _new_key_id()
-    both = DeskKeys({**old.keys, kid: AESGCM.generate_key(bit_length=256)}, kid)
+    both = DeskKeys({**old.keys, kid: _new_key()}, kid)
     _write(path, both)
     rewrapped = 0
     with store.write() as connection:
@@ -208,6 +199,40 @@ def rekey(store: Store, path: Path) -> RekeyReport:
             last = rows[-1].id
     _write(path, DeskKeys({kid: both.keys[kid]}, kid))
     return RekeyReport(kid, rewrapped, tuple(sorted(old.keys)))
+
+
+def _new_key() -> bytes:
+    return secrets.token_bytes(KEY_BYTES)
+
+
+def _encrypt(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    """AES-256-GCM under a fresh random nonce: the nonce, then the ciphertext and its tag."""
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    return nonce + _aesgcm(key).encrypt(nonce, plaintext, aad)
+
+
+def _decrypt(key: bytes, blob: bytes, aad: bytes) -> bytes | None:
+    """What ``_encrypt`` encrypted; None when it does not open (another key or associated
+    data, or altered bytes)."""
+    from cryptography.exceptions import InvalidTag
+
+    try:
+        return _aesgcm(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
+    except InvalidTag:
+        return None
+
+
+def _aesgcm(key: bytes) -> AESGCM:
+    # Imported here: cryptography comes with the desk extra, and a server without the desk
+    # must start without it.
+    try:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    except ImportError:
+        raise DeskKeyError(
+            "the desk needs the 'desk' extra (cryptography is not installed): "
+            "pip install 'rempart[desk]'"
+        ) from None
+    return AESGCM(key)
 
 
 def _new_key_id() -> str:

@@ -115,7 +115,8 @@ function gatherStacked(plan, luma, tileWidth, readTile) {
   const stacked = plan.rows.positions.map((_, index) => index);
   for (let left = 0; left < plan.width; left += tileWidth) {
     const width = Math.min(tileWidth, plan.width - left);
-    const colAt = plan.cols.positions.map((col) => (col >= left && col < left + width ? col - left : -1));
+    const inTile = (col) => col >= left && col < left + width;
+    const colAt = plan.cols.positions.map((col) => (inTile(col) ? col - left : -1));
     gatherLuma(luma, readTile(left, width), width, stacked, colAt);
   }
 }
@@ -249,8 +250,8 @@ function readWebGL(context, bitmap, plan, luma) {
       context.pixelStorei(context.UNPACK_SKIP_PIXELS, left);
       rows.forEach((row, index) => {
         context.pixelStorei(context.UNPACK_SKIP_ROWS, row);
-        const type = context.UNSIGNED_BYTE;
-        context.texSubImage2D(context.TEXTURE_2D, 0, 0, index, width, 1, context.RGBA, type, bitmap);
+        const [target, format, type] = [context.TEXTURE_2D, context.RGBA, context.UNSIGNED_BYTE];
+        context.texSubImage2D(target, 0, 0, index, width, 1, format, type, bitmap);
       });
       const rgba = new Uint8Array(4 * width * rows.length);
       // Texture row 0 is the first row uploaded: no flip on the way back.
@@ -277,7 +278,7 @@ function readCanvas(bitmap, plan, luma) {
   context.imageSmoothingEnabled = false;
   gatherStacked(plan, luma, canvas.width, (left, width) => {
     context.clearRect(0, 0, canvas.width, canvas.height);
-    rows.forEach((row, index) => context.drawImage(bitmap, left, row, width, 1, 0, index, width, 1));
+    rows.forEach((row, at) => context.drawImage(bitmap, left, row, width, 1, 0, at, width, 1));
     return context.getImageData(0, 0, width, rows.length).data;
   });
 }
@@ -327,7 +328,8 @@ async function hashFile(file) {
 }
 
 function hashPixels({ pixels, width, height }) {
-  if (!Number.isInteger(width) || !Number.isInteger(height) || pixels.length !== 4 * width * height) {
+  const sized = Number.isInteger(width) && Number.isInteger(height);
+  if (!sized || pixels.length !== 4 * width * height) {
     throw new TypeError("pixels must hold width x height RGBA pixels");
   }
   const plan = imagePlan(width, height);
@@ -340,16 +342,14 @@ async function answer(message) {
   try {
     const result = message.pixels ? hashPixels(message) : await hashFile(message.file);
     if (result.quality < MIN_QUALITY) {
-      return {
-        ok: false,
-        code: "low_quality",
-        message: `The image is too plain to hash usefully (quality ${result.quality}, under ${MIN_QUALITY}).`,
-      };
+      const message = `The image is too plain to hash usefully (quality ${result.quality}).`;
+      return { ok: false, code: "low_quality", message };
     }
     return { ok: true, ...result };
   } catch (error) {
     if (error instanceof Refusal) return { ok: false, code: error.code, message: error.message };
-    return { ok: false, code: "undecodable", message: `This image could not be hashed: ${error.message}` };
+    const message = `This image could not be hashed: ${error.message}`;
+    return { ok: false, code: "undecodable", message };
   }
 }
 

@@ -19,7 +19,13 @@
   function hash(file) {
     if (worker === null) {
       worker = new Worker(workerUrl);
-      worker.onmessage = (event) => replies.shift()(event.data);
+      worker.onmessage = (event) => replies.shift()?.(event.data);
+      // The worker did not load (a policy, an old browser): no photo can be hashed here.
+      worker.onerror = (event) => {
+        event.preventDefault();
+        const reply = { ok: false, code: "undecodable", message: "pdq.js did not load" };
+        replies.splice(0).forEach((resolve) => resolve(reply));
+      };
     }
     return new Promise((resolve) => {
       replies.push(resolve);
