@@ -3,7 +3,12 @@
 Every write is one transaction that also appends to the change log (``bank_changes``), which
 is how a matcher in another process follows a bank without reloading it. Entries are never
 deleted: a withdrawal stamps ``withdrawn_at`` and takes the hash out of matching at once, and
-the record of what was withdrawn, when and why stays.
+the record of what was withdrawn, when and why stays; a reinstatement clears it and logs an
+``add``, so that followers index the entry again.
+
+The writes take an optional ``connection``: given one (from ``Store.write()``), they join the
+caller's transaction, so that an app (the desk) writes its own rows and the bank entries they
+claim all or nothing; else each opens its own.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -170,6 +176,7 @@ class Banks:
         threshold: int = MATCH_THRESHOLD,
         enabled: bool = True,
         review: bool = False,
+        connection: Connection | None = None,
     ) -> Bank:
         """Create a bank; its name must be new. Its ``category`` defaults from its ``source``
         (``category_for_source``: a child-protection list's is ``child_sexual_abuse``); a
@@ -181,7 +188,7 @@ class Banks:
         kind = category_for_source(source) if category is None else _category(category)
         now = utc_now()
         try:
-            with self.store.write() as connection:
+            with self._writing(connection) as connection:
                 bank_id = connection.execute(
                     insert(banks)
                     .values(
@@ -198,9 +205,9 @@ class Banks:
                     .returning(banks.c.id)
                 ).scalar_one()
                 _log(connection, bank_id, None, "bank", now)
+                return _bank(connection, name)
         except IntegrityError:
             raise BankExistsError(f"a bank named {name!r} exists already") from None
-        return self.get(name)
 
     def update(
         self,
@@ -266,6 +273,7 @@ class Banks:
         *,
         origin: str,
         fmt: HashListFormat,
+        connection: Connection | None = None,
     ) -> ImportReport:
         """Add (and, for records marked withdrawn, withdraw) hashes, all or nothing.
 
@@ -274,7 +282,7 @@ class Banks:
         """
         now = utc_now()
         skipped: Counter[str] = Counter()
-        with self.store.write() as connection:
+        with self._writing(connection) as connection:
             bank = _bank(connection, name)
             import_id = connection.execute(
                 insert(bank_imports)
@@ -335,6 +343,7 @@ class Banks:
         quality: int | None = None,
         source_ref: str | None = None,
         note: str | None = None,
+        connection: Connection | None = None,
     ) -> ImportReport:
         """Add one hash (a victim's submission, a moderator's decision)."""
         try:
@@ -344,7 +353,9 @@ class Banks:
         for what, text in (("source_ref", source_ref), ("note", note)):
             _check_text(what, text or "")
         record = Record(1, value, quality=quality, source_ref=source_ref, note=note)
-        return self.import_records(name, [record], origin="add", fmt=HashListFormat.HEX)
+        return self.import_records(
+            name, [record], origin="add", fmt=HashListFormat.HEX, connection=connection
+        )
 
     def withdraw(
         self,
@@ -353,6 +364,7 @@ class Banks:
         hashes: Sequence[str] = (),
         entry_ids: Sequence[int] = (),
         reason: str = "",
+        connection: Connection | None = None,
     ) -> WithdrawReport:
         """Withdraw entries by hash or id: they stop matching at once and stay on record."""
         try:
@@ -364,7 +376,7 @@ class Banks:
         now = utc_now()
         found: set[object] = set()
         was_withdrawn = withdrawn = 0
-        with self.store.write() as connection:
+        with self._writing(connection) as connection:
             bank = _bank(connection, name)
             for column, values in ((bank_entries.c.hash, wanted), (bank_entries.c.id, ids)):
                 for part in _chunks(values):
@@ -378,6 +390,55 @@ class Banks:
                     withdrawn += _withdraw(connection, bank.id, column.in_(part), reason, now)
         missing = [str(value) for value in [*wanted, *ids] if value not in found]
         return WithdrawReport(bank.name, withdrawn, was_withdrawn, tuple(missing))
+
+    def reinstate(
+        self, name: str, entry_ids: Sequence[int], *, connection: Connection | None = None
+    ) -> int:
+        """Make withdrawn entries match again (a victim reports anew a hash withdrawn
+        earlier), each logged as an ``add``; returns how many were withdrawn and now are not.
+        Entries that are active, or not the bank's, are left as they are."""
+        ids = sorted(set(entry_ids))
+        now = utc_now()
+        reinstated = 0
+        with self._writing(connection) as connection:
+            bank = _bank(connection, name)
+            for part in _chunks(ids):
+                found = (
+                    connection.execute(
+                        select(bank_entries.c.id).where(
+                            bank_entries.c.bank_id == bank.id,
+                            bank_entries.c.id.in_(part),
+                            bank_entries.c.withdrawn_at.is_not(None),
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+                if not found:
+                    continue
+                connection.execute(
+                    update(bank_entries)
+                    .where(bank_entries.c.id.in_(found))
+                    .values(withdrawn_at=None, withdrawn_reason=None)
+                )
+                connection.execute(
+                    insert(bank_changes),
+                    [{"bank_id": bank.id, "entry_id": i, "op": "add", "at": now} for i in found],
+                )
+                reinstated += len(found)
+        return reinstated
+
+    @contextmanager
+    def _writing(self, connection: Connection | None) -> Iterator[Connection]:
+        """The caller's write transaction, or a new one."""
+        if connection is None:
+            with self.store.write() as connection:
+                yield connection
+            return
+        if not connection.get_execution_options().get("rempart_write"):
+            # Outside Store.write() the change log could be seen out of order by followers.
+            raise RuntimeError("a bank write needs a connection from Store.write()")
+        yield connection
 
     def entries(self, name: str, *, include_withdrawn: bool = False) -> Iterator[ExportRow]:
         """A bank's entries, oldest first, streamed."""
