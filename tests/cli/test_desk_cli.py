@@ -154,7 +154,23 @@ def test_report_needs_an_age_and_something_to_report(desk_env: dict[str, str]) -
     code, _, err = run(desk_env, "report", "--age", "adult")
     assert code == 2
     assert "--url" in err
+    code, _, err = run(
+        desk_env, "report", "--url", "https://example.org/x", "--age", "adult", "--mandate", "M"
+    )
+    assert code == 2
+    assert "--scope" in err
     assert jsonl(desk_env, "case", "list") == []
+
+
+def test_a_report_under_a_mandate_is_the_consoles(desk_env: dict[str, str]) -> None:
+    [reported] = jsonl(
+        desk_env,
+        *("report", "--url", "https://example.org/y", "--age", "adult"),
+        *("--mandate", "M-3", "--scope", "take-down requests", "--ends", "2999-01-01"),
+    )
+    assert reported["flagger_key_id"] == "cli"
+    [shown] = jsonl(desk_env, "case", "show", reported["number"])
+    assert {event["actor"] for event in shown["events"]} == {"cli"}
 
 
 def test_a_minors_case_refuses_words(desk_env: dict[str, str]) -> None:
@@ -226,6 +242,8 @@ def test_report_to_a_server_sends_hashes_never_the_photo(
         str(key_file),
         "--mandate",
         "M-9",
+        "--scope",
+        "take-down requests",
         "--starts",
         "2026-02-01",
     )
@@ -240,7 +258,7 @@ def test_report_to_a_server_sends_hashes_never_the_photo(
     assert sent["age"] == "adult"
     assert sent["mandate"] == {
         "reference": "M-9",
-        "scope": "",
+        "scope": "take-down requests",
         "starts": "2026-02-01",
         "ends": None,
     }

@@ -78,6 +78,8 @@ def report_command(
     server: Annotated[
         str | None,
         typer.Option(
+            "--server",
+            "-s",
             metavar="URL",
             help="Report to this Rempart server, with the key in --key-file "
             "[default: into the local database].",
@@ -86,6 +88,8 @@ def report_command(
     key_file: Annotated[
         Path | None,
         typer.Option(
+            "--key-file",
+            "-k",
             metavar="FILE",
             help="File holding the API key (a flagger's or an admin's) for --server "
             "[default: none].",
@@ -111,8 +115,11 @@ def report_command(
         ),
     ] = None,
     scope: Annotated[
-        str, typer.Option(metavar="TEXT", help="What the mandate covers [default: nothing].")
-    ] = "",
+        str | None,
+        typer.Option(
+            metavar="TEXT", help="What the mandate covers, needed with --mandate [default: none]."
+        ),
+    ] = None,
     starts: Annotated[
         str | None,
         typer.Option(metavar="YYYY-MM-DD", help="When the mandate starts [default: today]."),
@@ -133,7 +140,7 @@ def report_command(
     Examples:
       rempart report photo.jpg --age adult
       rempart report --url https://example.org/post/1 --age unsure
-      rempart report a.jpg --age adult --server "$URL" --key-file k --mandate M1
+      rempart report a.jpg --age adult -s "$URL" -k key --mandate M1 --scope all
     """
     from rempart.desk import VICTIM, AgeAnswer, Mandate
 
@@ -144,7 +151,9 @@ def report_command(
     if not items:
         exit_with("give photos to hash, or --url, or both", ExitCode.USAGE)
     given = None
-    if mandate is not None:
+    if (mandate is None) != (scope is None):
+        exit_with("--mandate and --scope go together", ExitCode.USAGE)
+    if mandate is not None and scope is not None:
         given = Mandate(
             reference=mandate,
             scope=scope,
