@@ -13,9 +13,11 @@ import pytest
 from rempart.config import load_settings
 from rempart.errors import NotReadyError
 from rempart.gallery import EMBEDDING_SIZE
+from rempart.matching.banks import BankMatch
 from rempart.persons import ProtectedPersons
 from rempart.runtime import Runtime
 from rempart.store import Store
+from tests.desk.watched import desk_bank, entry_id, item, watched_item
 
 PROMPT = "Jane Okonkwo-Larsen topless"  # a sexualised request naming a person
 
@@ -62,3 +64,21 @@ def test_what_else_follows_runs_each_time(runtime: Runtime) -> None:
     runtime.follow()
     runtime.follow()
     assert calls == [1, 1]
+
+
+def test_the_watch_follows_the_desk_banks_and_writes_at_each_follow_and_at_close(
+    runtime: Runtime,
+) -> None:
+    store = Store.open(runtime.settings.database_url)
+    desk_bank(store, "desk-adult")
+    first, second = (
+        watched_item(store, [entry_id(store, "desk-adult", f"{i:02x}" * 32)]) for i in (1, 2)
+    )
+    runtime.follow()  # the new desk entries are watched from here
+    runtime.watch.observe([BankMatch("desk-adult", first.entry_id, "01" * 32, 0)], key_id="k")
+    runtime.follow()
+    assert item(store, first.item_id)["state"] == "sighted"
+    runtime.watch.observe([BankMatch("desk-adult", second.entry_id, "02" * 32, 0)], key_id="k")
+    runtime.close()
+    assert item(store, second.item_id)["state"] == "sighted"
+    store.close()

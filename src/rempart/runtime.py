@@ -3,8 +3,10 @@ the apps built once, and a thread that keeps them in step with the database.
 
 The match index loads on a thread at start (``ready`` is false, and ``require_matcher`` raises
 ``NotReadyError``, until it has), then follows the bank change log every second, as it does the
-protected persons: a withdrawal or a newly enrolled person takes effect within seconds. Other
-things to follow (an HTTP server's API keys) join with ``also_follow``.
+protected persons: a withdrawal or a newly enrolled person takes effect within seconds. The
+desk's ``watch``, which every match is handed to, follows the desk's banks and writes the
+sightings it counted on the same beat. Other things to follow (an HTTP server's API keys) join
+with ``also_follow``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from typing import Final
 
 from rempart.config import Settings
+from rempart.desk.watch import Watch
 from rempart.detectors import DetectorRegistry, default_registry
 from rempart.errors import NotReadyError
 from rempart.gallery import Gallery
@@ -50,13 +53,18 @@ class Runtime:
         self.policy = policy or load_policy(settings.policy)
         self.banks = Banks(store)
         self.persons = ProtectedPersons(store)
+        self.watch = Watch(store)
         self.detectors = detectors or default_registry(settings, gallery=self.gallery)
         self.matcher: BankMatcher | None = None
         self.load_error: str | None = None
         self._gallery = Gallery()
         self._names: list[PersonName] = []
         self._persons_seen = -1
-        self._followers: list[Callable[[], None]] = [self._follow_banks, self._follow_persons]
+        self._followers: list[Callable[[], None]] = [
+            self._follow_banks,
+            self._follow_persons,
+            self._follow_watch,
+        ]
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
@@ -120,8 +128,9 @@ class Runtime:
         return self._names
 
     def follow(self) -> None:
-        """Apply bank changes, reload the persons if they changed, and run what else follows;
-        a step that fails (a database hiccup) is logged and tried again next time."""
+        """Apply bank changes, reload the persons if they changed, write the desk's sightings,
+        and run what else follows; a step that fails (a database hiccup) is logged and tried
+        again next time."""
         for step in self._followers:
             try:
                 step()
@@ -129,10 +138,15 @@ class Runtime:
                 _LOG.exception("following the database failed")
 
     def close(self) -> None:
-        """Stop following, close the gate and the database."""
+        """Stop following, write the sightings counted since, close the gate and the
+        database."""
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=10)
+        try:
+            self.watch.close()
+        except Exception:  # the database went first; closing goes on
+            _LOG.exception("writing the desk's last sightings failed")
         self.gate.close()
         self.store.close()
 
@@ -160,6 +174,10 @@ class Runtime:
     def _follow_banks(self) -> None:
         if self.matcher is not None:
             self.matcher.refresh()
+
+    def _follow_watch(self) -> None:
+        self.watch.refresh()
+        self.watch.flush()
 
     def _follow_persons(self) -> None:
         seen = self.persons.changes()

@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from rempart.config import load_settings
+from rempart.store import Store
 from tests.cli.invoke import run
+from tests.desk.watched import desk_bank, entry_id, item, sightings, watched_item
 from tests.images import encode, gradient
 
 
@@ -180,3 +183,23 @@ def test_bank_categories_from_the_command_line(
     assert [(m["bank"], m["category"]) for m in json.loads(out)["matches"]] == [("demo", "demo")]
     code, out, _ = run(env, "bank", "update", "demo", "--category", "other")
     assert json.loads(out)["category"] == "other"
+
+
+def test_match_of_a_reported_image_says_review_and_sights_it(
+    env: dict[str, str], photos: Path
+) -> None:
+    store = Store.open(load_settings(env).database_url)
+    try:
+        desk_bank(store, "desk-adult")
+        pdq = json.loads(run(env, "hash", str(photos / "known.png"))[1])["pdq"]
+        watched = watched_item(store, [entry_id(store, "desk-adult", pdq)], pdq=pdq)
+        code, out, err = run(env, "match", str(photos / "known.png"), str(photos / "other.png"))
+        assert code == 0, err
+        known, other = map(json.loads, out.splitlines())
+        assert [(m["bank"], m["review"]) for m in known["matches"]] == [("desk-adult", True)]
+        assert other["matches"] == []
+        row = item(store, watched.item_id)
+        assert (row["state"], row["sightings"]) == ("sighted", 1)
+        assert [(r["key_id"], r["count"]) for r in sightings(store, 0)] == [(None, 1)]
+    finally:
+        store.close()

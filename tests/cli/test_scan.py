@@ -15,8 +15,11 @@ import html5lib
 import pytest
 from PIL import Image
 
+from rempart.config import load_settings
 from rempart.scan import THUMBNAIL_CELLS
+from rempart.store import Store
 from tests.cli.invoke import run
+from tests.desk.watched import desk_bank, entry_id, item, watched_item
 from tests.images import encode, gradient
 
 
@@ -241,3 +244,25 @@ def test_resume_refuses_an_output_made_with_other_banks(
     assert "banks: known" in err
     assert "active 1" in err
     assert "active 2" in err
+
+
+def test_scan_of_a_reported_image_says_review_and_sights_it(
+    env: dict[str, str], folder: Path
+) -> None:
+    store = Store.open(load_settings(env).database_url)
+    try:
+        desk_bank(store, "desk-adult")
+        pdq = json.loads(run(env, "hash", str(folder / "b.jpg"))[1])["pdq"]
+        watched = watched_item(store, [entry_id(store, "desk-adult", pdq)], state="removed")
+        code, out, err = run(env, "scan", str(folder / "b.jpg"), "-d", "provenance")
+        assert code == 0, err
+        (record,) = map(json.loads, out.splitlines())
+        assert record["verdict"]["action"] == "review"
+        assert [r["rule"] for r in record["verdict"]["reasons"]] == ["reported-image"]
+        assert [s["name"] for s in record["signals"] if s["name"].startswith("bank.")] == [
+            "bank.reported"
+        ]
+        row = item(store, watched.item_id)
+        assert (row["state"], row["sightings"]) == ("reappeared", 1)
+    finally:
+        store.close()

@@ -22,9 +22,12 @@ import httpx
 import pytest
 from PIL import Image
 
+from rempart.access.keys import parse_key
 from rempart.config import load_settings
 from rempart.hashing import DIHEDRAL_NAMES, MATCH_THRESHOLD, hash_media
 from rempart.media import load_bytes
+from rempart.store import Store
+from tests.desk.watched import desk_bank, entry_id, events, item, sightings, watched_item
 from tests.images import encode, gradient, skimage_rgb
 from tests.server import checks
 from tests.server.checks import problem
@@ -739,6 +742,77 @@ def test_scan_blocks_a_banked_image(
     # The mandatory known-image rule blocks under every policy.
     assert body["verdict"]["action"] == "block"
     assert "known-image" in rules_of(body["verdict"])
+
+
+# --- the desk's review banks and watch -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def app_store(database_url: str, served_app: InProcessServer) -> Iterator[Store]:
+    """The served app's database, for what only the desk writes (its banks, cases, items)."""
+    store = Store.open(database_url)
+    yield store
+    store.close()
+
+
+def test_a_reported_hash_matches_for_review_and_is_sighted(
+    platform: httpx.Client, keys: dict[str, str], app_store: Store
+) -> None:
+    bank, hash_hex = unique("desk"), random_hash()
+    desk_bank(app_store, bank)
+    watched = watched_item(app_store, [entry_id(app_store, bank, hash_hex)], pdq=hash_hex)
+
+    def sighted() -> list[dict[str, Any]] | None:
+        found = in_bank(platform, hash_hex, bank)
+        return found if item(app_store, watched.item_id)["state"] == "sighted" else None
+
+    (match,) = poll(sighted, "the reported hash matches and its item is sighted")
+    assert match["review"] is True
+    row = item(app_store, watched.item_id)
+    assert row["sightings"] >= 1
+    assert row["last_sighted_at"] is not None
+    assert [(e["actor"], e["to_state"]) for e in events(app_store, watched.item_id)] == [
+        ("system", "sighted")
+    ]
+    mine = [r for r in sightings(app_store, 0) if r["entry_id"] == watched.entry_id]
+    assert {r["key_id"] for r in mine} == {parse_key(keys["platform"])}
+    assert sum(r["count"] for r in mine) == row["sightings"]
+
+
+def test_a_reported_image_scans_as_review_and_blocks_once_confirmed(
+    platform: httpx.Client, app_store: Store, labelme: Path
+) -> None:
+    data = jpeg(labelme / "q0746.jpg")
+    pdq = local_hashes(data)["pdq"]
+    reported, confirmed = unique("desk"), unique("desk-confirmed")
+    desk_bank(app_store, reported)
+    desk_bank(app_store, confirmed, review=False)
+    watched = watched_item(app_store, [entry_id(app_store, reported, pdq)], state="closed")
+    poll(lambda: in_bank(platform, pdq, reported), f"{pdq} matches in {reported}")
+
+    def scan() -> dict[str, Any]:
+        response = platform.post("/v1/scan", content=data, headers={"content-type": "image/jpeg"})
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    body = scan()
+    assert body["verdict"]["action"] == "review"
+    assert "reported-image" in rules_of(body["verdict"])
+    (signal,) = [s for s in body["signals"] if s["name"].startswith("bank.")]
+    assert (signal["name"], signal["value"]) == ("bank.reported", reported)
+    # The scan was handed to the watch: the closed item's copy is back.
+    poll(
+        lambda: item(app_store, watched.item_id)["state"] == "reappeared",
+        "the closed item reappears",
+    )
+
+    entry_id(app_store, confirmed, pdq)
+    (match,) = poll(lambda: in_bank(platform, pdq, confirmed), f"{pdq} matches in {confirmed}")
+    assert "review" not in match
+    body = scan()
+    assert body["verdict"]["action"] == "block"
+    assert {"known-image", "reported-image"} <= set(rules_of(body["verdict"]))
 
 
 # --- guard -----------------------------------------------------------------------------------

@@ -45,7 +45,8 @@ def match_command(
 
     One record per file: {"path", "sha256", "pdq", "quality", "matches": [{"bank", "entry_id",
     "hash", "distance", "variant"}]}. A hash of quality below 50 is too featureless to match: it is
-    reported with "skipped": "low_quality". Exit status 0 whether or not anything matched;
+    reported with "skipped": "low_quality". A match in a review bank (a victim's report no
+    reviewer has confirmed) says "review": true. Exit status 0 whether or not anything matched;
     1 when a file could not be hashed.
 
     \b
@@ -54,12 +55,15 @@ def match_command(
       rempart match -r uploads/ --bank stopncii --format table
       rempart match upload.jpg --dihedral
     """
+    from rempart.desk.watch import Watch
     from rempart.hashing import HashFailure, hash_files
     from rempart.matching.banks import BankMatcher, match_images
     from rempart.store import Store
 
     settings = current_settings()
-    matcher = BankMatcher(Store.open(settings.database_url), bank_names or None)
+    store = Store.open(settings.database_url)
+    matcher = BankMatcher(store, bank_names or None)
+    watch = Watch(store)  # a copy of a reported image found here shows on its case
     files, walk = walk_paths(
         paths, recursive=recursive, follow_links=follow_links, all_files=all_files
     )
@@ -79,11 +83,19 @@ def match_command(
                     continue
                 (found,) = match_images(matcher, [result])
                 matched += bool(found.matches)
+                watch.observe(found.matches, key_id=None)
                 yield found.to_json()
 
-        write_records(
-            records(), output_format, columns=COLUMNS, table_columns=TABLE_COLUMNS, flatten=_flatten
-        )
+        try:
+            write_records(
+                records(),
+                output_format,
+                columns=COLUMNS,
+                table_columns=TABLE_COLUMNS,
+                flatten=_flatten,
+            )
+        finally:  # what was seen before Ctrl-C too
+            watch.close()
     elapsed = time.perf_counter() - started
     typer.echo(
         f"{len(files)} files, {matched} matched, {failures} failed, "

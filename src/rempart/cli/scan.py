@@ -99,8 +99,10 @@ def scan_command(
       rempart scan dump/ -r --sample 1000 --policy survey --report prevalence.html
       rempart scan uploads/ --out verdicts.jsonl --resume
     """
+    from rempart.desk.watch import Watch
+    from rempart.detectors.banks import bank_matches
     from rempart.policy import load_policy
-    from rempart.scan import ScanJob, Scanner
+    from rempart.scan import ScanJob, Scanner, ScanResult
     from rempart.scan.job import check_destinations
 
     settings = current_settings()
@@ -116,12 +118,20 @@ def scan_command(
     files, walk = walk_paths(
         paths, recursive=recursive, follow_links=follow_links, all_files=all_files
     )
+    matcher = bank_matcher(settings, bank_names)
+    # A copy of a reported image found here shows on its case.
+    watch = Watch(matcher.store) if matcher is not None else None
+
+    def watched(result: ScanResult) -> None:
+        if watch is not None:
+            watch.observe(bank_matches(result.signals), key_id=None)
+
     job = ScanJob(
         Scanner.from_registry(
             detectors,
             policy,
             names=names,
-            matcher=bank_matcher(settings, bank_names),
+            matcher=matcher,
             thumbnails=report is not None,
             limits=settings.media,
         ),
@@ -133,8 +143,13 @@ def scan_command(
         report=report,
         jobs=jobs or default_jobs(),
         banks=bank_names or None,
+        on_result=watched,
     )
-    outcome = job.run(sys.stdout, progress=lambda total: progress("Scanning", total=total))
+    try:
+        outcome = job.run(sys.stdout, progress=lambda total: progress("Scanning", total=total))
+    finally:  # what was seen before Ctrl-C too: a resumed run does not judge it again
+        if watch is not None:
+            watch.close()
     _print_summary(outcome.summary, skipped=outcome.skipped, not_read=walk.skipped_note())
     if report is not None:
         typer.echo(f"Report: {report}", err=True)

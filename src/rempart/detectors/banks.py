@@ -1,5 +1,6 @@
 """The bank detector: PDQ-hash each picture (``Picture.hashes``, as ``rempart hash`` does) and
-report matches in the hash banks as ``bank.match`` signals.
+report matches in the hash banks as signals: ``bank.match``, or ``bank.reported`` for a match in
+a review bank (a victim's report no reviewer has confirmed: it sends to review, never blocks).
 
 It runs beside the image detectors, on the same pool; whoever writes the record reads the same
 hashes from the picture.
@@ -7,23 +8,26 @@ hashes from the picture.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Final
 
 from rempart.detectors.picture import Picture
-from rempart.matching.banks.matcher import match_images
+from rempart.matching.banks.matcher import BankMatch, match_images
 from rempart.signals import Signal
 
 if TYPE_CHECKING:
-    from rempart.matching.banks import BankMatch, BankMatcher
+    from rempart.matching.banks import BankMatcher
 
-__all__ = ["HASH_SIDE", "BankDetector"]
+__all__ = ["HASH_SIDE", "BankDetector", "bank_matches"]
 
 HASH_SIDE: Final = 1024
 """The long side of the one decode when only the hash reads it: about the DCT scale the hash
 decodes at (768 pixels on the short side of a 4:3 photo), so that no larger decode is made."""
 
 _NAME: Final = "bank"
+_MATCH: Final = "bank.match"
+_REPORTED: Final = "bank.reported"
+_SIGNALS: Final = (_MATCH, _REPORTED)
 
 
 class BankDetector:
@@ -41,7 +45,8 @@ class BankDetector:
         self.matcher = matcher
 
     def detect(self, pictures: Sequence[Picture]) -> list[list[Signal]]:
-        """``bank.match`` signals for each picture: one per bank entry within threshold."""
+        """``bank.match`` or ``bank.reported`` signals for each picture: one per bank entry
+        within threshold."""
         hashes = [picture.hashes() for picture in pictures]
         if self.matcher is None:
             return [[] for _ in pictures]
@@ -51,10 +56,21 @@ class BankDetector:
         ]
 
 
+def bank_matches(signals: Iterable[Signal]) -> list[BankMatch]:
+    """The bank matches behind ``signals`` (a scan's, or a verdict's reasons'), read back from
+    the evidence of this detector's signals; each signal once, however often it is given."""
+    found = {
+        id(signal): signal
+        for signal in signals
+        if signal.detector == _NAME and signal.name in _SIGNALS
+    }
+    return [BankMatch.from_json(signal.evidence) for signal in found.values()]
+
+
 def _signal(match: BankMatch) -> Signal:
     """A match as a signal: its score falls from 1 (identical) with the Hamming distance."""
     return Signal(
-        "bank.match",
+        _REPORTED if match.review else _MATCH,
         round(1.0 - match.distance / 256, 4),
         _NAME,
         "pdq",

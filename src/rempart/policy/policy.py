@@ -285,7 +285,9 @@ def _bank_categories(source: str, value: Any) -> dict[str, Category]:
 
 
 def _with_banks(rule: Rule, bank_categories: Mapping[str, Category]) -> Rule:
-    if rule.id != "known-image":
+    """A rule that reads bank matches (``known-image``, ``reported-image``: those categorised
+    by bank) with the policy's ``bank_categories``."""
+    if rule.by_value is None:
         return rule
     return replace(rule, by_value=dict(bank_categories))
 

@@ -158,6 +158,12 @@ BUILTIN_GROUPS: Final = {
         SignalGroup("upload", ("upload.photo",), 0.0, "a photo uploaded with the request"),
         SignalGroup("bank_match", ("bank.match",), 0.0, "a match in a hash bank"),
         SignalGroup(
+            "bank_reported",
+            ("bank.reported",),
+            0.0,
+            "a match in a review bank: a hash a victim reported, not yet confirmed",
+        ),
+        SignalGroup(
             "real_person",
             ("identity.match", "text.person", "upload.face"),
             0.0,
@@ -214,6 +220,19 @@ MANDATORY_RULES: Final = (
         Action.BLOCK,
         DEFAULT_BANK_CATEGORY,
         "The image matches a hash bank of known images.",
+        by_value={},
+        by_evidence=BANK_CATEGORIES,
+    ),
+    # A victim's report matches at once but only sends to review: anyone may report, and a
+    # report that blocked would let anyone block any image everywhere. A reviewer who confirms
+    # it moves the hash into a bank that is not for review, where known-image blocks it.
+    Rule(
+        "reported-image",
+        (("bank_reported",),),
+        Action.REVIEW,
+        DEFAULT_BANK_CATEGORY,
+        "The image matches a hash a victim reported, which no reviewer has confirmed yet; a "
+        "person must look.",
         by_value={},
         by_evidence=BANK_CATEGORIES,
     ),

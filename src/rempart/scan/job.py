@@ -28,7 +28,7 @@ from rempart.scan.output import (
     write_record,
 )
 from rempart.scan.report import MAX_FLAGGED_ROWS, FlaggedItem, write_report
-from rempart.scan.scanner import Scanner
+from rempart.scan.scanner import Scanner, ScanResult
 from rempart.scan.summary import ScanSummary
 from rempart.walk import WalkItem, item_path, path_key
 
@@ -57,7 +57,9 @@ class ScanJob:
     """Scan ``paths`` (file paths, or what a folder walk could not read) with ``scanner``;
     records go to ``out`` (a file it can resume, whose first line is the run fingerprint;
     ``-``: standard output) or, when None, to the stream ``run`` is given (records only).
-    ``banks``: the banks the scanner's matcher reads (None: every bank), for the fingerprint."""
+    ``banks``: the banks the scanner's matcher reads (None: every bank), for the fingerprint.
+    ``on_result``: given each image's result as it is judged (the desk's watch counts its bank
+    matches), after its record is written."""
 
     scanner: Scanner
     paths: Sequence[WalkItem]
@@ -68,6 +70,7 @@ class ScanJob:
     report: Path | None = None
     jobs: int = 1
     banks: Sequence[str] | None = None
+    on_result: Callable[[ScanResult], None] | None = None
 
     def __post_init__(self) -> None:
         check_destinations(self.out, self.report, resume=self.resume)
@@ -106,7 +109,11 @@ class ScanJob:
                     write_record(output, record)
                     written += 1
                     summary.add(record)
-                    if isinstance(result, MediaFailure) or result.verdict.action is Action.ALLOW:
+                    if isinstance(result, MediaFailure):
+                        continue
+                    if self.on_result is not None:
+                        self.on_result(result)
+                    if result.verdict.action is Action.ALLOW:
                         continue
                     _keep(flagged, FlaggedItem(record, result.thumbnail))
         except KeyboardInterrupt as interrupt:

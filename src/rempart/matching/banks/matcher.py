@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -48,11 +48,14 @@ class BankMatch:
     distance: int
     variant: str | None = None
     category: BankCategory = BankCategory.NCII
+    review: bool = False
+    """The bank is a review bank (``Bank.review``): the match sends to review, not to a block."""
 
     def to_json(self, *, variant: bool = True) -> dict[str, Any]:
         """``{"bank", "category", "entry_id", "hash", "distance", "variant"}``; without
-        ``variant`` when the query was a single hash, not an image's rotations and flips."""
-        record = {
+        ``variant`` when the query was a single hash, not an image's rotations and flips;
+        with ``"review": true`` for a match in a review bank."""
+        record: dict[str, Any] = {
             "bank": self.bank,
             "category": self.category.value,
             "entry_id": self.entry_id,
@@ -62,7 +65,23 @@ class BankMatch:
         }
         if not variant:
             del record["variant"]
+        if self.review:
+            record["review"] = True
         return record
+
+    @classmethod
+    def from_json(cls, record: Mapping[str, Any]) -> BankMatch:
+        """The match ``to_json`` wrote (a signal's evidence); ``KeyError`` or ``ValueError``
+        for a record it did not write."""
+        return cls(
+            bank=str(record["bank"]),
+            entry_id=int(record["entry_id"]),
+            hash=str(record["hash"]),
+            distance=int(record["distance"]),
+            variant=record.get("variant"),
+            category=stored_category(str(record.get("category", BankCategory.NCII.value))),
+            review=record.get("review") is True,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +90,7 @@ class _BankState:
     threshold: int
     enabled: bool
     category: BankCategory
+    review: bool
 
 
 class BankMatcher:
@@ -136,6 +156,7 @@ class BankMatcher:
                 row["threshold"],
                 bool(row["enabled"]),
                 stored_category(row["category"]),
+                bool(row["review"]),
             )
             for row in rows
             if self._names is None or row["name"] in self._names
@@ -226,6 +247,7 @@ class BankMatcher:
                     distance=distance,
                     variant=variant,
                     category=bank.category,
+                    review=bank.review,
                 )
             )
         return results

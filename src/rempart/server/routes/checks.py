@@ -1,7 +1,12 @@
-"""The checks a platform or generator makes: hash, match, scan, and the generation gate."""
+"""The checks a platform or generator makes: hash, match, scan, and the generation gate.
+
+Every check that matches images or hashes hands its matches to the desk's watch, with the key
+that asked: a copy of a reported image found anywhere shows on the victim's case."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from itertools import chain
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Request
@@ -9,6 +14,7 @@ from pydantic import BaseModel, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
+from rempart.detectors.banks import bank_matches
 from rempart.gate import FIELDS, MAX_INPUTS, ImageEncoding, parse_gate_request
 from rempart.gate.request import read_json
 from rempart.hashing import FileHashes, hash_media, pack
@@ -91,18 +97,26 @@ async def match_hashes(request: Request, body: MatchRequest) -> JSONResponse:
     results: list[dict[str, Any]] = []
     if body.hashes:
         found = await found_services.batcher.match(_packed(body.hashes, "hashes"))
+        _watched(request, chain.from_iterable(found))
         results += [_result(h, m, variant=False) for h, m in zip(body.hashes, found, strict=True)]
     if body.dihedral:
         flat = [h for variants in body.dihedral for h in variants]
         queries = _packed(flat, "dihedral").reshape(len(body.dihedral), 8, 4)
         # Up to 8,000 hashes: too long a search to hold the event loop for.
         found = await run_in_threadpool(matcher.match_dihedral, queries)
+        _watched(request, chain.from_iterable(found))
         results += [
             _result(v[0], m, variant=True) for v, m in zip(body.dihedral, found, strict=True)
         ]
     matched = sum(bool(result["matches"]) for result in results)
     audit(request, outcome=f"{matched} of {len(results)} matched")
     return JSONResponse({"results": results})
+
+
+def _watched(request: Request, matches: Iterable[BankMatch]) -> None:
+    """Hand ``matches`` to the desk's watch, made for the request's key."""
+    key = getattr(request.state, "key", None)
+    runtime(request).watch.observe(matches, key_id=key.key_id if key is not None else None)
 
 
 def _packed(hashes: list[str], field: str) -> Any:
@@ -134,6 +148,7 @@ async def match_image(request: Request, dihedral: bool = False) -> JSONResponse:
 
     async with decoding(request, [data]):
         found = await run_in_threadpool(hash_and_match)
+    _watched(request, found.matches)
     audit(
         request,
         outcome="matched" if found.matches else "no match",
@@ -157,6 +172,7 @@ async def scan_image(request: Request) -> JSONResponse:
     # In the pool: the first scan builds the scanner, which loads the models.
     async with decoding(request, [data]):
         result = await run_in_threadpool(lambda: found.scanner.scan_bytes(data, name="upload"))
+    _watched(request, bank_matches(result.signals))
     _judged(request, "scan", result.verdict, {"sha256": result.hashes.sha256})
     return JSONResponse(_without_path(result.to_json()))
 
@@ -213,6 +229,7 @@ async def _gate(request: Request) -> JSONResponse:
     images = (*gate_request.inputs, gate_request.output)
     async with decoding(request, [image for image in images if isinstance(image, bytes)]):
         verdict = await run_in_threadpool(found.gate.check_request, gate_request)
+    _watched(request, bank_matches(s for reason in verdict.reasons for s in reason.signals))
     _judged(request, "gate", verdict, {"images": gate_request.images})
     return JSONResponse(verdict.to_json())
 

@@ -40,8 +40,8 @@ def _postgres_guards(table: str) -> list[str]:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("banks") as table:
-        table.add_column(sa.Column("review", sa.Boolean, nullable=False, server_default="0"))
+    with op.batch_alter_table("banks") as batch:
+        batch.add_column(sa.Column("review", sa.Boolean, nullable=False, server_default="0"))
     op.create_index("ix_bank_entries_source_ref", "bank_entries", ["source_ref"])
     op.create_table(
         "desk_cases",
@@ -136,18 +136,18 @@ def upgrade() -> None:
     )
     op.create_index("ix_desk_sightings_entry_id", "desk_sightings", ["entry_id"])
     dialect = op.get_bind().dialect.name
-    for table in _APPEND_ONLY:
-        guards = _sqlite_guards(table) if dialect == "sqlite" else _postgres_guards(table)
+    for name in _APPEND_ONLY:
+        guards = _sqlite_guards(name) if dialect == "sqlite" else _postgres_guards(name)
         for statement in guards:
             op.execute(statement)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "sqlite":
-        for table in _APPEND_ONLY:
-            op.execute(f"DROP TRIGGER {table}_append_only ON {table}")
-            op.execute(f"DROP FUNCTION {table}_append_only()")
-    for table in (
+        for name in _APPEND_ONLY:
+            op.execute(f"DROP TRIGGER {name}_append_only ON {name}")
+            op.execute(f"DROP FUNCTION {name}_append_only()")
+    for name in (
         "desk_sightings",
         "desk_events",
         "desk_sealed",
@@ -155,7 +155,7 @@ def downgrade() -> None:
         "desk_items",
         "desk_cases",
     ):
-        op.drop_table(table)
+        op.drop_table(name)
     op.drop_index("ix_bank_entries_source_ref", "bank_entries")
-    with op.batch_alter_table("banks") as table:
-        table.drop_column("review")
+    with op.batch_alter_table("banks") as batch:
+        batch.drop_column("review")
