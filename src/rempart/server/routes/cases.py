@@ -196,7 +196,7 @@ async def add_items(
     case = await run_in_threadpool(
         lambda: desk.add_items(case.number, _items(body.items), staff(key))
     )
-    return _noted(request, case, f"{len(body.items)} items added")
+    return _noted(request, case, f"{len(body.items)} added")
 
 
 @router.post("/{number}/move", summary="Move a case to another state")
