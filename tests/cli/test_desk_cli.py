@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from tests.cli.invoke import run
-from tests.images import encode, gradient
+from tests.images import encode, skimage_rgb
 
 # --- helpers ---------------------------------------------------------------------------------
 
@@ -32,9 +32,10 @@ def jsonl(env: dict[str, str], *args: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in ok(env, *args, "--format", "jsonl").splitlines()]
 
 
-def photo(folder: Path, name: str = "photo.png", *, seed: int = 1) -> Path:
+def photo(folder: Path, name: str = "photo.png", *, sample: str = "coffee") -> Path:
+    """A benign photo (a scikit-image sample) of PDQ quality 100, written as PNG."""
     path = folder / name
-    path.write_bytes(encode(gradient(320, 240, seed=seed), "PNG"))
+    path.write_bytes(encode(Image.fromarray(skimage_rgb(sample)), "PNG"))
     return path
 
 
@@ -100,7 +101,8 @@ def test_a_photo_reported_here_and_worked_with_case(
     [shown] = jsonl(desk_env, "case", "show", number)
     hashed = next(item for item in shown["items"] if item["pdq"])
     assert hashed["pdq"] == pdq_of(desk_env, picture)
-    assert {event["actor"] for event in shown["events"]} == {"cli"}
+    assert {event["actor"] for event in shown["events"]} == {"victim"}  # their own report
+    reported_events = len(shown["events"])
 
     ok(desk_env, "case", "move", number, "in_review")
     code, _, err = run(desk_env, "case", "move", number, "received")
@@ -115,6 +117,7 @@ def test_a_photo_reported_here_and_worked_with_case(
     after = next(item for item in shown["items"] if item["id"] == hashed["id"])
     assert after["confirmed"] is True
     assert after["state"] == "removed"
+    assert {event["actor"] for event in shown["events"][reported_events:]} == {"cli"}
     table = ok(desk_env, "case", "show", number)
     assert "Events" in table
     assert hashed["pdq"] in table
@@ -151,7 +154,23 @@ def test_report_needs_an_age_and_something_to_report(desk_env: dict[str, str]) -
     code, _, err = run(desk_env, "report", "--age", "adult")
     assert code == 2
     assert "--url" in err
+    code, _, err = run(
+        desk_env, "report", "--url", "https://example.org/x", "--age", "adult", "--mandate", "M"
+    )
+    assert code == 2
+    assert "--scope" in err
     assert jsonl(desk_env, "case", "list") == []
+
+
+def test_a_report_under_a_mandate_is_the_consoles(desk_env: dict[str, str]) -> None:
+    [reported] = jsonl(
+        desk_env,
+        *("report", "--url", "https://example.org/y", "--age", "adult"),
+        *("--mandate", "M-3", "--scope", "take-down requests", "--ends", "2999-01-01"),
+    )
+    assert reported["flagger_key_id"] == "cli"
+    [shown] = jsonl(desk_env, "case", "show", reported["number"])
+    assert {event["actor"] for event in shown["events"]} == {"cli"}
 
 
 def test_a_minors_case_refuses_words(desk_env: dict[str, str]) -> None:
@@ -205,7 +224,7 @@ def test_report_to_a_server_sends_hashes_never_the_photo(
     env: dict[str, str], tmp_path: Path, recorder: tuple[str, type[_Recorder]]
 ) -> None:
     url, handler = recorder
-    pictures = [photo(tmp_path, "a.png", seed=2), photo(tmp_path, "b.png", seed=3)]
+    pictures = [photo(tmp_path, "a.png", sample="rocket"), photo(tmp_path, "b.png", sample="coins")]
     key_file = tmp_path / "key.txt"
     key_file.write_text("rmp_flagger_key\n")
     handler.answer = (201, {"number": "R-ABCDEFGHJK", "secret": "AAAAA-BBBBB-CCCCC-DDDDD"})
@@ -223,6 +242,8 @@ def test_report_to_a_server_sends_hashes_never_the_photo(
         str(key_file),
         "--mandate",
         "M-9",
+        "--scope",
+        "take-down requests",
         "--starts",
         "2026-02-01",
     )
@@ -237,7 +258,7 @@ def test_report_to_a_server_sends_hashes_never_the_photo(
     assert sent["age"] == "adult"
     assert sent["mandate"] == {
         "reference": "M-9",
-        "scope": "",
+        "scope": "take-down requests",
         "starts": "2026-02-01",
         "ends": None,
     }

@@ -230,7 +230,7 @@ ENDPOINTS = [
     Endpoint("GET", "/v1/audit", Permission.AUDIT_READ, 200, _get("/v1/audit")),
 ]
 # The desk's cases: off on this server (no key file), so 503 desk-unavailable once the role is
-# allowed; a flagger reads its own cases, a reviewer all.
+# allowed; a flagger reads and withdraws its own cases, a reviewer reads all.
 _CASE = "/v1/cases/R-AAAAAAAAAA"
 _ITEMS = {"json": {"items": [{"url": "https://example.org/a"}]}}
 ENDPOINTS += [
@@ -288,7 +288,7 @@ ENDPOINTS += [
     Endpoint(
         "POST",
         "/v1/cases/{number}/withdraw",
-        Permission.DESK_REVIEW,
+        Permission.DESK_REPORT,
         503,
         lambda w, r: (f"{_CASE}/withdraw", {}),
     ),

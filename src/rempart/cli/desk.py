@@ -2,8 +2,10 @@
 on this machine (only their hashes leave it), work the desk's cases in the local database, and
 make or rotate the desk's key file.
 
-The ``case`` commands act on the database directly, as an admin: their events name the actor
-``cli`` (an API key's id is 12 letters and digits, so no key is ever named so).
+The ``case`` commands act on the database directly, as an admin at this machine's console:
+their events name the actor ``cli`` (an API key's id is 12 letters and digits, so no key is
+ever named so). ``rempart report`` into the local database is the victim's own report, as on
+the desk's page, or with ``--mandate`` the console's under that mandate.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final, TypeVar
@@ -76,6 +78,8 @@ def report_command(
     server: Annotated[
         str | None,
         typer.Option(
+            "--server",
+            "-s",
             metavar="URL",
             help="Report to this Rempart server, with the key in --key-file "
             "[default: into the local database].",
@@ -84,6 +88,8 @@ def report_command(
     key_file: Annotated[
         Path | None,
         typer.Option(
+            "--key-file",
+            "-k",
             metavar="FILE",
             help="File holding the API key (a flagger's or an admin's) for --server "
             "[default: none].",
@@ -109,8 +115,11 @@ def report_command(
         ),
     ] = None,
     scope: Annotated[
-        str, typer.Option(metavar="TEXT", help="What the mandate covers [default: nothing].")
-    ] = "",
+        str | None,
+        typer.Option(
+            metavar="TEXT", help="What the mandate covers, needed with --mandate [default: none]."
+        ),
+    ] = None,
     starts: Annotated[
         str | None,
         typer.Option(metavar="YYYY-MM-DD", help="When the mandate starts [default: today]."),
@@ -125,14 +134,15 @@ def report_command(
 
     Prints the case number and its secret, shown this once: the victim signs in to the
     desk with both. A photo of quality under 50 is refused, naming it, and nothing is reported.
+    A flagger's key reports under the victim's --mandate.
 
     \b
     Examples:
       rempart report photo.jpg --age adult
       rempart report --url https://example.org/post/1 --age unsure
-      rempart report a.jpg --age adult --server "$URL" --key-file k --mandate M1
+      rempart report a.jpg --age adult -s "$URL" -k key --mandate M1 --scope all
     """
-    from rempart.desk import AgeAnswer, Mandate
+    from rempart.desk import VICTIM, AgeAnswer, Mandate
 
     answer = _choice(AgeAnswer, age, "--age")
     if key_file is not None and server is None:
@@ -141,11 +151,13 @@ def report_command(
     if not items:
         exit_with("give photos to hash, or --url, or both", ExitCode.USAGE)
     given = None
-    if mandate is not None:
+    if (mandate is None) != (scope is None):
+        exit_with("--mandate and --scope go together", ExitCode.USAGE)
+    if mandate is not None and scope is not None:
         given = Mandate(
             reference=mandate,
             scope=scope,
-            starts=_date(starts, "--starts") or date.today(),
+            starts=_date(starts, "--starts") or datetime.now(UTC).date(),
             ends=_date(ends, "--ends"),
         )
     if server is not None:
@@ -154,9 +166,10 @@ def report_command(
         body = _report_body(answer.value, items, words=words, language=language, mandate=given)
         record = _post(server, _read_key(key_file), "/v1/cases", body)
     else:
+        actor = VICTIM if given is None else _cli()
         with _local_desk() as desk:
             new = desk.report(
-                answer, items, words=words, language=language, actor=_cli(), mandate=given
+                answer, items, words=words, language=language, actor=actor, mandate=given
             )
         record = {**new.case.to_json(), "secret": new.secret}
     _print([record], output_format, REPORT_COLUMNS)
@@ -169,9 +182,8 @@ def report_command(
 
 def _hashed(photos: Sequence[str]) -> list[ItemInput]:
     """An item for each photo's PDQ hash; every photo is hashed first, and if any cannot be
-    or is of too low quality, each such is named and nothing goes further."""
+    or is of too low quality, each such is named and nothing goes further (exit 1)."""
     from rempart.desk import ItemInput
-    from rempart.errors import HashLowQualityError
     from rempart.hashing import MIN_QUALITY, HashFailure, hash_files
 
     settings = current_settings()
@@ -188,7 +200,7 @@ def _hashed(photos: Sequence[str]) -> list[ItemInput]:
         else:
             items.append(ItemInput(pdq=result.pdq, quality=result.quality))
     if problems:
-        raise HashLowQualityError("nothing was reported:\n  " + "\n  ".join(problems))
+        exit_with("nothing was reported:\n  " + "\n  ".join(problems), ExitCode.SOME_FAILED)
     return items
 
 

@@ -26,14 +26,13 @@ __all__ = ["Services"]
 class Services:
     """Everything a request handler uses, built once per worker around its runtime.
 
-    ``desk``: the desk's cases, when the desk is on: its key file exists, or ``with_desk``
-    (``rempart serve --desk``) requires it, and then a missing key file stops the worker
-    (``DeskKeyError``). None otherwise: its routes answer 503 ``desk-unavailable``.
+    ``desk``: the desk's cases, when the desk is on, that is when its key file exists
+    (``rempart serve --desk`` refuses to start without one); None otherwise, and ``/v1/cases``
+    answers 503 ``desk-unavailable``.
     """
 
     runtime: Runtime
     workers: int = 1
-    with_desk: bool = False
     desk: Desk | None = field(init=False, default=None)
     keys: ApiKeys = field(init=False)
     auth: Authenticator = field(init=False)
@@ -53,8 +52,7 @@ class Services:
             wait=settings.api_decode_wait,
             lock=settings.data_dir / "run" / "decode.lock",
         )
-        key_file = settings.desk_key_file
-        if self.with_desk or (key_file is not None and key_file.exists()):
+        if settings.desk_key_file is not None and settings.desk_key_file.exists():
             from rempart.desk import Desk  # the desk extra: only where the desk is on
 
             self.desk = Desk.from_settings(settings, self.runtime.store)

@@ -1,6 +1,7 @@
-"""The desk's cases over the API: a flagger reports and follows its own cases (``desk:report``),
-a reviewer works every case (``desk:review``). Only hashes, URLs and words travel: a body
-that is not JSON (an image, a multipart form) is 415 and nothing is stored."""
+"""The desk's cases over the API: a flagger reports, follows and (for the victim) withdraws its
+own cases (``desk:report``), a reviewer works every case (``desk:review``); an admin does both.
+Only hashes, URLs and words travel: a body that is not JSON (an image, a multipart form) is 415
+and nothing is stored."""
 
 from __future__ import annotations
 
@@ -23,15 +24,13 @@ from rempart.desk import (
     Mandate,
     staff,
 )
+from rempart.desk.model import MAX_ITEMS, MAX_TEXT
 from rempart.errors import CaseNotFoundError
 from rempart.server.auth import PERMISSIONS, Permission, require
 from rempart.server.problems import Problem
 from rempart.server.routes.common import audit, services
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
-
-MAX_ITEMS: Final = 100
-MAX_TEXT: Final = 20_000
 
 _REPORTERS: Final = require(Permission.DESK_REPORT)
 _REVIEWERS: Final = require(Permission.DESK_REVIEW)
@@ -107,11 +106,11 @@ def _reviews(key: ApiKey) -> bool:
 
 
 async def _visible(request: Request, key: ApiKey, number: str) -> Case:
-    """The case, if the key may see it: a reviewer any, a flagger its own (else the same 404
-    as for a case that does not exist, so that a flagger learns nothing of others')."""
+    """The case, if the key may see it: a reviewer any, a flagger its own (else the 404 a
+    number no case has gets, word for word, so that a flagger learns nothing of others')."""
     case = await run_in_threadpool(_desk(request).get, number)
-    if not _reviews(key) and case.flagger_key_id != key.key_id:
-        raise CaseNotFoundError(f"no case {number}")
+    if not (_reviews(key) or case.flagger_key_id == key.key_id):
+        raise CaseNotFoundError(f"no case {number[:32]!r}")  # as Desk.get words it
     return case
 
 
@@ -197,7 +196,7 @@ async def add_items(
     case = await run_in_threadpool(
         lambda: desk.add_items(case.number, _items(body.items), staff(key))
     )
-    return _noted(request, case, f"{len(body.items)} items added")
+    return _noted(request, case, f"{len(body.items)} added")
 
 
 @router.post("/{number}/move", summary="Move a case to another state")
@@ -242,12 +241,14 @@ async def confirm_item(
 
 @router.post("/{number}/withdraw", summary="Withdraw a case: its hashes stop matching")
 async def withdraw_case(
-    request: Request, number: str, key: Annotated[ApiKey, Depends(_REVIEWERS)]
+    request: Request, number: str, key: Annotated[ApiKey, Depends(_REPORTERS)]
 ) -> JSONResponse:
-    """The case withdrawn: its hashes stop matching on every worker within seconds (a hash
-    another open case reported keeps matching), its sealed fields are erased."""
+    """The case withdrawn, as its victim asked the flagger holding it (or an admin): its
+    hashes stop matching on every worker within seconds (but a hash another open case reported
+    too), its sealed fields are erased."""
+    case = await _visible(request, key, number)
     desk = _desk(request)
-    case = await run_in_threadpool(lambda: desk.withdraw(number, staff(key)))
+    case = await run_in_threadpool(lambda: desk.withdraw(case.number, staff(key)))
     return _noted(request, case, "withdrawn")
 
 
