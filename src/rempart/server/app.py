@@ -62,8 +62,7 @@ def create_app(settings: Settings, *, workers: int = 1, desk: bool = False) -> F
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime(settings, Store.open(settings.database_url))
-        services = Services(runtime, workers=workers, with_desk=desk)
+        services = Services(Runtime(settings, Store.open(settings.database_url)), workers=workers)
         app.state.services = services
         services.start()
         try:
