@@ -159,11 +159,11 @@ async def case_page(request: Request, number: str) -> Response:
     reviewer = may(key, Permission.DESK_REVIEW)
     if not reviewer and case.flagger_key_id != key.key_id:
         raise CaseNotFoundError("no such case among this key's")  # as if it did not exist
-    events = await run_in_threadpool(found.events, number)
     # Sealed text is opened only when asked for: each reading is an event of the case.
     sealed = None
     if request.query_params.get("sealed") == "1":
         sealed = await run_in_threadpool(found.sealed, number, staff(key))
+    events = await run_in_threadpool(found.events, number)
     return render(
         request,
         "staff/case.html",
