@@ -75,7 +75,6 @@ _DESK_HEADERS: Final = (
     (b"referrer-policy", b"no-referrer"),
     (b"cache-control", b"no-store"),
 )
-_FORM: Final = b"application/x-www-form-urlencoded"
 
 
 class Authentication:
@@ -108,7 +107,8 @@ class BodyLimit:
     bytes for images, hash lists and the JSON that carries images (``/v1/gate``,
     ``/v1/persons``), ``JSON_LIMIT`` for any other JSON, which holds hashes and names only.
     Refuse with 408 a body whose next part takes over ``timeout`` seconds to come, or that
-    averages under ``MIN_BODY_RATE`` once it has taken ``timeout`` seconds."""
+    averages under ``MIN_BODY_RATE`` once it has taken ``timeout`` seconds. A desk body
+    (``/desk``) may hold ``DESK_FORM_LIMIT`` bytes, and is refused by its route, as a page."""
 
     def __init__(self, app: ASGIApp, limit: int, timeout: float) -> None:
         self.app = app
@@ -121,8 +121,9 @@ class BodyLimit:
             return
         limit = self._limit(scope)
         declared = _content_length(scope)
-        # A desk body that is not a form gets 415 from its route, unread, whatever its size.
-        if declared is not None and declared > limit and not _desk_refuses_unread(scope):
+        # The desk's routes answer in pages: 415 to a body that is not a form, unread,
+        # whatever its size; 413 once a form passes the limit (below).
+        if declared is not None and declared > limit and not is_desk(scope["path"]):
             await _too_large(limit, declared).response()(scope, receive, send)
             return
         seen, complete, started = 0, False, time.monotonic()
@@ -162,12 +163,10 @@ def is_desk(path: str) -> bool:
     return path == DESK_PREFIX or path.startswith(DESK_PREFIX + "/")
 
 
-def _desk_refuses_unread(scope: Scope) -> bool:
-    return is_desk(scope["path"]) and _header(scope, b"content-type").split(b";")[0] != _FORM
-
-
 def _too_large(limit: int, size: int) -> Problem:
-    setting = "REMPART_API_MAX_BODY_BYTES" if limit != JSON_LIMIT else "the JSON limit"
+    setting = {JSON_LIMIT: "the JSON limit", DESK_FORM_LIMIT: "the desk's form limit"}.get(
+        limit, "REMPART_API_MAX_BODY_BYTES"
+    )
     return Problem(
         "body-too-large",
         f"the body is over the limit of {limit:,} bytes ({setting})",

@@ -81,6 +81,7 @@ def test_a_form_over_64_kib_is_refused_with_413(desk_server: DeskServer) -> None
         "/desk/report", {"age": "adult", "words": "w" * FORM_LIMIT, "url": "https://e.com/a"}
     )
     assert response.status_code == 413
+    assert response.headers["content-type"].startswith("text/html")
     assert _cases(desk_server) == before
 
 
