@@ -193,6 +193,7 @@ SLOW_TESTS = (
     r"tests/cli/test_hostile_dump\.py",  # each runs rempart in new interpreters
     r"tests/test_privacy\.py",  # new interpreters, every model, a server
     r"tests/desk/test_pdq_js\.py",  # a browser; 12-MP photos hashed in it
+    r"tests/server/test_cases_api\.py",  # two-worker servers on each database
 )
 
 

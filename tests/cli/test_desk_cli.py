@@ -291,3 +291,4 @@ def test_a_refusal_from_the_server_is_told(
     code, _, err = run(env, *args)
     assert code == 2
     assert "--key-file" in err
+    assert len(handler.requests) == 1

@@ -412,8 +412,12 @@ def test_only_staff_move_and_a_flagger_only_its_own_cases(desk: Desk) -> None:
     victims = desk.report(AgeAnswer.ADULT, [photo(1)]).case
     with pytest.raises(CaseInvalidError, match="only staff"):
         desk.move(victims.number, CaseState.IN_REVIEW, VICTIM)
-    with pytest.raises(CaseNotFoundError, match="among this key's cases"):
+    with pytest.raises(CaseNotFoundError) as held_by_none:
         desk.move(victims.number, CaseState.IN_REVIEW, FLAGGER)
+    with pytest.raises(CaseNotFoundError) as unknown:
+        desk.move("R-AAAAAAAAAA", CaseState.IN_REVIEW, FLAGGER)
+    # The same words for a case it does not hold as for a number nobody has: it learns nothing.
+    assert str(held_by_none.value).replace(victims.number, "R-AAAAAAAAAA") == str(unknown.value)
     with pytest.raises(CaseNotFoundError):
         desk.sealed(own.number, OTHER_FLAGGER)
     platform = Actor("staff", "platform1", Role.PLATFORM)

@@ -145,14 +145,14 @@ def report_command(
     from rempart.desk import VICTIM, AgeAnswer, Mandate
 
     answer = _choice(AgeAnswer, age, "--age")
-    if key_file is not None and server is None:
-        exit_with("--key-file goes with --server", ExitCode.USAGE)
-    items = [*_hashed(photos or []), *_urls(urls or [])]
-    if not items:
-        exit_with("give photos to hash, or --url, or both", ExitCode.USAGE)
+    if (key_file is None) != (server is None):
+        exit_with("--server and --key-file go together", ExitCode.USAGE)
+    if (mandate is None) != (scope is None) or (mandate is None and (starts or ends)):
+        exit_with(
+            "--mandate and --scope go together, --starts and --ends with them", ExitCode.USAGE
+        )
+    key = _read_key(key_file) if key_file is not None else None
     given = None
-    if (mandate is None) != (scope is None):
-        exit_with("--mandate and --scope go together", ExitCode.USAGE)
     if mandate is not None and scope is not None:
         given = Mandate(
             reference=mandate,
@@ -160,11 +160,12 @@ def report_command(
             starts=_date(starts, "--starts") or datetime.now(UTC).date(),
             ends=_date(ends, "--ends"),
         )
-    if server is not None:
-        if key_file is None:
-            exit_with("--server needs --key-file, the file holding an API key", ExitCode.USAGE)
+    items = [*_hashed(photos or []), *_urls(urls or [])]
+    if not items:
+        exit_with("give photos to hash, or --url, or both", ExitCode.USAGE)
+    if server is not None and key is not None:
         body = _report_body(answer.value, items, words=words, language=language, mandate=given)
-        record = _post(server, _read_key(key_file), "/v1/cases", body)
+        record = _post(server, key, "/v1/cases", body)
     else:
         actor = VICTIM if given is None else _cli()
         with _local_desk() as desk:
@@ -227,12 +228,7 @@ def _report_body(
     if words is not None:
         body["words"] = words
     if mandate is not None:
-        body["mandate"] = {
-            "reference": mandate.reference,
-            "scope": mandate.scope,
-            "starts": mandate.starts.isoformat(),
-            "ends": mandate.ends.isoformat() if mandate.ends else None,
-        }
+        body["mandate"] = mandate.to_json()
     return body
 
 

@@ -616,7 +616,7 @@ def _check_owner(actor: Actor, row: Row[Any]) -> None:
     if actor.kind == "staff":
         _check_role(actor, _DESK_ROLES, "work at the desk")
     if actor.role == Role.FLAGGER and actor.key_id != row.flagger_key_id:
-        raise CaseNotFoundError(f"no case {row.number} among this key's cases")
+        raise _no_case(row.number)  # as for a number that does not exist
 
 
 def _check_holder(actor: Actor, row: Row[Any], what: str, *, victim: bool) -> None:
@@ -651,8 +651,14 @@ def _case_row(connection: Connection, number: str) -> Row[Any]:
     if normal is not None:
         row = connection.execute(select(desk_cases).where(desk_cases.c.number == normal)).first()
     if row is None:
-        raise CaseNotFoundError(f"no case {number[:32]!r}")
+        raise _no_case(number)
     return row
+
+
+def _no_case(number: str) -> CaseNotFoundError:
+    """One message for a number that does not exist and for a case a flagger does not hold,
+    so that a flagger's key cannot tell which numbers are taken."""
+    return CaseNotFoundError(f"no case {number[:32]!r}")
 
 
 def _item_row(connection: Connection, case_row: Row[Any], item_id: int) -> Row[Any]:
