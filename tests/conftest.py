@@ -134,12 +134,15 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 # Fixtures that serve the API: a real `rempart serve` process (tests/server/running.py), or
 # the app in this process (tests/server/inprocess.py).
-SERVER_FIXTURES = frozenset({"server", "served_app", "fresh_server", "crashable", "two_workers"})
+SERVER_FIXTURES = frozenset(
+    {"server", "served_app", "fresh_server", "crashable", "two_workers", "desk_server", "live"}
+)
 # Tests that start one themselves.
 SERVER_TESTS = (
     r"tests/cli/test_serve\.py::test_(serve_|a_revoked_key)",
     r"tests/detectors/test_plugins\.py::test_serve_sees",
     r"tests/test_privacy\.py::test_a_server",
+    r"tests/server/desk/test_session\.py::test_serve_",
 )
 
 # Tests that run the real detector models, with the extras they need: those that fail without
@@ -194,6 +197,8 @@ SLOW_TESTS = (
     r"tests/test_privacy\.py",  # new interpreters, every model, a server
     r"tests/desk/test_pdq_js\.py",  # a browser; 12-MP photos hashed in it
     r"tests/server/test_cases_api\.py",  # two-worker servers on each database
+    r"tests/server/desk/test_(axe|privacy_browser)\.py",  # a browser
+    r"tests/server/desk/test_session\.py::test_serve_desk_serves_the_pages",
 )
 
 
