@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 JOBS ?=
 FUZZ_SECONDS ?= 600
 
-.PHONY: demo test test-fast lint bench fuzz clean
+.PHONY: demo test test-fast lint bench fuzz screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,11 @@ bench: $(VENV)/.installed-bench,heif
 # for a quick look; `python fuzz/run.py media` for one target.
 fuzz: $(VENV)/.installed-dev,heif,fuzz
 	$(BIN)/python fuzz/run.py --seconds $(FUZZ_SECONDS)
+
+# The desk's pages in English and French (docs/desk/*.png, shown in docs/desk.md), taken in
+# Debian's chromium from a desk served on loopback.
+screenshots: $(VENV)/.installed-dev,heif
+	$(BIN)/python examples/desk_screenshots.py --out docs/desk
 
 clean:
 	rm -rf $(VENV) demo-output .bench-cache fuzz/crashes fuzz/work .pytest_cache .mypy_cache .ruff_cache
