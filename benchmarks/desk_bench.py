@@ -11,21 +11,31 @@ server whose index holds a bank of random hashes and 10,000 hashes reported at t
 the watch looks up in every answer (and whose sightings it writes each second), against the
 same server with those 10,000 hashes in a plain bank, which nothing watches. Target: within 5%.
 
+Victims' reports: closed-loop load on ``rempart serve --desk`` (SQLite), each report as a
+browser makes it: a new session (``GET /desk/report?age=adult``, its token read from the form),
+then the form posted with one photo's hash and one link; the peer is the same report as JSON
+to ``/v1/cases`` by a flagger's key, on the same server. Target: 50 reports a second, p99 under
+250 ms.
+
 Run: ``make bench`` (or ``python benchmarks/desk_bench.py --count 12 --watched 10000``).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gzip
+import hashlib
 import os
+import re
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 
+import httpx
 import skimage.data
 from PIL import Image
 from rich.console import Console
@@ -44,6 +54,7 @@ SHARED = ROOT.parent / "shared" / "testdata"
 SKIMAGE_SAMPLES = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry")
 PAGE_SCRIPTS = ("pdq.js", "report.js")
 console = Console()
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 def twelve_megapixel_jpegs(count: int, folder: Path) -> list[Path]:
@@ -195,6 +206,128 @@ def watched_matching(watched: int, size: int, seconds: float, workers: int) -> N
     console.print(f"Watched / plain: {ratio:.3f} (target: at least 0.95)")
 
 
+def _report_load(
+    url: str,
+    send: Callable[[httpx.AsyncClient, int], Awaitable[None]],
+    concurrency: int,
+    seconds: float,
+) -> dict[str, float]:
+    """Reports a second and latency percentiles of ``send`` from ``concurrency`` clients."""
+    latencies: list[float] = []
+
+    async def client(offset: int) -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            number = offset
+            while time.perf_counter() < deadline:
+                began = time.perf_counter()
+                await send(http, number)
+                latencies.append(time.perf_counter() - began)
+                number += concurrency
+
+    async def run() -> float:
+        await asyncio.gather(*(client(i) for i in range(concurrency)))
+        return time.perf_counter() - started
+
+    started = time.perf_counter()
+    deadline = started + seconds
+    elapsed = asyncio.run(run())
+    ms = sorted(1000 * value for value in latencies)
+    return {
+        "reports": len(ms),
+        "rate": len(ms) / elapsed,
+        "p50": statistics.median(ms),
+        "p99": ms[min(len(ms) - 1, int(0.99 * len(ms)))],
+    }
+
+
+def _hash_of(number: int) -> str:
+    """A different, well-spread hash for each report."""
+    return hashlib.sha256(number.to_bytes(8, "big")).hexdigest()
+
+
+async def _page_report(http: httpx.AsyncClient, number: int) -> None:
+    """A victim's report as the browser sends it: a new session, then the form."""
+    http.cookies.clear()
+    form = await http.get("/desk/report?age=adult")
+    token = _CSRF.search(form.text)
+    assert token, form.text
+    sent = await http.post(
+        "/desk/report",
+        data={
+            "csrf": token.group(1),
+            "age": "adult",
+            "pdq": _hash_of(number),
+            "quality": "100",
+            "url": f"https://example.org/post/{number}",
+        },
+        headers={"Origin": str(http.base_url).rstrip("/")},
+    )
+    assert sent.status_code == 201, sent.text
+
+
+def _api_report(key: str) -> Callable[[httpx.AsyncClient, int], Awaitable[None]]:
+    """The same report as JSON to ``/v1/cases``, by a flagger under a mandate."""
+
+    async def send(http: httpx.AsyncClient, number: int) -> None:
+        body = {
+            "age": "adult",
+            "items": [
+                {"pdq": _hash_of(number), "quality": 100},
+                {"url": f"https://example.org/post/{number}"},
+            ],
+            "mandate": {"reference": f"M-{number}", "scope": "all", "starts": "2026-12-01"},
+        }
+        sent = await http.post("/v1/cases", json=body, headers={"Authorization": f"Bearer {key}"})
+        assert sent.status_code == 201, sent.text
+
+    return send
+
+
+def victim_reports(clients: Sequence[int], seconds: float, workers: int) -> None:
+    """Print victims' reports a second through the pages, and through the API as the peer."""
+    from rempart.access.keys import ApiKeys, Role
+    from rempart.desk import DeskKeys
+    from rempart.store import Store
+
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        url = f"sqlite:///{folder / 'rempart.db'}"
+        DeskKeys.create(folder / "desk.key")
+        store = Store.open(url)
+        try:
+            key = ApiKeys(store).create(Role.FLAGGER, name="bench", rate_limit=10**6).secret
+        finally:
+            store.close()
+        server = RunningServer(folder, url, workers=workers, args=["--desk"]).start(timeout=300)
+        try:
+            results = {
+                (label, count): _report_load(server.url, send, count, seconds)
+                for count in clients
+                for label, send in (("the pages", _page_report), ("the API", _api_report(key)))
+            }
+        finally:
+            server.stop()
+    table = Table(
+        "a victim's report", "clients", "reports/s", "p50 ms", "p99 ms", "reports",
+        title=f"Reports at the desk ({workers} workers, SQLite): the pages (a new session, the "
+        "form, the report) against the API (/v1/cases, JSON, a flagger's key)",
+    )  # fmt: skip
+    for (label, count), result in results.items():
+        table.add_row(
+            label,
+            str(count),
+            f"{result['rate']:.0f}",
+            f"{result['p50']:.1f}",
+            f"{result['p99']:.1f}",
+            f"{result['reports']:.0f}",
+        )
+    console.print(table)
+    for count in clients:
+        pages, api = results["the pages", count], results["the API", count]
+        console.print(f"{count} clients: pages / API {pages['rate'] / api['rate']:.2f}")
+    console.print("Target for the pages: 50 reports/s with p99 under 250 ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=12, help="12-MP JPEGs to hash")
@@ -202,8 +335,12 @@ def main() -> None:
     parser.add_argument("--hashes", type=int, default=100_000, help="hashes in the index")
     parser.add_argument("--seconds", type=float, default=10.0, help="load per server")
     parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument(
+        "--clients", type=int, nargs="+", default=[4, 16], help="victims reporting at once"
+    )
     args = parser.parse_args()
     browser_hashing(args.count)
+    victim_reports(args.clients, args.seconds, args.workers)
     watched_matching(args.watched, args.hashes, args.seconds, args.workers)
 
 

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +33,7 @@ class RunningServer:
     database_url: str
     workers: int = 1
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    args: Sequence[str] = ()  # more options for rempart serve (--desk)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -56,7 +57,7 @@ class RunningServer:
         """Start the process and wait until it answers (and, with ``ready``, has loaded)."""
         log = open(self.data_dir / f"server-{self.port}.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [*SERVE, "--port", str(self.port), "--workers", str(self.workers)],
+            [*SERVE, "--port", str(self.port), "--workers", str(self.workers), *self.args],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -8,9 +8,11 @@ the log never skips a change committed late.
 
 from __future__ import annotations
 
+import fcntl
 import os
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -59,6 +61,13 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.url = engine.url.render_as_string(hide_password=True)
+        # SQLite's writers wait for its lock by sleeping and retrying, longer each time: under
+        # load a writer can lose the race for a second or more. So they queue for it instead:
+        # a process's threads on a lock, the processes on a lock file that the kernel hands on
+        # the moment it is released.
+        self._sqlite_writers = threading.RLock()
+        self._lock_file: int | None = None
+        self._writing = False  # this process holds the lock file (a nested write does not)
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Store:
@@ -119,7 +128,8 @@ class Store:
 
     @contextmanager
     def _transaction(self, *, serialised: bool) -> Iterator[Connection]:
-        with self._failures(), self.engine.connect() as connection:
+        queue = self._sqlite_writer_turn() if self.is_sqlite else nullcontext()
+        with queue, self._failures(), self.engine.connect() as connection:
             options: dict[str, Any] = {"rempart_write": True}
             connection = connection.execution_options(**options)
             with connection.begin():
@@ -128,6 +138,25 @@ class Store:
                         text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK_KEY}
                     )
                 yield connection
+
+    @contextmanager
+    def _sqlite_writer_turn(self) -> Iterator[None]:
+        """This thread's turn to write to the SQLite file, among every process's writers."""
+        with self._sqlite_writers:
+            database = self.engine.url.database
+            if database in (None, "", ":memory:") or self._writing:
+                yield
+                return
+            if self._lock_file is None:
+                path = f"{Path(database).expanduser()}-writers"
+                self._lock_file = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+            self._writing = True
+            try:
+                yield
+            finally:
+                self._writing = False
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
     @contextmanager
     def _failures(self) -> Iterator[None]:
@@ -145,6 +174,10 @@ class Store:
     def close(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+        with self._sqlite_writers:
+            if self._lock_file is not None:
+                os.close(self._lock_file)
+                self._lock_file = None
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -1,0 +1,78 @@
+"""The store's SQLite writers queue for the database instead of racing for its lock."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from sqlalchemy import func, insert, select
+
+from rempart.store import Store, utc_now
+from rempart.store.schema import person_changes
+
+# Holds the store's lock file, as another process's writer would, until its input closes.
+_HOLDER = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+def _write(store: Store, person: str) -> None:
+    with store.write() as connection:
+        connection.execute(insert(person_changes).values(person=person, op="add", at=utc_now()))
+
+
+def _count(store: Store) -> int:
+    with store.read() as connection:
+        counted: int = connection.execute(
+            select(func.count()).select_from(person_changes)
+        ).scalar_one()
+        return counted
+
+
+def test_many_threads_write_at_once_and_every_write_lands(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'rempart.db'}")
+
+    def twenty(thread: int) -> None:
+        for write in range(20):
+            _write(store, f"p{thread}-{write}")
+
+    threads = [threading.Thread(target=twenty, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert _count(store) == 160
+    lock = tmp_path / "rempart.db-writers"
+    assert lock.stat().st_mode & 0o777 == 0o600  # in the data folder, private
+    store.close()
+
+
+def test_a_write_waits_its_turn_behind_another_process(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'rempart.db'}")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(tmp_path / "rempart.db-writers")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None
+    assert holder.stdin is not None
+    assert holder.stdout.readline().strip() == "held"
+    writer = threading.Thread(target=_write, args=(store, "queued"))
+    writer.start()
+    writer.join(0.5)
+    assert writer.is_alive()  # queued behind the other process's turn, not racing it
+    assert _count(store) == 0
+    holder.stdin.close()  # the other process ends its turn
+    holder.wait(10)
+    holder.stdout.close()
+    writer.join(10)
+    assert not writer.is_alive()
+    assert _count(store) == 1
+    store.close()
