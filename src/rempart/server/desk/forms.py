@@ -16,7 +16,15 @@ from rempart.server.middleware import DESK_FORM_LIMIT
 from rempart.server.problems import Problem
 from rempart.server.routes.common import media_type
 
-__all__ = ["FORM_LIMIT", "FORM_TYPE", "MAX_FIELDS", "Form", "read_form", "require_form"]
+__all__ = [
+    "FORM_LIMIT",
+    "FORM_TYPE",
+    "MAX_FIELDS",
+    "Form",
+    "parse_form",
+    "read_form",
+    "require_form",
+]
 
 FORM_TYPE: Final = "application/x-www-form-urlencoded"
 FORM_LIMIT: Final = DESK_FORM_LIMIT
@@ -61,7 +69,13 @@ async def read_form(request: Request) -> Form:
     """The request's form; a ``Problem``: 415 for any other content type (multipart
     included), 413 over ``FORM_LIMIT`` bytes, 400 for a body that is not a well-formed form."""
     require_form(request)
-    body = await request.body()  # BodyLimit stops reading past the desk's limit
+    return parse_form(await request.body())  # BodyLimit stops reading past the desk's limit
+
+
+def parse_form(body: bytes) -> Form:
+    """A URL-encoded body as a form; ``Problem`` 413 over ``FORM_LIMIT`` bytes, 400 for a body
+    that is not a well-formed form (not ASCII, escapes that are not UTF-8, a field without
+    ``=``, over ``MAX_FIELDS`` fields)."""
     if len(body) > FORM_LIMIT:
         raise Problem("body-too-large", f"the form is over {FORM_LIMIT:,} bytes")
     try:
