@@ -50,6 +50,14 @@ MODULES = [
     "rempart.scan.report",
     "rempart.scan.scanner",
     "rempart.scan.summary",
+    "rempart.desk",
+    "rempart.desk.access",
+    "rempart.desk.cases",
+    "rempart.desk.clock",
+    "rempart.desk.model",
+    "rempart.desk.sealed",
+    "rempart.desk.states",
+    "rempart.desk.watch",
 ]
 
 
@@ -71,6 +79,7 @@ def test_all_is_exact(name: str) -> None:
 PUBLIC_API = {
     # the jobs
     "Gate", "GateRequest", "parse_gate_request", "Scanner", "ScanJob", "ScanResult",
+    "Desk", "DeskKeys",
     # decisions and signals
     "Action", "Policy", "Verdict", "load_policy", "Signal", "Region",
     "Detector", "DetectorRegistry", "Picture", "default_registry", "PromptAnalyser",

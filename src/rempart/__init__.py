@@ -40,6 +40,9 @@ _EXPORTS: Final = {
     "Scanner": "rempart.scan",
     "ScanJob": "rempart.scan",
     "ScanResult": "rempart.scan",
+    # the desk
+    "Desk": "rempart.desk",
+    "DeskKeys": "rempart.desk",
     # decisions
     "Action": "rempart.policy",
     "Policy": "rempart.policy",
@@ -88,6 +91,8 @@ __all__ = [
     "BankMatcher",
     "Banks",
     "ConfigError",
+    "Desk",
+    "DeskKeys",
     "Detector",
     "DetectorError",
     "DetectorRegistry",
