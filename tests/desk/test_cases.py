@@ -430,6 +430,18 @@ def test_only_staff_move_and_a_flagger_only_its_own_cases(desk: Desk) -> None:
         desk.move("R-AAAAAAAAAA", CaseState.IN_REVIEW, ADMIN)
 
 
+def test_get_as_a_flagger_finds_its_own_cases_only(desk: Desk) -> None:
+    own = desk.report(AgeAnswer.ADULT, [photo()], actor=FLAGGER, mandate=MANDATE).case
+    victims = desk.report(AgeAnswer.ADULT, [photo(1)]).case
+    assert desk.get(own.number, FLAGGER) == own
+    assert desk.get(victims.number, REVIEWER) == victims
+    with pytest.raises(CaseNotFoundError) as held_by_none:
+        desk.get(victims.number, FLAGGER)
+    with pytest.raises(CaseNotFoundError) as unknown:
+        desk.get("R-AAAAAAAAAA", FLAGGER)
+    assert str(held_by_none.value).replace(victims.number, "R-AAAAAAAAAA") == str(unknown.value)
+
+
 def test_item_moves(desk: Desk, store: Store) -> None:
     case = desk.report(AgeAnswer.ADULT, [photo(), link()]).case
     hashed, url_only = case.items

@@ -218,10 +218,15 @@ class Desk:
                 raise CaseNotFoundError(_NOT_FOUND)
             return _load_one(connection, normal or "")
 
-    def get(self, number: str) -> Case:
-        """The case with this number; ``CaseNotFoundError`` when there is none."""
+    def get(self, number: str, actor: Actor | None = None) -> Case:
+        """The case with this number; ``CaseNotFoundError`` when there is none, or when
+        ``actor`` is a flagger that does not hold it (word for word the same: a flagger's key
+        cannot tell which numbers are taken)."""
         with self.store.read() as connection:
-            return _load_one(connection, number)
+            row = _case_row(connection, number)
+            if actor is not None:
+                _check_owner(actor, row)
+            return _load(connection, [row])[0]
 
     def events(self, number: str) -> list[Event]:
         """The case's history, oldest first."""

@@ -294,3 +294,21 @@ def test_french_pages_have_no_english_left(desk_server: DeskServer, keys: dict[s
 def test_templates_live_where_the_package_data_globs_find_them() -> None:
     found = {path.relative_to(TEMPLATES).as_posix() for path in Path(TEMPLATES).rglob("*.html")}
     assert all(name.count("/") <= 1 for name in found)  # templates/*.html, templates/*/*.html
+
+
+def test_a_flagger_cannot_tell_anothers_case_from_no_case(
+    desk_server: DeskServer, keys: dict[str, str]
+) -> None:
+    others, _ = card(report(desk_server.visitor(), url="https://example.com/a"))
+    unknown = "R-AAAAAAAAAA" if others != "R-AAAAAAAAAA" else "R-BBBBBBBBBB"
+    flagger = staff_visitor(desk_server, keys["flagger"])
+    pages = [flagger.get(f"/desk/staff/cases/{number}") for number in (others, unknown)]
+    assert [page.status_code for page in pages] == [404, 404]
+    texts = [
+        _CSRF_VALUE.sub("", page.text).replace(number, "NUMBER")
+        for page, number in zip(pages, (others, unknown), strict=True)
+    ]
+    assert texts[0] == texts[1]
+
+
+_CSRF_VALUE = re.compile(r'name="csrf" value="[^"]*"')

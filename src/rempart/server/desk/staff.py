@@ -26,7 +26,7 @@ from rempart.desk import (
     staff,
 )
 from rempart.desk.states import CASE_MOVES, ITEM_MOVES
-from rempart.errors import CaseNotFoundError, RempartError
+from rempart.errors import RempartError
 from rempart.server.auth import PERMISSIONS, Permission, check_role
 from rempart.server.desk.forms import Form
 from rempart.server.desk.pages import (
@@ -155,10 +155,8 @@ async def case_page(request: Request, number: str) -> Response:
     if key is None:
         return redirect(request, SIGN_IN, page)
     found = desk(request)
-    case = await run_in_threadpool(found.get, number)
+    case = await run_in_threadpool(found.get, number, staff(key))  # a flagger: its own only
     reviewer = may(key, Permission.DESK_REVIEW)
-    if not reviewer and case.flagger_key_id != key.key_id:
-        raise CaseNotFoundError("no such case among this key's")  # as if it did not exist
     # Sealed text is opened only when asked for: each reading is an event of the case.
     sealed = None
     if request.query_params.get("sealed") == "1":
