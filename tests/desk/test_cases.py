@@ -34,6 +34,7 @@ from rempart.desk import (
     source_ref,
     staff,
 )
+from rempart.desk.access import secret_tag
 from rempart.desk.model import check_items
 from rempart.desk.sealed import rekey
 from rempart.errors import (
@@ -323,6 +324,19 @@ def test_sign_in_with_the_number_and_secret(desk: Desk, store: Store) -> None:
         with pytest.raises(CaseNotFoundError) as refused:
             desk.sign_in(number, secret)
         assert str(refused.value) == "no case with this number and secret"
+
+
+def test_a_victims_session_tag_dies_with_its_secret(desk: Desk) -> None:
+    new = desk.report(AgeAnswer.ADULT, [photo()])
+    tag = secret_tag(new.secret)
+    assert desk.victim_case(new.case.number, tag) == new.case
+    assert secret_tag(new.secret.lower().replace("-", "")) == tag  # as typed at sign-in
+    reissued = desk.new_secret(new.case.number, ADMIN)
+    with pytest.raises(CaseNotFoundError, match="no case with this number and secret"):
+        desk.victim_case(new.case.number, tag)
+    assert desk.victim_case(new.case.number, secret_tag(reissued)).number == new.case.number
+    with pytest.raises(CaseNotFoundError):
+        desk.victim_case(new.case.number, "")
 
 
 def test_sign_in_is_throttled_per_case(desk: Desk, clock: FixedClock) -> None:
