@@ -312,3 +312,39 @@ def test_a_flagger_cannot_tell_anothers_case_from_no_case(
 
 
 _CSRF_VALUE = re.compile(r'name="csrf" value="[^"]*"')
+
+
+def test_the_withdraw_form_is_for_those_who_may_withdraw(
+    desk_server: DeskServer, keys: dict[str, str]
+) -> None:
+    victims, _ = card(report(desk_server.visitor(), url="https://example.com/a"))
+    reviewer = staff_visitor(desk_server, keys["reviewer"])
+    # A reviewer works the case but withdraws it only as an admin or the flagger holding it.
+    assert (
+        f"/desk/staff/cases/{victims}/withdraw"
+        not in reviewer.get(f"/desk/staff/cases/{victims}").text
+    )
+    flagger = staff_visitor(desk_server, keys["flagger"])
+    flagger.get("/desk/staff/new")
+    own, _ = card(
+        flagger.post(
+            "/desk/staff/new",
+            {
+                "age": "adult",
+                "reference": "mandate 1",
+                "scope": "scope 1",
+                "starts": "2026-11-01",
+                "url": "https://example.com/c",
+            },
+        )
+    )
+    page = flagger.get(f"/desk/staff/cases/{own}").text
+    assert f"/desk/staff/cases/{own}/withdraw" in page
+    others = flagger.post(f"/desk/staff/cases/{victims}/withdraw", {"confirm": "yes"})
+    assert others.status_code == 404
+    withdrawn = flagger.post(f"/desk/staff/cases/{own}/withdraw", {"confirm": "yes"})
+    assert withdrawn.status_code == 303, withdrawn.text
+    assert desk_server.desk.get(own).state.value == "withdrawn"
+    assert desk_server.desk.get(victims).state.value != "withdrawn"
+    admin = staff_visitor(desk_server, keys["admin"])
+    assert f"/desk/staff/cases/{victims}/withdraw" in admin.get(f"/desk/staff/cases/{victims}").text

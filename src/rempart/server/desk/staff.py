@@ -2,9 +2,10 @@
 as every API request's is, with its throttling), then see the queue, a case with its sealed
 notes, and act on it; a flagger sees its own cases and opens new ones under a mandate.
 
-A reviewer (``desk:review``) may do everything; a flagger (``desk:report``) opens cases under a
-mandate, sees its own and reissues their secret. Each request re-reads the key: a revoked key
-ends the session at once. The audit log records the key id of every staff request.
+A reviewer (``desk:review``) works every case; a flagger (``desk:report``) opens cases under a
+mandate and sees its own; the flagger holding a case, or an admin, reissues its secret and
+withdraws it (as ``Desk`` allows). Each request re-reads the key: a revoked key ends the
+session at once. The audit log records the key id of every staff request.
 """
 
 from __future__ import annotations
@@ -171,7 +172,8 @@ async def case_page(request: Request, number: str) -> Response:
         sealed=sealed,
         reviewer=reviewer,
         open=case.state is not CaseState.WITHDRAWN,
-        may_reissue=case.flagger_key_id == key.key_id or key.role is Role.ADMIN,
+        # Withdrawing and reissuing the secret: the flagger holding the case, or an admin.
+        holds=case.flagger_key_id == key.key_id or key.role is Role.ADMIN,
         case_moves=CASE_MOVES,
         item_moves=ITEM_MOVES,
         case_states=list(CaseState),
@@ -231,8 +233,9 @@ async def add_note(request: Request, number: str) -> Response:
 
 @router.post("/cases/{number}/withdraw")
 async def withdraw(request: Request, number: str) -> Response:
-    """Withdraw the case, as the victim asked."""
-    form, key = await _act(request, number, "withdrawn")
+    """Withdraw the case, as the victim asked (the flagger holding it, or an admin)."""
+    _, form, key = await staff_post(request, f"/desk/staff/cases/{number}")
+    audit(request, target=number, outcome="withdrawn", now=True)
     confirmed(form)
     await run_in_threadpool(desk(request).withdraw, number, staff(key))
     return _back_to(request, number)
