@@ -34,6 +34,7 @@ from rempart.desk import (
     source_ref,
     staff,
 )
+from rempart.desk.access import secret_tag
 from rempart.desk.model import check_items
 from rempart.desk.sealed import rekey
 from rempart.errors import (
@@ -325,6 +326,19 @@ def test_sign_in_with_the_number_and_secret(desk: Desk, store: Store) -> None:
         assert str(refused.value) == "no case with this number and secret"
 
 
+def test_a_victims_session_tag_dies_with_its_secret(desk: Desk) -> None:
+    new = desk.report(AgeAnswer.ADULT, [photo()])
+    tag = secret_tag(new.secret)
+    assert desk.victim_case(new.case.number, tag) == new.case
+    assert secret_tag(new.secret.lower().replace("-", "")) == tag  # as typed at sign-in
+    reissued = desk.new_secret(new.case.number, ADMIN)
+    with pytest.raises(CaseNotFoundError, match="no case with this number and secret"):
+        desk.victim_case(new.case.number, tag)
+    assert desk.victim_case(new.case.number, secret_tag(reissued)).number == new.case.number
+    with pytest.raises(CaseNotFoundError):
+        desk.victim_case(new.case.number, "")
+
+
 def test_sign_in_is_throttled_per_case(desk: Desk, clock: FixedClock) -> None:
     new = desk.report(AgeAnswer.ADULT, [photo()])
     for _ in range(5):
@@ -428,6 +442,18 @@ def test_only_staff_move_and_a_flagger_only_its_own_cases(desk: Desk) -> None:
     assert desk.move(own.number, CaseState.IN_REVIEW, FLAGGER).state == CaseState.IN_REVIEW
     with pytest.raises(CaseNotFoundError, match="no case 'R-AAAAAAAAAA'"):
         desk.move("R-AAAAAAAAAA", CaseState.IN_REVIEW, ADMIN)
+
+
+def test_get_as_a_flagger_finds_its_own_cases_only(desk: Desk) -> None:
+    own = desk.report(AgeAnswer.ADULT, [photo()], actor=FLAGGER, mandate=MANDATE).case
+    victims = desk.report(AgeAnswer.ADULT, [photo(1)]).case
+    assert desk.get(own.number, FLAGGER) == own
+    assert desk.get(victims.number, REVIEWER) == victims
+    with pytest.raises(CaseNotFoundError) as held_by_none:
+        desk.get(victims.number, FLAGGER)
+    with pytest.raises(CaseNotFoundError) as unknown:
+        desk.get("R-AAAAAAAAAA", FLAGGER)
+    assert str(held_by_none.value).replace(victims.number, "R-AAAAAAAAAA") == str(unknown.value)
 
 
 def test_item_moves(desk: Desk, store: Store) -> None:

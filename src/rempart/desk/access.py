@@ -33,6 +33,8 @@ __all__ = [
     "normalise_case_number",
     "normalise_secret",
     "secret_matches",
+    "secret_tag",
+    "tag_matches",
 ]
 
 ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # RFC 4648 base32
@@ -46,6 +48,7 @@ _LOOKALIKES: Final = str.maketrans({"0": "O", "1": "I", "8": "B"})
 _SEPARATORS: Final = re.compile(r"[\s\-]+")
 # Longer input is not a number or a secret, however it is spaced: not worth normalising.
 _MAX_INPUT: Final = 100
+_TAG_DIGITS: Final = 16
 
 
 def new_case_number() -> str:
@@ -84,6 +87,18 @@ def hash_secret(secret: str) -> str:
 def secret_matches(secret: str, stored: str) -> bool:
     """Whether ``secret`` is the one whose hash is ``stored``, in constant time."""
     return hmac.compare_digest(hash_secret(secret), stored)
+
+
+def secret_tag(secret: str) -> str:
+    """What a victim's session keeps of the secret it signed in with: the first 16 hex digits
+    of its stored hash. Enough to tell that a new secret replaced it (which ends the session),
+    of no use to sign in with."""
+    return hash_secret(secret)[:_TAG_DIGITS]
+
+
+def tag_matches(tag: str, stored: str) -> bool:
+    """Whether ``tag`` is the ``secret_tag`` of the secret whose hash is ``stored``."""
+    return hmac.compare_digest(tag.encode(), stored[:_TAG_DIGITS].encode())
 
 
 def _compact(text: str) -> str | None:

@@ -40,6 +40,7 @@ from rempart.desk.access import (
     new_secret,
     normalise_case_number,
     secret_matches,
+    tag_matches,
 )
 from rempart.desk.clock import Clock, SystemClock
 from rempart.desk.model import (
@@ -218,10 +219,25 @@ class Desk:
                 raise CaseNotFoundError(_NOT_FOUND)
             return _load_one(connection, normal or "")
 
-    def get(self, number: str) -> Case:
-        """The case with this number; ``CaseNotFoundError`` when there is none."""
+    def victim_case(self, number: str, tag: str) -> Case:
+        """The case a victim's session is signed in to, while the case's secret is still the
+        one it signed in with (``secret_tag``); ``CaseNotFoundError`` once a new secret
+        replaced it: reissuing a secret ends the sessions of whoever held the old one."""
         with self.store.read() as connection:
-            return _load_one(connection, number)
+            row = _case_row(connection, number)
+            if not tag_matches(tag, row.secret_hash):
+                raise CaseNotFoundError(_NOT_FOUND)
+            return _load(connection, [row])[0]
+
+    def get(self, number: str, actor: Actor | None = None) -> Case:
+        """The case with this number; ``CaseNotFoundError`` when there is none, or when
+        ``actor`` is a flagger that does not hold it (word for word the same: a flagger's key
+        cannot tell which numbers are taken)."""
+        with self.store.read() as connection:
+            row = _case_row(connection, number)
+            if actor is not None:
+                _check_owner(actor, row)
+            return _load(connection, [row])[0]
 
     def events(self, number: str) -> list[Event]:
         """The case's history, oldest first."""

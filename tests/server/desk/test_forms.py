@@ -3,13 +3,17 @@ or a multipart upload gets 415 whatever its size, unread, and nothing is stored.
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 import numpy as np
 import pytest
 from PIL import Image
+from starlette.requests import Request
+from starlette.types import Message
 
-from rempart.server.desk.forms import FORM_LIMIT, MAX_FIELDS, Form
+from rempart.server.desk.forms import FORM_LIMIT, MAX_FIELDS, Form, read_form
+from rempart.server.problems import Problem
 from tests.server.desk.conftest import ORIGIN, DeskServer, Visitor
 
 
@@ -83,6 +87,29 @@ def test_a_form_over_64_kib_is_refused_with_413(desk_server: DeskServer) -> None
     assert response.status_code == 413
     assert response.headers["content-type"].startswith("text/html")
     assert _cases(desk_server) == before
+
+
+def test_a_form_declared_over_64_kib_is_refused_before_any_of_it_is_read() -> None:
+    received: list[Message] = []
+
+    async def receive() -> Message:
+        message: Message = {"type": "http.request", "body": b"a" * (FORM_LIMIT + 1)}
+        received.append(message)
+        return message
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/desk/report",
+        "headers": [
+            (b"content-type", b"application/x-www-form-urlencoded"),
+            (b"content-length", str(FORM_LIMIT + 1).encode()),
+        ],
+    }
+    with pytest.raises(Problem) as refused:
+        asyncio.run(read_form(Request(scope, receive)))
+    assert refused.value.status_code == 413
+    assert received == []
 
 
 @pytest.mark.parametrize(

@@ -294,3 +294,57 @@ def test_french_pages_have_no_english_left(desk_server: DeskServer, keys: dict[s
 def test_templates_live_where_the_package_data_globs_find_them() -> None:
     found = {path.relative_to(TEMPLATES).as_posix() for path in Path(TEMPLATES).rglob("*.html")}
     assert all(name.count("/") <= 1 for name in found)  # templates/*.html, templates/*/*.html
+
+
+def test_a_flagger_cannot_tell_anothers_case_from_no_case(
+    desk_server: DeskServer, keys: dict[str, str]
+) -> None:
+    others, _ = card(report(desk_server.visitor(), url="https://example.com/a"))
+    unknown = "R-AAAAAAAAAA" if others != "R-AAAAAAAAAA" else "R-BBBBBBBBBB"
+    flagger = staff_visitor(desk_server, keys["flagger"])
+    pages = [flagger.get(f"/desk/staff/cases/{number}") for number in (others, unknown)]
+    assert [page.status_code for page in pages] == [404, 404]
+    texts = [
+        _CSRF_VALUE.sub("", page.text).replace(number, "NUMBER")
+        for page, number in zip(pages, (others, unknown), strict=True)
+    ]
+    assert texts[0] == texts[1]
+
+
+_CSRF_VALUE = re.compile(r'name="csrf" value="[^"]*"')
+
+
+def test_the_withdraw_form_is_for_those_who_may_withdraw(
+    desk_server: DeskServer, keys: dict[str, str]
+) -> None:
+    victims, _ = card(report(desk_server.visitor(), url="https://example.com/a"))
+    reviewer = staff_visitor(desk_server, keys["reviewer"])
+    # A reviewer works the case but withdraws it only as an admin or the flagger holding it.
+    assert (
+        f"/desk/staff/cases/{victims}/withdraw"
+        not in reviewer.get(f"/desk/staff/cases/{victims}").text
+    )
+    flagger = staff_visitor(desk_server, keys["flagger"])
+    flagger.get("/desk/staff/new")
+    own, _ = card(
+        flagger.post(
+            "/desk/staff/new",
+            {
+                "age": "adult",
+                "reference": "mandate 1",
+                "scope": "scope 1",
+                "starts": "2026-11-01",
+                "url": "https://example.com/c",
+            },
+        )
+    )
+    page = flagger.get(f"/desk/staff/cases/{own}").text
+    assert f"/desk/staff/cases/{own}/withdraw" in page
+    others = flagger.post(f"/desk/staff/cases/{victims}/withdraw", {"confirm": "yes"})
+    assert others.status_code == 404
+    withdrawn = flagger.post(f"/desk/staff/cases/{own}/withdraw", {"confirm": "yes"})
+    assert withdrawn.status_code == 303, withdrawn.text
+    assert desk_server.desk.get(own).state.value == "withdrawn"
+    assert desk_server.desk.get(victims).state.value != "withdrawn"
+    admin = staff_visitor(desk_server, keys["admin"])
+    assert f"/desk/staff/cases/{victims}/withdraw" in admin.get(f"/desk/staff/cases/{victims}").text

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from starlette.requests import Request
 
-from rempart.access.keys import ApiKeys, parse_key
-from rempart.desk import DeskKeys, FixedClock
+from rempart.access.keys import ApiKeys, Role, parse_key
+from rempart.desk import Actor, DeskKeys, FixedClock
 from rempart.desk.sealed import rekey
 from rempart.server.desk.session import (
     COOKIE,
@@ -211,6 +211,28 @@ def test_activity_keeps_a_session_alive(desk_server: DeskServer) -> None:
     for _ in range(4):  # 80 minutes in all, never 30 idle
         desk_server.clock.advance(timedelta(minutes=20))
         assert visitor.get("/desk/status").status_code == 200
+
+
+def test_a_new_secret_ends_the_sessions_signed_in_with_the_old_one(
+    desk_server: DeskServer,
+) -> None:
+    holder = desk_server.visitor()  # whoever holds the old card, signed in with it
+    number, _ = card(report(holder, url="https://example.com/a"))
+    assert holder.get("/desk/status").status_code == 200
+    before = _events(desk_server, number)
+    secret = desk_server.desk.new_secret(number, Actor("staff", "admin1", Role.ADMIN))
+    ended = holder.get("/desk/status")
+    assert ended.status_code == 303
+    assert ended.headers["location"] == "/desk/sign-in"
+    refused = holder.post("/desk/status/withdraw", {"confirm": "yes"})
+    assert refused.status_code in (403, 404)
+    assert desk_server.desk.get(number).state.value != "withdrawn"
+    assert _events(desk_server, number) == before + 1  # the reissue's event only
+    # The new card signs in.
+    owner = desk_server.visitor()
+    owner.get("/desk/sign-in")
+    assert owner.post("/desk/sign-in", {"number": number, "secret": secret}).status_code == 303
+    assert owner.get("/desk/status").status_code == 200
 
 
 def test_signing_in_starts_a_new_session(desk_server: DeskServer) -> None:

@@ -69,6 +69,8 @@ async def read_form(request: Request) -> Form:
     """The request's form; a ``Problem``: 415 for any other content type (multipart
     included), 413 over ``FORM_LIMIT`` bytes, 400 for a body that is not a well-formed form."""
     require_form(request)
+    if _declared_length(request) > FORM_LIMIT:  # refused unread, as BodyLimit does elsewhere
+        raise _too_large()
     return parse_form(await request.body())  # BodyLimit stops reading past the desk's limit
 
 
@@ -77,7 +79,7 @@ def parse_form(body: bytes) -> Form:
     that is not a well-formed form (not ASCII, escapes that are not UTF-8, a field without
     ``=``, over ``MAX_FIELDS`` fields)."""
     if len(body) > FORM_LIMIT:
-        raise Problem("body-too-large", f"the form is over {FORM_LIMIT:,} bytes")
+        raise _too_large()
     try:
         fields = parse_qs(
             body.decode("ascii"),  # a urlencoded body is ASCII; its escapes decode as UTF-8
@@ -90,3 +92,15 @@ def parse_form(body: bytes) -> Form:
     except (UnicodeDecodeError, ValueError):
         raise Problem("malformed-body", "the body is not a well-formed URL-encoded form") from None
     return Form(fields)
+
+
+def _declared_length(request: Request) -> int:
+    """The body's ``Content-Length`` (0 when absent or not a number: then it is counted)."""
+    try:
+        return int(request.headers.get("content-length", "0"))
+    except ValueError:
+        return 0
+
+
+def _too_large() -> Problem:
+    return Problem("body-too-large", f"the form is over {FORM_LIMIT:,} bytes")

@@ -22,11 +22,13 @@ from rempart.desk import (
     VICTIM,
     AgeAnswer,
     Branch,
+    Case,
     Desk,
     ItemInput,
 )
+from rempart.desk.access import secret_tag
 from rempart.desk.model import branch_for
-from rempart.errors import RempartError
+from rempart.errors import CaseNotFoundError, RempartError
 from rempart.server.desk.forms import Form, read_form, require_form
 from rempart.server.desk.i18n import LANGUAGE_COOKIE, LANGUAGES, Catalogues, choose_language
 from rempart.server.desk.session import (
@@ -88,10 +90,12 @@ class Page:
     language: str
     switch: bool  # the language came from ?lang=: keep it in the cookie
 
-    def signed_in(self, request: Request, kind: SessionKind, subject: str) -> Page:
-        """This page with a new session, signed in as ``subject``: a token planted before
-        is worthless after."""
-        return replace(self, session=desk_web(request).sessions.begin(kind, subject))
+    def signed_in(
+        self, request: Request, kind: SessionKind, subject: str, *, tag: str = ""
+    ) -> Page:
+        """This page with a new session, signed in as ``subject`` (a victim's with the
+        ``secret_tag`` of its secret): a token planted before is worthless after."""
+        return replace(self, session=desk_web(request).sessions.begin(kind, subject, tag=tag))
 
     def case_number(self) -> str:
         """The case a victim's session is signed in to; 403 for any other session."""
@@ -277,7 +281,9 @@ async def report(request: Request) -> Response:
             **_report_values(answer, form),
         )
     # The victim is signed in to the case they just opened.
-    signed_in = page.signed_in(request, SessionKind.VICTIM, new.case.number)
+    signed_in = page.signed_in(
+        request, SessionKind.VICTIM, new.case.number, tag=secret_tag(new.secret)
+    )
     return render(
         request, "card.html", page=signed_in, status=201, case=new.case, secret=new.secret
     )
@@ -352,7 +358,9 @@ async def sign_in(request: Request) -> Response:
         )
         response.headers.update(problem.headers or {})
         return response
-    signed_in = page.signed_in(request, SessionKind.VICTIM, case.number)
+    signed_in = page.signed_in(
+        request, SessionKind.VICTIM, case.number, tag=secret_tag(form.one("secret"))
+    )
     return redirect(request, "/desk/status", signed_in)
 
 
@@ -362,10 +370,20 @@ async def status(request: Request) -> Response:
     page = page_of(request)
     if page.session.kind is not SessionKind.VICTIM:
         return redirect(request, "/desk/sign-in", page)
-    found, number = desk(request), page.case_number()
-    case = await run_in_threadpool(found.get, number)
-    events = await run_in_threadpool(found.events, number)
+    try:
+        case = await victim_case(request, page)
+    except CaseNotFoundError:  # a new secret was issued: this session ends
+        visitor = desk_web(request).sessions.begin(SessionKind.VISITOR)
+        return redirect(request, "/desk/sign-in", replace(page, session=visitor))
+    events = await run_in_threadpool(desk(request).events, case.number)
     return render(request, "status.html", page=page, case=case, events=events)
+
+
+async def victim_case(request: Request, page: Page) -> Case:
+    """The case a victim's session is signed in to; 403 for any other session, and
+    ``CaseNotFoundError`` once a new secret replaced the one it signed in with."""
+    number = page.case_number()
+    return await run_in_threadpool(desk(request).victim_case, number, page.session.tag)
 
 
 @router.post("/status/withdraw")
@@ -373,7 +391,8 @@ async def withdraw(request: Request) -> Response:
     """The victim withdraws the case: every hash leaves the banks, sealed words are erased."""
     page, form = await form_post(request, kind=SessionKind.VICTIM)
     confirmed(form)
-    await run_in_threadpool(desk(request).withdraw, page.case_number(), VICTIM)
+    case = await victim_case(request, page)
+    await run_in_threadpool(desk(request).withdraw, case.number, VICTIM)
     return redirect(request, "/desk/status", page)
 
 

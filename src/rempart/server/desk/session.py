@@ -7,8 +7,9 @@ the key file. Its key is derived (HKDF-SHA256) from the key file's active key, s
 every session. What it costs: a copied cookie cannot be revoked before it expires, so it expires
 ``desk_sessions_minutes`` after the last request (each response renews it), lives at most
 ``MAX_LIFETIME`` however active, is a browser-session cookie (no expiry date, gone when the
-browser closes), and staff sessions re-check their API key on every request (a revoked key ends
-them at once). Quick exit and sign-out delete it.
+browser closes), staff sessions re-check their API key on every request (a revoked key ends
+them at once), and victims' sessions their case's secret (a new one, reissued because the card
+was lost or seen, ends them). Quick exit and sign-out delete it.
 
 The cookie is ``HttpOnly; SameSite=Strict; Path=/desk`` (never sent to ``/v1``), ``Secure``
 unless the desk is served over plain HTTP on loopback. Every session, a visitor's too, carries
@@ -70,18 +71,23 @@ class SessionKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Session:
-    """One browser's session. ``subject``: the case number (victim) or key id (staff)."""
+    """One browser's session. ``subject``: the case number (victim) or key id (staff);
+    ``tag``: a victim's, the ``secret_tag`` of the secret it signed in with (a new secret
+    ends the session)."""
 
     kind: SessionKind
     subject: str | None
     csrf: str
     started: datetime
     seen: datetime
+    tag: str = ""
 
     @classmethod
-    def begin(cls, kind: SessionKind, now: datetime, subject: str | None = None) -> Session:
+    def begin(
+        cls, kind: SessionKind, now: datetime, subject: str | None = None, *, tag: str = ""
+    ) -> Session:
         """A new session with a new CSRF token."""
-        return cls(kind, subject, secrets.token_urlsafe(32), now, now)
+        return cls(kind, subject, secrets.token_urlsafe(32), now, now, tag)
 
     def token_matches(self, presented: str) -> bool:
         """Whether a form's token is this session's (in constant time)."""
@@ -101,9 +107,9 @@ class SessionCodec:
         self.idle = idle
         self.clock = clock
 
-    def begin(self, kind: SessionKind, subject: str | None = None) -> Session:
+    def begin(self, kind: SessionKind, subject: str | None = None, *, tag: str = "") -> Session:
         """A new session, begun now, with a new CSRF token."""
-        return Session.begin(kind, self.clock.now(), subject)
+        return Session.begin(kind, self.clock.now(), subject, tag=tag)
 
     @property
     def _aead(self) -> AESGCM:
@@ -124,6 +130,7 @@ class SessionCodec:
                 "csrf": session.csrf,
                 "started": int(session.started.timestamp()),
                 "seen": int(session.seen.timestamp()),
+                "tag": session.tag,
             },
             separators=(",", ":"),
         ).encode()
@@ -147,6 +154,7 @@ class SessionCodec:
                 _text(fields["csrf"]),
                 _utc(fields["started"]),
                 _utc(fields["seen"]),
+                _text(fields["tag"]),
             )
         except (binascii.Error, ValueError, InvalidTag, KeyError, TypeError):
             return None

@@ -2,9 +2,10 @@
 as every API request's is, with its throttling), then see the queue, a case with its sealed
 notes, and act on it; a flagger sees its own cases and opens new ones under a mandate.
 
-A reviewer (``desk:review``) may do everything; a flagger (``desk:report``) opens cases under a
-mandate, sees its own and reissues their secret. Each request re-reads the key: a revoked key
-ends the session at once. The audit log records the key id of every staff request.
+A reviewer (``desk:review``) works every case; a flagger (``desk:report``) opens cases under a
+mandate and sees its own; the flagger holding a case, or an admin, reissues its secret and
+withdraws it (as ``Desk`` allows). Each request re-reads the key: a revoked key ends the
+session at once. The audit log records the key id of every staff request.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from rempart.desk import (
     staff,
 )
 from rempart.desk.states import CASE_MOVES, ITEM_MOVES
-from rempart.errors import CaseNotFoundError, RempartError
+from rempart.errors import RempartError
 from rempart.server.auth import PERMISSIONS, Permission, check_role
 from rempart.server.desk.forms import Form
 from rempart.server.desk.pages import (
@@ -155,10 +156,8 @@ async def case_page(request: Request, number: str) -> Response:
     if key is None:
         return redirect(request, SIGN_IN, page)
     found = desk(request)
-    case = await run_in_threadpool(found.get, number)
+    case = await run_in_threadpool(found.get, number, staff(key))  # a flagger: its own only
     reviewer = may(key, Permission.DESK_REVIEW)
-    if not reviewer and case.flagger_key_id != key.key_id:
-        raise CaseNotFoundError("no such case among this key's")  # as if it did not exist
     # Sealed text is opened only when asked for: each reading is an event of the case.
     sealed = None
     if request.query_params.get("sealed") == "1":
@@ -173,7 +172,8 @@ async def case_page(request: Request, number: str) -> Response:
         sealed=sealed,
         reviewer=reviewer,
         open=case.state is not CaseState.WITHDRAWN,
-        may_reissue=case.flagger_key_id == key.key_id or key.role is Role.ADMIN,
+        # Withdrawing and reissuing the secret: the flagger holding the case, or an admin.
+        holds=case.flagger_key_id == key.key_id or key.role is Role.ADMIN,
         case_moves=CASE_MOVES,
         item_moves=ITEM_MOVES,
         case_states=list(CaseState),
@@ -233,8 +233,9 @@ async def add_note(request: Request, number: str) -> Response:
 
 @router.post("/cases/{number}/withdraw")
 async def withdraw(request: Request, number: str) -> Response:
-    """Withdraw the case, as the victim asked."""
-    form, key = await _act(request, number, "withdrawn")
+    """Withdraw the case, as the victim asked (the flagger holding it, or an admin)."""
+    _, form, key = await staff_post(request, f"/desk/staff/cases/{number}")
+    audit(request, target=number, outcome="withdrawn", now=True)
     confirmed(form)
     await run_in_threadpool(desk(request).withdraw, number, staff(key))
     return _back_to(request, number)
