@@ -304,3 +304,27 @@ def test_the_page_fills_the_form_with_hashes_only(page: Page, site: Site) -> Non
     ]
     assert page.evaluate("() => document.getElementById('photos').name") == ""
     assert page.evaluate("() => document.getElementById('photos').form") is None
+
+
+def test_a_worker_that_does_not_load_leaves_no_photo_waiting(browser: Browser, site: Site) -> None:
+    page = browser.new_context().new_page()
+    page.route("**/pdq.js", lambda route: route.fulfill(status=404))
+    page.goto(site.url + "/pages/hash.html")
+    photo: FilePayload = {
+        "name": "one.png",
+        "mimeType": "",
+        "buffer": encode(gradient(64, 64, seed=3), "PNG"),
+    }
+    done = (
+        "() => { const text = document.getElementById('status').innerText;"
+        " return text !== '' && !text.includes('working'); }"
+    )
+    for _ in range(2):  # a second choice is answered too: a new worker is tried
+        page.set_input_files("#photos", files=[])
+        page.set_input_files("#photos", files=[photo])
+        page.wait_for_function(done)
+        status = page.locator("#status").inner_text().strip()
+        assert status == "one.png: undecodable, use rempart report"
+    fields = page.evaluate("() => [...new FormData(document.getElementById('report'))]")
+    assert fields == [["url", ""]]
+    page.context.close()

@@ -20,9 +20,13 @@
     if (worker === null) {
       worker = new Worker(workerUrl);
       worker.onmessage = (event) => replies.shift()?.(event.data);
-      // The worker did not load (a policy, an old browser): no photo can be hashed here.
+      // The worker did not load (a policy, an old browser): no photo waiting can be hashed
+      // here; the next choice tries a new worker, which answers (or fails) in its turn, so
+      // that no photo waits for ever and the form can still be sent with its links.
       worker.onerror = (event) => {
         event.preventDefault();
+        worker.terminate();
+        worker = null;
         const reply = { ok: false, code: "undecodable", message: "pdq.js did not load" };
         replies.splice(0).forEach((resolve) => resolve(reply));
       };
