@@ -212,6 +212,17 @@ def test_a_minors_case_keeps_no_words_and_goes_to_the_authority(desk: Desk, stor
     assert desk.sealed(case.number, REVIEWER) == []
 
 
+def test_a_minors_case_by_a_flagger_keeps_its_mandates_reference_and_dates_only(
+    desk: Desk,
+) -> None:
+    case = desk.report(AgeAnswer.UNDER_18, [photo()], actor=FLAGGER, mandate=MANDATE).case
+    [sealed] = desk.sealed(case.number, FLAGGER)
+    kept = json.loads(sealed.text)
+    assert (kept["reference"], kept["starts"]) == (MANDATE.reference, MANDATE.starts.isoformat())
+    assert kept["scope"] == ""  # free text, which a minor's case never keeps
+    assert MANDATE.scope not in sealed.text
+
+
 @pytest.mark.parametrize(
     ("item", "error", "message"),
     [

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from dataclasses import replace
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Final
@@ -197,6 +198,8 @@ class Desk:
             if words:
                 _seal(connection, case_id, data_key, "words", words, actor, now)
             if mandate is not None:
+                if branch is Branch.MINOR:  # its reference and dates only: no free text, ever
+                    mandate = replace(mandate, scope="")
                 text = json.dumps(mandate.to_json(), sort_keys=True)
                 _seal(connection, case_id, data_key, "mandate", text, actor, now)
             return NewCase(_load_one(connection, number), secret)
