@@ -40,6 +40,7 @@ DEFAULT_DECODE_WAIT: Final = 2.0
 DEFAULT_HEADER_TIMEOUT: Final = 10.0
 DEFAULT_BODY_TIMEOUT: Final = 30.0
 DEFAULT_DESK_SESSIONS_MINUTES: Final = 30
+DEFAULT_DESK_REPORTS_PER_MINUTE: Final = 10
 DEFAULT_GATE_PROMPT_MS: Final = 15
 """CPU milliseconds the gate reads a request's prompt and negative prompt for: under its 20 ms
 target (issue 17). The same as ``rempart.text.deadline.DEFAULT_PROMPT_MS``, which the text
@@ -163,6 +164,12 @@ SETTINGS: Final = (
         DEFAULT_DESK_SESSIONS_MINUTES,
         "Minutes of inactivity after which a desk page session ends.",
     ),
+    Setting(
+        "desk_reports_per_minute",
+        DEFAULT_DESK_REPORTS_PER_MINUTE,
+        "Reports the desk's pages take from one address a minute, in each worker (bursts of "
+        "as many): a victim reports freely, a script cannot flood the queue and review banks.",
+    ),
 )
 # Longest authority name a case records (desk_cases.authority).
 _MAX_AUTHORITY: Final = 32
@@ -189,6 +196,7 @@ class Settings:
     desk_key_file: Path | None = None
     desk_authority: str = ""
     desk_sessions_minutes: int = DEFAULT_DESK_SESSIONS_MINUTES
+    desk_reports_per_minute: int = DEFAULT_DESK_REPORTS_PER_MINUTE
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
@@ -232,6 +240,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         desk_key_file=Path(str(values["desk_key_file"]) or data_dir / "desk.key").expanduser(),
         desk_authority=authority,
         desk_sessions_minutes=int(values["desk_sessions_minutes"]),
+        desk_reports_per_minute=int(values["desk_reports_per_minute"]),
     )
 
 

@@ -26,6 +26,7 @@ from rempart.desk.clock import Clock, SystemClock
 
 __all__ = [
     "CASE_NUMBER_PATTERN",
+    "ReportThrottle",
     "SignInThrottle",
     "hash_secret",
     "new_case_number",
@@ -142,6 +143,24 @@ class _Buckets:
                 del self._buckets[name]
         while len(self._buckets) >= self.size:  # all in use: forget the oldest
             del self._buckets[next(iter(self._buckets))]
+
+
+class ReportThrottle:
+    """Reports allowed from each address, in this process: ``per_minute`` a minute, in
+    bursts of as many. The addresses live in memory for the count only (at most
+    ``addresses``, the idle first forgotten), never stored."""
+
+    def __init__(
+        self, per_minute: int, *, clock: Clock | None = None, addresses: int = 100_000
+    ) -> None:
+        self.clock = clock or SystemClock()
+        self._addresses = _Buckets(rate=per_minute / 60, burst=per_minute, size=addresses)
+        self._lock = threading.Lock()
+
+    def allow(self, address: str) -> bool:
+        """Whether ``address`` may report now (and count it)."""
+        with self._lock:
+            return self._addresses.take(address, self.clock.now().timestamp())
 
 
 class SignInThrottle:

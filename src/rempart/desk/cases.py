@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import replace
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Final
 

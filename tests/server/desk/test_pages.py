@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,10 +17,12 @@ from babel.messages.pofile import read_po
 
 from rempart.access.audit import read_audit
 from rempart.access.keys import parse_key
+from rempart.desk import FixedClock
+from rempart.desk.access import ReportThrottle
 from rempart.desk.web import LOCALE, TEMPLATES
 from rempart.server.desk.pages import NEUTRAL_PAGE
 from rempart.server.middleware import DESK_CONTENT_SECURITY_POLICY
-from tests.server.desk.conftest import DeskServer, card, report, staff_visitor
+from tests.server.desk.conftest import START, DeskServer, card, report, staff_visitor
 
 PDQ = "f" * 16 + "0" * 16 + "a5" * 16
 VICTIM_PAGES = ["/desk", "/desk/report", "/desk/report?age=adult", "/desk/sign-in", "/desk/staff"]
@@ -138,6 +142,24 @@ def test_a_report_the_desk_refuses_comes_back_to_correct(
     assert response.status_code == status
     assert '<form id="report"' in response.text
     assert desk_server.desk.queue() == []
+
+
+def test_reports_from_one_address_are_limited_and_nothing_is_stored_past_it(
+    desk_server: DeskServer,
+) -> None:
+    clock = FixedClock(START)
+    web = desk_server.app.state.desk_web
+    desk_server.app.state.desk_web = replace(web, reports=ReportThrottle(3, clock=clock))
+    for n in range(3):
+        assert report(desk_server.visitor(), url=f"https://example.org/{n}").status_code == 201
+    refused = report(desk_server.visitor(), url="https://example.org/3")
+    assert refused.status_code == 429
+    assert refused.headers["retry-after"] == "60"
+    assert "Too many tries in a short time" in refused.text
+    assert len(desk_server.desk.queue()) == 3
+    clock.advance(timedelta(seconds=20))  # a report's worth of time later
+    assert report(desk_server.visitor(), url="https://example.org/4").status_code == 201
+    assert len(desk_server.desk.queue()) == 4
 
 
 def test_a_victim_withdraws_the_case(desk_server: DeskServer) -> None:

@@ -14,6 +14,7 @@ from starlette.staticfiles import StaticFiles
 
 from rempart.config import Settings
 from rempart.desk import Clock, DeskKeys, SystemClock
+from rempart.desk.access import ReportThrottle
 from rempart.desk.web import LOCALE, STATIC, TEMPLATES
 from rempart.server.desk import pages, staff
 from rempart.server.desk.i18n import Catalogues
@@ -32,7 +33,8 @@ def mount(app: FastAPI, settings: Settings, *, clock: Clock | None = None) -> No
         idle=timedelta(minutes=settings.desk_sessions_minutes),
         clock=clock or SystemClock(),
     )
-    app.state.desk_web = DeskWeb(Catalogues(TEMPLATES, LOCALE), sessions)
+    reports = ReportThrottle(settings.desk_reports_per_minute, clock=sessions.clock)
+    app.state.desk_web = DeskWeb(Catalogues(TEMPLATES, LOCALE), sessions, reports)
     # The static files first: the pages' last route answers any other /desk path (404).
     app.mount(f"{DESK_PREFIX}/static", StaticFiles(directory=STATIC), name="desk-static")
     for router in (staff.router, pages.router):

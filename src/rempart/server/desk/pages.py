@@ -26,7 +26,7 @@ from rempart.desk import (
     Desk,
     ItemInput,
 )
-from rempart.desk.access import secret_tag
+from rempart.desk.access import ReportThrottle, secret_tag
 from rempart.desk.model import branch_for
 from rempart.errors import CaseNotFoundError, RempartError
 from rempart.server.desk.forms import Form, read_form, require_form
@@ -62,10 +62,12 @@ NEUTRAL_PAGE: Final = "https://www.wikipedia.org/"
 
 @dataclass(frozen=True, slots=True)
 class DeskWeb:
-    """What the desk's pages hold in each worker: templates in each language, the sessions."""
+    """What the desk's pages hold in each worker: templates in each language, the sessions,
+    and how many reports each address may make."""
 
     catalogues: Catalogues
     sessions: SessionCodec
+    reports: ReportThrottle
 
 
 def desk_web(request: Request) -> DeskWeb:
@@ -261,6 +263,13 @@ async def report(request: Request) -> Response:
     answer = _age(form.one("age"))
     if answer is None:
         raise Problem("invalid-request", "answer the age question first")
+    address = request.client.host if request.client else ""
+    if not desk_web(request).reports.allow(address):
+        raise Problem(
+            "rate-limited",
+            "too many reports from this address; wait a minute",
+            headers={"Retry-After": "60"},
+        )
     try:
         new = await run_in_threadpool(
             desk(request).report,
