@@ -20,11 +20,14 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from rempart.desk import (
     VICTIM,
+    Actor,
     AgeAnswer,
     Branch,
     Case,
     Desk,
     ItemInput,
+    Mandate,
+    NewCase,
 )
 from rempart.desk.access import ReportThrottle, secret_tag
 from rempart.desk.model import branch_for
@@ -215,17 +218,47 @@ def as_problem(error: Problem | RempartError) -> Problem:
 
 def error_page(request: Request, problem: Problem) -> Response:
     """The page that says what went wrong, in words the visitor's language has."""
+    return problem_page(
+        request, "error.html", problem, back=getattr(request.state, "back", "/desk")
+    )
+
+
+def problem_page(
+    request: Request, template: str, error: Problem | RempartError, **values: Any
+) -> Response:
+    """``template`` again (a form, as sent, to correct) saying what went wrong: the problem's
+    status and headers, its words in the visitor's language (its detail for staff only)."""
+    problem = as_problem(error)
     response = render(
         request,
-        "error.html",
+        template,
         status=problem.status_code,
         problem=problem.kind.slug,
         detail=problem.detail,
-        back=getattr(request.state, "back", "/desk"),
+        **values,
     )
-    for name, value in (problem.headers or {}).items():
-        response.headers[name] = value
+    response.headers.update(problem.headers or {})
     return response
+
+
+async def open_case(
+    request: Request,
+    page: Page,
+    form: Form,
+    answer: AgeAnswer,
+    actor: Actor,
+    mandate: Mandate | None = None,
+) -> NewCase:
+    """Open the case a report form describes (a victim's, or a flagger's under a mandate)."""
+    return await run_in_threadpool(
+        desk(request).report,
+        answer,
+        items_of(form),
+        words=form.one("words") or None,
+        language=page.language,
+        actor=actor,
+        mandate=mandate,
+    )
 
 
 router = APIRouter(prefix="/desk", route_class=DeskRoute, include_in_schema=False)
@@ -271,23 +304,10 @@ async def report(request: Request) -> Response:
             headers={"Retry-After": "60"},
         )
     try:
-        new = await run_in_threadpool(
-            desk(request).report,
-            answer,
-            items_of(form),
-            words=form.one("words") or None,
-            language=page.language,
-            actor=VICTIM,
-        )
+        new = await open_case(request, page, form, answer, VICTIM)
     except (Problem, RempartError) as error:  # the form again, as sent, saying what is wrong
-        problem = as_problem(error)
-        return render(
-            request,
-            "report.html",
-            page=page,
-            status=problem.status_code,
-            problem=problem.kind.slug,
-            **_report_values(answer, form),
+        return problem_page(
+            request, "report.html", error, page=page, **_report_values(answer, form)
         )
     # The victim is signed in to the case they just opened.
     signed_in = page.signed_in(
@@ -356,17 +376,7 @@ async def sign_in(request: Request) -> Response:
             desk(request).sign_in, form.one("number"), form.one("secret")
         )
     except RempartError as error:  # one answer for a wrong number and a wrong secret
-        problem = as_problem(error)
-        response = render(
-            request,
-            "sign_in.html",
-            page=page,
-            status=problem.status_code,
-            problem=problem.kind.slug,
-            number=form.one("number"),
-        )
-        response.headers.update(problem.headers or {})
-        return response
+        return problem_page(request, "sign_in.html", error, page=page, number=form.one("number"))
     signed_in = page.signed_in(
         request, SessionKind.VICTIM, case.number, tag=secret_tag(form.one("secret"))
     )

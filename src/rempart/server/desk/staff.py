@@ -33,13 +33,13 @@ from rempart.server.desk.forms import Form
 from rempart.server.desk.pages import (
     DeskRoute,
     Page,
-    as_problem,
     confirmed,
     desk,
     form_post,
     form_values,
-    items_of,
+    open_case,
     page_of,
+    problem_page,
     redirect,
     render,
 )
@@ -103,14 +103,7 @@ async def sign_in(request: Request) -> Response:
         key = await auth.verify(form.one("key"))
         auth.check_rate(key)
     except Problem as problem:
-        return render(
-            request,
-            "staff/sign_in.html",
-            page=page,
-            status=problem.status_code,
-            problem=problem.kind.slug,
-            detail=problem.detail,
-        )
+        return problem_page(request, "staff/sign_in.html", problem, page=page)
     if not _has_desk(key):
         return render(
             request,
@@ -277,26 +270,10 @@ async def new_case(request: Request) -> Response:
             starts=_date(form.one("starts")),
             ends=_date(form.one("ends")) if form.one("ends") else None,
         )
-        new = await run_in_threadpool(
-            desk(request).report,
-            answer,
-            items_of(form),
-            words=form.one("words") or None,
-            language=page.language,
-            actor=staff(key),
-            mandate=mandate,
-        )
+        new = await open_case(request, page, form, answer, staff(key), mandate)
     except (Problem, RempartError) as error:
-        problem = as_problem(error)
-        return render(
-            request,
-            "staff/new.html",
-            page=page,
-            status=problem.status_code,
-            problem=problem.kind.slug,
-            detail=problem.detail,
-            **_new_case_values(form),
-        )
+        values = _new_case_values(form)
+        return problem_page(request, "staff/new.html", error, page=page, **values)
     audit(request, target=new.case.number, outcome="reported", now=True)
     return render(request, "card.html", page=page, status=201, case=new.case, secret=new.secret)
 
