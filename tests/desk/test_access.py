@@ -10,6 +10,7 @@ import pytest
 
 from rempart.desk.access import (
     CASE_NUMBER_PATTERN,
+    AddressThrottle,
     SignInThrottle,
     hash_secret,
     new_case_number,
@@ -101,3 +102,12 @@ def test_a_clock_stepping_back_drains_nothing() -> None:
     clock.advance(timedelta(hours=-1))
     assert throttle.allow("R-AAAAAAAAAA")
     assert not throttle.allow("R-AAAAAAAAAA")
+
+
+def test_an_address_throttle_counts_each_address_apart() -> None:
+    clock = FixedClock(datetime(2026, 12, 1, tzinfo=UTC))
+    throttle = AddressThrottle(3, clock=clock)
+    assert [throttle.allow("192.0.2.1") for _ in range(4)] == [True, True, True, False]
+    assert throttle.allow("192.0.2.2")  # one client spending its share stops no other
+    clock.advance(timedelta(seconds=20))  # three a minute: one more after 20 s
+    assert [throttle.allow("192.0.2.1") for _ in range(2)] == [True, False]

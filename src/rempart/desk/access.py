@@ -26,7 +26,7 @@ from rempart.desk.clock import Clock, SystemClock
 
 __all__ = [
     "CASE_NUMBER_PATTERN",
-    "ReportThrottle",
+    "AddressThrottle",
     "SignInThrottle",
     "hash_secret",
     "new_case_number",
@@ -145,10 +145,10 @@ class _Buckets:
             del self._buckets[next(iter(self._buckets))]
 
 
-class ReportThrottle:
-    """Reports allowed from each address, in this process: ``per_minute`` a minute, in
-    bursts of as many. The addresses live in memory for the count only (at most
-    ``addresses``, the idle first forgotten), never stored."""
+class AddressThrottle:
+    """Requests of one kind (reports, sign-ins) allowed from each address, in this process:
+    ``per_minute`` a minute, in bursts of as many. The addresses live in memory for the count
+    only (at most ``addresses``, the idle first forgotten), never stored."""
 
     def __init__(
         self, per_minute: int, *, clock: Clock | None = None, addresses: int = 100_000
@@ -158,7 +158,7 @@ class ReportThrottle:
         self._lock = threading.Lock()
 
     def allow(self, address: str) -> bool:
-        """Whether ``address`` may report now (and count it)."""
+        """Whether ``address`` may go ahead now (and count it)."""
         with self._lock:
             return self._addresses.take(address, self.clock.now().timestamp())
 

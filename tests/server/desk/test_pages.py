@@ -18,7 +18,7 @@ from babel.messages.pofile import read_po
 from rempart.access.audit import read_audit
 from rempart.access.keys import parse_key
 from rempart.desk import FixedClock
-from rempart.desk.access import ReportThrottle
+from rempart.desk.access import AddressThrottle
 from rempart.desk.web import LOCALE, TEMPLATES
 from rempart.server.desk.pages import NEUTRAL_PAGE
 from rempart.server.middleware import DESK_CONTENT_SECURITY_POLICY
@@ -149,7 +149,7 @@ def test_reports_from_one_address_are_limited_and_nothing_is_stored_past_it(
 ) -> None:
     clock = FixedClock(START)
     web = desk_server.app.state.desk_web
-    desk_server.app.state.desk_web = replace(web, reports=ReportThrottle(3, clock=clock))
+    desk_server.app.state.desk_web = replace(web, reports=AddressThrottle(3, clock=clock))
     for n in range(3):
         assert report(desk_server.visitor(), url=f"https://example.org/{n}").status_code == 201
     refused = report(desk_server.visitor(), url="https://example.org/3")
@@ -160,6 +160,27 @@ def test_reports_from_one_address_are_limited_and_nothing_is_stored_past_it(
     clock.advance(timedelta(seconds=20))  # a report's worth of time later
     assert report(desk_server.visitor(), url="https://example.org/4").status_code == 201
     assert len(desk_server.desk.queue()) == 4
+
+
+def test_sign_ins_from_one_address_are_limited_before_the_desks_own_limit(
+    desk_server: DeskServer,
+) -> None:
+    number, secret = card(report(desk_server.visitor(), url="https://example.org/1"))
+    clock = FixedClock(START)
+    web = desk_server.app.state.desk_web
+    desk_server.app.state.desk_web = replace(web, sign_ins=AddressThrottle(3, clock=clock))
+    visitor = desk_server.visitor()
+    visitor.get("/desk/sign-in")
+    for guess in ("R-AAAAAAAAAA", "R-BBBBBBBBBB", "R-CCCCCCCCCC"):
+        wrong = visitor.post("/desk/sign-in", {"number": guess, "secret": secret})
+        assert wrong.status_code == 404
+    refused = visitor.post("/desk/sign-in", {"number": number, "secret": secret})
+    assert refused.status_code == 429  # even the right secret, until a minute's share is back
+    assert refused.headers["retry-after"] == "60"
+    assert "Too many tries in a short time" in refused.text
+    clock.advance(timedelta(seconds=20))
+    signed_in = visitor.post("/desk/sign-in", {"number": number, "secret": secret})
+    assert signed_in.status_code == 303
 
 
 def test_a_victim_withdraws_the_case(desk_server: DeskServer) -> None:

@@ -14,11 +14,11 @@ from starlette.staticfiles import StaticFiles
 
 from rempart.config import Settings
 from rempart.desk import Clock, DeskKeys, SystemClock
-from rempart.desk.access import ReportThrottle
+from rempart.desk.access import AddressThrottle
 from rempart.desk.web import LOCALE, STATIC, TEMPLATES
 from rempart.server.desk import pages, staff
 from rempart.server.desk.i18n import Catalogues
-from rempart.server.desk.pages import DeskWeb
+from rempart.server.desk.pages import SIGN_INS_PER_MINUTE, DeskWeb
 from rempart.server.desk.session import SessionCodec
 from rempart.server.middleware import DESK_PREFIX
 
@@ -33,8 +33,9 @@ def mount(app: FastAPI, settings: Settings, *, clock: Clock | None = None) -> No
         idle=timedelta(minutes=settings.desk_sessions_minutes),
         clock=clock or SystemClock(),
     )
-    reports = ReportThrottle(settings.desk_reports_per_minute, clock=sessions.clock)
-    app.state.desk_web = DeskWeb(Catalogues(TEMPLATES, LOCALE), sessions, reports)
+    reports = AddressThrottle(settings.desk_reports_per_minute, clock=sessions.clock)
+    sign_ins = AddressThrottle(SIGN_INS_PER_MINUTE, clock=sessions.clock)
+    app.state.desk_web = DeskWeb(Catalogues(TEMPLATES, LOCALE), sessions, reports, sign_ins)
     # The static files first: the pages' last route answers any other /desk path (404).
     app.mount(f"{DESK_PREFIX}/static", StaticFiles(directory=STATIC), name="desk-static")
     for router in (staff.router, pages.router):

@@ -29,7 +29,7 @@ from rempart.desk import (
     Mandate,
     NewCase,
 )
-from rempart.desk.access import ReportThrottle, secret_tag
+from rempart.desk.access import AddressThrottle, secret_tag
 from rempart.desk.model import branch_for
 from rempart.errors import CaseNotFoundError, RempartError
 from rempart.server.desk.forms import Form, read_form, require_form
@@ -46,6 +46,7 @@ from rempart.server.routes.common import services
 
 __all__ = [
     "NEUTRAL_PAGE",
+    "SIGN_INS_PER_MINUTE",
     "DeskRoute",
     "DeskWeb",
     "Page",
@@ -55,22 +56,29 @@ __all__ = [
     "form_post",
     "form_values",
     "items_of",
+    "open_case",
+    "problem_page",
     "render",
     "router",
 ]
 
 NEUTRAL_PAGE: Final = "https://www.wikipedia.org/"
 """Where quick exit goes: a page anyone may be seen reading."""
+SIGN_INS_PER_MINUTE: Final = 30
+"""Sign-in attempts from one address a minute, in each worker: a victim who mistypes is not
+stopped, and no one client can spend the desk's limit on attempts in all (20 a second), which
+would lock everyone out."""
 
 
 @dataclass(frozen=True, slots=True)
 class DeskWeb:
     """What the desk's pages hold in each worker: templates in each language, the sessions,
-    and how many reports each address may make."""
+    and how many reports and sign-ins each address may make."""
 
     catalogues: Catalogues
     sessions: SessionCodec
-    reports: ReportThrottle
+    reports: AddressThrottle
+    sign_ins: AddressThrottle
 
 
 def desk_web(request: Request) -> DeskWeb:
@@ -296,13 +304,7 @@ async def report(request: Request) -> Response:
     answer = _age(form.one("age"))
     if answer is None:
         raise Problem("invalid-request", "answer the age question first")
-    address = request.client.host if request.client else ""
-    if not desk_web(request).reports.allow(address):
-        raise Problem(
-            "rate-limited",
-            "too many reports from this address; wait a minute",
-            headers={"Retry-After": "60"},
-        )
+    _check_address(request, desk_web(request).reports, "reports")
     try:
         new = await open_case(request, page, form, answer, VICTIM)
     except (Problem, RempartError) as error:  # the form again, as sent, saying what is wrong
@@ -352,6 +354,17 @@ def form_values(form: Form | None) -> dict[str, Any]:
     }
 
 
+def _check_address(request: Request, throttle: AddressThrottle, what: str) -> None:
+    """``Problem("rate-limited")`` when the request's address has made too many ``what``."""
+    address = request.client.host if request.client else ""
+    if not throttle.allow(address):
+        raise Problem(
+            "rate-limited",
+            f"too many {what} from this address; wait a minute",
+            headers={"Retry-After": "60"},
+        )
+
+
 def _age(value: str) -> AgeAnswer | None:
     try:
         return AgeAnswer(value)
@@ -372,10 +385,12 @@ async def sign_in(request: Request) -> Response:
     request.state.back = "/desk/sign-in"
     page, form = await form_post(request)
     try:
+        # Per address first: the desk's own limit, in all, must not be one client's to spend.
+        _check_address(request, desk_web(request).sign_ins, "sign-in attempts")
         case = await run_in_threadpool(
             desk(request).sign_in, form.one("number"), form.one("secret")
         )
-    except RempartError as error:  # one answer for a wrong number and a wrong secret
+    except (Problem, RempartError) as error:  # one answer for a wrong number and secret
         return problem_page(request, "sign_in.html", error, page=page, number=form.one("number"))
     signed_in = page.signed_in(
         request, SessionKind.VICTIM, case.number, tag=secret_tag(form.one("secret"))
