@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from rempart.desk.watch import DESK_SOURCE
+from rempart.desk.model import DESK_SOURCE
 from rempart.matching.banks import Banks
 from rempart.store import Store, utc_now
 from rempart.store.schema import (

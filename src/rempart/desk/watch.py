@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
@@ -38,9 +38,10 @@ from typing import Any, Final, TypeAlias
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from rempart.desk.clock import Clock, SystemClock
+from rempart.desk.model import DESK_SOURCE, SYSTEM
 from rempart.desk.states import CaseState, ItemState
 from rempart.matching.banks import BankMatch
-from rempart.store import Store
+from rempart.store import Store, batches
 from rempart.store.schema import (
     bank_changes,
     bank_entries,
@@ -52,10 +53,8 @@ from rempart.store.schema import (
     desk_sightings,
 )
 
-__all__ = ["DESK_SOURCE", "MAX_PENDING", "Watch"]
+__all__ = ["MAX_PENDING", "Watch"]
 
-DESK_SOURCE: Final = "desk"
-"""The ``source`` of the banks the desk fills with victims' reports (and their confirmations)."""
 MAX_PENDING: Final = 100_000
 """The most (entry, key) pairs counted between two flushes: while the database cannot take
 them, a new pair beyond this is dropped (and counted in the log) rather than filling memory."""
@@ -69,13 +68,10 @@ MOVES: Final[Mapping[str, ItemState]] = MappingProxyType(
 )
 """What a sighting moves an item to, by its state; it leaves any other state as it is."""
 
-SYSTEM: Final = "system"
-"""The actor of the events a sighting writes."""
 SIGHTING: Final = "sighting"
 """The kind of the event of an item a sighting moved."""
 REOPENED: Final = "reopened"
 """The kind of the event of a closed case reopened because one of its items reappeared."""
-_BATCH: Final = 2000  # ids per IN (...): under SQLite's limit on bound parameters
 _LOG = logging.getLogger(__name__)
 
 
@@ -304,7 +300,7 @@ def _event(
         "case_id": case_id,
         "item_id": item_id,
         "at": at,
-        "actor": SYSTEM,
+        "actor": SYSTEM.label,
         "kind": kind,
         "from_state": str(move[0]),
         "to_state": str(move[1]),
@@ -325,7 +321,7 @@ class _Claim:
 
 def _claims(connection: Connection, entry_ids: Sequence[int]) -> list[_Claim]:
     found: list[_Claim] = []
-    for part in _chunks(entry_ids):
+    for part in batches(entry_ids):
         rows = connection.execute(
             select(
                 desk_items.c.id,
@@ -344,8 +340,3 @@ def _claims(connection: Connection, entry_ids: Sequence[int]) -> list[_Claim]:
         ).all()
         found += [_Claim(*row) for row in rows]
     return found
-
-
-def _chunks(values: Sequence[int]) -> Iterator[Sequence[int]]:
-    for start in range(0, len(values), _BATCH):
-        yield values[start : start + _BATCH]

@@ -43,6 +43,7 @@ __all__ = [
     "BodyLimit",
     "Recorder",
     "SecurityHeaders",
+    "content_length",
     "is_desk",
 ]
 
@@ -120,7 +121,7 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit = self._limit(scope)
-        declared = _content_length(scope)
+        declared = content_length(scope)
         # The desk's routes answer in pages: 415 to a body that is not a form, unread,
         # whatever its size; 413 once a form passes the limit (below).
         if declared is not None and declared > limit and not is_desk(scope["path"]):
@@ -312,7 +313,8 @@ def _header(scope: Scope, wanted: bytes) -> bytes:
     return b""
 
 
-def _content_length(scope: Scope) -> int | None:
+def content_length(scope: Scope) -> int | None:
+    """The request's ``Content-Length``; None when absent or not a number."""
     try:
         return int(_header(scope, b"content-length"))
     except ValueError:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import (
@@ -28,8 +28,20 @@ from sqlalchemy.exc import (
 
 from rempart.errors import StoreError
 
-__all__ = ["Store", "StoreError", "as_utc", "database_exists", "utc_now"]
+__all__ = [
+    "STATEMENT_BATCH",
+    "Store",
+    "StoreError",
+    "as_utc",
+    "batches",
+    "database_exists",
+    "utc_now",
+]
 
+_T = TypeVar("_T")
+STATEMENT_BATCH: Final = 2000
+"""Rows or ids per statement: under SQLite's limit on bound parameters, and large enough to be
+fast."""
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant will do: the key of the PostgreSQL advisory lock that serialises bank writers.
 _WRITE_LOCK_KEY = 0x52454D50
@@ -42,6 +54,13 @@ def database_exists(url: str) -> bool:
     if parsed.get_backend_name() != "sqlite" or not parsed.database:
         return True
     return parsed.database == ":memory:" or Path(parsed.database).expanduser().exists()
+
+
+def batches(values: Sequence[_T]) -> Iterator[Sequence[_T]]:
+    """``values`` a statement's worth (``STATEMENT_BATCH``) at a time, for ``IN (...)`` lists
+    and multi-row inserts."""
+    for start in range(0, len(values), STATEMENT_BATCH):
+        yield values[start : start + STATEMENT_BATCH]
 
 
 def utc_now() -> datetime:

@@ -38,7 +38,7 @@ from rempart.matching.banks.formats import (
     sniff_format,
 )
 from rempart.matching.formats import BankCategory, category_for_source, stored_category
-from rempart.store import Store, as_utc, utc_now
+from rempart.store import STATEMENT_BATCH, Store, as_utc, batches, utc_now
 from rempart.store.schema import bank_changes, bank_entries, bank_imports, banks
 
 __all__ = [
@@ -53,8 +53,6 @@ __all__ = [
 NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 MAX_THRESHOLD: Final = 63
 MAX_SOURCE: Final = 32
-# Rows per statement: under SQLite's limit on bound parameters, and large enough to be fast.
-_BATCH: Final = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,7 +297,7 @@ class Banks:
             ).scalar_one()
             active_lines = withdrawn = already_withdrawn = 0
             stream = iter(records)
-            while batch := list(islice(stream, _BATCH)):
+            while batch := list(islice(stream, STATEMENT_BATCH)):
                 adds = [r for r in batch if isinstance(r, Record) and not r.withdrawn]
                 removals = [r.hash for r in batch if isinstance(r, Record) and r.withdrawn]
                 skipped.update(r.reason for r in batch if isinstance(r, Skipped))
@@ -379,7 +377,7 @@ class Banks:
         with self._writing(connection) as connection:
             bank = _bank(connection, name)
             for column, values in ((bank_entries.c.hash, wanted), (bank_entries.c.id, ids)):
-                for part in _chunks(values):
+                for part in batches(values):
                     rows = connection.execute(
                         select(column, bank_entries.c.withdrawn_at).where(
                             bank_entries.c.bank_id == bank.id, column.in_(part)
@@ -402,7 +400,7 @@ class Banks:
         reinstated = 0
         with self._writing(connection) as connection:
             bank = _bank(connection, name)
-            for part in _chunks(ids):
+            for part in batches(ids):
                 found = (
                     connection.execute(
                         select(bank_entries.c.id).where(
@@ -626,11 +624,6 @@ def _log(
     connection.execute(
         insert(bank_changes).values(bank_id=bank_id, entry_id=entry_id, op=op, at=now)
     )
-
-
-def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), _BATCH):
-        yield values[start : start + _BATCH]
 
 
 def _printable(text: str) -> str:

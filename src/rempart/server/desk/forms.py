@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 
 from starlette.requests import Request
 
-from rempart.server.middleware import DESK_FORM_LIMIT
+from rempart.server.middleware import DESK_FORM_LIMIT, content_length
 from rempart.server.problems import Problem
 from rempart.server.routes.common import media_type
 
@@ -69,7 +69,8 @@ async def read_form(request: Request) -> Form:
     """The request's form; a ``Problem``: 415 for any other content type (multipart
     included), 413 over ``FORM_LIMIT`` bytes, 400 for a body that is not a well-formed form."""
     require_form(request)
-    if _declared_length(request) > FORM_LIMIT:  # refused unread, as BodyLimit does elsewhere
+    # Refused unread, as BodyLimit does elsewhere (absent, it is counted as it comes).
+    if (content_length(request.scope) or 0) > FORM_LIMIT:
         raise _too_large()
     return parse_form(await request.body())  # BodyLimit stops reading past the desk's limit
 
@@ -92,14 +93,6 @@ def parse_form(body: bytes) -> Form:
     except (UnicodeDecodeError, ValueError):
         raise Problem("malformed-body", "the body is not a well-formed URL-encoded form") from None
     return Form(fields)
-
-
-def _declared_length(request: Request) -> int:
-    """The body's ``Content-Length`` (0 when absent or not a number: then it is counted)."""
-    try:
-        return int(request.headers.get("content-length", "0"))
-    except ValueError:
-        return 0
 
 
 def _too_large() -> Problem:
