@@ -66,6 +66,7 @@ from rempart.desk.model import (
     check_mandate,
     check_text,
     desk_bank,
+    event_row,
     source_ref,
 )
 from rempart.desk.sealed import DeskKeys, seal, unseal
@@ -745,18 +746,17 @@ def _event(
     to_state: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    connection.execute(
-        insert(desk_events).values(
-            case_id=case_id,
-            item_id=item_id,
-            at=now,
-            actor=actor.label,
-            kind=kind,
-            from_state=None if from_state is None else str(from_state),
-            to_state=None if to_state is None else str(to_state),
-            detail=json.dumps(detail, sort_keys=True) if detail else None,
-        )
+    row = event_row(
+        case_id,
+        actor,
+        kind,
+        now,
+        item_id=item_id,
+        from_state=from_state,
+        to_state=to_state,
+        detail=detail,
     )
+    connection.execute(insert(desk_events).values(**row))
 
 
 def _seal(

@@ -6,6 +6,7 @@ with a quality of at least ``MIN_QUALITY``).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ __all__ = [
     "check_mandate",
     "check_text",
     "desk_bank",
+    "event_row",
     "source_ref",
     "staff",
 ]
@@ -292,6 +294,31 @@ DESK_BANKS: Final = (
 )
 """The desk's banks, created on first use inside the transaction that first needs them."""
 CONFIRMED_BANKS: Final = tuple(bank.name for bank in DESK_BANKS if bank.confirmed)
+
+
+def event_row(
+    case_id: int,
+    actor: Actor,
+    kind: str,
+    at: datetime,
+    *,
+    item_id: int | None = None,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A ``desk_events`` row: who (the actor's label, never an address), what, when; its
+    detail as JSON, which never holds sealed text."""
+    return {
+        "case_id": case_id,
+        "item_id": item_id,
+        "at": at,
+        "actor": actor.label,
+        "kind": kind,
+        "from_state": None if from_state is None else str(from_state),
+        "to_state": None if to_state is None else str(to_state),
+        "detail": json.dumps(detail, sort_keys=True) if detail else None,
+    }
 
 
 def source_ref(item_id: int) -> str:

@@ -26,7 +26,6 @@ Don't:
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -38,7 +37,7 @@ from typing import Any, Final, TypeAlias
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from rempart.desk.clock import Clock, SystemClock
-from rempart.desk.model import DESK_SOURCE, SYSTEM
+from rempart.desk.model import DESK_SOURCE, SYSTEM, event_row
 from rempart.desk.states import CaseState, ItemState
 from rempart.matching.banks import BankMatch
 from rempart.store import Store, batches
@@ -296,16 +295,10 @@ def _event(
     detail: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """An event row by the system: ``move`` is from which state to which."""
-    return {
-        "case_id": case_id,
-        "item_id": item_id,
-        "at": at,
-        "actor": SYSTEM.label,
-        "kind": kind,
-        "from_state": str(move[0]),
-        "to_state": str(move[1]),
-        "detail": json.dumps(detail) if detail else None,
-    }
+    return event_row(
+        case_id, SYSTEM, kind, at, item_id=item_id, from_state=move[0], to_state=move[1],
+        detail=detail,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
