@@ -6,6 +6,7 @@
     │   ├── LexiconError    a prompt lexicon cannot be loaded
     │   └── DeskKeyError    the desk's key file is missing, or a sealed field will not open
     ├── MediaError          a file or byte string is not an image Rempart will decode
+    │   └── ModelFileError  a file is not a model file Rempart will read
     ├── PromptError         a prompt Rempart will not read (too long, not text)
     ├── RequestError        a request (an API body, a batch line) is not one Rempart reads
     │   └── MalformedBodyError  a body that cannot be read as JSON at all
@@ -68,6 +69,7 @@ __all__ = [
     "MediaError",
     "MediaErrorCode",
     "MissingExtraError",
+    "ModelFileError",
     "NotReadyError",
     "OverloadedError",
     "PersonsError",
@@ -187,6 +189,16 @@ class MediaError(_CodedError):
 
     def __repr__(self) -> str:
         return f"MediaError({self.code.value!r}, {self.message!r})"
+
+
+class ModelFileError(MediaError):
+    """A file is not a model file Rempart will read; ``code`` says why, in ``MediaError``'s
+    words, so that a folder's failures read the same whether it held images or models."""
+
+    problem = "model"
+
+    def __repr__(self) -> str:
+        return f"ModelFileError({self.code.value!r}, {self.message!r})"
 
 
 class PromptErrorCode(StrEnum):

@@ -1,0 +1,10 @@
+"""Hub: audit model files for the models made to sexualise a real person or a child.
+
+``Auditor`` reads each file's metadata, card and sidecar (``rempart.modelfile``), turns what
+they say into signals (``text.*`` from the prompt analyser, ``model.*`` for declared flags,
+pickled code and copies of known models) and judges them by a policy (by default ``hub``).
+"""
+
+from rempart.hub.result import AuditResult
+
+__all__ = ["AuditResult"]
