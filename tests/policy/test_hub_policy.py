@@ -123,6 +123,34 @@ def test_a_copy_of_a_blocked_model_blocks() -> None:
     assert decide("hub", COPY) == ("block", ["sexual_deepfake"], ["copy-of-blocked-model"])
 
 
+def copy_of(path: str, category: str) -> Signal:
+    evidence = {"known": path, "fingerprint": "s1:" + "0" * 64, "category": category}
+    return Signal("model.copy", 1.0, "hub", "test", value=path, evidence=evidence)
+
+
+def test_a_copy_takes_the_category_of_the_verdict_it_copies() -> None:
+    """A copy of a model blocked as child sexual abuse is reported as one, not as a deepfake;
+    a category the evidence names that no rule may name falls back to the rule's."""
+    verdict = load_policy("hub").decide(
+        [copy_of("a.safetensors", "child_sexual_abuse"), copy_of("b.safetensors", "nonsense")]
+    )
+    assert verdict.action.value == "block"
+    assert [(r.rule, r.category.name) for r in verdict.reasons] == [
+        ("copy-of-blocked-model", "child_sexual_abuse"),
+        ("copy-of-blocked-model", "sexual_deepfake"),
+    ]
+
+
+def test_category_from_evidence_must_be_true_or_false() -> None:
+    raw = (
+        b"policy: mine\nversion: 1\nrules:\n  - id: r\n    when: [model_copy]\n"
+        b"    action: block\n    category: sexual_deepfake\n    reason: r\n"
+        b"    category_from_evidence: yes please\n"
+    )
+    with pytest.raises(PolicyError, match="category_from_evidence must be true or false"):
+        parse_policy(raw)
+
+
 @pytest.mark.parametrize("signal", [RUNS_CODE, IMPORTS])
 def test_a_pickle_that_may_run_code_is_reviewed_with_its_label(signal: Signal) -> None:
     assert decide("hub", signal) == ("review", ["unsafe_model_file"], ["model-runs-code"])
