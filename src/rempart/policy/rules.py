@@ -76,8 +76,9 @@ class Rule:
     A clause holds when at least one of its groups has a signal. ``by_value``: the category
     depends on the value of the signals that made the rule fire (a bank's name, say), with
     ``category`` for any other value; each value then gives a reason of its own.
-    ``by_evidence``: for a value ``by_value`` does not name, the category the signals'
-    evidence names under ``category`` (a bank's own), through this mapping.
+    ``by_evidence``: for a value ``by_value`` does not name (or for each value, without
+    ``by_value``), the category the signals' evidence names under ``category`` (a bank's own,
+    the earlier verdict's of a copied model), through this mapping.
     """
 
     id: str
@@ -102,13 +103,14 @@ class Rule:
                 return []
             behind.extend(clause_signals)
         signals = tuple({id(signal): signal for signal in behind}.values())
-        if self.by_value is None:
+        if self.by_value is None and self.by_evidence is None:
             return [Reason(self.id, self.action, self.category, self.text, signals)]
+        by_value = self.by_value or {}
         values = dict.fromkeys(str(signal.value) for signal in signals)
         reasons = []
         for value in values:
             of_value = tuple(signal for signal in signals if str(signal.value) == value)
-            category = self.by_value.get(value) or self._evidence_category(of_value)
+            category = by_value.get(value) or self._evidence_category(of_value)
             reasons.append(Reason(self.id, self.action, category, self.text, of_value))
         return reasons
 
@@ -129,9 +131,9 @@ BUILTIN_GROUPS: Final = {
     for group in (
         SignalGroup(
             "minor",
-            ("face.minor", "text.minor"),
+            ("face.minor", "text.minor", "model.minor"),
             0.5,
-            "a face that looks under 18, or a request about a minor",
+            "a face that looks under 18, a request about a minor, or a model declared to show one",
         ),
         SignalGroup(
             "nudity",
@@ -152,7 +154,10 @@ BUILTIN_GROUPS: Final = {
             "underwear or swimwear: covered breasts, genitals or buttocks",
         ),
         SignalGroup(
-            "sexual", ("text.sexual", "text.undress"), 0.5, "a sexual or undressing request"
+            "sexual",
+            ("text.sexual", "text.undress", "model.nsfw"),
+            0.5,
+            "a sexual or undressing request, or a model declared not safe for work",
         ),
         SignalGroup("undress", ("text.undress",), 0.5, "a request to undress someone"),
         SignalGroup("upload", ("upload.photo",), 0.0, "a photo uploaded with the request"),
@@ -165,9 +170,28 @@ BUILTIN_GROUPS: Final = {
         ),
         SignalGroup(
             "real_person",
-            ("identity.match", "text.person", "upload.face"),
+            ("identity.match", "text.person", "upload.face", "model.poi"),
             0.0,
-            "a protected person recognised or named, or a face in an uploaded photo",
+            "a protected person recognised or named, a face in an uploaded photo, or a model "
+            "declared to show a real person",
+        ),
+        SignalGroup(
+            "likeness",
+            ("text.likeness",),
+            0.0,
+            "a word saying a model reproduces a real but unnamed person (influencer, my ex...)",
+        ),
+        SignalGroup(
+            "model_copy",
+            ("model.copy",),
+            0.0,
+            "a model file whose tensors are those of a model blocked before",
+        ),
+        SignalGroup(
+            "model_code",
+            ("model.pickle.code",),
+            0.0,
+            "a pickled model file that imports what a safe load refuses",
         ),
         SignalGroup(
             "unread",
@@ -212,7 +236,8 @@ MANDATORY_RULES: Final = (
         (("minor",), _SEXUALISED),
         Action.BLOCK,
         CATEGORIES["child_sexual_abuse"],
-        "An apparent minor together with nudity, revealing clothing or a sexual request.",
+        "An apparent minor (or a model declared to show minors) together with nudity, revealing "
+        "clothing or a sexual request (or a model declared not safe for work).",
     ),
     Rule(
         "known-image",
@@ -241,8 +266,9 @@ MANDATORY_RULES: Final = (
         (("real_person",), _SEXUALISED),
         Action.BLOCK,
         CATEGORIES["non_consensual_intimate_imagery"],
-        "A real person (a protected person recognised or named, or a face in an uploaded "
-        "photo) together with nudity, revealing clothing or a sexual request.",
+        "A real person (a protected person recognised or named, a face in an uploaded photo, "
+        "or a model declared to show a real person) together with nudity, revealing clothing "
+        "or a sexual request (or a model declared not safe for work).",
     ),
     Rule(
         "undress-upload",
