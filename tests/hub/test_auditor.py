@@ -280,3 +280,45 @@ def test_jobs_2_gives_the_records_of_jobs_1_in_order(
 def test_scan_on_processes_needs_a_spec(auditor: Auditor) -> None:
     with pytest.raises(ValueError, match="AuditorSpec"):
         list(auditor.scan(["x"], jobs=2))
+
+
+FILE_KEYS = [
+    ("ss_output_name", "nude_v2", "ss_output_name"),
+    ("ss_training_comment", "Trained on nude photos.", "ss_training_comment"),
+    ("ss_sd_model_name", "nude-base.ckpt", "ss_sd_model_name"),
+    ("ss_tag_frequency", {"3_style": {"nude": 3}}, "ss_tag_frequency/3_style/nude"),
+    ("ss_dataset_dirs", {"3_nude": {"n_repeats": 3, "img_count": 3}}, "ss_dataset_dirs/3_nude"),
+    (
+        "ss_datasets",
+        [{"subsets": [{"class_tokens": "nude"}]}],
+        "ss_datasets[0].subsets[0].class_tokens",
+    ),
+    (
+        "ss_datasets",
+        [{"subsets": [{"caption_prefix": "nude,"}]}],
+        "ss_datasets[0].subsets[0].caption_prefix",
+    ),
+    (
+        "ss_datasets",
+        [{"subsets": [{"caption_suffix": "nude"}]}],
+        "ss_datasets[0].subsets[0].caption_suffix",
+    ),
+    ("modelspec.title", "Nude", "modelspec.title"),
+    ("modelspec.description", "A nude style.", "modelspec.description"),
+    ("modelspec.trigger_phrase", "nude", "modelspec.trigger_phrase"),
+    ("modelspec.tags", "lora, nude", "modelspec.tags[1]"),
+    ("ssmd_display_name", "Nude", "ssmd_display_name"),
+    ("ssmd_keywords", "nude", "ssmd_keywords"),
+    ("ssmd_description", "nude", "ssmd_description"),
+    ("ssmd_tags", "x, nude", "ssmd_tags[1]"),
+    ("name", "nude_lora", "name"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "field"), FILE_KEYS)
+def test_each_key_of_a_file_is_read_at_its_key_path(
+    auditor: Auditor, write_model: WriteModel, key: str, value: object, field: str
+) -> None:
+    path = write_model(metadata={key: value})
+    found = {s.name: s for s in auditor.audit(str(path)).signals}
+    assert found["text.nudity"].evidence["field"] == field

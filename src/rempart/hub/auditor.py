@@ -160,7 +160,8 @@ class Auditor:
         processes, which needs an Auditor built from an ``AuditorSpec``."""
         if jobs < 1:
             raise ValueError(f"jobs must be at least 1, got {jobs}")
-        items = ((item, _root(item, roots)) for item in paths)
+        tops = [os.path.abspath(root) for root in roots]
+        items = ((item, _root(item, tops) if tops else None) for item in paths)
         if jobs == 1:
             for item, root in items:
                 yield self._one(item, root)
@@ -258,15 +259,10 @@ def _parsed(data: bytes | None, name: str, parse: Any, warnings: list[str]) -> A
 
 
 def _root(item: WalkItem, roots: Sequence[str]) -> str | None:
-    """The deepest of ``roots`` that holds the item's file (None: none does)."""
+    """The deepest of ``roots`` (absolute paths) that holds the item's file (None: none)."""
     folder = os.path.dirname(os.path.abspath(item_path(item)))
-    holding = [
-        root
-        for root in roots
-        if os.path.isdir(root)
-        and os.path.commonpath([folder, os.path.abspath(root)]) == os.path.abspath(root)
-    ]
-    return max(holding, key=lambda root: len(os.path.abspath(root)), default=None)
+    holding = [root for root in roots if os.path.commonpath([folder, root]) == root]
+    return max(holding, key=len, default=None)
 
 
 def _folder_images(path: str) -> list[str]:
