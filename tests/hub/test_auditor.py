@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
@@ -274,6 +275,7 @@ def test_jobs_2_gives_the_records_of_jobs_1_in_order(
     assert {r["verdict"]["action"] for r in one if "verdict" in r} >= {"allow", "block"}
     stopped = auditor.scan(paths, jobs=2)
     assert next(stopped).to_json() == one[0]
+    assert isinstance(stopped, Generator)
     stopped.close()  # as Ctrl-C leaves it: the pool is shut down, its work cancelled
 
 

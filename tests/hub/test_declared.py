@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from picklescan.scanner import SafetyLevel, scan_pickle_bytes
+from picklescan.scanner import SafetyLevel, scan_pickle_bytes  # type: ignore[import-untyped]
 
 from rempart.hub import pickles
 from rempart.hub.declared import copy_signals, flag_signals, pickle_signals

@@ -8,7 +8,7 @@ import pytest
 from rempart.hub.signals import MAX_SIGNALS_PER_NAME, TextReader, strongest
 from rempart.hub.texts import ModelText, Reading
 from rempart.signals import Signal
-from rempart.text import MAX_PROMPT_CHARS
+from rempart.text import MAX_PROMPT_CHARS, PromptAnalyser
 
 
 def by_name(signals: list[Signal]) -> dict[str, Signal]:
@@ -110,3 +110,18 @@ def test_hits_are_read_once_per_text(reader: TextReader) -> None:
     reader.signals(texts)
     info = reader._hits.cache_info()
     assert (info.misses, info.hits) == (1, 99)
+
+
+def test_a_prompt_that_takes_too_long_to_read_is_unread(analyser: PromptAnalyser) -> None:
+    reader = TextReader(analyser, version="test", prompt_ms=0.001)
+    prompt = ", ".join(f"[word{i}|other{i}]" for i in range(400))
+    found = by_name(
+        reader.signals([ModelText("README.md:widget[0].text", prompt, reading=Reading.PROMPT)])
+    )
+    assert found["text.unread"].evidence["field"] == "README.md:widget[0].text"
+
+
+def test_a_tag_longer_than_a_prompt_is_read_whole_in_pieces(reader: TextReader) -> None:
+    tag = "portrait " * (MAX_PROMPT_CHARS // 9 + 10) + "nude"
+    found = by_name(reader.signals([ModelText("ss_output_name", tag)]))
+    assert found["text.nudity"].evidence["match"] == "nude"

@@ -2,10 +2,11 @@
 
 Tags and names go through ``PromptAnalyser.hits`` once per distinct text per ``TextReader``
 (a hub's LoRAs share most of their tags, so a run reads each tag once); prompts through
-``PromptAnalyser.signals`` as the gate reads them, without a deadline (an audit is offline,
-and a deadline would send every model with a long prompt to review); prose (a card's body,
-a description) paragraph by paragraph, where a sentence that forbids a use ("do not use this
-model to depict minors") does not count its minor terms (``FORBIDDING``).
+``PromptAnalyser.signals`` as the gate reads them, with a deadline far past what any
+ordinary prompt takes (``PROMPT_MS``: one built to take longer gives ``text.unread``, and
+review); prose (a card's body, a description) paragraph by paragraph, where a sentence
+that forbids a use ("do not use this model to depict minors") does not count its minor
+terms (``FORBIDDING``).
 
 Of the signals, the strongest per name and value is kept, at most ``MAX_SIGNALS_PER_NAME``
 per name; a tag too rare in its training images (score under ``MIN_SCORE``) gives none.
@@ -23,7 +24,7 @@ from rempart.errors import PromptError
 from rempart.hub.texts import ModelText, Reading
 from rempart.signals import Signal, SignalValue
 from rempart.text import MAX_PROMPT_CHARS, Hit, PromptAnalyser
-from rempart.text.deadline import NO_DEADLINE
+from rempart.text.deadline import Deadline
 
 __all__ = [
     "DETECTOR",
@@ -31,6 +32,7 @@ __all__ = [
     "MAX_CACHED_TEXTS",
     "MAX_SIGNALS_PER_NAME",
     "MIN_SCORE",
+    "PROMPT_MS",
     "TextReader",
     "strongest",
 ]
@@ -39,6 +41,9 @@ DETECTOR: Final = "hub"
 MAX_SIGNALS_PER_NAME: Final = 10
 MIN_SCORE: Final = 0.05
 """The weakest text signal kept: a tag on 1% of its folder's images (with ``FULL_SHARE``)."""
+PROMPT_MS: Final = 1000.0
+"""CPU milliseconds one prompt of a card or sidecar may take to read: 16,000 characters of
+ordinary words take under 100."""
 MAX_CACHED_TEXTS: Final = 100_000
 """Distinct texts whose hits a reader keeps: a hub's shared tag vocabulary, read once."""
 
@@ -67,9 +72,12 @@ class TextReader:
     """Reads a model's texts with ``analyser``; its hits are cached by text, so one reader
     serves a whole run. ``version`` names the signals' detector version."""
 
-    def __init__(self, analyser: PromptAnalyser, *, version: str) -> None:
+    def __init__(
+        self, analyser: PromptAnalyser, *, version: str, prompt_ms: float = PROMPT_MS
+    ) -> None:
         self.analyser = analyser
         self.version = version
+        self.prompt_ms = prompt_ms
         self._hits = functools.lru_cache(maxsize=MAX_CACHED_TEXTS)(self._read)
 
     def signals(self, texts: Iterable[ModelText]) -> list[Signal]:
@@ -81,11 +89,17 @@ class TextReader:
             elif text.reading is Reading.PROSE:
                 found.extend(self._prose(text))
             elif text.weight >= MIN_SCORE:
-                found.extend(self._signal(hit, text.text, text) for hit in self._hits(text.text))
+                found.extend(self._terms(text))
         return strongest(found)
 
     def _read(self, text: str) -> tuple[Hit, ...]:
         return tuple(self.analyser.hits(text))
+
+    def _terms(self, text: ModelText) -> Iterator[Signal]:
+        """A tag or name; one longer than a prompt may be (a hostile one) in pieces."""
+        for piece in _chunks(text.text):
+            for hit in self._hits(piece):
+                yield self._signal(hit, piece, text)
 
     def _prompt(self, text: ModelText) -> Iterator[Signal]:
         """A prompt with its negative, as the gate reads them; one over ``MAX_PROMPT_CHARS``
@@ -96,7 +110,7 @@ class TextReader:
             prompt = prompts[index] if index < len(prompts) else ""
             negative = negatives[index] if index < len(negatives) else None
             try:
-                found = self.analyser.signals(prompt, negative, deadline=NO_DEADLINE)
+                found = self.analyser.signals(prompt, negative, deadline=Deadline(self.prompt_ms))
             except PromptError:  # not text: nothing the gate would read either
                 continue
             for signal in found:
