@@ -324,3 +324,14 @@ def test_each_key_of_a_file_is_read_at_its_key_path(
     path = write_model(metadata={key: value})
     found = {s.name: s for s in auditor.audit(str(path)).signals}
     assert found["text.nudity"].evidence["field"] == field
+
+
+def test_a_likeness_model_goes_to_review_and_sexualised_stays_there(
+    auditor: Auditor, write_model: WriteModel
+) -> None:
+    plain = auditor.audit(str(write_model("a.safetensors", {"modelspec.tags": "influencer"})))
+    assert plain.verdict.action is Action.REVIEW
+    assert {reason.rule for reason in plain.verdict.reasons} == {"person-model"}
+    tags = {"5_x": {"influencer": 5, "nude": 5}}
+    sexualised = auditor.audit(str(write_model("b.safetensors", {"ss_tag_frequency": tags})))
+    assert "likeness-model-sexualised" in {r.rule for r in sexualised.verdict.reasons}

@@ -16,6 +16,7 @@ Field names are key paths: ``ss_tag_frequency/<folder>/<tag>``, ``ss_dataset_dir
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -92,8 +93,10 @@ def texts(
     return [text for text in found if text.text.strip() or text.negative]
 
 
+@functools.lru_cache(maxsize=100_000)
 def as_terms(text: str) -> str:
-    """A tag or name as words: underscores and hyphens join them."""
+    """A tag or name as words: underscores and hyphens join them (cached: a hub's models
+    share their tags)."""
     return " ".join(text.translate(_JOINERS).split())
 
 
@@ -133,11 +136,11 @@ def _tag_frequency(metadata: Mapping[str, Any], dirs: Mapping[str, Any]) -> Iter
             continue
         counts = {str(tag): count for tag, count in tags.items() if _is_count(count)}
         images = _images(dirs.get(folder), counts, metadata.get("ss_num_train_images"))
+        prefix = f"ss_tag_frequency/{folder}/"
         for tag, count in counts.items():
             share = min(1.0, count / images) if images > 0 else 1.0
             weight = min(1.0, share / FULL_SHARE)
-            field = f"ss_tag_frequency/{folder}/{tag}"
-            yield ModelText(field, as_terms(tag), weight, share=round(share, 4))
+            yield ModelText(prefix + tag, as_terms(tag), weight, share=round(share, 4))
 
 
 def _images(folder: Any, counts: Mapping[str, int], total: Any) -> int:
