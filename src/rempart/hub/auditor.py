@@ -21,10 +21,10 @@ import multiprocessing
 import os
 import signal
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from rempart import __version__
 from rempart.errors import MediaError, MediaErrorCode, ModelFileError
@@ -56,6 +56,8 @@ from rempart.walk import WalkItem, item_path, looks_like_image
 from rempart.workers import batched
 
 __all__ = ["MAX_FOLDER_IMAGES", "Auditor", "AuditorSpec"]
+
+T = TypeVar("T")
 
 MAX_FOLDER_IMAGES: Final = 16
 """The most pictures of a model's folder read with ``images``: a repository's samples."""
@@ -237,7 +239,9 @@ class Auditor:
         return found
 
 
-def _read_beside(path: str | None, limit: int, parse: Any, warnings: list[str]) -> Any:
+def _read_beside(
+    path: str | None, limit: int, parse: Callable[[bytes], T], warnings: list[str]
+) -> T | None:
     """A card or sidecar beside the model, parsed; None, and a warning, when it cannot be."""
     if path is None:
         return None
@@ -248,7 +252,10 @@ def _read_beside(path: str | None, limit: int, parse: Any, warnings: list[str]) 
         return None
 
 
-def _parsed(data: bytes | None, name: str, parse: Any, warnings: list[str]) -> Any:
+def _parsed(
+    data: bytes | None, name: str, parse: Callable[[bytes], T], warnings: list[str]
+) -> T | None:
+    """A card or sidecar given as bytes, parsed; None, and a warning, when it cannot be."""
     if data is None:
         return None
     try:
