@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from picklescan.scanner import scan_file_path
+from picklescan.scanner import scan_file_path  # type: ignore[import-untyped]
 
 from rempart.modelfile import STORAGE_DTYPE, ModelFileError, ModelFormat, read_model
 from rempart.modelfile.pickles import MAX_STRING_CHARS, MAX_STRINGS, scan_pickles
