@@ -14,6 +14,7 @@ from picklescan.scanner import scan_file_path  # type: ignore[import-untyped]
 from rempart.modelfile import STORAGE_DTYPE, ModelFileError, ModelFormat, read_model
 from rempart.modelfile.pickles import MAX_STRING_CHARS, MAX_STRINGS, scan_pickles
 from tests.modelfile.files import (
+    Runs,
     global_pickle,
     pickle_running,
     pytorch_zip,
@@ -103,15 +104,31 @@ def test_a_legacy_file_s_pickles_are_all_read(tmp_path: Path) -> None:
 def test_a_stack_global_of_computed_operands_is_an_unknown_import() -> None:
     # Two non-string pushes (ints), then STACK_GLOBAL: what it imports is computed.
     data = b"\x80\x04K\x01K\x02\x93."
-    assert scan_pickles(data, cut_at=None)[0] == ("unknown.unknown",)
+    assert scan_pickles(data).imports == ("unknown.unknown",)
     # A memo lookup of a string counts as that string.
     data = b"\x80\x04\x8c\x02os\x94\x8c\x06system\x94h\x00h\x01\x93."
-    assert scan_pickles(data, cut_at=None)[0] == ("os.system",)
+    assert scan_pickles(data).imports == ("os.system",)
 
 
 def test_strings_are_bounded_in_number_and_length() -> None:
     many = pickle.dumps([f"s{i}" for i in range(MAX_STRINGS + 50)] + ["x" * 10_000], protocol=4)
-    strings = scan_pickles(many, cut_at=None)[1]
+    strings = scan_pickles(many).strings
     assert len(strings) == MAX_STRINGS
-    long = scan_pickles(pickle.dumps(["x" * 10_000], protocol=4), cut_at=None)[1]
+    long = scan_pickles(pickle.dumps(["x" * 10_000], protocol=4)).strings
     assert long == ("x" * MAX_STRING_CHARS,)
+
+
+def test_a_pickle_larger_than_the_first_read_is_read_whole(tmp_path: Path) -> None:
+    strings: list[object] = [f"{i:0>1000}" for i in range(3000)]
+    data = pickle.dumps([*strings, Runs("true")], protocol=2)  # 3 MB, the import last
+    path = write(tmp_path / "big.pt", data)
+    assert {"posix.system", "nt.system"} & set(read_model(path).imports)
+
+
+def test_a_second_pickle_cut_by_the_limit_is_a_warning(tmp_path: Path) -> None:
+    second = pickle.dumps([f"{i:0>100}" for i in range(100)], protocol=2)
+    path = write(tmp_path / "two.pt", global_pickle("os", "system") + second)
+    model = read_model(path, max_header_bytes=1000)
+    assert model.imports == ("os.system",)
+    assert model.warnings == ("pickle: a pickle runs on past the header limit, unread",)
+    assert read_model(path).warnings == ()
