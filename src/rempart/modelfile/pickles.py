@@ -20,6 +20,7 @@ from rempart.modelfile.source import Source, corrupt, too_large, truncated
 __all__ = [
     "MAX_STRINGS",
     "MAX_STRING_CHARS",
+    "UNKNOWN",
     "PickleScan",
     "is_pickle",
     "is_zip",
