@@ -139,7 +139,9 @@ def _value(cursor: Cursor, kind: int, key: str, warnings: list[str], depth: int)
         return struct.unpack(layout, cursor.take(struct.calcsize(layout)))[0]
     if kind == _STRING:
         return _string(cursor)
-    if kind == _ARRAY and depth < _MAX_NESTING:
+    if kind == _ARRAY:
+        if depth >= _MAX_NESTING:
+            raise corrupt(f"GGUF key {key!r}: arrays nested deeper than {_MAX_NESTING}")
         return _array(cursor, key, warnings, depth)
     raise corrupt(f"GGUF key {key!r}: value type {kind} is not one GGUF defines")
 

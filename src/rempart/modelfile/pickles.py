@@ -20,6 +20,8 @@ from rempart.modelfile.source import Source, corrupt, too_large, truncated
 __all__ = [
     "MAX_STRINGS",
     "MAX_STRING_CHARS",
+    "UNKNOWN",
+    "PickleScan",
     "is_pickle",
     "is_zip",
     "read_pickle",
@@ -48,6 +50,9 @@ _STRING_OPS: Final = frozenset(
 )
 _MEMO_PUT: Final = frozenset({"PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"})
 _MEMO_GET: Final = frozenset({"GET", "BINGET", "LONG_BINGET"})
+# What genops says when the bytes end inside a pickle (pickletools' readers).
+_ENDED: Final = ("exhausted", "remain", "not enough data", "no newline found")
+_FIRST_WINDOW_BYTES: Final = 1 << 20
 _ZIP_LOCAL_HEADER: Final = struct.Struct("<4s22xHH")  # signature ... name length, extra length
 
 
@@ -94,40 +99,61 @@ class _Scan:
             self.pushed.append(None)
 
 
-def scan_pickles(data: bytes, *, cut_at: int | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+@dataclass(frozen=True, slots=True)
+class PickleScan:
+    """What the pickles in some bytes import and hold; ``cut``: the bytes ended inside a
+    pickle (``whole``: the first one was read to its STOP)."""
+
+    imports: tuple[str, ...]
+    strings: tuple[str, ...]
+    whole: bool
+    cut: bool
+
+
+def scan_pickles(data: bytes) -> PickleScan:
     """The imports and strings of the pickles one after the other in ``data`` (a legacy torch
-    file holds several, then raw bytes). The first must be whole: when it ends early,
-    ``truncated``, or ``too_large`` when ``data`` is a file's first ``cut_at`` bytes only."""
+    file holds several, then raw bytes, where the reading stops). ``corrupt`` when the first
+    is not a pickle."""
     scan = _Scan()
     stream = io.BytesIO(data)
-    first = True
+    whole = cut = False
     while stream.tell() < len(data):
         try:
             for opcode, arg, _ in pickletools.genops(stream):
                 scan.op(opcode.name, arg)
         except Exception as exc:  # genops raises ValueError, UnicodeDecodeError... on bad bytes
-            if first:
-                raise _pickle_error(exc, cut_at) from exc
+            cut = any(words in str(exc) for words in _ENDED)
+            if not whole and not cut:
+                raise corrupt(f"the pickle cannot be read: {type(exc).__name__}: {exc}") from exc
             break  # what follows the pickles (a legacy file's storages) is not a pickle
-        first = False
-    return tuple(scan.imports), tuple(scan.strings)
-
-
-def _pickle_error(exc: Exception, cut_at: int | None) -> ModelFileError:
-    words = str(exc)
-    if "exhausted" in words or "remain" in words:  # genops: the bytes ended inside the pickle
-        if cut_at is not None:
-            return too_large("pickle", cut_at)
-        return truncated(f"the pickle ends before its STOP opcode ({words})")
-    return corrupt(f"the pickle cannot be read: {type(exc).__name__}: {words}")
+        whole = True
+    return PickleScan(tuple(scan.imports), tuple(scan.strings), whole, cut)
 
 
 def read_pickle(source: Source, *, max_header_bytes: int) -> ModelFile:
-    """A raw pickle (a legacy ``torch.save`` file), read from its first ``max_header_bytes``."""
-    data = source.read(0, min(source.size, max_header_bytes))
-    cut_at = max_header_bytes if len(data) < source.size else None
-    imports, strings = scan_pickles(data, cut_at=cut_at)
-    return ModelFile(format=ModelFormat.PICKLE, size=source.size, imports=imports, strings=strings)
+    """A raw pickle (a legacy ``torch.save`` file): its first MiB, then eight times as much
+    while a pickle runs on past what was read, up to ``max_header_bytes``."""
+    window = min(source.size, max_header_bytes, _FIRST_WINDOW_BYTES)
+    while True:
+        found = scan_pickles(source.read(0, window))
+        limit = min(source.size, max_header_bytes)
+        if not found.cut or window >= limit:
+            break
+        window = min(limit, window * 8)
+    if found.cut and not found.whole:
+        if window < source.size:
+            raise too_large("pickle", max_header_bytes)
+        raise truncated("the pickle ends before its STOP opcode")
+    # A later pickle cut by the limit, not by the file's end, may import more past it.
+    past_limit = found.cut and window < source.size
+    warnings = ("pickle: a pickle runs on past the header limit, unread",) if past_limit else ()
+    return ModelFile(
+        format=ModelFormat.PICKLE,
+        size=source.size,
+        imports=found.imports,
+        strings=found.strings,
+        warnings=warnings,
+    )
 
 
 def read_zip(source: Source, *, max_header_bytes: int, whole: bool) -> ModelFile:
@@ -164,13 +190,15 @@ def read_zip(source: Source, *, max_header_bytes: int, whole: bool) -> ModelFile
         raise corrupt(f"the zip cannot be read: {exc}") from exc
     except Exception as exc:  # zipfile and zlib raise anything on damaged bytes
         raise corrupt(f"the zip cannot be read: {type(exc).__name__}: {exc}") from exc
-    imports, strings = scan_pickles(data, cut_at=None)
+    found = scan_pickles(data)
+    if not found.whole:
+        raise truncated("data.pkl ends before its STOP opcode")
     return ModelFile(
         format=ModelFormat.PYTORCH,
         size=source.size,
         tensors=tuple(storages),
-        imports=imports,
-        strings=strings,
+        imports=found.imports,
+        strings=found.strings,
     )
 
 
@@ -187,6 +215,8 @@ def _is_storage(name: str, top: str) -> bool:
 def _storage(source: Source, member: zipfile.ZipInfo, top: str) -> Tensor:
     """A storage's place: the bytes after its local header (stored as is, as torch writes
     them; a compressed one is fingerprinted by its compressed bytes)."""
+    if not 0 <= member.header_offset < source.size:
+        raise corrupt(f"the zip's directory puts {member.filename!r} outside the file")
     header = source.read(member.header_offset, _ZIP_LOCAL_HEADER.size)
     if len(header) < _ZIP_LOCAL_HEADER.size:
         raise truncated(f"the zip member {member.filename!r} is past the end")

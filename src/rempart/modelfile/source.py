@@ -57,11 +57,12 @@ class FileSource:
         self.name = name
 
     def read(self, offset: int, length: int) -> bytes:
-        """``length`` bytes from ``offset``, in as many reads as the OS needs."""
+        """``length`` bytes from ``offset``: one read, and more only where the OS returns
+        fewer bytes than asked."""
         parts: list[bytes] = []
         while length > 0:
             try:
-                part = os.pread(self.fd, min(length, _CHUNK_BYTES), offset)
+                part = os.pread(self.fd, length, offset)
             except OSError as exc:
                 raise ModelFileError(
                     MediaErrorCode.UNREADABLE, f"{self.name}: {exc.strerror or exc}"
