@@ -42,6 +42,7 @@ _KEYS: Final = {
     "bank_categories",
 }
 _RULE_KEYS: Final = {"id", "when", "action", "category", "reason"}
+_RULE_OPTIONS: Final = {"category_from_evidence"}
 _GROUP_KEYS: Final = {"signals", "min_score", "description"}
 _MANDATORY_IDS: Final = {rule.id for rule in MANDATORY_RULES}
 _MAX_FLOW_DEPTH: Final = 50
@@ -225,7 +226,7 @@ def _rule(source: str, index: int, item: Any, groups: Mapping[str, SignalGroup])
     where = f"rules[{index}]"
     if not isinstance(item, dict):
         raise PolicyError(f"policy {source}: {where} must be a mapping")
-    _check_keys(source, where, item, _RULE_KEYS, required=_RULE_KEYS)
+    _check_keys(source, where, item, _RULE_KEYS | _RULE_OPTIONS, required=_RULE_KEYS)
     rule_id = _string(source, f"{where}.id", item["id"])
     if rule_id in _MANDATORY_IDS:
         raise PolicyError(
@@ -246,12 +247,17 @@ def _rule(source: str, index: int, item: Any, groups: Mapping[str, SignalGroup])
             f"policy {source}: {where}.action {item['action']!r} is not one of "
             f"{', '.join(a.value for a in Action)}"
         ) from None
+    from_evidence = item.get("category_from_evidence", False)
+    if not isinstance(from_evidence, bool):
+        raise PolicyError(f"policy {source}: {where}.category_from_evidence must be true or false")
     return Rule(
         rule_id,
         when,
         action,
         _category(source, f"{where}.category", item["category"]),
         _string(source, f"{where}.reason", item["reason"]),
+        # each value of its signals its own reason, under the category their evidence names
+        by_evidence=CATEGORIES if from_evidence else None,
     )
 
 

@@ -76,8 +76,9 @@ class Rule:
     A clause holds when at least one of its groups has a signal. ``by_value``: the category
     depends on the value of the signals that made the rule fire (a bank's name, say), with
     ``category`` for any other value; each value then gives a reason of its own.
-    ``by_evidence``: for a value ``by_value`` does not name, the category the signals'
-    evidence names under ``category`` (a bank's own), through this mapping.
+    ``by_evidence``: for a value ``by_value`` does not name (or for each value, without
+    ``by_value``), the category the signals' evidence names under ``category`` (a bank's own,
+    the earlier verdict's of a copied model), through this mapping.
     """
 
     id: str
@@ -102,13 +103,14 @@ class Rule:
                 return []
             behind.extend(clause_signals)
         signals = tuple({id(signal): signal for signal in behind}.values())
-        if self.by_value is None:
+        if self.by_value is None and self.by_evidence is None:
             return [Reason(self.id, self.action, self.category, self.text, signals)]
+        by_value = self.by_value or {}
         values = dict.fromkeys(str(signal.value) for signal in signals)
         reasons = []
         for value in values:
             of_value = tuple(signal for signal in signals if str(signal.value) == value)
-            category = self.by_value.get(value) or self._evidence_category(of_value)
+            category = by_value.get(value) or self._evidence_category(of_value)
             reasons.append(Reason(self.id, self.action, category, self.text, of_value))
         return reasons
 
