@@ -14,26 +14,25 @@ MAX_DEPTH: Final = 64
 MAX_NODES: Final = 5_000_000
 """Most values walked in one document, counting a YAML alias each time it is reached (so that
 a "billion laughs" of aliases is refused, not expanded by whoever walks it)."""
+_CONTAINERS: Final = (dict, list, tuple)
 
 
 def bounded(value: Any, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> str | None:
-    """Why ``value`` is too deep or too large to walk, or None when it is not."""
+    """Why ``value`` is too deep or too large to walk, or None when it is not. Only the
+    containers are visited: scalars are counted, never pushed."""
+    if not isinstance(value, _CONTAINERS):
+        return None
     stack: list[tuple[Any, int]] = [(value, 0)]
-    nodes = 0
+    nodes = 1
     while stack:
         item, depth = stack.pop()
-        nodes += 1
-        if nodes > max_nodes:
-            return f"more than {max_nodes:,} values"
-        if isinstance(item, Mapping):
-            children: Any = item.values()
-        elif isinstance(item, list | tuple):
-            children = item
-        else:
-            continue
         if depth >= max_depth:
             return f"nested deeper than {max_depth}"
-        stack.extend((child, depth + 1) for child in children)
+        children = item.values() if isinstance(item, Mapping) else item
+        nodes += len(children)
+        if nodes > max_nodes:
+            return f"more than {max_nodes:,} values"
+        stack.extend((child, depth + 1) for child in children if isinstance(child, _CONTAINERS))
     return None
 
 
@@ -45,8 +44,16 @@ def decode_json(text: str | bytes) -> tuple[Any, str | None]:
         return None, "nested too deep"
     except (ValueError, TypeError) as exc:  # JSONDecodeError, UnicodeDecodeError
         return None, f"not JSON ({exc})"
+    if _brackets(text) <= MAX_DEPTH:
+        return value, None  # too few brackets to nest too deep: no need to walk it
     why = bounded(value)
     return (None, why) if why else (value, None)
+
+
+def _brackets(text: str | bytes) -> int:
+    if isinstance(text, bytes):
+        return text.count(b"[") + text.count(b"{")
+    return text.count("[") + text.count("{")
 
 
 def decode_metadata(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
