@@ -32,6 +32,9 @@ def example(cls: type[RempartError]) -> RempartError:
     """An instance of each error, made as the code that raises it makes it."""
     made: dict[type[RempartError], RempartError] = {
         errors.MediaError: errors.MediaError(MediaErrorCode.TRUNCATED, "photo.jpg: truncated"),
+        errors.ModelFileError: errors.ModelFileError(
+            MediaErrorCode.CORRUPT, "lora.safetensors: corrupt"
+        ),
         errors.PromptError: errors.PromptError(PromptErrorCode.TOO_LONG, "too long"),
         errors.MissingExtraError: errors.MissingExtraError("nudity", "nudity", "nudenet"),
         errors.ImportLineError: errors.ImportLineError(3, "invalid PDQ hash"),

@@ -59,10 +59,10 @@ def test_a_value_nested_too_deep_stays_a_string_with_a_warning(tmp_path: Path) -
 
 
 def test_metadata_values_that_are_not_strings_are_kept_with_a_warning() -> None:
-    data = safetensors_bytes({"__metadata__": {"a": 1, "b": "x"}})
+    data = safetensors_bytes({"__metadata__": {"a": 1, "b": "x", "c": [[["deep"]]]}})
     model = parse_model(data)
     assert model.metadata == {"a": 1, "b": "x"}
-    assert model.warnings == ("a: not a string (int)",)
+    assert model.warnings == ("a: not a string (int)", "c: not a string (list); left out")
     assert model.tensors == ()
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 __all__ = [
     "DEFAULT_MAX_HEADER_BYTES",
@@ -53,9 +53,9 @@ class FingerprintMode(StrEnum):
     NONE = "none"
 
 
-@dataclass(frozen=True, slots=True)
-class Tensor:
-    """One tensor's name, dtype and shape, and where its bytes lie in the file."""
+class Tensor(NamedTuple):
+    """One tensor's name, dtype and shape, and where its bytes lie in the file. A named tuple:
+    a checkpoint's header holds thousands, and a tuple is the cheapest thing to build."""
 
     name: str
     dtype: str

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-__all__ = ["MAX_DEPTH", "MAX_NODES", "bounded", "decode_json", "decode_metadata"]
+__all__ = ["MAX_DEPTH", "MAX_NODES", "bounded", "decode_json", "decode_metadata", "load_json"]
 
 MAX_DEPTH: Final = 64
 """Deepest nesting of lists and objects kept; kohya's deepest value (``ss_datasets``) has 5."""
@@ -36,14 +36,22 @@ def bounded(value: Any, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODE
     return None
 
 
-def decode_json(text: str | bytes) -> tuple[Any, str | None]:
-    """``text`` decoded as JSON, or None and why it could not be (not JSON, too deep)."""
+def load_json(text: str | bytes) -> tuple[Any, str | None]:
+    """``text`` decoded as JSON, or None and why it could not be; its depth unchecked beyond
+    the interpreter's recursion limit (for a document whose shape the caller checks)."""
     try:
-        value = json.loads(text)
+        return json.loads(text), None
     except RecursionError:
         return None, "nested too deep"
     except (ValueError, TypeError) as exc:  # JSONDecodeError, UnicodeDecodeError
         return None, f"not JSON ({exc})"
+
+
+def decode_json(text: str | bytes) -> tuple[Any, str | None]:
+    """``text`` decoded as JSON, or None and why it could not be (not JSON, too deep)."""
+    value, why = load_json(text)
+    if why is not None:
+        return None, why
     if _brackets(text) <= MAX_DEPTH:
         return value, None  # too few brackets to nest too deep: no need to walk it
     why = bounded(value)
@@ -62,10 +70,16 @@ def decode_metadata(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     metadata: dict[str, Any] = {}
     warnings: list[str] = []
     for key, value in raw.items():
-        metadata[key] = value
         if not isinstance(value, str):
-            warnings.append(f"{key}: not a string ({type(value).__name__})")
+            # The format wants strings. A number is kept; a list or an object is left out,
+            # since nothing bounded its depth.
+            kept = not isinstance(value, _CONTAINERS)
+            why = "" if kept else "; left out"
+            warnings.append(f"{key}: not a string ({type(value).__name__}){why}")
+            if kept:
+                metadata[key] = value
             continue
+        metadata[key] = value
         if value.lstrip()[:1] not in ("{", "["):
             continue
         decoded, why = decode_json(value)
