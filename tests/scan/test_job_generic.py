@@ -129,12 +129,15 @@ def test_the_report_is_an_audit_one_with_copies_in_one_row(tmp_path: Path) -> No
     html = report.read_text()
     html5lib.HTMLParser(strict=True).parse(html)
     assert "<title>Rempart audit report</title>" in html
-    assert "Flagged models" in html and "<img" not in html
+    assert "Flagged models" in html
+    assert "<img" not in html
     rows = html.split("<h2>Flagged models</h2>", 1)[1].split("<tbody>", 1)[1].split("<tr>")[1:]
     assert len(rows) == 2, "the two copies share a row"
-    assert "hub/a.safetensors" in rows[0] and "mirror/renamed.safetensors" in rows[0]
+    assert "hub/a.safetensors" in rows[0]
+    assert "mirror/renamed.safetensors" in rows[0]
     assert "2 copies" in rows[0]
-    assert "other.safetensors" in rows[1] and "12.3 MB" in rows[1]
+    assert "other.safetensors" in rows[1]
+    assert "12.3 MB" in rows[1]
     assert "models/s" in html
 
 
