@@ -25,7 +25,7 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 def test_languages_are_the_six_built_in_ones() -> None:
     assert LANGUAGES == ("en", "fr", "es", "de", "it", "pt")
-    assert CATEGORIES == ("minor", "nudity", "revealing", "sexual", "undress")
+    assert CATEGORIES == ("minor", "nudity", "revealing", "sexual", "undress", "likeness")
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

@@ -6,10 +6,21 @@ key/values) and Git LFS pointers. No tensor is loaded and nothing is unpickled: 
 read opcode by opcode. Anything wrong raises ``ModelFileError`` with a ``MediaError`` code.
 """
 
-from rempart.errors import ModelFileError
+from typing import Final
+
+from rempart.errors import MediaErrorCode, ModelFileError
+from rempart.modelfile.cards import (
+    MAX_CARD_BYTES,
+    MAX_SIDECAR_BYTES,
+    beside,
+    read_card,
+    read_sidecar,
+    read_text_file,
+)
 from rempart.modelfile.model import (
     DEFAULT_MAX_HEADER_BYTES,
     MODEL_SUFFIXES,
+    STORAGE_DTYPE,
     FingerprintMode,
     LfsPointer,
     ModelCard,
@@ -18,10 +29,15 @@ from rempart.modelfile.model import (
     Sidecars,
     Tensor,
 )
+from rempart.modelfile.read import parse_model, read_model
 
 __all__ = [
     "DEFAULT_MAX_HEADER_BYTES",
+    "ERROR_CODES",
+    "MAX_CARD_BYTES",
+    "MAX_SIDECAR_BYTES",
     "MODEL_SUFFIXES",
+    "STORAGE_DTYPE",
     "FingerprintMode",
     "LfsPointer",
     "ModelCard",
@@ -30,4 +46,21 @@ __all__ = [
     "ModelFormat",
     "Sidecars",
     "Tensor",
+    "beside",
+    "parse_model",
+    "read_card",
+    "read_model",
+    "read_sidecar",
+    "read_text_file",
 ]
+
+ERROR_CODES: Final = (
+    MediaErrorCode.NOT_FOUND,
+    MediaErrorCode.UNREADABLE,
+    MediaErrorCode.EMPTY,
+    MediaErrorCode.TOO_LARGE,
+    MediaErrorCode.UNSUPPORTED_FORMAT,
+    MediaErrorCode.TRUNCATED,
+    MediaErrorCode.CORRUPT,
+)
+"""The codes a ``ModelFileError`` carries (the problem types ``model-<code>``)."""

@@ -12,6 +12,7 @@ from typing import Any, Final
 __all__ = [
     "DEFAULT_MAX_HEADER_BYTES",
     "MODEL_SUFFIXES",
+    "STORAGE_DTYPE",
     "FingerprintMode",
     "LfsPointer",
     "ModelCard",
@@ -27,6 +28,11 @@ DEFAULT_MAX_HEADER_BYTES: Final = 100_000_000
 MODEL_SUFFIXES: Final = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf")
 """The names a folder's model files have (a file named on the command line is read whatever
 its name: the format comes from its bytes)."""
+
+
+STORAGE_DTYPE: Final = "storage"
+"""The dtype of a PyTorch zip's "tensors": its storages (``*/data/<key>``), whose dtype the
+pickle holds; their shape is their size in bytes."""
 
 
 class ModelFormat(StrEnum):

@@ -1,10 +1,11 @@
 """Policy: rules over signals give a ``Verdict`` (allow, review or block), its categories with
 their EU DSA Transparency Database mapping, and every reason.
 
-``load_policy("default")`` gives a built-in policy (``default``, ``strict``, ``survey``);
-``load_policy("my-policy.yaml")`` a deployment's own. Two rules hold in every policy and no
-file can weaken them: an apparent minor with any nudity, revealing or sexual signal blocks,
-and so does a bank match (as does a protected person with such a signal).
+``load_policy("default")`` gives a built-in policy (``default``, ``strict``, ``survey``,
+``hub`` for model files); ``load_policy("my-policy.yaml")`` a deployment's own. Rules hold in
+every policy that no file can weaken: an apparent or declared minor with any nudity, revealing
+or sexual signal blocks, and so does a bank match (as does a protected, named or declared real
+person with such a signal).
 """
 
 from rempart.errors import PolicyError

@@ -1,9 +1,9 @@
 """``Policy``: the rules in force, loaded from YAML, and ``Policy.decide(signals) -> Verdict``.
 
-Built-in policies ship with the package (``default``, ``strict``, ``survey``); a deployment
-names its own file instead, which may ``extends`` a built-in one and ``disable`` some of its
-rules. Every policy also holds ``MANDATORY_RULES``, and a file that tries to remove, redefine
-or loosen them (or the groups they read) is refused with the reason.
+Built-in policies ship with the package (``default``, ``strict``, ``survey``, and ``hub`` for
+model files); a deployment names its own file instead, which may ``extends`` a built-in one and
+``disable`` some of its rules. Every policy also holds ``MANDATORY_RULES``, and a file that
+tries to remove, redefine or loosen them (or the groups they read) is refused with the reason.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from rempart.signals import Signal
 
 __all__ = ["BUILTIN_POLICIES", "Policy", "PolicyError", "load_policy", "parse_policy"]
 
-BUILTIN_POLICIES: Final = ("default", "strict", "survey")
+BUILTIN_POLICIES: Final = ("default", "strict", "survey", "hub")
 MAX_POLICY_BYTES: Final = 1 << 20
 _KEYS: Final = {
     "policy",

@@ -129,9 +129,9 @@ BUILTIN_GROUPS: Final = {
     for group in (
         SignalGroup(
             "minor",
-            ("face.minor", "text.minor"),
+            ("face.minor", "text.minor", "model.minor"),
             0.5,
-            "a face that looks under 18, or a request about a minor",
+            "a face that looks under 18, a request about a minor, or a model declared to show one",
         ),
         SignalGroup(
             "nudity",
@@ -152,7 +152,10 @@ BUILTIN_GROUPS: Final = {
             "underwear or swimwear: covered breasts, genitals or buttocks",
         ),
         SignalGroup(
-            "sexual", ("text.sexual", "text.undress"), 0.5, "a sexual or undressing request"
+            "sexual",
+            ("text.sexual", "text.undress", "model.nsfw"),
+            0.5,
+            "a sexual or undressing request, or a model declared not safe for work",
         ),
         SignalGroup("undress", ("text.undress",), 0.5, "a request to undress someone"),
         SignalGroup("upload", ("upload.photo",), 0.0, "a photo uploaded with the request"),
@@ -165,9 +168,28 @@ BUILTIN_GROUPS: Final = {
         ),
         SignalGroup(
             "real_person",
-            ("identity.match", "text.person", "upload.face"),
+            ("identity.match", "text.person", "upload.face", "model.poi"),
             0.0,
-            "a protected person recognised or named, or a face in an uploaded photo",
+            "a protected person recognised or named, a face in an uploaded photo, or a model "
+            "declared to show a real person",
+        ),
+        SignalGroup(
+            "likeness",
+            ("text.likeness",),
+            0.0,
+            "a word saying a model reproduces a real but unnamed person (influencer, my ex...)",
+        ),
+        SignalGroup(
+            "model_copy",
+            ("model.copy",),
+            0.0,
+            "a model file whose tensors are those of a model blocked before",
+        ),
+        SignalGroup(
+            "model_code",
+            ("model.pickle.code",),
+            0.0,
+            "a pickled model file that imports what a safe load refuses",
         ),
         SignalGroup(
             "unread",
@@ -212,7 +234,8 @@ MANDATORY_RULES: Final = (
         (("minor",), _SEXUALISED),
         Action.BLOCK,
         CATEGORIES["child_sexual_abuse"],
-        "An apparent minor together with nudity, revealing clothing or a sexual request.",
+        "An apparent minor (or a model declared to show minors) together with nudity, revealing "
+        "clothing or a sexual request (or a model declared not safe for work).",
     ),
     Rule(
         "known-image",
@@ -241,8 +264,9 @@ MANDATORY_RULES: Final = (
         (("real_person",), _SEXUALISED),
         Action.BLOCK,
         CATEGORIES["non_consensual_intimate_imagery"],
-        "A real person (a protected person recognised or named, or a face in an uploaded "
-        "photo) together with nudity, revealing clothing or a sexual request.",
+        "A real person (a protected person recognised or named, a face in an uploaded photo, "
+        "or a model declared to show a real person) together with nudity, revealing clothing "
+        "or a sexual request (or a model declared not safe for work).",
     ),
     Rule(
         "undress-upload",

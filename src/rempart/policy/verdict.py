@@ -54,6 +54,7 @@ class Category:
 _MINORS: Final = "STATEMENT_CATEGORY_PROTECTION_OF_MINORS"
 _CYBER_VIOLENCE: Final = "STATEMENT_CATEGORY_CYBER_VIOLENCE"
 _SCOPE: Final = "STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE"
+_DATA_PROTECTION: Final = "STATEMENT_CATEGORY_DATA_PROTECTION_AND_PRIVACY_VIOLATIONS"
 
 CATEGORIES: Final = {
     category.name: category
@@ -77,6 +78,16 @@ CATEGORIES: Final = {
             ("KEYWORD_NON_CONSENSUAL_MATERIAL_DEEPFAKE",),
         ),
         Category("adult_nudity", "Nudity against the service's terms", _SCOPE, ("KEYWORD_NUDITY",)),
+        # A model trained on a person's face reproduces their biometric features, and one made
+        # without their consent has no ground to process them: of the category's keywords
+        # (BIOMETRIC_DATA_BREACH, DATA_FALSIFICATION, MISSING_PROCESSING_GROUND,
+        # RIGHT_TO_BE_FORGOTTEN in the Transparency Database's API documentation), these two.
+        Category(
+            "likeness_model",
+            "A model made to reproduce a real person's likeness",
+            _DATA_PROTECTION,
+            ("KEYWORD_BIOMETRIC_DATA_BREACH", "KEYWORD_MISSING_PROCESSING_GROUND"),
+        ),
         Category("known_image", "A known image of a hash bank of another kind", _SCOPE),
         # Labels: what research counts, not harms a platform acts on.
         Category("nudity", "Nudity (label)"),
@@ -86,6 +97,7 @@ CATEGORIES: Final = {
         Category("ai_generated", "Declared or marked as AI-generated (label)"),
         Category("demo", "An image of a demonstration bank (label)"),
         Category("unread_request", "A request not read in full within the time limit (label)"),
+        Category("unsafe_model_file", "A model file that may run code when loaded (label)"),
     )
 }
 """Every category a rule may name. Those without ``dsa_category`` are labels."""

@@ -14,6 +14,9 @@ lexicon at once. What it finds becomes signals a policy reads like any detector'
 - ``text.undress``: an undressing or sexualising edit ("undress", "remove her clothes" from a
   removal verb near a garment but not "remove the stain from her shirt", "zieh sie aus", "make
   the shirt transparent" as revealing);
+- ``text.likeness``: a word saying the text is about a real but unnamed person ("influencer",
+  "instagram model", "lookalike", "my ex", "collègue"): read by the model audit's policy
+  (``hub``), not by the gate's;
 - ``text.person``: a protected person's name as people write it (``rempart.text.names``);
 - ``text.unread``: the reading stopped at its deadline (``rempart.text.deadline``: by default
   ``DEFAULT_PROMPT_MS`` of CPU for the prompt and negative prompt together) before the end;

@@ -1,10 +1,10 @@
 """Lexicons: the words Rempart looks for in prompts, one YAML file per language, as data.
 
 A file lists terms under ``categories`` (``minor``, ``nudity``, ``revealing``, ``sexual``,
-``undress``: each a ``text.*`` signal), word ``sets`` that only mean something together or in a
-negative prompt (``removal`` near ``clothing`` is an undressing request; ``negative_adult``
-words in a negative prompt ask for a minor; ``innocent`` phrases hold a term that is none
-there), and ``numbers`` written as words. A term is one or more words; a trailing ``*``
+``undress``, ``likeness``: each a ``text.*`` signal), word ``sets`` that only mean something
+together or in a negative prompt (``removal`` near ``clothing`` is an undressing request;
+``negative_adult`` words in a negative prompt ask for a minor; ``innocent`` phrases hold a term
+that is none there), and ``numbers`` written as words. A term is one or more words; a trailing ``*``
 matches any word that starts with it; a term matches as typed and without accents, unless a
 leading ``=`` keeps its accents ("=bebé": "bebe" is Spanish for "drinks"). ``CompiledLexicon``
 puts every language's terms in one Aho-Corasick automaton, so a view of a prompt is matched in
@@ -40,8 +40,12 @@ __all__ = [
     "load_lexicon",
 ]
 
-CATEGORIES: Final = ("minor", "nudity", "revealing", "sexual", "undress")
-"""Term categories; each is the signal ``text.<category>``."""
+CATEGORIES: Final = ("minor", "nudity", "revealing", "sexual", "undress", "likeness")
+"""Term categories; each is the signal ``text.<category>``. ``likeness``: words that say a
+model or prompt reproduces a real but unnamed person ("influencer", "my ex", "sosie")."""
+UNCENSORED: Final = frozenset({"likeness"})
+"""Categories whose words nobody censors to slip past a filter: a censored word ("n*de") is
+never read as one of them, which would also make it ambiguous with the words that are."""
 NEGATIVE_SETS: Final = (
     "negative_adult",
     "negative_adult_word",
@@ -150,7 +154,7 @@ class CompiledLexicon:
                     continue
                 vocabulary.setdefault("".join(parts), " ".join(parts))
                 parts_seen.update(parts)
-                if entry.words == 1 and entry.kind in CATEGORIES:
+                if entry.words == 1 and entry.kind in CATEGORIES and entry.kind not in UNCENSORED:
                     sensitive.append(parts[0])
         for joined, spaced in names.words().items():
             vocabulary.setdefault(joined, spaced)
