@@ -30,7 +30,6 @@ from typing import Any, Final, TypeAlias
 
 from rempart.errors import MediaError, MediaErrorCode
 from rempart.media import STDIN, MediaFailure
-from rempart.modelfile import MODEL_SUFFIXES
 
 __all__ = [
     "SKIP_NOT_IMAGE",
@@ -228,6 +227,8 @@ class Walk:
         if self.all_files:
             yield path
         elif self.kind is FileKind.MODELS:
+            from rempart.modelfile import MODEL_SUFFIXES  # a scan of images never loads it
+
             if path.lower().endswith(MODEL_SUFFIXES):
                 yield path
             else:

@@ -3,7 +3,10 @@ audits its uploads; records, a summary and a report as ``rempart scan`` writes t
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -22,8 +25,11 @@ from rempart.modelfile import FingerprintMode
 
 if TYPE_CHECKING:
     from rempart.config import Settings
-    from rempart.hub import Auditor
+    from rempart.hub import Auditor, AuditResult
+    from rempart.media import MediaFailure
+    from rempart.policy import Policy
     from rempart.scan import ScanSummary
+    from rempart.walk import WalkItem
 
 __all__ = ["audit_command"]
 
@@ -129,8 +135,9 @@ def audit_command(
     check_destinations(out, report, resume=resume)  # before anything is read
     auditor = _auditor(settings, policy_name, registry, fingerprint, known, images=images)
     files, walk = walk_paths(paths, recursive=recursive, kind=FileKind.MODELS)
+    roots = tuple(path for path in paths if os.path.isdir(path))
     job = ScanJob(
-        auditor,
+        _Rooted(auditor, roots),
         files,
         out=out,
         resume=resume,
@@ -174,6 +181,26 @@ def _auditor(
         max_header_bytes=settings.model_max_header_bytes,
     )
     return spec.build()
+
+
+@dataclass(frozen=True, slots=True)
+class _Rooted:
+    """The auditor as the job calls it: a model's card is looked for up to the folder named
+    on the command line that holds it (a repository's README.md above its models)."""
+
+    auditor: Auditor
+    roots: tuple[str, ...]
+
+    @property
+    def policy(self) -> Policy:
+        """The auditor's policy."""
+        return self.auditor.policy
+
+    def scan(
+        self, paths: Iterable[WalkItem], *, jobs: int = 1
+    ) -> Iterator[AuditResult | MediaFailure]:
+        """Each file's record, or why it could not be read, in order."""
+        return self.auditor.scan(paths, jobs=jobs, roots=self.roots)
 
 
 def _print_summary(summary: ScanSummary, *, skipped: int, not_read: str) -> None:
