@@ -1,0 +1,99 @@
+"""``KnownModels``: the models an earlier audit blocked, by fingerprint, so that every
+re-upload of one (renamed, its metadata stripped) is found as a copy (``model.copy``).
+
+Fingerprints compare only within one scheme: ``s1:`` (sampled) with ``s1:``, ``f1:`` (every
+byte) with ``f1:``; an output of one scheme finds no copy in a run of the other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from rempart.errors import ScanOutputError
+from rempart.scan.fingerprint import HEADER_KEY
+
+__all__ = ["KnownModel", "KnownModels"]
+
+_BLOCK: Final = "block"
+
+
+@dataclass(frozen=True, slots=True)
+class KnownModel:
+    """A blocked model of an earlier audit: where it was, and its verdict's categories."""
+
+    path: str
+    categories: tuple[str, ...]
+
+
+class KnownModels:
+    """Fingerprints of blocked models, each with its ``KnownModel``; ``digest`` names the
+    file they were read from (a run's fingerprint records it)."""
+
+    def __init__(self, models: Mapping[str, KnownModel], *, digest: str = "") -> None:
+        self.models = dict(models)
+        self.digest = digest
+
+    def __len__(self) -> int:
+        return len(self.models)
+
+    def get(self, fingerprint: str | None) -> KnownModel | None:
+        """The blocked model with this fingerprint, if any (None never matches)."""
+        return None if fingerprint is None else self.models.get(fingerprint)
+
+    @classmethod
+    def read(cls, path: str | Path) -> KnownModels:
+        """The blocked models of an audit's output (JSON Lines, its first line perhaps the
+        run's fingerprint); ``ScanOutputError`` when it cannot be read or is not one."""
+        where = Path(path)
+        models: dict[str, KnownModel] = {}
+        digest = hashlib.sha256()
+        try:
+            with where.open("rb") as stream:
+                for number, line in enumerate(stream, start=1):
+                    digest.update(line)
+                    if line.strip():
+                        _add(models, _record(where, number, line), where, number)
+        except OSError as exc:
+            raise ScanOutputError(
+                f"cannot read the known models {where}: {exc.strerror}; give an audit's output"
+            ) from exc
+        return cls(models, digest=digest.hexdigest())
+
+
+def _record(where: Path, number: int, line: bytes) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ScanOutputError(
+            f"{where}:{number}: not a JSON record ({exc}); give an audit's output"
+        ) from exc
+    if not isinstance(record, dict):
+        raise ScanOutputError(f"{where}:{number}: not an audit record; give an audit's output")
+    return record
+
+
+def _add(models: dict[str, KnownModel], record: dict[str, Any], where: Path, number: int) -> None:
+    """Add a blocked record's fingerprint; pass over the header, errors and other verdicts."""
+    if number == 1 and HEADER_KEY in record:
+        return
+    if not isinstance(record.get("path"), str) or not ("verdict" in record or "error" in record):
+        raise ScanOutputError(
+            f"{where}:{number}: not an audit record (no path, verdict or error); give an "
+            "audit's output"
+        )
+    verdict = record.get("verdict")
+    fingerprint = record.get("fingerprint")
+    if not isinstance(verdict, dict) or verdict.get("action") != _BLOCK:
+        return
+    if isinstance(fingerprint, str) and fingerprint not in models:
+        categories = tuple(
+            str(category.get("name"))
+            for category in verdict.get("categories") or ()
+            if isinstance(category, dict) and category.get("name")
+        )
+        models[fingerprint] = KnownModel(record["path"], categories)

@@ -1,0 +1,112 @@
+"""Texts become weighted ``text.*`` signals; prompts are read as the gate reads them; a
+card's sentence that forbids a use does not count its minor terms."""
+
+from __future__ import annotations
+
+import pytest
+
+from rempart.hub.signals import MAX_SIGNALS_PER_NAME, TextReader, strongest
+from rempart.hub.texts import ModelText, Reading
+from rempart.signals import Signal
+from rempart.text import MAX_PROMPT_CHARS
+
+
+def by_name(signals: list[Signal]) -> dict[str, Signal]:
+    return {signal.name: signal for signal in signals}
+
+
+def test_a_tag_signal_weighs_its_share_and_says_where(reader: TextReader) -> None:
+    (signal,) = reader.signals([ModelText("ss_tag_frequency/1_a/nude", "nude", 0.5, share=0.1)])
+    assert (signal.name, signal.score, signal.value) == ("text.nudity", 0.5, "nude")
+    assert signal.evidence["field"] == "ss_tag_frequency/1_a/nude"
+    assert signal.evidence["share"] == 0.1
+    assert signal.evidence["match"] == "nude"
+    assert (signal.detector, signal.version) == ("hub", "test")
+
+
+def test_a_tag_too_rare_in_its_images_gives_nothing(reader: TextReader) -> None:
+    assert (
+        reader.signals([ModelText("ss_tag_frequency/1_a/nude", "nude", 0.0001, share=0.00002)])
+        == []
+    )
+
+
+def test_a_protected_persons_name_is_a_person_signal(reader: TextReader) -> None:
+    found = by_name(reader.signals([ModelText("ss_output_name", "jane roe v2")]))
+    assert found["text.person"].value == "Jane Roe"
+
+
+def test_the_strongest_of_one_value_is_kept(reader: TextReader) -> None:
+    found = reader.signals(
+        [
+            ModelText("ss_tag_frequency/1_a/nude", "nude", 0.3, share=0.06),
+            ModelText("modelspec.title", "nude"),
+        ]
+    )
+    (signal,) = found
+    assert (signal.score, signal.evidence["field"]) == (1.0, "modelspec.title")
+
+
+def test_at_most_ten_signals_per_name_the_strongest() -> None:
+    signals = [Signal("text.minor", (i + 1) / 20, "hub", "1", value=str(i)) for i in range(15)]
+    kept = strongest(signals)
+    assert len(kept) == MAX_SIGNALS_PER_NAME
+    assert {s.value for s in kept} == {str(i) for i in range(5, 15)}
+
+
+def test_a_prompt_is_read_with_its_negative_as_the_gate_reads_it(reader: TextReader) -> None:
+    prompt = ModelText(
+        "x.civitai.info:images[0].meta.prompt",
+        "portrait",
+        reading=Reading.PROMPT,
+        negative="adult woman",
+        negative_field="x.civitai.info:images[0].meta.negativePrompt",
+    )
+    (signal,) = reader.signals([prompt])
+    assert signal.name == "text.minor"  # excluding adulthood asks for a minor
+    assert signal.evidence["field"] == "x.civitai.info:images[0].meta.negativePrompt"
+    assert signal.detector == "hub"
+
+
+def test_a_prompt_too_long_for_the_gate_is_read_in_pieces(reader: TextReader) -> None:
+    padded = "portrait, " * (MAX_PROMPT_CHARS // 10 + 100) + "nude"
+    found = by_name(
+        reader.signals([ModelText("README.md:instance_prompt", padded, reading=Reading.PROMPT)])
+    )
+    assert found["text.nudity"].evidence["field"] == "README.md:instance_prompt"
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Do not use this model to depict minors.",
+        "You must never generate children with it.",
+        "Interdit de représenter des enfants.",
+        "Es verboten, Kinder darzustellen.",
+        "Prohibido generar niños.",
+        "Vietato generare bambini.",
+        "É proibido gerar crianças.",
+    ],
+)
+def test_a_minor_term_in_a_sentence_that_forbids_does_not_count(
+    reader: TextReader, sentence: str
+) -> None:
+    body = f"A portrait model.\n\n{sentence} Nude images are allowed."
+    found = by_name(reader.signals([ModelText("README.md:body", body, reading=Reading.PROSE)]))
+    assert "text.minor" not in found
+    assert "text.nudity" in found
+
+
+def test_a_minor_term_in_a_sentence_that_does_not_forbid_counts(reader: TextReader) -> None:
+    body = "A portrait model. Trained on a teen. Do not share it."
+    found = by_name(reader.signals([ModelText("README.md:body", body, reading=Reading.PROSE)]))
+    assert found["text.minor"].evidence["field"] == "README.md:body"
+    assert found["text.minor"].evidence["match"] == "teen"
+
+
+def test_hits_are_read_once_per_text(reader: TextReader) -> None:
+    texts = [ModelText(f"ss_tag_frequency/1_a/{i}", "nude") for i in range(50)]
+    reader.signals(texts)
+    reader.signals(texts)
+    info = reader._hits.cache_info()
+    assert (info.misses, info.hits) == (1, 99)
