@@ -83,7 +83,7 @@ def test_every_model_gets_a_record_and_a_file_cut_short_its_error(
     assert records["cut.safetensors"]["error"]["code"] in ("truncated", "corrupt")
     assert "Audit summary" in err
     assert "models/s" in err
-    assert "not a model file (2)" in err
+    assert "not a model file (3)" in err  # the card, the sidecar, the notes
     assert "Traceback" not in err
 
 

@@ -7,7 +7,6 @@ import base64
 import json
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +17,7 @@ from safetensors.numpy import save
 from rempart.access.keys import ApiKeys, Role
 from rempart.config import load_settings
 from rempart.store import Store
-from tests.server.checks import problem
+from tests.server.checks import poll, problem
 from tests.server.inprocess import InProcessServer
 
 HEADER_LIMIT = 64 * 1024
@@ -35,7 +34,9 @@ def header(metadata: dict[str, str] | None = None, *, padding: int = 0) -> bytes
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[InProcessServer, dict]]:
+def served(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[InProcessServer, dict[str, str]]]:
     """The app on SQLite, with a key per role and a small header limit."""
     data_dir = tmp_path_factory.mktemp("data")
     database_url = f"sqlite:///{data_dir / 'rempart.db'}"
@@ -208,12 +209,17 @@ def test_binary_parts_arrive_exactly(served: tuple[InProcessServer, dict[str, st
 
 
 def test_the_request_log_records_the_verdict(
-    served: tuple[InProcessServer, dict[str, str]], tmp_path: Path
+    served: tuple[InProcessServer, dict[str, str]],
 ) -> None:
     with client(served, "platform") as http:
         assert http.post("/v1/models/audit", **as_json(header(), CARD, DECLARED)).is_success
-    with client(served, "admin") as http:
-        entries = http.get("/v1/audit", params={"limit": 50}).json()["entries"]
-    mine = [e for e in entries if e.get("route") == "/v1/models/audit" and e["status"] == 200]
-    assert mine
-    assert mine[-1]["outcome"] == "block"
+
+    def logged() -> list[dict[str, Any]]:
+        with client(served, "admin") as http:
+            entries = http.get("/v1/audit", params={"limit": 500}).json()["entries"]
+        return [e for e in entries if e.get("route") == "/v1/models/audit" and e["status"] == 200]
+
+    entry = poll(logged, "the audit is logged", 8.0)[-1]
+    assert entry["outcome"] == "block"
+    assert entry["detail"]["format"] == "safetensors"
+    assert "sexual_deepfake" in entry["detail"]["categories"]
