@@ -58,6 +58,14 @@ MODULES = [
     "rempart.desk.sealed",
     "rempart.desk.states",
     "rempart.desk.watch",
+    "rempart.hub",
+    "rempart.hub.auditor",
+    "rempart.hub.declared",
+    "rempart.hub.known",
+    "rempart.hub.pickles",
+    "rempart.hub.result",
+    "rempart.hub.signals",
+    "rempart.hub.texts",
 ]
 
 
@@ -79,7 +87,7 @@ def test_all_is_exact(name: str) -> None:
 PUBLIC_API = {
     # the jobs
     "Gate", "GateRequest", "parse_gate_request", "Scanner", "ScanJob", "ScanResult",
-    "Desk", "DeskKeys",
+    "Desk", "DeskKeys", "Auditor", "AuditResult",
     # decisions and signals
     "Action", "Policy", "Verdict", "load_policy", "Signal", "Region",
     "Detector", "DetectorRegistry", "Picture", "default_registry", "PromptAnalyser",

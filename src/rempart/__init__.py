@@ -40,6 +40,9 @@ _EXPORTS: Final = {
     "Scanner": "rempart.scan",
     "ScanJob": "rempart.scan",
     "ScanResult": "rempart.scan",
+    # auditing model files
+    "Auditor": "rempart.hub",
+    "AuditResult": "rempart.hub",
     # the desk
     "Desk": "rempart.desk",
     "DeskKeys": "rempart.desk",
@@ -88,6 +91,8 @@ _EXPORTS: Final = {
 
 __all__ = [
     "Action",
+    "AuditResult",
+    "Auditor",
     "BankMatcher",
     "Banks",
     "ConfigError",
@@ -149,6 +154,7 @@ if TYPE_CHECKING:
     )
     from rempart.gate import Gate, GateRequest, parse_gate_request
     from rempart.hashing import FileHashes, hash_files, hash_path
+    from rempart.hub import Auditor, AuditResult
     from rempart.matching.banks import BankMatcher, Banks, match_images
     from rempart.media import Media, MediaLimits, load_bytes, load_path
     from rempart.persons import ProtectedPersons

@@ -16,6 +16,7 @@ from typing import Final
 
 from rempart.errors import ConfigError
 from rempart.media import DEFAULT_MAX_BYTES, DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS, MediaLimits
+from rempart.modelfile import DEFAULT_MAX_HEADER_BYTES
 
 __all__ = [
     "DEFAULT_MAX_DISTANCE",
@@ -72,6 +73,12 @@ SETTINGS: Final = (
     ),
     Setting(
         "media_max_frames", DEFAULT_MAX_FRAMES, "Most frames in an animation or pages in a TIFF."
+    ),
+    Setting(
+        "model_max_header_bytes",
+        DEFAULT_MAX_HEADER_BYTES,
+        "Largest model file header read (a safetensors JSON header, a GGUF header, a pickle), "
+        "in bytes.",
     ),
     Setting(
         "data_dir",
@@ -182,6 +189,7 @@ class Settings:
     media: MediaLimits
     data_dir: Path
     database_url: str
+    model_max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
     nudity_model: Path | None = None
     nudity_resolution: int = DEFAULT_RESOLUTION
     identity_max_distance: float = DEFAULT_MAX_DISTANCE
@@ -223,6 +231,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
             max_frames=int(values["media_max_frames"]),
         ),
         data_dir=data_dir,
+        model_max_header_bytes=int(values["model_max_header_bytes"]),
         database_url=str(values["database_url"]) or f"sqlite:///{data_dir / 'rempart.db'}",
         nudity_model=Path(str(values["nudity_model"])).expanduser()
         if values["nudity_model"]

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from rempart import __version__
-from rempart.errors import MediaError, ModelFileError
+from rempart.errors import MediaError, MediaErrorCode, ModelFileError
 from rempart.hub.declared import copy_signals, flag_signals, pickle_signals
 from rempart.hub.known import KnownModels
 from rempart.hub.result import AuditResult
@@ -338,11 +338,31 @@ def _start_worker(spec: AuditorSpec) -> None:
     _WORKER = spec.build()
 
 
-def _audit_chunk(
-    chunk: list[tuple[WalkItem, str | None]],
-) -> list[AuditResult | MediaFailure]:
+_Sent = tuple[str, str | None] | None  # a path and its root; None: a walk's failure, kept
+_Back = AuditResult | tuple[str, str] | None  # a record; a failure's code and message
+
+
+def _audit_chunk(chunk: list[_Sent]) -> list[_Back]:
+    """A worker's records of ``chunk``. A failure goes back as its code and message: an
+    exception with two arguments does not unpickle."""
     assert _WORKER is not None
-    return [_WORKER._one(item, root) for item, root in chunk]
+    back: list[_Back] = []
+    for sent in chunk:
+        found = None if sent is None else _WORKER._one(*sent)
+        if isinstance(found, MediaFailure):
+            back.append((found.error.code.value, found.error.message))
+        else:
+            back.append(found)
+    return back
+
+
+def _received(item: WalkItem, back: _Back) -> AuditResult | MediaFailure:
+    if isinstance(item, MediaFailure):
+        return item
+    if isinstance(back, tuple):
+        return MediaFailure(item, ModelFileError(MediaErrorCode(back[0]), back[1]))
+    assert back is not None
+    return back
 
 
 def _pooled(
@@ -356,15 +376,23 @@ def _pooled(
         initializer=_start_worker,
         initargs=(spec,),
     )
-    pending: deque[Future[list[AuditResult | MediaFailure]]] = deque()
+    pending: deque[tuple[list[WalkItem], Future[list[_Back]]]] = deque()
     finished = False
+
+    def ready() -> Iterator[AuditResult | MediaFailure]:
+        chunk, future = pending.popleft()
+        return map(_received, chunk, future.result())
+
     try:
         for chunk in batched(items, _CHUNK):
-            pending.append(pool.submit(_audit_chunk, chunk))
+            sent = [
+                None if isinstance(item, MediaFailure) else (item, root) for item, root in chunk
+            ]
+            pending.append(([item for item, _ in chunk], pool.submit(_audit_chunk, sent)))
             if len(pending) >= jobs * _AHEAD_PER_JOB:
-                yield from pending.popleft().result()
+                yield from ready()
         while pending:
-            yield from pending.popleft().result()
+            yield from ready()
         finished = True
     finally:
         pool.shutdown(wait=finished, cancel_futures=not finished)

@@ -31,6 +31,9 @@ MAX_SIDECAR_BYTES: Final = 16 << 20
 CARD_NAME: Final = "README.md"
 SIDECAR_SUFFIX: Final = ".civitai.info"
 _FENCE: Final = "---"
+# libyaml's safe loader where PyYAML was built with it: the same safe constructors, a scanner
+# in C that refuses deep nesting at once (the pure-Python one takes seconds to recurse).
+_SAFE_LOADER: Final[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def read_card(data: bytes) -> ModelCard:
@@ -50,7 +53,7 @@ def read_card(data: bytes) -> ModelCard:
 
 def _front_matter(source: str) -> tuple[Mapping[str, Any], str | None]:
     try:
-        value = yaml.safe_load(source)
+        value = yaml.load(source, Loader=_SAFE_LOADER)
     except MemoryError:
         raise
     except Exception as exc:  # YAMLError, RecursionError on deep nesting
@@ -59,7 +62,9 @@ def _front_matter(source: str) -> tuple[Mapping[str, Any], str | None]:
         return {}, None
     if not isinstance(value, dict):
         return {}, f"front matter: a {type(value).__name__}, not a mapping"
-    why = bounded(value)
+    # Without aliases a document holds fewer values than characters: more means aliases
+    # expanded (a "billion laughs"), refused before anyone walks them.
+    why = bounded(value, max_nodes=len(source) + 1)
     return ({}, f"front matter: {why}") if why else (value, None)
 
 

@@ -187,6 +187,8 @@ def _is_storage(name: str, top: str) -> bool:
 def _storage(source: Source, member: zipfile.ZipInfo, top: str) -> Tensor:
     """A storage's place: the bytes after its local header (stored as is, as torch writes
     them; a compressed one is fingerprinted by its compressed bytes)."""
+    if not 0 <= member.header_offset < source.size:
+        raise corrupt(f"the zip's directory puts {member.filename!r} outside the file")
     header = source.read(member.header_offset, _ZIP_LOCAL_HEADER.size)
     if len(header) < _ZIP_LOCAL_HEADER.size:
         raise truncated(f"the zip member {member.filename!r} is past the end")

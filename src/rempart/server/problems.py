@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
 from rempart.errors import MediaErrorCode, PromptErrorCode, RempartError, StoreError
+from rempart.modelfile import ERROR_CODES as MODEL_ERROR_CODES
 
 __all__ = [
     "PROBLEMS",
@@ -85,6 +86,15 @@ _KINDS += [
         f"The image cannot be used: {code.value.replace('_', ' ')}",
     )
     for code in MediaErrorCode
+]
+# One type per code a ModelFileError carries: model-too-large, model-corrupt, ...
+_KINDS += [
+    ProblemKind(
+        f"model-{code.value.replace('_', '-')}",
+        _MEDIA_STATUS.get(code, 422),
+        f"The model file cannot be read: {code.value.replace('_', ' ')}",
+    )
+    for code in MODEL_ERROR_CODES
 ]
 _KINDS += [
     ProblemKind(
