@@ -211,15 +211,20 @@ def test_binary_parts_arrive_exactly(served: tuple[InProcessServer, dict[str, st
 def test_the_request_log_records_the_verdict(
     served: tuple[InProcessServer, dict[str, str]],
 ) -> None:
-    with client(served, "platform") as http:
+    app, _ = served
+    with client(served, "admin") as http:
+        made = http.post("/v1/keys", json={"role": "platform", "name": "log test"}).json()
+    with app.client(made["secret"]) as http:
         assert http.post("/v1/models/audit", **as_json(header(), CARD, DECLARED)).is_success
 
     def logged() -> list[dict[str, Any]]:
         with client(served, "admin") as http:
-            entries = http.get("/v1/audit", params={"limit": 500}).json()["entries"]
-        return [e for e in entries if e.get("route") == "/v1/models/audit" and e["status"] == 200]
+            query = {"key_id": made["key_id"]}
+            found: list[dict[str, Any]] = http.get("/v1/audit", params=query).json()["entries"]
+        return found
 
-    entry = poll(logged, "the audit is logged", 8.0)[-1]
+    (entry,) = poll(logged, "the audit is logged", 8.0)
+    assert entry["route"] == "/v1/models/audit"
     assert entry["outcome"] == "block"
     assert entry["detail"]["format"] == "safetensors"
     assert "sexual_deepfake" in entry["detail"]["categories"]
