@@ -5,9 +5,10 @@ unreadable files, names that are not UTF-8 or hold newlines. The walk never foll
 of the tree or round a loop (``follow_links`` follows them, with loop detection), never opens
 anything but a regular file, and gives each entry it cannot use as a ``MediaFailure`` with a
 code (``dangling_link``, ``link_loop``, ``not_regular``, ``permission_denied``) so that the run
-records it and goes on. Inside folders, files that are not images by their first bytes are
-skipped and counted (``all_files`` gives them to the decoder, which says why); a file named on
-the command line is always given, so that its record says what is wrong with it.
+records it and goes on. Inside folders, files that are not of the ``kind`` asked for (images by
+their first bytes, model files by their names' suffixes) are skipped and counted (``all_files``
+gives them to the reader, which says why); a file named on the command line is always given,
+so that its record says what is wrong with it.
 
 Names are kept as the operating system gave them (``str`` with surrogate escapes for bytes
 that are not UTF-8); ``path_fields`` and ``printable`` turn one into what an output can hold.
@@ -24,6 +25,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Final, TypeAlias
 
 from rempart.errors import MediaError, MediaErrorCode
@@ -31,6 +33,8 @@ from rempart.media import STDIN, MediaFailure
 
 __all__ = [
     "SKIP_NOT_IMAGE",
+    "SKIP_NOT_MODEL",
+    "FileKind",
     "Walk",
     "WalkItem",
     "item_path",
@@ -45,6 +49,7 @@ WalkItem: TypeAlias = str | MediaFailure
 """A file to read, or an entry of the walk that cannot be read, and why."""
 
 SKIP_NOT_IMAGE: Final = "not an image"
+SKIP_NOT_MODEL: Final = "not a model file"
 SKIP_LINK_OUT: Final = "a link out of the tree (-L follows it)"
 SKIP_LINK_FOLDER: Final = "a link to a folder (-L follows it)"
 SKIP_SEEN_FOLDER: Final = "a folder reached again through a link"
@@ -81,20 +86,30 @@ def looks_like_image(head: bytes) -> bool:
     return head[4:8] == b"ftyp" and head[8:12] in _ISO_BRANDS
 
 
+class FileKind(StrEnum):
+    """What files a folder gives: images (by their first bytes, whatever their names) or
+    model files (by their names: a model file's bytes start with a length, a zip or a pickle,
+    as many other files do)."""
+
+    IMAGES = "images"
+    MODELS = "models"
+
+
 @dataclass
 class Walk:
     """The files under ``paths``, in a stable order, as ``WalkItem``s; iterate once.
 
     ``recursive`` descends into sub-folders; ``follow_links`` follows links to files and
-    folders wherever they point (loops are recorded, each folder walked once); ``all_files``
-    gives every regular file inside folders, not only those that look like images. After the
-    walk, ``skipped`` counts what was left out, by reason.
+    folders wherever they point (loops are recorded, each folder walked once); ``kind``: the
+    files a folder gives; ``all_files`` gives every regular file inside folders, not only those
+    of that kind. After the walk, ``skipped`` counts what was left out, by reason.
     """
 
     paths: Iterable[str]
     recursive: bool = False
     follow_links: bool = False
     all_files: bool = False
+    kind: FileKind = FileKind.IMAGES
     skipped: Counter[str] = field(default_factory=Counter)
 
     def __iter__(self) -> Iterator[WalkItem]:
@@ -206,10 +221,19 @@ class Walk:
         yield from self._folder(path, root, ancestors | {node}, seen)
 
     def _file(self, path: str) -> Iterator[WalkItem]:
-        """A regular file inside a folder: given when it looks like an image (or always, with
-        ``all_files``). Its first bytes are read without blocking: it may have been swapped
-        for a FIFO since the folder was listed."""
-        if self.all_files or looks_like_image(_read_head(path, _HEAD_BYTES)):
+        """A regular file inside a folder: given when it is of the walk's kind (or always,
+        with ``all_files``). An image's first bytes are read without blocking: the file may
+        have been swapped for a FIFO since the folder was listed."""
+        if self.all_files:
+            yield path
+        elif self.kind is FileKind.MODELS:
+            from rempart.modelfile import MODEL_SUFFIXES  # a scan of images never loads it
+
+            if path.lower().endswith(MODEL_SUFFIXES):
+                yield path
+            else:
+                self.skipped[SKIP_NOT_MODEL] += 1
+        elif looks_like_image(_read_head(path, _HEAD_BYTES)):
             yield path
         else:
             self.skipped[SKIP_NOT_IMAGE] += 1

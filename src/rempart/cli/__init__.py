@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from rempart import __version__
+from rempart.cli.audit import audit_command
 from rempart.cli.bank import bank_app
 from rempart.cli.desk import case_app, desk_app, report_command
 from rempart.cli.errors import ExitCode, RempartGroup
@@ -30,6 +31,7 @@ app = typer.Typer(
     help="Find, stop and take down sexual deepfakes, NCII and sexualised imagery of minors."
     "\n\n\b\nExamples:\n"
     "  rempart scan uploads/ --out verdicts.jsonl --report report.html\n"
+    "  rempart audit models/ -r --out audit.jsonl --report audit.html\n"
     '  rempart gate --prompt "a watercolour of a harbour"\n'
     "  rempart hash photo.jpg\n"
     "  rempart COMMAND --help",
@@ -63,6 +65,7 @@ app.command("hash")(hash_command)
 app.command("match")(match_command)
 app.add_typer(bank_app, name="bank")
 app.command("scan")(scan_command)
+app.command("audit")(audit_command)
 app.command("gate")(gate_command)
 app.command("guard", hidden=True)(gate_command)  # the old name of gate
 app.command("signals")(signals_command)

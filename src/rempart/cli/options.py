@@ -11,7 +11,7 @@ from rempart.cli.output import OutputFormat
 
 if TYPE_CHECKING:
     from rempart.config import Settings
-    from rempart.walk import Walk, WalkItem
+    from rempart.walk import FileKind, Walk, WalkItem
 
 __all__ = [
     "AllFilesOption",
@@ -55,7 +55,7 @@ PolicyOption = Annotated[
         "--policy",
         "-p",
         metavar="NAME|FILE",
-        help="A built-in policy (default, strict, survey) or a YAML file.",
+        help="A built-in policy (default, strict, survey, hub) or a YAML file.",
     ),
 ]
 PersonsFlag = Annotated[
@@ -91,12 +91,19 @@ def walk_paths(
     recursive: bool = False,
     follow_links: bool = False,
     all_files: bool = False,
+    kind: FileKind | None = None,
 ) -> tuple[list[WalkItem], Walk]:
-    """Every file under ``paths``, listed now (a progress bar needs the total), and the walk,
-    whose ``skipped_note`` the command's summary prints."""
-    from rempart.walk import Walk
+    """Every file under ``paths`` (of ``kind``: by default images), listed now (a progress
+    bar needs the total), and the walk, whose ``skipped_note`` the command's summary prints."""
+    from rempart.walk import FileKind, Walk
 
-    walk = Walk(paths, recursive=recursive, follow_links=follow_links, all_files=all_files)
+    walk = Walk(
+        paths,
+        recursive=recursive,
+        follow_links=follow_links,
+        all_files=all_files,
+        kind=kind or FileKind.IMAGES,
+    )
     return list(walk), walk
 
 

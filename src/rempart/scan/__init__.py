@@ -2,12 +2,12 @@
 write JSON Lines, a summary, and an HTML report people can read.
 
 ``Scanner`` judges images; ``ScanJob`` runs a scan of many files (sample, resume, output,
-summary, report) for ``rempart scan`` and any later engine; ``ScanSummary`` counts;
-``write_report`` writes the report.
+summary, report) for ``rempart scan``, ``rempart audit`` (any ``Judge``) and any later engine;
+``ScanSummary`` counts; ``write_report`` writes the report.
 """
 
 from rempart.errors import ScanOutputError
-from rempart.scan.job import ScanJob, ScanOutcome
+from rempart.scan.job import Judge, Judged, ScanJob, ScanOutcome
 from rempart.scan.output import (
     Previous,
     close_output,
@@ -18,12 +18,14 @@ from rempart.scan.output import (
 )
 from rempart.scan.report import MAX_FLAGGED_ROWS, FlaggedItem, render_report, write_report
 from rempart.scan.scanner import THUMBNAIL_CELLS, Scanner, ScanResult
-from rempart.scan.summary import Prevalence, ScanSummary, wilson_interval
+from rempart.scan.summary import Prevalence, ScanSummary, Subject, wilson_interval
 
 __all__ = [
     "MAX_FLAGGED_ROWS",
     "THUMBNAIL_CELLS",
     "FlaggedItem",
+    "Judge",
+    "Judged",
     "Prevalence",
     "Previous",
     "ScanJob",
@@ -32,6 +34,7 @@ __all__ = [
     "ScanResult",
     "ScanSummary",
     "Scanner",
+    "Subject",
     "close_output",
     "open_output",
     "read_previous",

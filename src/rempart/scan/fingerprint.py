@@ -2,8 +2,9 @@
 
 Verdicts from two runs are comparable only when the same policy, detectors (and their model
 versions), banks (and their contents) and Rempart judged them, so ``--resume`` compares the
-fingerprint of the output with its own and names what differs. The line is
-``{"rempart_scan": {...}}``; readers of the records skip it.
+fingerprint of the output with its own and names what differs. An audit's fingerprint has
+fields of its own (``Auditor.fingerprint_of_run``): every field is compared. The line is
+``{"rempart_scan": {...}}`` for either; readers of the records skip it.
 """
 
 from __future__ import annotations
@@ -47,6 +48,15 @@ def fingerprint_differences(earlier: Mapping[str, Any], now: Mapping[str, Any]) 
         differences.append(f"policy {_policy(earlier)} then, {_policy(now)} now")
     for part in ("detectors", "banks"):
         differences += _named_differences(part, earlier.get(part) or {}, now.get(part) or {})
+    # Any other field (an audit's fingerprint mode, lexicon, known models...), by its name.
+    for part in sorted((set(earlier) | set(now)) - {"policy", "detectors", "banks", "rempart"}):
+        before, after = earlier.get(part), now.get(part)
+        if before == after:
+            continue
+        if isinstance(before, Mapping) and isinstance(after, Mapping):
+            differences += _named_differences(part, before, after)
+        else:
+            differences.append(f"{part} {_brief(before)} then, {_brief(after)} now")
     if earlier.get("rempart") != now.get("rempart"):
         differences.append(f"Rempart {earlier.get('rempart')} then, {now.get('rempart')} now")
     return differences
@@ -90,6 +100,8 @@ def _named_differences(part: str, earlier: Mapping[str, Any], now: Mapping[str, 
 
 
 def _brief(value: Any) -> str:
+    if value is None:
+        return "none"
     if isinstance(value, Mapping):
         return ", ".join(f"{key} {item}" for key, item in value.items())
     return str(value)

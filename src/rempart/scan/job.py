@@ -1,21 +1,23 @@
-"""``ScanJob``: a scan of many files, as ``rempart scan`` and any later engine run it.
+"""``ScanJob``: a scan of many files, as ``rempart scan``, ``rempart audit`` and any later
+engine run it.
 
 The job picks the files (all, or a random sample), skips those an earlier run of the same
 output judged already (``resume``), writes one JSON record per file as it is judged, counts the
-summary, and writes the HTML report. The scanner (detectors, banks, policy) is given to it.
+summary, and writes the HTML report. What judges the files is given to it: any ``Judge``, as
+the ``Scanner`` (images) and the hub's ``Auditor`` (model files) are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TypeAlias
+from typing import IO, Any, Generic, Protocol, TypeAlias, TypeVar
 
 from rempart.errors import Interrupted, ScanOutputError
 from rempart.media import MediaFailure
-from rempart.policy import Action
+from rempart.policy import Action, Policy, Verdict
 from rempart.scan.fingerprint import header_record, run_fingerprint
 from rempart.scan.output import (
     STDOUT,
@@ -28,11 +30,40 @@ from rempart.scan.output import (
     write_record,
 )
 from rempart.scan.report import MAX_FLAGGED_ROWS, FlaggedItem, write_report
-from rempart.scan.scanner import Scanner, ScanResult
-from rempart.scan.summary import ScanSummary
+from rempart.scan.scanner import Scanner
+from rempart.scan.summary import ScanSummary, Subject
 from rempart.walk import WalkItem, item_path, path_key
 
-__all__ = ["Progress", "ScanJob", "ScanOutcome", "check_destinations"]
+__all__ = ["Judge", "Judged", "Progress", "ScanJob", "ScanOutcome", "check_destinations"]
+
+
+class Judged(Protocol):
+    """One file's result: its verdict, its output record, and its mosaic when it has one."""
+
+    @property
+    def verdict(self) -> Verdict: ...
+
+    @property
+    def thumbnail(self) -> bytes | None: ...
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+R = TypeVar("R", bound=Judged)
+R_co = TypeVar("R_co", bound=Judged, covariant=True)
+
+
+class Judge(Protocol[R_co]):
+    """What judges a job's files under a policy: each file's result, or why it could not be
+    read, in the order given (a ``MediaFailure`` given is passed on)."""
+
+    @property
+    def policy(self) -> Policy: ...
+
+    def scan(
+        self, paths: Iterable[WalkItem], *, jobs: int = 1
+    ) -> Iterator[R_co | MediaFailure]: ...
+
 
 Track: TypeAlias = Callable[[Iterable[Any]], Iterator[Any]]
 Progress: TypeAlias = Callable[[int], AbstractContextManager[Track]]
@@ -53,15 +84,17 @@ class ScanOutcome:
 
 
 @dataclass
-class ScanJob:
-    """Scan ``paths`` (file paths, or what a folder walk could not read) with ``scanner``;
+class ScanJob(Generic[R]):
+    """Judge ``paths`` (file paths, or what a folder walk could not read) with ``scanner``;
     records go to ``out`` (a file it can resume, whose first line is the run fingerprint;
     ``-``: standard output) or, when None, to the stream ``run`` is given (records only).
-    ``banks``: the banks the scanner's matcher reads (None: every bank), for the fingerprint.
-    ``on_result``: given each image's result as it is judged (the desk's watch counts its bank
-    matches), after its record is written."""
+    ``fingerprint``: what made the run (an ``Auditor``'s ``fingerprint_of_run()``); None for
+    a ``Scanner``, whose fingerprint is ``run_fingerprint(scanner, banks)``, ``banks`` the banks
+    its matcher reads (None: every bank). ``subject``: what the summary and report call the
+    files. ``on_result``: given each file's result as it is judged (the desk's watch counts
+    its bank matches), after its record is written."""
 
-    scanner: Scanner
+    scanner: Judge[R]
     paths: Sequence[WalkItem]
     out: Path | None = None
     resume: bool = False
@@ -70,9 +103,13 @@ class ScanJob:
     report: Path | None = None
     jobs: int = 1
     banks: Sequence[str] | None = None
-    on_result: Callable[[ScanResult], None] | None = None
+    on_result: Callable[[R], None] | None = None
+    fingerprint: Mapping[str, Any] | None = None
+    subject: Subject = Subject.IMAGES
 
     def __post_init__(self) -> None:
+        if self.fingerprint is None and not isinstance(self.scanner, Scanner):
+            raise TypeError("a job judged by another than a Scanner needs its run fingerprint")
         check_destinations(self.out, self.report, resume=self.resume)
 
     @property
@@ -91,11 +128,13 @@ class ScanJob:
             files = sample(files, self.sample_size, seed=self.seed)
         policy = self.scanner.policy
         # Only a file is resumed, so only a file records what made it.
-        fingerprint = run_fingerprint(self.scanner, self.banks) if self._to_file else None
+        fingerprint = self._run_fingerprint() if self._to_file else None
         previous = None
         if self.resume and self.out is not None:
             previous = read_previous(self.out, policy.ref, fingerprint)
-        summary = ScanSummary(policy.ref, population, sampled=self.sample_size is not None)
+        summary = ScanSummary(
+            policy.ref, population, sampled=self.sample_size is not None, subject=self.subject
+        )
         keys = [path_key(item_path(item)) for item in files]
         flagged = self._earlier(previous, set(keys), summary)
         done = previous.records if previous is not None else {}
@@ -124,6 +163,12 @@ class ScanJob:
         if self.report is not None:
             write_report(self.report, summary, flagged)
         return ScanOutcome(summary, skipped=len(files) - len(todo))
+
+    def _run_fingerprint(self) -> dict[str, Any]:
+        if self.fingerprint is not None:
+            return dict(self.fingerprint)
+        assert isinstance(self.scanner, Scanner)  # __post_init__ checked it
+        return run_fingerprint(self.scanner, self.banks)
 
     def _open(
         self, stream: IO[str] | None, previous: Previous | None, fingerprint: dict[str, Any] | None

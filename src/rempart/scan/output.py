@@ -177,8 +177,8 @@ def _check_fingerprint(
         differences = fingerprint_differences(earlier, fingerprint)
         if differences:
             raise ScanOutputError(
-                f"{path} was written by another run ({'; '.join(differences)}); resume with "
-                "the same policy, detectors and banks, or write to a new output"
+                f"{path} was written by another run ({'; '.join(differences)}); resume as "
+                "that run was made, or write to a new output"
             )
     return earlier
 

@@ -2,8 +2,9 @@
 
 It holds the summary, a chart of categories, for a sample a chart of prevalence with 95%
 intervals, and a table of flagged items. Thumbnails are mosaics of a few cells (see
-``THUMBNAIL_CELLS``), never the image: the page scales them up. No script, no external file,
-so it opens offline and shows nothing from elsewhere.
+``THUMBNAIL_CELLS``), never the image: the page scales them up. An audit's report lists model
+files instead (format, size, fingerprint), each flagged model once with every path its copies
+have. No script, no external file, so it opens offline and shows nothing from elsewhere.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from typing import Any, Final
 
 from rempart import __version__
 from rempart.policy import CATEGORIES, Action
-from rempart.scan.summary import Prevalence, ScanSummary
+from rempart.scan.summary import Prevalence, ScanSummary, Subject
 from rempart.walk import printable
 
 __all__ = ["MAX_FLAGGED_ROWS", "FlaggedItem", "render_report", "write_report"]
@@ -53,20 +54,23 @@ def render_report(summary: ScanSummary, flagged: Sequence[FlaggedItem]) -> str:
         _overview(summary),
         _categories(summary),
         _prevalence(summary) if summary.sampled else "",
-        _flagged(flagged, total=summary.flagged),
+        _flagged_models(flagged, total=summary.flagged)
+        if summary.subject is Subject.MODELS
+        else _flagged(flagged, total=summary.flagged),
     ]
     generated = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    title = f"Rempart {summary.subject.job} report"
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="{_CSP}">
-<title>Rempart scan report</title>
+<title>{title}</title>
 <style>{_CSS}</style>
 </head>
 <body>
-<h1>Rempart scan report</h1>
+<h1>{title}</h1>
 <p class="meta">Generated {generated} by Rempart {escape(__version__)} under policy
 <strong>{escape(summary.policy.name)}</strong> {escape(summary.policy.version)}
 (<code>{escape(summary.policy.digest)}</code>).</p>
@@ -89,7 +93,7 @@ def _overview(summary: ScanSummary) -> str:
     )
     speed = (
         f"<p>This run: {summary.new} files in {summary.elapsed:.1f} s "
-        f"({summary.rate:.1f} images/s).</p>"
+        f"({summary.rate:.1f} {summary.subject}/s).</p>"
     )
     return (
         "<section><h2>Summary</h2>"
@@ -102,8 +106,12 @@ def _overview(summary: ScanSummary) -> str:
 
 def _categories(summary: ScanSummary) -> str:
     names = summary.category_names()
+    subject = summary.subject
     if not names:
-        return "<section><h2>Categories</h2><p>No image fell under any category.</p></section>"
+        return (
+            f"<section><h2>Categories</h2><p>No {subject.one} fell under any category.</p>"
+            "</section>"
+        )
     bars = [(CATEGORIES[name].title, summary.categories[name], None) for name in names]
     dsa = [
         (
@@ -116,8 +124,8 @@ def _categories(summary: ScanSummary) -> str:
     ]
     return (
         "<section><h2>Categories</h2>"
-        + _bar_chart(bars, maximum=max(count for _, count, _ in bars), label="images")
-        + _table(("category", "images", "DSA category", "DSA keywords"), dsa)
+        + _bar_chart(bars, maximum=max(count for _, count, _ in bars), label=subject)
+        + _table(("category", subject, "DSA category", "DSA keywords"), dsa)
         + "</section>"
     )
 
@@ -137,10 +145,10 @@ def _prevalence(summary: ScanSummary) -> str:
     return (
         "<section><h2>Prevalence</h2>"
         f"<p>A random sample of {summary.judged + summary.failed} of {summary.population} files. "
-        "Each bar is the share of judged images, its whisker the 95% Wilson interval for the "
-        "whole population (with the finite population correction).</p>"
+        f"Each bar is the share of judged {summary.subject}, its whisker the 95% Wilson interval "
+        "for the whole population (with the finite population correction).</p>"
         + _bar_chart(bars, maximum=max((item.high for item in found), default=1.0), label="%")
-        + _table(("", "images", "rate", "95% interval"), rows)
+        + _table(("", summary.subject, "rate", "95% interval"), rows)
         + "</section>"
     )
 
@@ -173,18 +181,93 @@ def _flagged_row(item: FlaggedItem) -> tuple[str, ...]:
     else:
         data = base64.b64encode(item.thumbnail).decode("ascii")
         thumbnail = f'<img class="mosaic" alt="mosaic" src="data:image/png;base64,{data}">'
+    return (
+        thumbnail,
+        f"<code>{escape(printable(record['path']))}</code><br><small>sha256 "
+        f"{escape(record['sha256'][:16])}…</small>",
+        _action(action),
+        _reasons(verdict),
+    )
+
+
+@dataclass
+class _Copies:
+    """A flagged model and the paths of every copy of it (same fingerprint) the table holds."""
+
+    record: dict[str, Any]
+    paths: list[str] = field(default_factory=list)
+
+
+def _flagged_models(items: Sequence[FlaggedItem], *, total: int) -> str:
+    """The flagged models, one row per fingerprint listing every path that has it; a model
+    without a fingerprint (``--fingerprint none``, a pickle) is a row of its own."""
+    if not items:
+        return "<section><h2>Flagged models</h2><p>No model was flagged.</p></section>"
+    shown = items[:MAX_FLAGGED_ROWS]
+    groups: dict[object, _Copies] = {}
+    for index, item in enumerate(shown):
+        fingerprint = item.record.get("fingerprint")
+        key = fingerprint if fingerprint is not None else index
+        groups.setdefault(key, _Copies(item.record)).paths.append(item.record["path"])
+    more = (
+        f"<p>{total - len(shown)} more flagged models are in the JSON Lines output.</p>"
+        if total > len(shown)
+        else ""
+    )
+    return (
+        "<section><h2>Flagged models</h2>"
+        "<p>Copies (the same tensors, whatever their names or metadata) share a row.</p>"
+        + _table(
+            ("files", "format", "size", "fingerprint", "action", "reasons"),
+            [_model_row(group) for group in groups.values()],
+        )
+        + more
+        + "</section>"
+    )
+
+
+def _model_row(group: _Copies) -> tuple[str, ...]:
+    record = group.record
+    paths = "<br>".join(f"<code>{escape(printable(path))}</code>" for path in group.paths)
+    copies = len(group.paths)
+    fingerprint = record.get("fingerprint")
+    return (
+        paths + (f"<br><small>{copies} copies</small>" if copies > 1 else ""),
+        escape(str(record.get("format", ""))),
+        escape(_size(record.get("bytes"))),
+        f"<code>{escape(fingerprint[:15])}…</code>"
+        if isinstance(fingerprint, str)
+        else '<span class="none">none</span>',
+        _action(record["verdict"]["action"]),
+        _reasons(record["verdict"]),
+    )
+
+
+def _size(size: object) -> str:
+    """``12.3 MB``: a size a person reads at a glance (the output has the bytes)."""
+    if not isinstance(size, int):
+        return ""
+    if size < 1000:
+        return f"{size} B"
+    value, unit = size / 1000, "kB"
+    for larger in ("MB", "GB"):
+        if value < 1000:
+            break
+        value, unit = value / 1000, larger
+    return f"{value:.1f} {unit}"
+
+
+def _action(action: str) -> str:
+    return f'<span class="action {escape(action)}">{escape(action)}</span>'
+
+
+def _reasons(verdict: dict[str, Any]) -> str:
     reasons = "".join(
         f"<li><strong>{escape(reason['rule'])}</strong> ({escape(reason['category'])}): "
         f'{escape(reason["text"])} <span class="signals">{_signals(reason["signals"])}</span></li>'
         for reason in verdict["reasons"]
     )
-    return (
-        thumbnail,
-        f"<code>{escape(printable(record['path']))}</code><br><small>sha256 "
-        f"{escape(record['sha256'][:16])}…</small>",
-        f'<span class="action {escape(action)}">{escape(action)}</span>',
-        f"<ul>{reasons}</ul>",
-    )
+    return f"<ul>{reasons}</ul>"
 
 
 def _signals(signals: Iterable[dict[str, Any]]) -> str:

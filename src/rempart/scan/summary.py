@@ -1,5 +1,5 @@
-"""What a scan found, in numbers: counts by action and category, errors, throughput, and,
-for a random sample, each rate's 95% confidence interval.
+"""What a scan or an audit found, in numbers: counts by action and category, errors,
+throughput, and, for a random sample, each rate's 95% confidence interval.
 
 The summary is built from the JSON records a scan writes, so a resumed scan counts what
 earlier runs judged exactly as what this run judged.
@@ -12,11 +12,31 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Final
 
 from rempart.policy import CATEGORIES, Action, PolicyRef
 
-__all__ = ["Prevalence", "ScanSummary", "wilson_interval"]
+__all__ = ["Prevalence", "ScanSummary", "Subject", "wilson_interval"]
+
+
+class Subject(StrEnum):
+    """What a job judges, as its summary and report name it: a scan's images, an audit's
+    model files."""
+
+    IMAGES = "images"
+    MODELS = "models"
+
+    @property
+    def job(self) -> str:
+        """The job's name in a title: ``scan`` or ``audit``."""
+        return "scan" if self is Subject.IMAGES else "audit"
+
+    @property
+    def one(self) -> str:
+        """One of them: ``image`` or ``model``."""
+        return self.value.removesuffix("s")
+
 
 Z_95: Final = 1.959963984540054
 """The standard normal quantile for a two-sided 95% interval."""
@@ -65,11 +85,13 @@ class Prevalence:
 
 @dataclass
 class ScanSummary:
-    """Running totals of a scan; ``add`` each record as it is written."""
+    """Running totals of a scan (or of an audit: ``subject``); ``add`` each record as it is
+    written."""
 
     policy: PolicyRef
     population: int
     sampled: bool = False
+    subject: Subject = Subject.IMAGES
     actions: Counter[str] = field(default_factory=Counter)
     categories: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
@@ -93,12 +115,12 @@ class ScanSummary:
 
     @property
     def judged(self) -> int:
-        """Images that got a verdict."""
+        """Files that got a verdict."""
         return sum(self.actions.values())
 
     @property
     def flagged(self) -> int:
-        """Images sent to review or blocked."""
+        """Files sent to review or blocked."""
         return self.judged - self.actions[Action.ALLOW.value]
 
     @property
@@ -117,7 +139,7 @@ class ScanSummary:
         return self.new / self.elapsed if self.elapsed > 0 else 0.0
 
     def prevalence(self) -> list[Prevalence]:
-        """Each action beyond allow and each category, as a share of the judged images, with
+        """Each action beyond allow and each category, as a share of the judged files, with
         its 95% interval (finite-population corrected when the scan was a sample)."""
         population = self.population if self.sampled else None
         names = [(f"action: {a.value}", self.actions[a.value]) for a in Action if a.severity]

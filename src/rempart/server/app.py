@@ -36,7 +36,7 @@ from rempart.server.problems import (
     error_problem,
     problem_response,
 )
-from rempart.server.routes import admin, banks, cases, checks, docs, health, persons
+from rempart.server.routes import admin, banks, cases, checks, docs, health, models, persons
 from rempart.server.routes.common import is_json, media_type
 from rempart.server.services import Services
 from rempart.store import Store
@@ -80,7 +80,9 @@ def create_app(settings: Settings, *, workers: int = 1, desk: bool = False) -> F
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
     )
-    routers = [module.router for module in (health, checks, banks, persons, cases, admin, docs)]
+    routers = [
+        module.router for module in (health, checks, models, banks, persons, cases, admin, docs)
+    ]
     routers.append(persons.old_router)
     for router in routers:
         app.include_router(router)

@@ -47,13 +47,14 @@ class Permission(StrEnum):
     METRICS = "metrics"
     DESK_REPORT = "desk:report"
     DESK_REVIEW = "desk:review"
+    MODELS = "models"
 
 
 _CHECKS: Final = {Permission.HASH, Permission.MATCH, Permission.SCAN, Permission.GATE}
 PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
     Role.ADMIN: frozenset(Permission),
-    # A platform or generator checks what its users upload or ask for.
-    Role.PLATFORM: frozenset({*_CHECKS, Permission.BANKS_READ}),
+    # A platform or generator checks what its users upload or ask for (a hub, their models).
+    Role.PLATFORM: frozenset({*_CHECKS, Permission.MODELS, Permission.BANKS_READ}),
     # A trusted flagger submits hashes of what it found, and reports cases for the victims
     # it acts for.
     Role.FLAGGER: frozenset(
@@ -70,6 +71,7 @@ PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
     Role.REVIEWER: frozenset(
         {
             *_CHECKS,
+            Permission.MODELS,
             Permission.BANKS_READ,
             Permission.BANKS_EXPORT,
             Permission.BANKS_WITHDRAW,
