@@ -143,6 +143,7 @@ SERVER_TESTS = (
     r"tests/detectors/test_plugins\.py::test_serve_sees",
     r"tests/test_privacy\.py::test_a_server",
     r"tests/server/desk/test_session\.py::test_serve_",
+    r"tests/server/test_models_api\.py",  # the app in this process
 )
 
 # Tests that run the real detector models, with the extras they need: those that fail without
@@ -199,6 +200,9 @@ SLOW_TESTS = (
     r"tests/server/test_cases_api\.py",  # two-worker servers on each database
     r"tests/server/desk/test_(axe|privacy_browser)\.py",  # a browser
     r"tests/server/desk/test_session\.py::test_serve_desk_serves_the_pages",
+    r"tests/hub/test_auditor\.py::test_jobs_2_",  # two pools of worker processes
+    r"tests/cli/test_audit\.py::test_(a_protected_person_in_a_registry|two_processes)",
+    r"tests/cli/test_audit\.py::test_(fingerprint_full_or_none|resume_skips|known_blocks)",
 )
 
 

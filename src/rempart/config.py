@@ -112,7 +112,7 @@ SETTINGS: Final = (
         "policy",
         "default",
         "Policy the server judges scans and generation requests by: a built-in name "
-        "(default, strict, survey) or a YAML file.",
+        "(default, strict, survey, hub) or a YAML file.",
     ),
     Setting(
         "api_rate_limit",

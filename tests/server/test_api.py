@@ -50,6 +50,7 @@ V1_PATHS = {
     "/v1/keys",
     "/v1/keys/{key_id}",
     "/v1/audit",
+    "/v1/models/audit",
     "/v1/cases",
     "/v1/cases/{number}",
     "/v1/cases/{number}/items",

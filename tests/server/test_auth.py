@@ -122,6 +122,9 @@ def _get(path: str) -> Callable[[World, str], Request]:
     return lambda world, role: (path.format(bank=world.bank), {})
 
 
+# A safetensors file's header that declares no tensor: its 8-byte length, then "{}".
+_EMPTY_SAFETENSORS = base64.b64encode((2).to_bytes(8, "little") + b"{}").decode()
+
 ENDPOINTS = [
     Endpoint("GET", "/metrics", Permission.METRICS, 200, _get("/metrics")),
     Endpoint("POST", "/v1/hash", Permission.HASH, 200, lambda w, r: ("/v1/hash", _image(w, r))),
@@ -146,6 +149,13 @@ ENDPOINTS = [
         Permission.GATE,
         200,
         lambda w, r: ("/v1/gate", {"json": {"prompt": "a cat on a sofa"}}),
+    ),
+    Endpoint(
+        "POST",
+        "/v1/models/audit",
+        Permission.MODELS,
+        200,
+        lambda w, r: ("/v1/models/audit", {"json": {"header": _EMPTY_SAFETENSORS}}),
     ),
     Endpoint("GET", "/v1/banks", Permission.BANKS_READ, 200, _get("/v1/banks")),
     Endpoint(

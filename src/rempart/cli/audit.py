@@ -20,7 +20,7 @@ from rempart.cli.options import (
     default_jobs,
     walk_paths,
 )
-from rempart.cli.output import progress
+from rempart.cli.output import print_summary, progress
 from rempart.modelfile import FingerprintMode
 
 if TYPE_CHECKING:
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from rempart.hub import Auditor, AuditResult
     from rempart.media import MediaFailure
     from rempart.policy import Policy
-    from rempart.scan import ScanSummary
     from rempart.walk import WalkItem
 
 __all__ = ["audit_command"]
@@ -147,7 +146,8 @@ def audit_command(
         subject=Subject.MODELS,
     )
     outcome = job.run(sys.stdout, progress=lambda total: progress("Auditing", total=total))
-    _print_summary(outcome.summary, skipped=outcome.skipped, not_read=walk.skipped_note())
+    note = walk.skipped_note()
+    print_summary(outcome.summary, title="Audit summary", skipped=outcome.skipped, not_read=note)
     if report is not None:
         typer.echo(f"Report: {report}", err=True)
     raise typer.Exit(ExitCode.SOME_FAILED if outcome.summary.failed else ExitCode.OK)
@@ -201,32 +201,3 @@ class _Rooted:
     ) -> Iterator[AuditResult | MediaFailure]:
         """Each file's record, or why it could not be read, in order."""
         return self.auditor.scan(paths, jobs=jobs, roots=self.roots)
-
-
-def _print_summary(summary: ScanSummary, *, skipped: int, not_read: str) -> None:
-    """The counts by action, category and error, and the run's speed, on standard error."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from rempart.policy import Action
-
-    table = Table(title="Audit summary", header_style="bold", show_header=True)
-    table.add_column("")
-    table.add_column(summary.subject.value, justify="right")
-    for action in Action:
-        table.add_row(action.value, str(summary.actions[action.value]))
-    for name in summary.category_names():
-        table.add_row(f"  {name}", str(summary.categories[name]))
-    for code, count in summary.errors.items():
-        table.add_row(f"error: {code}", str(count))
-    console = Console(stderr=True)
-    console.print(table)
-    console.print(
-        f"{summary.new} files in {summary.elapsed:.1f} s ({summary.rate:.1f} "
-        f"{summary.subject.value}/s)"
-        + (f", {skipped} already in the output" if skipped else "")
-        + f"; policy {summary.policy.name} {summary.policy.version}",
-        highlight=False,
-    )
-    if not_read:
-        console.print(not_read, highlight=False, markup=False)

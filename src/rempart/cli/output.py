@@ -12,9 +12,12 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
-__all__ = ["OutputFormat", "progress", "write_records"]
+if TYPE_CHECKING:
+    from rempart.scan import ScanSummary
+
+__all__ = ["OutputFormat", "print_summary", "progress", "write_records"]
 
 T = TypeVar("T")
 Row = dict[str, str]
@@ -131,3 +134,39 @@ def progress(description: str, total: int) -> Iterator[Callable[[Iterable[T]], I
 
     with bar:
         yield track
+
+
+def print_summary(summary: ScanSummary, *, title: str, skipped: int, not_read: str) -> None:
+    """A scan's or an audit's counts by action, category and error, its speed, what the walk
+    left out and, for a sample, each rate with its 95% interval, on standard error."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from rempart.policy import Action
+
+    subject = summary.subject.value
+    table = Table(title=title, header_style="bold", show_header=True)
+    table.add_column("")
+    table.add_column(subject, justify="right")
+    for action in Action:
+        table.add_row(action.value, str(summary.actions[action.value]))
+    for name in summary.category_names():
+        table.add_row(f"  {name}", str(summary.categories[name]))
+    for code, count in summary.errors.items():
+        table.add_row(f"error: {code}", str(count))
+    console = Console(stderr=True)
+    console.print(table)
+    console.print(
+        f"{summary.new} files in {summary.elapsed:.1f} s ({summary.rate:.1f} {subject}/s)"
+        + (f", {skipped} already in the output" if skipped else "")
+        + f"; policy {summary.policy.name} {summary.policy.version}",
+        highlight=False,
+    )
+    if not_read:
+        console.print(not_read, highlight=False, markup=False)
+    if summary.sampled:
+        for item in summary.prevalence():
+            console.print(
+                f"  {item.name}: {item.rate:.2%} (95% CI {item.low:.2%} to {item.high:.2%})",
+                highlight=False,
+            )

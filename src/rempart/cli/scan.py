@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -30,10 +30,7 @@ from rempart.cli.options import (
     default_jobs,
     walk_paths,
 )
-from rempart.cli.output import progress
-
-if TYPE_CHECKING:
-    from rempart.scan import ScanSummary
+from rempart.cli.output import print_summary, progress
 
 __all__ = ["scan_command"]
 
@@ -150,40 +147,8 @@ def scan_command(
     finally:  # what was seen before Ctrl-C too: a resumed run does not judge it again
         if watch is not None:
             watch.close()
-    _print_summary(outcome.summary, skipped=outcome.skipped, not_read=walk.skipped_note())
+    note = walk.skipped_note()
+    print_summary(outcome.summary, title="Scan summary", skipped=outcome.skipped, not_read=note)
     if report is not None:
         typer.echo(f"Report: {report}", err=True)
     raise typer.Exit(ExitCode.SOME_FAILED if outcome.summary.failed else ExitCode.OK)
-
-
-def _print_summary(summary: ScanSummary, *, skipped: int, not_read: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from rempart.policy import Action
-
-    table = Table(title="Scan summary", header_style="bold", show_header=True)
-    table.add_column("")
-    table.add_column("images", justify="right")
-    for action in Action:
-        table.add_row(action.value, str(summary.actions[action.value]))
-    for name in summary.category_names():
-        table.add_row(f"  {name}", str(summary.categories[name]))
-    for code, count in summary.errors.items():
-        table.add_row(f"error: {code}", str(count))
-    console = Console(stderr=True)
-    console.print(table)
-    console.print(
-        f"{summary.new} files in {summary.elapsed:.1f} s ({summary.rate:.1f} images/s)"
-        + (f", {skipped} already in the output" if skipped else "")
-        + f"; policy {summary.policy.name} {summary.policy.version}",
-        highlight=False,
-    )
-    if not_read:
-        console.print(not_read, highlight=False, markup=False)
-    if summary.sampled:
-        for item in summary.prevalence():
-            console.print(
-                f"  {item.name}: {item.rate:.2%} (95% CI {item.low:.2%} to {item.high:.2%})",
-                highlight=False,
-            )

@@ -74,8 +74,8 @@ def decode_metadata(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
             # The format wants strings. A number is kept; a list or an object is left out,
             # since nothing bounded its depth.
             kept = not isinstance(value, _CONTAINERS)
-            why = "" if kept else "; left out"
-            warnings.append(f"{key}: not a string ({type(value).__name__}){why}")
+            dropped = "" if kept else "; left out"
+            warnings.append(f"{key}: not a string ({type(value).__name__}){dropped}")
             if kept:
                 metadata[key] = value
             continue

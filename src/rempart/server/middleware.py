@@ -51,7 +51,10 @@ __all__ = [
 _UNRECORDED = frozenset({"/healthz", "/readyz"})
 PROTECTED_PATHS = ("/v1/", "/metrics")
 JSON_LIMIT: Final = 2 * 1024 * 1024
-_IMAGES_IN_JSON = frozenset({"/v1/gate", "/v1/guard", "/v1/persons", "/v1/registry"})
+# Bodies that carry files as base64 JSON: an image, or a model file's header.
+_IMAGES_IN_JSON = frozenset(
+    {"/v1/gate", "/v1/guard", "/v1/persons", "/v1/registry", "/v1/models/audit"}
+)
 MIN_BODY_RATE: Final = 16 * 1024
 """Bytes a second a body must average once it has taken its timeout: a slow phone line
 passes, a client trickling a byte at a time to hold the connection does not."""
