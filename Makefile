@@ -31,6 +31,13 @@ demo: $(VENV)/.installed-demo
 	@echo
 	@echo "Verdicts, one JSON object per image (after a first line naming the run): demo-output/scan.jsonl"
 	@echo "The report (one HTML file, opens offline): demo-output/report.html"
+	@echo
+	@echo "== rempart audit demo-output/models (the hub policy: a style LoRA, a likeness LoRA, a renamed copy, a fake)"
+	@$(BIN)/python examples/make_demo_models.py demo-output/models
+	@export REMPART_DATA_DIR=demo-output/data; \
+	$(BIN)/rempart audit demo-output/models --out demo-output/audit.jsonl \
+		--report demo-output/audit.html; test $$? -le 1
+	@echo "Model records: demo-output/audit.jsonl; its report: demo-output/audit.html"
 
 test: $(VENV)/.installed-dev,heif lint
 	$(BIN)/python -m pytest

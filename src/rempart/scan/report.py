@@ -112,10 +112,10 @@ def _categories(summary: ScanSummary) -> str:
             f"<section><h2>Categories</h2><p>No {subject.one} fell under any category.</p>"
             "</section>"
         )
-    bars = [(CATEGORIES[name].title, summary.categories[name], None) for name in names]
+    bars = [(name, summary.categories[name], None) for name in names]  # titled in the table
     dsa = [
         (
-            escape(CATEGORIES[name].title),
+            f"{escape(CATEGORIES[name].title)} (<code>{escape(name)}</code>)",
             str(summary.categories[name]),
             escape(CATEGORIES[name].dsa_category or "(a label, not a DSA category)"),
             escape(", ".join(CATEGORIES[name].dsa_keywords)),
