@@ -58,6 +58,16 @@ METADATA_CASES = [
     ({"ssmd_description": "Text."}, "ssmd_description", "Text."),
     ({"ssmd_tags": "x, y"}, "ssmd_tags[0]", "x"),
     ({"name": "my_lora"}, "name", "my lora"),
+    (
+        {"ss_datasets": [{"subsets": [{"image_dir": "C:\\train\\img\\10_jane_doe"}]}]},
+        "ss_datasets[0].subsets[0].image_dir",
+        "jane doe",
+    ),
+    (
+        {"ss_datasets": [{"tag_frequency": {"5_nurse": {"school_uniform": 2}}}]},
+        "ss_datasets[0].tag_frequency/5_nurse/school_uniform",
+        "school uniform",
+    ),
 ]
 
 
@@ -141,6 +151,20 @@ def test_a_tag_weighs_by_its_share_of_its_folders_images() -> None:
     assert found["ss_tag_frequency/10_a/x"].weight == pytest.approx(0.05 / FULL_SHARE)
     assert found["ss_tag_frequency/10_a/y"].weight == 1.0  # half of them: weighs fully
     assert found["ss_tag_frequency/1_b/z"].share == 1.0  # no img_count: its largest tag count
+
+
+def test_a_datasets_tag_weighs_by_its_share_of_its_subsets_images() -> None:
+    subset = {"image_dir": "/data/10_a", "img_count": 40, "num_repeats": 10}
+    metadata = {"ss_datasets": [{"subsets": [subset], "tag_frequency": {"10_a": {"x": 4}}}]}
+    found = {item.field: item for item in texts(model(metadata))}
+    assert found["ss_datasets[0].tag_frequency/10_a/x"].share == 0.1  # 4 of img_count 40
+    assert "ss_datasets[0].tag_frequency/10_a" not in found  # named by its subset already
+    assert found["ss_datasets[0].subsets[0].image_dir"].text == "a"
+
+
+def test_the_files_own_name_is_a_text_without_its_suffix() -> None:
+    found = texts(model({}), file_name="jane-doe_v2.safetensors")
+    assert found == [ModelText("file name", "jane doe v2")]
 
 
 def test_names_and_triggers_weigh_fully_and_texts_are_never_joined() -> None:

@@ -139,7 +139,16 @@ class Auditor:
         card = _read_beside(found.card, MAX_CARD_BYTES, read_card, warnings)
         sidecar = _read_beside(found.sidecar, MAX_SIDECAR_BYTES, read_sidecar, warnings)
         sidecar_name = os.path.basename(found.sidecar) if found.sidecar else SIDECAR_SUFFIX
-        return self._judge(path, model, card, sidecar, sidecar_name, warnings, pictures=path)
+        return self._judge(
+            path,
+            model,
+            card,
+            sidecar,
+            sidecar_name,
+            warnings,
+            pictures=path,
+            file_name=os.path.basename(path),
+        )
 
     def audit_bytes(
         self, header: bytes, *, card: bytes | None = None, sidecar: bytes | None = None
@@ -205,10 +214,13 @@ class Auditor:
         warnings: list[str],
         *,
         pictures: str | None,
+        file_name: str | None = None,
     ) -> AuditResult:
         if card is not None:
             warnings.extend(f"{CARD_NAME}: {warning}" for warning in card.warnings)
-        found = self.reader.signals(texts(model, card, sidecar, sidecar_name=sidecar_name))
+        found = self.reader.signals(
+            texts(model, card, sidecar, sidecar_name=sidecar_name, file_name=file_name)
+        )
         found += flag_signals(card, sidecar, version=self.version, sidecar_name=sidecar_name)
         found += pickle_signals(model, version=self.version)
         found += copy_signals(model, self.known, version=self.version)

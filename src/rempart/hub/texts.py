@@ -27,6 +27,7 @@ from rempart.modelfile import ModelCard, ModelFile
 
 __all__ = [
     "CARD_NAME",
+    "FILE_NAME",
     "FULL_SHARE",
     "SIDECAR_SUFFIX",
     "ModelText",
@@ -40,6 +41,8 @@ FULL_SHARE: Final = 0.2
 the images weighs 1.0, one on a tenth 0.5 (what the policy's groups need), one on a
 hundredth 0.05."""
 CARD_NAME: Final = "README.md"
+FILE_NAME: Final = "file name"
+"""The field of the text a model's own file name gives."""
 SIDECAR_SUFFIX: Final = ".civitai.info"
 _REPEATS: Final = re.compile(r"^\d+_")  # kohya's "10_jane doe": 10 repeats of "jane doe"
 _JOINERS: Final = str.maketrans("_-", "  ")
@@ -82,10 +85,15 @@ def texts(
     sidecar: Mapping[str, Any] | None = None,
     *,
     sidecar_name: str = SIDECAR_SUFFIX,
+    file_name: str | None = None,
 ) -> list[ModelText]:
     """Every text of ``model``'s metadata, of its ``card`` and of its ``sidecar`` (a
-    ``.civitai.info`` object, named ``sidecar_name`` in the fields), empty ones left out."""
+    ``.civitai.info`` object, named ``sidecar_name`` in the fields), and the model's own
+    ``file_name`` less its suffix (field ``file name``: an upload is often named for what it
+    is), empty ones left out."""
     found = [*_metadata(model.metadata)]
+    if file_name:
+        found.append(ModelText(FILE_NAME, as_terms(file_name.rsplit(".", 1)[0])))
     if card is not None:
         found.extend(_card(card))
     if sidecar is not None:
@@ -113,30 +121,53 @@ def _metadata(metadata: Mapping[str, Any]) -> Iterator[ModelText]:
     dirs = dirs if isinstance(dirs, Mapping) else {}
     for folder in dirs:
         yield ModelText(f"ss_dataset_dirs/{folder}", _folder_name(str(folder)))
-    yield from _tag_frequency(metadata, dirs)
+    total = metadata.get("ss_num_train_images")
+    yield from _tag_frequency("ss_tag_frequency", metadata.get("ss_tag_frequency"), dirs, total)
     datasets = metadata.get("ss_datasets")
     for d, dataset in enumerate(datasets if isinstance(datasets, list) else ()):
-        subsets = dataset.get("subsets") if isinstance(dataset, Mapping) else None
-        for s, subset in enumerate(subsets if isinstance(subsets, list) else ()):
-            if isinstance(subset, Mapping):
-                for key in _SUBSET_KEYS:
-                    yield from _terms(f"ss_datasets[{d}].subsets[{s}].{key}", subset.get(key))
+        if not isinstance(dataset, Mapping):
+            continue
+        where = f"ss_datasets[{d}]"
+        subsets = dataset.get("subsets")
+        subsets = (
+            [s for s in subsets if isinstance(s, Mapping)] if isinstance(subsets, list) else []
+        )
+        # Newer kohya writes each dataset's tags here; its subsets' folders, by name.
+        folders = {
+            _basename(s.get("image_dir")): s for s in subsets if _basename(s.get("image_dir"))
+        }
+        frequency = dataset.get("tag_frequency")
+        yield from _tag_frequency(f"{where}.tag_frequency", frequency, folders, total)
+        for s, subset in enumerate(subsets):
+            at = f"{where}.subsets[{s}]"
+            if folder := _basename(subset.get("image_dir")):
+                yield ModelText(f"{at}.image_dir", _folder_name(folder))
+            for key in _SUBSET_KEYS:
+                yield from _terms(f"{at}.{key}", subset.get(key))
 
 
-def _tag_frequency(metadata: Mapping[str, Any], dirs: Mapping[str, Any]) -> Iterator[ModelText]:
-    """Each tag of ``ss_tag_frequency``, weighted by its share of its folder's images; a
-    folder that ``ss_dataset_dirs`` does not name gives its own name too."""
-    frequencies = metadata.get("ss_tag_frequency")
+def _basename(value: Any) -> str:
+    """The last part of a folder's path as a trainer wrote it (Windows' or POSIX'), or ""."""
+    if not isinstance(value, str):
+        return ""
+    return value.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
+def _tag_frequency(
+    field: str, frequencies: Any, dirs: Mapping[str, Any], total: Any
+) -> Iterator[ModelText]:
+    """Each tag of a tag frequency table (``{folder: {tag: images}}``), weighted by its share
+    of its folder's images; a folder that ``dirs`` does not name gives its own name too."""
     if not isinstance(frequencies, Mapping):
         return
     for folder, tags in frequencies.items():
         if folder not in dirs:
-            yield ModelText(f"ss_tag_frequency/{folder}", _folder_name(str(folder)))
+            yield ModelText(f"{field}/{folder}", _folder_name(str(folder)))
         if not isinstance(tags, Mapping):
             continue
         counts = {str(tag): count for tag, count in tags.items() if _is_count(count)}
-        images = _images(dirs.get(folder), counts, metadata.get("ss_num_train_images"))
-        prefix = f"ss_tag_frequency/{folder}/"
+        images = _images(dirs.get(folder), counts, total)
+        prefix = f"{field}/{folder}/"
         for tag, count in counts.items():
             share = min(1.0, count / images) if images > 0 else 1.0
             weight = min(1.0, share / FULL_SHARE)
