@@ -86,6 +86,9 @@ def test_a_prompt_too_long_for_the_gate_is_read_in_pieces(reader: TextReader) ->
         "Prohibido generar niños.",
         "Vietato generare bambini.",
         "É proibido gerar crianças.",
+        "Images of minors are prohibited.",
+        "Children are not ever allowed.",
+        "Les enfants sont interdits.",
     ],
 )
 def test_a_minor_term_in_a_sentence_that_forbids_does_not_count(
@@ -97,11 +100,20 @@ def test_a_minor_term_in_a_sentence_that_forbids_does_not_count(
     assert "text.nudity" in found
 
 
-def test_a_minor_term_in_a_sentence_that_does_not_forbid_counts(reader: TextReader) -> None:
-    body = "A portrait model. Trained on a teen. Do not share it."
+@pytest.mark.parametrize(
+    "body",
+    [
+        "A portrait model. Trained on a teen. Do not share it.",
+        "A portrait model: teen, no watermark, no blur.",
+        "Teen portraits are allowed, no signature needed.",
+    ],
+)
+def test_a_minor_term_in_a_sentence_that_does_not_forbid_it_counts(
+    reader: TextReader, body: str
+) -> None:
     found = by_name(reader.signals([ModelText("README.md:body", body, reading=Reading.PROSE)]))
     assert found["text.minor"].evidence["field"] == "README.md:body"
-    assert found["text.minor"].evidence["match"] == "teen"
+    assert found["text.minor"].evidence["match"].lower() == "teen"
 
 
 def test_hits_are_read_once_per_text(reader: TextReader) -> None:

@@ -5,8 +5,8 @@ Tags and names go through ``PromptAnalyser.hits`` once per distinct text per ``T
 ``PromptAnalyser.signals`` as the gate reads them, with a deadline far past what any
 ordinary prompt takes (``PROMPT_MS``: one built to take longer gives ``text.unread``, and
 review); prose (a card's body, a description) paragraph by paragraph, where a sentence
-that forbids a use ("do not use this model to depict minors") does not count its minor
-terms (``FORBIDDING``).
+that forbids a use ("do not use this model to depict minors", "minors are prohibited") does
+not count the minor terms it forbids (``FORBIDDING``, ``FORBIDDEN``).
 
 Of the signals, the strongest per name and value is kept, at most ``MAX_SIGNALS_PER_NAME``
 per name; a tag too rare in its training images (score under ``MIN_SCORE``) gives none.
@@ -14,6 +14,7 @@ per name; a tag too rare in its training images (score under ``MIN_SCORE``) give
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -28,10 +29,12 @@ from rempart.text.deadline import Deadline
 
 __all__ = [
     "DETECTOR",
+    "FORBIDDEN",
     "FORBIDDING",
     "MAX_CACHED_TEXTS",
     "MAX_SIGNALS_PER_NAME",
     "MIN_SCORE",
+    "PERMITTED",
     "PROMPT_MS",
     "TextReader",
     "strongest",
@@ -50,7 +53,7 @@ MAX_CACHED_TEXTS: Final = 100_000
 FORBIDDING: Final[Mapping[str, frozenset[str]]] = {
     "en": frozenset(
         {"not", "no", "never", "don't", "dont", "mustn't", "prohibited", "forbidden"}
-        | {"banned", "disallowed", "cannot", "can't", "shouldn't", "won't", "nor"}
+        | {"banned", "disallowed", "cannot", "can't", "shouldn't", "won't", "nor", "without"}
     ),
     "fr": frozenset({"ne", "pas", "jamais", "interdit", "interdite", "interdits", "interdites"}),
     "de": frozenset({"nicht", "kein", "keine", "keinen", "niemals", "verboten", "untersagt"}),
@@ -58,10 +61,28 @@ FORBIDDING: Final[Mapping[str, frozenset[str]]] = {
     "it": frozenset({"non", "mai", "vietato", "vietata", "vietati", "proibito", "proibita"}),
     "pt": frozenset({"não", "nao", "nunca", "proibido", "proibida", "proibidos", "vedado"}),
 }
-"""Words that make a sentence of a card forbid what it names (phrases such as "do not", "must
-not", "ne pas" are caught by their last word): a minor term in such a sentence is a rule of
-use, not what the model is for."""
+"""Words that, before a minor term in a sentence of a card, make the sentence forbid it ("do
+not use it to depict minors", "ne pas représenter d'enfants": phrases are caught by one of
+their words). After the term only ``FORBIDDEN`` counts: "teen, no watermark" forbids the
+watermark, not the teen."""
+FORBIDDEN: Final[Mapping[str, frozenset[str]]] = {
+    "en": frozenset({"prohibited", "forbidden", "banned", "disallowed"}),
+    "fr": frozenset({"interdit", "interdite", "interdits", "interdites", "proscrit", "proscrits"}),
+    "de": frozenset({"verboten", "untersagt"}),
+    "es": frozenset({"prohibido", "prohibida", "prohibidos", "prohibidas"}),
+    "it": frozenset({"vietato", "vietata", "vietati", "vietate", "proibito", "proibiti"}),
+    "pt": frozenset({"proibido", "proibida", "proibidos", "proibidas", "vedado", "vedada"}),
+}
+"""Words that, after a minor term in the same sentence, forbid it ("minors are prohibited");
+and, after a word of ``FORBIDDING``, ``PERMITTED`` ones ("minors are not allowed")."""
+PERMITTED: Final = frozenset(
+    {"allowed", "permitted", "autorisé", "autorisés", "autorisée", "autorisées", "permis"}
+    | {"erlaubt", "gestattet", "permitido", "permitidos", "permitida", "permesso", "consentito"}
+    | {"ammesso", "ammessi", "permitidas"}
+)
 _FORBIDDING_WORDS: Final = frozenset().union(*FORBIDDING.values())
+_FORBIDDEN_WORDS: Final = frozenset().union(*FORBIDDEN.values())
+_PERMISSION_REACH: Final = 3  # "not allowed", "are not ever allowed"
 _MINOR_KINDS: Final = frozenset({"minor", "minor_hint"})
 _WORD: Final = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _SENTENCE_END: Final = re.compile(r"[.!?;:\n]+")
@@ -126,11 +147,10 @@ class TextReader:
             hits = self._hits(paragraph)
             if not hits:
                 continue
-            forbidding = _forbidding_sentences(paragraph)
+            minors = [hit for hit in hits if hit.kind in _MINOR_KINDS]
+            forbidden = _forbidden_spans(paragraph, minors) if minors else set()
             for hit in hits:
-                if hit.kind in _MINOR_KINDS and any(
-                    start <= hit.start < end for start, end in forbidding
-                ):
+                if hit.kind in _MINOR_KINDS and (hit.start, hit.end) in forbidden:
                     continue
                 yield self._signal(hit, paragraph, text)
 
@@ -203,14 +223,31 @@ def _chunks(text: str) -> list[str]:
     return chunks
 
 
-def _forbidding_sentences(paragraph: str) -> list[tuple[int, int]]:
-    """The spans of the sentences of ``paragraph`` that hold a word of ``FORBIDDING``."""
-    spans = []
-    start = 0
-    for end_mark in (*_SENTENCE_END.finditer(paragraph), None):
-        end = len(paragraph) if end_mark is None else end_mark.end()
-        sentence = paragraph[start:end].lower().replace("\u2019", "'")
-        if any(word in _FORBIDDING_WORDS for word in _WORD.findall(sentence)):
-            spans.append((start, end))
-        start = end
-    return spans
+def _forbidden_spans(paragraph: str, hits: Iterable[Hit]) -> set[tuple[int, int]]:
+    """The (start, end) of each of ``hits`` that its sentence forbids: a ``FORBIDDING`` word
+    before it, or after it a ``FORBIDDEN`` word or a ``FORBIDDING`` word followed closely by
+    a ``PERMITTED`` one."""
+    sentences = [0, *(mark.end() for mark in _SENTENCE_END.finditer(paragraph)), len(paragraph)]
+    forbidden = set()
+    for hit in hits:
+        index = bisect.bisect_right(sentences, hit.start) - 1
+        start, end = sentences[index], sentences[min(index + 1, len(sentences) - 1)]
+        before = _words(paragraph[start : hit.start])
+        after = _words(paragraph[hit.end : end])
+        if _FORBIDDING_WORDS.intersection(before) or _forbids_after(after):
+            forbidden.add((hit.start, hit.end))
+    return forbidden
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower().replace("\u2019", "'"))
+
+
+def _forbids_after(words: list[str]) -> bool:
+    if _FORBIDDEN_WORDS.intersection(words):
+        return True
+    return any(
+        word in _FORBIDDING_WORDS
+        and PERMITTED.intersection(words[i + 1 : i + 1 + _PERMISSION_REACH])
+        for i, word in enumerate(words)
+    )
