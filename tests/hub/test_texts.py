@@ -58,6 +58,9 @@ METADATA_CASES = [
     ({"ssmd_description": "Text."}, "ssmd_description", "Text."),
     ({"ssmd_tags": "x, y"}, "ssmd_tags[0]", "x"),
     ({"name": "my_lora"}, "name", "my lora"),
+    ({"general.name": "Jane-Doe Flux"}, "general.name", "Jane Doe Flux"),
+    ({"general.tags": ["lora", "portrait"]}, "general.tags[1]", "portrait"),
+    ({"general.description": "A model."}, "general.description", "A model."),
     (
         {"ss_datasets": [{"subsets": [{"image_dir": "C:\\train\\img\\10_jane_doe"}]}]},
         "ss_datasets[0].subsets[0].image_dir",

@@ -46,11 +46,23 @@ FILE_NAME: Final = "file name"
 SIDECAR_SUFFIX: Final = ".civitai.info"
 _REPEATS: Final = re.compile(r"^\d+_")  # kohya's "10_jane doe": 10 repeats of "jane doe"
 _JOINERS: Final = str.maketrans("_-", "  ")
-_LIST_KEYS: Final = ("ss_output_name", "modelspec.tags", "ssmd_keywords", "ssmd_tags")
+_LIST_KEYS: Final = (
+    "ss_output_name",
+    "modelspec.tags",
+    "ssmd_keywords",
+    "ssmd_tags",
+    "general.tags",  # GGUF's
+)
 """Metadata values that are comma-separated lists: each item is its own text."""
 _NAME_KEYS: Final = ("ss_sd_model_name", "modelspec.title", "modelspec.trigger_phrase")
 _NAME_KEYS_SSMD: Final = ("ssmd_display_name", "name")  # "name": ai-toolkit's
-_PROSE_KEYS: Final = ("ss_training_comment", "modelspec.description", "ssmd_description")
+_NAME_KEYS_GGUF: Final = ("general.name", "general.basename", "general.finetune")
+_PROSE_KEYS: Final = (
+    "ss_training_comment",
+    "modelspec.description",
+    "ssmd_description",
+    "general.description",
+)
 _SUBSET_KEYS: Final = ("class_tokens", "caption_prefix", "caption_suffix")
 
 
@@ -109,7 +121,7 @@ def as_terms(text: str) -> str:
 
 
 def _metadata(metadata: Mapping[str, Any]) -> Iterator[ModelText]:
-    for key in _NAME_KEYS + _NAME_KEYS_SSMD:
+    for key in _NAME_KEYS + _NAME_KEYS_SSMD + _NAME_KEYS_GGUF:
         yield from _terms(key, metadata.get(key))
     for key in _LIST_KEYS:
         yield from _listed(key, metadata.get(key))
