@@ -148,3 +148,10 @@ def test_a_copy_names_the_blocked_model_and_its_category() -> None:
     other_scheme = ModelFile(ModelFormat.SAFETENSORS, 1, fingerprint="f1:" + "a" * 64)
     assert copy_signals(other_scheme, known, version="1") == []
     assert copy_signals(ModelFile(ModelFormat.PICKLE, 1), known, version="1") == []
+
+
+def test_an_import_the_pickle_builds_as_it_runs_counts_as_code() -> None:
+    # rempart.modelfile names a STACK_GLOBAL whose operands are not constants "unknown"
+    model = ModelFile(ModelFormat.PICKLE, 1, imports=("unknown.unknown", "os.unknown"))
+    scores = {s.value: s.score for s in pickle_signals(model, version="1")}
+    assert scores == {"unknown.unknown": 1.0, "os.unknown": 1.0}
