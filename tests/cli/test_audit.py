@@ -233,8 +233,9 @@ def test_a_protected_person_in_a_registry_file_is_named(
 
 
 def test_two_processes_write_what_one_does(
-    env: dict[str, str], uploads: Path, tmp_path: Path
+    env: dict[str, str], uploads: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr("rempart.hub.auditor.FILES_PER_PROCESS", 1)  # a pool for 9 files
     for number in range(6):
         write_model(
             uploads / "more" / f"m{number}.safetensors", {"ss_output_name": "x"}, seed=number

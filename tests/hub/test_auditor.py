@@ -257,8 +257,9 @@ def test_scan_passes_failures_on_and_keeps_the_order(
 
 
 def test_jobs_2_gives_the_records_of_jobs_1_in_order(
-    write_model: WriteModel, tmp_path: Path
+    write_model: WriteModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr("rempart.hub.auditor.FILES_PER_PROCESS", 1)  # a pool for 21 files
     paths: list[str] = []
     for index in range(20):
         metadata = {"ss_output_name": "jane roe" if index % 3 == 0 else f"style {index}"}
@@ -279,9 +280,10 @@ def test_jobs_2_gives_the_records_of_jobs_1_in_order(
     stopped.close()  # as Ctrl-C leaves it: the pool is shut down, its work cancelled
 
 
-def test_scan_on_processes_needs_a_spec(auditor: Auditor) -> None:
+def test_scan_on_processes_needs_a_spec(auditor: Auditor, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("rempart.hub.auditor.FILES_PER_PROCESS", 1)
     with pytest.raises(ValueError, match="AuditorSpec"):
-        list(auditor.scan(["x"], jobs=2))
+        list(auditor.scan(["x", "y"], jobs=2))
 
 
 FILE_KEYS = [
@@ -335,3 +337,12 @@ def test_a_likeness_model_goes_to_review_and_sexualised_stays_there(
     tags = {"5_x": {"influencer": 5, "nude": 5}}
     sexualised = auditor.audit(str(write_model("b.safetensors", {"ss_tag_frequency": tags})))
     assert "likeness-model-sexualised" in {r.rule for r in sexualised.verdict.reasons}
+
+
+def test_a_few_files_are_audited_in_this_process(write_model: WriteModel) -> None:
+    paths = [str(write_model(f"m{index}.safetensors", {}, seed=index)) for index in range(3)]
+    auditor = AuditorSpec(policy="hub").build()
+    # jobs=2 for three files: no pool is started (_pooled, gone, would fail if called)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("rempart.hub.auditor._pooled", None)
+        assert [r.path for r in auditor.scan(paths, jobs=2)] == paths

@@ -55,7 +55,7 @@ from rempart.text import PersonName, PromptAnalyser
 from rempart.walk import WalkItem, item_path, looks_like_image
 from rempart.workers import batched
 
-__all__ = ["MAX_FOLDER_IMAGES", "Auditor", "AuditorSpec"]
+__all__ = ["FILES_PER_PROCESS", "MAX_FOLDER_IMAGES", "Auditor", "AuditorSpec"]
 
 T = TypeVar("T")
 
@@ -67,6 +67,11 @@ _AHEAD_PER_JOB: Final = 4  # chunks in flight per process
 _THUMBNAIL: Final = "modelspec.thumbnail"
 _COVERS: Final = "ssmd_cover_images"
 
+
+FILES_PER_PROCESS: Final = 200
+"""Files each process of ``Auditor.scan(jobs=N)`` should have for starting it to pay: it takes
+about 3 s to read the lexicons and names, which the running process did once already, and a
+LoRA takes about 10 ms to audit."""
 
 @dataclass(frozen=True)
 class AuditorSpec:
@@ -172,7 +177,10 @@ class Auditor:
         if jobs < 1:
             raise ValueError(f"jobs must be at least 1, got {jobs}")
         tops = [os.path.abspath(root) for root in roots]
-        items = ((item, _root(item, tops) if tops else None) for item in paths)
+        items = [(item, _root(item, tops) if tops else None) for item in paths]
+        # A process starts in seconds (the lexicons, the names): worth it for hundreds of
+        # files, not for a few, which this process, its lexicons read, audits at once.
+        jobs = min(jobs, max(1, len(items) // FILES_PER_PROCESS))
         if jobs == 1:
             for item, root in items:
                 yield self._one(item, root)
