@@ -53,6 +53,7 @@ _MEMO_GET: Final = frozenset({"GET", "BINGET", "LONG_BINGET"})
 # What genops says when the bytes end inside a pickle (pickletools' readers).
 _ENDED: Final = ("exhausted", "remain", "not enough data", "no newline found")
 _FIRST_WINDOW_BYTES: Final = 1 << 20
+_ZIP_SEARCH_BYTES: Final = 1 << 17
 _ZIP_LOCAL_HEADER: Final = struct.Struct("<4s22xHH")  # signature ... name length, extra length
 
 
@@ -160,7 +161,7 @@ def read_zip(source: Source, *, max_header_bytes: int, whole: bool) -> ModelFile
     """A PyTorch zip: the imports and strings of its ``*/data.pkl`` and the places of its
     storages. ``whole``: the source is the whole file (else the storages are not located)."""
     try:
-        with zipfile.ZipFile(_SourceFile(source)) as archive:
+        with zipfile.ZipFile(_SourceFile(source, max_header_bytes)) as archive:
             members = archive.infolist()
             pkl = next((m for m in members if _is_data_pkl(m.filename)), None)
             if pkl is None:
@@ -232,11 +233,14 @@ def _storage(source: Source, member: zipfile.ZipInfo, top: str) -> Tensor:
 
 
 class _SourceFile(io.RawIOBase):
-    """A source as the seekable file ``zipfile`` reads."""
+    """A source as the seekable file ``zipfile`` reads; a read over the header limit (a
+    central directory its end record declares gigabytes long) is refused before a buffer is
+    allocated for it."""
 
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, max_header_bytes: int) -> None:
         self.source = source
         self.position = 0
+        self.limit = max_header_bytes
 
     def readable(self) -> bool:
         return True
@@ -252,8 +256,20 @@ class _SourceFile(io.RawIOBase):
         self.position = max(0, base[whence] + offset)
         return self.position
 
+    def read(self, size: int = -1) -> bytes:
+        wanted = self.source.size - self.position if size < 0 else size
+        data = self.source.read(self.position, self._bounded(wanted))
+        self.position += len(data)
+        return data
+
     def readinto(self, buffer: Any) -> int:
-        data = self.source.read(self.position, len(buffer))
+        data = self.source.read(self.position, self._bounded(len(buffer)))
         buffer[: len(data)] = data
         self.position += len(data)
         return len(data)
+
+    def _bounded(self, size: int) -> int:
+        # zipfile looks for the end record in the last 64 KiB, whatever the limit.
+        if size > self.limit + _ZIP_SEARCH_BYTES:
+            raise too_large(f"zip directory or member ({size:,} bytes)", self.limit)
+        return size
