@@ -14,6 +14,8 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 from typing import Final
 
+from rempart.modelfile.pickles import UNKNOWN
+
 __all__ = ["CODE_RUNNERS", "REFUSED_SCORE", "WEIGHTS_ONLY", "refused", "runs_code", "score"]
 
 REFUSED_SCORE: Final = 0.3
@@ -106,6 +108,8 @@ CODE_RUNNERS: Final = (
     ),
     # callables that call another: partial(os.system, ...), attrgetter("system")(os)
     *("functools.partial", "functools.reduce", "operator.*", "_operator.*"),
+    # what the pickle computes before importing it, or imports past the bound
+    *(f"{UNKNOWN}.*", f"*.{UNKNOWN}"),
 )
 """Patterns (``*``: anything, dots too) of the imports known to run code when unpickled."""
 

@@ -18,6 +18,8 @@ from rempart.modelfile.model import STORAGE_DTYPE, ModelFile, ModelFormat, Tenso
 from rempart.modelfile.source import Source, corrupt, too_large, truncated
 
 __all__ = [
+    "MAX_IMPORTS",
+    "MAX_MEMO",
     "MAX_STRINGS",
     "MAX_STRING_CHARS",
     "UNKNOWN",
@@ -33,9 +35,16 @@ MAX_STRINGS: Final = 10_000
 """String constants kept of a pickle (the first ones)."""
 MAX_STRING_CHARS: Final = 4096
 """Characters kept of each string constant."""
+MAX_IMPORTS: Final = 10_000
+"""Distinct imports kept of a pickle (a model's imports a few dozen): past them, one more,
+``unknown.unknown``, stands for the rest."""
+MAX_MEMO: Final = 1_000_000
+"""Memo entries followed (a model of 10,000 tensors puts under 100,000): past them, a value
+got from the memo is unknown, so that a pickle of memo operations cannot fill the memory."""
 UNKNOWN: Final = "unknown"
-"""The module or name of a ``STACK_GLOBAL`` whose operand is not a constant string: the
-pickle computes what it imports, which is never innocent."""
+"""The module or name of a ``STACK_GLOBAL`` whose operand is not a constant string (the
+pickle computes what it imports, which is never innocent), or of the imports past
+``MAX_IMPORTS``."""
 
 _STRING_OPS: Final = frozenset(
     {
@@ -75,6 +84,7 @@ class _Scan:
     imports: dict[str, None] = field(default_factory=dict)
     strings: dict[str, None] = field(default_factory=dict)
     memo: dict[int, str | None] = field(default_factory=dict)
+    memo_full: bool = False
     pushed: deque[str | None] = field(default_factory=lambda: deque(maxlen=2))
 
     def op(self, name: str, arg: object) -> None:
@@ -83,21 +93,30 @@ class _Scan:
             if len(self.strings) < MAX_STRINGS:
                 self.strings.setdefault(arg[:MAX_STRING_CHARS])
         elif name in _MEMO_PUT:
+            # Once full, MEMOIZE's keys are no longer known: no value got is trusted.
+            self.memo_full = self.memo_full or len(self.memo) >= MAX_MEMO
             key = len(self.memo) if name == "MEMOIZE" else arg
-            if isinstance(key, int):
+            if isinstance(key, int) and not self.memo_full:
                 self.memo[key] = self.pushed[-1] if self.pushed else None
         elif name in _MEMO_GET:
-            self.pushed.append(self.memo.get(arg) if isinstance(arg, int) else None)
+            got = self.memo.get(arg) if isinstance(arg, int) else None
+            self.pushed.append(None if self.memo_full else got)
         elif name in ("GLOBAL", "INST") and isinstance(arg, str):
             module, _, attribute = arg.partition(" ")
-            self.imports.setdefault(f"{module}.{attribute}")
+            self._import(f"{module}.{attribute}")
             self.pushed.append(None)
         elif name == "STACK_GLOBAL":
             pair = tuple(self.pushed) if len(self.pushed) == 2 else (None, None)
-            self.imports.setdefault(f"{pair[0] or UNKNOWN}.{pair[1] or UNKNOWN}")
+            self._import(f"{pair[0] or UNKNOWN}.{pair[1] or UNKNOWN}")
             self.pushed.append(None)
         elif name not in ("PROTO", "FRAME"):  # neither touches the stack
             self.pushed.append(None)
+
+    def _import(self, name: str) -> None:
+        if len(self.imports) < MAX_IMPORTS or name in self.imports:
+            self.imports.setdefault(name)
+        else:
+            self.imports.setdefault(f"{UNKNOWN}.{UNKNOWN}")
 
 
 @dataclass(frozen=True, slots=True)
