@@ -91,9 +91,10 @@ def _add(models: dict[str, KnownModel], record: dict[str, Any], where: Path, num
     if not isinstance(verdict, dict) or verdict.get("action") != _BLOCK:
         return
     if isinstance(fingerprint, str) and fingerprint not in models:
+        listed = verdict.get("categories")
         categories = tuple(
             str(category.get("name"))
-            for category in verdict.get("categories") or ()
+            for category in (listed if isinstance(listed, list) else ())
             if isinstance(category, dict) and category.get("name")
         )
         models[fingerprint] = KnownModel(record["path"], categories)
