@@ -143,6 +143,16 @@ def test_a_tag_weighs_by_its_share_of_its_folders_images() -> None:
     assert found["ss_tag_frequency/1_b/z"].share == 1.0  # no img_count: its largest tag count
 
 
+def test_a_tag_whose_count_is_not_a_number_weighs_fully() -> None:
+    """A count written as text (or anything else) must not hide its tag from the audit."""
+    frequencies = {"1_a": {"x": "30", "y": None, "z": 2.5, "w": -1, "v": True, "u": 4}}
+    found = {item.field: item for item in texts(model({"ss_tag_frequency": frequencies}))}
+    for tag in "xyzwv":
+        assert found[f"ss_tag_frequency/1_a/{tag}"].weight == 1.0
+        assert found[f"ss_tag_frequency/1_a/{tag}"].share is None
+    assert found["ss_tag_frequency/1_a/u"].share == 1.0
+
+
 def test_names_and_triggers_weigh_fully_and_texts_are_never_joined() -> None:
     metadata = {"ss_tag_frequency": {"1_a": {"school": 1, "girl": 1}}, "modelspec.title": "t"}
     found = texts(model(metadata))

@@ -124,8 +124,9 @@ def _metadata(metadata: Mapping[str, Any]) -> Iterator[ModelText]:
 
 
 def _tag_frequency(metadata: Mapping[str, Any], dirs: Mapping[str, Any]) -> Iterator[ModelText]:
-    """Each tag of ``ss_tag_frequency``, weighted by its share of its folder's images; a
-    folder that ``ss_dataset_dirs`` does not name gives its own name too."""
+    """Each tag of ``ss_tag_frequency``, weighted by its share of its folder's images (fully
+    when its count is not a whole number); a folder that ``ss_dataset_dirs`` does not name
+    gives its own name too."""
     frequencies = metadata.get("ss_tag_frequency")
     if not isinstance(frequencies, Mapping):
         return
@@ -137,10 +138,13 @@ def _tag_frequency(metadata: Mapping[str, Any], dirs: Mapping[str, Any]) -> Iter
         counts = {str(tag): count for tag, count in tags.items() if _is_count(count)}
         images = _images(dirs.get(folder), counts, metadata.get("ss_num_train_images"))
         prefix = f"ss_tag_frequency/{folder}/"
-        for tag, count in counts.items():
+        for tag, count in tags.items():
+            if not _is_count(count):  # no share to weigh it by: it weighs fully, never hides
+                yield ModelText(prefix + str(tag), as_terms(str(tag)))
+                continue
             share = min(1.0, count / images) if images > 0 else 1.0
             weight = min(1.0, share / FULL_SHARE)
-            yield ModelText(prefix + tag, as_terms(tag), weight, share=round(share, 4))
+            yield ModelText(prefix + str(tag), as_terms(str(tag)), weight, share=round(share, 4))
 
 
 def _images(folder: Any, counts: Mapping[str, int], total: Any) -> int:
