@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from rempart.hub.texts import FULL_SHARE, ModelText, Reading, texts
+from rempart.hub.texts import FULL_SHARE, ModelText, Reading, _cached_terms, as_terms, texts
 from rempart.modelfile import ModelCard, ModelFile, ModelFormat
 
 
@@ -151,6 +151,15 @@ def test_a_tag_whose_count_is_not_a_number_weighs_fully() -> None:
         assert found[f"ss_tag_frequency/1_a/{tag}"].weight == 1.0
         assert found[f"ss_tag_frequency/1_a/{tag}"].share is None
     assert found["ss_tag_frequency/1_a/u"].share == 1.0
+
+
+def test_a_long_tag_is_read_but_not_kept_for_the_run() -> None:
+    """A hostile header's one tag of megabytes, cached, would stay in memory the whole run."""
+    long = "x_" * (1 << 19)
+    before = _cached_terms.cache_info().currsize
+    assert as_terms(long) == "x " * ((1 << 19) - 1) + "x"
+    assert as_terms("school_uniform") == "school uniform"
+    assert _cached_terms.cache_info().currsize <= before + 1
 
 
 def test_names_and_triggers_weigh_fully_and_texts_are_never_joined() -> None:

@@ -28,6 +28,7 @@ from rempart.modelfile import ModelCard, ModelFile
 __all__ = [
     "CARD_NAME",
     "FULL_SHARE",
+    "MAX_CACHED_CHARS",
     "SIDECAR_SUFFIX",
     "ModelText",
     "Reading",
@@ -39,6 +40,8 @@ FULL_SHARE: Final = 0.2
 """The share of a folder's training images from which a tag weighs fully: a tag on a fifth of
 the images weighs 1.0, one on a tenth 0.5 (what the policy's groups need), one on a
 hundredth 0.05."""
+MAX_CACHED_CHARS: Final = 1024
+"""The longest tag or name whose words are cached for the run."""
 CARD_NAME: Final = "README.md"
 SIDECAR_SUFFIX: Final = ".civitai.info"
 _REPEATS: Final = re.compile(r"^\d+_")  # kohya's "10_jane doe": 10 repeats of "jane doe"
@@ -93,11 +96,17 @@ def texts(
     return [text for text in found if text.text.strip() or text.negative]
 
 
-@functools.lru_cache(maxsize=100_000)
 def as_terms(text: str) -> str:
-    """A tag or name as words: underscores and hyphens join them (cached: a hub's models
-    share their tags)."""
+    """A tag or name as words: underscores and hyphens join them (cached when short: a hub's
+    models share their tags; a long one, unshared, would hold its megabytes for the run)."""
+    return _cached_terms(text) if len(text) <= MAX_CACHED_CHARS else _terms_of(text)
+
+
+def _terms_of(text: str) -> str:
     return " ".join(text.translate(_JOINERS).split())
+
+
+_cached_terms: Final = functools.lru_cache(maxsize=100_000)(_terms_of)
 
 
 def _metadata(metadata: Mapping[str, Any]) -> Iterator[ModelText]:
