@@ -15,6 +15,7 @@ from PIL import Image
 from rempart.detectors.protocol import FakeDetector
 from rempart.errors import MediaErrorCode
 from rempart.hub import Auditor, AuditorSpec, AuditResult, KnownModels
+from rempart.hub.auditor import MAX_COVER_IMAGES
 from rempart.media import MediaFailure
 from rempart.modelfile import FingerprintMode
 from rempart.policy import Action, Policy
@@ -232,6 +233,19 @@ def test_images_beside_the_model_and_in_its_metadata_join_its_signals(
     assert sources["nudity.exposed.breast_f"] == "sample.png"
     assert sources["face.minor"] == "modelspec.thumbnail"
     assert auditor.fingerprint_of_run()["detectors"]["fake"] == "1"
+
+
+def test_only_the_first_cover_images_are_read(
+    policy: Policy, analyser: PromptAnalyser, write_model: WriteModel
+) -> None:
+    cover = base64.b64encode(png((1, 2, 3))).decode()
+    path = write_model(metadata={"ssmd_cover_images": json.dumps([cover] * 40)})
+    seen = {f"ssmd_cover_images[{i}]": [Signal("face.minor", 0.9, "fake", "1")] for i in range(40)}
+    auditor = Auditor(policy, analyser=analyser, images=Scanner([FakeDetector(seen)], policy))
+    result = auditor.audit(str(path))
+    read = {s.evidence.get("image") for s in result.signals}
+    assert read == {f"ssmd_cover_images[{i}]" for i in range(MAX_COVER_IMAGES)}
+    assert "ssmd_cover_images: 40 images, the first 16 read" in result.model.warnings
 
 
 def test_scan_passes_failures_on_and_keeps_the_order(

@@ -55,12 +55,15 @@ from rempart.text import PersonName, PromptAnalyser
 from rempart.walk import WalkItem, item_path, looks_like_image
 from rempart.workers import batched
 
-__all__ = ["MAX_FOLDER_IMAGES", "Auditor", "AuditorSpec"]
+__all__ = ["MAX_COVER_IMAGES", "MAX_FOLDER_IMAGES", "Auditor", "AuditorSpec"]
 
 T = TypeVar("T")
 
 MAX_FOLDER_IMAGES: Final = 16
 """The most pictures of a model's folder read with ``images``: a repository's samples."""
+MAX_COVER_IMAGES: Final = 16
+"""The most of a model's ``ssmd_cover_images`` read with ``images``: a header of thousands of
+tiny pictures would hold the image detectors for minutes."""
 _HEAD_BYTES: Final = 16
 _CHUNK: Final = 8  # paths a worker audits per task: few enough to keep the order moving
 _AHEAD_PER_JOB: Final = 4  # chunks in flight per process
@@ -308,7 +311,10 @@ def _metadata_images(
         if data is not None:
             yield _THUMBNAIL, data
     covers = model.metadata.get(_COVERS)
-    for index, cover in enumerate(covers if isinstance(covers, list) else ()):
+    covers = covers if isinstance(covers, list) else []
+    if len(covers) > MAX_COVER_IMAGES:
+        warnings.append(f"{_COVERS}: {len(covers):,} images, the first {MAX_COVER_IMAGES} read")
+    for index, cover in enumerate(covers[:MAX_COVER_IMAGES]):
         key = f"{_COVERS}[{index}]"
         data = _base64(key, cover, max_bytes, warnings) if isinstance(cover, str) else None
         if data is not None:
