@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rempart.hub.signals import MAX_SIGNALS_PER_NAME, TextReader, strongest
+from rempart.hub.signals import MAX_SIGNALS_PER_NAME, TextReader, strongest, within
 from rempart.hub.texts import ModelText, Reading
 from rempart.signals import Signal
 from rempart.text import MAX_PROMPT_CHARS, PromptAnalyser
@@ -102,6 +102,22 @@ def test_a_minor_term_in_a_sentence_that_does_not_forbid_counts(reader: TextRead
     found = by_name(reader.signals([ModelText("README.md:body", body, reading=Reading.PROSE)]))
     assert found["text.minor"].evidence["field"] == "README.md:body"
     assert found["text.minor"].evidence["match"] == "teen"
+
+
+def test_a_position_is_within_the_span_that_holds_it() -> None:
+    spans = [(0, 5), (9, 12), (12, 20)]
+    inside = [*range(5), *range(9, 20)]
+    assert [p for p in range(-1, 22) if within(p, spans)] == inside
+    assert not within(3, [])
+
+
+def test_a_body_of_thousands_of_forbidding_sentences_counts_only_the_others(
+    reader: TextReader,
+) -> None:
+    body = "Do not use a teen. " * 800 + "Trained on a teen. " + "No teen. " * 800
+    found = reader.signals([ModelText("README.md:body", body, reading=Reading.PROSE)])
+    (minor,) = [signal for signal in found if signal.name == "text.minor"]
+    assert minor.evidence["match"] == "teen"
 
 
 def test_hits_are_read_once_per_text(reader: TextReader) -> None:
