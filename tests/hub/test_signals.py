@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rempart.hub.signals import MAX_SIGNALS_PER_NAME, TextReader, strongest, within
+from rempart.hub.signals import MAX_SIGNALS_PER_NAME, TextReader, _chunks, strongest, within
 from rempart.hub.texts import ModelText, Reading
 from rempart.signals import Signal
 from rempart.text import MAX_PROMPT_CHARS, PromptAnalyser
@@ -118,6 +118,15 @@ def test_a_body_of_thousands_of_forbidding_sentences_counts_only_the_others(
     found = reader.signals([ModelText("README.md:body", body, reading=Reading.PROSE)])
     (minor,) = [signal for signal in found if signal.name == "text.minor"]
     assert minor.evidence["match"] == "teen"
+
+
+def test_a_long_text_is_cut_in_pieces_of_a_prompt_at_word_ends() -> None:
+    text = "nude teen, " * 5000 + "x" * 40_000
+    pieces = _chunks(text)
+    assert "".join(pieces) == text
+    assert all(len(piece) <= MAX_PROMPT_CHARS for piece in pieces)
+    assert all(piece.endswith(" ") for piece in pieces[:3])
+    assert pieces[-1] == "x" * len(pieces[-1])  # a run without a word end: cut where it must
 
 
 def test_hits_are_read_once_per_text(reader: TextReader) -> None:
