@@ -6,12 +6,13 @@ from __future__ import annotations
 import base64
 import io
 import json
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from rempart.detectors.picture import Picture
 from rempart.detectors.protocol import FakeDetector
 from rempart.errors import MediaErrorCode
 from rempart.hub import Auditor, AuditorSpec, AuditResult, KnownModels
@@ -233,6 +234,32 @@ def test_images_beside_the_model_and_in_its_metadata_join_its_signals(
     assert sources["nudity.exposed.breast_f"] == "sample.png"
     assert sources["face.minor"] == "modelspec.thumbnail"
     assert auditor.fingerprint_of_run()["detectors"]["fake"] == "1"
+
+
+class CountingDetector(FakeDetector):
+    """A fake detector that counts the pictures it is given."""
+
+    def __init__(self, signals: dict[str, list[Signal]]) -> None:
+        super().__init__(signals)
+        self.seen: list[str] = []
+
+    def detect(self, pictures: Sequence[Picture]) -> list[list[Signal]]:
+        self.seen += [picture.path for picture in pictures]
+        return super().detect(pictures)
+
+
+def test_a_folder_s_pictures_are_scanned_once_for_all_its_models(
+    policy: Policy, analyser: PromptAnalyser, write_model: WriteModel, tmp_path: Path
+) -> None:
+    sample = str(tmp_path / "sample.png")
+    (tmp_path / "sample.png").write_bytes(png((10, 20, 30)))
+    detector = CountingDetector({sample: [Signal("face.minor", 0.9, "fake", "1")]})
+    auditor = Auditor(policy, analyser=analyser, images=Scanner([detector], policy))
+    paths = [str(write_model(f"m{i}.safetensors", seed=i)) for i in range(3)]
+    for path in paths:
+        result = auditor.audit(path)
+        assert {s.evidence.get("image") for s in result.signals} >= {"sample.png"}
+    assert detector.seen == [sample]
 
 
 def test_only_the_first_cover_images_are_read(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import functools
 import multiprocessing
 import os
 import signal
@@ -65,6 +66,7 @@ MAX_COVER_IMAGES: Final = 16
 """The most of a model's ``ssmd_cover_images`` read with ``images``: a header of thousands of
 tiny pictures would hold the image detectors for minutes."""
 _HEAD_BYTES: Final = 16
+_FOLDERS_KEPT: Final = 64  # folders whose pictures are kept read (a walk goes folder by folder)
 _CHUNK: Final = 8  # paths a worker audits per task: few enough to keep the order moving
 _AHEAD_PER_JOB: Final = 4  # chunks in flight per process
 _THUMBNAIL: Final = "modelspec.thumbnail"
@@ -130,6 +132,9 @@ class Auditor:
             f"+known:{known.digest[:12]}" if known is not None else ""
         )
         self.reader = TextReader(self.analyser, version=self.version)
+        # A folder's pictures are read once, not once per model of it: a folder of 35,000
+        # LoRAs would open every file and scan the same pictures 35,000 times.
+        self._folder_signals = functools.lru_cache(maxsize=_FOLDERS_KEPT)(self._scan_folder)
 
     def audit(self, path: str, *, root: str | None = None) -> AuditResult:
         """One model file's record; its card is the nearest ``README.md`` up to ``root``.
@@ -228,18 +233,28 @@ class Auditor:
         with ``evidence.image`` naming the picture (its file name, or its key)."""
         assert self.images is not None
         found: list[Signal] = []
-        named = _folder_images(path) if path else []
-        for result in self.images.scan(named):
-            if isinstance(result, MediaFailure):
-                warnings.append(f"{os.path.basename(result.path)}: {result.error.message}")
-            else:
-                found += _from_image(result, os.path.basename(result.path))
+        if path:
+            signals, failures = self._folder_signals(os.path.dirname(path) or ".")
+            found += signals
+            warnings += failures
         for key, data in _metadata_images(model, self.images.limits.max_bytes, warnings):
             try:
                 found += _from_image(self.images.scan_bytes(data, name=key), key)
             except MediaError as exc:
                 warnings.append(f"{key}: {exc.message}")
         return found
+
+    def _scan_folder(self, folder: str) -> tuple[tuple[Signal, ...], tuple[str, ...]]:
+        """The signals of a folder's pictures, and a warning for each that cannot be read."""
+        assert self.images is not None
+        found: list[Signal] = []
+        failures: list[str] = []
+        for result in self.images.scan(_folder_images(folder)):
+            if isinstance(result, MediaFailure):
+                failures.append(f"{os.path.basename(result.path)}: {result.error.message}")
+            else:
+                found += _from_image(result, os.path.basename(result.path))
+        return tuple(found), tuple(failures)
 
 
 def _read_beside(
@@ -275,10 +290,9 @@ def _root(item: WalkItem, roots: Sequence[str]) -> str | None:
     return max(holding, key=len, default=None)
 
 
-def _folder_images(path: str) -> list[str]:
-    """The first ``MAX_FOLDER_IMAGES`` files, by name, of ``path``'s folder whose bytes
-    start as an image's."""
-    folder = os.path.dirname(path) or "."
+def _folder_images(folder: str) -> list[str]:
+    """The first ``MAX_FOLDER_IMAGES`` files, by name, of ``folder`` whose bytes start as an
+    image's."""
     found: list[str] = []
     try:
         names = sorted(os.listdir(folder))
