@@ -16,9 +16,10 @@ from rempart.detectors.picture import Picture
 from rempart.detectors.protocol import FakeDetector
 from rempart.errors import MediaErrorCode
 from rempart.hub import Auditor, AuditorSpec, AuditResult, KnownModels
+from rempart.hub import auditor as auditor_module
 from rempart.hub.auditor import MAX_COVER_IMAGES
 from rempart.media import MediaFailure
-from rempart.modelfile import FingerprintMode
+from rempart.modelfile import FingerprintMode, ModelCard, read_card
 from rempart.policy import Action, Policy
 from rempart.scan import Scanner
 from rempart.scan.fingerprint import header_record
@@ -120,6 +121,27 @@ def test_a_card_or_sidecar_that_cannot_be_read_is_a_warning(
     result = auditor.audit(str(path))
     assert result.verdict.action is Action.ALLOW
     assert any(w.startswith("m.civitai.info: ") for w in result.to_json()["warnings"])
+
+
+def test_a_card_shared_by_models_is_read_once_while_unchanged(
+    auditor: Auditor, write_model: WriteModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read: list[bytes] = []
+
+    def counted(data: bytes) -> ModelCard:
+        read.append(data)
+        return read_card(data)
+
+    monkeypatch.setattr(auditor_module, "read_card", counted)
+    card = tmp_path / "README.md"
+    card.write_text("---\ntags: [lora]\n---\nA LoRA.\n")
+    paths = [str(write_model(f"m{i}.safetensors", seed=i)) for i in range(3)]
+    for path in paths:
+        assert auditor.audit(path).verdict.action is Action.ALLOW
+    assert len(read) == 1
+    card.write_text("---\ntags: [lora, not-for-all-audiences]\n---\nA LoRA.\n")
+    assert "model.nsfw" in names(auditor.audit(paths[0]))
+    assert len(read) == 2
 
 
 def test_the_nearest_card_is_found_up_to_the_folder_named(

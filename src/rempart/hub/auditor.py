@@ -135,6 +135,7 @@ class Auditor:
         # A folder's pictures are read once, not once per model of it: a folder of 35,000
         # LoRAs would open every file and scan the same pictures 35,000 times.
         self._folder_signals = functools.lru_cache(maxsize=_FOLDERS_KEPT)(self._scan_folder)
+        self._cards = functools.lru_cache(maxsize=_FOLDERS_KEPT)(self._read_card)
 
     def audit(self, path: str, *, root: str | None = None) -> AuditResult:
         """One model file's record; its card is the nearest ``README.md`` up to ``root``.
@@ -143,8 +144,8 @@ class Auditor:
             path, max_header_bytes=self.max_header_bytes, fingerprint=self.fingerprint
         )
         found = beside(path, root)
-        warnings: list[str] = []
-        card = _read_beside(found.card, MAX_CARD_BYTES, read_card, warnings)
+        card, failures = self._card(found.card) if found.card else (None, ())
+        warnings = list(failures)
         sidecar = _read_beside(found.sidecar, MAX_SIDECAR_BYTES, read_sidecar, warnings)
         sidecar_name = os.path.basename(found.sidecar) if found.sidecar else SIDECAR_SUFFIX
         return self._judge(path, model, card, sidecar, sidecar_name, warnings, pictures=path)
@@ -243,6 +244,23 @@ class Auditor:
             except MediaError as exc:
                 warnings.append(f"{key}: {exc.message}")
         return found
+
+    def _card(self, path: str) -> tuple[ModelCard | None, tuple[str, ...]]:
+        """The card at ``path`` and why it could not be read, read once while unchanged (its
+        size and time): a repository's README.md of a MiB above thousands of models took
+        most of each one's audit."""
+        try:
+            info = os.stat(path)
+        except OSError:
+            return self._read_card(path, -1, -1)  # read_text_file says why
+        return self._cards(path, info.st_size, info.st_mtime_ns)
+
+    def _read_card(
+        self, path: str, size: int, mtime: int
+    ) -> tuple[ModelCard | None, tuple[str, ...]]:
+        del size, mtime  # the cache's key: a changed card is read again
+        warnings: list[str] = []
+        return _read_beside(path, MAX_CARD_BYTES, read_card, warnings), tuple(warnings)
 
     def _scan_folder(self, folder: str) -> tuple[tuple[Signal, ...], tuple[str, ...]]:
         """The signals of a folder's pictures, and a warning for each that cannot be read."""
