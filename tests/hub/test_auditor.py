@@ -6,17 +6,20 @@ from __future__ import annotations
 import base64
 import io
 import json
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from rempart.detectors.picture import Picture
 from rempart.detectors.protocol import FakeDetector
 from rempart.errors import MediaErrorCode
 from rempart.hub import Auditor, AuditorSpec, AuditResult, KnownModels
+from rempart.hub import auditor as auditor_module
+from rempart.hub.auditor import MAX_COVER_IMAGES
 from rempart.media import MediaFailure
-from rempart.modelfile import FingerprintMode
+from rempart.modelfile import FingerprintMode, ModelCard, read_card
 from rempart.policy import Action, Policy
 from rempart.scan import Scanner
 from rempart.scan.fingerprint import header_record
@@ -118,6 +121,27 @@ def test_a_card_or_sidecar_that_cannot_be_read_is_a_warning(
     result = auditor.audit(str(path))
     assert result.verdict.action is Action.ALLOW
     assert any(w.startswith("m.civitai.info: ") for w in result.to_json()["warnings"])
+
+
+def test_a_card_shared_by_models_is_read_once_while_unchanged(
+    auditor: Auditor, write_model: WriteModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read: list[bytes] = []
+
+    def counted(data: bytes) -> ModelCard:
+        read.append(data)
+        return read_card(data)
+
+    monkeypatch.setattr(auditor_module, "read_card", counted)
+    card = tmp_path / "README.md"
+    card.write_text("---\ntags: [lora]\n---\nA LoRA.\n")
+    paths = [str(write_model(f"m{i}.safetensors", seed=i)) for i in range(3)]
+    for path in paths:
+        assert auditor.audit(path).verdict.action is Action.ALLOW
+    assert len(read) == 1
+    card.write_text("---\ntags: [lora, not-for-all-audiences]\n---\nA LoRA.\n")
+    assert "model.nsfw" in names(auditor.audit(paths[0]))
+    assert len(read) == 2
 
 
 def test_the_nearest_card_is_found_up_to_the_folder_named(
@@ -232,6 +256,45 @@ def test_images_beside_the_model_and_in_its_metadata_join_its_signals(
     assert sources["nudity.exposed.breast_f"] == "sample.png"
     assert sources["face.minor"] == "modelspec.thumbnail"
     assert auditor.fingerprint_of_run()["detectors"]["fake"] == "1"
+
+
+class CountingDetector(FakeDetector):
+    """A fake detector that counts the pictures it is given."""
+
+    def __init__(self, signals: dict[str, list[Signal]]) -> None:
+        super().__init__(signals)
+        self.seen: list[str] = []
+
+    def detect(self, pictures: Sequence[Picture]) -> list[list[Signal]]:
+        self.seen += [picture.path for picture in pictures]
+        return super().detect(pictures)
+
+
+def test_a_folder_s_pictures_are_scanned_once_for_all_its_models(
+    policy: Policy, analyser: PromptAnalyser, write_model: WriteModel, tmp_path: Path
+) -> None:
+    sample = str(tmp_path / "sample.png")
+    (tmp_path / "sample.png").write_bytes(png((10, 20, 30)))
+    detector = CountingDetector({sample: [Signal("face.minor", 0.9, "fake", "1")]})
+    auditor = Auditor(policy, analyser=analyser, images=Scanner([detector], policy))
+    paths = [str(write_model(f"m{i}.safetensors", seed=i)) for i in range(3)]
+    for path in paths:
+        result = auditor.audit(path)
+        assert {s.evidence.get("image") for s in result.signals} >= {"sample.png"}
+    assert detector.seen == [sample]
+
+
+def test_only_the_first_cover_images_are_read(
+    policy: Policy, analyser: PromptAnalyser, write_model: WriteModel
+) -> None:
+    cover = base64.b64encode(png((1, 2, 3))).decode()
+    path = write_model(metadata={"ssmd_cover_images": json.dumps([cover] * 40)})
+    seen = {f"ssmd_cover_images[{i}]": [Signal("face.minor", 0.9, "fake", "1")] for i in range(40)}
+    auditor = Auditor(policy, analyser=analyser, images=Scanner([FakeDetector(seen)], policy))
+    result = auditor.audit(str(path))
+    read = {s.evidence.get("image") for s in result.signals}
+    assert read == {f"ssmd_cover_images[{i}]" for i in range(MAX_COVER_IMAGES)}
+    assert "ssmd_cover_images: 40 images, the first 16 read" in result.model.warnings
 
 
 def test_scan_passes_failures_on_and_keeps_the_order(

@@ -13,7 +13,7 @@ from picklescan.scanner import SafetyLevel, scan_pickle_bytes  # type: ignore[im
 from rempart.hub import pickles
 from rempart.hub.declared import copy_signals, flag_signals, pickle_signals
 from rempart.hub.known import KnownModel, KnownModels
-from rempart.modelfile import ModelCard, ModelFile, ModelFormat, read_model
+from rempart.modelfile import ModelCard, ModelFile, ModelFormat, parse_model, read_model
 
 FLAG_CASES: list[tuple[ModelCard | None, dict[str, Any] | None, str, str]] = [
     (
@@ -125,6 +125,16 @@ def test_pickle_code_agrees_with_picklescan(tmp_path: Path, stack: bool) -> None
             assert scores.get(name) == pickles.REFUSED_SCORE, name
     signal = next(s for s in pickle_signals(model, version="1") if s.value == "os.system")
     assert (signal.name, signal.evidence) == ("model.pickle.code", {"import": "os.system"})
+
+
+def test_an_import_the_pickle_computes_runs_code_as_picklescan_says() -> None:
+    """``STACK_GLOBAL`` after a non-constant push (a POP here; a call's result in an attack):
+    what it imports is unknown, which picklescan calls dangerous."""
+    data = b"\x80\x04\x8c\x02os\x8c\x04junk0\x8c\x06system\x93."
+    model = parse_model(data)
+    scanned = scan_pickle_bytes(io.BytesIO(data), "model.pt")
+    assert [g.safety for g in scanned.globals] == [SafetyLevel.Dangerous]
+    assert {s.value: s.score for s in pickle_signals(model, version="1")} == {"unknown.system": 1.0}
 
 
 def test_a_weights_only_model_has_no_code_signal() -> None:

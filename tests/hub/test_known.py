@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,24 @@ def test_a_file_that_is_not_an_audit_output_is_refused(
     path.write_text(content)
     with pytest.raises(ScanOutputError, match=message):
         KnownModels.read(path)
+
+
+@pytest.mark.parametrize("categories", [5, None, "sexual_deepfake", {"name": "x"}, [1, None]])
+def test_a_blocked_record_s_categories_of_any_shape_are_read_or_passed_over(
+    tmp_path: Path, categories: object
+) -> None:
+    record = {"path": "a", "fingerprint": "s1:aa", "verdict": {"action": "block"}}
+    record["verdict"]["categories"] = categories  # type: ignore[index]
+    known = KnownModels.read(write(tmp_path / "audit.jsonl", [record]))
+    assert known.models == {"s1:aa": KnownModel("a", ())}
+
+
+def test_a_pipe_or_a_device_is_refused_unopened(tmp_path: Path) -> None:
+    fifo = tmp_path / "known.fifo"
+    os.mkfifo(fifo)
+    for path in (fifo, Path("/dev/zero")):
+        with pytest.raises(ScanOutputError, match="not a file"):
+            KnownModels.read(path)
 
 
 def test_a_missing_file_is_refused(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rempart.hub.signals import MAX_SIGNALS_PER_NAME, TextReader, strongest
+from rempart.hub.signals import MAX_SIGNALS_PER_NAME, TextReader, _chunks, strongest
 from rempart.hub.texts import ModelText, Reading
 from rempart.signals import Signal
 from rempart.text import MAX_PROMPT_CHARS, PromptAnalyser
@@ -114,6 +114,24 @@ def test_a_minor_term_in_a_sentence_that_does_not_forbid_it_counts(
     found = by_name(reader.signals([ModelText("README.md:body", body, reading=Reading.PROSE)]))
     assert found["text.minor"].evidence["field"] == "README.md:body"
     assert found["text.minor"].evidence["match"].lower() == "teen"
+
+
+def test_a_body_of_thousands_of_forbidding_sentences_counts_only_the_others(
+    reader: TextReader,
+) -> None:
+    body = "Do not use a teen. " * 800 + "Trained on a teen. " + "No teen. " * 800
+    found = reader.signals([ModelText("README.md:body", body, reading=Reading.PROSE)])
+    (minor,) = [signal for signal in found if signal.name == "text.minor"]
+    assert minor.evidence["match"] == "teen"
+
+
+def test_a_long_text_is_cut_in_pieces_of_a_prompt_at_word_ends() -> None:
+    text = "nude teen, " * 5000 + "x" * 40_000
+    pieces = _chunks(text)
+    assert "".join(pieces) == text
+    assert all(len(piece) <= MAX_PROMPT_CHARS for piece in pieces)
+    assert all(piece.endswith(" ") for piece in pieces[:3])
+    assert pieces[-1] == "x" * len(pieces[-1])  # a run without a word end: cut where it must
 
 
 def test_hits_are_read_once_per_text(reader: TextReader) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from rempart.hub.texts import FULL_SHARE, ModelText, Reading, texts
+from rempart.hub.texts import FULL_SHARE, ModelText, Reading, _cached_terms, as_terms, texts
 from rempart.modelfile import ModelCard, ModelFile, ModelFormat
 
 
@@ -168,6 +168,25 @@ def test_a_datasets_tag_weighs_by_its_share_of_its_subsets_images() -> None:
 def test_the_files_own_name_is_a_text_without_its_suffix() -> None:
     found = texts(model({}), file_name="jane-doe_v2.safetensors")
     assert found == [ModelText("file name", "jane doe v2")]
+
+
+def test_a_tag_whose_count_is_not_a_number_weighs_fully() -> None:
+    """A count written as text (or anything else) must not hide its tag from the audit."""
+    frequencies = {"1_a": {"x": "30", "y": None, "z": 2.5, "w": -1, "v": True, "u": 4}}
+    found = {item.field: item for item in texts(model({"ss_tag_frequency": frequencies}))}
+    for tag in "xyzwv":
+        assert found[f"ss_tag_frequency/1_a/{tag}"].weight == 1.0
+        assert found[f"ss_tag_frequency/1_a/{tag}"].share is None
+    assert found["ss_tag_frequency/1_a/u"].share == 1.0
+
+
+def test_a_long_tag_is_read_but_not_kept_for_the_run() -> None:
+    """A hostile header's one tag of megabytes, cached, would stay in memory the whole run."""
+    long = "x_" * (1 << 19)
+    before = _cached_terms.cache_info().currsize
+    assert as_terms(long) == "x " * ((1 << 19) - 1) + "x"
+    assert as_terms("school_uniform") == "school uniform"
+    assert _cached_terms.cache_info().currsize <= before + 1
 
 
 def test_names_and_triggers_weigh_fully_and_texts_are_never_joined() -> None:

@@ -148,6 +148,7 @@ def test_a_git_lfs_pointer_gives_its_oid_and_size(tmp_path: Path) -> None:
     [
         POINTER.replace(b"sha256:", b"sha1:"),
         POINTER.replace(b"size 151110132", b"size -1"),
+        POINTER.replace(b"size 151110132", b"size 1" + b"0" * 400),  # past 2**63
         POINTER.replace(b"/v1", b"/v1") + b"x" * 2000,
     ],
 )

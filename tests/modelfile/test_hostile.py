@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from rempart.modelfile import DEFAULT_MAX_HEADER_BYTES, ModelFileError, parse_model, read_model
+from rempart.modelfile.pickles import read_zip
 from tests.modelfile.files import (
     gguf_bytes,
     global_pickle,
@@ -182,3 +183,31 @@ def test_a_file_without_permission_is_unreadable(tmp_path: Path) -> None:
         assert caught.value.code.value == "unreadable"
     finally:
         path.chmod(stat.S_IRUSR | stat.S_IWUSR)
+
+
+class _ZipEnd:
+    """A 4 GiB source of zeros, but for a zip end record at its end that declares a central
+    directory of almost all of it (a sparse file costs nothing to make so)."""
+
+    size = 1 << 32
+
+    def __init__(self) -> None:
+        self.largest = 0
+        self.end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 1, 1, self.size - 32, 10, 0)
+
+    def read(self, offset: int, length: int) -> bytes:
+        self.largest = max(self.largest, length)
+        assert length < 1 << 28, f"a read of {length:,} bytes"
+        tail = self.size - len(self.end)
+        data = bytearray(max(0, min(length, self.size - offset)))
+        for at in range(max(offset, tail), offset + len(data)):
+            data[at - offset] = self.end[at - tail]
+        return bytes(data)
+
+
+def test_a_zip_directory_declared_gigabytes_long_is_too_large_not_allocated() -> None:
+    source = _ZipEnd()
+    with pytest.raises(ModelFileError) as caught:
+        read_zip(source, max_header_bytes=DEFAULT_MAX_HEADER_BYTES, whole=True)
+    assert caught.value.code.value == "too_large"
+    assert source.largest < 1 << 28

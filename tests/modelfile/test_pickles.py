@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from picklescan.scanner import scan_file_path  # type: ignore[import-untyped]
 
-from rempart.modelfile import STORAGE_DTYPE, ModelFileError, ModelFormat, read_model
-from rempart.modelfile.pickles import MAX_STRING_CHARS, MAX_STRINGS, scan_pickles
+from rempart.modelfile import STORAGE_DTYPE, ModelFileError, ModelFormat, pickles, read_model
+from rempart.modelfile.pickles import MAX_IMPORTS, MAX_STRING_CHARS, MAX_STRINGS, scan_pickles
 from tests.modelfile.files import (
     Runs,
     global_pickle,
@@ -108,6 +108,25 @@ def test_a_stack_global_of_computed_operands_is_an_unknown_import() -> None:
     # A memo lookup of a string counts as that string.
     data = b"\x80\x04\x8c\x02os\x94\x8c\x06system\x94h\x00h\x01\x93."
     assert scan_pickles(data).imports == ("os.system",)
+
+
+def test_past_a_full_memo_what_the_memo_gives_is_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pickle of millions of memo operations fills no memory: past ``MAX_MEMO`` entries
+    none is kept, and a string got from the memo is no longer trusted."""
+    monkeypatch.setattr(pickles, "MAX_MEMO", 100)
+    strings = b"\x8c\x02os\x94\x8c\x06system\x94"  # memo 0 and 1
+    lookup = b"h\x00h\x01\x93."  # BINGET 0, BINGET 1, STACK_GLOBAL
+    assert scan_pickles(b"\x80\x04" + strings + lookup).imports == ("os.system",)
+    filled = b"\x80\x04" + strings + b"N\x94" * 200 + lookup
+    assert scan_pickles(filled).imports == ("unknown.unknown",)
+
+
+def test_imports_are_bounded_and_those_past_the_bound_are_unknown() -> None:
+    names = [f"m{i}.n{i}" for i in range(MAX_IMPORTS + 5)] + ["os.system"]
+    data = b"\x80\x02" + b"".join(b"c%s\n%s\n0" % tuple(n.encode().split(b".")) for n in names)
+    imports = scan_pickles(data + b"N.").imports
+    assert len(imports) == MAX_IMPORTS + 1
+    assert imports[-1] == "unknown.unknown"
 
 
 def test_strings_are_bounded_in_number_and_length() -> None:

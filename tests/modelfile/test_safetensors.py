@@ -109,6 +109,11 @@ def test_a_sub_byte_dtype_is_sized_in_bits() -> None:
         ({"dtype": "F32", "shape": [1], "data_offsets": [True, 4]}, "not two whole numbers"),
         ({"shape": [1], "data_offsets": [0, 4]}, "no dtype"),
         ("F32", "not an object"),
+        ({"dtype": "F32", "shape": [10**400], "data_offsets": [0, 4]}, "past 2"),
+        ({"dtype": "U8", "shape": [2**32] * 100_000, "data_offsets": [0, 8]}, "overflows"),
+        ({"dtype": "U8", "shape": [4], "data_offsets": [2**64 - 2, 2**64 + 2]}, "past 2\\*\\*64"),
+        ({"dtype": "U8", "shape": [10**4299], "data_offsets": [0, 10**4299]}, "past 2"),
+        ({"dtype": "U8", "shape": [0, 2**64], "data_offsets": [0, 0]}, "past 2"),
     ],
 )
 def test_a_tensor_entry_that_cannot_be_is_corrupt(entry: object, words: str) -> None:

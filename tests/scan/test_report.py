@@ -69,3 +69,14 @@ def test_a_name_with_a_newline_or_bytes_that_are_not_utf8_is_shown_escaped() -> 
     html.encode("utf-8")  # the page is valid UTF-8 whatever the names
     assert "<code>dump/new\\nline.png</code>" in html
     assert "<code>dump/\\xff.png</code>" in html
+
+
+def test_a_signal_value_from_a_hostile_file_is_shown_escaped() -> None:
+    """A pickle's import holds what its bytes say: a lone surrogate, a line break."""
+    summary = ScanSummary(load_policy("strict").ref, population=1)
+    record = flagged_record("model.pt")
+    record["verdict"]["reasons"][0]["signals"][0]["value"] = "os.sys\ud800tem\n"  # type: ignore[index]
+    summary.add(record)
+    html = render_report(summary, [FlaggedItem(record)])
+    html.encode("utf-8")  # the page is valid UTF-8 whatever the file held
+    assert "os.sys\\ud800tem\\n" in html

@@ -208,6 +208,24 @@ def test_binary_parts_arrive_exactly(served: tuple[InProcessServer, dict[str, st
     assert by_form["format"] == "safetensors"
 
 
+def test_lone_surrogates_in_the_header_and_sidecar_are_answered_escaped(
+    served: tuple[InProcessServer, dict[str, str]],
+) -> None:
+    """JSON may escape a lone surrogate: a hostile header's tags and sidecar do."""
+    tags = json.dumps({"1_a\udc80": {"nude\ud800": 3}})  # the escapes, as text
+    sidecar = {"name": "portrait \ud800", "model": {"poi": True}}
+    with client(served, "platform") as http:
+        body = as_json(header({"ss_tag_frequency": tags}), None, sidecar)["json"]
+        response = http.post(
+            "/v1/models/audit",
+            content=json.dumps(body).encode(),  # the surrogate as its escape
+            headers={"content-type": "application/json"},
+        )
+        assert response.status_code == 200, response.text
+        fields = [signal["evidence"].get("field") for signal in response.json()["signals"]]
+        assert "ss_tag_frequency/1_a\udc80/nude\ud800" in fields
+
+
 def test_the_request_log_records_the_verdict(
     served: tuple[InProcessServer, dict[str, str]],
 ) -> None:

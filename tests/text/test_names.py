@@ -239,6 +239,10 @@ class TestRegistryFile:
             PersonName("Kim Kardashian", ("Kim K",), ("Kardashian",)),
         ]
 
+    def test_a_file_without_end_is_refused_as_too_large(self) -> None:
+        with pytest.raises(PersonsError, match="is over"):
+            read_persons_file("/dev/zero")
+
     @pytest.mark.parametrize(
         ("entry", "message"),
         [

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import functools
 import multiprocessing
 import os
 import signal
@@ -55,13 +56,17 @@ from rempart.text import PersonName, PromptAnalyser
 from rempart.walk import WalkItem, item_path, looks_like_image
 from rempart.workers import batched
 
-__all__ = ["FILES_PER_PROCESS", "MAX_FOLDER_IMAGES", "Auditor", "AuditorSpec"]
+__all__ = ["FILES_PER_PROCESS", "MAX_COVER_IMAGES", "MAX_FOLDER_IMAGES", "Auditor", "AuditorSpec"]
 
 T = TypeVar("T")
 
 MAX_FOLDER_IMAGES: Final = 16
 """The most pictures of a model's folder read with ``images``: a repository's samples."""
+MAX_COVER_IMAGES: Final = 16
+"""The most of a model's ``ssmd_cover_images`` read with ``images``: a header of thousands of
+tiny pictures would hold the image detectors for minutes."""
 _HEAD_BYTES: Final = 16
+_FOLDERS_KEPT: Final = 64  # folders whose pictures are kept read (a walk goes folder by folder)
 _CHUNK: Final = 8  # paths a worker audits per task: few enough to keep the order moving
 _AHEAD_PER_JOB: Final = 4  # chunks in flight per process
 _THUMBNAIL: Final = "modelspec.thumbnail"
@@ -72,6 +77,7 @@ FILES_PER_PROCESS: Final = 200
 """Files each process of ``Auditor.scan(jobs=N)`` should have for starting it to pay: it takes
 about 3 s to read the lexicons and names, which the running process did once already, and a
 LoRA takes about 10 ms to audit."""
+
 
 @dataclass(frozen=True)
 class AuditorSpec:
@@ -132,6 +138,10 @@ class Auditor:
             f"+known:{known.digest[:12]}" if known is not None else ""
         )
         self.reader = TextReader(self.analyser, version=self.version)
+        # A folder's pictures are read once, not once per model of it: a folder of 35,000
+        # LoRAs would open every file and scan the same pictures 35,000 times.
+        self._folder_signals = functools.lru_cache(maxsize=_FOLDERS_KEPT)(self._scan_folder)
+        self._cards = functools.lru_cache(maxsize=_FOLDERS_KEPT)(self._read_card)
 
     def audit(self, path: str, *, root: str | None = None) -> AuditResult:
         """One model file's record; its card is the nearest ``README.md`` up to ``root``.
@@ -140,8 +150,8 @@ class Auditor:
             path, max_header_bytes=self.max_header_bytes, fingerprint=self.fingerprint
         )
         found = beside(path, root)
-        warnings: list[str] = []
-        card = _read_beside(found.card, MAX_CARD_BYTES, read_card, warnings)
+        card, failures = self._card(found.card) if found.card else (None, ())
+        warnings = list(failures)
         sidecar = _read_beside(found.sidecar, MAX_SIDECAR_BYTES, read_sidecar, warnings)
         sidecar_name = os.path.basename(found.sidecar) if found.sidecar else SIDECAR_SUFFIX
         return self._judge(
@@ -245,18 +255,45 @@ class Auditor:
         with ``evidence.image`` naming the picture (its file name, or its key)."""
         assert self.images is not None
         found: list[Signal] = []
-        named = _folder_images(path) if path else []
-        for result in self.images.scan(named):
-            if isinstance(result, MediaFailure):
-                warnings.append(f"{os.path.basename(result.path)}: {result.error.message}")
-            else:
-                found += _from_image(result, os.path.basename(result.path))
+        if path:
+            signals, failures = self._folder_signals(os.path.dirname(path) or ".")
+            found += signals
+            warnings += failures
         for key, data in _metadata_images(model, self.images.limits.max_bytes, warnings):
             try:
                 found += _from_image(self.images.scan_bytes(data, name=key), key)
             except MediaError as exc:
                 warnings.append(f"{key}: {exc.message}")
         return found
+
+    def _card(self, path: str) -> tuple[ModelCard | None, tuple[str, ...]]:
+        """The card at ``path`` and why it could not be read, read once while unchanged (its
+        size and time): a repository's README.md of a MiB above thousands of models took
+        most of each one's audit."""
+        try:
+            info = os.stat(path)
+        except OSError:
+            return self._read_card(path, -1, -1)  # read_text_file says why
+        return self._cards(path, info.st_size, info.st_mtime_ns)
+
+    def _read_card(
+        self, path: str, size: int, mtime: int
+    ) -> tuple[ModelCard | None, tuple[str, ...]]:
+        del size, mtime  # the cache's key: a changed card is read again
+        warnings: list[str] = []
+        return _read_beside(path, MAX_CARD_BYTES, read_card, warnings), tuple(warnings)
+
+    def _scan_folder(self, folder: str) -> tuple[tuple[Signal, ...], tuple[str, ...]]:
+        """The signals of a folder's pictures, and a warning for each that cannot be read."""
+        assert self.images is not None
+        found: list[Signal] = []
+        failures: list[str] = []
+        for result in self.images.scan(_folder_images(folder)):
+            if isinstance(result, MediaFailure):
+                failures.append(f"{os.path.basename(result.path)}: {result.error.message}")
+            else:
+                found += _from_image(result, os.path.basename(result.path))
+        return tuple(found), tuple(failures)
 
 
 def _read_beside(
@@ -292,10 +329,9 @@ def _root(item: WalkItem, roots: Sequence[str]) -> str | None:
     return max(holding, key=len, default=None)
 
 
-def _folder_images(path: str) -> list[str]:
-    """The first ``MAX_FOLDER_IMAGES`` files, by name, of ``path``'s folder whose bytes
-    start as an image's."""
-    folder = os.path.dirname(path) or "."
+def _folder_images(folder: str) -> list[str]:
+    """The first ``MAX_FOLDER_IMAGES`` files, by name, of ``folder`` whose bytes start as an
+    image's."""
     found: list[str] = []
     try:
         names = sorted(os.listdir(folder))
@@ -328,7 +364,10 @@ def _metadata_images(
         if data is not None:
             yield _THUMBNAIL, data
     covers = model.metadata.get(_COVERS)
-    for index, cover in enumerate(covers if isinstance(covers, list) else ()):
+    covers = covers if isinstance(covers, list) else []
+    if len(covers) > MAX_COVER_IMAGES:
+        warnings.append(f"{_COVERS}: {len(covers):,} images, the first {MAX_COVER_IMAGES} read")
+    for index, cover in enumerate(covers[:MAX_COVER_IMAGES]):
         key = f"{_COVERS}[{index}]"
         data = _base64(key, cover, max_bytes, warnings) if isinstance(cover, str) else None
         if data is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,11 @@ class KnownModels:
         models: dict[str, KnownModel] = {}
         digest = hashlib.sha256()
         try:
+            # A pipe would be waited on, a device (/dev/zero) read without end: never opened.
+            if not stat.S_ISREG(where.stat().st_mode):
+                raise ScanOutputError(
+                    f"the known models {where} are not a file; give an audit's output"
+                )
             with where.open("rb") as stream:
                 for number, line in enumerate(stream, start=1):
                     digest.update(line)
@@ -91,9 +97,10 @@ def _add(models: dict[str, KnownModel], record: dict[str, Any], where: Path, num
     if not isinstance(verdict, dict) or verdict.get("action") != _BLOCK:
         return
     if isinstance(fingerprint, str) and fingerprint not in models:
+        listed = verdict.get("categories")
         categories = tuple(
             str(category.get("name"))
-            for category in verdict.get("categories") or ()
+            for category in (listed if isinstance(listed, list) else ())
             if isinstance(category, dict) and category.get("name")
         )
         models[fingerprint] = KnownModel(record["path"], categories)

@@ -108,8 +108,8 @@ CODE_RUNNERS: Final = (
     ),
     # callables that call another: partial(os.system, ...), attrgetter("system")(os)
     *("functools.partial", "functools.reduce", "operator.*", "_operator.*"),
-    # a name the pickle builds as it runs (rempart.modelfile reads it as "unknown"): only a
-    # pickle that hides what it imports does that
+    # a name the pickle builds as it runs (rempart.modelfile reads it as "unknown"), or an
+    # import past the reader's bound: only a pickle that hides what it imports does that
     *(f"{UNKNOWN}.*", f"*.{UNKNOWN}"),
 )
 """Patterns (``*``: anything, dots too) of the imports known to run code when unpickled."""

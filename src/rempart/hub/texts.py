@@ -29,6 +29,7 @@ __all__ = [
     "CARD_NAME",
     "FILE_NAME",
     "FULL_SHARE",
+    "MAX_CACHED_CHARS",
     "SIDECAR_SUFFIX",
     "ModelText",
     "Reading",
@@ -40,6 +41,8 @@ FULL_SHARE: Final = 0.2
 """The share of a folder's training images from which a tag weighs fully: a tag on a fifth of
 the images weighs 1.0, one on a tenth 0.5 (what the policy's groups need), one on a
 hundredth 0.05."""
+MAX_CACHED_CHARS: Final = 1024
+"""The longest tag or name whose words are cached for the run."""
 CARD_NAME: Final = "README.md"
 FILE_NAME: Final = "file name"
 """The field of the text a model's own file name gives."""
@@ -113,11 +116,17 @@ def texts(
     return [text for text in found if text.text.strip() or text.negative]
 
 
-@functools.lru_cache(maxsize=100_000)
 def as_terms(text: str) -> str:
-    """A tag or name as words: underscores and hyphens join them (cached: a hub's models
-    share their tags)."""
+    """A tag or name as words: underscores and hyphens join them (cached when short: a hub's
+    models share their tags; a long one, unshared, would hold its megabytes for the run)."""
+    return _cached_terms(text) if len(text) <= MAX_CACHED_CHARS else _terms_of(text)
+
+
+def _terms_of(text: str) -> str:
     return " ".join(text.translate(_JOINERS).split())
+
+
+_cached_terms: Final = functools.lru_cache(maxsize=100_000)(_terms_of)
 
 
 def _metadata(metadata: Mapping[str, Any]) -> Iterator[ModelText]:
@@ -169,7 +178,8 @@ def _tag_frequency(
     field: str, frequencies: Any, dirs: Mapping[str, Any], total: Any
 ) -> Iterator[ModelText]:
     """Each tag of a tag frequency table (``{folder: {tag: images}}``), weighted by its share
-    of its folder's images; a folder that ``dirs`` does not name gives its own name too."""
+    of its folder's images (fully when its count is not a whole number); a folder that
+    ``dirs`` does not name gives its own name too."""
     if not isinstance(frequencies, Mapping):
         return
     for folder, tags in frequencies.items():
@@ -180,10 +190,13 @@ def _tag_frequency(
         counts = {str(tag): count for tag, count in tags.items() if _is_count(count)}
         images = _images(dirs.get(folder), counts, total)
         prefix = f"{field}/{folder}/"
-        for tag, count in counts.items():
+        for tag, count in tags.items():
+            if not _is_count(count):  # no share to weigh it by: it weighs fully, never hides
+                yield ModelText(prefix + str(tag), as_terms(str(tag)))
+                continue
             share = min(1.0, count / images) if images > 0 else 1.0
             weight = min(1.0, share / FULL_SHARE)
-            yield ModelText(prefix + tag, as_terms(tag), weight, share=round(share, 4))
+            yield ModelText(prefix + str(tag), as_terms(str(tag)), weight, share=round(share, 4))
 
 
 def _images(folder: Any, counts: Mapping[str, int], total: Any) -> int:

@@ -14,6 +14,7 @@ __all__ = ["MAX_POINTER_BYTES", "is_lfs_pointer", "read_lfs_pointer"]
 MAX_POINTER_BYTES: Final = 1024
 """Git LFS's own bound: a larger file is never a pointer."""
 _VERSION: Final = b"version https://git-lfs.github.com/spec/"
+_MAX_SIZE: Final = 2**63 - 1  # Git LFS's sizes are signed 64-bit numbers
 _OID: Final = re.compile(r"sha256:[0-9a-f]{64}")
 
 
@@ -36,5 +37,7 @@ def read_lfs_pointer(source: Source) -> ModelFile:
     oid, size = fields.get("oid", ""), fields.get("size", "")
     if not _OID.fullmatch(oid) or not size.isdigit() or not size.isascii():
         raise corrupt("a Git LFS pointer without an oid sha256:<64 hex> and a size")
+    if int(size) > _MAX_SIZE:
+        raise corrupt(f"a Git LFS pointer whose size {size:.40} is past Git LFS's 2**63")
     pointer = LfsPointer(oid, int(size))
     return ModelFile(format=ModelFormat.LFS_POINTER, size=pointer.size, metadata={}, lfs=pointer)

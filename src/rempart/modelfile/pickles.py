@@ -18,6 +18,8 @@ from rempart.modelfile.model import STORAGE_DTYPE, ModelFile, ModelFormat, Tenso
 from rempart.modelfile.source import Source, corrupt, too_large, truncated
 
 __all__ = [
+    "MAX_IMPORTS",
+    "MAX_MEMO",
     "MAX_STRINGS",
     "MAX_STRING_CHARS",
     "UNKNOWN",
@@ -33,9 +35,16 @@ MAX_STRINGS: Final = 10_000
 """String constants kept of a pickle (the first ones)."""
 MAX_STRING_CHARS: Final = 4096
 """Characters kept of each string constant."""
+MAX_IMPORTS: Final = 10_000
+"""Distinct imports kept of a pickle (a model's imports a few dozen): past them, one more,
+``unknown.unknown``, stands for the rest."""
+MAX_MEMO: Final = 1_000_000
+"""Memo entries followed (a model of 10,000 tensors puts under 100,000): past them, a value
+got from the memo is unknown, so that a pickle of memo operations cannot fill the memory."""
 UNKNOWN: Final = "unknown"
-"""The module or name of a ``STACK_GLOBAL`` whose operand is not a constant string: the
-pickle computes what it imports, which is never innocent."""
+"""The module or name of a ``STACK_GLOBAL`` whose operand is not a constant string (the
+pickle computes what it imports, which is never innocent), or of the imports past
+``MAX_IMPORTS``."""
 
 _STRING_OPS: Final = frozenset(
     {
@@ -53,6 +62,7 @@ _MEMO_GET: Final = frozenset({"GET", "BINGET", "LONG_BINGET"})
 # What genops says when the bytes end inside a pickle (pickletools' readers).
 _ENDED: Final = ("exhausted", "remain", "not enough data", "no newline found")
 _FIRST_WINDOW_BYTES: Final = 1 << 20
+_ZIP_SEARCH_BYTES: Final = 1 << 17
 _ZIP_LOCAL_HEADER: Final = struct.Struct("<4s22xHH")  # signature ... name length, extra length
 
 
@@ -74,6 +84,7 @@ class _Scan:
     imports: dict[str, None] = field(default_factory=dict)
     strings: dict[str, None] = field(default_factory=dict)
     memo: dict[int, str | None] = field(default_factory=dict)
+    memo_full: bool = False
     pushed: deque[str | None] = field(default_factory=lambda: deque(maxlen=2))
 
     def op(self, name: str, arg: object) -> None:
@@ -82,21 +93,30 @@ class _Scan:
             if len(self.strings) < MAX_STRINGS:
                 self.strings.setdefault(arg[:MAX_STRING_CHARS])
         elif name in _MEMO_PUT:
+            # Once full, MEMOIZE's keys are no longer known: no value got is trusted.
+            self.memo_full = self.memo_full or len(self.memo) >= MAX_MEMO
             key = len(self.memo) if name == "MEMOIZE" else arg
-            if isinstance(key, int):
+            if isinstance(key, int) and not self.memo_full:
                 self.memo[key] = self.pushed[-1] if self.pushed else None
         elif name in _MEMO_GET:
-            self.pushed.append(self.memo.get(arg) if isinstance(arg, int) else None)
+            got = self.memo.get(arg) if isinstance(arg, int) else None
+            self.pushed.append(None if self.memo_full else got)
         elif name in ("GLOBAL", "INST") and isinstance(arg, str):
             module, _, attribute = arg.partition(" ")
-            self.imports.setdefault(f"{module}.{attribute}")
+            self._import(f"{module}.{attribute}")
             self.pushed.append(None)
         elif name == "STACK_GLOBAL":
             pair = tuple(self.pushed) if len(self.pushed) == 2 else (None, None)
-            self.imports.setdefault(f"{pair[0] or UNKNOWN}.{pair[1] or UNKNOWN}")
+            self._import(f"{pair[0] or UNKNOWN}.{pair[1] or UNKNOWN}")
             self.pushed.append(None)
         elif name not in ("PROTO", "FRAME"):  # neither touches the stack
             self.pushed.append(None)
+
+    def _import(self, name: str) -> None:
+        if len(self.imports) < MAX_IMPORTS or name in self.imports:
+            self.imports.setdefault(name)
+        else:
+            self.imports.setdefault(f"{UNKNOWN}.{UNKNOWN}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +180,7 @@ def read_zip(source: Source, *, max_header_bytes: int, whole: bool) -> ModelFile
     """A PyTorch zip: the imports and strings of its ``*/data.pkl`` and the places of its
     storages. ``whole``: the source is the whole file (else the storages are not located)."""
     try:
-        with zipfile.ZipFile(_SourceFile(source)) as archive:
+        with zipfile.ZipFile(_SourceFile(source, max_header_bytes)) as archive:
             members = archive.infolist()
             pkl = next((m for m in members if _is_data_pkl(m.filename)), None)
             if pkl is None:
@@ -232,11 +252,14 @@ def _storage(source: Source, member: zipfile.ZipInfo, top: str) -> Tensor:
 
 
 class _SourceFile(io.RawIOBase):
-    """A source as the seekable file ``zipfile`` reads."""
+    """A source as the seekable file ``zipfile`` reads; a read over the header limit (a
+    central directory its end record declares gigabytes long) is refused before a buffer is
+    allocated for it."""
 
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, max_header_bytes: int) -> None:
         self.source = source
         self.position = 0
+        self.limit = max_header_bytes
 
     def readable(self) -> bool:
         return True
@@ -252,8 +275,20 @@ class _SourceFile(io.RawIOBase):
         self.position = max(0, base[whence] + offset)
         return self.position
 
+    def read(self, size: int = -1) -> bytes:
+        wanted = self.source.size - self.position if size < 0 else size
+        data = self.source.read(self.position, self._bounded(wanted))
+        self.position += len(data)
+        return data
+
     def readinto(self, buffer: Any) -> int:
-        data = self.source.read(self.position, len(buffer))
+        data = self.source.read(self.position, self._bounded(len(buffer)))
         buffer[: len(data)] = data
         self.position += len(data)
         return len(data)
+
+    def _bounded(self, size: int) -> int:
+        # zipfile looks for the end record in the last 64 KiB, whatever the limit.
+        if size > self.limit + _ZIP_SEARCH_BYTES:
+            raise too_large(f"zip directory or member ({size:,} bytes)", self.limit)
+        return size

@@ -4,7 +4,6 @@ is read in one bounded read and checked as the safetensors library checks it."""
 
 from __future__ import annotations
 
-import math
 import struct
 from operator import itemgetter
 from typing import Any, Final, TypeGuard
@@ -17,6 +16,7 @@ __all__ = ["DTYPE_BITS", "header_length", "is_safetensors", "read_safetensors"]
 
 _LENGTH: Final = 8
 _INT: Final = frozenset({int})
+_MAX_NUMBER: Final = 2**64 - 1  # the library reads shapes and offsets as 64-bit numbers
 DTYPE_BITS: Final = {
     "BOOL": 8,
     "U8": 8,
@@ -103,19 +103,36 @@ def _tensor(name: str, entry: Any, data_start: int, warnings: list[str]) -> Tens
     if not _naturals(offsets) or len(offsets) != 2:
         raise corrupt(f"tensor {name!r}: data_offsets {offsets!r:.60} is not two whole numbers")
     begin, end = offsets
+    if end > _MAX_NUMBER:
+        raise corrupt(f"tensor {name!r}: data_offsets past 2**64")
     if begin > end:
         raise corrupt(f"tensor {name!r}: its data ends ({end:,}) before it begins ({begin:,})")
     bits = DTYPE_BITS.get(dtype)
     if bits is None:
         warnings.append(f"{name}: unknown dtype {dtype!r:.40}; its bytes are kept unchecked")
     else:
-        size_bits = math.prod(shape) * bits
+        size_bits = _elements(name, shape) * bits
         if size_bits != (end - begin) * 8:
             raise corrupt(
-                f"tensor {name!r}: {dtype} {tuple(shape)} needs {size_bits / 8:,g} bytes, "
-                f"its offsets span {end - begin:,}"
+                f"tensor {name!r}: {dtype} {tuple(shape)!s:.80} needs {size_bits / 8:,g} "
+                f"bytes, its offsets span {end - begin:,}"
             )
     return Tensor(name, dtype, tuple(shape), data_start + begin, data_start + end)
+
+
+def _elements(name: str, shape: list[int]) -> int:
+    """The product of ``shape``, refused (as the library refuses it) once it passes 2**64:
+    huge dimensions multiplied on would cost time quadratic in their number."""
+    if shape and max(shape) > _MAX_NUMBER:
+        raise corrupt(f"tensor {name!r}: a dimension of its shape is past 2**64")
+    if 0 in shape:
+        return 0
+    elements = 1
+    for dimension in shape:
+        elements *= dimension
+        if elements > _MAX_NUMBER:
+            raise corrupt(f"tensor {name!r}: its shape's element count overflows 64 bits")
+    return elements
 
 
 def _naturals(value: Any) -> TypeGuard[list[int]]:

@@ -92,7 +92,8 @@ def read_persons_file(path: str | Path) -> list[PersonName]:
     a name or ``{"name": ..., "aliases": [...], "distinctive": [...]}`` (``distinctive``: the
     parts of the name that name the person alone), as ``dev-registry.json`` is written."""
     try:
-        raw = Path(path).read_bytes()
+        with Path(path).open("rb") as stream:  # a byte past the limit, not a device's endless
+            raw = stream.read(MAX_PERSONS_FILE_BYTES + 1)
     except OSError as exc:
         raise PersonsError(f"cannot read registry file {path}: {exc.strerror}") from exc
     if len(raw) > MAX_PERSONS_FILE_BYTES:

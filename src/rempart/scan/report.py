@@ -271,10 +271,14 @@ def _reasons(verdict: dict[str, Any]) -> str:
 
 
 def _signals(signals: Iterable[dict[str, Any]]) -> str:
-    return ", ".join(
-        escape(f"{s['name']} {s['score']:.2f}" + (f" ({s['value']})" if "value" in s else ""))
-        for s in signals
-    )
+    # A value may come from a hostile file (a pickle's import): printable, as a path is.
+    return ", ".join(escape(printable(_signal(s))) for s in signals)
+
+
+def _signal(signal: dict[str, Any]) -> str:
+    """A signal in words: its name, score and value."""
+    value = f" ({signal['value']})" if "value" in signal else ""
+    return f"{signal['name']} {signal['score']:.2f}{value}"
 
 
 def _bar_chart(

@@ -119,7 +119,7 @@ async def audit_model(request: Request) -> JSONResponse:
             "rules": [reason.rule for reason in verdict.reasons],
         },
     )
-    return JSONResponse(result.to_api_json())
+    return _Record(result.to_api_json())
 
 
 async def _upload(request: Request, limit: int) -> _Upload:
@@ -167,7 +167,8 @@ def _from_json(data: object) -> _Upload:
     return _Upload(
         raw,
         None if card is None else card.encode("utf-8", "surrogatepass"),
-        None if sidecar is None else json.dumps(sidecar, ensure_ascii=False).encode("utf-8"),
+        # ASCII: a lone surrogate the body escaped stays an escape, for read_sidecar to decode.
+        None if sidecar is None else json.dumps(sidecar).encode("ascii"),
     )
 
 
@@ -221,6 +222,15 @@ def _part_name(lines: Sequence[str]) -> str:
             if key.strip().lower() == "name":
                 return named.strip().strip('"')
     raise RequestError("a multipart part has no Content-Disposition name")
+
+
+class _Record(JSONResponse):
+    """A record as JSON in UTF-8, a lone surrogate in its texts (a model's header and sidecar
+    are JSON that may escape one) written as its JSON escape instead of failing."""
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return text.encode("utf-8", "backslashreplace")
 
 
 @dataclass(frozen=True, slots=True)
