@@ -155,3 +155,11 @@ def test_a_tag_longer_than_a_prompt_is_read_whole_in_pieces(reader: TextReader) 
     tag = "portrait " * (MAX_PROMPT_CHARS // 9 + 10) + "nude"
     found = by_name(reader.signals([ModelText("ss_output_name", tag)]))
     assert found["text.nudity"].evidence["match"] == "nude"
+
+
+def test_a_long_prose_is_cut_at_sentence_ends(reader: TextReader) -> None:
+    # cut at the last space, a piece would begin "teen." without the "No" that forbids it
+    body = "No teen. " * 4000
+    assert all(piece.endswith(". ") for piece in _chunks(body)[:-1])
+    found = reader.signals([ModelText("README.md:body", body, reading=Reading.PROSE)])
+    assert "text.minor" not in by_name(found)

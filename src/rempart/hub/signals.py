@@ -87,6 +87,7 @@ _MINOR_KINDS: Final = frozenset({"minor", "minor_hint"})
 _WORD: Final = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _SENTENCE_END: Final = re.compile(r"[.!?;:\n]+")
 _PARAGRAPH: Final = re.compile(r"\n\s*\n")
+_CUTS: Final = ("\n", ". ", ", ", " ")  # where a long text is cut, the first found first
 
 
 class TextReader:
@@ -211,13 +212,16 @@ def _pieces(text: str) -> list[str]:
 
 def _chunks(text: str) -> list[str]:
     """``text`` whole when the gate would read it whole, else in pieces of at most
-    ``MAX_PROMPT_CHARS``, cut at a line, sentence, comma or word end where one is near."""
+    ``MAX_PROMPT_CHARS``, cut at the first of a line, sentence, comma or word end found in
+    the piece's second half, so that a sentence stays whole where it can."""
     chunks: list[str] = []
     start = 0  # never the rest sliced off each time: that copies n squared over 16 KiB
     while len(text) - start > MAX_PROMPT_CHARS:
         head = text[start : start + MAX_PROMPT_CHARS]
-        cut = max(head.rfind(mark) for mark in ("\n", ". ", ", ", " "))
-        cut = cut + 1 if cut > MAX_PROMPT_CHARS // 2 else MAX_PROMPT_CHARS
+        cut = next(
+            (at + len(mark) for mark in _CUTS if (at := head.rfind(mark)) > MAX_PROMPT_CHARS // 2),
+            MAX_PROMPT_CHARS,
+        )
         chunks.append(head[:cut])
         start += cut
     chunks.append(text[start:])
