@@ -63,21 +63,29 @@ def client(served: tuple[InProcessServer, dict[str, str]], role: str | None) -> 
     return app.client(keys[role] if role else None)
 
 
-def as_json(data: bytes, card: str | None = None, sidecar: Any = None) -> dict[str, Any]:
+def as_json(
+    data: bytes, card: str | None = None, sidecar: Any = None, name: str | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {"header": base64.b64encode(data).decode()}
     if card is not None:
         body["card"] = card
     if sidecar is not None:
         body["sidecar"] = sidecar
+    if name is not None:
+        body["name"] = name
     return {"json": body}
 
 
-def as_form(data: bytes, card: str | None = None, sidecar: Any = None) -> dict[str, Any]:
+def as_form(
+    data: bytes, card: str | None = None, sidecar: Any = None, name: str | None = None
+) -> dict[str, Any]:
     files: dict[str, Any] = {"header": ("header.bin", data, "application/octet-stream")}
     if card is not None:
         files["card"] = ("README.md", card.encode(), "text/markdown")
     if sidecar is not None:
         files["sidecar"] = ("m.civitai.info", json.dumps(sidecar).encode(), "application/json")
+    if name is not None:
+        files["name"] = (None, name.encode())
     return {"files": files}
 
 
@@ -246,3 +254,31 @@ def test_the_request_log_records_the_verdict(
     assert entry["outcome"] == "block"
     assert entry["detail"]["format"] == "safetensors"
     assert "sexual_deepfake" in entry["detail"]["categories"]
+
+
+@pytest.mark.parametrize("encode", [as_json, as_form], ids=["json", "multipart"])
+def test_the_uploaded_files_name_is_read_as_the_audit_reads_a_files_own(
+    served: tuple[InProcessServer, dict[str, str]], encode: Any
+) -> None:
+    with client(served, "platform") as http:
+        named = http.post(
+            "/v1/models/audit",
+            **encode(header(), name="C:\\uploads\\influencer_nude_v2.safetensors"),
+        )
+        plain = http.post("/v1/models/audit", **encode(header(), name="style_v2.safetensors"))
+    assert named.status_code == plain.status_code == 200, named.text
+    signals = {s["name"]: s["evidence"] for s in named.json()["signals"]}
+    assert signals["text.likeness"]["field"] == "file name"
+    assert signals["text.nudity"]["match"] == "nude"
+    assert named.json()["verdict"]["action"] == "review"
+    assert plain.json()["signals"] == []
+
+
+def test_a_name_that_is_not_text_or_too_long_is_422(
+    served: tuple[InProcessServer, dict[str, str]],
+) -> None:
+    with client(served, "platform") as http:
+        for name in (7, "x" * 2000):
+            body = {"header": base64.b64encode(header()).decode(), "name": name}
+            found = problem(http.post("/v1/models/audit", json=body), 422, "invalid-request")
+            assert found["errors"][0]["location"] == "body.name"

@@ -166,16 +166,23 @@ class Auditor:
         )
 
     def audit_bytes(
-        self, header: bytes, *, card: bytes | None = None, sidecar: bytes | None = None
+        self,
+        header: bytes,
+        *,
+        card: bytes | None = None,
+        sidecar: bytes | None = None,
+        file_name: str | None = None,
     ) -> AuditResult:
         """The record of a model given as its first bytes (a header, an LFS pointer), with its
-        card and sidecar as bytes; no path, no fingerprint. ``ModelFileError`` when the
-        header is not a model file's."""
+        card and sidecar as bytes and the name it was uploaded under; no path, no
+        fingerprint. ``ModelFileError`` when the header is not a model file's."""
         model = parse_model(header, max_header_bytes=self.max_header_bytes)
         warnings: list[str] = []
         read = _parsed(card, CARD_NAME, read_card, warnings)
         side = _parsed(sidecar, SIDECAR_SUFFIX, read_sidecar, warnings)
-        return self._judge("", model, read, side, SIDECAR_SUFFIX, warnings, pictures=None)
+        return self._judge(
+            "", model, read, side, SIDECAR_SUFFIX, warnings, pictures=None, file_name=file_name
+        )
 
     def scan(
         self, paths: Iterable[WalkItem], *, jobs: int = 1, roots: Sequence[str] = ()

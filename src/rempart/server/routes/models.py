@@ -36,12 +36,16 @@ __all__ = ["MODEL_BODY", "router"]
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
-PARTS: Final = ("header", "card", "sidecar")
+PARTS: Final = ("header", "card", "sidecar", "name")
+MAX_NAME_CHARS: Final = 1024
+"""Longest file name read: more than any file system allows."""
 _FIELDS: Final = {
     "header": "The model file's first bytes: a safetensors header (with its 8-byte length), "
     "a GGUF header, a Git LFS pointer or a pickle",
     "card": "The repository's README.md, as text",
     "sidecar": "The model's .civitai.info, a JSON object",
+    "name": "The file's name as uploaded (jane_doe_v2.safetensors): read as the audit reads "
+    "a file's own name",
 }
 MODEL_BODY: Final[dict[str, Any]] = {
     "requestBody": {
@@ -59,6 +63,7 @@ MODEL_BODY: Final[dict[str, Any]] = {
                         },
                         "card": {"type": ["string", "null"], "description": _FIELDS["card"]},
                         "sidecar": {"type": ["object", "null"], "description": _FIELDS["sidecar"]},
+                        "name": {"type": ["string", "null"], "description": _FIELDS["name"]},
                     },
                 }
             },
@@ -74,6 +79,7 @@ MODEL_BODY: Final[dict[str, Any]] = {
                         },
                         "card": {"type": "string", "description": _FIELDS["card"]},
                         "sidecar": {"type": "string", "description": _FIELDS["sidecar"]},
+                        "name": {"type": "string", "description": _FIELDS["name"]},
                     },
                 }
             },
@@ -90,6 +96,7 @@ class _Upload:
     header: bytes
     card: bytes | None = None
     sidecar: bytes | None = None
+    name: str | None = None
 
 
 @router.post(
@@ -106,7 +113,11 @@ async def audit_model(request: Request) -> JSONResponse:
     upload = await _upload(request, found.settings.model_max_header_bytes)
     auditor = await run_in_threadpool(_auditor, request)  # the first builds it: lexicons
     result = await run_in_threadpool(
-        auditor.audit_bytes, upload.header, card=upload.card, sidecar=upload.sidecar
+        auditor.audit_bytes,
+        upload.header,
+        card=upload.card,
+        sidecar=upload.sidecar,
+        file_name=upload.name,
     )
     verdict = result.verdict
     metrics.VERDICTS.labels("models", verdict.action.value).inc()
@@ -146,9 +157,9 @@ async def _upload(request: Request, limit: int) -> _Upload:
 
 
 def _from_json(data: object) -> _Upload:
-    """``{"header": base64, "card": text, "sidecar": object}``."""
+    """``{"header": base64, "card": text, "sidecar": object, "name": text}``."""
     if not isinstance(data, dict):
-        raise RequestError('the body must be a JSON object {"header", "card", "sidecar"}')
+        raise RequestError('the body must be a JSON object {"header", "card", "sidecar", "name"}')
     unknown = sorted(set(data) - set(PARTS))
     if unknown:
         raise RequestError(f"unknown field {unknown[0]!r}", field=unknown[0])
@@ -164,23 +175,40 @@ def _from_json(data: object) -> _Upload:
         raise RequestError('"card" must be text: the README.md', field="card")
     if sidecar is not None and not isinstance(sidecar, dict):
         raise RequestError('"sidecar" must be an object: the .civitai.info', field="sidecar")
+    name = data.get("name")
+    if name is not None and not isinstance(name, str):
+        raise RequestError('"name" must be text: the file\'s name', field="name")
     return _Upload(
         raw,
         None if card is None else card.encode("utf-8", "surrogatepass"),
         # ASCII: a lone surrogate the body escaped stays an escape, for read_sidecar to decode.
         None if sidecar is None else json.dumps(sidecar).encode("ascii"),
+        _name(name),
     )
 
 
+def _name(name: str | bytes | None) -> str | None:
+    """An uploaded file's name as text, its folders dropped; 422 past ``MAX_NAME_CHARS``."""
+    if name is None:
+        return None
+    text = name.decode("utf-8", "replace") if isinstance(name, bytes) else name
+    if len(text) > MAX_NAME_CHARS:
+        raise RequestError(f'"name" is over {MAX_NAME_CHARS:,} characters', field="name")
+    return text.replace("\\", "/").rsplit("/", 1)[-1]
+
+
 def _from_form(content_type: str, body: bytes) -> _Upload:
-    """The parts ``header``, ``card`` and ``sidecar`` of a ``multipart/form-data`` body."""
+    """The parts ``header``, ``card``, ``sidecar`` and ``name`` of a ``multipart/form-data``
+    body."""
     parts = _form_parts(_boundary(content_type), body)
     unknown = sorted(set(parts) - set(PARTS))
     if unknown:
         raise RequestError(f"unknown part {unknown[0]!r}", field=unknown[0])
     if "header" not in parts:
         raise RequestError("no part 'header': the model file's first bytes", field="header")
-    return _Upload(parts["header"], parts.get("card"), parts.get("sidecar"))
+    return _Upload(
+        parts["header"], parts.get("card"), parts.get("sidecar"), _name(parts.get("name"))
+    )
 
 
 def _boundary(content_type: str) -> bytes:
