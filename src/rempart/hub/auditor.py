@@ -190,7 +190,8 @@ class Auditor:
         """Each file's record, or why it could not be read, in the order of ``paths`` (a
         walk's failures passed on). A file's card is looked for up to the deepest of
         ``roots`` (the folders named to the run) that holds it. ``jobs`` > 1: that many
-        processes, which needs an Auditor built from an ``AuditorSpec``."""
+        processes, which needs an Auditor built from an ``AuditorSpec``; their results'
+        models hold what the record shows, not the header's metadata and tensors."""
         if jobs < 1:
             raise ValueError(f"jobs must be at least 1, got {jobs}")
         tops = [os.path.abspath(root) for root in roots]
@@ -412,7 +413,8 @@ _Back = AuditResult | tuple[str, str] | None  # a record; a failure's code and m
 
 
 def _audit_chunk(chunk: list[_Sent]) -> list[_Back]:
-    """A worker's records of ``chunk``. A failure goes back as its code and message: an
+    """A worker's records of ``chunk``, each model less what its record does not show (its
+    metadata, tensors and pickle's imports). A failure goes back as its code and message: an
     exception with two arguments does not unpickle."""
     assert _WORKER is not None
     back: list[_Back] = []
@@ -420,8 +422,20 @@ def _audit_chunk(chunk: list[_Sent]) -> list[_Back]:
         found = None if sent is None else _WORKER._one(*sent)
         if isinstance(found, MediaFailure):
             back.append((found.error.code.value, found.error.message))
+        elif found is not None:
+            # what the record needs: a header's metadata and tensors (thousands of entries)
+            # would cost more to send back than the audit took
+            model = found.model
+            slim = ModelFile(
+                model.format,
+                model.size,
+                lfs=model.lfs,
+                warnings=model.warnings,
+                fingerprint=model.fingerprint,
+            )
+            back.append(dataclasses.replace(found, model=slim))
         else:
-            back.append(found)
+            back.append(None)
     return back
 
 
