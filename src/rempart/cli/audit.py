@@ -14,8 +14,11 @@ import typer
 
 from rempart.cli.errors import ExitCode
 from rempart.cli.options import (
+    OutOption,
     PolicyOption,
     RecursiveOption,
+    ReportOption,
+    ResumeFlag,
     current_settings,
     default_jobs,
     walk_paths,
@@ -61,25 +64,9 @@ def audit_command(
             help="Files read at once, each in its own process [default: all cores].",
         ),
     ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            "-o",
-            metavar="FILE",
-            help="Write JSON Lines here; - is standard output [default: -].",
-        ),
-    ] = None,
-    resume: Annotated[
-        bool,
-        typer.Option("--resume", help="Skip the files --out already has a record for."),
-    ] = False,
-    report: Annotated[
-        Path | None,
-        typer.Option(
-            "--report", metavar="FILE", help="Write the HTML report to this file [default: none]."
-        ),
-    ] = None,
+    out: OutOption = None,
+    resume: ResumeFlag = False,
+    report: ReportOption = None,
     fingerprint: Annotated[
         FingerprintMode,
         typer.Option(

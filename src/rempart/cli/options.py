@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -19,11 +20,14 @@ __all__ = [
     "FollowLinksOption",
     "FormatOption",
     "JobsOption",
+    "OutOption",
     "PathsArgument",
     "PersonsFlag",
     "PolicyOption",
     "RecursiveOption",
     "RegistryFlag",
+    "ReportOption",
+    "ResumeFlag",
     "current_settings",
     "default_jobs",
     "walk_paths",
@@ -74,6 +78,24 @@ FollowLinksOption = Annotated[
         help="Follow links inside folders wherever they lead; a loop is recorded "
         "[default: only links to files inside the folder].",
     ),
+]
+OutOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        "-o",
+        metavar="FILE",
+        help="Write JSON Lines here; - is standard output [default: -].",
+    ),
+]
+ReportOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--report", metavar="FILE", help="Write the HTML report to this file [default: none]."
+    ),
+]
+ResumeFlag = Annotated[
+    bool, typer.Option("--resume", help="Skip the files --out already has a record for.")
 ]
 AllFilesOption = Annotated[
     bool,

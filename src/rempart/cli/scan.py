@@ -4,7 +4,6 @@ summary, and an HTML report."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,11 +20,14 @@ from rempart.cli.options import (
     BankOption,
     FollowLinksOption,
     JobsOption,
+    OutOption,
     PathsArgument,
     PersonsFlag,
     PolicyOption,
     RecursiveOption,
     RegistryFlag,
+    ReportOption,
+    ResumeFlag,
     current_settings,
     default_jobs,
     walk_paths,
@@ -43,25 +45,9 @@ def scan_command(
     registry: RegistryFlag = False,
     detector_names: DetectorOption = None,
     jobs: JobsOption = None,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            "-o",
-            metavar="FILE",
-            help="Write JSON Lines here; - is standard output [default: -].",
-        ),
-    ] = None,
-    report: Annotated[
-        Path | None,
-        typer.Option(
-            "--report", metavar="FILE", help="Write the HTML report to this file [default: none]."
-        ),
-    ] = None,
-    resume: Annotated[
-        bool,
-        typer.Option("--resume", help="Skip the files --out already has a record for."),
-    ] = False,
+    out: OutOption = None,
+    report: ReportOption = None,
+    resume: ResumeFlag = False,
     sample_size: Annotated[
         int | None,
         typer.Option(

@@ -19,12 +19,13 @@ import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Final
+from typing import Final
 
 from rempart.errors import PromptError
 from rempart.hub.texts import ModelText, Reading
 from rempart.signals import Signal, SignalValue
 from rempart.text import MAX_PROMPT_CHARS, Hit, PromptAnalyser
+from rempart.text.analyse import hit_evidence
 from rempart.text.deadline import Deadline
 
 __all__ = [
@@ -156,16 +157,7 @@ class TextReader:
                 yield self._signal(hit, paragraph, text)
 
     def _signal(self, hit: Hit, read: str, text: ModelText) -> Signal:
-        evidence: dict[str, Any] = {
-            "field": text.field,
-            "match": read[hit.start : hit.end],
-            "view": hit.view,
-            "term": hit.term,
-        }
-        if hit.language:
-            evidence["language"] = hit.language
-        if hit.edits:
-            evidence["edits"] = hit.edits
+        evidence = hit_evidence(hit, read, text.field)
         if text.share is not None:
             evidence["share"] = text.share
         return Signal(

@@ -36,7 +36,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 from rempart.errors import PromptError, PromptErrorCode
 from rempart.signals import Signal, SignalValue
@@ -60,7 +60,7 @@ from rempart.text.names import PersonName
 from rempart.text.normalise import View, iter_views, views
 from rempart.text.syntax import expand_prompt
 
-__all__ = ["MAX_PROMPT_CHARS", "UNREAD", "Hit", "PromptAnalyser", "check_prompt"]
+__all__ = ["MAX_PROMPT_CHARS", "UNREAD", "Hit", "PromptAnalyser", "check_prompt", "hit_evidence"]
 
 MAX_PROMPT_CHARS: Final = 16_384
 """Longest prompt read: longer ones are refused, never cut, so nothing past the cut goes unread."""
@@ -291,17 +291,25 @@ class PromptAnalyser:
         return Signal(UNREAD, 1.0, _NAME, self.version, value="deadline", evidence=evidence)
 
     def _signal(self, name: str, hit: Hit, text: str, field: str) -> Signal:
-        evidence: dict[str, str | int] = {
-            "field": field,
-            "match": text[hit.start : hit.end],
-            "view": hit.view,
-            "term": hit.term,
-        }
-        if hit.language:
-            evidence["language"] = hit.language
-        if hit.edits:
-            evidence["edits"] = hit.edits
+        evidence = hit_evidence(hit, text, field)
         return Signal(name, 1.0, _NAME, self.version, value=hit.value, evidence=evidence)
+
+
+def hit_evidence(hit: Hit, text: str, field: str) -> dict[str, Any]:
+    """What a signal of ``hit`` says of it: the ``field`` it is in, what it matched in
+    ``text`` as given, in which view, as which term, in which language and how many edits
+    away (a name's)."""
+    evidence: dict[str, Any] = {
+        "field": field,
+        "match": text[hit.start : hit.end],
+        "view": hit.view,
+        "term": hit.term,
+    }
+    if hit.language:
+        evidence["language"] = hit.language
+    if hit.edits:
+        evidence["edits"] = hit.edits
+    return evidence
 
 
 def _out_of_collections() -> None:
