@@ -22,6 +22,7 @@ from dataclasses import replace
 from typing import Final
 
 from rempart.errors import PromptError
+from rempart.hub.instance import instance_signals
 from rempart.hub.texts import ModelText, Reading
 from rempart.signals import Signal, SignalValue
 from rempart.text import MAX_PROMPT_CHARS, Hit, PromptAnalyser
@@ -102,6 +103,7 @@ class TextReader:
         self.version = version
         self.prompt_ms = prompt_ms
         self._hits = functools.lru_cache(maxsize=MAX_CACHED_TEXTS)(self._read)
+        self._vocabulary = analyser.compiled.vocabulary
 
     def signals(self, texts: Iterable[ModelText]) -> list[Signal]:
         """Every signal of ``texts``: the strongest per name and value (``strongest``)."""
@@ -113,7 +115,14 @@ class TextReader:
                 found.extend(self._prose(text))
             elif text.weight >= MIN_SCORE:
                 found.extend(self._terms(text))
+            found.extend(
+                instance_signals(text, self._known, version=self.version, detector=DETECTOR)
+            )
         return strongest(found)
+
+    def _known(self, word: str) -> bool:
+        """Whether ``word`` is an ordinary word or a lexicon's: no trainer's identifier."""
+        return self._vocabulary.ordinary(word) or word in self._vocabulary.parts
 
     def _read(self, text: str) -> tuple[Hit, ...]:
         return tuple(self.analyser.hits(text))
