@@ -8,7 +8,6 @@ byte) with ``f1:``; an output of one scheme finds no copy in a run of the other.
 from __future__ import annotations
 
 import hashlib
-import json
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,11 +15,14 @@ from pathlib import Path
 from typing import Any, Final
 
 from rempart.errors import ScanOutputError
+from rempart.policy import Action
 from rempart.scan.fingerprint import HEADER_KEY
+from rempart.scan.output import json_record
 
 __all__ = ["KnownModel", "KnownModels"]
 
-_BLOCK: Final = "block"
+_KIND: Final = "an audit record"
+_THEN: Final = "give an audit's output"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,31 +58,18 @@ class KnownModels:
         try:
             # A pipe would be waited on, a device (/dev/zero) read without end: never opened.
             if not stat.S_ISREG(where.stat().st_mode):
-                raise ScanOutputError(
-                    f"the known models {where} are not a file; give an audit's output"
-                )
+                raise ScanOutputError(f"the known models {where} are not a file; {_THEN}")
             with where.open("rb") as stream:
                 for number, line in enumerate(stream, start=1):
                     digest.update(line)
                     if line.strip():
-                        _add(models, _record(where, number, line), where, number)
+                        record = json_record(where, number, line, kind=_KIND, then=_THEN)
+                        _add(models, record, where, number)
         except OSError as exc:
             raise ScanOutputError(
-                f"cannot read the known models {where}: {exc.strerror}; give an audit's output"
+                f"cannot read the known models {where}: {exc.strerror}; {_THEN}"
             ) from exc
         return cls(models, digest=digest.hexdigest())
-
-
-def _record(where: Path, number: int, line: bytes) -> dict[str, Any]:
-    try:
-        record = json.loads(line)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise ScanOutputError(
-            f"{where}:{number}: not a JSON record ({exc}); give an audit's output"
-        ) from exc
-    if not isinstance(record, dict):
-        raise ScanOutputError(f"{where}:{number}: not an audit record; give an audit's output")
-    return record
 
 
 def _add(models: dict[str, KnownModel], record: dict[str, Any], where: Path, number: int) -> None:
@@ -88,13 +77,10 @@ def _add(models: dict[str, KnownModel], record: dict[str, Any], where: Path, num
     if number == 1 and HEADER_KEY in record:
         return
     if not isinstance(record.get("path"), str) or not ("verdict" in record or "error" in record):
-        raise ScanOutputError(
-            f"{where}:{number}: not an audit record (no path, verdict or error); give an "
-            "audit's output"
-        )
+        raise ScanOutputError(f"{where}:{number}: not {_KIND} (no path, verdict or error); {_THEN}")
     verdict = record.get("verdict")
     fingerprint = record.get("fingerprint")
-    if not isinstance(verdict, dict) or verdict.get("action") != _BLOCK:
+    if not isinstance(verdict, dict) or verdict.get("action") != Action.BLOCK:
         return
     if isinstance(fingerprint, str) and fingerprint not in models:
         listed = verdict.get("categories")

@@ -26,6 +26,7 @@ __all__ = [
     "ScanOutputError",
     "check_destination",
     "close_output",
+    "json_record",
     "open_output",
     "read_previous",
     "record_key",
@@ -35,6 +36,7 @@ __all__ = [
 
 T = TypeVar("T")
 
+RESUME: Final = "cannot resume"
 STDOUT: Final = "-"
 """The output that means standard output, as ``--out -``."""
 
@@ -83,7 +85,7 @@ def read_previous(
         for number, line in enumerate(stream, start=1):
             if not line.endswith(b"\n"):
                 break  # cut short by a kill: redone
-            record = _json_line(path, number, line)
+            record = json_record(path, number, line)
             if number == 1 and HEADER_KEY in record:
                 previous.fingerprint = _check_fingerprint(path, record, fingerprint)
             else:
@@ -149,13 +151,17 @@ def sample(files: Sequence[T], size: int, *, seed: int) -> list[T]:
     return [path for index, path in enumerate(files) if index in chosen]
 
 
-def _json_line(path: Path, number: int, line: bytes) -> dict[str, Any]:
+def json_record(
+    path: Path, number: int, line: bytes, *, kind: str = "a scan record", then: str = RESUME
+) -> dict[str, Any]:
+    """Line ``number`` of the output ``path`` as a JSON object; ``ScanOutputError`` saying
+    it is not JSON or not ``kind``, and what ``then`` (by default: no resuming)."""
     try:
         record = json.loads(line)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise ScanOutputError(f"{path}:{number}: not a JSON record ({exc}); cannot resume") from exc
+        raise ScanOutputError(f"{path}:{number}: not a JSON record ({exc}); {then}") from exc
     if not isinstance(record, dict):
-        raise ScanOutputError(f"{path}:{number}: not a scan record; cannot resume")
+        raise ScanOutputError(f"{path}:{number}: not {kind}; {then}")
     return record
 
 
