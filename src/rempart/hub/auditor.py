@@ -33,12 +33,14 @@ from rempart.hub.declared import copy_signals, flag_signals, pickle_signals
 from rempart.hub.known import KnownModels
 from rempart.hub.result import AuditResult
 from rempart.hub.signals import DETECTOR, TextReader
-from rempart.hub.texts import CARD_NAME, SIDECAR_SUFFIX, texts
+from rempart.hub.texts import texts
 from rempart.media import MediaFailure
 from rempart.modelfile import (
+    CARD_NAME,
     DEFAULT_MAX_HEADER_BYTES,
     MAX_CARD_BYTES,
     MAX_SIDECAR_BYTES,
+    SIDECAR_SUFFIX,
     FingerprintMode,
     ModelCard,
     ModelFile,
@@ -310,21 +312,22 @@ def _read_beside(
     """A card or sidecar beside the model, parsed; None, and a warning, when it cannot be."""
     if path is None:
         return None
-    try:
-        return parse(read_text_file(path, limit=limit))
-    except ModelFileError as exc:
-        warnings.append(f"{os.path.basename(path)}: {exc.message}")
-        return None
+    name = os.path.basename(path)
+    return _warned(name, lambda: parse(read_text_file(path, limit=limit)), warnings)
 
 
 def _parsed(
     data: bytes | None, name: str, parse: Callable[[bytes], T], warnings: list[str]
 ) -> T | None:
     """A card or sidecar given as bytes, parsed; None, and a warning, when it cannot be."""
-    if data is None:
-        return None
+    return None if data is None else _warned(name, lambda: parse(data), warnings)
+
+
+def _warned(name: str, read: Callable[[], T], warnings: list[str]) -> T | None:
+    """What ``read`` gives; None, and a warning naming ``name``, for a ``ModelFileError``: a
+    card or sidecar that cannot be read is said on the record, never a failure of the model."""
     try:
-        return parse(data)
+        return read()
     except ModelFileError as exc:
         warnings.append(f"{name}: {exc.message}")
         return None

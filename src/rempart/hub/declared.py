@@ -11,8 +11,7 @@ from typing import Any, Final
 from rempart.hub import pickles
 from rempart.hub.known import KnownModels
 from rempart.hub.signals import DETECTOR
-from rempart.hub.texts import CARD_NAME, SIDECAR_SUFFIX
-from rempart.modelfile import ModelCard, ModelFile
+from rempart.modelfile import CARD_NAME, SIDECAR_SUFFIX, ModelCard, ModelFile
 from rempart.signals import Signal
 
 __all__ = [

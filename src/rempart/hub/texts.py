@@ -23,14 +23,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-from rempart.modelfile import ModelCard, ModelFile
+from rempart.modelfile import CARD_NAME, SIDECAR_SUFFIX, ModelCard, ModelFile
 
 __all__ = [
-    "CARD_NAME",
     "FILE_NAME",
     "FULL_SHARE",
     "MAX_CACHED_CHARS",
-    "SIDECAR_SUFFIX",
     "ModelText",
     "Reading",
     "as_terms",
@@ -43,10 +41,8 @@ the images weighs 1.0, one on a tenth 0.5 (what the policy's groups need), one o
 hundredth 0.05."""
 MAX_CACHED_CHARS: Final = 1024
 """The longest tag or name whose words are cached for the run."""
-CARD_NAME: Final = "README.md"
 FILE_NAME: Final = "file name"
 """The field of the text a model's own file name gives."""
-SIDECAR_SUFFIX: Final = ".civitai.info"
 _REPEATS: Final = re.compile(r"^\d+_")  # kohya's "10_jane doe": 10 repeats of "jane doe"
 _JOINERS: Final = str.maketrans("_-", "  ")
 _LIST_KEYS: Final = (

@@ -10,8 +10,10 @@ from typing import Final
 
 from rempart.errors import MediaErrorCode, ModelFileError
 from rempart.modelfile.cards import (
+    CARD_NAME,
     MAX_CARD_BYTES,
     MAX_SIDECAR_BYTES,
+    SIDECAR_SUFFIX,
     beside,
     read_card,
     read_sidecar,
@@ -32,11 +34,13 @@ from rempart.modelfile.model import (
 from rempart.modelfile.read import parse_model, read_model
 
 __all__ = [
+    "CARD_NAME",
     "DEFAULT_MAX_HEADER_BYTES",
     "ERROR_CODES",
     "MAX_CARD_BYTES",
     "MAX_SIDECAR_BYTES",
     "MODEL_SUFFIXES",
+    "SIDECAR_SUFFIX",
     "STORAGE_DTYPE",
     "FingerprintMode",
     "LfsPointer",

@@ -66,7 +66,9 @@ def _brackets(text: str | bytes) -> int:
 
 def decode_metadata(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """A safetensors ``__metadata__``: each string value that looks like JSON (``{``, ``[``)
-    decoded; a value that is not a string, or does not decode, kept as it is with a warning."""
+    decoded; one that does not decode kept as it is, with a warning. A value that is not a
+    string is a warning too: a number kept, a list or an object left out (its depth was never
+    bounded)."""
     metadata: dict[str, Any] = {}
     warnings: list[str] = []
     for key, value in raw.items():
