@@ -39,6 +39,7 @@ def example(cls: type[RempartError]) -> RempartError:
         errors.MissingExtraError: errors.MissingExtraError("nudity", "nudity", "nudenet"),
         errors.ImportLineError: errors.ImportLineError(3, "invalid PDQ hash"),
         errors.EnrolmentError: errors.EnrolmentError("Ada: Quist", ["a.jpg: no face"]),
+        errors.NoticeInvalidError: errors.NoticeInvalidError("signature", "no signature"),
     }
     return made.get(cls) or cls("something is wrong")
 

@@ -76,3 +76,29 @@ def test_a_write_waits_its_turn_behind_another_process(tmp_path: Path) -> None:
     assert not writer.is_alive()
     assert _count(store) == 1
     store.close()
+
+
+def test_the_migrations_make_the_schema_the_code_declares(tmp_path: Path) -> None:
+    """Every table, column and index of ``rempart.store.schema`` exists as declared once the
+    migrations ran, and nothing else does: a migration that forgets one fails here."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from rempart.store.schema import metadata
+
+    store = Store.open(f"sqlite:///{tmp_path / 'r.db'}")
+    try:
+        with store.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": False})
+            differences = [
+                d
+                for d in compare_metadata(context, metadata)
+                if not (
+                    isinstance(d, tuple)
+                    and d[0] == "remove_table"
+                    and d[1].name == "alembic_version"
+                )
+            ]
+    finally:
+        store.close()
+    assert differences == []

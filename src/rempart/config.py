@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rempart.errors import ConfigError
 from rempart.media import DEFAULT_MAX_BYTES, DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS, MediaLimits
@@ -42,6 +43,9 @@ DEFAULT_HEADER_TIMEOUT: Final = 10.0
 DEFAULT_BODY_TIMEOUT: Final = 30.0
 DEFAULT_DESK_SESSIONS_MINUTES: Final = 30
 DEFAULT_DESK_REPORTS_PER_MINUTE: Final = 10
+DEFAULT_SMTP_PORT: Final = 587
+DEFAULT_SMTP_TIMEOUT: Final = 30.0
+SMTP_SECURITY: Final = ("starttls", "tls", "none")
 DEFAULT_GATE_PROMPT_MS: Final = 15
 """CPU milliseconds the gate reads a request's prompt and negative prompt for: under its 20 ms
 target (issue 17). The same as ``rempart.text.deadline.DEFAULT_PROMPT_MS``, which the text
@@ -177,6 +181,71 @@ SETTINGS: Final = (
         "Reports the desk's pages take from one address a minute, in each worker (bursts of "
         "as many): a victim reports freely, a script cannot flood the queue and review banks.",
     ),
+    Setting(
+        "desk_platforms",
+        "",
+        "Folder of the deployment's platform profiles (*.yaml), read beside the built-in "
+        "jurisdictions and example platform (default: none).",
+    ),
+    Setting(
+        "desk_notifier_name",
+        "",
+        "Name notices are sent in: the association or service running the desk.",
+    ),
+    Setting(
+        "desk_notifier_email",
+        "",
+        "E-mail address notices give for replies (DSA Art. 16(2)(c)), and send from by default.",
+    ),
+    Setting(
+        "desk_trusted_flagger",
+        "",
+        "The Digital Services Coordinator that awarded the deployment trusted flagger status "
+        "under DSA Art. 22, e.g. Arcom (default: not a trusted flagger).",
+    ),
+    Setting(
+        "desk_dsa_hours",
+        0,
+        "Hours the deployment gives a platform under the DSA's 'without undue delay' "
+        "(0: 24 for a trusted flagger, else 72).",
+        minimum=0,
+    ),
+    Setting(
+        "desk_regulator",
+        "Arcom",
+        "Digital Services Coordinator a notice is escalated to when a platform does not act.",
+    ),
+    Setting(
+        "desk_timezone",
+        "UTC",
+        "Time zone the desk shows times in (notices, due dates, the victim's page), "
+        "e.g. Europe/Paris.",
+    ),
+    Setting(
+        "smtp_host",
+        "",
+        "Mail server notices and victims' news are sent through (default: none; notices are "
+        "then recorded by hand).",
+    ),
+    Setting("smtp_port", DEFAULT_SMTP_PORT, "Mail server's port."),
+    Setting(
+        "smtp_security",
+        "starttls",
+        "How the mail connection is secured: starttls, tls, or none (none only to a loopback "
+        "server).",
+    ),
+    Setting("smtp_user", "", "User name for the mail server (default: no authentication)."),
+    Setting(
+        "smtp_password_file",
+        "",
+        "File holding the mail server's password (never an environment variable, never logged).",
+    ),
+    Setting(
+        "smtp_from",
+        "",
+        "Sender address of notices and news (default: REMPART_DESK_NOTIFIER_EMAIL).",
+    ),
+    Setting("smtp_timeout", DEFAULT_SMTP_TIMEOUT, "Seconds a mail server has to answer."),
 )
 # Longest authority name a case records (desk_cases.authority).
 _MAX_AUTHORITY: Final = 32
@@ -205,6 +274,28 @@ class Settings:
     desk_authority: str = ""
     desk_sessions_minutes: int = DEFAULT_DESK_SESSIONS_MINUTES
     desk_reports_per_minute: int = DEFAULT_DESK_REPORTS_PER_MINUTE
+    desk_platforms: Path | None = None
+    desk_notifier_name: str = ""
+    desk_notifier_email: str = ""
+    desk_trusted_flagger: str = ""
+    desk_dsa_hours: int = 0
+    desk_regulator: str = "Arcom"
+    desk_timezone: str = "UTC"
+    smtp_host: str = ""
+    smtp_port: int = DEFAULT_SMTP_PORT
+    smtp_security: str = "starttls"
+    smtp_user: str = ""
+    smtp_password_file: Path | None = None
+    smtp_from: str = ""
+    smtp_timeout: float = DEFAULT_SMTP_TIMEOUT
+
+    @property
+    def dsa_hours(self) -> int:
+        """Hours a platform has under the DSA: the setting, else 24 for a trusted flagger and
+        72 otherwise."""
+        if self.desk_dsa_hours:
+            return self.desk_dsa_hours
+        return 24 if self.desk_trusted_flagger else 72
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
@@ -250,7 +341,43 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         desk_authority=authority,
         desk_sessions_minutes=int(values["desk_sessions_minutes"]),
         desk_reports_per_minute=int(values["desk_reports_per_minute"]),
+        desk_platforms=_optional_path(values["desk_platforms"]),
+        desk_notifier_name=str(values["desk_notifier_name"]),
+        desk_notifier_email=str(values["desk_notifier_email"]),
+        desk_trusted_flagger=str(values["desk_trusted_flagger"]),
+        desk_dsa_hours=int(values["desk_dsa_hours"]),
+        desk_regulator=str(values["desk_regulator"]) or "Arcom",
+        desk_timezone=_timezone(str(values["desk_timezone"]) or "UTC"),
+        smtp_host=str(values["smtp_host"]),
+        smtp_port=int(values["smtp_port"]),
+        smtp_security=_smtp_security(str(values["smtp_security"]) or "starttls"),
+        smtp_user=str(values["smtp_user"]),
+        smtp_password_file=_optional_path(values["smtp_password_file"]),
+        smtp_from=str(values["smtp_from"]),
+        smtp_timeout=float(values["smtp_timeout"]),
     )
+
+
+def _optional_path(value: int | float | str) -> Path | None:
+    return Path(str(value)).expanduser() if value else None
+
+
+def _timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ConfigError(
+            f"REMPART_DESK_TIMEZONE={name!r} is not a time zone (e.g. UTC, Europe/Paris)"
+        ) from None
+    return name
+
+
+def _smtp_security(value: str) -> str:
+    if value not in SMTP_SECURITY:
+        raise ConfigError(
+            f"REMPART_SMTP_SECURITY={value!r} is not one of {', '.join(SMTP_SECURITY)}"
+        )
+    return value
 
 
 def _default_data_dir(environ: Mapping[str, str]) -> str:

@@ -56,6 +56,7 @@ __all__ = [
     "CaseNotFoundError",
     "CaseStateConflictError",
     "ConfigError",
+    "DeliveryFailedError",
     "DeskKeyError",
     "DetectorError",
     "EnrolmentError",
@@ -71,8 +72,12 @@ __all__ = [
     "MissingExtraError",
     "ModelFileError",
     "NotReadyError",
+    "NoticeInvalidError",
+    "NoticeNotFoundError",
     "OverloadedError",
     "PersonsError",
+    "PlatformFileError",
+    "PlatformUnknownError",
     "PolicyError",
     "PromptError",
     "PromptErrorCode",
@@ -446,6 +451,47 @@ class DeskKeyError(ConfigError):
     field does not open with it: no key, no desk."""
 
     problem = "desk-unavailable"
+
+
+class PlatformFileError(ConfigError):
+    """A platform or jurisdiction file (built in, or in ``REMPART_DESK_PLATFORMS``) that is
+    not valid; the message names the file and the line."""
+
+
+class PlatformUnknownError(RempartError):
+    """No platform profile has this name, or none names the host of an item's URL."""
+
+    problem = "platform-unknown"
+
+
+class NoticeInvalidError(RempartError):
+    """A notice that cannot be drafted or sent as asked: ``element`` names what is missing or
+    wrong (``explanation``, ``url``, ``notifier``, ``bona-fide``, ``signature``,
+    ``identification``, ``good-faith``, ``contact``, ``mandate``, ...); nothing was sent."""
+
+    problem = "notice-invalid"
+
+    def __init__(self, element: str, message: str) -> None:
+        super().__init__(message)
+        self.element = element
+
+    def problem_extra(self) -> dict[str, Any]:
+        """The element, for clients that point at it."""
+        return {"element": self.element}
+
+
+class NoticeNotFoundError(RempartError):
+    """No notice has this reference (or the actor may not see it: one message for both)."""
+
+    problem = "notice-not-found"
+
+
+class DeliveryFailedError(RempartError):
+    """A channel could not deliver a notice (the SMTP server refused or could not be reached);
+    the notice stays drafted with the error, and may be sent again."""
+
+    exit_code = ExitCode.SOME_FAILED
+    problem = "delivery-failed"
 
 
 class Interrupted(KeyboardInterrupt):

@@ -31,9 +31,15 @@ __all__ = [
     "bank_imports",
     "banks",
     "desk_cases",
+    "desk_deliveries",
+    "desk_escalations",
     "desk_events",
     "desk_item_entries",
     "desk_items",
+    "desk_notice_items",
+    "desk_notices",
+    "desk_replies",
+    "desk_reset_tokens",
     "desk_sealed",
     "desk_sightings",
     "metadata",
@@ -290,4 +296,120 @@ desk_sightings = Table(
     Column("key_id", String(32), nullable=True),
     Column("count", Integer, nullable=False),
     Index("ix_desk_sightings_entry_id", "entry_id"),
+)
+
+
+# A notice to one platform for several items of a case (``rempart.desk.notices``): drafted,
+# then sent once (``sending`` while a channel has it). ``rules`` is the deadline rules of the
+# platform's jurisdictions as JSON, fixed when sent; ``options`` what the draft was asked
+# (nature, items, signatory); ``sealed`` the canonical record as sent, sealed with the case's
+# data key (erased with it), and ``digest`` its SHA-256, which stays.
+desk_notices = Table(
+    "desk_notices",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("case_id", BigInteger, ForeignKey("desk_cases.id"), nullable=False),
+    Column("platform", String(64), nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("nature", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("options", Text, nullable=False),
+    Column("rules", Text, nullable=True),
+    Column("sealed", LargeBinary, nullable=True),
+    Column("digest", String(64), nullable=True),
+    Column("message_id", String(255), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("order_at", DateTime(timezone=True), nullable=True),
+    Column("order_ref", String(128), nullable=True),
+    Index("ix_desk_notices_case_id", "case_id"),
+    Index("ix_desk_notices_state", "state"),
+)
+
+# The items a notice names, each with its clock: due and reminder times (fixed when sent, or
+# when an authority's order starts a stricter one), and when and how the platform answered.
+# Overdue is never stored: it is ``due_at`` against the clock, when read.
+desk_notice_items = Table(
+    "desk_notice_items",
+    metadata,
+    Column("notice_id", BigInteger, ForeignKey("desk_notices.id"), primary_key=True),
+    Column("item_id", BigInteger, ForeignKey("desk_items.id"), primary_key=True),
+    Column("due_at", DateTime(timezone=True), nullable=True),
+    Column("reminder_at", DateTime(timezone=True), nullable=True),
+    Column("answered_at", DateTime(timezone=True), nullable=True),
+    Column("outcome", String(16), nullable=True),
+    Index("ix_desk_notice_items_item_id", "item_id"),
+    Index("ix_desk_notice_items_due_at", "due_at"),
+)
+
+# Each attempt to deliver a notice, by a channel or recorded by hand. Append-only.
+desk_deliveries = Table(
+    "desk_deliveries",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("notice_id", BigInteger, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("message_id", String(255), nullable=True),
+    Column("ticket", String(128), nullable=True),
+    Column("how", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Index("ix_desk_deliveries_notice_id", "notice_id"),
+)
+
+# What a platform answered: a receipt (DSA Art. 16(4)) or a decision on one item or all of
+# them (removed, restricted, refused; by automated means or not; the redress it offers; its
+# reference and statement of reasons' PUID when given). Append-only.
+desk_replies = Table(
+    "desk_replies",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("notice_id", BigInteger, nullable=False),
+    Column("item_id", BigInteger, nullable=True),
+    Column("kind", String(16), nullable=False),
+    Column("decision", String(16), nullable=True),
+    Column("automated", Boolean, nullable=True),
+    Column("redress", Text, nullable=True),
+    Column("reference", String(128), nullable=True),
+    Column("puid", String(500), nullable=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Index("ix_desk_replies_notice_id", "notice_id"),
+)
+
+# An escalation step taken for a notice's item (the platform again, its host, search
+# delisting, the regulator, the authority). Append-only.
+desk_escalations = Table(
+    "desk_escalations",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("notice_id", BigInteger, nullable=False),
+    Column("item_id", BigInteger, nullable=True),
+    Column("step", String(32), nullable=False),
+    Column("target", String(255), nullable=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Index("ix_desk_escalations_notice_id", "notice_id"),
+)
+
+# One-time links that let a victim set a new secret, sent to the case's news address (sealed):
+# a SHA-256 of the token, its expiry, and when it was used.
+desk_reset_tokens = Table(
+    "desk_reset_tokens",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("case_id", BigInteger, ForeignKey("desk_cases.id"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True), nullable=True),
+    Index("ix_desk_reset_tokens_case_id", "case_id"),
 )
