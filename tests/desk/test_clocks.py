@@ -259,3 +259,8 @@ def test_a_minors_item_goes_to_the_authority_alone() -> None:
         EscalationStep.AUTHORITY,
     )
     assert suggested(Branch.MINOR, ClockStatus.OVERDUE, None, [EscalationStep.AUTHORITY]) == ()
+
+
+def test_a_naive_time_is_refused_rather_than_read_as_local() -> None:
+    with pytest.raises(ValueError, match="aware"):
+        deadline((Rule("uk", 48, "sent", True),), sent_at=datetime(2026, 3, 2), order_at=None)

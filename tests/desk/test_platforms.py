@@ -3,12 +3,14 @@ every error naming its file and line, and which platform an item's URL belongs t
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from rempart.desk.notice_model import ChannelKind
-from rempart.desk.platforms import ELEMENTS, PlatformBook, normalise_host
+import rempart.desk.platforms
+from rempart.desk.platforms import BUILTIN_FILES, ELEMENTS, PlatformBook, normalise_host
 from rempart.desk.platforms.files import MAX_FILE_BYTES
 from rempart.errors import ConfigError, PlatformFileError, PlatformUnknownError
 
@@ -73,6 +75,13 @@ def test_the_built_in_jurisdictions_carry_their_deadlines_and_elements() -> None
     assert "6-1" in laws["fr-authority"].law
     assert "Art. 16" in laws["eu-dsa"].law
     assert laws["uk"].source == "built-in/jurisdictions.yaml:33"
+
+
+def test_the_built_in_files_are_those_the_package_ships() -> None:
+    here = Path(rempart.desk.platforms.__file__).parent
+    assert sorted(path.name for path in here.glob("*.yaml")) == sorted(BUILTIN_FILES)
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    assert "desk/platforms/*.yaml" in pyproject["tool"]["setuptools"]["package-data"]["rempart"]
 
 
 def test_the_example_platform_is_listed_and_matched_but_marked() -> None:
@@ -232,8 +241,10 @@ def test_a_domain_two_platforms_claim_is_refused_across_files(tmp_path: Path) ->
         PlatformBook.load(folder)
     assert str(caught.value) == (
         f"{folder / 'b.yaml'}:5: domain 'pics.example.net' is platform 'pics''s "
-        f"({folder / 'a.yaml'}:3)"
+        f"({folder / 'a.yaml'}:5)"
     )
+    twice = PLATFORM + "    domains: [acme.org, ACME.org.]\n" + REST
+    assert "domain 'acme.org' is platform 'acme''s (" in refused(tmp_path, twice)
 
 
 def test_a_file_too_large_is_refused_unread(tmp_path: Path) -> None:
