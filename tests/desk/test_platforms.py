@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rempart.desk.notice_model import ChannelKind
 import rempart.desk.platforms
+from rempart.desk.notice_model import ChannelKind
 from rempart.desk.platforms import BUILTIN_FILES, ELEMENTS, PlatformBook, normalise_host
 from rempart.desk.platforms.files import MAX_FILE_BYTES
 from rempart.errors import ConfigError, PlatformFileError, PlatformUnknownError
