@@ -314,3 +314,18 @@ def test_an_unknown_name_lists_the_known_ones(tmp_path: Path) -> None:
     with pytest.raises(PlatformUnknownError) as caught:
         book.platform("pix")
     assert str(caught.value) == "no platform 'pix'; known: example, pics, pics-cdn"
+
+
+def test_too_many_files_or_entries_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = folder_with(tmp_path, a=PICS, b="version: 1\n", c="version: 1\n")
+    monkeypatch.setattr("rempart.desk.platforms.files.MAX_FILES", 2)
+    with pytest.raises(PlatformFileError, match=r"more than 2 \*\.yaml files"):
+        PlatformBook.load(folder)
+    monkeypatch.setattr("rempart.desk.platforms.files.MAX_FILES", 3)
+    monkeypatch.setattr("rempart.desk.platforms.MAX_ENTRIES", 6)
+    with pytest.raises(PlatformFileError) as caught:
+        PlatformBook.load(folder)
+    # the four built-in jurisdictions and the example, then pics: pics-cdn is one too many
+    assert str(caught.value).startswith(f"{folder / 'a.yaml'}:11: more than 6 entries")
