@@ -209,11 +209,13 @@ def test_the_pdf_is_pdf_a_3b_with_the_record_attached(language: str) -> None:
     assert 'pdfaid:conformance="B"' in packet
     assert reader.metadata is not None
     assert reader.metadata.title == record.reference
-    assert reader.trailer["/Root"]["/Lang"] == language
+    root: Any = reader.trailer["/Root"]
+    assert root["/Lang"] == language
+    resources: list[Any] = [page["/Resources"] for page in reader.pages]
     fonts = {
         str(font.get_object()["/BaseFont"]).split("+")[-1]
-        for page in reader.pages
-        for font in page["/Resources"]["/Font"].values()
+        for found in resources
+        for font in found["/Font"].values()
     }
     assert fonts
     assert all(font.startswith("DejaVu-Sans") for font in fonts), fonts
