@@ -10,9 +10,11 @@ server, no authentication, started on a free port)::
         ...  # send to smtp_server.host, smtp_server.port, security "none"
         assert smtp_server.messages[0]["To"] == "notices@example.com"
 
-``stop()`` takes it down (SMTP down: a connection is refused) and ``start()`` brings it back on
-the same port. For a server that requires a login, or speaks STARTTLS or implicit TLS, build
-one: ``with SmtpServer(login=("desk", "secret"), tls=context, implicit_tls=False) as server``.
+``environ()`` gives the ``REMPART_SMTP_*`` settings that send to it (set a sender too:
+``REMPART_SMTP_FROM`` or ``REMPART_DESK_NOTIFIER_EMAIL``). ``stop()`` takes it down (SMTP
+down: a connection is refused) and ``start()`` brings it back on the same port. For a server
+that requires a login, or speaks STARTTLS or implicit TLS, build one:
+``with SmtpServer(login=("desk", "secret"), tls=context, implicit_tls=False) as server``.
 ``refuse`` set to an SMTP reply (``"550 5.7.1 no"``) makes it refuse every message's data.
 """
 
@@ -82,6 +84,15 @@ class SmtpServer:
         """The messages accepted so far, oldest first."""
         with self._lock:
             return [received.message for received in self.received]
+
+    def environ(self) -> dict[str, str]:
+        """The ``REMPART_SMTP_*`` settings that send to this server (in clear: it is on
+        loopback), for a server or command started by the test."""
+        return {
+            "REMPART_SMTP_HOST": self.host,
+            "REMPART_SMTP_PORT": str(self.port),
+            "REMPART_SMTP_SECURITY": "none",
+        }
 
     def start(self) -> SmtpServer:
         """Listen (again) on the server's port."""

@@ -220,6 +220,11 @@ def test_the_settings_make_the_channel(tmp_path: Path) -> None:
         "starttls",
         "desk@rempart.example",
     )
+    served = SmtpServer()  # not started: only its settings are read
+    environ = served.environ() | {"REMPART_DATA_DIR": str(tmp_path), "REMPART_SMTP_FROM": SENDER}
+    to_it = SmtpChannel.from_settings(load_settings(environ))
+    assert to_it is not None
+    assert (to_it.host, to_it.port, to_it.security) == (served.host, served.port, "none")
     chosen = SmtpChannel.from_settings(
         replace(
             base,
