@@ -284,3 +284,10 @@ def test_a_reviewer_records_a_delivery_by_hand() -> None:
                     "N-12", ChannelKind.FORM, at=AT, actor="reviewer:3", how=how, ticket=ticket
                 )
             assert bad.value.element == element
+
+
+@pytest.mark.parametrize("to", ["", "the platform", "notices@example.com\nBcc: x@example.org"])
+def test_a_bad_address_is_refused_before_connecting(smtp_server: SmtpServer, to: str) -> None:
+    smtp_server.stop()  # nothing is tried: a connection would fail otherwise
+    with pytest.raises(DeliveryFailedError, match="cannot address the mail to"):
+        channel(smtp_server).send(replace(outgoing(), to=to), at=AT, actor="reviewer:3")

@@ -156,6 +156,8 @@ class SmtpChannel:
         self, to: str, subject: str, at: datetime, reply_to: str | None = None
     ) -> EmailMessage:
         """A message's headers: who from, to whom, when, its Message-ID."""
+        if "@" not in parseaddr(to)[1]:
+            raise DeliveryFailedError(f"cannot address the mail to {to!r}: not an e-mail address")
         message = EmailMessage()
         try:
             message["From"] = self.sender
