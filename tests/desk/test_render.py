@@ -221,6 +221,20 @@ def test_the_pdf_is_pdf_a_3b_with_the_record_attached(language: str) -> None:
     assert all(font.startswith("DejaVu-Sans") for font in fonts), fonts
 
 
+def test_the_same_record_makes_the_same_pdf() -> None:
+    record = a_record()
+    pdf = render_pdf(record)
+    assert render_pdf(record) == pdf
+    root: Any = pypdf.PdfReader(io.BytesIO(pdf)).trailer["/Root"]
+    _, spec = root["/Names"]["/EmbeddedFiles"]["/Names"]
+    params = spec.get_object()["/EF"]["/F"].get_object()["/Params"]
+    # The record's times, not the clock's (which would change the bytes every second).
+    assert (params["/CreationDate"], params["/ModDate"]) == (
+        "D:20261201210801Z",
+        "D:20261202093000Z",
+    )
+
+
 def test_fifty_items_fit_and_are_all_listed() -> None:
     record = a_record(count=50)
     text = _pdf_text(render_pdf(record))

@@ -121,6 +121,9 @@ def _pdf(record: NoticeRecord, html: str) -> bytes:
         description=f"{record.reference}: canonical record (JSON, SHA-256 {record.digest()})",
         relationship="Source",
         url_fetcher=_refuse,
+        # The record's own time, not the clock's: the same record makes the same PDF.
+        created=record.drafted_at,
+        modified=record.sent_at or record.drafted_at,
     )
     pdf: bytes = HTML(string=html, url_fetcher=_refuse).write_pdf(
         pdf_variant="pdf/a-3b", attachments=[attachment]
