@@ -10,7 +10,6 @@ import io
 import json
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from pypdf import PdfReader
@@ -30,8 +29,8 @@ from rempart.desk import (
     ItemInput,
     ItemState,
     Nature,
-    NoticeState,
     Notices,
+    NoticeState,
     ReplyKind,
     staff,
 )
@@ -53,11 +52,11 @@ from tests.desk.noticing import (  # noqa: F401 (fixtures)
     NOW,
     OTHER_FLAGGER,
     REVIEWER,
-    clock,
-    desk,
+    clock_fixture,
+    desk_fixture,
     link,
     mail_text,
-    make_notices,
+    make_notices_fixture,
     pdf_of,
     pdf_text,
 )
@@ -148,9 +147,7 @@ def test_a_take_it_down_notice_without_a_signature_is_refused_by_name(
     notices = make_notices()
     number = desk.report(AgeAnswer.ADULT, [link("us.test")]).case.number
     draft = notices.draft(number, "take-it-down", REVIEWER)
-    assert [element for element, _ in notices.missing(draft.reference, REVIEWER)] == [
-        "signature"
-    ]
+    assert [element for element, _ in notices.missing(draft.reference, REVIEWER)] == ["signature"]
     with pytest.raises(NoticeInvalidError, match="typed signature") as refused:
         notices.send(draft.reference, REVIEWER)
     assert refused.value.element == "signature"
@@ -425,7 +422,11 @@ def test_replies_stop_clocks_and_move_items(
         puid="puid-1",
     )
     notices.reply(
-        draft.reference, REVIEWER, kind=ReplyKind.DECISION, item_id=second, decision=Decision.REFUSED
+        draft.reference,
+        REVIEWER,
+        kind=ReplyKind.DECISION,
+        item_id=second,
+        decision=Decision.REFUSED,
     )
     notice = notices.reply(
         draft.reference,
@@ -437,7 +438,11 @@ def test_replies_stop_clocks_and_move_items(
     )
     by_item = {c.item_id: c for c in notice.clocks}
     assert [by_item[i].status for i in (first, second, third)] == [ClockStatus.ANSWERED] * 3
-    assert [by_item[i].outcome for i in (first, second, third)] == list(Decision)
+    assert [by_item[i].outcome for i in (first, second, third)] == [
+        Decision.REMOVED,
+        Decision.REFUSED,
+        Decision.RESTRICTED,
+    ]
     assert by_item[second].suggested == ESCALATION_LADDER
     assert by_item[first].suggested == ()
     states = {item.id: item.state for item in desk.get(number).items}
@@ -495,7 +500,11 @@ def test_a_form_platforms_notice_is_recorded_by_hand(
     assert sent.state == NoticeState.SENT
     assert sent.sent_at == at
     [delivery] = sent.deliveries
-    assert (delivery.ok, delivery.how, delivery.ticket) == (True, "the platform's web form", "UK-77")
+    assert (delivery.ok, delivery.how, delivery.ticket) == (
+        True,
+        "the platform's web form",
+        "UK-77",
+    )
     [item] = sent.clocks
     assert (item.due_at, item.jurisdiction, item.provisional) == (
         at + timedelta(hours=48),

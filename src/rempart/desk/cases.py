@@ -278,7 +278,7 @@ class Desk:
             desk_notices.c.state == NoticeState.SENT.value,
             desk_notice_items.c.notice_id == desk_notices.c.id,
             desk_notice_items.c.answered_at.is_(None),
-            desk_notice_items.c.due_at < self.clock.now(),
+            desk_notice_items.c.due_at <= self.clock.now(),
         )
         sighted = exists().where(
             desk_items.c.case_id == desk_cases.c.id,
