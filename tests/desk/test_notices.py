@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from rempart.access.keys import ApiKeys
 from rempart.access.roles import Role
@@ -300,6 +300,30 @@ def test_a_notice_is_sent_once_unless_a_reviewer_asks_again(
     assert again.message_id == second_mail["Message-ID"]
 
 
+def test_a_notice_left_sending_is_sent_by_a_reviewer_only(
+    desk: Desk, make_notices: MakeNotices, smtp_server: SmtpServer
+) -> None:
+    notices = make_notices()
+    number = consented_case(desk, notices, link("social.test"))
+    draft = notices.draft(number, "social", REVIEWER)
+    with desk.store.write() as connection:  # as a crash between the two transactions leaves it
+        connection.execute(
+            update(desk_notices)
+            .where(desk_notices.c.id == int(draft.reference[2:]))
+            .values(state=NoticeState.SENDING.value)
+        )
+    with pytest.raises(NoticeInvalidError, match="being sent") as refused:
+        notices.send(draft.reference, REVIEWER)
+    assert refused.value.element == "state"
+    smtp_server.stop()
+    with pytest.raises(DeliveryFailedError):
+        notices.send(draft.reference, REVIEWER, again=True)
+    assert notices.get(draft.reference, REVIEWER).state == NoticeState.DRAFT
+    smtp_server.start()
+    assert notices.send(draft.reference, REVIEWER).state == NoticeState.SENT
+    assert len(smtp_server.messages) == 1
+
+
 def test_the_example_platform_is_never_sent_to(
     desk: Desk, make_notices: MakeNotices, smtp_server: SmtpServer
 ) -> None:
@@ -376,8 +400,14 @@ def test_who_may_see_and_act_on_notices(desk: Desk, make_notices: MakeNotices) -
         with pytest.raises(NoticeNotFoundError):
             notices.get(bad, REVIEWER)
     assert notices.get(draft.reference.lower(), REVIEWER).reference == draft.reference
-    # The victim reads, never acts.
-    assert notices.get(draft.reference, VICTIM).reference == draft.reference
+    # The victim reads their case's notices, never acts.
+    assert notices.get(draft.reference, VICTIM, case=number).reference == draft.reference
+    other = desk.report(AgeAnswer.ADULT, [link("social.test")]).case.number
+    with pytest.raises(NoticeNotFoundError) as elsewhere:
+        notices.get(draft.reference, VICTIM, case=other)
+    assert str(elsewhere.value) == str(hidden.value)
+    with pytest.raises(CaseInvalidError, match="signed in to"):
+        notices.get(draft.reference, VICTIM)
     assert [n.reference for n in notices.for_case(number, VICTIM)] == [draft.reference]
     with pytest.raises(CaseInvalidError, match="only staff"):
         notices.draft(number, "social", VICTIM)

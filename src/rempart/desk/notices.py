@@ -293,11 +293,11 @@ class Notices:
             touch(connection, row.id, now)
             return self._notice(connection, self._notice_row(connection, new_id), row, now)
 
-    def record(self, reference: str, actor: Actor) -> NoticeRecord:
+    def record(self, reference: str, actor: Actor, *, case: str | None = None) -> NoticeRecord:
         """The notice's canonical record: as sent (opened from its seal), or for a draft as
-        it would be sent now."""
+        it would be sent now. ``case``: as for ``get``."""
         with self.desk.store.read() as connection:
-            loaded = self._load(connection, reference, actor)
+            loaded = self._load(connection, reference, actor, case=case)
             return self._record(connection, loaded, self.desk.clock.now())
 
     def missing(self, reference: str, actor: Actor) -> list[tuple[str, str]]:
@@ -314,10 +314,16 @@ class Notices:
         return found + ([problem] if problem else [])
 
     def render(
-        self, reference: str, actor: Actor, form: Literal["text", "html", "pdf"]
+        self,
+        reference: str,
+        actor: Actor,
+        form: Literal["text", "html", "pdf"],
+        *,
+        case: str | None = None,
     ) -> str | bytes:
-        """The notice rendered (text and HTML as ``str``, PDF as ``bytes``)."""
-        record = self.record(reference, actor)
+        """The notice rendered (text and HTML as ``str``, PDF as ``bytes``); ``case``: as
+        for ``get``."""
+        record = self.record(reference, actor, case=case)
         if form == "text":
             return render.render_text(record)
         if form == "html":
@@ -339,6 +345,9 @@ class Notices:
             loaded = self._load(connection, reference, actor, staff=True, lock=True)
             row = loaded.row
             previous = NoticeState(row.state)
+            # A failed attempt leaves the notice where it was: sent (sent again), else a draft
+            # (a reviewer may take over one left ``sending`` by a crash, with ``again``).
+            restore = NoticeState.SENT if previous == NoticeState.SENT else NoticeState.DRAFT
             if again:
                 check_role(actor, REVIEW_ROLES, "send a notice again")
             if previous != NoticeState.DRAFT and not again:
@@ -371,7 +380,7 @@ class Notices:
             delivery = channel.send(outgoing, at=now, actor=actor.label)
         except Exception as exc:
             error = str(exc) if isinstance(exc, DeliveryFailedError) else type(exc).__name__
-            self._failed(row.id, previous, actor, now, error[:_MAX_TEXT])
+            self._failed(row.id, restore, actor, now, error[:_MAX_TEXT])
             raise
         with self.desk.store.write() as connection:
             loaded = self._load(connection, reference, actor, staff=True, lock=True)
@@ -605,12 +614,12 @@ class Notices:
 
     # --- reading --------------------------------------------------------------------------
 
-    def get(self, reference: str, actor: Actor) -> Notice:
-        """The notice; ``NoticeNotFoundError`` when there is none or the actor may not see
-        it (one message for both). A victim's: the interface checks that ``Notice.case`` is
-        the case they signed in to."""
+    def get(self, reference: str, actor: Actor, *, case: str | None = None) -> Notice:
+        """The notice; ``NoticeNotFoundError`` when there is none, it is not of ``case``
+        (when given), or the actor may not see it (one message for all). A victim gives
+        ``case``, the case they signed in to: a victim's actor does not say which."""
         with self.desk.store.read() as connection:
-            loaded = self._load(connection, reference, actor)
+            loaded = self._load(connection, reference, actor, case=case)
             return self._notice(connection, loaded.row, loaded.case, self.desk.clock.now())
 
     def for_case(self, number: str, actor: Actor) -> list[Notice]:
@@ -708,12 +717,16 @@ class Notices:
         *,
         staff: bool = False,
         lock: bool = False,
+        case: str | None = None,
     ) -> _Loaded:
-        """The notice and its case, for an actor who may see it (``staff``: act on it);
-        ``NoticeNotFoundError`` alike for a notice that does not exist and one a flagger
-        does not hold."""
+        """The notice and its case, for an actor who may see it (``staff``: act on it; a
+        victim: a notice of ``case``, the case they signed in to); ``NoticeNotFoundError``
+        alike for a notice that does not exist, one of another case, and one a flagger does
+        not hold."""
         if staff and actor.kind != "staff":
             raise CaseInvalidError("only staff may do this")
+        if actor.kind == "victim" and case is None:
+            raise CaseInvalidError("a victim reads the notices of the case they signed in to")
         found = self._notice_row(connection, notice_id(ref), lock=lock)
         if found is None:
             raise NoticeNotFoundError(f"no notice {ref[:32]!r}")
@@ -722,7 +735,9 @@ class Notices:
         ).one()
         try:
             check_owner(actor, case_row)
-        except CaseNotFoundError:  # a flagger's key is not told which notices exist
+            if case is not None and find_case(connection, case).id != case_row.id:
+                raise CaseNotFoundError(case)
+        except CaseNotFoundError:  # not told which notices exist
             raise NoticeNotFoundError(f"no notice {ref[:32]!r}") from None
         return _Loaded(found, case_row)
 
@@ -1077,16 +1092,16 @@ class Notices:
         touch(connection, loaded.case.id, now)
 
     def _failed(
-        self, notice: int, previous: NoticeState, actor: Actor, now: datetime, error: str
+        self, notice: int, state: NoticeState, actor: Actor, now: datetime, error: str
     ) -> None:
-        """A send that failed: the notice back where it was, with the error; a failed
+        """A send that failed: the notice back in ``state``, with the error; a failed
         delivery and an event (without the error, which may name the mail server)."""
         with self.desk.store.write() as connection:
             row = self._notice_row(connection, notice, lock=True)
             connection.execute(
                 update(desk_notices)
                 .where(desk_notices.c.id == notice)
-                .values(state=previous.value, last_error=error, updated_at=now)
+                .values(state=state.value, last_error=error, updated_at=now)
             )
             _delivery_row(
                 connection,
