@@ -23,7 +23,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
@@ -1487,7 +1487,7 @@ def _line(
 def _past(element: str, at: datetime, now: datetime) -> datetime:
     if at.tzinfo is None:
         raise NoticeInvalidError(element, f"the time {at.isoformat()} has no time zone")
-    at = as_utc(at)
+    at = at.astimezone(UTC)  # stored as UTC: SQLite keeps no offset
     if at > now:
         raise NoticeInvalidError(element, f"{at.isoformat()} is in the future")
     return at
