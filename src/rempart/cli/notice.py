@@ -313,7 +313,7 @@ def record_command(
             if item is not None:
                 exit_with("a delivery is the whole notice's: leave out --item", ExitCode.USAGE)
             notice = notices.record_delivery(
-                reference, actor, at=when or _now(), how=how, ticket=ticket
+                reference, actor, at=when or notices.desk.clock.now(), how=how, ticket=ticket
             )
             outcome = "delivered by hand"
         else:
@@ -351,7 +351,7 @@ def order_command(
       rempart notice order N-12 --reference O-7 --at "2026-12-01 09:30"
     """
     with _notices() as notices:
-        when = _when(at) or _now()
+        when = _when(at) or notices.desk.clock.now()
         notice = notices.order(reference, console_actor(), at=when, order_ref=order_reference)
         _done(notices, notice, "order recorded")
 
@@ -501,13 +501,6 @@ def _say_state(notices: Notices, notice: Notice, record: dict[str, Any] | None =
             f"{_local(min(due).isoformat(), zone)}",
             err=True,
         )
-
-
-def _now() -> datetime:
-    """Now, for what must say when it happened (a delivery, an order) and was not told."""
-    from rempart.desk import SystemClock
-
-    return SystemClock().now()
 
 
 def _zone() -> ZoneInfo:

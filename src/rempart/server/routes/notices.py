@@ -9,7 +9,6 @@ no notice has). Only names, references and words travel: a body that is not JSON
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -156,13 +155,6 @@ async def _noted(
         now=True,
     )
     return JSONResponse(await _shown(_notices(request), notice, key), status_code=status_code)
-
-
-def _now(request: Request) -> datetime:
-    """The desk's time now (its clock: fixed in tests)."""
-    desk = services(request).desk
-    assert desk is not None  # on whenever the notices are
-    return desk.clock.now()
 
 
 @router.post("", summary="Draft a notice to a platform for items of a case", status_code=201)
@@ -333,7 +325,7 @@ async def record_order(request: Request, reference: str, body: OrderBody, key: K
     notices = _notices(request)
     notice = await run_in_threadpool(
         lambda: notices.order(
-            reference, staff(key), at=body.at or _now(request), order_ref=body.reference
+            reference, staff(key), at=body.at or notices.desk.clock.now(), order_ref=body.reference
         )
     )
     return await _noted(request, notice, key, "order recorded")
@@ -355,36 +347,20 @@ async def record_escalation(
 
 @platforms_router.get("", summary="The platforms and jurisdictions notices can go to")
 async def list_platforms(request: Request, key: Key) -> JSONResponse:
-    """``{"platforms": [...], "jurisdictions": [...]}``: the built-in and the deployment's
-    (``REMPART_DESK_PLATFORMS``); a jurisdiction's ``hours`` resolved (the DSA's from the
-    deployment's setting)."""
+    """``{"dsa_hours", "jurisdictions", "platforms"}`` as ``rempart desk platforms --format
+    json`` prints them: the built-in ones and the deployment's (``REMPART_DESK_PLATFORMS``);
+    a jurisdiction's ``hours`` null when the deployment sets them (``dsa_hours``). Not the
+    files they were read from: those are the server's."""
     book = _notices(request).book
-    hours = services(request).runtime.settings.dsa_hours
-    platforms = [
+    return JSONResponse(
         {
-            "name": platform.name,
-            "title": platform.title,
-            "domains": list(platform.domains),
-            "jurisdictions": list(platform.jurisdictions),
-            "dsa_online_platform": platform.dsa_online_platform,
-            "channel": {"kind": platform.channel.kind.value, "address": platform.channel.address},
-            "language": platform.language,
-            "own": platform.own,
-            "example": platform.example,
+            "dsa_hours": services(request).runtime.settings.dsa_hours,
+            "jurisdictions": [_public(law.to_json()) for law in book.jurisdictions.values()],
+            "platforms": [_public(platform.to_json()) for platform in book.platforms.values()],
         }
-        for platform in sorted(book.platforms.values(), key=lambda p: p.name)
-    ]
-    jurisdictions = [
-        {
-            "name": law.name,
-            "title": law.title,
-            "law": law.law,
-            "hours": hours if law.hours is None else law.hours,
-            "deployment_hours": law.hours is None,
-            "starts": law.starts,
-            "provisional": law.provisional,
-            "elements": list(law.elements),
-        }
-        for law in sorted(book.jurisdictions.values(), key=lambda j: j.name)
-    ]
-    return JSONResponse({"platforms": platforms, "jurisdictions": jurisdictions})
+    )
+
+
+def _public(entry: dict[str, Any]) -> dict[str, Any]:
+    """A platform's or jurisdiction's JSON without ``source``, the server's file and line."""
+    return {name: value for name, value in entry.items() if name != "source"}
