@@ -4,8 +4,10 @@ answers recorded and its clocks listed, in the local database; refusals that say
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from pypdf import PdfReader
@@ -26,7 +28,7 @@ platforms:
   formhost:
     title: Form Host
     domains: [example.edu]
-    jurisdictions: [eu-dsa]
+    jurisdictions: [eu-dsa, fr-authority]
     channel:
       form: https://example.edu/report
 """
@@ -157,15 +159,21 @@ def test_a_notice_delivered_by_hand_at_a_local_time(notice_env: dict[str, str]) 
     reference = notice["reference"]
     err = refused(notice_env, "notice", "send", reference)
     assert "form" in err  # the platform takes notices by its web form
+    # A time without an offset is the desk's (REMPART_DESK_TIMEZONE); after the draft, not
+    # in the future.
+    went = datetime.now(ZoneInfo("Europe/Paris"))
+    local = went.replace(tzinfo=None).isoformat(sep=" ")
     ok(
         notice_env,
         *("notice", "record", reference, "--delivered", "--how", "web form"),
-        *("--ticket", "T-1", "--at", "2026-01-02 10:00"),
+        *("--ticket", "T-1", "--at", local),
     )
-    ok(notice_env, "notice", "order", reference, "--reference", "O-1", "--at", "2026-01-03T08:00Z")
+    ordered = datetime.now(UTC)
+    ok(notice_env, "notice", "order", reference, "--reference", "O-1", "--at", ordered.isoformat())
     [notice] = jsonl(notice_env, "notice", "list", number)
     assert notice["state"] == "sent"
-    assert notice["sent_at"].startswith("2026-01-02T09:00:00")  # 10:00 in Paris, in winter
+    assert datetime.fromisoformat(notice["sent_at"]) == went
+    assert datetime.fromisoformat(notice["order_at"]) == ordered
     assert notice["order_ref"] == "O-1"
     assert [d["ticket"] for d in notice["deliveries"]] == ["T-1"]
 

@@ -8,6 +8,7 @@ import io
 import json
 import secrets
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from typing import Any
 
@@ -25,7 +26,8 @@ from tests.server.running import RunningServer
 MANDATE = {"reference": "M-20", "scope": "take-down requests", "starts": "2026-01-01"}
 NOTIFIER_EMAIL = "desk@example.org"
 # Two platforms of the deployment's own: one under the DSA alone (its notices need nothing a
-# flagger's case lacks), one under the TAKE IT DOWN Act (an association's needs a signatory).
+# flagger's case lacks), one under the TAKE IT DOWN Act (an association's needs a signatory),
+# one that takes notices by its web form, and whose clock an authority's order may start.
 PLATFORMS = """\
 version: 1
 platforms:
@@ -44,6 +46,11 @@ platforms:
     channel:
       email: abuse@example.edu
     language: en
+  formhost:
+    domains: [example.org]
+    jurisdictions: [eu-dsa, fr-authority]
+    channel:
+      form: https://example.org/report
 """
 
 
@@ -276,23 +283,27 @@ def test_a_notice_from_draft_to_removal(
 
 
 def test_a_notice_by_hand_and_an_order(flagger: httpx.Client, reviewer: httpx.Client) -> None:
-    number = report(flagger, url("example.net"))["number"]
-    reference = draft(reviewer, number, "picturebay")["reference"]
+    number = report(flagger, url("example.org"))["number"]
+    reference = draft(reviewer, number, "formhost")["reference"]
+    by_form = problem(reviewer.post(f"/v1/notices/{reference}/send"), 422, "notice-invalid")
+    assert by_form["element"] == "channel"
+    went = datetime.now(timezone(timedelta(hours=1)))  # after the draft, not in the future
     delivered = ok(
         reviewer.post(
             f"/v1/notices/{reference}/deliveries",
-            json={"at": "2026-01-02T10:00:00+01:00", "how": "web form", "ticket": "T-9"},
+            json={"at": went.isoformat(), "how": "web form", "ticket": "T-9"},
         )
     )
     assert delivered["state"] == "sent"
-    assert delivered["sent_at"].startswith("2026-01-02T09:00:00")
+    assert datetime.fromisoformat(delivered["sent_at"]) == went
     assert [d["ticket"] for d in delivered["deliveries"]] == ["T-9"]
     ordered = ok(reviewer.post(f"/v1/notices/{reference}/order", json={"reference": "O-1"}))
     assert ordered["order_ref"] == "O-1"
     assert ordered["order_at"]
     # A time without its offset is not a time.
     naive = reviewer.post(
-        f"/v1/notices/{reference}/deliveries", json={"at": "2026-01-02T10:00:00", "how": "x"}
+        f"/v1/notices/{reference}/deliveries",
+        json={"at": went.replace(tzinfo=None).isoformat(), "how": "x"},
     )
     problem(naive, 422, "invalid-request")
 
@@ -322,19 +333,23 @@ def test_unknown_references_and_platforms_are_404(flagger: httpx.Client) -> None
     for reference in ("N-999999", "R-AAAAAAAAAA", "nothing"):
         problem(flagger.get(f"/v1/notices/{reference}"), 404, "notice-not-found")
         problem(flagger.post(f"/v1/notices/{reference}/send"), 404, "notice-not-found")
-    number = report(flagger, url("example.net"))["number"]
+    case = report(flagger, url("example.net"))
+    number, item = case["number"], case["items"][0]["id"]
     unknown = problem(
         flagger.post("/v1/notices", json={"case": number, "platform": "nowhere"}),
         404,
         "platform-unknown",
     )
     assert "picturebay" in unknown["detail"]  # the known ones are named
-    elsewhere = problem(
-        flagger.post("/v1/notices", json={"case": number, "platform": "clipshare"}),
-        422,
-        "notice-invalid",
+    # An item on another platform's host, asked for or not, is no item of this platform's.
+    body = {"case": number, "platform": "clipshare"}
+    named = problem(
+        flagger.post("/v1/notices", json={**body, "items": [item]}), 422, "notice-invalid"
     )
-    assert elsewhere["element"] == "url"
+    assert named["element"] == "url"
+    none = problem(flagger.post("/v1/notices", json=body), 422, "notice-invalid")
+    assert none["element"] == "items"
+    assert ok(flagger.get("/v1/notices", params={"case": number}))["notices"] == []
 
 
 def test_bodies_that_are_not_json_or_not_valid_are_refused(flagger: httpx.Client) -> None:
@@ -424,7 +439,7 @@ def test_platforms_lists_the_example_ours_and_the_four_jurisdictions(
 
 def test_the_example_platform_is_never_mailed(flagger: httpx.Client, mail: SmtpServer) -> None:
     number = report(flagger, url("example.com"))["number"]
-    reference = draft(flagger, number, "example")["reference"]
+    reference = draft(flagger, number, "example", signatory="Camille Martin")["reference"]
     refused = problem(flagger.post(f"/v1/notices/{reference}/send"), 422, "notice-invalid")
     assert refused["element"] == "channel"
     assert "REMPART_DESK_PLATFORMS" in refused["detail"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
@@ -522,7 +522,8 @@ def _when(value: str | None) -> datetime | None:
         when = datetime.fromisoformat(value.strip())
     except ValueError:
         exit_with(f"--at: a time as YYYY-MM-DD HH:MM, or ISO 8601 (got {value!r})", ExitCode.USAGE)
-    return when if when.tzinfo is not None else when.replace(tzinfo=_zone())
+    # In UTC, as everything the desk stores.
+    return (when if when.tzinfo is not None else when.replace(tzinfo=_zone())).astimezone(UTC)
 
 
 def _write(path: Path, data: str | bytes) -> None:

@@ -9,6 +9,7 @@ no notice has). Only names, references and words travel: a body that is not JSON
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -124,6 +125,11 @@ def _notices(request: Request) -> Notices:
             "restart the server",
         )
     return notices
+
+
+def _utc(at: datetime) -> datetime:
+    """A time the client gave with its offset, in UTC, as the desk stores every time."""
+    return at.astimezone(UTC)
 
 
 async def _shown(notices: Notices, notice: Notice, key: ApiKey) -> dict[str, Any]:
@@ -290,7 +296,7 @@ async def record_delivery(
     notices = _notices(request)
     notice = await run_in_threadpool(
         lambda: notices.record_delivery(
-            reference, staff(key), at=body.at, how=body.how, ticket=body.ticket
+            reference, staff(key), at=_utc(body.at), how=body.how, ticket=body.ticket
         )
     )
     return await _noted(request, notice, key, "delivered by hand")
@@ -305,7 +311,7 @@ async def record_reply(request: Request, reference: str, body: ReplyBody, key: K
             reference,
             staff(key),
             kind=body.kind,
-            at=body.at,
+            at=_utc(body.at) if body.at is not None else None,
             item_id=body.item,
             decision=body.decision,
             automated=body.automated,
@@ -325,7 +331,10 @@ async def record_order(request: Request, reference: str, body: OrderBody, key: K
     notices = _notices(request)
     notice = await run_in_threadpool(
         lambda: notices.order(
-            reference, staff(key), at=body.at or notices.desk.clock.now(), order_ref=body.reference
+            reference,
+            staff(key),
+            at=_utc(body.at) if body.at is not None else notices.desk.clock.now(),
+            order_ref=body.reference,
         )
     )
     return await _noted(request, notice, key, "order recorded")
