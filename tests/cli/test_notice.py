@@ -4,6 +4,10 @@ answers recorded and its clocks listed, in the local database; refusals that say
 from __future__ import annotations
 
 import json
+import os
+import pty
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +36,7 @@ platforms:
     channel:
       form: https://example.edu/report
 """
+CLI = [sys.executable, "-c", "from rempart.cli import main; main()"]
 FIRST, SECOND = "https://example.net/p/1", "https://www.example.net/p/2"
 
 
@@ -113,6 +118,9 @@ def test_a_notice_drafted_shown_sent_and_answered(
     ok(notice_env, "notice", "show", reference, "--format", "pdf", "--out", str(pdf))
     pages = PdfReader(pdf).pages
     assert FIRST in " ".join((page.extract_text() or "") for page in pages)
+    piped = ok(notice_env, "notice", "show", reference, "--format", "pdf")  # not a terminal
+    assert piped.startswith("%PDF-")
+    assert FIRST in ok(notice_env, "notice", "show", reference, "--format", "html")
     [shown] = [json.loads(ok(notice_env, "notice", "show", reference, "-f", "json"))]
     assert shown["reference"] == reference
     assert not smtp_server.messages
@@ -202,3 +210,31 @@ def test_bad_references_and_options_are_refused(notice_env: dict[str, str]) -> N
     [notice] = jsonl(notice_env, "notice", "list", number)
     assert notice["state"] == "draft"
     assert notice["replies"] == []
+
+
+def test_a_pdf_is_not_printed_to_a_terminal(notice_env: dict[str, str]) -> None:
+    number = case_with(notice_env, FIRST)["number"]
+    ok(notice_env, "notice", "draft", number, "--platform", "picturebay")
+    [notice] = jsonl(notice_env, "notice", "list", number)
+    terminal, other_end = pty.openpty()
+    try:
+        shown = subprocess.run(
+            [*CLI, "notice", "show", notice["reference"], "--format", "pdf"],
+            env={**os.environ, **notice_env},
+            stdout=other_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        os.set_blocking(terminal, False)
+        try:
+            printed = os.read(terminal, 1 << 16)
+        except BlockingIOError:
+            printed = b""
+    finally:
+        os.close(terminal)
+        os.close(other_end)
+    assert shown.returncode == 2, shown.stderr
+    assert "--out" in shown.stderr
+    assert b"%PDF" not in printed
