@@ -326,3 +326,20 @@ def _text_of(reader: pypdf.PdfReader) -> str:
 
 def _pdf_text(pdf: bytes) -> str:
     return _text_of(pypdf.PdfReader(io.BytesIO(pdf)))
+
+
+def test_making_a_pdf_leaves_truncated_uploads_refused() -> None:
+    """WeasyPrint sets Pillow's LOAD_TRUNCATED_IMAGES for the process when imported; a server
+    that renders a notice must go on refusing a truncated upload (rempart.media)."""
+    from PIL import ImageFile
+
+    from rempart.errors import MediaError, MediaErrorCode
+    from rempart.media import load_bytes
+    from tests.images import encode, gradient
+
+    render_pdf(a_record())
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+    jpeg = encode(gradient(400, 300, seed=2), "JPEG", quality=90)
+    with pytest.raises(MediaError) as refused:
+        load_bytes(jpeg[: len(jpeg) // 2]).decode()
+    assert refused.value.code == MediaErrorCode.TRUNCATED

@@ -6,12 +6,15 @@ resource fetched from anywhere."""
 
 from __future__ import annotations
 
+import importlib
 import io
 from dataclasses import dataclass
 from functools import cache
+from types import ModuleType
 from typing import Final, NoReturn
 
 import jinja2
+from PIL import ImageFile
 
 from rempart.desk.i18n import environment, language_of
 from rempart.desk.notice_model import STATEMENTS, NoticeRecord, StatementOfReasons
@@ -111,11 +114,8 @@ def _sor_rows(sor: StatementOfReasons) -> list[tuple[str, str]]:
 
 
 def _pdf(record: NoticeRecord, html: str) -> bytes:
-    # Imported here: WeasyPrint (and Pango behind it) takes a while to load, and only a PDF
-    # needs it, not every command that imports the desk.
-    from weasyprint import HTML, Attachment
-
-    attachment = Attachment(
+    weasyprint = _weasyprint()
+    attachment = weasyprint.Attachment(
         file_obj=io.BytesIO(record.canonical()),
         name=ATTACHMENT,
         description=f"{record.reference}: canonical record (JSON, SHA-256 {record.digest()})",
@@ -125,10 +125,23 @@ def _pdf(record: NoticeRecord, html: str) -> bytes:
         created=record.drafted_at,
         modified=record.sent_at or record.drafted_at,
     )
-    pdf: bytes = HTML(string=html, url_fetcher=_refuse).write_pdf(
+    pdf: bytes = weasyprint.HTML(string=html, url_fetcher=_refuse).write_pdf(
         pdf_variant="pdf/a-3b", attachments=[attachment]
     )
     return pdf
+
+
+def _weasyprint() -> ModuleType:
+    """WeasyPrint, imported on first use: it (and Pango behind
+    it) takes a while to load, and only a PDF needs it. Importing it sets Pillow's
+    ``LOAD_TRUNCATED_IMAGES`` for the whole process, which would let every truncated upload
+    through the scanner and the server that render notices too: the flag is put back (a notice
+    holds no image)."""
+    truncated = ImageFile.LOAD_TRUNCATED_IMAGES
+    try:
+        return importlib.import_module("weasyprint")
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = truncated
 
 
 def _refuse(url: str, *args: object, **kwargs: object) -> NoReturn:
