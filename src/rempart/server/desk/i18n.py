@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import gettext
 import io
-from datetime import UTC, datetime
+from datetime import datetime, tzinfo
 from functools import partial
 from pathlib import Path
 from typing import Final
+from zoneinfo import ZoneInfo
 
 import jinja2
 from babel.dates import format_datetime
@@ -42,9 +43,12 @@ _MAX_ACCEPT: Final = 32  # languages of Accept-Language considered; a longer lis
 class Catalogues:
     """A Jinja2 environment per language, each with its catalogue installed."""
 
-    def __init__(self, templates: Path, locale: Path) -> None:
+    def __init__(self, templates: Path, locale: Path, *, timezone: str = "UTC") -> None:
+        """``timezone``: the IANA zone every page shows times in (``REMPART_DESK_TIMEZONE``)."""
         self._environments = {
-            language: _environment(templates, language, translations(locale, language))
+            language: _environment(
+                templates, language, translations(locale, language), ZoneInfo(timezone)
+            )
             for language in LANGUAGES
         }
 
@@ -65,7 +69,7 @@ def translations(locale: Path, language: str) -> gettext.GNUTranslations:
 
 
 def _environment(
-    templates: Path, language: str, found: gettext.GNUTranslations
+    templates: Path, language: str, found: gettext.GNUTranslations, zone: tzinfo
 ) -> jinja2.Environment:
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates),
@@ -76,13 +80,20 @@ def _environment(
         lstrip_blocks=True,
     )
     environment.install_gettext_translations(found, newstyle=True)  # type: ignore[attr-defined]
-    environment.filters["when"] = partial(_when, language=language)
+    environment.filters["when"] = partial(_when, language=language, zone=zone)
+    environment.filters["moment"] = partial(_moment, zone=zone)
     return environment
 
 
-def _when(moment: datetime, *, language: str) -> str:
-    """A time as people of ``language`` write it, in UTC ("1 décembre 2026 à 21:08:01 UTC")."""
-    return format_datetime(moment, "long", tzinfo=UTC, locale=language)
+def _when(moment: datetime, *, language: str, zone: tzinfo) -> str:
+    """A time as people of ``language`` write it, in the desk's time zone ("1 décembre 2026
+    à 21:08:01 UTC")."""
+    return format_datetime(moment, "long", tzinfo=zone, locale=language)
+
+
+def _moment(moment: datetime, *, zone: tzinfo) -> str:
+    """A time as a ``datetime-local`` field holds it, in the desk's time zone."""
+    return moment.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
 
 
 def choose_language(request: Request) -> tuple[str, bool]:

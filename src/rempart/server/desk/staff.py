@@ -10,8 +10,7 @@ session at once. The audit log records the key id of every staff request.
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
@@ -29,7 +28,7 @@ from rempart.desk import (
 from rempart.desk.states import CASE_MOVES, ITEM_MOVES
 from rempart.errors import RempartError
 from rempart.server.auth import PERMISSIONS, Permission, check_role
-from rempart.server.desk.forms import Form
+from rempart.server.desk.forms import Form, choice, day
 from rempart.server.desk.pages import (
     DeskRoute,
     Page,
@@ -50,7 +49,6 @@ from rempart.server.routes.common import audit, services
 __all__ = ["router"]
 
 SIGN_IN: Final = "/desk/staff"
-_S = TypeVar("_S", CaseState, ItemState, AgeAnswer)
 router = APIRouter(prefix="/desk/staff", route_class=DeskRoute, include_in_schema=False)
 
 
@@ -190,7 +188,7 @@ def _back_to(request: Request, number: str, page: Page | None = None) -> Respons
 async def move(request: Request, number: str) -> Response:
     """Move the case to another state (with an optional sealed note)."""
     form, key = await _act(request, number, "moved")
-    to = _state(CaseState, form.one("state"))
+    to = choice(CaseState, form.one("state"))
     note = form.one("note") or None
     await run_in_threadpool(desk(request).move, number, to, staff(key), note=note)
     return _back_to(request, number)
@@ -200,7 +198,7 @@ async def move(request: Request, number: str) -> Response:
 async def move_item(request: Request, number: str, item_id: int) -> Response:
     """Move one item to another state."""
     form, key = await _act(request, number, "item-moved")
-    to = _state(ItemState, form.one("state"))
+    to = choice(ItemState, form.one("state"))
     await run_in_threadpool(desk(request).move_item, number, item_id, to, staff(key))
     return _back_to(request, number)
 
@@ -263,12 +261,12 @@ async def new_case(request: Request) -> Response:
     page, form, key = await staff_post(request, "/desk/staff/new")
     check_role(key, Permission.DESK_REPORT)
     try:
-        answer = _state(AgeAnswer, form.one("age"))
+        answer = choice(AgeAnswer, form.one("age"))
         mandate = Mandate(
             reference=form.one("reference"),
             scope=form.one("scope"),
-            starts=_date(form.one("starts")),
-            ends=_date(form.one("ends")) if form.one("ends") else None,
+            starts=day(form.one("starts")),
+            ends=day(form.one("ends")) if form.one("ends") else None,
         )
         new = await open_case(request, page, form, answer, staff(key), mandate)
     except (Problem, RempartError) as error:
@@ -289,17 +287,3 @@ def _new_case_values(form: Form | None) -> dict[str, Any]:
         "mandate": {name: value(name) for name in ("reference", "scope", "starts", "ends")},
         **form_values(form),
     }
-
-
-def _state(kind: type[_S], value: str) -> _S:
-    try:
-        return kind(value)
-    except ValueError:
-        raise Problem("invalid-request", f"{value!r} is not a {kind.__name__}") from None
-
-
-def _date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise Problem("invalid-request", f"{value!r} is not a date (YYYY-MM-DD)") from None
