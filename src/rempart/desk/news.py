@@ -19,7 +19,6 @@ has an address (the page answers the same either way).
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -52,7 +51,6 @@ _LABEL: Final = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 # types; the mail server is the judge of the rest.
 _ADDRESS: Final = re.compile(rf"[^@\s]{{1,64}}@{_LABEL}(?:\.{_LABEL})+")
 _LINK_EXPIRED: Final = "this link does not work: it was used, it expired, or it was never sent"
-_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,22 +158,21 @@ class News:
 
     # --- mails ------------------------------------------------------------------------------
 
-    def notify(self, number: str) -> bool:
-        """Tell the case's news address that there is news, and nothing else; whether a mail
-        went. ``DeliveryFailedError`` when the mail server refuses (the caller logs it)."""
+    def notify(self, number: str) -> None:
+        """Tell the case's news address, if it has one, that there is news, and nothing else.
+        ``DeliveryFailedError`` when the mail server refuses (the caller logs it)."""
         if self.channel is None:
-            return False
+            return
         with self.desk.store.read() as connection:
             row = _case(connection, number)
             address = self._open(connection, row)
         if address is None:
-            return False
+            return
         mail = _NEWS[_language(row.language)]
         at = _AT[_language(row.language)].format(url=f"{self.desk_url}/desk/sign-in")
         self.channel.send_text(
             address, mail.subject, mail.text.format(link=at if self.desk_url else "")
         )
-        return True
 
     def request_reset(self, number: str) -> None:
         """Mail a one-time link to set a new secret, when the case has a news address and is
