@@ -6,11 +6,32 @@ resource fetched from anywhere."""
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
+from functools import cache
+from typing import Final, NoReturn
 
-from rempart.desk.notice_model import NoticeRecord
+import jinja2
 
-__all__ = ["Rendered", "render", "render_html", "render_pdf", "render_text", "subject"]
+from rempart.desk.i18n import environment, language_of
+from rempart.desk.notice_model import STATEMENTS, NoticeRecord, StatementOfReasons
+from rempart.desk.web import LOCALE, TEMPLATES
+
+__all__ = ["DOMAIN", "Rendered", "render", "render_html", "render_pdf", "render_text", "subject"]
+
+DOMAIN: Final = "notices"
+"""The gettext domain of the notices' catalogues (``notices.po``)."""
+ATTACHMENT: Final = "notice.json"
+"""The name the record's canonical JSON has inside the PDF."""
+_SOR_FIELDS: Final = (
+    "decision_ground",
+    "illegal_content_legal_ground",
+    "illegal_content_explanation",
+    "category",
+    "category_specification",
+    "content_type",
+    "source_type",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,24 +47,79 @@ class Rendered:
 
 def subject(record: NoticeRecord) -> str:
     """The mail's subject: the notice's reference, the law and the platform."""
-    raise NotImplementedError
+    return " ".join(_render(record, "subject.txt").split())
 
 
 def render_text(record: NoticeRecord) -> str:
     """The notice as plain text."""
-    raise NotImplementedError
+    return _render(record, "notice.txt")
 
 
 def render_html(record: NoticeRecord) -> str:
     """The notice as a standalone HTML page (its style inline, nothing fetched)."""
-    raise NotImplementedError
+    return _render(record, "notice.html")
 
 
 def render_pdf(record: NoticeRecord) -> bytes:
     """The notice as PDF/A-3b, the record's canonical JSON attached as ``notice.json``."""
-    raise NotImplementedError
+    return _pdf(record, render_html(record))
 
 
 def render(record: NoticeRecord) -> Rendered:
     """Every rendering of the record."""
-    raise NotImplementedError
+    html = render_html(record)
+    return Rendered(record, subject(record), render_text(record), html, _pdf(record, html))
+
+
+@cache
+def _environment(language: str) -> jinja2.Environment:
+    """The notices' environment for ``language``, built once: its catalogue is read then."""
+    return environment(TEMPLATES, LOCALE, language, DOMAIN)
+
+
+def _render(record: NoticeRecord, template: str) -> str:
+    language = language_of(record.language)
+    return (
+        _environment(language)
+        .get_template(f"notices/{template}")
+        .render(
+            record=record,
+            lang=language,
+            statements=[STATEMENTS[statement] for statement in record.statements],
+            sor=_sor_rows(record.sor),
+            digest=record.digest(),
+        )
+    )
+
+
+def _sor_rows(sor: StatementOfReasons) -> list[tuple[str, str]]:
+    """The suggested statement of reasons as (Transparency Database field, value) rows."""
+    rows = []
+    for name in _SOR_FIELDS:
+        value = getattr(sor, name)
+        rows.append((name, ", ".join(value) if isinstance(value, tuple) else str(value)))
+    return rows
+
+
+def _pdf(record: NoticeRecord, html: str) -> bytes:
+    # Imported here: WeasyPrint (and Pango behind it) takes a while to load, and only a PDF
+    # needs it, not every command that imports the desk.
+    from weasyprint import HTML, Attachment
+
+    attachment = Attachment(
+        file_obj=io.BytesIO(record.canonical()),
+        name=ATTACHMENT,
+        description=f"{record.reference}: canonical record (JSON, SHA-256 {record.digest()})",
+        relationship="Source",
+        url_fetcher=_refuse,
+    )
+    pdf: bytes = HTML(string=html, url_fetcher=_refuse).write_pdf(
+        pdf_variant="pdf/a-3b", attachments=[attachment]
+    )
+    return pdf
+
+
+def _refuse(url: str, *args: object, **kwargs: object) -> NoReturn:
+    """WeasyPrint's URL fetcher for notices: nothing is fetched, whatever a URL in the record
+    or the template names (a notice must not call anyone's server, nor depend on one)."""
+    raise PermissionError(f"a notice fetches nothing ({url[:80]!r})")
