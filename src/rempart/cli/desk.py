@@ -26,6 +26,7 @@ from rempart.cli.output import OutputFormat, write_records
 
 if TYPE_CHECKING:
     from rempart.desk import Actor, Case, Desk, ItemInput, Mandate
+    from rempart.desk.platforms import Jurisdiction, Platform
 
 __all__ = ["case_app", "desk_app", "report_command"]
 
@@ -43,6 +44,8 @@ REPORT_COLUMNS = ("number", "secret", "branch", "state", "authority", "items")
 CASE_COLUMNS = ("number", "branch", "state", "authority", "items", "created_at", "updated_at")
 ITEM_COLUMNS = ("id", "state", "confirmed", "pdq", "quality", "url", "sightings")
 EVENT_COLUMNS = ("at", "actor", "kind", "item_id", "from_state", "to_state")
+LAW_COLUMNS = ("name", "hours", "from", "provisional", "title")
+PLATFORM_COLUMNS = ("name", "domains", "jurisdictions", "channel", "language", "source")
 _TIMEOUT_S: Final = 60.0
 
 E = TypeVar("E", bound=StrEnum)
@@ -466,6 +469,91 @@ def rekey_command() -> None:
     with closing(Store.open(settings.database_url)) as store:
         report = rekey(store, _key_path())
     _print([report.to_json()], OutputFormat.JSONL, ())
+
+
+@desk_app.command("platforms")
+def platforms_command(
+    check: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR",
+            help="Check this folder of platform files instead, as REMPART_DESK_PLATFORMS would "
+            "be read, and say OK or the first error's file and line [default: list those of "
+            "REMPART_DESK_PLATFORMS].",
+        ),
+    ] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", "-f", metavar="table|json", help="table or json.")
+    ] = "table",
+) -> None:
+    """The jurisdictions and platform profiles the desk knows: the built-in ones and those
+    of REMPART_DESK_PLATFORMS. A file that is not valid is named with its line (exit 2).
+
+    \b
+    Examples:
+      rempart desk platforms
+      rempart desk platforms --format json
+      rempart desk platforms --check ./platforms
+    """
+    from rempart.desk.platforms import PlatformBook
+
+    if output_format not in ("table", "json"):
+        exit_with(f"--format must be table or json, not {output_format!r}", ExitCode.USAGE)
+    settings = current_settings()
+    book = PlatformBook.load(check if check is not None else settings.desk_platforms)
+    if output_format == "json":
+        typer.echo(
+            json.dumps(
+                {
+                    "dsa_hours": settings.dsa_hours,
+                    "jurisdictions": [law.to_json() for law in book.jurisdictions.values()],
+                    "platforms": [platform.to_json() for platform in book.platforms.values()],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    elif check is not None:
+        typer.echo(
+            f"{check}: OK, {len(book.platforms)} platforms and {len(book.jurisdictions)} "
+            "jurisdictions (the built-in ones included)."
+        )
+    else:
+        typer.echo("Jurisdictions")
+        _print(
+            [_law_row(law, settings.dsa_hours) for law in book.jurisdictions.values()],
+            OutputFormat.TABLE,
+            LAW_COLUMNS,
+        )
+        typer.echo("\nPlatforms")
+        _print(
+            [_platform_row(p) for p in book.platforms.values()],
+            OutputFormat.TABLE,
+            PLATFORM_COLUMNS,
+        )
+
+
+def _law_row(law: Jurisdiction, dsa_hours: int) -> dict[str, Any]:
+    hours = f"{dsa_hours} (deployment)" if law.hours is None else str(law.hours)
+    since = "the order" if law.starts == "order" else "sending"
+    return {
+        "name": law.name,
+        "hours": hours,
+        "from": since,
+        "provisional": "yes" if law.provisional else "",
+        "title": law.title,
+    }
+
+
+def _platform_row(platform: Platform) -> dict[str, Any]:
+    return {
+        "name": platform.name,
+        "domains": ", ".join(platform.domains),
+        "jurisdictions": ", ".join(platform.jurisdictions),
+        "channel": platform.channel.kind.value,
+        "language": platform.language,
+        "source": platform.source,
+    }
 
 
 # --- shared ----------------------------------------------------------------------------------

@@ -69,6 +69,7 @@ from rempart.desk.model import (
     event_row,
     source_ref,
 )
+from rempart.desk.notice_model import NoticeState
 from rempart.desk.sealed import DeskKeys, seal, unseal
 from rempart.desk.states import (
     OPEN_CASE_STATES,
@@ -93,6 +94,8 @@ from rempart.store.schema import (
     desk_events,
     desk_item_entries,
     desk_items,
+    desk_notice_items,
+    desk_notices,
     desk_sealed,
 )
 
@@ -266,8 +269,17 @@ class Desk:
             ]
 
     def queue(self, *, flagger_key_id: str | None = None, limit: int = 100) -> list[Case]:
-        """Open cases, most urgent first: minors' cases, then cases with an item sighted or
-        reappeared, then the oldest; only one flagger's when ``flagger_key_id`` is given."""
+        """Open cases, most urgent first: minors' cases, then cases with an item of a sent
+        notice overdue (unanswered past its due time, by the desk's clock), then cases with an
+        item sighted or reappeared, then the oldest; only one flagger's when
+        ``flagger_key_id`` is given."""
+        overdue = exists().where(
+            desk_notices.c.case_id == desk_cases.c.id,
+            desk_notices.c.state == NoticeState.SENT.value,
+            desk_notice_items.c.notice_id == desk_notices.c.id,
+            desk_notice_items.c.answered_at.is_(None),
+            desk_notice_items.c.due_at < self.clock.now(),
+        )
         sighted = exists().where(
             desk_items.c.case_id == desk_cases.c.id,
             desk_items.c.state.in_([ItemState.SIGHTED.value, ItemState.REAPPEARED.value]),
@@ -277,6 +289,7 @@ class Desk:
             .where(desk_cases.c.state.in_([s.value for s in OPEN_CASE_STATES]))
             .order_by(
                 case((desk_cases.c.branch == Branch.MINOR.value, 0), else_=1),
+                case((overdue, 0), else_=1),
                 case((sighted, 0), else_=1),
                 desk_cases.c.created_at,
                 desk_cases.c.id,
@@ -307,7 +320,8 @@ class Desk:
     def withdraw(self, number: str, actor: Actor) -> Case:
         """Withdraw a case, in one transaction: every item withdrawn; the bank entries its
         items claim, or whose ``source_ref`` names one of them (in any bank), withdrawn unless
-        another active item claims them; its sealed fields and data key erased."""
+        another active item claims them; its sealed fields, its notices' sealed records and its
+        data key erased (the notices' digests stay)."""
         now = self.clock.now()
         with self.store.write() as connection:
             row = _case_row(connection, number)
@@ -322,6 +336,9 @@ class Desk:
                     _set_item_state(connection, row.id, item, ItemState.WITHDRAWN, actor, now)
             withdrawn = self._release_entries(connection, row.id, [item.id for item in items])
             connection.execute(delete(desk_sealed).where(desk_sealed.c.case_id == row.id))
+            connection.execute(
+                update(desk_notices).where(desk_notices.c.case_id == row.id).values(sealed=None)
+            )
             connection.execute(
                 update(desk_cases)
                 .where(desk_cases.c.id == row.id)

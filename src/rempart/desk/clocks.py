@@ -9,11 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from rempart.desk.model import Branch
-from rempart.desk.notice_model import ClockStatus, Decision, EscalationStep
+from rempart.desk.notice_model import (
+    ESCALATION_LADDER,
+    MINOR_LADDER,
+    ClockStatus,
+    Decision,
+    EscalationStep,
+)
 from rempart.desk.platforms import Platform, PlatformBook
 
 __all__ = ["Deadline", "Rule", "clock_status", "deadline", "local_time", "rules_for", "suggested"]
@@ -30,12 +37,27 @@ class Rule:
 
     def to_json(self) -> dict[str, Any]:
         """The rule as a JSON-ready dict."""
-        raise NotImplementedError
+        return {
+            "jurisdiction": self.jurisdiction,
+            "hours": self.hours,
+            "starts": self.starts,
+            "provisional": self.provisional,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Rule:
         """The rule ``to_json`` gave."""
-        raise NotImplementedError
+        return cls(
+            jurisdiction=str(data["jurisdiction"]),
+            hours=int(data["hours"]),
+            starts="order" if data["starts"] == "order" else "sent",
+            provisional=bool(data["provisional"]),
+        )
+
+    def start(self, *, sent_at: datetime | None, order_at: datetime | None) -> datetime | None:
+        """When its clock starts: the notice's sending or the authority's order (None: not
+        yet)."""
+        return order_at if self.starts == "order" else sent_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,20 +75,50 @@ class Deadline:
 def rules_for(platform: Platform, book: PlatformBook, *, dsa_hours: int) -> tuple[Rule, ...]:
     """The deadline rules of the platform's jurisdictions; ``dsa_hours`` for those whose
     hours the deployment sets."""
-    raise NotImplementedError
+    return tuple(
+        Rule(
+            jurisdiction=law.name,
+            hours=dsa_hours if law.hours is None else law.hours,
+            starts=law.starts,
+            provisional=law.provisional,
+        )
+        for law in (book.jurisdictions[name] for name in platform.jurisdictions)
+    )
 
 
 def deadline(
     rules: Sequence[Rule], *, sent_at: datetime | None, order_at: datetime | None
 ) -> Deadline:
     """The strictest deadline of the rules whose start has happened (the earliest due
-    time); ties go to the rule listed first."""
-    raise NotImplementedError
+    time); ties go to the rule listed first. Hours are real hours from the start in UTC: a
+    change of clocks where the times are shown moves nothing."""
+    best: tuple[datetime, datetime, Rule] | None = None
+    for rule in rules:
+        start = rule.start(sent_at=sent_at, order_at=order_at)
+        if start is None:
+            continue
+        start = start.astimezone(UTC)
+        due = start + timedelta(hours=rule.hours)
+        if best is None or due < best[0]:
+            best = (due, start + (due - start) / 2, rule)
+    if best is None:
+        return Deadline(None, None, None, False)
+    due, reminder, rule = best
+    return Deadline(due, reminder, rule.jurisdiction, rule.provisional)
 
 
 def clock_status(due: Deadline, now: datetime, *, answered: bool) -> ClockStatus:
-    """Where the clock stands at ``now``."""
-    raise NotImplementedError
+    """Where the clock stands at ``now``: ``answered`` (a decision stopped it) before all,
+    ``not-sent`` while no clock runs (not sent, or only a clock from an order not given)."""
+    if answered:
+        return ClockStatus.ANSWERED
+    if due.due_at is None or due.reminder_at is None:
+        return ClockStatus.NOT_SENT
+    if now >= due.due_at:
+        return ClockStatus.OVERDUE
+    if now >= due.reminder_at:
+        return ClockStatus.REMINDER
+    return ClockStatus.RUNNING
 
 
 def suggested(
@@ -77,9 +129,13 @@ def suggested(
 ) -> tuple[EscalationStep, ...]:
     """The escalation steps to suggest, in order: none unless the item is overdue or
     refused; then those of its branch's ladder not taken yet."""
-    raise NotImplementedError
+    if status != ClockStatus.OVERDUE and outcome != Decision.REFUSED:
+        return ()
+    ladder = MINOR_LADDER if branch == Branch.MINOR else ESCALATION_LADDER
+    return tuple(step for step in ladder if step not in taken)
 
 
 def local_time(moment: datetime, timezone: str) -> datetime:
-    """``moment`` in the time zone ``timezone`` (an IANA name), for display."""
-    raise NotImplementedError
+    """``moment`` in the time zone ``timezone`` (an IANA name, as ``Settings.desk_timezone``
+    checked it), for display."""
+    return moment.astimezone(ZoneInfo(timezone))
