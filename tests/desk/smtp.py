@@ -125,7 +125,11 @@ class SmtpServer:
             return self.refuse
         content = envelope.content
         assert isinstance(content, bytes)  # decode_data is off: the raw bytes
-        message = email.message_from_bytes(content, policy=email.policy.default)
+        # Lines end as a mailbox stores them (\n), not as they travel (\r\n): a text part
+        # then reads back as it was written.
+        message = email.message_from_bytes(
+            content.replace(b"\r\n", b"\n"), policy=email.policy.default
+        )
         assert isinstance(message, EmailMessage)
         login = session.auth_data
         with self._lock:

@@ -17,7 +17,16 @@ from rempart.desk.i18n import environment, language_of
 from rempart.desk.notice_model import STATEMENTS, NoticeRecord, StatementOfReasons
 from rempart.desk.web import LOCALE, TEMPLATES
 
-__all__ = ["DOMAIN", "Rendered", "render", "render_html", "render_pdf", "render_text", "subject"]
+__all__ = [
+    "ATTACHMENT",
+    "DOMAIN",
+    "Rendered",
+    "render",
+    "render_html",
+    "render_pdf",
+    "render_text",
+    "subject",
+]
 
 DOMAIN: Final = "notices"
 """The gettext domain of the notices' catalogues (``notices.po``)."""
