@@ -28,15 +28,15 @@ from typing import Any, Final
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from rempart.config import Settings
-from rempart.desk.access import hash_secret, new_secret, normalise_case_number
-from rempart.desk.cases import Desk
+from rempart.desk.access import hash_secret, new_secret
+from rempart.desk.cases import Desk, _case_row, _event, _seal
 from rempart.desk.channels import SmtpChannel
-from rempart.desk.model import SYSTEM, VICTIM, Actor, event_row
-from rempart.desk.sealed import seal, unseal
+from rempart.desk.model import SYSTEM, VICTIM
+from rempart.desk.sealed import unseal
 from rempart.desk.states import CaseState
 from rempart.errors import CaseInvalidError, CaseNotFoundError
 from rempart.store import as_utc
-from rempart.store.schema import desk_cases, desk_events, desk_reset_tokens, desk_sealed
+from rempart.store.schema import desk_cases, desk_reset_tokens, desk_sealed
 
 __all__ = ["FIELD", "RESETS_PER_HOUR", "RESET_LIFETIME", "News", "check_address", "mask_address"]
 
@@ -123,7 +123,7 @@ class News:
     def address(self, number: str) -> str | None:
         """The case's news address, opened; None when it has none."""
         with self.desk.store.read() as connection:
-            row = _case(connection, number)
+            row = _case_row(connection, number)
             return self._open(connection, row)
 
     def set_address(self, number: str, address: str) -> None:
@@ -132,29 +132,21 @@ class News:
         address = check_address(address)
         now = self.desk.clock.now()
         with self.desk.store.write() as connection:
-            row = _case(connection, number)
+            row = _case_row(connection, number)
             if row.wrapped_key is None:
                 raise CaseInvalidError(f"case {row.number} is withdrawn")
             _erase(connection, row.id)
-            data_key = self._data_key(row)
-            connection.execute(
-                insert(desk_sealed).values(
-                    case_id=row.id,
-                    field=FIELD,
-                    author=VICTIM.label,
-                    sealed=seal(data_key, address, case_id=row.id, field=FIELD),
-                    created_at=now,
-                )
-            )
-            _event(connection, row.id, "news-address-set", now, VICTIM)
+            _seal(connection, row.id, self.desk._data_key(row), FIELD, address, VICTIM, now)
+            # Never the address: an event says what happened, not to whom it was written.
+            _event(connection, row.id, VICTIM, "news-address-set", now)
 
     def clear_address(self, number: str) -> None:
         """Remove the case's news address (nothing when it has none)."""
         now = self.desk.clock.now()
         with self.desk.store.write() as connection:
-            row = _case(connection, number)
+            row = _case_row(connection, number)
             if _erase(connection, row.id):
-                _event(connection, row.id, "news-address-removed", now, VICTIM)
+                _event(connection, row.id, VICTIM, "news-address-removed", now)
 
     # --- mails ------------------------------------------------------------------------------
 
@@ -164,7 +156,7 @@ class News:
         if self.channel is None:
             return
         with self.desk.store.read() as connection:
-            row = _case(connection, number)
+            row = _case_row(connection, number)
             address = self._open(connection, row)
         if address is None:
             return
@@ -178,16 +170,17 @@ class News:
         """Mail a one-time link to set a new secret, when the case has a news address and is
         not withdrawn; otherwise nothing, silently: the page says the same either way, and
         says nothing of the case. At most ``RESETS_PER_HOUR`` links a case an hour."""
-        if not self.resets or normalise_case_number(number) is None:
+        if not self.resets:
             return
         assert self.channel is not None  # self.resets says so
         now = self.desk.clock.now()
         token = secrets.token_urlsafe(32)
         with self.desk.store.write() as connection:
-            row = connection.execute(
-                select(desk_cases).where(desk_cases.c.number == normalise_case_number(number))
-            ).first()
-            if row is None or row.state == CaseState.WITHDRAWN:
+            try:
+                row = _case_row(connection, number)
+            except CaseNotFoundError:  # said nowhere: the page answers the same
+                return
+            if row.state == CaseState.WITHDRAWN:
                 return
             address = self._open(connection, row)
             recent = connection.execute(
@@ -208,7 +201,7 @@ class News:
                     expires_at=now + RESET_LIFETIME,
                 )
             )
-            _event(connection, row.id, "reset-link-sent", now, SYSTEM)
+            _event(connection, row.id, SYSTEM, "reset-link-sent", now)
         # After the commit: a link that was not mailed is one nobody holds, and expires.
         mail = _RESET[_language(row.language)]
         link = f"{self.desk_url}/desk/reset/{token}"
@@ -242,7 +235,7 @@ class News:
                 .where(desk_cases.c.id == found.case_id)
                 .values(secret_hash=hash_secret(secret), updated_at=now)
             )
-            _event(connection, found.case_id, "secret-reset", now, VICTIM)
+            _event(connection, found.case_id, VICTIM, "secret-reset", now)
             return str(found.number), secret
 
     # --- inside a transaction ---------------------------------------------------------------
@@ -257,12 +250,7 @@ class News:
         ).scalar()
         if sealed is None:
             return None
-        return unseal(self._data_key(row), sealed, case_id=row.id, field=FIELD)
-
-    def _data_key(self, row: Row[Any]) -> bytes:
-        # The key file as it is now: a rekey may have replaced the key that wrapped it.
-        self.desk.keys = self.desk.keys.current()
-        return self.desk.keys.unwrap(row.wrapped_key, row.wrapping_key_id, case_id=row.id)
+        return unseal(self.desk._data_key(row), sealed, case_id=row.id, field=FIELD)
 
 
 def check_address(address: str) -> str:
@@ -283,17 +271,7 @@ def mask_address(address: str) -> str:
     return f"{local[:1]}…@{domain}"
 
 
-def _case(connection: Connection, number: str) -> Row[Any]:
-    normal = normalise_case_number(number)
-    row = None
-    if normal is not None:
-        row = connection.execute(select(desk_cases).where(desk_cases.c.number == normal)).first()
-    if row is None:
-        raise CaseNotFoundError(f"no case {number[:32]!r}")
-    return row
-
-
-def _live_token(connection: Connection, token: str, now: datetime) -> Row[Any]:
+def _live_token(connection: Connection, token: str, now: datetime) -> Any:
     found = connection.execute(
         select(
             desk_reset_tokens.c.case_id,
@@ -317,11 +295,6 @@ def _erase(connection: Connection, case_id: int) -> int:
     return connection.execute(
         delete(desk_sealed).where(desk_sealed.c.case_id == case_id, desk_sealed.c.field == FIELD)
     ).rowcount
-
-
-def _event(connection: Connection, case_id: int, kind: str, now: datetime, actor: Actor) -> None:
-    # Never the address: an event says what happened, not to whom it was written.
-    connection.execute(insert(desk_events).values(**event_row(case_id, actor, kind, now)))
 
 
 def _token_hash(token: str) -> str:
