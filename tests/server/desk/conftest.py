@@ -204,9 +204,9 @@ def staff_visitor(server: DeskServer, key: str) -> Visitor:
 class LiveDesk:
     """The app with the desk under uvicorn on a loopback port, in a thread of this process."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, port: int | None = None) -> None:
         self.app = create_app(settings, desk=True)
-        self.port = free_port()
+        self.port = port or free_port()
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -8,8 +8,6 @@ followed), else the first of ``Accept-Language`` the desk speaks, else English.
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
-from functools import partial
 from pathlib import Path
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -43,17 +41,10 @@ class Catalogues:
             language: environment(templates, locale, language, DOMAIN, zone=ZoneInfo(timezone))
             for language in LANGUAGES
         }
-        for made in self._environments.values():
-            made.filters["moment"] = partial(_moment, zone=ZoneInfo(timezone))
 
     def environment(self, language: str) -> jinja2.Environment:
         """The environment that renders pages in ``language`` (one of ``LANGUAGES``)."""
         return self._environments[language]
-
-
-def _moment(moment: datetime, *, zone: tzinfo) -> str:
-    """A time as a ``datetime-local`` field holds it, in the desk's time zone."""
-    return moment.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
 
 
 def choose_language(request: Request) -> tuple[str, bool]:

@@ -11,6 +11,7 @@ same origin, the session's token, a live key) and is audited with the notice's r
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -124,7 +125,6 @@ async def notice_page(request: Request, reference: str) -> Response:
         suggested=suggested,
         reviewer=may(key, Permission.DESK_REVIEW),
         decisions=list(Decision),
-        now=desk(request).clock.now(),
     )
 
 
@@ -182,7 +182,7 @@ async def send(request: Request, reference: str) -> Response:
 async def delivery(request: Request, reference: str) -> Response:
     """Record a delivery made by hand: when, how, and the platform's ticket."""
     form, key = await _notice_post(request, reference, "notice-delivered")
-    at = local_moment(form.one("at"), desk_web(request).zone)
+    at = _moment(request, form)
     how = form.one("how")
     if not how:
         raise Problem("invalid-request", "say how the notice went (the form, a letter...)")
@@ -209,7 +209,7 @@ async def reply(request: Request, reference: str) -> Response:
         reference,
         staff(key),
         kind=kind,
-        at=local_moment(form.one("at"), desk_web(request).zone) if form.one("at") else None,
+        at=_moment(request, form),
         item_id=_whole(form.one("item"), "item") if form.one("item") else None,
         decision=decision,
         automated=automated if decision is not None else None,
@@ -231,7 +231,7 @@ async def order(request: Request, reference: str) -> Response:
         notices(request).order,
         reference,
         staff(key),
-        at=local_moment(form.one("at"), desk_web(request).zone),
+        at=_moment(request, form),
         order_ref=order_ref,
     )
     return _back(request, reference)
@@ -267,6 +267,14 @@ async def platforms(request: Request) -> Response:
         jurisdictions=sorted(book.jurisdictions.values(), key=lambda j: j.name),
         platforms=sorted(book.platforms.values(), key=lambda p: p.name),
     )
+
+
+def _moment(request: Request, form: Form) -> datetime:
+    """The form's ``at``, typed in the desk's time zone; now when left empty (a time typed to
+    the minute would fall before a notice sent within that minute)."""
+    if not form.one("at"):
+        return desk(request).clock.now()
+    return local_moment(form.one("at"), desk_web(request).zone)
 
 
 def _whole(value: str, what: str) -> int:
