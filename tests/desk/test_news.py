@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from rempart.config import load_settings
 from rempart.desk import VICTIM, AgeAnswer, Desk, DeskKeys, FixedClock, ItemInput
 from rempart.desk.access import secret_tag
 from rempart.desk.channels import SmtpChannel
 from rempart.desk.news import RESETS_PER_HOUR, News, check_address, mask_address
-from rempart.errors import CaseInvalidError, CaseNotFoundError, DeliveryFailedError
+from rempart.errors import CaseInvalidError, CaseNotFoundError, ConfigError, DeliveryFailedError
 from rempart.store import Store
 from rempart.store.schema import desk_events, desk_reset_tokens, desk_sealed
 from tests.desk import without_cases
@@ -212,3 +213,23 @@ def test_a_mail_server_that_is_down_fails_by_name(
     smtp_server.stop()
     with pytest.raises(DeliveryFailedError):
         news.notify(number)
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [
+        ("https://desk.example.org/", "https://desk.example.org"),
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
+        ("", ""),
+    ],
+)
+def test_the_desks_address_is_https_or_loopback(value: str, kept: str) -> None:
+    assert load_settings({"REMPART_DESK_URL": value}).desk_url == kept
+
+
+@pytest.mark.parametrize(
+    "value", ["http://desk.example.org", "desk.example.org", "https://x.example/?a=1", "ftp://x"]
+)
+def test_any_other_desk_address_is_refused_by_name(value: str) -> None:
+    with pytest.raises(ConfigError, match="REMPART_DESK_URL"):
+        load_settings({"REMPART_DESK_URL": value})
