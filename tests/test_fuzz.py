@@ -44,6 +44,7 @@ def as_deployed() -> Iterator[None]:
 def test_targets_are_found_and_each_has_seeds() -> None:
     assert "media" in TARGETS
     assert "policy" in TARGETS
+    assert "platforms" in TARGETS
     assert [name for name in TARGETS if not corpus_files(name)] == []
 
 

@@ -2,7 +2,7 @@
 database with a fixed clock, and ``Notices`` built from settings whose SMTP server is the
 test's (aiosmtpd on loopback). A module imports the fixtures it uses::
 
-    from tests.desk.noticing import clock, desk, make_notices  # noqa: F401
+    from tests.desk.noticing import clock_fixture, desk_fixture, make_notices_fixture
 """
 
 from __future__ import annotations
@@ -70,20 +70,20 @@ def link(host: str, path: str = "p/1") -> ItemInput:
     return ItemInput(url=f"https://{host}/{path}")
 
 
-@pytest.fixture
-def clock() -> FixedClock:
+@pytest.fixture(name="clock")
+def clock_fixture() -> FixedClock:
     return FixedClock(NOW)
 
 
-@pytest.fixture
-def desk(store: Store, tmp_path: Path, clock: FixedClock) -> Desk:
+@pytest.fixture(name="desk")
+def desk_fixture(store: Store, tmp_path: Path, clock: FixedClock) -> Desk:
     without_cases(store)
     keys = DeskKeys.create(tmp_path / "desk.key")
     return Desk(store, keys=keys, clock=clock, authority="PHAROS")
 
 
-@pytest.fixture
-def make_notices(
+@pytest.fixture(name="make_notices")
+def make_notices_fixture(
     desk: Desk, tmp_path: Path, smtp_server: SmtpServer
 ) -> Callable[..., Notices]:
     """Notices as settings make them: the test platforms, the notifier, the test's SMTP

@@ -10,11 +10,10 @@ import io
 import json
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from rempart.access.keys import ApiKeys
 from rempart.access.roles import Role
@@ -30,8 +29,8 @@ from rempart.desk import (
     ItemInput,
     ItemState,
     Nature,
-    NoticeState,
     Notices,
+    NoticeState,
     ReplyKind,
     staff,
 )
@@ -53,11 +52,11 @@ from tests.desk.noticing import (  # noqa: F401 (fixtures)
     NOW,
     OTHER_FLAGGER,
     REVIEWER,
-    clock,
-    desk,
+    clock_fixture,
+    desk_fixture,
     link,
     mail_text,
-    make_notices,
+    make_notices_fixture,
     pdf_of,
     pdf_text,
 )
@@ -148,9 +147,7 @@ def test_a_take_it_down_notice_without_a_signature_is_refused_by_name(
     notices = make_notices()
     number = desk.report(AgeAnswer.ADULT, [link("us.test")]).case.number
     draft = notices.draft(number, "take-it-down", REVIEWER)
-    assert [element for element, _ in notices.missing(draft.reference, REVIEWER)] == [
-        "signature"
-    ]
+    assert [element for element, _ in notices.missing(draft.reference, REVIEWER)] == ["signature"]
     with pytest.raises(NoticeInvalidError, match="typed signature") as refused:
         notices.send(draft.reference, REVIEWER)
     assert refused.value.element == "signature"
@@ -303,6 +300,30 @@ def test_a_notice_is_sent_once_unless_a_reviewer_asks_again(
     assert again.message_id == second_mail["Message-ID"]
 
 
+def test_a_notice_left_sending_is_sent_by_a_reviewer_only(
+    desk: Desk, make_notices: MakeNotices, smtp_server: SmtpServer
+) -> None:
+    notices = make_notices()
+    number = consented_case(desk, notices, link("social.test"))
+    draft = notices.draft(number, "social", REVIEWER)
+    with desk.store.write() as connection:  # as a crash between the two transactions leaves it
+        connection.execute(
+            update(desk_notices)
+            .where(desk_notices.c.id == int(draft.reference[2:]))
+            .values(state=NoticeState.SENDING.value)
+        )
+    with pytest.raises(NoticeInvalidError, match="being sent") as refused:
+        notices.send(draft.reference, REVIEWER)
+    assert refused.value.element == "state"
+    smtp_server.stop()
+    with pytest.raises(DeliveryFailedError):
+        notices.send(draft.reference, REVIEWER, again=True)
+    assert notices.get(draft.reference, REVIEWER).state == NoticeState.DRAFT
+    smtp_server.start()
+    assert notices.send(draft.reference, REVIEWER).state == NoticeState.SENT
+    assert len(smtp_server.messages) == 1
+
+
 def test_the_example_platform_is_never_sent_to(
     desk: Desk, make_notices: MakeNotices, smtp_server: SmtpServer
 ) -> None:
@@ -379,8 +400,14 @@ def test_who_may_see_and_act_on_notices(desk: Desk, make_notices: MakeNotices) -
         with pytest.raises(NoticeNotFoundError):
             notices.get(bad, REVIEWER)
     assert notices.get(draft.reference.lower(), REVIEWER).reference == draft.reference
-    # The victim reads, never acts.
-    assert notices.get(draft.reference, VICTIM).reference == draft.reference
+    # The victim reads their case's notices, never acts.
+    assert notices.get(draft.reference, VICTIM, case=number).reference == draft.reference
+    other = desk.report(AgeAnswer.ADULT, [link("social.test")]).case.number
+    with pytest.raises(NoticeNotFoundError) as elsewhere:
+        notices.get(draft.reference, VICTIM, case=other)
+    assert str(elsewhere.value) == str(hidden.value)
+    with pytest.raises(CaseInvalidError, match="signed in to"):
+        notices.get(draft.reference, VICTIM)
     assert [n.reference for n in notices.for_case(number, VICTIM)] == [draft.reference]
     with pytest.raises(CaseInvalidError, match="only staff"):
         notices.draft(number, "social", VICTIM)
@@ -425,7 +452,11 @@ def test_replies_stop_clocks_and_move_items(
         puid="puid-1",
     )
     notices.reply(
-        draft.reference, REVIEWER, kind=ReplyKind.DECISION, item_id=second, decision=Decision.REFUSED
+        draft.reference,
+        REVIEWER,
+        kind=ReplyKind.DECISION,
+        item_id=second,
+        decision=Decision.REFUSED,
     )
     notice = notices.reply(
         draft.reference,
@@ -437,7 +468,11 @@ def test_replies_stop_clocks_and_move_items(
     )
     by_item = {c.item_id: c for c in notice.clocks}
     assert [by_item[i].status for i in (first, second, third)] == [ClockStatus.ANSWERED] * 3
-    assert [by_item[i].outcome for i in (first, second, third)] == list(Decision)
+    assert [by_item[i].outcome for i in (first, second, third)] == [
+        Decision.REMOVED,
+        Decision.REFUSED,
+        Decision.RESTRICTED,
+    ]
     assert by_item[second].suggested == ESCALATION_LADDER
     assert by_item[first].suggested == ()
     states = {item.id: item.state for item in desk.get(number).items}
@@ -495,7 +530,11 @@ def test_a_form_platforms_notice_is_recorded_by_hand(
     assert sent.state == NoticeState.SENT
     assert sent.sent_at == at
     [delivery] = sent.deliveries
-    assert (delivery.ok, delivery.how, delivery.ticket) == (True, "the platform's web form", "UK-77")
+    assert (delivery.ok, delivery.how, delivery.ticket) == (
+        True,
+        "the platform's web form",
+        "UK-77",
+    )
     [item] = sent.clocks
     assert (item.due_at, item.jurisdiction, item.provisional) == (
         at + timedelta(hours=48),

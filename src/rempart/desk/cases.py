@@ -66,11 +66,22 @@ from rempart.desk.model import (
     check_mandate,
     check_text,
     desk_bank,
-    event_row,
     source_ref,
 )
 from rempart.desk.notice_model import NoticeState
-from rempart.desk.sealed import DeskKeys, seal, unseal
+from rempart.desk.rows import (
+    DESK_ROLES,
+    REVIEW_ROLES,
+    add_event,
+    check_owner,
+    check_role,
+    check_staff,
+    find_case,
+    seal_field,
+    set_item_state,
+    touch,
+)
+from rempart.desk.sealed import DeskKeys, unseal
 from rempart.desk.states import (
     OPEN_CASE_STATES,
     CaseState,
@@ -104,9 +115,6 @@ __all__ = ["Desk"]
 _NOT_FOUND: Final = "no case with this number and secret"
 # What an unknown number's secret is compared with, so that it costs what a wrong secret does.
 _NO_SECRET: Final = hash_secret("")
-# Roles that work at the desk (a platform's key does not).
-_DESK_ROLES: Final = frozenset({Role.ADMIN, Role.REVIEWER, Role.FLAGGER})
-_REVIEW_ROLES: Final = frozenset({Role.ADMIN, Role.REVIEWER})
 
 
 class Desk:
@@ -158,7 +166,7 @@ class Desk:
         language = check_language(language)
         now = self.clock.now()
         if actor.kind == "staff":
-            _check_role(actor, _DESK_ROLES, "report a case")
+            check_role(actor, DESK_ROLES, "report a case")
             if mandate is None:
                 raise CaseInvalidError("a flagger reports under a mandate: give its reference")
             check_mandate(mandate, now.date())
@@ -189,7 +197,7 @@ class Desk:
                 .where(desk_cases.c.id == case_id)
                 .values(wrapped_key=wrapped, wrapping_key_id=kid)
             )
-            _event(
+            add_event(
                 connection,
                 case_id,
                 actor,
@@ -200,12 +208,12 @@ class Desk:
             )
             self._insert_items(connection, case_id, branch, checked, actor, now)
             if words:
-                _seal(connection, case_id, data_key, "words", words, actor, now)
+                seal_field(connection, case_id, data_key, "words", words, actor, now)
             if mandate is not None:
                 if branch is Branch.MINOR:  # its reference and dates only: no free text, ever
                     mandate = replace(mandate, scope="")
                 text = json.dumps(mandate.to_json(), sort_keys=True)
-                _seal(connection, case_id, data_key, "mandate", text, actor, now)
+                seal_field(connection, case_id, data_key, "mandate", text, actor, now)
             return NewCase(_load_one(connection, number), secret)
 
     def sign_in(self, number: str, secret: str) -> Case:
@@ -231,7 +239,7 @@ class Desk:
         one it signed in with (``secret_tag``); ``CaseNotFoundError`` once a new secret
         replaced it: reissuing a secret ends the sessions of whoever held the old one."""
         with self.store.read() as connection:
-            row = _case_row(connection, number)
+            row = find_case(connection, number)
             if not tag_matches(tag, row.secret_hash):
                 raise CaseNotFoundError(_NOT_FOUND)
             return _load(connection, [row])[0]
@@ -241,15 +249,15 @@ class Desk:
         ``actor`` is a flagger that does not hold it (word for word the same: a flagger's key
         cannot tell which numbers are taken)."""
         with self.store.read() as connection:
-            row = _case_row(connection, number)
+            row = find_case(connection, number)
             if actor is not None:
-                _check_owner(actor, row)
+                check_owner(actor, row)
             return _load(connection, [row])[0]
 
     def events(self, number: str) -> list[Event]:
         """The case's history, oldest first."""
         with self.store.read() as connection:
-            row = _case_row(connection, number)
+            row = find_case(connection, number)
             rows = connection.execute(
                 select(desk_events)
                 .where(desk_events.c.case_id == row.id)
@@ -278,7 +286,7 @@ class Desk:
             desk_notices.c.state == NoticeState.SENT.value,
             desk_notice_items.c.notice_id == desk_notices.c.id,
             desk_notice_items.c.answered_at.is_(None),
-            desk_notice_items.c.due_at < self.clock.now(),
+            desk_notice_items.c.due_at <= self.clock.now(),
         )
         sighted = exists().where(
             desk_items.c.case_id == desk_cases.c.id,
@@ -306,15 +314,15 @@ class Desk:
         checked = check_items(items)
         now = self.clock.now()
         with self.store.write() as connection:
-            row = _case_row(connection, number)
-            _check_owner(actor, row)
+            row = find_case(connection, number)
+            check_owner(actor, row)
             state = CaseState(row.state)
             if state == CaseState.WITHDRAWN:
                 raise CaseStateConflictError(f"case {row.number} is withdrawn")
             self._insert_items(connection, row.id, Branch(row.branch), checked, actor, now)
             if state == CaseState.CLOSED:
                 _set_case_state(connection, row, CaseState.IN_REVIEW, actor, now)
-            _touch(connection, row.id, now)
+            touch(connection, row.id, now)
             return _load_one(connection, row.number)
 
     def withdraw(self, number: str, actor: Actor) -> Case:
@@ -324,7 +332,7 @@ class Desk:
         data key erased (the notices' digests stay)."""
         now = self.clock.now()
         with self.store.write() as connection:
-            row = _case_row(connection, number)
+            row = find_case(connection, number)
             _check_holder(actor, row, "withdraw it", victim=True)
             if row.state == CaseState.WITHDRAWN:
                 raise CaseStateConflictError(f"case {row.number} is withdrawn already")
@@ -333,7 +341,7 @@ class Desk:
             ).all()
             for item in items:
                 if item.state != ItemState.WITHDRAWN:
-                    _set_item_state(connection, row.id, item, ItemState.WITHDRAWN, actor, now)
+                    set_item_state(connection, row.id, item, ItemState.WITHDRAWN, actor, now)
             withdrawn = self._release_entries(connection, row.id, [item.id for item in items])
             connection.execute(delete(desk_sealed).where(desk_sealed.c.case_id == row.id))
             connection.execute(
@@ -349,7 +357,7 @@ class Desk:
                     updated_at=now,
                 )
             )
-            _event(
+            add_event(
                 connection,
                 row.id,
                 actor,
@@ -369,8 +377,8 @@ class Desk:
         note = check_text("note", note)
         now = self.clock.now()
         with self.store.write() as connection:
-            row = _case_row(connection, number)
-            _check_staff(actor, row)
+            row = find_case(connection, number)
+            check_staff(actor, row)
             check_case_move(CaseState(row.state), to)
             if note:
                 self._add_note(connection, row, note, actor, now)
@@ -383,16 +391,16 @@ class Desk:
         to = ItemState(to)
         now = self.clock.now()
         with self.store.write() as connection:
-            row = _case_row(connection, number)
-            _check_staff(actor, row)
+            row = find_case(connection, number)
+            check_staff(actor, row)
             item = _item_row(connection, row, item_id)
             check_item_move(ItemState(item.state), to)
             if to in (ItemState.WATCHING, ItemState.RECEIVED) and to != _first_state(item.pdq):
                 raise CaseInvalidError(
                     f"item {item_id} {'has' if item.pdq else 'has no'} hash: it cannot be {to}"
                 )
-            _set_item_state(connection, row.id, item, to, actor, now)
-            _touch(connection, row.id, now)
+            set_item_state(connection, row.id, item, to, actor, now)
+            touch(connection, row.id, now)
             return _load_one(connection, row.number)
 
     def confirm(self, number: str, item_id: int, actor: Actor) -> Case:
@@ -400,9 +408,9 @@ class Desk:
         from then on its matches block."""
         now = self.clock.now()
         with self.store.write() as connection:
-            row = _case_row(connection, number)
-            _check_staff(actor, row)
-            _check_role(actor, _REVIEW_ROLES, "confirm a hash")
+            row = find_case(connection, number)
+            check_staff(actor, row)
+            check_role(actor, REVIEW_ROLES, "confirm a hash")
             item = _item_row(connection, row, item_id)
             if item.pdq is None:
                 raise CaseInvalidError(f"item {item_id} has no hash to confirm")
@@ -412,8 +420,8 @@ class Desk:
                 raise CaseStateConflictError(f"item {item_id} is confirmed already")
             bank = desk_bank(Branch(row.branch), confirmed=True)
             self._claim(connection, item_id, bank, item.pdq, item.quality)
-            _event(connection, row.id, actor, "confirmed", now, item_id=item_id)
-            _touch(connection, row.id, now)
+            add_event(connection, row.id, actor, "confirmed", now, item_id=item_id)
+            touch(connection, row.id, now)
             return _load_one(connection, row.number)
 
     def add_note(self, number: str, text: str, actor: Actor) -> None:
@@ -423,21 +431,21 @@ class Desk:
             raise CaseInvalidError("a note needs some text")
         now = self.clock.now()
         with self.store.write() as connection:
-            row = _case_row(connection, number)
-            _check_staff(actor, row)
+            row = find_case(connection, number)
+            check_staff(actor, row)
             self._add_note(connection, row, note, actor, now)
-            _touch(connection, row.id, now)
+            touch(connection, row.id, now)
 
     def sealed(self, number: str, actor: Actor) -> list[SealedField]:
         """The case's sealed fields, opened, oldest first; staff only, and each reading is
         an event. Empty for a withdrawn case: they were erased."""
         now = self.clock.now()
         with self.store.write() as connection:
-            row = _case_row(connection, number)
-            _check_staff(actor, row)
+            row = find_case(connection, number)
+            check_staff(actor, row)
             if row.wrapped_key is None:
                 return []
-            data_key = self._data_key(row)
+            data_key = self.data_key(row)
             rows = connection.execute(
                 select(desk_sealed)
                 .where(desk_sealed.c.case_id == row.id)
@@ -452,7 +460,7 @@ class Desk:
                 )
                 for r in rows
             ]
-            _event(connection, row.id, actor, "sealed-read", now, detail={"fields": len(fields)})
+            add_event(connection, row.id, actor, "sealed-read", now, detail={"fields": len(fields)})
             return fields
 
     def new_secret(self, number: str, actor: Actor) -> str:
@@ -461,14 +469,14 @@ class Desk:
         now = self.clock.now()
         secret = new_secret()
         with self.store.write() as connection:
-            row = _case_row(connection, number)
+            row = find_case(connection, number)
             _check_holder(actor, row, "issue a new secret", victim=False)
             connection.execute(
                 update(desk_cases)
                 .where(desk_cases.c.id == row.id)
                 .values(secret_hash=hash_secret(secret), updated_at=now)
             )
-            _event(connection, row.id, actor, "secret-reissued", now)
+            add_event(connection, row.id, actor, "secret-reissued", now)
         return secret
 
     # --- inside a transaction ---------------------------------------------------------------
@@ -479,7 +487,8 @@ class Desk:
         self.keys = self.keys.current()
         return self.keys
 
-    def _data_key(self, row: Row[Any]) -> bytes:
+    def data_key(self, row: Row[Any]) -> bytes:
+        """The case's data key, unwrapped (for the desk's services, inside a transaction)."""
         return self._keys().unwrap(row.wrapped_key, row.wrapping_key_id, case_id=row.id)
 
     def _add_note(
@@ -489,8 +498,8 @@ class Desk:
             raise CaseInvalidError(MINOR_TEXT)
         if row.wrapped_key is None:
             raise CaseStateConflictError(f"case {row.number} is withdrawn")
-        _seal(connection, row.id, self._data_key(row), "note", note, actor, now)
-        _event(connection, row.id, actor, "note-added", now)
+        seal_field(connection, row.id, self.data_key(row), "note", note, actor, now)
+        add_event(connection, row.id, actor, "note-added", now)
 
     def _insert_items(
         self,
@@ -521,7 +530,7 @@ class Desk:
             ).scalar_one()
             if item.pdq is not None:
                 self._claim(connection, item_id, review, item.pdq, item.quality)
-            _event(
+            add_event(
                 connection,
                 case_id,
                 actor,
@@ -632,37 +641,13 @@ class Desk:
         )
 
 
-def _check_role(actor: Actor, roles: frozenset[Role], what: str) -> None:
-    if actor.role not in roles:
-        allowed = " or ".join(sorted(role.value for role in roles))
-        raise CaseInvalidError(f"only a key of role {allowed} may {what}")
-
-
-def _check_staff(actor: Actor, row: Row[Any]) -> None:
-    """Staff only; a flagger only on the cases it holds (others it is not told exist)."""
-    if actor.kind != "staff":
-        raise CaseInvalidError("only staff may do this")
-    _check_owner(actor, row)
-
-
-def _check_owner(actor: Actor, row: Row[Any]) -> None:
-    """A victim (the interface checked they signed in to this case) or a key that works at
-    the desk; a flagger only on its own cases."""
-    if actor.kind == "system":
-        raise CaseInvalidError("the system does not act on cases this way")
-    if actor.kind == "staff":
-        _check_role(actor, _DESK_ROLES, "work at the desk")
-    if actor.role == Role.FLAGGER and actor.key_id != row.flagger_key_id:
-        raise _no_case(row.number)  # as for a number that does not exist
-
-
 def _check_holder(actor: Actor, row: Row[Any], what: str, *, victim: bool) -> None:
     """The victim (where ``victim``), the flagger whose key holds the case, or an admin."""
     if (victim and actor.kind == "victim") or actor.role == Role.ADMIN:
         return
     if actor.kind == "staff" and actor.key_id == row.flagger_key_id:
         return
-    _check_owner(actor, row)  # a flagger is not told of others' cases
+    check_owner(actor, row)  # a flagger is not told of others' cases
     holders = "the victim, the flagger holding the case" if victim else "the flagger holding it"
     raise CaseInvalidError(f"only {holders} or an admin may {what}")
 
@@ -680,22 +665,6 @@ def _fresh_number(connection: Connection) -> str:
 def _first_state(pdq: str | None) -> ItemState:
     """An item with a hash is watched from the start; a URL alone waits to be acted on."""
     return ItemState.WATCHING if pdq is not None else ItemState.RECEIVED
-
-
-def _case_row(connection: Connection, number: str) -> Row[Any]:
-    normal = normalise_case_number(number)
-    row = None
-    if normal is not None:
-        row = connection.execute(select(desk_cases).where(desk_cases.c.number == normal)).first()
-    if row is None:
-        raise _no_case(number)
-    return row
-
-
-def _no_case(number: str) -> CaseNotFoundError:
-    """One message for a number that does not exist and for a case a flagger does not hold,
-    so that a flagger's key cannot tell which numbers are taken."""
-    return CaseNotFoundError(f"no case {number[:32]!r}")
 
 
 def _item_row(connection: Connection, case_row: Row[Any], item_id: int) -> Row[Any]:
@@ -719,85 +688,13 @@ def _set_case_state(
     connection.execute(
         update(desk_cases).where(desk_cases.c.id == row.id).values(state=to.value, updated_at=now)
     )
-    _event(
+    add_event(
         connection, row.id, actor, "moved", now, from_state=row.state, to_state=to, detail=detail
     )
 
 
-def _set_item_state(
-    connection: Connection,
-    case_id: int,
-    item: Row[Any],
-    to: ItemState,
-    actor: Actor,
-    now: datetime,
-) -> None:
-    connection.execute(
-        update(desk_items).where(desk_items.c.id == item.id).values(state=to.value, updated_at=now)
-    )
-    _event(
-        connection,
-        case_id,
-        actor,
-        "item-moved",
-        now,
-        item_id=item.id,
-        from_state=item.state,
-        to_state=to,
-    )
-
-
-def _touch(connection: Connection, case_id: int, now: datetime) -> None:
-    connection.execute(update(desk_cases).where(desk_cases.c.id == case_id).values(updated_at=now))
-
-
-def _event(
-    connection: Connection,
-    case_id: int,
-    actor: Actor,
-    kind: str,
-    now: datetime,
-    *,
-    item_id: int | None = None,
-    from_state: str | None = None,
-    to_state: str | None = None,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    row = event_row(
-        case_id,
-        actor,
-        kind,
-        now,
-        item_id=item_id,
-        from_state=from_state,
-        to_state=to_state,
-        detail=detail,
-    )
-    connection.execute(insert(desk_events).values(**row))
-
-
-def _seal(
-    connection: Connection,
-    case_id: int,
-    data_key: bytes,
-    field: str,
-    text: str,
-    actor: Actor,
-    now: datetime,
-) -> None:
-    connection.execute(
-        insert(desk_sealed).values(
-            case_id=case_id,
-            field=field,
-            author=actor.label,
-            sealed=seal(data_key, text, case_id=case_id, field=field),
-            created_at=now,
-        )
-    )
-
-
 def _load_one(connection: Connection, number: str) -> Case:
-    return _load(connection, [_case_row(connection, number)])[0]
+    return _load(connection, [find_case(connection, number)])[0]
 
 
 def _load(connection: Connection, rows: Sequence[Row[Any]]) -> list[Case]:

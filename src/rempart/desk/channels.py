@@ -222,7 +222,11 @@ class SmtpChannel:
         try:
             return self.password_file.read_text(encoding="utf-8").rstrip("\r\n")
         except (OSError, UnicodeDecodeError) as error:
-            reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+            reason = (
+                error.strerror or type(error).__name__
+                if isinstance(error, OSError)
+                else "not UTF-8 text"
+            )
             raise _StepError(
                 f"reading the password file {self.password_file}", OSError(reason)
             ) from None

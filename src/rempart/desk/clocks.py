@@ -97,6 +97,8 @@ def deadline(
         start = rule.start(sent_at=sent_at, order_at=order_at)
         if start is None:
             continue
+        if start.tzinfo is None:
+            raise ValueError("a deadline counts from aware times (store.as_utc reads them so)")
         start = start.astimezone(UTC)
         due = start + timedelta(hours=rule.hours)
         if best is None or due < best[0]:

@@ -32,18 +32,7 @@ from sqlalchemy import Connection, Row, delete, exists, insert, select, update
 from rempart.access.roles import Role
 from rempart.config import Settings
 from rempart.desk import clocks, render
-from rempart.desk.cases import (
-    _REVIEW_ROLES,
-    Desk,
-    _case_row,
-    _check_owner,
-    _check_role,
-    _check_staff,
-    _event,
-    _seal,
-    _set_item_state,
-    _touch,
-)
+from rempart.desk.cases import Desk
 from rempart.desk.channels import Channel, Outgoing, SmtpChannel, manual_delivery
 from rempart.desk.model import Actor, Branch, Mandate, check_language
 from rempart.desk.notice_model import (
@@ -71,6 +60,18 @@ from rempart.desk.notice_model import (
     StatementOfReasons,
 )
 from rempart.desk.platforms import Platform, PlatformBook
+from rempart.desk.rows import (
+    DESK_ROLES,
+    REVIEW_ROLES,
+    add_event,
+    check_owner,
+    check_role,
+    check_staff,
+    find_case,
+    seal_field,
+    set_item_state,
+    touch,
+)
 from rempart.desk.sealed import seal, unseal
 from rempart.desk.states import ItemState, check_item_move
 from rempart.errors import (
@@ -242,8 +243,8 @@ class Notices:
         profile = self.book.platform(platform)
         now = self.desk.clock.now()
         with self.desk.store.write() as connection:
-            row = _case_row(connection, number)
-            _check_staff(actor, row)
+            row = find_case(connection, number)
+            check_staff(actor, row)
             if row.wrapped_key is None:
                 raise CaseStateConflictError(f"case {row.number} is withdrawn")
             branch = Branch(row.branch)
@@ -277,7 +278,7 @@ class Notices:
                 insert(desk_notice_items),
                 [{"notice_id": new_id, "item_id": item_id} for item_id in chosen],
             )
-            _event(
+            add_event(
                 connection,
                 row.id,
                 actor,
@@ -289,14 +290,14 @@ class Notices:
                     "items": len(chosen),
                 },
             )
-            _touch(connection, row.id, now)
+            touch(connection, row.id, now)
             return self._notice(connection, self._notice_row(connection, new_id), row, now)
 
-    def record(self, reference: str, actor: Actor) -> NoticeRecord:
+    def record(self, reference: str, actor: Actor, *, case: str | None = None) -> NoticeRecord:
         """The notice's canonical record: as sent (opened from its seal), or for a draft as
-        it would be sent now."""
+        it would be sent now. ``case``: as for ``get``."""
         with self.desk.store.read() as connection:
-            loaded = self._load(connection, reference, actor)
+            loaded = self._load(connection, reference, actor, case=case)
             return self._record(connection, loaded, self.desk.clock.now())
 
     def missing(self, reference: str, actor: Actor) -> list[tuple[str, str]]:
@@ -313,10 +314,16 @@ class Notices:
         return found + ([problem] if problem else [])
 
     def render(
-        self, reference: str, actor: Actor, form: Literal["text", "html", "pdf"]
+        self,
+        reference: str,
+        actor: Actor,
+        form: Literal["text", "html", "pdf"],
+        *,
+        case: str | None = None,
     ) -> str | bytes:
-        """The notice rendered (text and HTML as ``str``, PDF as ``bytes``)."""
-        record = self.record(reference, actor)
+        """The notice rendered (text and HTML as ``str``, PDF as ``bytes``); ``case``: as
+        for ``get``."""
+        record = self.record(reference, actor, case=case)
         if form == "text":
             return render.render_text(record)
         if form == "html":
@@ -338,8 +345,11 @@ class Notices:
             loaded = self._load(connection, reference, actor, staff=True, lock=True)
             row = loaded.row
             previous = NoticeState(row.state)
+            # A failed attempt leaves the notice where it was: sent (sent again), else a draft
+            # (a reviewer may take over one left ``sending`` by a crash, with ``again``).
+            restore = NoticeState.SENT if previous == NoticeState.SENT else NoticeState.DRAFT
             if again:
-                _check_role(actor, _REVIEW_ROLES, "send a notice again")
+                check_role(actor, REVIEW_ROLES, "send a notice again")
             if previous != NoticeState.DRAFT and not again:
                 raise _state_error(row)
             platform = self.book.platform(row.platform)
@@ -370,7 +380,7 @@ class Notices:
             delivery = channel.send(outgoing, at=now, actor=actor.label)
         except Exception as exc:
             error = str(exc) if isinstance(exc, DeliveryFailedError) else type(exc).__name__
-            self._failed(row.id, previous, actor, now, error[:_MAX_TEXT])
+            self._failed(row.id, restore, actor, now, error[:_MAX_TEXT])
             raise
         with self.desk.store.write() as connection:
             loaded = self._load(connection, reference, actor, staff=True, lock=True)
@@ -491,7 +501,7 @@ class Notices:
                     .values(answered_at=at, outcome=decision.value)
                 )
                 self._move_items(connection, case_row, items, decision, actor, now)
-            _event(
+            add_event(
                 connection,
                 case_row.id,
                 actor,
@@ -504,7 +514,7 @@ class Notices:
                     "decision": decision.value if decision else None,
                 },
             )
-            _touch(connection, case_row.id, now)
+            touch(connection, case_row.id, now)
             notice = self._notice(connection, self._notice_row(connection, row.id), case_row, now)
         self._news(notice.case)
         return notice
@@ -539,7 +549,7 @@ class Notices:
             if row.state == NoticeState.SENT:
                 due = clocks.deadline(rules, sent_at=as_utc(row.sent_at), order_at=at)
                 self._restart_clocks(connection, row.id, due)
-            _event(
+            add_event(
                 connection,
                 loaded.case.id,
                 actor,
@@ -547,7 +557,7 @@ class Notices:
                 now,
                 detail={"reference": _reference_of(row), "platform": row.platform},
             )
-            _touch(connection, loaded.case.id, now)
+            touch(connection, loaded.case.id, now)
             return self._notice(connection, self._notice_row(connection, row.id), loaded.case, now)
 
     def escalate(
@@ -590,7 +600,7 @@ class Notices:
                     actor=actor.label,
                 )
             )
-            _event(
+            add_event(
                 connection,
                 case_row.id,
                 actor,
@@ -599,25 +609,25 @@ class Notices:
                 item_id=item_id,
                 detail={"reference": _reference_of(row), "step": step.value},
             )
-            _touch(connection, case_row.id, now)
+            touch(connection, case_row.id, now)
             return self._notice(connection, self._notice_row(connection, row.id), case_row, now)
 
     # --- reading --------------------------------------------------------------------------
 
-    def get(self, reference: str, actor: Actor) -> Notice:
-        """The notice; ``NoticeNotFoundError`` when there is none or the actor may not see
-        it (one message for both). A victim's: the interface checks that ``Notice.case`` is
-        the case they signed in to."""
+    def get(self, reference: str, actor: Actor, *, case: str | None = None) -> Notice:
+        """The notice; ``NoticeNotFoundError`` when there is none, it is not of ``case``
+        (when given), or the actor may not see it (one message for all). A victim gives
+        ``case``, the case they signed in to: a victim's actor does not say which."""
         with self.desk.store.read() as connection:
-            loaded = self._load(connection, reference, actor)
+            loaded = self._load(connection, reference, actor, case=case)
             return self._notice(connection, loaded.row, loaded.case, self.desk.clock.now())
 
     def for_case(self, number: str, actor: Actor) -> list[Notice]:
         """The case's notices, oldest first (a victim signed in to the case may read them)."""
         now = self.desk.clock.now()
         with self.desk.store.read() as connection:
-            case_row = _case_row(connection, number)
-            _check_owner(actor, case_row)
+            case_row = find_case(connection, number)
+            check_owner(actor, case_row)
             rows = connection.execute(
                 select(desk_notices)
                 .where(desk_notices.c.case_id == case_row.id)
@@ -630,7 +640,7 @@ class Notices:
         then by due time (a flagger: its own cases only)."""
         if actor.kind != "staff":
             raise CaseInvalidError("only staff may do this")
-        _check_role(actor, frozenset({Role.ADMIN, Role.REVIEWER, Role.FLAGGER}), "see clocks")
+        check_role(actor, DESK_ROLES, "see clocks")
         flagger = actor.key_id if actor.role == Role.FLAGGER else None
         found = self._running(numbers=None, flagger_key_id=flagger)
         return found[: max(0, limit)]
@@ -665,9 +675,9 @@ class Notices:
                 )
             )
             text = json.dumps(identity, sort_keys=True)
-            _seal(connection, row.id, self.desk._data_key(row), _IDENTITY, text, actor, now)
-            _event(connection, row.id, actor, "consent-given", now)
-            _touch(connection, row.id, now)
+            seal_field(connection, row.id, self.desk.data_key(row), _IDENTITY, text, actor, now)
+            add_event(connection, row.id, actor, "consent-given", now)
+            touch(connection, row.id, now)
 
     def withdraw_consent(self, number: str, actor: Actor) -> None:
         """Withdraw that consent: the sealed identity is erased; notices already sent stay."""
@@ -681,13 +691,13 @@ class Notices:
             ).rowcount
             if not erased:
                 raise CaseStateConflictError(f"case {row.number} has no consent to withdraw")
-            _event(connection, row.id, actor, "consent-withdrawn", now)
-            _touch(connection, row.id, now)
+            add_event(connection, row.id, actor, "consent-withdrawn", now)
+            touch(connection, row.id, now)
 
     def has_consent(self, number: str) -> bool:
         """Whether the case's victim has consented (and signed)."""
         with self.desk.store.read() as connection:
-            row = _case_row(connection, number)
+            row = find_case(connection, number)
             found = connection.execute(
                 select(
                     exists().where(
@@ -707,12 +717,16 @@ class Notices:
         *,
         staff: bool = False,
         lock: bool = False,
+        case: str | None = None,
     ) -> _Loaded:
-        """The notice and its case, for an actor who may see it (``staff``: act on it);
-        ``NoticeNotFoundError`` alike for a notice that does not exist and one a flagger
-        does not hold."""
+        """The notice and its case, for an actor who may see it (``staff``: act on it; a
+        victim: a notice of ``case``, the case they signed in to); ``NoticeNotFoundError``
+        alike for a notice that does not exist, one of another case, and one a flagger does
+        not hold."""
         if staff and actor.kind != "staff":
             raise CaseInvalidError("only staff may do this")
+        if actor.kind == "victim" and case is None:
+            raise CaseInvalidError("a victim reads the notices of the case they signed in to")
         found = self._notice_row(connection, notice_id(ref), lock=lock)
         if found is None:
             raise NoticeNotFoundError(f"no notice {ref[:32]!r}")
@@ -720,8 +734,10 @@ class Notices:
             select(desk_cases).where(desk_cases.c.id == found.case_id)
         ).one()
         try:
-            _check_owner(actor, case_row)
-        except CaseNotFoundError:  # a flagger's key is not told which notices exist
+            check_owner(actor, case_row)
+            if case is not None and find_case(connection, case).id != case_row.id:
+                raise CaseNotFoundError(case)
+        except CaseNotFoundError:  # not told which notices exist
             raise NoticeNotFoundError(f"no notice {ref[:32]!r}") from None
         return _Loaded(found, case_row)
 
@@ -734,7 +750,7 @@ class Notices:
     def _victim_case(self, connection: Connection, number: str, actor: Actor) -> Row[Any]:
         """The case, for its victim (signed in: the interface checked), of the adult branch,
         not withdrawn."""
-        row = _case_row(connection, number)
+        row = find_case(connection, number)
         if actor.kind != "victim":
             raise CaseInvalidError("only the victim gives or withdraws their consent")
         if row.branch == Branch.MINOR:
@@ -829,7 +845,7 @@ class Notices:
                 f"was erased (its digest {row.digest} stays)"
             )
         text = unseal(
-            self.desk._data_key(loaded.case),
+            self.desk.data_key(loaded.case),
             row.sealed,
             case_id=loaded.case.id,
             field=_record_field(row.id),
@@ -947,7 +963,7 @@ class Notices:
             if found is None:
                 return None
             if not data_key:
-                data_key.append(self.desk._data_key(case_row))
+                data_key.append(self.desk.data_key(case_row))
             return unseal(data_key[0], found, case_id=case_row.id, field=field)
 
         return read
@@ -1022,7 +1038,7 @@ class Notices:
                 sent_at=sent_at,
                 message_id=delivery.message_id,
                 digest=record.digest(),
-                sealed=_seal_record(self.desk._data_key(case_row), text, case_row.id, row.id),
+                sealed=_seal_record(self.desk.data_key(case_row), text, case_row.id, row.id),
                 rules=json.dumps([rule.to_json() for rule in rules], sort_keys=True),
                 last_error=None,
                 updated_at=now,
@@ -1033,7 +1049,7 @@ class Notices:
             connection, row.id, clocks.deadline(rules, sent_at=sent_at, order_at=order_at)
         )
         _delivery_row(connection, row.id, delivery)
-        _event(
+        add_event(
             connection,
             case_row.id,
             actor,
@@ -1041,7 +1057,7 @@ class Notices:
             now,
             detail={"reference": record.reference, "platform": record.platform},
         )
-        _touch(connection, case_row.id, now)
+        touch(connection, case_row.id, now)
 
     def _resent(
         self,
@@ -1065,7 +1081,7 @@ class Notices:
             )
         )
         _delivery_row(connection, row.id, delivery)
-        _event(
+        add_event(
             connection,
             loaded.case.id,
             actor,
@@ -1073,19 +1089,19 @@ class Notices:
             now,
             detail={"reference": _reference_of(row), "platform": row.platform, "again": True},
         )
-        _touch(connection, loaded.case.id, now)
+        touch(connection, loaded.case.id, now)
 
     def _failed(
-        self, notice: int, previous: NoticeState, actor: Actor, now: datetime, error: str
+        self, notice: int, state: NoticeState, actor: Actor, now: datetime, error: str
     ) -> None:
-        """A send that failed: the notice back where it was, with the error; a failed
+        """A send that failed: the notice back in ``state``, with the error; a failed
         delivery and an event (without the error, which may name the mail server)."""
         with self.desk.store.write() as connection:
             row = self._notice_row(connection, notice, lock=True)
             connection.execute(
                 update(desk_notices)
                 .where(desk_notices.c.id == notice)
-                .values(state=previous.value, last_error=error, updated_at=now)
+                .values(state=state.value, last_error=error, updated_at=now)
             )
             _delivery_row(
                 connection,
@@ -1099,7 +1115,7 @@ class Notices:
                     error=error,
                 ),
             )
-            _event(
+            add_event(
                 connection,
                 row.case_id,
                 actor,
@@ -1177,7 +1193,7 @@ class Notices:
                 check_item_move(current, target)
             except CaseStateConflictError:
                 continue
-            _set_item_state(connection, case_row.id, item, target, actor, now)
+            set_item_state(connection, case_row.id, item, target, actor, now)
 
     def _default_target(
         self, connection: Connection, row: Row[Any], items: Sequence[int], step: EscalationStep
@@ -1344,7 +1360,7 @@ class Notices:
         with self.desk.store.read() as connection:
             for notice, number in connection.execute(query).all():
                 row = self._notice_row(connection, notice)
-                case_row = _case_row(connection, number)
+                case_row = find_case(connection, number)
                 shown = self._notice(connection, row, case_row, now)
                 found.extend(
                     DueItem(number, case_row.branch, shown.reference, shown.platform, clock)

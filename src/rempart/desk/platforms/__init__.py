@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 from rempart.desk.model import check_language
 from rempart.desk.notice_model import ChannelKind
-from rempart.desk.platforms.files import Node, YamlFile, read_folder
+from rempart.desk.platforms.files import Node, parse, read_folder
 from rempart.errors import CaseInvalidError, PlatformUnknownError
 
 __all__ = [
@@ -173,9 +173,7 @@ class PlatformBook:
         """The built-in files and, when given, every ``*.yaml`` of ``folder`` (sorted);
         ``PlatformFileError`` naming the file and line of the first error."""
         here = resources.files(__name__)
-        files = [
-            YamlFile.parse(f"built-in/{name}", (here / name).read_bytes()) for name in BUILTIN_FILES
-        ]
+        files = [parse(f"built-in/{name}", (here / name).read_bytes()) for name in BUILTIN_FILES]
         if folder is not None:
             files += read_folder(folder)
         return _Builder().book(files)
@@ -227,12 +225,13 @@ class _Builder:
     def __init__(self) -> None:
         self.jurisdictions: dict[str, Jurisdiction] = {}
         self.platforms: dict[str, Platform] = {}
-        self.domains: dict[str, Platform] = {}
+        self.domains: dict[str, str] = {}
+        """Each domain's platform name and ``file:line``."""
 
-    def book(self, files: Sequence[YamlFile]) -> PlatformBook:
+    def book(self, files: Sequence[Node]) -> PlatformBook:
         """Every file's jurisdictions first (a platform may name one another file defines),
         then their platforms."""
-        entries = [entry for yaml_file in files for entry in _entries(yaml_file)]
+        entries = [entry for root in files for entry in _entries(root)]
         if len(entries) > MAX_ENTRIES:
             entries[MAX_ENTRIES][1].fail(f"more than {MAX_ENTRIES} entries in all the files")
         for section, key, value in entries:
@@ -273,18 +272,20 @@ class _Builder:
             key.fail(f"platform {name!r} is defined at {self.platforms[name].source} already")
         where = f"platform {name!r}"
         fields = value.fields(where, _PLATFORM_KEYS)
-        domains = tuple(_domain(node) for node in fields["domains"].items(f"{where}: domains"))
-        for domain, node in zip(domains, fields["domains"].items("domains"), strict=True):
+        domains = []
+        for node in fields["domains"].items(f"{where}: domains"):
+            domain = _domain(node)
             if domain in self.domains:
-                owner = self.domains[domain]
-                node.fail(f"domain {domain!r} is platform {owner.name!r}'s ({owner.source})")
+                node.fail(f"domain {domain!r} is platform {self.domains[domain]}")
+            self.domains[domain] = f"{name!r}'s ({node.source})"
+            domains.append(domain)
         laws = fields["jurisdictions"].items(f"{where}: jurisdictions")
         for law in laws:
             law.choice("a jurisdiction", tuple(self.jurisdictions))
-        platform = Platform(
+        self.platforms[name] = Platform(
             name=name,
             title=fields["title"].text("title") if "title" in fields else name,
-            domains=domains,
+            domains=tuple(domains),
             jurisdictions=tuple(law.text("a jurisdiction") for law in laws),
             dsa_online_platform=_flag(fields, "dsa_online_platform"),
             channel=_channel(fields["channel"]),
@@ -293,13 +294,11 @@ class _Builder:
             example=_flag(fields, "example"),
             source=key.source,
         )
-        self.platforms[name] = platform
-        self.domains.update(dict.fromkeys(domains, platform))
 
 
-def _entries(yaml_file: YamlFile) -> Iterator[tuple[str, Node, Node]]:
+def _entries(root: Node) -> Iterator[tuple[str, Node, Node]]:
     """A file's entries: ``(section, name's node, entry's node)``."""
-    top = yaml_file.root.fields("the file", _FILE_KEYS)
+    top = root.fields("the file", _FILE_KEYS)
     version = top["version"].integer("version")
     if version != 1:
         top["version"].fail(f"version {version} is not one this Rempart reads: write 1")

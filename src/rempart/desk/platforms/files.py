@@ -13,7 +13,7 @@ import yaml
 
 from rempart.errors import PlatformFileError
 
-__all__ = ["MAX_FILES", "MAX_FILE_BYTES", "Node", "YamlFile", "read_folder"]
+__all__ = ["MAX_FILES", "MAX_FILE_BYTES", "Node", "parse", "read_folder"]
 
 MAX_FILE_BYTES: Final = 1 << 20
 MAX_FILES: Final = 1000
@@ -113,41 +113,34 @@ class Node:
         return str(self.node.value).lower() in ("true", "yes", "on")
 
 
-@dataclass(frozen=True, slots=True)
-class YamlFile:
-    """A platform file's top node."""
-
-    root: Node
-
-    @classmethod
-    def parse(cls, source: str, raw: bytes) -> YamlFile:
-        """The file in ``raw`` (``source`` names it in errors)."""
-        if len(raw) > MAX_FILE_BYTES:
-            raise PlatformFileError(f"{source}:1: larger than {MAX_FILE_BYTES} bytes")
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = raw[: exc.start].count(b"\n") + 1
-            raise PlatformFileError(f"{source}:{line}: not UTF-8 text") from None
-        try:
-            node = yaml.compose(text, Loader=_Loader)
-        except _Refused as exc:
-            raise PlatformFileError(f"{source}:{exc.mark.line + 1}: {exc.reason}") from None
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = mark.line + 1 if mark is not None else 1
-            raise PlatformFileError(f"{source}:{line}: not valid YAML: {exc.problem}") from None
-        except yaml.YAMLError as exc:  # the reader's: a character YAML does not allow
-            line = text[: getattr(exc, "position", 0)].count("\n") + 1
-            raise PlatformFileError(f"{source}:{line}: not valid YAML: {exc}") from None
-        except RecursionError:
-            raise PlatformFileError(f"{source}:1: nested too deeply to read") from None
-        if node is None:
-            raise PlatformFileError(f"{source}:1: empty; a platform file holds version: 1")
-        return cls(Node(source, node))
+def parse(source: str, raw: bytes) -> Node:
+    """The top node of the file in ``raw`` (``source`` names it in errors)."""
+    if len(raw) > MAX_FILE_BYTES:
+        raise PlatformFileError(f"{source}:1: larger than {MAX_FILE_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise PlatformFileError(f"{source}:{line}: not UTF-8 text") from None
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except _Refused as exc:
+        raise PlatformFileError(f"{source}:{exc.mark.line + 1}: {exc.reason}") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        raise PlatformFileError(f"{source}:{line}: not valid YAML: {exc.problem}") from None
+    except yaml.YAMLError as exc:  # the reader's: a character YAML does not allow
+        line = text[: getattr(exc, "position", 0)].count("\n") + 1
+        raise PlatformFileError(f"{source}:{line}: not valid YAML: {exc}") from None
+    except RecursionError:
+        raise PlatformFileError(f"{source}:1: nested too deeply to read") from None
+    if node is None:
+        raise PlatformFileError(f"{source}:1: empty; a platform file holds version: 1")
+    return Node(source, node)
 
 
-def read_folder(folder: Path) -> list[YamlFile]:
+def read_folder(folder: Path) -> list[Node]:
     """Every ``*.yaml`` file of ``folder``, by name."""
     if not folder.is_dir():
         raise PlatformFileError(
@@ -163,7 +156,7 @@ def read_folder(folder: Path) -> list[YamlFile]:
                 raw = handle.read(MAX_FILE_BYTES + 1)
         except OSError as exc:
             raise PlatformFileError(f"{path}: cannot be read: {exc.strerror}") from None
-        files.append(YamlFile.parse(str(path), raw))
+        files.append(parse(str(path), raw))
     return files
 
 
