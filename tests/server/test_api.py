@@ -59,6 +59,16 @@ V1_PATHS = {
     "/v1/cases/{number}/items/{item_id}/confirm",
     "/v1/cases/{number}/withdraw",
     "/v1/cases/{number}/secret",
+    "/v1/notices",
+    "/v1/notices/due",
+    "/v1/notices/{reference}",
+    "/v1/notices/{reference}/preview",
+    "/v1/notices/{reference}/send",
+    "/v1/notices/{reference}/deliveries",
+    "/v1/notices/{reference}/replies",
+    "/v1/notices/{reference}/order",
+    "/v1/notices/{reference}/escalations",
+    "/v1/platforms",
 }
 # The server follows the database once a second; changes show within a few seconds.
 FOLLOW_DEADLINE = 8.0

@@ -310,6 +310,84 @@ ENDPOINTS += [
         lambda w, r: (f"{_CASE}/secret", {}),
     ),
 ]
+# The notices: a flagger's on its own cases, a reviewer's on all; 503 here too.
+_NUMBER = "R-AAAAAAAAAA"
+_NOTICE = "/v1/notices/N-1"
+_STAFF = (Permission.DESK_REPORT,)
+ENDPOINTS += [
+    Endpoint(
+        "POST",
+        "/v1/notices",
+        Permission.DESK_REVIEW,
+        503,
+        lambda w, r: ("/v1/notices", {"json": {"case": _NUMBER, "platform": "example"}}),
+        _STAFF,
+    ),
+    Endpoint(
+        "GET",
+        "/v1/notices",
+        Permission.DESK_REVIEW,
+        503,
+        _get(f"/v1/notices?case={_NUMBER}"),
+        _STAFF,
+    ),
+    Endpoint(
+        "GET", "/v1/notices/due", Permission.DESK_REVIEW, 503, _get("/v1/notices/due"), _STAFF
+    ),
+    Endpoint("GET", "/v1/notices/{reference}", Permission.DESK_REVIEW, 503, _get(_NOTICE), _STAFF),
+    Endpoint(
+        "GET",
+        "/v1/notices/{reference}/preview",
+        Permission.DESK_REVIEW,
+        503,
+        _get(f"{_NOTICE}/preview?format=pdf"),
+        _STAFF,
+    ),
+    Endpoint(
+        "POST",
+        "/v1/notices/{reference}/send",
+        Permission.DESK_REVIEW,
+        503,
+        lambda w, r: (f"{_NOTICE}/send", {}),
+        _STAFF,
+    ),
+    Endpoint(
+        "POST",
+        "/v1/notices/{reference}/deliveries",
+        Permission.DESK_REVIEW,
+        503,
+        lambda w, r: (
+            f"{_NOTICE}/deliveries",
+            {"json": {"at": "2026-12-01T10:00:00+00:00", "how": "web form"}},
+        ),
+        _STAFF,
+    ),
+    Endpoint(
+        "POST",
+        "/v1/notices/{reference}/replies",
+        Permission.DESK_REVIEW,
+        503,
+        lambda w, r: (f"{_NOTICE}/replies", {"json": {"kind": "receipt"}}),
+        _STAFF,
+    ),
+    Endpoint(
+        "POST",
+        "/v1/notices/{reference}/order",
+        Permission.DESK_REVIEW,
+        503,
+        lambda w, r: (f"{_NOTICE}/order", {"json": {"reference": "O-1"}}),
+        _STAFF,
+    ),
+    Endpoint(
+        "POST",
+        "/v1/notices/{reference}/escalations",
+        Permission.DESK_REVIEW,
+        503,
+        lambda w, r: (f"{_NOTICE}/escalations", {"json": {"step": "regulator"}}),
+        _STAFF,
+    ),
+    Endpoint("GET", "/v1/platforms", Permission.DESK_REVIEW, 503, _get("/v1/platforms"), _STAFF),
+]
 ROLES = [role.value for role in Role]
 
 

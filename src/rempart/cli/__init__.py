@@ -19,6 +19,7 @@ from rempart.cli.errors import ExitCode, RempartGroup
 from rempart.cli.gate import gate_command
 from rempart.cli.hash import hash_command
 from rempart.cli.match import match_command
+from rempart.cli.notice import notice_app
 from rempart.cli.persons import persons_app
 from rempart.cli.scan import scan_command
 from rempart.cli.serve import db_app, key_app, serve_command
@@ -77,6 +78,7 @@ app.add_typer(db_app, name="db")
 app.command("report")(report_command)
 app.add_typer(case_app, name="case")
 app.add_typer(desk_app, name="desk")
+app.add_typer(notice_app, name="notice")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -11,8 +11,8 @@ the desk's page, or with ``--mandate`` the console's under that mandate.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Sequence
+from contextlib import closing
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -20,12 +20,15 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, TypeVar
 
 import typer
 
+from rempart.cli.console import console_actor as _cli
+from rempart.cli.console import local_desk as _local_desk
+from rempart.cli.console import print_records as _print
 from rempart.cli.errors import ExitCode, exit_with
 from rempart.cli.options import FormatOption, current_settings
-from rempart.cli.output import OutputFormat, write_records
+from rempart.cli.output import OutputFormat
 
 if TYPE_CHECKING:
-    from rempart.desk import Actor, Case, Desk, ItemInput, Mandate
+    from rempart.desk import Case, ItemInput, Mandate
     from rempart.desk.platforms import Jurisdiction, Platform
 
 __all__ = ["case_app", "desk_app", "report_command"]
@@ -39,7 +42,6 @@ desk_app = typer.Typer(
     no_args_is_help=True,
 )
 
-CLI_LABEL: Final = "cli"
 REPORT_COLUMNS = ("number", "secret", "branch", "state", "authority", "items")
 CASE_COLUMNS = ("number", "branch", "state", "authority", "items", "created_at", "updated_at")
 ITEM_COLUMNS = ("id", "state", "confirmed", "pdq", "quality", "url", "sightings")
@@ -559,25 +561,6 @@ def _platform_row(platform: Platform) -> dict[str, Any]:
 # --- shared ----------------------------------------------------------------------------------
 
 
-@contextmanager
-def _local_desk() -> Iterator[Desk]:
-    """The desk on the local database (``REMPART_DATABASE_URL``), with the key file."""
-    from rempart.desk import Desk
-    from rempart.store import Store
-
-    settings = current_settings()
-    with closing(Store.open(settings.database_url)) as store:
-        yield Desk.from_settings(settings, store)
-
-
-def _cli() -> Actor:
-    """The actor the ``case`` commands act as: an admin at this machine's console."""
-    from rempart.access.roles import Role
-    from rempart.desk import Actor
-
-    return Actor(kind="staff", key_id=CLI_LABEL, role=Role.ADMIN)
-
-
 def _key_path() -> Path:
     path = current_settings().desk_key_file
     assert path is not None  # load_settings always resolves it
@@ -605,15 +588,3 @@ def _date(value: str | None, name: str) -> date | None:
 def _done(case: Case, outcome: str) -> None:
     _print([case.to_json()], OutputFormat.TABLE, CASE_COLUMNS)
     typer.echo(f"Case {case.number} {outcome}.", err=True)
-
-
-def _print(records: list[dict[str, Any]], fmt: OutputFormat, columns: Sequence[str]) -> None:
-    write_records(records, fmt, columns=columns, table_columns=columns, flatten=_cells)
-
-
-def _cells(record: dict[str, Any]) -> dict[str, str]:
-    """A record's cells: a list (a case's items) by its length, nothing for None."""
-    return {
-        name: str(len(value)) if isinstance(value, list) else "" if value is None else str(value)
-        for name, value in record.items()
-    }

@@ -36,7 +36,17 @@ from rempart.server.problems import (
     error_problem,
     problem_response,
 )
-from rempart.server.routes import admin, banks, cases, checks, docs, health, models, persons
+from rempart.server.routes import (
+    admin,
+    banks,
+    cases,
+    checks,
+    docs,
+    health,
+    models,
+    notices,
+    persons,
+)
 from rempart.server.routes.common import is_json, media_type
 from rempart.server.services import Services
 from rempart.store import Store
@@ -81,9 +91,10 @@ def create_app(settings: Settings, *, workers: int = 1, desk: bool = False) -> F
         swagger_ui_oauth2_redirect_url=None,
     )
     routers = [
-        module.router for module in (health, checks, models, banks, persons, cases, admin, docs)
+        module.router
+        for module in (health, checks, models, banks, persons, cases, notices, admin, docs)
     ]
-    routers.append(persons.old_router)
+    routers += [notices.platforms_router, persons.old_router]
     for router in routers:
         app.include_router(router)
     # Every route, for naming in the audit log a request refused before it was routed.

@@ -196,7 +196,8 @@ def _too_slow(detail: str) -> Problem:
 
 class SecurityHeaders:
     """``X-Content-Type-Options: nosniff`` on every response, and on HTML ones a
-    Content-Security-Policy that lets a page load only what this server serves. Every desk
+    Content-Security-Policy that lets a page load only what this server serves (unless the
+    response sets a stricter one of its own). Every desk
     response gets the desk's stricter policy, no referrer and no caching instead."""
 
     def __init__(self, app: ASGIApp) -> None:
@@ -221,7 +222,8 @@ class SecurityHeaders:
                 elif any(
                     name.lower() == b"content-type" and value.startswith(b"text/html")
                     for name, value in headers
-                ):
+                ) and not any(name.lower() == b"content-security-policy" for name, _ in headers):
+                    # A page that sets a stricter policy of its own (a notice's preview) keeps it.
                     headers.append((b"content-security-policy", CONTENT_SECURITY_POLICY.encode()))
                 message = {**message, "headers": headers}
             await send(message)
