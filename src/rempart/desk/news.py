@@ -29,9 +29,10 @@ from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from rempart.config import Settings
 from rempart.desk.access import hash_secret, new_secret
-from rempart.desk.cases import Desk, _case_row, _event, _seal
+from rempart.desk.cases import Desk
 from rempart.desk.channels import SmtpChannel
 from rempart.desk.model import SYSTEM, VICTIM
+from rempart.desk.rows import add_event, find_case, seal_field
 from rempart.desk.sealed import unseal
 from rempart.desk.states import CaseState
 from rempart.errors import CaseInvalidError, CaseNotFoundError
@@ -123,7 +124,7 @@ class News:
     def address(self, number: str) -> str | None:
         """The case's news address, opened; None when it has none."""
         with self.desk.store.read() as connection:
-            row = _case_row(connection, number)
+            row = find_case(connection, number)
             return self._open(connection, row)
 
     def set_address(self, number: str, address: str) -> None:
@@ -132,21 +133,21 @@ class News:
         address = check_address(address)
         now = self.desk.clock.now()
         with self.desk.store.write() as connection:
-            row = _case_row(connection, number)
+            row = find_case(connection, number)
             if row.wrapped_key is None:
                 raise CaseInvalidError(f"case {row.number} is withdrawn")
             _erase(connection, row.id)
-            _seal(connection, row.id, self.desk._data_key(row), FIELD, address, VICTIM, now)
+            seal_field(connection, row.id, self.desk.data_key(row), FIELD, address, VICTIM, now)
             # Never the address: an event says what happened, not to whom it was written.
-            _event(connection, row.id, VICTIM, "news-address-set", now)
+            add_event(connection, row.id, VICTIM, "news-address-set", now)
 
     def clear_address(self, number: str) -> None:
         """Remove the case's news address (nothing when it has none)."""
         now = self.desk.clock.now()
         with self.desk.store.write() as connection:
-            row = _case_row(connection, number)
+            row = find_case(connection, number)
             if _erase(connection, row.id):
-                _event(connection, row.id, VICTIM, "news-address-removed", now)
+                add_event(connection, row.id, VICTIM, "news-address-removed", now)
 
     # --- mails ------------------------------------------------------------------------------
 
@@ -156,7 +157,7 @@ class News:
         if self.channel is None:
             return
         with self.desk.store.read() as connection:
-            row = _case_row(connection, number)
+            row = find_case(connection, number)
             address = self._open(connection, row)
         if address is None:
             return
@@ -177,7 +178,7 @@ class News:
         token = secrets.token_urlsafe(32)
         with self.desk.store.write() as connection:
             try:
-                row = _case_row(connection, number)
+                row = find_case(connection, number)
             except CaseNotFoundError:  # said nowhere: the page answers the same
                 return
             if row.state == CaseState.WITHDRAWN:
@@ -201,7 +202,7 @@ class News:
                     expires_at=now + RESET_LIFETIME,
                 )
             )
-            _event(connection, row.id, SYSTEM, "reset-link-sent", now)
+            add_event(connection, row.id, SYSTEM, "reset-link-sent", now)
         # After the commit: a link that was not mailed is one nobody holds, and expires.
         mail = _RESET[_language(row.language)]
         link = f"{self.desk_url}/desk/reset/{token}"
@@ -235,7 +236,7 @@ class News:
                 .where(desk_cases.c.id == found.case_id)
                 .values(secret_hash=hash_secret(secret), updated_at=now)
             )
-            _event(connection, found.case_id, VICTIM, "secret-reset", now)
+            add_event(connection, found.case_id, VICTIM, "secret-reset", now)
             return str(found.number), secret
 
     # --- inside a transaction ---------------------------------------------------------------
@@ -250,7 +251,7 @@ class News:
         ).scalar()
         if sealed is None:
             return None
-        return unseal(self.desk._data_key(row), sealed, case_id=row.id, field=FIELD)
+        return unseal(self.desk.data_key(row), sealed, case_id=row.id, field=FIELD)
 
 
 def check_address(address: str) -> str:

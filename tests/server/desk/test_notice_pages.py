@@ -241,3 +241,21 @@ def test_notice_forms_need_the_session_and_its_token(notice_server: DeskServer) 
     assert (
         notice_server.app.state.services.notices.for_case(number, VICTIM)[0].state.value == "draft"
     )
+
+
+def test_a_draft_lacking_an_element_says_which_and_is_not_sent(
+    notice_server: DeskServer, smtp_server: SmtpServer
+) -> None:
+    visitor = notice_server.visitor()
+    number, _ = card(report(visitor, url=URL))  # no consent: no signature
+    reviewer = staff_visitor(notice_server, new_key(notice_server, Role.REVIEWER))
+    reference = _draft(reviewer, number)
+    page = reviewer.get(f"/desk/staff/notices/{reference}")
+    assert "What it lacks" in _text(page)
+    assert "<strong>signature</strong>" in page.text
+    assert re.search(r"<button type=\"submit\" disabled>Send the notice by e-mail", page.text)
+    refused = reviewer.post(f"/desk/staff/notices/{reference}/send")
+    assert refused.status_code == 422
+    assert "The notice is not complete" in _text(refused)
+    assert "signature" in refused.text
+    assert smtp_server.messages == []

@@ -88,7 +88,11 @@ async def _status_page(
         for item in case.items
         if item.url and (platform := book.for_url(item.url)) is not None
     }
-    needs = any(TAKE_IT_DOWN in book.platforms[name].jurisdictions for name in platforms)
+    needs = any(
+        TAKE_IT_DOWN in platform.jurisdictions
+        for name in platforms
+        if (platform := book.platforms.get(name)) is not None  # a profile removed since
+    )
     address = await run_in_threadpool(news(request).address, case.number)
     values.setdefault("news_problem", None)
     values.setdefault("consent_problem", None)
