@@ -94,6 +94,7 @@ def test_a_notice_is_drafted_previewed_sent_and_answered_and_the_victim_reads_it
     victim, number = _victim(notice_server)
     reviewer = staff_visitor(notice_server, new_key(notice_server, Role.REVIEWER))
     reference = _draft(reviewer, number)
+    assert "Draft a notice to" not in _text(reviewer.get(f"/desk/staff/cases/{number}"))
     page = reviewer.get(f"/desk/staff/notices/{reference}")
     assert page.status_code == 200
     assert "Nothing: every element its jurisdictions require is there." in _text(page)

@@ -48,10 +48,13 @@ def notices(request: Request) -> Notices:
 
 
 async def case_notices(request: Request, case: Case, key: ApiKey) -> dict[str, Any]:
-    """What a case's page shows of its notices: each notice, and the items grouped by the
-    platform that covers their host (those no profile names wait, saying which host)."""
+    """What a case's page shows of its notices: each notice, and the items no notice names
+    yet grouped by the platform that covers their host (those no profile names wait, saying
+    which host)."""
     found = notices(request)
     listed = await run_in_threadpool(found.for_case, case.number, staff(key))
+    # An item already in a notice to its platform is not offered again.
+    noticed = {(n.platform, clock.item_id) for n in listed for clock in n.clocks}
     platforms: dict[str, Platform] = {}
     covered: defaultdict[str, list[int]] = defaultdict(list)
     waiting: list[tuple[int, str]] = []
@@ -61,7 +64,7 @@ async def case_notices(request: Request, case: Case, key: ApiKey) -> dict[str, A
         platform = found.book.for_url(item.url)
         if platform is None:
             waiting.append((item.id, urlsplit(item.url).hostname or item.url))
-        else:
+        elif (platform.name, item.id) not in noticed:
             platforms[platform.name] = platform
             covered[platform.name].append(item.id)
     return {
