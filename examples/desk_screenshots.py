@@ -1,9 +1,11 @@
 """The desk's pages in English and French, as PNGs for docs/desk.md (``make screenshots``).
 
-Starts ``rempart serve --desk`` on a throwaway data folder, then walks the pages in Debian's
+Starts ``rempart serve --desk`` on a throwaway data folder, with one platform profile and a
+mail server on loopback (aiosmtpd, which keeps what it gets), then walks the pages in Debian's
 chromium as a victim and a reviewer would: the age question, the report form with a photo
 fingerprinted in the page (a landscape from scikit-image), the card, the status page, the
-reviewer's queue and the case. Writes ``docs/desk/<lang>-<page>.png``.
+consent form, the reviewer's queue and the case, a notice drafted, sent and answered, the
+platforms, and the victim's page with the notice. Writes ``docs/desk/<lang>-<page>.png``.
 
 Run: ``make screenshots`` (or ``python examples/desk_screenshots.py --out docs/desk``).
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import re
 import subprocess
 import sys
@@ -29,10 +32,24 @@ from playwright.sync_api import Page, ViewportSize
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tests.desk.browser import launch  # noqa: E402
+from tests.desk.smtp import SmtpServer  # noqa: E402
 from tests.server.running import free_port  # noqa: E402
 
 LANGUAGES = ("en", "fr")
 VIEWPORT: ViewportSize = {"width": 900, "height": 700}
+# A platform of the deployment's own (the shipped example one is never sent to).
+PLATFORMS = """\
+version: 1
+platforms:
+  social:
+    title: Example social network
+    domains: [example.org]
+    jurisdictions: [eu-dsa, us-take-it-down]
+    dsa_online_platform: true
+    channel:
+      email: abuse@example.org
+    language: en
+"""
 _CARD = re.compile(r"(R-[A-Z2-7]{10}).*?([A-Z2-7]{5}-[A-Z2-7]{5}-[A-Z2-7]{5}-[A-Z2-7]{5})", re.S)
 
 
@@ -47,15 +64,33 @@ def rempart(*args: str, env: dict[str, str]) -> str:
 
 
 @contextmanager
-def desk(data: Path) -> Iterator[tuple[str, str]]:
-    """A desk served on loopback: its URL and a reviewer's API key."""
-    env = {"PATH": "/usr/bin:/bin", "REMPART_DATA_DIR": str(data), "HOME": str(data)}
+def desk(data: Path, mail: SmtpServer) -> Iterator[tuple[str, str]]:
+    """A desk served on loopback, sending notices and news to ``mail``: its URL and a
+    reviewer's API key."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    platforms = data.parent / "platforms"
+    platforms.mkdir(parents=True, exist_ok=True)
+    (platforms / "platforms.yaml").write_text(PLATFORMS)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "REMPART_DATA_DIR": str(data),
+        "HOME": str(data),
+        "REMPART_DESK_PLATFORMS": str(platforms),
+        "REMPART_DESK_NOTIFIER_NAME": "Example association",
+        "REMPART_DESK_NOTIFIER_EMAIL": "desk@example.net",
+        "REMPART_DESK_TIMEZONE": "Europe/Paris",
+        "REMPART_DESK_URL": url,
+        "REMPART_SMTP_HOST": mail.host,
+        "REMPART_SMTP_PORT": str(mail.port),
+        "REMPART_SMTP_SECURITY": "none",
+        # A checkout not installed (a worktree) names its sources here.
+        **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}),
+    }
     rempart("desk", "init", env=env)
     created = rempart("key", "create", "--role", "reviewer", "--name", "screenshots", env=env)
     key = re.search(r"rmp_\S+", created)
     assert key, created
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
         [sys.executable, "-m", "rempart", "serve", "--desk", "--port", str(port)],
         env=env,
@@ -108,7 +143,11 @@ def shoot(out: Path) -> list[Path]:
     """Every page in every language; the files written."""
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    with tempfile.TemporaryDirectory() as name, desk(Path(name) / "data") as (url, key):
+    with (
+        tempfile.TemporaryDirectory() as name,
+        SmtpServer() as mail,
+        desk(Path(name) / "data", mail) as (url, key),
+    ):
         photo = landscape(Path(name))
         with launch() as browser:
             for lang in LANGUAGES:
@@ -136,6 +175,13 @@ def shoot(out: Path) -> list[Path]:
                 page.click("main form button[type=submit]")
                 page.wait_for_load_state()
                 snap("status")
+                page.fill("#consent-name", "Camille Martin")
+                page.fill("#consent-contact", "camille@example.net")
+                page.fill("#consent-signature", "Camille Martin")
+                page.check("#consent-confirm")
+                page.locator("#consent").scroll_into_view_if_needed()
+                snap("consent")
+                page.click("form[action='/desk/status/consent'] button")
                 page.goto(f"{url}/desk/staff")
                 page.fill("#key", key)
                 page.click("main form button[type=submit]")
@@ -143,6 +189,22 @@ def shoot(out: Path) -> list[Path]:
                 snap("staff-queue")
                 page.goto(f"{url}/desk/staff/cases/{found.group(1)}")
                 snap("staff-case")
+                page.click("form[action$='/notices'] button")
+                page.wait_for_load_state()
+                page.click("form[action$='/send'] button")
+                page.wait_for_load_state()
+                page.check("#kind-receipt")
+                page.click("form[action$='/reply'] button")
+                page.wait_for_load_state()
+                snap("staff-notice")
+                page.goto(f"{url}/desk/staff/platforms")
+                snap("staff-platforms")
+                page.goto(f"{url}/desk/sign-in")
+                page.fill("#number", found.group(1))
+                page.fill("#secret", found.group(2))
+                page.click("main form button[type=submit]")
+                page.wait_for_load_state()
+                snap("status-notice")
                 page.close()
                 written += shots.written
     return written

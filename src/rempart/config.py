@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rempart.errors import ConfigError
@@ -222,6 +223,13 @@ SETTINGS: Final = (
         "e.g. Europe/Paris.",
     ),
     Setting(
+        "desk_url",
+        "",
+        "Public address the desk is served under, e.g. https://desk.example.org (its pages at "
+        "/desk): the only one victims' mails link to (default: none: news mails carry no "
+        "link, and a lost secret cannot be reset by mail).",
+    ),
+    Setting(
         "smtp_host",
         "",
         "Mail server notices and victims' news are sent through (default: none; notices are "
@@ -281,6 +289,7 @@ class Settings:
     desk_dsa_hours: int = 0
     desk_regulator: str = "Arcom"
     desk_timezone: str = "UTC"
+    desk_url: str = ""
     smtp_host: str = ""
     smtp_port: int = DEFAULT_SMTP_PORT
     smtp_security: str = "starttls"
@@ -348,6 +357,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         desk_dsa_hours=int(values["desk_dsa_hours"]),
         desk_regulator=str(values["desk_regulator"]) or "Arcom",
         desk_timezone=_timezone(str(values["desk_timezone"]) or "UTC"),
+        desk_url=_desk_url(str(values["desk_url"])),
         smtp_host=str(values["smtp_host"]),
         smtp_port=int(values["smtp_port"]),
         smtp_security=_smtp_security(str(values["smtp_security"]) or "starttls"),
@@ -370,6 +380,26 @@ def _timezone(name: str) -> str:
             f"REMPART_DESK_TIMEZONE={name!r} is not a time zone (e.g. UTC, Europe/Paris)"
         ) from None
     return name
+
+
+def _desk_url(value: str) -> str:
+    """The desk's address as links write it: https, or http to a loopback host only (a
+    victim's link must not cross a network in clear)."""
+    parts = urlsplit(value.rstrip("/"))
+    if not value:
+        return ""
+    loopback = parts.hostname in {"localhost", "127.0.0.1", "::1"}
+    if (
+        not parts.hostname
+        or parts.query
+        or parts.fragment
+        or not (parts.scheme == "https" or (parts.scheme == "http" and loopback))
+    ):
+        raise ConfigError(
+            f"REMPART_DESK_URL={value!r} is not the desk's address: https://HOST[:PORT][/PATH] "
+            "(http only to a loopback host)"
+        )
+    return value.rstrip("/")
 
 
 def _smtp_security(value: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gettext
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from functools import partial
 from pathlib import Path
 from typing import Final
@@ -42,10 +42,12 @@ def translations(locale: Path, language: str, domain: str) -> gettext.GNUTransla
     return gettext.GNUTranslations(compiled)
 
 
-def environment(templates: Path, locale: Path, language: str, domain: str) -> jinja2.Environment:
+def environment(
+    templates: Path, locale: Path, language: str, domain: str, *, zone: tzinfo = UTC
+) -> jinja2.Environment:
     """A Jinja2 environment for the templates under ``templates``, speaking ``language`` from
     the catalogue of ``domain``: HTML escaped, plain text (``.txt``) as it is, and a ``when``
-    filter that writes a time as people of the language do."""
+    filter that writes a time as people of the language do, in the time zone ``zone``."""
     made = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates),
         # Text goes out as text (a mail's body): escaping it would show "&amp;" to its reader.
@@ -57,10 +59,11 @@ def environment(templates: Path, locale: Path, language: str, domain: str) -> ji
     )
     found = translations(locale, language, domain)
     made.install_gettext_translations(found, newstyle=True)  # type: ignore[attr-defined]
-    made.filters["when"] = partial(_when, language=language)
+    made.filters["when"] = partial(_when, language=language, zone=zone)
     return made
 
 
-def _when(moment: datetime, *, language: str) -> str:
-    """A time as people of ``language`` write it, in UTC ("1 décembre 2026 à 21:08:01 UTC")."""
-    return format_datetime(moment, "long", tzinfo=UTC, locale=language)
+def _when(moment: datetime, *, language: str, zone: tzinfo) -> str:
+    """A time as people of ``language`` write it, in ``zone`` ("1 décembre 2026 à 21:08:01
+    UTC")."""
+    return format_datetime(moment, "long", tzinfo=zone, locale=language)

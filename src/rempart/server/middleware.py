@@ -35,6 +35,7 @@ __all__ = [
     "DESK_CONTENT_SECURITY_POLICY",
     "DESK_FORM_LIMIT",
     "DESK_PREFIX",
+    "DESK_PREVIEW_CONTENT_SECURITY_POLICY",
     "JSON_LIMIT",
     "MIN_BODY_RATE",
     "PROTECTED_PATHS",
@@ -72,13 +73,21 @@ DESK_FORM_LIMIT: Final = 64 * 1024
 DESK_CONTENT_SECURITY_POLICY: Final = (
     "default-src 'none'; script-src 'self'; worker-src 'self'; style-src 'self'; "
     "img-src 'self' blob: data:; connect-src 'none'; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'"
+    "frame-src 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+# A notice's HTML preview, shown in a sandboxed frame of the staff's notice page: its own
+# inline style, nothing run, nothing fetched, no form, framed by the desk only.
+DESK_PREVIEW_CONTENT_SECURITY_POLICY: Final = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; sandbox; "
+    "form-action 'none'; frame-ancestors 'self'; base-uri 'none'"
+)
+_PREVIEW: Final = DESK_PREVIEW_CONTENT_SECURITY_POLICY.encode()
 _DESK_HEADERS: Final = (
     (b"content-security-policy", DESK_CONTENT_SECURITY_POLICY.encode()),
     (b"referrer-policy", b"no-referrer"),
     (b"cache-control", b"no-store"),
 )
+_PREVIEW_HEADERS: Final = ((b"content-security-policy", _PREVIEW), *_DESK_HEADERS[1:])
 
 
 class Authentication:
@@ -205,9 +214,11 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = [*message.get("headers", ()), (b"x-content-type-options", b"nosniff")]
                 if desk:
+                    # A notice's preview keeps its stricter policy; any other, the desk's.
+                    preview = (b"content-security-policy", _PREVIEW) in headers
                     replaced = {name for name, _ in _DESK_HEADERS}
                     headers = [h for h in headers if h[0].lower() not in replaced]
-                    headers.extend(_DESK_HEADERS)
+                    headers.extend(_PREVIEW_HEADERS if preview else _DESK_HEADERS)
                 elif any(
                     name.lower() == b"content-type" and value.startswith(b"text/html")
                     for name, value in headers

@@ -18,6 +18,7 @@ from rempart.server.budget import DecodeBudget
 
 if TYPE_CHECKING:
     from rempart.desk import Desk
+    from rempart.desk.news import News
     from rempart.desk.notices import Notices
 
 __all__ = ["Services"]
@@ -31,12 +32,14 @@ class Services:
     (``rempart serve --desk`` refuses to start without one); None otherwise, and ``/v1/cases``
     answers 503 ``desk-unavailable``. ``notices``: the notices to platforms of the desk's
     cases, on when the desk is (``/v1/notices`` and ``/v1/platforms`` likewise answer 503).
+    ``news``: the victims' news addresses and reset links, on when the desk is.
     """
 
     runtime: Runtime
     workers: int = 1
     desk: Desk | None = field(init=False, default=None)
     notices: Notices | None = field(init=False, default=None)
+    news: News | None = field(init=False, default=None)
     keys: ApiKeys = field(init=False)
     auth: Authenticator = field(init=False)
     audit: AuditWriter = field(init=False)
@@ -57,11 +60,13 @@ class Services:
         )
         if settings.desk_key_file is not None and settings.desk_key_file.exists():
             from rempart.desk import Desk  # the desk extra: only where the desk is on
+            from rempart.desk.news import News
             from rempart.desk.notices import Notices
 
             self.desk = Desk.from_settings(settings, self.runtime.store)
-            # The victim's news mail (on_news) is given here once the desk's pages send it.
-            self.notices = Notices.from_settings(settings, self.desk)
+            self.news = News.from_settings(settings, self.desk)
+            # A victim with a news address hears that a notice was sent or answered.
+            self.notices = Notices.from_settings(settings, self.desk, on_news=self.news.notify)
         self.runtime.also_follow(self.auth.reload)
         self.runtime.also_follow(self._count_hashes)
 

@@ -28,6 +28,8 @@ from rempart.desk import Desk, DeskKeys, FixedClock
 from rempart.server import create_app
 from rempart.server.desk.session import COOKIE
 from rempart.store import Store
+from tests.desk.noticing import NOTIFIER_EMAIL, NOTIFIER_NAME, PLATFORMS
+from tests.desk.smtp import SmtpServer, smtp_server_fixture  # noqa: F401
 from tests.server.inprocess import InProcessServer
 from tests.server.running import free_port
 
@@ -36,11 +38,30 @@ START = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
-def desk_settings(data_dir: Path) -> Settings:
-    """Settings on ``data_dir`` (its SQLite database), with a desk key file made there."""
+def desk_settings(data_dir: Path, **environ: str) -> Settings:
+    """Settings on ``data_dir`` (its SQLite database), with a desk key file made there, and
+    any other ``REMPART_*`` given."""
     data_dir.mkdir(parents=True, exist_ok=True)
     DeskKeys.create(data_dir / "desk.key")
-    return load_settings({"REMPART_DATA_DIR": str(data_dir)})
+    return load_settings({"REMPART_DATA_DIR": str(data_dir), **environ})
+
+
+def notice_environ(folder: Path, smtp: SmtpServer, *, desk_url: str = ORIGIN) -> dict[str, str]:
+    """The settings of a desk that sends notices: the test platforms (``PLATFORMS``) in
+    ``folder``, the notifier, the test's mail server on loopback, the desk's address and a
+    time zone other than UTC (Paris: times on the pages are an hour ahead in winter)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "platforms.yaml").write_text(PLATFORMS)
+    return {
+        "REMPART_DESK_PLATFORMS": str(folder),
+        "REMPART_DESK_NOTIFIER_NAME": NOTIFIER_NAME,
+        "REMPART_DESK_NOTIFIER_EMAIL": NOTIFIER_EMAIL,
+        "REMPART_DESK_TIMEZONE": "Europe/Paris",
+        "REMPART_DESK_URL": desk_url,
+        "REMPART_SMTP_HOST": smtp.host,
+        "REMPART_SMTP_PORT": str(smtp.port),
+        "REMPART_SMTP_SECURITY": "none",
+    }
 
 
 class DeskServer(InProcessServer):
@@ -132,6 +153,19 @@ def desk_server(tmp_path: Path) -> Iterator[DeskServer]:
 
 
 @pytest.fixture
+def notice_server(tmp_path: Path, smtp_server: SmtpServer) -> Iterator[DeskServer]:
+    """A desk that sends notices (``notice_environ``) to the test's mail server; its cases,
+    notices and sessions on one fixed clock (``server.clock``)."""
+    environ = notice_environ(tmp_path / "platforms", smtp_server)
+    server = DeskServer(desk_settings(tmp_path / "data", **environ))
+    server.app.state.desk_web.sessions.clock = FixedClock(START)
+    server.start()
+    server.desk.clock = server.clock
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def keys(desk_server: DeskServer) -> dict[str, str]:
     """An API key per role (by role name) in the desk server's database."""
     made = ApiKeys(desk_server.store)
@@ -153,6 +187,11 @@ def card(response: httpx.Response) -> tuple[str, str]:
     return number.group(0), secret.group(0)
 
 
+def new_key(server: DeskServer, role: Role) -> str:
+    """A new API key of ``role`` in the server's database."""
+    return ApiKeys(server.store).create(role, name=f"desk {role.value}").secret
+
+
 def staff_visitor(server: DeskServer, key: str) -> Visitor:
     """A staff member signed in with ``key``."""
     visitor = server.visitor()
@@ -165,9 +204,9 @@ def staff_visitor(server: DeskServer, key: str) -> Visitor:
 class LiveDesk:
     """The app with the desk under uvicorn on a loopback port, in a thread of this process."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, port: int | None = None) -> None:
         self.app = create_app(settings, desk=True)
-        self.port = free_port()
+        self.port = port or free_port()
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -11,19 +11,25 @@ import pytest
 
 from rempart.access.keys import ApiKeys, Role
 from tests.desk.browser import browser_fixture  # noqa: F401
-from tests.server.desk.conftest import LiveDesk, desk_settings
+from tests.desk.smtp import SmtpServer
+from tests.server.desk.conftest import LiveDesk, desk_settings, notice_environ
 
 if TYPE_CHECKING:  # Playwright may be absent: the fixtures then skip
     from playwright.sync_api import Browser, Page
 
 SERIOUS = {"serious", "critical"}
+CARD = re.compile(r"(R-[A-Z2-7]{10}).*?([A-Z2-7]{5}-[A-Z2-7]{5}-[A-Z2-7]{5}-[A-Z2-7]{5})", re.S)
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveDesk]:
-    server = LiveDesk(desk_settings(tmp_path_factory.mktemp("desk") / "data")).start()
-    yield server
-    server.stop()
+    """A desk that sends notices, to a mail server of its own."""
+    folder = tmp_path_factory.mktemp("desk")
+    with SmtpServer() as mail:
+        environ = notice_environ(folder / "platforms", mail)
+        server = LiveDesk(desk_settings(folder / "data", **environ)).start()
+        yield server
+        server.stop()
 
 
 def _violations(page: Page) -> list[dict[str, Any]]:
@@ -37,8 +43,9 @@ def _violations(page: Page) -> list[dict[str, Any]]:
     ]
 
 
-def _victim_pages(page: Page, url: str) -> Iterator[str]:
-    """Walk the victim's pages, yielding each one's name once it is shown."""
+def _victim_pages(page: Page, url: str, card: list[str]) -> Iterator[str]:
+    """Walk the victim's pages, yielding each one's name once it is shown; ``card`` gets the
+    case's number and secret."""
     page.goto(f"{url}/desk")
     yield "home"
     page.goto(f"{url}/desk/report")
@@ -50,11 +57,31 @@ def _victim_pages(page: Page, url: str) -> Iterator[str]:
     page.fill("#urls", "not a link")
     page.click("#report button[type=submit]")
     yield "report: refused, to correct"
-    page.fill("#urls", "https://example.com/a")
+    page.fill("#urls", "https://example.org/a")  # a platform under TAKE IT DOWN
     page.click("#report button[type=submit]")
     yield "card"
+    found = CARD.search(page.inner_text(".card"))
+    assert found is not None
+    card.extend(found.groups())
     page.goto(f"{url}/desk/status")
-    yield "status"
+    yield "status: consent and news forms"
+    page.fill("#consent-name", "Person One")
+    page.fill("#consent-contact", "person@example.net")
+    page.fill("#consent-signature", "Person One")
+    page.click("form[action='/desk/status/consent'] button")
+    yield "status: refused consent, to correct"
+    page.check("#consent-confirm")
+    page.click("form[action='/desk/status/consent'] button")
+    page.fill("#news-address", "person@example.net")
+    page.click("form:has(#news-address) button")
+    yield "status: consent given, news address set"
+    page.goto(f"{url}/desk/lost")
+    yield "lost secret"
+    page.fill("#number", "R-AAAAAAAAAA")
+    page.click("main button[type=submit]")
+    yield "lost secret: asked"
+    page.goto(f"{url}/desk/reset/{'a' * 43}")
+    yield "reset: a link that does not work"
     page.goto(f"{url}/desk/sign-in")
     yield "sign-in"
     page.fill("#number", "R-AAAAAAAAAA")
@@ -65,18 +92,34 @@ def _victim_pages(page: Page, url: str) -> Iterator[str]:
     yield "not found"
 
 
-def _staff_pages(page: Page, url: str, key: str) -> Iterator[str]:
+def _staff_pages(page: Page, url: str, key: str, card: list[str]) -> Iterator[str]:
+    """Walk the staff's pages, on the case of ``card`` (the victim's walk opened it)."""
     page.goto(f"{url}/desk/staff")
     yield "staff sign-in"
     page.fill("#key", key)
     page.click("main button[type=submit]")
     yield "queue"
-    number = re.search(r"R-[A-Z2-7]{10}", page.inner_text("main"))
-    assert number is not None
-    page.goto(f"{url}/desk/staff/cases/{number.group(0)}?sealed=1")
+    assert card[0] in page.inner_text("main")
+    page.goto(f"{url}/desk/staff/cases/{card[0]}?sealed=1")
     yield "case"
+    page.click("form[action$='/notices'] button")
+    yield "notice: a draft and its preview"
+    page.click("main form[action$='/send'] button")
+    yield "notice: sent, with its answer forms"
+    page.goto(f"{url}/desk/staff/platforms")
+    yield "platforms"
     page.goto(f"{url}/desk/staff/new")
     yield "new case under a mandate"
+
+
+def _victim_again(page: Page, url: str, card: list[str]) -> Iterator[str]:
+    """The victim signs in again and reads the notice sent."""
+    page.goto(f"{url}/desk/sign-in")
+    page.fill("#number", card[0])
+    page.fill("#secret", card[1])
+    page.click("main button[type=submit]")
+    assert "/desk/status" in page.url
+    yield "status: a notice sent"
 
 
 @pytest.mark.parametrize("language", ["fr", "en"])
@@ -87,10 +130,16 @@ def test_no_page_has_a_serious_accessibility_violation(
     context = browser.new_context(locale=language, extra_http_headers={"Accept-Language": language})
     page = context.new_page()
     seen: dict[str, list[dict[str, Any]]] = {}
-    for walk in (_victim_pages(page, live.url), _staff_pages(page, live.url, admin)):
+    card: list[str] = []
+    walks = (
+        _victim_pages(page, live.url, card),
+        _staff_pages(page, live.url, admin, card),
+        _victim_again(page, live.url, card),
+    )
+    for walk in walks:
         for name in walk:
             assert page.locator("html").get_attribute("lang") == language, name
             seen[name] = _violations(page)
-    assert len(seen) == 14
+    assert len(seen) == 23
     assert not {name: found for name, found in seen.items() if found}
     context.close()

@@ -8,6 +8,7 @@ English, usable without JavaScript except to hash a photo, which never leaves th
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
@@ -16,7 +17,7 @@ from rempart.config import Settings
 from rempart.desk import Clock, DeskKeys, SystemClock
 from rempart.desk.access import AddressThrottle
 from rempart.desk.web import LOCALE, STATIC, TEMPLATES
-from rempart.server.desk import pages, staff
+from rempart.server.desk import notice_pages, pages, staff, victim
 from rempart.server.desk.i18n import Catalogues
 from rempart.server.desk.pages import SIGN_INS_PER_MINUTE, DeskWeb
 from rempart.server.desk.session import SessionCodec
@@ -35,9 +36,12 @@ def mount(app: FastAPI, settings: Settings, *, clock: Clock | None = None) -> No
     )
     reports = AddressThrottle(settings.desk_reports_per_minute, clock=sessions.clock)
     sign_ins = AddressThrottle(SIGN_INS_PER_MINUTE, clock=sessions.clock)
-    app.state.desk_web = DeskWeb(Catalogues(TEMPLATES, LOCALE), sessions, reports, sign_ins)
+    catalogues = Catalogues(TEMPLATES, LOCALE, timezone=settings.desk_timezone)
+    zone = ZoneInfo(settings.desk_timezone)
+    app.state.desk_web = DeskWeb(catalogues, sessions, reports, sign_ins, zone)
     # The static files first: the pages' last route answers any other /desk path (404).
     app.mount(f"{DESK_PREFIX}/static", StaticFiles(directory=STATIC), name="desk-static")
-    for router in (staff.router, pages.router):
+    # The pages' router last: its last route answers any other /desk path (404).
+    for router in (staff.router, notice_pages.router, victim.router, pages.router):
         app.include_router(router)
         app.state.routes.extend(router.routes)

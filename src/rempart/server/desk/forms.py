@@ -7,7 +7,9 @@ multipart upload) is refused with 415 before it is read, and nothing is stored.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final
+from datetime import UTC, date, datetime, tzinfo
+from enum import StrEnum
+from typing import Final, TypeVar
 from urllib.parse import parse_qs
 
 from starlette.requests import Request
@@ -21,6 +23,9 @@ __all__ = [
     "FORM_TYPE",
     "MAX_FIELDS",
     "Form",
+    "choice",
+    "day",
+    "local_moment",
     "parse_form",
     "read_form",
     "require_form",
@@ -30,6 +35,7 @@ FORM_TYPE: Final = "application/x-www-form-urlencoded"
 FORM_LIMIT: Final = DESK_FORM_LIMIT
 """Bytes a desk form may hold: a report's hashes (about 90 bytes each), its links and words."""
 MAX_FIELDS: Final = 1000
+_E = TypeVar("_E", bound=StrEnum)
 
 
 class Form:
@@ -97,3 +103,31 @@ def parse_form(body: bytes) -> Form:
 
 def _too_large() -> Problem:
     return Problem("body-too-large", f"the form is over {FORM_LIMIT:,} bytes")
+
+
+def choice(kind: type[_E], value: str) -> _E:
+    """``value`` as one of ``kind``'s members; ``invalid-request`` naming the kind."""
+    try:
+        return kind(value)
+    except ValueError:
+        raise Problem("invalid-request", f"{value!r} is not a {kind.__name__}") from None
+
+
+def day(value: str) -> date:
+    """A ``date`` field's value; ``invalid-request`` for anything else."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise Problem("invalid-request", f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def local_moment(value: str, zone: tzinfo) -> datetime:
+    """A ``datetime-local`` field's value, read in the desk's time zone, as UTC;
+    ``invalid-request`` for anything else."""
+    try:
+        moment = datetime.strptime(value, "%Y-%m-%dT%H:%M")
+    except ValueError:
+        raise Problem(
+            "invalid-request", f"{value!r} is not a date and time (YYYY-MM-DDTHH:MM)"
+        ) from None
+    return moment.replace(tzinfo=zone).astimezone(UTC)

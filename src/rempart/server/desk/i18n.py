@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Final
+from zoneinfo import ZoneInfo
 
 import jinja2
 from starlette.requests import Request
@@ -34,9 +35,11 @@ _MAX_ACCEPT: Final = 32  # languages of Accept-Language considered; a longer lis
 class Catalogues:
     """A Jinja2 environment per language, each with its catalogue installed."""
 
-    def __init__(self, templates: Path, locale: Path) -> None:
+    def __init__(self, templates: Path, locale: Path, *, timezone: str = "UTC") -> None:
+        """``timezone``: the IANA zone every page shows times in (``REMPART_DESK_TIMEZONE``)."""
         self._environments = {
-            language: environment(templates, locale, language, DOMAIN) for language in LANGUAGES
+            language: environment(templates, locale, language, DOMAIN, zone=ZoneInfo(timezone))
+            for language in LANGUAGES
         }
 
     def environment(self, language: str) -> jinja2.Environment:

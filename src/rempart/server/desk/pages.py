@@ -1,7 +1,7 @@
 """What every desk page shares: rendering in the visitor's language with their session renewed,
 the checks every POST passes (same-origin ``Origin``, the session's CSRF token) before anything
 changes, and errors shown as pages; and the victim's pages: home, report, the card, sign-in,
-status, withdrawal, sign-out and quick exit.
+withdrawal, sign-out and quick exit (the status page is ``victim``'s).
 
 The pages only parse, call ``rempart.desk.Desk`` and render: every rule of a case lives there.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
+from datetime import tzinfo
 from typing import Any, Final
 
 from fastapi import APIRouter
@@ -31,7 +32,7 @@ from rempart.desk import (
 )
 from rempart.desk.access import AddressThrottle, secret_tag
 from rempart.desk.model import branch_for
-from rempart.errors import CaseNotFoundError, RempartError
+from rempart.errors import RempartError
 from rempart.server.desk.forms import Form, read_form, require_form
 from rempart.server.desk.i18n import LANGUAGE_COOKIE, LANGUAGES, Catalogues, choose_language
 from rempart.server.desk.session import (
@@ -60,6 +61,8 @@ __all__ = [
     "problem_page",
     "render",
     "router",
+    "throttled",
+    "victim_case",
 ]
 
 NEUTRAL_PAGE: Final = "https://www.wikipedia.org/"
@@ -73,12 +76,14 @@ would lock everyone out."""
 @dataclass(frozen=True, slots=True)
 class DeskWeb:
     """What the desk's pages hold in each worker: templates in each language, the sessions,
-    and how many reports and sign-ins each address may make."""
+    how many reports and sign-ins each address may make, and the time zone times are shown
+    and typed in."""
 
     catalogues: Catalogues
     sessions: SessionCodec
     reports: AddressThrottle
     sign_ins: AddressThrottle
+    zone: tzinfo
 
 
 def desk_web(request: Request) -> DeskWeb:
@@ -304,7 +309,7 @@ async def report(request: Request) -> Response:
     answer = _age(form.one("age"))
     if answer is None:
         raise Problem("invalid-request", "answer the age question first")
-    _check_address(request, desk_web(request).reports, "reports")
+    throttled(request, desk_web(request).reports, "reports")
     try:
         new = await open_case(request, page, form, answer, VICTIM)
     except (Problem, RempartError) as error:  # the form again, as sent, saying what is wrong
@@ -354,7 +359,7 @@ def form_values(form: Form | None) -> dict[str, Any]:
     }
 
 
-def _check_address(request: Request, throttle: AddressThrottle, what: str) -> None:
+def throttled(request: Request, throttle: AddressThrottle, what: str) -> None:
     """``Problem("rate-limited")`` when the request's address has made too many ``what``."""
     address = request.client.host if request.client else ""
     if not throttle.allow(address):
@@ -386,7 +391,7 @@ async def sign_in(request: Request) -> Response:
     page, form = await form_post(request)
     try:
         # Per address first: the desk's own limit, in all, must not be one client's to spend.
-        _check_address(request, desk_web(request).sign_ins, "sign-in attempts")
+        throttled(request, desk_web(request).sign_ins, "sign-in attempts")
         case = await run_in_threadpool(
             desk(request).sign_in, form.one("number"), form.one("secret")
         )
@@ -396,21 +401,6 @@ async def sign_in(request: Request) -> Response:
         request, SessionKind.VICTIM, case.number, tag=secret_tag(form.one("secret"))
     )
     return redirect(request, "/desk/status", signed_in)
-
-
-@router.get("/status")
-async def status(request: Request) -> Response:
-    """The case: its items and their states, and what happened, in plain words."""
-    page = page_of(request)
-    if page.session.kind is not SessionKind.VICTIM:
-        return redirect(request, "/desk/sign-in", page)
-    try:
-        case = await victim_case(request, page)
-    except CaseNotFoundError:  # a new secret was issued: this session ends
-        visitor = desk_web(request).sessions.begin(SessionKind.VISITOR)
-        return redirect(request, "/desk/sign-in", replace(page, session=visitor))
-    events = await run_in_threadpool(desk(request).events, case.number)
-    return render(request, "status.html", page=page, case=case, events=events)
 
 
 async def victim_case(request: Request, page: Page) -> Case:

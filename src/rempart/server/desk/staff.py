@@ -10,8 +10,7 @@ session at once. The audit log records the key id of every staff request.
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any, Final, TypeVar
+from typing import Any
 
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
@@ -28,8 +27,10 @@ from rempart.desk import (
 )
 from rempart.desk.states import CASE_MOVES, ITEM_MOVES
 from rempart.errors import RempartError
-from rempart.server.auth import PERMISSIONS, Permission, check_role
-from rempart.server.desk.forms import Form
+from rempart.server.auth import Permission, check_role
+from rempart.server.desk.forms import Form, choice, day
+from rempart.server.desk.keys import SIGN_IN, has_desk, may, staff_key, staff_post
+from rempart.server.desk.notice_pages import case_notices, notices
 from rempart.server.desk.pages import (
     DeskRoute,
     Page,
@@ -43,48 +44,13 @@ from rempart.server.desk.pages import (
     redirect,
     render,
 )
-from rempart.server.desk.session import Session, SessionKind
+from rempart.server.desk.session import SessionKind
 from rempart.server.problems import Problem
 from rempart.server.routes.common import audit, services
 
 __all__ = ["router"]
 
-SIGN_IN: Final = "/desk/staff"
-_S = TypeVar("_S", CaseState, ItemState, AgeAnswer)
 router = APIRouter(prefix="/desk/staff", route_class=DeskRoute, include_in_schema=False)
-
-
-def may(key: ApiKey, permission: Permission) -> bool:
-    """Whether the key's role has ``permission``."""
-    return permission in PERMISSIONS[key.role]
-
-
-async def staff_key(request: Request, session: Session) -> ApiKey | None:
-    """The active key a staff session was opened with, if its role still has the desk; its
-    rate applies, and the audit log records it."""
-    if session.kind is not SessionKind.STAFF or session.subject is None:
-        return None
-    found = services(request)
-    key = await run_in_threadpool(found.keys.find, session.subject)
-    if key is None or not key.active or not _has_desk(key):
-        return None
-    found.auth.check_rate(key)
-    request.state.key = key
-    return key
-
-
-def _has_desk(key: ApiKey) -> bool:
-    return may(key, Permission.DESK_REVIEW) or may(key, Permission.DESK_REPORT)
-
-
-async def staff_post(request: Request, back: str) -> tuple[Page, Form, ApiKey]:
-    """A staff POST's checks (``form_post``'s, then a live key): page, form and key."""
-    request.state.back = back
-    page, form = await form_post(request, kind=SessionKind.STAFF)
-    key = await staff_key(request, page.session)
-    if key is None:
-        raise Problem("unauthenticated", "the key is revoked or has no desk permission")
-    return page, form, key
 
 
 @router.get("")
@@ -104,7 +70,7 @@ async def sign_in(request: Request) -> Response:
         auth.check_rate(key)
     except Problem as problem:
         return problem_page(request, "staff/sign_in.html", problem, page=page)
-    if not _has_desk(key):
+    if not has_desk(key):
         return render(
             request,
             "staff/sign_in.html",
@@ -130,12 +96,14 @@ async def queue(request: Request) -> Response:
     reviewer = may(key, Permission.DESK_REVIEW)
     flagger = None if reviewer else key.key_id
     cases = await run_in_threadpool(desk(request).queue, flagger_key_id=flagger)
+    clocks = await run_in_threadpool(notices(request).case_clocks, [c.number for c in cases])
     return render(
         request,
         "staff/queue.html",
         page=page,
         key=key,
         cases=cases,
+        clocks=clocks,
         reviewer=reviewer,
         may_report=may(key, Permission.DESK_REPORT),
     )
@@ -161,6 +129,7 @@ async def case_page(request: Request, number: str) -> Response:
         "staff/case.html",
         page=page,
         case=case,
+        **await case_notices(request, case, key),
         events=events,
         sealed=sealed,
         reviewer=reviewer,
@@ -190,7 +159,7 @@ def _back_to(request: Request, number: str, page: Page | None = None) -> Respons
 async def move(request: Request, number: str) -> Response:
     """Move the case to another state (with an optional sealed note)."""
     form, key = await _act(request, number, "moved")
-    to = _state(CaseState, form.one("state"))
+    to = choice(CaseState, form.one("state"))
     note = form.one("note") or None
     await run_in_threadpool(desk(request).move, number, to, staff(key), note=note)
     return _back_to(request, number)
@@ -200,7 +169,7 @@ async def move(request: Request, number: str) -> Response:
 async def move_item(request: Request, number: str, item_id: int) -> Response:
     """Move one item to another state."""
     form, key = await _act(request, number, "item-moved")
-    to = _state(ItemState, form.one("state"))
+    to = choice(ItemState, form.one("state"))
     await run_in_threadpool(desk(request).move_item, number, item_id, to, staff(key))
     return _back_to(request, number)
 
@@ -263,12 +232,12 @@ async def new_case(request: Request) -> Response:
     page, form, key = await staff_post(request, "/desk/staff/new")
     check_role(key, Permission.DESK_REPORT)
     try:
-        answer = _state(AgeAnswer, form.one("age"))
+        answer = choice(AgeAnswer, form.one("age"))
         mandate = Mandate(
             reference=form.one("reference"),
             scope=form.one("scope"),
-            starts=_date(form.one("starts")),
-            ends=_date(form.one("ends")) if form.one("ends") else None,
+            starts=day(form.one("starts")),
+            ends=day(form.one("ends")) if form.one("ends") else None,
         )
         new = await open_case(request, page, form, answer, staff(key), mandate)
     except (Problem, RempartError) as error:
@@ -289,17 +258,3 @@ def _new_case_values(form: Form | None) -> dict[str, Any]:
         "mandate": {name: value(name) for name in ("reference", "scope", "starts", "ends")},
         **form_values(form),
     }
-
-
-def _state(kind: type[_S], value: str) -> _S:
-    try:
-        return kind(value)
-    except ValueError:
-        raise Problem("invalid-request", f"{value!r} is not a {kind.__name__}") from None
-
-
-def _date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise Problem("invalid-request", f"{value!r} is not a date (YYYY-MM-DD)") from None
