@@ -106,7 +106,8 @@ def make_notices_fixture(
             "REMPART_SMTP_SECURITY": "none",
             "REMPART_SMTP_FROM": NOTIFIER_EMAIL,
             "REMPART_SMTP_TIMEOUT": "5",
-        } | (overrides or {})
+        }
+        environ.update(overrides or {})
         settings = load_settings({k: v for k, v in environ.items() if v is not None})
         return Notices.from_settings(settings, desk, on_news=on_news)
 

@@ -57,7 +57,8 @@ def _events(desk: Desk, number: str) -> list[str]:
 def _link(smtp_server: SmtpServer) -> str:
     body = smtp_server.messages[-1].get_body(("plain",))
     assert body is not None
-    lines = [line for line in body.get_content().splitlines() if "/desk/reset/" in line]
+    content: str = body.get_content()
+    lines = [line for line in content.splitlines() if "/desk/reset/" in line]
     assert len(lines) == 1, lines
     return lines[0].strip()
 
