@@ -14,6 +14,7 @@ from rempart.config import load_settings
 from rempart.desk import VICTIM, AgeAnswer, Desk, DeskKeys, FixedClock, ItemInput
 from rempart.desk.access import secret_tag
 from rempart.desk.channels import SmtpChannel
+from rempart.desk.model import MINOR_TEXT
 from rempart.desk.news import RESETS_PER_HOUR, News, check_address, mask_address
 from rempart.errors import CaseInvalidError, CaseNotFoundError, ConfigError, DeliveryFailedError
 from rempart.store import Store
@@ -63,22 +64,32 @@ def _link(smtp_server: SmtpServer) -> str:
     return lines[0].strip()
 
 
-def test_the_address_is_sealed_on_either_branch_and_replaced(desk: Desk, news: News) -> None:
-    for answer in (AgeAnswer.ADULT, AgeAnswer.UNDER_18):
-        number = _case(desk, answer=answer)
-        assert news.address(number) is None
+def test_the_address_is_sealed_and_replaced(desk: Desk, news: News) -> None:
+    number = _case(desk)
+    assert news.address(number) is None
+    news.set_address(number, ADDRESS)
+    news.set_address(number, "  other@example.org ")
+    assert news.address(number) == "other@example.org"
+    with desk.store.read() as connection:
+        stored = connection.execute(select(desk_sealed.c.sealed)).scalars().all()
+        details = connection.execute(select(desk_events.c.detail)).scalars().all()
+    assert all(b"example.org" not in sealed for sealed in stored)
+    assert all("example.org" not in (detail or "") for detail in details)
+    assert _events(desk, number).count("news-address-set") == 2
+    news.clear_address(number)
+    assert news.address(number) is None
+    assert _events(desk, number)[-1] == "news-address-removed"
+
+
+def test_a_minors_case_keeps_no_address(desk: Desk, news: News) -> None:
+    number = _case(desk, answer=AgeAnswer.UNDER_18)
+    with pytest.raises(CaseInvalidError) as refused:
         news.set_address(number, ADDRESS)
-        news.set_address(number, "  other@example.org ")
-        assert news.address(number) == "other@example.org"
-        with desk.store.read() as connection:
-            stored = connection.execute(select(desk_sealed.c.sealed)).scalars().all()
-            details = connection.execute(select(desk_events.c.detail)).scalars().all()
-        assert all(b"example.org" not in sealed for sealed in stored)
-        assert all("example.org" not in (detail or "") for detail in details)
-        assert _events(desk, number).count("news-address-set") == 2
-        news.clear_address(number)
-        assert news.address(number) is None
-        assert _events(desk, number)[-1] == "news-address-removed"
+    assert str(refused.value) == MINOR_TEXT
+    assert news.address(number) is None
+    with desk.store.read() as connection:
+        assert connection.execute(select(desk_sealed.c.field)).scalars().all() == []
+    assert "news-address-set" not in _events(desk, number)
 
 
 @pytest.mark.parametrize("address", ["", "person", "a b@example.org", "a@b", "a@@example.org"])

@@ -260,3 +260,19 @@ def test_a_draft_lacking_an_element_says_which_and_is_not_sent(
     assert "The notice is not complete" in _text(refused)
     assert "signature" in refused.text
     assert smtp_server.messages == []
+
+
+def test_a_minors_status_page_asks_for_no_address_and_keeps_none(
+    notice_server: DeskServer,
+) -> None:
+    visitor = notice_server.visitor(**{"Accept-Language": "en"})
+    number, _ = card(report(visitor, age="under-18", url=URL))
+    adult = notice_server.visitor(**{"Accept-Language": "en"})
+    card(report(adult, url=URL))
+    assert 'name="address"' in adult.get("/desk/status").text  # the form, on an adult's case
+    status = visitor.get("/desk/status")
+    assert status.status_code == 200
+    assert 'name="address"' not in status.text
+    refused = visitor.post("/desk/status/news", {"address": NEWS})
+    assert refused.status_code == 422
+    assert notice_server.app.state.services.news.address(number) is None
