@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Connection, select, update
+
+import rempart.desk.news
 
 from rempart.config import load_settings
 from rempart.desk import VICTIM, AgeAnswer, Desk, DeskKeys, FixedClock, ItemInput
@@ -151,6 +154,30 @@ def test_a_reset_link_sets_a_new_secret_once(
     assert [e.kind for e in events][-2:] == ["reset-link-sent", "secret-reset"]
     assert events[-1].actor == "victim"
     assert all(ADDRESS not in str(event.detail) for event in events)
+
+
+def test_of_two_resets_racing_on_one_link_only_one_sets_a_secret(
+    desk: Desk, news: News, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other request spends the link between this one's read and its write (as two tabs
+    pressing the button at once on PostgreSQL): this one is refused, and changes nothing."""
+    new = desk.report(AgeAnswer.ADULT, [ItemInput(url=URL)])
+    number = new.case.number
+    news.set_address(number, ADDRESS)
+    news.request_reset(number)
+    token = _link(smtp_server).rsplit("/", 1)[1]
+    live_token = rempart.desk.news._live_token
+
+    def read_then_spent_by_the_other(connection: Connection, *args: Any) -> Any:
+        found = live_token(connection, *args)
+        connection.execute(update(desk_reset_tokens).values(used_at=NOW))
+        return found
+
+    monkeypatch.setattr(rempart.desk.news, "_live_token", read_then_spent_by_the_other)
+    with pytest.raises(CaseNotFoundError, match="used, it expired"):
+        news.reset(token)
+    assert desk.sign_in(number, new.secret).number == number  # the secret it had
+    assert "secret-reset" not in _events(desk, number)
 
 
 def test_a_reset_link_expires_after_an_hour(

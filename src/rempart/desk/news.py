@@ -226,6 +226,18 @@ class News:
         secret = new_secret()
         with self.desk.store.write() as connection:
             found = _live_token(connection, token, now)
+            # Claimed by this very update or not at all: of two requests racing on one link
+            # (PostgreSQL reads before it waits on the other's write), one sets a secret.
+            claimed = connection.execute(
+                update(desk_reset_tokens)
+                .where(
+                    desk_reset_tokens.c.token_hash == _token_hash(token),
+                    desk_reset_tokens.c.used_at.is_(None),
+                )
+                .values(used_at=now)
+            ).rowcount
+            if claimed != 1:
+                raise CaseNotFoundError(_LINK_EXPIRED)
             connection.execute(
                 update(desk_reset_tokens)
                 .where(
