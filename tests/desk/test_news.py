@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import Connection, select, update
 
 import rempart.desk.news
-
 from rempart.config import load_settings
 from rempart.desk import VICTIM, AgeAnswer, Desk, DeskKeys, FixedClock, ItemInput
 from rempart.desk.access import secret_tag
