@@ -223,6 +223,10 @@ def test_a_withdrawn_case_has_no_address_and_no_link(
     assert len(smtp_server.messages) == 1  # the link, before: no news after
     with pytest.raises(CaseNotFoundError):
         news.reset(token)
+    with desk.store.read() as connection:
+        spent = connection.execute(select(desk_reset_tokens.c.used_at)).scalars().all()
+    assert len(spent) == 1
+    assert None not in spent  # spent, not only refused
     with pytest.raises(CaseInvalidError, match="withdrawn"):
         news.set_address(number, ADDRESS)
 
