@@ -207,6 +207,17 @@ def test_bad_references_and_options_are_refused(notice_env: dict[str, str]) -> N
     assert "--at" in refused(
         notice_env, "notice", "order", reference, "--reference", "O", "--at", "soon"
     )
+    # A time whose UTC falls off the calendar is refused by name, not a crash.
+    assert "at:" in refused(
+        notice_env,
+        "notice",
+        "order",
+        reference,
+        "--reference",
+        "O",
+        "--at",
+        "0001-01-01T00:30+01:00",
+    )
     [notice] = jsonl(notice_env, "notice", "list", number)
     assert notice["state"] == "draft"
     assert notice["replies"] == []

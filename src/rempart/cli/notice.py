@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
@@ -522,8 +522,8 @@ def _when(value: str | None) -> datetime | None:
         when = datetime.fromisoformat(value.strip())
     except ValueError:
         exit_with(f"--at: a time as YYYY-MM-DD HH:MM, or ISO 8601 (got {value!r})", ExitCode.USAGE)
-    # In UTC, as everything the desk stores.
-    return (when if when.tzinfo is not None else when.replace(tzinfo=_zone())).astimezone(UTC)
+    # The desk puts it in UTC, and refuses by name a time that falls off the calendar then.
+    return when if when.tzinfo is not None else when.replace(tzinfo=_zone())
 
 
 def _write(path: Path, data: str | bytes) -> None:

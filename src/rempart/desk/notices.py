@@ -1485,9 +1485,14 @@ def _line(
 
 
 def _past(element: str, at: datetime, now: datetime) -> datetime:
+    """``at`` in UTC, refused (naming ``element``) without an offset, when its UTC falls off
+    the calendar (year 1 east of Greenwich), or in the future."""
     if at.tzinfo is None:
         raise NoticeInvalidError(element, f"the time {at.isoformat()} has no time zone")
-    at = at.astimezone(UTC)  # stored as UTC: SQLite keeps no offset
+    try:
+        at = at.astimezone(UTC)  # stored as UTC: SQLite keeps no offset
+    except OverflowError:
+        raise NoticeInvalidError(element, f"{element}: {at.isoformat()} is out of range") from None
     if at > now:
         raise NoticeInvalidError(element, f"{at.isoformat()} is in the future")
     return at

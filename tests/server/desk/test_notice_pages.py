@@ -214,6 +214,11 @@ def test_what_no_profile_names_waits_and_a_form_platform_takes_a_delivery(
         f"/desk/staff/notices/{reference}/delivery", {"at": "yesterday", "how": "the form"}
     )
     assert refused.status_code == 400 or refused.status_code == 422
+    # Paris's first offset (LMT) is +00:09:21: this time's UTC is before year 1.
+    edge = reviewer.post(
+        f"/desk/staff/notices/{reference}/delivery", {"at": "0001-01-01T00:05", "how": "the form"}
+    )
+    assert edge.status_code in (400, 422), edge.text
     notice_server.clock.advance(timedelta(minutes=10))
     recorded = reviewer.post(
         f"/desk/staff/notices/{reference}/delivery",
