@@ -71,7 +71,10 @@ class SmtpChannel:
             raise ConfigError(
                 f"REMPART_SMTP_SECURITY={security!r} is not one of {', '.join(SMTP_SECURITY)}"
             )
-        if security == "none" and not _loopback(host, port):
+        # In clear, the address checked is the one connected to: a name resolved again at
+        # each send could point off this machine by then.
+        address = _loopback(host, port) if security == "none" else host
+        if address is None:
             raise ConfigError(
                 f"REMPART_SMTP_SECURITY=none sends mail in clear: only to a mail server on this "
                 f"machine (loopback), and {host!r} is not one; use starttls or tls"
@@ -87,6 +90,8 @@ class SmtpChannel:
                 "holding the mail server's password"
             )
         self.host = host
+        self.address = address
+        """Where to connect: ``host``, or in clear the loopback address it resolved to."""
         self.port = port
         self.security = security
         self.sender = sender
@@ -208,7 +213,7 @@ class SmtpChannel:
             except (smtplib.SMTPException, OSError) as error:
                 raise _StepError("connecting with TLS", error) from error
         else:
-            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            smtp = smtplib.SMTP(self.address, self.port, timeout=self.timeout)
         with smtp:
             if self.security == "starttls":
                 try:
@@ -260,13 +265,16 @@ def _reason(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-def _loopback(host: str, port: int) -> bool:
-    """Whether every address ``host`` resolves to is a loopback one."""
+def _loopback(host: str, port: int) -> str | None:
+    """The first address ``host`` resolves to when every one is a loopback one, else None."""
     try:
         found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as error:
         raise ConfigError(f"REMPART_SMTP_HOST={host!r} cannot be resolved: {error}") from None
-    return bool(found) and all(ipaddress.ip_address(f[4][0]).is_loopback for f in found)
+    addresses = [str(entry[4][0]) for entry in found]
+    if not addresses or not all(ipaddress.ip_address(a).is_loopback for a in addresses):
+        return None
+    return addresses[0]
 
 
 def manual_delivery(
