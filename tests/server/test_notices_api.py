@@ -200,6 +200,8 @@ def test_a_notice_from_draft_to_removal(
     html = flagger.get(f"/v1/notices/{reference}/preview", params={"format": "html"})
     assert html.headers["content-type"].startswith("text/html")
     assert html.headers["content-security-policy"] == PREVIEW_POLICY
+    for directive in ("default-src 'none'", "sandbox", "frame-ancestors 'none'"):
+        assert directive in PREVIEW_POLICY.split("; ")
     assert first in html.text
     pdf = reviewer.get(f"/v1/notices/{reference}/preview", params={"format": "pdf"})
     assert pdf.headers["content-type"] == "application/pdf"

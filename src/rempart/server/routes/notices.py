@@ -32,8 +32,12 @@ platforms_router = APIRouter(prefix="/v1/platforms", tags=["notices"])
 
 _STAFF: Final = require(Permission.DESK_REPORT, Permission.DESK_REVIEW)
 # A preview is the platform's to read, not the reviewer's browser's to run: no script, nothing
-# loaded from anywhere, only the notice's own inline style.
-PREVIEW_POLICY: Final = "default-src 'none'; style-src 'unsafe-inline'"
+# loaded from anywhere, only the notice's own inline style; opened in a browser, a sandbox
+# (an origin of its own, no form) that no page may frame.
+PREVIEW_POLICY: Final = (
+    "default-src 'none'; style-src 'unsafe-inline'; sandbox; form-action 'none'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
 JSON_LINES: Final = "application/x-ndjson"
 _NAME: Final = 200  # characters in a name, a reference, a ticket number
 
