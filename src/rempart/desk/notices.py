@@ -373,10 +373,10 @@ class Notices:
                 .values(state=NoticeState.SENDING.value, attempts=row.attempts + 1, updated_at=now)
             )
         channel = self.channels[ChannelKind.EMAIL]
-        outgoing = Outgoing(
-            render.render(record), to=platform.channel.address, reply_to=record.notifier.email
-        )
-        try:
+        try:  # rendering too: a PDF that fails must not leave the notice ``sending``
+            outgoing = Outgoing(
+                render.render(record), to=platform.channel.address, reply_to=record.notifier.email
+            )
             delivery = channel.send(outgoing, at=now, actor=actor.label)
         except Exception as exc:
             error = str(exc) if isinstance(exc, DeliveryFailedError) else type(exc).__name__
