@@ -15,7 +15,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select, update
 
-import rempart.desk.notices
+import rempart.desk.render
 from rempart.access.keys import ApiKeys
 from rempart.access.roles import Role
 from rempart.desk import (
@@ -280,7 +280,7 @@ def test_a_rendering_that_fails_leaves_a_draft_with_the_error(
     def broken(record: NoticeRecord) -> Rendered:
         raise RuntimeError("no fonts")
 
-    monkeypatch.setattr(rempart.desk.notices.render, "render", broken)
+    monkeypatch.setattr(rempart.desk.render, "render", broken)
     with pytest.raises(RuntimeError):
         notices.send(draft.reference, REVIEWER)
     failed = notices.get(draft.reference, REVIEWER)
