@@ -275,6 +275,28 @@ def test_mail_in_clear_goes_to_the_loopback_address_checked(
     assert len(smtp_server.messages) == 1
 
 
+def test_mail_in_clear_tries_each_loopback_address_in_turn(
+    smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``localhost`` as many systems resolve it (``::1`` first), the server on 127.0.0.1 only."""
+    resolve = socket.getaddrinfo
+    both = [
+        (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::1", smtp_server.port, 0, 0)),
+        (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", smtp_server.port)),
+    ]
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda host, *args, **kwargs: (
+            both if host == "mail.desk.test" else resolve(host, *args, **kwargs)
+        ),
+    )
+    mailer = SmtpChannel("mail.desk.test", port=smtp_server.port, security="none", sender=SENDER)
+    assert mailer.addresses == ("::1", "127.0.0.1")
+    mailer.send_text("alice@example.org", "News on your case", "There is news.")
+    assert len(smtp_server.messages) == 1
+
+
 def test_a_channel_refuses_settings_it_cannot_use(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not an e-mail address"):
         SmtpChannel("localhost", port=25, security="none", sender="the desk")
