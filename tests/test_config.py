@@ -35,3 +35,21 @@ def test_every_setting_is_documented() -> None:
     page = (Path(__file__).parents[1] / "docs" / "settings.md").read_text()
     for setting in SETTINGS:
         assert setting.env in page, f"{setting.env} missing from docs/settings.md"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "notices at example.org",
+        "a@example.org, b@example.org",
+        "Desk <desk@example.org>",
+        "desk@example.org\r\nBcc: other@example.org",
+        "desk@localhost",
+    ],
+)
+def test_the_notifiers_address_is_one_plain_address(value: str) -> None:
+    with pytest.raises(ConfigError, match="REMPART_DESK_NOTIFIER_EMAIL"):
+        load_settings({"REMPART_DESK_NOTIFIER_EMAIL": value})
+    kept = load_settings({"REMPART_DESK_NOTIFIER_EMAIL": " notices+desk@assoc.example.org "})
+    assert kept.desk_notifier_email == "notices+desk@assoc.example.org"
+    assert load_settings({}).desk_notifier_email == ""

@@ -9,6 +9,7 @@ not silently ignored.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -352,7 +353,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         desk_reports_per_minute=int(values["desk_reports_per_minute"]),
         desk_platforms=_optional_path(values["desk_platforms"]),
         desk_notifier_name=str(values["desk_notifier_name"]),
-        desk_notifier_email=str(values["desk_notifier_email"]),
+        desk_notifier_email=_notifier_email(str(values["desk_notifier_email"]).strip()),
         desk_trusted_flagger=str(values["desk_trusted_flagger"]),
         desk_dsa_hours=int(values["desk_dsa_hours"]),
         desk_regulator=str(values["desk_regulator"]) or "Arcom",
@@ -380,6 +381,23 @@ def _timezone(name: str) -> str:
             f"REMPART_DESK_TIMEZONE={name!r} is not a time zone (e.g. UTC, Europe/Paris)"
         ) from None
     return name
+
+
+# One plain address: no display name, no list, nothing a mail header would read as more.
+_PLAIN_ADDRESS: Final = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+)
+
+
+def _notifier_email(value: str) -> str:
+    """The notifier's address, which every notice names and replies go to (``Reply-To``):
+    one plain e-mail address, or nothing."""
+    if value and (len(value) > 254 or not _PLAIN_ADDRESS.fullmatch(value)):
+        raise ConfigError(
+            f"REMPART_DESK_NOTIFIER_EMAIL={value[:80]!r} is not one e-mail address such as "
+            "notices@association.example"
+        )
+    return value
 
 
 def _desk_url(value: str) -> str:
