@@ -15,6 +15,7 @@ from email.message import EmailMessage
 
 import httpx
 from pypdf import PdfReader
+from sqlalchemy import update
 
 from rempart.access.roles import Role
 from rempart.desk import VICTIM
@@ -22,6 +23,7 @@ from rempart.server.middleware import (
     DESK_CONTENT_SECURITY_POLICY,
     DESK_PREVIEW_CONTENT_SECURITY_POLICY,
 )
+from rempart.store.schema import desk_notices
 from tests.desk.smtp import SmtpServer
 from tests.server.desk.conftest import DeskServer, Visitor, card, new_key, report, staff_visitor
 
@@ -281,3 +283,26 @@ def test_a_minors_status_page_asks_for_no_address_and_keeps_none(
     refused = visitor.post("/desk/status/news", {"address": NEWS})
     assert refused.status_code == 422
     assert notice_server.app.state.services.news.address(number) is None
+
+
+def test_a_notice_left_sending_is_offered_to_a_reviewer_to_send(
+    notice_server: DeskServer, smtp_server: SmtpServer
+) -> None:
+    _, number = _victim(notice_server)
+    reviewer = staff_visitor(notice_server, new_key(notice_server, Role.REVIEWER))
+    reference = _draft(reviewer, number)
+    with notice_server.store.write() as connection:  # as a server stopped mid-attempt leaves it
+        connection.execute(
+            update(desk_notices)
+            .where(desk_notices.c.id == int(reference[2:]))
+            .values(state="sending")
+        )
+    page = reviewer.get(f"/desk/staff/notices/{reference}")
+    assert "An attempt to send it has not finished" in _text(page)
+    assert "Send it now" in page.text
+    sent = reviewer.post(f"/desk/staff/notices/{reference}/send", {"again": "yes"})
+    assert sent.status_code == 303, sent.text
+    assert len(_mails(smtp_server, 1)) >= 1
+    assert (
+        notice_server.app.state.services.notices.for_case(number, VICTIM)[0].state.value == "sent"
+    )
