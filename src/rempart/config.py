@@ -56,13 +56,14 @@ layer cannot import from here without the image libraries (a test checks they ag
 
 @dataclass(frozen=True, slots=True)
 class Setting:
-    """One setting: its name, default and the sentence that explains it; ``minimum``: the
-    least a whole number may be."""
+    """One setting: its name, default and the sentence that explains it; ``minimum`` and
+    ``maximum``: the least and the most a whole number may be (None: no most)."""
 
     name: str
     default: int | float | str
     help: str
     minimum: int = 1
+    maximum: int | None = None
 
     @property
     def env(self) -> str:
@@ -211,6 +212,7 @@ SETTINGS: Final = (
         "Hours the deployment gives a platform under the DSA's 'without undue delay' "
         "(0: 24 for a trusted flagger, else 72).",
         minimum=0,
+        maximum=24 * 366,  # a year, as a jurisdiction's hours: a due time stays in the calendar
     ),
     Setting(
         "desk_regulator",
@@ -236,7 +238,7 @@ SETTINGS: Final = (
         "Mail server notices and victims' news are sent through (default: none; notices are "
         "then recorded by hand).",
     ),
-    Setting("smtp_port", DEFAULT_SMTP_PORT, "Mail server's port."),
+    Setting("smtp_port", DEFAULT_SMTP_PORT, "Mail server's port.", maximum=65535),
     Setting(
         "smtp_security",
         "starttls",
@@ -453,5 +455,9 @@ def _parse(setting: Setting, raw: str | None) -> int | float | str:
     if value < setting.minimum:
         raise ConfigError(
             f"{setting.env}={raw!r} must be at least {setting.minimum} ({setting.help})"
+        )
+    if setting.maximum is not None and value > setting.maximum:
+        raise ConfigError(
+            f"{setting.env}={raw!r} must be at most {setting.maximum} ({setting.help})"
         )
     return value
