@@ -116,6 +116,7 @@ def test_a_notice_drafted_shown_sent_and_answered(
     assert SECOND in text
     pdf = tmp_path / "notice.pdf"
     ok(notice_env, "notice", "show", reference, "--format", "pdf", "--out", str(pdf))
+    assert pdf.stat().st_mode & 0o077 == 0  # it may name the person depicted: the user's alone
     pages = PdfReader(pdf).pages
     assert FIRST in " ".join((page.extract_text() or "") for page in pages)
     piped = ok(notice_env, "notice", "show", reference, "--format", "pdf")  # not a terminal

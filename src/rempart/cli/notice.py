@@ -8,6 +8,7 @@ and send through the SMTP server the settings name (``REMPART_SMTP_*``).
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -527,10 +528,12 @@ def _when(value: str | None) -> datetime | None:
 
 
 def _write(path: Path, data: str | bytes) -> None:
+    """Write ``data`` to ``path``; a new file is the user's alone (0600): a notice may name
+    the person depicted, and other accounts of the machine have no business reading it."""
+    raw = data if isinstance(data, bytes) else data.encode("utf-8")
     try:
-        if isinstance(data, bytes):
-            path.write_bytes(data)
-        else:
-            path.write_text(data, encoding="utf-8")
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(raw)
     except OSError as exc:
         exit_with(f"cannot write {path}: {exc.strerror or exc}", ExitCode.USAGE)
