@@ -26,6 +26,18 @@ def test_bad_values(value: str, message: str) -> None:
         load_settings({"REMPART_MEDIA_MAX_FRAMES": value})
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("REMPART_SMTP_PORT", "65536"), ("REMPART_DESK_DSA_HOURS", "100000000")],
+)
+def test_a_number_past_its_most_is_refused(name: str, value: str) -> None:
+    """A port no socket takes; hours whose due time would fall past the calendar's end (the
+    mail sent, the notice then stuck)."""
+    with pytest.raises(ConfigError, match=f"{name}='{value}' must be at most"):
+        load_settings({name: value})
+    assert load_settings({"REMPART_SMTP_PORT": "65535", "REMPART_DESK_DSA_HOURS": "8784"})
+
+
 def test_typo_gets_a_suggestion() -> None:
     with pytest.raises(ConfigError, match="did you mean REMPART_MEDIA_MAX_PIXELS"):
         load_settings({"REMPART_MEDIA_MAX_PIXEL": "5"})
@@ -35,3 +47,21 @@ def test_every_setting_is_documented() -> None:
     page = (Path(__file__).parents[1] / "docs" / "settings.md").read_text()
     for setting in SETTINGS:
         assert setting.env in page, f"{setting.env} missing from docs/settings.md"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "notices at example.org",
+        "a@example.org, b@example.org",
+        "Desk <desk@example.org>",
+        "desk@example.org\r\nBcc: other@example.org",
+        "desk@localhost",
+    ],
+)
+def test_the_notifiers_address_is_one_plain_address(value: str) -> None:
+    with pytest.raises(ConfigError, match="REMPART_DESK_NOTIFIER_EMAIL"):
+        load_settings({"REMPART_DESK_NOTIFIER_EMAIL": value})
+    kept = load_settings({"REMPART_DESK_NOTIFIER_EMAIL": " notices+desk@assoc.example.org "})
+    assert kept.desk_notifier_email == "notices+desk@assoc.example.org"
+    assert load_settings({}).desk_notifier_email == ""

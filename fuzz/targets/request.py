@@ -24,7 +24,23 @@ from rempart.gate.request import read_json
 from rempart.server.app import invalid_request
 from rempart.server.routes.admin import KeyCreate
 from rempart.server.routes.banks import BankCreate, BankUpdate, HashAdd, Withdrawal
+from rempart.server.routes.cases import (
+    CaseCreate,
+    CaseMove,
+    ItemBody,
+    ItemMove,
+    ItemsAdd,
+    MandateBody,
+)
 from rempart.server.routes.checks import MatchRequest
+from rempart.server.routes.notices import (
+    DeliveryBody,
+    EscalationBody,
+    NoticeCreate,
+    OrderBody,
+    ReplyBody,
+    SendBody,
+)
 from rempart.server.routes.persons import Enrolment
 
 MODELS: Final[tuple[type[BaseModel], ...]] = (
@@ -35,12 +51,28 @@ MODELS: Final[tuple[type[BaseModel], ...]] = (
     BankUpdate,
     HashAdd,
     Withdrawal,
+    CaseCreate,
+    ItemBody,
+    MandateBody,
+    ItemsAdd,
+    CaseMove,
+    ItemMove,
+    NoticeCreate,
+    SendBody,
+    DeliveryBody,
+    ReplyBody,
+    OrderBody,
+    EscalationBody,
 )
 # Members the server's bodies have, old names included.
 MEMBERS: Final = (
     "prompt", "negative_prompt", "inputs", "output", "person_photo", "id", "text", "negative",
     "has_input_photo", "hashes", "dihedral", "name", "photos", "aliases", "distinctive",
     "largest", "role", "rate_limit", "threshold", "source", "category", "reason",
+    "case", "platform", "items", "nature", "signatory", "language", "again", "at", "how",
+    "ticket", "kind", "item", "decision", "automated", "redress", "reference", "puid", "step",
+    "target", "url", "pdq", "quality", "age", "words", "mandate", "scope", "starts", "ends",
+    "state", "note", "description", "enabled", "entry_ids", "hash", "source_ref",
 )  # fmt: skip
 _MAX_DEPTH: Final = 4
 

@@ -9,6 +9,7 @@ not silently ignored.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,13 +56,14 @@ layer cannot import from here without the image libraries (a test checks they ag
 
 @dataclass(frozen=True, slots=True)
 class Setting:
-    """One setting: its name, default and the sentence that explains it; ``minimum``: the
-    least a whole number may be."""
+    """One setting: its name, default and the sentence that explains it; ``minimum`` and
+    ``maximum``: the least and the most a whole number may be (None: no most)."""
 
     name: str
     default: int | float | str
     help: str
     minimum: int = 1
+    maximum: int | None = None
 
     @property
     def env(self) -> str:
@@ -210,6 +212,7 @@ SETTINGS: Final = (
         "Hours the deployment gives a platform under the DSA's 'without undue delay' "
         "(0: 24 for a trusted flagger, else 72).",
         minimum=0,
+        maximum=24 * 366,  # a year, as a jurisdiction's hours: a due time stays in the calendar
     ),
     Setting(
         "desk_regulator",
@@ -235,7 +238,7 @@ SETTINGS: Final = (
         "Mail server notices and victims' news are sent through (default: none; notices are "
         "then recorded by hand).",
     ),
-    Setting("smtp_port", DEFAULT_SMTP_PORT, "Mail server's port."),
+    Setting("smtp_port", DEFAULT_SMTP_PORT, "Mail server's port.", maximum=65535),
     Setting(
         "smtp_security",
         "starttls",
@@ -352,7 +355,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         desk_reports_per_minute=int(values["desk_reports_per_minute"]),
         desk_platforms=_optional_path(values["desk_platforms"]),
         desk_notifier_name=str(values["desk_notifier_name"]),
-        desk_notifier_email=str(values["desk_notifier_email"]),
+        desk_notifier_email=_notifier_email(str(values["desk_notifier_email"]).strip()),
         desk_trusted_flagger=str(values["desk_trusted_flagger"]),
         desk_dsa_hours=int(values["desk_dsa_hours"]),
         desk_regulator=str(values["desk_regulator"]) or "Arcom",
@@ -380,6 +383,23 @@ def _timezone(name: str) -> str:
             f"REMPART_DESK_TIMEZONE={name!r} is not a time zone (e.g. UTC, Europe/Paris)"
         ) from None
     return name
+
+
+# One plain address: no display name, no list, nothing a mail header would read as more.
+_PLAIN_ADDRESS: Final = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+)
+
+
+def _notifier_email(value: str) -> str:
+    """The notifier's address, which every notice names and replies go to (``Reply-To``):
+    one plain e-mail address, or nothing."""
+    if value and (len(value) > 254 or not _PLAIN_ADDRESS.fullmatch(value)):
+        raise ConfigError(
+            f"REMPART_DESK_NOTIFIER_EMAIL={value[:80]!r} is not one e-mail address such as "
+            "notices@association.example"
+        )
+    return value
 
 
 def _desk_url(value: str) -> str:
@@ -435,5 +455,9 @@ def _parse(setting: Setting, raw: str | None) -> int | float | str:
     if value < setting.minimum:
         raise ConfigError(
             f"{setting.env}={raw!r} must be at least {setting.minimum} ({setting.help})"
+        )
+    if setting.maximum is not None and value > setting.maximum:
+        raise ConfigError(
+            f"{setting.env}={raw!r} must be at most {setting.maximum} ({setting.help})"
         )
     return value

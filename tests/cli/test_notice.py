@@ -116,6 +116,7 @@ def test_a_notice_drafted_shown_sent_and_answered(
     assert SECOND in text
     pdf = tmp_path / "notice.pdf"
     ok(notice_env, "notice", "show", reference, "--format", "pdf", "--out", str(pdf))
+    assert pdf.stat().st_mode & 0o077 == 0  # it may name the person depicted: the user's alone
     pages = PdfReader(pdf).pages
     assert FIRST in " ".join((page.extract_text() or "") for page in pages)
     piped = ok(notice_env, "notice", "show", reference, "--format", "pdf")  # not a terminal
@@ -206,6 +207,17 @@ def test_bad_references_and_options_are_refused(notice_env: dict[str, str]) -> N
     )
     assert "--at" in refused(
         notice_env, "notice", "order", reference, "--reference", "O", "--at", "soon"
+    )
+    # A time whose UTC falls off the calendar is refused by name, not a crash.
+    assert "at:" in refused(
+        notice_env,
+        "notice",
+        "order",
+        reference,
+        "--reference",
+        "O",
+        "--at",
+        "0001-01-01T00:30+01:00",
     )
     [notice] = jsonl(notice_env, "notice", "list", number)
     assert notice["state"] == "draft"

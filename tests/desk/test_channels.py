@@ -8,12 +8,15 @@ import datetime as dt
 import io
 import ipaddress
 import logging
+import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pypdf
 import pytest
@@ -248,6 +251,50 @@ def test_mail_in_clear_goes_only_to_loopback(host: str, tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="only to a mail server on this machine"):
         SmtpChannel.from_settings(settings)
+
+
+def test_mail_in_clear_goes_to_the_loopback_address_checked(
+    smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name that resolved to loopback when checked, and off this machine later (its DNS
+    changed, or a rebinding attack), still gets the mail on loopback, never in clear elsewhere."""
+    resolve = socket.getaddrinfo
+
+    def answer(address: str) -> Callable[..., Any]:
+        """A resolver that says ``address`` for the test's name, and the truth otherwise."""
+        return lambda host, *args, **kwargs: resolve(
+            address if host == "mail.desk.test" else host, *args, **kwargs
+        )
+
+    monkeypatch.setattr(socket, "getaddrinfo", answer("127.0.0.1"))
+    mailer = SmtpChannel(
+        "mail.desk.test", port=smtp_server.port, security="none", sender=SENDER, timeout=2
+    )
+    monkeypatch.setattr(socket, "getaddrinfo", answer("192.0.2.10"))  # TEST-NET: off-machine
+    mailer.send_text("alice@example.org", "News on your case", "There is news.")
+    assert len(smtp_server.messages) == 1
+
+
+def test_mail_in_clear_tries_each_loopback_address_in_turn(
+    smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``localhost`` as many systems resolve it (``::1`` first), the server on 127.0.0.1 only."""
+    resolve = socket.getaddrinfo
+    both = [
+        (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::1", smtp_server.port, 0, 0)),
+        (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", smtp_server.port)),
+    ]
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda host, *args, **kwargs: (
+            both if host == "mail.desk.test" else resolve(host, *args, **kwargs)
+        ),
+    )
+    mailer = SmtpChannel("mail.desk.test", port=smtp_server.port, security="none", sender=SENDER)
+    assert mailer.addresses == ("::1", "127.0.0.1")
+    mailer.send_text("alice@example.org", "News on your case", "There is news.")
+    assert len(smtp_server.messages) == 1
 
 
 def test_a_channel_refuses_settings_it_cannot_use(tmp_path: Path) -> None:

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Connection, select, update
 
+import rempart.desk.news
 from rempart.config import load_settings
 from rempart.desk import VICTIM, AgeAnswer, Desk, DeskKeys, FixedClock, ItemInput
 from rempart.desk.access import secret_tag
 from rempart.desk.channels import SmtpChannel
+from rempart.desk.model import MINOR_TEXT
 from rempart.desk.news import RESETS_PER_HOUR, News, check_address, mask_address
 from rempart.errors import CaseInvalidError, CaseNotFoundError, ConfigError, DeliveryFailedError
 from rempart.store import Store
@@ -63,22 +66,32 @@ def _link(smtp_server: SmtpServer) -> str:
     return lines[0].strip()
 
 
-def test_the_address_is_sealed_on_either_branch_and_replaced(desk: Desk, news: News) -> None:
-    for answer in (AgeAnswer.ADULT, AgeAnswer.UNDER_18):
-        number = _case(desk, answer=answer)
-        assert news.address(number) is None
+def test_the_address_is_sealed_and_replaced(desk: Desk, news: News) -> None:
+    number = _case(desk)
+    assert news.address(number) is None
+    news.set_address(number, ADDRESS)
+    news.set_address(number, "  other@example.org ")
+    assert news.address(number) == "other@example.org"
+    with desk.store.read() as connection:
+        stored = connection.execute(select(desk_sealed.c.sealed)).scalars().all()
+        details = connection.execute(select(desk_events.c.detail)).scalars().all()
+    assert all(b"example.org" not in sealed for sealed in stored)
+    assert all("example.org" not in (detail or "") for detail in details)
+    assert _events(desk, number).count("news-address-set") == 2
+    news.clear_address(number)
+    assert news.address(number) is None
+    assert _events(desk, number)[-1] == "news-address-removed"
+
+
+def test_a_minors_case_keeps_no_address(desk: Desk, news: News) -> None:
+    number = _case(desk, answer=AgeAnswer.UNDER_18)
+    with pytest.raises(CaseInvalidError) as refused:
         news.set_address(number, ADDRESS)
-        news.set_address(number, "  other@example.org ")
-        assert news.address(number) == "other@example.org"
-        with desk.store.read() as connection:
-            stored = connection.execute(select(desk_sealed.c.sealed)).scalars().all()
-            details = connection.execute(select(desk_events.c.detail)).scalars().all()
-        assert all(b"example.org" not in sealed for sealed in stored)
-        assert all("example.org" not in (detail or "") for detail in details)
-        assert _events(desk, number).count("news-address-set") == 2
-        news.clear_address(number)
-        assert news.address(number) is None
-        assert _events(desk, number)[-1] == "news-address-removed"
+    assert str(refused.value) == MINOR_TEXT
+    assert news.address(number) is None
+    with desk.store.read() as connection:
+        assert connection.execute(select(desk_sealed.c.field)).scalars().all() == []
+    assert "news-address-set" not in _events(desk, number)
 
 
 @pytest.mark.parametrize("address", ["", "person", "a b@example.org", "a@b", "a@@example.org"])
@@ -142,6 +155,30 @@ def test_a_reset_link_sets_a_new_secret_once(
     assert all(ADDRESS not in str(event.detail) for event in events)
 
 
+def test_of_two_resets_racing_on_one_link_only_one_sets_a_secret(
+    desk: Desk, news: News, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other request spends the link between this one's read and its write (as two tabs
+    pressing the button at once on PostgreSQL): this one is refused, and changes nothing."""
+    new = desk.report(AgeAnswer.ADULT, [ItemInput(url=URL)])
+    number = new.case.number
+    news.set_address(number, ADDRESS)
+    news.request_reset(number)
+    token = _link(smtp_server).rsplit("/", 1)[1]
+    live_token = rempart.desk.news._live_token
+
+    def read_then_spent_by_the_other(connection: Connection, *args: Any) -> Any:
+        found = live_token(connection, *args)
+        connection.execute(update(desk_reset_tokens).values(used_at=NOW))
+        return found
+
+    monkeypatch.setattr(rempart.desk.news, "_live_token", read_then_spent_by_the_other)
+    with pytest.raises(CaseNotFoundError, match="used, it expired"):
+        news.reset(token)
+    assert desk.sign_in(number, new.secret).number == number  # the secret it had
+    assert "secret-reset" not in _events(desk, number)
+
+
 def test_a_reset_link_expires_after_an_hour(
     desk: Desk, news: News, smtp_server: SmtpServer, clock: FixedClock
 ) -> None:
@@ -186,6 +223,10 @@ def test_a_withdrawn_case_has_no_address_and_no_link(
     assert len(smtp_server.messages) == 1  # the link, before: no news after
     with pytest.raises(CaseNotFoundError):
         news.reset(token)
+    with desk.store.read() as connection:
+        spent = connection.execute(select(desk_reset_tokens.c.used_at)).scalars().all()
+    assert len(spent) == 1
+    assert None not in spent  # spent, not only refused
     with pytest.raises(CaseInvalidError, match="withdrawn"):
         news.set_address(number, ADDRESS)
 

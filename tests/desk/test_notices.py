@@ -15,6 +15,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select, update
 
+import rempart.desk.render
 from rempart.access.keys import ApiKeys
 from rempart.access.roles import Role
 from rempart.desk import (
@@ -34,7 +35,8 @@ from rempart.desk import (
     ReplyKind,
     staff,
 )
-from rempart.desk.notice_model import BONA_FIDE, ESCALATION_LADDER, GOOD_FAITH
+from rempart.desk.notice_model import BONA_FIDE, ESCALATION_LADDER, GOOD_FAITH, NoticeRecord
+from rempart.desk.render import Rendered
 from rempart.errors import (
     CaseInvalidError,
     CaseNotFoundError,
@@ -266,6 +268,26 @@ def test_smtp_down_leaves_a_draft_and_the_retry_sends_it_once(
     assert [d.ok for d in sent.deliveries] == [False, True]
     assert sent.clocks[0].due_at == NOW + timedelta(minutes=10, hours=48)
     assert news == [number]
+
+
+def test_a_rendering_that_fails_leaves_a_draft_with_the_error(
+    desk: Desk, make_notices: MakeNotices, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notices = make_notices()
+    number = consented_case(desk, notices, link("social.test"))
+    draft = notices.draft(number, "social", REVIEWER)
+
+    def broken(record: NoticeRecord) -> Rendered:
+        raise RuntimeError("no fonts")
+
+    monkeypatch.setattr(rempart.desk.render, "render", broken)
+    with pytest.raises(RuntimeError):
+        notices.send(draft.reference, REVIEWER)
+    failed = notices.get(draft.reference, REVIEWER)
+    assert failed.state == NoticeState.DRAFT  # not left ``sending``: a flagger may send it again
+    assert failed.last_error == "RuntimeError"
+    assert [d.ok for d in failed.deliveries] == [False]
+    assert smtp_server.messages == []
 
 
 def test_a_notice_is_sent_once_unless_a_reviewer_asks_again(

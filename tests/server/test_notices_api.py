@@ -200,6 +200,8 @@ def test_a_notice_from_draft_to_removal(
     html = flagger.get(f"/v1/notices/{reference}/preview", params={"format": "html"})
     assert html.headers["content-type"].startswith("text/html")
     assert html.headers["content-security-policy"] == PREVIEW_POLICY
+    for directive in ("default-src 'none'", "sandbox", "frame-ancestors 'none'"):
+        assert directive in PREVIEW_POLICY.split("; ")
     assert first in html.text
     pdf = reviewer.get(f"/v1/notices/{reference}/preview", params={"format": "pdf"})
     assert pdf.headers["content-type"] == "application/pdf"
@@ -306,6 +308,27 @@ def test_a_notice_by_hand_and_an_order(flagger: httpx.Client, reviewer: httpx.Cl
         json={"at": went.replace(tzinfo=None).isoformat(), "how": "x"},
     )
     problem(naive, 422, "invalid-request")
+
+
+def test_a_time_past_the_calendars_ends_is_refused_by_name(
+    flagger: httpx.Client, reviewer: httpx.Client
+) -> None:
+    number = report(flagger, url("example.org"))["number"]
+    reference = draft(reviewer, number, "formhost")["reference"]
+    # Valid times with their offsets, whose UTC falls outside the calendar.
+    for at in ("0001-01-01T00:30:00+01:00", "9999-12-31T23:30:00-01:00"):
+        for path, body in (
+            ("deliveries", {"at": at, "how": "web form"}),
+            ("replies", {"kind": "receipt", "at": at}),
+            ("order", {"reference": "O-1", "at": at}),
+        ):
+            refused = problem(
+                reviewer.post(f"/v1/notices/{reference}/{path}", json=body), 422, "notice-invalid"
+            )
+            assert refused["element"] == "at"
+    shown = ok(reviewer.get(f"/v1/notices/{reference}"))
+    assert shown["state"] == "draft"
+    assert shown["order_at"] is None
 
 
 # --- refused, by name ------------------------------------------------------------------------

@@ -8,10 +8,11 @@ and send through the SMTP server the settings name (``REMPART_SMTP_*``).
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
@@ -522,15 +523,17 @@ def _when(value: str | None) -> datetime | None:
         when = datetime.fromisoformat(value.strip())
     except ValueError:
         exit_with(f"--at: a time as YYYY-MM-DD HH:MM, or ISO 8601 (got {value!r})", ExitCode.USAGE)
-    # In UTC, as everything the desk stores.
-    return (when if when.tzinfo is not None else when.replace(tzinfo=_zone())).astimezone(UTC)
+    # The desk puts it in UTC, and refuses by name a time that falls off the calendar then.
+    return when if when.tzinfo is not None else when.replace(tzinfo=_zone())
 
 
 def _write(path: Path, data: str | bytes) -> None:
+    """Write ``data`` to ``path``; a new file is the user's alone (0600): a notice may name
+    the person depicted, and other accounts of the machine have no business reading it."""
+    raw = data if isinstance(data, bytes) else data.encode("utf-8")
     try:
-        if isinstance(data, bytes):
-            path.write_bytes(data)
-        else:
-            path.write_text(data, encoding="utf-8")
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(raw)
     except OSError as exc:
         exit_with(f"cannot write {path}: {exc.strerror or exc}", ExitCode.USAGE)

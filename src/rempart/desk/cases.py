@@ -107,6 +107,7 @@ from rempart.store.schema import (
     desk_items,
     desk_notice_items,
     desk_notices,
+    desk_reset_tokens,
     desk_sealed,
 )
 
@@ -329,7 +330,7 @@ class Desk:
         """Withdraw a case, in one transaction: every item withdrawn; the bank entries its
         items claim, or whose ``source_ref`` names one of them (in any bank), withdrawn unless
         another active item claims them; its sealed fields, its notices' sealed records and its
-        data key erased (the notices' digests stay)."""
+        data key erased (the notices' digests stay); its reset links spent."""
         now = self.clock.now()
         with self.store.write() as connection:
             row = find_case(connection, number)
@@ -346,6 +347,12 @@ class Desk:
             connection.execute(delete(desk_sealed).where(desk_sealed.c.case_id == row.id))
             connection.execute(
                 update(desk_notices).where(desk_notices.c.case_id == row.id).values(sealed=None)
+            )
+            # A reset link mailed before must not open a withdrawn case, whatever reads it.
+            connection.execute(
+                update(desk_reset_tokens)
+                .where(desk_reset_tokens.c.case_id == row.id, desk_reset_tokens.c.used_at.is_(None))
+                .values(used_at=now)
             )
             connection.execute(
                 update(desk_cases)

@@ -71,7 +71,10 @@ class SmtpChannel:
             raise ConfigError(
                 f"REMPART_SMTP_SECURITY={security!r} is not one of {', '.join(SMTP_SECURITY)}"
             )
-        if security == "none" and not _loopback(host, port):
+        # In clear, the addresses checked are the ones connected to: a name resolved again at
+        # each send could point off this machine by then.
+        addresses = _loopback(host, port) if security == "none" else (host,)
+        if not addresses:
             raise ConfigError(
                 f"REMPART_SMTP_SECURITY=none sends mail in clear: only to a mail server on this "
                 f"machine (loopback), and {host!r} is not one; use starttls or tls"
@@ -87,6 +90,9 @@ class SmtpChannel:
                 "holding the mail server's password"
             )
         self.host = host
+        self.addresses = addresses
+        """Where to connect, in turn: ``host``, or in clear the loopback addresses it
+        resolved to (``localhost`` may be ``::1`` first, and the server on 127.0.0.1 only)."""
         self.port = port
         self.security = security
         self.sender = sender
@@ -208,7 +214,7 @@ class SmtpChannel:
             except (smtplib.SMTPException, OSError) as error:
                 raise _StepError("connecting with TLS", error) from error
         else:
-            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            smtp = self._plain()
         with smtp:
             if self.security == "starttls":
                 try:
@@ -216,6 +222,17 @@ class SmtpChannel:
                 except (smtplib.SMTPException, OSError) as error:
                     raise _StepError("starting TLS (STARTTLS)", error) from error
             yield smtp
+
+    def _plain(self) -> smtplib.SMTP:
+        """A connection not yet secured, to the first of ``addresses`` that answers."""
+        failed: OSError | None = None
+        for address in self.addresses:
+            try:
+                return smtplib.SMTP(address, self.port, timeout=self.timeout)
+            except OSError as error:  # smtplib's own errors are OSErrors too
+                failed = error
+        assert failed is not None  # __init__ leaves at least one address
+        raise failed
 
     def _password(self) -> str:
         """The password, read from its file now (so that a new one is used without a
@@ -260,13 +277,17 @@ def _reason(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-def _loopback(host: str, port: int) -> bool:
-    """Whether every address ``host`` resolves to is a loopback one."""
+def _loopback(host: str, port: int) -> tuple[str, ...]:
+    """The addresses ``host`` resolves to, in order, when every one is a loopback one; else
+    none."""
     try:
         found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as error:
         raise ConfigError(f"REMPART_SMTP_HOST={host!r} cannot be resolved: {error}") from None
-    return bool(found) and all(ipaddress.ip_address(f[4][0]).is_loopback for f in found)
+    addresses = tuple(dict.fromkeys(str(entry[4][0]) for entry in found))
+    if not all(ipaddress.ip_address(address).is_loopback for address in addresses):
+        return ()
+    return addresses
 
 
 def manual_delivery(

@@ -2,10 +2,10 @@
 that there is news on their case (nothing about the case, the platform or the images), and
 that can receive a one-time link to set a new secret when the card is lost.
 
-The address is contact data, not the person's words: it is allowed on an adult's case and on a
-minor's alike (a minor's case keeps no words, but a young person must hear that a platform
-answered). It is sealed with the case's data key (field ``news-email``), erased when the case
-is withdrawn, and never written to an event, a log or a notice.
+The address is an adult's case's only: a minor's case keeps hashes, URLs and metadata, ever, and
+an address is none of those (refused as words and notes are, ``MINOR_TEXT``). It is sealed with
+the case's data key (field ``news-email``), erased when the case is withdrawn, and never written
+to an event, a log or a notice.
 
 A reset link carries a random token (256 bits) of which only the SHA-256 is stored
 (``desk_reset_tokens``); it expires after an hour and works once. Links point only at the
@@ -31,7 +31,7 @@ from rempart.config import Settings
 from rempart.desk.access import hash_secret, new_secret
 from rempart.desk.cases import Desk
 from rempart.desk.channels import SmtpChannel
-from rempart.desk.model import SYSTEM, VICTIM
+from rempart.desk.model import MINOR_TEXT, SYSTEM, VICTIM, Branch
 from rempart.desk.rows import add_event, find_case, seal_field
 from rempart.desk.sealed import unseal
 from rempart.desk.states import CaseState
@@ -129,11 +129,14 @@ class News:
 
     def set_address(self, number: str, address: str) -> None:
         """Set (or replace) the case's news address, for the victim signed in to it;
-        ``CaseInvalidError`` for what is not an e-mail address, or a withdrawn case."""
+        ``CaseInvalidError`` for what is not an e-mail address, a minor's case or a withdrawn
+        one."""
         address = check_address(address)
         now = self.desk.clock.now()
         with self.desk.store.write() as connection:
             row = find_case(connection, number)
+            if row.branch == Branch.MINOR:
+                raise CaseInvalidError(MINOR_TEXT)
             if row.wrapped_key is None:
                 raise CaseInvalidError(f"case {row.number} is withdrawn")
             _erase(connection, row.id)
@@ -223,6 +226,18 @@ class News:
         secret = new_secret()
         with self.desk.store.write() as connection:
             found = _live_token(connection, token, now)
+            # Claimed by this very update or not at all: of two requests racing on one link
+            # (PostgreSQL reads before it waits on the other's write), one sets a secret.
+            claimed = connection.execute(
+                update(desk_reset_tokens)
+                .where(
+                    desk_reset_tokens.c.token_hash == _token_hash(token),
+                    desk_reset_tokens.c.used_at.is_(None),
+                )
+                .values(used_at=now)
+            ).rowcount
+            if claimed != 1:
+                raise CaseNotFoundError(_LINK_EXPIRED)
             connection.execute(
                 update(desk_reset_tokens)
                 .where(

@@ -373,10 +373,10 @@ class Notices:
                 .values(state=NoticeState.SENDING.value, attempts=row.attempts + 1, updated_at=now)
             )
         channel = self.channels[ChannelKind.EMAIL]
-        outgoing = Outgoing(
-            render.render(record), to=platform.channel.address, reply_to=record.notifier.email
-        )
-        try:
+        try:  # rendering too: a PDF that fails must not leave the notice ``sending``
+            outgoing = Outgoing(
+                render.render(record), to=platform.channel.address, reply_to=record.notifier.email
+            )
             delivery = channel.send(outgoing, at=now, actor=actor.label)
         except Exception as exc:
             error = str(exc) if isinstance(exc, DeliveryFailedError) else type(exc).__name__
@@ -1485,9 +1485,14 @@ def _line(
 
 
 def _past(element: str, at: datetime, now: datetime) -> datetime:
+    """``at`` in UTC, refused (naming ``element``) without an offset, when its UTC falls off
+    the calendar (year 1 east of Greenwich), or in the future."""
     if at.tzinfo is None:
         raise NoticeInvalidError(element, f"the time {at.isoformat()} has no time zone")
-    at = at.astimezone(UTC)  # stored as UTC: SQLite keeps no offset
+    try:
+        at = at.astimezone(UTC)  # stored as UTC: SQLite keeps no offset
+    except OverflowError:
+        raise NoticeInvalidError(element, f"{element}: {at.isoformat()} is out of range") from None
     if at > now:
         raise NoticeInvalidError(element, f"{at.isoformat()} is in the future")
     return at

@@ -15,6 +15,7 @@ from email.message import EmailMessage
 
 import httpx
 from pypdf import PdfReader
+from sqlalchemy import update
 
 from rempart.access.roles import Role
 from rempart.desk import VICTIM
@@ -22,6 +23,7 @@ from rempart.server.middleware import (
     DESK_CONTENT_SECURITY_POLICY,
     DESK_PREVIEW_CONTENT_SECURITY_POLICY,
 )
+from rempart.store.schema import desk_notices
 from tests.desk.smtp import SmtpServer
 from tests.server.desk.conftest import DeskServer, Visitor, card, new_key, report, staff_visitor
 
@@ -214,6 +216,11 @@ def test_what_no_profile_names_waits_and_a_form_platform_takes_a_delivery(
         f"/desk/staff/notices/{reference}/delivery", {"at": "yesterday", "how": "the form"}
     )
     assert refused.status_code == 400 or refused.status_code == 422
+    # Paris's first offset (LMT) is +00:09:21: this time's UTC is before year 1.
+    edge = reviewer.post(
+        f"/desk/staff/notices/{reference}/delivery", {"at": "0001-01-01T00:05", "how": "the form"}
+    )
+    assert edge.status_code in (400, 422), edge.text
     notice_server.clock.advance(timedelta(minutes=10))
     recorded = reviewer.post(
         f"/desk/staff/notices/{reference}/delivery",
@@ -260,3 +267,42 @@ def test_a_draft_lacking_an_element_says_which_and_is_not_sent(
     assert "The notice is not complete" in _text(refused)
     assert "signature" in refused.text
     assert smtp_server.messages == []
+
+
+def test_a_minors_status_page_asks_for_no_address_and_keeps_none(
+    notice_server: DeskServer,
+) -> None:
+    visitor = notice_server.visitor(**{"Accept-Language": "en"})
+    number, _ = card(report(visitor, age="under-18", url=URL))
+    adult = notice_server.visitor(**{"Accept-Language": "en"})
+    card(report(adult, url=URL))
+    assert 'name="address"' in adult.get("/desk/status").text  # the form, on an adult's case
+    status = visitor.get("/desk/status")
+    assert status.status_code == 200
+    assert 'name="address"' not in status.text
+    refused = visitor.post("/desk/status/news", {"address": NEWS})
+    assert refused.status_code == 422
+    assert notice_server.app.state.services.news.address(number) is None
+
+
+def test_a_notice_left_sending_is_offered_to_a_reviewer_to_send(
+    notice_server: DeskServer, smtp_server: SmtpServer
+) -> None:
+    _, number = _victim(notice_server)
+    reviewer = staff_visitor(notice_server, new_key(notice_server, Role.REVIEWER))
+    reference = _draft(reviewer, number)
+    with notice_server.store.write() as connection:  # as a server stopped mid-attempt leaves it
+        connection.execute(
+            update(desk_notices)
+            .where(desk_notices.c.id == int(reference[2:]))
+            .values(state="sending")
+        )
+    page = reviewer.get(f"/desk/staff/notices/{reference}")
+    assert "An attempt to send it has not finished" in _text(page)
+    assert "Send it now" in page.text
+    sent = reviewer.post(f"/desk/staff/notices/{reference}/send", {"again": "yes"})
+    assert sent.status_code == 303, sent.text
+    assert len(_mails(smtp_server, 1)) >= 1
+    assert (
+        notice_server.app.state.services.notices.for_case(number, VICTIM)[0].state.value == "sent"
+    )

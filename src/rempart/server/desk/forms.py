@@ -126,8 +126,8 @@ def local_moment(value: str, zone: tzinfo) -> datetime:
     ``invalid-request`` for anything else."""
     try:
         moment = datetime.strptime(value, "%Y-%m-%dT%H:%M")
-    except ValueError:
+        return moment.replace(tzinfo=zone).astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: its UTC falls off the calendar
         raise Problem(
             "invalid-request", f"{value!r} is not a date and time (YYYY-MM-DDTHH:MM)"
         ) from None
-    return moment.replace(tzinfo=zone).astimezone(UTC)

@@ -110,7 +110,8 @@ async def _status_page(
         consent_form=case.branch is Branch.ADULT and case.flagger_key_id is None,
         consent_needed=needs,
         consented=await run_in_threadpool(found.has_consent, case.number),
-        news_sends=news(request).sends,
+        # A minor's case keeps no address (``rempart.desk.news``): no form to give one.
+        news_sends=news(request).sends and case.branch is Branch.ADULT,
         news_address=mask_address(address) if address else None,
         **values,
     )

@@ -9,7 +9,6 @@ no notice has). Only names, references and words travel: a body that is not JSON
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -33,8 +32,12 @@ platforms_router = APIRouter(prefix="/v1/platforms", tags=["notices"])
 
 _STAFF: Final = require(Permission.DESK_REPORT, Permission.DESK_REVIEW)
 # A preview is the platform's to read, not the reviewer's browser's to run: no script, nothing
-# loaded from anywhere, only the notice's own inline style.
-PREVIEW_POLICY: Final = "default-src 'none'; style-src 'unsafe-inline'"
+# loaded from anywhere, only the notice's own inline style; opened in a browser, a sandbox
+# (an origin of its own, no form) that no page may frame.
+PREVIEW_POLICY: Final = (
+    "default-src 'none'; style-src 'unsafe-inline'; sandbox; form-action 'none'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
 JSON_LINES: Final = "application/x-ndjson"
 _NAME: Final = 200  # characters in a name, a reference, a ticket number
 
@@ -125,11 +128,6 @@ def _notices(request: Request) -> Notices:
             "restart the server",
         )
     return notices
-
-
-def _utc(at: datetime) -> datetime:
-    """A time the client gave with its offset, in UTC, as the desk stores every time."""
-    return at.astimezone(UTC)
 
 
 async def _shown(notices: Notices, notice: Notice, key: ApiKey) -> dict[str, Any]:
@@ -296,7 +294,7 @@ async def record_delivery(
     notices = _notices(request)
     notice = await run_in_threadpool(
         lambda: notices.record_delivery(
-            reference, staff(key), at=_utc(body.at), how=body.how, ticket=body.ticket
+            reference, staff(key), at=body.at, how=body.how, ticket=body.ticket
         )
     )
     return await _noted(request, notice, key, "delivered by hand")
@@ -311,7 +309,7 @@ async def record_reply(request: Request, reference: str, body: ReplyBody, key: K
             reference,
             staff(key),
             kind=body.kind,
-            at=_utc(body.at) if body.at is not None else None,
+            at=body.at,
             item_id=body.item,
             decision=body.decision,
             automated=body.automated,
@@ -333,7 +331,7 @@ async def record_order(request: Request, reference: str, body: OrderBody, key: K
         lambda: notices.order(
             reference,
             staff(key),
-            at=_utc(body.at) if body.at is not None else notices.desk.clock.now(),
+            at=body.at or notices.desk.clock.now(),
             order_ref=body.reference,
         )
     )
