@@ -62,7 +62,6 @@ def a_record(
     )
     return NoticeRecord(
         reference="N-12",
-        case="R-ABCDEFGHJK",
         language=language,
         platform="example-social",
         platform_title="Example Social",

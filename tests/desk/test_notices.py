@@ -133,6 +133,9 @@ def test_a_sent_notice_carries_every_element_its_laws_require(
         for element in required:
             assert element in shown
         assert "elsewhere.test" not in shown
+    # The case's number is half the victim's credential: it stays at the desk.
+    assert number not in message.as_string()
+    assert number.encode() not in attached
     assert [c.due_at for c in sent.clocks] == [NOW + timedelta(hours=48)] * 2
     assert {c.jurisdiction for c in sent.clocks} == {"us-take-it-down"}
     kinds = [e.kind for e in desk.events(number)]
@@ -205,9 +208,11 @@ def test_an_associations_notice_holds_no_trace_of_the_victim(
     number = desk.report(
         AgeAnswer.ADULT, [link("social.test")], actor=flagger, mandate=MANDATE
     ).case.number
-    notices.consent(
-        number, VICTIM, name=VICTIM_NAME, contact=VICTIM_CONTACT, signature=VICTIM_SIGNATURE
-    )
+    with pytest.raises(CaseInvalidError, match="in its own name"):
+        notices.consent(
+            number, VICTIM, name=VICTIM_NAME, contact=VICTIM_CONTACT, signature=VICTIM_SIGNATURE
+        )
+    assert not notices.has_consent(number)
     unsigned = notices.draft(number, "social", flagger)
     with pytest.raises(NoticeInvalidError, match="signatory") as refused:
         notices.send(unsigned.reference, flagger)

@@ -171,13 +171,25 @@ def test_the_person_depicted_is_named_where_the_record_holds_them() -> None:
     )
 
 
-def test_a_minor_notice_may_leave_the_notifier_out() -> None:
-    record = a_record()
+@pytest.mark.parametrize(
+    ("nature", "shown"),
+    [
+        ("csam", "Name: not given (not required for offences against minors)"),
+        ("ncii", "Name: missing: this notice cannot be sent without it"),
+    ],
+)
+def test_a_notifier_left_out_is_said_to_be_allowed_only_on_a_minors_notice(
+    nature: str, shown: str
+) -> None:
     record = NoticeRecord.from_json(
-        {**record.to_json(), "notifier": {"kind": "deployment", "name": None, "email": None}}
+        {
+            **a_record().to_json(),
+            "nature": nature,
+            "notifier": {"kind": "deployment", "name": None, "email": None},
+        }
     )
     text = render_text(record)
-    assert "Name: not given (not required for offences against minors)" in text
+    assert shown in text
     assert "Mandate" not in text
 
 

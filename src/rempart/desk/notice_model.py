@@ -225,8 +225,8 @@ class NoticeRecord:
     gives the form that is sealed, digested and attached to the PDF."""
 
     reference: str
-    """``N-<id>`` of the notice."""
-    case: str
+    """``N-<id>`` of the notice. Not the case's number: half the victim's credential, it stays
+    at the desk."""
     language: str
     platform: str
     platform_title: str
@@ -270,7 +270,6 @@ class NoticeRecord:
         sor["content_type"] = tuple(sor["content_type"])
         return cls(
             reference=data["reference"],
-            case=data["case"],
             language=data["language"],
             platform=data["platform"],
             platform_title=data["platform_title"],

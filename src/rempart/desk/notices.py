@@ -658,8 +658,8 @@ class Notices:
         self, number: str, actor: Actor, *, name: str, contact: str, signature: str
     ) -> None:
         """The victim's consent for their name and contact to travel in notices that need
-        them, with their typed signature (sealed; an adult's case only). A new consent
-        replaces the one before."""
+        them, with their typed signature (sealed; an adult's own case only: not one an
+        association holds). A new consent replaces the one before."""
         identity = {
             "name": _line("name", name),
             "contact": _line("contact", contact, limit=320),
@@ -668,6 +668,11 @@ class Notices:
         now = self.desk.clock.now()
         with self.desk.store.write() as connection:
             row = self._victim_case(connection, number, actor)
+            if row.flagger_key_id is not None:
+                raise CaseInvalidError(
+                    "an association acts for you on this case: its notices go in its own name, "
+                    "never with yours"
+                )
             identity["signed_at"] = now.isoformat()
             connection.execute(
                 delete(desk_sealed).where(
@@ -921,7 +926,6 @@ class Notices:
             content_type += ("CONTENT_TYPE_SYNTHETIC_MEDIA",)
         return NoticeRecord(
             reference=_reference_of(row),
-            case=case_row.number,
             language=language,
             platform=platform.name,
             platform_title=platform.title,
