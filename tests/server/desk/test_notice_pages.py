@@ -204,6 +204,8 @@ def test_what_no_profile_names_waits_and_a_form_platform_takes_a_delivery(
     reviewer = staff_visitor(notice_server, new_key(notice_server, Role.REVIEWER))
     page = _text(reviewer.get(f"/desk/staff/cases/{number}"))
     assert "waiting: no platform profile names unknown.example.net" in page
+    queue = _text(reviewer.get("/desk/staff/queue"))
+    assert "Waiting: no platform profile names unknown.example.net" in queue
     assert "Draft a notice to UK Form" in page
     drafted = reviewer.post(
         f"/desk/staff/cases/{number}/notices", {"platform": "uk-form", "nature": "ncii"}

@@ -24,7 +24,7 @@ from rempart.access.keys import ApiKey
 from rempart.desk import Case, staff
 from rempart.desk.notice_model import Decision, EscalationStep, Nature, ReplyKind
 from rempart.desk.notices import Notices
-from rempart.desk.platforms import Platform
+from rempart.desk.platforms import Platform, PlatformBook
 from rempart.server.auth import Permission
 from rempart.server.desk.forms import Form, choice, local_moment
 from rempart.server.desk.keys import SIGN_IN, may, staff_key, staff_post
@@ -47,6 +47,16 @@ def notices(request: Request) -> Notices:
     return found
 
 
+def waiting(book: PlatformBook, case: Case) -> list[tuple[int, str]]:
+    """The case's items whose URL's host no platform profile names, with that host: they
+    wait, in the queue and on the case's page, until a profile is added."""
+    return [
+        (item.id, urlsplit(item.url).hostname or item.url)
+        for item in case.items
+        if item.url is not None and book.for_url(item.url) is None
+    ]
+
+
 async def case_notices(request: Request, case: Case, key: ApiKey) -> dict[str, Any]:
     """What a case's page shows of its notices: each notice, and the items no notice names
     yet grouped by the platform that covers their host (those no profile names wait, saying
@@ -57,20 +67,15 @@ async def case_notices(request: Request, case: Case, key: ApiKey) -> dict[str, A
     noticed = {(n.platform, clock.item_id) for n in listed for clock in n.clocks}
     platforms: dict[str, Platform] = {}
     covered: defaultdict[str, list[int]] = defaultdict(list)
-    waiting: list[tuple[int, str]] = []
     for item in case.items:
-        if item.url is None:
-            continue
-        platform = found.book.for_url(item.url)
-        if platform is None:
-            waiting.append((item.id, urlsplit(item.url).hostname or item.url))
-        elif (platform.name, item.id) not in noticed:
+        platform = found.book.for_url(item.url) if item.url else None
+        if platform is not None and (platform.name, item.id) not in noticed:
             platforms[platform.name] = platform
             covered[platform.name].append(item.id)
     return {
         "notices": listed,
         "draftable": [(platforms[name], ids) for name, ids in sorted(covered.items())],
-        "waiting": waiting,
+        "waiting": waiting(found.book, case),
         "natures": [n for n in Nature if (n is Nature.CSAM) == (case.branch.value == "minor")],
     }
 

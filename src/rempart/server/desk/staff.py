@@ -30,7 +30,7 @@ from rempart.errors import RempartError
 from rempart.server.auth import Permission, check_role
 from rempart.server.desk.forms import Form, choice, day
 from rempart.server.desk.keys import SIGN_IN, has_desk, may, staff_key, staff_post
-from rempart.server.desk.notice_pages import case_notices, notices
+from rempart.server.desk.notice_pages import case_notices, notices, waiting
 from rempart.server.desk.pages import (
     DeskRoute,
     Page,
@@ -96,7 +96,8 @@ async def queue(request: Request) -> Response:
     reviewer = may(key, Permission.DESK_REVIEW)
     flagger = None if reviewer else key.key_id
     cases = await run_in_threadpool(desk(request).queue, flagger_key_id=flagger)
-    clocks = await run_in_threadpool(notices(request).case_clocks, [c.number for c in cases])
+    found = notices(request)
+    clocks = await run_in_threadpool(found.case_clocks, [c.number for c in cases])
     return render(
         request,
         "staff/queue.html",
@@ -104,6 +105,9 @@ async def queue(request: Request) -> Response:
         key=key,
         cases=cases,
         clocks=clocks,
+        waiting={
+            case.number: sorted({host for _, host in waiting(found.book, case)}) for case in cases
+        },
         reviewer=reviewer,
         may_report=may(key, Permission.DESK_REPORT),
     )
