@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import io
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from types import ModuleType
 from typing import Final, NoReturn
@@ -29,6 +30,8 @@ __all__ = [
     "render_pdf",
     "render_text",
     "subject",
+    "template",
+    "write_pdf",
 ]
 
 DOMAIN: Final = "notices"
@@ -89,18 +92,20 @@ def _environment(language: str) -> jinja2.Environment:
     return environment(TEMPLATES, LOCALE, language, DOMAIN)
 
 
-def _render(record: NoticeRecord, template: str) -> str:
+def template(name: str, language: str) -> jinja2.Template:
+    """The template ``notices/<name>`` in ``language`` (a tag; French or else English), with
+    the notices' catalogue: the notices and the yearly report share them."""
+    return _environment(language_of(language)).get_template(f"notices/{name}")
+
+
+def _render(record: NoticeRecord, name: str) -> str:
     language = language_of(record.language)
-    return (
-        _environment(language)
-        .get_template(f"notices/{template}")
-        .render(
-            record=record,
-            lang=language,
-            statements=[STATEMENTS[statement] for statement in record.statements],
-            sor=_sor_rows(record.sor),
-            digest=record.digest(),
-        )
+    return template(name, language).render(
+        record=record,
+        lang=language,
+        statements=[STATEMENTS[statement] for statement in record.statements],
+        sor=_sor_rows(record.sor),
+        digest=record.digest(),
     )
 
 
@@ -114,16 +119,37 @@ def _sor_rows(sor: StatementOfReasons) -> list[tuple[str, str]]:
 
 
 def _pdf(record: NoticeRecord, html: str) -> bytes:
-    weasyprint = _weasyprint()
-    attachment = weasyprint.Attachment(
-        file_obj=io.BytesIO(record.canonical()),
+    return write_pdf(
+        html,
+        source=record.canonical(),
         name=ATTACHMENT,
         description=f"{record.reference}: canonical record (JSON, SHA-256 {record.digest()})",
-        relationship="Source",
-        url_fetcher=_refuse,
         # The record's own time, not the clock's: the same record makes the same PDF.
         created=record.drafted_at,
         modified=record.sent_at or record.drafted_at,
+    )
+
+
+def write_pdf(
+    html: str,
+    *,
+    source: bytes,
+    name: str,
+    description: str,
+    created: datetime,
+    modified: datetime,
+) -> bytes:
+    """``html`` as PDF/A-3b with ``source`` (the data it shows) attached as ``name``, nothing
+    fetched from anywhere: a notice, and the yearly report."""
+    weasyprint = _weasyprint()
+    attachment = weasyprint.Attachment(
+        file_obj=io.BytesIO(source),
+        name=name,
+        description=description,
+        relationship="Source",
+        url_fetcher=_refuse,
+        created=created,
+        modified=modified,
     )
     pdf: bytes = weasyprint.HTML(string=html, url_fetcher=_refuse).write_pdf(
         pdf_variant="pdf/a-3b", attachments=[attachment]
