@@ -535,6 +535,83 @@ def platforms_command(
         )
 
 
+@desk_app.command("report")
+def report_yearly_command(
+    year: Annotated[
+        int, typer.Option(metavar="YEAR", min=2000, max=9999, help="The calendar year, e.g. 2026.")
+    ],
+    output_format: Annotated[
+        str, typer.Option("--format", "-f", metavar="csv|pdf|json", help="csv, pdf or json.")
+    ] = "csv",
+    language: Annotated[
+        str, typer.Option(metavar="en|fr", help="The PDF's language: en or fr.")
+    ] = "en",
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            metavar="FILE",
+            help="Write it to this file [default: standard output, but a PDF never to a terminal].",
+        ),
+    ] = None,
+) -> None:
+    """The trusted flagger's yearly report (DSA Art. 22(3)): the notices sent in YEAR (in
+    REMPART_DESK_TIMEZONE) by platform, type of content and outcome, the median time to
+    removal and the share accepted. It holds no personal data, so a file it writes gets the
+    usual permissions.
+
+    \b
+    Examples:
+      rempart desk report --year 2026
+      rempart desk report --year 2026 -f pdf --language fr -o report-2026.pdf
+    """
+    import sys
+    from zoneinfo import ZoneInfo
+
+    from rempart.desk.platforms import PlatformBook
+    from rempart.desk.yearly import render_pdf, yearly_report
+    from rempart.store import Store
+
+    if output_format not in ("csv", "pdf", "json"):
+        exit_with(f"--format must be csv, pdf or json, not {output_format!r}", ExitCode.USAGE)
+    if language not in ("en", "fr"):
+        exit_with(f"--language must be en or fr, not {language!r}", ExitCode.USAGE)
+    if output_format == "pdf" and out is None and sys.stdout.isatty():
+        exit_with("a PDF is not for a terminal: give --out FILE, or pipe it", ExitCode.USAGE)
+    settings = current_settings()
+    book = PlatformBook.load(settings.desk_platforms)
+    with closing(Store.open(settings.database_url)) as store:
+        report = yearly_report(
+            store,
+            year,
+            now=datetime.now(UTC),
+            zone=ZoneInfo(settings.desk_timezone),
+            titles={name: platform.title for name, platform in book.platforms.items()},
+            notifier=settings.desk_notifier_name,
+            trusted_flagger=settings.desk_trusted_flagger,
+        )
+    data: str | bytes
+    if output_format == "pdf":
+        data = render_pdf(report, language)
+    elif output_format == "json":
+        data = json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n"
+    else:
+        data = report.to_csv()
+    if out is None:
+        if isinstance(data, bytes):
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        else:
+            typer.echo(data, nl=False)
+        return
+    try:
+        out.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+    except OSError as exc:
+        exit_with(f"cannot write {out}: {exc.strerror or exc}", ExitCode.USAGE)
+    typer.echo(f"Wrote the {year} report to {out}.", err=True)
+
+
 def _law_row(law: Jurisdiction, dsa_hours: int) -> dict[str, Any]:
     hours = f"{dsa_hours} (deployment)" if law.hours is None else str(law.hours)
     since = "the order" if law.starts == "order" else "sending"
