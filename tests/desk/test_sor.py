@@ -25,7 +25,7 @@ from rempart.desk import (
     ReplyKind,
 )
 from rempart.desk.sor import Statements, check, check_batch, parse
-from rempart.errors import SorInvalidError
+from rempart.errors import NoticeInvalidError, SorInvalidError
 from tests.desk.noticing import (  # noqa: F401 (fixtures)
     REVIEWER,
     clock_fixture,
@@ -102,6 +102,13 @@ def decided(
             "KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL",
             "CONTENT_TYPE_IMAGE",
         ),
+        (
+            AgeAnswer.UNDER_18,
+            Nature.CSAM_DEEPFAKE,
+            "STATEMENT_CATEGORY_PROTECTION_OF_MINORS",
+            "KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL_DEEPFAKE",
+            "CONTENT_TYPE_SYNTHETIC_MEDIA",
+        ),
     ],
 )
 def test_a_decision_on_our_platform_makes_one_valid_statement_per_item(
@@ -136,6 +143,22 @@ def test_a_decision_on_our_platform_makes_one_valid_statement_per_item(
         assert "ours.test" not in text
     assert len({stored.puid for stored in made}) == 2
     assert [s.puid for s in statements.stored()] == [s.puid for s in made]
+
+
+def test_generated_imagery_of_a_minor_is_a_minors_nature_only(desk: Desk, notices: Notices) -> None:
+    adult = desk.report(AgeAnswer.ADULT, [link("ours.test")]).case.number
+    with pytest.raises(NoticeInvalidError) as refused:
+        notices.draft(adult, "ours", REVIEWER, nature=Nature.CSAM_DEEPFAKE)
+    assert refused.value.element == "nature"
+    minor = desk.report(AgeAnswer.UNDER_18, [link("ours.test", "2")]).case.number
+    with pytest.raises(NoticeInvalidError) as refused:
+        notices.draft(minor, "ours", REVIEWER, nature=Nature.DEEPFAKE)
+    assert refused.value.element == "nature"
+    draft = notices.draft(minor, "ours", REVIEWER, nature=Nature.CSAM_DEEPFAKE)
+    record = notices.record(draft.reference, REVIEWER)
+    assert record.nature == Nature.CSAM_DEEPFAKE
+    assert record.legal_ground == "Code pénal, art. 227-23"
+    assert "generated" in record.explanation
 
 
 def test_a_refusal_or_another_platforms_decision_makes_no_statement(

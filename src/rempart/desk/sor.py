@@ -166,6 +166,8 @@ _FACTS: Final = {
     Nature.DEEPFAKE: "A sexual image generated or altered to show a real adult, hosted on this "
     "service, was reported as made and shared without their consent.",
     Nature.CSAM: "Sexualised imagery of a minor, hosted on this service, was reported.",
+    Nature.CSAM_DEEPFAKE: "Sexualised imagery of a minor, generated or altered by an algorithm "
+    "and hosted on this service, was reported.",
 }
 _ACTIONS: Final = {
     Decision.REMOVED: ("DECISION_VISIBILITY_CONTENT_REMOVED", "The service removed it."),
