@@ -5,11 +5,16 @@ elsewhere checked, a broken one named by its index and field."""
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select, update
 
+from rempart.config import load_settings
+from rempart.store import Store
+from rempart.store.schema import desk_statements
 from tests.cli.invoke import run
 from tests.desk.smtp import SmtpServer, smtp_server_fixture  # noqa: F401
 
@@ -136,3 +141,25 @@ def test_check_names_the_statement_and_field(env: dict[str, str], tmp_path: Path
     assert "statements: at most 100" in refused(env, "sor", "check", str(batch))
     batch.write_text("{", encoding="utf-8")
     assert "not JSON" in refused(env, "sor", "check", str(batch))
+
+
+def test_export_is_all_or_nothing(sor_env: dict[str, str], tmp_path: Path) -> None:
+    removed(sor_env, "https://example.net/p/1", "https://example.net/p/2")
+    ok(sor_env, "sor", "export", "--out", str(tmp_path / "first"))
+    # A statement spoiled in the database after it was made: the export names it, writes
+    # nothing, and marks nothing exported.
+    store = Store.open(load_settings(sor_env).database_url)
+    with closing(store), store.write() as connection:
+        row = connection.execute(select(desk_statements).order_by(desk_statements.c.id)).first()
+        assert row is not None
+        spoiled = json.loads(row.statement) | {"decision_facts": "Mail me: a@b.example"}
+        connection.execute(
+            update(desk_statements)
+            .where(desk_statements.c.id == row.id)
+            .values(statement=json.dumps(spoiled))
+        )
+    out = tmp_path / "second"
+    err = refused(sor_env, "sor", "export", "--since", "2000-01-01", "--out", str(out))
+    assert "statements[0].decision_facts" in err
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".second")] == []
