@@ -40,6 +40,7 @@ def example(cls: type[RempartError]) -> RempartError:
         errors.ImportLineError: errors.ImportLineError(3, "invalid PDQ hash"),
         errors.EnrolmentError: errors.EnrolmentError("Ada: Quist", ["a.jpg: no face"]),
         errors.NoticeInvalidError: errors.NoticeInvalidError("signature", "no signature"),
+        errors.SorInvalidError: errors.SorInvalidError("decision_facts", "is required"),
     }
     return made.get(cls) or cls("something is wrong")
 

@@ -85,6 +85,7 @@ __all__ = [
     "RempartError",
     "RequestError",
     "ScanOutputError",
+    "SorInvalidError",
     "StoreError",
     "UnknownBankError",
     "UnknownKeyError",
@@ -478,6 +479,22 @@ class NoticeInvalidError(RempartError):
     def problem_extra(self) -> dict[str, Any]:
         """The element, for clients that point at it."""
         return {"element": self.element}
+
+
+class SorInvalidError(RempartError):
+    """A statement of reasons that the DSA Transparency Database would refuse, or that would
+    carry personal data: ``field`` names the first field at fault (with ``statements[N].``
+    before it in a batch); nothing was exported."""
+
+    problem = "sor-invalid"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+    def problem_extra(self) -> dict[str, Any]:
+        """The field, for clients that point at it."""
+        return {"field": self.field}
 
 
 class NoticeNotFoundError(RempartError):

@@ -14,6 +14,9 @@ def without_cases(store: Store) -> Store:
     if not store.is_sqlite:
         with store.write() as connection:
             connection.execute(
-                text("TRUNCATE desk_item_entries, desk_sealed, desk_items, desk_cases CASCADE")
+                text(
+                    "TRUNCATE desk_item_entries, desk_sealed, desk_items, desk_cases, "
+                    "desk_statements CASCADE"
+                )
             )
     return store

@@ -24,6 +24,7 @@ from rempart.cli.persons import persons_app
 from rempart.cli.scan import scan_command
 from rempart.cli.serve import db_app, key_app, serve_command
 from rempart.cli.signals import signals_command
+from rempart.cli.sor import sor_app
 
 __all__ = ["ExitCode", "app", "main"]
 
@@ -79,6 +80,7 @@ app.command("report")(report_command)
 app.add_typer(case_app, name="case")
 app.add_typer(desk_app, name="desk")
 app.add_typer(notice_app, name="notice")
+app.add_typer(sor_app, name="sor")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -68,6 +68,7 @@ class Nature(StrEnum):
     NCII = "ncii"
     DEEPFAKE = "deepfake"
     CSAM = "csam"
+    CSAM_DEEPFAKE = "csam-deepfake"
 
 
 class Rendering(StrEnum):

@@ -53,7 +53,7 @@ RECORD_VERSION: Final = 1
 
 class Nature(StrEnum):
     """What the items are, which sets the legal ground and the suggested DSA category: a
-    minor's case is always ``csam``."""
+    minor's case is always ``csam`` or ``csam-deepfake``."""
 
     NCII = "ncii"
     """Intimate images of an adult shared without consent (C. pén. art. 226-2-1)."""
@@ -61,6 +61,13 @@ class Nature(StrEnum):
     """A sexual deepfake of an adult (C. pén. art. 226-8-1)."""
     CSAM = "csam"
     """Sexualised imagery of a minor (C. pén. art. 227-23)."""
+    CSAM_DEEPFAKE = "csam-deepfake"
+    """Sexualised imagery of a minor generated or altered by an algorithm (C. pén. art.
+    227-23, as ``csam``)."""
+
+
+MINOR_NATURES: Final = frozenset({Nature.CSAM, Nature.CSAM_DEEPFAKE})
+"""The natures of a minor's case (and only of one)."""
 
 
 class NoticeState(StrEnum):

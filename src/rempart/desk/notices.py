@@ -39,6 +39,7 @@ from rempart.desk.notice_model import (
     BONA_FIDE,
     GOOD_FAITH,
     MINOR_LADDER,
+    MINOR_NATURES,
     ChannelKind,
     ClockStatus,
     Decision,
@@ -110,11 +111,13 @@ _LEGAL_GROUNDS: Final = {
     Nature.NCII: "Code pénal, art. 226-2-1",
     Nature.DEEPFAKE: "Code pénal, art. 226-8-1",
     Nature.CSAM: "Code pénal, art. 227-23",
+    Nature.CSAM_DEEPFAKE: "Code pénal, art. 227-23",
 }
 _CATEGORIES: Final = {
     Nature.NCII: CATEGORIES["non_consensual_intimate_imagery"],
     Nature.DEEPFAKE: CATEGORIES["sexual_deepfake"],
     Nature.CSAM: CATEGORIES["child_sexual_abuse"],
+    Nature.CSAM_DEEPFAKE: CATEGORIES["child_sexual_abuse_deepfake"],
 }
 _EXPLANATIONS: Final[Mapping[str, Mapping[Nature, str]]] = {
     "en": {
@@ -128,6 +131,9 @@ _EXPLANATIONS: Final[Mapping[str, Mapping[Nature, str]]] = {
         Nature.CSAM: "Each item listed is sexualised imagery of a minor. Its publication is an "
         "offence under French law ({ground}) and it is illegal content; we ask you to remove "
         "it at once.",
+        Nature.CSAM_DEEPFAKE: "Each item listed is sexualised imagery of a minor generated or "
+        "altered by an algorithm. Its publication is an offence under French law ({ground}) and "
+        "it is illegal content; we ask you to remove it at once.",
     },
     "fr": {
         Nature.NCII: "Chaque contenu listé est une image intime d'une personne majeure réelle et "
@@ -142,6 +148,10 @@ _EXPLANATIONS: Final[Mapping[str, Mapping[Nature, str]]] = {
         Nature.CSAM: "Chaque contenu listé est une image sexualisée d'une personne mineure. Sa "
         "publication est une infraction en droit français ({ground}) et un contenu illicite ; "
         "nous vous demandons de le retirer sans délai.",
+        Nature.CSAM_DEEPFAKE: "Chaque contenu listé est une image sexualisée d'une personne "
+        "mineure, générée ou modifiée par un traitement algorithmique. Sa publication est une "
+        "infraction en droit français ({ground}) et un contenu illicite ; nous vous demandons de "
+        "le retirer sans délai.",
     },
 }
 _SEARCH_ENGINES: Final = "search engines"
@@ -922,7 +932,7 @@ class Notices:
             .order_by(desk_items.c.id)
         ).all()
         content_type: tuple[str, ...] = ("CONTENT_TYPE_IMAGE",)
-        if nature == Nature.DEEPFAKE:
+        if nature in (Nature.DEEPFAKE, Nature.CSAM_DEEPFAKE):
             content_type += ("CONTENT_TYPE_SYNTHETIC_MEDIA",)
         return NoticeRecord(
             reference=_reference_of(row),
@@ -1448,18 +1458,20 @@ def _lacks(element: str, record: NoticeRecord, branch: Branch, law: str) -> str 
 
 def _nature(branch: Branch, nature: Nature | None) -> Nature:
     if branch == Branch.MINOR:
-        if nature not in (None, Nature.CSAM):
-            raise NoticeInvalidError("nature", "a minor's case is always csam")
-        return Nature.CSAM
+        if nature is None:
+            return Nature.CSAM
+        if nature not in MINOR_NATURES:
+            raise NoticeInvalidError("nature", "a minor's case is always csam or csam-deepfake")
+        return Nature(nature)
     if nature is None:
         return Nature.NCII
     try:
         nature = Nature(nature)
     except ValueError:
         raise NoticeInvalidError("nature", f"no nature {nature!r}: ncii or deepfake") from None
-    if nature == Nature.CSAM:
+    if nature in MINOR_NATURES:
         raise NoticeInvalidError(
-            "nature", "csam is for a minor's case; an adult's is ncii or deepfake"
+            "nature", f"{nature} is for a minor's case; an adult's is ncii or deepfake"
         )
     return nature
 

@@ -66,6 +66,12 @@ CATEGORIES: Final = {
             ("KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL",),
         ),
         Category(
+            "child_sexual_abuse_deepfake",
+            "Sexualised imagery of a minor, generated or altered",
+            _MINORS,
+            ("KEYWORD_CHILD_SEXUAL_ABUSE_MATERIAL_DEEPFAKE",),
+        ),
+        Category(
             "non_consensual_intimate_imagery",
             "Intimate imagery of a real person shared without consent",
             _CYBER_VIOLENCE,

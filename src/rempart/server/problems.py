@@ -70,6 +70,7 @@ _KINDS: list[ProblemKind] = [
     ProblemKind("hash-low-quality", 422, "The hash is too featureless to act on"),
     ProblemKind("notice-invalid", 422, "The notice lacks an element it needs, or cannot be sent"),
     ProblemKind("notice-not-found", 404, "No such notice"),
+    ProblemKind("sor-invalid", 422, "A statement of reasons the Transparency Database refuses"),
     ProblemKind("platform-unknown", 404, "No platform profile has this name or names this host"),
     ProblemKind("delivery-failed", 502, "The notice could not be delivered; it stays drafted"),
     ProblemKind("detector-unavailable", 503, "A detector this needs is not installed"),

@@ -42,6 +42,7 @@ __all__ = [
     "desk_reset_tokens",
     "desk_sealed",
     "desk_sightings",
+    "desk_statements",
     "metadata",
     "person_changes",
     "person_embeddings",
@@ -412,4 +413,20 @@ desk_reset_tokens = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("used_at", DateTime(timezone=True), nullable=True),
     Index("ix_desk_reset_tokens_case_id", "case_id"),
+)
+
+# A statement of reasons (DSA Art. 17) for a decision the deployment took on content it hosts:
+# one per (notice, item), its puid unique and never reused, the statement as JSON text in the
+# Transparency Database's field names; ``exported_at`` when ``rempart sor export`` wrote it.
+desk_statements = Table(
+    "desk_statements",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("notice_id", BigInteger, nullable=False),
+    Column("item_id", BigInteger, nullable=False),
+    Column("puid", String(500), nullable=False, unique=True),
+    Column("statement", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("exported_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("notice_id", "item_id"),
 )

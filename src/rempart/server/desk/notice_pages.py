@@ -22,7 +22,7 @@ from starlette.responses import Response
 
 from rempart.access.keys import ApiKey
 from rempart.desk import Case, staff
-from rempart.desk.notice_model import Decision, EscalationStep, Nature, ReplyKind
+from rempart.desk.notice_model import MINOR_NATURES, Decision, EscalationStep, Nature, ReplyKind
 from rempart.desk.notices import Notices
 from rempart.desk.platforms import Platform, PlatformBook
 from rempart.server.auth import Permission
@@ -76,7 +76,7 @@ async def case_notices(request: Request, case: Case, key: ApiKey) -> dict[str, A
         "notices": listed,
         "draftable": [(platforms[name], ids) for name, ids in sorted(covered.items())],
         "waiting": waiting(found.book, case),
-        "natures": [n for n in Nature if (n is Nature.CSAM) == (case.branch.value == "minor")],
+        "natures": [n for n in Nature if (n in MINOR_NATURES) == (case.branch.value == "minor")],
     }
 
 

@@ -57,7 +57,9 @@ class NoticeCreate(BaseModel):
         "no other open notice names].",
     )
     nature: Nature | None = Field(
-        default=None, description="What the items are [default: ncii; a minor's case: csam]."
+        default=None,
+        description="What the items are (a minor's: csam or csam-deepfake) [default: ncii; "
+        "a minor's case: csam].",
     )
     signatory: str | None = Field(
         default=None, max_length=_NAME, description="Who signs for the association (a flagger)."
