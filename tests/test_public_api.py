@@ -67,6 +67,8 @@ MODULES = [
     "rempart.desk.news",
     "rempart.desk.rows",
     "rempart.desk.i18n",
+    "rempart.desk.sor",
+    "rempart.desk.yearly",
     "rempart.hub",
     "rempart.hub.auditor",
     "rempart.hub.declared",
