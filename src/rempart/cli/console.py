@@ -1,5 +1,6 @@
-"""What the desk's commands share (``rempart case``, ``rempart notice``): the desk on the local
-database, acted on as an admin at this machine's console, and their records printed.
+"""What the desk's commands share (``rempart case``, ``rempart notice``, ``rempart desk``): the
+desk on the local database, acted on as an admin at this machine's console, their records
+printed, and documents (a notice, a report) written to a file or standard output.
 
 Their events name the actor ``cli`` (an API key's id is 12 letters and digits, so no key is
 ever named so).
@@ -7,17 +8,33 @@ ever named so).
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
-from typing import TYPE_CHECKING, Any, Final
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
+import typer
+
+from rempart.cli.errors import exit_with
 from rempart.cli.options import current_settings
 from rempart.cli.output import OutputFormat, write_records
+from rempart.errors import ExitCode
 
 if TYPE_CHECKING:
     from rempart.desk import Actor, Desk
 
-__all__ = ["CLI_LABEL", "cells", "console_actor", "local_desk", "print_records"]
+__all__ = [
+    "CLI_LABEL",
+    "DocumentOutOption",
+    "cells",
+    "console_actor",
+    "local_desk",
+    "print_records",
+    "refuse_pdf_to_terminal",
+    "write_document",
+]
 
 CLI_LABEL: Final = "cli"
 
@@ -52,3 +69,42 @@ def cells(record: dict[str, Any]) -> dict[str, str]:
         name: str(len(value)) if isinstance(value, list) else "" if value is None else str(value)
         for name, value in record.items()
     }
+
+
+DocumentOutOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        "-o",
+        metavar="FILE",
+        help="Write it to this file [default: standard output, but a PDF never to a terminal].",
+    ),
+]
+
+
+def refuse_pdf_to_terminal() -> None:
+    """Exit with a usage error when standard output is a terminal: PDF bytes are not for one."""
+    if sys.stdout.isatty():
+        exit_with("a PDF is not for a terminal: give --out FILE, or pipe it", ExitCode.USAGE)
+
+
+def write_document(data: str | bytes, out: Path | None, *, private: bool) -> None:
+    """Write a document to ``out``, or to standard output (never PDF bytes to a terminal).
+    ``private``: a new file is the user's alone (0600), for a document that may name someone."""
+    if out is None:
+        if isinstance(data, bytes):
+            refuse_pdf_to_terminal()
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        else:
+            typer.echo(data, nl=not data.endswith("\n"))
+        return
+    raw = data if isinstance(data, bytes) else data.encode("utf-8")
+    try:
+        descriptor = os.open(
+            out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o666
+        )
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(raw)
+    except OSError as exc:
+        exit_with(f"cannot write {out}: {exc.strerror or exc}", ExitCode.USAGE)

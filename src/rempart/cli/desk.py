@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, TypeVar
 
 import typer
 
+from rempart.cli.console import DocumentOutOption, refuse_pdf_to_terminal, write_document
 from rempart.cli.console import console_actor as _cli
 from rempart.cli.console import local_desk as _local_desk
 from rempart.cli.console import print_records as _print
@@ -546,15 +547,7 @@ def report_yearly_command(
     language: Annotated[
         str, typer.Option(metavar="en|fr", help="The PDF's language: en or fr.")
     ] = "en",
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            "-o",
-            metavar="FILE",
-            help="Write it to this file [default: standard output, but a PDF never to a terminal].",
-        ),
-    ] = None,
+    out: DocumentOutOption = None,
 ) -> None:
     """The trusted flagger's yearly report (DSA Art. 22(3)): the notices sent in YEAR (in
     REMPART_DESK_TIMEZONE) by platform, type of content and outcome, the median time to
@@ -566,7 +559,6 @@ def report_yearly_command(
       rempart desk report --year 2026
       rempart desk report --year 2026 -f pdf --language fr -o report-2026.pdf
     """
-    import sys
     from zoneinfo import ZoneInfo
 
     from rempart.desk.platforms import PlatformBook
@@ -577,8 +569,8 @@ def report_yearly_command(
         exit_with(f"--format must be csv, pdf or json, not {output_format!r}", ExitCode.USAGE)
     if language not in ("en", "fr"):
         exit_with(f"--language must be en or fr, not {language!r}", ExitCode.USAGE)
-    if output_format == "pdf" and out is None and sys.stdout.isatty():
-        exit_with("a PDF is not for a terminal: give --out FILE, or pipe it", ExitCode.USAGE)
+    if output_format == "pdf" and out is None:
+        refuse_pdf_to_terminal()
     settings = current_settings()
     book = PlatformBook.load(settings.desk_platforms)
     with closing(Store.open(settings.database_url)) as store:
@@ -598,18 +590,9 @@ def report_yearly_command(
         data = json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n"
     else:
         data = report.to_csv()
-    if out is None:
-        if isinstance(data, bytes):
-            sys.stdout.buffer.write(data)
-            sys.stdout.flush()
-        else:
-            typer.echo(data, nl=False)
-        return
-    try:
-        out.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
-    except OSError as exc:
-        exit_with(f"cannot write {out}: {exc.strerror or exc}", ExitCode.USAGE)
-    typer.echo(f"Wrote the {year} report to {out}.", err=True)
+    write_document(data, out, private=False)  # no personal data: the usual permissions
+    if out is not None:
+        typer.echo(f"Wrote the {year} report to {out}.", err=True)
 
 
 def _law_row(law: Jurisdiction, dsa_hours: int) -> dict[str, Any]:

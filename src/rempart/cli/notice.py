@@ -8,19 +8,22 @@ and send through the SMTP server the settings name (``REMPART_SMTP_*``).
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 from zoneinfo import ZoneInfo
 
 import typer
 
-from rempart.cli.console import console_actor, local_desk, print_records
+from rempart.cli.console import (
+    DocumentOutOption,
+    console_actor,
+    local_desk,
+    print_records,
+    write_document,
+)
 from rempart.cli.errors import ExitCode, exit_with
 from rempart.cli.options import FormatOption, current_settings
 from rempart.cli.output import OutputFormat
@@ -174,15 +177,7 @@ def show_command(
             "clocks and answers as one JSON line (json).",
         ),
     ] = Rendering.TEXT,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            "-o",
-            metavar="FILE",
-            help="Write it to this file [default: standard output, but a PDF never to a terminal].",
-        ),
-    ] = None,
+    out: DocumentOutOption = None,
 ) -> None:
     """Show a notice: as sent, or for a draft as it would be sent now.
 
@@ -203,16 +198,10 @@ def show_command(
             data = notices.render(notice.reference, actor, _FORMS[rendering])
             if rendering is not Rendering.PDF:
                 _say_state(notices, notice)
+    # A notice may name the person depicted: a file of it is the user's alone.
+    write_document(data, out, private=True)
     if out is not None:
-        _write(out, data)
         typer.echo(f"Wrote {notice.reference} to {out}.", err=True)
-    elif isinstance(data, bytes):
-        if sys.stdout.isatty():
-            exit_with("a PDF is not for a terminal: give --out FILE, or pipe it", ExitCode.USAGE)
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-    else:
-        typer.echo(data, nl=not data.endswith("\n"))
 
 
 @notice_app.command("send")
@@ -526,15 +515,3 @@ def _when(value: str | None) -> datetime | None:
         exit_with(f"--at: a time as YYYY-MM-DD HH:MM, or ISO 8601 (got {value!r})", ExitCode.USAGE)
     # The desk puts it in UTC, and refuses by name a time that falls off the calendar then.
     return when if when.tzinfo is not None else when.replace(tzinfo=_zone())
-
-
-def _write(path: Path, data: str | bytes) -> None:
-    """Write ``data`` to ``path``; a new file is the user's alone (0600): a notice may name
-    the person depicted, and other accounts of the machine have no business reading it."""
-    raw = data if isinstance(data, bytes) else data.encode("utf-8")
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(raw)
-    except OSError as exc:
-        exit_with(f"cannot write {path}: {exc.strerror or exc}", ExitCode.USAGE)
