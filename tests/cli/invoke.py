@@ -1,6 +1,12 @@
-"""Run ``rempart`` in-process as a user would from a shell."""
+"""Run ``rempart`` in-process as a user would from a shell, or in its own process with a
+terminal as its standard output."""
 
 from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
 
 from typer.testing import CliRunner
 
@@ -13,3 +19,28 @@ def run(env: dict[str, str], *args: str, stdin: str | None = None) -> tuple[int,
     """``rempart ARGS`` with ``env`` and ``stdin``: its exit status, stdout and stderr."""
     result = runner.invoke(app, list(args), input=stdin, env=env)
     return result.exit_code, result.stdout, result.stderr
+
+
+def run_on_terminal(env: dict[str, str], *args: str) -> tuple[int, str, bytes]:
+    """``rempart ARGS`` in a new process whose standard output is a terminal (a pty): its exit
+    status, its stderr, and what it printed to the terminal."""
+    terminal, other_end = pty.openpty()
+    try:
+        shown = subprocess.run(
+            [sys.executable, "-c", "from rempart.cli import main; main()", *args],
+            env={**os.environ, **env},
+            stdout=other_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        os.set_blocking(terminal, False)
+        try:
+            printed = os.read(terminal, 1 << 16)
+        except BlockingIOError:
+            printed = b""
+    finally:
+        os.close(terminal)
+        os.close(other_end)
+    return shown.returncode, shown.stderr, printed

@@ -7,18 +7,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import pty
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pypdf import PdfReader
 
 from tests.cli import test_notice
-from tests.cli.invoke import run
+from tests.cli.invoke import run, run_on_terminal
 from tests.cli.test_notice import (
-    CLI,
     FIRST,
     SECOND,
     case_with,
@@ -96,25 +92,9 @@ def test_bad_options_are_refused(notice_env: dict[str, str]) -> None:
 
 
 def test_a_pdf_is_not_printed_to_a_terminal(notice_env: dict[str, str]) -> None:
-    terminal, other_end = pty.openpty()
-    try:
-        shown = subprocess.run(
-            [*CLI, "desk", "report", "--year", YEAR, "--format", "pdf"],
-            env={**os.environ, **notice_env},
-            stdout=other_end,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        os.set_blocking(terminal, False)
-        try:
-            printed = os.read(terminal, 1 << 16)
-        except BlockingIOError:
-            printed = b""
-    finally:
-        os.close(terminal)
-        os.close(other_end)
-    assert shown.returncode == 2, shown.stderr
-    assert "--out" in shown.stderr
+    code, err, printed = run_on_terminal(
+        notice_env, "desk", "report", "--year", YEAR, "--format", "pdf"
+    )
+    assert code == 2, err
+    assert "--out" in err
     assert b"%PDF" not in printed

@@ -4,10 +4,6 @@ answers recorded and its clocks listed, in the local database; refusals that say
 from __future__ import annotations
 
 import json
-import os
-import pty
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pypdf import PdfReader
 
-from tests.cli.invoke import run
+from tests.cli.invoke import run, run_on_terminal
 from tests.desk.smtp import SmtpServer, smtp_server_fixture  # noqa: F401
 
 PLATFORMS = """\
@@ -36,7 +32,6 @@ platforms:
     channel:
       form: https://example.edu/report
 """
-CLI = [sys.executable, "-c", "from rempart.cli import main; main()"]
 FIRST, SECOND = "https://example.net/p/1", "https://www.example.net/p/2"
 
 
@@ -228,25 +223,9 @@ def test_a_pdf_is_not_printed_to_a_terminal(notice_env: dict[str, str]) -> None:
     number = case_with(notice_env, FIRST)["number"]
     ok(notice_env, "notice", "draft", number, "--platform", "picturebay")
     [notice] = jsonl(notice_env, "notice", "list", number)
-    terminal, other_end = pty.openpty()
-    try:
-        shown = subprocess.run(
-            [*CLI, "notice", "show", notice["reference"], "--format", "pdf"],
-            env={**os.environ, **notice_env},
-            stdout=other_end,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        os.set_blocking(terminal, False)
-        try:
-            printed = os.read(terminal, 1 << 16)
-        except BlockingIOError:
-            printed = b""
-    finally:
-        os.close(terminal)
-        os.close(other_end)
-    assert shown.returncode == 2, shown.stderr
-    assert "--out" in shown.stderr
+    code, err, printed = run_on_terminal(
+        notice_env, "notice", "show", notice["reference"], "--format", "pdf"
+    )
+    assert code == 2, err
+    assert "--out" in err
     assert b"%PDF" not in printed

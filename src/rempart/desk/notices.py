@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, Row, delete, exists, insert, select, update
+from sqlalchemy import Connection, Row, Table, delete, exists, insert, select, update
 
 from rempart.access.roles import Role
 from rempart.config import Settings
@@ -1243,11 +1243,7 @@ class Notices:
                 d.how,
                 d.error,
             )
-            for d in connection.execute(
-                select(desk_deliveries)
-                .where(desk_deliveries.c.notice_id == row.id)
-                .order_by(desk_deliveries.c.id)
-            ).all()
+            for d in _notice_rows(connection, desk_deliveries, row.id)
         ]
         replies = [
             Reply(
@@ -1262,19 +1258,11 @@ class Notices:
                 r.reference,
                 r.puid,
             )
-            for r in connection.execute(
-                select(desk_replies)
-                .where(desk_replies.c.notice_id == row.id)
-                .order_by(desk_replies.c.id)
-            ).all()
+            for r in _notice_rows(connection, desk_replies, row.id)
         ]
         escalations = [
             Escalation(ref, EscalationStep(e.step), as_utc(e.at), e.actor, e.item_id, e.target)
-            for e in connection.execute(
-                select(desk_escalations)
-                .where(desk_escalations.c.notice_id == row.id)
-                .order_by(desk_escalations.c.id)
-            ).all()
+            for e in _notice_rows(connection, desk_escalations, row.id)
         ]
         item_rows = connection.execute(
             select(desk_notice_items, desk_items.c.url)
@@ -1393,6 +1381,14 @@ class Notices:
             self.on_news(number)
         except Exception as exc:
             log.warning("the news of a notice could not be told: %s", type(exc).__name__)
+
+
+def _notice_rows(connection: Connection, table: Table, notice: int) -> Sequence[Row[Any]]:
+    """A notice's rows of an append-only table (deliveries, replies, escalations), oldest
+    first."""
+    return connection.execute(
+        select(table).where(table.c.notice_id == notice).order_by(table.c.id)
+    ).all()
 
 
 def _reference_of(row: Row[Any]) -> str:
