@@ -41,6 +41,10 @@ def example(cls: type[RempartError]) -> RempartError:
         errors.EnrolmentError: errors.EnrolmentError("Ada: Quist", ["a.jpg: no face"]),
         errors.NoticeInvalidError: errors.NoticeInvalidError("signature", "no signature"),
         errors.SorInvalidError: errors.SorInvalidError("decision_facts", "is required"),
+        errors.FetchError: errors.FetchError("https://example.org/a", "no answer in 20 s"),
+        errors.FetchRefusedError: errors.FetchRefusedError(
+            "http://169.254.169.254/", "a link-local address"
+        ),
     }
     return made.get(cls) or cls("something is wrong")
 

@@ -9,6 +9,7 @@ not silently ignored.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -47,6 +48,10 @@ DEFAULT_DESK_SESSIONS_MINUTES: Final = 30
 DEFAULT_DESK_REPORTS_PER_MINUTE: Final = 10
 DEFAULT_SMTP_PORT: Final = 587
 DEFAULT_SMTP_TIMEOUT: Final = 30.0
+DEFAULT_FETCH_MAX_BYTES: Final = 20 * 1024 * 1024
+DEFAULT_FETCH_TIMEOUT: Final = 20.0
+DEFAULT_RECHECK_HOURS: Final = 6
+DEFAULT_EVIDENCE_DAYS: Final = 365
 SMTP_SECURITY: Final = ("starttls", "tls", "none")
 DEFAULT_GATE_PROMPT_MS: Final = 15
 """CPU milliseconds the gate reads a request's prompt and negative prompt for: under its 20 ms
@@ -233,6 +238,40 @@ SETTINGS: Final = (
         "link, and a lost secret cannot be reset by mail).",
     ),
     Setting(
+        "desk_fetch_allow",
+        "",
+        "Addresses the desk may fetch though private, loopback or link-local, comma-separated: "
+        "IP, IP/prefix or IP:port (default: none).",
+    ),
+    Setting(
+        "desk_fetch_max_bytes",
+        DEFAULT_FETCH_MAX_BYTES,
+        "Largest body the desk reads from one URL (a page, or one image it embeds), in bytes.",
+    ),
+    Setting(
+        "desk_fetch_timeout",
+        DEFAULT_FETCH_TIMEOUT,
+        "Seconds a fetched URL has to answer in full, redirects included.",
+    ),
+    Setting(
+        "desk_recheck_hours",
+        DEFAULT_RECHECK_HOURS,
+        "Hours between two checks of a notified URL (rempart desk recheck, and serve --desk's "
+        "thread; 0: serve --desk does not re-check).",
+        minimum=0,
+    ),
+    Setting(
+        "desk_evidence_days",
+        DEFAULT_EVIDENCE_DAYS,
+        "Days a capture is kept after its case closes, unless a reviewer holds it.",
+    ),
+    Setting(
+        "desk_tsa_url",
+        "",
+        "RFC 3161 timestamp authority a capture's SHA-256 is sent to (default: none, no "
+        "timestamp).",
+    ),
+    Setting(
         "smtp_host",
         "",
         "Mail server notices and victims' news are sent through (default: none; notices are "
@@ -293,6 +332,12 @@ class Settings:
     desk_regulator: str = "Arcom"
     desk_timezone: str = "UTC"
     desk_url: str = ""
+    desk_fetch_allow: tuple[str, ...] = ()
+    desk_fetch_max_bytes: int = DEFAULT_FETCH_MAX_BYTES
+    desk_fetch_timeout: float = DEFAULT_FETCH_TIMEOUT
+    desk_recheck_hours: int = DEFAULT_RECHECK_HOURS
+    desk_evidence_days: int = DEFAULT_EVIDENCE_DAYS
+    desk_tsa_url: str = ""
     smtp_host: str = ""
     smtp_port: int = DEFAULT_SMTP_PORT
     smtp_security: str = "starttls"
@@ -361,6 +406,12 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         desk_regulator=str(values["desk_regulator"]) or "Arcom",
         desk_timezone=_timezone(str(values["desk_timezone"]) or "UTC"),
         desk_url=_desk_url(str(values["desk_url"])),
+        desk_fetch_allow=_fetch_allow(str(values["desk_fetch_allow"])),
+        desk_fetch_max_bytes=int(values["desk_fetch_max_bytes"]),
+        desk_fetch_timeout=float(values["desk_fetch_timeout"]),
+        desk_recheck_hours=int(values["desk_recheck_hours"]),
+        desk_evidence_days=int(values["desk_evidence_days"]),
+        desk_tsa_url=_tsa_url(str(values["desk_tsa_url"])),
         smtp_host=str(values["smtp_host"]),
         smtp_port=int(values["smtp_port"]),
         smtp_security=_smtp_security(str(values["smtp_security"]) or "starttls"),
@@ -420,6 +471,45 @@ def _desk_url(value: str) -> str:
             "(http only to a loopback host)"
         )
     return value.rstrip("/")
+
+
+def _fetch_allow(value: str) -> tuple[str, ...]:
+    """The addresses a desk fetch may reach though not public: each an IP address, a network
+    (``10.0.0.0/8``) or an address and port (``127.0.0.1:8080``, ``[::1]:8080``), never a
+    host name (the check is made on the address a name resolves to)."""
+    entries = tuple(entry.strip() for entry in value.split(",") if entry.strip())
+    for entry in entries:
+        address, port = _address_and_port(entry)
+        try:
+            ipaddress.ip_network(address, strict=False)
+        except ValueError:
+            address = ""
+        if not address or (port is not None and not 0 < port < 65536):
+            raise ConfigError(
+                f"REMPART_DESK_FETCH_ALLOW entry {entry[:80]!r} is not an IP address, a network "
+                "(10.0.0.0/8) or an address and port (127.0.0.1:8080, [::1]:8080)"
+            )
+    return entries
+
+
+def _address_and_port(entry: str) -> tuple[str, int | None]:
+    """``[::1]:8080`` or ``127.0.0.1:8080`` as (address, port); an address alone as
+    (address, None); a port that is not a number as port -1."""
+    if entry.startswith("["):
+        address, _, rest = entry[1:].partition("]")
+        port = rest.removeprefix(":")
+    elif entry.count(":") == 1:
+        address, _, port = entry.partition(":")
+    else:
+        return entry, None
+    return address, int(port) if port.isdigit() else -1
+
+
+def _tsa_url(value: str) -> str:
+    parts = urlsplit(value)
+    if value and (parts.scheme not in {"http", "https"} or not parts.hostname):
+        raise ConfigError(f"REMPART_DESK_TSA_URL={value[:80]!r} is not an http(s) address")
+    return value
 
 
 def _smtp_security(value: str) -> str:

@@ -31,6 +31,10 @@
     ├── CaseInvalidError    a desk case operation cannot be done as asked
     │   ├── CaseNotFoundError       no case has that number (or the secret is wrong)
     │   └── CaseStateConflictError  the case or item is not in a state that allows it
+    ├── EvidenceRefusedError  a capture that may not be made or read (a minor's case, no key)
+    │   └── EvidenceNotFoundError  no capture has that id (or the actor may not see it)
+    ├── FetchError          a URL the desk fetched did not answer, or answered too much
+    │   └── FetchRefusedError  a URL refused before connecting (scheme, private address)
     └── HashLowQualityError a reported hash too featureless to act on
 
 Each class says what the command line exits with (``exit_code``, an ``ExitCode``) and which
@@ -60,7 +64,11 @@ __all__ = [
     "DeskKeyError",
     "DetectorError",
     "EnrolmentError",
+    "EvidenceNotFoundError",
+    "EvidenceRefusedError",
     "ExitCode",
+    "FetchError",
+    "FetchRefusedError",
     "HashLowQualityError",
     "ImportLineError",
     "IndexFileError",
@@ -509,6 +517,42 @@ class DeliveryFailedError(RempartError):
 
     exit_code = ExitCode.SOME_FAILED
     problem = "delivery-failed"
+
+
+class EvidenceRefusedError(RempartError):
+    """A capture that may not be made, read or kept as asked: an item of a minor's case (never
+    captured, by the service and by the database), a purged capture, no desk key file, no
+    reason given; nothing was fetched or changed."""
+
+    problem = "evidence-refused"
+
+
+class EvidenceNotFoundError(EvidenceRefusedError):
+    """No capture has this id (or the actor may not see it: one message for both)."""
+
+    problem = "evidence-not-found"
+
+
+class FetchError(RempartError):
+    """A URL the desk fetched (a removal check, a capture) that could not be read: no answer
+    in time, a body over the size limit, too many redirects, a broken connection. ``url``
+    names the address."""
+
+    exit_code = ExitCode.SOME_FAILED
+    problem = "fetch-failed"
+
+    def __init__(self, url: str, message: str) -> None:
+        super().__init__(f"{url[:200]}: {message}")
+        self.url = url
+
+
+class FetchRefusedError(FetchError):
+    """A URL refused before any connection: not http or https, or an address (or a redirect's)
+    that resolves to a private, loopback, link-local or reserved address not in
+    ``REMPART_DESK_FETCH_ALLOW``."""
+
+    exit_code = ExitCode.USAGE
+    problem = "fetch-refused"
 
 
 class Interrupted(KeyboardInterrupt):

@@ -326,6 +326,13 @@ class Desk:
             touch(connection, row.id, now)
             return _load_one(connection, row.number)
 
+    def move_branch(self, number: str, to: Branch, actor: Actor, *, reason: str) -> Case:
+        """A reviewer moves a case to the other branch (what the person's age was, learnt
+        later), recorded with the reason. To the minor branch, at once and in the same
+        transaction: its captures purged, its sealed words and notes erased, its hashes moved
+        to the minor banks, the authority channel flagged. SKELETON: helper E implements it."""
+        raise NotImplementedError
+
     def withdraw(self, number: str, actor: Actor) -> Case:
         """Withdraw a case, in one transaction: every item withdrawn; the bank entries its
         items claim, or whose ``source_ref`` names one of them (in any bank), withdrawn unless

@@ -18,8 +18,10 @@ from rempart.server.budget import DecodeBudget
 
 if TYPE_CHECKING:
     from rempart.desk import Desk
+    from rempart.desk.evidence import Evidence
     from rempart.desk.news import News
     from rempart.desk.notices import Notices
+    from rempart.desk.recheck import Rechecker
 
 __all__ = ["Services"]
 
@@ -33,6 +35,7 @@ class Services:
     answers 503 ``desk-unavailable``. ``notices``: the notices to platforms of the desk's
     cases, on when the desk is (``/v1/notices`` and ``/v1/platforms`` likewise answer 503).
     ``news``: the victims' news addresses and reset links, on when the desk is.
+    ``evidence`` and ``rechecker``: captures and removal checks, on when the desk is.
     """
 
     runtime: Runtime
@@ -40,6 +43,8 @@ class Services:
     desk: Desk | None = field(init=False, default=None)
     notices: Notices | None = field(init=False, default=None)
     news: News | None = field(init=False, default=None)
+    evidence: Evidence | None = field(init=False, default=None)
+    rechecker: Rechecker | None = field(init=False, default=None)
     keys: ApiKeys = field(init=False)
     auth: Authenticator = field(init=False)
     audit: AuditWriter = field(init=False)

@@ -31,9 +31,12 @@ __all__ = [
     "bank_imports",
     "banks",
     "desk_cases",
+    "desk_checks",
     "desk_deliveries",
     "desk_escalations",
     "desk_events",
+    "desk_evidence",
+    "desk_evidence_blobs",
     "desk_item_entries",
     "desk_items",
     "desk_notice_items",
@@ -222,6 +225,8 @@ desk_cases = Table(
     Column("wrapping_key_id", String(32), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # When the case last closed (None while open): its captures' retention counts from it.
+    Column("closed_at", DateTime(timezone=True), nullable=True),
     Index("ix_desk_cases_state", "state"),
     Index("ix_desk_cases_flagger_key_id", "flagger_key_id"),
 )
@@ -240,6 +245,9 @@ desk_items = Table(
     Column("last_sighted_at", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # Removal checks: when the URL is next due one, and when a check found it removed.
+    Column("next_check_at", DateTime(timezone=True), nullable=True),
+    Column("removal_verified_at", DateTime(timezone=True), nullable=True),
     Index("ix_desk_items_case_id", "case_id"),
     Index("ix_desk_items_pdq", "pdq"),
 )
@@ -429,4 +437,57 @@ desk_statements = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("exported_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("notice_id", "item_id"),
+)
+
+# Each check of a notified URL (``desk.recheck``): the method (HEAD only on a minor's case),
+# the HTTP status (None when no answer), the outcome (present, removed, manual, unreachable),
+# the PDQ distance of a served image to the item's. Append-only.
+desk_checks = Table(
+    "desk_checks",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("item_id", BigInteger, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("status", SmallInteger, nullable=True),
+    Column("outcome", String(16), nullable=False),
+    Column("distance", SmallInteger, nullable=True),
+    Column("detail", String(300), nullable=True),
+    Index("ix_desk_checks_item_id", "item_id"),
+)
+
+# A capture of an adult case's item (``desk.evidence``): the WARC's SHA-256 and size (kept
+# after a purge), its manifest (JSON), its data key wrapped by the deployment's key file (None
+# once purged), an RFC 3161 token, a reviewer's hold, the purge. The database refuses a row
+# for a minor's case (trigger ``desk_evidence_adult_only``).
+desk_evidence = Table(
+    "desk_evidence",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("case_id", BigInteger, ForeignKey("desk_cases.id"), nullable=False),
+    Column("item_id", BigInteger, ForeignKey("desk_items.id"), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("requested_by", String(64), nullable=False),
+    Column("captured_at", DateTime(timezone=True), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("manifest", Text, nullable=False),
+    Column("wrapped_key", LargeBinary, nullable=True),
+    Column("wrapping_key_id", String(32), nullable=True),
+    Column("timestamp_token", LargeBinary, nullable=True),
+    Column("held_at", DateTime(timezone=True), nullable=True),
+    Column("held_by", String(64), nullable=True),
+    Column("hold_reason", Text, nullable=True),
+    Column("purged_at", DateTime(timezone=True), nullable=True),
+    Column("purge_reason", String(32), nullable=True),
+    Index("ix_desk_evidence_case_id", "case_id"),
+)
+
+# A capture's WARC, sealed (AES-256-GCM under its own data key): the stored bytes are never the
+# plain ones. The row is deleted when the capture is purged.
+desk_evidence_blobs = Table(
+    "desk_evidence_blobs",
+    metadata,
+    Column("evidence_id", BigInteger, ForeignKey("desk_evidence.id"), primary_key=True),
+    Column("sealed", LargeBinary, nullable=False),
 )
