@@ -46,7 +46,7 @@ class Evidence:
         is given)."""
         raise NotImplementedError
 
-    def capture(self, number: str, item_id: int, actor: Actor, *, reason: str) -> Capture:
+    def capture(self, item_id: int, actor: Actor, *, reason: str) -> Capture:
         """Fetch the item's URL and the images its page embeds, write them as one WARC 1.1,
         seal it, store it; ``EvidenceRefusedError`` for a minor's case (no request made)."""
         raise NotImplementedError
