@@ -20,11 +20,12 @@ def _check_images(page: bytes) -> None:
 def fuzz_one(data: bytes) -> None:
     """Read ``data`` as a WARC file, and as a page (with each response's body, if it is one)."""
     _check_images(data)
+    records, refusal = [], "is not a WARC file"
     try:
         records = read_warc(data)
     except EvidenceRefusedError as error:
-        assert "is not a WARC file" in str(error)
-        return
+        refusal = str(error)
+    assert "is not a WARC file" in refusal  # a refusal always says what the data is not
     for record in records:
         if record.type == "response":
             _check_images(record.payload)

@@ -200,7 +200,7 @@ def _absolute(reference: str, base: str) -> str | None:
         return None
     if parts.scheme not in {"http", "https"} or not host:
         return None
-    return urlunsplit(parts)  # the scheme in lower case
+    return urlunsplit(parts._replace(netloc=parts.netloc.lower()))  # urlsplit lowers the scheme
 
 
 def embedded_images(html: bytes, base_url: str, *, limit: int = MAX_PAGE_IMAGES) -> list[str]:
