@@ -86,7 +86,8 @@ def export_dossier(
     ``Evidence.export`` (each capture exported, and the dossier). ``checks``: each item's last
     removal check (``Rechecker.checks``), shown in the timeline; ``language``: the timeline's
     (French, else English). ``EvidenceRefusedError`` for an ``out`` that is not empty, before
-    anything is read or recorded."""
+    anything is read or recorded, or for a folder that cannot be written (what was written
+    removed)."""
     _check_empty(out)
     desk = notices.desk
     case = desk.get(number, actor)
@@ -129,9 +130,14 @@ def export_dossier(
         "files": listing,
     }
     files[INDEX] = json.dumps(index, ensure_ascii=False, indent=2).encode() + b"\n"
-    with _all_or_nothing(out):
-        for name, data in files.items():
-            _write(out / name, data)
+    try:
+        with _all_or_nothing(out):
+            for name, data in files.items():
+                _write(out / name, data)
+    except OSError as exc:
+        raise EvidenceRefusedError(
+            f"cannot write the dossier to {out}: {exc.strerror or exc}; nothing was left there"
+        ) from exc
     return Dossier(
         out,
         tuple((name, hashlib.sha256(data).hexdigest()) for name, data in files.items()),
