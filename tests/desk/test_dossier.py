@@ -135,9 +135,7 @@ def test_the_dossier_opens_and_its_index_holds_each_file_s_hash(
     ]
 
 
-def test_french_timeline(
-    case: tuple[str, Notices, Evidence, Capture], tmp_path: Path
-) -> None:
+def test_french_timeline(case: tuple[str, Notices, Evidence, Capture], tmp_path: Path) -> None:
     number, notices, evidence, _ = case
     out = tmp_path / "fr"
     export_dossier(evidence, notices, number, REVIEWER, out, reason=REASON, language="fr")
