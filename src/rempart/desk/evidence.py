@@ -112,7 +112,8 @@ class Evidence:
         is given)."""
         return cls(
             desk,
-            fetcher or HttpFetcher.from_settings(settings, clock=desk.clock),
+            fetcher
+            or HttpFetcher.from_settings(settings, clock=desk.clock, purpose="evidence capture"),
             days=settings.desk_evidence_days,
             tsa_url=settings.desk_tsa_url or None,
             max_total=TOTAL_FACTOR * settings.desk_fetch_max_bytes,
@@ -133,9 +134,7 @@ class Evidence:
         page = self.fetcher.fetch(item.url, method="GET")  # its FetchError: no capture
         images, skipped = self._images(page)
         now = self.desk.clock.now()
-        warc = write_warc(
-            page, images, captured_at=now, version=__version__, extra={"skipped": skipped}
-        )
+        warc = write_warc(page, images, captured_at=now, version=__version__, skipped=skipped)
         token, stamp = self._timestamp(warc)
         manifest = dict(warc.manifest) | {"sha256": warc.sha256, "size": len(warc.data)} | stamp
         with self.desk.store.write() as connection:
@@ -185,25 +184,25 @@ class Evidence:
             touch(connection, case_row.id, now)
             return self._one(connection, capture_id)
 
-    def _images(self, page: Fetched) -> tuple[list[Fetched], list[dict[str, str]]]:
+    def _images(self, page: Fetched) -> tuple[list[Fetched], list[tuple[str, str]]]:
         """The images an HTML page embeds, fetched within the capture's limits, and those left
         out with why."""
         if page.content_type not in _HTML or not page.body:
             return [], []
         budget = self.max_total - len(page.body)
         images: list[Fetched] = []
-        skipped: list[dict[str, str]] = []
+        skipped: list[tuple[str, str]] = []
         for url in embedded_images(page.body, page.final_url, limit=self.max_images):
             if budget <= 0:
-                skipped.append({"url": url, "why": f"over {self.max_total} bytes in all"})
+                skipped.append((url, f"over {self.max_total} bytes in all"))
                 continue
             try:
                 image = self.fetcher.fetch(url, method="GET", max_bytes=budget)
             except FetchError as exc:
-                skipped.append({"url": url, "why": str(exc)})
+                skipped.append((url, str(exc)))
                 continue
             if not 200 <= image.status < 300:
-                skipped.append({"url": url, "why": f"status {image.status}"})
+                skipped.append((url, f"status {image.status}"))
                 continue
             images.append(image)
             budget -= len(image.body)
@@ -438,11 +437,12 @@ def _query() -> Select[Any]:
 
 
 def _past_retention(cutoff: datetime) -> Select[Any]:
-    """Unpurged captures whose case is closed since ``cutoff`` or before."""
+    """Unpurged captures whose case closed before ``cutoff`` (now less the retention days): a
+    capture is kept until its ``purge_due``, that instant included."""
     return _query().where(
         desk_evidence.c.purged_at.is_(None),
         desk_cases.c.state == CaseState.CLOSED.value,
-        desk_cases.c.closed_at <= cutoff,
+        desk_cases.c.closed_at < cutoff,
     )
 
 
