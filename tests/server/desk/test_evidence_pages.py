@@ -18,7 +18,6 @@ import pytest
 from rempart.access.roles import Role
 from rempart.desk import Branch, FixedClock
 from rempart.desk.evidence import Evidence
-from rempart.desk.recheck import Rechecker
 from tests.desk.noticing import ADMIN
 from tests.desk.served import Site, site_fixture  # noqa: F401
 from tests.server.desk.conftest import (
@@ -43,19 +42,16 @@ def _text(response: httpx.Response) -> str:
 
 @pytest.fixture
 def evidence_server(tmp_path: Path, site: Site) -> Iterator[DeskServer]:
-    """A desk whose fetches may reach the local web server only; cases and sessions on one
-    fixed clock."""
-    settings = desk_settings(tmp_path / "data", REMPART_DESK_FETCH_ALLOW=site.allow)
+    """A desk whose fetches may reach the local web server only (its evidence and removal
+    checks built by the server); cases and sessions on one fixed clock."""
+    # No re-checks on the serving thread: only those the test asks for reach the server.
+    settings = desk_settings(
+        tmp_path / "data", REMPART_DESK_FETCH_ALLOW=site.allow, REMPART_DESK_RECHECK_HOURS="0"
+    )
     server = DeskServer(settings)
     server.app.state.desk_web.sessions.clock = FixedClock(START)
     server.start()
     server.desk.clock = server.clock
-    services = server.app.state.services
-    # Built by the server when the desk is on; a desk of an older server.py has none yet.
-    if services.evidence is None:
-        services.evidence = Evidence.from_settings(settings, server.desk)
-    if services.rechecker is None:
-        services.rechecker = Rechecker.from_settings(settings, server.desk)
     yield server
     server.stop()
 
@@ -85,7 +81,7 @@ def test_a_reviewer_captures_holds_releases_and_purges_with_a_reason_each_time(
         f"/desk/staff/cases/{number}/items/{item}/capture", {"reason": "before the complaint"}
     )
     assert captured.status_code == 303, captured.text
-    [capture] = evidence_server.app.state.services.evidence.captures(number, ADMIN)
+    [capture] = _evidence(evidence_server).captures(number, ADMIN)
     page = reviewer.get(f"/desk/staff/cases/{number}")
     text = _text(page)
     assert capture.sha256 in text
@@ -152,11 +148,11 @@ def test_refusals_show_an_error_and_change_nothing(evidence_server: DeskServer, 
     admin.get(f"/desk/staff/cases/{other}")
     made = admin.post(f"/desk/staff/cases/{other}/items/{other_item}/capture", {"reason": "x"})
     assert made.status_code == 303, made.text
-    [capture] = evidence_server.app.state.services.evidence.captures(other, ADMIN)
+    [capture] = _evidence(evidence_server).captures(other, ADMIN)
     admin.get(f"/desk/staff/cases/{number}")
     crossed = admin.post(f"/desk/staff/cases/{number}/evidence/{capture.id}/purge", {"reason": "x"})
     assert crossed.status_code == 404
-    assert evidence_server.app.state.services.evidence.get(capture.id, ADMIN).purged_at is None
+    assert _evidence(evidence_server).get(capture.id, ADMIN).purged_at is None
 
 
 def test_moving_to_the_minor_branch_warns_and_purges_at_once(
@@ -193,3 +189,10 @@ def test_moving_to_the_minor_branch_warns_and_purges_at_once(
     assert "This capture may not be made" in _text(refused)
     assert len(site.requests) == asked
     assert "moved to the other branch" in _text(victim.get("/desk/status"))
+
+
+def _evidence(server: DeskServer) -> Evidence:
+    """The server's evidence service, to check what the pages did."""
+    found = server.app.state.services.evidence
+    assert isinstance(found, Evidence)
+    return found
