@@ -396,3 +396,35 @@ def test_a_name_is_resolved_once_and_the_address_checked_is_the_one_reached(
     assert asked == ["rebind.test"], "one lookup: the connection went to the address checked"
     [seen] = site.requests
     assert seen.headers["Host"] == f"rebind.test:{site.port}"
+
+
+@pytest.fixture(name="dripping")
+def dripping_fixture() -> Iterator[str]:
+    """A server that sends its status line a byte at a time, one every 50 ms, for 10 s: each
+    read gets a byte in time, only the fetch's own deadline can end it."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    done = threading.Event()
+
+    def answer() -> None:
+        with contextlib.suppress(OSError):
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(65536)
+                for byte in (b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 200)[:200]:
+                    if done.wait(0.05):
+                        return
+                    connection.sendall(bytes([byte]))
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        done.set()
+        listener.close()
+        thread.join(5)
+
+
+def test_a_server_that_drips_its_answer_fails_within_the_timeout(dripping: str) -> None:
+    with pytest.raises(FetchError, match=r"no full answer within 0\.5 seconds"):
+        HttpFetcher(allow=[dripping], timeout=0.5).fetch(f"http://{dripping}/")
