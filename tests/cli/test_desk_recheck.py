@@ -77,7 +77,7 @@ def test_a_notified_url_checked_then_found_removed(desk_env: dict[str, str], sit
 
     out, err = ok(desk_env, "desk", "recheck")
     assert "present" in out
-    assert "Checked 1 URLs: 1 present, 0 removed" in err
+    assert "Checked 1 URL: 1 present, 0 removed" in err
     _, err = ok(desk_env, "desk", "recheck")
     assert "Checked 0 URLs" in err, "not due again yet"
 

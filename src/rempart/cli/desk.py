@@ -747,4 +747,5 @@ def recheck_command(
         )
     _print([check.to_json() for check in report.checks], output_format, CHECK_COLUMNS)
     counts = ", ".join(f"{report.count(outcome)} {outcome.value}" for outcome in CheckOutcome)
-    typer.echo(f"Checked {len(report.checks)} URLs: {counts}.", err=True)
+    checked = len(report.checks)
+    typer.echo(f"Checked {checked} URL{'' if checked == 1 else 's'}: {counts}.", err=True)
