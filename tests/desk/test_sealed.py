@@ -13,7 +13,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select
 
-from rempart.desk.sealed import DeskKeys, rekey, seal, unseal
+from rempart.desk.sealed import (
+    DeskKeys,
+    RekeyReport,
+    capture_aad,
+    capture_key_label,
+    rekey,
+    seal,
+    seal_bytes,
+    unseal,
+    unseal_bytes,
+)
 from rempart.errors import DeskKeyError
 from rempart.store import Store, utc_now
 from rempart.store.schema import desk_cases
@@ -103,6 +113,45 @@ def test_a_wrapped_data_key_opens_for_its_case_only(keys: DeskKeys) -> None:
         keys.unwrap(wrapped, kid, case_id=4)
     with pytest.raises(DeskKeyError, match="wrapped by key 'gone', which the desk key file"):
         keys.unwrap(wrapped, "gone", case_id=3)
+
+
+def test_sealed_bytes_open_with_their_key_and_associated_data_only(keys: DeskKeys) -> None:
+    data_key, _, _ = keys.new_data_key_for(capture_key_label(5))
+    plain = bytes(range(256)) * 64
+    aad = capture_aad(5, "ab" * 32)
+    sealed = seal_bytes(data_key, plain, aad)
+    assert len(sealed) == len(plain) + 12 + 16  # the nonce, the tag
+    assert plain[:16] not in sealed
+    assert unseal_bytes(data_key, sealed, aad) == plain
+    other_key, _, _ = keys.new_data_key_for(capture_key_label(5))
+    tampered = bytearray(sealed)
+    tampered[100] ^= 0x80
+    for key, blob, data in (
+        (other_key, sealed, aad),
+        (data_key, sealed, capture_aad(6, "ab" * 32)),
+        (data_key, sealed, capture_aad(5, "cd" * 32)),
+        (data_key, bytes(tampered), aad),
+        (data_key, sealed[:10], aad),
+    ):
+        with pytest.raises(DeskKeyError, match=r"^the WARC does not open$"):
+            unseal_bytes(key, blob, data, what="the WARC")
+
+
+def test_a_key_wrapped_under_a_label_opens_under_it_only(keys: DeskKeys) -> None:
+    data_key, wrapped, kid = keys.new_data_key_for(capture_key_label(9))
+    assert keys.unwrap_for(wrapped, kid, capture_key_label(9)) == data_key
+    with pytest.raises(DeskKeyError, match=r"^capture 9's data key does not open with key"):
+        keys.unwrap_for(wrapped, kid, capture_key_label(10), owner="capture 9")
+    # A case's key and a capture's of the same id are bound apart.
+    with pytest.raises(DeskKeyError, match="case 9's data key does not open"):
+        keys.unwrap(wrapped, kid, case_id=9)
+    case_key, case_wrapped, _ = keys.new_data_key(case_id=9)
+    assert keys.unwrap_for(case_wrapped, kid, "rempart-desk-key:9") == case_key
+
+
+def test_a_rekey_report_counts_cases_and_captures() -> None:
+    report = RekeyReport("abc", 3, ("old",), captures=2)
+    assert report.to_json() == {"key_id": "abc", "cases": 3, "captures": 2, "dropped": ["old"]}
 
 
 def test_keys_follow_their_file(keys: DeskKeys, tmp_path: Path) -> None:

@@ -39,7 +39,7 @@ case_app = typer.Typer(
     no_args_is_help=True,
 )
 desk_app = typer.Typer(
-    help="The desk's key file, which seals its cases' notes, words and mandates.",
+    help="The desk: its key file, its cases' branch, its platforms, its yearly report.",
     no_args_is_help=True,
 )
 
@@ -474,6 +474,41 @@ def rekey_command() -> None:
     _print([report.to_json()], OutputFormat.JSONL, ())
 
 
+@desk_app.command("branch")
+def branch_command(
+    number: NumberArgument,
+    branch: Annotated[
+        str,
+        typer.Argument(
+            metavar="adult|minor",
+            help="The branch the case belongs in: what the person's age was, learnt later.",
+        ),
+    ],
+    reason: Annotated[
+        str,
+        typer.Option(
+            metavar="TEXT",
+            help="Why, in one line: recorded in the case's events with who and when.",
+        ),
+    ],
+) -> None:
+    """Move a case to the other branch. To minor, at once: its words, notes and captures are
+    erased and its hashes move to the minors' banks.
+
+    \b
+    Examples:
+      rempart desk branch R-ABCDEFGHJK minor --reason "the person was 16 then"
+    """
+    from rempart.desk import Branch
+
+    to = _choice(Branch, branch, "BRANCH")
+    with _local_desk() as desk:
+        case = desk.move_branch(number, to, _cli(), reason=reason)
+    _done(case, f"moved to the {to.value} branch")
+    if to is Branch.MINOR:
+        typer.echo("  Its words, notes and captures were erased.", err=True)
+
+
 @desk_app.command("platforms")
 def platforms_command(
     check: Annotated[
@@ -648,3 +683,69 @@ def _date(value: str | None, name: str) -> date | None:
 def _done(case: Case, outcome: str) -> None:
     _print([case.to_json()], OutputFormat.TABLE, CASE_COLUMNS)
     typer.echo(f"Case {case.number} {outcome}.", err=True)
+
+
+# --- rempart desk recheck --------------------------------------------------------------------
+
+CHECK_COLUMNS = ("item", "case", "at", "method", "status", "outcome", "distance", "detail")
+
+
+@desk_app.command("recheck")
+def recheck_command(
+    number: Annotated[
+        str | None,
+        typer.Option(
+            "--case",
+            metavar="NUMBER",
+            help="Check this case's URL items, due or not [default: every URL due a check].",
+        ),
+    ] = None,
+    items: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--item", metavar="ID", help="Check this item's URL, due or not (repeatable)."
+        ),
+    ] = None,
+    output_format: FormatOption = OutputFormat.TABLE,
+) -> None:
+    """Check whether notified URLs were removed: 404, 410 or 451, or a served image no longer
+    within 31 of the item's PDQ, verifies the removal (the item moves to removed, its notices'
+    clocks stop). A minor's item is asked HEAD only, never its content; no answer to HEAD
+    means a reviewer checks it by hand. Only REMPART_DESK_FETCH_ALLOW's private addresses
+    are ever reached.
+
+    \b
+    Examples:
+      rempart desk recheck
+      rempart desk recheck --case R-ABCDEFGHJK --format jsonl
+      rempart desk recheck --item 12 --item 13
+    """
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from rempart.desk.evidence_model import CheckOutcome
+    from rempart.desk.recheck import Rechecker
+
+    if number is not None and items:
+        exit_with("give --case or --item, not both", ExitCode.USAGE)
+    console = Console(stderr=True)
+    bar = Progress(
+        SpinnerColumn(),
+        TextColumn("Checked {task.completed} URLs"),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+    task = bar.add_task("recheck", total=None)
+    with _local_desk() as desk, bar:
+        rechecker = Rechecker.from_settings(current_settings(), desk)
+        report = rechecker.recheck(
+            number=number,
+            items=items or None,
+            actor=_cli(),
+            on_check=lambda _: bar.advance(task),
+        )
+    _print([check.to_json() for check in report.checks], output_format, CHECK_COLUMNS)
+    counts = ", ".join(f"{report.count(outcome)} {outcome.value}" for outcome in CheckOutcome)
+    checked = len(report.checks)
+    typer.echo(f"Checked {checked} URL{'' if checked == 1 else 's'}: {counts}.", err=True)

@@ -44,8 +44,10 @@ from rempart.desk.access import (
     tag_matches,
 )
 from rempart.desk.clock import Clock, SystemClock
+from rempart.desk.evidence_model import PurgeReason
 from rempart.desk.model import (
     CONFIRMED_BANKS,
+    DESK_BANKS,
     DESK_SOURCE,
     MINOR_TEXT,
     VICTIM,
@@ -68,20 +70,22 @@ from rempart.desk.model import (
     desk_bank,
     source_ref,
 )
-from rempart.desk.notice_model import NoticeState
+from rempart.desk.notice_model import Nature, NoticeState
 from rempart.desk.rows import (
     DESK_ROLES,
     REVIEW_ROLES,
     add_event,
     check_owner,
+    check_reason,
     check_role,
     check_staff,
     find_case,
+    purge_captures,
     seal_field,
     set_item_state,
     touch,
 )
-from rempart.desk.sealed import DeskKeys, unseal
+from rempart.desk.sealed import DeskKeys, seal, unseal
 from rempart.desk.states import (
     OPEN_CASE_STATES,
     CaseState,
@@ -114,6 +118,7 @@ from rempart.store.schema import (
 __all__ = ["Desk"]
 
 _NOT_FOUND: Final = "no case with this number and secret"
+_MANDATE: Final = "mandate"
 # What an unknown number's secret is compared with, so that it costs what a wrong secret does.
 _NO_SECRET: Final = hash_secret("")
 
@@ -175,7 +180,7 @@ class Desk:
             raise CaseInvalidError("only a victim, or a flagger under a mandate, reports a case")
         secret = new_secret()
         with self.store.write() as connection:
-            keys = self._keys()
+            keys = self.wrapping_keys()
             number = _fresh_number(connection)
             case_id = connection.execute(
                 insert(desk_cases)
@@ -214,7 +219,7 @@ class Desk:
                 if branch is Branch.MINOR:  # its reference and dates only: no free text, ever
                     mandate = replace(mandate, scope="")
                 text = json.dumps(mandate.to_json(), sort_keys=True)
-                seal_field(connection, case_id, data_key, "mandate", text, actor, now)
+                seal_field(connection, case_id, data_key, _MANDATE, text, actor, now)
             return NewCase(_load_one(connection, number), secret)
 
     def sign_in(self, number: str, secret: str) -> Case:
@@ -329,15 +334,70 @@ class Desk:
     def move_branch(self, number: str, to: Branch, actor: Actor, *, reason: str) -> Case:
         """A reviewer moves a case to the other branch (what the person's age was, learnt
         later), recorded with the reason. To the minor branch, at once and in the same
-        transaction: its captures purged, its sealed words and notes erased, its hashes moved
-        to the minor banks, the authority channel flagged. SKELETON: helper E implements it."""
-        raise NotImplementedError
+        transaction: its captures purged, its sealed words, notes, consent and news address
+        erased (a flagger's mandate kept, without its free text, as a minor's case keeps it),
+        its hashes moved to the minor banks, the authority channel flagged. Back to the adult
+        branch: its hashes moved back, the authority cleared. Drafted notices take the new
+        branch's nature (``csam`` for ``ncii``, ``csam-deepfake`` for ``deepfake``, and back);
+        a notice being sent makes the move wait (``CaseStateConflictError``)."""
+        to = Branch(to)
+        check_role(actor, REVIEW_ROLES, "move a case to the other branch")
+        reason = check_reason(reason)
+        now = self.clock.now()
+        with self.store.write() as connection:
+            row = find_case(connection, number)
+            check_staff(actor, row)
+            if row.state == CaseState.WITHDRAWN:
+                raise CaseStateConflictError(f"case {row.number} is withdrawn")
+            if row.branch == to:
+                raise CaseStateConflictError(f"case {row.number} is of the {to} branch already")
+            notices = connection.execute(
+                select(desk_notices.c.id, desk_notices.c.state, desk_notices.c.nature).where(
+                    desk_notices.c.case_id == row.id,
+                    desk_notices.c.state != NoticeState.SENT.value,
+                )
+            ).all()
+            if any(notice.state == NoticeState.SENDING for notice in notices):
+                raise CaseStateConflictError(
+                    f"a notice of case {row.number} is being sent: move the case once it is"
+                )
+            purged: list[int] = []
+            if to == Branch.MINOR:
+                purged = purge_captures(connection, row.id, PurgeReason.MINOR_BRANCH, actor, now)
+                self._keep_no_words(connection, row)
+            moved = self._move_entries(connection, row.id, to)
+            for notice in notices:
+                connection.execute(
+                    update(desk_notices)
+                    .where(desk_notices.c.id == notice.id)
+                    .values(nature=_BRANCH_NATURES[notice.nature], updated_at=now)
+                )
+            connection.execute(
+                update(desk_cases)
+                .where(desk_cases.c.id == row.id)
+                .values(
+                    branch=to.value,
+                    authority=self.authority if to == Branch.MINOR else None,
+                    updated_at=now,
+                )
+            )
+            detail = {
+                "from": row.branch,
+                "to": to.value,
+                "reason": reason,
+                "entries": moved,
+                "captures": len(purged),
+                "drafts": len(notices),
+            }
+            add_event(connection, row.id, actor, "branch-moved", now, detail=detail)
+            return _load_one(connection, row.number)
 
     def withdraw(self, number: str, actor: Actor) -> Case:
         """Withdraw a case, in one transaction: every item withdrawn; the bank entries its
         items claim, or whose ``source_ref`` names one of them (in any bank), withdrawn unless
-        another active item claims them; its sealed fields, its notices' sealed records and its
-        data key erased (the notices' digests stay); its reset links spent."""
+        another active item claims them; its captures purged; its sealed fields, its notices'
+        sealed records and its data key erased (the notices' digests stay); its reset links
+        spent."""
         now = self.clock.now()
         with self.store.write() as connection:
             row = find_case(connection, number)
@@ -351,6 +411,7 @@ class Desk:
                 if item.state != ItemState.WITHDRAWN:
                     set_item_state(connection, row.id, item, ItemState.WITHDRAWN, actor, now)
             withdrawn = self._release_entries(connection, row.id, [item.id for item in items])
+            purge_captures(connection, row.id, PurgeReason.WITHDRAWN, actor, now)
             connection.execute(delete(desk_sealed).where(desk_sealed.c.case_id == row.id))
             connection.execute(
                 update(desk_notices).where(desk_notices.c.case_id == row.id).values(sealed=None)
@@ -495,7 +556,7 @@ class Desk:
 
     # --- inside a transaction ---------------------------------------------------------------
 
-    def _keys(self) -> DeskKeys:
+    def wrapping_keys(self) -> DeskKeys:
         """The key file's keys as they are now: read inside the write transaction, which a
         rekey's waits for, so that no data key is wrapped by a key a rekey is dropping."""
         self.keys = self.keys.current()
@@ -503,7 +564,7 @@ class Desk:
 
     def data_key(self, row: Row[Any]) -> bytes:
         """The case's data key, unwrapped (for the desk's services, inside a transaction)."""
-        return self._keys().unwrap(row.wrapped_key, row.wrapping_key_id, case_id=row.id)
+        return self.wrapping_keys().unwrap(row.wrapped_key, row.wrapping_key_id, case_id=row.id)
 
     def _add_note(
         self, connection: Connection, row: Row[Any], note: str, actor: Actor, now: datetime
@@ -616,9 +677,75 @@ class Desk:
             )
         return int(found.id)
 
-    def _release_entries(self, connection: Connection, case_id: int, item_ids: list[int]) -> int:
-        """Withdraw the entries the items claim or name, but those another case's active
-        item claims; returns how many were withdrawn."""
+    def _keep_no_words(self, connection: Connection, row: Row[Any]) -> None:
+        """Erase what a minor's case may not keep: every sealed field but the mandate, whose
+        free text (its scope) goes too, as ``report`` keeps a minor's mandate."""
+        mandates = connection.execute(
+            select(desk_sealed.c.id, desk_sealed.c.sealed).where(
+                desk_sealed.c.case_id == row.id, desk_sealed.c.field == _MANDATE
+            )
+        ).all()
+        connection.execute(
+            delete(desk_sealed).where(
+                desk_sealed.c.case_id == row.id, desk_sealed.c.field != _MANDATE
+            )
+        )
+        data_key = self.data_key(row) if mandates else b""
+        for mandate in mandates:
+            text = unseal(data_key, mandate.sealed, case_id=row.id, field=_MANDATE)
+            kept = replace(Mandate.from_json(json.loads(text)), scope="")
+            sealed = seal(
+                data_key, json.dumps(kept.to_json(), sort_keys=True), case_id=row.id, field=_MANDATE
+            )
+            connection.execute(
+                update(desk_sealed).where(desk_sealed.c.id == mandate.id).values(sealed=sealed)
+            )
+
+    def _move_entries(self, connection: Connection, case_id: int, to: Branch) -> int:
+        """Move the case's items' hashes from the other branch's banks to ``to``'s: each item
+        claims the review bank's entry, and the confirmed bank's if it was confirmed; the
+        entries it claimed there are withdrawn unless another case's active item claims them.
+        Returns how many items moved."""
+        items = connection.execute(
+            select(desk_items.c.id, desk_items.c.pdq, desk_items.c.quality).where(
+                desk_items.c.case_id == case_id,
+                desk_items.c.pdq.is_not(None),
+                desk_items.c.state != ItemState.WITHDRAWN.value,
+            )
+        ).all()
+        ids = [item.id for item in items]
+        if not ids:
+            return 0
+        confirmed = _confirmed(connection, ids)
+        old = [bank.name for bank in DESK_BANKS if bank.branch != to]
+        self._release_entries(
+            connection, case_id, ids, banks_named=old, why=f"desk case moved to the {to} branch"
+        )
+        old_ids = select(banks.c.id).where(banks.c.name.in_(old))
+        connection.execute(
+            delete(desk_item_entries).where(
+                desk_item_entries.c.item_id.in_(ids), desk_item_entries.c.bank_id.in_(old_ids)
+            )
+        )
+        for item in items:
+            self._claim(connection, item.id, desk_bank(to, confirmed=False), item.pdq, item.quality)
+            if item.id in confirmed:
+                self._claim(
+                    connection, item.id, desk_bank(to, confirmed=True), item.pdq, item.quality
+                )
+        return len(items)
+
+    def _release_entries(
+        self,
+        connection: Connection,
+        case_id: int,
+        item_ids: list[int],
+        *,
+        banks_named: Sequence[str] | None = None,
+        why: str = "desk case withdrawn",
+    ) -> int:
+        """Withdraw the entries the items claim or name (only in ``banks_named`` when given),
+        but those another case's active item claims; returns how many were withdrawn."""
         if not item_ids:
             return 0
         claimed = select(desk_item_entries.c.entry_id).where(
@@ -635,7 +762,7 @@ class Desk:
                 desk_items.c.state != ItemState.WITHDRAWN.value,
             )
         )
-        rows = connection.execute(
+        query = (
             select(bank_entries.c.id, banks.c.name)
             .join(banks, banks.c.id == bank_entries.c.bank_id)
             .where(
@@ -643,14 +770,14 @@ class Desk:
                 bank_entries.c.id.not_in(still_claimed),
                 bank_entries.c.withdrawn_at.is_(None),
             )
-        ).all()
+        )
+        if banks_named is not None:
+            query = query.where(banks.c.name.in_(list(banks_named)))
         by_bank: defaultdict[str, list[int]] = defaultdict(list)
-        for entry_id, name in rows:
+        for entry_id, name in connection.execute(query).all():
             by_bank[name].append(entry_id)
         return sum(
-            self.banks.withdraw(
-                name, entry_ids=ids, reason="desk case withdrawn", connection=connection
-            ).withdrawn
+            self.banks.withdraw(name, entry_ids=ids, reason=why, connection=connection).withdrawn
             for name, ids in sorted(by_bank.items())
         )
 
@@ -699,12 +826,25 @@ def _set_case_state(
     *,
     detail: dict[str, Any] | None = None,
 ) -> None:
+    # closed_at starts the evidence's retention; a case that leaves closed stops it.
+    closed_at = now if to == CaseState.CLOSED else None
     connection.execute(
-        update(desk_cases).where(desk_cases.c.id == row.id).values(state=to.value, updated_at=now)
+        update(desk_cases)
+        .where(desk_cases.c.id == row.id)
+        .values(state=to.value, updated_at=now, closed_at=closed_at)
     )
     add_event(
         connection, row.id, actor, "moved", now, from_state=row.state, to_state=to, detail=detail
     )
+
+
+_BRANCH_NATURES: Final = {
+    Nature.NCII: Nature.CSAM,
+    Nature.DEEPFAKE: Nature.CSAM_DEEPFAKE,
+    Nature.CSAM: Nature.NCII,
+    Nature.CSAM_DEEPFAKE: Nature.DEEPFAKE,
+}
+"""A drafted notice's nature when its case moves to the other branch."""
 
 
 def _load_one(connection: Connection, number: str) -> Case:

@@ -1,31 +1,44 @@
-"""What the desk's services (cases, notices) do inside a transaction: find a case's row,
-check what an actor may do to it, move an item, write an event or a sealed field. One place, so
-that a notice's checks and events are a case's, word for word."""
+"""What the desk's services (cases, notices, evidence) do inside a transaction: find a case's
+row, check what an actor may do to it and the reason they give, move an item, write an event or
+a sealed field, purge captures. One place, so that a notice's checks and events are a case's,
+word for word, and a capture is purged one way whatever the cause."""
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from rempart.access.roles import Role
 from rempart.desk.access import normalise_case_number
+from rempart.desk.evidence_model import PurgeReason
 from rempart.desk.model import Actor, event_row
 from rempart.desk.sealed import seal
 from rempart.desk.states import ItemState
-from rempart.errors import CaseInvalidError, CaseNotFoundError
-from rempart.store.schema import desk_cases, desk_events, desk_items, desk_sealed
+from rempart.errors import CaseInvalidError, CaseNotFoundError, RempartError
+from rempart.store.schema import (
+    desk_cases,
+    desk_events,
+    desk_evidence,
+    desk_evidence_blobs,
+    desk_items,
+    desk_sealed,
+)
 
 __all__ = [
     "DESK_ROLES",
     "REVIEW_ROLES",
     "add_event",
     "check_owner",
+    "check_reason",
     "check_role",
     "check_staff",
     "find_case",
     "no_case",
+    "purge_captures",
     "seal_field",
     "set_item_state",
     "touch",
@@ -34,7 +47,10 @@ __all__ = [
 DESK_ROLES: Final = frozenset({Role.ADMIN, Role.REVIEWER, Role.FLAGGER})
 """Roles that work at the desk (a platform's key does not)."""
 REVIEW_ROLES: Final = frozenset({Role.ADMIN, Role.REVIEWER})
-"""Roles that review: confirm a hash, send a notice again."""
+"""Roles that review: confirm a hash, send a notice again, capture and purge evidence, move a
+case to the other branch."""
+MAX_REASON: Final = 500
+"""Characters of the reason a reviewer gives for a capture, a reading, a hold, a purge."""
 
 
 def check_role(actor: Actor, roles: frozenset[Role], what: str) -> None:
@@ -42,6 +58,18 @@ def check_role(actor: Actor, roles: frozenset[Role], what: str) -> None:
     if actor.role not in roles:
         allowed = " or ".join(sorted(role.value for role in roles))
         raise CaseInvalidError(f"only a key of role {allowed} may {what}")
+
+
+def check_reason(reason: str, error: type[RempartError] = CaseInvalidError) -> str:
+    """The reason, its ends stripped: one line of 1 to ``MAX_REASON`` characters, no control
+    characters; else ``error`` naming the reason. Recorded in events, never sealed: it is the
+    reviewer's word about the proceeding, never the victim's."""
+    reason = reason.strip() if isinstance(reason, str) else ""
+    if not reason or len(reason) > MAX_REASON:
+        raise error(f"a reason is required: one line of 1 to {MAX_REASON} characters")
+    if any(unicodedata.category(char).startswith("C") for char in reason):
+        raise error("the reason is one line, without control characters")
+    return reason
 
 
 def check_staff(actor: Actor, row: Row[Any]) -> None:
@@ -153,3 +181,50 @@ def seal_field(
             created_at=now,
         )
     )
+
+
+def purge_captures(
+    connection: Connection,
+    case_id: int,
+    why: PurgeReason,
+    actor: Actor,
+    now: datetime,
+    *,
+    capture_ids: Sequence[int] | None = None,
+    reason: str | None = None,
+) -> list[int]:
+    """Purge the case's captures not purged yet (only ``capture_ids`` when given): each one's
+    sealed WARC deleted, its wrapped data key erased, when and why set, an ``evidence-purged``
+    event recorded; its SHA-256, size and manifest stay. Returns the ids purged."""
+    query = select(desk_evidence.c.id, desk_evidence.c.item_id).where(
+        desk_evidence.c.case_id == case_id, desk_evidence.c.purged_at.is_(None)
+    )
+    if capture_ids is not None:
+        query = query.where(desk_evidence.c.id.in_(list(capture_ids)))
+    rows = connection.execute(query.order_by(desk_evidence.c.id)).all()
+    if not rows:
+        return []
+    ids = [row.id for row in rows]
+    connection.execute(
+        delete(desk_evidence_blobs).where(desk_evidence_blobs.c.evidence_id.in_(ids))
+    )
+    connection.execute(
+        update(desk_evidence)
+        .where(desk_evidence.c.id.in_(ids))
+        .values(wrapped_key=None, wrapping_key_id=None, purged_at=now, purge_reason=why.value)
+    )
+    detail: dict[str, Any] = {"why": why.value}
+    if reason is not None:
+        detail["reason"] = reason
+    for row in rows:
+        add_event(
+            connection,
+            case_id,
+            actor,
+            "evidence-purged",
+            now,
+            item_id=row.item_id,
+            detail={"capture": row.id, **detail},
+        )
+    touch(connection, case_id, now)
+    return ids

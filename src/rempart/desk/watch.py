@@ -265,7 +265,7 @@ def _sight(
         connection.execute(
             update(desk_cases)
             .where(desk_cases.c.id.in_(reopened), desk_cases.c.state == CaseState.CLOSED.value)
-            .values(state=CaseState.IN_REVIEW.value, updated_at=now)
+            .values(state=CaseState.IN_REVIEW.value, updated_at=now, closed_at=None)
         )
     events = [
         _event(
