@@ -16,7 +16,13 @@ Cookies are never kept: a ``Cookie``, ``Set-Cookie`` or ``Set-Cookie2`` header i
 the records (the manifest counts how many). The fetcher hands over the body with its
 transfer coding undone, so a ``Transfer-Encoding`` header received is kept under the name
 ``X-Rempart-Orig-Transfer-Encoding``, which keeps the record a well-formed HTTP message that
-any WARC reader replays; the manifest says so.
+any WARC reader replays; a header value beyond ASCII is percent-encoded (RFC 8187's way, as
+warcio does); the manifest counts both. The fetcher asks for ``identity``, so a body is as the
+server sent it.
+
+``read_warc`` reads such files: uncompressed, each record framed exactly, every digest
+checked; anything else is refused, never half-read. ``embedded_images`` finds the images a
+page shows with a small scanner of its own, bounded in time and size, not a full HTML parser.
 """
 
 from __future__ import annotations
