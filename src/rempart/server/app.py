@@ -72,7 +72,8 @@ def create_app(settings: Settings, *, workers: int = 1, desk: bool = False) -> F
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = Services(Runtime(settings, Store.open(settings.database_url)), workers=workers)
+        runtime = Runtime(settings, Store.open(settings.database_url))
+        services = Services(runtime, workers=workers, serve_desk=desk)
         app.state.services = services
         services.start()
         try:

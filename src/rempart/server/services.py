@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from rempart.desk.news import News
     from rempart.desk.notices import Notices
     from rempart.desk.recheck import Rechecker
+    from rempart.desk.tasks import DeskTasks
 
 __all__ = ["Services"]
 
@@ -36,15 +37,20 @@ class Services:
     cases, on when the desk is (``/v1/notices`` and ``/v1/platforms`` likewise answer 503).
     ``news``: the victims' news addresses and reset links, on when the desk is.
     ``evidence`` and ``rechecker``: captures and removal checks, on when the desk is.
+    ``serve_desk``: this worker serves the desk's pages (``rempart serve --desk``), so it also
+    runs the desk's background tasks (``tasks``: removal checks and retention's purges, one
+    worker per data folder at a time).
     """
 
     runtime: Runtime
     workers: int = 1
+    serve_desk: bool = False
     desk: Desk | None = field(init=False, default=None)
     notices: Notices | None = field(init=False, default=None)
     news: News | None = field(init=False, default=None)
     evidence: Evidence | None = field(init=False, default=None)
     rechecker: Rechecker | None = field(init=False, default=None)
+    tasks: DeskTasks | None = field(init=False, default=None)
     keys: ApiKeys = field(init=False)
     auth: Authenticator = field(init=False)
     audit: AuditWriter = field(init=False)
@@ -65,13 +71,22 @@ class Services:
         )
         if settings.desk_key_file is not None and settings.desk_key_file.exists():
             from rempart.desk import Desk  # the desk extra: only where the desk is on
+            from rempart.desk.evidence import Evidence
             from rempart.desk.news import News
             from rempart.desk.notices import Notices
+            from rempart.desk.recheck import Rechecker
+            from rempart.desk.tasks import DeskTasks
 
             self.desk = Desk.from_settings(settings, self.runtime.store)
             self.news = News.from_settings(settings, self.desk)
             # A victim with a news address hears that a notice was sent or answered.
             self.notices = Notices.from_settings(settings, self.desk, on_news=self.news.notify)
+            self.evidence = Evidence.from_settings(settings, self.desk)
+            self.rechecker = Rechecker.from_settings(settings, self.desk)
+            if self.serve_desk:
+                self.tasks = DeskTasks.from_settings(
+                    settings, rechecker=self.rechecker, evidence=self.evidence
+                )
         self.runtime.also_follow(self.auth.reload)
         self.runtime.also_follow(self._count_hashes)
 
@@ -84,11 +99,16 @@ class Services:
         return self._batcher
 
     def start(self) -> None:
-        """Start the runtime: the match index loads, the database is followed."""
+        """Start the runtime: the match index loads, the database is followed; and the
+        desk's background tasks where this worker serves the desk."""
         self.runtime.start()
+        if self.tasks is not None:
+            self.tasks.start()
 
     def close(self) -> None:
-        """Commit the audit queue, then stop the runtime."""
+        """Stop the desk's tasks, commit the audit queue, then stop the runtime."""
+        if self.tasks is not None:
+            self.tasks.close()
         self.audit.close()
         self.runtime.close()
 
