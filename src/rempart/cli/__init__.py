@@ -16,6 +16,7 @@ from rempart.cli.audit import audit_command
 from rempart.cli.bank import bank_app
 from rempart.cli.desk import case_app, desk_app, report_command
 from rempart.cli.errors import ExitCode, RempartGroup
+from rempart.cli.evidence import evidence_app
 from rempart.cli.gate import gate_command
 from rempart.cli.hash import hash_command
 from rempart.cli.match import match_command
@@ -81,6 +82,7 @@ app.add_typer(case_app, name="case")
 app.add_typer(desk_app, name="desk")
 app.add_typer(notice_app, name="notice")
 app.add_typer(sor_app, name="sor")
+app.add_typer(evidence_app, name="evidence")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -24,6 +24,7 @@ from rempart.errors import ExitCode
 
 if TYPE_CHECKING:
     from rempart.desk import Actor, Desk
+    from rempart.desk.evidence import Evidence
 
 __all__ = [
     "CLI_LABEL",
@@ -31,6 +32,7 @@ __all__ = [
     "cells",
     "console_actor",
     "local_desk",
+    "local_evidence",
     "print_records",
     "refuse_pdf_to_terminal",
     "write_document",
@@ -48,6 +50,15 @@ def local_desk() -> Iterator[Desk]:
     settings = current_settings()
     with closing(Store.open(settings.database_url)) as store:
         yield Desk.from_settings(settings, store)
+
+
+@contextmanager
+def local_evidence() -> Iterator[Evidence]:
+    """The desk's evidence on the local database, fetching as ``REMPART_DESK_FETCH_*`` say."""
+    from rempart.desk.evidence import Evidence
+
+    with local_desk() as desk:
+        yield Evidence.from_settings(current_settings(), desk)
 
 
 def console_actor() -> Actor:
@@ -82,18 +93,22 @@ DocumentOutOption = Annotated[
 ]
 
 
-def refuse_pdf_to_terminal() -> None:
-    """Exit with a usage error when standard output is a terminal: PDF bytes are not for one."""
+def refuse_pdf_to_terminal(what: str = "a PDF") -> None:
+    """Exit with a usage error when standard output is a terminal: PDF bytes (or ``what``
+    else is binary, a WARC file) are not for one."""
     if sys.stdout.isatty():
-        exit_with("a PDF is not for a terminal: give --out FILE, or pipe it", ExitCode.USAGE)
+        exit_with(f"{what} is not for a terminal: give --out FILE, or pipe it", ExitCode.USAGE)
 
 
-def write_document(data: str | bytes, out: Path | None, *, private: bool) -> None:
-    """Write a document to ``out``, or to standard output (never PDF bytes to a terminal).
-    ``private``: a new file is the user's alone (0600), for a document that may name someone."""
+def write_document(
+    data: str | bytes, out: Path | None, *, private: bool, what: str = "a PDF"
+) -> None:
+    """Write a document to ``out``, or to standard output (never bytes, ``what`` they are, to
+    a terminal). ``private``: a new file is the user's alone (0600), for a document that may
+    name someone."""
     if out is None:
         if isinstance(data, bytes):
-            refuse_pdf_to_terminal()
+            refuse_pdf_to_terminal(what)
             sys.stdout.buffer.write(data)
             sys.stdout.flush()
         else:

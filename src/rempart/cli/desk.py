@@ -39,7 +39,7 @@ case_app = typer.Typer(
     no_args_is_help=True,
 )
 desk_app = typer.Typer(
-    help="The desk's key file, which seals its cases' notes, words and mandates.",
+    help="The desk: its key file, its cases' branch, its platforms, its yearly report.",
     no_args_is_help=True,
 )
 
@@ -472,6 +472,41 @@ def rekey_command() -> None:
     with closing(Store.open(settings.database_url)) as store:
         report = rekey(store, _key_path())
     _print([report.to_json()], OutputFormat.JSONL, ())
+
+
+@desk_app.command("branch")
+def branch_command(
+    number: NumberArgument,
+    branch: Annotated[
+        str,
+        typer.Argument(
+            metavar="adult|minor",
+            help="The branch the case belongs in: what the person's age was, learnt later.",
+        ),
+    ],
+    reason: Annotated[
+        str,
+        typer.Option(
+            metavar="TEXT",
+            help="Why, in one line: recorded in the case's events with who and when.",
+        ),
+    ],
+) -> None:
+    """Move a case to the other branch. To minor, at once: its words, notes and captures are
+    erased and its hashes move to the minors' banks.
+
+    \b
+    Examples:
+      rempart desk branch R-ABCDEFGHJK minor --reason "the person was 16 then"
+    """
+    from rempart.desk import Branch
+
+    to = _choice(Branch, branch, "BRANCH")
+    with _local_desk() as desk:
+        case = desk.move_branch(number, to, _cli(), reason=reason)
+    _done(case, f"moved to the {to.value} branch")
+    if to is Branch.MINOR:
+        typer.echo("  Its words, notes and captures were erased.", err=True)
 
 
 @desk_app.command("platforms")

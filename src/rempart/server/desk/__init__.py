@@ -17,7 +17,7 @@ from rempart.config import Settings
 from rempart.desk import Clock, DeskKeys, SystemClock
 from rempart.desk.access import AddressThrottle
 from rempart.desk.web import LOCALE, STATIC, TEMPLATES
-from rempart.server.desk import notice_pages, pages, staff, victim
+from rempart.server.desk import evidence_pages, notice_pages, pages, staff, victim
 from rempart.server.desk.i18n import Catalogues
 from rempart.server.desk.pages import SIGN_INS_PER_MINUTE, DeskWeb
 from rempart.server.desk.session import SessionCodec
@@ -42,6 +42,12 @@ def mount(app: FastAPI, settings: Settings, *, clock: Clock | None = None) -> No
     # The static files first: the pages' last route answers any other /desk path (404).
     app.mount(f"{DESK_PREFIX}/static", StaticFiles(directory=STATIC), name="desk-static")
     # The pages' router last: its last route answers any other /desk path (404).
-    for router in (staff.router, notice_pages.router, victim.router, pages.router):
+    for router in (
+        staff.router,
+        notice_pages.router,
+        evidence_pages.router,
+        victim.router,
+        pages.router,
+    ):
         app.include_router(router)
         app.state.routes.extend(router.routes)

@@ -10,14 +10,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from rempart.access.keys import ApiKey
-from rempart.server.auth import PERMISSIONS, Permission
+from rempart.server.auth import PERMISSIONS, Permission, check_role
 from rempart.server.desk.forms import Form
 from rempart.server.desk.pages import Page, form_post
 from rempart.server.desk.session import Session, SessionKind
 from rempart.server.problems import Problem
-from rempart.server.routes.common import services
+from rempart.server.routes.common import audit, services
 
-__all__ = ["SIGN_IN", "has_desk", "may", "staff_key", "staff_post"]
+__all__ = ["SIGN_IN", "has_desk", "may", "review_post", "staff_key", "staff_post"]
 
 SIGN_IN: Final = "/desk/staff"
 
@@ -54,3 +54,12 @@ async def staff_post(request: Request, back: str) -> tuple[Page, Form, ApiKey]:
     if key is None:
         raise Problem("unauthenticated", "the key is revoked or has no desk permission")
     return page, form, key
+
+
+async def review_post(request: Request, number: str, action: str) -> tuple[Form, ApiKey]:
+    """A reviewer's action on a case: ``staff_post``'s checks, the reviewer's role, and the
+    audit note naming the case."""
+    _, form, key = await staff_post(request, f"/desk/staff/cases/{number}")
+    check_role(key, Permission.DESK_REVIEW)
+    audit(request, target=number, outcome=action, now=True)
+    return form, key

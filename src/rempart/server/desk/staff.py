@@ -17,9 +17,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from rempart.access.keys import ApiKey, Role
+from rempart.access.keys import Role
 from rempart.desk import (
     AgeAnswer,
+    Branch,
     CaseState,
     ItemState,
     Mandate,
@@ -28,8 +29,9 @@ from rempart.desk import (
 from rempart.desk.states import CASE_MOVES, ITEM_MOVES
 from rempart.errors import RempartError
 from rempart.server.auth import Permission, check_role
+from rempart.server.desk.evidence_pages import case_evidence
 from rempart.server.desk.forms import Form, choice, day
-from rempart.server.desk.keys import SIGN_IN, has_desk, may, staff_key, staff_post
+from rempart.server.desk.keys import SIGN_IN, has_desk, may, review_post, staff_key, staff_post
 from rempart.server.desk.notice_pages import case_notices, notices, waiting
 from rempart.server.desk.pages import (
     DeskRoute,
@@ -134,6 +136,7 @@ async def case_page(request: Request, number: str) -> Response:
         page=page,
         case=case,
         **await case_notices(request, case, key),
+        **await case_evidence(request, case, key),
         events=events,
         sealed=sealed,
         reviewer=reviewer,
@@ -143,16 +146,9 @@ async def case_page(request: Request, number: str) -> Response:
         case_moves=CASE_MOVES,
         item_moves=ITEM_MOVES,
         case_states=list(CaseState),
+        branches=list(Branch),
         item_states=list(ItemState),
     )
-
-
-async def _act(request: Request, number: str, action: str) -> tuple[Form, ApiKey]:
-    """A reviewer's action on a case: the checks, and the audit note naming the case."""
-    _, form, key = await staff_post(request, f"/desk/staff/cases/{number}")
-    check_role(key, Permission.DESK_REVIEW)
-    audit(request, target=number, outcome=action, now=True)
-    return form, key
 
 
 def _back_to(request: Request, number: str, page: Page | None = None) -> Response:
@@ -162,7 +158,7 @@ def _back_to(request: Request, number: str, page: Page | None = None) -> Respons
 @router.post("/cases/{number}/move")
 async def move(request: Request, number: str) -> Response:
     """Move the case to another state (with an optional sealed note)."""
-    form, key = await _act(request, number, "moved")
+    form, key = await review_post(request, number, "moved")
     to = choice(CaseState, form.one("state"))
     note = form.one("note") or None
     await run_in_threadpool(desk(request).move, number, to, staff(key), note=note)
@@ -172,7 +168,7 @@ async def move(request: Request, number: str) -> Response:
 @router.post("/cases/{number}/items/{item_id}/move")
 async def move_item(request: Request, number: str, item_id: int) -> Response:
     """Move one item to another state."""
-    form, key = await _act(request, number, "item-moved")
+    form, key = await review_post(request, number, "item-moved")
     to = choice(ItemState, form.one("state"))
     await run_in_threadpool(desk(request).move_item, number, item_id, to, staff(key))
     return _back_to(request, number)
@@ -181,7 +177,7 @@ async def move_item(request: Request, number: str, item_id: int) -> Response:
 @router.post("/cases/{number}/items/{item_id}/confirm")
 async def confirm(request: Request, number: str, item_id: int) -> Response:
     """Confirm an item's hash: from now on, platforms that check it block it."""
-    _, key = await _act(request, number, "confirmed")
+    _, key = await review_post(request, number, "confirmed")
     await run_in_threadpool(desk(request).confirm, number, item_id, staff(key))
     return _back_to(request, number)
 
@@ -189,7 +185,7 @@ async def confirm(request: Request, number: str, item_id: int) -> Response:
 @router.post("/cases/{number}/notes")
 async def add_note(request: Request, number: str) -> Response:
     """Add a sealed note."""
-    form, key = await _act(request, number, "noted")
+    form, key = await review_post(request, number, "noted")
     text = form.one("text")
     if not text:
         raise Problem("invalid-request", "write the note first")
