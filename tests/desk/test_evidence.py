@@ -19,6 +19,8 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from warcio.archiveiterator import ArchiveIterator
 
+from rempart import __version__
+from rempart.config import load_settings
 from rempart.desk import (
     SYSTEM,
     VICTIM,
@@ -35,6 +37,7 @@ from rempart.desk import (
 )
 from rempart.desk.fetch import HttpFetcher
 from rempart.desk.sealed import rekey
+from rempart.desk.tsa import timestamp_time
 from rempart.errors import (
     CaseInvalidError,
     CaseStateConflictError,
@@ -55,6 +58,7 @@ from tests.desk.noticing import (  # noqa: F401
     desk_fixture,
 )
 from tests.desk.served import Site, site_fixture  # noqa: F401
+from tests.desk.tsa_server import GEN_TIME, Authority, authority_fixture  # noqa: F401
 
 WHY = "complaint to the police, file 2026-117"
 DAYS = 365
@@ -533,3 +537,45 @@ def test_an_item_without_a_url_or_unknown(desk: Desk, evidence: Evidence) -> Non
         evidence.capture(case.items[0].id, REVIEWER, reason=WHY)
     with pytest.raises(EvidenceNotFoundError, match="no capture 999999"):
         evidence.get(999_999, REVIEWER)
+
+
+def test_a_capture_is_timestamped_when_an_authority_is_set(
+    desk: Desk, served: Site, authority: Authority
+) -> None:
+    _, item_id = adult_case(desk, served)
+    fetcher = HttpFetcher(allow=[served.allow], purpose="evidence capture")
+    evidence = Evidence(desk, fetcher, tsa_url=authority.url)
+    capture = evidence.capture(item_id, REVIEWER, reason=WHY)
+    assert capture.timestamped
+    assert capture.manifest["timestamp"] == GEN_TIME.isoformat()
+    with desk.store.read() as connection:
+        token = connection.execute(
+            select(desk_evidence.c.timestamp_token).where(desk_evidence.c.id == capture.id)
+        ).scalar_one()
+    assert timestamp_time(token, bytes.fromhex(capture.sha256)) == GEN_TIME
+
+    authority.mode = "rejection"  # the capture is kept; the manifest says why it has no token
+    capture = evidence.capture(item_id, REVIEWER, reason=WHY)
+    assert not capture.timestamped
+    assert capture.manifest["timestamp"] is None
+    assert "refused" in capture.manifest["timestamp_error"]
+    assert hashlib.sha256(evidence.open(capture.id, REVIEWER, reason=WHY)).hexdigest() == (
+        capture.sha256
+    )
+
+
+def test_the_settings_make_the_service(desk: Desk, served: Site, tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "REMPART_DATA_DIR": str(tmp_path),
+            "REMPART_DESK_FETCH_ALLOW": served.allow,
+            "REMPART_DESK_FETCH_MAX_BYTES": "100000",
+            "REMPART_DESK_EVIDENCE_DAYS": "30",
+        }
+    )
+    evidence = Evidence.from_settings(settings, desk)
+    assert (evidence.days, evidence.tsa_url, evidence.max_total) == (30, None, 400_000)
+    _, item_id = adult_case(desk, served)
+    evidence.capture(item_id, REVIEWER, reason=WHY)
+    agents = {r.headers.get("User-Agent") or r.headers.get("user-agent") for r in served.requests}
+    assert agents == {f"Rempart/{__version__} (evidence capture)"}

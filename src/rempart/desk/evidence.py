@@ -54,7 +54,6 @@ from rempart.desk.sealed import (
     unseal_bytes,
 )
 from rempart.desk.states import CaseState, ItemState
-from rempart.desk.tsa import request_timestamp, timestamp_time
 from rempart.desk.warc import WarcFile, embedded_images, write_warc
 from rempart.errors import (
     CaseNotFoundError,
@@ -213,6 +212,9 @@ class Evidence:
         or why there is none)."""
         if self.tsa_url is None:
             return None, {"timestamp": None}
+        # Imported here: desk.tsa needs cryptography at import, which rempart.desk does not.
+        from rempart.desk.tsa import request_timestamp, timestamp_time
+
         digest = bytes.fromhex(warc.sha256)
         try:
             token = request_timestamp(self.tsa_url, digest)

@@ -64,7 +64,7 @@ def check_reason(reason: str, error: type[RempartError] = CaseInvalidError) -> s
     """The reason, its ends stripped: one line of 1 to ``MAX_REASON`` characters, no control
     characters; else ``error`` naming the reason. Recorded in events, never sealed: it is the
     reviewer's word about the proceeding, never the victim's."""
-    reason = reason.strip() if isinstance(reason, str) else ""
+    reason = reason.strip()
     if not reason or len(reason) > MAX_REASON:
         raise error(f"a reason is required: one line of 1 to {MAX_REASON} characters")
     if any(unicodedata.category(char).startswith("C") for char in reason):

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from io import BytesIO
 from typing import Any, Final
-from urllib.parse import quote, urldefrag, urljoin, urlsplit
+from urllib.parse import quote, urldefrag, urljoin, urlsplit, urlunsplit
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
@@ -64,6 +64,9 @@ _CRLF2: Final = b"\r\n\r\n"
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]{1,40})""", re.I)
 _URL_JUNK = re.compile(r"[\t\n\r]")
 _PRINTABLE: Final = "".join(chr(code) for code in range(0x20, 0x7F) if chr(code) != "%")
+_URL_SAFE: Final = "%/:=&?~#+!$,;'@()*[]"
+"""What ``quote`` leaves of a URL (requests' choice): spaces and characters beyond ASCII are
+percent-encoded as a browser sends them, so that one image is one URL."""
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
@@ -104,7 +107,10 @@ class _ImageFinder(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if len(self.found) >= MAX_CANDIDATES:
             return
-        values = {name: value for name, value in attrs if value is not None}
+        values: dict[str, str] = {}
+        for name, value in attrs:  # the first of a repeated attribute counts, as in browsers
+            if value is not None:
+                values.setdefault(name, value)
         if tag == "base" and self.base is None and "href" in values:
             self.base = values["href"]
         elif tag == "img":
@@ -187,14 +193,14 @@ def _absolute(reference: str, base: str) -> str | None:
     URL with a host; else None."""
     cleaned = _URL_JUNK.sub("", reference)  # as browsers do; the parser undid the entities
     try:
-        url = urldefrag(urljoin(base, cleaned.strip())).url
+        url = quote(urldefrag(urljoin(base, cleaned.strip())).url, safe=_URL_SAFE)
         parts = urlsplit(url)
         host = parts.hostname
     except ValueError:  # e.g. an unclosed "[" of an IPv6 host
         return None
     if parts.scheme not in {"http", "https"} or not host:
         return None
-    return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.lower()))  # urlsplit lowers the scheme
 
 
 def embedded_images(html: bytes, base_url: str, *, limit: int = MAX_PAGE_IMAGES) -> list[str]:
@@ -512,7 +518,10 @@ def _check_framing(data: bytes) -> None:
             if line[:1] in (b" ", b"\t"):
                 raise _refuse(f"record {number} has a folded header line")
             name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length" and length is None:
+            name = name.strip().lower()
+            if name == b"warc-target-uri" and b" " in value.strip():
+                raise _refuse(f"record {number}'s WARC-Target-URI holds a space")
+            if name == b"content-length" and length is None:
                 digits = value.strip()
                 if not digits.isdigit() or len(digits) > 15:
                     raise _refuse(f"record {number}'s Content-Length is not a number")
