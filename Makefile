@@ -65,6 +65,7 @@ bench: $(VENV)/.installed-bench,heif
 	$(BIN)/python benchmarks/cli_startup.py
 	$(BIN)/python benchmarks/desk_bench.py
 	$(BIN)/python benchmarks/notice_bench.py
+	$(BIN)/python benchmarks/evidence_bench.py
 	$(BIN)/python benchmarks/audit_bench.py $(if $(JOBS),--jobs $(JOBS))
 
 # Every fuzz target (fuzz/targets/) for FUZZ_SECONDS each, coverage-guided with atheris; a

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import ipaddress
 import socket
 import ssl
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -180,8 +182,6 @@ def test_urls_that_are_not_plain_http_are_refused(url: str, message: str) -> Non
 
 
 def test_public_addresses_are_public() -> None:
-    import ipaddress
-
     for address in ("93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c", "::ffff:8.8.8.8"):
         assert _public(ipaddress.ip_address(address)), address
 
@@ -332,3 +332,67 @@ def test_https_refuses_a_certificate_for_another_name(
             site.url("/p/1").replace("http:", "https:")
         )
     assert site.requests == []
+
+
+def test_a_name_server_that_never_answers_fails_within_the_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    released = threading.Event()
+
+    def never(*args: object, **kwargs: object) -> list[object]:
+        released.wait(30)
+        raise socket.gaierror("released")
+
+    monkeypatch.setattr(socket, "getaddrinfo", never)
+    try:
+        with pytest.raises(FetchError, match="did not resolve in time"):
+            HttpFetcher(timeout=0.3).fetch("http://slow.test/")
+    finally:
+        released.set()
+
+
+def test_a_name_that_does_not_resolve_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    def unknown(*args: object, **kwargs: object) -> list[object]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", unknown)
+    with pytest.raises(FetchError, match="does not resolve") as failed:
+        HttpFetcher().fetch("http://nowhere.test/")
+    assert not isinstance(failed.value, FetchRefusedError)
+
+
+def test_every_address_a_name_resolves_to_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A public address first, a private one behind it: refused, whichever would be used.
+    def both(host: str, port: int, **kwargs: object) -> list[object]:
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", port)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.7", port)),
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", both)
+    with pytest.raises(FetchRefusedError, match=r"10\.0\.0\.7 is not public"):
+        HttpFetcher().fetch("http://mixed.test/")
+
+
+def test_a_name_is_resolved_once_and_the_address_checked_is_the_one_reached(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A rebinding name server: the allowed address first, the metadata address after.
+    answers = ["127.0.0.1", "169.254.169.254"]
+    asked: list[str] = []
+
+    real = socket.getaddrinfo
+
+    def rebinding(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        if host[0].isdigit():  # the connection's own call, on the address: no lookup
+            return real(host, port, *args, **kwargs)
+        asked.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[len(asked) - 1], port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    site.serve("/p/1", b"page")
+    got = fetcher(site).fetch(f"http://rebind.test:{site.port}/p/1")
+    assert (got.body, got.peer) == (b"page", site.allow)
+    assert asked == ["rebind.test"], "one lookup: the connection went to the address checked"
+    [seen] = site.requests
+    assert seen.headers["Host"] == f"rebind.test:{site.port}"

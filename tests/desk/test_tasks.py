@@ -4,6 +4,7 @@ thread stops cleanly (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Callable
@@ -136,3 +137,32 @@ def test_the_settings_leave_checks_out_at_zero_hours(desk: Desk, tmp_path: Path)
         load_settings({"REMPART_DATA_DIR": str(tmp_path)}), rechecker=rechecker, evidence=None
     )
     assert on.rechecker is rechecker
+
+
+@pytest.mark.parametrize("serving", [True, False], ids=["serve --desk", "serve"])
+def test_a_worker_runs_the_tasks_only_where_it_serves_the_desk(
+    tmp_path: Path, serving: bool
+) -> None:
+    from rempart.server import create_app
+    from rempart.server.services import Services
+    from tests.server.desk.conftest import desk_settings
+
+    app = create_app(desk_settings(tmp_path / "data"), desk=serving)
+    seen: list[Services] = []
+
+    async def lifetime() -> None:
+        async with app.router.lifespan_context(app):
+            services = app.state.services
+            seen.append(services)
+            assert services.evidence is not None
+            assert services.rechecker is not None
+            assert (services.tasks is not None) == serving
+            if services.tasks is not None:
+                assert services.tasks._thread is not None
+                assert services.tasks._thread.is_alive()
+
+    asyncio.run(lifetime())
+    [services] = seen
+    if services.tasks is not None:
+        assert services.tasks._thread is not None
+        assert not services.tasks._thread.is_alive(), "stopped with the worker"

@@ -23,6 +23,7 @@ import socket
 import ssl
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,6 +51,9 @@ _ACCEPT: Final = "text/html,application/xhtml+xml,image/*;q=0.9,*/*;q=0.8"
 # The well-known NAT64 prefix (RFC 6052): its last 32 bits are the IPv4 address reached.
 _HOST: Final = re.compile(r"[a-z0-9_.-]+")
 _NAT64: Final = ipaddress.IPv6Network("64:ff9b::/96")
+
+# Host names are resolved on these threads: a few, since each lookup is short or times out.
+_RESOLVER: Final = ThreadPoolExecutor(max_workers=4, thread_name_prefix="desk-resolve")
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -180,7 +184,7 @@ class HttpFetcher:
         redirects: list[str] = []
         current = url
         while True:
-            hop = self._check(current)
+            hop = self._check(current, deadline)
             headers = self._headers(hop, method)
             with self._exchange(hop, method, headers, deadline) as (response, stream):
                 location = _header(response.headers, "location")
@@ -211,7 +215,7 @@ class HttpFetcher:
     def close(self) -> None:
         """Close its connections (none outlives a fetch: nothing to do)."""
 
-    def _check(self, url: str) -> _Hop:
+    def _check(self, url: str, deadline: float) -> _Hop:
         """The hop ``url`` makes, or ``FetchRefusedError``: checked before any connection."""
         try:
             parsed = httpx.URL(url)
@@ -227,7 +231,7 @@ class HttpFetcher:
         if not _HOST.fullmatch(host) and ":" not in host:
             raise FetchRefusedError(url, "not a valid URL: its host is not a host name")
         port = parsed.port or _DEFAULT_PORTS[parsed.scheme]
-        addresses = _resolve(url, host, port)
+        addresses = _resolve(url, host, port, deadline)
         refused = [a for a in addresses if not self._admits(a, port)]
         if refused:
             raise FetchRefusedError(
@@ -288,14 +292,22 @@ class HttpFetcher:
         return f"{self.timeout:g} seconds"
 
 
-def _resolve(url: str, host: str, port: int) -> list[IPAddress]:
-    """Every address ``host`` names (itself, when an IP address)."""
+def _resolve(url: str, host: str, port: int, deadline: float) -> list[IPAddress]:
+    """Every address ``host`` names (itself, when an IP address), within the deadline: the
+    system's resolver runs on a thread, so that a name server that never answers cannot hold
+    the fetch past it."""
     try:
         return [ipaddress.ip_address(host)]
     except ValueError:
         pass
+    lookup = _RESOLVER.submit(
+        socket.getaddrinfo, host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+    )
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+        infos = lookup.result(timeout=max(0.0, deadline - time.monotonic()))
+    except TimeoutError as exc:
+        lookup.cancel()
+        raise FetchError(url, f"the host name {host[:100]!r} did not resolve in time") from exc
     except (OSError, UnicodeError) as exc:
         raise FetchError(url, f"the host name {host[:100]!r} does not resolve") from exc
     addresses: list[IPAddress] = []

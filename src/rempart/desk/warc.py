@@ -321,8 +321,10 @@ class _Writer:
         content_type: str,
         fields: Sequence[tuple[str, str]] = (),
         http: StatusAndHeaders | None = None,
+        body_sha256: bytes | None = None,
     ) -> None:
-        """Write one record (``http``: the HTTP message's start line and headers)."""
+        """Write one record (``http``: the HTTP message's start line and headers;
+        ``body_sha256``: the body's digest when the caller has it)."""
         head = b""
         if http is not None:
             http.compute_headers_buffer()
@@ -335,9 +337,12 @@ class _Writer:
         if uri:
             headers.append(("WARC-Target-URI", _check_line(uri, "a URL")))
         headers.extend(fields)
-        headers.append(("WARC-Block-Digest", _labelled(hashlib.sha256(head + body).digest())))
+        block = hashlib.sha256(head)
+        block.update(body)  # not head + body: a 20 MB body is not copied to be hashed
+        headers.append(("WARC-Block-Digest", _labelled(block.digest())))
         if kind != "warcinfo":
-            headers.append(("WARC-Payload-Digest", _labelled(hashlib.sha256(body).digest())))
+            payload = body_sha256 or hashlib.sha256(body).digest()
+            headers.append(("WARC-Payload-Digest", _labelled(payload)))
         record = self.writer.create_warc_record(
             uri or "",
             kind,
@@ -374,6 +379,7 @@ def _write_pair(
     ip = _peer_ip(fetched.peer)
     if ip:
         common.append(("WARC-IP-Address", ip))
+    body_sha256 = hashlib.sha256(fetched.body).digest()
     request_line = f"{fetched.method} {path} {fetched.http_version}"
     status_line = f"{fetched.status} {fetched.reason}".strip()
     writer.write(
@@ -394,6 +400,7 @@ def _write_pair(
         uri=fetched.final_url,
         date=fetched.started_at,
         body=fetched.body,
+        body_sha256=body_sha256,
         content_type="application/http; msgtype=response",
         fields=[*common, ("WARC-Concurrent-To", request_id)],
         http=StatusAndHeaders(
@@ -416,7 +423,7 @@ def _write_pair(
             "id": response_id,
             "uri": fetched.final_url,
             "status": fetched.status,
-            "sha256": hashlib.sha256(fetched.body).hexdigest(),
+            "sha256": body_sha256.hex(),
             "length": len(fetched.body),
         },
     ]
