@@ -14,6 +14,11 @@ one hash share its entry, which a withdrawal takes out of matching only once no 
 claims it; a new report of a withdrawn hash reinstates its entry. A bank entry's ``source_ref``
 names the item only (``desk-item:<id>``), never the case or the person.
 
+A reviewer may move a case to the other branch (``move_branch``, with a reason): to the minor
+branch, in the same transaction, its captures are purged, its words, notes, consent and news
+address erased and its hashes moved to the minor banks. A case's ``closed_at`` is set when it
+closes and cleared when it reopens: its evidence's retention counts from it.
+
 Events are append-only (the database refuses to change them); their actor is a staff key id,
 ``victim`` or ``system``, never an address, and their detail never holds sealed text.
 
