@@ -283,10 +283,10 @@ class HttpFetcher:
                 yield response, response.extensions["network_stream"]
         except httpcore.TimeoutException as exc:
             raise FetchError(hop.url, f"no full answer within {self._seconds()}") from exc
-        except (httpcore.NetworkError, httpcore.ProtocolError, OSError) as exc:
-            raise FetchError(hop.url, f"the connection failed: {_reason(exc)}") from exc
         except (httpcore.UnsupportedProtocol, httpcore.LocalProtocolError) as exc:
             raise FetchError(hop.url, f"the request could not be made: {_reason(exc)}") from exc
+        except (httpcore.NetworkError, httpcore.ProtocolError, OSError) as exc:
+            raise FetchError(hop.url, f"the connection failed: {_reason(exc)}") from exc
 
     def _seconds(self) -> str:
         return f"{self.timeout:g} seconds"
