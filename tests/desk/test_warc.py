@@ -326,6 +326,14 @@ BASE = "https://example.com/a/page.html"
         (b"<img src=x.png <img src=y.png><<<<img src=z.png>", ["a/x.png", "a/z.png"]),
         (b'<img src="' + b"a" * 100_000 + b'.png"><img src="ok.png">', ["a/ok.png"]),
         (b'<img src="ok.png"><!-- <img src="hidden.png"> --><img src="unclosed', ["a/ok.png"]),
+        (b'<img srcset="s.png 1x), t.png 2x">', ["a/s.png", "a/t.png"]),
+        (
+            b"<script>var s = '<img src=no.png>';</script><img src=yes.png>"
+            b"<TEXTAREA><img src=no2.png></textarea><img alt src=&quot;q&quot;.png>",
+            ["a/yes.png", "a/%22q%22.png"],
+        ),
+        (b"<script><img src=never.png>", []),
+        (b"<!doctype html><?xml x?><![CDATA[x]]><img src=x.png>", ["a/x.png"]),
         (b"", []),
     ],
 )
