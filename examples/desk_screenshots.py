@@ -4,8 +4,9 @@ Starts ``rempart serve --desk`` on a throwaway data folder, with one platform pr
 mail server on loopback (aiosmtpd, which keeps what it gets), then walks the pages in Debian's
 chromium as a victim and a reviewer would: the age question, the report form with a photo
 fingerprinted in the page (a landscape from scikit-image), the card, the status page, the
-consent form, the reviewer's queue and the case, a notice drafted, sent and answered, the
-platforms, and the victim's page with the notice. Writes ``docs/desk/<lang>-<page>.png``.
+consent form, the reviewer's queue and the case (a page of a local web server captured as
+evidence and checked), a notice drafted, sent and answered, the platforms, and the victim's
+page with the notice. Writes ``docs/desk/<lang>-<page>.png``.
 
 Run: ``make screenshots`` (or ``python examples/desk_screenshots.py --out docs/desk``).
 """
@@ -32,6 +33,7 @@ from playwright.sync_api import Page, ViewportSize
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tests.desk.browser import launch  # noqa: E402
+from tests.desk.served import Site  # noqa: E402
 from tests.desk.smtp import SmtpServer  # noqa: E402
 from tests.server.running import free_port  # noqa: E402
 
@@ -64,9 +66,9 @@ def rempart(*args: str, env: dict[str, str]) -> str:
 
 
 @contextmanager
-def desk(data: Path, mail: SmtpServer) -> Iterator[tuple[str, str]]:
-    """A desk served on loopback, sending notices and news to ``mail``: its URL and a
-    reviewer's API key."""
+def desk(data: Path, mail: SmtpServer, site: Site) -> Iterator[tuple[str, str]]:
+    """A desk served on loopback, sending notices and news to ``mail`` and fetching from
+    ``site`` (captures, removal checks): its URL and a reviewer's API key."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     platforms = data.parent / "platforms"
@@ -84,6 +86,7 @@ def desk(data: Path, mail: SmtpServer) -> Iterator[tuple[str, str]]:
         "REMPART_SMTP_HOST": mail.host,
         "REMPART_SMTP_PORT": str(mail.port),
         "REMPART_SMTP_SECURITY": "none",
+        "REMPART_DESK_FETCH_ALLOW": site.allow,
         # A checkout not installed (a worktree) names its sources here.
         **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}),
     }
@@ -112,6 +115,16 @@ def desk(data: Path, mail: SmtpServer) -> Iterator[tuple[str, str]]:
     finally:
         server.terminate()
         server.wait(30)
+
+
+def posted(site: Site) -> str:
+    """A benign page with a gradient on ``site``, as a copy found online: its URL."""
+    gradient = Image.linear_gradient("L").resize((160, 120)).convert("RGB")
+    buffer = io.BytesIO()
+    gradient.save(buffer, "PNG")
+    site.serve("/post/2.png", buffer.getvalue(), "image/png")
+    site.serve("/post/2", b'<!doctype html><title>Post 2</title><img src="/post/2.png" alt="">')
+    return site.url("/post/2")
 
 
 def landscape(folder: Path) -> Path:
@@ -146,8 +159,10 @@ def shoot(out: Path) -> list[Path]:
     with (
         tempfile.TemporaryDirectory() as name,
         SmtpServer() as mail,
-        desk(Path(name) / "data", mail) as (url, key),
+        served() as site,
+        desk(Path(name) / "data", mail, site) as (url, key),
     ):
+        copy = posted(site)
         photo = landscape(Path(name))
         with launch() as browser:
             for lang in LANGUAGES:
@@ -162,7 +177,7 @@ def shoot(out: Path) -> list[Path]:
                 page.click("form button[type=submit]")
                 page.set_input_files("#photos", str(photo))
                 page.wait_for_selector("#report input[name=pdq]", state="attached")
-                page.fill("#urls", "https://example.org/post/1")
+                page.fill("#urls", f"https://example.org/post/1\n{copy}")
                 snap("report")
                 page.click("#report button[type=submit]")
                 page.wait_for_load_state()
@@ -188,6 +203,13 @@ def shoot(out: Path) -> list[Path]:
                 page.wait_for_load_state()
                 snap("staff-queue")
                 page.goto(f"{url}/desk/staff/cases/{found.group(1)}")
+                # The local copy (the second address): captured with a reason, then checked.
+                capture = page.locator("form[action$='/capture']").nth(1)
+                capture.locator("input[name=reason]").fill("Before the complaint")
+                capture.locator("button").click()
+                page.wait_for_load_state()
+                page.locator("form[action$='/check'] button").nth(1).click()
+                page.wait_for_load_state()
                 snap("staff-case")
                 page.click("form[action$='/notices'] button")
                 page.wait_for_load_state()
@@ -208,6 +230,16 @@ def shoot(out: Path) -> list[Path]:
                 page.close()
                 written += shots.written
     return written
+
+
+@contextmanager
+def served() -> Iterator[Site]:
+    """A web server on loopback holding the copy found online."""
+    site = Site()
+    try:
+        yield site
+    finally:
+        site.close()
 
 
 def main() -> None:

@@ -2,7 +2,8 @@
 web server, then exported to a folder that opens: its PDFs read with pypdf, its WARC with
 warcio (each body's SHA-256 the served file's), ``index.json``'s hashes the files', the
 folder its owner's alone; a folder not empty, or an actor not a reviewer, is refused with
-nothing recorded; a failed write leaves nothing behind."""
+nothing recorded; a failed write leaves nothing behind; a capture's timestamp token goes with
+its WARC."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from rempart.desk.dossier import INDEX, TIMELINE, export_dossier
 from rempart.desk.evidence import Evidence
 from rempart.desk.evidence_model import Capture, Check, CheckOutcome
 from rempart.desk.fetch import HttpFetcher
+from rempart.desk.tsa import timestamp_time
 from rempart.errors import CaseNotFoundError, EvidenceRefusedError
 from tests.desk.noticing import (  # noqa: F401
     NOW,
@@ -36,6 +38,7 @@ from tests.desk.noticing import (  # noqa: F401
 )
 from tests.desk.served import Site, site_fixture  # noqa: F401
 from tests.desk.smtp import smtp_server_fixture  # noqa: F401
+from tests.desk.tsa_server import GEN_TIME, Authority, authority_fixture  # noqa: F401
 
 NOTIFIED = "https://example.org/p/1"  # the test platform "social"
 REASON = "complaint to the police, PV 2026/0042"
@@ -194,3 +197,25 @@ def test_a_failed_write_leaves_nothing_behind(
         export_dossier(evidence, notices, number, REVIEWER, empty, reason=REASON)
     assert empty.is_dir()
     assert list(empty.iterdir()) == []
+
+
+def test_a_timestamped_capture_s_token_goes_in_the_dossier(
+    desk: Desk,
+    site: Site,
+    authority: Authority,
+    make_notices: Callable[..., Notices],
+    tmp_path: Path,
+) -> None:
+    site.serve("/p", PAGE)
+    number = desk.report(AgeAnswer.ADULT, [ItemInput(url=site.url("/p"))]).case.number
+    fetcher = HttpFetcher(allow=[site.allow], clock=desk.clock)
+    evidence = Evidence(desk, fetcher, tsa_url=authority.url)
+    capture = evidence.capture(desk.get(number).items[0].id, REVIEWER, reason="before")
+    out = tmp_path / "dossier"
+    made = export_dossier(evidence, make_notices(), number, REVIEWER, out, reason=REASON)
+    token = out / f"captures/{capture.id}.tsr"
+    assert timestamp_time(token.read_bytes(), bytes.fromhex(capture.sha256)) == GEN_TIME
+    assert dict(made.files)[f"captures/{capture.id}.tsr"] == (
+        hashlib.sha256(token.read_bytes()).hexdigest()
+    )
+    assert "timestamped(RFC3161)" in "".join(pdf_text((out / TIMELINE).read_bytes()).split())
