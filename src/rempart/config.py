@@ -28,6 +28,7 @@ __all__ = [
     "SETTINGS",
     "Setting",
     "Settings",
+    "address_and_port",
     "load_settings",
 ]
 
@@ -479,7 +480,7 @@ def _fetch_allow(value: str) -> tuple[str, ...]:
     host name (the check is made on the address a name resolves to)."""
     entries = tuple(entry.strip() for entry in value.split(",") if entry.strip())
     for entry in entries:
-        address, port = _address_and_port(entry)
+        address, port = address_and_port(entry)
         try:
             ipaddress.ip_network(address, strict=False)
         except ValueError:
@@ -492,7 +493,7 @@ def _fetch_allow(value: str) -> tuple[str, ...]:
     return entries
 
 
-def _address_and_port(entry: str) -> tuple[str, int | None]:
+def address_and_port(entry: str) -> tuple[str, int | None]:
     """``[::1]:8080`` or ``127.0.0.1:8080`` as (address, port); an address alone as
     (address, None); a port that is not a number as port -1."""
     if entry.startswith("["):

@@ -33,7 +33,7 @@ import httpcore
 import httpx
 
 from rempart import __version__
-from rempart.config import DEFAULT_FETCH_MAX_BYTES, DEFAULT_FETCH_TIMEOUT, _address_and_port
+from rempart.config import DEFAULT_FETCH_MAX_BYTES, DEFAULT_FETCH_TIMEOUT, address_and_port
 from rempart.desk.clock import Clock, SystemClock
 from rempart.errors import FetchError, FetchRefusedError
 
@@ -112,7 +112,7 @@ class _Allowed:
 
     @classmethod
     def parse(cls, entry: str) -> _Allowed:
-        address, port = _address_and_port(entry)
+        address, port = address_and_port(entry)
         return cls(ipaddress.ip_network(address, strict=False), port)
 
     def admits(self, address: IPAddress, port: int) -> bool:

@@ -232,12 +232,12 @@ def test_what_no_profile_names_waits_and_a_form_platform_takes_a_delivery(
     sent = _text(reviewer.get(f"/desk/staff/notices/{reference}"))
     assert "ticket TK-9" in sent
     assert "Suggested next steps" not in sent  # on time: nothing to escalate yet
-    page = reviewer.get("/desk/staff/platforms")
-    platforms = _text(page)
+    listing = reviewer.get("/desk/staff/platforms")
+    platforms = _text(listing)
     for name in ("us-take-it-down", "eu-dsa", "fr-authority", "UK Form", "example, never sent to"):
         assert name in platforms
     # Words a template writes apart stay apart (the page, not _text, which spaces tags out).
-    assert "48 hours from sending (provisional)" in " ".join(page.text.split())
+    assert "48 hours from sending (provisional)" in " ".join(listing.text.split())
 
 
 def test_notice_forms_need_the_session_and_its_token(notice_server: DeskServer) -> None:
