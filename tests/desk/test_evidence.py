@@ -30,11 +30,11 @@ from rempart.desk import (
     CaseState,
     Desk,
     DeskKeys,
-    Evidence,
     FixedClock,
     ItemInput,
     PurgeReason,
 )
+from rempart.desk.evidence import Evidence
 from rempart.desk.fetch import HttpFetcher
 from rempart.desk.sealed import rekey
 from rempart.desk.tsa import timestamp_time

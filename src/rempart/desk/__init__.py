@@ -4,7 +4,6 @@ watch for copies coming back. Minors' cases keep hashes, URLs and metadata only,
 
 from rempart.desk.cases import Desk
 from rempart.desk.clock import Clock, FixedClock, SystemClock
-from rempart.desk.evidence import Evidence
 from rempart.desk.evidence_model import (
     Capture,
     Check,
@@ -75,7 +74,6 @@ __all__ = [
     "Escalation",
     "EscalationStep",
     "Event",
-    "Evidence",
     "FixedClock",
     "Item",
     "ItemInput",
