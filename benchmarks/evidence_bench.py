@@ -38,7 +38,8 @@ from rich.table import Table
 from sqlalchemy import update
 
 from rempart.config import load_settings
-from rempart.desk import AgeAnswer, Desk, DeskKeys, Evidence, FixedClock, ItemInput, Notices
+from rempart.desk import AgeAnswer, Desk, DeskKeys, FixedClock, ItemInput, Notices
+from rempart.desk.evidence import Evidence
 from rempart.desk.fetch import HttpFetcher
 from rempart.desk.recheck import Rechecker
 from rempart.desk.sealed import capture_aad, seal_bytes
