@@ -154,6 +154,13 @@ def test_loopback_is_refused_without_an_allow_entry(site: Site) -> None:
         "http://224.0.0.1/",
         "http://[fe80::1]/",
         "http://[fc00::1]/",
+        "http://[fec0::1]/",  # deprecated site-local
+        "http://[3fff::1]/",  # documentation (RFC 9637)
+        "http://[::127.0.0.1]/",  # IPv4-compatible
+        "http://[64:ff9b:1::7f00:1]/",  # local-use NAT64 of 127.0.0.1
+        "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",  # Teredo
+        "http://0x7f.1/",
+        "http://017700000001/",
         "http://[2002:7f00:1::]/",  # 6to4 of 127.0.0.1
         "http://[64:ff9b::a9fe:a9fe]/",  # NAT64 of 169.254.169.254
         "http://2130706433/",  # 127.0.0.1 as one number
