@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import ipaddress
+import logging
 import socket
 import ssl
 import threading
@@ -435,3 +436,16 @@ def dripping_fixture() -> Iterator[str]:
 def test_a_server_that_drips_its_answer_fails_within_the_timeout(dripping: str) -> None:
     with pytest.raises(FetchError, match=r"no full answer within 0\.5 seconds"):
         HttpFetcher(allow=[dripping], timeout=0.5).fetch(f"http://{dripping}/")
+
+
+def test_no_address_reaches_the_logs_even_at_debug(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    """httpcore logs every exchange at DEBUG (a redirect's Location, a TLS server name): a
+    minor's item's URL must never be written out, whatever level the operator set."""
+    site.redirect("/m/1", site.url("/secret-path"))
+    site.serve("/secret-path", b"")
+    caplog.set_level(logging.DEBUG)
+    fetcher(site).fetch(site.url("/m/1"), method="HEAD")
+    assert "secret-path" not in caplog.text
+    assert "/m/1" not in caplog.text

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import logging
 import re
 import socket
 import ssl
@@ -54,6 +55,11 @@ _NAT64: Final = ipaddress.IPv6Network("64:ff9b::/96")
 # Not public, though this Python's ipaddress may call them global: deprecated site-local
 # (RFC 3879, still routed inside some networks) and the newer documentation prefix (RFC 9637).
 _NEVER_PUBLIC: Final = (ipaddress.IPv6Network("fec0::/10"), ipaddress.IPv6Network("3fff::/20"))
+
+# httpcore writes every exchange out at DEBUG (a TLS server name, a redirect's Location): a
+# minor's item's URL must never reach a log, whatever level the operator set. httpcore logs
+# nothing above DEBUG, so only its debug lines are lost.
+logging.getLogger("httpcore").setLevel(logging.INFO)
 
 # Host names are resolved on these threads: a few, since each lookup is short or times out.
 _RESOLVER: Final = ThreadPoolExecutor(max_workers=4, thread_name_prefix="desk-resolve")
