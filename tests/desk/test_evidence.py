@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -618,3 +619,18 @@ def evidence_row(desk: Desk, capture_id: int) -> Any:
         return connection.execute(
             select(desk_evidence).where(desk_evidence.c.id == capture_id)
         ).one()
+
+
+def test_a_timestamp_authority_s_password_stays_out_of_the_manifest(
+    desk: Desk, served: Site, authority: Authority
+) -> None:
+    """The manifest is shown on the case page and exported in the dossier: a failed
+    timestamp says why, never the authority's address with its credentials."""
+    _, item_id = adult_case(desk, served)
+    fetcher = HttpFetcher(allow=[served.allow], purpose="evidence capture")
+    secret_url = authority.url.replace("http://", "http://tsa-user:s3cret-pass@", 1)
+    authority.mode = "rejection"
+    capture = Evidence(desk, fetcher, tsa_url=secret_url).capture(item_id, REVIEWER, reason=WHY)
+    assert capture.manifest["timestamp"] is None
+    assert "refused" in capture.manifest["timestamp_error"]
+    assert "s3cret-pass" not in json.dumps(capture.manifest)
