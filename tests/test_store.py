@@ -102,3 +102,21 @@ def test_the_migrations_make_the_schema_the_code_declares(tmp_path: Path) -> Non
     finally:
         store.close()
     assert differences == []
+
+
+def test_deleted_bytes_do_not_stay_in_the_sqlite_file(tmp_path: Path) -> None:
+    """A purged capture's sealed WARC and wrapped key are overwritten, not left in free pages
+    (``secure_delete``), so that a copy of the file does not keep them."""
+    path = tmp_path / "rempart.db"
+    store = Store.open(f"sqlite:///{path}")
+    marker = b"PURGE-ME-" * 2000
+    with store.write() as connection:
+        connection.exec_driver_sql("CREATE TABLE scratch (id INTEGER PRIMARY KEY, data BLOB)")
+        connection.exec_driver_sql("INSERT INTO scratch (data) VALUES (?)", (marker,))
+    with store.write() as connection:
+        connection.exec_driver_sql("DELETE FROM scratch")
+    with store.read() as connection:
+        assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    assert b"PURGE-ME-" not in path.read_bytes()

@@ -168,3 +168,26 @@ def test_moving_a_case_to_the_minor_branch_purges_its_captures(
         ["branch-moved", "evidence-purged"],
     )
     assert "minor" in refused(env, "evidence", "capture", str(item), "--reason", "again")
+
+
+def test_a_private_document_over_an_existing_file_is_the_owners_alone(tmp_path: Path) -> None:
+    """``--out`` naming a file that exists (readable by others) leaves it 0600 before the WARC
+    goes in; a symbolic link there is not followed."""
+    import typer
+
+    from rempart.cli.console import write_document
+
+    existing = tmp_path / "old.warc"
+    existing.write_bytes(b"old")
+    existing.chmod(0o644)
+    write_document(b"WARC/1.1 sealed no more", existing, private=True, what="a WARC file")
+    assert stat.S_IMODE(existing.stat().st_mode) == 0o600
+    assert existing.read_bytes() == b"WARC/1.1 sealed no more"
+
+    target = tmp_path / "elsewhere"
+    target.write_bytes(b"")
+    link = tmp_path / "link.warc"
+    link.symlink_to(target)
+    with pytest.raises(typer.Exit):
+        write_document(b"WARC/1.1", link, private=True, what="a WARC file")
+    assert target.read_bytes() == b""

@@ -23,6 +23,7 @@ from rempart.desk import (
     Nature,
     Notices,
 )
+from rempart.desk.rows import check_reason
 from rempart.errors import CaseInvalidError, CaseNotFoundError, CaseStateConflictError
 from rempart.store import Store
 from rempart.store.schema import bank_entries, banks, desk_cases, desk_notices, desk_sealed
@@ -177,3 +178,13 @@ def test_what_is_refused(desk: Desk, store: Store) -> None:
     desk.withdraw(case.number, VICTIM)
     with pytest.raises(CaseStateConflictError, match="withdrawn"):
         desk.move_branch(case.number, Branch.MINOR, REVIEWER, reason=WHY)
+
+
+@pytest.mark.parametrize(
+    "reason",
+    ["one\nline", "bidi \u202e trick", "line\u2028separator", "para\u2029graph", "x" * 501],
+)
+def test_a_reason_is_one_printable_line(reason: str) -> None:
+    with pytest.raises(CaseInvalidError):
+        check_reason(reason)
+    assert check_reason("  a plain reason ") == "a plain reason"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -579,3 +580,57 @@ def test_the_settings_make_the_service(desk: Desk, served: Site, tmp_path: Path)
     evidence.capture(item_id, REVIEWER, reason=WHY)
     agents = {r.headers.get("User-Agent") or r.headers.get("user-agent") for r in served.requests}
     assert agents == {f"Rempart/{__version__} (evidence capture)"}
+
+
+def test_a_blob_or_a_wrapped_key_moved_to_another_capture_does_not_open(
+    desk: Desk, evidence: Evidence, served: Site
+) -> None:
+    _, item_id = adult_case(desk, served)
+    first = evidence.capture(item_id, REVIEWER, reason=WHY)
+    second = evidence.capture(item_id, REVIEWER, reason=WHY)
+    own, other = evidence_row(desk, first.id), evidence_row(desk, second.id)
+    # The second's wrapped key on the first: it is bound to the second's id.
+    with desk.store.write() as connection:
+        connection.execute(
+            update(desk_evidence)
+            .where(desk_evidence.c.id == first.id)
+            .values(wrapped_key=other.wrapped_key)
+        )
+    with pytest.raises(DeskKeyError, match=f"capture {first.id}'s data key does not open"):
+        evidence.open(first.id, REVIEWER, reason=WHY)
+    # The first's own key back, the second's sealed WARC on it: refused.
+    with desk.store.write() as connection:
+        connection.execute(
+            update(desk_evidence)
+            .where(desk_evidence.c.id == first.id)
+            .values(wrapped_key=own.wrapped_key)
+        )
+        connection.execute(
+            update(desk_evidence_blobs)
+            .where(desk_evidence_blobs.c.evidence_id == first.id)
+            .values(sealed=stored_blob(desk.store, second.id))
+        )
+    with pytest.raises(DeskKeyError, match=f"capture {first.id}'s WARC does not open"):
+        evidence.open(first.id, REVIEWER, reason=WHY)
+
+
+def evidence_row(desk: Desk, capture_id: int) -> Any:
+    with desk.store.read() as connection:
+        return connection.execute(
+            select(desk_evidence).where(desk_evidence.c.id == capture_id)
+        ).one()
+
+
+def test_a_timestamp_authority_s_password_stays_out_of_the_manifest(
+    desk: Desk, served: Site, authority: Authority
+) -> None:
+    """The manifest is shown on the case page and exported in the dossier: a failed
+    timestamp says why, never the authority's address with its credentials."""
+    _, item_id = adult_case(desk, served)
+    fetcher = HttpFetcher(allow=[served.allow], purpose="evidence capture")
+    secret_url = authority.url.replace("http://", "http://tsa-user:s3cret-pass@", 1)
+    authority.mode = "rejection"
+    capture = Evidence(desk, fetcher, tsa_url=secret_url).capture(item_id, REVIEWER, reason=WHY)
+    assert capture.manifest["timestamp"] is None
+    assert "refused" in capture.manifest["timestamp_error"]
+    assert "s3cret-pass" not in json.dumps(capture.manifest)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import ipaddress
+import logging
 import socket
 import ssl
 import threading
@@ -154,6 +155,13 @@ def test_loopback_is_refused_without_an_allow_entry(site: Site) -> None:
         "http://224.0.0.1/",
         "http://[fe80::1]/",
         "http://[fc00::1]/",
+        "http://[fec0::1]/",  # deprecated site-local
+        "http://[3fff::1]/",  # documentation (RFC 9637)
+        "http://[::127.0.0.1]/",  # IPv4-compatible
+        "http://[64:ff9b:1::7f00:1]/",  # local-use NAT64 of 127.0.0.1
+        "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",  # Teredo
+        "http://0x7f.1/",
+        "http://017700000001/",
         "http://[2002:7f00:1::]/",  # 6to4 of 127.0.0.1
         "http://[64:ff9b::a9fe:a9fe]/",  # NAT64 of 169.254.169.254
         "http://2130706433/",  # 127.0.0.1 as one number
@@ -428,3 +436,16 @@ def dripping_fixture() -> Iterator[str]:
 def test_a_server_that_drips_its_answer_fails_within_the_timeout(dripping: str) -> None:
     with pytest.raises(FetchError, match=r"no full answer within 0\.5 seconds"):
         HttpFetcher(allow=[dripping], timeout=0.5).fetch(f"http://{dripping}/")
+
+
+def test_no_address_reaches_the_logs_even_at_debug(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    """httpcore logs every exchange at DEBUG (a redirect's Location, a TLS server name): a
+    minor's item's URL must never be written out, whatever level the operator set."""
+    site.redirect("/m/1", site.url("/secret-path"))
+    site.serve("/secret-path", b"")
+    caplog.set_level(logging.DEBUG)
+    fetcher(site).fetch(site.url("/m/1"), method="HEAD")
+    assert "secret-path" not in caplog.text
+    assert "/m/1" not in caplog.text

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import Row, select, update
 
-from rempart.desk import VICTIM, AgeAnswer, Desk, FixedClock, ItemInput, ItemState, Notices
+from rempart.desk import VICTIM, AgeAnswer, Branch, Desk, FixedClock, ItemInput, ItemState, Notices
 from rempart.desk.evidence_model import Check, CheckOutcome
 from rempart.desk.fetch import HttpFetcher
 from rempart.desk.recheck import Rechecker
@@ -321,3 +321,41 @@ def test_a_removal_verified_on_hold_moves_the_item_from_there(
         ).all()
     assert [tuple(move) for move in moves] == [("on_hold", "removed")]
     assert checker.due() == []
+
+
+def test_a_minors_item_redirected_to_a_dead_host_keeps_no_address_in_the_check(
+    desk: Desk, notices: Notices, site: Site, checker: Rechecker
+) -> None:
+    _, item_id = notified(desk, notices, site, "/m/1", answer=AgeAnswer.UNDER_18)
+    site.redirect("/m/1", "http://secret-host-name.invalid/m/where")
+    [check] = checker.recheck().checks
+    assert check.outcome == CheckOutcome.MANUAL
+    with desk.store.read() as connection:
+        details = connection.execute(
+            select(desk_checks.c.detail).where(desk_checks.c.item_id == item_id)
+        ).scalars()
+        written = json.dumps([*details, *kinds(desk.store, item_id)])
+    assert "secret-host-name" not in written
+    assert "/m/" not in written
+    assert "secret-host-name" not in (check.detail or "")
+
+
+def test_a_case_moved_to_minor_during_a_run_is_asked_head_only(
+    desk: Desk, notices: Notices, site: Site
+) -> None:
+    site.serve("/p/1", b"page one")
+    site.serve("/p/2", b"page two")
+    notified(desk, notices, site, "/p/1")
+    second_case, _ = notified(desk, notices, site, "/p/2")
+    inner = HttpFetcher(allow=[site.allow], clock=desk.clock)
+
+    class Moving:
+        """Moves the second case to the minor branch while the first item is fetched."""
+
+        def fetch(self, url: str, **options: Any) -> Any:
+            if url == site.url("/p/1"):
+                desk.move_branch(second_case, Branch.MINOR, REVIEWER, reason="was 16 then")
+            return inner.fetch(url, **options)
+
+    Rechecker(desk, Moving(), hours=6).recheck()
+    assert [(r.path, r.method) for r in site.requests] == [("/p/1", "GET"), ("/p/2", "HEAD")]

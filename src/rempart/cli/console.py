@@ -116,10 +116,15 @@ def write_document(
         return
     raw = data if isinstance(data, bytes) else data.encode("utf-8")
     try:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        # Private: never through a symbolic link, and a file that was there (perhaps readable
+        # by others, or someone else's) made the user's alone before a byte goes in.
         descriptor = os.open(
-            out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o666
+            out, flags | os.O_NOFOLLOW if private else flags, 0o600 if private else 0o666
         )
         with os.fdopen(descriptor, "wb") as file:
+            if private:
+                os.fchmod(file.fileno(), 0o600)
             file.write(raw)
     except OSError as exc:
         exit_with(f"cannot write {out}: {exc.strerror or exc}", ExitCode.USAGE)

@@ -219,7 +219,11 @@ class Evidence:
         try:
             token = request_timestamp(self.tsa_url, digest)
             at = timestamp_time(token, digest)
-        except (FetchError, EvidenceRefusedError) as exc:
+        except FetchError as exc:
+            # Why, without the authority's address (it may hold a user name and password).
+            why = str(exc).removeprefix(f"{exc.url[:200]}: ").replace(self.tsa_url, "<TSA>")
+            return None, {"timestamp": None, "timestamp_error": why}
+        except EvidenceRefusedError as exc:
             return None, {"timestamp": None, "timestamp_error": str(exc)}
         return token, {"timestamp": at.isoformat()}
 

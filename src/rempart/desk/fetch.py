@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import logging
 import re
 import socket
 import ssl
@@ -51,6 +52,14 @@ _ACCEPT: Final = "text/html,application/xhtml+xml,image/*;q=0.9,*/*;q=0.8"
 # The well-known NAT64 prefix (RFC 6052): its last 32 bits are the IPv4 address reached.
 _HOST: Final = re.compile(r"[a-z0-9_.-]+")
 _NAT64: Final = ipaddress.IPv6Network("64:ff9b::/96")
+# Not public, though this Python's ipaddress may call them global: deprecated site-local
+# (RFC 3879, still routed inside some networks) and the newer documentation prefix (RFC 9637).
+_NEVER_PUBLIC: Final = (ipaddress.IPv6Network("fec0::/10"), ipaddress.IPv6Network("3fff::/20"))
+
+# httpcore writes every exchange out at DEBUG (a TLS server name, a redirect's Location): a
+# minor's item's URL must never reach a log, whatever level the operator set. httpcore logs
+# nothing above DEBUG, so only its debug lines are lost.
+logging.getLogger("httpcore").setLevel(logging.INFO)
 
 # Host names are resolved on these threads: a few, since each lookup is short or times out.
 _RESOLVER: Final = ThreadPoolExecutor(max_workers=4, thread_name_prefix="desk-resolve")
@@ -329,7 +338,7 @@ def _public(address: IPAddress) -> bool:
             embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
         if embedded is not None:
             return _public(embedded)
-        if address.teredo is not None:
+        if address.teredo is not None or any(address in net for net in _NEVER_PUBLIC):
             return False
     return address.is_global and not (
         address.is_multicast

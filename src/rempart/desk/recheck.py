@@ -12,7 +12,7 @@ the check is then written with what the item is by then.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
@@ -54,6 +54,7 @@ SAME_IMAGE: Final = 31
 """The PDQ distance within which a served image is still the one reported (Meta's)."""
 _IMAGE_CHANGED: Final = "the image served is no longer the one reported"
 _DETAIL: Final = 300  # desk_checks.detail's length
+_NO_ANSWER: Final = "no answer to HEAD"
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,13 +213,17 @@ class Rechecker:
         return [found[item_id] for item_id in wanted]
 
     def _check(self, target: _Target, actor: Actor) -> Check | None:
+        # The branch as it is now, not as read before the run's earlier fetches: a case moved
+        # to the minor branch meanwhile is asked HEAD only.
+        target = replace(target, minor=target.minor or self._minor_now(target.id))
         method: Method = "HEAD" if target.minor else "GET"
         try:
             fetched = self.fetcher.fetch(target.url, method=method)
         except FetchRefusedError:
             fetched, failure = None, "address refused"
         except FetchError as exc:
-            fetched, failure = None, _without_url(exc)
+            # A minor's item: no host name or redirect address from the error either.
+            fetched, failure = None, _NO_ANSWER if target.minor else _without_url(exc)
         now = self.desk.clock.now()
         if fetched is None:
             outcome = CheckOutcome.MANUAL if target.minor else CheckOutcome.UNREACHABLE
@@ -228,6 +233,15 @@ class Rechecker:
         else:
             check = self._adult(target, fetched, now)
         return self._record(check, actor)
+
+    def _minor_now(self, item_id: int) -> bool:
+        with self.desk.store.read() as connection:
+            branch = connection.execute(
+                select(desk_cases.c.branch)
+                .join(desk_items, desk_items.c.case_id == desk_cases.c.id)
+                .where(desk_items.c.id == item_id)
+            ).scalar()
+        return branch == Branch.MINOR
 
     def _minor(self, target: _Target, fetched: Fetched, now: datetime) -> Check:
         """HEAD's answer: gone, there (2xx, or a redirect not followed), or check by hand."""

@@ -67,7 +67,7 @@ def check_reason(reason: str, error: type[RempartError] = CaseInvalidError) -> s
     reason = reason.strip()
     if not reason or len(reason) > MAX_REASON:
         raise error(f"a reason is required: one line of 1 to {MAX_REASON} characters")
-    if any(unicodedata.category(char).startswith("C") for char in reason):
+    if any(unicodedata.category(char)[0] == "C" or char in "\u2028\u2029" for char in reason):
         raise error("the reason is one line, without control characters")
     return reason
 

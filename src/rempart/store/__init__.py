@@ -210,6 +210,9 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA busy_timeout = 30000")
+        # Deleted rows overwritten, not left in free pages: a purged capture's sealed WARC and
+        # wrapped key must not stay in the file (some SQLite builds default to off).
+        cursor.execute("PRAGMA secure_delete = ON")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode = WAL")
             # FULL, not WAL's usual NORMAL: a committed write survives a power cut too.

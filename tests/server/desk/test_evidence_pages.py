@@ -191,6 +191,19 @@ def test_moving_to_the_minor_branch_warns_and_purges_at_once(
     assert "moved to the other branch" in _text(victim.get("/desk/status"))
 
 
+def test_check_now_on_a_minor_s_item_asks_head_only(
+    evidence_server: DeskServer, site: Site
+) -> None:
+    _, number, item = _case(evidence_server, site, age="under-18")
+    reviewer = staff_visitor(evidence_server, new_key(evidence_server, Role.REVIEWER))
+    reviewer.get(f"/desk/staff/cases/{number}")
+    assert reviewer.post(f"/desk/staff/cases/{number}/items/{item}/check").status_code == 303
+    assert [r.method for r in site.requests] == ["HEAD"]
+    refused = reviewer.post(f"/desk/staff/cases/{number}/items/{item}/capture", {"reason": "x"})
+    assert refused.status_code == 422
+    assert [r.method for r in site.requests] == ["HEAD"]
+
+
 def _evidence(server: DeskServer) -> Evidence:
     """The server's evidence service, to check what the pages did."""
     found = server.app.state.services.evidence
