@@ -85,6 +85,8 @@ def test_the_dossier_opens_and_its_index_holds_each_file_s_hash(
 ) -> None:
     number, notices, evidence, capture = case
     item = desk.get(number).items[0]
+    # The notice's own reference: PostgreSQL's ids run on across tests.
+    notice_pdf = f"notices/{notices.for_case(number, REVIEWER)[0].reference}.pdf"
     check = Check(item.id, number, NOW, "GET", 404, CheckOutcome.REMOVED)
     out = tmp_path / "dossier"
     made = export_dossier(
@@ -93,7 +95,7 @@ def test_the_dossier_opens_and_its_index_holds_each_file_s_hash(
     names = {
         TIMELINE,
         INDEX,
-        "notices/N-1.pdf",
+        notice_pdf,
         f"captures/{capture.id}.warc",
         f"captures/{capture.id}.manifest.json",
     }
@@ -117,7 +119,7 @@ def test_the_dossier_opens_and_its_index_holds_each_file_s_hash(
     timeline = "".join(pdf_text((out / TIMELINE).read_bytes()).split())  # cells wrap
     for shown in (number, capture.sha256, "removed(verified)(GET404)", "evidence-captured"):
         assert shown in timeline
-    assert NOTIFIED in pdf_text((out / "notices/N-1.pdf").read_bytes())
+    assert NOTIFIED in pdf_text((out / notice_pdf).read_bytes())
     # The WARC, unsealed: the file the capture's SHA-256 names; each body the served one's.
     warc = (out / f"captures/{capture.id}.warc").read_bytes()
     assert hashlib.sha256(warc).hexdigest() == capture.sha256

@@ -49,7 +49,7 @@ from rempart.errors import (
     StoreError,
 )
 from rempart.store import Store
-from rempart.store.schema import desk_evidence, desk_evidence_blobs
+from rempart.store.schema import desk_cases, desk_evidence, desk_evidence_blobs
 from tests.desk.noticing import (  # noqa: F401
     ADMIN,
     NOW,
@@ -275,6 +275,15 @@ def test_moving_to_the_minor_branch_purges_at_once(
 ) -> None:
     number, item_id = adult_case(desk, served)
     capture = evidence.capture(item_id, REVIEWER, reason=WHY)
+    # The database too refuses a minor's case that keeps a capture.
+    with (
+        pytest.raises((StoreError, IntegrityError), match="only once its captures are purged"),
+        desk.store.write() as connection,
+    ):
+        connection.execute(
+            update(desk_cases).where(desk_cases.c.number == number).values(branch="minor")
+        )
+    assert stored_blob(desk.store, capture.id) is not None
     desk.move_branch(number, Branch.MINOR, REVIEWER, reason="the person was 16")
     assert stored_blob(desk.store, capture.id) is None
     purged = evidence.get(capture.id, REVIEWER)

@@ -22,6 +22,7 @@ depends_on = None
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 _MINOR_REFUSED = "a case of the minor branch is never captured"
+_MINOR_KEPT = "a case moves to the minor branch only once its captures are purged"
 
 
 def _when(name: str, *, nullable: bool = True) -> sa.Column[datetime]:
@@ -36,6 +37,12 @@ def _guards(dialect: str) -> list[str]:
         "(SELECT c.branch FROM desk_cases c JOIN desk_evidence e ON e.case_id = c.id "
         "WHERE e.id = NEW.evidence_id) = 'minor'"
     )
+    # A case moves to the minor branch only once its captures are purged (the desk purges
+    # them in the same transaction, first).
+    kept = (
+        "NEW.branch = 'minor' AND EXISTS (SELECT 1 FROM desk_evidence "
+        "WHERE case_id = NEW.id AND purged_at IS NULL)"
+    )
     if dialect == "sqlite":
         return [
             *(
@@ -43,6 +50,8 @@ def _guards(dialect: str) -> list[str]:
                 "BEGIN SELECT RAISE(ABORT, 'desk_checks is append-only'); END"
                 for verb in ("UPDATE", "DELETE")
             ),
+            "CREATE TRIGGER desk_cases_minor_no_captures BEFORE UPDATE OF branch ON desk_cases "
+            f"WHEN {kept} BEGIN SELECT RAISE(ABORT, '{_MINOR_KEPT}'); END",
             "CREATE TRIGGER desk_evidence_adult_only BEFORE INSERT ON desk_evidence "
             f"WHEN {minor} BEGIN SELECT RAISE(ABORT, '{_MINOR_REFUSED}'); END",
             "CREATE TRIGGER desk_evidence_blobs_adult_only BEFORE INSERT ON desk_evidence_blobs "
@@ -63,6 +72,10 @@ def _guards(dialect: str) -> list[str]:
         "RETURN NEW; END $$",
         "CREATE TRIGGER desk_evidence_blobs_adult_only BEFORE INSERT ON desk_evidence_blobs "
         "FOR EACH ROW EXECUTE FUNCTION desk_evidence_blobs_adult_only()",
+        "CREATE FUNCTION desk_cases_minor_no_captures() RETURNS trigger LANGUAGE plpgsql AS "
+        f"$$ BEGIN IF {kept} THEN RAISE EXCEPTION '{_MINOR_KEPT}'; END IF; RETURN NEW; END $$",
+        "CREATE TRIGGER desk_cases_minor_no_captures BEFORE UPDATE OF branch ON desk_cases "
+        "FOR EACH ROW EXECUTE FUNCTION desk_cases_minor_no_captures()",
     ]
 
 
@@ -137,6 +150,10 @@ def downgrade() -> None:
         for table in ("desk_evidence", "desk_evidence_blobs"):
             op.execute(f"DROP TRIGGER {table}_adult_only ON {table}")
             op.execute(f"DROP FUNCTION {table}_adult_only()")
+        op.execute("DROP TRIGGER desk_cases_minor_no_captures ON desk_cases")
+        op.execute("DROP FUNCTION desk_cases_minor_no_captures()")
+    else:
+        op.execute("DROP TRIGGER desk_cases_minor_no_captures")
     op.drop_table("desk_evidence_blobs")
     op.drop_table("desk_evidence")
     op.drop_table("desk_checks")
