@@ -4,7 +4,9 @@ another digest or another request, a bad signature and every transport failure a
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import logging
 
 import pytest
 from asn1crypto import cms
@@ -99,6 +101,19 @@ def test_a_token_altered_after_signing_is_refused(authority: Authority) -> None:
     altered = token[:at] + b"20251202093102Z" + token[at + 15 :]
     with pytest.raises(EvidenceRefusedError, match="signed digest is not its content's"):
         timestamp_time(altered, DIGEST)
+
+
+def test_an_authority_s_password_goes_as_basic_auth_never_in_a_log(
+    authority: Authority, caplog: pytest.LogCaptureFixture
+) -> None:
+    digest = hashlib.sha256(b"a capture").digest()
+    secret = authority.url.replace("http://", "http://desk:s3cret@", 1)
+    with caplog.at_level(logging.DEBUG):
+        request_timestamp(secret, digest)
+    expected = "Basic " + base64.b64encode(b"desk:s3cret").decode()
+    assert authority.authorizations == [expected]
+    assert "s3cret" not in caplog.text
+    assert caplog.records  # httpx did log the request, without the password
 
 
 def test_a_digest_that_is_not_sha256_is_refused_before_asking() -> None:

@@ -83,6 +83,7 @@ class Authority:
         self.queries: list[tsp.TimeStampReq] = []
         self.content_types: list[str] = []
         self.paths: list[str] = []
+        self.authorizations: list[str | None] = []
         self._serial = 0
         authority = self
 
@@ -92,6 +93,7 @@ class Authority:
             def do_POST(self) -> None:
                 query = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 authority.paths.append(self.path)
+                authority.authorizations.append(self.headers.get("Authorization"))
                 authority.content_types.append(self.headers.get("Content-Type", ""))
                 status, body, extra = authority.answer(query)
                 self.send_response(status)

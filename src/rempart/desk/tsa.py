@@ -100,9 +100,19 @@ def _post(url: str, query: bytes, timeout: float) -> bytes:
         "User-Agent": f"Rempart/{__version__} (timestamp)",
     }
     try:
+        # A user name and password go as Basic auth, not in the URL httpx would log; the
+        # address is the operator's, so no proxy from the environment either.
+        address = httpx.URL(url)
+        auth = (address.username, address.password) if address.username else None
         with (
-            httpx.Client(timeout=timeout, follow_redirects=False) as client,
-            client.stream("POST", url, content=query, headers=headers) as answer,
+            httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client,
+            client.stream(
+                "POST",
+                address.copy_with(username=None, password=None),
+                content=query,
+                headers=headers,
+                auth=auth,
+            ) as answer,
         ):
             if answer.status_code != httpx.codes.OK:
                 raise FetchError(url, f"the timestamp authority answered {answer.status_code}")
