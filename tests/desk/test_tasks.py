@@ -111,6 +111,31 @@ def test_the_thread_runs_rounds_and_stops(
     assert states(desk, item) == ["removed"]
 
 
+def test_a_full_round_is_followed_by_the_next_at_once(
+    desk: Desk,
+    make_notices: Callable[..., Notices],
+    site: Site,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("rempart.desk.tasks.MAX_CHECKS", 1)
+    notices = make_notices()
+    site.serve("/p/1", b"gone", status=404)
+    site.serve("/p/2", b"gone", status=404)
+    items = [notified(desk, notices, site, path) for path in ("/p/1", "/p/2")]
+    worker = tasks(desk, site, tmp_path / "desk-tasks.lock")
+    worker.delay, worker.interval = 0, 3600  # a second round only if it goes on at once
+    worker.start()
+    try:
+        for _ in range(300):
+            if states(desk, *items) == ["removed", "removed"]:
+                break
+            threading.Event().wait(0.1)
+    finally:
+        worker.close()
+    assert states(desk, *items) == ["removed", "removed"]
+
+
 class _Noting:
     """A fetcher that says when it fetched."""
 

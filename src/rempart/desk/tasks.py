@@ -130,11 +130,15 @@ class DeskTasks:
     def _run(self) -> None:
         wait = self.delay
         while not self._stop.wait(wait):
+            done = None
             try:
-                self.run_once()
+                done = self.run_once()
             except Exception as exc:  # the lock file could not be opened: next round
                 _LOG.warning("desk tasks: a round failed (%s)", type(exc).__name__)
-            wait = self.interval
+            # A round that stopped at its most goes on at once: more is due than one round
+            # checks, and waiting would let the schedule fall behind.
+            full = done is not None and done.checked >= MAX_CHECKS
+            wait = 0.0 if full else self.interval
 
     def _lock(self) -> bool:
         """Whether this worker holds the lock (taken once, kept until ``close``)."""
