@@ -3,10 +3,12 @@ terminal as its standard output."""
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import subprocess
 import sys
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -19,6 +21,18 @@ def run(env: dict[str, str], *args: str, stdin: str | None = None) -> tuple[int,
     """``rempart ARGS`` with ``env`` and ``stdin``: its exit status, stdout and stderr."""
     result = runner.invoke(app, list(args), input=stdin, env=env)
     return result.exit_code, result.stdout, result.stderr
+
+
+def ok(env: dict[str, str], *args: str) -> str:
+    """``rempart ARGS``'s standard output, once it exited 0."""
+    code, out, err = run(env, *args)
+    assert code == 0, err
+    return out
+
+
+def jsonl(env: dict[str, str], *args: str) -> list[dict[str, Any]]:
+    """``rempart ARGS --format jsonl``'s records, once it exited 0."""
+    return [json.loads(line) for line in ok(env, *args, "--format", "jsonl").splitlines()]
 
 
 def run_on_terminal(env: dict[str, str], *args: str) -> tuple[int, str, bytes]:

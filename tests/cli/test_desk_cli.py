@@ -15,21 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.cli.invoke import run
+from tests.cli.invoke import jsonl, ok, run
 from tests.images import encode, skimage_rgb
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def ok(env: dict[str, str], *args: str) -> str:
-    """``rempart ARGS``'s standard output, once it exited 0."""
-    code, out, err = run(env, *args)
-    assert code == 0, err
-    return out
-
-
-def jsonl(env: dict[str, str], *args: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in ok(env, *args, "--format", "jsonl").splitlines()]
 
 
 def photo(folder: Path, name: str = "photo.png", *, sample: str = "coffee") -> Path:

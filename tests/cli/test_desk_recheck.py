@@ -4,10 +4,8 @@ fatal."""
 
 from __future__ import annotations
 
-import json
 from contextlib import closing
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import update
@@ -15,7 +13,7 @@ from sqlalchemy import update
 from rempart.config import load_settings
 from rempart.store import Store
 from rempart.store.schema import desk_items
-from tests.cli.invoke import run
+from tests.cli.invoke import jsonl, run
 from tests.desk.served import Site, site_fixture  # noqa: F401
 
 PLATFORMS = """\
@@ -34,11 +32,6 @@ def ok(env: dict[str, str], *args: str) -> tuple[str, str]:
     code, out, err = run(env, *args)
     assert code == 0, err
     return out, err
-
-
-def jsonl(env: dict[str, str], *args: str) -> list[dict[str, Any]]:
-    out, _ = ok(env, *args, "--format", "jsonl")
-    return [json.loads(line) for line in out.splitlines()]
 
 
 @pytest.fixture

@@ -13,13 +13,11 @@ from pathlib import Path
 from pypdf import PdfReader
 
 from tests.cli import test_notice
-from tests.cli.invoke import run, run_on_terminal
+from tests.cli.invoke import jsonl, ok, run, run_on_terminal
 from tests.cli.test_notice import (
     FIRST,
     SECOND,
     case_with,
-    jsonl,
-    ok,
     refused,
 )
 from tests.desk.smtp import SmtpServer, smtp_server_fixture  # noqa: F401

@@ -16,16 +16,10 @@ from typing import Any
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from tests.cli.invoke import run, run_on_terminal
+from tests.cli.invoke import ok, run, run_on_terminal
 from tests.desk.served import Site, site_fixture  # noqa: F401
 
 PAGE = b"<!doctype html><html><body><h1>A benign page</h1></body></html>"
-
-
-def ok(env: dict[str, str], *args: str) -> str:
-    code, out, err = run(env, *args)
-    assert code == 0, err
-    return out
 
 
 def refused(env: dict[str, str], *args: str) -> str:

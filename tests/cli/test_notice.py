@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pypdf import PdfReader
 
-from tests.cli.invoke import run, run_on_terminal
+from tests.cli.invoke import jsonl, ok, run, run_on_terminal
 from tests.desk.smtp import SmtpServer, smtp_server_fixture  # noqa: F401
 
 PLATFORMS = """\
@@ -36,17 +36,6 @@ FIRST, SECOND = "https://example.net/p/1", "https://www.example.net/p/2"
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def ok(env: dict[str, str], *args: str) -> str:
-    """``rempart ARGS``'s standard output, once it exited 0."""
-    code, out, err = run(env, *args)
-    assert code == 0, err
-    return out
-
-
-def jsonl(env: dict[str, str], *args: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in ok(env, *args, "--format", "jsonl").splitlines()]
 
 
 def refused(env: dict[str, str], *args: str) -> str:

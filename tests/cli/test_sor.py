@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from rempart.config import load_settings
 from rempart.store import Store
 from rempart.store.schema import desk_statements
-from tests.cli.invoke import run
+from tests.cli.invoke import ok, run
 from tests.desk.smtp import SmtpServer, smtp_server_fixture  # noqa: F401
 
 PLATFORMS = """\
@@ -29,12 +29,6 @@ platforms:
       email: abuse@example.net
     own: true
 """
-
-
-def ok(env: dict[str, str], *args: str) -> str:
-    code, out, err = run(env, *args)
-    assert code == 0, err
-    return out
 
 
 def refused(env: dict[str, str], *args: str) -> str:
