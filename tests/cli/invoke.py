@@ -8,6 +8,7 @@ import os
 import pty
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from typer.testing import CliRunner
@@ -33,6 +34,25 @@ def ok(env: dict[str, str], *args: str) -> str:
 def jsonl(env: dict[str, str], *args: str) -> list[dict[str, Any]]:
     """``rempart ARGS --format jsonl``'s records, once it exited 0."""
     return [json.loads(line) for line in ok(env, *args, "--format", "jsonl").splitlines()]
+
+
+def desk_environment(
+    env: dict[str, str], folder: Path, platforms: str, **settings: str
+) -> dict[str, str]:
+    """``env`` with the desk's key made, the platform profiles ``platforms`` (YAML) in
+    ``folder``/platforms, a notifier, and ``settings`` (``REMPART_...`` variables) besides."""
+    profiles = folder / "platforms"
+    profiles.mkdir()
+    (profiles / "ours.yaml").write_text(platforms, encoding="utf-8")
+    made = {
+        **env,
+        "REMPART_DESK_PLATFORMS": str(profiles),
+        "REMPART_DESK_NOTIFIER_NAME": "Rempart test desk",
+        "REMPART_DESK_NOTIFIER_EMAIL": "desk@example.org",
+        **settings,
+    }
+    ok(made, "desk", "init")
+    return made
 
 
 def run_on_terminal(env: dict[str, str], *args: str) -> tuple[int, str, bytes]:

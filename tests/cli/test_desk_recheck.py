@@ -13,7 +13,7 @@ from sqlalchemy import update
 from rempart.config import load_settings
 from rempart.store import Store
 from rempart.store.schema import desk_items
-from tests.cli.invoke import jsonl, run
+from tests.cli.invoke import desk_environment, jsonl, run
 from tests.desk.served import Site, site_fixture  # noqa: F401
 
 PLATFORMS = """\
@@ -37,18 +37,7 @@ def ok(env: dict[str, str], *args: str) -> tuple[str, str]:
 @pytest.fixture
 def desk_env(env: dict[str, str], tmp_path: Path, site: Site) -> dict[str, str]:
     """A data folder with the desk's key and a form platform; fetches may reach ``site``."""
-    platforms = tmp_path / "platforms"
-    platforms.mkdir()
-    (platforms / "ours.yaml").write_text(PLATFORMS, encoding="utf-8")
-    env = {
-        **env,
-        "REMPART_DESK_PLATFORMS": str(platforms),
-        "REMPART_DESK_NOTIFIER_NAME": "Rempart test desk",
-        "REMPART_DESK_NOTIFIER_EMAIL": "desk@example.org",
-        "REMPART_DESK_FETCH_ALLOW": site.allow,
-    }
-    ok(env, "desk", "init")
-    return env
+    return desk_environment(env, tmp_path, PLATFORMS, REMPART_DESK_FETCH_ALLOW=site.allow)
 
 
 def notified(env: dict[str, str], site: Site, path: str) -> tuple[str, int]:

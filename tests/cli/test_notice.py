@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pypdf import PdfReader
 
-from tests.cli.invoke import jsonl, ok, run, run_on_terminal
+from tests.cli.invoke import desk_environment, jsonl, ok, run, run_on_terminal
 from tests.desk.smtp import SmtpServer, smtp_server_fixture  # noqa: F401
 
 PLATFORMS = """\
@@ -50,22 +50,14 @@ def refused(env: dict[str, str], *args: str) -> str:
 @pytest.fixture
 def notice_env(env: dict[str, str], tmp_path: Path, smtp_server: SmtpServer) -> dict[str, str]:
     """A data folder with the desk's key, the platforms above, and SMTP to ``smtp_server``."""
-    platforms = tmp_path / "platforms"
-    platforms.mkdir()
-    (platforms / "ours.yaml").write_text(PLATFORMS, encoding="utf-8")
-    env = {
-        **env,
-        "REMPART_DESK_PLATFORMS": str(platforms),
-        "REMPART_DESK_NOTIFIER_NAME": "Rempart test desk",
-        "REMPART_DESK_NOTIFIER_EMAIL": "desk@example.org",
-        "REMPART_DESK_TIMEZONE": "Europe/Paris",
-        "REMPART_SMTP_HOST": smtp_server.host,
-        "REMPART_SMTP_PORT": str(smtp_server.port),
-        "REMPART_SMTP_SECURITY": "none",
-        "REMPART_SMTP_FROM": "desk@example.org",
-    }
-    ok(env, "desk", "init")
-    return env
+    return desk_environment(
+        env,
+        tmp_path,
+        PLATFORMS,
+        **smtp_server.environ(),
+        REMPART_SMTP_FROM="desk@example.org",
+        REMPART_DESK_TIMEZONE="Europe/Paris",
+    )
 
 
 def case_with(env: dict[str, str], *urls: str) -> dict[str, Any]:

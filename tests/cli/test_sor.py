@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from rempart.config import load_settings
 from rempart.store import Store
 from rempart.store.schema import desk_statements
-from tests.cli.invoke import ok, run
+from tests.cli.invoke import desk_environment, ok, run
 from tests.desk.smtp import SmtpServer, smtp_server_fixture  # noqa: F401
 
 PLATFORMS = """\
@@ -40,21 +40,9 @@ def refused(env: dict[str, str], *args: str) -> str:
 
 @pytest.fixture
 def sor_env(env: dict[str, str], tmp_path: Path, smtp_server: SmtpServer) -> dict[str, str]:
-    platforms = tmp_path / "platforms"
-    platforms.mkdir()
-    (platforms / "ours.yaml").write_text(PLATFORMS, encoding="utf-8")
-    env = {
-        **env,
-        "REMPART_DESK_PLATFORMS": str(platforms),
-        "REMPART_DESK_NOTIFIER_NAME": "Rempart test desk",
-        "REMPART_DESK_NOTIFIER_EMAIL": "desk@example.org",
-        "REMPART_SMTP_HOST": smtp_server.host,
-        "REMPART_SMTP_PORT": str(smtp_server.port),
-        "REMPART_SMTP_SECURITY": "none",
-        "REMPART_SMTP_FROM": "desk@example.org",
-    }
-    ok(env, "desk", "init")
-    return env
+    return desk_environment(
+        env, tmp_path, PLATFORMS, **smtp_server.environ(), REMPART_SMTP_FROM="desk@example.org"
+    )
 
 
 def removed(env: dict[str, str], *urls: str) -> None:
