@@ -4,12 +4,9 @@ delivery made by hand."""
 
 from __future__ import annotations
 
-import datetime as dt
 import io
-import ipaddress
 import logging
 import socket
-import ssl
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -20,10 +17,6 @@ from typing import Any
 
 import pypdf
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from rempart.config import load_settings
 from rempart.desk.channels import MAX_HOW, MAX_TICKET, Outgoing, SmtpChannel, manual_delivery
@@ -32,6 +25,7 @@ from rempart.desk.render import ATTACHMENT, Rendered, render
 from rempart.errors import ConfigError, DeliveryFailedError, NoticeInvalidError
 from tests.desk.records import a_record
 from tests.desk.smtp import SmtpServer, smtp_server_fixture  # noqa: F401
+from tests.desk.tls import self_signed
 
 AT = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
 SENDER = "desk@rempart.example"
@@ -146,47 +140,12 @@ def test_a_missing_password_file_is_named_without_a_secret(
         )
 
 
-def _certificate(folder: Path) -> tuple[Path, ssl.SSLContext]:
-    """A self-signed certificate for 127.0.0.1 and localhost, and a server context with it."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert_file, key_file)
-    return cert_file, context
-
-
 @pytest.mark.parametrize("security", ["starttls", "tls"])
 def test_tls_with_a_trusted_certificate_carries_the_login(
     security: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cert_file, context = _certificate(tmp_path)
+    certificate = self_signed(tmp_path, addresses=("127.0.0.1",))
+    cert_file, context = certificate.path, certificate.server
     secret = tmp_path / "smtp-password"
     secret.write_text(PASSWORD)
     implicit = security == "tls"

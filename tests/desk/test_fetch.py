@@ -12,21 +12,18 @@ import socket
 import ssl
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from rempart.config import load_settings
 from rempart.desk import FixedClock
 from rempart.desk.fetch import HttpFetcher, _public
 from rempart.errors import FetchError, FetchRefusedError
 from tests.desk.served import Site, site_fixture  # noqa: F401
+from tests.desk.tls import self_signed
 
 START = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
 
@@ -278,43 +275,13 @@ def test_the_settings_make_the_fetcher(site: Site) -> None:
 # https: a certificate for "localhost" only, from an authority the test trusts.
 
 
-def _certificate(folder: Path) -> tuple[Path, Path, bytes]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path, cert.public_bytes(serialization.Encoding.DER)
-
-
 @pytest.fixture(name="tls")
 def tls_fixture(site: Site, tmp_path: Path) -> tuple[Site, ssl.SSLContext, bytes]:
     """The local server over TLS, and a client context that trusts its certificate."""
-    cert_path, key_path, der = _certificate(tmp_path)
-    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server.load_cert_chain(cert_path, key_path)
-    site.server.socket = server.wrap_socket(site.server.socket, server_side=True)
-    client = ssl.create_default_context(cafile=str(cert_path))
-    return site, client, der
+    certificate = self_signed(tmp_path)
+    site.server.socket = certificate.server.wrap_socket(site.server.socket, server_side=True)
+    client = ssl.create_default_context(cafile=str(certificate.path))
+    return site, client, certificate.der
 
 
 def test_https_connects_to_the_address_checked_and_verifies_the_name(
