@@ -25,7 +25,7 @@ from rempart.desk.recheck import Rechecker
 from rempart.server.auth import Permission
 from rempart.server.desk.forms import Form, choice
 from rempart.server.desk.keys import may, review_post
-from rempart.server.desk.pages import DeskRoute, confirmed, desk, page_of, redirect
+from rempart.server.desk.pages import DeskRoute, confirmed, desk, desk_part, page_of, redirect
 from rempart.server.problems import Problem
 from rempart.server.routes.common import services
 
@@ -36,18 +36,14 @@ router = APIRouter(prefix="/desk/staff", route_class=DeskRoute, include_in_schem
 
 def evidence(request: Request) -> Evidence:
     """The worker's evidence service; 503 ``desk-unavailable`` when the server has none."""
-    found = services(request).evidence
-    if found is None:
-        raise Problem("desk-unavailable", "the desk's evidence is off: run rempart desk init")
-    return found
+    return desk_part(
+        services(request).evidence, "the desk's evidence is off: run rempart desk init"
+    )
 
 
 def rechecker(request: Request) -> Rechecker:
     """The worker's removal checks; 503 ``desk-unavailable`` when the server has none."""
-    found = services(request).rechecker
-    if found is None:
-        raise Problem("desk-unavailable", "the desk's removal checks are off")
-    return found
+    return desk_part(services(request).rechecker, "the desk's removal checks are off")
 
 
 async def case_evidence(request: Request, case: Case, key: ApiKey) -> dict[str, Any]:

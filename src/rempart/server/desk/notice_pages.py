@@ -28,7 +28,15 @@ from rempart.desk.platforms import Platform, PlatformBook
 from rempart.server.auth import Permission
 from rempart.server.desk.forms import Form, choice, local_moment
 from rempart.server.desk.keys import SIGN_IN, may, staff_key, staff_post
-from rempart.server.desk.pages import DeskRoute, desk, desk_web, page_of, redirect, render
+from rempart.server.desk.pages import (
+    DeskRoute,
+    desk,
+    desk_part,
+    desk_web,
+    page_of,
+    redirect,
+    render,
+)
 from rempart.server.middleware import DESK_PREVIEW_CONTENT_SECURITY_POLICY
 from rempart.server.problems import Problem
 from rempart.server.routes.common import audit, services
@@ -41,10 +49,7 @@ router = APIRouter(prefix="/desk/staff", route_class=DeskRoute, include_in_schem
 
 def notices(request: Request) -> Notices:
     """The worker's notices; 503 ``desk-unavailable`` when the server has none."""
-    found = services(request).notices
-    if found is None:
-        raise Problem("desk-unavailable", "the desk has no key file: run rempart desk init")
-    return found
+    return desk_part(services(request).notices)
 
 
 def waiting(book: PlatformBook, case: Case) -> list[tuple[int, str]]:

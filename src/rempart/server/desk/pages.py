@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from datetime import tzinfo
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
@@ -54,6 +54,7 @@ __all__ = [
     "as_problem",
     "confirmed",
     "desk",
+    "desk_part",
     "form_post",
     "form_values",
     "items_of",
@@ -71,6 +72,8 @@ SIGN_INS_PER_MINUTE: Final = 30
 """Sign-in attempts from one address a minute, in each worker: a victim who mistypes is not
 stopped, and no one client can spend the desk's limit on attempts in all (20 a second), which
 would lock everyone out."""
+_NO_KEY_FILE: Final = "the desk has no key file: run rempart desk init"
+_Part = TypeVar("_Part")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +97,14 @@ def desk_web(request: Request) -> DeskWeb:
 
 def desk(request: Request) -> Desk:
     """The worker's desk; 503 ``desk-unavailable`` when the server has none."""
-    found = services(request).desk
+    return desk_part(services(request).desk)
+
+
+def desk_part(found: _Part | None, detail: str = _NO_KEY_FILE) -> _Part:
+    """A part of the desk the worker holds (its cases, notices, news, evidence, checks); 503
+    ``desk-unavailable`` when it has none, which is when the desk has no key file."""
     if found is None:
-        raise Problem("desk-unavailable", "the desk has no key file: run rempart desk init")
+        raise Problem("desk-unavailable", detail)
     return found
 
 

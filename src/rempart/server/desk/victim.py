@@ -30,6 +30,7 @@ from rempart.server.desk.pages import (
     Page,
     confirmed,
     desk,
+    desk_part,
     desk_web,
     form_post,
     page_of,
@@ -53,10 +54,7 @@ router = APIRouter(prefix="/desk", route_class=DeskRoute, include_in_schema=Fals
 
 def news(request: Request) -> News:
     """The worker's news addresses; 503 ``desk-unavailable`` when the server has none."""
-    found = services(request).news
-    if found is None:
-        raise Problem("desk-unavailable", "the desk has no key file: run rempart desk init")
-    return found
+    return desk_part(services(request).news)
 
 
 @router.get("/status")
