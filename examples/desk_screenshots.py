@@ -159,7 +159,7 @@ def shoot(out: Path) -> list[Path]:
     with (
         tempfile.TemporaryDirectory() as name,
         SmtpServer() as mail,
-        served() as site,
+        Site() as site,  # the copy found online, served on loopback
         desk(Path(name) / "data", mail, site) as (url, key),
     ):
         copy = posted(site)
@@ -230,16 +230,6 @@ def shoot(out: Path) -> list[Path]:
                 page.close()
                 written += shots.written
     return written
-
-
-@contextmanager
-def served() -> Iterator[Site]:
-    """A web server on loopback holding the copy found online."""
-    site = Site()
-    try:
-        yield site
-    finally:
-        site.close()
 
 
 def main() -> None:

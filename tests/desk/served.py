@@ -123,12 +123,15 @@ class Site:
         self.server.shutdown()
         self.server.server_close()
 
+    def __enter__(self) -> Site:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 @pytest.fixture(name="site")
 def site_fixture() -> Iterator[Site]:
     """A fresh local web server for one test."""
-    site = Site()
-    try:
+    with Site() as site:
         yield site
-    finally:
-        site.close()

@@ -31,11 +31,8 @@ START = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
 @pytest.fixture(name="other")
 def other_fixture() -> Iterator[Site]:
     """A second local server, on another port, that no allow entry names."""
-    site = Site()
-    try:
+    with Site() as site:
         yield site
-    finally:
-        site.close()
 
 
 def fetcher(site: Site, **options: object) -> HttpFetcher:
