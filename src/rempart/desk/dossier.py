@@ -22,8 +22,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import select
-
 from rempart import __version__
 from rempart.desk.evidence import Evidence
 from rempart.desk.evidence_model import Capture, Check, Dossier
@@ -33,8 +31,6 @@ from rempart.desk.notice_model import Notice
 from rempart.desk.notices import Notices
 from rempart.desk.render import template, write_pdf
 from rempart.errors import EvidenceRefusedError
-from rempart.store import Store
-from rempart.store.schema import desk_evidence
 
 __all__ = ["INDEX", "TIMELINE", "export_dossier"]
 
@@ -110,16 +106,15 @@ def export_dossier(
         pdf = notices.render(notice.reference, actor, "pdf")
         assert isinstance(pdf, bytes)
         files[f"notices/{notice.reference}.pdf"] = pdf
-    tokens = _tokens(desk.store, [capture.id for capture, _ in exported])
     for capture, warc in exported:
         files[f"captures/{capture.id}.warc"] = warc
         manifest = json.dumps(dict(capture.manifest), ensure_ascii=False, indent=2, sort_keys=True)
         files[f"captures/{capture.id}.manifest.json"] = manifest.encode() + b"\n"
-        if capture.id in tokens:
-            files[f"captures/{capture.id}.tsr"] = tokens[capture.id]
+        if capture.timestamp_token is not None:
+            files[f"captures/{capture.id}.tsr"] = capture.timestamp_token
+    digests = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
     listing = [
-        {"name": name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
-        for name, data in files.items()
+        {"name": name, "sha256": digests[name], "size": len(data)} for name, data in files.items()
     ]
     index = {
         "case": case.number,
@@ -130,6 +125,7 @@ def export_dossier(
         "files": listing,
     }
     files[INDEX] = json.dumps(index, ensure_ascii=False, indent=2).encode() + b"\n"
+    digests[INDEX] = hashlib.sha256(files[INDEX]).hexdigest()
     try:
         with _all_or_nothing(out):
             for name, data in files.items():
@@ -138,10 +134,7 @@ def export_dossier(
         raise EvidenceRefusedError(
             f"cannot write the dossier to {out}: {exc.strerror or exc}; nothing was left there"
         ) from exc
-    return Dossier(
-        out,
-        tuple((name, hashlib.sha256(data).hexdigest()) for name, data in files.items()),
-    )
+    return Dossier(out, tuple(digests.items()))
 
 
 def _check_empty(out: Path) -> None:
@@ -181,19 +174,6 @@ def _write(path: Path, data: bytes) -> None:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as file:
         file.write(data)
-
-
-def _tokens(store: Store, ids: Sequence[int]) -> dict[int, bytes]:
-    """The RFC 3161 timestamp tokens of these captures, by id (those that have one)."""
-    if not ids:
-        return {}
-    with store.read() as connection:
-        rows = connection.execute(
-            select(desk_evidence.c.id, desk_evidence.c.timestamp_token).where(
-                desk_evidence.c.id.in_(list(ids)), desk_evidence.c.timestamp_token.is_not(None)
-            )
-        ).all()
-    return {row.id: bytes(row.timestamp_token) for row in rows}
 
 
 def _timeline_pdf(timeline: _Timeline, language: str) -> bytes:

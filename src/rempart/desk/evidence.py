@@ -422,7 +422,7 @@ class Evidence:
             sha256=row.sha256,
             size=row.size,
             manifest=json.loads(row.manifest),
-            timestamped=row.timestamp_token is not None,
+            timestamp_token=bytes(row.timestamp_token) if row.timestamp_token else None,
             held_at=_when(row.held_at),
             held_by=row.held_by,
             hold_reason=row.hold_reason,

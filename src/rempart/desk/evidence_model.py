@@ -101,9 +101,10 @@ class PurgeReason(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Capture:
-    """One capture of an item's URL, as the desk lists it: never its bytes. ``sha256`` and
-    ``size`` are the plain WARC's, kept after a purge; ``purge_due`` is when retention purges
-    it (None while its case is open, or while it is held)."""
+    """One capture of an item's URL, as the desk lists it: never its WARC. ``sha256`` and
+    ``size`` are the plain WARC's, kept after a purge; ``timestamp_token`` its RFC 3161 token
+    (DER), if any; ``purge_due`` is when retention purges it (None while its case is open, or
+    while it is held)."""
 
     id: int
     case: str
@@ -114,13 +115,18 @@ class Capture:
     sha256: str
     size: int
     manifest: Mapping[str, Any] = field(default_factory=dict)
-    timestamped: bool = False
+    timestamp_token: bytes | None = field(default=None, repr=False)
     held_at: datetime | None = None
     held_by: str | None = None
     hold_reason: str | None = None
     purged_at: datetime | None = None
     purge_reason: PurgeReason | None = None
     purge_due: datetime | None = None
+
+    @property
+    def timestamped(self) -> bool:
+        """Whether an RFC 3161 authority timestamped its SHA-256."""
+        return self.timestamp_token is not None
 
     @property
     def purged(self) -> bool:
