@@ -9,12 +9,14 @@ import asyncio
 import os
 import re
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
 
 from rempart.access.keys import ApiKeys, Role
 from rempart.config import load_settings
@@ -22,7 +24,7 @@ from rempart.errors import OverloadedError
 from rempart.matching.banks import BankMatcher, Banks
 from rempart.runtime import Runtime
 from rempart.server.budget import DecodeBudget
-from rempart.server.metrics import method_label
+from rempart.server.metrics import MULTIPROCESS_ENV, forget_dead_workers, method_label
 from rempart.server.services import Services
 from rempart.store import Store
 from tests.images import encode, gradient
@@ -254,6 +256,50 @@ def test_the_decode_queue_counts_waiters_pixels_and_refusals() -> None:
 
     asyncio.run(scenario())
     assert sample("rempart_decode_overloaded_total") == refused + 1
+
+
+WORKER = """
+import sys
+from rempart.server import metrics
+metrics.BANK_LOG_APPLIED.set(int(sys.argv[1]))
+metrics.DECODE_WAITING.inc(int(sys.argv[2]))
+print("set", flush=True)
+sys.stdin.read()  # until the test lets it go
+"""
+
+
+def test_a_worker_that_is_gone_leaves_no_gauge_behind(tmp_path: Path) -> None:
+    env = {**os.environ, MULTIPROCESS_ENV: str(tmp_path), "PYTHONPATH": os.pathsep.join(sys.path)}
+
+    def worker(applied: int, waiting: int) -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(applied), str(waiting)],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdout is not None
+        assert process.stdout.readline() == "set\n"
+        return process
+
+    gone, alive = worker(5, 1), worker(9, 0)
+    try:
+        gone.communicate(timeout=30)  # the crashed worker: its files stay
+
+        def collected() -> tuple[float | None, float | None]:
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry, path=str(tmp_path))  # type: ignore[no-untyped-call]
+            return (
+                registry.get_sample_value("rempart_bank_log_applied"),
+                registry.get_sample_value("rempart_decode_waiting"),
+            )
+
+        assert collected() == (5, 1)  # the dead worker's last values, stuck
+        forget_dead_workers(tmp_path)
+        assert collected() == (9, 0)
+    finally:
+        alive.communicate(timeout=30)
 
 
 def test_a_method_label_is_one_of_a_few() -> None:

@@ -13,6 +13,7 @@ ones is counted as ``other``.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Final
 
 from prometheus_client import (
@@ -38,6 +39,7 @@ __all__ = [
     "REQUESTS",
     "VERDICTS",
     "exposition",
+    "forget_dead_workers",
     "method_label",
 ]
 
@@ -96,8 +98,30 @@ def method_label(method: str) -> str:
 
 def exposition() -> bytes:
     """The metrics in Prometheus' text format, summed over workers when there are several."""
-    if os.environ.get(MULTIPROCESS_ENV):
+    folder = os.environ.get(MULTIPROCESS_ENV)
+    if folder:
+        forget_dead_workers(Path(folder))
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry)
     return generate_latest(REGISTRY)
+
+
+def forget_dead_workers(folder: Path) -> None:
+    """Drop the gauges of workers that are gone (a worker that crashed and was replaced):
+    the gauges that take the live workers' values would otherwise keep its last ones (an
+    index position that no longer moves, a request still waiting)."""
+    for path in folder.glob("gauge_live*_*.db"):
+        pid = path.stem.rpartition("_")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            multiprocess.mark_process_dead(int(pid), str(folder))  # type: ignore[no-untyped-call]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
