@@ -8,7 +8,10 @@ than half that budget run at a time in all the workers sharing a data folder (a 
 two workers each decoding one such image would still take near 3 GB. A request that cannot
 have its pixels within ``REMPART_API_DECODE_WAIT`` seconds gets 503 ``overloaded`` with
 ``Retry-After``. After a large decode, ``give_back_memory`` returns the freed heap to the
-system, so that a worker's memory falls back once the attack stops.
+system, so that a worker's memory falls back once the attack stops. The metrics show the queue:
+requests waiting for pixels (``rempart_decode_waiting``), pixels held by the decodes running
+(``rempart_decode_pixels``) and requests refused for want of them
+(``rempart_decode_overloaded_total``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Final
 
 from rempart.errors import MediaError, OverloadedError
 from rempart.media import MediaLimits, load_bytes
+from rempart.server import metrics
 
 __all__ = ["TRIM_ABOVE", "DecodeBudget", "decode_cost", "give_back_memory"]
 
@@ -64,26 +68,37 @@ class DecodeBudget:
             yield
             return
         deadline = asyncio.get_running_loop().time() + self.wait
-        async with self._changed:
-            try:
-                await asyncio.wait_for(
-                    self._changed.wait_for(lambda: self.in_use + cost <= self.pixels), self.wait
-                )
-            except TimeoutError:
-                raise self._overloaded() from None
-            self.in_use += cost
+        metrics.DECODE_WAITING.inc()  # until its pixels, and the workers' lock if it needs it
+        waiting = True
         try:
-            large = cost * 2 > self.pixels and self.lock is not None
-            held = await self._lock_workers(deadline) if large else None
-            try:
-                yield
-            finally:
-                if held is not None:
-                    os.close(held)  # and with it the lock
-        finally:
             async with self._changed:
-                self.in_use -= cost
-                self._changed.notify_all()
+                try:
+                    await asyncio.wait_for(
+                        self._changed.wait_for(lambda: self.in_use + cost <= self.pixels),
+                        self.wait,
+                    )
+                except TimeoutError:
+                    raise self._overloaded() from None
+                self.in_use += cost
+                metrics.DECODE_PIXELS.inc(cost)
+            try:
+                large = cost * 2 > self.pixels and self.lock is not None
+                held = await self._lock_workers(deadline) if large else None
+                metrics.DECODE_WAITING.dec()
+                waiting = False
+                try:
+                    yield
+                finally:
+                    if held is not None:
+                        os.close(held)  # and with it the lock
+            finally:
+                async with self._changed:
+                    self.in_use -= cost
+                    metrics.DECODE_PIXELS.dec(cost)
+                    self._changed.notify_all()
+        finally:
+            if waiting:
+                metrics.DECODE_WAITING.dec()
 
     async def _lock_workers(self, deadline: float) -> int:
         """The lock file, open and locked, once no other worker holds it; ``OverloadedError``
@@ -103,6 +118,7 @@ class DecodeBudget:
             await asyncio.sleep(_POLL)
 
     def _overloaded(self) -> OverloadedError:
+        metrics.DECODE_OVERLOADED.inc()
         return OverloadedError(
             f"the server is decoding all the pixels it may at once "
             f"({self.pixels:,}, REMPART_API_DECODE_PIXELS); retry shortly",

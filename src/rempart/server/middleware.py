@@ -282,7 +282,8 @@ class Recorder:
             entry = written or _entry(scope, status, started, arrived)
             if written is None:
                 _services(scope).audit.record(entry)
-            metrics.REQUESTS.labels(entry.method, entry.route, str(status)).inc()
+            method = metrics.method_label(entry.method)
+            metrics.REQUESTS.labels(method, entry.route, str(status)).inc()
             metrics.LATENCY.labels(entry.route).observe(time.perf_counter() - started)
 
 

@@ -88,7 +88,7 @@ class Services:
                     settings, rechecker=self.rechecker, evidence=self.evidence
                 )
         self.runtime.also_follow(self.auth.reload)
-        self.runtime.also_follow(self._count_hashes)
+        self.runtime.also_follow(self.measure_index)
 
     @property
     def batcher(self) -> MatchBatcher:
@@ -112,6 +112,14 @@ class Services:
         self.audit.close()
         self.runtime.close()
 
-    def _count_hashes(self) -> None:
-        if self.runtime.matcher is not None:
-            metrics.INDEX_HASHES.set(len(self.runtime.matcher))
+    def measure_index(self) -> None:
+        """Set the match index's gauges: its hashes, the change-log entry it applied, and how
+        many logged changes it has yet to apply (all of them while it loads). One look-up of
+        the log's newest entry, each time the database is followed."""
+        newest = self.runtime.banks.changes()
+        matcher = self.runtime.matcher
+        applied = matcher.seq if matcher is not None else 0
+        if matcher is not None:
+            metrics.INDEX_HASHES.set(len(matcher))
+        metrics.BANK_LOG_APPLIED.set(applied)
+        metrics.BANK_LOG_LAG.set(max(0, newest - applied))

@@ -477,6 +477,13 @@ class Banks:
             last_withdrawn_at=as_utc(counts[3]) if counts[3] else None,
         )
 
+    def changes(self) -> int:
+        """The newest entry of the bank change log (0 before any): what a matcher compares
+        with ``BankMatcher.seq`` to know how far behind it is. One look-up of the log's key."""
+        with self.store.read() as connection:
+            newest = connection.scalar(select(func.max(bank_changes.c.seq)))
+        return int(newest or 0)
+
 
 def _export_row(row: Any) -> ExportRow:
     return ExportRow(
