@@ -500,14 +500,14 @@ def test_roles_are_no_broader_than_they_should_be() -> None:
     assert Permission.SCAN not in PERMISSIONS[Role.FLAGGER]
     assert Permission.GATE not in PERMISSIONS[Role.FLAGGER]
     assert Permission.BANKS_ADMIN not in PERMISSIONS[Role.REVIEWER]
-    # Only an admin manages keys, the registry and banks, or reads the metrics.
-    for permission in (
-        Permission.KEYS_ADMIN,
-        Permission.PERSONS_ADMIN,
-        Permission.BANKS_ADMIN,
-        Permission.METRICS,
-    ):
+    # Only an admin manages keys, the registry and banks; a monitor reads the metrics alone.
+    for permission in (Permission.KEYS_ADMIN, Permission.PERSONS_ADMIN, Permission.BANKS_ADMIN):
         assert [role for role in Role if permission in PERMISSIONS[role]] == [Role.ADMIN]
+    assert [role for role in Role if Permission.METRICS in PERMISSIONS[role]] == [
+        Role.ADMIN,
+        Role.MONITOR,
+    ]
+    assert PERMISSIONS[Role.MONITOR] == {Permission.METRICS}
 
 
 def test_concrete_refusals_and_an_admin_who_may_do_everything(

@@ -15,3 +15,5 @@ class Role(StrEnum):
     PLATFORM = "platform"
     FLAGGER = "flagger"
     REVIEWER = "reviewer"
+    MONITOR = "monitor"
+    """Reads the metrics and nothing else: the key a Prometheus server scrapes with."""

@@ -80,6 +80,8 @@ PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
             Permission.DESK_REVIEW,
         }
     ),
+    # A monitoring system scrapes the metrics: an admin key would open everything else too.
+    Role.MONITOR: frozenset({Permission.METRICS}),
 }
 
 
