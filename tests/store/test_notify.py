@@ -181,9 +181,7 @@ def test_sqlite_polls(tmp_path: Path) -> None:
 
 
 def test_notifications_off_polls_only(database: str, writer: Store, tmp_path: Path) -> None:
-    runtime = started(
-        database, tmp_path, REMPART_FOLLOW_NOTIFY="0", REMPART_FOLLOW_SECONDS="0.05"
-    )
+    runtime = started(database, tmp_path, REMPART_FOLLOW_NOTIFY="0", REMPART_FOLLOW_SECONDS="0.05")
     try:
         Banks(writer).create("polled")
         wait_for(lambda: runtime.positions()["banks"] == newest_bank_change(writer), "a poll")

@@ -6,6 +6,7 @@ notifications: a process there polls only."""
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any, Final
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -37,7 +38,7 @@ class ChangeListener:
         except SQLAlchemyError as exc:
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
             raise StoreError(f"database {store.url}: {reason}") from None
-        connection = pooled.driver_connection
+        connection: Any = pooled.driver_connection  # a psycopg.Connection
         pooled.detach()  # this connection waits for notifications, not in the pool
         try:
             connection.rollback()  # autocommit can only be turned on between transactions
@@ -61,7 +62,5 @@ class ChangeListener:
 
     def close(self) -> None:
         """Close the connection (the server forgets the LISTEN)."""
-        try:
+        with suppress(Exception):  # already broken: nothing to close
             self._connection.close()
-        except Exception:  # already broken: nothing to close
-            pass
