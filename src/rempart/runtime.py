@@ -3,7 +3,8 @@ the apps built once, and a thread that keeps them in step with the database.
 
 The match index loads on a thread at start (``ready`` is false, and ``require_matcher`` raises
 ``NotReadyError``, until it has), then follows the bank change log every second, as it does the
-protected persons: a withdrawal or a newly enrolled person takes effect within seconds. The
+protected persons: a withdrawal or a newly enrolled person takes effect within seconds, and on
+PostgreSQL at once, as its notification wakes the follower (``rempart.store.notify``). The
 desk's ``watch``, which every match is handed to, follows the desk's banks and writes the
 sightings it counted on the same beat. Other things to follow (an HTTP server's API keys) join
 with ``also_follow``.
