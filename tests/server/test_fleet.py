@@ -16,8 +16,10 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
+from uvicorn.config import STARTUP_FAILURE
 
 from rempart.access.keys import ApiKeys, Role
+from rempart.server.launch import reuseport_sockets
 from rempart.store import Store
 from tests.server.conftest import new_postgres_database
 from tests.server.running import RunningServer
@@ -206,3 +208,21 @@ def test_connections_opened_at_once_reach_both_workers(two_workers: RunningServe
         answered = workers_answering(open_at_once(two_workers.port, CONNECTIONS))
         assert set(answered) == {0, 1}, answered
         assert sum(answered.values()) == CONNECTIONS
+
+
+def test_a_port_taken_by_another_server_is_refused() -> None:
+    # Another server's workers listening with SO_REUSEPORT: joining them would split its
+    # connections with ours, unseen. Ours must fail to start instead, as on any taken port.
+    with socket.socket() as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        with pytest.raises(SystemExit) as exited:
+            reuseport_sockets("127.0.0.1", other.getsockname()[1], 2)
+    assert exited.value.code == STARTUP_FAILURE
+    sockets = reuseport_sockets("127.0.0.1", 0, 2)  # a free port: one socket per worker
+    try:
+        assert len({sock.getsockname() for sock in sockets}) == 1
+    finally:
+        for sock in sockets:
+            sock.close()
