@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 from sqlalchemy import text
 from uvicorn.config import STARTUP_FAILURE
@@ -181,8 +182,11 @@ def open_at_once(port: int, count: int) -> list[socket.socket]:
     return opened
 
 
-def workers_answering(connections: list[socket.socket]) -> Counter[int]:
-    """How many of ``connections`` each worker answers ``/readyz`` on."""
+def workers_answering(
+    connections: list[socket.socket], statuses: tuple[bytes, ...] = (b"200",)
+) -> Counter[int]:
+    """How many of ``connections`` each worker answers ``/readyz`` on, each answer with one
+    of ``statuses``."""
     request = b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
     answered: Counter[int] = Counter()
     try:
@@ -193,8 +197,10 @@ def workers_answering(connections: list[socket.socket]) -> Counter[int]:
             while chunk := connection.recv(65536):
                 response += chunk
             head, _, body = response.partition(b"\r\n\r\n")
-            assert head.startswith(b"HTTP/1.1 200"), response
-            answered[httpx.Response(200, content=body).json()["worker"]] += 1
+            assert head[len(b"HTTP/1.1 ") :][:3] in statuses, response
+            answer = httpx.Response(200, content=body).json()
+            assert "banks" in answer["position"]  # loading (503) or not
+            answered[answer["worker"]] += 1
     finally:
         for connection in connections:
             connection.close()
@@ -208,6 +214,29 @@ def test_connections_opened_at_once_reach_both_workers(two_workers: RunningServe
         answered = workers_answering(open_at_once(two_workers.port, CONNECTIONS))
         assert set(answered) == {0, 1}, answered
         assert sum(answered.values()) == CONNECTIONS
+
+
+def worker_processes(server: RunningServer) -> list[psutil.Process]:
+    """The worker processes of a server of several (spawned by its supervisor)."""
+    assert server.process is not None
+    children = psutil.Process(server.process.pid).children()
+    return [child for child in children if "spawn_main" in " ".join(child.cmdline())]
+
+
+def test_a_dead_worker_is_replaced_on_its_socket(two_workers: RunningServer) -> None:
+    killed = worker_processes(two_workers)[0]
+    killed.kill()
+    killed.wait(timeout=30)
+    # Opened while one worker is dead: those the kernel gives its socket wait for the
+    # replacement, and are answered (503 while its index loads); none is refused.
+    opened = open_at_once(two_workers.port, CONNECTIONS)
+    answered = workers_answering(opened, statuses=(b"200", b"503"))
+    assert set(answered) == {0, 1}, answered
+    assert killed.pid not in {worker.pid for worker in worker_processes(two_workers)}
+    assert len(worker_processes(two_workers)) == 2
+    two_workers.stop()  # SIGTERM: the workers finish, and the server exits normally
+    assert two_workers.process is not None
+    assert two_workers.process.returncode == 0, two_workers.log()
 
 
 def test_a_port_taken_by_another_server_is_refused() -> None:
