@@ -144,6 +144,7 @@ SERVER_TESTS = (
     r"tests/test_privacy\.py::test_a_server",
     r"tests/server/desk/test_session\.py::test_serve_",
     r"tests/server/test_models_api\.py",  # the app in this process
+    r"tests/server/test_fleet\.py",  # three servers on one PostgreSQL; two workers
 )
 
 # Tests that run the real detector models, with the extras they need: those that fail without

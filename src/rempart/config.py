@@ -297,6 +297,20 @@ SETTINGS: Final = (
         "Sender address of notices and news (default: REMPART_DESK_NOTIFIER_EMAIL).",
     ),
     Setting("smtp_timeout", DEFAULT_SMTP_TIMEOUT, "Seconds a mail server has to answer."),
+    Setting(
+        "follow_seconds",
+        1.0,
+        "Seconds between two reads of the database's change logs (banks, keys, persons) by a "
+        "server or other long-running process; on PostgreSQL a notification wakes it sooner.",
+    ),
+    Setting(
+        "follow_notify",
+        1,
+        "1: on PostgreSQL, wake at once on each committed change (LISTEN/NOTIFY) instead of "
+        "at the next read; 0: read every REMPART_FOLLOW_SECONDS only.",
+        minimum=0,
+        maximum=1,
+    ),
 )
 # Longest authority name a case records (desk_cases.authority).
 _MAX_AUTHORITY: Final = 32
@@ -346,6 +360,8 @@ class Settings:
     smtp_password_file: Path | None = None
     smtp_from: str = ""
     smtp_timeout: float = DEFAULT_SMTP_TIMEOUT
+    follow_seconds: float = 1.0
+    follow_notify: bool = True
 
     @property
     def dsa_hours(self) -> int:
@@ -420,6 +436,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         smtp_password_file=_optional_path(values["smtp_password_file"]),
         smtp_from=str(values["smtp_from"]),
         smtp_timeout=float(values["smtp_timeout"]),
+        follow_seconds=float(values["follow_seconds"]),
+        follow_notify=bool(values["follow_notify"]),
     )
 
 

@@ -3,7 +3,8 @@ the apps built once, and a thread that keeps them in step with the database.
 
 The match index loads on a thread at start (``ready`` is false, and ``require_matcher`` raises
 ``NotReadyError``, until it has), then follows the bank change log every second, as it does the
-protected persons: a withdrawal or a newly enrolled person takes effect within seconds. The
+protected persons: a withdrawal or a newly enrolled person takes effect within seconds, and on
+PostgreSQL at once, as its notification wakes the follower (``rempart.store.notify``). The
 desk's ``watch``, which every match is handed to, follows the desk's banks and writes the
 sightings it counted on the same beat. Other things to follow (an HTTP server's API keys) join
 with ``also_follow``.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Final
 
@@ -27,13 +29,18 @@ from rempart.matching.banks import BankMatcher, Banks
 from rempart.persons import ProtectedPersons
 from rempart.policy import Policy, load_policy
 from rempart.scan import Scanner
-from rempart.store import Store
+from rempart.store import Store, StoreError
+from rempart.store.notify import ChangeListener
 from rempart.text import PersonName
 
 __all__ = ["FOLLOW_SECONDS", "Runtime"]
 
 FOLLOW_SECONDS: Final = 1.0
 _LOG = logging.getLogger(__name__)
+# The longest the follower waits for a notification at a time, so that ``close`` stops it
+# within this; and the longest it waits before listening again after the connection failed.
+_LISTEN_SLICE: Final = 0.25
+_RELISTEN_MAX: Final = 30.0
 
 
 class Runtime:
@@ -66,6 +73,7 @@ class Runtime:
             self._follow_watch,
         ]
         self._stop = threading.Event()
+        self.listening = threading.Event()  # set while PostgreSQL's notifications wake us
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._scanner: Scanner | None = None
@@ -91,6 +99,16 @@ class Runtime:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
+
+    def positions(self) -> dict[str, int]:
+        """How far this process has applied the change logs: ``banks``, the last entry of
+        the bank change log in its match index (-1 while the index loads); ``persons``, the
+        last entry of the persons' change log it read (0 before any)."""
+        matcher = self.matcher
+        return {
+            "banks": matcher.seq if matcher is not None else -1,
+            "persons": max(0, self._persons_seen),
+        }
 
     @property
     def ready(self) -> bool:
@@ -168,8 +186,59 @@ class Runtime:
             self.matcher, self.load_error = matcher, None
 
     def _follow(self) -> None:
-        while not self._stop.wait(FOLLOW_SECONDS):
-            self.follow()
+        """``follow`` every ``follow_seconds``, and at once when PostgreSQL notifies a change
+        (``rempart.store.notify``); should listening fail, polling goes on and listening is
+        tried again later, when the changes missed meanwhile are applied at once."""
+        period = self.settings.follow_seconds
+        notify = self.settings.follow_notify
+        listener: ChangeListener | None = None
+        relisten_at, relisten_wait = 0.0, 1.0
+        next_follow = time.monotonic() + period
+        try:
+            while not self._stop.is_set():
+                now, woken = time.monotonic(), False
+                if notify and listener is None and now >= relisten_at:
+                    try:
+                        listener = ChangeListener.open(self.store)
+                    except StoreError as exc:
+                        _LOG.warning(
+                            "cannot listen for changes (%s); polling every %.1f s, "
+                            "listening again in %.0f s",
+                            exc,
+                            period,
+                            relisten_wait,
+                        )
+                        relisten_at = now + relisten_wait
+                        relisten_wait = min(_RELISTEN_MAX, relisten_wait * 2)
+                    else:
+                        notify = listener is not None  # False: SQLite, which cannot notify
+                        woken = notify  # what changed while not listening applies now
+                        if listener is not None:
+                            relisten_wait = 1.0
+                            self.listening.set()
+                if not woken:
+                    wait = max(0.0, next_follow - time.monotonic())
+                    if listener is not None:
+                        try:
+                            woken = listener.wait(min(wait, _LISTEN_SLICE)) > 0
+                        except StoreError as exc:
+                            _LOG.warning("%s; polling until listening again", exc)
+                            self.listening.clear()
+                            listener.close()
+                            listener, relisten_at = None, time.monotonic() + relisten_wait
+                    else:
+                        if notify:  # until it is time to listen again
+                            wait = min(wait, max(0.0, relisten_at - time.monotonic()))
+                        self._stop.wait(wait)
+                if self._stop.is_set():
+                    break
+                if woken or time.monotonic() >= next_follow:
+                    self.follow()
+                    next_follow = time.monotonic() + period
+        finally:
+            self.listening.clear()
+            if listener is not None:
+                listener.close()
 
     def _follow_banks(self) -> None:
         if self.matcher is not None:

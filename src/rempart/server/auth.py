@@ -127,6 +127,7 @@ class Authenticator:
         self.workers = max(1, workers)
         self.limiter = RateLimiter()
         self._known: dict[str, ApiKey] = {}
+        self.position = 0
         self._verified: dict[str, str] = {}  # SHA-256 of a presented key -> its key id
         self._argon2 = asyncio.Semaphore(1)
         # Presented keys (by SHA-256) being checked now, and what each check will find.
@@ -135,7 +136,10 @@ class Authenticator:
 
     def reload(self) -> None:
         """Re-read the key table (the follower thread calls this every second)."""
-        self._known = {key.key_id: key for key in self.keys.list()}
+        listed = self.keys.list()
+        self._known = {key.key_id: key for key in listed}
+        # Keys created plus keys revoked, as read: grows with each change (none is deleted).
+        self.position = sum(1 if key.active else 2 for key in listed)
 
     async def authenticate(self, request: Request) -> ApiKey:
         """The active key the request presents, or ``Problem("unauthenticated")``."""

@@ -1,6 +1,11 @@
 """Start the HTTP service: refuse to listen beyond loopback while no API key exists (and, with
 the desk, over plain HTTP), then run ``workers`` processes of the app under uvicorn, leaving
-nothing behind when they stop."""
+nothing behind when they stop.
+
+With several workers each listens on a socket of its own, all bound to the same port with
+``SO_REUSEPORT``: the kernel spreads new connections over them by a hash of each connection's
+addresses, so that a client opening many connections at once reaches every worker (with one
+shared socket, the worker that wakes first could accept them all while the others idle)."""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ import ipaddress
 import logging
 import os
 import shutil
+import socket
+import sys
 from collections.abc import Generator, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -16,7 +23,7 @@ from typing import Final
 
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
-from uvicorn.supervisors import Multiprocess
+from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
 from rempart.access.keys import ApiKeys
 from rempart.config import Settings
@@ -24,6 +31,7 @@ from rempart.errors import ConfigError
 from rempart.server.app import DESK_ENV, WORKERS_ENV
 from rempart.server.metrics import MULTIPROCESS_ENV
 from rempart.server.protocol import HeaderDeadline
+from rempart.server.routes.health import WORKER_ENV
 from rempart.store import Store
 
 __all__ = [
@@ -33,6 +41,7 @@ __all__ = [
     "check_exposure",
     "is_loopback",
     "metrics_folder",
+    "reuseport_sockets",
     "serve",
 ]
 
@@ -126,7 +135,7 @@ def serve(
     )
     with metrics_folder(settings.data_dir, shared=workers > 1):
         if workers > 1:
-            Multiprocess(config, sockets=[config.bind_socket()]).run()
+            _Workers(config, sockets=reuseport_sockets(config.host, config.port, workers)).run()
         else:
             server = _Server(config)
             server.run()
@@ -178,3 +187,99 @@ class _Server(uvicorn.Server):
                 yield
             finally:
                 self._captured_signals.clear()
+
+
+def reuseport_sockets(host: str, port: int, count: int) -> list[socket.socket]:
+    """``count`` sockets bound to ``host``:``port`` with ``SO_REUSEPORT``, one per worker (a
+    worker listens on its own). Exits with uvicorn's start-up failure when the port is taken,
+    by anything, a server of ours included: two servers must not share a port unseen."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    bound: list[socket.socket] = []
+    try:
+        if port:  # taken? A socket without SO_REUSEPORT cannot bind where any other is
+            with socket.socket(family, socket.SOCK_STREAM) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind((host, port))
+        for _ in range(count):
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            bound.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind((host, port))
+            port = sock.getsockname()[1]  # port 0: the one the first socket got, for all
+            sock.set_inheritable(True)
+    except OSError as exc:
+        for sock in bound:
+            sock.close()
+        logging.getLogger("uvicorn.error").error(exc)
+        sys.exit(STARTUP_FAILURE)
+    where = f"[{host}]" if family == socket.AF_INET6 else host
+    logging.getLogger("uvicorn.error").info(
+        "Uvicorn running on %s:%d with %d workers, a socket each (Press CTRL+C to quit)",
+        where,
+        port,
+        count,
+    )
+    return bound
+
+
+class _Worker(Process):
+    """A worker process of uvicorn's supervisor, which knows its number (``WORKER_ENV``) and
+    serves the listening socket of that number only."""
+
+    def __init__(self, config: uvicorn.Config, sockets: list[socket.socket], number: int):
+        self.number = number
+        super().__init__(config, sockets)
+
+    def target(self, sockets: list[socket.socket] | None = None) -> None:
+        """In the new process: say which worker this is, then serve."""
+        os.environ[WORKER_ENV] = str(self.number)
+        super().target(sockets)
+
+
+class _Workers(Multiprocess):
+    """uvicorn's supervisor (signals, graceful stop, health checks), but worker ``n`` serves
+    socket ``n`` of ``sockets``. The sockets stay open in this process: a worker that dies is
+    replaced on the same socket, and the connections the kernel queued on it while it was
+    down are served by its replacement, none refused."""
+
+    def init_processes(self) -> None:
+        """Start a worker per socket."""
+        self.processes = [self._start(number) for number in range(len(self.sockets))]
+
+    def keep_subprocess_alive(self) -> None:
+        """Replace a worker that died or stopped answering; stop the server when one failed
+        to start (the next would fail the same way)."""
+        for number, worker in enumerate(self.processes):
+            if self.should_exit.is_set():
+                return
+            if worker.is_alive(timeout=self.config.timeout_worker_healthcheck):
+                continue
+            worker.kill()
+            worker.join()
+            if worker.exitcode == STARTUP_FAILURE:
+                _LOG.error("worker %d [%s] failed to start; stopping", number, worker.pid)
+                self.should_exit.set()
+                return
+            _LOG.info("worker %d [%s] died; starting another on its socket", number, worker.pid)
+            self.processes[number] = self._start(number)
+
+    def restart_all(self) -> None:
+        """SIGHUP: replace each worker in turn; its socket queues connections meanwhile."""
+        for number, worker in enumerate(self.processes):
+            if self.should_exit.is_set():
+                return
+            worker.terminate()
+            worker.join()
+            self.processes[number] = self._start(number)
+
+    def handle_ttin(self) -> None:
+        """SIGTTIN would add a worker: not with a socket per worker (restart with more)."""
+        _LOG.warning("the number of workers is fixed while serving: restart with --workers N")
+
+    handle_ttou = handle_ttin
+
+    def _start(self, number: int) -> _Worker:
+        worker = _Worker(self.config, [self.sockets[number]], number)
+        worker.start()
+        return worker
