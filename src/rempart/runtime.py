@@ -33,9 +33,8 @@ from rempart.store import Store, StoreError
 from rempart.store.notify import ChangeListener
 from rempart.text import PersonName
 
-__all__ = ["FOLLOW_SECONDS", "Runtime"]
+__all__ = ["Runtime"]
 
-FOLLOW_SECONDS: Final = 1.0
 _LOG = logging.getLogger(__name__)
 # The longest the follower waits for a notification at a time, so that ``close`` stops it
 # within this; and the longest it waits before listening again after the connection failed.
