@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import json
+import logging
 import math
 import os
 import tempfile
@@ -36,7 +38,6 @@ import threading
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Final
 
@@ -56,6 +57,7 @@ MAX_CHUNK_BITS: Final = 20
 # order; beyond that point a brute-force scan is faster, and exact too.
 _CANDIDATE_COST: Final = 16
 
+_LOG = logging.getLogger(__name__)
 _MAGIC: Final = b"RMPTIDX1"
 _FORMAT_VERSION: Final = 2
 _ALIGN: Final = 64
@@ -103,7 +105,7 @@ class Layout:
         return tuple(per_chunk if i in wide else per_chunk - 1 for i in range(len(self.widths)))
 
 
-@lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=16)
 def _chunk_params(widths: tuple[int, ...]) -> tuple[Words, Words, Words, Words]:
     """Per chunk: its word, the next word, its bit offset in the word, and its width."""
     starts = np.cumsum((0, *widths[:-1]))
@@ -126,7 +128,7 @@ class _ProbePlan:
     table_start: npt.NDArray[np.int64]
 
 
-@lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=64)
 def _probe_plan(layout: Layout, threshold: int, count: int) -> _ProbePlan | None:
     """The probes of an exact search, or None where scanning all ``count`` hashes is cheaper."""
     probed = [
@@ -147,7 +149,7 @@ def _probe_plan(layout: Layout, threshold: int, count: int) -> _ProbePlan | None
     )
 
 
-@lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=64)
 def _flip_masks(width: int, radius: int) -> npt.NDArray[np.uint32]:
     """Every ``width``-bit value with at most ``radius`` bits set: the XOR masks to probe."""
     values = np.arange(1 << width, dtype=np.uint32)
@@ -442,7 +444,8 @@ class HashIndex:
         self._merge()  # background merging off: this caller merges, as a build does
 
     def _start_merge(self) -> None:
-        threading.Thread(target=self._merge, name="index-merge", daemon=True).start()
+        merge = functools.partial(self._merge, in_background=True)
+        threading.Thread(target=merge, name="index-merge", daemon=True).start()
 
     def _add_and_merge(self, hashes: Words, ids: Ids) -> None:
         """Merge a large batch, with the buffer, before returning (after a running merge)."""
@@ -473,7 +476,7 @@ class HashIndex:
         self._new_buffer(BUFFER_CAPACITY)
         self._publish()
 
-    def _merge(self) -> None:
+    def _merge(self, *, in_background: bool = False) -> None:
         """Merge the frozen buffer into new tables and publish them, with the removals made
         meanwhile; then start the next merge if the buffer filled up in the meantime. Reads
         the tables without the lock: only a merge replaces them, and one runs at a time."""
@@ -484,10 +487,16 @@ class HashIndex:
             # Removals from here on are also journalled; applying one twice is harmless.
             merged = tables.merged(*frozen.live())
             lookup = _IdLookup.of(merged.ids)
-        except BaseException:
+        except Exception:
+            if not in_background:
+                with self._lock:
+                    self._unfreeze()
+                raise
+            # The hashes stay searched, back in the buffer; the next add merges again.
+            _LOG.exception("merging the index buffer failed")
             with self._lock:
                 self._unfreeze()
-            raise
+            return
         with self._lock:
             for removed in self._removed_while_merging:
                 merged.alive[lookup.rows(removed)] = False
