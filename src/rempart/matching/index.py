@@ -39,7 +39,7 @@ import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import BinaryIO, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -367,6 +367,8 @@ class HashIndex:
         self._merging = False
         self._removed_while_merging: list[Ids] = []
         self._merge_hook: Callable[[], None] | None = None  # tests hold a merge here
+        self.meta: dict[str, object] = {}
+        """The ``meta`` of the file the index was loaded from (see ``save``)."""
         self._new_buffer(BUFFER_CAPACITY)
         self._publish()
 
@@ -643,7 +645,7 @@ class HashIndex:
             "pending_hashes": pending_hashes,
             "pending_ids": pending_ids,
         }
-        header = {"widths": list(tables.layout.widths), "meta": dict(meta or {})}
+        header: dict[str, object] = {"widths": list(tables.layout.widths), "meta": dict(meta or {})}
         _write_arrays(Path(path), header, arrays)
 
     @classmethod
@@ -690,6 +692,8 @@ class HashIndex:
             table_starts,
         )
         index._lookup = _IdLookup.of(index._tables.ids)
+        meta = header.get("meta", {})
+        index.meta = meta if isinstance(meta, dict) else {}
         index._publish()
         if pending:
             index.add(np.array(arrays["pending_hashes"]), np.array(arrays["pending_ids"]))
@@ -821,7 +825,7 @@ def _write_arrays(path: Path, fields: dict[str, object], arrays: dict[str, np.nd
             for name, array in arrays.items():
                 out.seek(int(entries[name]["offset"]))  # type: ignore[call-overload]
                 data = np.ascontiguousarray(array, dtype=_DTYPES[name])
-                entries[name]["crc32"] = zlib.crc32(data)
+                entries[name]["crc32"] = zlib.crc32(data.data)
                 data.tofile(out)
             out.truncate(position)
             header = json.dumps({"version": _FORMAT_VERSION, **fields, "arrays": entries})
@@ -838,15 +842,20 @@ def _write_arrays(path: Path, fields: dict[str, object], arrays: dict[str, np.nd
 def _read_header(path: Path) -> tuple[dict[str, object], int]:
     """The header of an index file, and the file's size."""
     try:
-        size = path.stat().st_size
         with open(path, "rb") as file:
-            start = file.read(len(_MAGIC) + 8)
-            if start[: len(_MAGIC)] != _MAGIC:
-                raise IndexFileError(f"{path}: not a Rempart index file")
-            length = int.from_bytes(start[len(_MAGIC) :], "little")
-            header = json.loads(file.read(min(length, _MAX_HEADER)))
+            return _header_of(path, file)
     except OSError as exc:
         raise IndexFileError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _header_of(path: Path, file: BinaryIO) -> tuple[dict[str, object], int]:
+    try:
+        size = os.fstat(file.fileno()).st_size
+        start = file.read(len(_MAGIC) + 8)
+        if start[: len(_MAGIC)] != _MAGIC:
+            raise IndexFileError(f"{path}: not a Rempart index file")
+        length = int.from_bytes(start[len(_MAGIC) :], "little")
+        header = json.loads(file.read(min(length, _MAX_HEADER)))
     except (ValueError, UnicodeDecodeError):
         raise IndexFileError(f"{path}: corrupt header") from None
     if not isinstance(header, dict) or header.get("version") not in (1, _FORMAT_VERSION):
@@ -855,7 +864,19 @@ def _read_header(path: Path) -> tuple[dict[str, object], int]:
 
 
 def _read_arrays(path: Path) -> tuple[dict[str, object], dict[str, np.ndarray]]:
-    header, size = _read_header(path)
+    """The header and the arrays, memory-mapped, all from one opening of the file (another
+    process may replace the file meanwhile: its arrays never mix with these)."""
+    try:
+        with open(path, "rb") as file:
+            header, size = _header_of(path, file)
+            return header, _map_arrays(path, file, header, size)
+    except OSError as exc:
+        raise IndexFileError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _map_arrays(
+    path: Path, file: BinaryIO, header: dict[str, object], size: int
+) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {}
     for name, dtype in _DTYPES.items():
         if header["version"] == 1 and name not in _V1_ARRAYS:
@@ -870,11 +891,11 @@ def _read_arrays(path: Path) -> tuple[dict[str, object], dict[str, np.ndarray]]:
         if offset < 0 or any(n < 0 for n in shape) or offset + nbytes > size:
             raise IndexFileError(f"{path}: truncated ({name} runs past the end of the file)")
         arrays[name] = (
-            np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape)
+            np.memmap(file, dtype=dtype, mode="r", offset=offset, shape=shape)
             if nbytes
             else np.empty(shape, dtype=dtype)
         )
-    return header, arrays
+    return arrays
 
 
 def _verify_checksums(path: Path, header: dict[str, object], arrays: dict[str, np.ndarray]) -> None:
@@ -888,5 +909,5 @@ def _verify_checksums(path: Path, header: dict[str, object], arrays: dict[str, n
             expected = int(entries[name]["crc32"])  # type: ignore[index]
         except (KeyError, TypeError, ValueError):
             raise IndexFileError(f"{path}: header has no checksum for {name}") from None
-        if zlib.crc32(np.ascontiguousarray(array)) != expected:
+        if zlib.crc32(np.ascontiguousarray(array).data) != expected:
             raise IndexFileError(f"{path}: checksum mismatch in {name} (the file is corrupt)")
