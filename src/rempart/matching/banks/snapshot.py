@@ -3,7 +3,8 @@ replays the change log from there, instead of reading every entry and building t
 
 A snapshot is a ``HashIndex`` file (memory-mapped when opened, each array checked against its
 CRC-32 first) whose header says which banks it holds (None: all), the change-log position it
-reflects (``seq``) and what the log entry at that position is: its op, bank, entry and time.
+reflects (``seq``) and what the log entry at that position is: its op, bank, entry, the entry's
+hash and the time.
 Before a snapshot is used, the database must still have that very entry: a snapshot from
 another database, or from one restored to an earlier state, is detected and rebuilt from the
 database, as is a truncated or corrupt file. The banks' states (thresholds, enabled, category)
@@ -33,7 +34,7 @@ from rempart.errors import IndexFileError
 from rempart.matching.banks.matcher import BankMatcher
 from rempart.matching.index import HashIndex, read_meta
 from rempart.store import Store
-from rempart.store.schema import bank_changes
+from rempart.store.schema import bank_changes, bank_entries
 
 __all__ = ["DEFAULT_SNAPSHOT_CHANGES", "SNAPSHOT_FORMAT", "IndexSnapshots"]
 
@@ -214,7 +215,10 @@ def _log_entry(connection: Connection, seq: int) -> dict[str, Any] | None:
                 bank_changes.c.bank_id,
                 bank_changes.c.entry_id,
                 bank_changes.c.at,
-            ).where(bank_changes.c.seq == seq)
+                bank_entries.c.hash,
+            )
+            .outerjoin(bank_entries, bank_entries.c.id == bank_changes.c.entry_id)
+            .where(bank_changes.c.seq == seq)
         )
         .mappings()
         .one_or_none()
@@ -226,6 +230,7 @@ def _log_entry(connection: Connection, seq: int) -> dict[str, Any] | None:
         "op": row["op"],
         "bank_id": row["bank_id"],
         "entry_id": row["entry_id"],
+        "hash": row["hash"],
         "at": row["at"].isoformat(),
     }
 
