@@ -253,5 +253,18 @@ def test_a_runtime_writes_its_snapshot_and_starts_from_it(
             assert found == {(q, "victims", 0) for q in range(5)}
         finally:
             second.close()
-    off = load_settings({"REMPART_DATA_DIR": str(tmp_path), "REMPART_INDEX_SNAPSHOTS": "0"})
-    assert not off.index_snapshots
+
+
+def test_a_runtime_with_snapshots_off_writes_none(tmp_path: Path) -> None:
+    settings = load_settings({"REMPART_DATA_DIR": str(tmp_path), "REMPART_INDEX_SNAPSHOTS": "0"})
+    assert not settings.index_snapshots
+    runtime = Runtime(settings, Store.open(settings.database_url))
+    runtime.start()
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while not runtime.ready and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert runtime.ready
+    finally:
+        runtime.close()  # the loader has ended: it keeps no snapshot
+    assert not (tmp_path / "index").exists()

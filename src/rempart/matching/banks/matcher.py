@@ -7,6 +7,9 @@ threshold changed in another process takes effect here at the next refresh, at m
 ``refresh_interval=None`` and calls ``refresh`` from a thread of its own, so that no match
 waits for the database. Matching and refreshing are safe from several threads: a search
 reads the index's current snapshot (see ``HashIndex``) and takes no lock.
+
+``BankMatcher.resume`` starts from an index saved earlier instead of reading every entry, and
+replays the log from the position it was saved at (see ``rempart.matching.banks.snapshot``).
 """
 
 from __future__ import annotations
