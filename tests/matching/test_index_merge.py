@@ -241,3 +241,16 @@ def test_a_flipped_bit_in_any_array_is_detected(tmp_path: Path, array: str) -> N
     path.write_bytes(bytes(data))
     with pytest.raises(IndexFileError, match=f"checksum mismatch in {array} "):
         HashIndex.load(path)
+
+
+def test_without_background_merging_the_add_that_fills_the_buffer_merges_it() -> None:
+    rng = np.random.default_rng(28)
+    db = random_hashes(rng, BUFFER_CAPACITY + 1)
+    ids = np.arange(len(db), dtype=np.int64)
+    index = HashIndex(background_merge=False)
+    merged_by: list[str] = []
+    index._merge_hook = lambda: merged_by.append(threading.current_thread().name)
+    add_one_by_one(index, db, ids)
+    assert merged_by == [threading.current_thread().name], "merged by the caller, once"
+    assert not index._merging
+    assert len(index._tables.ids) == len(db)

@@ -442,8 +442,8 @@ class HashIndex:
                 if end < self._merge_at or self._merging or not self._background:
                     return
                 self._freeze()
-            self._start_merge()
-            return
+                self._start_merge()
+                return
         self._merge()  # background merging off: this caller merges, as a build does
 
     def _start_merge(self) -> None:
