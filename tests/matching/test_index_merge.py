@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from rempart.errors import IndexFileError
-from rempart.matching.index import BUFFER_CAPACITY, HashIndex, read_meta
+from rempart.matching.index import BUFFER_CAPACITY, HashIndex, _inserted, read_meta
 from tests.matching.test_index import brute_force, found, random_hashes
 
 Words = np.ndarray
@@ -254,3 +254,17 @@ def test_without_background_merging_the_add_that_fills_the_buffer_merges_it() ->
     assert merged_by == [threading.current_thread().name], "merged by the caller, once"
     assert not index._merging
     assert len(index._tables.ids) == len(db)
+
+
+def test_the_merge_inserts_postings_as_numpy_does() -> None:
+    rng = np.random.default_rng(29)
+    for trial in range(200):
+        array = rng.integers(0, 1000, int(rng.integers(0, 40))).astype(np.uint32)
+        positions = rng.integers(0, len(array) + 1, int(rng.integers(0, 15)))
+        if trial % 2:
+            positions = np.sort(positions)
+        values = rng.integers(0, 1000, len(positions)).astype(np.uint32)
+        assert np.array_equal(
+            _inserted(array, positions.astype(np.int64), values),
+            np.insert(array, positions, values),
+        )
