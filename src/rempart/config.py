@@ -54,6 +54,7 @@ DEFAULT_FETCH_TIMEOUT: Final = 20.0
 DEFAULT_RECHECK_HOURS: Final = 6
 DEFAULT_EVIDENCE_DAYS: Final = 365
 SMTP_SECURITY: Final = ("starttls", "tls", "none")
+DEFAULT_INDEX_SNAPSHOT_CHANGES: Final = 100_000
 DEFAULT_GATE_PROMPT_MS: Final = 15
 """CPU milliseconds the gate reads a request's prompt and negative prompt for: under its 20 ms
 target (issue 17). The same as ``rempart.text.deadline.DEFAULT_PROMPT_MS``, which the text
@@ -311,6 +312,19 @@ SETTINGS: Final = (
         minimum=0,
         maximum=1,
     ),
+    Setting(
+        "index_snapshots",
+        1,
+        "1: a server starts its match index from a snapshot in the data folder and rewrites "
+        "it in the background; 0: it reads every entry from the database at each start.",
+        minimum=0,
+        maximum=1,
+    ),
+    Setting(
+        "index_snapshot_changes",
+        DEFAULT_INDEX_SNAPSHOT_CHANGES,
+        "Bank changes applied since the last index snapshot after which a new one is written.",
+    ),
 )
 # Longest authority name a case records (desk_cases.authority).
 _MAX_AUTHORITY: Final = 32
@@ -362,6 +376,8 @@ class Settings:
     smtp_timeout: float = DEFAULT_SMTP_TIMEOUT
     follow_seconds: float = 1.0
     follow_notify: bool = True
+    index_snapshots: bool = True
+    index_snapshot_changes: int = DEFAULT_INDEX_SNAPSHOT_CHANGES
 
     @property
     def dsa_hours(self) -> int:
@@ -438,6 +454,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         smtp_timeout=float(values["smtp_timeout"]),
         follow_seconds=float(values["follow_seconds"]),
         follow_notify=bool(values["follow_notify"]),
+        index_snapshots=bool(values["index_snapshots"]),
+        index_snapshot_changes=int(values["index_snapshot_changes"]),
     )
 
 

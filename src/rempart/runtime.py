@@ -26,6 +26,7 @@ from rempart.errors import NotReadyError
 from rempart.gallery import Gallery
 from rempart.gate import Gate, GateDetectors
 from rempart.matching.banks import BankMatcher, Banks
+from rempart.matching.banks.snapshot import IndexSnapshots
 from rempart.persons import ProtectedPersons
 from rempart.policy import Policy, load_policy
 from rempart.scan import Scanner
@@ -35,6 +36,7 @@ from rempart.text import PersonName
 
 __all__ = ["Runtime"]
 
+SNAPSHOT_CHECK_SECONDS: Final = 10.0
 _LOG = logging.getLogger(__name__)
 # The longest the follower waits for a notification at a time, so that ``close`` stops it
 # within this; and the longest it waits before listening again after the connection failed.
@@ -168,11 +170,24 @@ class Runtime:
         self.store.close()
 
     def _load(self) -> None:
-        """Load the match index, retrying (up to a minute apart) until it loads."""
+        """Load the match index, from its snapshot when a valid one is there (then replaying
+        the changes since), retrying (up to a minute apart) until it loads; then keep the
+        snapshot current on this thread."""
+        snapshots = (
+            IndexSnapshots(
+                self.settings.data_dir, every_changes=self.settings.index_snapshot_changes
+            )
+            if self.settings.index_snapshots
+            else None
+        )
         wait = 1.0
         while self.matcher is None and not self._stop.is_set():
             try:
-                matcher = BankMatcher(self.store, refresh_interval=None)
+                matcher = (
+                    snapshots.load(self.store)
+                    if snapshots
+                    else BankMatcher(self.store, refresh_interval=None)
+                )
             except Exception as exc:  # reported by ``load_error``; the process stays up
                 self.load_error = f"the hash banks could not be loaded: {exc}"
                 _LOG.exception("loading the match index failed; retrying in %.0f s", wait)
@@ -183,6 +198,19 @@ class Runtime:
             # that its full passes stay short under load.
             gc.freeze()
             self.matcher, self.load_error = matcher, None
+        if snapshots is not None and self.matcher is not None:
+            self._keep_snapshot(snapshots, self.matcher)
+
+    def _keep_snapshot(self, snapshots: IndexSnapshots, matcher: BankMatcher) -> None:
+        """Write the index snapshot when due (at once after a rebuild), until stopped; a
+        failed write is logged and tried again later."""
+        while not self._stop.is_set():
+            if snapshots.due(matcher):
+                try:
+                    snapshots.write(matcher)
+                except Exception:  # the index in memory is unaffected
+                    _LOG.exception("writing the index snapshot failed")
+            self._stop.wait(SNAPSHOT_CHECK_SECONDS)
 
     def _follow(self) -> None:
         """``follow`` every ``follow_seconds``, and at once when PostgreSQL notifies a change

@@ -7,6 +7,9 @@ threshold changed in another process takes effect here at the next refresh, at m
 ``refresh_interval=None`` and calls ``refresh`` from a thread of its own, so that no match
 waits for the database. Matching and refreshing are safe from several threads: a search
 reads the index's current snapshot (see ``HashIndex``) and takes no lock.
+
+``BankMatcher.resume`` starts from an index saved earlier instead of reading every entry, and
+replays the log from the position it was saved at (see ``rempart.matching.banks.snapshot``).
 """
 
 from __future__ import annotations
@@ -103,6 +106,12 @@ class BankMatcher:
         *,
         refresh_interval: float | None = 1.0,
     ) -> None:
+        self._setup(store, banks, refresh_interval)
+        self._load()
+
+    def _setup(
+        self, store: Store, banks: Sequence[str] | None, refresh_interval: float | None
+    ) -> None:
         self.store = store
         self.refresh_interval = refresh_interval
         self._names = None if banks is None else frozenset(banks)
@@ -111,12 +120,42 @@ class BankMatcher:
         self._seq = 0
         self._refreshed = 0.0
         self._lock = threading.Lock()  # one refresh at a time; searches take no lock
-        self._load()
+
+    @classmethod
+    def resume(
+        cls,
+        store: Store,
+        index: HashIndex,
+        seq: int,
+        banks: Sequence[str] | None = None,
+        *,
+        refresh_interval: float | None = 1.0,
+    ) -> BankMatcher:
+        """A matcher from an index that holds the watched banks' active entries as of change
+        ``seq`` (a snapshot, see ``rempart.matching.banks.snapshot``): the banks' states are
+        read now, and the changes logged after ``seq`` are replayed before it returns."""
+        matcher = cls.__new__(cls)
+        matcher._setup(store, banks, refresh_interval)
+        with store.read() as connection:
+            matcher._load_banks(connection)
+        matcher._index, matcher._seq = index, seq
+        matcher.refresh()
+        return matcher
 
     @property
     def seq(self) -> int:
         """The last change-log entry applied."""
         return self._seq
+
+    @property
+    def index(self) -> HashIndex:
+        """The index searched: the watched banks' active entries, of every state."""
+        return self._index
+
+    @property
+    def watched(self) -> tuple[str, ...] | None:
+        """The names of the banks watched, sorted; None when every bank is."""
+        return None if self._names is None else tuple(sorted(self._names))
 
     def __len__(self) -> int:
         return len(self._index)
