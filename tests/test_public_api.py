@@ -38,6 +38,8 @@ MODULES = [
     "rempart.gate",
     "rempart.gate.request",
     "rempart.matching.banks",
+    "rempart.matching.banks.snapshot",
+    "rempart.store.notify",
     "rempart.scan.pixelate",
     "rempart.scan.job",
     "rempart.detectors.banks",
