@@ -63,6 +63,7 @@ __all__ = [
     "DeliveryFailedError",
     "DeskKeyError",
     "DetectorError",
+    "EngineError",
     "EnrolmentError",
     "EvidenceNotFoundError",
     "EvidenceRefusedError",
@@ -146,6 +147,11 @@ class ConfigError(RempartError):
 
 class PolicyError(ConfigError):
     """A policy that cannot be loaded: unknown, malformed, or trying to weaken a fixed rule."""
+
+
+class EngineError(ConfigError):
+    """A scan engine cannot run as asked: Ray not installed, no cluster at the address, a GPU
+    asked of a cluster or an ``onnxruntime`` without one."""
 
 
 class LexiconError(ConfigError):

@@ -3,7 +3,9 @@ summary, and an HTML report."""
 
 from __future__ import annotations
 
+import os
 import sys
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -37,6 +39,20 @@ from rempart.cli.output import print_summary, progress
 __all__ = ["scan_command"]
 
 
+class Engine(StrEnum):
+    """Where the images are judged."""
+
+    LOCAL = "local"
+    RAY = "ray"
+
+
+class OutFormat(StrEnum):
+    """What --out holds."""
+
+    JSONL = "jsonl"
+    PARQUET = "parquet"
+
+
 def scan_command(
     paths: PathsArgument,
     policy_name: PolicyOption = "default",
@@ -63,6 +79,47 @@ def scan_command(
     recursive: RecursiveOption = False,
     follow_links: FollowLinksOption = False,
     all_files: AllFilesOption = False,
+    out_format: Annotated[
+        OutFormat,
+        typer.Option(
+            "--format",
+            help="jsonl, or parquet: --out is then a folder of Parquet shards, one row per file.",
+        ),
+    ] = OutFormat.JSONL,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            help="local, or ray: the images are judged by actors on a Ray cluster (the 'ray' "
+            "extra).",
+        ),
+    ] = Engine.LOCAL,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            "--address",
+            metavar="auto|ray://HOST:PORT",
+            help="The Ray cluster to join [default: REMPART_RAY_ADDRESS, RAY_ADDRESS, else "
+            "a Ray started here].",
+        ),
+    ] = None,
+    actors: Annotated[
+        int | None,
+        typer.Option(
+            "--actors",
+            min=1,
+            metavar="N",
+            help="Ray actors judging images [default: one per CPU of the cluster].",
+        ),
+    ] = None,
+    gpu: Annotated[
+        bool,
+        typer.Option(
+            "--gpu",
+            help="Run the models on GPUs (ONNX Runtime's CUDA provider); refused where there "
+            "is none.",
+        ),
+    ] = False,
 ) -> None:
     """Judge images under a policy: hashes, bank matches, every detector's signals, a verdict.
 
@@ -81,15 +138,30 @@ def scan_command(
       rempart scan dump/ -r --policy strict --bank stopncii --jobs 2
       rempart scan dump/ -r --sample 1000 --policy survey --report prevalence.html
       rempart scan uploads/ --out verdicts.jsonl --resume
+      rempart scan /shared/dump -r --engine ray --address auto --out verdicts/ --format parquet
     """
     from rempart.desk.watch import Watch
     from rempart.detectors.banks import bank_matches
+    from rempart.errors import EngineError
+    from rempart.media import STDIN
     from rempart.policy import load_policy
     from rempart.scan import ScanJob, Scanner, ScanResult
+    from rempart.scan.fingerprint import run_fingerprint
     from rempart.scan.job import check_destinations
+    from rempart.scan.ray_engine import RayJudge, ScannerRecipe, import_ray
 
     settings = current_settings()
-    check_destinations(out, report, resume=resume)  # before any model is loaded
+    if engine is Engine.RAY:
+        import_ray()  # EngineError, saying which extra installs it
+    parquet = out_format is OutFormat.PARQUET
+    # Before any model is loaded.
+    check_destinations(out, report, resume=resume, parquet=parquet)
+    gpu = gpu or settings.onnx_provider == "cuda"
+    if gpu and engine is Engine.LOCAL:
+        from rempart.detectors.onnx import provider_names
+
+        provider_names("cuda")  # DetectorError where this onnxruntime has no CUDA
+        os.environ["REMPART_ONNX_PROVIDER"] = "cuda"
     policy = load_policy(policy_name)
     detectors = detector_registry(settings)
     with_persons = persons or registry
@@ -109,15 +181,39 @@ def scan_command(
         if watch is not None:
             watch.observe(bank_matches(result.signals), key_id=None)
 
+    scanner = Scanner.from_registry(
+        detectors,
+        policy,
+        names=names,
+        matcher=matcher,
+        thumbnails=report is not None,
+        limits=settings.media,
+    )
+    ray = None
+    if engine is Engine.RAY:
+        if STDIN in files:
+            raise EngineError(
+                "--engine ray reads each file from its path on the cluster's nodes; - "
+                "(standard input) is not one"
+            )
+        ray = RayJudge(
+            ScannerRecipe.of(
+                os.environ,
+                settings.database_url,
+                policy,
+                names,
+                with_banks=matcher is not None,
+                banks=bank_names or None,
+                thumbnails=report is not None,
+                batch_size=settings.ray_batch_size,
+            ),
+            address=address or settings.ray_address or None,
+            actors=actors or settings.ray_actors,
+            gpu=gpu,
+        )
+        ray.connect()  # refuses a cluster that cannot run what is asked, before any work
     job = ScanJob(
-        Scanner.from_registry(
-            detectors,
-            policy,
-            names=names,
-            matcher=matcher,
-            thumbnails=report is not None,
-            limits=settings.media,
-        ),
+        ray if ray is not None else scanner,
         files,
         out=out,
         resume=resume,
@@ -127,12 +223,16 @@ def scan_command(
         jobs=jobs or default_jobs(),
         banks=bank_names or None,
         on_result=watched,
+        fingerprint=run_fingerprint(scanner, bank_names or None),
+        out_format=out_format.value,
     )
     try:
         outcome = job.run(sys.stdout, progress=lambda total: progress("Scanning", total=total))
     finally:  # what was seen before Ctrl-C too: a resumed run does not judge it again
         if watch is not None:
             watch.close()
+        if ray is not None:
+            ray.close()
     note = walk.skipped_note()
     print_summary(outcome.summary, title="Scan summary", skipped=outcome.skipped, not_read=note)
     if report is not None:

@@ -1,0 +1,332 @@
+"""``rempart scan --engine ray``: the same scan job, its images judged by actors on a Ray cluster.
+
+The driver lists and splits the paths (walked as locally); a Ray Data dataset of those paths
+goes through ``map_batches`` with an actor class whose constructor builds the same ``Scanner``
+as the local engine (settings, policy, detectors, banks) once, and whose call reads, decodes
+and judges a batch of files: the files are read by the workers from their paths, never shipped
+through the driver. Each result comes back pickled with its index; the driver gives them to the
+``ScanJob`` in input order and exactly once (a batch Ray ran again after an actor died is
+dropped by index), so the output, the resume, the summary and the report are the local ones.
+
+Actors are restarted when their process dies (``max_restarts=-1``) and their batches retried
+(``max_task_retries=-1``). ``gpu`` gives each actor a GPU and ONNX Runtime's CUDA provider; a
+cluster without a GPU, or whose ``onnxruntime`` has no CUDA, is refused before any work.
+
+Ray is imported only here, and only when the engine runs: the ``ray`` extra installs it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from rempart.errors import EngineError, MediaError, MediaErrorCode
+from rempart.media import MediaFailure
+from rempart.policy import Policy
+from rempart.scan.scanner import Scanner, ScanResult
+from rempart.walk import WalkItem
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+__all__ = ["ENGINES", "RayJudge", "ScannerRecipe", "import_ray"]
+
+ENGINES: Final = ("local", "ray")
+TEST_HOLD: Final = "_REMPART_RAY_TEST_HOLD"
+"""Tests only: a folder. An actor on its second batch or later writes ``<pid>.pid`` there and
+waits until a file ``go`` exists, so that a test can kill it (or the driver) mid-job."""
+_GPU_CHECK_SECONDS: Final = 120.0
+
+
+def import_ray() -> ModuleType:
+    """Ray with Ray Data, or ``EngineError`` saying which extra installs it."""
+    try:
+        import ray
+        import ray.data  # Ray Data needs pyarrow: the extra installs both
+    except ImportError as exc:
+        raise EngineError(
+            f"--engine ray needs the 'ray' extra ({exc.name or 'ray'} is not installed): "
+            "pip install 'rempart[ray]'"
+        ) from exc
+    return ray
+
+
+@dataclass(frozen=True)
+class ScannerRecipe:
+    """What builds, in an actor, the scanner the local engine would build: the ``REMPART_*``
+    settings of the driver (its database URL made absolute, so that every node reads the same
+    banks), the policy, the detectors by name, the banks (``with_banks``: matched at all;
+    ``banks``: which, None for every one) and whether flagged images get a thumbnail."""
+
+    environ: Mapping[str, str]
+    policy: Policy
+    detectors: Sequence[str]
+    with_banks: bool = False
+    banks: Sequence[str] | None = None
+    thumbnails: bool = False
+    batch_size: int = 8
+
+    @classmethod
+    def of(
+        cls,
+        environ: Mapping[str, str],
+        database_url: str,
+        policy: Policy,
+        detectors: Sequence[str],
+        **options: Any,
+    ) -> ScannerRecipe:
+        """A recipe from the driver's environment and ``database_url`` (its settings')."""
+        chosen = {
+            key: value
+            for key, value in environ.items()
+            if key.startswith("REMPART_") or key == TEST_HOLD
+        }
+        chosen["REMPART_DATABASE_URL"] = _absolute(database_url)
+        return cls(chosen, policy, tuple(detectors), **options)
+
+    def build(self) -> Scanner:
+        """The scanner, in this process (its models load on first use)."""
+        from rempart.config import load_settings
+        from rempart.detectors import default_registry
+        from rempart.matching.banks import BankMatcher
+        from rempart.persons import PersonsSnapshot
+        from rempart.store import Store
+
+        for key, value in self.environ.items():
+            os.environ[key] = value
+        settings = load_settings(os.environ)
+        registry = default_registry(
+            settings, gallery=PersonsSnapshot(settings.database_url).gallery
+        )
+        matcher = (
+            BankMatcher(Store.open(settings.database_url), self.banks) if self.with_banks else None
+        )
+        return Scanner.from_registry(
+            registry,
+            self.policy,
+            names=list(self.detectors),
+            matcher=matcher,
+            thumbnails=self.thumbnails,
+            limits=settings.media,
+            batch_size=self.batch_size,
+        )
+
+
+def _absolute(database_url: str) -> str:
+    """A SQLite URL with its file's path made absolute; any other URL as it is."""
+    prefix = "sqlite:///"
+    if database_url.startswith(prefix) and not database_url.startswith(prefix + "/"):
+        return prefix + str(Path(database_url.removeprefix(prefix)).resolve())
+    return database_url
+
+
+class JudgeBatch:
+    """The actor: builds the scanner once, then judges each batch of paths it is given. A
+    batch is ``{"index": [...], "path": [raw path bytes, ...]}``; it returns each file's index
+    and its result (``ScanResult`` or ``MediaFailure``), pickled."""
+
+    def __init__(self, recipe: ScannerRecipe) -> None:
+        self.scanner = recipe.build()
+        self.batches = 0
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
+        self.batches += 1
+        _test_hold(self.batches)
+        indexes = [int(index) for index in batch["index"]]
+        paths = [os.fsdecode(bytes(path)) for path in batch["path"]]
+        results = [_dumps(result) for result in self.scanner.scan(paths)]
+        return {"index": indexes, "result": results}
+
+
+def _dumps(result: ScanResult | MediaFailure) -> bytes:
+    """A result as the driver rebuilds it (``_loads``): a ``MediaError`` is not picklable as
+    it is, so a failure travels as its path, code and message."""
+    if isinstance(result, MediaFailure):
+        error = result.error
+        return pickle.dumps(("failure", result.path, error.code.value, error.message))
+    return pickle.dumps(result)
+
+
+def _loads(data: bytes) -> ScanResult | MediaFailure:
+    loaded = pickle.loads(data)
+    if isinstance(loaded, tuple):
+        _, path, code, message = loaded
+        return MediaFailure(path, MediaError(MediaErrorCode(code), message))
+    assert isinstance(loaded, ScanResult)
+    return loaded
+
+
+def _test_hold(batches: int) -> None:
+    folder = os.environ.get(TEST_HOLD)
+    if not folder or batches < 2 or os.path.exists(os.path.join(folder, "go")):
+        return
+    Path(folder, f"{os.getpid()}.pid").write_text(str(os.getpid()))
+    deadline = time.monotonic() + 120
+    while not os.path.exists(os.path.join(folder, "go")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+@dataclass
+class RayJudge:
+    """A ``Judge`` whose scans run on Ray: ``address`` (None: ``RAY_ADDRESS``, else a Ray
+    started here; ``auto``; ``ray://HOST:PORT``), ``actors`` (0: one per CPU of the cluster,
+    one per GPU with ``gpu``), ``gpu``: one GPU per actor and ONNX Runtime's CUDA provider."""
+
+    recipe: ScannerRecipe
+    address: str | None = None
+    actors: int = 0
+    gpu: bool = False
+    _started: bool = field(default=False, init=False, repr=False)
+
+    @property
+    def policy(self) -> Policy:
+        """The policy the actors judge by."""
+        return self.recipe.policy
+
+    def connect(self) -> None:
+        """Join (or start) the cluster and check it can run what is asked: ``EngineError``
+        otherwise. ``scan`` calls it; call it before any other work to refuse early."""
+        ray = import_ray()
+        for name in ("ray", "ray.data"):  # the driver's progress is the job's, not Ray's
+            logging.getLogger(name).setLevel(logging.ERROR)
+        if not ray.is_initialized():
+            try:
+                ray.init(
+                    address=self.address or None,
+                    include_dashboard=False,
+                    logging_level="ERROR",
+                    log_to_driver=False,
+                    configure_logging=True,
+                )
+            except (ConnectionError, ValueError, RuntimeError) as exc:
+                raise EngineError(
+                    f"cannot join the Ray cluster at {self.address or 'RAY_ADDRESS'}: {exc}"
+                ) from exc
+            self._started = True
+        if self.gpu:
+            self._check_gpu(ray)
+
+    def close(self) -> None:
+        """Leave the cluster, if ``connect`` joined it."""
+        if self._started:
+            import ray
+
+            ray.shutdown()
+            self._started = False
+
+    def _check_gpu(self, ray: ModuleType) -> None:
+        gpus = ray.cluster_resources().get("GPU", 0)
+        if gpus < 1:
+            raise EngineError(
+                "--gpu: the Ray cluster has no GPU (it has "
+                f"{int(ray.cluster_resources().get('CPU', 0))} CPUs); run without --gpu, or "
+                "start the cluster's nodes on machines with an NVIDIA GPU"
+            )
+        probe = ray.remote(num_gpus=1)(_onnx_providers)
+        try:
+            providers = ray.get(probe.remote(), timeout=_GPU_CHECK_SECONDS)
+        except Exception as exc:  # Ray's own errors: no worker could run the probe
+            raise EngineError(f"--gpu: no GPU worker answered: {exc}") from exc
+        if "CUDAExecutionProvider" not in providers:
+            raise EngineError(
+                "--gpu: the onnxruntime on the cluster's GPU nodes has no CUDA (it has "
+                f"{', '.join(providers) or 'none'}); install onnxruntime-gpu there"
+            )
+
+    def _actors(self, ray: ModuleType) -> int:
+        if self.actors:
+            return self.actors
+        resources = ray.cluster_resources()
+        return max(1, int(resources.get("GPU" if self.gpu else "CPU", 1)))
+
+    def scan(
+        self, paths: Iterable[WalkItem], *, jobs: int = 1
+    ) -> Iterator[ScanResult | MediaFailure]:
+        """Each file's result, or why it could not be read, in the order of ``paths``, each
+        once (``jobs`` is the local engine's; the actors are ``actors``)."""
+        items = list(paths)
+        todo = [(index, item) for index, item in enumerate(items) if isinstance(item, str)]
+        if not todo:
+            yield from (item for item in items if isinstance(item, MediaFailure))
+            return
+        self.connect()
+        judged = self._judged(todo)
+        for index, item in enumerate(items):
+            if isinstance(item, MediaFailure):
+                yield item
+                continue
+            found, result = next(judged, (None, None))
+            if found != index or result is None:
+                raise EngineError(f"the Ray scan lost the result of {item!r} (index {index})")
+            yield result
+
+    def _judged(
+        self, todo: list[tuple[int, str]]
+    ) -> Iterator[tuple[int, ScanResult | MediaFailure]]:
+        """Each file's (index, result) in the order of ``todo``, each once: results that come
+        early wait, a result seen before is dropped."""
+        ray = import_ray()
+        from ray.data import DataContext
+
+        context = DataContext.get_current()
+        context.execution_options.preserve_order = True
+        context.enable_progress_bars = False
+        context.print_on_execution_start = False
+        # Blocks of about a batch each, a few per actor; no more actors than blocks.
+        batches = -(-len(todo) // self.recipe.batch_size)
+        blocks = max(1, min(batches, 4 * self._actors(ray)))
+        actors = min(self._actors(ray), blocks)
+        dataset = ray.data.from_items(
+            [{"index": index, "path": os.fsencode(path)} for index, path in todo],
+            override_num_blocks=blocks,
+        )
+        environ = dict(self.recipe.environ)
+        if self.gpu:
+            environ["REMPART_ONNX_PROVIDER"] = "cuda"
+        recipe = ScannerRecipe(
+            environ,
+            self.recipe.policy,
+            self.recipe.detectors,
+            with_banks=self.recipe.with_banks,
+            banks=self.recipe.banks,
+            thumbnails=self.recipe.thumbnails,
+            batch_size=self.recipe.batch_size,
+        )
+        judged = dataset.map_batches(
+            JudgeBatch,
+            fn_constructor_kwargs={"recipe": recipe},
+            batch_size=self.recipe.batch_size,
+            batch_format="numpy",
+            # Ray Data restarts a dead actor (max_restarts=-1) and retries its batches
+            # (max_task_retries=-1) by default; the tests kill one.
+            compute=ray.data.ActorPoolStrategy(size=actors),
+            num_cpus=0 if self.gpu else 1,
+            num_gpus=1 if self.gpu else None,
+        )
+        expected = iter(index for index, _ in todo)
+        waiting: dict[int, bytes] = {}
+        want = next(expected, None)
+        for row in judged.iter_rows():
+            index = int(row["index"])
+            if want is None or index < want or index in waiting:
+                continue  # a batch run again: its results were given already
+            waiting[index] = bytes(row["result"])
+            while want is not None and want in waiting:
+                yield want, _loads(waiting.pop(want))
+                want = next(expected, None)
+        if want is not None:
+            raise EngineError(f"the Ray scan ended without the result of file {want}")
+
+
+def _onnx_providers() -> list[str]:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return []
+    return list(ort.get_available_providers())
