@@ -21,6 +21,7 @@ import logging
 import os
 import pickle
 import time
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,8 +40,11 @@ __all__ = ["ENGINES", "RayJudge", "ScannerRecipe", "import_ray"]
 
 ENGINES: Final = ("local", "ray")
 TEST_HOLD: Final = "_REMPART_RAY_TEST_HOLD"
-"""Tests only: a folder. An actor on its second batch or later writes ``<pid>.pid`` there and
-waits until a file ``go`` exists, so that a test can kill it (or the driver) mid-job."""
+"""Tests only: a folder holding ``actor`` or ``driver``. With ``actor``, an actor given a batch
+from the fifth file on writes ``<pid>.pid`` there; with ``driver``, the driver does once the
+first four results are written; either then waits until a file ``go`` exists, so that a test
+can kill it mid-job."""
+_HOLD_FROM: Final = 4
 _GPU_CHECK_SECONDS: Final = 120.0
 
 
@@ -91,16 +95,15 @@ class ScannerRecipe:
         return cls(chosen, policy, tuple(detectors), **options)
 
     def build(self) -> Scanner:
-        """The scanner, in this process (its models load on first use)."""
+        """The scanner, in this process (its models load on first use); the process's
+        environment is left as it is."""
         from rempart.config import load_settings
         from rempart.detectors import default_registry
         from rempart.matching.banks import BankMatcher
         from rempart.persons import PersonsSnapshot
         from rempart.store import Store
 
-        for key, value in self.environ.items():
-            os.environ[key] = value
-        settings = load_settings(os.environ)
+        settings = load_settings(self.environ)
         registry = default_registry(
             settings, gallery=PersonsSnapshot(settings.database_url).gallery
         )
@@ -132,13 +135,14 @@ class JudgeBatch:
     and its result (``ScanResult`` or ``MediaFailure``), pickled."""
 
     def __init__(self, recipe: ScannerRecipe) -> None:
+        # This process's settings are the driver's (ONNX Runtime reads its provider here).
+        os.environ.update(recipe.environ)
         self.scanner = recipe.build()
-        self.batches = 0
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
-        self.batches += 1
-        _test_hold(self.batches)
         indexes = [int(index) for index in batch["index"]]
+        if min(indexes) >= _HOLD_FROM:
+            _test_hold("actor")
         paths = [os.fsdecode(bytes(path)) for path in batch["path"]]
         results = [_dumps(result) for result in self.scanner.scan(paths)]
         return {"index": indexes, "result": results}
@@ -162,9 +166,11 @@ def _loads(data: bytes) -> ScanResult | MediaFailure:
     return loaded
 
 
-def _test_hold(batches: int) -> None:
+def _test_hold(who: str) -> None:
     folder = os.environ.get(TEST_HOLD)
-    if not folder or batches < 2 or os.path.exists(os.path.join(folder, "go")):
+    if not folder or not os.path.exists(os.path.join(folder, who)):
+        return
+    if os.path.exists(os.path.join(folder, "go")):
         return
     Path(folder, f"{os.getpid()}.pid").write_text(str(os.getpid()))
     deadline = time.monotonic() + 120
@@ -195,14 +201,19 @@ class RayJudge:
         ray = import_ray()
         for name in ("ray", "ray.data"):  # the driver's progress is the job's, not Ray's
             logging.getLogger(name).setLevel(logging.ERROR)
+        # Ray's deprecations of its own settings (its DataContext warns as it copies itself)
+        # are not the user's business.
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ray(\.|$)")
         if not ray.is_initialized():
+            here = not self.address and not os.environ.get("RAY_ADDRESS")
             try:
                 ray.init(
                     address=self.address or None,
                     include_dashboard=False,
                     logging_level="ERROR",
                     log_to_driver=False,
-                    configure_logging=True,
+                    # A Ray started for this scan alone listens on loopback only.
+                    **({"_node_ip_address": "127.0.0.1"} if here else {}),
                 )
             except (ConnectionError, ValueError, RuntimeError) as exc:
                 raise EngineError(
@@ -258,6 +269,8 @@ class RayJudge:
         self.connect()
         judged = self._judged(todo)
         for index, item in enumerate(items):
+            if index == _HOLD_FROM:
+                _test_hold("driver")
             if isinstance(item, MediaFailure):
                 yield item
                 continue

@@ -1,0 +1,231 @@
+"""``rempart scan --engine ray`` on a Ray started by this module (2 CPUs, loopback): the same
+records as the local engine, every file exactly once when an actor or the driver is killed
+mid-job, and a GPU refused where the cluster has none."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rempart.policy import load_policy
+from rempart.scan import ScanJob
+from rempart.scan.fingerprint import run_fingerprint
+from rempart.scan.output import read_previous_shards
+from rempart.scan.ray_engine import TEST_HOLD, RayJudge, ScannerRecipe
+from tests.cli.invoke import run
+from tests.images import encode, gradient
+
+ray = pytest.importorskip(
+    "ray", reason="the ray extra is not installed: pip install 'rempart[ray]'"
+)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[str]:
+    """A local Ray of 2 CPUs in a temporary folder; its address, for a second driver."""
+    folder = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's sockets live there
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Ray's own deprecations, not ours
+        ray.init(
+            num_cpus=2,
+            include_dashboard=False,
+            object_store_memory=200 * 1024 * 1024,
+            logging_level="ERROR",
+            log_to_driver=False,
+            _temp_dir=folder,
+            _node_ip_address="127.0.0.1",  # loopback only
+        )
+    try:
+        yield str(ray.get_runtime_context().gcs_address)
+    finally:
+        ray.shutdown()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a command run in a test: its own, empty data folder."""
+    return {"REMPART_DATA_DIR": str(tmp_path / "data")}
+
+
+@pytest.fixture
+def photos(tmp_path: Path, testdata: Path) -> Path:
+    """Two photos of people, a C2PA-signed image, a bridge photo a bank will hold, and a
+    truncated file."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(testdata / "faces" / "obama.jpg", folder / "a.jpg")
+    shutil.copy(testdata / "pdq" / "bridge-mods" / "aaa-orig.jpg", folder / "b.jpg")
+    shutil.copy(testdata / "faces" / "biden.jpg", folder / "c.jpg")
+    shutil.copy(testdata / "provenance" / "C.jpg", folder / "d.jpg")
+    (folder / "e.jpg").write_bytes(encode(gradient(300, 200), "JPEG")[:500])
+    return folder
+
+
+@pytest.fixture
+def bridges(tmp_path: Path, testdata: Path) -> list[str]:
+    """The 12 bridge photos and their edits: a job of several batches."""
+    folder = tmp_path / "bridges"
+    folder.mkdir()
+    for photo in sorted((testdata / "pdq" / "bridge-mods").glob("*.jpg")):
+        shutil.copy(photo, folder / photo.name)
+    return sorted(str(path) for path in folder.iterdir())
+
+
+@pytest.fixture
+def hold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The folder where an actor (given a batch from the fifth file on) or the driver (once
+    four records are written) writes its pid and waits for ``go``."""
+    folder = tmp_path / "hold"
+    folder.mkdir()
+    monkeypatch.setenv(TEST_HOLD, str(folder))
+    return folder
+
+
+def records(path: Path) -> list[dict[str, Any]]:
+    header, *lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert set(header) == {"rempart_scan"}
+    return lines
+
+
+def held_pid(hold: Path, *, seconds: float = 120) -> int:
+    """The pid of the first process holding."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = sorted(hold.glob("*.pid"))
+        if found:
+            return int(found[0].stem)
+        time.sleep(0.05)
+    raise AssertionError("no process held")
+
+
+def test_ray_gives_the_records_of_the_local_engine(
+    cluster: str, env: dict[str, str], photos: Path, tmp_path: Path
+) -> None:
+    assert run(env, "bank", "create", "known")[0] == 0
+    code, hashes, _ = run(env, "hash", str(photos / "b.jpg"))
+    assert run(env, "bank", "import", "known", "-", "--format", "jsonl", stdin=hashes)[0] == 0
+    local, remote = tmp_path / "local.jsonl", tmp_path / "ray.jsonl"
+    report = tmp_path / "report.html"
+    assert run(env, "scan", str(photos), "--out", str(local))[0] == 1  # the truncated file
+    code, _, err = run(
+        env,
+        "scan",
+        str(photos),
+        "--engine",
+        "ray",
+        "--address",
+        cluster,
+        "--out",
+        str(remote),
+        "--report",
+        str(report),
+    )
+    assert code == 1, err
+    expected, got = records(local), records(remote)
+    assert [Path(r["path"]).name for r in got] == ["a.jpg", "b.jpg", "c.jpg", "d.jpg", "e.jpg"]
+    assert got == expected, "verdicts, signals and hashes as the local engine gives them"
+    assert got[1]["verdict"]["action"] == "block"
+    assert any(s["name"] == "bank.match" for s in got[1]["signals"])
+    assert got[4]["error"]["code"] == "truncated"
+    header = json.loads(remote.read_text(encoding="utf-8").splitlines()[0])
+    assert header == json.loads(local.read_text(encoding="utf-8").splitlines()[0])
+    assert "known-image" in report.read_text(encoding="utf-8")
+
+
+def test_a_killed_actor_is_restarted_and_every_file_judged_once(
+    cluster: str, env: dict[str, str], bridges: list[str], hold: Path, tmp_path: Path
+) -> None:
+    recipe = ScannerRecipe.of(
+        os.environ,
+        f"sqlite:///{tmp_path / 'none.db'}",
+        load_policy("default"),
+        ["provenance"],
+        batch_size=2,
+    )
+    (hold / "actor").touch()
+    killed: list[int] = []
+
+    def kill_one() -> None:
+        pid = held_pid(hold)
+        (hold / "go").touch()  # the actor that takes its batch over does not hold
+        os.kill(pid, signal.SIGKILL)
+        killed.append(pid)
+
+    killer = threading.Thread(target=kill_one)
+    killer.start()
+    out = tmp_path / "shards"
+    job = ScanJob(
+        RayJudge(recipe, actors=2),
+        bridges,
+        out=out,
+        out_format="parquet",
+        fingerprint=run_fingerprint(recipe.build()),
+    )
+    outcome = job.run()
+    killer.join(timeout=10)
+    assert killed, "an actor was killed mid-job"
+    with pytest.raises(ProcessLookupError):
+        os.kill(killed[0], 0)
+    previous = read_previous_shards(out, load_policy("default").ref)
+    paths = sorted(record["path"] for record in previous.records.values())
+    assert paths == bridges, "every file once, none lost"
+    assert outcome.summary.new == len(bridges)
+
+
+def test_a_killed_driver_resumes(
+    cluster: str, env: dict[str, str], bridges: list[str], hold: Path, tmp_path: Path
+) -> None:
+    (hold / "driver").touch()
+    out = tmp_path / "out.jsonl"
+    folder = str(Path(bridges[0]).parent)
+    args = ("scan", folder, "-d", "provenance", "--engine", "ray", "--address", cluster)
+    args += ("--actors", "2", "--out", str(out))
+    environ = {**os.environ, **env, "REMPART_RAY_BATCH_SIZE": "2"}
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "rempart", *args],
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert held_pid(hold) == driver.pid
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(timeout=30)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    (hold / "go").touch()
+    before = records(out)
+    assert len(before) == 4, "killed mid-job, after four lines"
+    code, _, err = run({**env, "REMPART_RAY_BATCH_SIZE": "2"}, *args, "--resume")
+    assert code == 0, err
+    after = records(out)
+    assert after[: len(before)] == before, "the lines written before the kill are kept"
+    assert [record["path"] for record in after] == bridges, "every file once, in order"
+    assert f"{len(before)} already in the output" in err
+
+
+def test_a_gpu_is_refused_on_a_cluster_without_one(
+    cluster: str, env: dict[str, str], photos: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.jsonl"
+    code, _, err = run(
+        env, "scan", str(photos), "--engine", "ray", "--gpu", "--out", str(out), "-d", "provenance"
+    )
+    assert code == 2
+    assert "--gpu: the Ray cluster has no GPU" in err
+    assert not out.exists(), "refused before any work"
