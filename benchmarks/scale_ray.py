@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import logging
 import os
 import random
 import shutil
@@ -109,7 +110,7 @@ def run(console: Console, quick: bool = False) -> list[tuple[str, str]]:
         ray.init(
             num_cpus=cores,
             include_dashboard=False,
-            logging_level="ERROR",
+            logging_level=logging.ERROR,
             log_to_driver=False,
             _temp_dir=folder,
             _node_ip_address="127.0.0.1",

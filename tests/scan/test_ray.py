@@ -5,6 +5,7 @@ mid-job, and a GPU refused where the cluster has none."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -43,7 +44,7 @@ def cluster() -> Iterator[str]:
             num_cpus=2,
             include_dashboard=False,
             object_store_memory=200 * 1024 * 1024,
-            logging_level="ERROR",
+            logging_level=logging.ERROR,
             log_to_driver=False,
             _temp_dir=folder,
             _node_ip_address="127.0.0.1",  # loopback only
@@ -192,8 +193,8 @@ def test_a_killed_driver_resumes(
     (hold / "driver").touch()
     out = tmp_path / "out.jsonl"
     folder = str(Path(bridges[0]).parent)
-    args = ("scan", folder, "-d", "provenance", "--engine", "ray", "--address", cluster)
-    args += ("--actors", "2", "--out", str(out))
+    args = ["scan", folder, "-d", "provenance", "--engine", "ray", "--address", cluster]
+    args += ["--actors", "2", "--out", str(out)]
     environ = {**os.environ, **env, "REMPART_RAY_BATCH_SIZE": "2"}
     driver = subprocess.Popen(
         [sys.executable, "-m", "rempart", *args],

@@ -210,7 +210,7 @@ class RayJudge:
                 ray.init(
                     address=self.address or None,
                     include_dashboard=False,
-                    logging_level="ERROR",
+                    logging_level=logging.ERROR,
                     log_to_driver=False,
                     # A Ray started for this scan alone listens on loopback only.
                     **({"_node_ip_address": "127.0.0.1"} if here else {}),
