@@ -130,14 +130,19 @@ def _absolute(database_url: str) -> str:
 
 
 class JudgeBatch:
-    """The actor: builds the scanner once, then judges each batch of paths it is given. A
-    batch is ``{"index": [...], "path": [raw path bytes, ...]}``; it returns each file's index
-    and its result (``ScanResult`` or ``MediaFailure``), pickled."""
+    """The actor: builds the scanner of its ``recipe`` once, then judges each batch of paths
+    it is given. A batch is ``{"index": [...], "path": [raw path bytes, ...]}``; it returns
+    each file's index and its result (``ScanResult`` or ``MediaFailure``), pickled.
 
-    def __init__(self, recipe: ScannerRecipe) -> None:
+    The recipe is a class attribute (``judging``), not a constructor argument: the class
+    travels with the job's definition, so an actor restarted late still has it."""
+
+    recipe: ScannerRecipe
+
+    def __init__(self) -> None:
         # This process's settings are the driver's (ONNX Runtime reads its provider here).
-        os.environ.update(recipe.environ)
-        self.scanner = recipe.build()
+        os.environ.update(self.recipe.environ)
+        self.scanner = self.recipe.build()
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
         indexes = [int(index) for index in batch["index"]]
@@ -146,6 +151,11 @@ class JudgeBatch:
         paths = [os.fsdecode(bytes(path)) for path in batch["path"]]
         results = [_dumps(result) for result in self.scanner.scan(paths)]
         return {"index": indexes, "result": results}
+
+
+def judging(recipe: ScannerRecipe) -> type[JudgeBatch]:
+    """The actor class that builds ``recipe``'s scanner (pickled by value with the job)."""
+    return type("RecipeJudgeBatch", (JudgeBatch,), {"recipe": recipe})
 
 
 def _dumps(result: ScanResult | MediaFailure) -> bytes:
@@ -312,8 +322,7 @@ class RayJudge:
             batch_size=self.recipe.batch_size,
         )
         judged = dataset.map_batches(
-            JudgeBatch,
-            fn_constructor_kwargs={"recipe": recipe},
+            judging(recipe),
             batch_size=self.recipe.batch_size,
             batch_format="numpy",
             # Ray Data restarts a dead actor (max_restarts=-1) and retries its batches
