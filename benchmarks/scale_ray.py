@@ -35,7 +35,7 @@ from rempart.detectors import default_registry
 from rempart.policy import load_policy
 from rempart.scan import ScanJob, Scanner
 from rempart.scan.fingerprint import run_fingerprint
-from rempart.scan.ray_engine import RayJudge, ScannerRecipe
+from rempart.scan.ray_engine import LOOPBACK, RayJudge, ScannerRecipe
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "testdata"
@@ -98,6 +98,7 @@ def on_ray(files: list[str], names: list[str], database: str) -> float:
 
 def run(console: Console, quick: bool = False) -> list[tuple[str, str]]:
     """Rows (measure, result with the peer and the ratio)."""
+    os.environ.update(LOOPBACK)  # before Ray is imported: its processes on loopback only
     import ray
 
     files = corpus(QUICK if quick else FULL)
@@ -113,7 +114,6 @@ def run(console: Console, quick: bool = False) -> list[tuple[str, str]]:
             logging_level=logging.ERROR,
             log_to_driver=False,
             _temp_dir=folder,
-            _node_ip_address="127.0.0.1",
         )
     try:
         local_seconds = local(files, names)

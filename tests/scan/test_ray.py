@@ -25,10 +25,11 @@ from rempart.policy import load_policy
 from rempart.scan import ScanJob
 from rempart.scan.fingerprint import run_fingerprint
 from rempart.scan.output import read_previous_shards
-from rempart.scan.ray_engine import TEST_HOLD, RayJudge, ScannerRecipe
+from rempart.scan.ray_engine import LOOPBACK, TEST_HOLD, RayJudge, ScannerRecipe
 from tests.cli.invoke import run
 from tests.images import encode, gradient
 
+os.environ.update(LOOPBACK)  # before Ray is imported: its processes on loopback only
 ray = pytest.importorskip(
     "ray", reason="the ray extra is not installed: pip install 'rempart[ray]'"
 )
@@ -47,7 +48,6 @@ def cluster() -> Iterator[str]:
             logging_level=logging.ERROR,
             log_to_driver=False,
             _temp_dir=folder,
-            _node_ip_address="127.0.0.1",  # loopback only
         )
     try:
         yield str(ray.get_runtime_context().gcs_address)

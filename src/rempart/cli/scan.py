@@ -152,7 +152,8 @@ def scan_command(
 
     settings = current_settings()
     if engine is Engine.RAY:
-        import_ray()  # EngineError, saying which extra installs it
+        # EngineError, saying which extra installs it; a Ray of this scan alone on loopback.
+        import_ray(alone=not (address or settings.ray_address or os.environ.get("RAY_ADDRESS")))
     parquet = out_format is OutFormat.PARQUET
     # Before any model is loaded.
     check_destinations(out, report, resume=resume, parquet=parquet)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import sys
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -36,7 +37,7 @@ from rempart.walk import WalkItem
 if TYPE_CHECKING:
     from types import ModuleType
 
-__all__ = ["ENGINES", "RayJudge", "ScannerRecipe", "import_ray"]
+__all__ = ["ENGINES", "LOOPBACK", "RayJudge", "ScannerRecipe", "import_ray"]
 
 ENGINES: Final = ("local", "ray")
 TEST_HOLD: Final = "_REMPART_RAY_TEST_HOLD"
@@ -48,8 +49,17 @@ _HOLD_FROM: Final = 4
 _GPU_CHECK_SECONDS: Final = 120.0
 
 
-def import_ray() -> ModuleType:
-    """Ray with Ray Data, or ``EngineError`` saying which extra installs it."""
+LOOPBACK: Final = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+"""What makes Ray give its processes loopback addresses (it would give a Ray of one machine
+the machine's network address): set before Ray is imported, for a Ray started here alone."""
+
+
+def import_ray(*, alone: bool = False) -> ModuleType:
+    """Ray with Ray Data, or ``EngineError`` saying which extra installs it; ``alone``: for a
+    Ray started in this process for it alone, on loopback (``LOOPBACK``)."""
+    if alone and "ray" not in sys.modules:
+        for key, value in LOOPBACK.items():
+            os.environ.setdefault(key, value)
     try:
         import ray
         import ray.data  # Ray Data needs pyarrow: the extra installs both
@@ -205,25 +215,27 @@ class RayJudge:
         """The policy the actors judge by."""
         return self.recipe.policy
 
+    @property
+    def alone(self) -> bool:
+        """Whether the scan starts a Ray of its own (no address, none in ``RAY_ADDRESS``)."""
+        return not self.address and not os.environ.get("RAY_ADDRESS")
+
     def connect(self) -> None:
         """Join (or start) the cluster and check it can run what is asked: ``EngineError``
         otherwise. ``scan`` calls it; call it before any other work to refuse early."""
-        ray = import_ray()
+        ray = import_ray(alone=self.alone)
         for name in ("ray", "ray.data"):  # the driver's progress is the job's, not Ray's
             logging.getLogger(name).setLevel(logging.ERROR)
         # Ray's deprecations of its own settings (its DataContext warns as it copies itself)
         # are not the user's business.
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ray(\.|$)")
         if not ray.is_initialized():
-            here = not self.address and not os.environ.get("RAY_ADDRESS")
             try:
                 ray.init(
                     address=self.address or None,
                     include_dashboard=False,
                     logging_level=logging.ERROR,
                     log_to_driver=False,
-                    # A Ray started for this scan alone listens on loopback only.
-                    **({"_node_ip_address": "127.0.0.1"} if here else {}),
                 )
             except (ConnectionError, ValueError, RuntimeError) as exc:
                 raise EngineError(
@@ -334,7 +346,7 @@ class RayJudge:
         expected = iter(index for index, _ in todo)
         waiting: dict[int, bytes] = {}
         want = next(expected, None)
-        for row in judged.iter_rows():
+        for row in _rows(ray, judged):
             index = int(row["index"])
             if want is None or index < want or index in waiting:
                 continue  # a batch run again: its results were given already
@@ -344,6 +356,19 @@ class RayJudge:
                 want = next(expected, None)
         if want is not None:
             raise EngineError(f"the Ray scan ended without the result of file {want}")
+
+
+def _rows(ray: ModuleType, dataset: Any) -> Iterator[dict[str, Any]]:
+    """The dataset's rows; ``EngineError`` when the job fails on the cluster for good (an
+    actor that cannot start, as where a node lacks Rempart: a batch that fails is retried)."""
+    try:
+        yield from dataset.iter_rows()
+    except ray.exceptions.RayError as exc:
+        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise EngineError(
+            f"the scan failed on the Ray cluster ({first[:300]}); every node needs Rempart "
+            "with the 'ray' extra and the detectors' extras, the version the driver has"
+        ) from exc
 
 
 def _onnx_providers() -> list[str]:
