@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from rempart.policy import load_policy
-from rempart.scan.output import SHARD_ROWS, ParquetShards, read_previous_shards, record_of, row_of
+from rempart.scan.output import ParquetShards, read_previous_shards, record_of, row_of
 from tests.cli.invoke import run
 from tests.images import encode, gradient
 
@@ -100,7 +100,6 @@ def test_a_shard_is_full_at_shard_rows(tmp_path: Path) -> None:
     shards.close()
     previous = read_previous_shards(tmp_path / "out", policy)
     assert (previous.shards, len(previous.records)) == (3, 7)
-    assert SHARD_ROWS >= 100
 
 
 def test_a_name_that_is_not_utf8_survives_a_row() -> None:
@@ -134,6 +133,15 @@ def test_parquet_refuses_a_file_as_its_folder(
     assert code == 2
     assert "is a file; --format parquet writes a folder" in err
     assert taken.read_text() == "mine"
+
+
+@pytest.mark.parametrize("flag", [("--address", "auto"), ("--actors", "2")])
+def test_ray_flags_need_the_ray_engine(
+    env: dict[str, str], folder: Path, flag: tuple[str, str]
+) -> None:
+    code, _, err = run(env, "scan", str(folder), *flag)
+    assert code == 2
+    assert f"{flag[0]} is for --engine ray" in err
 
 
 def test_engine_ray_without_ray_says_which_extra(

@@ -151,6 +151,10 @@ def scan_command(
     from rempart.scan.ray_engine import RayJudge, ScannerRecipe, import_ray
 
     settings = current_settings()
+    if engine is Engine.LOCAL and (address is not None or actors is not None):
+        raise EngineError(
+            f"{'--address' if address is not None else '--actors'} is for --engine ray"
+        )
     if engine is Engine.RAY:
         # EngineError, saying which extra installs it; a Ray of this scan alone on loopback.
         import_ray(alone=not (address or settings.ray_address or os.environ.get("RAY_ADDRESS")))
@@ -224,7 +228,8 @@ def scan_command(
         jobs=jobs or default_jobs(),
         banks=bank_names or None,
         on_result=watched,
-        fingerprint=run_fingerprint(scanner, bank_names or None),
+        # The local engine's fingerprint: a scan may be resumed on either engine.
+        fingerprint=run_fingerprint(scanner, bank_names or None) if ray is not None else None,
         out_format=out_format.value,
     )
     try:

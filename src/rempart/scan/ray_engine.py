@@ -37,9 +37,8 @@ from rempart.walk import WalkItem
 if TYPE_CHECKING:
     from types import ModuleType
 
-__all__ = ["ENGINES", "LOOPBACK", "RayJudge", "ScannerRecipe", "import_ray"]
+__all__ = ["LOOPBACK", "RayJudge", "ScannerRecipe", "import_ray"]
 
-ENGINES: Final = ("local", "ray")
 TEST_HOLD: Final = "_REMPART_RAY_TEST_HOLD"
 """Tests only: a folder holding ``actor`` or ``driver``. With ``actor``, an actor given a batch
 from the fifth file on writes ``<pid>.pid`` there; with ``driver``, the driver does once the
