@@ -230,3 +230,23 @@ def test_a_gpu_is_refused_on_a_cluster_without_one(
     assert code == 2
     assert "--gpu: the Ray cluster has no GPU" in err
     assert not out.exists(), "refused before any work"
+
+
+def test_urls_are_listed_on_the_driver_and_read_by_the_actors(
+    cluster: str, env: dict[str, str], photos: Path, tmp_path: Path
+) -> None:
+    """A URL goes through pyarrow's filesystem for its scheme (``file://`` here, as ``s3://``
+    would where pyarrow has S3 and its credentials)."""
+    local, remote = tmp_path / "local.jsonl", tmp_path / "ray.jsonl"
+    assert run(env, "scan", str(photos), "-d", "provenance", "--out", str(local))[0] == 1
+    url = f"file://{photos}"
+    code, _, err = run(
+        env, "scan", url, "-d", "provenance", "--engine", "ray", "--out", str(remote)
+    )
+    assert code == 1, err
+    expected = json.loads(json.dumps(records(local)).replace(json.dumps(str(photos))[1:-1], url))
+    assert records(remote) == expected, "the local records, each under its URL"
+    assert records(remote)[0]["path"] == f"{url}/a.jpg"
+    code, _, err = run(env, "scan", url, "-d", "provenance")
+    assert code == 2
+    assert "URLs are read by --engine ray only" in err

@@ -138,7 +138,8 @@ def scan_command(
       rempart scan dump/ -r --policy strict --bank stopncii --jobs 2
       rempart scan dump/ -r --sample 1000 --policy survey --report prevalence.html
       rempart scan uploads/ --out verdicts.jsonl --resume
-      rempart scan /shared/dump -r --engine ray --address auto --out verdicts/ --format parquet
+      rempart scan /shared/dump -r --engine ray --out out/ --format parquet
+      rempart scan s3://bucket/dump/ -r --engine ray --address auto -o out.jsonl
     """
     from rempart.desk.watch import Watch
     from rempart.detectors.banks import bank_matches
@@ -148,7 +149,7 @@ def scan_command(
     from rempart.scan import ScanJob, Scanner, ScanResult
     from rempart.scan.fingerprint import run_fingerprint
     from rempart.scan.job import check_destinations
-    from rempart.scan.ray_engine import RayJudge, ScannerRecipe, import_ray
+    from rempart.scan.ray_engine import RayJudge, ScannerRecipe, import_ray, is_url, list_url
 
     settings = current_settings()
     if engine is Engine.LOCAL and (address is not None or actors is not None):
@@ -175,9 +176,16 @@ def scan_command(
     )
     if with_persons and "identity" not in names:
         names += choose_detectors(detectors, ["identity"])
+    urls = [path for path in paths if is_url(path)]
+    if urls and engine is not Engine.RAY:
+        raise EngineError(f"{urls[0]}: URLs are read by --engine ray only")
     files, walk = walk_paths(
-        paths, recursive=recursive, follow_links=follow_links, all_files=all_files
+        [path for path in paths if not is_url(path)],
+        recursive=recursive,
+        follow_links=follow_links,
+        all_files=all_files,
     )
+    files += [file for url in urls for file in list_url(url, recursive=recursive)]
     matcher = bank_matcher(settings, bank_names)
     # A copy of a reported image found here shows on its case.
     watch = Watch(matcher.store) if matcher is not None else None

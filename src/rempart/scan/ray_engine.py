@@ -21,10 +21,11 @@ import logging
 import os
 import pickle
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -37,7 +38,7 @@ from rempart.walk import WalkItem
 if TYPE_CHECKING:
     from types import ModuleType
 
-__all__ = ["LOOPBACK", "RayJudge", "ScannerRecipe", "import_ray"]
+__all__ = ["LOOPBACK", "RayJudge", "ScannerRecipe", "import_ray", "is_url", "list_url"]
 
 TEST_HOLD: Final = "_REMPART_RAY_TEST_HOLD"
 """Tests only: a folder holding ``actor`` or ``driver``. With ``actor``, an actor given a batch
@@ -158,8 +159,97 @@ class JudgeBatch:
         if min(indexes) >= _HOLD_FROM:
             _test_hold("actor")
         paths = [os.fsdecode(bytes(path)) for path in batch["path"]]
-        results = [_dumps(result) for result in self.scanner.scan(paths)]
+        if not any(is_url(path) for path in paths):
+            results = [_dumps(result) for result in self.scanner.scan(paths)]
+            return {"index": indexes, "result": results}
+        with tempfile.TemporaryDirectory(prefix="rempart-") as folder:
+            fetched: dict[str, str] = {}  # the local copy's path: its URL
+            readable: list[str | MediaFailure] = []
+            for number, path in enumerate(paths):
+                if not is_url(path):
+                    readable.append(path)
+                    continue
+                copy = os.path.join(folder, f"{number}{Path(path).suffix[:16]}")
+                try:
+                    _fetch(path, copy, self.scanner.limits.max_bytes)
+                except (OSError, ValueError) as exc:
+                    error = MediaError(MediaErrorCode.UNREADABLE, f"{path}: {exc}")
+                    readable.append(MediaFailure(path, error))
+                    continue
+                fetched[copy] = path
+                readable.append(copy)
+            results = [
+                _dumps(_as_fetched(result, fetched)) for result in self.scanner.scan(readable)
+            ]
         return {"index": indexes, "result": results}
+
+
+def is_url(path: str) -> bool:
+    """Whether ``path`` is a URL a pyarrow filesystem reads (``s3://``, ``gs://``,
+    ``file://``...), not a path."""
+    scheme, separator, _ = path.partition("://")
+    return bool(separator) and scheme.isascii() and scheme.isalpha() and len(scheme) > 1
+
+
+def list_url(url: str, *, recursive: bool = False) -> list[str]:
+    """The files at ``url`` through pyarrow's filesystem for its scheme (the one file, or
+    those in the folder, ``recursive``: and below, by name), as URLs; only images by their
+    names' suffixes. ``EngineError`` when it cannot be listed."""
+    from pyarrow import ArrowException, fs
+
+    scheme = url.partition("://")[0]
+    try:
+        filesystem, root = fs.FileSystem.from_uri(url)
+        info = filesystem.get_file_info(root)
+        if info.type == fs.FileType.File:
+            return [url]
+        if info.type != fs.FileType.Directory:
+            raise EngineError(f"{url}: no such file or folder")
+        found = filesystem.get_file_info(fs.FileSelector(root, recursive=recursive))
+    except (OSError, ArrowException) as exc:
+        raise EngineError(f"{url} cannot be listed: {exc}") from exc
+    files = sorted(entry.path for entry in found if entry.type == fs.FileType.File)
+    return [f"{scheme}://{path}" for path in files if Path(path).suffix.lower() in IMAGE_SUFFIXES]
+
+
+IMAGE_SUFFIXES: Final = frozenset(
+    (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".heic", ".heif", ".avif")
+)
+
+
+def _fetch(url: str, copy: str, max_bytes: int) -> None:
+    """Copy at most ``max_bytes`` + 1 bytes of ``url`` to ``copy`` (the scanner then refuses
+    a file over its limit as it would locally)."""
+    from pyarrow import ArrowException, fs
+
+    try:
+        filesystem, path = fs.FileSystem.from_uri(url)
+        with filesystem.open_input_stream(path) as stream, open(copy, "wb") as out:
+            left = max_bytes + 1
+            while left > 0:
+                block = stream.read(min(left, 1 << 20))
+                if not block:
+                    break
+                out.write(block)
+                left -= len(block)
+    except ArrowException as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _as_fetched(
+    result: ScanResult | MediaFailure, fetched: Mapping[str, str]
+) -> ScanResult | MediaFailure:
+    """A result of a local copy under its URL."""
+    if isinstance(result, MediaFailure):
+        if result.path not in fetched:
+            return result
+        url = fetched[result.path]
+        error = MediaError(result.error.code, result.error.message.replace(result.path, url))
+        return MediaFailure(url, error)
+    if result.path not in fetched:
+        return result
+    url = fetched[result.path]
+    return replace(result, path=url, hashes=replace(result.hashes, path=url))
 
 
 def judging(recipe: ScannerRecipe) -> type[JudgeBatch]:
