@@ -43,6 +43,7 @@ def cluster() -> Iterator[str]:
         warnings.simplefilter("ignore")  # Ray's own deprecations, not ours
         ray.init(
             num_cpus=2,
+            num_gpus=1,  # declared, not there: for the check that onnxruntime has CUDA
             include_dashboard=False,
             object_store_memory=200 * 1024 * 1024,
             logging_level=logging.ERROR,
@@ -220,7 +221,7 @@ def test_a_killed_driver_resumes(
     assert f"{len(before)} already in the output" in err
 
 
-def test_a_gpu_is_refused_on_a_cluster_without_one(
+def test_a_gpu_is_refused_where_onnxruntime_has_no_cuda(
     cluster: str, env: dict[str, str], photos: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "out.jsonl"
@@ -228,7 +229,31 @@ def test_a_gpu_is_refused_on_a_cluster_without_one(
         env, "scan", str(photos), "--engine", "ray", "--gpu", "--out", str(out), "-d", "provenance"
     )
     assert code == 2
-    assert "--gpu: the Ray cluster has no GPU" in err
+    assert "--gpu: the onnxruntime on the cluster's GPU nodes has no CUDA" in err
+    assert not out.exists(), "refused before any work"
+
+
+def test_a_ray_of_its_own_without_a_gpu_refuses_gpu(
+    env: dict[str, str], photos: Path, tmp_path: Path
+) -> None:
+    """No --address: the command starts a Ray of its own on this machine, which has no GPU."""
+    out = tmp_path / "out.jsonl"
+    environ = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    args = ["scan", str(photos), "--engine", "ray", "--gpu", "--out", str(out), "-d", "provenance"]
+    folder = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's sockets live there
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "rempart", *args],
+            env={**environ, **env, "RAY_TMPDIR": folder},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    assert done.returncode == 2, done.stderr
+    assert "--gpu: the Ray cluster has no GPU" in done.stderr
     assert not out.exists(), "refused before any work"
 
 

@@ -332,7 +332,11 @@ class RayJudge:
                 ) from exc
             self._started = True
         if self.gpu:
-            self._check_gpu(ray)
+            try:
+                self._check_gpu(ray)
+            except EngineError:
+                self.close()
+                raise
 
     def close(self) -> None:
         """Leave the cluster, if ``connect`` joined it."""
