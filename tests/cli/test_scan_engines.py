@@ -173,3 +173,13 @@ def test_an_unknown_onnx_provider_is_refused(env: dict[str, str], folder: Path) 
     code, _, err = run({**env, "REMPART_ONNX_PROVIDER": "tpu"}, "scan", str(folder))
     assert code == 2
     assert "REMPART_ONNX_PROVIDER='tpu' is not one of auto, cpu, cuda" in err
+
+
+def test_the_onnx_provider_setting_chooses_the_sessions_providers() -> None:
+    ort = pytest.importorskip("onnxruntime")
+    from rempart.detectors.onnx import provider_names
+
+    assert provider_names("cpu") == ["CPUExecutionProvider"]
+    auto = provider_names("auto")
+    assert auto[-1] == "CPUExecutionProvider"
+    assert set(auto) <= set(ort.get_available_providers())

@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from rempart.errors import MediaError, MediaErrorCode
+from rempart.media import MediaFailure
 from rempart.policy import load_policy
 from rempart.scan import ScanJob
 from rempart.scan.fingerprint import run_fingerprint
@@ -170,9 +172,10 @@ def test_a_killed_actor_is_restarted_and_every_file_judged_once(
     killer = threading.Thread(target=kill_one)
     killer.start()
     out = tmp_path / "shards"
+    unread = MediaFailure("gone", MediaError(MediaErrorCode.PERMISSION_DENIED, "gone: denied"))
     job = ScanJob(
         RayJudge(recipe, actors=2),
-        bridges,
+        [*bridges[:3], unread, *bridges[3:]],  # what a walk could not read, passed on
         out=out,
         out_format="parquet",
         fingerprint=run_fingerprint(recipe.build()),
@@ -183,9 +186,9 @@ def test_a_killed_actor_is_restarted_and_every_file_judged_once(
     with pytest.raises(ProcessLookupError):
         os.kill(killed[0], 0)
     previous = read_previous_shards(out, load_policy("default").ref)
-    paths = sorted(record["path"] for record in previous.records.values())
-    assert paths == bridges, "every file once, none lost"
-    assert outcome.summary.new == len(bridges)
+    paths = [record["path"] for record in previous.records.values()]
+    assert paths == [*bridges[:3], "gone", *bridges[3:]], "every file once, in order"
+    assert outcome.summary.new == len(bridges) + 1
 
 
 def test_a_killed_driver_resumes(

@@ -166,8 +166,8 @@ def scan_command(
     if gpu and engine is Engine.LOCAL:
         from rempart.detectors.onnx import provider_names
 
-        provider_names("cuda")  # DetectorError where this onnxruntime has no CUDA
-        os.environ["REMPART_ONNX_PROVIDER"] = "cuda"
+        # DetectorError where this onnxruntime has no CUDA; where it has, "auto" runs on it.
+        provider_names("cuda")
     policy = load_policy(policy_name)
     detectors = detector_registry(settings)
     with_persons = persons or registry

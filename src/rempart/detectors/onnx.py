@@ -28,6 +28,7 @@ from rempart.errors import DetectorError, import_extra
 
 __all__ = ["ModelFile", "OnnxModel", "file_sha256", "packaged_file", "provider_names"]
 
+PROVIDER_ENV: Final = "REMPART_ONNX_PROVIDER"
 CUDA: Final = "CUDAExecutionProvider"
 CPU: Final = "CPUExecutionProvider"
 
@@ -98,7 +99,7 @@ class OnnxModel:
     def session(self) -> Any:
         """The ONNX Runtime session (created and cached on first use)."""
         import_extra("onnxruntime", extra=self.extra, detector=self.detector)
-        return _session(self.file, _threads(), tuple(provider_names(_provider_choice())))
+        return _session(self.file, _threads(), _providers(os.environ.get(PROVIDER_ENV, "")))
 
     def run(self, batch: NDArray[np.float32]) -> list[NDArray[Any]]:
         """Run the model on one input tensor; its outputs in the model's order."""
@@ -135,10 +136,14 @@ def provider_names(choice: str) -> list[str]:
     return [name for name in (CUDA, CPU) if name in available]
 
 
-def _provider_choice() -> str:
+@functools.cache
+def _providers(setting: str) -> tuple[str, ...]:
+    """The providers for the setting's value as the environment gives it (checked once per
+    value, as the settings check it)."""
     from rempart.config import load_settings
 
-    return load_settings(os.environ).onnx_provider
+    choice = load_settings({PROVIDER_ENV: setting} if setting else {}).onnx_provider
+    return tuple(provider_names(choice))
 
 
 def _threads() -> int:
