@@ -183,3 +183,10 @@ def test_the_onnx_provider_setting_chooses_the_sessions_providers() -> None:
     auto = provider_names("auto")
     assert auto[-1] == "CPUExecutionProvider"
     assert set(auto) <= set(ort.get_available_providers())
+
+
+def test_engine_ray_refuses_standard_input(env: dict[str, str]) -> None:
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    code, _, err = run(env, "scan", "-", "--engine", "ray", "-d", "provenance")
+    assert code == 2
+    assert "- (standard input) is not one" in err
