@@ -8,9 +8,11 @@ through the driver. Each result comes back pickled with its index; the driver gi
 ``ScanJob`` in input order and exactly once (a batch Ray ran again after an actor died is
 dropped by index), so the output, the resume, the summary and the report are the local ones.
 
-Actors are restarted when their process dies (``max_restarts=-1``) and their batches retried
-(``max_task_retries=-1``). ``gpu`` gives each actor a GPU and ONNX Runtime's CUDA provider; a
-cluster without a GPU, or whose ``onnxruntime`` has no CUDA, is refused before any work.
+Actors are restarted when their process dies and their batches retried (Ray Data's defaults
+for an actor pool: ``max_restarts=-1``, ``max_task_retries=-1``). ``gpu`` gives each actor a
+GPU and ONNX Runtime's CUDA provider; a cluster without a GPU, or whose ``onnxruntime`` has no
+CUDA, is refused before any work. Paths may be URLs (``s3://``...) that pyarrow's filesystems
+read: listed on the driver (``list_url``), copied and judged by the actors.
 
 Ray is imported only here, and only when the engine runs: the ``ray`` extra installs it.
 """
@@ -93,7 +95,11 @@ class ScannerRecipe:
         database_url: str,
         policy: Policy,
         detectors: Sequence[str],
-        **options: Any,
+        *,
+        with_banks: bool = False,
+        banks: Sequence[str] | None = None,
+        thumbnails: bool = False,
+        batch_size: int = 8,
     ) -> ScannerRecipe:
         """A recipe from the driver's environment and ``database_url`` (its settings')."""
         chosen = {
@@ -102,7 +108,15 @@ class ScannerRecipe:
             if key.startswith("REMPART_") or key == TEST_HOLD
         }
         chosen["REMPART_DATABASE_URL"] = _absolute(database_url)
-        return cls(chosen, policy, tuple(detectors), **options)
+        return cls(
+            chosen,
+            policy,
+            tuple(detectors),
+            with_banks=with_banks,
+            banks=tuple(banks) if banks is not None else None,
+            thumbnails=thumbnails,
+            batch_size=batch_size,
+        )
 
     def build(self) -> Scanner:
         """The scanner, in this process (its models load on first use); the process's
@@ -298,6 +312,7 @@ class RayJudge:
     actors: int = 0
     gpu: bool = False
     _started: bool = field(default=False, init=False, repr=False)
+    _checked: bool = field(default=False, init=False, repr=False)
 
     @property
     def policy(self) -> Policy:
@@ -311,7 +326,10 @@ class RayJudge:
 
     def connect(self) -> None:
         """Join (or start) the cluster and check it can run what is asked: ``EngineError``
-        otherwise. ``scan`` calls it; call it before any other work to refuse early."""
+        otherwise. ``scan`` calls it; call it before any other work to refuse early. An
+        initialised Ray (``ray.init`` called in this process) is used as it is."""
+        if self._checked:
+            return
         ray = import_ray(alone=self.alone)
         for name in ("ray", "ray.data"):  # the driver's progress is the job's, not Ray's
             logging.getLogger(name).setLevel(logging.ERROR)
@@ -337,9 +355,11 @@ class RayJudge:
             except EngineError:
                 self.close()
                 raise
+        self._checked = True
 
     def close(self) -> None:
         """Leave the cluster, if ``connect`` joined it."""
+        self._checked = False
         if self._started:
             import ray
 
