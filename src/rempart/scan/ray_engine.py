@@ -199,10 +199,13 @@ class JudgeBatch:
 
 
 def is_url(path: str) -> bool:
-    """Whether ``path`` is a URL a pyarrow filesystem reads (``s3://``, ``gs://``,
-    ``file://``...), not a path."""
+    """Whether ``path`` is a URL of a filesystem pyarrow reads (``URL_SCHEMES``: ``s3://``,
+    ``gs://``, ``hdfs://``, ``file://``...), not a path."""
     scheme, separator, _ = path.partition("://")
-    return bool(separator) and scheme.isascii() and scheme.isalpha() and len(scheme) > 1
+    return bool(separator) and scheme.lower() in URL_SCHEMES
+
+
+URL_SCHEMES: Final = frozenset(("s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss", "file"))
 
 
 def list_url(url: str, *, recursive: bool = False) -> list[str]:
