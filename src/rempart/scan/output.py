@@ -41,6 +41,8 @@ __all__ = [
     "read_previous",
     "read_previous_shards",
     "record_key",
+    "record_of",
+    "row_of",
     "sample",
     "write_record",
 ]

@@ -40,7 +40,17 @@ from rempart.walk import WalkItem
 if TYPE_CHECKING:
     from types import ModuleType
 
-__all__ = ["LOOPBACK", "RayJudge", "ScannerRecipe", "import_ray", "is_url", "list_url"]
+__all__ = [
+    "LOOPBACK",
+    "URL_SCHEMES",
+    "JudgeBatch",
+    "RayJudge",
+    "ScannerRecipe",
+    "import_ray",
+    "is_url",
+    "judging",
+    "list_url",
+]
 
 TEST_HOLD: Final = "_REMPART_RAY_TEST_HOLD"
 """Tests only: a folder holding ``actor`` or ``driver``. With ``actor``, an actor given a batch
