@@ -190,3 +190,24 @@ def test_engine_ray_refuses_standard_input(env: dict[str, str]) -> None:
     code, _, err = run(env, "scan", "-", "--engine", "ray", "-d", "provenance")
     assert code == 2
     assert "- (standard input) is not one" in err
+
+
+def test_results_are_given_in_order_once_each_and_none_lost() -> None:
+    from rempart.errors import EngineError
+    from rempart.scan.ray_engine import in_order
+
+    rows = [(2, b"c"), (0, b"a"), (2, b"c"), (1, b"b"), (0, b"a"), (5, b"f"), (1, b"b")]
+    assert list(in_order(rows, [0, 1, 2, 5])) == [(0, b"a"), (1, b"b"), (2, b"c"), (5, b"f")]
+    given = in_order([(0, b"a"), (2, b"c")], [0, 1, 2])
+    assert next(given) == (0, b"a")
+    with pytest.raises(EngineError, match="without the result of file 1"):
+        next(given)
+
+
+def test_urls_are_the_schemes_pyarrow_reads() -> None:
+    from rempart.scan.ray_engine import is_url
+
+    assert is_url("s3://bucket/key.jpg")
+    assert is_url("file:///tmp/a.jpg")
+    assert not is_url("/tmp/a.jpg")
+    assert not is_url("notes://a.jpg"), "a local folder named notes:"

@@ -47,6 +47,7 @@ __all__ = [
     "RayJudge",
     "ScannerRecipe",
     "import_ray",
+    "in_order",
     "is_url",
     "judging",
     "list_url",
@@ -469,19 +470,29 @@ class RayJudge:
             num_cpus=0 if self.gpu else 1,
             num_gpus=1 if self.gpu else None,
         )
-        expected = iter(index for index, _ in todo)
-        waiting: dict[int, bytes] = {}
-        want = next(expected, None)
-        for row in _rows(ray, judged):
-            index = int(row["index"])
-            if want is None or index < want or index in waiting:
-                continue  # a batch run again: its results were given already
-            waiting[index] = bytes(row["result"])
-            while want is not None and want in waiting:
-                yield want, _loads(waiting.pop(want))
-                want = next(expected, None)
-        if want is not None:
-            raise EngineError(f"the Ray scan ended without the result of file {want}")
+        rows = ((int(row["index"]), bytes(row["result"])) for row in _rows(ray, judged))
+        for index, data in in_order(rows, [index for index, _ in todo]):
+            yield index, _loads(data)
+
+
+def in_order(
+    rows: Iterable[tuple[int, bytes]], expected: Sequence[int]
+) -> Iterator[tuple[int, bytes]]:
+    """``rows`` (index, result) given in the order of ``expected`` (increasing indexes), each
+    once: a row that comes early waits, a row seen before (a batch Ray ran again) is dropped,
+    and ``EngineError`` says which index never came."""
+    wanted = iter(expected)
+    waiting: dict[int, bytes] = {}
+    want = next(wanted, None)
+    for index, data in rows:
+        if want is None or index < want or index in waiting:
+            continue  # a batch run again: its results were given already
+        waiting[index] = data
+        while want is not None and want in waiting:
+            yield want, waiting.pop(want)
+            want = next(wanted, None)
+    if want is not None:
+        raise EngineError(f"the Ray scan ended without the result of file {want}")
 
 
 def _rows(ray: ModuleType, dataset: Any) -> Iterator[dict[str, Any]]:
