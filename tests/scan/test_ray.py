@@ -4,6 +4,7 @@ mid-job, and a GPU refused where the cluster has none."""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -22,12 +23,16 @@ from typing import Any
 import pytest
 
 from rempart.errors import MediaError, MediaErrorCode
+from rempart.hashing import FileHashes, hash_path
+from rempart.matching.banks import Banks
+from rempart.matching.banks.formats import HashListFormat, Record
 from rempart.media import MediaFailure
 from rempart.policy import load_policy
 from rempart.scan import ScanJob
 from rempart.scan.fingerprint import run_fingerprint
 from rempart.scan.output import read_previous_shards
 from rempart.scan.ray_engine import LOOPBACK, TEST_HOLD, RayJudge, ScannerRecipe
+from rempart.store import Store
 from tests.cli.invoke import run
 from tests.images import encode, gradient
 
@@ -278,3 +283,30 @@ def test_urls_are_listed_on_the_driver_and_read_by_the_actors(
     code, _, err = run(env, "scan", url, "-d", "provenance")
     assert code == 2
     assert "URLs are read by --engine ray only" in err
+
+
+def test_actors_match_the_banks_of_postgresql(
+    cluster: str, postgres_url: str, photos: Path, tmp_path: Path
+) -> None:
+    """Every node reads the banks from the database the driver names."""
+    bank = f"ray-{tmp_path.name[-12:]}".replace("_", "-")
+    store = Store.open(postgres_url)
+    try:
+        banks = Banks(store)
+        banks.create(bank)
+        hashes = hash_path(str(photos / "b.jpg"))
+        assert isinstance(hashes, FileHashes)
+        pdq = hashes.pdq
+        banks.import_records(bank, [Record(1, pdq)], origin="test", fmt=HashListFormat.HEX)
+    finally:
+        store.close()
+    env = {"REMPART_DATA_DIR": str(tmp_path / "data"), "REMPART_DATABASE_URL": postgres_url}
+    out = tmp_path / "ray.jsonl"
+    args = ["scan", str(photos), "-d", "provenance", "--bank", bank, "--engine", "ray"]
+    code, _, err = run(env, *args, "--out", str(out))
+    assert code == 1, err
+    verdicts = {Path(r["path"]).name: r.get("verdict", {}).get("action") for r in records(out)}
+    assert verdicts == {"a.jpg": "allow", "b.jpg": "block", "c.jpg": "allow", "d.jpg": "allow"} | {
+        "e.jpg": None
+    }
+    gc.collect()  # a connection the scan left open fails this test, not a later one

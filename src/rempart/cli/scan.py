@@ -247,6 +247,8 @@ def scan_command(
             watch.close()
         if ray is not None:
             ray.close()
+        if matcher is not None:
+            matcher.store.close()  # its connections, not left to the garbage collector
     note = walk.skipped_note()
     print_summary(outcome.summary, title="Scan summary", skipped=outcome.skipped, not_read=note)
     if report is not None:
