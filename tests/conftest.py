@@ -204,6 +204,7 @@ SLOW_TESTS = (
     r"tests/hub/test_auditor\.py::test_jobs_2_",  # two pools of worker processes
     r"tests/cli/test_audit\.py::test_(a_protected_person_in_a_registry|two_processes)",
     r"tests/cli/test_audit\.py::test_(fingerprint_full_or_none|resume_skips|known_blocks)",
+    r"tests/scan/test_ray\.py",  # a Ray cluster of 2 CPUs, actors loading every model
 )
 
 

@@ -55,6 +55,8 @@ DEFAULT_RECHECK_HOURS: Final = 6
 DEFAULT_EVIDENCE_DAYS: Final = 365
 SMTP_SECURITY: Final = ("starttls", "tls", "none")
 DEFAULT_INDEX_SNAPSHOT_CHANGES: Final = 100_000
+ONNX_PROVIDERS: Final = ("auto", "cpu", "cuda")
+DEFAULT_RAY_BATCH_SIZE: Final = 8
 DEFAULT_GATE_PROMPT_MS: Final = 15
 """CPU milliseconds the gate reads a request's prompt and negative prompt for: under its 20 ms
 target (issue 17). The same as ``rempart.text.deadline.DEFAULT_PROMPT_MS``, which the text
@@ -325,6 +327,26 @@ SETTINGS: Final = (
         DEFAULT_INDEX_SNAPSHOT_CHANGES,
         "Bank changes applied since the last index snapshot after which a new one is written.",
     ),
+    Setting(
+        "onnx_provider",
+        "auto",
+        "ONNX Runtime's execution provider: auto (CUDA where the installed onnxruntime has it, "
+        "else CPU), cpu, or cuda (refused before any work where there is none).",
+    ),
+    Setting(
+        "ray_address",
+        "",
+        "Ray cluster rempart scan --engine ray joins: auto, or ray://HOST:PORT (default: "
+        "RAY_ADDRESS, else a Ray started on this machine).",
+    ),
+    Setting(
+        "ray_actors",
+        0,
+        "Actors judging images under --engine ray (default 0: one per CPU of the cluster, one "
+        "per GPU with --gpu).",
+        minimum=0,
+    ),
+    Setting("ray_batch_size", DEFAULT_RAY_BATCH_SIZE, "Images an actor judges in one batch."),
 )
 # Longest authority name a case records (desk_cases.authority).
 _MAX_AUTHORITY: Final = 32
@@ -378,6 +400,10 @@ class Settings:
     follow_notify: bool = True
     index_snapshots: bool = True
     index_snapshot_changes: int = DEFAULT_INDEX_SNAPSHOT_CHANGES
+    onnx_provider: str = "auto"
+    ray_address: str = ""
+    ray_actors: int = 0
+    ray_batch_size: int = DEFAULT_RAY_BATCH_SIZE
 
     @property
     def dsa_hours(self) -> int:
@@ -456,6 +482,10 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         follow_notify=bool(values["follow_notify"]),
         index_snapshots=bool(values["index_snapshots"]),
         index_snapshot_changes=int(values["index_snapshot_changes"]),
+        onnx_provider=_onnx_provider(str(values["onnx_provider"]) or "auto"),
+        ray_address=str(values["ray_address"]),
+        ray_actors=int(values["ray_actors"]),
+        ray_batch_size=int(values["ray_batch_size"]),
     )
 
 
@@ -553,6 +583,14 @@ def _smtp_security(value: str) -> str:
     if value not in SMTP_SECURITY:
         raise ConfigError(
             f"REMPART_SMTP_SECURITY={value!r} is not one of {', '.join(SMTP_SECURITY)}"
+        )
+    return value
+
+
+def _onnx_provider(value: str) -> str:
+    if value not in ONNX_PROVIDERS:
+        raise ConfigError(
+            f"REMPART_ONNX_PROVIDER={value!r} is not one of {', '.join(ONNX_PROVIDERS)}"
         )
     return value
 

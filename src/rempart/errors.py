@@ -4,7 +4,8 @@
     ├── ConfigError         a setting is unknown or has an invalid value
     │   ├── PolicyError     a policy cannot be loaded
     │   ├── LexiconError    a prompt lexicon cannot be loaded
-    │   └── DeskKeyError    the desk's key file is missing, or a sealed field will not open
+    │   ├── DeskKeyError    the desk's key file is missing, or a sealed field will not open
+    │   └── EngineError     a scan engine cannot run as asked (Ray missing, no GPU)
     ├── MediaError          a file or byte string is not an image Rempart will decode
     │   └── ModelFileError  a file is not a model file Rempart will read
     ├── PromptError         a prompt Rempart will not read (too long, not text)
@@ -63,6 +64,7 @@ __all__ = [
     "DeliveryFailedError",
     "DeskKeyError",
     "DetectorError",
+    "EngineError",
     "EnrolmentError",
     "EvidenceNotFoundError",
     "EvidenceRefusedError",
@@ -146,6 +148,11 @@ class ConfigError(RempartError):
 
 class PolicyError(ConfigError):
     """A policy that cannot be loaded: unknown, malformed, or trying to weaken a fixed rule."""
+
+
+class EngineError(ConfigError):
+    """A scan engine cannot run as asked: Ray not installed, no cluster at the address, a GPU
+    asked of a cluster or an ``onnxruntime`` without one."""
 
 
 class LexiconError(ConfigError):

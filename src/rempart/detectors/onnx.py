@@ -4,8 +4,10 @@ their recorded SHA-256, loaded into ONNX Runtime lazily and once per process.
 ONNX Runtime is configured explicitly: intra-op threads (half the cores: the detectors run side
 by side, dlib's face search on a core of its own; on 2 cores this took the scan from 6.1 to 7.5
 images/s and the gate's p95 with an image from 162 to 133 ms), one inter-op thread, errors-only
-logging, and CUDA first when the installed ``onnxruntime`` has it (GPU is optional, never
-required). Its exceptions never escape raw: they become ``DetectorError``.
+logging, and the execution provider ``REMPART_ONNX_PROVIDER`` chooses: by default CUDA first
+when the installed ``onnxruntime`` has it (GPU is optional, never required); ``cpu``; or
+``cuda``, refused (``DetectorError``) where there is none. Its exceptions never escape raw:
+they become ``DetectorError``.
 """
 
 from __future__ import annotations
@@ -17,14 +19,18 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
 
 from rempart.errors import DetectorError, import_extra
 
-__all__ = ["ModelFile", "OnnxModel", "file_sha256", "packaged_file"]
+__all__ = ["ModelFile", "OnnxModel", "file_sha256", "packaged_file", "provider_names"]
+
+PROVIDER_ENV: Final = "REMPART_ONNX_PROVIDER"
+CUDA: Final = "CUDAExecutionProvider"
+CPU: Final = "CPUExecutionProvider"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +99,7 @@ class OnnxModel:
     def session(self) -> Any:
         """The ONNX Runtime session (created and cached on first use)."""
         import_extra("onnxruntime", extra=self.extra, detector=self.detector)
-        return _session(self.file, _threads())
+        return _session(self.file, _threads(), _providers(os.environ.get(PROVIDER_ENV, "")))
 
     def run(self, batch: NDArray[np.float32]) -> list[NDArray[Any]]:
         """Run the model on one input tensor; its outputs in the model's order."""
@@ -108,13 +114,45 @@ class OnnxModel:
         return outputs
 
 
+def provider_names(choice: str) -> list[str]:
+    """The execution providers a session is given for ``choice`` (``auto``, ``cpu``,
+    ``cuda``), best first; ``DetectorError`` for ``cuda`` where ``onnxruntime`` is not
+    installed or has no CUDA."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        available: list[str] = []
+    else:
+        available = ort.get_available_providers()
+    if choice == "cpu":
+        return [CPU]
+    if choice == "cuda" and CUDA not in available:
+        raise DetectorError(
+            "REMPART_ONNX_PROVIDER=cuda, but the onnxruntime installed here has no CUDA "
+            f"(it has {', '.join(available) or 'none: it is not installed'}): install "
+            "onnxruntime-gpu on a machine with an NVIDIA GPU, or leave REMPART_ONNX_PROVIDER "
+            "unset"
+        )
+    return [name for name in (CUDA, CPU) if name in available]
+
+
+@functools.cache
+def _providers(setting: str) -> tuple[str, ...]:
+    """The providers for the setting's value as the environment gives it (checked once per
+    value, as the settings check it)."""
+    from rempart.config import load_settings
+
+    choice = load_settings({PROVIDER_ENV: setting} if setting else {}).onnx_provider
+    return tuple(provider_names(choice))
+
+
 def _threads() -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return max(1, (cores or 1) // 2)
 
 
 @functools.cache
-def _session(file: ModelFile, threads: int) -> Any:
+def _session(file: ModelFile, threads: int, providers: tuple[str, ...]) -> Any:
     import onnxruntime as ort
 
     file.check()
@@ -123,9 +161,7 @@ def _session(file: ModelFile, threads: int) -> Any:
     options.inter_op_num_threads = 1
     options.log_severity_level = 3  # errors only: ORT's warnings are not the user's business
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    wanted = ("CUDAExecutionProvider", "CPUExecutionProvider")
-    providers = [name for name in wanted if name in ort.get_available_providers()]
     try:
-        return ort.InferenceSession(str(file.path), sess_options=options, providers=providers)
+        return ort.InferenceSession(str(file.path), sess_options=options, providers=list(providers))
     except Exception as exc:  # onnxruntime raises its own, unexported exception types
         raise DetectorError(f"{file.path} is not a model ONNX Runtime can load: {exc}") from exc

@@ -21,11 +21,14 @@ from rempart.policy import Action, Policy, Verdict
 from rempart.scan.fingerprint import header_record, run_fingerprint
 from rempart.scan.output import (
     STDOUT,
+    ParquetShards,
     Previous,
     check_destination,
+    check_folder,
     close_output,
     open_output,
     read_previous,
+    read_previous_shards,
     sample,
     write_record,
 )
@@ -92,7 +95,8 @@ class ScanJob(Generic[R]):
     a ``Scanner``, whose fingerprint is ``run_fingerprint(scanner, banks)``, ``banks`` the banks
     its matcher reads (None: every bank). ``subject``: what the summary and report call the
     files. ``on_result``: given each file's result as it is judged (the desk's watch counts
-    its bank matches), after its record is written."""
+    its bank matches), after its record is written. ``out_format``: ``jsonl``, or ``parquet``
+    (``out`` a folder of shards, ``output.ParquetShards``)."""
 
     scanner: Judge[R]
     paths: Sequence[WalkItem]
@@ -106,11 +110,14 @@ class ScanJob(Generic[R]):
     on_result: Callable[[R], None] | None = None
     fingerprint: Mapping[str, Any] | None = None
     subject: Subject = Subject.IMAGES
+    out_format: str = "jsonl"
 
     def __post_init__(self) -> None:
         if self.fingerprint is None and not isinstance(self.scanner, Scanner):
             raise TypeError("a job judged by another than a Scanner needs its run fingerprint")
-        check_destinations(self.out, self.report, resume=self.resume)
+        check_destinations(
+            self.out, self.report, resume=self.resume, parquet=self.out_format == "parquet"
+        )
 
     @property
     def _to_file(self) -> bool:
@@ -131,7 +138,8 @@ class ScanJob(Generic[R]):
         fingerprint = self._run_fingerprint() if self._to_file else None
         previous = None
         if self.resume and self.out is not None:
-            previous = read_previous(self.out, policy.ref, fingerprint)
+            read = read_previous_shards if self.out_format == "parquet" else read_previous
+            previous = read(self.out, policy.ref, fingerprint)
         summary = ScanSummary(
             policy.ref, population, sampled=self.sample_size is not None, subject=self.subject
         )
@@ -172,9 +180,11 @@ class ScanJob(Generic[R]):
 
     def _open(
         self, stream: IO[str] | None, previous: Previous | None, fingerprint: dict[str, Any] | None
-    ) -> IO[str]:
+    ) -> IO[str] | ParquetShards:
         """The output file, its fingerprint first; or ``stream``, which gets records only, as
-        a pipe expects."""
+        a pipe expects; or the folder of Parquet shards."""
+        if self.out is not None and self.out_format == "parquet":
+            return ParquetShards(self.out, fingerprint, previous)
         if self.out is not None and fingerprint is not None:
             return open_output(self.out, previous, header_record(fingerprint))
         if stream is None:
@@ -208,13 +218,21 @@ class ScanJob(Generic[R]):
         return flagged
 
 
-def check_destinations(out: Path | None, report: Path | None, *, resume: bool = False) -> None:
+def check_destinations(
+    out: Path | None, report: Path | None, *, resume: bool = False, parquet: bool = False
+) -> None:
     """Refuse, before any work, an output or report that cannot be written, and what cannot
-    be resumed (``ScanOutputError``): the command line calls this before loading anything."""
+    be resumed (``ScanOutputError``): the command line calls this before loading anything.
+    ``parquet``: ``out`` is a folder of Parquet shards."""
     to_stream = out is None or str(out) == STDOUT
     if resume and to_stream:
         raise ScanOutputError("--resume needs --out: the output file a previous run wrote")
-    if out is not None and not to_stream:
+    if parquet:
+        if to_stream:
+            raise ScanOutputError("--format parquet needs --out DIR: the folder of its shards")
+        assert out is not None
+        check_folder(out, "--out")
+    elif out is not None and not to_stream:
         check_destination(out, "--out")
     if report is not None:
         if str(report) == STDOUT:

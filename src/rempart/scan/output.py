@@ -1,6 +1,12 @@
-"""A scan's JSON Lines output: checked before any work, its first line the run fingerprint,
-what an earlier run of the same output already judged (so that ``--resume`` skips it), and
-the writer that makes each record durable as it is written."""
+"""A scan's output: checked before any work, its first line the run fingerprint, what an
+earlier run of the same output already judged (so that ``--resume`` skips it), and the writer
+that makes each record durable as it is written.
+
+JSON Lines by default; or Parquet (``ParquetShards``): a folder of shards ``part-NNNNN.parquet``
+of up to ``SHARD_ROWS`` rows each, one row per file with the record's fields as columns (the
+nested ones, ``verdict``, ``signals`` and ``error``, as JSON text), the run fingerprint in each
+shard's metadata. A shard is written beside its name and renamed once whole, so a killed run
+leaves whole shards only; ``--resume`` reads their keys and goes on with the next shard."""
 
 from __future__ import annotations
 
@@ -21,15 +27,22 @@ from rempart.scan.fingerprint import HEADER_KEY, fingerprint_differences
 from rempart.walk import json_line, path_key
 
 __all__ = [
+    "FORMATS",
+    "SHARD_ROWS",
     "STDOUT",
+    "ParquetShards",
     "Previous",
     "ScanOutputError",
     "check_destination",
+    "check_folder",
     "close_output",
     "json_record",
     "open_output",
     "read_previous",
+    "read_previous_shards",
     "record_key",
+    "record_of",
+    "row_of",
     "sample",
     "write_record",
 ]
@@ -39,6 +52,17 @@ T = TypeVar("T")
 RESUME: Final = "cannot resume"
 STDOUT: Final = "-"
 """The output that means standard output, as ``--out -``."""
+FORMATS: Final = ("jsonl", "parquet")
+SHARD_ROWS: Final = 1000
+"""Rows of a Parquet shard (the last one of a run may hold fewer)."""
+_SHARD: Final = "part-{:05d}.parquet"
+_SHARD_GLOB: Final = "part-*.parquet"
+_META_KEY: Final = HEADER_KEY.encode()
+# The record's fields as columns: text and whole numbers as they are, what is nested as JSON
+# text; any other field (an audit's) in ``other``, as a JSON object.
+_TEXT: Final = ("path", "path_bytes", "sha256", "md5", "pdq")
+_NUMBERS: Final = ("quality", "width", "height")
+_NESTED: Final = ("verdict", "signals", "error")
 
 
 @dataclass
@@ -50,6 +74,8 @@ class Previous:
     records: dict[bytes, dict[str, Any]] = field(default_factory=dict)
     fingerprint: dict[str, Any] | None = None
     size: int = 0
+    shards: int = 0
+    """Parquet: the shards an earlier run wrote (the next one is numbered after them)."""
 
 
 def check_destination(path: Path, what: str, *, replaced: bool = False) -> None:
@@ -124,16 +150,23 @@ def open_output(
     return stream
 
 
-def write_record(stream: IO[str], record: dict[str, Any]) -> None:
+def write_record(stream: IO[str] | ParquetShards, record: dict[str, Any]) -> None:
     """Write one record as a line (as ``json_line`` writes it) and flush it, so
-    a killed run loses at most the line being written."""
+    a killed run loses at most the line being written; to Parquet, as a row of the shard
+    being filled."""
+    if isinstance(stream, ParquetShards):
+        stream.add(record)
+        return
     stream.write(json_line(record))
     stream.flush()
 
 
-def close_output(stream: IO[str]) -> None:
+def close_output(stream: IO[str] | ParquetShards) -> None:
     """Flush the output, to the disk when it is a file (``/dev/null`` and a pipe have no disk
     to reach), and close it."""
+    if isinstance(stream, ParquetShards):
+        stream.close()
+        return
     stream.flush()
     if stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
         os.fsync(stream.fileno())
@@ -199,3 +232,162 @@ def _check_policy(path: Path, number: int, record: dict[str, Any], policy: Polic
             f"({used.get('digest')}), not {policy.name} {policy.version} ({policy.digest}); "
             "resume with the same policy, or write to a new output"
         )
+
+
+def check_folder(path: Path, what: str) -> None:
+    """Raise ``ScanOutputError`` now when ``path`` cannot be a folder of shards: a file, in a
+    folder that does not exist, or not writable; or when pyarrow is not installed."""
+    try:
+        import pyarrow.parquet  # noqa: F401
+    except ImportError as exc:
+        raise ScanOutputError(
+            "--format parquet needs pyarrow, which the 'parquet' extra installs: "
+            "pip install 'rempart[parquet]'"
+        ) from exc
+    if path.exists() and not path.is_dir():
+        raise ScanOutputError(f"{what} {path} is a file; --format parquet writes a folder")
+    folder = path if path.is_dir() else path.parent
+    if not folder.is_dir():
+        raise ScanOutputError(f"{what} {path}: there is no folder {folder}; create it first")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ScanOutputError(f"{what} {path}: cannot write in {folder} (permission denied)")
+
+
+class ParquetShards:
+    """A folder of Parquet shards being written: records gather into a shard of
+    ``SHARD_ROWS`` rows, written whole (beside its name, then renamed) when full and at
+    ``close``. ``previous``: what an earlier run of the folder left (resuming); otherwise its
+    shards are removed first."""
+
+    def __init__(
+        self,
+        folder: Path,
+        fingerprint: Mapping[str, Any] | None,
+        previous: Previous | None = None,
+        *,
+        rows: int = SHARD_ROWS,
+    ) -> None:
+        self.folder = folder
+        self.fingerprint = dict(fingerprint) if fingerprint is not None else None
+        self.rows = rows
+        self._pending: list[dict[str, Any]] = []
+        folder.mkdir(exist_ok=True)
+        for partial in folder.glob(f".{_SHARD_GLOB}.partial"):
+            partial.unlink()  # a shard a killed run did not finish
+        if previous is None:
+            for shard in folder.glob(_SHARD_GLOB):
+                shard.unlink()
+        self._next = _next_shard(folder) if previous is not None else 0
+
+    def add(self, record: dict[str, Any]) -> None:
+        """One record, as a row of the shard being filled; the shard is written when full."""
+        self._pending.append(row_of(record))
+        if len(self._pending) >= self.rows:
+            self._write()
+
+    def flush(self) -> None:
+        """Write what is gathered as a shard (none when nothing is)."""
+        self._write()
+
+    def close(self) -> None:
+        """Write the last shard."""
+        self._write()
+
+    def _write(self) -> None:
+        if not self._pending:
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        schema = _schema(pa)
+        if self.fingerprint is not None:
+            schema = schema.with_metadata({_META_KEY: json.dumps(self.fingerprint)})
+        table = pa.Table.from_pylist(self._pending, schema=schema)
+        name = self.folder / _SHARD.format(self._next)
+        partial = name.with_name(f".{name.name}.partial")
+        pq.write_table(table, partial)
+        with partial.open("rb") as written:
+            os.fsync(written.fileno())
+        os.replace(partial, name)
+        _sync_folder(self.folder)
+        self._next += 1
+        self._pending = []
+
+
+def read_previous_shards(
+    folder: Path, policy: PolicyRef, fingerprint: Mapping[str, Any] | None = None
+) -> Previous:
+    """The records in the shards of ``folder`` (none when it has none), as ``read_previous``
+    reads a JSON Lines output, with the same refusals; a shard that cannot be read is
+    refused, naming it (a run leaves none: each is renamed once whole)."""
+    previous = Previous()
+    if not folder.is_dir():
+        return previous
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for shard in sorted(folder.glob(_SHARD_GLOB)):
+        try:
+            table = pq.read_table(shard)
+        except (OSError, pa.ArrowException) as exc:
+            raise ScanOutputError(f"{shard}: not a Parquet shard ({exc}); cannot resume") from exc
+        metadata = table.schema.metadata or {}
+        if _META_KEY in metadata:
+            header = {HEADER_KEY: json.loads(metadata[_META_KEY])}
+            earlier = _check_fingerprint(shard, header, fingerprint)
+            previous.fingerprint = previous.fingerprint or earlier
+        for number, row in enumerate(table.to_pylist(), start=1):
+            record = record_of(row)
+            _check_record(shard, number, record)
+            _check_policy(shard, number, record, policy)
+            previous.records[record_key(shard, number, record)] = record
+        previous.shards += 1
+    return previous
+
+
+def row_of(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record as a Parquet row: its path as ``json_line`` writes it (with ``path_bytes``
+    for a name that is not UTF-8), nested fields as JSON text, other fields in ``other``."""
+    written = json.loads(json_line(dict(record)))
+    row: dict[str, Any] = {name: written.pop(name, None) for name in (*_TEXT, *_NUMBERS)}
+    for name in _NESTED:
+        value = written.pop(name, None)
+        row[name] = None if value is None else json.dumps(value, ensure_ascii=False)
+    row["other"] = json.dumps(written, ensure_ascii=False) if written else None
+    return row
+
+
+def record_of(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The record a Parquet row holds: the JSON Lines record, field for field."""
+    record: dict[str, Any] = {}
+    for name in (*_TEXT, *_NUMBERS):
+        if row.get(name) is not None:
+            record[name] = row[name]
+    for name in ("verdict", "signals", "error"):
+        if row.get(name) is not None:
+            record[name] = json.loads(row[name])
+    if row.get("other") is not None:
+        record.update(json.loads(row["other"]))
+    return record
+
+
+def _schema(pa: Any) -> Any:
+    return pa.schema(
+        [(name, pa.string()) for name in _TEXT]
+        + [(name, pa.int64()) for name in _NUMBERS]
+        + [(name, pa.string()) for name in (*_NESTED, "other")]
+    )
+
+
+def _next_shard(folder: Path) -> int:
+    numbers = [int(shard.stem.removeprefix("part-")) for shard in folder.glob(_SHARD_GLOB)]
+    return max(numbers, default=-1) + 1
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
