@@ -67,6 +67,7 @@ bench: $(VENV)/.installed-bench,heif
 	$(BIN)/python benchmarks/notice_bench.py
 	$(BIN)/python benchmarks/evidence_bench.py
 	$(BIN)/python benchmarks/audit_bench.py $(if $(JOBS),--jobs $(JOBS))
+	$(BIN)/python benchmarks/scale_bench.py
 
 # Every fuzz target (fuzz/targets/) for FUZZ_SECONDS each, coverage-guided with atheris; a
 # crash is written to fuzz/crashes/<target>/ and fails the run. `make fuzz FUZZ_SECONDS=60`

@@ -1,11 +1,12 @@
 """Beyond one machine, measured on this one: the Ray engine against the local one, start-up
 from an index snapshot against a rebuild, add latency through merges, and how fast a change
-reaches three servers on one PostgreSQL.
+reaches three servers on one PostgreSQL; what PostgreSQL stores a hash in, and how fast it
+imports them.
 
-Each part lives in its own module (``scale_ray``, ``scale_index``, ``scale_fleet``), runnable
+Each part lives in its own module (``scale_ray``, ``scale_index``, ``scale_fleet``, ``scale_postgres``), runnable
 alone; this script runs them in turn and prints their rows in one table.
 
-Run: ``make bench`` (or ``python benchmarks/scale_bench.py [--quick] [--only index fleet ray]``).
+Run: ``make bench`` (or ``python benchmarks/scale_bench.py [--quick] [--only ray index fleet postgres]``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-PARTS = ("ray", "index", "fleet")
+PARTS = ("ray", "index", "fleet", "postgres")
 
 
 def main() -> None:

@@ -56,7 +56,8 @@ def hashes(count: int, seed: int = 0) -> np.ndarray:
     CACHE.mkdir(parents=True, exist_ok=True)
     path = CACHE / f"hashes-{count}-{seed}.npy"
     if path.exists():
-        return np.load(path, mmap_mode="r")
+        cached: np.ndarray = np.load(path, mmap_mode="r")
+        return cached
     rng = np.random.default_rng(seed)
     data = rng.integers(0, 1 << 64, size=(count, 4), dtype=np.uint64)
     if count >= 1_000_000:
