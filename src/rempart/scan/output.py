@@ -329,15 +329,21 @@ def read_previous_shards(
     for shard in sorted(folder.glob(_SHARD_GLOB)):
         try:
             table = pq.read_table(shard)
-        except (OSError, pa.ArrowException) as exc:
-            raise ScanOutputError(f"{shard}: not a Parquet shard ({exc}); cannot resume") from exc
-        metadata = table.schema.metadata or {}
-        if _META_KEY in metadata:
-            header = {HEADER_KEY: json.loads(metadata[_META_KEY])}
+            metadata = table.schema.metadata or {}
+            header = (
+                {HEADER_KEY: json.loads(metadata[_META_KEY])} if _META_KEY in metadata else None
+            )
+            records = [record_of(row) for row in table.to_pylist()]
+        except (OSError, pa.ArrowException, ValueError, TypeError, AttributeError) as exc:
+            # ValueError: JSON or UTF-8 that is not (a damaged shard), as pyarrow reads it.
+            raise ScanOutputError(
+                f"{shard}: not a Parquet shard of a scan ({exc.__class__.__name__}: {exc}); "
+                "cannot resume"
+            ) from None
+        if header is not None:
             earlier = _check_fingerprint(shard, header, fingerprint)
             previous.fingerprint = previous.fingerprint or earlier
-        for number, row in enumerate(table.to_pylist(), start=1):
-            record = record_of(row)
+        for number, record in enumerate(records, start=1):
             _check_record(shard, number, record)
             _check_policy(shard, number, record, policy)
             previous.records[record_key(shard, number, record)] = record
