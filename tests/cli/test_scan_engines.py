@@ -17,6 +17,7 @@ from rempart.scan.output import ParquetShards, read_previous_shards, record_of, 
 from tests.cli.invoke import run
 from tests.images import encode, gradient
 
+pa = pytest.importorskip("pyarrow", reason="pyarrow is not installed")
 pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow is not installed")
 
 
@@ -88,6 +89,27 @@ def test_parquet_resumes_from_its_whole_shards(
     code, _, err = run(env, *args, "--resume")
     assert "4 already in the output" in err
     assert len(list(shards.glob("part-*.parquet"))) == 2, "nothing judged twice"
+
+
+def test_a_damaged_shard_is_refused_naming_it(
+    env: dict[str, str], folder: Path, tmp_path: Path
+) -> None:
+    shards = tmp_path / "shards"
+    args = ("scan", str(folder), "-d", "provenance", "--out", str(shards), "--format", "parquet")
+    assert run(env, *args)[0] == 1
+    shard = shards / "part-00000.parquet"
+    table = pq.read_table(shard)
+    # A row whose nested field is not JSON, in an otherwise valid Parquet file.
+    broken = table.set_column(
+        table.column_names.index("verdict"), "verdict", pa.array(["{not json"] * len(table))
+    )
+    pq.write_table(broken.replace_schema_metadata(table.schema.metadata), shard)
+    before = shard.read_bytes()
+    code, _, err = run(env, *args, "--resume")
+    assert code == 2
+    assert "part-00000.parquet: not a Parquet shard of a scan" in err
+    assert "Traceback" not in err
+    assert shard.read_bytes() == before, "nothing changed"
 
 
 def test_a_shard_is_full_at_shard_rows(tmp_path: Path) -> None:
