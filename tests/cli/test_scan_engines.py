@@ -211,3 +211,44 @@ def test_urls_are_the_schemes_pyarrow_reads() -> None:
     assert is_url("file:///tmp/a.jpg")
     assert not is_url("/tmp/a.jpg")
     assert not is_url("notes://a.jpg"), "a local folder named notes:"
+
+
+@pytest.mark.parametrize(
+    ("row", "metadata"),
+    [
+        ({"path": "a.jpg", "verdict": "{not json"}, None),
+        ({"path": "a.jpg", "verdict": "[1, 2]"}, None),
+        ({"path": "a.jpg", "error": "{}", "other": "5"}, None),
+        ({"path": "a.jpg", "error": "{}"}, b"{not json"),
+    ],
+)
+def test_a_hostile_shard_is_refused_with_a_clear_error(
+    tmp_path: Path, row: dict[str, Any], metadata: bytes | None
+) -> None:
+    """A shard that pyarrow reads but whose cells or metadata are not what Rempart writes is
+    a ``ScanOutputError`` (exit 2 on the command line), never a traceback."""
+    import pyarrow as pa
+
+    from rempart.errors import ScanOutputError
+    from rempart.scan.fingerprint import HEADER_KEY
+
+    out = tmp_path / "out"
+    out.mkdir()
+    table = pa.Table.from_pylist([row])
+    if metadata is not None:
+        table = table.replace_schema_metadata({HEADER_KEY.encode(): metadata})
+    pq.write_table(table, out / "part-00000.parquet")
+    with pytest.raises(ScanOutputError, match="cannot resume"):
+        read_previous_shards(out, load_policy("default").ref)
+
+
+def test_a_shard_name_without_a_number_does_not_stop_a_resume(tmp_path: Path) -> None:
+    policy = load_policy("default").ref
+    out = tmp_path / "out"
+    shards = ParquetShards(out, {"policy": policy.to_json()})
+    shards.add({"path": "a.jpg", "error": {"code": "truncated", "message": "cut"}})
+    shards.close()
+    shutil.copy(out / "part-00000.parquet", out / "part-copy.parquet")
+    previous = read_previous_shards(out, policy)
+    again = ParquetShards(out, {"policy": policy.to_json()}, previous)
+    assert again._next == 1
