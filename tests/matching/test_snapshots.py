@@ -268,3 +268,18 @@ def test_a_runtime_with_snapshots_off_writes_none(tmp_path: Path) -> None:
     finally:
         runtime.close()  # the loader has ended: it keeps no snapshot
     assert not (tmp_path / "index").exists()
+
+
+def test_a_snapshot_folder_that_cannot_be_looked_in_is_rebuilt_from_the_database(
+    banked: tuple[Store, list[str]], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``<data dir>/index`` a file (or a folder without permission): the index is built from
+    the database, as for any snapshot that cannot be used; the server would otherwise retry
+    the same snapshot for ever and never become ready."""
+    store, hashes = banked
+    (tmp_path / "index").write_text("not a folder")
+    with caplog.at_level(logging.WARNING, logger="rempart.matching.banks.snapshot"):
+        matcher = IndexSnapshots(tmp_path).load(store)
+    assert "index snapshot not used" in caplog.text
+    queries = queries_for(hashes)
+    assert matches(matcher, queries) == matches(BankMatcher(store, refresh_interval=None), queries)

@@ -95,8 +95,8 @@ class IndexSnapshots:
         started = time.monotonic()
         try:
             matcher = self.open(store, banks, refresh_interval=refresh_interval)
-        except IndexFileError as exc:
-            if self._seen is None:
+        except (IndexFileError, OSError) as exc:  # OSError: the folder cannot be looked in
+            if self._seen is None and isinstance(exc, IndexFileError):
                 _LOG.info("no index snapshot yet: building the index from the database")
             else:
                 _LOG.warning("index snapshot not used (%s): rebuilding from the database", exc)
