@@ -283,3 +283,51 @@ def test_a_snapshot_folder_that_cannot_be_looked_in_is_rebuilt_from_the_database
     assert "index snapshot not used" in caplog.text
     queries = queries_for(hashes)
     assert matches(matcher, queries) == matches(BankMatcher(store, refresh_interval=None), queries)
+
+
+def test_a_snapshot_holds_no_change_past_its_position(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refresh on the follower thread while the snapshot is written must not put a change
+    past the snapshot's position into it: a database restored to that position (whose log
+    entry there is the same) would then be served an entry it does not have."""
+    import sqlite3
+    import threading
+
+    from rempart.matching.banks import snapshot as snapshot_module
+
+    rng = np.random.default_rng(41)
+    store = Store.open(f"sqlite:///{tmp_path / 'live.db'}")
+    fill(store, "victims", random_hex(rng, 50), threshold=31)
+    matcher = BankMatcher(store, refresh_interval=None)
+    with (
+        sqlite3.connect(tmp_path / "live.db") as live,
+        sqlite3.connect(tmp_path / "backup.db") as backup,
+    ):
+        live.backup(backup)  # the database as it stands at the matcher's position
+    late = random_hex(rng, 1)
+
+    original = snapshot_module._log_entry
+    raced: list[bool] = []
+
+    def racing_log_entry(connection, seq):  # type: ignore[no-untyped-def]
+        if not raced:  # the follower thread applies a new change meanwhile
+            raced.append(True)
+            fill(store, "victims", late)
+            follower = threading.Thread(target=matcher.refresh)
+            follower.start()
+            follower.join(WAIT_S)
+        return original(connection, seq)
+
+    monkeypatch.setattr(snapshot_module, "_log_entry", racing_log_entry)
+    assert IndexSnapshots(tmp_path / "data").write(matcher)
+    monkeypatch.setattr(snapshot_module, "_log_entry", original)
+    assert matcher.match(pack(late)) != [[]], "the live matcher has the late entry"
+
+    restored = Store.open(f"sqlite:///{tmp_path / 'backup.db'}")
+    try:
+        resumed = IndexSnapshots(tmp_path / "data").load(restored)
+        assert resumed.match(pack(late)) == [[]], "an entry the database does not have"
+    finally:
+        restored.close()
+        store.close()

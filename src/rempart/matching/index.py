@@ -659,6 +659,12 @@ class HashIndex:
         in its header for ``read_meta``; written to a temporary file (mode 0600) and renamed,
         so that a reader never sees part of one. Waits for a running merge, then writes one
         consistent state: the tables, and the buffer as it stood, without merging it."""
+        self.capture().save(path, meta)
+
+    def capture(self) -> SavedState:
+        """The index as it stands now, which ``SavedState.save`` writes later (the slow part):
+        for a caller that must know what the file holds, such as a snapshot's log position,
+        and so captures while nothing changes the index. Waits for a running merge."""
         with self._lock:
             while self._merging:
                 self._merge_done.wait()
@@ -667,17 +673,7 @@ class HashIndex:
             n = self._buffered
             keep = self._buffer_alive[:n]
             pending_hashes, pending_ids = self._buffer_hashes[:n][keep], self._buffer_ids[:n][keep]
-        arrays = {
-            "hashes": tables.hashes,
-            "ids": tables.ids,
-            "alive": alive,
-            "offsets": tables.offsets,
-            "postings": tables.postings,
-            "pending_hashes": pending_hashes,
-            "pending_ids": pending_ids,
-        }
-        header: dict[str, object] = {"widths": list(tables.layout.widths), "meta": dict(meta or {})}
-        _write_arrays(Path(path), header, arrays)
+        return SavedState(tables, alive, pending_hashes, pending_ids)
 
     @classmethod
     def load(
@@ -729,6 +725,32 @@ class HashIndex:
         if pending:
             index.add(np.array(arrays["pending_hashes"]), np.array(arrays["pending_ids"]))
         return index
+
+
+@dataclass(frozen=True, slots=True)
+class SavedState:
+    """What ``HashIndex.capture`` took: the tables, their liveness then, and the buffer's live
+    hashes; ``save`` writes them as ``HashIndex.save`` does."""
+
+    tables: _Tables
+    alive: npt.NDArray[np.bool_]
+    pending_hashes: Words
+    pending_ids: Ids
+
+    def save(self, path: str | os.PathLike[str], meta: Mapping[str, object] | None = None) -> None:
+        """Write this state to ``path`` (see ``HashIndex.save``)."""
+        tables = self.tables
+        arrays = {
+            "hashes": tables.hashes,
+            "ids": tables.ids,
+            "alive": self.alive,
+            "offsets": tables.offsets,
+            "postings": tables.postings,
+            "pending_hashes": self.pending_hashes,
+            "pending_ids": self.pending_ids,
+        }
+        header: dict[str, object] = {"widths": list(tables.layout.widths), "meta": dict(meta or {})}
+        _write_arrays(Path(path), header, arrays)
 
 
 def read_meta(path: str | os.PathLike[str]) -> dict[str, object]:

@@ -29,7 +29,7 @@ from rempart.hashing.files import FileHashes
 from rempart.hashing.hash256 import pack
 from rempart.hashing.pdq import DIHEDRAL_NAMES, MIN_QUALITY
 from rempart.matching.formats import BankCategory, stored_category
-from rempart.matching.index import HashIndex, Matches, Words
+from rempart.matching.index import HashIndex, Matches, SavedState, Words
 from rempart.store import Store
 from rempart.store.schema import bank_changes, bank_entries, banks
 
@@ -146,6 +146,12 @@ class BankMatcher:
     def seq(self) -> int:
         """The last change-log entry applied."""
         return self._seq
+
+    def capture(self) -> tuple[int, SavedState]:
+        """The last change-log entry applied and the index as it holds exactly the changes up
+        to it (no refresh runs between the two), for a snapshot to write."""
+        with self._lock:
+            return self._seq, self._index.capture()
 
     @property
     def index(self) -> HashIndex:

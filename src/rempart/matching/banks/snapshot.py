@@ -141,7 +141,9 @@ class IndexSnapshots:
             path = self.path(matcher.watched)
             if self._adopt(matcher, path):
                 return False
-            seq = matcher.seq  # read before the index: it holds at least the changes to seq
+            # The index holds the changes up to seq and none after: one more, lost from a
+            # database restored to seq, would be served by the snapshot as if it were there.
+            seq, state = matcher.capture()
             with matcher.store.read() as connection:
                 entry = _log_entry(connection, seq)
             if seq and entry is None:
@@ -153,7 +155,7 @@ class IndexSnapshots:
                 "banks": None if matcher.watched is None else list(matcher.watched),
                 "entry": entry,
             }
-            matcher.index.save(path, meta)
+            state.save(path, meta)
             self._written, self._seen = seq, _identity(path)
             return True
         finally:
