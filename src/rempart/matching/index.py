@@ -689,7 +689,7 @@ class HashIndex:
             if not isinstance(widths, list):
                 raise TypeError("no list of widths")
             layout = Layout(tuple(int(w) for w in widths))
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise IndexFileError(f"{path}: invalid chunk layout ({exc})") from None
         table_starts = _table_starts(layout)
         count = len(arrays["hashes"])
@@ -723,7 +723,10 @@ class HashIndex:
         index.meta = meta if isinstance(meta, dict) else {}
         index._publish()
         if pending:
-            index.add(np.array(arrays["pending_hashes"]), np.array(arrays["pending_ids"]))
+            try:
+                index.add(np.array(arrays["pending_hashes"]), np.array(arrays["pending_ids"]))
+            except ValueError as exc:  # ids repeated: not a file that save wrote
+                raise IndexFileError(f"{path}: corrupt buffer ({exc})") from None
         return index
 
 
@@ -909,7 +912,7 @@ def _header_of(path: Path, file: BinaryIO) -> tuple[dict[str, object], int]:
             raise IndexFileError(f"{path}: not a Rempart index file")
         length = int.from_bytes(start[len(_MAGIC) :], "little")
         header = json.loads(file.read(min(length, _MAX_HEADER)))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise IndexFileError(f"{path}: corrupt header") from None
     if not isinstance(header, dict) or header.get("version") not in (1, _FORMAT_VERSION):
         raise IndexFileError(f"{path}: unsupported index version")
@@ -938,7 +941,7 @@ def _map_arrays(
         try:
             entry = header["arrays"][name]  # type: ignore[index]
             offset, shape = int(entry["offset"]), tuple(int(n) for n in entry["shape"])
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             raise IndexFileError(f"{path}: header does not describe {name}") from None
         nbytes = math.prod(shape) * np.dtype(dtype).itemsize
         if offset < 0 or any(n < 0 for n in shape) or offset + nbytes > size:
@@ -960,7 +963,7 @@ def _verify_checksums(path: Path, header: dict[str, object], arrays: dict[str, n
     for name, array in arrays.items():
         try:
             expected = int(entries[name]["crc32"])  # type: ignore[index]
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             raise IndexFileError(f"{path}: header has no checksum for {name}") from None
         if zlib.crc32(np.ascontiguousarray(array).data) != expected:
             raise IndexFileError(f"{path}: checksum mismatch in {name} (the file is corrupt)")
