@@ -252,3 +252,32 @@ def test_a_shard_name_without_a_number_does_not_stop_a_resume(tmp_path: Path) ->
     previous = read_previous_shards(out, policy)
     again = ParquetShards(out, {"policy": policy.to_json()}, previous)
     assert again._next == 1
+
+
+def test_a_ray_cluster_refused_leaves_no_database_connection_open(
+    env: dict[str, str], folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--engine ray`` against a cluster that cannot run the scan exits 2 with the reason,
+    and closes the bank store it opened first (its connections, a PostgreSQL server's)."""
+    pytest.importorskip("ray", reason="ray is not installed")
+    from rempart.errors import EngineError
+    from rempart.scan.ray_engine import RayJudge
+    from rempart.store import Store
+
+    Store.open(f"sqlite:///{Path(env['REMPART_DATA_DIR']) / 'rempart.db'}").close()
+    closed: list[Store] = []
+    close = Store.close
+
+    def recording_close(self: Store) -> None:
+        closed.append(self)
+        close(self)
+
+    def refuse(self: RayJudge) -> None:
+        raise EngineError("--gpu: the Ray cluster has no GPU")
+
+    monkeypatch.setattr(Store, "close", recording_close)
+    monkeypatch.setattr(RayJudge, "connect", refuse)
+    code, _, err = run(env, "scan", str(folder), "--engine", "ray", "--address", "auto")
+    assert code == 2, err
+    assert "the Ray cluster has no GPU" in err
+    assert closed, "the bank store was left open"
