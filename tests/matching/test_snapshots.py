@@ -18,7 +18,7 @@ from rempart.errors import IndexFileError
 from rempart.hashing import pack
 from rempart.matching.banks import BankMatcher, Banks, HashListFormat, read_records
 from rempart.matching.banks.snapshot import IndexSnapshots
-from rempart.matching.index import BUFFER_CAPACITY, read_meta
+from rempart.matching.index import BUFFER_CAPACITY, HashIndex, read_meta
 from rempart.runtime import Runtime
 from rempart.store import Store
 
@@ -331,3 +331,35 @@ def test_a_snapshot_holds_no_change_past_its_position(
     finally:
         restored.close()
         store.close()
+
+
+def test_a_snapshot_after_a_rebuild_holds_no_change_past_its_position(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild reads the log position, then the entries: on PostgreSQL (read committed) an
+    import committed in between is in the index but past the position. The snapshot written
+    at once after a rebuild must not hold it under that position (a database restored there
+    would be served an entry it does not have)."""
+    rng = np.random.default_rng(43)
+    fill(store, "victims", random_hex(rng, 50), threshold=31)
+    late = random_hex(rng, 1)
+    original = BankMatcher._load_banks
+    raced: list[bool] = []
+
+    def racing_load_banks(self: BankMatcher, connection: object) -> None:
+        if not raced:  # between the position read and the entries read
+            raced.append(True)
+            fill(store, "victims", late)
+        original(self, connection)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(BankMatcher, "_load_banks", racing_load_banks)
+    snapshots = IndexSnapshots(tmp_path / "data")
+    matcher = snapshots.load(store)
+    monkeypatch.setattr(BankMatcher, "_load_banks", original)
+    assert raced
+    assert snapshots.write(matcher)
+    path = snapshots.path()
+    position = read_meta(path)["seq"]
+    assert isinstance(position, int)
+    if position < seq_of(store):  # the late import is past the snapshot's position
+        assert not len(HashIndex.load(path).search(pack(late), 0)), "a change past its seq"

@@ -101,7 +101,12 @@ class IndexSnapshots:
             else:
                 _LOG.warning("index snapshot not used (%s): rebuilding from the database", exc)
             self._written = None
-            return BankMatcher(store, banks, refresh_interval=refresh_interval)
+            matcher = BankMatcher(store, banks, refresh_interval=refresh_interval)
+            # A rebuild reads the log position before the entries: on PostgreSQL (read
+            # committed) the index may hold changes past it, which the snapshot due now would
+            # claim as of that position. A refresh brings the position past all it holds.
+            matcher.refresh()
+            return matcher
         _LOG.info(
             "index loaded from its snapshot at change %d, replayed to %d, in %.1f s",
             self._written,
