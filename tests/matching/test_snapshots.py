@@ -363,3 +363,29 @@ def test_a_snapshot_after_a_rebuild_holds_no_change_past_its_position(
     assert isinstance(position, int)
     if position < seq_of(store):  # the late import is past the snapshot's position
         assert not len(HashIndex.load(path).search(pack(late), 0)), "a change past its seq"
+
+
+def test_an_entry_withdrawn_by_the_import_that_added_it_is_never_served(
+    store: Store, tmp_path: Path
+) -> None:
+    """An import that adds a hash and then withdraws it logs the withdrawal before the add:
+    a follower, and a server starting from a snapshot it wrote, must not serve the entry a
+    rebuild (rightly) leaves out."""
+    import json
+
+    from rempart.matching.banks import HashListFormat as Format
+
+    rng = np.random.default_rng(44)
+    fill(store, "victims", random_hex(rng, 20), threshold=31)
+    follower = BankMatcher(store, refresh_interval=None)
+    hashed = random_hex(rng, 1)[0]
+    lines = [{"hash": hashed}, {"hash": hashed, "withdrawn_at": "2026-01-01T00:00:00Z"}]
+    text = "".join(json.dumps(line) + "\n" for line in lines)
+    records = read_records(io.StringIO(text), Format.JSONL)
+    Banks(store).import_records("victims", records, origin="test", fmt=Format.JSONL)
+    follower.refresh()
+    assert BankMatcher(store, refresh_interval=None).match(pack([hashed])) == [[]]
+    assert follower.match(pack([hashed])) == [[]], "the follower serves a withdrawn entry"
+    assert IndexSnapshots(tmp_path / "data").write(follower)
+    resumed = IndexSnapshots(tmp_path / "data").open(store)
+    assert resumed.match(pack([hashed])) == [[]], "the snapshot serves a withdrawn entry"

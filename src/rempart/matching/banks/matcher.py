@@ -217,6 +217,7 @@ class BankMatcher:
                     bank_changes.c.bank_id,
                     bank_changes.c.entry_id,
                     bank_entries.c.hash,
+                    bank_entries.c.withdrawn_at,
                 )
                 .outerjoin(bank_entries, bank_entries.c.id == bank_changes.c.entry_id)
                 .where(bank_changes.c.seq > self._seq)
@@ -237,7 +238,15 @@ class BankMatcher:
         """Apply consecutive log entries: runs of adds in one batch, each removal at once."""
         adds: list[Any] = []
         for row in [*rows, None]:
-            if row is not None and row.op == "add" and row.bank_id in self._banks:
+            # An entry withdrawn since is not added (an import logs the adds of its entries
+            # after the withdrawals it makes, which may withdraw some of them); withdrawn is
+            # final: the entry is never active again.
+            if (
+                row is not None
+                and row.op == "add"
+                and row.bank_id in self._banks
+                and row.withdrawn_at is None
+            ):
                 adds.append(row)
                 continue
             if adds:
