@@ -331,3 +331,32 @@ def test_a_malformed_header_is_an_index_file_error(tmp_path: Path, damage: objec
         _rewrite_header(path, damage)
     with pytest.raises(IndexFileError):
         HashIndex.load(path)
+
+
+def test_a_merge_thread_that_cannot_start_leaves_nothing_waiting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where no thread can start (a process at its limit), the buffer stays searched, and
+    ``save``, ``capture`` and ``wait_merged`` do not wait for a merge that never runs."""
+    rng = np.random.default_rng(30)
+    db = random_hashes(rng, BUFFER_CAPACITY + 5)
+    ids = np.arange(len(db), dtype=np.int64)
+    index = HashIndex()
+    thread = threading.Thread
+
+    class NoThread(threading.Thread):
+        def start(self) -> None:
+            raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr("rempart.matching.index.threading.Thread", NoThread)
+    add_one_by_one(index, db, ids)
+    waiter = thread(target=index.wait_merged, daemon=True)
+    waiter.start()
+    waiter.join(5)
+    assert not waiter.is_alive(), "waits for a merge that never runs"
+    assert len(index) == len(db)
+    assert found(index, db[::50], 0) == brute_force(db, ids, db[::50], 0)
+    monkeypatch.undo()
+    index.add(random_hashes(rng, 1), np.array([10**6]))  # a thread starts: merged now
+    index.wait_merged()
+    assert len(index) == len(db) + 1

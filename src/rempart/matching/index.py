@@ -477,8 +477,16 @@ class HashIndex:
         self._merge()  # background merging off: this caller merges, as a build does
 
     def _start_merge(self) -> None:
+        """Start merging the frozen buffer on a thread (holds the lock); where no thread can
+        start, the frozen hashes go back to the buffer, searched, and the next add tries
+        again: a merge that never ran would leave ``_merging`` set, and ``save``, ``capture``
+        and ``wait_merged`` waiting for ever."""
         merge = functools.partial(self._merge, in_background=True)
-        threading.Thread(target=merge, name="index-merge", daemon=True).start()
+        try:
+            threading.Thread(target=merge, name="index-merge", daemon=True).start()
+        except RuntimeError:  # can't start new thread: out of threads or memory
+            _LOG.exception("starting the index merge failed")
+            self._unfreeze()
 
     def _add_and_merge(self, hashes: Words, ids: Ids) -> None:
         """Merge a large batch, with the buffer, before returning (after a running merge)."""
