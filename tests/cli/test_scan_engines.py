@@ -107,7 +107,7 @@ def test_a_damaged_shard_is_refused_naming_it(
     before = shard.read_bytes()
     code, _, err = run(env, *args, "--resume")
     assert code == 2
-    assert "part-00000.parquet: not a Parquet shard of a scan" in err
+    assert "part-00000.parquet:1: not a scan record" in err
     assert "Traceback" not in err
     assert shard.read_bytes() == before, "nothing changed"
 
@@ -233,3 +233,73 @@ def test_urls_are_the_schemes_pyarrow_reads() -> None:
     assert is_url("file:///tmp/a.jpg")
     assert not is_url("/tmp/a.jpg")
     assert not is_url("notes://a.jpg"), "a local folder named notes:"
+
+
+@pytest.mark.parametrize(
+    ("row", "metadata"),
+    [
+        ({"path": "a.jpg", "verdict": "{not json"}, None),
+        ({"path": "a.jpg", "verdict": "[1, 2]"}, None),
+        ({"path": "a.jpg", "error": "{}", "other": "5"}, None),
+        ({"path": "a.jpg", "error": "{}"}, b"{not json"),
+    ],
+)
+def test_a_hostile_shard_is_refused_with_a_clear_error(
+    tmp_path: Path, row: dict[str, Any], metadata: bytes | None
+) -> None:
+    """A shard that pyarrow reads but whose cells or metadata are not what Rempart writes is
+    a ``ScanOutputError`` (exit 2 on the command line), never a traceback."""
+    import pyarrow as pa
+
+    from rempart.errors import ScanOutputError
+    from rempart.scan.fingerprint import HEADER_KEY
+
+    out = tmp_path / "out"
+    out.mkdir()
+    table = pa.Table.from_pylist([row])
+    if metadata is not None:
+        table = table.replace_schema_metadata({HEADER_KEY.encode(): metadata})
+    pq.write_table(table, out / "part-00000.parquet")
+    with pytest.raises(ScanOutputError, match="cannot resume"):
+        read_previous_shards(out, load_policy("default").ref)
+
+
+def test_a_shard_name_without_a_number_does_not_stop_a_resume(tmp_path: Path) -> None:
+    policy = load_policy("default").ref
+    out = tmp_path / "out"
+    shards = ParquetShards(out, {"policy": policy.to_json()})
+    shards.add({"path": "a.jpg", "error": {"code": "truncated", "message": "cut"}})
+    shards.close()
+    shutil.copy(out / "part-00000.parquet", out / "part-copy.parquet")
+    previous = read_previous_shards(out, policy)
+    again = ParquetShards(out, {"policy": policy.to_json()}, previous)
+    assert again._next == 1
+
+
+def test_a_ray_cluster_refused_leaves_no_database_connection_open(
+    env: dict[str, str], folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--engine ray`` against a cluster that cannot run the scan exits 2 with the reason,
+    and closes the bank store it opened first (its connections, a PostgreSQL server's)."""
+    pytest.importorskip("ray", reason="ray is not installed")
+    from rempart.errors import EngineError
+    from rempart.scan.ray_engine import RayJudge
+    from rempart.store import Store
+
+    Store.open(f"sqlite:///{Path(env['REMPART_DATA_DIR']) / 'rempart.db'}").close()
+    closed: list[Store] = []
+    close = Store.close
+
+    def recording_close(self: Store) -> None:
+        closed.append(self)
+        close(self)
+
+    def refuse(self: RayJudge) -> None:
+        raise EngineError("--gpu: the Ray cluster has no GPU")
+
+    monkeypatch.setattr(Store, "close", recording_close)
+    monkeypatch.setattr(RayJudge, "connect", refuse)
+    code, _, err = run(env, "scan", str(folder), "--engine", "ray", "--address", "auto")
+    assert code == 2, err
+    assert "the Ray cluster has no GPU" in err
+    assert closed, "the bank store was left open"

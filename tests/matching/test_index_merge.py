@@ -7,6 +7,7 @@ import json
 import logging
 import random
 import threading
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -268,3 +269,94 @@ def test_the_merge_inserts_postings_as_numpy_does() -> None:
             _inserted(array, positions.astype(np.int64), values),
             np.insert(array, positions, values),
         )
+
+
+def _rewrite_header(path: Path, change: object) -> None:
+    data = bytearray(path.read_bytes())
+    length = int.from_bytes(data[8:16], "little")
+    header = json.loads(data[16 : 16 + length])
+    text = change(header) if callable(change) else None
+    raw = (text if isinstance(text, str) else json.dumps(header)).encode()
+    data[8:16] = len(raw).to_bytes(8, "little")
+    data[16 : 16 + len(raw)] = raw
+    path.write_bytes(bytes(data))
+
+
+def _set(*keys: str, value: object) -> object:
+    def change(header: dict[str, object]) -> None:
+        target: object = header
+        for key in keys[:-1]:
+            target = target[key]  # type: ignore[index]
+        target[keys[-1]] = value  # type: ignore[index]
+
+    return change
+
+
+def _duplicate_pending_id(path: Path) -> None:
+    """A pending id equal to a table's, with its checksum made to fit."""
+    data = bytearray(path.read_bytes())
+    length = int.from_bytes(data[8:16], "little")
+    header = json.loads(data[16 : 16 + length])
+    pending = header["arrays"]["pending_ids"]
+    offset = pending["offset"]
+    data[offset : offset + 8] = (0).to_bytes(8, "little")  # id 0 is in the tables
+    count = pending["shape"][0]
+    pending["crc32"] = zlib.crc32(bytes(data[offset : offset + 8 * count]))
+    path.write_bytes(bytes(data))
+    _rewrite_header(path, lambda h: json.dumps({**h, "arrays": header["arrays"]}))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        _set("arrays", "hashes", "offset", value=float("inf")),
+        _set("arrays", "ids", "crc32", value=float("inf")),
+        _set("widths", value=[float("inf")]),
+        lambda header: "[" * 5000,
+        "duplicate pending id",
+    ],
+    ids=["offset", "crc32", "widths", "nested", "pending"],
+)
+def test_a_malformed_header_is_an_index_file_error(tmp_path: Path, damage: object) -> None:
+    """Whatever the header holds, loading raises ``IndexFileError`` (which a snapshot's
+    reader handles by rebuilding), never another exception that stops a server's start."""
+    rng = np.random.default_rng(29)
+    path = tmp_path / "bank.idx"
+    index = HashIndex.build(random_hashes(rng, BUFFER_CAPACITY), np.arange(BUFFER_CAPACITY))
+    index.add(random_hashes(rng, 9), np.arange(9) + 10**6)
+    index.save(path)
+    if damage == "duplicate pending id":
+        _duplicate_pending_id(path)
+    else:
+        _rewrite_header(path, damage)
+    with pytest.raises(IndexFileError):
+        HashIndex.load(path)
+
+
+def test_a_merge_thread_that_cannot_start_leaves_nothing_waiting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where no thread can start (a process at its limit), the buffer stays searched, and
+    ``save``, ``capture`` and ``wait_merged`` do not wait for a merge that never runs."""
+    rng = np.random.default_rng(30)
+    db = random_hashes(rng, BUFFER_CAPACITY + 5)
+    ids = np.arange(len(db), dtype=np.int64)
+    index = HashIndex()
+    thread = threading.Thread
+
+    class NoThread(threading.Thread):
+        def start(self) -> None:
+            raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr("rempart.matching.index.threading.Thread", NoThread)
+    add_one_by_one(index, db, ids)
+    waiter = thread(target=index.wait_merged, daemon=True)
+    waiter.start()
+    waiter.join(5)
+    assert not waiter.is_alive(), "waits for a merge that never runs"
+    assert len(index) == len(db)
+    assert found(index, db[::50], 0) == brute_force(db, ids, db[::50], 0)
+    monkeypatch.undo()
+    index.add(random_hashes(rng, 1), np.array([10**6]))  # a thread starts: merged now
+    index.wait_merged()
+    assert len(index) == len(db) + 1

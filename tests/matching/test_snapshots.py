@@ -18,7 +18,7 @@ from rempart.errors import IndexFileError
 from rempart.hashing import pack
 from rempart.matching.banks import BankMatcher, Banks, HashListFormat, read_records
 from rempart.matching.banks.snapshot import IndexSnapshots
-from rempart.matching.index import BUFFER_CAPACITY, read_meta
+from rempart.matching.index import BUFFER_CAPACITY, HashIndex, read_meta
 from rempart.runtime import Runtime
 from rempart.store import Store
 
@@ -268,3 +268,124 @@ def test_a_runtime_with_snapshots_off_writes_none(tmp_path: Path) -> None:
     finally:
         runtime.close()  # the loader has ended: it keeps no snapshot
     assert not (tmp_path / "index").exists()
+
+
+def test_a_snapshot_folder_that_cannot_be_looked_in_is_rebuilt_from_the_database(
+    banked: tuple[Store, list[str]], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``<data dir>/index`` a file (or a folder without permission): the index is built from
+    the database, as for any snapshot that cannot be used; the server would otherwise retry
+    the same snapshot for ever and never become ready."""
+    store, hashes = banked
+    (tmp_path / "index").write_text("not a folder")
+    with caplog.at_level(logging.WARNING, logger="rempart.matching.banks.snapshot"):
+        matcher = IndexSnapshots(tmp_path).load(store)
+    assert "index snapshot not used" in caplog.text
+    queries = queries_for(hashes)
+    assert matches(matcher, queries) == matches(BankMatcher(store, refresh_interval=None), queries)
+
+
+def test_a_snapshot_holds_no_change_past_its_position(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refresh on the follower thread while the snapshot is written must not put a change
+    past the snapshot's position into it: a database restored to that position (whose log
+    entry there is the same) would then be served an entry it does not have."""
+    import sqlite3
+    import threading
+
+    from rempart.matching.banks import snapshot as snapshot_module
+
+    rng = np.random.default_rng(41)
+    store = Store.open(f"sqlite:///{tmp_path / 'live.db'}")
+    fill(store, "victims", random_hex(rng, 50), threshold=31)
+    matcher = BankMatcher(store, refresh_interval=None)
+    with (
+        sqlite3.connect(tmp_path / "live.db") as live,
+        sqlite3.connect(tmp_path / "backup.db") as backup,
+    ):
+        live.backup(backup)  # the database as it stands at the matcher's position
+    late = random_hex(rng, 1)
+
+    original = snapshot_module._log_entry
+    raced: list[bool] = []
+
+    def racing_log_entry(connection, seq):  # type: ignore[no-untyped-def]
+        if not raced:  # the follower thread applies a new change meanwhile
+            raced.append(True)
+            fill(store, "victims", late)
+            follower = threading.Thread(target=matcher.refresh)
+            follower.start()
+            follower.join(WAIT_S)
+        return original(connection, seq)
+
+    monkeypatch.setattr(snapshot_module, "_log_entry", racing_log_entry)
+    assert IndexSnapshots(tmp_path / "data").write(matcher)
+    monkeypatch.setattr(snapshot_module, "_log_entry", original)
+    assert matcher.match(pack(late)) != [[]], "the live matcher has the late entry"
+
+    restored = Store.open(f"sqlite:///{tmp_path / 'backup.db'}")
+    try:
+        resumed = IndexSnapshots(tmp_path / "data").load(restored)
+        assert resumed.match(pack(late)) == [[]], "an entry the database does not have"
+    finally:
+        restored.close()
+        store.close()
+
+
+def test_a_snapshot_after_a_rebuild_holds_no_change_past_its_position(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild reads the log position, then the entries: on PostgreSQL (read committed) an
+    import committed in between is in the index but past the position. The snapshot written
+    at once after a rebuild must not hold it under that position (a database restored there
+    would be served an entry it does not have)."""
+    rng = np.random.default_rng(43)
+    fill(store, "victims", random_hex(rng, 50), threshold=31)
+    late = random_hex(rng, 1)
+    original = BankMatcher._load_banks
+    raced: list[bool] = []
+
+    def racing_load_banks(self: BankMatcher, connection: object) -> None:
+        if not raced:  # between the position read and the entries read
+            raced.append(True)
+            fill(store, "victims", late)
+        original(self, connection)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(BankMatcher, "_load_banks", racing_load_banks)
+    snapshots = IndexSnapshots(tmp_path / "data")
+    matcher = snapshots.load(store)
+    monkeypatch.setattr(BankMatcher, "_load_banks", original)
+    assert raced
+    assert snapshots.write(matcher)
+    path = snapshots.path()
+    position = read_meta(path)["seq"]
+    assert isinstance(position, int)
+    if position < seq_of(store):  # the late import is past the snapshot's position
+        assert not len(HashIndex.load(path).search(pack(late), 0)), "a change past its seq"
+
+
+def test_an_entry_withdrawn_by_the_import_that_added_it_is_never_served(
+    store: Store, tmp_path: Path
+) -> None:
+    """An import that adds a hash and then withdraws it logs the withdrawal before the add:
+    a follower, and a server starting from a snapshot it wrote, must not serve the entry a
+    rebuild (rightly) leaves out."""
+    import json
+
+    from rempart.matching.banks import HashListFormat as Format
+
+    rng = np.random.default_rng(44)
+    fill(store, "victims", random_hex(rng, 20), threshold=31)
+    follower = BankMatcher(store, refresh_interval=None)
+    hashed = random_hex(rng, 1)[0]
+    lines = [{"hash": hashed}, {"hash": hashed, "withdrawn_at": "2026-01-01T00:00:00Z"}]
+    text = "".join(json.dumps(line) + "\n" for line in lines)
+    records = read_records(io.StringIO(text), Format.JSONL)
+    Banks(store).import_records("victims", records, origin="test", fmt=Format.JSONL)
+    follower.refresh()
+    assert BankMatcher(store, refresh_interval=None).match(pack([hashed])) == [[]]
+    assert follower.match(pack([hashed])) == [[]], "the follower serves a withdrawn entry"
+    assert IndexSnapshots(tmp_path / "data").write(follower)
+    resumed = IndexSnapshots(tmp_path / "data").open(store)
+    assert resumed.match(pack([hashed])) == [[]], "the snapshot serves a withdrawn entry"

@@ -190,57 +190,58 @@ def scan_command(
     # A copy of a reported image found here shows on its case.
     watch = Watch(matcher.store) if matcher is not None else None
 
-    def watched(result: ScanResult) -> None:
-        if watch is not None:
-            watch.observe(bank_matches(result.signals), key_id=None)
-
-    scanner = Scanner.from_registry(
-        detectors,
-        policy,
-        names=names,
-        matcher=matcher,
-        thumbnails=report is not None,
-        limits=settings.media,
-    )
     ray = None
-    if engine is Engine.RAY:
-        if STDIN in files:
-            raise EngineError(
-                "--engine ray reads each file from its path on the cluster's nodes; - "
-                "(standard input) is not one"
-            )
-        ray = RayJudge(
-            ScannerRecipe.of(
-                os.environ,
-                settings.database_url,
-                policy,
-                names,
-                with_banks=matcher is not None,
-                banks=bank_names or None,
-                thumbnails=report is not None,
-                batch_size=settings.ray_batch_size,
-            ),
-            address=address or settings.ray_address or None,
-            actors=actors or settings.ray_actors,
-            gpu=gpu,
+    try:  # the bank store and the cluster are closed whatever fails from here
+
+        def watched(result: ScanResult) -> None:
+            if watch is not None:
+                watch.observe(bank_matches(result.signals), key_id=None)
+
+        scanner = Scanner.from_registry(
+            detectors,
+            policy,
+            names=names,
+            matcher=matcher,
+            thumbnails=report is not None,
+            limits=settings.media,
         )
-        ray.connect()  # refuses a cluster that cannot run what is asked, before any work
-    job = ScanJob(
-        ray if ray is not None else scanner,
-        files,
-        out=out,
-        resume=resume,
-        sample_size=sample_size,
-        seed=seed,
-        report=report,
-        jobs=jobs or default_jobs(),
-        banks=bank_names or None,
-        on_result=watched,
-        # The local engine's fingerprint: a scan may be resumed on either engine.
-        fingerprint=run_fingerprint(scanner, bank_names or None) if ray is not None else None,
-        out_format=out_format.value,
-    )
-    try:
+        if engine is Engine.RAY:
+            if STDIN in files:
+                raise EngineError(
+                    "--engine ray reads each file from its path on the cluster's nodes; - "
+                    "(standard input) is not one"
+                )
+            ray = RayJudge(
+                ScannerRecipe.of(
+                    os.environ,
+                    settings.database_url,
+                    policy,
+                    names,
+                    with_banks=matcher is not None,
+                    banks=bank_names or None,
+                    thumbnails=report is not None,
+                    batch_size=settings.ray_batch_size,
+                ),
+                address=address or settings.ray_address or None,
+                actors=actors or settings.ray_actors,
+                gpu=gpu,
+            )
+            ray.connect()  # refuses a cluster that cannot run what is asked, before any work
+        job = ScanJob(
+            ray if ray is not None else scanner,
+            files,
+            out=out,
+            resume=resume,
+            sample_size=sample_size,
+            seed=seed,
+            report=report,
+            jobs=jobs or default_jobs(),
+            banks=bank_names or None,
+            on_result=watched,
+            # The local engine's fingerprint: a scan may be resumed on either engine.
+            fingerprint=run_fingerprint(scanner, bank_names or None) if ray is not None else None,
+            out_format=out_format.value,
+        )
         outcome = job.run(sys.stdout, progress=lambda total: progress("Scanning", total=total))
     finally:  # what was seen before Ctrl-C too: a resumed run does not judge it again
         if watch is not None:

@@ -477,8 +477,16 @@ class HashIndex:
         self._merge()  # background merging off: this caller merges, as a build does
 
     def _start_merge(self) -> None:
+        """Start merging the frozen buffer on a thread (holds the lock); where no thread can
+        start, the frozen hashes go back to the buffer, searched, and the next add tries
+        again: a merge that never ran would leave ``_merging`` set, and ``save``, ``capture``
+        and ``wait_merged`` waiting for ever."""
         merge = functools.partial(self._merge, in_background=True)
-        threading.Thread(target=merge, name="index-merge", daemon=True).start()
+        try:
+            threading.Thread(target=merge, name="index-merge", daemon=True).start()
+        except RuntimeError:  # can't start new thread: out of threads or memory
+            _LOG.exception("starting the index merge failed")
+            self._unfreeze()
 
     def _add_and_merge(self, hashes: Words, ids: Ids) -> None:
         """Merge a large batch, with the buffer, before returning (after a running merge)."""
@@ -659,6 +667,12 @@ class HashIndex:
         in its header for ``read_meta``; written to a temporary file (mode 0600) and renamed,
         so that a reader never sees part of one. Waits for a running merge, then writes one
         consistent state: the tables, and the buffer as it stood, without merging it."""
+        self.capture().save(path, meta)
+
+    def capture(self) -> SavedState:
+        """The index as it stands now, which ``SavedState.save`` writes later (the slow part):
+        for a caller that must know what the file holds, such as a snapshot's log position,
+        and so captures while nothing changes the index. Waits for a running merge."""
         with self._lock:
             while self._merging:
                 self._merge_done.wait()
@@ -667,17 +681,7 @@ class HashIndex:
             n = self._buffered
             keep = self._buffer_alive[:n]
             pending_hashes, pending_ids = self._buffer_hashes[:n][keep], self._buffer_ids[:n][keep]
-        arrays = {
-            "hashes": tables.hashes,
-            "ids": tables.ids,
-            "alive": alive,
-            "offsets": tables.offsets,
-            "postings": tables.postings,
-            "pending_hashes": pending_hashes,
-            "pending_ids": pending_ids,
-        }
-        header: dict[str, object] = {"widths": list(tables.layout.widths), "meta": dict(meta or {})}
-        _write_arrays(Path(path), header, arrays)
+        return SavedState(tables, alive, pending_hashes, pending_ids)
 
     @classmethod
     def load(
@@ -693,7 +697,7 @@ class HashIndex:
             if not isinstance(widths, list):
                 raise TypeError("no list of widths")
             layout = Layout(tuple(int(w) for w in widths))
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise IndexFileError(f"{path}: invalid chunk layout ({exc})") from None
         table_starts = _table_starts(layout)
         count = len(arrays["hashes"])
@@ -727,8 +731,37 @@ class HashIndex:
         index.meta = meta if isinstance(meta, dict) else {}
         index._publish()
         if pending:
-            index.add(np.array(arrays["pending_hashes"]), np.array(arrays["pending_ids"]))
+            try:
+                index.add(np.array(arrays["pending_hashes"]), np.array(arrays["pending_ids"]))
+            except ValueError as exc:  # ids repeated: not a file that save wrote
+                raise IndexFileError(f"{path}: corrupt buffer ({exc})") from None
         return index
+
+
+@dataclass(frozen=True, slots=True)
+class SavedState:
+    """What ``HashIndex.capture`` took: the tables, their liveness then, and the buffer's live
+    hashes; ``save`` writes them as ``HashIndex.save`` does."""
+
+    tables: _Tables
+    alive: npt.NDArray[np.bool_]
+    pending_hashes: Words
+    pending_ids: Ids
+
+    def save(self, path: str | os.PathLike[str], meta: Mapping[str, object] | None = None) -> None:
+        """Write this state to ``path`` (see ``HashIndex.save``)."""
+        tables = self.tables
+        arrays = {
+            "hashes": tables.hashes,
+            "ids": tables.ids,
+            "alive": self.alive,
+            "offsets": tables.offsets,
+            "postings": tables.postings,
+            "pending_hashes": self.pending_hashes,
+            "pending_ids": self.pending_ids,
+        }
+        header: dict[str, object] = {"widths": list(tables.layout.widths), "meta": dict(meta or {})}
+        _write_arrays(Path(path), header, arrays)
 
 
 def read_meta(path: str | os.PathLike[str]) -> dict[str, object]:
@@ -887,7 +920,7 @@ def _header_of(path: Path, file: BinaryIO) -> tuple[dict[str, object], int]:
             raise IndexFileError(f"{path}: not a Rempart index file")
         length = int.from_bytes(start[len(_MAGIC) :], "little")
         header = json.loads(file.read(min(length, _MAX_HEADER)))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise IndexFileError(f"{path}: corrupt header") from None
     if not isinstance(header, dict) or header.get("version") not in (1, _FORMAT_VERSION):
         raise IndexFileError(f"{path}: unsupported index version")
@@ -916,7 +949,7 @@ def _map_arrays(
         try:
             entry = header["arrays"][name]  # type: ignore[index]
             offset, shape = int(entry["offset"]), tuple(int(n) for n in entry["shape"])
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             raise IndexFileError(f"{path}: header does not describe {name}") from None
         nbytes = math.prod(shape) * np.dtype(dtype).itemsize
         if offset < 0 or any(n < 0 for n in shape) or offset + nbytes > size:
@@ -938,7 +971,7 @@ def _verify_checksums(path: Path, header: dict[str, object], arrays: dict[str, n
     for name, array in arrays.items():
         try:
             expected = int(entries[name]["crc32"])  # type: ignore[index]
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             raise IndexFileError(f"{path}: header has no checksum for {name}") from None
         if zlib.crc32(np.ascontiguousarray(array).data) != expected:
             raise IndexFileError(f"{path}: checksum mismatch in {name} (the file is corrupt)")

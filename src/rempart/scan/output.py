@@ -203,6 +203,8 @@ def _check_record(path: Path, number: int, record: dict[str, Any]) -> None:
         raise ScanOutputError(f"{path}:{number}: not a scan record (no 'path'); cannot resume")
     if "verdict" not in record and "error" not in record:
         raise ScanOutputError(f"{path}:{number}: neither a verdict nor an error; cannot resume")
+    if not isinstance(record.get("verdict", {}), dict):
+        raise ScanOutputError(f"{path}:{number}: a verdict that is not an object; cannot resume")
 
 
 def _check_fingerprint(
@@ -329,21 +331,27 @@ def read_previous_shards(
     for shard in sorted(folder.glob(_SHARD_GLOB)):
         try:
             table = pq.read_table(shard)
-            metadata = table.schema.metadata or {}
-            header = (
-                {HEADER_KEY: json.loads(metadata[_META_KEY])} if _META_KEY in metadata else None
-            )
-            records = [record_of(row) for row in table.to_pylist()]
-        except (OSError, pa.ArrowException, ValueError, TypeError, AttributeError) as exc:
-            # ValueError: JSON or UTF-8 that is not (a damaged shard), as pyarrow reads it.
-            raise ScanOutputError(
-                f"{shard}: not a Parquet shard of a scan ({exc.__class__.__name__}: {exc}); "
-                "cannot resume"
-            ) from None
-        if header is not None:
+            rows = table.to_pylist()
+        except (OSError, pa.ArrowException, UnicodeDecodeError) as exc:
+            # UnicodeDecodeError: a column name that is not UTF-8, as pyarrow decodes it.
+            raise ScanOutputError(f"{shard}: not a Parquet shard ({exc}); cannot resume") from exc
+        metadata = table.schema.metadata or {}
+        if _META_KEY in metadata:
+            try:
+                header = {HEADER_KEY: json.loads(metadata[_META_KEY])}
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+                raise ScanOutputError(
+                    f"{shard}: its fingerprint is not JSON ({exc}); cannot resume"
+                ) from exc
             earlier = _check_fingerprint(shard, header, fingerprint)
             previous.fingerprint = previous.fingerprint or earlier
-        for number, record in enumerate(records, start=1):
+        for number, row in enumerate(rows, start=1):
+            try:
+                record = record_of(row)
+            except (TypeError, ValueError, RecursionError) as exc:
+                raise ScanOutputError(
+                    f"{shard}:{number}: not a scan record ({exc}); cannot resume"
+                ) from exc
             _check_record(shard, number, record)
             _check_policy(shard, number, record, policy)
             previous.records[record_key(shard, number, record)] = record
@@ -386,7 +394,8 @@ def _schema(pa: Any) -> Any:
 
 
 def _next_shard(folder: Path) -> int:
-    numbers = [int(shard.stem.removeprefix("part-")) for shard in folder.glob(_SHARD_GLOB)]
+    stems = [shard.stem.removeprefix("part-") for shard in folder.glob(_SHARD_GLOB)]
+    numbers = [int(stem) for stem in stems if stem.isascii() and stem.isdigit()]
     return max(numbers, default=-1) + 1
 
 

@@ -29,7 +29,7 @@ from rempart.hashing.files import FileHashes
 from rempart.hashing.hash256 import pack
 from rempart.hashing.pdq import DIHEDRAL_NAMES, MIN_QUALITY
 from rempart.matching.formats import BankCategory, stored_category
-from rempart.matching.index import HashIndex, Matches, Words
+from rempart.matching.index import HashIndex, Matches, SavedState, Words
 from rempart.store import Store
 from rempart.store.schema import bank_changes, bank_entries, banks
 
@@ -147,6 +147,12 @@ class BankMatcher:
         """The last change-log entry applied."""
         return self._seq
 
+    def capture(self) -> tuple[int, SavedState]:
+        """The last change-log entry applied and the index as it holds exactly the changes up
+        to it (no refresh runs between the two), for a snapshot to write."""
+        with self._lock:
+            return self._seq, self._index.capture()
+
     @property
     def index(self) -> HashIndex:
         """The index searched: the watched banks' active entries, of every state."""
@@ -211,6 +217,7 @@ class BankMatcher:
                     bank_changes.c.bank_id,
                     bank_changes.c.entry_id,
                     bank_entries.c.hash,
+                    bank_entries.c.withdrawn_at,
                 )
                 .outerjoin(bank_entries, bank_entries.c.id == bank_changes.c.entry_id)
                 .where(bank_changes.c.seq > self._seq)
@@ -231,7 +238,15 @@ class BankMatcher:
         """Apply consecutive log entries: runs of adds in one batch, each removal at once."""
         adds: list[Any] = []
         for row in [*rows, None]:
-            if row is not None and row.op == "add" and row.bank_id in self._banks:
+            # An entry withdrawn since is not added (an import logs the adds of its entries
+            # after the withdrawals it makes, which may withdraw some of them); withdrawn is
+            # final: the entry is never active again.
+            if (
+                row is not None
+                and row.op == "add"
+                and row.bank_id in self._banks
+                and row.withdrawn_at is None
+            ):
                 adds.append(row)
                 continue
             if adds:

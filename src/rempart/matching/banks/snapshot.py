@@ -95,13 +95,18 @@ class IndexSnapshots:
         started = time.monotonic()
         try:
             matcher = self.open(store, banks, refresh_interval=refresh_interval)
-        except IndexFileError as exc:
-            if self._seen is None:
+        except (IndexFileError, OSError) as exc:  # OSError: the folder cannot be looked in
+            if self._seen is None and isinstance(exc, IndexFileError):
                 _LOG.info("no index snapshot yet: building the index from the database")
             else:
                 _LOG.warning("index snapshot not used (%s): rebuilding from the database", exc)
             self._written = None
-            return BankMatcher(store, banks, refresh_interval=refresh_interval)
+            matcher = BankMatcher(store, banks, refresh_interval=refresh_interval)
+            # A rebuild reads the log position before the entries: on PostgreSQL (read
+            # committed) the index may hold changes past it, which the snapshot due now would
+            # claim as of that position. A refresh brings the position past all it holds.
+            matcher.refresh()
+            return matcher
         _LOG.info(
             "index loaded from its snapshot at change %d, replayed to %d, in %.1f s",
             self._written,
@@ -141,7 +146,9 @@ class IndexSnapshots:
             path = self.path(matcher.watched)
             if self._adopt(matcher, path):
                 return False
-            seq = matcher.seq  # read before the index: it holds at least the changes to seq
+            # The index holds the changes up to seq and none after: one more, lost from a
+            # database restored to seq, would be served by the snapshot as if it were there.
+            seq, state = matcher.capture()
             with matcher.store.read() as connection:
                 entry = _log_entry(connection, seq)
             if seq and entry is None:
@@ -153,7 +160,7 @@ class IndexSnapshots:
                 "banks": None if matcher.watched is None else list(matcher.watched),
                 "entry": entry,
             }
-            matcher.index.save(path, meta)
+            state.save(path, meta)
             self._written, self._seen = seq, _identity(path)
             return True
         finally:
