@@ -303,3 +303,14 @@ def test_a_ray_cluster_refused_leaves_no_database_connection_open(
     assert code == 2, err
     assert "the Ray cluster has no GPU" in err
     assert closed, "the bank store was left open"
+
+
+def test_a_recipe_shows_no_setting_in_its_repr() -> None:
+    ray_engine = pytest.importorskip("rempart.scan.ray_engine")
+    recipe = ray_engine.ScannerRecipe(
+        {"REMPART_DATABASE_URL": "postgresql+psycopg://rempart:s3cret@db/rempart"},
+        load_policy("default"),
+        ("bank",),
+    )
+    assert "s3cret" not in repr(recipe)
+    assert "s3cret" not in repr(ray_engine.RayJudge(recipe))

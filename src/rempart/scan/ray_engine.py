@@ -89,9 +89,10 @@ class ScannerRecipe:
     """What builds, in an actor, the scanner the local engine would build: the ``REMPART_*``
     settings of the driver (its database URL made absolute, so that every node reads the same
     banks), the policy, the detectors by name, the banks (``with_banks``: matched at all;
-    ``banks``: which, None for every one) and whether flagged images get a thumbnail."""
+    ``banks``: which, None for every one) and whether flagged images get a thumbnail. The
+    settings stay out of its ``repr``: the database URL may hold a password."""
 
-    environ: Mapping[str, str]
+    environ: Mapping[str, str] = field(repr=False)
     policy: Policy
     detectors: Sequence[str]
     with_banks: bool = False
