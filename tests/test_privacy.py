@@ -153,16 +153,18 @@ def test_a_server_started_used_and_stopped_leaves_nothing_outside_its_data(
     assert created.returncode == 0, created.stderr.decode()
     key = created.stdout.decode().split()[0]
     port = free_port()
-    process = subprocess.Popen(
-        [*REMPART, "serve", "--port", str(port), "--workers", "2"],
-        env=sandbox.env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    log = sandbox.root / "server.log"  # written by this process's file, not by the server
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [*REMPART, "serve", "--port", str(port), "--workers", "2"],
+            env=sandbox.env,
+            stdout=subprocess.DEVNULL,
+            stderr=output,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(url, process)
+        _wait_ready(url, process, log)
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as client:
             photo = (images / "coffee.jpg").read_bytes()
             headers = {"Content-Type": "image/jpeg"}
@@ -179,10 +181,12 @@ def test_a_server_started_used_and_stopped_leaves_nothing_outside_its_data(
     assert sandbox.trespasses() == []
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        assert process.poll() is None, "the server exited"
+        if process.poll() is not None:
+            tail = log.read_text(errors="replace")[-3000:]
+            raise AssertionError(f"the server exited ({process.returncode}):\n{tail}")
         try:
             if httpx.get(url + "/readyz", timeout=2).status_code == 200:
                 return
