@@ -34,6 +34,7 @@ MODULES = [
     "rempart.persons.match",
     "rempart.gallery",
     "rempart.types",
+    "rempart.files",
     "rempart.runtime",
     "rempart.gate",
     "rempart.gate.request",

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Final
 from sqlalchemy import Connection, Table, select, update
 
 from rempart.errors import DeskKeyError
+from rempart.files import sync_folder
 from rempart.store import Store
 from rempart.store.schema import desk_cases, desk_evidence
 
@@ -359,13 +360,4 @@ def _write(path: Path, keys: DeskKeys, *, exclusive: bool = False) -> None:
         with contextlib.suppress(OSError):
             os.unlink(target)
         raise
-    _sync_folder(path.parent)
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make a file's creation or renaming in ``folder`` durable."""
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    sync_folder(path.parent)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any, Final, TypeVar
 
 from rempart.errors import ScanOutputError
+from rempart.files import sync_folder
 from rempart.policy import PolicyRef
 from rempart.scan.fingerprint import HEADER_KEY, fingerprint_differences
 from rempart.walk import json_line, path_key
@@ -311,7 +312,7 @@ class ParquetShards:
         with partial.open("rb") as written:
             os.fsync(written.fileno())
         os.replace(partial, name)
-        _sync_folder(self.folder)
+        sync_folder(self.folder)
         self._next += 1
         self._pending = []
 
@@ -397,12 +398,3 @@ def _next_shard(folder: Path) -> int:
     stems = [shard.stem.removeprefix("part-") for shard in folder.glob(_SHARD_GLOB)]
     numbers = [int(stem) for stem in stems if stem.isascii() and stem.isdigit()]
     return max(numbers, default=-1) + 1
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make a rename in ``folder`` durable."""
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
