@@ -3,10 +3,12 @@ from an index snapshot against a rebuild, add latency through merges, and how fa
 reaches three servers on one PostgreSQL; what PostgreSQL stores a hash in, and how fast it
 imports them.
 
-Each part lives in its own module (``scale_ray``, ``scale_index``, ``scale_fleet``, ``scale_postgres``), runnable
-alone; this script runs them in turn and prints their rows in one table.
+Each part lives in its own module (``scale_ray``, ``scale_index``, ``scale_fleet``,
+``scale_postgres``), runnable alone; this script runs them in turn and prints their rows in one
+table.
 
-Run: ``make bench`` (or ``python benchmarks/scale_bench.py [--quick] [--only ray index fleet postgres]``).
+Run: ``make bench`` (or ``python benchmarks/scale_bench.py [--quick]
+[--only ray index fleet postgres]``).
 """
 
 from __future__ import annotations
