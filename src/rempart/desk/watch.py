@@ -34,12 +34,12 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Final, TypeAlias
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from rempart.desk.clock import Clock, SystemClock
 from rempart.desk.model import DESK_SOURCE, SYSTEM, event_row
 from rempart.desk.states import CaseState, ItemState
-from rempart.matching.banks import BankMatch
+from rempart.matching.banks import BankMatch, last_change
 from rempart.store import Store, batches
 from rempart.store.schema import (
     bank_changes,
@@ -107,7 +107,7 @@ class Watch:
     def _load(self) -> None:
         with self.store.read() as connection:
             # The log position first: a change made while loading is applied again, harmlessly.
-            self._seq = connection.execute(select(func.max(bank_changes.c.seq))).scalar() or 0
+            self._seq = last_change(connection)
             ids = connection.execute(
                 select(bank_entries.c.id)
                 .join(banks, banks.c.id == bank_entries.c.bank_id)
@@ -119,7 +119,7 @@ class Watch:
         """Apply the changes to desk banks logged since the last refresh; returns how many.
         Costs one indexed read when nothing changed."""
         with self._refreshing, self.store.read() as connection:
-            last = connection.execute(select(func.max(bank_changes.c.seq))).scalar() or 0
+            last = last_change(connection)
             if last == self._seq:
                 return 0
             rows = connection.execute(

@@ -1,7 +1,14 @@
 """Hash banks: lists of PDQ hashes with provenance, their file formats, and matching."""
 
 from rempart.errors import BankError, BankExistsError, ImportLineError, UnknownBankError
-from rempart.matching.banks.bank import Bank, Banks, BankStats, ImportReport, WithdrawReport
+from rempart.matching.banks.bank import (
+    Bank,
+    Banks,
+    BankStats,
+    ImportReport,
+    WithdrawReport,
+    last_change,
+)
 from rempart.matching.banks.formats import (
     EXPORT_FORMATS,
     HashListFormat,
@@ -32,6 +39,7 @@ __all__ = [
     "UnknownBankError",
     "WithdrawReport",
     "guess_format",
+    "last_change",
     "match_images",
     "read_records",
     "sniff_format",

@@ -48,6 +48,7 @@ __all__ = [
     "Banks",
     "ImportReport",
     "WithdrawReport",
+    "last_change",
 ]
 
 NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -481,8 +482,13 @@ class Banks:
         """The newest entry of the bank change log (0 before any): what a matcher compares
         with ``BankMatcher.seq`` to know how far behind it is. One look-up of the log's key."""
         with self.store.read() as connection:
-            newest = connection.scalar(select(func.max(bank_changes.c.seq)))
-        return int(newest or 0)
+            return last_change(connection)
+
+
+def last_change(connection: Connection) -> int:
+    """The newest entry of the bank change log as ``connection`` sees it (0 before any): where
+    a follower of the log starts, or what it compares its position with."""
+    return int(connection.scalar(select(func.max(bank_changes.c.seq))) or 0)
 
 
 def _export_row(row: Any) -> ExportRow:

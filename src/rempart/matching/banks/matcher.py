@@ -22,12 +22,13 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from rempart.errors import UnknownBankError
 from rempart.hashing.files import FileHashes
 from rempart.hashing.hash256 import pack
 from rempart.hashing.pdq import DIHEDRAL_NAMES, MIN_QUALITY
+from rempart.matching.banks.bank import last_change
 from rempart.matching.formats import BankCategory, stored_category
 from rempart.matching.index import HashIndex, Matches, SavedState, Words
 from rempart.store import Store
@@ -170,7 +171,7 @@ class BankMatcher:
         with self.store.read() as connection:
             # Read the log position first: a change made while loading is applied again by
             # the next refresh, and applying a change twice is harmless.
-            self._seq = connection.execute(select(func.max(bank_changes.c.seq))).scalar() or 0
+            self._seq = last_change(connection)
             self._load_banks(connection)
             watched = list(self._banks)
             query = (

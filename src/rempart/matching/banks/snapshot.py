@@ -28,9 +28,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from rempart.errors import IndexFileError
+from rempart.matching.banks.bank import last_change
 from rempart.matching.banks.matcher import BankMatcher
 from rempart.matching.index import HashIndex, read_meta
 from rempart.store import Store
@@ -198,7 +199,7 @@ class IndexSnapshots:
             entry = _log_entry(connection, seq)
             if (seq == 0 or entry is not None) and entry == meta.get("entry"):
                 return seq
-            last = connection.execute(select(func.max(bank_changes.c.seq))).scalar() or 0
+            last = last_change(connection)
         if last < seq:
             raise IndexFileError(
                 f"{path}: stale, taken at change {seq} but the log ends at {last} "
