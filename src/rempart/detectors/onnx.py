@@ -26,7 +26,14 @@ from numpy.typing import NDArray
 
 from rempart.errors import DetectorError, import_extra
 
-__all__ = ["ModelFile", "OnnxModel", "file_sha256", "packaged_file", "provider_names"]
+__all__ = [
+    "ModelFile",
+    "OnnxModel",
+    "file_sha256",
+    "packaged_bytes",
+    "packaged_file",
+    "provider_names",
+]
 
 PROVIDER_ENV: Final = "REMPART_ONNX_PROVIDER"
 CUDA: Final = "CUDAExecutionProvider"
@@ -38,14 +45,16 @@ class ModelFile:
     """A model file and the SHA-256 it must have (None: a deployment's own file, not checked).
 
     Attributes:
-        path: where the file is.
-        sha256: the recorded digest of the packaged file; a mismatch refuses to load it.
+        path: where the file is (for a model shipped as bytes, the module that holds them).
+        sha256: the recorded digest of the model; a mismatch refuses to load it.
         label: short name for versions and messages (``320n``).
+        content: for a model a package ships as bytes in a module, what gives them.
     """
 
     path: Path
     sha256: str | None
     label: str
+    content: Callable[[], bytes] | None = None
 
     @property
     def digest(self) -> str:
@@ -56,7 +65,11 @@ class ModelFile:
         """Raise ``DetectorError`` unless the file exists and has its recorded digest."""
         if not self.path.is_file():
             raise DetectorError(f"model file {self.path} does not exist")
-        if self.sha256 is not None and file_sha256(self.path) != self.sha256:
+        if self.content is not None:
+            digest = hashlib.sha256(self.content()).hexdigest()
+        else:
+            digest = file_sha256(self.path) if self.sha256 is not None else ""
+        if self.sha256 is not None and digest != self.sha256:
             raise DetectorError(
                 f"model file {self.path} does not have the recorded SHA-256 {self.sha256}; "
                 "reinstall the package that ships it"
@@ -80,6 +93,20 @@ def packaged_file(
     import_extra(package, extra=extra, detector=detector)
     path = Path(str(importlib.resources.files(package).joinpath(resource)))
     return ModelFile(path=path, sha256=sha256, label=label)
+
+
+def packaged_bytes(
+    module: str, attribute: str, *, sha256: str, label: str, extra: str, detector: str
+) -> ModelFile:
+    """A model an installed package ships as ``bytes`` (``attribute`` of ``module``), or
+    ``MissingExtraError``."""
+    holder = import_extra(module, extra=extra, detector=detector)
+    return ModelFile(
+        path=Path(str(holder.__file__)),
+        sha256=sha256,
+        label=label,
+        content=functools.partial(getattr, holder, attribute),
+    )
 
 
 class OnnxModel:
@@ -162,6 +189,7 @@ def _session(file: ModelFile, threads: int, providers: tuple[str, ...]) -> Any:
     options.log_severity_level = 3  # errors only: ORT's warnings are not the user's business
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     try:
-        return ort.InferenceSession(str(file.path), sess_options=options, providers=list(providers))
+        model = file.content() if file.content is not None else str(file.path)
+        return ort.InferenceSession(model, sess_options=options, providers=list(providers))
     except Exception as exc:  # onnxruntime raises its own, unexported exception types
         raise DetectorError(f"{file.path} is not a model ONNX Runtime can load: {exc}") from exc

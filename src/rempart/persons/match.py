@@ -57,8 +57,5 @@ def match_photos(
             if isinstance(item, MediaFailure):
                 yield item
                 continue
-            faces = [
-                FaceMatches(identity.finder.region(item, face), matches)
-                for face, matches in next(matched)
-            ]
+            faces = [FaceMatches(face.box, matches) for face, matches in next(matched)]
             yield PhotoMatches(item.path, faces)
