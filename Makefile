@@ -57,6 +57,7 @@ bench: $(VENV)/.installed-bench,heif
 	$(BIN)/python benchmarks/pdq_throughput.py $(if $(JOBS),--jobs $(JOBS))
 	$(BIN)/python benchmarks/index_bench.py
 	$(BIN)/python benchmarks/detectors_bench.py $(if $(JOBS),--jobs $(JOBS))
+	$(BIN)/python benchmarks/faces_bench.py
 	$(BIN)/python benchmarks/watermark_fpr.py
 	$(BIN)/python benchmarks/scan_bench.py $(if $(JOBS),--jobs $(JOBS))
 	$(BIN)/python benchmarks/gate_bench.py

@@ -7,8 +7,8 @@ started here with one CPU per core (as a one-node cluster would be, so not count
 ``RayJudge`` with one actor per CPU. Each figure is end to end for one job, models loaded
 included (a Ray job's actors load them in their constructors; the local scanner on first use).
 
-The photos are made from the shared test images (``../shared/testdata``): random crops resized
-to 0.5-6 megapixels, JPEG at quality 80-95, cached in .bench-cache/ray-corpus/.
+The photos are the web-sized ones ``web_corpus.py`` makes from the shared test images (0.5-6
+megapixels, JPEG at quality 80-95), as ``scan_bench.py`` reads.
 
 Run: ``python benchmarks/scale_ray.py`` (300 photos) or ``--quick`` (30).
 """
@@ -19,14 +19,12 @@ import argparse
 import io
 import logging
 import os
-import random
 import shutil
 import tempfile
 import time
 import warnings
 from pathlib import Path
 
-from PIL import Image
 from rich.console import Console
 from rich.table import Table
 
@@ -36,39 +34,11 @@ from rempart.policy import load_policy
 from rempart.scan import ScanJob, Scanner
 from rempart.scan.fingerprint import run_fingerprint
 from rempart.scan.ray_engine import LOOPBACK, RayJudge, ScannerRecipe
+from web_corpus import web_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "testdata"
-CACHE = ROOT / ".bench-cache" / "ray-corpus"
 FULL, QUICK = 300, 30
 TARGET = 0.8
-
-
-def corpus(count: int) -> list[str]:
-    """``count`` web-sized JPEGs (0.5-6 MP) cropped and resized from the shared images."""
-    CACHE.mkdir(parents=True, exist_ok=True)
-    wanted = [CACHE / f"{number:04d}.jpg" for number in range(count)]
-    if any(not path.exists() for path in wanted):
-        rng = random.Random(20261202)
-        sources = [
-            Image.open(path).convert("RGB")
-            for path in sorted(SHARED.rglob("*"))
-            if path.suffix.lower() in {".jpg", ".png"}
-        ]
-        for path in wanted:
-            image = rng.choice(sources)
-            share = rng.uniform(0.6, 1.0)  # a crop of 60 to 100% of each side
-            width, height = int(image.width * share), int(image.height * share)
-            left = rng.randint(0, image.width - width)
-            top = rng.randint(0, image.height - height)
-            crop = image.crop((left, top, left + width, top + height))
-            pixels = rng.uniform(0.5e6, 6e6)
-            side = (pixels / (crop.width * crop.height)) ** 0.5
-            size = (max(1, int(crop.width * side)), max(1, int(crop.height * side)))
-            if not path.exists():
-                resized = crop.resize(size, Image.Resampling.BICUBIC)
-                resized.save(path, quality=rng.choice((80, 85, 90, 95)))
-    return [str(path) for path in wanted]
 
 
 def detector_names() -> list[str]:
@@ -101,7 +71,7 @@ def run(console: Console, quick: bool = False) -> list[tuple[str, str]]:
     os.environ.update(LOOPBACK)  # before Ray is imported: its processes on loopback only
     import ray
 
-    files = corpus(QUICK if quick else FULL)
+    files = [str(path) for path in web_corpus(QUICK if quick else FULL)]
     names = detector_names()
     folder = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
     cores = len(os.sched_getaffinity(0))

