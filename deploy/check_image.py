@@ -34,10 +34,11 @@ def main() -> int:
             return 1
         detectors = registry.create_all(installed)
         for detector in detectors:
-            model = getattr(detector, "model", None)
-            file = getattr(model, "file", None)
-            if file is not None:
-                file.check()  # exists, with its recorded SHA-256
+            # The detector's model, and its face finder's (RetinaFace's, shipped as bytes).
+            for owner in (detector, getattr(detector, "finder", None)):
+                file = getattr(getattr(owner, "model", None), "file", None)
+                if file is not None:
+                    file.check()  # exists, with its recorded SHA-256
             print(f"{detector.name}: {detector.version}")
         # dlib's landmarks and face-recognition network, loaded as the face detectors load
         # them (a scan of an image without a face would not).
