@@ -2,11 +2,16 @@
 (false positives), and how often it finds one that was (after a lossless save and after a
 quality-95 JPEG).
 
+Every image is read as the provenance detector reads it: its top band of
+``WATERMARK_BAND_PIXELS`` (``read_band_watermarks``; for pixels already in memory, the same
+rows cut from them, which ``Media.decode_band`` gives identically).
+
 Unmarked images: the PDQ benchmark's corpus (JPEGs of 0.3 to 12 MP from the shared photos and
-scikit-image's samples), each read whole and as 4 random crops of 256 to 1024 pixels a side,
-the sizes generators output. Marked images: crops of the same (leaving out flat ones, which
-cannot carry the mark), marked by the tests' independent encoder (OpenCV and PyWavelets) with
-each mark, a random pixel path and colour order each.
+scikit-image's samples), each read from its file and as 4 random crops of 256 to 1024 pixels a
+side, the sizes generators output. Marked images: crops of the same (leaving out flat ones,
+which cannot carry the mark), marked by the tests' independent encoder (OpenCV and PyWavelets)
+with each mark, a random pixel path and colour order each; the quality-95 JPEG is read from
+its bytes.
 
 Run: ``python benchmarks/watermark_fpr.py --count 300`` (also part of ``make bench``).
 """
@@ -26,7 +31,9 @@ from rich.console import Console
 from rich.table import Table
 
 from pdq_throughput import build_corpus
-from rempart.provenance.watermark import MARKS, MIN_AGREEMENT, read_watermarks
+from rempart.detectors.provenance import WATERMARK_BAND_PIXELS, read_band_watermarks
+from rempart.media import band_rows, load_bytes, load_file
+from rempart.provenance.watermark import MARKS, MIN_AGREEMENT, WatermarkReading, read_watermarks
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.provenance.sd_watermark import embed
@@ -45,10 +52,18 @@ def crops(rgb: np.ndarray, rng: random.Random, count: int) -> list[np.ndarray]:
     return result
 
 
-def jpeg95(rgb: np.ndarray) -> np.ndarray:
+def jpeg95(rgb: np.ndarray) -> list[WatermarkReading]:
+    """The readings of ``rgb`` saved as a quality-95 JPEG, read from the file's bytes."""
     out = io.BytesIO()
     Image.fromarray(rgb).save(out, "JPEG", quality=95)
-    return np.asarray(Image.open(io.BytesIO(out.getvalue())).convert("RGB"))
+    return read_band_watermarks(load_bytes(out.getvalue()))
+
+
+def in_memory(rgb: np.ndarray) -> list[WatermarkReading]:
+    """The readings of pixels held in memory, from the rows the detector's band would be."""
+    height, width = rgb.shape[:2]
+    band = rgb[: band_rows(width, height, WATERMARK_BAND_PIXELS)]
+    return read_watermarks(band, image_size=(width, height))
 
 
 def main() -> None:
@@ -63,10 +78,10 @@ def main() -> None:
     samples: list[np.ndarray] = []
     for path in build_corpus(args.count):
         rgb = np.asarray(Image.open(path).convert("RGB"))
-        pieces = [rgb, *crops(rgb, rng, 4)]
-        samples += pieces[1:2]
-        for piece in pieces:
-            for reading in read_watermarks(piece):
+        pieces = crops(rgb, rng, 4)
+        samples += pieces[:1]
+        for read in [read_band_watermarks(load_file(path)), *map(in_memory, pieces)]:
+            for reading in read:
                 highest[reading.mark] = max(highest[reading.mark], reading.agreement)
                 false_positives[reading.mark] += reading.found
             readings += 1
@@ -89,8 +104,8 @@ def main() -> None:
         for mark, bits in MARKS.items():
             depth, order = rng.choice(("uint8", "float")), rng.choice(("bgr", "rgb"))
             marked = embed(np.ascontiguousarray(rgb), bits, depth=depth, channel_order=order)
-            for label, pixels in (("lossless", marked), ("jpeg 95", jpeg95(marked))):
-                marks_read = [r.mark for r in read_watermarks(pixels) if r.found]
+            for label, read in (("lossless", in_memory(marked)), ("jpeg 95", jpeg95(marked))):
+                marks_read = [r.mark for r in read if r.found]
                 found[(mark, label)][0] += marks_read == [mark]
                 found[(mark, label)][1] += 1
     table = Table("mark", "after", "found", "of")

@@ -51,6 +51,25 @@ def _png_declaring(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", idat)
 
 
+def _interlaced_png(image: Image.Image) -> bytes:
+    """``image`` (RGB) as an Adam7-interlaced PNG, which Pillow reads but does not write: seven
+    passes of sub-images, each row with filter type 0 (PNG specification, 8.2)."""
+    pixels = np.asarray(image.convert("RGB"))
+    raw = b""
+    passes = ((0, 0, 8, 8), (0, 4, 8, 8), (4, 0, 8, 4), (0, 2, 4, 4), (2, 0, 4, 2), (0, 1, 2, 2))
+    for top, left, down, across in (*passes, (1, 0, 2, 1)):  # (top, left, row step, column step)
+        part = pixels[top::down, left::across]
+        if part.size:
+            raw += b"".join(b"\x00" + row.tobytes() for row in part)
+    header = struct.pack(">IIBBBBB", image.width, image.height, 8, 2, 0, 0, 1)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(raw))
+        + _png_chunk(b"IEND", b"")
+    )
+
+
 def _flip(data: bytes, at: int, mask: int = 0xFF) -> bytes:
     return data[:at] + bytes([data[at] ^ mask]) + data[at + 1 :]
 
@@ -122,6 +141,8 @@ def seeds() -> dict[str, bytes]:
     webp = _encode(_frames(2)[0], "WEBP", save_all=True, append_images=_frames(2)[1:])
     tiff = _encode(_frames(3)[0], "TIFF", save_all=True, append_images=_frames(3)[1:])
     avif = _encode(_noise(16, 16), "AVIF", quality=50)
+    # Taller than a JPEG's band and its margin (media.decode_band), so that decoding stops early.
+    tall = _noise(16, 64)
     exif = Image.Exif()
     exif[0x0112] = 6
     exif[0x0131] = "a generator"
@@ -129,7 +150,11 @@ def seeds() -> dict[str, bytes]:
         "good.jpg": jpeg,
         "good-exif-orientation-6.jpg": _encode(rgb, "JPEG", exif=exif.tobytes()),
         "good-grey.jpg": _encode(_noise(16, 12, mode="L"), "JPEG"),
+        "good-tall.jpg": _encode(tall, "JPEG", quality=80),
+        "good-tall-progressive.jpg": _encode(tall, "JPEG", quality=80, progressive=True),
+        "good-tall-restart-markers.jpg": _encode(tall, "JPEG", quality=80, restart_marker_rows=1),
         "good.png": png,
+        "good-tall-interlaced.png": _interlaced_png(tall),
         "good-16-bit-grey.png": _encode(
             Image.fromarray(np.arange(64, dtype=np.uint16).reshape(8, 8) * 1000), "PNG"
         ),

@@ -193,6 +193,7 @@ SLOW_TESTS = (
     r"tests/text/test_fuzz\.py::test_any_(prompt|registry_entries)_",  # hypothesis
     r"tests/text/test_cost\.py::test_words_and_name_look_ups",  # 33 prompts of 16,384 characters
     r"tests/provenance/test_watermark\.py::test_(no_mark_where_none|marks_survive_lossless)",
+    r"tests/provenance/test_watermark\.py::test_the_provenance_detector_finds_(generator|a_large)",
     r"tests/detectors/test_plugins\.py::test_(scan|gate|serve)_sees",  # new interpreters
     r"tests/test_layers\.py::test_every_module_imports_first",  # a hundred interpreters
     r"tests/cli/test_hostile_dump\.py",  # each runs rempart in new interpreters

@@ -1,8 +1,10 @@
 """Fuzz target: an image's bytes as every command and endpoint reads them.
 
 ``load_bytes`` (format, header, limits, metadata), then the first frame decoded in full and
-reduced to luma, every frame, and the metadata the provenance detector parses (EXIF tags,
-generator text chunks, XMP). Only ``RempartError`` may escape any of them.
+reduced to luma, its top band (``decode_band``: a JPEG's frame header rewritten, a PNG's
+decoder stopped early) at 8 rows and as the watermark reader takes it, every frame, and the
+metadata the provenance detector parses (EXIF tags, generator text chunks, XMP). Only
+``RempartError`` may escape any of them.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 
+from rempart.detectors.provenance import read_band_watermarks
 from rempart.errors import RempartError
 from rempart.media import Media, MediaLimits, exif_tags, load_bytes
 from rempart.provenance.generators import read_generator_metadata
@@ -28,6 +31,8 @@ def fuzz_one(data: bytes) -> None:
     steps: list[Callable[[], object]] = [
         media.decode,
         lambda: media.decode(min_side=8, luma_only=True),
+        lambda: media.decode_band(1),  # 8 rows: any frame taller stops early
+        lambda: read_band_watermarks(media),
         lambda: list(media.frames()),
         lambda: _metadata(media),
     ]

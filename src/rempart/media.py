@@ -3,7 +3,8 @@
 Every image a platform receives is hostile until decoded within limits. ``load_file`` and
 ``load_bytes`` read and check an input (size, format, pixels, frames) without decoding its
 pixels; ``Media.decode`` then decodes the first frame, applies the EXIF orientation and, for
-JPEG, decodes at a reduced DCT scale when the caller needs only a small image. Anything
+JPEG, decodes at a reduced DCT scale when the caller needs only a small image; ``Media.decode_band``
+decodes only the top rows at full resolution (what a watermark reader needs). Anything
 wrong raises ``MediaError`` with a reason code; Pillow's, pillow-heif's and the OS's
 exceptions never escape raw: on damaged bytes a decoder may raise anything (``TypeError``,
 ``IndexError``, ``struct.error``, ``AssertionError``...), so every call into them goes
@@ -45,6 +46,7 @@ __all__ = [
     "MediaLimits",
     "MediaWarning",
     "Metadata",
+    "band_rows",
     "exif_tags",
     "load_bytes",
     "load_file",
@@ -99,6 +101,15 @@ _PLUGIN_FORMATS: Final = {
 FORMATS: Final = tuple(sorted(set(_PLUGIN_FORMATS.values())))
 """The formats Rempart decodes (HEIC needs the ``heif`` extra)."""
 
+_JPEG_BAND_MARGIN: Final = 32
+"""Rows decoded below a JPEG's band and dropped: the tallest MCU row (4x vertical chroma
+subsampling), so the band's last rows get their chroma upsampled from the same neighbours as in
+a full decode, and come out identical to it."""
+# SOF markers whose height can be lowered: baseline, extended and progressive Huffman coding.
+_JPEG_SOF_BANDED: Final = (0xC0, 0xC1, 0xC2)
+# The other SOF markers (lossless, hierarchical, arithmetic): decoded whole. C4, C8 and CC
+# are DHT, JPG and DAC, not frame headers.
+_JPEG_SOF_OTHER: Final = frozenset(range(0xC3, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _HEIF_BRANDS: Final = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
 _JPEG_SCALES: Final = (8, 4, 2)
 _EXIF_ORIENTATION_TAG: Final = 0x0112
@@ -203,6 +214,56 @@ class Media:
             image.load()
             return _normalise(_orient(image, self.orientation))
 
+    def decode_band(self, max_pixels: int) -> Image.Image:
+        """The top ``band_rows`` rows of the first frame, full width and resolution, as ``RGB``
+        or ``L``: about ``max_pixels`` pixels, or the whole frame when it has no more.
+
+        JPEG (baseline or progressive, Huffman-coded) and non-interlaced PNG stop decoding
+        below the band, so a band costs about what its pixels do; other formats are decoded
+        whole and cut. Either way the band is the full decode's top rows, pixel for pixel.
+        The rows are the stored ones, before EXIF orientation: a watermark is embedded in the
+        array the encoder wrote, and an orientation tag added later (a lossless rotate) moves
+        where it is shown, not where it is stored. A file damaged or cut off within the band
+        raises ``MediaError``, as ``decode`` does; one cut off below it may still give its
+        band (a JPEG does), so the band is no check of the whole file.
+        """
+        with _pillow_warnings():  # already reported by load_bytes
+            image = _open(self.data)
+        width, height = image.size
+        rows = band_rows(width, height, max_pixels)
+        if rows < height:
+            image = self._banded(image, rows)
+        with _decoding():
+            image.load()
+            return _normalise(image if image.height == rows else image.crop((0, 0, width, rows)))
+
+    def _banded(self, image: ImageFile.ImageFile, rows: int) -> ImageFile.ImageFile:
+        """``image`` set to decode little more than its top ``rows`` rows, or as it is where
+        its format or layout cannot be cut short (then the whole frame is decoded)."""
+        width, height = image.size
+        if len(image.tile) != 1 or image.tile[0].extents != (0, 0, width, height):
+            return image
+        tile = image.tile[0]
+        if image.format in ("JPEG", "MPO") and rows + _JPEG_BAND_MARGIN < height:
+            # libjpeg decodes from the top but cannot stop early on its own (it insists on the
+            # rows the frame header declares), so the header is made to declare fewer; past
+            # them it skips each scan's remaining data to the next marker, decoding none of it.
+            declared = rows + _JPEG_BAND_MARGIN
+            shortened = _jpeg_with_height(self.data, declared)
+            if shortened is None:
+                return image
+            with _pillow_warnings():
+                short = _open(shortened)
+            if short.size != (width, declared) or short.mode != image.mode:
+                return image  # a header Pillow and this walk read differently: no shortcut
+            return short
+        if image.format == "PNG" and self.frame_count == 1 and not image.info.get("interlace"):
+            # PNG rows are filtered and compressed in order: the decoder stops once the tile
+            # it was given is full, and the rest of the IDAT data is never inflated.
+            image._size = (width, rows)
+            image.tile = [tile._replace(extents=(0, 0, width, rows))]
+        return image
+
     def decode_scale(self, min_side: int | None) -> int:
         """The scale ``decode(min_side=...)`` decodes at: 1 (every pixel), or 2, 4 or 8 for a
         JPEG large enough to keep ``min_side`` on each side at that reduction."""
@@ -242,6 +303,14 @@ class MediaFailure:
             "path": self.path,
             "error": {"code": self.error.code.value, "message": self.error.message},
         }
+
+
+def band_rows(width: int, height: int, max_pixels: int) -> int:
+    """The rows of ``Media.decode_band(max_pixels)`` for a frame of ``width`` x ``height``: a
+    multiple of 8 (the watermark's block height), at least 8, within ``max_pixels`` pixels, or
+    every row when the frame has no more."""
+    rows = max(8, max_pixels // max(width, 1) // 8 * 8)
+    return min(rows, height)
 
 
 STDIN: Final = "-"
@@ -630,6 +699,30 @@ def _inflate(data: bytes, limit: int) -> bytes | None:
         return zlib.decompressobj().decompress(data, limit)
     except zlib.error:
         return None
+
+
+def _jpeg_with_height(data: bytes, height: int) -> bytes | None:
+    """``data`` with its frame header (SOF) declaring ``height`` rows, walking the marker
+    segments before it; None where no baseline or progressive frame header comes before the
+    first scan (another coding, or a damaged marker list)."""
+    at = 2  # after SOI
+    while at + 4 <= len(data):
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker == 0xFF:  # a fill byte before the marker
+            at += 1
+            continue
+        if marker in (0xDA, 0xD9) or marker in _JPEG_SOF_OTHER:
+            return None
+        length = int.from_bytes(data[at + 2 : at + 4], "big")
+        if marker in _JPEG_SOF_BANDED:
+            if length < 8 or at + 9 > len(data):
+                return None
+            # SOF: length (2 bytes), sample precision (1), then the height (2).
+            return data[: at + 5] + height.to_bytes(2, "big") + data[at + 7 :]
+        at += 2 + length
+    return None
 
 
 def _orient(image: Image.Image, orientation: int) -> Image.Image:

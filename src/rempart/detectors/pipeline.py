@@ -119,9 +119,17 @@ def load_batches(
 
 
 def decode_side(detectors: Sequence[Detector]) -> int | None:
-    """The largest side any of the detectors reads (``max_side``; None: full resolution)."""
+    """The largest side any of the detectors reads (``max_side``; None: full resolution).
+
+    A detector whose ``max_side`` is 0 reads none of the shared pixels and asks for no size.
+    When none asks, pictures are still decoded at ``DETECT_MAX_SIDE`` (a JPEG at a reduced
+    DCT scale): that decode is what finds a truncated or corrupt file up front, and what a
+    scan's thumbnails are cut from.
+    """
     sides = [getattr(detector, "max_side", DETECT_MAX_SIDE) for detector in detectors]
-    return None if None in sides else max(sides, default=DETECT_MAX_SIDE)
+    if None in sides:
+        return None
+    return max((side for side in sides if side), default=DETECT_MAX_SIDE)
 
 
 def load_picture(

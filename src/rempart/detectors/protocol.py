@@ -1,9 +1,9 @@
 """The detector protocol: what every detector, built-in or a deployment's own, provides.
 
 A detector is anything with a stable ``name``, a ``version``, the ``max_side`` of the pixels it
-reads, and ``detect(pictures)``, which takes a batch and returns one list of ``Signal`` per
-picture, in order. Model-backed detectors load their model lazily, once per process, on the
-first batch.
+reads (0 for none), and ``detect(pictures)``, which takes a batch and returns one list of
+``Signal`` per picture, in order. Model-backed detectors load their model lazily, once per
+process, on the first batch.
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ class Detector(Protocol):
     @property
     def max_side(self) -> int | None:
         """The longest side of the pixels it reads (``DETECT_MAX_SIDE`` for most; None: the
-        full resolution, as a watermark decoder needs). A run decodes each image once, at
-        the largest side any of its detectors asks for."""
+        full resolution; 0: none of the shared pixels, as a detector that reads only the
+        file's bytes or decodes what it needs itself, like provenance's watermark band).
+        A run decodes each image once, at the largest side any of its detectors asks for."""
         ...
 
     def detect(self, pictures: Sequence[Picture]) -> list[list[Signal]]:

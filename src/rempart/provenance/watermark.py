@@ -14,6 +14,12 @@ and the best agreement with each known message is reported. A message is found w
 agree at least ``MIN_AGREEMENT`` of the time; ``benchmarks/watermark_fpr.py`` measures how often
 unmarked images reach that. Resizing or cropping off the 8-pixel grid destroys this mark, so
 its absence says nothing.
+
+Blocks are numbered in row order over the whole image, 2 x 2 pixels of the band per pixel of
+the U plane, so each 8-pixel-tall strip of full-width rows holds the next run of blocks: the
+top rows of an image (``Media.decode_band``), a whole number of 8-pixel rows tall, carry the
+message numbered exactly as the whole image does, with fewer blocks voting for each bit. The
+provenance detector reads such a band, not the whole image.
 """
 
 from __future__ import annotations
@@ -88,10 +94,18 @@ class WatermarkReading:
     found: bool
 
 
-def read_watermarks(rgb: NDArray[np.uint8]) -> list[WatermarkReading]:
-    """Read every known mark from upright RGB pixels; empty when the image is too small."""
+def read_watermarks(
+    rgb: NDArray[np.uint8], *, image_size: tuple[int, int] | None = None
+) -> list[WatermarkReading]:
+    """Read every known mark from RGB pixels as the encoder wrote them; empty when the image
+    is smaller than ``MIN_SIDE`` on a side.
+
+    ``image_size``: when ``rgb`` is the top band of a larger image (full width, a multiple of
+    8 rows), that image's ``(width, height)``, which ``MIN_SIDE`` applies to; by default
+    ``rgb`` is the whole image.
+    """
     height, width = rgb.shape[:2]
-    if min(height, width) < MIN_SIDE:
+    if min(image_size or (width, height)) < MIN_SIDE:
         return []
     pixels = rgb[: height // 4 * 4, : width // 4 * 4]
     best: dict[str, WatermarkReading] = {}
