@@ -177,3 +177,11 @@ def test_a_retinaface_model_of_other_bytes_is_refused() -> None:
         extra="faces",
         detector="faces",
     ).check()
+
+
+def test_retinaface_finders_share_one_session() -> None:
+    """A finder made per request (the persons routes make one per enrolment) reuses the
+    process's session instead of keeping one more for good."""
+    first, second = RetinaFaceFinder(), RetinaFaceFinder()
+    assert first.model.file == second.model.file
+    assert first.model.session() is second.model.session()

@@ -17,7 +17,7 @@ import hashlib
 import importlib.resources
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -48,13 +48,14 @@ class ModelFile:
         path: where the file is (for a model shipped as bytes, the module that holds them).
         sha256: the recorded digest of the model; a mismatch refuses to load it.
         label: short name for versions and messages (``320n``).
-        content: for a model a package ships as bytes in a module, what gives them.
+        content: for a model a package ships as bytes in a module, what gives them (not
+            compared: files of the same path and digest share one session).
     """
 
     path: Path
     sha256: str | None
     label: str
-    content: Callable[[], bytes] | None = None
+    content: Callable[[], bytes] | None = field(default=None, compare=False)
 
     @property
     def digest(self) -> str:
