@@ -13,9 +13,12 @@ from rempart.config import load_settings
 from rempart.detectors import Picture, default_registry
 from rempart.detectors.faces import (
     AGE_CLASSES,
+    RETINAFACE_SIDE,
     RETINAFACE_V1,
     DlibFaceFinder,
+    Face,
     FaceDetector,
+    FaceFinder,
     RetinaFaceFinder,
     minor_probability,
 )
@@ -185,3 +188,25 @@ def test_retinaface_finders_share_one_session() -> None:
     first, second = RetinaFaceFinder(), RetinaFaceFinder()
     assert first.model.file == second.model.file
     assert first.model.session() is second.model.session()
+
+
+@pytest.mark.parametrize("size", [(3000, 1001), (2001, 999), (4001, 2999), (1001, 3000)])
+def test_a_face_at_the_corner_stays_inside_the_image(size: tuple[int, int]) -> None:
+    """A face cut by the bottom-right corner of the searched pixels ends at the image's own
+    corner: the searched pixels' sides are rounded, each axis is mapped by its own ratio."""
+
+    class Cornered(FaceFinder):
+        max_side = RETINAFACE_SIDE
+
+        def _find(self, picture: Picture) -> list[Face]:
+            pixels = picture.pixels(self.max_side)
+            height, width = pixels.shape[:2]
+            corner = np.array([(width, height)] * 5, dtype=np.float64)
+            return self._faces(picture, pixels, [((width - 50, height - 50, 60, 60), 0.9, corner)])
+
+    width, height = size
+    picture = picture_of(np.zeros((height, width, 3), np.uint8))
+    (face,) = Cornered().find(picture)
+    assert face.box.x + face.box.width == width
+    assert face.box.y + face.box.height == height
+    assert np.allclose(face.landmarks, [(width, height)] * 5)

@@ -136,11 +136,15 @@ class FaceFinder:
     def chip(self, picture: Picture, face: Face, *, size: int, padding: float) -> NDArray[np.uint8]:
         """``face`` aligned on its landmarks into ``size`` x ``size`` RGB (dlib's face chip)."""
         pixels = self._pixels_for(picture, face.box.width, size / (1 + 2 * padding))
-        scale = pixels.shape[1] / picture.media.width
+        scale_x = pixels.shape[1] / picture.media.width
+        scale_y = pixels.shape[0] / picture.media.height
+        box = face.box
         dlib = _dlib()
         shape = dlib.full_object_detection(
-            _rectangle(dlib, *(value * scale for value in face.box.to_json())),
-            [dlib.point(round(x * scale), round(y * scale)) for x, y in face.landmarks],
+            _rectangle(
+                dlib, box.x * scale_x, box.y * scale_y, box.width * scale_x, box.height * scale_y
+            ),
+            [dlib.point(round(x * scale_x), round(y * scale_y)) for x, y in face.landmarks],
         )
         return np.asarray(dlib.get_face_chip(pixels, shape, size, padding))
 
@@ -168,16 +172,18 @@ class FaceFinder:
         score and dlib's 5 points, the box clipped to the picture and both mapped to the
         image's own pixels."""
         height, width = pixels.shape[:2]
-        scale = picture.media.width / width
+        # Each axis by its own scale: a resize rounds each side, so the width's ratio would
+        # map the bottom row past (or short of) the image's.
+        scale_x, scale_y = picture.media.width / width, picture.media.height / height
         faces = []
         for (left, top, box_width, box_height), score, points in found:
             right, bottom = min(left + box_width, width), min(top + box_height, height)
             left, top = max(left, 0.0), max(top, 0.0)
             if right - left < 1 or bottom - top < 1:
                 continue
-            box = (left, top, right - left, bottom - top)
-            region = Region(*(round(value * scale) for value in box))
-            faces.append(Face(region, score, points * scale))
+            x, y = round(left * scale_x), round(top * scale_y)
+            region = Region(x, y, round(right * scale_x) - x, round(bottom * scale_y) - y)
+            faces.append(Face(region, score, points * (scale_x, scale_y)))
         return faces
 
 
