@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from rempart.detectors.identity import IdentityDetector
 from tests.cli.invoke import run
 from tests.images import encode, gradient
 
@@ -149,3 +152,33 @@ def test_registry_names_are_read_by_the_gate(env: dict[str, str], testdata: Path
     code, _, err = run(env, "persons", "names", "Nobody", "--alias", "N")
     assert code == 2
     assert "no protected person named 'Nobody'" in err
+
+
+@pytest.mark.parametrize(
+    ("setting", "finder"), [("dlib", "DlibFaceFinder"), ("", "RetinaFaceFinder")]
+)
+def test_persons_enroll_and_match_find_faces_as_the_setting_says(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str, finder: str
+) -> None:
+    """``REMPART_FACE_DETECTOR`` chooses the faces enrolled and matched, as it does a scan's."""
+    import rempart.persons
+    import rempart.persons.match
+
+    used: list[str] = []
+
+    def enrol(*args: object, identity: IdentityDetector, **kwargs: object) -> object:
+        used.append(type(identity.finder).__name__)
+        raise SystemExit(0)
+
+    def match(paths: object, identity: IdentityDetector, **kwargs: object) -> list[object]:
+        used.append(type(identity.finder).__name__)
+        return []
+
+    monkeypatch.setattr(rempart.persons, "enrol_photos", enrol)
+    monkeypatch.setattr(rempart.persons.match, "match_photos", match)
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(encode(gradient(64, 64), "PNG"))
+    env = {**env, "REMPART_FACE_DETECTOR": setting}
+    run(env, "persons", "enroll", "Ada Quist", str(photo))
+    run(env, "persons", "match", str(photo))
+    assert used == [finder, finder]

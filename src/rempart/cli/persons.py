@@ -67,11 +67,16 @@ def _persons(settings: Settings) -> ProtectedPersons:
 def _identity(settings: Settings) -> IdentityDetector:
     """The identity detector as settings configure it, matching the persons enrolled (a
     missing extra is reported when it first runs, with the command that installs it)."""
+    from rempart.detectors.faces import face_finder
     from rempart.detectors.identity import IdentityDetector
     from rempart.persons import PersonsSnapshot
 
     snapshot = PersonsSnapshot(settings.database_url)
-    return IdentityDetector(snapshot.gallery, max_distance=settings.identity_max_distance)
+    return IdentityDetector(
+        snapshot.gallery,
+        max_distance=settings.identity_max_distance,
+        finder=face_finder(settings.face_detector),
+    )
 
 
 @persons_app.command("enroll")
@@ -118,6 +123,7 @@ def enroll_command(
         aliases=aliases or (),
         distinctive=distinctive,
         limits=settings.media,
+        identity=_identity(settings),
     )
     typer.echo(json.dumps(enrolled.to_json(), ensure_ascii=False))
 

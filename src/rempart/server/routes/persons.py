@@ -10,6 +10,8 @@ from pydantic import Base64Bytes, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
+from rempart.detectors.faces import face_finder
+from rempart.detectors.identity import IdentityDetector
 from rempart.persons import MAX_ALIASES, enrol_photos
 from rempart.server.auth import Permission, require
 from rempart.server.routes.common import audit, decoding, mirrored, runtime
@@ -73,6 +75,7 @@ async def enrol(request: Request, body: Enrolment) -> JSONResponse:
             aliases=body.aliases,
             distinctive=body.distinctive,
             limits=found.settings.media,
+            identity=IdentityDetector(finder=face_finder(found.settings.face_detector)),
         )
     audit(request, target=enrolled.person.name, outcome=f"{enrolled.added} enrolled", now=True)
     return JSONResponse(enrolled.to_json(), status_code=201)
