@@ -25,6 +25,7 @@ from rempart.detectors.faces import (
 from rempart.detectors.identity import IdentityDetector
 from rempart.detectors.onnx import packaged_bytes
 from rempart.errors import ConfigError, DetectorError
+from rempart.signals import Region
 from tests.conftest import picture_of
 from tests.detectors.face_scenes import compose, recall
 from tests.images import skimage_rgb
@@ -210,3 +211,25 @@ def test_a_face_at_the_corner_stays_inside_the_image(size: tuple[int, int]) -> N
     assert face.box.x + face.box.width == width
     assert face.box.y + face.box.height == height
     assert np.allclose(face.landmarks, [(width, height)] * 5)
+
+
+def test_two_finders_do_not_share_each_others_faces() -> None:
+    """Faces are shared between detectors of the same finder; a detector built with another
+    (``REMPART_FACE_DETECTOR`` for one, a finder of its own for another) finds its own."""
+
+    class OneFace(FaceFinder):
+        version = "one"
+
+        def _find(self, picture: Picture) -> list[Face]:
+            return [Face(Region(0, 0, 8, 8), 1.0, np.zeros((5, 2)))]
+
+    class NoFace(FaceFinder):
+        version = "none"
+
+        def _find(self, picture: Picture) -> list[Face]:
+            return []
+
+    picture = picture_of(np.zeros((64, 64, 3), np.uint8))
+    assert len(OneFace().find(picture)) == 1
+    assert len(OneFace().find(picture)) == 1
+    assert NoFace().find(picture) == []

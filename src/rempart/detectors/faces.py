@@ -111,8 +111,9 @@ class FaceFinder:
     searched pixels to fill a chip."""
 
     def find(self, picture: Picture) -> list[Face]:
-        """The faces in ``picture``, found once and shared by every detector that asks."""
-        return picture.shared("faces", lambda: self._find(picture))
+        """The faces in ``picture``, found once and shared by every detector that asks (with
+        a finder of the same version: another finder's faces are its own)."""
+        return picture.shared(f"faces:{self.version}", lambda: self._find(picture))
 
     def per_face(
         self,

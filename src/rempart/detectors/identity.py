@@ -79,7 +79,9 @@ class IdentityDetector:
         """Every face of every picture with its embedding, computed once per picture (kept in
         ``Picture.shared``, so a second gallery costs no second model call)."""
         return [
-            picture.shared("face_embeddings", functools.partial(self._embed, picture))
+            picture.shared(
+                f"face_embeddings:{self.finder.version}", functools.partial(self._embed, picture)
+            )
             for picture in pictures
         ]
 
