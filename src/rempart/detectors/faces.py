@@ -5,10 +5,11 @@ dlib's 5-point landmarks, and dlib's age network (Cydral's ResNet-10, CC0) as ON
 Faces are found once per picture (``FaceFinder.find``, kept in ``Picture.shared``) so the
 identity detector reuses them. RetinaFace searches the picture at 640 pixels (the decode the
 nudity detector reads too), finds faces turned, tilted and cut by the frame that the HOG
-detector misses, and runs on CUDA where ONNX Runtime has it; dlib's landmark model then places
-the 5 points every chip is aligned on, as before. Each face gives ``face.detected``; its
-aligned 64 x 64 chip (dlib's face chip, padding 0.2, as the age network was trained) gives
-``face.age`` (the expected age under the network's 81-class distribution) and ``face.minor``.
+detector misses, and runs on CUDA where ONNX Runtime has it; the 5 points every chip is aligned
+on, in dlib's layout, are derived from RetinaFace's own 5 (``dlib_points``). Each face gives
+``face.detected``; its aligned 64 x 64 chip (dlib's face chip, padding 0.2, as the age network
+was trained) gives ``face.age`` (the expected age under the network's 81-class distribution) and
+``face.minor``.
 
 ``face.minor`` errs toward protecting children. Apparent age is noisy (no error figure is
 published for this network; on the shared test photos of two adults it was off by up to 15
