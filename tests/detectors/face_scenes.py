@@ -127,9 +127,7 @@ def _paste(
     canvas.paste(head, corner, mask)
 
 
-def recall(
-    scenes: Sequence[Scene], found: Sequence[Sequence[tuple[float, float, float, float]]]
-) -> float:
+def recall(scenes: Sequence[Scene], found: Sequence[Sequence[Sequence[float]]]) -> float:
     """The share of the scenes' faces that a box found (left, top, width, height) matches: its
     centre inside the face's square and its size within half to twice the face's, one box to
     one face."""

@@ -54,7 +54,7 @@ class Picture:
         return pixels
 
     def full_pixels(self) -> RGB:
-        """Upright RGB pixels at full resolution (what a watermark decoder needs)."""
+        """Upright RGB pixels at full resolution."""
         return self.pixels(None)
 
     def region(self, box: Region, pixels: RGB) -> Region:
