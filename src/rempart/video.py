@@ -114,6 +114,9 @@ _EBML_MAGIC: Final = b"\x1a\x45\xdf\xa3"
 _DECODER_WHITELIST: Final = ",".join(
     (*CODECS, "libdav1d", "aac", "mp3", "mp3float", "opus", "vorbis", "flac", "ac3", "eac3")
 )
+# A fragmented MP4 has two top-level boxes a fragment (a second or more each); a file of
+# millions of empty boxes must not hold the probe, so the walk gives up past this many.
+_MAX_MP4_BOXES: Final = 100_000
 _EPSILON: Final = Fraction(1, 1_000_000)  # a microsecond: timestamps' rounding
 
 
@@ -265,9 +268,13 @@ def _video_stream(container: av.container.InputContainer) -> av.video.VideoStrea
 def _codec_name(stream: av.video.VideoStream) -> str:
     """The codec's own name (``av1``), whichever decoder FFmpeg picked for it (``libdav1d``);
     refused unless it is one of ``CODECS``."""
-    av_module = _av()
-    descriptor = av_module.codec.Codec(stream.codec_context.codec.name, "r")
-    name = str(getattr(descriptor, "canonical_name", descriptor.name))
+    context = stream.codec_context
+    if context is None or context.codec is None:  # a codec FFmpeg does not know at all
+        raise MediaError(
+            MediaErrorCode.UNSUPPORTED_CODEC,
+            f"the video's codec is unknown; supported: {', '.join(CODECS)}",
+        )
+    name = str(context.codec.canonical_name)
     if name not in CODECS:
         raise MediaError(
             MediaErrorCode.UNSUPPORTED_CODEC,
@@ -349,6 +356,7 @@ class _Sampler:
 
     def _decode(self, stream: av.video.VideoStream) -> Iterator[av.VideoFrame]:
         for packet in self.container.demux(stream):
+            self._in_time()  # packets that never give a frame must not run on either
             yield from packet.decode()
 
     def _sought(
@@ -377,6 +385,9 @@ class _Sampler:
                 f"over {self.limits.max_frames:,} frames decoded, the limit",
             )
         _check_pixels(frame.width, frame.height, self.limits, f"frame {self.decoded}")
+        self._in_time()
+
+    def _in_time(self) -> None:
         if time.monotonic() > self.deadline:
             raise MediaError(
                 MediaErrorCode.TIMED_OUT,
@@ -485,7 +496,9 @@ def _mp4_end(stream: IO[bytes], end: int) -> int:
     """Where an MP4's top-level boxes say the file ends (ISO/IEC 14496-12, 4.2: a 32-bit size
     and a type, a 64-bit size after them when the size is 1, to the end of the file when 0)."""
     at = 0
-    while at + 8 <= end:
+    for _ in range(_MAX_MP4_BOXES):
+        if at + 8 > end:
+            break
         stream.seek(at)
         head = stream.read(16)
         size = struct.unpack(">I", head[:4])[0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import struct
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -204,9 +205,24 @@ def test_a_truncated_matroska_file(testdata: Path) -> None:
     assert refusal(data[: len(data) * 2 // 3]) is Code.TRUNCATED
 
 
+def test_millions_of_empty_boxes_do_not_hold_the_probe() -> None:
+    ftyp = struct.pack(">I", 16) + b"ftypisom" + b"\0\0\0\0"
+    data = ftyp + (struct.pack(">I", 8) + b"free") * 250_000
+    started = time.monotonic()
+    assert refusal(data) is Code.CORRUPT  # an MP4 with no movie in it
+    assert time.monotonic() - started < 10
+
+
 def test_a_codec_outside_the_allow_list(testdata: Path) -> None:
     frames = [np.asarray(gradient(64, 48, seed=i)) for i in range(5)]
     data = videos.encode(frames, codec="mjpeg", fmt="avi", pix_fmt="yuvj420p")
+    assert refusal(data) is Code.UNSUPPORTED_CODEC
+
+
+def test_a_codec_ffmpeg_does_not_know() -> None:
+    # An AVI whose video FOURCC (FMP4, in the stream header and the format) says ZZZZ.
+    frames = [np.asarray(gradient(64, 48, seed=i)) for i in range(5)]
+    data = videos.encode(frames, codec="mpeg4", fmt="avi").replace(b"FMP4", b"ZZZZ")
     assert refusal(data) is Code.UNSUPPORTED_CODEC
 
 
