@@ -107,7 +107,7 @@ and platforms' transcoders write."""
 _DEMUXER_WHITELIST: Final = ",".join(
     sorted({name for names in _DEMUXERS for name in names.split(",")})
 )
-# Signatures of the allowed containers, to tell a damaged one from a file of another kind.
+# Matroska's signature (EBML's magic), to tell a damaged one from a file of another kind.
 _EBML_MAGIC: Final = b"\x1a\x45\xdf\xa3"
 # The decoders FFmpeg may open (``codec_whitelist``), probing included: those of ``CODECS``
 # (dav1d decodes AV1) and the audio a video carries, whose parameters the probe reads.
@@ -141,6 +141,7 @@ class Video:
     """A video that passed the probe: its container, codec and declared size, not yet decoded.
 
     Attributes:
+        source: the bytes, or the path of the file, each pass over the frames reads again.
         format: one of ``FORMATS``.
         codec: one of ``CODECS``.
         width: coded width of the frames, in pixels.
@@ -327,6 +328,11 @@ class _Sampler:
     def run(self) -> Iterator[VideoFrame]:
         with _decoding():
             stream = _video_stream(self.container)
+            # As the probe checked them, whoever made this Video and with whichever limits.
+            _codec_name(stream)
+            context = stream.codec_context
+            _check_pixels(context.width, context.height, self.limits, "the header")
+            context.options = _decoder_options(self.limits)
             stream.thread_type = "AUTO"
         start = Fraction(stream.start_time or 0) * (stream.time_base or 0)
         rate = Fraction(stream.average_rate or stream.base_rate or 0)
@@ -440,14 +446,17 @@ def _opened(source: bytes | Path, limits: VideoLimits) -> Iterator[av.container.
     av_module = _av()
     with _stream(source) as stream:
         truncated = _truncated(stream)
-        options = {
-            "format_whitelist": _DEMUXER_WHITELIST,
-            # FFmpeg's own check, in every decoder, before it allocates a frame.
-            "max_pixels": str(limits.max_pixels),
-            "codec_whitelist": _DECODER_WHITELIST,
-        }
+        # One more stream than allowed, so that FFmpeg stops creating them there and the
+        # probe still sees that there were too many; each gets the decoders' options.
+        streams = limits.max_streams + 1
+        options = {"format_whitelist": _DEMUXER_WHITELIST, "max_streams": str(streams)}
         try:
-            container = av_module.open(stream, mode="r", options=options)
+            container = av_module.open(
+                stream,
+                mode="r",
+                options=options,
+                stream_options=[_decoder_options(limits)] * streams,
+            )
         except Exception as exc:
             if _ours(exc):
                 raise
@@ -461,6 +470,12 @@ def _opened(source: bytes | Path, limits: VideoLimits) -> Iterator[av.container.
             yield container
         finally:
             container.close()
+
+
+def _decoder_options(limits: VideoLimits) -> dict[str, str]:
+    """What every decoder is opened with, the probe's included: only the allowed decoders,
+    and FFmpeg's own refusal of a frame over ``max_pixels`` before it allocates one."""
+    return {"codec_whitelist": _DECODER_WHITELIST, "max_pixels": str(limits.max_pixels)}
 
 
 @contextmanager

@@ -134,6 +134,12 @@ def test_undeclared_frames_are_counted_as_decoded(clip: bytes) -> None:
     assert _code(lambda: list(lying.frames())) in (Code.TOO_MANY_FRAMES, Code.TOO_LONG)
 
 
+def test_frames_meet_the_limits_of_their_video_not_only_the_probes(clip: bytes) -> None:
+    video = load_bytes(clip)
+    smaller = dataclasses.replace(video, limits=VideoLimits(max_pixels=100))
+    assert _code(lambda: list(smaller.frames())) is Code.TOO_MANY_PIXELS
+
+
 def test_a_declared_huge_duration_or_frame_count_is_refused_before_decoding(
     testdata: Path,
 ) -> None:
