@@ -39,6 +39,12 @@ if TYPE_CHECKING:
 __all__ = [
     "CODECS",
     "DEFAULT_LIMITS",
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_DECODE_SECONDS",
+    "DEFAULT_MAX_DURATION",
+    "DEFAULT_MAX_FRAMES",
+    "DEFAULT_MAX_PIXELS",
+    "DEFAULT_MAX_STREAMS",
     "DEFAULT_SEEK_GAP",
     "FORMATS",
     "Video",
@@ -49,9 +55,29 @@ __all__ = [
 ]
 
 
+DEFAULT_MAX_BYTES: Final = 1024 * 1024 * 1024
+"""1 GiB: an hour of 1080p at about 2 Mbit/s, as platforms' upload limits allow."""
+
+DEFAULT_MAX_DURATION: Final = 3 * 3600.0
+"""Three hours, a feature film: longer is a live stream's recording, not an upload."""
+
+DEFAULT_MAX_FRAMES: Final = 3 * 3600 * 60
+"""Three hours at 60 frames a second."""
+
+DEFAULT_MAX_PIXELS: Final = 8192 * 4320
+"""8K (full-format DCI) per frame; a 100000x100000 header is refused before decoding."""
+
+DEFAULT_MAX_STREAMS: Final = 32
+"""A video, audio tracks in many languages and their subtitles."""
+
+DEFAULT_MAX_DECODE_SECONDS: Final = 900.0
+"""Wall-clock seconds one pass over a video's frames may take: three hours of 1080p sampled
+at one frame a second decode in a few minutes on one core."""
+
+
 @dataclass(frozen=True, slots=True)
 class VideoLimits:
-    """What a video may cost before Rempart refuses it.
+    """What a video may cost before Rempart refuses it (settings ``REMPART_VIDEO_MAX_*``).
 
     Attributes:
         max_bytes: size of the file.
@@ -63,12 +89,12 @@ class VideoLimits:
             a container that loops or a decoder that crawls never holds a worker.
     """
 
-    max_bytes: int = 1024 * 1024 * 1024  # 1 GiB: an hour of 1080p at about 2 Mbit/s
-    max_duration: float = 3 * 3600.0  # a feature film; longer is a stream, not an upload
-    max_frames: int = 3 * 3600 * 60  # the duration's limit at 60 frames a second
-    max_pixels: int = 8192 * 4320  # 8K (full-format DCI); a 100000x100000 header is refused
-    max_streams: int = 32  # video, audio tracks in many languages, subtitles
-    max_decode_seconds: float = 900.0
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_duration: float = DEFAULT_MAX_DURATION
+    max_frames: int = DEFAULT_MAX_FRAMES
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_streams: int = DEFAULT_MAX_STREAMS
+    max_decode_seconds: float = DEFAULT_MAX_DECODE_SECONDS
 
     def __post_init__(self) -> None:
         for name in (
@@ -224,7 +250,8 @@ def _check_size(size: int, limits: VideoLimits) -> None:
     if size > limits.max_bytes:
         raise MediaError(
             MediaErrorCode.TOO_LARGE,
-            f"the file is {size:,} bytes, over the video limit of {limits.max_bytes:,}",
+            f"the file is {size:,} bytes, over the video limit of {limits.max_bytes:,}; "
+            "raise REMPART_VIDEO_MAX_BYTES to accept it",
         )
 
 
@@ -235,7 +262,8 @@ def _probe(source: bytes | Path, limits: VideoLimits) -> Video:
         if streams > limits.max_streams:
             raise MediaError(
                 MediaErrorCode.TOO_MANY_STREAMS,
-                f"{streams:,} streams, over the limit of {limits.max_streams:,}",
+                f"{streams:,} streams, over the limit of {limits.max_streams:,}; "
+                "raise REMPART_VIDEO_MAX_STREAMS to accept it",
             )
         stream = _video_stream(container)
         codec = _codec_name(stream)
@@ -247,12 +275,14 @@ def _probe(source: bytes | Path, limits: VideoLimits) -> Video:
     if duration > limits.max_duration:
         raise MediaError(
             MediaErrorCode.TOO_LONG,
-            f"the video declares {duration:,.1f} s, over the limit of {limits.max_duration:,.0f} s",
+            f"the video declares {duration:,.1f} s, over the limit of "
+            f"{limits.max_duration:,.0f} s; raise REMPART_VIDEO_MAX_DURATION to accept it",
         )
     if frames > limits.max_frames:
         raise MediaError(
             MediaErrorCode.TOO_MANY_FRAMES,
-            f"the video declares {frames:,} frames, over the limit of {limits.max_frames:,}",
+            f"the video declares {frames:,} frames, over the limit of {limits.max_frames:,}; "
+            "raise REMPART_VIDEO_MAX_FRAMES to accept it",
         )
     return Video(source, fmt, codec, width, height, duration, rate, frames, streams, limits)
 
@@ -302,7 +332,7 @@ def _check_pixels(width: int, height: int, limits: VideoLimits, where: str) -> N
         raise MediaError(
             MediaErrorCode.TOO_MANY_PIXELS,
             f"{where} declares frames of {width}x{height} = {width * height:,} pixels, over "
-            f"the limit of {limits.max_pixels:,}",
+            f"the limit of {limits.max_pixels:,}; raise REMPART_VIDEO_MAX_PIXELS to accept it",
         )
 
 
@@ -388,7 +418,8 @@ class _Sampler:
         if self.decoded > self.limits.max_frames:
             raise MediaError(
                 MediaErrorCode.TOO_MANY_FRAMES,
-                f"over {self.limits.max_frames:,} frames decoded, the limit",
+                f"over {self.limits.max_frames:,} frames decoded, the limit; "
+                "raise REMPART_VIDEO_MAX_FRAMES to accept it",
             )
         _check_pixels(frame.width, frame.height, self.limits, f"frame {self.decoded}")
         self._in_time()
@@ -398,7 +429,7 @@ class _Sampler:
             raise MediaError(
                 MediaErrorCode.TIMED_OUT,
                 f"decoding took over {self.limits.max_decode_seconds:,.0f} s; refused as a "
-                "possible decoding loop",
+                "possible decoding loop (REMPART_VIDEO_MAX_DECODE_SECONDS)",
             )
 
     def _time(
@@ -421,7 +452,7 @@ class _Sampler:
             raise MediaError(
                 MediaErrorCode.TOO_LONG,
                 f"a frame at {float(at):,.1f} s, past the limit of "
-                f"{self.limits.max_duration:,.0f} s",
+                f"{self.limits.max_duration:,.0f} s (REMPART_VIDEO_MAX_DURATION)",
             )
         return max(at, Fraction(0))
 
