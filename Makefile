@@ -39,15 +39,15 @@ demo: $(VENV)/.installed-demo
 		--report demo-output/audit.html; test $$? -le 1
 	@echo "Model records: demo-output/audit.jsonl; its report: demo-output/audit.html"
 
-test: $(VENV)/.installed-dev,heif lint
+test: $(VENV)/.installed-dev,heif,video lint
 	$(BIN)/python -m pytest
 
 # The tests a developer runs often (under a minute): no slow, PostgreSQL or server test, and
 # no lint; the first failure stops the run.
-test-fast: $(VENV)/.installed-dev,heif
+test-fast: $(VENV)/.installed-dev,heif,video
 	$(BIN)/python -m pytest -m "not slow and not postgres and not server" -x -q
 
-lint: $(VENV)/.installed-dev,heif
+lint: $(VENV)/.installed-dev,heif,video
 	$(BIN)/ruff check src tests benchmarks examples fuzz
 	$(BIN)/ruff format --check src tests benchmarks examples fuzz
 	$(BIN)/mypy
@@ -73,7 +73,7 @@ bench: $(VENV)/.installed-bench,heif
 # Every fuzz target (fuzz/targets/) for FUZZ_SECONDS each, coverage-guided with atheris; a
 # crash is written to fuzz/crashes/<target>/ and fails the run. `make fuzz FUZZ_SECONDS=60`
 # for a quick look; `python fuzz/run.py media` for one target.
-fuzz: $(VENV)/.installed-dev,heif,fuzz
+fuzz: $(VENV)/.installed-dev,heif,video,fuzz
 	$(BIN)/python fuzz/run.py --seconds $(FUZZ_SECONDS)
 
 # The desk's pages in English and French (docs/desk/*.png, shown in docs/desk.md), taken in

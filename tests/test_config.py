@@ -9,10 +9,20 @@ import pytest
 from rempart.config import SETTINGS, load_settings
 from rempart.errors import ConfigError
 from rempart.media import DEFAULT_LIMITS
+from rempart.video import DEFAULT_LIMITS as VIDEO_DEFAULT_LIMITS
+from rempart.video import VideoLimits
 
 
 def test_defaults() -> None:
     assert load_settings({}).media == DEFAULT_LIMITS
+    assert load_settings({}).video == VIDEO_DEFAULT_LIMITS
+
+
+def test_video_limits_from_the_environment() -> None:
+    settings = load_settings({"REMPART_VIDEO_MAX_DURATION": "60", "REMPART_VIDEO_MAX_STREAMS": "4"})
+    assert settings.video == VideoLimits(max_duration=60.0, max_streams=4)
+    with pytest.raises(ConfigError, match="must be above 0"):
+        load_settings({"REMPART_VIDEO_MAX_DECODE_SECONDS": "0"})
 
 
 def test_environment_overrides() -> None:

@@ -18,6 +18,7 @@ from typing import Final
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from rempart import video
 from rempart.errors import ConfigError
 from rempart.media import DEFAULT_MAX_BYTES, DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS, MediaLimits
 from rempart.modelfile import DEFAULT_MAX_HEADER_BYTES
@@ -90,6 +91,32 @@ SETTINGS: Final = (
     ),
     Setting(
         "media_max_frames", DEFAULT_MAX_FRAMES, "Most frames in an animation or pages in a TIFF."
+    ),
+    Setting("video_max_bytes", video.DEFAULT_MAX_BYTES, "Largest video file accepted, in bytes."),
+    Setting(
+        "video_max_duration",
+        video.DEFAULT_MAX_DURATION,
+        "Longest video accepted, in seconds, as declared and as decoded.",
+    ),
+    Setting(
+        "video_max_frames",
+        video.DEFAULT_MAX_FRAMES,
+        "Most frames in a video, as declared and as decoded.",
+    ),
+    Setting(
+        "video_max_pixels",
+        video.DEFAULT_MAX_PIXELS,
+        "Most pixels (width x height) in one video frame, declared and decoded.",
+    ),
+    Setting(
+        "video_max_streams",
+        video.DEFAULT_MAX_STREAMS,
+        "Most streams (video, audio, subtitles) in a video file.",
+    ),
+    Setting(
+        "video_max_decode_seconds",
+        video.DEFAULT_MAX_DECODE_SECONDS,
+        "Most wall-clock seconds one pass over a video's frames may take.",
     ),
     Setting(
         "model_max_header_bytes",
@@ -366,6 +393,7 @@ class Settings:
     media: MediaLimits
     data_dir: Path
     database_url: str
+    video: video.VideoLimits = video.DEFAULT_LIMITS
     model_max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
     nudity_model: Path | None = None
     nudity_resolution: int = DEFAULT_RESOLUTION
@@ -444,6 +472,14 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
             max_bytes=int(values["media_max_bytes"]),
             max_pixels=int(values["media_max_pixels"]),
             max_frames=int(values["media_max_frames"]),
+        ),
+        video=video.VideoLimits(
+            max_bytes=int(values["video_max_bytes"]),
+            max_duration=float(values["video_max_duration"]),
+            max_frames=int(values["video_max_frames"]),
+            max_pixels=int(values["video_max_pixels"]),
+            max_streams=int(values["video_max_streams"]),
+            max_decode_seconds=float(values["video_max_decode_seconds"]),
         ),
         data_dir=data_dir,
         model_max_header_bytes=int(values["model_max_header_bytes"]),

@@ -160,7 +160,7 @@ class LexiconError(ConfigError):
 
 
 class MediaErrorCode(StrEnum):
-    """Why an input could not be used as an image. Stable: scripts match on these strings."""
+    """Why an input could not be used as an image or a video. Stable: scripts match on them."""
 
     NOT_FOUND = "not_found"
     UNREADABLE = "unreadable"
@@ -171,6 +171,12 @@ class MediaErrorCode(StrEnum):
     TOO_MANY_FRAMES = "too_many_frames"
     TRUNCATED = "truncated"
     CORRUPT = "corrupt"
+    # Videos (``rempart.video``): the limits and allow-lists images do not have.
+    TOO_LONG = "too_long"
+    TOO_MANY_STREAMS = "too_many_streams"
+    UNSUPPORTED_CODEC = "unsupported_codec"
+    NO_VIDEO_STREAM = "no_video_stream"
+    TIMED_OUT = "timed_out"
     # Entries of a folder walk that were not read (``rempart.walk``).
     DANGLING_LINK = "dangling_link"
     LINK_LOOP = "link_loop"

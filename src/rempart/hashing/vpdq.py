@@ -1,0 +1,183 @@
+"""vPDQ, Meta's video hash: the PDQ hash of frames sampled at a rate, each with its quality,
+frame number and timestamp, matched as an unordered bag of frame hashes.
+
+The definition, the text format and the matching rule follow Meta's reference
+(facebook/ThreatExchange ``vpdq/README.md``, ``vpdq/cpp``) and python-threatexchange's
+``extensions/vpdq``; each fact below names where it comes from. The frame hashes are
+Rempart's own PDQ (``rempart.hashing.pdq``), on frames ``rempart.video`` samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+
+from rempart.hashing.hash256 import Words, from_hex, hamming, pack
+from rempart.hashing.pdq import MATCH_THRESHOLD, MIN_QUALITY, REFERENCE_SIDE, pdq_hash
+from rempart.video import Video
+
+__all__ = [
+    "DISTANCE_THRESHOLD",
+    "QUALITY_THRESHOLD",
+    "QUERY_MATCH_PERCENT",
+    "STORED_MATCH_PERCENT",
+    "VpdqFeature",
+    "VpdqMatch",
+    "format_features",
+    "match",
+    "parse_features",
+    "vpdq_hash",
+]
+
+QUALITY_THRESHOLD: Final = MIN_QUALITY
+"""Frames of lower quality are left out of matching (python-threatexchange
+``VPDQ_QUALITY_THRESHOLD`` = 50; the reference's "quality filter tolerance F")."""
+
+DISTANCE_THRESHOLD: Final = MATCH_THRESHOLD
+"""Two frames match at Hamming distance <= 31 (python-threatexchange
+``VPDQ_DISTANCE_THRESHOLD`` and its ``<=``, as the README's pseudocode; the C++
+``matchTwoHash.cpp`` compares with ``<``, one bit stricter)."""
+
+QUERY_MATCH_PERCENT: Final = 80.0
+"""A video matches when at least this share of the query's frames match (python-threatexchange
+``VPDQ_QUERY_MATCH_THRESHOLD_PERCENT``): a clip of a stored video matches it."""
+
+STORED_MATCH_PERCENT: Final = 0.0
+"""...and at least this share of the stored video's (``VPDQ_INDEX_MATCH_THRESHOLD_PERCENT``):
+0 lets a short clip match the long video it was cut from."""
+
+# vpdqio.cpp writes timestamps with std::fixed and a precision of 3.
+_TIMESTAMP_DIGITS: Final = 3
+
+
+@dataclass(frozen=True, slots=True)
+class VpdqFeature:
+    """The PDQ hash of one sampled frame (the reference's ``vpdqFeature``).
+
+    Attributes:
+        hex: the frame's PDQ hash, 64 hex digits.
+        quality: PDQ's quality, 0-100.
+        frame_number: the frame's number in the video stream, from 0.
+        timestamp: seconds from the start of the video.
+    """
+
+    hex: str
+    quality: int
+    frame_number: int
+    timestamp: float
+
+    def __post_init__(self) -> None:
+        from_hex(self.hex)  # ValueError saying what is wrong
+        if not 0 <= self.quality <= 100:
+            raise ValueError(f"a PDQ quality is 0-100, got {self.quality}")
+        if self.frame_number < 0:
+            raise ValueError(f"a frame number is 0 or more, got {self.frame_number}")
+        if not self.timestamp >= 0:  # NaN too
+            raise ValueError(f"a timestamp is 0 or more seconds, got {self.timestamp}")
+
+
+@dataclass(frozen=True, slots=True)
+class VpdqMatch:
+    """How two videos' frames match.
+
+    Attributes:
+        query_percent: share of the query's distinct usable frames found in the stored video.
+        stored_percent: share of the stored video's distinct usable frames found in the query.
+        matched: whether both shares reach their thresholds.
+    """
+
+    query_percent: float
+    stored_percent: float
+    matched: bool
+
+
+def vpdq_hash(
+    video: Video, *, every: float = 1.0, max_side: int = REFERENCE_SIDE
+) -> Iterator[VpdqFeature]:
+    """Hash one frame per ``every`` seconds of ``video`` (the reference's ``seconds_per_hash``,
+    1 by default), each decoded at most ``max_side`` pixels on its longer side: PDQ itself
+    works on at most 512 x 512 (``REFERENCE_SIDE``), so larger frames are never converted.
+
+    Raises ``MediaError`` when the video crosses a limit or its data is damaged.
+    """
+    for frame in video.frames(every=every, max_side=max_side):
+        found = pdq_hash(frame.pixels)
+        yield VpdqFeature(found.hex, found.quality, frame.index, frame.timestamp)
+
+
+def format_features(features: Iterable[VpdqFeature]) -> str:
+    """The reference's hash file (``vpdqio.cpp``, ``vpdq-hash-video``'s output): one line per
+    frame, ``frame_number,quality,hash,timestamp``, the timestamp with 3 decimals."""
+    return "".join(
+        f"{f.frame_number},{f.quality},{f.hex},{f.timestamp:.{_TIMESTAMP_DIGITS}f}\n"
+        for f in features
+    )
+
+
+def parse_features(text: str) -> list[VpdqFeature]:
+    """Read the reference's hash file (see ``format_features``); blank lines are skipped.
+
+    Raises ``ValueError`` naming the first line that is not a valid feature.
+    """
+    features = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.strip().split(",")
+        try:
+            if len(fields) != 4:
+                raise ValueError(f"4 comma-separated fields expected, got {len(fields)}")
+            frame, quality, hex_hash, timestamp = fields
+            features.append(
+                VpdqFeature(hex_hash.lower(), int(quality), int(frame), float(timestamp))
+            )
+        except ValueError as exc:
+            raise ValueError(f"line {number}: not a vPDQ feature ({exc}): {line[:100]!r}") from exc
+    return features
+
+
+def match(
+    query: Sequence[VpdqFeature],
+    stored: Sequence[VpdqFeature],
+    *,
+    quality_threshold: int = QUALITY_THRESHOLD,
+    distance_threshold: int = DISTANCE_THRESHOLD,
+    query_match_percent: float = QUERY_MATCH_PERCENT,
+    stored_match_percent: float = STORED_MATCH_PERCENT,
+) -> VpdqMatch:
+    """Match two videos' features as vPDQ defines it (README, "Comparison (Matching)
+    Algorithm"; python-threatexchange ``match_VPDQ_hash_brute``): distinct hashes of quality at
+    least ``quality_threshold`` on each side; a frame matches when any frame of the other side
+    is within ``distance_threshold``; the videos match when the query's matched share reaches
+    ``query_match_percent`` and the stored video's reaches ``stored_match_percent``.
+
+    A side left with no usable frame matches nothing (0 %), as in the C++ reference.
+    """
+    query_words = _usable(query, quality_threshold)
+    stored_words = _usable(stored, quality_threshold)
+    if not len(query_words) or not len(stored_words):
+        return VpdqMatch(0.0, 0.0, False)
+    # Row by row: a 3-hour video at 1 frame/s against another would be a 10800^2 matrix.
+    query_hits = np.zeros(len(query_words), dtype=bool)
+    stored_hits = np.zeros(len(stored_words), dtype=bool)
+    for row, word in enumerate(query_words):
+        near = hamming(word, stored_words) <= distance_threshold
+        query_hits[row] = near.any()
+        stored_hits |= near
+    query_percent = 100.0 * float(query_hits.mean())
+    stored_percent = 100.0 * float(stored_hits.mean())
+    return VpdqMatch(
+        query_percent,
+        stored_percent,
+        query_percent >= query_match_percent and stored_percent >= stored_match_percent,
+    )
+
+
+def _usable(features: Sequence[VpdqFeature], quality_threshold: int) -> Words:
+    """The distinct hashes (python-threatexchange's ``dedupe``) of quality at least the
+    threshold, packed for Hamming distances."""
+    distinct = dict.fromkeys(f.hex for f in features if f.quality >= quality_threshold)
+    return pack(distinct)

@@ -1,0 +1,641 @@
+"""Safe video loading: probe a container within limits, then sample its frames as RGB pixels.
+
+Every video a platform receives is hostile until decoded within limits, as every image is
+(``rempart.media``). ``load_bytes`` and ``load_file`` probe an input (bytes, container,
+streams, codec, declared size, duration and frame count) without decoding a frame;
+``Video.frames`` then decodes one frame per ``every`` seconds at the size the caller needs,
+seeking to keyframes where the samples are far apart. Only the demuxers and decoders a
+platform needs are ever opened (``FORMATS``, ``CODECS``): FFmpeg's others (HLS and concat
+lists that open other files or URLs, raw and image demuxers) are refused before they run.
+Anything wrong raises ``MediaError`` with a reason code; PyAV's and FFmpeg's exceptions never
+escape raw (``_decoding``). Needs the ``video`` extra (PyAV, whose wheels bundle FFmpeg).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import stat
+import struct
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from rempart.errors import MediaError, MediaErrorCode, import_extra
+
+if TYPE_CHECKING:
+    import av
+    import av.container
+    import av.video
+
+__all__ = [
+    "CODECS",
+    "DEFAULT_LIMITS",
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_DECODE_SECONDS",
+    "DEFAULT_MAX_DURATION",
+    "DEFAULT_MAX_FRAMES",
+    "DEFAULT_MAX_PIXELS",
+    "DEFAULT_MAX_STREAMS",
+    "DEFAULT_SEEK_GAP",
+    "FORMATS",
+    "Video",
+    "VideoFrame",
+    "VideoLimits",
+    "load_bytes",
+    "load_file",
+]
+
+
+DEFAULT_MAX_BYTES: Final = 1024 * 1024 * 1024
+"""1 GiB: an hour of 1080p at about 2 Mbit/s, as platforms' upload limits allow."""
+
+DEFAULT_MAX_DURATION: Final = 3 * 3600.0
+"""Three hours, a feature film: longer is a live stream's recording, not an upload."""
+
+DEFAULT_MAX_FRAMES: Final = 3 * 3600 * 60
+"""Three hours at 60 frames a second."""
+
+DEFAULT_MAX_PIXELS: Final = 8192 * 4320
+"""8K (full-format DCI) per frame; a 100000x100000 header is refused before decoding."""
+
+DEFAULT_MAX_STREAMS: Final = 32
+"""A video, audio tracks in many languages and their subtitles."""
+
+DEFAULT_MAX_DECODE_SECONDS: Final = 900.0
+"""Wall-clock seconds one pass over a video's frames may take: three hours of 1080p sampled
+at one frame a second decode in a few minutes on one core."""
+
+
+@dataclass(frozen=True, slots=True)
+class VideoLimits:
+    """What a video may cost before Rempart refuses it (settings ``REMPART_VIDEO_MAX_*``).
+
+    Attributes:
+        max_bytes: size of the file.
+        max_duration: seconds, as declared and as the decoded timestamps reach.
+        max_frames: frames, as declared (or duration x rate) and as actually decoded.
+        max_pixels: width x height of one frame, declared and decoded.
+        max_streams: streams of any kind in the container.
+        max_decode_seconds: wall-clock seconds one pass over the frames may take, so that
+            a container that loops or a decoder that crawls never holds a worker.
+    """
+
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_duration: float = DEFAULT_MAX_DURATION
+    max_frames: int = DEFAULT_MAX_FRAMES
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_streams: int = DEFAULT_MAX_STREAMS
+    max_decode_seconds: float = DEFAULT_MAX_DECODE_SECONDS
+
+    def __post_init__(self) -> None:
+        for name in (
+            "max_bytes",
+            "max_duration",
+            "max_frames",
+            "max_pixels",
+            "max_streams",
+            "max_decode_seconds",
+        ):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"VideoLimits.{name} must be positive")
+
+
+DEFAULT_LIMITS: Final = VideoLimits()
+
+DEFAULT_SEEK_GAP: Final = 5.0
+"""Samples at least this many seconds apart are reached by seeking to the keyframe before
+each, rather than by decoding every frame between them: typical encoders put a keyframe
+every 2 to 10 seconds, so below this a seek saves little and may cost a second decode."""
+
+# FFmpeg demuxer name -> Rempart's format name. Only these demuxers are ever opened
+# (FFmpeg's ``format_whitelist``, checked after probing and before reading a header).
+_DEMUXERS: Final = {
+    "mov,mp4,m4a,3gp,3g2,mj2": "mp4",
+    "matroska,webm": "matroska",
+    "avi": "avi",
+}
+FORMATS: Final = tuple(sorted(set(_DEMUXERS.values())))
+"""The containers Rempart opens: MP4/MOV/3GP, Matroska/WebM and AVI."""
+
+CODECS: Final = ("av1", "h264", "hevc", "mpeg4", "vp8", "vp9")
+"""The video codecs Rempart decodes (FFmpeg's codec names): what phones, cameras, browsers
+and platforms' transcoders write."""
+
+_DEMUXER_WHITELIST: Final = ",".join(
+    sorted({name for names in _DEMUXERS for name in names.split(",")})
+)
+# Matroska's signature (EBML's magic), to tell a damaged one from a file of another kind.
+_EBML_MAGIC: Final = b"\x1a\x45\xdf\xa3"
+# The decoders FFmpeg may open (``codec_whitelist``), probing included: those of ``CODECS``
+# (dav1d decodes AV1) and the audio a video carries, whose parameters the probe reads.
+_DECODER_WHITELIST: Final = ",".join(
+    (*CODECS, "libdav1d", "aac", "mp3", "mp3float", "opus", "vorbis", "flac", "ac3", "eac3")
+)
+# A fragmented MP4 has two top-level boxes a fragment (a second or more each); a file of
+# millions of empty boxes must not hold the probe, so the walk gives up past this many.
+_MAX_MP4_BOXES: Final = 100_000
+_EPSILON: Final = Fraction(1, 1_000_000)  # a microsecond: timestamps' rounding
+
+
+@dataclass(frozen=True, slots=True)
+class VideoFrame:
+    """One sampled frame.
+
+    Attributes:
+        index: its number among the video stream's decoded frames, from 0 (estimated from
+            its timestamp and the frame rate after a seek).
+        timestamp: seconds from the start of the video stream.
+        pixels: ``(height, width, 3)`` uint8 RGB.
+    """
+
+    index: int
+    timestamp: float
+    pixels: npt.NDArray[np.uint8] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Video:
+    """A video that passed the probe: its container, codec and declared size, not yet decoded.
+
+    Attributes:
+        source: the bytes, or the path of the file, each pass over the frames reads again.
+        format: one of ``FORMATS``.
+        codec: one of ``CODECS``.
+        width: coded width of the frames, in pixels.
+        height: coded height of the frames.
+        duration: seconds, as declared (0.0 when the container does not say).
+        frame_rate: frames a second, the stream's average (0.0 when unknown).
+        frame_count: frames, as declared or estimated from duration and rate (0 if neither).
+        stream_count: streams of any kind in the container.
+        limits: the limits it was checked against, applied again while decoding.
+    """
+
+    source: bytes | Path = field(repr=False)
+    format: str
+    codec: str
+    width: int
+    height: int
+    duration: float
+    frame_rate: float
+    frame_count: int
+    stream_count: int
+    limits: VideoLimits = field(default=DEFAULT_LIMITS, repr=False)
+
+    def frames(
+        self,
+        *,
+        every: float = 1.0,
+        max_side: int | None = None,
+        seek_gap: float | None = DEFAULT_SEEK_GAP,
+    ) -> Iterator[VideoFrame]:
+        """Decode one frame per ``every`` seconds: the first at or after each multiple of it.
+
+        ``max_side``: the caller needs no more than this many pixels on the longer side, so
+        each sampled frame is scaled down to it (aspect ratio kept) by FFmpeg's scaler while
+        converting to RGB, never converted at full size first. ``seek_gap``: seek to the
+        keyframe before each sample when samples are at least this many seconds apart (None:
+        never). Raises ``MediaError`` when the decode crosses a limit or the data is damaged.
+        """
+        if not every > 0:
+            raise ValueError("every must be a positive number of seconds")
+        if max_side is not None and max_side < 1:
+            raise ValueError("max_side must be at least 1")
+        with _opened(self.source, self.limits) as container:
+            yield from _Sampler(self, container, every, max_side, seek_gap).run()
+
+
+def load_file(path: str | Path, *, limits: VideoLimits = DEFAULT_LIMITS) -> Video:
+    """Probe a video file within ``limits`` (see ``load_bytes``); its frames are read from the
+    file as they are decoded, never the whole file into memory."""
+    path = Path(path)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError as exc:
+        raise MediaError(MediaErrorCode.NOT_FOUND, f"{path}: no such file") from exc
+    except PermissionError as exc:
+        raise MediaError(
+            MediaErrorCode.UNREADABLE, f"{path}: permission denied; check the file's mode"
+        ) from exc
+    except OSError as exc:
+        raise MediaError(MediaErrorCode.UNREADABLE, f"{path}: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
+        raise MediaError(MediaErrorCode.NOT_REGULAR, f"{path}: not a regular file")
+    _check_size(info.st_size, limits)
+    return _probe(path, limits)
+
+
+def load_bytes(data: bytes, *, limits: VideoLimits = DEFAULT_LIMITS) -> Video:
+    """Check a video's bytes against ``limits`` and probe its container and video stream.
+
+    Nothing is decoded here but what FFmpeg reads to learn the streams' parameters;
+    everything the headers declare (format, codec, streams, frame size, duration, frame
+    count) is checked now, and again against the frames as ``Video.frames`` decodes them.
+    """
+    _check_size(len(data), limits)
+    return _probe(data, limits)
+
+
+def _check_size(size: int, limits: VideoLimits) -> None:
+    if size == 0:
+        raise MediaError(MediaErrorCode.EMPTY, "the file is empty (0 bytes)")
+    if size > limits.max_bytes:
+        raise MediaError(
+            MediaErrorCode.TOO_LARGE,
+            f"the file is {size:,} bytes, over the video limit of {limits.max_bytes:,}; "
+            "raise REMPART_VIDEO_MAX_BYTES to accept it",
+        )
+
+
+def _probe(source: bytes | Path, limits: VideoLimits) -> Video:
+    with _opened(source, limits) as container, _decoding():
+        fmt = _DEMUXERS[container.format.name]  # the whitelist lets no other through
+        streams = len(container.streams)
+        if streams > limits.max_streams:
+            raise MediaError(
+                MediaErrorCode.TOO_MANY_STREAMS,
+                f"{streams:,} streams, over the limit of {limits.max_streams:,}; "
+                "raise REMPART_VIDEO_MAX_STREAMS to accept it",
+            )
+        stream = _video_stream(container)
+        codec = _codec_name(stream)
+        width, height = stream.codec_context.width, stream.codec_context.height
+        _check_pixels(width, height, limits, "the header")
+        duration = _declared_duration(container, stream)
+        rate = float(stream.average_rate or stream.base_rate or 0)
+        frames = int(stream.frames or 0) or math.ceil(duration * rate)
+    if duration > limits.max_duration:
+        raise MediaError(
+            MediaErrorCode.TOO_LONG,
+            f"the video declares {duration:,.1f} s, over the limit of "
+            f"{limits.max_duration:,.0f} s; raise REMPART_VIDEO_MAX_DURATION to accept it",
+        )
+    if frames > limits.max_frames:
+        raise MediaError(
+            MediaErrorCode.TOO_MANY_FRAMES,
+            f"the video declares {frames:,} frames, over the limit of {limits.max_frames:,}; "
+            "raise REMPART_VIDEO_MAX_FRAMES to accept it",
+        )
+    return Video(source, fmt, codec, width, height, duration, rate, frames, streams, limits)
+
+
+def _video_stream(container: av.container.InputContainer) -> av.video.VideoStream:
+    if not container.streams.video:
+        raise MediaError(
+            MediaErrorCode.NO_VIDEO_STREAM,
+            f"the {_DEMUXERS[container.format.name]} container holds no video stream",
+        )
+    return container.streams.video[0]
+
+
+def _codec_name(stream: av.video.VideoStream) -> str:
+    """The codec's own name (``av1``), whichever decoder FFmpeg picked for it (``libdav1d``);
+    refused unless it is one of ``CODECS``."""
+    context = stream.codec_context
+    if context is None or context.codec is None:  # a codec FFmpeg does not know at all
+        raise MediaError(
+            MediaErrorCode.UNSUPPORTED_CODEC,
+            f"the video's codec is unknown; supported: {', '.join(CODECS)}",
+        )
+    name = str(context.codec.canonical_name)
+    if name not in CODECS:
+        raise MediaError(
+            MediaErrorCode.UNSUPPORTED_CODEC,
+            f"the video is encoded with {name}; supported: {', '.join(CODECS)}",
+        )
+    return name
+
+
+def _declared_duration(
+    container: av.container.InputContainer, stream: av.video.VideoStream
+) -> float:
+    """Seconds the stream (or else the container) declares; 0.0 when neither does."""
+    if stream.duration is not None and stream.time_base is not None:
+        return max(0.0, float(stream.duration * stream.time_base))
+    if container.duration is not None:  # in AV_TIME_BASE units, microseconds
+        return max(0.0, container.duration / 1_000_000)
+    return 0.0
+
+
+def _check_pixels(width: int, height: int, limits: VideoLimits, where: str) -> None:
+    if width < 1 or height < 1:
+        raise MediaError(MediaErrorCode.CORRUPT, f"{where} declares frames of {width}x{height}")
+    if width * height > limits.max_pixels:
+        raise MediaError(
+            MediaErrorCode.TOO_MANY_PIXELS,
+            f"{where} declares frames of {width}x{height} = {width * height:,} pixels, over "
+            f"the limit of {limits.max_pixels:,}; raise REMPART_VIDEO_MAX_PIXELS to accept it",
+        )
+
+
+class _Sampler:
+    """One pass over a video's frames, sampling by time and enforcing the limits as it goes."""
+
+    def __init__(
+        self,
+        video: Video,
+        container: av.container.InputContainer,
+        every: float,
+        max_side: int | None,
+        seek_gap: float | None,
+    ) -> None:
+        self.limits = video.limits
+        self.container = container
+        self.every = Fraction(every)
+        self.max_side = max_side
+        self.seek_gap = Fraction(seek_gap) if seek_gap is not None else None
+        self.deadline = time.monotonic() + self.limits.max_decode_seconds
+        self.decoded = 0  # frames decoded in this pass, sampled or not, re-decodes included
+
+    def run(self) -> Iterator[VideoFrame]:
+        with _decoding():
+            stream = _video_stream(self.container)
+            # As the probe checked them, whoever made this Video and with whichever limits.
+            _codec_name(stream)
+            context = stream.codec_context
+            _check_pixels(context.width, context.height, self.limits, "the header")
+            context.options = _decoder_options(self.limits)
+            stream.thread_type = "AUTO"
+        start = Fraction(stream.start_time or 0) * (stream.time_base or 0)
+        rate = Fraction(stream.average_rate or stream.base_rate or 0)
+        target = Fraction(0)  # seconds from ``start`` of the next sample
+        index, last, sought = -1, None, False
+        frames = self._decode(stream)
+        while True:
+            with _decoding():
+                frame = next(frames, None)
+            if frame is None:
+                return
+            self._check(frame)
+            at = self._time(frame, start, rate, index + 1, last)
+            index = round(at * rate) if sought and rate else index + 1
+            if sought and last is not None and at <= last:
+                self.seek_gap = None  # keyframes sparser than the samples: decode through
+            sought = False
+            if at < target - _EPSILON or (last is not None and at <= last):
+                continue  # before the next sample, or a timestamp gone backwards
+            with _decoding():
+                pixels = self._pixels(frame)
+            yield VideoFrame(index, float(at), pixels)
+            last = at
+            target = (math.floor(at / self.every) + 1) * self.every
+            if self.seek_gap is not None and target - at >= self.seek_gap:
+                frames, sought = self._sought(stream, start + target, frames)
+
+    def _decode(self, stream: av.video.VideoStream) -> Iterator[av.VideoFrame]:
+        for packet in self.container.demux(stream):
+            self._in_time()  # packets that never give a frame must not run on either
+            yield from packet.decode()
+
+    def _sought(
+        self, stream: av.video.VideoStream, at: Fraction, frames: Iterator[av.VideoFrame]
+    ) -> tuple[Iterator[av.VideoFrame], bool]:
+        """Frames from the keyframe at or before ``at`` (stream time, seconds), and True; the
+        running decode and False when the stream cannot seek (then none is tried again)."""
+        if stream.time_base is None:
+            self.seek_gap = None
+            return frames, False
+        av_module = _av()
+        with _decoding():
+            try:
+                self.container.seek(int(at / stream.time_base), stream=stream, backward=True)
+            except av_module.error.FFmpegError:
+                self.seek_gap = None
+                return frames, False
+        return self._decode(stream), True
+
+    def _check(self, frame: av.VideoFrame) -> None:
+        """The limits, on every decoded frame: count, size and the wall clock."""
+        self.decoded += 1
+        if self.decoded > self.limits.max_frames:
+            raise MediaError(
+                MediaErrorCode.TOO_MANY_FRAMES,
+                f"over {self.limits.max_frames:,} frames decoded, the limit; "
+                "raise REMPART_VIDEO_MAX_FRAMES to accept it",
+            )
+        _check_pixels(frame.width, frame.height, self.limits, f"frame {self.decoded}")
+        self._in_time()
+
+    def _in_time(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise MediaError(
+                MediaErrorCode.TIMED_OUT,
+                f"decoding took over {self.limits.max_decode_seconds:,.0f} s; refused as a "
+                "possible decoding loop (REMPART_VIDEO_MAX_DECODE_SECONDS)",
+            )
+
+    def _time(
+        self,
+        frame: av.VideoFrame,
+        start: Fraction,
+        rate: Fraction,
+        index: int,
+        last: Fraction | None,
+    ) -> Fraction:
+        """Seconds from the stream's start: from the frame's timestamp, else from its index
+        and the frame rate (a stream without timestamps), checked against the duration."""
+        if frame.pts is not None and frame.time_base is not None:
+            at = frame.pts * frame.time_base - start
+        elif rate:
+            at = index / rate
+        else:
+            at = (last or Fraction(0)) + self.every  # neither: one sample per frame
+        if at > self.limits.max_duration:
+            raise MediaError(
+                MediaErrorCode.TOO_LONG,
+                f"a frame at {float(at):,.1f} s, past the limit of "
+                f"{self.limits.max_duration:,.0f} s (REMPART_VIDEO_MAX_DURATION)",
+            )
+        return max(at, Fraction(0))
+
+    def _pixels(self, frame: av.VideoFrame) -> npt.NDArray[np.uint8]:
+        width, height = frame.width, frame.height
+        side = max(width, height)
+        if self.max_side is not None and side > self.max_side:
+            scale = self.max_side / side
+            width, height = max(1, round(width * scale)), max(1, round(height * scale))
+            array = frame.to_ndarray(
+                width=width, height=height, format="rgb24", interpolation="AREA"
+            )
+        else:
+            array = frame.to_ndarray(format="rgb24")
+        return np.ascontiguousarray(array, dtype=np.uint8)
+
+
+@contextmanager
+def _opened(source: bytes | Path, limits: VideoLimits) -> Iterator[av.container.InputContainer]:
+    """The container, opened from bytes or from an open file (never by name, so that no
+    FFmpeg protocol prefix in a path is ever followed), with only ``FORMATS``'s demuxers."""
+    av_module = _av()
+    with _stream(source) as stream:
+        truncated = _truncated(stream)
+        # One more stream than allowed, so that FFmpeg stops creating them there and the
+        # probe still sees that there were too many; each gets the decoders' options.
+        streams = limits.max_streams + 1
+        options = {"format_whitelist": _DEMUXER_WHITELIST, "max_streams": str(streams)}
+        try:
+            container = av_module.open(
+                stream,
+                mode="r",
+                options=options,
+                stream_options=[_decoder_options(limits)] * streams,
+            )
+        except Exception as exc:
+            if _ours(exc):
+                raise
+            raise _open_error(exc, stream, truncated) from exc
+        try:
+            if truncated:
+                raise MediaError(
+                    MediaErrorCode.TRUNCATED,
+                    "the file ends before its container does; it was cut off in transfer",
+                )
+            yield container
+        finally:
+            container.close()
+
+
+def _decoder_options(limits: VideoLimits) -> dict[str, str]:
+    """What every decoder is opened with, the probe's included: only the allowed decoders,
+    and FFmpeg's own refusal of a frame over ``max_pixels`` before it allocates one."""
+    return {"codec_whitelist": _DECODER_WHITELIST, "max_pixels": str(limits.max_pixels)}
+
+
+@contextmanager
+def _stream(source: bytes | Path) -> Iterator[IO[bytes]]:
+    if isinstance(source, bytes):
+        yield io.BytesIO(source)
+        return
+    with ExitStack() as stack:
+        try:
+            handle = stack.enter_context(open(source, "rb"))
+        except OSError as exc:
+            raise MediaError(MediaErrorCode.UNREADABLE, f"{source}: {exc.strerror or exc}") from exc
+        yield handle
+
+
+def _truncated(stream: IO[bytes]) -> bool:
+    """Whether the file ends before its container says it does: FFmpeg plays a cut-off file
+    as far as it goes, and a platform must know it received part of one."""
+    end = stream.seek(0, io.SEEK_END)
+    stream.seek(0)
+    head = stream.read(64)
+    try:
+        if head[4:8] == b"ftyp":
+            return _mp4_end(stream, end) > end
+        if head.startswith(_EBML_MAGIC):
+            return _matroska_end(head) > end
+        return False
+    finally:
+        stream.seek(0)
+
+
+def _mp4_end(stream: IO[bytes], end: int) -> int:
+    """Where an MP4's top-level boxes say the file ends (ISO/IEC 14496-12, 4.2: a 32-bit size
+    and a type, a 64-bit size after them when the size is 1, to the end of the file when 0)."""
+    at = 0
+    for _ in range(_MAX_MP4_BOXES):
+        if at + 8 > end:
+            break
+        stream.seek(at)
+        head = stream.read(16)
+        size = struct.unpack(">I", head[:4])[0]
+        if size == 1 and len(head) == 16:
+            size = struct.unpack(">Q", head[8:16])[0]
+        if size == 0:
+            return end
+        if size < 8:
+            return at  # not a box: the demuxer gives its own verdict
+        at += size
+    return at
+
+
+def _matroska_end(head: bytes) -> int:
+    """Where a Matroska file's Segment says it ends (RFC 8794, 4: element IDs and sizes are
+    variable-length integers; a size of all ones is unknown, as a live stream writes it)."""
+    header_size, at = _vint(head, 4)
+    at += header_size
+    if head[at : at + 4] != b"\x18\x53\x80\x67":  # the Segment's ID
+        return 0
+    size, data_at = _vint(head, at + 4)
+    return 0 if size < 0 else data_at + size
+
+
+def _vint(data: bytes, at: int) -> tuple[int, int]:
+    """The EBML variable-length integer at ``at`` and where what follows it starts; -1 for an
+    unknown size or one the bytes at hand do not hold."""
+    if at >= len(data) or data[at] == 0:
+        return -1, at
+    length = 9 - data[at].bit_length()
+    if at + length > len(data):
+        return -1, at
+    value = int.from_bytes(data[at : at + length], "big") & ((1 << (7 * length)) - 1)
+    return (-1 if value == (1 << (7 * length)) - 1 else value), at + length
+
+
+def _open_error(exc: BaseException, stream: IO[bytes], truncated: bool) -> MediaError:
+    """Why FFmpeg would not open the input: cut off, damaged (it starts as an allowed
+    container), or not a container Rempart opens at all."""
+    stream.seek(0)
+    head = stream.read(16)
+    if truncated:
+        return MediaError(
+            MediaErrorCode.TRUNCATED,
+            f"the file ends before its container does; it was cut off in transfer ({_detail(exc)})",
+        )
+    if head[4:8] == b"ftyp" or head.startswith(_EBML_MAGIC) or head[8:12] == b"AVI ":
+        return MediaError(
+            MediaErrorCode.CORRUPT,
+            f"the file starts as a video container but cannot be read: {_detail(exc)}",
+        )
+    return MediaError(
+        MediaErrorCode.UNSUPPORTED_FORMAT,
+        f"not a video in a supported container (the file starts {head[:8]!r}); "
+        f"supported: {', '.join(FORMATS)}",
+    )
+
+
+@contextmanager
+def _decoding() -> Iterator[None]:
+    """Turn whatever PyAV or FFmpeg raises on bad data into ``MediaError``: one bad video in a
+    batch costs one error record. Only a real ``MemoryError`` and what is not an
+    ``Exception`` (Ctrl-C, exit) go through."""
+    try:
+        yield
+    except Exception as exc:
+        if _ours(exc):
+            raise
+        if isinstance(exc, EOFError):
+            raise MediaError(
+                MediaErrorCode.TRUNCATED, f"the file ends before the video does ({_detail(exc)})"
+            ) from exc
+        raise MediaError(
+            MediaErrorCode.CORRUPT, f"the video data is corrupt: {_detail(exc)}"
+        ) from exc
+
+
+def _ours(exc: Exception) -> bool:
+    """Whether ``exc`` must go through as it is: Rempart's own, or the process out of memory.
+    FFmpeg's ENOMEM (``av.error.MemoryError``) is neither: a header asking for more than
+    FFmpeg will allocate, which is a property of the data."""
+    if isinstance(exc, MediaError):
+        return True
+    return isinstance(exc, MemoryError) and not isinstance(exc, _av().error.FFmpegError)
+
+
+def _detail(exc: BaseException) -> str:
+    words = str(exc).strip()
+    return f"{type(exc).__name__}: {words}" if words else type(exc).__name__
+
+
+def _av() -> Any:
+    """PyAV, imported on first use: only video needs it, and it is an extra."""
+    return import_extra("av", extra="video", detector="video")

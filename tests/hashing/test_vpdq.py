@@ -1,0 +1,156 @@
+"""vPDQ: the reference's text format, its matching rule, and videos that match (a re-encode, a
+clip) and do not (another video). The ``test_video_`` tests need the video extra (PyAV)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rempart.hashing.pdq import pdq_hash
+from rempart.hashing.vpdq import (
+    VpdqFeature,
+    VpdqMatch,
+    format_features,
+    match,
+    parse_features,
+    vpdq_hash,
+)
+from rempart.video import load_bytes
+from tests import videos
+
+ZERO = "0" * 64
+ONES = "f" * 64
+
+
+def flipped(hex_hash: str, bits: int) -> str:
+    """``hex_hash`` with its first ``bits`` bits inverted."""
+    value = int(hex_hash, 16) ^ (((1 << bits) - 1) << (256 - bits))
+    return f"{value:064x}"
+
+
+def feature(hex_hash: str, quality: int = 100, frame: int = 0, at: float = 0.0) -> VpdqFeature:
+    return VpdqFeature(hex_hash, quality, frame, at)
+
+
+# --- the text format -------------------------------------------------------------------
+
+
+def test_the_reference_line_format_round_trips() -> None:
+    features = [feature(ZERO, 100, 0, 0.0), feature(ONES, 42, 30, 1.0000004)]
+    text = format_features(features)
+    assert text == f"0,100,{ZERO},0.000\n30,42,{ONES},1.000\n"
+    assert parse_features(text) == [features[0], feature(ONES, 42, 30, 1.0)]
+
+
+def test_parsing_reads_the_reference_and_names_a_bad_line() -> None:
+    text = f"0,100,{ONES.upper()},0.000\n\n2,99,{ZERO},0.067\n"
+    assert parse_features(text) == [feature(ONES), feature(ZERO, 99, 2, 0.067)]
+    for bad in (
+        f"0,100,{ZERO}",  # a field missing
+        f"0,101,{ZERO},0.0",  # quality over 100
+        f"-1,100,{ZERO},0.0",
+        f"0,100,{ZERO[:-1]},0.0",
+        f"0,100,{ZERO},nan",
+        f"x,100,{ZERO},0.0",
+    ):
+        with pytest.raises(ValueError, match="line 2: not a vPDQ feature"):
+            parse_features(f"0,100,{ZERO},0.000\n{bad}\n")
+
+
+# --- matching ------------------------------------------------------------------------
+
+
+def test_identical_videos_match_fully() -> None:
+    video = [feature(ZERO), feature(ONES, frame=1)]
+    assert match(video, video) == VpdqMatch(100.0, 100.0, True)
+
+
+def test_a_frame_matches_within_31_bits() -> None:
+    assert match([feature(flipped(ZERO, 31))], [feature(ZERO)]).matched
+    assert not match([feature(flipped(ZERO, 32))], [feature(ZERO)]).matched
+    assert match([feature(flipped(ZERO, 32))], [feature(ZERO)], distance_threshold=32).matched
+
+
+def test_low_quality_frames_are_left_out_and_duplicates_count_once() -> None:
+    query = [feature(ZERO), feature(ZERO, frame=1), feature(ONES, quality=49, frame=2)]
+    stored = [feature(ZERO), feature(flipped(ONES, 100))]
+    # The query: ZERO once (the featureless ONES left out), matched: 100 %. The stored video:
+    # ZERO matched, the other not: 50 %.
+    assert match(query, stored) == VpdqMatch(100.0, 50.0, True)
+    assert match(query, stored, stored_match_percent=60.0).matched is False
+    assert match(query, stored, quality_threshold=0).query_percent == pytest.approx(50.0)
+
+
+def test_the_query_share_decides_by_default() -> None:
+    """python-threatexchange's defaults: 80 % of the query, 0 % of the stored video."""
+    stored = [feature(flipped(ZERO, 40 * i), frame=i) for i in range(6)]
+    clip = stored[:2]
+    result = match(clip, stored)
+    assert (result.query_percent, result.matched) == (100.0, True)
+    assert result.stored_percent == pytest.approx(100 / 3)
+    padded = [*clip, feature(ONES, frame=9)]  # a third of the query is new: under 80 %
+    assert not match(padded, stored).matched
+
+
+def test_nothing_usable_matches_nothing() -> None:
+    assert match([], [feature(ZERO)]) == VpdqMatch(0.0, 0.0, False)
+    assert match([feature(ZERO, quality=10)], [feature(ZERO)]) == VpdqMatch(0.0, 0.0, False)
+
+
+# --- videos --------------------------------------------------------------------------
+
+ORIGINAL = ("bridge", "coffee", "rocket")  # pan, zoom, pan: 12 s with two cuts
+OTHER = ("chelsea", "coins", "immunohistochemistry")
+
+
+@pytest.fixture(scope="module")
+def original(testdata: Path) -> bytes:
+    return videos.encode(videos.scenes(testdata, ORIGINAL), options={"crf": "18"})
+
+
+def hashes(data: bytes) -> list[VpdqFeature]:
+    return list(vpdq_hash(load_bytes(data)))
+
+
+def test_video_hash_is_pdq_of_each_sampled_frame(original: bytes) -> None:
+    features = hashes(original)
+    frames = list(load_bytes(original).frames(max_side=512))
+    assert [(f.frame_number, f.timestamp) for f in features] == [
+        (10 * second, float(second)) for second in range(12)
+    ]
+    assert [(f.hex, f.quality) for f in features] == [
+        (pdq_hash(f.pixels).hex, pdq_hash(f.pixels).quality) for f in frames
+    ]
+    assert min(f.quality for f in features) >= 50
+    assert parse_features(format_features(features)) == features
+
+
+def test_video_re_encoded_smaller_and_at_a_low_bitrate_matches(original: bytes) -> None:
+    frames = videos.decoded(original)
+    smaller = videos.encode(
+        frames, codec="libvpx-vp9", fmt="webm", size=(96, 72), options={"b": "60k"}
+    )
+    assert len(smaller) < len(original)
+    result = match(hashes(smaller), hashes(original))
+    # Measured: 10 of 12 frames within 31 bits (12 to 30), the rocket's last two not (34, 40
+    # bits at quality 54 and 57: a dim picture at 96x72 and 60 kbit/s).
+    assert result.matched
+    assert result.query_percent >= 80
+    assert result.stored_percent >= 80
+
+
+def test_video_clip_matches_the_video_it_was_cut_from(original: bytes) -> None:
+    clip = videos.encode(videos.decoded(original, start=3.0, stop=9.0))
+    result = match(hashes(clip), hashes(original))
+    assert result.matched
+    assert result.query_percent >= 80
+    assert result.stored_percent < 70  # half of the original is not in the clip
+
+
+def test_video_different_videos_do_not_match(original: bytes, testdata: Path) -> None:
+    other = videos.encode(videos.scenes(testdata, OTHER))
+    result = match(hashes(other), hashes(original))
+    assert not result.matched
+    assert result.query_percent == 0.0
+    assert result.stored_percent == 0.0

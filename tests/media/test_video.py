@@ -1,0 +1,285 @@
+"""rempart.video: probing within limits, sampling by time at the size asked, and hostile
+containers refused with their code (never a hang, never a raw PyAV error)."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import struct
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rempart.errors import MediaError, MediaErrorCode
+from rempart.video import VideoLimits, load_bytes, load_file
+from tests import videos
+from tests.images import encode as encode_image
+from tests.images import gradient
+
+Code = MediaErrorCode
+
+
+@pytest.fixture(scope="module")
+def clip(testdata: Path) -> bytes:
+    """Three seconds at 10 frames a second over the bridge photo, 160x120, H.264 in MP4."""
+    return videos.encode(videos.pan(videos.photo(testdata, "bridge"), 30))
+
+
+def refusal(data: bytes, limits: VideoLimits | None = None) -> Code | None:
+    """The code loading and decoding ``data`` was refused with, or None; any other exception
+    fails the test."""
+    try:
+        video = load_bytes(data, limits=limits or VideoLimits())
+        for _ in video.frames(every=0.5):
+            pass
+    except MediaError as exc:
+        error = exc
+    else:
+        return None
+    assert error.message
+    return error.code
+
+
+def test_probe_reads_the_container_without_decoding(clip: bytes) -> None:
+    video = load_bytes(clip)
+    assert (video.format, video.codec) == ("mp4", "h264")
+    assert (video.width, video.height, video.stream_count) == (160, 120, 1)
+    assert video.duration == pytest.approx(3.0)
+    assert (video.frame_rate, video.frame_count) == (10.0, 30)
+
+
+def test_one_frame_a_second_by_default_with_index_and_timestamp(clip: bytes) -> None:
+    frames = list(load_bytes(clip).frames())
+    assert [(f.index, f.timestamp) for f in frames] == [(0, 0.0), (10, 1.0), (20, 2.0)]
+    assert all(f.pixels.shape == (120, 160, 3) and f.pixels.dtype == np.uint8 for f in frames)
+
+
+def test_other_rates_and_a_smaller_size(clip: bytes) -> None:
+    frames = list(load_bytes(clip).frames(every=0.25, max_side=40))
+    assert [f.index for f in frames] == [0, 3, 5, 8, 10, 13, 15, 18, 20, 23, 25, 28]
+    assert frames[1].timestamp == pytest.approx(0.3)
+    assert frames[0].pixels.shape == (30, 40, 3)
+    whole = next(iter(load_bytes(clip).frames()))
+    assert abs(frames[0].pixels.mean() - whole.pixels.mean()) < 3  # the same picture, smaller
+
+
+def test_seeking_gives_the_frames_decoding_through_gives(testdata: Path) -> None:
+    # A keyframe every second: samples 2 s apart are reached by seeking.
+    frames = list(videos.pan(videos.photo(testdata, "bridge"), 80))
+    data = videos.encode(frames, options={"g": "10"})
+    video = load_bytes(data)
+    through = list(video.frames(every=2.0, seek_gap=None))
+    sought = list(video.frames(every=2.0, seek_gap=1.0))
+    assert [(f.index, f.timestamp) for f in sought] == [(f.index, f.timestamp) for f in through]
+    assert [(f.index, f.timestamp) for f in sought] == [(0, 0.0), (20, 2.0), (40, 4.0), (60, 6.0)]
+    for a, b in zip(sought, through, strict=True):
+        assert np.array_equal(a.pixels, b.pixels)
+
+
+@pytest.mark.parametrize(
+    ("codec", "fmt", "name"),
+    [
+        ("libvpx-vp9", "webm", "matroska"),
+        ("libvpx", "matroska", "matroska"),
+        ("mpeg4", "avi", "avi"),
+    ],
+)
+def test_the_allowed_containers_and_codecs(codec: str, fmt: str, name: str) -> None:
+    data = videos.encode(
+        [np.asarray(gradient(64, 48, seed=i)) for i in range(10)], codec=codec, fmt=fmt
+    )
+    video = load_bytes(data)
+    assert video.format == name
+    assert len(list(video.frames(every=0.5))) == 2
+
+
+def test_a_file_is_read_from_its_path(clip: bytes, tmp_path: Path) -> None:
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(clip)
+    video = load_file(path)
+    assert isinstance(video.source, Path)
+    assert len(list(video.frames())) == 3
+    assert _code(lambda: load_file(tmp_path / "missing.mp4")) is Code.NOT_FOUND
+    assert _code(lambda: load_file(tmp_path)) is Code.NOT_REGULAR
+
+
+def test_a_path_naming_an_ffmpeg_protocol_is_only_a_file_name(tmp_path: Path) -> None:
+    # FFmpeg would read "concat:a|b" as a list of files; Rempart opens the file of that name.
+    path = tmp_path / "concat:x.mp4"
+    path.write_bytes(b"not a video at all")
+    assert _code(lambda: load_file(path)) is Code.UNSUPPORTED_FORMAT
+
+
+@pytest.mark.parametrize(
+    ("limits", "code"),
+    [
+        (VideoLimits(max_bytes=1000), Code.TOO_LARGE),
+        (VideoLimits(max_duration=2.0), Code.TOO_LONG),
+        (VideoLimits(max_frames=20), Code.TOO_MANY_FRAMES),
+        (VideoLimits(max_pixels=160 * 119), Code.TOO_MANY_PIXELS),
+        (VideoLimits(max_decode_seconds=1e-9), Code.TIMED_OUT),
+    ],
+)
+def test_each_limit_refuses_with_its_code(clip: bytes, limits: VideoLimits, code: Code) -> None:
+    assert refusal(clip, limits) is code
+
+
+def test_undeclared_frames_are_counted_as_decoded(clip: bytes) -> None:
+    """A container may declare nothing (or lie): the decoded frames meet the limits too."""
+    video = load_bytes(clip)
+    lying = dataclasses.replace(video, limits=VideoLimits(max_frames=15, max_duration=1.5))
+    assert _code(lambda: list(lying.frames())) in (Code.TOO_MANY_FRAMES, Code.TOO_LONG)
+
+
+def test_frames_meet_the_limits_of_their_video_not_only_the_probes(clip: bytes) -> None:
+    video = load_bytes(clip)
+    smaller = dataclasses.replace(video, limits=VideoLimits(max_pixels=100))
+    assert _code(lambda: list(smaller.frames())) is Code.TOO_MANY_PIXELS
+
+
+def test_a_declared_huge_duration_or_frame_count_is_refused_before_decoding(
+    testdata: Path,
+) -> None:
+    # Matroska's Segment Duration (EBML ID 0x4489, an 8-byte float, in milliseconds at the
+    # default TimecodeScale) rewritten from 3 seconds to a million: 10^7 frames at 10 a second.
+    data = videos.encode(videos.pan(videos.photo(testdata, "bridge"), 30), fmt="matroska")
+    at = data.index(b"\x44\x89\x88") + 3
+    assert struct.unpack(">d", data[at : at + 8]) == (3000.0,)
+    patched = data[:at] + struct.pack(">d", 1e9) + data[at + 8 :]
+    assert refusal(patched) is Code.TOO_LONG
+    assert refusal(patched, VideoLimits(max_duration=1e12)) is Code.TOO_MANY_FRAMES
+
+
+def test_a_declared_frame_size_is_the_bitstreams(testdata: Path) -> None:
+    """Matroska's PixelWidth and PixelHeight rewritten to 65535: FFmpeg takes the size from
+    the codec's own headers, and every decoder refuses frames over ``max_pixels`` itself."""
+    data = videos.encode(
+        videos.pan(videos.photo(testdata, "bridge"), 5, size=(320, 256)), fmt="matroska"
+    )
+    patched = bytearray(data)
+    for element in (b"\xb0\x82\x01\x40", b"\xba\x82\x01\x00"):  # 320 and 256
+        at = data.index(element) + 2
+        patched[at : at + 2] = b"\xff\xff"
+    video = load_bytes(bytes(patched))
+    assert (video.width, video.height) == (320, 256)
+    assert refusal(bytes(patched), VideoLimits(max_pixels=320 * 255)) is Code.TOO_MANY_PIXELS
+
+
+@pytest.mark.parametrize(
+    ("make", "code"),
+    [
+        (lambda clip: b"", Code.EMPTY),
+        (lambda clip: clip[: len(clip) // 2], Code.TRUNCATED),
+        (lambda clip: clip[:100], Code.TRUNCATED),
+        (
+            lambda clip: bytes(np.random.default_rng(0).integers(0, 256, 5000, np.uint8)),
+            Code.UNSUPPORTED_FORMAT,
+        ),
+        (lambda clip: encode_image(gradient(), "JPEG"), Code.UNSUPPORTED_FORMAT),
+        (lambda clip: encode_image(gradient(), "PNG"), Code.UNSUPPORTED_FORMAT),
+        (lambda clip: encode_image(gradient(), "GIF"), Code.UNSUPPORTED_FORMAT),
+        (
+            lambda clip: b"#EXTM3U\n#EXT-X-TARGETDURATION:1\nfile:///etc/passwd\n",
+            Code.UNSUPPORTED_FORMAT,
+        ),
+        (lambda clip: b"ffconcat version 1.0\nfile /etc/passwd\n", Code.UNSUPPORTED_FORMAT),
+    ],
+    ids=[
+        "empty",
+        "truncated-half",
+        "truncated-header",
+        "garbage",
+        "jpeg",
+        "png",
+        "gif",
+        "hls",
+        "concat",
+    ],
+)
+def test_hostile_inputs_are_refused_with_their_code(
+    clip: bytes, make: Callable[[bytes], bytes], code: Code
+) -> None:
+    assert refusal(make(clip)) is code
+
+
+def test_a_truncated_matroska_file(testdata: Path) -> None:
+    data = videos.encode(videos.pan(videos.photo(testdata, "bridge"), 30), fmt="matroska")
+    assert refusal(data) is None
+    assert refusal(data[: len(data) * 2 // 3]) is Code.TRUNCATED
+
+
+def test_millions_of_empty_boxes_do_not_hold_the_probe() -> None:
+    ftyp = struct.pack(">I", 16) + b"ftypisom" + b"\0\0\0\0"
+    data = ftyp + (struct.pack(">I", 8) + b"free") * 250_000
+    started = time.monotonic()
+    assert refusal(data) is Code.CORRUPT  # an MP4 with no movie in it
+    assert time.monotonic() - started < 10
+
+
+def test_a_codec_outside_the_allow_list(testdata: Path) -> None:
+    frames = [np.asarray(gradient(64, 48, seed=i)) for i in range(5)]
+    data = videos.encode(frames, codec="mjpeg", fmt="avi", pix_fmt="yuvj420p")
+    assert refusal(data) is Code.UNSUPPORTED_CODEC
+
+
+def test_a_codec_ffmpeg_does_not_know() -> None:
+    # An AVI whose video FOURCC (FMP4, in the stream header and the format) says ZZZZ.
+    frames = [np.asarray(gradient(64, 48, seed=i)) for i in range(5)]
+    data = videos.encode(frames, codec="mpeg4", fmt="avi").replace(b"FMP4", b"ZZZZ")
+    assert refusal(data) is Code.UNSUPPORTED_CODEC
+
+
+def test_a_container_with_no_video() -> None:
+    import av
+
+    out = io.BytesIO()
+    with av.open(out, "w", format="matroska") as container:
+        stream = container.add_stream("pcm_s16le", rate=8000, layout="mono")
+        frame = av.AudioFrame.from_ndarray(
+            np.zeros((1, 800), np.int16), format="s16", layout="mono"
+        )
+        frame.sample_rate, frame.pts = 8000, 0
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            container.mux(packet)
+    assert refusal(out.getvalue()) is Code.NO_VIDEO_STREAM
+
+
+def test_too_many_streams(clip: bytes) -> None:
+    assert refusal(clip, VideoLimits(max_streams=1)) is None
+    frames = [np.asarray(gradient(32, 32, seed=i)) for i in range(3)]
+    data = _two_video_streams(frames)
+    assert refusal(data, VideoLimits(max_streams=1)) is Code.TOO_MANY_STREAMS
+
+
+def test_limits_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_frames"):
+        VideoLimits(max_frames=0)
+
+
+def _two_video_streams(frames: list[np.ndarray]) -> bytes:
+    import av
+
+    out = io.BytesIO()
+    with av.open(out, "w", format="matroska") as container:
+        streams = [container.add_stream("libx264", rate=10) for _ in range(2)]
+        for stream in streams:
+            stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        for pixels in frames:
+            for stream in streams:
+                for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                    container.mux(packet)
+        for stream in streams:
+            for packet in stream.encode():
+                container.mux(packet)
+    return out.getvalue()
+
+
+def _code(call: Callable[[], object]) -> Code | None:
+    try:
+        call()
+    except MediaError as exc:
+        return exc.code
+    return None
