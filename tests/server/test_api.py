@@ -15,6 +15,7 @@ import re
 import secrets
 import string
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -942,6 +943,33 @@ def test_registry_aliases_are_read_in_prompts(
     bad = {"name": person_name(), "photos": [photo], "aliases": ["\u200b"]}
     problem(admin.post("/v1/persons", json=bad), 422, "person-invalid")
     assert bad["name"] not in {p["name"] for p in admin.get("/v1/persons").json()["persons"]}
+
+
+def test_enrolment_finds_faces_with_the_configured_finder(
+    admin: httpx.Client, served_app: InProcessServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``REMPART_FACE_DETECTOR`` chooses the finder an enrolment's faces come from, as it does
+    the identity detector's in a scan."""
+    import rempart.server.routes.persons as route
+    from rempart.detectors.faces import DlibFaceFinder
+    from rempart.errors import EnrolmentError
+
+    runtime = served_app.app.state.services.runtime
+    monkeypatch.setattr(runtime, "settings", replace(runtime.settings, face_detector="dlib"))
+    finders: list[object] = []
+
+    def enrol(*args: object, identity: Any = None, **kwargs: object) -> object:
+        finders.append(identity and identity.finder)
+        raise EnrolmentError("Nobody", ["photo 1: not enrolled in this test"])
+
+    monkeypatch.setattr(route, "enrol_photos", enrol)
+    photo = b64(png(gradient(64, 64, seed=4)))
+    problem(
+        admin.post("/v1/persons", json={"name": "Nobody", "photos": [photo]}),
+        422,
+        "enrolment-failed",
+    )
+    assert [type(finder) for finder in finders] == [DlibFaceFinder]
 
 
 def test_enrolment_without_a_face_enrols_nothing(admin: httpx.Client, testdata: Path) -> None:
