@@ -233,7 +233,7 @@ class DlibFaceFinder(FaceFinder):
     """dlib's HOG frontal face detector (``REMPART_FACE_DETECTOR=dlib``): frontal faces of at
     least 80 pixels, on one core at a time."""
 
-    version = "dlib-hog+sp5"
+    version = "dlib-hog+sp5:2"  # 2: chips cut from the image, not the enlarged search pixels
     max_side = DETECT_MAX_SIDE
 
     def _find(self, picture: Picture) -> list[Face]:
