@@ -4,7 +4,8 @@ images/s on 2 cores, against a straightforward script doing the same work in 2 p
 The peer script is what a trust-and-safety engineer writes first: for each file,
 ``pdqhash.compute`` on the Pillow-decoded RGB pixels, ``NudeDetector().detect(path)`` and
 ``AgeAndGender().predict(image)``, models loaded once per process, the files shared among 2
-worker processes (one per core).
+worker processes (one per core), each library at its defaults (NudeNet's ONNX Runtime takes
+every core in each process, as such a script's would).
 
 Rempart's side is ``Scanner`` with the nudity and faces detectors, the default policy and a
 bank of 10,000 random hashes to match (work the peer does not do), on 2 threads; then the
