@@ -101,6 +101,7 @@ __all__ = [
     "UnknownKeyError",
     "UnknownPersonError",
     "import_extra",
+    "media_os_error",
 ]
 
 
@@ -571,6 +572,20 @@ class FetchRefusedError(FetchError):
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C stopped a run that wrote an output: the message says what was written and how
     to go on. A ``KeyboardInterrupt`` still, so whatever handles Ctrl-C handles this."""
+
+
+def media_os_error(path: object, exc: OSError) -> MediaError:
+    """The ``MediaError`` for an ``OSError`` met opening a media file at ``path``: what a user
+    can act on (no such file, a folder, the file's mode), else the OS's own words."""
+    if isinstance(exc, FileNotFoundError):
+        return MediaError(MediaErrorCode.NOT_FOUND, f"{path}: no such file")
+    if isinstance(exc, IsADirectoryError):
+        return MediaError(MediaErrorCode.UNREADABLE, f"{path}: is a directory")
+    if isinstance(exc, PermissionError):
+        return MediaError(
+            MediaErrorCode.UNREADABLE, f"{path}: permission denied; check the file's mode"
+        )
+    return MediaError(MediaErrorCode.UNREADABLE, f"{path}: {exc.strerror or exc}")
 
 
 def import_extra(module: str, *, extra: str, detector: str) -> ModuleType:

@@ -32,7 +32,7 @@ from typing import IO, Any, Final
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from rempart.errors import MediaError, MediaErrorCode
+from rempart.errors import MediaError, MediaErrorCode, media_os_error
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -329,16 +329,8 @@ def load_file(path: str | Path, *, limits: MediaLimits = DEFAULT_LIMITS) -> Medi
     try:
         with open(path, "rb") as stream:
             data = _read_bounded(stream, limits.max_bytes, str(path))
-    except FileNotFoundError as exc:
-        raise MediaError(MediaErrorCode.NOT_FOUND, f"{path}: no such file") from exc
-    except IsADirectoryError as exc:
-        raise MediaError(MediaErrorCode.UNREADABLE, f"{path}: is a directory") from exc
-    except PermissionError as exc:
-        raise MediaError(
-            MediaErrorCode.UNREADABLE, f"{path}: permission denied; check the file's mode"
-        ) from exc
     except OSError as exc:
-        raise MediaError(MediaErrorCode.UNREADABLE, f"{path}: {exc.strerror or exc}") from exc
+        raise media_os_error(path, exc) from exc
     return load_bytes(data, limits=limits)
 
 

@@ -29,7 +29,7 @@ from typing import IO, TYPE_CHECKING, Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from rempart.errors import MediaError, MediaErrorCode, import_extra
+from rempart.errors import MediaError, MediaErrorCode, import_extra, media_os_error
 
 if TYPE_CHECKING:
     import av
@@ -219,14 +219,8 @@ def load_file(path: str | Path, *, limits: VideoLimits = DEFAULT_LIMITS) -> Vide
     path = Path(path)
     try:
         info = os.stat(path)
-    except FileNotFoundError as exc:
-        raise MediaError(MediaErrorCode.NOT_FOUND, f"{path}: no such file") from exc
-    except PermissionError as exc:
-        raise MediaError(
-            MediaErrorCode.UNREADABLE, f"{path}: permission denied; check the file's mode"
-        ) from exc
     except OSError as exc:
-        raise MediaError(MediaErrorCode.UNREADABLE, f"{path}: {exc.strerror or exc}") from exc
+        raise media_os_error(path, exc) from exc
     if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
         raise MediaError(MediaErrorCode.NOT_REGULAR, f"{path}: not a regular file")
     _check_size(info.st_size, limits)
