@@ -512,7 +512,7 @@ def _stream(source: bytes | Path) -> Iterator[IO[bytes]]:
         try:
             handle = stack.enter_context(open(source, "rb"))
         except OSError as exc:
-            raise MediaError(MediaErrorCode.UNREADABLE, f"{source}: {exc.strerror or exc}") from exc
+            raise media_os_error(source, exc) from exc
         yield handle
 
 

@@ -154,11 +154,9 @@ class FaceFinder:
         """The searched pixels where a face ``width`` pixels wide in the image spans at least
         ``wanted`` pixels there, else the larger ones at ``align_side`` (a decode of their own,
         made only for pictures with such a face)."""
-        if (
-            min(1.0, self.max_side / max(picture.media.width, picture.media.height)) * width
-            >= wanted
-        ):
-            return picture.pixels(self.max_side)
+        searched = picture.pixels(self.max_side)
+        if width * searched.shape[1] / picture.media.width >= wanted:
+            return searched
         return picture.pixels(max(self.align_side, self.max_side))
 
     def _find(self, picture: Picture) -> list[Face]:

@@ -66,11 +66,13 @@ class ModelFile:
         """Raise ``DetectorError`` unless the file exists and has its recorded digest."""
         if not self.path.is_file():
             raise DetectorError(f"model file {self.path} does not exist")
+        if self.sha256 is None:
+            return  # a deployment's own file: nothing recorded to check it against
         if self.content is not None:
             digest = hashlib.sha256(self.content()).hexdigest()
         else:
-            digest = file_sha256(self.path) if self.sha256 is not None else ""
-        if self.sha256 is not None and digest != self.sha256:
+            digest = file_sha256(self.path)
+        if digest != self.sha256:
             raise DetectorError(
                 f"model file {self.path} does not have the recorded SHA-256 {self.sha256}; "
                 "reinstall the package that ships it"
