@@ -13,7 +13,16 @@ from pathlib import Path
 import pytest
 
 from rempart.media import MediaFailure
-from rempart.walk import Walk, json_line, looks_like_image, path_fields, printable
+from rempart.walk import (
+    SKIP_NOT_MEDIA,
+    FileKind,
+    Walk,
+    json_line,
+    looks_like_image,
+    looks_like_video,
+    path_fields,
+    printable,
+)
 from rempart.workers import ordered_map
 
 
@@ -68,6 +77,36 @@ def test_printable_keeps_a_name_on_one_line() -> None:
 )
 def test_images_are_known_by_their_first_bytes(head: bytes, image: bool) -> None:
     assert looks_like_image(head) is image
+
+
+@pytest.mark.parametrize(
+    ("head", "video"),
+    [
+        (b"\x00\x00\x00\x18ftypisom", True),
+        (b"\x00\x00\x00\x14ftypqt  ", True),
+        (b"\x00\x00\x00\x08wide\x00\x00", True),  # QuickTime's leading atom
+        (b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81", True),  # Matroska/WebM
+        (b"RIFF\x00\x00\x00\x00AVI LIST", True),
+        (b"\x00\x00\x00\x1cftypavif", False),  # an AVIF image
+        (b"\x00\x00\x00\x18ftypheic", False),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", False),
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF", False),
+        (b"", False),
+    ],
+)
+def test_videos_are_known_by_their_first_bytes(head: bytes, video: bool) -> None:
+    assert looks_like_video(head) is video
+
+
+def test_a_media_walk_gives_images_and_videos_and_counts_the_rest(tmp_path: Path) -> None:
+    (tmp_path / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (tmp_path / "b.mp4").write_bytes(b"\x00\x00\x00\x18ftypisom")
+    (tmp_path / "c.txt").write_bytes(b"notes")
+    walk = Walk([str(tmp_path)], kind=FileKind.MEDIA)
+    assert [Path(str(item)).name for item in walk] == ["a.png", "b.mp4"]
+    assert walk.skipped == {SKIP_NOT_MEDIA: 1}
+    images = Walk([str(tmp_path)])
+    assert [Path(str(item)).name for item in images] == ["a.png"]
 
 
 def test_each_folder_is_walked_once_and_a_loop_is_recorded(tmp_path: Path) -> None:

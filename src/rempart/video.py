@@ -46,6 +46,7 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_MAX_STREAMS",
     "DEFAULT_SEEK_GAP",
+    "EBML_MAGIC",
     "FORMATS",
     "Video",
     "VideoFrame",
@@ -134,7 +135,7 @@ _DEMUXER_WHITELIST: Final = ",".join(
     sorted({name for names in _DEMUXERS for name in names.split(",")})
 )
 # Matroska's signature (EBML's magic), to tell a damaged one from a file of another kind.
-_EBML_MAGIC: Final = b"\x1a\x45\xdf\xa3"
+EBML_MAGIC: Final = b"\x1a\x45\xdf\xa3"
 # The decoders FFmpeg may open (``codec_whitelist``), probing included: those of ``CODECS``
 # (dav1d decodes AV1) and the audio a video carries, whose parameters the probe reads.
 _DECODER_WHITELIST: Final = ",".join(
@@ -525,7 +526,7 @@ def _truncated(stream: IO[bytes]) -> bool:
     try:
         if head[4:8] == b"ftyp":
             return _mp4_end(stream, end) > end
-        if head.startswith(_EBML_MAGIC):
+        if head.startswith(EBML_MAGIC):
             return _matroska_end(head) > end
         return False
     finally:
@@ -585,7 +586,7 @@ def _open_error(exc: BaseException, stream: IO[bytes], truncated: bool) -> Media
             MediaErrorCode.TRUNCATED,
             f"the file ends before its container does; it was cut off in transfer ({_detail(exc)})",
         )
-    if head[4:8] == b"ftyp" or head.startswith(_EBML_MAGIC) or head[8:12] == b"AVI ":
+    if head[4:8] == b"ftyp" or head.startswith(EBML_MAGIC) or head[8:12] == b"AVI ":
         return MediaError(
             MediaErrorCode.CORRUPT,
             f"the file starts as a video container but cannot be read: {_detail(exc)}",

@@ -6,7 +6,8 @@ of the tree or round a loop (``follow_links`` follows them, with loop detection)
 anything but a regular file, and gives each entry it cannot use as a ``MediaFailure`` with a
 code (``dangling_link``, ``link_loop``, ``not_regular``, ``permission_denied``) so that the run
 records it and goes on. Inside folders, files that are not of the ``kind`` asked for (images by
-their first bytes, model files by their names' suffixes) are skipped and counted (``all_files``
+their first bytes, videos too with ``FileKind.MEDIA``, model files by their names' suffixes)
+are skipped and counted (``all_files``
 gives them to the reader, which says why); a file named on the command line is always given,
 so that its record says what is wrong with it.
 
@@ -30,9 +31,11 @@ from typing import Any, Final, TypeAlias
 
 from rempart.errors import MediaError, MediaErrorCode
 from rempart.media import STDIN, MediaFailure
+from rempart.video import EBML_MAGIC
 
 __all__ = [
     "SKIP_NOT_IMAGE",
+    "SKIP_NOT_MEDIA",
     "SKIP_NOT_MODEL",
     "FileKind",
     "Walk",
@@ -40,6 +43,7 @@ __all__ = [
     "item_path",
     "json_line",
     "looks_like_image",
+    "looks_like_video",
     "path_fields",
     "path_key",
     "printable",
@@ -49,6 +53,7 @@ WalkItem: TypeAlias = str | MediaFailure
 """A file to read, or an entry of the walk that cannot be read, and why."""
 
 SKIP_NOT_IMAGE: Final = "not an image"
+SKIP_NOT_MEDIA: Final = "not an image or video"
 SKIP_NOT_MODEL: Final = "not a model file"
 SKIP_LINK_OUT: Final = "a link out of the tree (-L follows it)"
 SKIP_LINK_FOLDER: Final = "a link to a folder (-L follows it)"
@@ -72,13 +77,16 @@ _MAGIC: Final = (
 _ISO_BRANDS: Final = frozenset(
     (b"avif", b"avis", b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
 )
+# QuickTime files may start with a box other than ``ftyp`` (ISO/IEC 14496-12 and QuickTime's
+# top-level atoms); an MP4 always starts with ``ftyp``.
+_ISO_BOXES: Final = frozenset((b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip"))
 # Unicode's line and paragraph separators and the bidirectional controls: they break a row
 # or reorder what a person reads, as control characters do.
 _INVISIBLE: Final = frozenset("\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def looks_like_image(head: bytes) -> bool:
-    """Whether ``head`` (a file's first bytes) starts as a format Rempart decodes does."""
+    """Whether ``head`` (a file's first bytes) starts as an image format Rempart decodes does."""
     if head.startswith(_MAGIC):
         return True
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
@@ -86,12 +94,24 @@ def looks_like_image(head: bytes) -> bool:
     return head[4:8] == b"ftyp" and head[8:12] in _ISO_BRANDS
 
 
+def looks_like_video(head: bytes) -> bool:
+    """Whether ``head`` starts as a container of ``video.FORMATS`` does: an ISO-BMFF file
+    whose brand is not an image's (MP4, MOV, 3GP), Matroska/WebM (EBML's magic) or AVI.
+    Only the first bytes are read; the probe decides whether the video is one Rempart reads."""
+    if head[4:8] in _ISO_BOXES:
+        return head[4:8] != b"ftyp" or head[8:12] not in _ISO_BRANDS
+    if head.startswith(EBML_MAGIC):
+        return True
+    return head[:4] == b"RIFF" and head[8:12] == b"AVI "
+
+
 class FileKind(StrEnum):
-    """What files a folder gives: images (by their first bytes, whatever their names) or
-    model files (by their names: a model file's bytes start with a length, a zip or a pickle,
-    as many other files do)."""
+    """What files a folder gives: images (by their first bytes, whatever their names), images
+    and videos (``MEDIA``, likewise) or model files (by their names: a model file's bytes
+    start with a length, a zip or a pickle, as many other files do)."""
 
     IMAGES = "images"
+    MEDIA = "media"
     MODELS = "models"
 
 
@@ -233,6 +253,12 @@ class Walk:
                 yield path
             else:
                 self.skipped[SKIP_NOT_MODEL] += 1
+        elif self.kind is FileKind.MEDIA:
+            head = _read_head(path, _HEAD_BYTES)
+            if looks_like_image(head) or looks_like_video(head):
+                yield path
+            else:
+                self.skipped[SKIP_NOT_MEDIA] += 1
         elif looks_like_image(_read_head(path, _HEAD_BYTES)):
             yield path
         else:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rempart.errors import OverloadedError
 from rempart.media import MediaLimits
 from rempart.server.budget import DecodeBudget, decode_cost, give_back_memory
+from tests import videos
 from tests.images import encode, gif_with_frames, gradient, png_declaring
 
 
@@ -74,3 +76,10 @@ def test_the_cost_is_read_from_headers() -> None:
     assert decode_cost([gif_with_frames(5)], limits) == 2 * 4  # a frame beside the one before
     assert decode_cost([b"not an image", encode(gradient(10, 10), "PNG")], limits) == 100
     give_back_memory()  # no-op or glibc's malloc_trim; never an error
+
+
+def test_a_video_costs_one_frame_beside_the_one_before() -> None:
+    frames = [np.zeros((48, 64, 3), dtype=np.uint8)] * 20
+    video = videos.encode(frames, size=(64, 48))
+    assert decode_cost([video], MediaLimits()) == 2 * 64 * 48  # per frame, not per video
+    assert decode_cost([video[:200]], MediaLimits()) == 0  # refused before any decoding

@@ -28,9 +28,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Final
 
-from rempart.errors import MediaError, OverloadedError
+from rempart.errors import MediaError, MissingExtraError, OverloadedError
 from rempart.media import MediaLimits, load_bytes
 from rempart.server import metrics
+from rempart.video import DEFAULT_LIMITS, VideoLimits
+from rempart.video import load_bytes as load_video
+from rempart.walk import looks_like_video
 
 __all__ = ["TRIM_ABOVE", "DecodeBudget", "decode_cost", "give_back_memory"]
 
@@ -126,15 +129,22 @@ class DecodeBudget:
         )
 
 
-def decode_cost(images: Iterable[bytes], limits: MediaLimits) -> int:
+def decode_cost(
+    images: Iterable[bytes], limits: MediaLimits, video_limits: VideoLimits = DEFAULT_LIMITS
+) -> int:
     """The pixels decoding ``images`` holds at once, read from their headers: a frame's pixels
-    per image, twice for an animation (a frame is decoded beside the one before it). An image
-    whose header is unreadable costs nothing: it is refused before any decoding."""
+    per image, twice for an animation or a video (a frame is decoded beside the one before it;
+    a video's frames one at a time, so the budget applies per frame). An upload whose header
+    is unreadable costs nothing: it is refused before any decoding."""
     total = 0
     for data in images:
         try:
+            if looks_like_video(data[:16]):
+                video = load_video(data, limits=video_limits)
+                total += video.width * video.height * 2
+                continue
             media = load_bytes(data, limits=limits)
-        except MediaError:
+        except (MediaError, MissingExtraError):
             continue
         total += media.width * media.height * (2 if media.frame_count > 1 else 1)
     return total

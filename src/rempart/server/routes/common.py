@@ -20,27 +20,36 @@ from rempart.server.services import Services
 
 __all__ = [
     "IMAGE_BODY",
+    "MEDIA_BODY",
+    "VIDEO_BODY",
     "audit",
     "decoding",
     "is_json",
     "media_type",
     "mirrored",
     "read_image",
+    "read_media",
+    "read_video",
     "runtime",
     "services",
 ]
 
-# OpenAPI's description of an endpoint whose body is one image.
-IMAGE_BODY: Final[dict[str, Any]] = {
-    "requestBody": {
-        "required": True,
-        "description": "The image's bytes (JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC/AVIF).",
-        "content": {
-            "image/*": {"schema": {"type": "string", "format": "binary"}},
-            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
-        },
-    }
-}
+_IMAGES: Final = "JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC/AVIF"
+_VIDEOS: Final = "MP4/MOV, Matroska/WebM, AVI"
+
+
+def _body(description: str, *media_types: str) -> dict[str, Any]:
+    """OpenAPI's description of an endpoint whose body is one file of ``media_types``."""
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    content = dict.fromkeys((*media_types, "application/octet-stream"), binary)
+    return {"requestBody": {"required": True, "description": description, "content": content}}
+
+
+IMAGE_BODY: Final = _body(f"The image's bytes ({_IMAGES}).", "image/*")
+VIDEO_BODY: Final = _body(f"The video's bytes ({_VIDEOS}).", "video/*")
+MEDIA_BODY: Final = _body(
+    f"The bytes of an image ({_IMAGES}) or a video ({_VIDEOS}).", "image/*", "video/*"
+)
 
 
 def services(request: Request) -> Services:
@@ -57,26 +66,44 @@ def runtime(request: Request) -> Runtime:
 async def read_image(request: Request) -> bytes:
     """The body of an image upload: ``Content-Type`` ``image/*`` or
     ``application/octet-stream``, not empty."""
+    return await _read_upload(request, "image", ("image/",))
+
+
+async def read_video(request: Request) -> bytes:
+    """The body of a video upload: ``Content-Type`` ``video/*`` or
+    ``application/octet-stream``, not empty."""
+    return await _read_upload(request, "video", ("video/",))
+
+
+async def read_media(request: Request) -> bytes:
+    """The body of an upload that may be an image or a video (``walk.looks_like_video`` tells
+    which from its first bytes): ``image/*``, ``video/*`` or ``application/octet-stream``."""
+    return await _read_upload(request, "image or video", ("image/", "video/"))
+
+
+async def _read_upload(request: Request, what: str, prefixes: tuple[str, ...]) -> bytes:
     content_type = media_type(request)
-    if not (content_type.startswith("image/") or content_type == "application/octet-stream"):
+    if not (content_type.startswith(prefixes) or content_type == "application/octet-stream"):
+        allowed = " or ".join(f"{prefix}..." for prefix in prefixes)
         raise Problem(
             "unsupported-media-type",
-            f"send the image's bytes as the body, with Content-Type image/... or "
+            f"send the {what}'s bytes as the body, with Content-Type {allowed} or "
             f"application/octet-stream (got {content_type or 'none'!r})",
         )
     data = await request.body()
     if not data:
-        raise Problem("image-empty", "the body is empty: send the image's bytes")
+        raise Problem("image-empty", f"the body is empty: send the {what}'s bytes")
     return data
 
 
 @asynccontextmanager
 async def decoding(request: Request, images: Sequence[bytes]) -> AsyncIterator[None]:
-    """Around every decode a request makes: hold the pixels its images declare in the worker's
-    budget (waiting briefly, else 503 ``overloaded``), and give a large decode's memory back to
-    the system once it is done."""
+    """Around every decode a request makes: hold the pixels its images (or a video's frame)
+    declare in the worker's budget (waiting briefly, else 503 ``overloaded``), and give a large
+    decode's memory back to the system once it is done."""
     found = services(request)
-    cost = await run_in_threadpool(decode_cost, images, found.runtime.settings.media)
+    settings = found.runtime.settings
+    cost = await run_in_threadpool(decode_cost, images, settings.media, settings.video)
     async with found.budget.admit(cost):
         try:
             yield
