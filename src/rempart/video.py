@@ -4,9 +4,11 @@ Every video a platform receives is hostile until decoded within limits, as every
 (``rempart.media``). ``load_bytes`` and ``load_file`` probe an input (bytes, container,
 streams, codec, declared size, duration and frame count) without decoding a frame;
 ``Video.frames`` then decodes one frame per ``every`` seconds at the size the caller needs,
-seeking to keyframes where the samples are far apart. Only the demuxers and decoders a
-platform needs are ever opened (``FORMATS``, ``CODECS``): FFmpeg's others (HLS and concat
-lists that open other files or URLs, raw and image demuxers) are refused before they run.
+seeking to keyframes where the samples are far apart, and refuses a stream that gives no
+frame or plays far past the duration it declares (a container that loops). Only the demuxers
+and decoders a platform needs are ever opened (``FORMATS``, ``CODECS``): FFmpeg's others (HLS
+and concat lists that open other files or URLs, raw and image demuxers) are refused before
+they run.
 Anything wrong raises ``MediaError`` with a reason code; PyAV's and FFmpeg's exceptions never
 escape raw (``_decoding``). Needs the ``video`` extra (PyAV, whose wheels bundle FFmpeg).
 """
@@ -23,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
+from itertools import chain, islice
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
@@ -144,6 +147,15 @@ _DECODER_WHITELIST: Final = ",".join(
 # A fragmented MP4 has two top-level boxes a fragment (a second or more each); a file of
 # millions of empty boxes must not hold the probe, so the walk gives up past this many.
 _MAX_MP4_BOXES: Final = 100_000
+# An MP4's edit list may play its samples more than once; FFmpeg builds an index entry per
+# sample per edit, so a small file of a million edits would hold gigabytes and replay for hours.
+# Real files have one or two edits a track (a start offset, a trim); this many is refused.
+_MAX_EDITS: Final = 16
+# Decoded timestamps may run past the duration a container declares by this factor and
+# margin (rounding, a last frame's length, a muxer's estimate) before the container is taken
+# to loop: an edit list replaying its samples, a Matroska file whose clusters repeat.
+_DECLARED_FACTOR: Final = 2
+_DECLARED_MARGIN: Final = Fraction(10)  # seconds
 _EPSILON: Final = Fraction(1, 1_000_000)  # a microsecond: timestamps' rounding
 
 
@@ -343,6 +355,7 @@ class _Sampler:
         seek_gap: float | None,
     ) -> None:
         self.limits = video.limits
+        self.declared = Fraction(video.duration)  # 0: the container does not say
         self.container = container
         self.every = Fraction(every)
         self.max_side = max_side
@@ -368,6 +381,10 @@ class _Sampler:
             with _decoding():
                 frame = next(frames, None)
             if frame is None:
+                if self.decoded == 0:
+                    raise MediaError(
+                        MediaErrorCode.EMPTY, "the video stream holds no frames to decode"
+                    )
                 return
             self._check(frame)
             at = self._time(frame, start, rate, index + 1, last)
@@ -449,6 +466,13 @@ class _Sampler:
                 f"a frame at {float(at):,.1f} s, past the limit of "
                 f"{self.limits.max_duration:,.0f} s (REMPART_VIDEO_MAX_DURATION)",
             )
+        if self.declared and at > self.declared * _DECLARED_FACTOR + _DECLARED_MARGIN:
+            raise MediaError(
+                MediaErrorCode.CORRUPT,
+                f"a frame at {float(at):,.1f} s of a video that declares "
+                f"{float(self.declared):,.1f} s: the container replays its frames or "
+                "misstates its length",
+            )
         return max(at, Fraction(0))
 
     def _pixels(self, frame: av.VideoFrame) -> npt.NDArray[np.uint8]:
@@ -472,6 +496,7 @@ def _opened(source: bytes | Path, limits: VideoLimits) -> Iterator[av.container.
     av_module = _av()
     with _stream(source) as stream:
         truncated = _truncated(stream)
+        _check_edits(stream)
         # One more stream than allowed, so that FFmpeg stops creating them there and the
         # probe still sees that there were too many; each gets the decoders' options.
         streams = limits.max_streams + 1
@@ -534,23 +559,71 @@ def _truncated(stream: IO[bytes]) -> bool:
 
 
 def _mp4_end(stream: IO[bytes], end: int) -> int:
-    """Where an MP4's top-level boxes say the file ends (ISO/IEC 14496-12, 4.2: a 32-bit size
-    and a type, a 64-bit size after them when the size is 1, to the end of the file when 0)."""
-    at = 0
+    """Where an MP4's top-level boxes say the file ends."""
+    last = 0
+    for _, at, size in _mp4_boxes(stream, 0, end):
+        last = at + size
+    return last
+
+
+def _mp4_boxes(stream: IO[bytes], at: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    """The type, offset and size of each box from ``at`` up to ``end`` (ISO/IEC 14496-12, 4.2: a
+    32-bit size and a type, a 64-bit size after them when the size is 1, to the end of the
+    enclosing box or file when 0); the walk stops at one that is not a box (the demuxer gives
+    its own verdict) and after ``_MAX_MP4_BOXES``."""
     for _ in range(_MAX_MP4_BOXES):
         if at + 8 > end:
-            break
+            return
         stream.seek(at)
         head = stream.read(16)
-        size = struct.unpack(">I", head[:4])[0]
+        size, kind = struct.unpack(">I4s", head[:8])
         if size == 1 and len(head) == 16:
             size = struct.unpack(">Q", head[8:16])[0]
         if size == 0:
-            return end
+            size = end - at
         if size < 8:
-            return at  # not a box: the demuxer gives its own verdict
+            return
+        yield kind, at, size
         at += size
-    return at
+
+
+def _check_edits(stream: IO[bytes]) -> None:
+    """Refuse an MP4 whose edit list (``moov/trak/edts/elst``, ISO/IEC 14496-12, 8.6.6)
+    holds more than ``_MAX_EDITS`` edits: one that replays its samples over and over."""
+    end = stream.seek(0, io.SEEK_END)
+    stream.seek(4)
+    try:
+        if stream.read(4) != b"ftyp":
+            return
+        edits = max((_count(stream, elst) for elst in _elsts(stream, end)), default=0)
+    finally:
+        stream.seek(0)
+    if edits > _MAX_EDITS:
+        raise MediaError(
+            MediaErrorCode.CORRUPT,
+            f"an edit list of {edits:,} edits, over {_MAX_EDITS}: the container replays its frames",
+        )
+
+
+def _elsts(stream: IO[bytes], end: int) -> Iterator[int]:
+    """The offset of each track's edit list box; ``_MAX_MP4_BOXES`` boxes looked at a level,
+    so that a movie box of millions of tiny tracks does not hold the probe either."""
+    spans = [(-8, end)]  # the file, as if it were a box with a header
+    for wanted in (b"moov", b"trak", b"edts", b"elst"):
+        boxes = chain.from_iterable(_mp4_boxes(stream, at + 8, stop) for at, stop in spans)
+        spans = [
+            (at, min(at + size, end))
+            for kind, at, size in islice(boxes, _MAX_MP4_BOXES)
+            if kind == wanted
+        ]
+    return iter(at for at, _ in spans)
+
+
+def _count(stream: IO[bytes], elst: int) -> int:
+    """An edit list's entry count: after its header, version and flags."""
+    stream.seek(elst + 12)
+    data = stream.read(4)
+    return struct.unpack(">I", data)[0] if len(data) == 4 else 0
 
 
 def _matroska_end(head: bytes) -> int:

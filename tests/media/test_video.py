@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
+import os
 import struct
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +19,7 @@ import pytest
 
 from rempart.errors import MediaError, MediaErrorCode
 from rempart.video import VideoLimits, load_bytes, load_file
+from tests import hostile_videos as hostile
 from tests import videos
 from tests.images import encode as encode_image
 from tests.images import gradient
@@ -252,6 +257,111 @@ def test_too_many_streams(clip: bytes) -> None:
     frames = [np.asarray(gradient(32, 32, seed=i)) for i in range(3)]
     data = _two_video_streams(frames)
     assert refusal(data, VideoLimits(max_streams=1)) is Code.TOO_MANY_STREAMS
+
+
+def test_a_stream_of_zero_length(clip: bytes) -> None:
+    """A video track whose sample tables are empty, or whose samples are all of 0 bytes: the
+    probe sees a track, the decode nothing to show."""
+    assert refusal(hostile.without_samples(clip)) is Code.EMPTY
+    assert refusal(hostile.with_empty_samples(clip)) is Code.EMPTY
+
+
+def test_a_million_declared_frames(clip: bytes) -> None:
+    """The decoding times (``stts``) declaring 10^6 frames of a 3-second clip's 30: refused at
+    the probe, before a frame is decoded; under a limit that allows them, the 30 play."""
+    data = hostile.declaring_frames(clip, 10**6)
+    assert refusal(data) is Code.TOO_MANY_FRAMES
+    assert refusal(data, VideoLimits(max_frames=10**7)) is None
+
+
+def test_an_avi_declaring_a_million_frames() -> None:
+    # The stream header's dwLength (AVI's strh, at 32 in its 56 bytes) says 10^6 frames.
+    frames = [np.asarray(gradient(64, 48, seed=i)) for i in range(10)]
+    data = bytearray(videos.encode(frames, codec="mpeg4", fmt="avi"))
+    at = data.index(b"strh") + 8 + 32
+    assert struct.unpack("<I", data[at : at + 4]) == (10,)
+    data[at : at + 4] = struct.pack("<I", 10**6)
+    assert refusal(bytes(data)) is Code.TOO_LONG
+    assert refusal(bytes(data), VideoLimits(max_duration=1e6)) is Code.TOO_MANY_FRAMES
+
+
+def test_a_sequence_parameter_set_declaring_100000_by_100000(testdata: Path) -> None:
+    """The H.264 SPS (in MP4's ``avcC``) rewritten to 100000x100000 while the container says
+    160x128: FFmpeg keeps the container's size (its decoder refuses the SPS's before it
+    allocates a frame), so the first decode fails; never a 10^10-pixel allocation."""
+    data = videos.encode(videos.pan(videos.photo(testdata, "bridge"), 10, size=(160, 128)))
+    assert hostile.declaring_size(data, 160, 128) == data  # the rewrite keeps what it is given
+    assert refusal(hostile.declaring_size(data, 100_000, 100_000)) is Code.CORRUPT
+    assert (load_bytes(hostile.declaring_size(data, 320, 256)).width) == 320
+
+
+def test_a_container_that_loops(clip: bytes) -> None:
+    """An edit list replaying the clip: a few times, it plays past what the file declares and
+    is refused there; a hundred thousand times (1.2 MB), it is refused before FFmpeg builds
+    an index of 3 million entries."""
+    assert refusal(hostile.looping(clip, 1)) is None
+    assert refusal(hostile.looping(clip, 8)) is Code.CORRUPT
+    assert _code(lambda: load_bytes(hostile.looping(clip, 100_000))) is Code.CORRUPT
+    # Replays within the declared duration's margin (10 s past 2 x 3 s) are still played.
+    assert len(list(load_bytes(hostile.looping(clip, 4)).frames())) == 12
+
+
+_PEAK = """
+import json, resource, sys
+from pathlib import Path
+from rempart.errors import MediaError
+from rempart.video import load_file
+
+def peak():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # KiB on Linux
+
+codes = {}
+for path in map(Path, sys.argv[1:]):
+    if path.name == "benign.mp4":
+        list(load_file(path).frames())
+        before = peak()
+        continue
+    try:
+        list(load_file(path).frames(every=0.5))
+    except MediaError as exc:
+        codes[path.stem] = exc.code.value
+print(json.dumps({"codes": codes, "growth_mib": peak() - before}))
+"""
+
+
+def test_hostile_containers_are_refused_in_bounded_memory(
+    clip: bytes, testdata: Path, tmp_path: Path
+) -> None:
+    """Each hostile file loaded and decoded in a process of its own, after a benign one has
+    loaded FFmpeg's libraries: the peak RSS grows by less than 64 MiB. (A million repeated
+    edits, 12 MB of file, cost FFmpeg's index about a gigabyte before they were refused.)"""
+    big = videos.encode(videos.pan(videos.photo(testdata, "bridge"), 10, size=(160, 128)))
+    files = {
+        "benign": clip,
+        "looping": hostile.looping(clip, 1_000_000),
+        "frames": hostile.declaring_frames(clip, 10**6),
+        "pixels": hostile.declaring_size(big, 100_000, 100_000),
+        "empty": hostile.without_samples(clip),
+    }
+    for name, data in files.items():
+        (tmp_path / f"{name}.mp4").write_bytes(data)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK, *(str(tmp_path / f"{name}.mp4") for name in files)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        timeout=120,
+    )
+    found = json.loads(done.stdout)
+    assert found["codes"] == {
+        "looping": "corrupt",
+        "frames": "too_many_frames",
+        "pixels": "corrupt",
+        "empty": "empty",
+    }
+    assert found["growth_mib"] < 64
 
 
 def test_limits_must_be_positive() -> None:
