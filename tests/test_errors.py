@@ -32,6 +32,7 @@ def example(cls: type[RempartError]) -> RempartError:
     """An instance of each error, made as the code that raises it makes it."""
     made: dict[type[RempartError], RempartError] = {
         errors.MediaError: errors.MediaError(MediaErrorCode.TRUNCATED, "photo.jpg: truncated"),
+        errors.VideoError: errors.VideoError(MediaErrorCode.TOO_LONG, "clip.mp4: too long"),
         errors.ModelFileError: errors.ModelFileError(
             MediaErrorCode.CORRUPT, "lora.safetensors: corrupt"
         ),

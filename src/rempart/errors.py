@@ -7,6 +7,7 @@
     │   ├── DeskKeyError    the desk's key file is missing, or a sealed field will not open
     │   └── EngineError     a scan engine cannot run as asked (Ray missing, no GPU)
     ├── MediaError          a file or byte string is not an image Rempart will decode
+    │   ├── VideoError      ... not a video Rempart will decode (problem types video-*)
     │   └── ModelFileError  a file is not a model file Rempart will read
     ├── PromptError         a prompt Rempart will not read (too long, not text)
     ├── RequestError        a request (an API body, a batch line) is not one Rempart reads
@@ -100,6 +101,7 @@ __all__ = [
     "UnknownBankError",
     "UnknownKeyError",
     "UnknownPersonError",
+    "VideoError",
     "import_extra",
     "media_os_error",
 ]
@@ -217,6 +219,16 @@ class MediaError(_CodedError):
 
     def __repr__(self) -> str:
         return f"MediaError({self.code.value!r}, {self.message!r})"
+
+
+class VideoError(MediaError):
+    """An input is not a video Rempart will decode; ``code`` says why, in ``MediaError``'s words,
+    under the problem types ``video-<code>`` so that an API client is told it was the video."""
+
+    problem = "video"
+
+    def __repr__(self) -> str:
+        return f"VideoError({self.code.value!r}, {self.message!r})"
 
 
 class ModelFileError(MediaError):
@@ -574,18 +586,19 @@ class Interrupted(KeyboardInterrupt):
     to go on. A ``KeyboardInterrupt`` still, so whatever handles Ctrl-C handles this."""
 
 
-def media_os_error(path: object, exc: OSError) -> MediaError:
-    """The ``MediaError`` for an ``OSError`` met opening a media file at ``path``: what a user
-    can act on (no such file, a folder, the file's mode), else the OS's own words."""
+def media_os_error(
+    path: object, exc: OSError, *, error: type[MediaError] = MediaError
+) -> MediaError:
+    """The ``error`` (``MediaError``, or ``VideoError`` for a video) for an ``OSError`` met
+    opening a media file at ``path``: what a user can act on (no such file, a folder, the
+    file's mode), else the OS's own words."""
     if isinstance(exc, FileNotFoundError):
-        return MediaError(MediaErrorCode.NOT_FOUND, f"{path}: no such file")
+        return error(MediaErrorCode.NOT_FOUND, f"{path}: no such file")
     if isinstance(exc, IsADirectoryError):
-        return MediaError(MediaErrorCode.UNREADABLE, f"{path}: is a directory")
+        return error(MediaErrorCode.UNREADABLE, f"{path}: is a directory")
     if isinstance(exc, PermissionError):
-        return MediaError(
-            MediaErrorCode.UNREADABLE, f"{path}: permission denied; check the file's mode"
-        )
-    return MediaError(MediaErrorCode.UNREADABLE, f"{path}: {exc.strerror or exc}")
+        return error(MediaErrorCode.UNREADABLE, f"{path}: permission denied; check the file's mode")
+    return error(MediaErrorCode.UNREADABLE, f"{path}: {exc.strerror or exc}")
 
 
 def import_extra(module: str, *, extra: str, detector: str) -> ModuleType:

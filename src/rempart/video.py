@@ -8,9 +8,9 @@ seeking to keyframes where the samples are far apart, and refuses a stream that 
 frame or plays far past the duration it declares (a container that loops). Only the demuxers
 and decoders a platform needs are ever opened (``FORMATS``, ``CODECS``): FFmpeg's others (HLS
 and concat lists that open other files or URLs, raw and image demuxers) are refused before
-they run.
-Anything wrong raises ``MediaError`` with a reason code; PyAV's and FFmpeg's exceptions never
-escape raw (``_decoding``). Needs the ``video`` extra (PyAV, whose wheels bundle FFmpeg).
+they run. Anything wrong raises ``VideoError`` (a ``MediaError``) with a reason code; PyAV's
+and FFmpeg's exceptions never escape raw (``_decoding``). Needs the ``video`` extra (PyAV,
+whose wheels bundle FFmpeg).
 """
 
 from __future__ import annotations
@@ -32,7 +32,13 @@ from typing import IO, TYPE_CHECKING, Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from rempart.errors import MediaError, MediaErrorCode, import_extra, media_os_error
+from rempart.errors import (
+    MediaError,
+    MediaErrorCode,
+    VideoError,
+    import_extra,
+    media_os_error,
+)
 
 if TYPE_CHECKING:
     import av
@@ -50,6 +56,7 @@ __all__ = [
     "DEFAULT_MAX_STREAMS",
     "DEFAULT_SEEK_GAP",
     "EBML_MAGIC",
+    "ERROR_CODES",
     "FORMATS",
     "Video",
     "VideoFrame",
@@ -114,6 +121,25 @@ class VideoLimits:
 
 
 DEFAULT_LIMITS: Final = VideoLimits()
+
+ERROR_CODES: Final = (
+    MediaErrorCode.NOT_FOUND,
+    MediaErrorCode.UNREADABLE,
+    MediaErrorCode.NOT_REGULAR,
+    MediaErrorCode.EMPTY,
+    MediaErrorCode.TOO_LARGE,
+    MediaErrorCode.UNSUPPORTED_FORMAT,
+    MediaErrorCode.UNSUPPORTED_CODEC,
+    MediaErrorCode.NO_VIDEO_STREAM,
+    MediaErrorCode.TOO_MANY_STREAMS,
+    MediaErrorCode.TOO_MANY_PIXELS,
+    MediaErrorCode.TOO_MANY_FRAMES,
+    MediaErrorCode.TOO_LONG,
+    MediaErrorCode.TIMED_OUT,
+    MediaErrorCode.TRUNCATED,
+    MediaErrorCode.CORRUPT,
+)
+"""The codes a ``VideoError`` carries (the problem types ``video-<code>``)."""
 
 DEFAULT_SEEK_GAP: Final = 5.0
 """Samples at least this many seconds apart are reached by seeking to the keyframe before
@@ -216,7 +242,7 @@ class Video:
         each sampled frame is scaled down to it (aspect ratio kept) by FFmpeg's scaler while
         converting to RGB, never converted at full size first. ``seek_gap``: seek to the
         keyframe before each sample when samples are at least this many seconds apart (None:
-        never). Raises ``MediaError`` when the decode crosses a limit or the data is damaged.
+        never). Raises ``VideoError`` when the decode crosses a limit or the data is damaged.
         """
         if not every > 0:
             raise ValueError("every must be a positive number of seconds")
@@ -233,9 +259,9 @@ def load_file(path: str | Path, *, limits: VideoLimits = DEFAULT_LIMITS) -> Vide
     try:
         info = os.stat(path)
     except OSError as exc:
-        raise media_os_error(path, exc) from exc
+        raise media_os_error(path, exc, error=VideoError) from exc
     if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
-        raise MediaError(MediaErrorCode.NOT_REGULAR, f"{path}: not a regular file")
+        raise VideoError(MediaErrorCode.NOT_REGULAR, f"{path}: not a regular file")
     _check_size(info.st_size, limits)
     return _probe(path, limits)
 
@@ -253,9 +279,9 @@ def load_bytes(data: bytes, *, limits: VideoLimits = DEFAULT_LIMITS) -> Video:
 
 def _check_size(size: int, limits: VideoLimits) -> None:
     if size == 0:
-        raise MediaError(MediaErrorCode.EMPTY, "the file is empty (0 bytes)")
+        raise VideoError(MediaErrorCode.EMPTY, "the file is empty (0 bytes)")
     if size > limits.max_bytes:
-        raise MediaError(
+        raise VideoError(
             MediaErrorCode.TOO_LARGE,
             f"the file is {size:,} bytes, over the video limit of {limits.max_bytes:,}; "
             "raise REMPART_VIDEO_MAX_BYTES to accept it",
@@ -267,7 +293,7 @@ def _probe(source: bytes | Path, limits: VideoLimits) -> Video:
         fmt = _DEMUXERS[container.format.name]  # the whitelist lets no other through
         streams = len(container.streams)
         if streams > limits.max_streams:
-            raise MediaError(
+            raise VideoError(
                 MediaErrorCode.TOO_MANY_STREAMS,
                 f"{streams:,} streams, over the limit of {limits.max_streams:,}; "
                 "raise REMPART_VIDEO_MAX_STREAMS to accept it",
@@ -280,13 +306,13 @@ def _probe(source: bytes | Path, limits: VideoLimits) -> Video:
         rate = float(stream.average_rate or stream.base_rate or 0)
         frames = int(stream.frames or 0) or math.ceil(duration * rate)
     if duration > limits.max_duration:
-        raise MediaError(
+        raise VideoError(
             MediaErrorCode.TOO_LONG,
             f"the video declares {duration:,.1f} s, over the limit of "
             f"{limits.max_duration:,.0f} s; raise REMPART_VIDEO_MAX_DURATION to accept it",
         )
     if frames > limits.max_frames:
-        raise MediaError(
+        raise VideoError(
             MediaErrorCode.TOO_MANY_FRAMES,
             f"the video declares {frames:,} frames, over the limit of {limits.max_frames:,}; "
             "raise REMPART_VIDEO_MAX_FRAMES to accept it",
@@ -296,7 +322,7 @@ def _probe(source: bytes | Path, limits: VideoLimits) -> Video:
 
 def _video_stream(container: av.container.InputContainer) -> av.video.VideoStream:
     if not container.streams.video:
-        raise MediaError(
+        raise VideoError(
             MediaErrorCode.NO_VIDEO_STREAM,
             f"the {_DEMUXERS[container.format.name]} container holds no video stream",
         )
@@ -308,13 +334,13 @@ def _codec_name(stream: av.video.VideoStream) -> str:
     refused unless it is one of ``CODECS``."""
     context = stream.codec_context
     if context is None or context.codec is None:  # a codec FFmpeg does not know at all
-        raise MediaError(
+        raise VideoError(
             MediaErrorCode.UNSUPPORTED_CODEC,
             f"the video's codec is unknown; supported: {', '.join(CODECS)}",
         )
     name = str(context.codec.canonical_name)
     if name not in CODECS:
-        raise MediaError(
+        raise VideoError(
             MediaErrorCode.UNSUPPORTED_CODEC,
             f"the video is encoded with {name}; supported: {', '.join(CODECS)}",
         )
@@ -334,9 +360,9 @@ def _declared_duration(
 
 def _check_pixels(width: int, height: int, limits: VideoLimits, where: str) -> None:
     if width < 1 or height < 1:
-        raise MediaError(MediaErrorCode.CORRUPT, f"{where} declares frames of {width}x{height}")
+        raise VideoError(MediaErrorCode.CORRUPT, f"{where} declares frames of {width}x{height}")
     if width * height > limits.max_pixels:
-        raise MediaError(
+        raise VideoError(
             MediaErrorCode.TOO_MANY_PIXELS,
             f"{where} declares frames of {width}x{height} = {width * height:,} pixels, over "
             f"the limit of {limits.max_pixels:,}; raise REMPART_VIDEO_MAX_PIXELS to accept it",
@@ -382,7 +408,7 @@ class _Sampler:
                 frame = next(frames, None)
             if frame is None:
                 if self.decoded == 0:
-                    raise MediaError(
+                    raise VideoError(
                         MediaErrorCode.EMPTY, "the video stream holds no frames to decode"
                     )
                 return
@@ -428,7 +454,7 @@ class _Sampler:
         """The limits, on every decoded frame: count, size and the wall clock."""
         self.decoded += 1
         if self.decoded > self.limits.max_frames:
-            raise MediaError(
+            raise VideoError(
                 MediaErrorCode.TOO_MANY_FRAMES,
                 f"over {self.limits.max_frames:,} frames decoded, the limit; "
                 "raise REMPART_VIDEO_MAX_FRAMES to accept it",
@@ -438,7 +464,7 @@ class _Sampler:
 
     def _in_time(self) -> None:
         if time.monotonic() > self.deadline:
-            raise MediaError(
+            raise VideoError(
                 MediaErrorCode.TIMED_OUT,
                 f"decoding took over {self.limits.max_decode_seconds:,.0f} s; refused as a "
                 "possible decoding loop (REMPART_VIDEO_MAX_DECODE_SECONDS)",
@@ -461,13 +487,13 @@ class _Sampler:
         else:
             at = (last or Fraction(0)) + self.every  # neither: one sample per frame
         if at > self.limits.max_duration:
-            raise MediaError(
+            raise VideoError(
                 MediaErrorCode.TOO_LONG,
                 f"a frame at {float(at):,.1f} s, past the limit of "
                 f"{self.limits.max_duration:,.0f} s (REMPART_VIDEO_MAX_DURATION)",
             )
         if self.declared and at > self.declared * _DECLARED_FACTOR + _DECLARED_MARGIN:
-            raise MediaError(
+            raise VideoError(
                 MediaErrorCode.CORRUPT,
                 f"a frame at {float(at):,.1f} s of a video that declares "
                 f"{float(self.declared):,.1f} s: the container replays its frames or "
@@ -514,7 +540,7 @@ def _opened(source: bytes | Path, limits: VideoLimits) -> Iterator[av.container.
             raise _open_error(exc, stream, truncated) from exc
         try:
             if truncated:
-                raise MediaError(
+                raise VideoError(
                     MediaErrorCode.TRUNCATED,
                     "the file ends before its container does; it was cut off in transfer",
                 )
@@ -538,7 +564,7 @@ def _stream(source: bytes | Path) -> Iterator[IO[bytes]]:
         try:
             handle = stack.enter_context(open(source, "rb"))
         except OSError as exc:
-            raise media_os_error(source, exc) from exc
+            raise media_os_error(source, exc, error=VideoError) from exc
         yield handle
 
 
@@ -599,7 +625,7 @@ def _check_edits(stream: IO[bytes]) -> None:
     finally:
         stream.seek(0)
     if edits > _MAX_EDITS:
-        raise MediaError(
+        raise VideoError(
             MediaErrorCode.CORRUPT,
             f"an edit list of {edits:,} edits, over {_MAX_EDITS}: the container replays its frames",
         )
@@ -649,22 +675,22 @@ def _vint(data: bytes, at: int) -> tuple[int, int]:
     return (-1 if value == (1 << (7 * length)) - 1 else value), at + length
 
 
-def _open_error(exc: BaseException, stream: IO[bytes], truncated: bool) -> MediaError:
+def _open_error(exc: BaseException, stream: IO[bytes], truncated: bool) -> VideoError:
     """Why FFmpeg would not open the input: cut off, damaged (it starts as an allowed
     container), or not a container Rempart opens at all."""
     stream.seek(0)
     head = stream.read(16)
     if truncated:
-        return MediaError(
+        return VideoError(
             MediaErrorCode.TRUNCATED,
             f"the file ends before its container does; it was cut off in transfer ({_detail(exc)})",
         )
     if head[4:8] == b"ftyp" or head.startswith(EBML_MAGIC) or head[8:12] == b"AVI ":
-        return MediaError(
+        return VideoError(
             MediaErrorCode.CORRUPT,
             f"the file starts as a video container but cannot be read: {_detail(exc)}",
         )
-    return MediaError(
+    return VideoError(
         MediaErrorCode.UNSUPPORTED_FORMAT,
         f"not a video in a supported container (the file starts {head[:8]!r}); "
         f"supported: {', '.join(FORMATS)}",
@@ -673,7 +699,7 @@ def _open_error(exc: BaseException, stream: IO[bytes], truncated: bool) -> Media
 
 @contextmanager
 def _decoding() -> Iterator[None]:
-    """Turn whatever PyAV or FFmpeg raises on bad data into ``MediaError``: one bad video in a
+    """Turn whatever PyAV or FFmpeg raises on bad data into ``VideoError``: one bad video in a
     batch costs one error record. Only a real ``MemoryError`` and what is not an
     ``Exception`` (Ctrl-C, exit) go through."""
     try:
@@ -682,10 +708,10 @@ def _decoding() -> Iterator[None]:
         if _ours(exc):
             raise
         if isinstance(exc, EOFError):
-            raise MediaError(
+            raise VideoError(
                 MediaErrorCode.TRUNCATED, f"the file ends before the video does ({_detail(exc)})"
             ) from exc
-        raise MediaError(
+        raise VideoError(
             MediaErrorCode.CORRUPT, f"the video data is corrupt: {_detail(exc)}"
         ) from exc
 

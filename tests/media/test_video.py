@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rempart.errors import MediaError, MediaErrorCode
+from rempart.errors import MediaError, MediaErrorCode, VideoError
 from rempart.video import VideoLimits, load_bytes, load_file
 from tests import hostile_videos as hostile
 from tests import videos
@@ -45,6 +45,8 @@ def refusal(data: bytes, limits: VideoLimits | None = None) -> Code | None:
     else:
         return None
     assert error.message
+    assert isinstance(error, VideoError)  # told to an API client as video-<code>
+    assert error.problem_slug == f"video-{error.code.value.replace('_', '-')}"
     return error.code
 
 

@@ -7,8 +7,9 @@ A type is ``urn:rempart:problem:<slug>``: clients match on it, never on the word
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Final
 
 from starlette.exceptions import HTTPException
@@ -16,6 +17,7 @@ from starlette.responses import JSONResponse
 
 from rempart.errors import MediaErrorCode, PromptErrorCode, RempartError, StoreError
 from rempart.modelfile import ERROR_CODES as MODEL_ERROR_CODES
+from rempart.video import ERROR_CODES as VIDEO_ERROR_CODES
 
 __all__ = [
     "PROBLEMS",
@@ -86,33 +88,31 @@ _KINDS: list[ProblemKind] = [
     ProblemKind("desk-unavailable", 503, "The desk has no usable key file"),
     ProblemKind("internal-error", 500, "Internal error"),
 ]
-# One type per MediaErrorCode: image-too-large, image-truncated, ...
-_MEDIA_STATUS: Final = {MediaErrorCode.TOO_LARGE: 413, MediaErrorCode.UNSUPPORTED_FORMAT: 415}
-_KINDS += [
-    ProblemKind(
-        f"image-{code.value.replace('_', '-')}",
-        _MEDIA_STATUS.get(code, 422),
-        f"The image cannot be used: {code.value.replace('_', ' ')}",
-    )
-    for code in MediaErrorCode
-]
-# One type per code a ModelFileError carries: model-too-large, model-corrupt, ...
-_KINDS += [
-    ProblemKind(
-        f"model-{code.value.replace('_', '-')}",
-        _MEDIA_STATUS.get(code, 422),
-        f"The model file cannot be read: {code.value.replace('_', ' ')}",
-    )
-    for code in MODEL_ERROR_CODES
-]
-_KINDS += [
-    ProblemKind(
-        f"prompt-{code.value.replace('_', '-')}",
-        422,
-        f"The prompt cannot be read: {code.value.replace('_', ' ')}",
-    )
-    for code in PromptErrorCode
-]
+
+_MEDIA_STATUS: Final[dict[str, int]] = {
+    MediaErrorCode.TOO_LARGE: 413,
+    MediaErrorCode.UNSUPPORTED_FORMAT: 415,
+}
+
+
+def _coded(problem: str, title: str, codes: Iterable[StrEnum]) -> list[ProblemKind]:
+    """One type per reason code: ``<problem>-too-large`` (413), ``<problem>-unsupported-format``
+    (415), the others 422, each titled ``<title>: <reason>``."""
+    return [
+        ProblemKind(
+            f"{problem}-{code.value.replace('_', '-')}",
+            _MEDIA_STATUS.get(code.value, 422),
+            f"{title}: {code.value.replace('_', ' ')}",
+        )
+        for code in codes
+    ]
+
+
+# image-* for every MediaErrorCode (those of videos included, as before video-* existed).
+_KINDS += _coded("image", "The image cannot be used", MediaErrorCode)
+_KINDS += _coded("video", "The video cannot be used", VIDEO_ERROR_CODES)
+_KINDS += _coded("model", "The model file cannot be read", MODEL_ERROR_CODES)
+_KINDS += _coded("prompt", "The prompt cannot be read", PromptErrorCode)
 PROBLEMS: Final = {kind.slug: kind for kind in _KINDS}
 
 
