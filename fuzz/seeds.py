@@ -222,15 +222,20 @@ def video_seeds() -> dict[str, bytes]:
         import av  # noqa: F401 - only to know whether the video extra is installed
     except ImportError:
         return {}
+    if str(ROOT.parent) not in sys.path:  # the tests' hostile videos, run as a script too
+        sys.path.insert(0, str(ROOT.parent))
+    from tests import hostile_videos as hostile
+
     mp4 = _video("libx264", "mp4")
     mkv = _video("libx264", "matroska")
+    avi = _video("mpeg4", "avi")
     duration_at = mkv.index(b"\x44\x89\x88") + 3  # Segment Duration, an 8-byte float (ms)
     return {
         "good-h264.mp4": mp4,
         "good-h264.mkv": mkv,
         "good-vp9.webm": _video("libvpx-vp9", "webm"),
         "good-vp8.webm": _video("libvpx", "webm"),
-        "good-mpeg4.avi": _video("mpeg4", "avi"),
+        "good-mpeg4.avi": avi,
         "codec-mjpeg.avi": _video("mjpeg", "avi", pix_fmt="yuvj420p"),
         "truncated-half.mp4": mp4[: len(mp4) // 2],
         "truncated-half.mkv": mkv[: len(mkv) // 2],
@@ -238,6 +243,13 @@ def video_seeds() -> dict[str, bytes]:
         "mkv-duration-1e15-ms.mkv": mkv[:duration_at]
         + struct.pack(">d", 1e15)
         + mkv[duration_at + 8 :],
+        "mp4-stts-declaring-1e6-frames.mp4": hostile.declaring_frames(mp4, 10**6),
+        "avi-strh-declaring-1e6-frames.avi": hostile.avi_declaring_frames(avi, 10**6),
+        "mp4-sps-declaring-100000x100000.mp4": hostile.declaring_size(mp4, 100_000, 100_000),
+        "mp4-track-without-samples.mp4": hostile.without_samples(mp4),
+        "mp4-samples-of-0-bytes.mp4": hostile.with_empty_samples(mp4),
+        "mp4-elst-replaying-8-times.mp4": hostile.looping(mp4, 8),
+        "mp4-elst-replaying-1000-times.mp4": hostile.looping(mp4, 1000),
     }
 
 

@@ -2,8 +2,9 @@
 or a codec header may declare that no real video does. Used by the tests and written into the
 video fuzz target's seeds (``fuzz/seeds.py``).
 
-Every patcher takes an MP4 as ``tests.videos.encode`` writes it (H.264 in MP4, the movie box
-after the media data, so that a box may grow without moving the samples ``stco`` points at).
+Every patcher but ``avi_declaring_frames`` takes an MP4 as PyAV writes it (H.264, the movie
+box after the media data, so that a box may grow without moving the samples ``stco`` points
+at).
 """
 
 from __future__ import annotations
@@ -91,6 +92,13 @@ def looping(mp4: bytes, times: int) -> bytes:
     (version,) = struct.unpack(">B", elst[:1])
     entry = elst[8 : 8 + (20 if version == 1 else 12)]
     return with_box(mp4, path, elst[:4] + struct.pack(">I", times) + entry * times)
+
+
+def avi_declaring_frames(avi: bytes, frames: int) -> bytes:
+    """An AVI whose first stream header (``strh``) declares ``frames`` frames (its
+    ``dwLength``, at 32 of its 56 bytes; Microsoft's AVI RIFF reference)."""
+    at = avi.index(b"strh") + 8 + 32
+    return avi[:at] + struct.pack("<I", frames) + avi[at + 4 :]
 
 
 def declaring_size(mp4: bytes, width: int, height: int) -> bytes:
