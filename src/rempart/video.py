@@ -183,6 +183,10 @@ _MAX_EDITS: Final = 16
 _DECLARED_FACTOR: Final = 2
 _DECLARED_MARGIN: Final = Fraction(10)  # seconds
 _EPSILON: Final = Fraction(1, 1_000_000)  # a microsecond: timestamps' rounding
+# H.264 profiles whose SPS carries chroma format and bit depths (ITU-T H.264, 7.3.2.1.1).
+_H264_HIGH_PROFILES: Final = frozenset(
+    {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +306,8 @@ def _probe(source: bytes | Path, limits: VideoLimits) -> Video:
         codec = _codec_name(stream)
         width, height = stream.codec_context.width, stream.codec_context.height
         _check_pixels(width, height, limits, "the header")
+        if codec == "h264":  # FFmpeg reports the container's size when its decoder refuses
+            _check_pixels(*_h264_size(stream.codec_context.extradata), limits, "the H.264 SPS")
         duration = _declared_duration(container, stream)
         rate = float(stream.average_rate or stream.base_rate or 0)
         frames = int(stream.frames or 0) or math.ceil(duration * rate)
@@ -367,6 +373,83 @@ def _check_pixels(width: int, height: int, limits: VideoLimits, where: str) -> N
             f"{where} declares frames of {width}x{height} = {width * height:,} pixels, over "
             f"the limit of {limits.max_pixels:,}; raise REMPART_VIDEO_MAX_PIXELS to accept it",
         )
+
+
+def _h264_size(extradata: bytes | None) -> tuple[int, int]:
+    """The frame size the first SPS of an ``avcC`` record declares (ISO/IEC 14496-15, 5.3.3.1):
+    FFmpeg's decoder refuses one over ``max_pixels`` but then reports the container's size, and
+    the video would be refused as corrupt rather than as too large. ``(1, 1)`` when there is no
+    such SPS or it cannot be read: FFmpeg's own decoder judges it then."""
+    if not extradata or len(extradata) < 8 or extradata[0] != 1 or not extradata[5] & 0x1F:
+        return 1, 1
+    nal = extradata[8 : 8 + int.from_bytes(extradata[6:8], "big")]
+    try:
+        return _sps_size(_Bits(nal[1:].replace(b"\x00\x00\x03", b"\x00\x00")))
+    except (IndexError, ValueError):
+        return 1, 1
+
+
+def _sps_size(bits: _Bits) -> tuple[int, int]:
+    """Width and height from an SPS's RBSP (ITU-T H.264, 7.3.2.1.1 and 7.4.2.1.1: whole
+    macroblocks less the cropping, in chroma units). ValueError for what is not handled."""
+    profile = bits.take(8)
+    bits.take(16)  # constraint flags, level
+    bits.ue()  # seq_parameter_set_id
+    chroma = 1  # 4:2:0 unless the profile says otherwise
+    if profile in _H264_HIGH_PROFILES:
+        chroma = bits.ue()
+        if chroma == 3 and bits.take(1):  # separate colour planes: each coded as monochrome
+            chroma = 0
+        bits.ue(), bits.ue(), bits.take(1)  # bit depths, qpprime_y_zero_transform_bypass
+        if bits.take(1):
+            raise ValueError("scaling matrices: left to FFmpeg")
+    bits.ue()  # log2_max_frame_num_minus4
+    order = bits.ue()
+    if order == 0:
+        bits.ue()
+    elif order == 1:
+        bits.take(1), bits.ue(), bits.ue(), bits.ue()  # the offsets: se(v) read as ue(v)
+        for _ in range(min(bits.ue(), 256)):
+            bits.ue()
+    bits.ue(), bits.take(1)  # max_num_ref_frames, gaps_in_frame_num_value_allowed_flag
+    width_mbs, height_units = bits.ue() + 1, bits.ue() + 1
+    frames_only = bits.take(1)
+    if not frames_only:
+        bits.take(1)  # mb_adaptive_frame_field_flag
+    bits.take(1)  # direct_8x8_inference_flag
+    width, height = 16 * width_mbs, 16 * height_units * (2 - frames_only)
+    if bits.take(1):  # frame_cropping_flag: offsets in chroma samples (Table 6-1)
+        left, right, top, bottom = bits.ue(), bits.ue(), bits.ue(), bits.ue()
+        unit_x = 1 if chroma in (0, 3) else 2
+        unit_y = (2 if chroma == 1 else 1) * (2 - frames_only)
+        width -= unit_x * (left + right)
+        height -= unit_y * (top + bottom)
+    return width, height
+
+
+class _Bits:
+    """Reads a byte string bit by bit, and Exp-Golomb codes (ITU-T H.264, 9.1); IndexError past
+    its end, ValueError for a code over 32 bits."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.at = 0
+
+    def take(self, count: int) -> int:
+        value = 0
+        for _ in range(count):
+            byte = self.data[self.at >> 3]
+            value = value << 1 | (byte >> (7 - (self.at & 7))) & 1
+            self.at += 1
+        return value
+
+    def ue(self) -> int:
+        zeros = 0
+        while self.take(1) == 0:
+            zeros += 1
+            if zeros > 32:
+                raise ValueError("an Exp-Golomb code over 32 bits")
+        return (1 << zeros) - 1 + self.take(zeros)
 
 
 class _Sampler:

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from rempart.errors import MediaError, MediaErrorCode, VideoError
-from rempart.video import VideoLimits, load_bytes, load_file
+from rempart.video import VideoLimits, _h264_size, load_bytes, load_file
 from tests import hostile_videos as hostile
 from tests import videos
 from tests.images import encode as encode_image
@@ -287,12 +287,30 @@ def test_an_avi_declaring_a_million_frames() -> None:
 
 def test_a_sequence_parameter_set_declaring_100000_by_100000(testdata: Path) -> None:
     """The H.264 SPS (in MP4's ``avcC``) rewritten to 100000x100000 while the container says
-    160x128: FFmpeg keeps the container's size (its decoder refuses the SPS's before it
-    allocates a frame), so the first decode fails; never a 10^10-pixel allocation."""
+    160x128: FFmpeg's decoder refuses it but reports the container's size, so the probe reads
+    the SPS itself, and refuses it before a frame is decoded."""
     data = videos.encode(videos.pan(videos.photo(testdata, "bridge"), 10, size=(160, 128)))
     assert hostile.declaring_size(data, 160, 128) == data  # the rewrite keeps what it is given
-    assert refusal(hostile.declaring_size(data, 100_000, 100_000)) is Code.CORRUPT
-    assert (load_bytes(hostile.declaring_size(data, 320, 256)).width) == 320
+    assert refusal(hostile.declaring_size(data, 100_000, 100_000)) is Code.TOO_MANY_PIXELS
+    assert load_bytes(hostile.declaring_size(data, 320, 256)).width == 320
+
+
+@pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuv422p", "yuv444p", "gray"])
+@pytest.mark.parametrize("interlaced", [False, True])
+def test_the_sps_size_is_ffmpegs(pix_fmt: str, interlaced: bool) -> None:
+    """The SPS's size as the probe reads it, as FFmpeg decodes it: each chroma format's
+    cropping units, fields or frames, a size that is not whole macroblocks."""
+    import av
+
+    frames = [np.asarray(gradient(98, 36, seed=i)) for i in range(2)]
+    options = {"x264-params": "interlaced=1"} if interlaced else {}
+    data = videos.encode(frames, options=options, pix_fmt=pix_fmt)
+    with av.open(io.BytesIO(data), "r") as container:
+        extradata = container.streams.video[0].codec_context.extradata
+        decoded = next(container.decode(video=0))
+    assert extradata is not None
+    assert _h264_size(extradata) == (decoded.width, decoded.height) == (98, 36)
+    assert _h264_size(None) == _h264_size(extradata[:12]) == (1, 1)  # none, cut off: FFmpeg's
 
 
 def test_a_container_that_loops(clip: bytes) -> None:
@@ -358,7 +376,7 @@ def test_hostile_containers_are_refused_in_bounded_memory(
     assert found["codes"] == {
         "looping": "corrupt",
         "frames": "too_many_frames",
-        "pixels": "corrupt",
+        "pixels": "too_many_pixels",
         "empty": "empty",
     }
     assert found["growth_mib"] < 64
