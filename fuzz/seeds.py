@@ -250,6 +250,8 @@ def video_seeds() -> dict[str, bytes]:
         "mp4-samples-of-0-bytes.mp4": hostile.with_empty_samples(mp4),
         "mp4-elst-replaying-8-times.mp4": hostile.looping(mp4, 8),
         "mp4-elst-replaying-1000-times.mp4": hostile.looping(mp4, 1000),
+        "mkv-seekhead-seeking-itself.mkv": hostile.matroska_seeking_itself(mkv),
+        "mkv-without-clusters.mkv": hostile.matroska_without_clusters(mkv),
     }
 
 

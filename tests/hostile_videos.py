@@ -101,6 +101,37 @@ def avi_declaring_frames(avi: bytes, frames: int) -> bytes:
     return avi[:at] + struct.pack("<I", frames) + avi[at + 4 :]
 
 
+# Matroska's element IDs (RFC 9559, 5.1): Segment, SeekHead, SeekPosition, Cluster.
+_SEGMENT, _SEEK_HEAD, _SEEK_POSITION, _CLUSTER = (
+    b"\x18\x53\x80\x67",
+    b"\x11\x4d\x9b\x74",
+    b"\x53\xac",
+    b"\x1f\x43\xb6\x75",
+)
+
+
+def matroska_seeking_itself(mkv: bytes) -> bytes:
+    """A Matroska file (as PyAV writes it: an 8-byte Segment size) whose SeekHead sends every
+    seek (to the Info, the Tracks, the Cues...) back to the SeekHead itself."""
+    data_start = mkv.index(_SEGMENT) + 12
+    head, first_cluster = mkv.index(_SEEK_HEAD), mkv.index(_CLUSTER)
+    out = bytearray(mkv)
+    at = mkv.find(_SEEK_POSITION, head)
+    while 0 < at < first_cluster:
+        length = out[at + 2] - 0x80  # a one-byte size: 0x81 to 0x88
+        out[at + 3 : at + 3 + length] = (head - data_start).to_bytes(length, "big")
+        at = mkv.find(_SEEK_POSITION, at + 3 + length)
+    return bytes(out)
+
+
+def matroska_without_clusters(mkv: bytes) -> bytes:
+    """A Matroska file cut before its first Cluster, its Segment of unknown size (as a live
+    recording writes it): a video track with no frames, and not a truncated file."""
+    segment = mkv.index(_SEGMENT) + 4
+    unknown = b"\x01" + b"\xff" * 7
+    return mkv[:segment] + unknown + mkv[segment + 8 : mkv.index(_CLUSTER)]
+
+
 def declaring_size(mp4: bytes, width: int, height: int) -> bytes:
     """The H.264 sequence parameter set (in ``avcC``) rewritten to declare frames of
     ``width`` x ``height`` (multiples of 16: whole macroblocks, the cropping kept as it was)."""

@@ -324,6 +324,16 @@ def test_a_container_that_loops(clip: bytes) -> None:
     assert len(list(load_bytes(hostile.looping(clip, 4)).frames())) == 12
 
 
+def test_a_matroska_file_pointing_back_at_itself(testdata: Path) -> None:
+    """A SeekHead whose every entry points at itself is read without a loop; a Segment of
+    unknown size with no Cluster holds no frame."""
+    mkv = videos.encode(videos.pan(videos.photo(testdata, "bridge"), 30), fmt="matroska")
+    looping = hostile.matroska_seeking_itself(mkv)
+    assert looping != mkv
+    assert refusal(looping) is None
+    assert refusal(hostile.matroska_without_clusters(mkv)) is Code.CORRUPT
+
+
 _PEAK = """
 import json, resource, sys
 from pathlib import Path
