@@ -92,7 +92,9 @@ async def _read_upload(request: Request, what: str, prefixes: tuple[str, ...]) -
         )
     data = await request.body()
     if not data:
-        raise Problem("image-empty", f"the body is empty: send the {what}'s bytes")
+        # A video upload's errors are video-*; one that may be either keeps image-*.
+        family = "video" if what == "video" else "image"
+        raise Problem(f"{family}-empty", f"the body is empty: send the {what}'s bytes")
     return data
 
 
