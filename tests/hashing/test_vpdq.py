@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from rempart.hashing import hamming, pack
 from rempart.hashing.pdq import pdq_hash
 from rempart.hashing.vpdq import (
+    DISTANCE_THRESHOLD,
+    QUALITY_THRESHOLD,
     VpdqFeature,
     VpdqMatch,
     format_features,
@@ -154,3 +157,38 @@ def test_video_different_videos_do_not_match(original: bytes, testdata: Path) ->
     assert not result.matched
     assert result.query_percent == 0.0
     assert result.stored_percent == 0.0
+
+
+# --- compatibility with Meta's vpdq package -------------------------------------------------
+
+# Larger than PDQ's 512 pixels, so that Rempart's scaled decode is compared with the
+# reference's full-size one: the bridge and three scikit-image pictures, cut together.
+COMPATIBLE = ("bridge", "coffee", "rocket", "chelsea")
+
+
+def test_video_frames_agree_with_metas_vpdq_package(testdata: Path, tmp_path: Path) -> None:
+    """The ``vpdq`` package (Meta's C++ through Cython; the ``bench`` extra) on the same file:
+    the same frames sampled, each frame's hash within PDQ's match distance of the reference's
+    where both are of usable quality, and the two lists matching as videos."""
+    reference = pytest.importorskip("vpdq", reason="Meta's vpdq package is not installed")
+    frames = [
+        pixels
+        for number, name in enumerate(COMPATIBLE)
+        for pixels in (videos.pan if number % 2 == 0 else videos.zoom)(
+            videos.photo(testdata, name), 3 * videos.RATE, size=(640, 360)
+        )
+    ]
+    path = tmp_path / "compatible.mp4"
+    path.write_bytes(videos.encode(frames))
+    ours = hashes(path.read_bytes())
+    theirs = [
+        VpdqFeature(f.hex, int(f.quality), int(f.frame_number), float(f.timestamp))
+        for f in reference.computeHash(str(path), seconds_per_hash=1.0)
+    ]
+    assert [f.frame_number for f in ours] == [f.frame_number for f in theirs]
+    assert [f.timestamp for f in ours] == pytest.approx([f.timestamp for f in theirs], abs=1e-3)
+    for mine, its in zip(ours, theirs, strict=True):
+        if min(mine.quality, its.quality) >= QUALITY_THRESHOLD:
+            distance = int(hamming(pack([mine.hex]), pack([its.hex]))[0])
+            assert distance <= DISTANCE_THRESHOLD, (mine, its)
+    assert match(ours, theirs) == VpdqMatch(100.0, 100.0, True)
