@@ -56,9 +56,8 @@ def hash_command(
         Path | None,
         typer.Option(
             "--vpdq-dir",
-            help="Also write each video's vPDQ to DIR/<file name>.txt in the text format of "
-            "Meta's vpdq-hash-video (frame_number,quality,hash,timestamp a line); the "
-            "video's hashes in the table and CSV are only counted.",
+            help="Also write each video's vPDQ to DIR/NAME.txt, in the text format of Meta's "
+            "vpdq tool (the table and CSV only count a video's frames) [default: none written].",
             metavar="DIR",
             file_okay=False,
         ),
