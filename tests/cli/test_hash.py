@@ -229,3 +229,13 @@ def test_video_table_counts_frames_and_vpdq_dir_writes_the_reference_format(
     _, out = run("hash", "--format", "csv", str(path))
     (csv_row,) = csv.DictReader(io.StringIO(out))
     assert (csv_row["kind"], csv_row["frames"], csv_row["pdq"]) == ("video", "4", "")
+
+
+def test_video_vpdq_dir_that_cannot_be_made_is_a_usage_error(tmp_path: Path, clip: bytes) -> None:
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(clip)
+    (tmp_path / "taken").write_text("a file where the folder would go\n")
+    result = runner.invoke(app, ["hash", "--vpdq-dir", str(tmp_path / "taken" / "x"), str(path)])
+    assert result.exit_code == 2
+    assert "--vpdq-dir: cannot create" in result.stderr
+    assert result.stdout == ""

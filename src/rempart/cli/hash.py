@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from rempart.cli.errors import ExitCode
+from rempart.cli.errors import ExitCode, exit_with
 from rempart.cli.options import (
     AllFilesOption,
     FollowLinksOption,
@@ -93,7 +93,10 @@ def hash_command(
         kind=FileKind.MEDIA,
     )
     if vpdq_dir is not None:
-        vpdq_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            vpdq_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            exit_with(f"--vpdq-dir: cannot create {vpdq_dir}: {exc.strerror}", ExitCode.USAGE)
     failures = 0
     started = time.perf_counter()
     with progress("Hashing", total=len(files)) as track:
@@ -137,7 +140,11 @@ def _write_vpdq(folder: Path, hashes: VideoHashes) -> None:
     """``<folder>/<video's file name>.txt``, as Meta's ``vpdq-hash-video`` names its output."""
     from rempart.hashing.vpdq import format_features
 
-    (folder / f"{Path(hashes.path).name}.txt").write_text(format_features(hashes.features))
+    path = folder / f"{Path(hashes.path).name}.txt"
+    try:
+        path.write_text(format_features(hashes.features))
+    except OSError as exc:
+        exit_with(f"--vpdq-dir: cannot write {path}: {exc.strerror}", ExitCode.USAGE)
 
 
 def _flatten(record: dict[str, Any]) -> dict[str, str]:
