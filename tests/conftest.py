@@ -175,6 +175,8 @@ MODEL_TESTS: dict[str, tuple[str, ...]] = {
     # PyAV, whose wheels bundle FFmpeg's decoders: the videos are made and read with it.
     r"tests/media/test_video\.py": VIDEO,
     r"tests/hashing/test_vpdq\.py::test_video_": VIDEO,
+    r"tests/cli/test_hash\.py::test_video_": VIDEO,
+    r"tests/server/test_api\.py::test_hash_of_a(_bad)?_video": VIDEO,
 }
 DETECTOR_EXTRAS = {
     "nudity": "nudity",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import subprocess
@@ -13,6 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from rempart.cli import app
+from rempart.hashing.vpdq import parse_features, vpdq_hash
+from rempart.video import load_bytes
+from tests import videos
 from tests.images import encode, gif_with_frames, gradient, png_declaring
 
 runner = CliRunner()
@@ -47,7 +51,7 @@ def test_files_that_are_not_images_are_skipped_and_counted(mixed_folder: Path) -
     result = runner.invoke(app, ["hash", str(mixed_folder)])
     names = [Path(json.loads(line)["path"]).name for line in result.stdout.splitlines()]
     assert names == ["a-good.jpg", "c-truncated.jpg", "e-bomb.png", "f-frames.gif", "g-good.png"]
-    assert "skipped: not an image (2)" in result.stderr  # the empty file and the text
+    assert "skipped: not an image or video (2)" in result.stderr  # the empty file and the text
     named = runner.invoke(app, ["hash", str(mixed_folder / "d-text.jpg")])
     assert json.loads(named.stdout)["error"]["code"] == "unsupported_format", "named: always"
 
@@ -163,3 +167,75 @@ def test_console_script_runs(tmp_path: Path) -> None:
     assert json.loads(done.stdout)["quality"] >= 50
     version = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=True)
     assert version.stdout.startswith("rempart ")
+
+
+# --- videos ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def clip(testdata: Path) -> bytes:
+    """Four seconds: a pan over the bridge, cut to a zoom into scikit-image's coffee."""
+    return videos.encode(videos.scenes(testdata, ("bridge", "coffee"), seconds=2))
+
+
+def test_video_beside_images_gets_its_vpdq_and_digests(tmp_path: Path, clip: bytes) -> None:
+    (tmp_path / "a.png").write_bytes(encode(gradient(120, 90), "PNG"))
+    (tmp_path / "b.mp4").write_bytes(clip)
+    (tmp_path / "c.txt").write_text("neither\n")
+    result = runner.invoke(app, ["hash", "-r", str(tmp_path)])
+    assert result.exit_code == 0
+    image, video = (json.loads(line) for line in result.stdout.splitlines())
+    assert set(image) == {"path", "sha256", "md5", "pdq", "quality"}, "images unchanged"
+    assert "skipped: not an image or video (1)" in result.stderr
+    assert video["kind"] == "video"
+    assert video["md5"] == hashlib.md5(clip).hexdigest()
+    assert video["sha256"] == hashlib.sha256(clip).hexdigest()
+    assert (video["width"], video["height"]) == videos.SIZE
+    assert video["frame_rate"] == videos.RATE
+    assert video["duration"] == pytest.approx(4.0, abs=0.2)
+    expected = list(vpdq_hash(load_bytes(clip)))
+    found = [(f["frame_number"], f["quality"], f["hash"], f["timestamp"]) for f in video["vpdq"]]
+    assert found == [(f.frame_number, f.quality, f.hex, f.timestamp) for f in expected]
+    assert [f["timestamp"] for f in video["vpdq"]] == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_video_refused_gets_its_code_and_exit_one(tmp_path: Path, clip: bytes) -> None:
+    (tmp_path / "long.mp4").write_bytes(clip)
+    (tmp_path / "cut.mp4").write_bytes(clip[: len(clip) // 2])
+    (tmp_path / "good.png").write_bytes(encode(gradient(120, 90), "PNG"))
+    code, out = run("hash", "-r", str(tmp_path), env={"REMPART_VIDEO_MAX_DURATION": "2"})
+    records = {Path(r["path"]).name: r for r in map(json.loads, out.splitlines())}
+    assert code == 1
+    assert records["long.mp4"]["error"]["code"] == "too_long"
+    assert "REMPART_VIDEO_MAX_DURATION" in records["long.mp4"]["error"]["message"]
+    assert records["cut.mp4"]["error"]["code"] in {"truncated", "corrupt"}
+    assert "pdq" in records["good.png"]
+
+
+def test_video_table_counts_frames_and_vpdq_dir_writes_the_reference_format(
+    tmp_path: Path, clip: bytes
+) -> None:
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(clip)
+    folder = tmp_path / "hashes"
+    code, table = run(
+        "hash", "--format", "table", "--vpdq-dir", str(folder), str(path), env={"COLUMNS": "300"}
+    )
+    assert code == 0
+    row = next(line for line in table.splitlines() if "clip.mp4" in line)
+    assert row.split()[1:] == ["video", "4"], "the kind and the frames hashed, not the hashes"
+    written = parse_features((folder / "clip.mp4.txt").read_text())
+    assert written == list(vpdq_hash(load_bytes(clip)))
+    _, out = run("hash", "--format", "csv", str(path))
+    (csv_row,) = csv.DictReader(io.StringIO(out))
+    assert (csv_row["kind"], csv_row["frames"], csv_row["pdq"]) == ("video", "4", "")
+
+
+def test_video_vpdq_dir_that_cannot_be_made_is_a_usage_error(tmp_path: Path, clip: bytes) -> None:
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(clip)
+    (tmp_path / "taken").write_text("a file where the folder would go\n")
+    result = runner.invoke(app, ["hash", "--vpdq-dir", str(tmp_path / "taken" / "x"), str(path)])
+    assert result.exit_code == 2
+    assert "--vpdq-dir: cannot create" in result.stderr
+    assert result.stdout == ""

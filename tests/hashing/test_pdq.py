@@ -64,6 +64,21 @@ def test_bit_exact_with_the_cpp_reference_on_the_same_pixels(testdata: Path) -> 
         assert ours.quality == quality
 
 
+def test_without_downsampling_large_pixels_hash_as_the_cpp_core_does(testdata: Path) -> None:
+    """``downsample=False`` (vPDQ's frames) filters a large image as it is, as the C++ core
+    does when given it whole (which vpdq does with each frame): bit for bit."""
+    pdqhash = pytest.importorskip("pdqhash")
+    images = [load_file(testdata / "pdq" / r["path"]).decode() for r in reference_rows(testdata)]
+    large = [np.asarray(i.convert("RGB")) for i in images if max(i.size) > 512]
+    assert len(large) >= 3, "images large enough for the two ways to differ"
+    for rgb in large[:3]:
+        bits, quality = pdqhash.compute(np.ascontiguousarray(rgb))
+        expected = int("".join(str(int(b)) for b in bits), 2).to_bytes(32, "big")
+        whole = pdq_hash(rgb, downsample=False)
+        assert (distance(whole.hash, expected), whole.quality) == (0, quality)
+        assert pdq_hash(rgb).hash != whole.hash, "the image hasher's 512-pixel step"
+
+
 def test_dihedral_files_match_the_corresponding_variant(testdata: Path) -> None:
     folder = testdata / "pdq" / "reg-test-input" / "dih"
     files = sorted(folder.glob("bridge-*.jpg"))

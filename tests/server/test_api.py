@@ -25,9 +25,11 @@ from PIL import Image
 
 from rempart.access.keys import parse_key
 from rempart.config import load_settings
-from rempart.hashing import DIHEDRAL_NAMES, MATCH_THRESHOLD, hash_media
+from rempart.hashing import DIHEDRAL_NAMES, MATCH_THRESHOLD, hash_media, hash_video
 from rempart.media import load_bytes
 from rempart.store import Store
+from rempart.video import load_bytes as load_video
+from tests import videos
 from tests.desk.watched import desk_bank, entry_id, events, item, sightings, watched_item
 from tests.images import encode, gradient, skimage_rgb
 from tests.server import checks
@@ -717,6 +719,43 @@ def test_hash_gives_what_the_library_gives(platform: httpx.Client, labelme: Path
     )
     assert dihedral.json() == local_hashes(data, dihedral=True)
     assert dihedral.json()["dihedral"][0] == body["pdq"]
+
+
+def test_hash_of_a_video_gives_its_vpdq(platform: httpx.Client, testdata: Path) -> None:
+    data = videos.encode(videos.scenes(testdata, ("bridge", "coffee"), seconds=2))
+    response = platform.post("/v1/hash", content=data, headers={"content-type": "video/mp4"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    expected = hash_video(load_video(data), path="").to_json()
+    del expected["path"]
+    assert body == expected
+    assert body["kind"] == "video"
+    assert body["md5"] == hashlib.md5(data).hexdigest()
+    assert [f["timestamp"] for f in body["vpdq"]] == [0.0, 1.0, 2.0, 3.0]
+    assert all(f["quality"] >= 50 for f in body["vpdq"])
+    untyped = platform.post(
+        "/v1/hash", content=data, headers={"content-type": "application/octet-stream"}
+    )
+    assert untyped.json() == body, "told by its bytes, not its Content-Type"
+
+
+def test_hash_of_a_bad_video_is_refused_with_its_code(
+    platform: httpx.Client, testdata: Path
+) -> None:
+    frames = videos.scenes(testdata, ("bridge",), seconds=1)
+    mjpeg = videos.encode(frames, codec="mjpeg", fmt="avi", pix_fmt="yuvj420p")
+    body = problem(
+        platform.post("/v1/hash", content=mjpeg, headers={"content-type": "video/x-msvideo"}),
+        422,
+        "video-unsupported-codec",
+    )
+    assert body["code"] == "unsupported_codec"
+    h264 = videos.encode(frames)
+    response = platform.post(
+        "/v1/hash", content=h264[: len(h264) // 2], headers={"content-type": "video/mp4"}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] in {"truncated", "corrupt"}
 
 
 # --- scan ------------------------------------------------------------------------------------

@@ -1,14 +1,16 @@
-"""``rempart hash``: PDQ, SHA-256 and MD5 of image files, as JSON Lines, CSV or a table."""
+"""``rempart hash``: PDQ, SHA-256 and MD5 of image files, vPDQ of videos, as JSON Lines, CSV or
+a table."""
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import Annotated, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from rempart.cli.errors import ExitCode
+from rempart.cli.errors import ExitCode, exit_with
 from rempart.cli.options import (
     AllFilesOption,
     FollowLinksOption,
@@ -22,10 +24,26 @@ from rempart.cli.options import (
 )
 from rempart.cli.output import OutputFormat, progress, write_records
 
+if TYPE_CHECKING:
+    from rempart.hashing import VideoHashes
+
 __all__ = ["hash_command"]
 
-COLUMNS = ("path", "pdq", "quality", "sha256", "md5", "dihedral", "error_code", "error_message")
-TABLE_COLUMNS = ("path", "pdq", "quality", "error_code", "error_message")
+COLUMNS = (
+    "path",
+    "pdq",
+    "quality",
+    "sha256",
+    "md5",
+    "dihedral",
+    "error_code",
+    "error_message",
+    "kind",
+    "duration",
+    "frames",
+)
+# A video's row shows how many frames were hashed, not its hundreds of hashes.
+TABLE_COLUMNS = ("path", "kind", "pdq", "quality", "frames", "error_code", "error_message")
 
 
 def hash_command(
@@ -34,40 +52,68 @@ def hash_command(
         bool,
         typer.Option("--dihedral", help="Also print the PDQ hashes of the 8 rotations and flips."),
     ] = False,
+    vpdq_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--vpdq-dir",
+            help="Also write each video's vPDQ to DIR/NAME.txt, in the text format of Meta's "
+            "vpdq tool (the table and CSV only count a video's frames) [default: none written].",
+            metavar="DIR",
+            file_okay=False,
+        ),
+    ] = None,
     output_format: FormatOption = OutputFormat.JSONL,
     jobs: JobsOption = None,
     recursive: RecursiveOption = False,
     follow_links: FollowLinksOption = False,
     all_files: AllFilesOption = False,
 ) -> None:
-    """Hash images: PDQ (perceptual, with quality) and SHA-256/MD5 of the bytes.
+    """Hash images and videos: PDQ (perceptual, with quality) and SHA-256/MD5 of the bytes;
+    for a video, vPDQ (PDQ of one frame a second) and SHA-256/MD5 of the file.
 
     One record per file, in the order given. A file that cannot be hashed gets a record with
     an error code and the run goes on; the exit status is then 1.
 
     \b
     Examples:
-      rempart hash photo.jpg
+      rempart hash photo.jpg clip.mp4
       rempart hash -r uploads/ --format csv > hashes.csv
       rempart hash photo.jpg | rempart bank import known - --format jsonl
+      rempart hash clip.mp4 --vpdq-dir hashes/
     """
-    from rempart.hashing import HashFailure, hash_files
+    from rempart.hashing import HashFailure, VideoHashes, hash_files
+    from rempart.walk import FileKind
 
     settings = current_settings()
     files, walk = walk_paths(
-        paths, recursive=recursive, follow_links=follow_links, all_files=all_files
+        paths,
+        recursive=recursive,
+        follow_links=follow_links,
+        all_files=all_files,
+        kind=FileKind.MEDIA,
     )
+    if vpdq_dir is not None:
+        try:
+            vpdq_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            exit_with(f"--vpdq-dir: cannot create {vpdq_dir}: {exc.strerror}", ExitCode.USAGE)
     failures = 0
     started = time.perf_counter()
     with progress("Hashing", total=len(files)) as track:
         results = hash_files(
-            files, dihedral=dihedral, limits=settings.media, jobs=jobs or default_jobs()
+            files,
+            dihedral=dihedral,
+            limits=settings.media,
+            video_limits=settings.video,
+            jobs=jobs or default_jobs(),
         )
 
         def records() -> Any:
             nonlocal failures
             for result in track(results):
                 failures += isinstance(result, HashFailure)
+                if vpdq_dir is not None and isinstance(result, VideoHashes):
+                    _write_vpdq(vpdq_dir, result)
                 yield result.to_json()
 
         write_records(
@@ -90,8 +136,20 @@ def hash_command(
     raise typer.Exit(ExitCode.SOME_FAILED if failures else ExitCode.OK)
 
 
+def _write_vpdq(folder: Path, hashes: VideoHashes) -> None:
+    """``<folder>/<video's file name>.txt``, as Meta's ``vpdq-hash-video`` names its output."""
+    from rempart.hashing.vpdq import format_features
+
+    path = folder / f"{Path(hashes.path).name}.txt"
+    try:
+        path.write_text(format_features(hashes.features))
+    except OSError as exc:
+        exit_with(f"--vpdq-dir: cannot write {path}: {exc.strerror}", ExitCode.USAGE)
+
+
 def _flatten(record: dict[str, Any]) -> dict[str, str]:
     error = record.get("error", {})
+    frames = record.get("vpdq")
     return {
         "path": record["path"],
         "pdq": record.get("pdq", ""),
@@ -101,4 +159,7 @@ def _flatten(record: dict[str, Any]) -> dict[str, str]:
         "dihedral": " ".join(record.get("dihedral", [])),
         "error_code": error.get("code", ""),
         "error_message": error.get("message", ""),
+        "kind": record.get("kind", "image" if "pdq" in record else ""),
+        "duration": str(record.get("duration", "")),
+        "frames": "" if frames is None else str(len(frames)),
     }

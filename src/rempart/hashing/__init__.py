@@ -4,9 +4,11 @@ from rempart.hashing.files import (
     FileHashes,
     HashFailure,
     HashResult,
+    VideoHashes,
     hash_files,
     hash_media,
     hash_path,
+    hash_video,
 )
 from rempart.hashing.hash256 import from_hex, hamming, pack, to_hex
 from rempart.hashing.pdq import (
@@ -28,11 +30,13 @@ __all__ = [
     "HashResult",
     "PdqDihedral",
     "PdqHash",
+    "VideoHashes",
     "from_hex",
     "hamming",
     "hash_files",
     "hash_media",
     "hash_path",
+    "hash_video",
     "pack",
     "pdq_hash",
     "pdq_hash_dihedral",

@@ -1,4 +1,5 @@
-"""Hash whole files: cryptographic digests of the bytes and PDQ of the pixels, one decode each.
+"""Hash whole files: cryptographic digests of the bytes and PDQ of the pixels, one decode each;
+for a video, the digests of its file and vPDQ of its sampled frames.
 
 This is what ``rempart hash`` prints and what later features store. A file that cannot be
 hashed gives a ``HashFailure`` rather than an exception, so one bad file never stops a batch.
@@ -9,13 +10,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
-from rempart.errors import MediaError
+from rempart.errors import MediaError, media_os_error
 from rempart.hashing.pdq import DECODE_MIN_SIDE, pdq_hash, pdq_hash_dihedral
+from rempart.hashing.vpdq import VpdqFeature, vpdq_hash
 from rempart.media import (
     DEFAULT_LIMITS,
     STDIN,
@@ -25,6 +28,9 @@ from rempart.media import (
     MediaWarning,
     load_path,
 )
+from rempart.video import Video, VideoLimits
+from rempart.video import load_file as load_video_file
+from rempart.walk import looks_like_video
 from rempart.workers import ordered_map
 
 __all__ = [
@@ -32,10 +38,17 @@ __all__ = [
     "FileHashes",
     "HashFailure",
     "HashResult",
+    "VideoHashes",
     "hash_files",
     "hash_media",
     "hash_path",
+    "hash_video",
 ]
+
+# A video file is digested in pieces of this size, never read whole into memory.
+_DIGEST_CHUNK: Final = 1024 * 1024
+# Bytes ``walk.looks_like_video`` needs to tell a video from an image.
+_HEAD_BYTES: Final = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +87,57 @@ class FileHashes:
         return record
 
 
+@dataclass(frozen=True, slots=True)
+class VideoHashes:
+    """The hashes of one video.
+
+    Attributes:
+        path: the file as named by the caller.
+        sha256, md5: hex digests of the file's bytes (MD5 is what HMA and StopNCII match
+            videos by).
+        duration: seconds, as the container declares (0.0 when it does not say).
+        frame_rate: frames a second, the video stream's average (0.0 when unknown).
+        width, height: the frames' size in pixels.
+        features: vPDQ, the PDQ hash of one frame a second, in order.
+    """
+
+    path: str
+    sha256: str
+    md5: str
+    duration: float
+    frame_rate: float
+    width: int
+    height: int
+    features: tuple[VpdqFeature, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON Lines record: path, ``kind: "video"``, sha256, md5, duration, frame_rate,
+        width, height, and ``vpdq``: one ``{frame_number, quality, hash, timestamp}`` a frame."""
+        return {
+            "path": self.path,
+            "kind": "video",
+            "sha256": self.sha256,
+            "md5": self.md5,
+            "duration": round(self.duration, 3),
+            "frame_rate": round(self.frame_rate, 3),
+            "width": self.width,
+            "height": self.height,
+            "vpdq": [
+                {
+                    "frame_number": f.frame_number,
+                    "quality": f.quality,
+                    "hash": f.hex,
+                    "timestamp": round(f.timestamp, 3),
+                }
+                for f in self.features
+            ],
+        }
+
+
 HashFailure = MediaFailure
 """A file that could not be hashed, and why."""
 
-HashResult = FileHashes | HashFailure
+HashResult = FileHashes | VideoHashes | HashFailure
 
 
 def hash_media(
@@ -118,14 +178,70 @@ def hash_media(
     )
 
 
+def hash_video(video: Video, *, path: str) -> VideoHashes:
+    """Hash a probed video: the digests of its bytes (a file's read in pieces) and vPDQ of its
+    frames, decoded one at a time, so that a long video never sits in memory. Raises
+    ``MediaError`` when the decode crosses a limit or the data is damaged."""
+    features = tuple(vpdq_hash(video))
+    sha256, md5 = _digests(video.source)
+    return VideoHashes(
+        path=path,
+        sha256=sha256,
+        md5=md5,
+        duration=video.duration,
+        frame_rate=video.frame_rate,
+        width=video.width,
+        height=video.height,
+        features=features,
+    )
+
+
+def _digests(source: bytes | Path) -> tuple[str, str]:
+    """SHA-256 and MD5 of bytes, or of a file read in ``_DIGEST_CHUNK`` pieces."""
+    sha256, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+    if isinstance(source, bytes):
+        sha256.update(source)
+        md5.update(source)
+    else:
+        try:
+            with open(source, "rb") as stream:
+                while chunk := stream.read(_DIGEST_CHUNK):
+                    sha256.update(chunk)
+                    md5.update(chunk)
+        except OSError as exc:
+            raise media_os_error(source, exc) from exc
+    return sha256.hexdigest(), md5.hexdigest()
+
+
 def hash_path(
-    path: str, *, dihedral: bool = False, limits: MediaLimits = DEFAULT_LIMITS
+    path: str,
+    *,
+    dihedral: bool = False,
+    limits: MediaLimits = DEFAULT_LIMITS,
+    video_limits: VideoLimits | None = None,
 ) -> HashResult:
-    """Hash one file (or standard input for ``-``), returning a ``HashFailure`` for a bad one."""
+    """Hash one file (or standard input for ``-``), returning a ``HashFailure`` for a bad one.
+
+    ``video_limits``: a file whose first bytes are a video's is hashed as a video within them;
+    None (for callers that take images only): every file is read as an image.
+    """
     try:
+        if video_limits is not None and path != STDIN and _is_video(path):
+            return hash_video(load_video_file(path, limits=video_limits), path=path)
         return hash_media(load_path(path, limits=limits), path=path, dihedral=dihedral)
     except MediaError as error:
         return HashFailure(path, error)
+
+
+def _is_video(path: str) -> bool:
+    """Whether the file starts as a video; False when it cannot be read (the image loader
+    then says why)."""
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(_HEAD_BYTES)
+    except OSError:
+        return False
+    return looks_like_video(head)
 
 
 def hash_files(
@@ -133,14 +249,16 @@ def hash_files(
     *,
     dihedral: bool = False,
     limits: MediaLimits = DEFAULT_LIMITS,
+    video_limits: VideoLimits | None = None,
     jobs: int = 1,
 ) -> Iterator[HashResult]:
     """Hash many files on ``jobs`` threads, yielding results in the order of ``paths``; an
-    entry a folder walk could not read (a ``MediaFailure``) is passed on as its record."""
+    entry a folder walk could not read (a ``MediaFailure``) is passed on as its record.
+    Videos are hashed as videos when ``video_limits`` is given (see ``hash_path``)."""
 
     def hash_one(item: str | MediaFailure) -> HashResult:
         if isinstance(item, MediaFailure):
             return item
-        return hash_path(item, dihedral=dihedral, limits=limits)
+        return hash_path(item, dihedral=dihedral, limits=limits, video_limits=video_limits)
 
     return ordered_map(hash_one, paths, jobs=jobs)

@@ -109,13 +109,15 @@ class PdqDihedral:
 Pixels = npt.NDArray[np.uint8]
 
 
-def pdq_hash(pixels: Pixels) -> PdqHash:
+def pdq_hash(pixels: Pixels, *, downsample: bool = True) -> PdqHash:
     """Hash 8-bit pixels: ``(height, width)`` luminance or ``(height, width, 3)`` RGB.
 
     ``np.asarray(media.decode(min_side=DECODE_MIN_SIDE, luma_only=True))`` is the intended
-    input (see ``rempart.hashing.files.hash_media``).
+    input (see ``rempart.hashing.files.hash_media``). ``downsample``: first resize a larger
+    image to ``REFERENCE_SIDE``, as the reference's image hasher does; False filters the pixels
+    as they are, as vPDQ's C++ does with each video frame.
     """
-    dct, quality = _dct16(_checked(pixels))
+    dct, quality = _dct16(_checked(pixels), downsample=downsample)
     return PdqHash(_bits(dct[None])[0], quality)
 
 
@@ -136,12 +138,12 @@ def _checked(pixels: Pixels) -> Pixels:
     return pixels
 
 
-def _dct16(pixels: Pixels) -> tuple[Floats, int]:
+def _dct16(pixels: Pixels, *, downsample: bool = True) -> tuple[Floats, int]:
     """The 16 x 16 DCT block and the quality of an image's luminance."""
     height, width = pixels.shape[:2]
     if height < _MIN_SIDE or width < _MIN_SIDE:
         return np.zeros((_DCT_SIZE, _DCT_SIZE), np.float32), 0
-    resized = height > REFERENCE_SIDE or width > REFERENCE_SIDE
+    resized = downsample and (height > REFERENCE_SIDE or width > REFERENCE_SIDE)
     row_index, row_weight = _axis_plan(height, resized)
     col_index, col_weight = _axis_plan(width, resized)
     # Two one-axis takes copy whole rows first: far faster than one 4-D fancy index.

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse
 from rempart.detectors.banks import bank_matches
 from rempart.gate import FIELDS, MAX_INPUTS, ImageEncoding, parse_gate_request
 from rempart.gate.request import read_json
-from rempart.hashing import FileHashes, hash_media, pack
+from rempart.hashing import FileHashes, VideoHashes, hash_media, hash_video, pack
 from rempart.matching.banks import BankMatch, ImageMatch, match_images
 from rempart.media import load_bytes
 from rempart.policy import Verdict
@@ -26,14 +26,18 @@ from rempart.server.auth import Permission, require
 from rempart.server.problems import Problem
 from rempart.server.routes.common import (
     IMAGE_BODY,
+    MEDIA_BODY,
     audit,
     decoding,
     is_json,
     media_type,
     read_image,
+    read_media,
     runtime,
     services,
 )
+from rempart.video import load_bytes as load_video
+from rempart.walk import looks_like_video
 
 router = APIRouter(prefix="/v1", tags=["checks"])
 
@@ -45,6 +49,15 @@ def _hash_upload(request: Request, data: bytes, dihedral: bool) -> FileHashes:
     return hash_media(load_bytes(data, limits=limits), path="", dihedral=dihedral)
 
 
+def _hash_image_or_video(request: Request, data: bytes, dihedral: bool) -> FileHashes | VideoHashes:
+    """An upload's hashes: vPDQ and digests for a video (told by its first bytes), else the
+    image's (``dihedral`` applies to images only)."""
+    if looks_like_video(data[:16]):
+        limits = runtime(request).settings.video
+        return hash_video(load_video(data, limits=limits), path="")
+    return _hash_upload(request, data, dihedral)
+
+
 def _without_path(record: dict[str, Any]) -> dict[str, Any]:
     record.pop("path", None)
     return record
@@ -52,16 +65,18 @@ def _without_path(record: dict[str, Any]) -> dict[str, Any]:
 
 @router.post(
     "/hash",
-    summary="Hash an image: PDQ with quality, SHA-256, MD5",
+    summary="Hash an image (PDQ with quality, SHA-256, MD5) or a video (vPDQ, SHA-256, MD5)",
     dependencies=[Depends(require(Permission.HASH))],
-    openapi_extra=IMAGE_BODY,
+    openapi_extra=MEDIA_BODY,
 )
 async def hash_image(request: Request, dihedral: bool = False) -> JSONResponse:
-    """``{"sha256", "md5", "pdq", "quality"}``, and with ``dihedral=true`` the 8 PDQ hashes
-    of the image's rotations and flips. Only the hashes are kept, in the audit log."""
-    data = await read_image(request)
+    """An image: ``{"sha256", "md5", "pdq", "quality"}``, and with ``dihedral=true`` the 8 PDQ
+    hashes of its rotations and flips. A video: ``{"kind": "video", "sha256", "md5",
+    "duration", "frame_rate", "width", "height", "vpdq": [{"frame_number", "quality", "hash",
+    "timestamp"}]}``, one PDQ hash a second. Only the hashes are kept, in the audit log."""
+    data = await read_media(request)
     async with decoding(request, [data]):
-        hashes = await run_in_threadpool(_hash_upload, request, data, dihedral)
+        hashes = await run_in_threadpool(_hash_image_or_video, request, data, dihedral)
     audit(request, outcome="hashed", detail={"sha256": hashes.sha256})
     return JSONResponse(_without_path(hashes.to_json()))
 
