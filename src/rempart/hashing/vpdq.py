@@ -28,6 +28,7 @@ __all__ = [
     "VpdqMatch",
     "format_features",
     "match",
+    "parse_feature",
     "parse_features",
     "vpdq_hash",
 ]
@@ -126,17 +127,24 @@ def parse_features(text: str) -> list[VpdqFeature]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        fields = line.strip().split(",")
         try:
-            if len(fields) != 4:
-                raise ValueError(f"4 comma-separated fields expected, got {len(fields)}")
-            frame, quality, hex_hash, timestamp = fields
-            features.append(
-                VpdqFeature(hex_hash.lower(), int(quality), int(frame), float(timestamp))
-            )
+            features.append(parse_feature(line))
         except ValueError as exc:
-            raise ValueError(f"line {number}: not a vPDQ feature ({exc}): {line[:100]!r}") from exc
+            raise ValueError(f"line {number}: {exc}") from exc
     return features
+
+
+def parse_feature(line: str) -> VpdqFeature:
+    """One line of the reference's hash file, ``frame_number,quality,hash,timestamp``;
+    ``ValueError`` saying why it is not one."""
+    fields = line.strip().split(",")
+    try:
+        if len(fields) != 4:
+            raise ValueError(f"4 comma-separated fields expected, got {len(fields)}")
+        frame, quality, hex_hash, timestamp = fields
+        return VpdqFeature(hex_hash.lower(), int(quality), int(frame), float(timestamp))
+    except ValueError as exc:
+        raise ValueError(f"not a vPDQ feature ({exc}): {line[:100]!r}") from None
 
 
 def match(
