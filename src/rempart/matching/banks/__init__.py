@@ -1,4 +1,5 @@
-"""Hash banks: lists of PDQ hashes with provenance, their file formats, and matching."""
+"""Hash banks: lists of PDQ hashes and vPDQ videos with provenance, their file formats, and
+matching."""
 
 from rempart.errors import BankError, BankExistsError, ImportLineError, UnknownBankError
 from rempart.matching.banks.bank import (
@@ -6,6 +7,7 @@ from rempart.matching.banks.bank import (
     Banks,
     BankStats,
     ImportReport,
+    VideoThresholds,
     WithdrawReport,
     last_change,
 )
@@ -14,15 +16,28 @@ from rempart.matching.banks.formats import (
     HashListFormat,
     Record,
     Skipped,
+    features_from_pytx,
+    features_to_pytx,
     guess_format,
     read_records,
     sniff_format,
+    video_key,
     write_records,
 )
-from rempart.matching.banks.matcher import BankMatch, BankMatcher, ImageMatch, match_images
+from rempart.matching.banks.matcher import (
+    MIRROR,
+    BankMatch,
+    BankMatcher,
+    FrameMatch,
+    ImageMatch,
+    VideoMatch,
+    VideoMatches,
+    match_images,
+)
 
 __all__ = [
     "EXPORT_FORMATS",
+    "MIRROR",
     "Bank",
     "BankError",
     "BankExistsError",
@@ -30,6 +45,7 @@ __all__ = [
     "BankMatcher",
     "BankStats",
     "Banks",
+    "FrameMatch",
     "HashListFormat",
     "ImageMatch",
     "ImportLineError",
@@ -37,11 +53,17 @@ __all__ = [
     "Record",
     "Skipped",
     "UnknownBankError",
+    "VideoMatch",
+    "VideoMatches",
+    "VideoThresholds",
     "WithdrawReport",
+    "features_from_pytx",
+    "features_to_pytx",
     "guess_format",
     "last_change",
     "match_images",
     "read_records",
     "sniff_format",
+    "video_key",
     "write_records",
 ]

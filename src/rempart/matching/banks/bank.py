@@ -128,7 +128,7 @@ class Bank:
     def to_json(self) -> dict[str, Any]:
         """The bank as a JSON-ready dict, with its ``images`` and ``videos`` counts when
         read."""
-        record = {
+        record: dict[str, Any] = {
             "name": self.name,
             "description": self.description,
             "source": self.source,
@@ -686,12 +686,17 @@ def _to_bank(row: Any) -> Bank:
         review=bool(row["review"]),
         created_at=as_utc(row["created_at"]),
         updated_at=as_utc(row["updated_at"]),
-        video=VideoThresholds(
-            row["video_quality"],
-            row["video_distance"],
-            row["video_query_percent"],
-            row["video_stored_percent"],
-        ),
+        video=video_thresholds(row),
+    )
+
+
+def video_thresholds(row: Any) -> VideoThresholds:
+    """A bank's video thresholds as its ``banks`` row holds them."""
+    return VideoThresholds(
+        row["video_quality"],
+        row["video_distance"],
+        row["video_query_percent"],
+        row["video_stored_percent"],
     )
 
 

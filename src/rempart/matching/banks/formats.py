@@ -174,7 +174,9 @@ def _old_feature(frame: object, item: object) -> VpdqFeature:
             raise ValueError("a hash string and a whole-number quality expected")
         if not isinstance(timestamp, int | float) or isinstance(timestamp, bool):
             raise ValueError("a timestamp in seconds expected")
-        return VpdqFeature(hex_hash.lower(), int(quality), int(frame), _seconds(str(timestamp)))
+        return VpdqFeature(
+            hex_hash.lower(), int(str(quality)), int(frame), _seconds(str(timestamp))
+        )
     except ValueError as exc:
         raise ValueError(f"frame {_short(frame)}: {exc}") from None
 
@@ -448,12 +450,12 @@ def _read_csv(lines: Iterable[Line]) -> Iterator[Record | Skipped]:
         if len(cells) != len(header):
             raise line.error(f"{len(cells)} columns, the header has {len(header)}")
         row = dict(zip(header, cells, strict=False))
-        kind = row[type_column].strip().lower() if type_column else "pdq"
-        if kind in VPDQ_TYPE_NAMES:
+        kind = row[type_column].strip() if type_column else "pdq"
+        if kind.lower() in VPDQ_TYPE_NAMES:
             yield _video(line, row[hash_column], **_video_fields(line, row))
             continue
-        if kind not in PDQ_TYPE_NAMES:
-            yield _skipped(line.number, row[type_column].strip())
+        if kind.lower() not in PDQ_TYPE_NAMES:
+            yield _skipped(line.number, kind)
             continue
         yield Record(
             line.number,

@@ -34,9 +34,7 @@ def upgrade() -> None:
         for name, kind, default in _BANK_COLUMNS:
             table.add_column(sa.Column(name, kind, nullable=False, server_default=default))
     with op.batch_alter_table("bank_entries") as table:
-        table.add_column(
-            sa.Column("kind", sa.String(8), nullable=False, server_default="image")
-        )
+        table.add_column(sa.Column("kind", sa.String(8), nullable=False, server_default="image"))
         table.add_column(sa.Column("features", sa.Text, nullable=True))
         table.add_column(sa.Column("md5", sa.String(32), nullable=True))
         table.add_column(sa.Column("sha256", sa.String(64), nullable=True))
