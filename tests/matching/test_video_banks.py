@@ -34,8 +34,7 @@ def frames(seed: int, count: int = 10) -> list[VpdqFeature]:
     """A synthetic video: ``count`` random frame hashes a second apart."""
     rng = np.random.default_rng(seed)
     return [
-        VpdqFeature(rng.bytes(32).hex(), 100, 10 * second, float(second))
-        for second in range(count)
+        VpdqFeature(rng.bytes(32).hex(), 100, 10 * second, float(second)) for second in range(count)
     ]
 
 
@@ -62,7 +61,12 @@ def test_a_bank_holds_images_and_videos_each_once(store: Store) -> None:
     (listed,) = banks.list()
     assert (listed.images, listed.videos) == (1, 1)
     (row,) = [r for r in banks.entries("mixed") if r.features is not None]
-    assert (row.features, row.md5, row.sha256, row.note) == (tuple(video), "0" * 32, "1" * 64, "reported")
+    assert (row.features, row.md5, row.sha256, row.note) == (
+        tuple(video),
+        "0" * 32,
+        "1" * 64,
+        "reported",
+    )
     assert row.hash == video_key(video)
     with pytest.raises(BankError, match="no frame"):
         banks.add_video("mixed", [])
@@ -220,12 +224,16 @@ def test_a_malformed_video_list_changes_nothing(store: Store) -> None:
         (good + 'vpdq {"0": {"hash": 5, "quality": 100, "timestamp": 0}}\n', 2),
     ):
         with pytest.raises(ImportLineError) as caught:
-            banks.import_list("videos", io.BytesIO(text.encode()), origin="t", fmt=HashListFormat.PYTX)
+            banks.import_list(
+                "videos", io.BytesIO(text.encode()), origin="t", fmt=HashListFormat.PYTX
+            )
         assert caught.value.line == line
         assert "vPDQ" in str(caught.value)
     bad_file = format_features(frames(1)) + "3,100,zz,1.0\n"
     with pytest.raises(ImportLineError) as caught:
-        banks.import_list("videos", io.BytesIO(bad_file.encode()), origin="t", fmt=HashListFormat.VPDQ)
+        banks.import_list(
+            "videos", io.BytesIO(bad_file.encode()), origin="t", fmt=HashListFormat.VPDQ
+        )
     assert caught.value.line == 11
     assert row_counts(store) == before
 
@@ -262,7 +270,11 @@ def test_video_a_re_encode_at_another_size_and_bitrate_matches(
     video_bank: BankMatcher, original: bytes
 ) -> None:
     smaller = videos.encode(
-        videos.decoded(original), codec="libvpx-vp9", fmt="webm", size=(112, 84), options={"b": "80k"}
+        videos.decoded(original),
+        codec="libvpx-vp9",
+        fmt="webm",
+        size=(112, 84),
+        options={"b": "80k"},
     )
     ((bank, percent, variant),) = matched(video_bank, smaller)
     assert (bank, variant) == ("videos", None)

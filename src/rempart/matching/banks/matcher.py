@@ -32,11 +32,11 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, select
 
-from rempart.errors import UnknownBankError
+from rempart.errors import MediaError, MediaErrorCode, UnknownBankError, media_os_error
 from rempart.hashing.files import FileHashes
 from rempart.hashing.hash256 import pack
 from rempart.hashing.pdq import DIHEDRAL_NAMES, MIN_QUALITY
-from rempart.hashing.vpdq import VpdqFeature
+from rempart.hashing.vpdq import VpdqFeature, parse_features, vpdq_hash, vpdq_hash_mirrored
 from rempart.hashing.vpdq import match as vpdq_match
 from rempart.matching.banks.bank import (
     IMAGE,
@@ -48,18 +48,25 @@ from rempart.matching.banks.bank import (
 )
 from rempart.matching.formats import BankCategory, stored_category
 from rempart.matching.index import HashIndex, Matches, SavedState, Words
+from rempart.media import MediaFailure
 from rempart.store import Store
 from rempart.store.schema import bank_changes, bank_entries, banks
+from rempart.video import VideoLimits, load_file
 
 __all__ = [
+    "FEATURE_SUFFIXES",
     "MIRROR",
     "BankMatch",
     "BankMatcher",
     "FrameMatch",
     "ImageMatch",
+    "VideoFileMatch",
     "VideoMatch",
     "VideoMatches",
+    "is_feature_file",
     "match_images",
+    "match_video_file",
+    "parse_feature_bytes",
 ]
 
 MIRROR: Final = "flipy"
@@ -691,3 +698,77 @@ def match_images(matcher: BankMatcher, images: Sequence[FileHashes]) -> list[Ima
         ImageMatch(hashes, matches, None if hashes.quality >= MIN_QUALITY else "low_quality")
         for hashes, matches in zip(images, found, strict=True)
     ]
+
+
+FEATURE_SUFFIXES: Final = (".vpdq", ".vpdq.txt")
+"""Names of vPDQ feature files (the reference's text format), matched as the video they hash."""
+
+
+@dataclass(frozen=True, slots=True)
+class VideoFileMatch:
+    """A video file's (or feature file's) matches, with how many frames were hashed."""
+
+    path: str
+    frames: int
+    matches: VideoMatches
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"path", "kind": "video", "frames", "matches"}``, each match a video's
+        (``VideoMatch``) or a banked image's found in frames (``FrameMatch``)."""
+        return {
+            "path": self.path,
+            "kind": VIDEO,
+            "frames": self.frames,
+            "matches": self.matches.to_json(),
+        }
+
+
+def is_feature_file(path: str) -> bool:
+    """Whether ``path`` names a vPDQ feature file (``FEATURE_SUFFIXES``)."""
+    return path.lower().endswith(FEATURE_SUFFIXES)
+
+
+def match_video_file(
+    matcher: BankMatcher, path: str, *, limits: VideoLimits, mirrored: bool = False
+) -> VideoFileMatch | MediaFailure:
+    """Hash a video file (within ``limits``) or read a feature file, and match it; with
+    ``mirrored``, its frames mirrored left to right too. A file that cannot be used gives a
+    ``MediaFailure`` saying why."""
+    try:
+        if is_feature_file(path):
+            plain, flipped = read_feature_file(path, limits.max_bytes), None
+        else:
+            video = load_file(path, limits=limits)
+            if mirrored:
+                plain, flipped = vpdq_hash_mirrored(video)
+            else:
+                plain, flipped = list(vpdq_hash(video)), None
+    except MediaError as exc:
+        return MediaFailure(path, exc)
+    return VideoFileMatch(path, len(plain), matcher.match_video(plain, mirrored=flipped))
+
+
+def read_feature_file(path: str, max_bytes: int) -> list[VpdqFeature]:
+    """The features of a vPDQ feature file of at most ``max_bytes``; ``MediaError`` for one
+    that cannot be read or is not valid."""
+    try:
+        with open(path, "rb") as stream:
+            data = stream.read(max_bytes + 1)
+    except OSError as exc:
+        raise media_os_error(path, exc) from None
+    return parse_feature_bytes(data, max_bytes)
+
+
+def parse_feature_bytes(data: bytes, max_bytes: int) -> list[VpdqFeature]:
+    """The features a vPDQ feature file's bytes hold (the reference's text format, one frame a
+    line); ``MediaError`` saying why they are not: too large, not text, a bad line, empty."""
+    if len(data) > max_bytes:
+        raise MediaError(MediaErrorCode.TOO_LARGE, f"a feature file over {max_bytes:,} bytes")
+    try:
+        features = parse_features(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc)
+        raise MediaError(MediaErrorCode.CORRUPT, f"not a vPDQ feature file: {reason}") from None
+    if not features:
+        raise MediaError(MediaErrorCode.EMPTY, "a vPDQ feature file with no frame")
+    return features
