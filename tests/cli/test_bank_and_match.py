@@ -257,7 +257,8 @@ def test_video_banks_from_the_command_line(
     bad.write_text(f'vpdq {json.dumps(["ab" * 32 + ",100,0.0"])}\nvpdq ["zz,1,0"]\n')
     code, _, err = run(env, "bank", "import", "clips", str(bad), "--format", "pytx")
     assert code == 1
-    assert "line 2" in err and "vPDQ" in err
+    assert "line 2" in err
+    assert "vPDQ" in err
     assert json.loads(run(env, "bank", "stats", "clips", "-f", "jsonl")[1])["videos"] == 1
 
     entry = str(found["entry_id"])

@@ -38,6 +38,7 @@ V1_PATHS = {
     "/v1/hash",
     "/v1/match",
     "/v1/match/image",
+    "/v1/match/video",
     "/v1/scan",
     "/v1/gate",
     "/v1/banks",
@@ -667,6 +668,66 @@ def test_match_image_finds_a_banked_image(
         "/v1/match/image", content=other, headers={"content-type": "image/png"}
     )
     assert unmatched.json()["matches"] == []
+
+
+def test_video_match_finds_a_banked_video_and_a_banked_frame(
+    admin: httpx.Client, platform: httpx.Client, testdata: Path
+) -> None:
+    from rempart.hashing.pdq import pdq_hash
+    from rempart.hashing.vpdq import vpdq_hash
+    from rempart.matching.banks import features_to_pytx
+    from rempart.video import load_bytes as load_video
+    from tests import videos
+
+    original = videos.encode(videos.scenes(testdata, ("bridge", "coffee", "rocket")))
+    features = list(vpdq_hash(load_video(original)))
+    name = unique("videos")
+    create_bank(admin, name)
+    response = import_text(admin, name, f"vpdq {features_to_pytx(features)}\n", "pytx")
+    assert (response.status_code, response.json()["added"]) == (200, 1), response.text
+    still = videos.decoded(original)[50]  # 5 s: a frame banked as an image
+    bank_and_wait(admin, name, pdq_hash(still).hex)
+    assert admin.get(f"/v1/banks/{name}").json()["videos"] == 1
+
+    copy = videos.encode(videos.decoded(original), size=(128, 96), options={"crf": "30"})
+    response = poll(
+        lambda: (
+            r
+            if (
+                r := platform.post(
+                    "/v1/match/video", content=copy, headers={"content-type": "video/mp4"}
+                )
+            )
+            .json()
+            .get("matches", [{}])[0]
+            .get("kind")
+            == "video"
+            else None
+        ),
+        "the banked video matches",
+    )
+    body = response.json()
+    assert (body["sha256"], body["frames"]) == (hashlib.sha256(copy).hexdigest(), 12)
+    video, image = body["matches"]
+    assert (video["bank"], video["kind"]) == (name, "video")
+    assert video["query_percent"] >= 80
+    assert (image["bank"], image["kind"], image["timestamps"]) == (name, "image", [5.0])
+
+    as_json = platform.post(
+        "/v1/match/video", json={"vpdq": json.loads(features_to_pytx(features))}
+    )
+    assert as_json.status_code == 200, as_json.text
+    assert as_json.json()["matches"][0]["query_percent"] == 100.0
+    bad = platform.post("/v1/match/video", json={"vpdq": ["zz,100,0.0"]})
+    assert "vpdq: frame 0" in problem(bad, 422, "invalid-request")["detail"]
+    not_a_video = platform.post(
+        "/v1/match/video", content=b"\x00" * 100, headers={"content-type": "video/mp4"}
+    )
+    assert 400 <= not_a_video.status_code < 500
+    wrong_type = platform.post(
+        "/v1/match/video", content=copy, headers={"content-type": "image/png"}
+    )
+    assert wrong_type.status_code == 415
 
 
 def test_match_image_skips_a_featureless_image(platform: httpx.Client) -> None:

@@ -51,7 +51,7 @@ from rempart.matching.index import HashIndex, Matches, SavedState, Words
 from rempart.media import MediaFailure
 from rempart.store import Store
 from rempart.store.schema import bank_changes, bank_entries, banks
-from rempart.video import VideoLimits, load_file
+from rempart.video import Video, VideoLimits, load_file
 
 __all__ = [
     "FEATURE_SUFFIXES",
@@ -63,6 +63,7 @@ __all__ = [
     "VideoFileMatch",
     "VideoMatch",
     "VideoMatches",
+    "hash_video",
     "is_feature_file",
     "match_images",
     "match_video_file",
@@ -738,14 +739,20 @@ def match_video_file(
         if is_feature_file(path):
             plain, flipped = read_feature_file(path, limits.max_bytes), None
         else:
-            video = load_file(path, limits=limits)
-            if mirrored:
-                plain, flipped = vpdq_hash_mirrored(video)
-            else:
-                plain, flipped = list(vpdq_hash(video)), None
+            plain, flipped = hash_video(load_file(path, limits=limits), mirrored=mirrored)
     except MediaError as exc:
         return MediaFailure(path, exc)
     return VideoFileMatch(path, len(plain), matcher.match_video(plain, mirrored=flipped))
+
+
+def hash_video(
+    video: Video, *, mirrored: bool = False
+) -> tuple[list[VpdqFeature], list[VpdqFeature] | None]:
+    """A video's vPDQ features, and with ``mirrored`` those of its frames mirrored (else
+    None): what ``BankMatcher.match_video`` takes. ``MediaError`` when it cannot be decoded."""
+    if mirrored:
+        return vpdq_hash_mirrored(video)
+    return list(vpdq_hash(video)), None
 
 
 def read_feature_file(path: str, max_bytes: int) -> list[VpdqFeature]:
