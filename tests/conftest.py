@@ -175,6 +175,9 @@ MODEL_TESTS: dict[str, tuple[str, ...]] = {
     # PyAV, whose wheels bundle FFmpeg's decoders: the videos are made and read with it.
     r"tests/media/test_video\.py": VIDEO,
     r"tests/hashing/test_vpdq\.py::test_video_": VIDEO,
+    r"tests/matching/test_video_banks\.py::test_video_": VIDEO,
+    r"tests/cli/test_bank_and_match\.py::test_video_": VIDEO,
+    r"tests/server/test_api\.py::test_video_": VIDEO,
 }
 DETECTOR_EXTRAS = {
     "nudity": "nudity",
