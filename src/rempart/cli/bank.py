@@ -80,7 +80,7 @@ VideoDistanceOption = Annotated[
 VideoQueryOption = Annotated[
     float | None,
     typer.Option(
-        "--video-query-percent",
+        "--video-query",
         metavar="P",
         help="Share of a queried video's frames that must match a banked video's "
         "(above 0 to 100) [default: 80].",
@@ -89,7 +89,7 @@ VideoQueryOption = Annotated[
 VideoStoredOption = Annotated[
     float | None,
     typer.Option(
-        "--video-stored-percent",
+        "--video-stored",
         metavar="P",
         help="Share of a banked video's frames that must match the query's (0-100) "
         "[default: 0: a short clip matches the video it was cut from].",
@@ -171,7 +171,7 @@ def create_command(
       rempart bank create known --description "images reported to us"
       rempart bank create hotline --source ncmec
       rempart bank create deepfakes --category sexual_deepfake --threshold 24
-      rempart bank create clips --video-stored-percent 50
+      rempart bank create clips --video-stored 50
     """
     # The default is PDQ's MATCH_THRESHOLD, which the help repeats: reading it in the signature
     # would load the hashing code, and numpy, whenever the command line starts.
@@ -231,7 +231,7 @@ def update_command(
       rempart bank update known --threshold 20
       rempart bank update known --disable
       rempart bank update hotline --category child_sexual_abuse
-      rempart bank update clips --video-query-percent 90
+      rempart bank update clips --video-query 90
     """
     banks = _banks()
     video = _video_thresholds(
