@@ -361,8 +361,9 @@ class BankMatcher:
                 continue
             first = self._next_frame
             self._next_frame += len(features)
-            self._runs.append(first)
+            # The video before its run's start: a search bisecting the runs finds both.
             self._run_videos.append(key)
+            self._runs.append(first)
             hashes.extend(f.hex for f in features)
             ids.extend(range(first, first + len(features)))
             self._videos[key] = _StoredVideo(features, first)
