@@ -47,9 +47,9 @@ def downgrade() -> None:
     videos = sa.select(entries.c.id).where(entries.c.kind == "video")
     op.execute(changes.delete().where(changes.c.entry_id.in_(videos)))
     op.execute(entries.delete().where(entries.c.kind == "video"))
-    with op.batch_alter_table("bank_entries") as table:
-        for name in ("sha256", "md5", "features", "kind"):
-            table.drop_column(name)
-    with op.batch_alter_table("banks") as table:
-        for name, _kind, _default in reversed(_BANK_COLUMNS):
-            table.drop_column(name)
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35 and later too): a batch's copy of
+    # ``banks`` could not drop the table the others' foreign keys point at.
+    for name in ("sha256", "md5", "features", "kind"):
+        op.drop_column("bank_entries", name)
+    for name, _kind, _default in reversed(_BANK_COLUMNS):
+        op.drop_column("banks", name)
