@@ -244,6 +244,8 @@ def test_video_banks_from_the_command_line(
     assert records["other.mp4"]["matches"] == []
     assert records["original.vpdq.txt"]["matches"][0]["query_percent"] == 100.0
     assert "1 videos" in err
+    code, out, _ = run(env, "match", str(copy), "--format", "table")
+    assert f"clips#{found['entry_id']}@" in out
 
     code, out, err = run(env, "bank", "export", "clips")
     assert out.startswith("vpdq [")

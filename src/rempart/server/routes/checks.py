@@ -50,8 +50,9 @@ from rempart.video import load_bytes as load_video
 router = APIRouter(prefix="/v1", tags=["checks"])
 
 MAX_QUERIES: Final = 1000
-MAX_VIDEO_FRAMES: Final = 86_400
-"""The most frames a JSON body of vPDQ features may give: a day at one frame a second."""
+MAX_VIDEO_FRAMES: Final = 20_000
+"""The most frames a JSON body of vPDQ features may give: 5.5 hours at one frame a second,
+about 1.7 MB of JSON, within the server's limit on a JSON body (2 MiB)."""
 
 
 def _hash_upload(request: Request, data: bytes, dihedral: bool) -> FileHashes:
