@@ -104,11 +104,6 @@ class Record:
     md5: str | None = None
     sha256: str | None = None
 
-    @property
-    def is_video(self) -> bool:
-        """Whether the record is a video's (vPDQ), not an image's (PDQ)."""
-        return self.features is not None
-
 
 def video_key(features: Iterable[VpdqFeature]) -> str:
     """What identifies a video's features in a bank: a SHA-256 of its frames' hashes,
@@ -170,19 +165,17 @@ def _old_feature(frame: object, item: object) -> VpdqFeature:
             raise ValueError("not a {'hash', 'quality', 'timestamp'} object")
         hex_hash = item.get("hash", item.get("pdq", item.get("hex")))
         quality, timestamp = item.get("quality"), item.get("timestamp")
-        if not isinstance(hex_hash, str) or not _whole(quality):
+        if (
+            not isinstance(hex_hash, str)
+            or not isinstance(quality, int)
+            or isinstance(quality, bool)
+        ):
             raise ValueError("a hash string and a whole-number quality expected")
         if not isinstance(timestamp, int | float) or isinstance(timestamp, bool):
             raise ValueError("a timestamp in seconds expected")
-        return VpdqFeature(
-            hex_hash.lower(), int(str(quality)), int(frame), _seconds(str(timestamp))
-        )
+        return VpdqFeature(hex_hash.lower(), quality, int(frame), _seconds(str(timestamp)))
     except ValueError as exc:
         raise ValueError(f"frame {_short(frame)}: {exc}") from None
-
-
-def _whole(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _seconds(text: str) -> float:

@@ -134,7 +134,7 @@ class VideoMatch:
         stored_percent: share of the stored video's usable frames found in the query.
         timestamps: the query's frames (seconds) within the bank's distance of one of the
             stored video's.
-        variant: ``mirrored`` when it was the query's mirrored frames that matched.
+        variant: ``MIRROR`` (``flipy``) when it was the query's mirrored frames that matched.
     """
 
     bank: str
