@@ -177,6 +177,9 @@ MODEL_TESTS: dict[str, tuple[str, ...]] = {
     r"tests/hashing/test_vpdq\.py::test_video_": VIDEO,
     r"tests/cli/test_hash\.py::test_video_": VIDEO,
     r"tests/server/test_api\.py::test_hash_of_a(_bad)?_video": VIDEO,
+    r"tests/matching/test_video_banks\.py::test_video_": VIDEO,
+    r"tests/cli/test_bank_and_match\.py::test_video_": VIDEO,
+    r"tests/server/test_api\.py::test_video_": VIDEO,
 }
 DETECTOR_EXTRAS = {
     "nudity": "nudity",
@@ -189,6 +192,9 @@ DETECTOR_EXTRAS = {
 # machine's load). A server's start, about 3 s, is its module's and is not counted against the
 # test that first uses it.
 SLOW_TESTS = (
+    r"tests/cli/test_bank_and_match\.py::test_video_banks_from",  # 5 videos made and hashed
+    r"tests/matching/test_video_banks\.py::test_video_a_re_encode",  # a VP9 encode: 5 s
+    r"tests/server/test_api\.py::test_video_match",
     r"tests/server/test_durability\.py",  # each starts, kills and restarts servers: 5 to 14 s
     r"tests/server/test_limits\.py",  # each starts its own servers; one decodes 144 MP images
     r"tests/server/test_auth\.py::test_a_key_(from_the_cli_works_at_once|over_its_rate_gets_429)",

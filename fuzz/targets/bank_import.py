@@ -9,7 +9,14 @@ from contextlib import suppress
 from typing import Final
 
 from rempart.errors import RempartError
-from rempart.matching.banks import HashListFormat, Record, Skipped, read_records, sniff_format
+from rempart.matching.banks import (
+    HashListFormat,
+    Record,
+    Skipped,
+    read_records,
+    sniff_format,
+    video_key,
+)
 
 # File names steer the sniffer as a user's file names do.
 NAMES: Final = ("list.txt", "list.csv", "list.json", "list.te", "list.jsonl")
@@ -42,3 +49,8 @@ def check(record: Record | Skipped) -> None:
         if text is not None:
             assert len(text) <= MAX_TEXT
             text.encode("utf-8")  # a lone surrogate raises here, as it did at the insert
+    if record.features is not None:  # a video: at least a frame, its digests hex
+        assert record.features
+        assert record.hash == video_key(record.features)
+        for digest, size in ((record.md5, 32), (record.sha256, 64)):
+            assert digest is None or (len(digest) == size and int(digest, 16) >= 0)

@@ -203,3 +203,69 @@ def test_match_of_a_reported_image_says_review_and_sights_it(
         assert [(r["key_id"], r["count"]) for r in sightings(store, 0)] == [(None, 1)]
     finally:
         store.close()
+
+
+def test_video_banks_from_the_command_line(
+    env: dict[str, str], tmp_path: Path, testdata: Path
+) -> None:
+    from rempart.hashing.vpdq import format_features, vpdq_hash
+    from rempart.video import load_bytes
+    from tests import videos
+
+    original = videos.encode(videos.scenes(testdata, ("bridge", "coffee", "rocket")))
+    copy = tmp_path / "copy.mp4"
+    copy.write_bytes(videos.encode(videos.decoded(original), size=(128, 96), options={"crf": "30"}))
+    mirrored = tmp_path / "mirrored.mp4"
+    mirrored.write_bytes(videos.encode(f[:, ::-1].copy() for f in videos.decoded(original)))
+    other = tmp_path / "other.mp4"
+    other.write_bytes(videos.encode(videos.scenes(testdata, ("chelsea", "coins"))))
+    features = tmp_path / "original.vpdq.txt"
+    features.write_text(format_features(vpdq_hash(load_bytes(original))))
+
+    code, _, err = run(env, "bank", "create", "clips", "--video-stored", "50")
+    assert code == 0, err
+    code, out, err = run(env, "bank", "import", "clips", str(features))
+    assert (code, json.loads(out)["added"]) == (0, 1), err
+    code, out, _ = run(env, "bank", "list", "--format", "jsonl")
+    listed = json.loads(out)
+    assert (listed["images"], listed["videos"]) == (0, 1)
+    assert listed["video_thresholds"]["stored_percent"] == 50.0
+
+    code, out, err = run(
+        env, "match", "--dihedral", str(copy), str(mirrored), str(other), str(features)
+    )
+    assert code == 0, err
+    records = {Path(r["path"]).name: r for r in map(json.loads, out.splitlines())}
+    assert records["copy.mp4"]["kind"] == "video"
+    (found,) = records["copy.mp4"]["matches"]
+    assert (found["bank"], found["kind"], found.get("variant")) == ("clips", "video", None)
+    assert found["query_percent"] >= 80
+    assert [m.get("variant") for m in records["mirrored.mp4"]["matches"]] == ["flipy"]
+    assert records["other.mp4"]["matches"] == []
+    assert records["original.vpdq.txt"]["matches"][0]["query_percent"] == 100.0
+    assert "1 videos" in err
+    code, out, _ = run(env, "match", str(copy), "--format", "table")
+    assert f"clips#{found['entry_id']}@" in out
+
+    code, out, err = run(env, "bank", "export", "clips")
+    assert out.startswith("vpdq [")
+    code, out, err = run(env, "bank", "export", "clips", "--format", "hex")
+    assert out == ""
+    assert "1 videos left out" in err
+
+    bad = tmp_path / "bad.txt"
+    bad.write_text(f'vpdq {json.dumps(["ab" * 32 + ",100,0.0"])}\nvpdq ["zz,1,0"]\n')
+    code, _, err = run(env, "bank", "import", "clips", str(bad), "--format", "pytx")
+    assert code == 1
+    assert "line 2" in err
+    assert "vPDQ" in err
+    assert json.loads(run(env, "bank", "stats", "clips", "-f", "jsonl")[1])["videos"] == 1
+
+    entry = str(found["entry_id"])
+    assert run(env, "bank", "withdraw", "clips", "--id", entry)[0] == 0
+    code, out, _ = run(env, "match", str(copy))
+    assert json.loads(out)["matches"] == []
+
+    code, out, _ = run(env, "match", str(bad.with_name("broken.vpdq")))
+    assert code == 1
+    assert json.loads(out)["error"]["code"] == "not_found"

@@ -260,3 +260,48 @@ def test_any_bytes_import_or_raise_the_projects_error(data: bytes, fmt: HashList
         assert 1 <= error.line <= data.count(b"\n") + 1
         assert error.offset is not None
         assert 0 <= error.offset <= len(data)
+
+
+def test_vpdq_lines_of_python_threatexchange_import_as_videos() -> None:
+    from rempart.hashing.vpdq import VpdqFeature
+    from rempart.matching.banks import features_to_pytx, video_key
+
+    # vpdq_to_json's output: "<hash>,<quality>,<timestamp>" with its timestamps to 3
+    # significant digits ("{:.3}": 1.0e+02 past 99 s), and its older frame-number object.
+    signal = json.dumps([f"{A},100,0.0", f"{B},87,1.0", f"{A},60,1e+02"])
+    old = json.dumps({"0": {"quality": 100, "hash": A, "timestamp": 0.0}})
+    text = f"vpdq {signal}\npdq {B}\nvpdq {old}\n"
+    first, image, second = read(text, HashListFormat.PYTX)
+    expected = (
+        VpdqFeature(A, 100, 0, 0.0),
+        VpdqFeature(B, 87, 1, 1.0),
+        VpdqFeature(A, 60, 2, 100.0),
+    )
+    assert isinstance(first, Record)
+    assert (first.features, first.hash) == (expected, video_key(expected))
+    assert image == Record(2, B)
+    assert isinstance(second, Record)
+    assert second.features == (VpdqFeature(A, 100, 0, 0.0),)
+    assert features_to_pytx(expected) == json.dumps(
+        [f"{A},100,0.000", f"{B},87,1.000", f"{A},60,100.000"]
+    )
+    quoted = '"' + signal.replace('"', '""') + '"'  # as csv.writer quotes it
+    csv_text = f"signal_type,signal_str,md5\nvpdq,{quoted},{'ab' * 16}\n"
+    (from_csv,) = read(csv_text, HashListFormat.CSV)
+    assert isinstance(from_csv, Record)
+    assert (from_csv.features, from_csv.md5) == (expected, "ab" * 16)
+
+
+def test_a_reference_vpdq_file_is_one_video() -> None:
+    from rempart.hashing.vpdq import VpdqFeature, format_features
+
+    features = [VpdqFeature(A, 100, 0, 0.0), VpdqFeature(B, 90, 30, 1.0)]
+    text = format_features(features)
+    assert guess_format("clip.vpdq.txt", "") is HashListFormat.VPDQ
+    assert guess_format("anything", text.splitlines()[0]) is HashListFormat.VPDQ
+    (record,) = read(text, HashListFormat.VPDQ)
+    assert isinstance(record, Record)
+    assert record.features == tuple(features)
+    with pytest.raises(ImportLineError, match="no frame"):
+        read("\n", HashListFormat.VPDQ)
+    assert HashListFormat.VPDQ not in EXPORT_FORMATS

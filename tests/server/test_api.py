@@ -25,7 +25,7 @@ from PIL import Image
 
 from rempart.access.keys import parse_key
 from rempart.config import load_settings
-from rempart.hashing import DIHEDRAL_NAMES, MATCH_THRESHOLD, hash_media, hash_video
+from rempart.hashing import DIHEDRAL_NAMES, MATCH_THRESHOLD, hash_media, video_features
 from rempart.media import load_bytes
 from rempart.store import Store
 from rempart.video import load_bytes as load_video
@@ -40,6 +40,7 @@ V1_PATHS = {
     "/v1/hash",
     "/v1/match",
     "/v1/match/image",
+    "/v1/match/video",
     "/v1/scan",
     "/v1/gate",
     "/v1/banks",
@@ -311,7 +312,10 @@ def test_create_list_and_describe_a_bank(admin: httpx.Client, platform: httpx.Cl
 
     listed = platform.get("/v1/banks")
     assert listed.status_code == 200
-    assert [b for b in listed.json()["banks"] if b["name"] == name] == [created]
+    # The listing counts each bank's active images and videos too.
+    assert [b for b in listed.json()["banks"] if b["name"] == name] == [
+        created | {"images": 0, "videos": 0}
+    ]
 
     stats = platform.get(f"/v1/banks/{name}")
     assert stats.status_code == 200
@@ -321,6 +325,8 @@ def test_create_list_and_describe_a_bank(admin: httpx.Client, platform: httpx.Cl
         "enabled": True,
         "threshold": 20,
         "active": 0,
+        "images": 0,
+        "videos": 0,
         "withdrawn": 0,
         "imports": 0,
         "last_added_at": None,
@@ -671,6 +677,71 @@ def test_match_image_finds_a_banked_image(
     assert unmatched.json()["matches"] == []
 
 
+def test_video_match_finds_a_banked_video_and_a_banked_frame(
+    admin: httpx.Client, platform: httpx.Client, testdata: Path
+) -> None:
+    from rempart.hashing.pdq import pdq_hash
+    from rempart.hashing.vpdq import vpdq_hash
+    from rempart.matching.banks import features_to_pytx
+    from rempart.video import load_bytes as load_video
+    from tests import videos
+
+    original = videos.encode(videos.scenes(testdata, ("bridge", "coffee", "rocket")))
+    features = list(vpdq_hash(load_video(original)))
+    name = unique("videos")
+    created = create_bank(admin, name, video_thresholds={"stored_percent": 10})
+    assert created["video_thresholds"] == {
+        "quality": 50,
+        "distance": 31,
+        "query_percent": 80.0,
+        "stored_percent": 10.0,
+    }
+    patched = admin.patch(f"/v1/banks/{name}", json={"video_thresholds": {"query_percent": 70}})
+    assert patched.json()["video_thresholds"]["query_percent"] == 70.0
+    assert patched.json()["video_thresholds"]["stored_percent"] == 10.0
+    wrong = admin.patch(f"/v1/banks/{name}", json={"video_thresholds": {"query_percent": 0}})
+    problem(wrong, 422, "invalid-request")
+    response = import_text(admin, name, f"vpdq {features_to_pytx(features)}\n", "pytx")
+    assert (response.status_code, response.json()["added"]) == (200, 1), response.text
+    still = videos.decoded(original)[50]  # 5 s: a frame banked as an image
+    bank_and_wait(admin, name, pdq_hash(still).hex)
+    assert admin.get(f"/v1/banks/{name}").json()["videos"] == 1
+
+    copy = videos.encode(videos.decoded(original), size=(128, 96), options={"crf": "30"})
+
+    def matched() -> httpx.Response | None:
+        answer = platform.post(
+            "/v1/match/video", content=copy, headers={"content-type": "video/mp4"}
+        )
+        kinds = [m["kind"] for m in answer.json().get("matches", []) if m["bank"] == name]
+        return answer if "video" in kinds else None
+
+    body = poll(matched, "the banked video matches").json()
+    assert (body["sha256"], body["frames"]) == (hashlib.sha256(copy).hexdigest(), 12)
+    # Other tests' banks may hold the same pictures: only this bank's matches are looked at.
+    video, image = [m for m in body["matches"] if m["bank"] == name]
+    assert video["kind"] == "video"
+    assert video["query_percent"] >= 80
+    assert (image["kind"], image["timestamps"]) == ("image", [5.0])
+
+    as_json = platform.post(
+        "/v1/match/video", json={"vpdq": json.loads(features_to_pytx(features))}
+    )
+    assert as_json.status_code == 200, as_json.text
+    (mine,) = [m for m in as_json.json()["matches"] if m["bank"] == name and m["kind"] == "video"]
+    assert mine["query_percent"] == 100.0
+    bad = platform.post("/v1/match/video", json={"vpdq": ["zz,100,0.0"]})
+    assert "vpdq: frame 0" in problem(bad, 422, "invalid-request")["detail"]
+    not_a_video = platform.post(
+        "/v1/match/video", content=b"\x00" * 100, headers={"content-type": "video/mp4"}
+    )
+    assert 400 <= not_a_video.status_code < 500
+    wrong_type = platform.post(
+        "/v1/match/video", content=copy, headers={"content-type": "image/png"}
+    )
+    assert wrong_type.status_code == 415
+
+
 def test_match_image_skips_a_featureless_image(platform: httpx.Client) -> None:
     flat = png(Image.new("RGB", (128, 128), (90, 140, 200)))
     response = platform.post("/v1/match/image", content=flat, headers={"content-type": "image/png"})
@@ -726,7 +797,7 @@ def test_hash_of_a_video_gives_its_vpdq(platform: httpx.Client, testdata: Path) 
     response = platform.post("/v1/hash", content=data, headers={"content-type": "video/mp4"})
     assert response.status_code == 200, response.text
     body = response.json()
-    expected = hash_video(load_video(data), path="").to_json()
+    expected = video_features(load_video(data), path="").to_json()
     del expected["path"]
     assert body == expected
     assert body["kind"] == "video"

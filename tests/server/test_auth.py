@@ -142,6 +142,16 @@ ENDPOINTS = [
         200,
         lambda w, r: ("/v1/match/image", _image(w, r)),
     ),
+    Endpoint(
+        "POST",
+        "/v1/match/video",
+        Permission.MATCH,
+        200,
+        lambda w, r: (
+            "/v1/match/video",
+            {"json": {"vpdq": [f"{secrets.token_hex(32)},100,0.0"]}},
+        ),
+    ),
     Endpoint("POST", "/v1/scan", Permission.SCAN, 200, lambda w, r: ("/v1/scan", _image(w, r))),
     Endpoint(
         "POST",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import ExitStack, nullcontext
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,23 +17,36 @@ from rempart.cli.output import write_records as print_records
 from rempart.matching.formats import EXPORT_FORMATS, BankCategory, HashListFormat
 
 if TYPE_CHECKING:
-    from rempart.matching.banks import Banks
+    from rempart.matching.banks import Banks, VideoThresholds
 
 __all__ = ["bank_app"]
 
 bank_app = typer.Typer(
-    help="Hash banks: lists of PDQ hashes to match against, with where each came from.",
+    help="Hash banks: lists of PDQ hashes and vPDQ videos to match against, with where each "
+    "came from.",
     no_args_is_help=True,
 )
 
 STDIO = "-"
-BANK_COLUMNS = ("name", "category", "enabled", "threshold", "source", "description", "created_at")
+BANK_COLUMNS = (
+    "name",
+    "category",
+    "enabled",
+    "threshold",
+    "images",
+    "videos",
+    "source",
+    "description",
+    "created_at",
+)
 STATS_COLUMNS = (
     "name",
     "category",
     "enabled",
     "threshold",
     "active",
+    "images",
+    "videos",
     "withdrawn",
     "imports",
     "last_added_at",
@@ -44,6 +58,62 @@ _CATEGORY_HELP = (
     "What the bank's images are; matches are reported so: ncii, child_sexual_abuse, "
     "sexual_deepfake, demo or other"
 )
+
+
+VideoQualityOption = Annotated[
+    int | None,
+    typer.Option(
+        "--video-quality",
+        metavar="N",
+        help="Video frames of lower PDQ quality are left out of matching (0-100) "
+        "[default: 50, vPDQ's].",
+    ),
+]
+VideoDistanceOption = Annotated[
+    int | None,
+    typer.Option(
+        "--video-distance",
+        metavar="N",
+        help="Largest PDQ distance at which two video frames match (0-63) [default: 31].",
+    ),
+]
+VideoQueryOption = Annotated[
+    float | None,
+    typer.Option(
+        "--video-query",
+        metavar="P",
+        help="Share of a queried video's frames that must match a banked video's "
+        "(above 0 to 100) [default: 80].",
+    ),
+]
+VideoStoredOption = Annotated[
+    float | None,
+    typer.Option(
+        "--video-stored",
+        metavar="P",
+        help="Share of a banked video's frames that must match the query's (0-100) "
+        "[default: 0: a short clip matches the video it was cut from].",
+    ),
+]
+
+
+def _video_thresholds(
+    base: VideoThresholds,
+    quality: int | None,
+    distance: int | None,
+    query: float | None,
+    stored: float | None,
+) -> VideoThresholds | None:
+    """``base`` with the values given on the command line; None when none was."""
+    if quality is None and distance is None and query is None and stored is None:
+        return None
+    return replace(
+        base,
+        quality=base.quality if quality is None else quality,
+        distance=base.distance if distance is None else distance,
+        query_percent=base.query_percent if query is None else query,
+        stored_percent=base.stored_percent if stored is None else stored,
+    )
 
 
 def _banks() -> Banks:
@@ -89,19 +159,28 @@ def create_command(
         ),
     ] = None,
     disabled: Annotated[bool, typer.Option("--disabled", help="Create it switched off.")] = False,
+    video_quality: VideoQualityOption = None,
+    video_distance: VideoDistanceOption = None,
+    video_query_percent: VideoQueryOption = None,
+    video_stored_percent: VideoStoredOption = None,
 ) -> None:
-    """Create an empty bank.
+    """Create an empty bank, for images, videos or both.
 
     \b
     Examples:
       rempart bank create known --description "images reported to us"
       rempart bank create hotline --source ncmec
       rempart bank create deepfakes --category sexual_deepfake --threshold 24
+      rempart bank create clips --video-stored 50
     """
     # The default is PDQ's MATCH_THRESHOLD, which the help repeats: reading it in the signature
     # would load the hashing code, and numpy, whenever the command line starts.
     from rempart.hashing.pdq import MATCH_THRESHOLD
+    from rempart.matching.banks import VideoThresholds
 
+    video = _video_thresholds(
+        VideoThresholds(), video_quality, video_distance, video_query_percent, video_stored_percent
+    )
     banks = _banks()
     bank = banks.create(
         name,
@@ -110,6 +189,7 @@ def create_command(
         category=category,
         threshold=MATCH_THRESHOLD if threshold is None else threshold,
         enabled=not disabled,
+        video=video,
     )
     typer.echo(
         f"Created bank {bank.name!r} ({bank.category}, threshold {bank.threshold}).", err=True
@@ -138,18 +218,36 @@ def update_command(
         BankCategory | None,
         typer.Option(metavar="CATEGORY", help=f"{_CATEGORY_HELP} [default: unchanged]."),
     ] = None,
+    video_quality: VideoQualityOption = None,
+    video_distance: VideoDistanceOption = None,
+    video_query_percent: VideoQueryOption = None,
+    video_stored_percent: VideoStoredOption = None,
 ) -> None:
-    """Change a bank's description, threshold or category, or switch it on or off.
+    """Change a bank's description, thresholds or category, or switch it on or off (the
+    --video-* options default to unchanged).
 
     \b
     Examples:
       rempart bank update known --threshold 20
       rempart bank update known --disable
       rempart bank update hotline --category child_sexual_abuse
+      rempart bank update clips --video-query 90
     """
     banks = _banks()
+    video = _video_thresholds(
+        banks.get(name).video,
+        video_quality,
+        video_distance,
+        video_query_percent,
+        video_stored_percent,
+    )
     bank = banks.update(
-        name, description=description, threshold=threshold, enabled=enabled, category=category
+        name,
+        description=description,
+        threshold=threshold,
+        enabled=enabled,
+        category=category,
+        video=video,
     )
     _print([bank.to_json()], OutputFormat.JSONL, BANK_COLUMNS)
 
@@ -173,7 +271,8 @@ def stats_command(
     names: Annotated[list[str] | None, typer.Argument(help="Banks [default: all].")] = None,
     output_format: FormatOption = OutputFormat.TABLE,
 ) -> None:
-    """How many active and withdrawn hashes each bank holds, and when it last changed.
+    """How many active (images, videos) and withdrawn entries each bank holds, and when it
+    last changed.
 
     \b
     Examples:
@@ -199,14 +298,16 @@ def import_command(
 ) -> None:
     """Import a hash list, all or nothing: an invalid line imports nothing and names the line.
 
-    Formats: hex (one hash a line), pytx ('pdq <hash>' lines), csv (with a header), jsonl,
-    te (HMA 1.0), stopncii (FetchHashes responses). Importing a file again adds nothing twice.
+    Formats: hex (one hash a line), pytx ('pdq <hash>' and 'vpdq <JSON>' lines), csv (with a
+    header), jsonl, te (HMA 1.0), stopncii (FetchHashes responses), vpdq (one video's
+    features, the reference's text file). Importing a file again adds nothing twice.
 
     \b
     Examples:
       rempart bank import known hashes.txt
       rempart bank import stopncii fetch-hashes.json --format stopncii
       rempart hash -r reported/ | rempart bank import known - --format jsonl
+      rempart bank import known reported-clip.vpdq.txt
     """
     banks = _banks()
     with ExitStack() as stack:
@@ -247,7 +348,8 @@ def export_command(
         bool, typer.Option("--include-withdrawn", help="Also list withdrawn entries.")
     ] = False,
 ) -> None:
-    """Export a bank's hashes (pytx format by default: readable by python-threatexchange).
+    """Export a bank's hashes and videos (pytx format by default: readable by
+    python-threatexchange). hex and te hold PDQ hashes only: a bank's videos are left out.
 
     \b
     Examples:
@@ -260,6 +362,7 @@ def export_command(
             ExitCode.USAGE,
         )
     from rempart.matching.banks import write_records
+    from rempart.matching.banks.formats import IMAGE_ONLY_FORMATS
 
     banks = _banks()
     fmt = HashListFormat(list_format)
@@ -275,13 +378,21 @@ def export_command(
                 banks.entries(name, include_withdrawn=include_withdrawn), fmt, stream
             )
         partial.replace(out)
-    typer.echo(f"{count} hashes exported from {name!r}.", err=True)
+    left_out = banks.stats(name).videos if fmt in IMAGE_ONLY_FORMATS else 0
+    typer.echo(
+        f"{count} entries exported from {name!r}."
+        + (f" {left_out} videos left out: {fmt} holds PDQ hashes only." if left_out else ""),
+        err=True,
+    )
 
 
 @bank_app.command("withdraw")
 def withdraw_command(
     name: NameArgument,
-    hashes: Annotated[list[str] | None, typer.Argument(help="PDQ hashes (64 hex digits).")] = None,
+    hashes: Annotated[
+        list[str] | None,
+        typer.Argument(help="PDQ hashes, or videos' keys (the 'hash' an export gives them)."),
+    ] = None,
     entry_ids: Annotated[
         list[int] | None,
         typer.Option(

@@ -26,10 +26,14 @@ class HashListFormat(StrEnum):
     JSONL = "jsonl"
     TE = "te"
     STOPNCII = "stopncii"
+    VPDQ = "vpdq"
 
 
-EXPORT_FORMATS: Final = tuple(f for f in HashListFormat if f is not HashListFormat.STOPNCII)
-"""The formats banks export to (StopNCII's is read, never written)."""
+EXPORT_FORMATS: Final = tuple(
+    f for f in HashListFormat if f not in (HashListFormat.STOPNCII, HashListFormat.VPDQ)
+)
+"""The formats banks export to (StopNCII's is read, never written; a reference vPDQ file is
+one video, read as such)."""
 
 
 class BankCategory(StrEnum):

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -81,6 +82,14 @@ banks = Table(
     Column("review", Boolean, nullable=False, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # How the bank's videos match (vPDQ, ``rempart.hashing.vpdq``): frames of quality under
+    # ``video_quality`` left out, a frame matching within ``video_distance`` bits, a video
+    # when these shares of the query's and the stored video's frames match. The reference's
+    # defaults.
+    Column("video_quality", SmallInteger, nullable=False, server_default="50"),
+    Column("video_distance", SmallInteger, nullable=False, server_default="31"),
+    Column("video_query_percent", Float, nullable=False, server_default="80"),
+    Column("video_stored_percent", Float, nullable=False, server_default="0"),
 )
 
 # One row per operation that added entries (an import, a single add): what, when, from where.
@@ -110,6 +119,13 @@ bank_entries = Table(
     Column("note", Text, nullable=True),
     Column("withdrawn_at", DateTime(timezone=True), nullable=True),
     Column("withdrawn_reason", Text, nullable=True),
+    # ``image``: ``hash`` is a PDQ hash. ``video``: ``features`` holds its vPDQ features (the
+    # reference's text format) and ``hash`` a SHA-256 of them (``video_key``), so that a video
+    # is held once; ``md5``/``sha256`` are the file's, when the list gave them.
+    Column("kind", String(8), nullable=False, server_default="image"),
+    Column("features", Text, nullable=True),
+    Column("md5", String(32), nullable=True),
+    Column("sha256", String(64), nullable=True),
     UniqueConstraint("bank_id", "hash"),
     Index("ix_bank_entries_import_id", "import_id"),
     Index("ix_bank_entries_source_ref", "source_ref"),

@@ -1,4 +1,5 @@
-"""Hash banks: lists of PDQ hashes with provenance, their file formats, and matching."""
+"""Hash banks: lists of PDQ hashes and vPDQ videos with provenance, their file formats, and
+matching."""
 
 from rempart.errors import BankError, BankExistsError, ImportLineError, UnknownBankError
 from rempart.matching.banks.bank import (
@@ -6,6 +7,7 @@ from rempart.matching.banks.bank import (
     Banks,
     BankStats,
     ImportReport,
+    VideoThresholds,
     WithdrawReport,
     last_change,
 )
@@ -14,15 +16,35 @@ from rempart.matching.banks.formats import (
     HashListFormat,
     Record,
     Skipped,
+    features_from_pytx,
+    features_to_pytx,
     guess_format,
     read_records,
     sniff_format,
+    video_key,
     write_records,
 )
-from rempart.matching.banks.matcher import BankMatch, BankMatcher, ImageMatch, match_images
+from rempart.matching.banks.matcher import (
+    FEATURE_SUFFIXES,
+    MIRROR,
+    BankMatch,
+    BankMatcher,
+    FrameMatch,
+    ImageMatch,
+    VideoFileMatch,
+    VideoMatch,
+    VideoMatches,
+    is_feature_file,
+    match_images,
+    match_video_file,
+    parse_feature_bytes,
+    video_features,
+)
 
 __all__ = [
     "EXPORT_FORMATS",
+    "FEATURE_SUFFIXES",
+    "MIRROR",
     "Bank",
     "BankError",
     "BankExistsError",
@@ -30,6 +52,7 @@ __all__ = [
     "BankMatcher",
     "BankStats",
     "Banks",
+    "FrameMatch",
     "HashListFormat",
     "ImageMatch",
     "ImportLineError",
@@ -37,11 +60,22 @@ __all__ = [
     "Record",
     "Skipped",
     "UnknownBankError",
+    "VideoFileMatch",
+    "VideoMatch",
+    "VideoMatches",
+    "VideoThresholds",
     "WithdrawReport",
+    "features_from_pytx",
+    "features_to_pytx",
     "guess_format",
+    "is_feature_file",
     "last_change",
     "match_images",
+    "match_video_file",
+    "parse_feature_bytes",
     "read_records",
     "sniff_format",
+    "video_features",
+    "video_key",
     "write_records",
 ]

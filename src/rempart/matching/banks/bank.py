@@ -17,7 +17,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from itertools import islice
 from typing import IO, Any, Final, TextIO
@@ -29,6 +29,15 @@ from sqlalchemy.exc import IntegrityError
 from rempart.errors import BankError, BankExistsError, UnknownBankError
 from rempart.hashing.hash256 import from_hex
 from rempart.hashing.pdq import MATCH_THRESHOLD
+from rempart.hashing.vpdq import (
+    DISTANCE_THRESHOLD,
+    QUALITY_THRESHOLD,
+    QUERY_MATCH_PERCENT,
+    STORED_MATCH_PERCENT,
+    VpdqFeature,
+    format_features,
+    parse_features,
+)
 from rempart.matching.banks.formats import (
     ExportRow,
     HashListFormat,
@@ -36,6 +45,7 @@ from rempart.matching.banks.formats import (
     Skipped,
     read_records,
     sniff_format,
+    video_key,
 )
 from rempart.matching.formats import BankCategory, category_for_source, stored_category
 from rempart.store import STATEMENT_BATCH, Store, as_utc, batches, utc_now
@@ -47,6 +57,7 @@ __all__ = [
     "BankStats",
     "Banks",
     "ImportReport",
+    "VideoThresholds",
     "WithdrawReport",
     "last_change",
 ]
@@ -54,6 +65,43 @@ __all__ = [
 NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 MAX_THRESHOLD: Final = 63
 MAX_SOURCE: Final = 32
+IMAGE: Final = "image"
+VIDEO: Final = "video"
+"""The kinds of bank entries (``bank_entries.kind``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VideoThresholds:
+    """How a bank's videos match (``rempart.hashing.vpdq.match``), the reference's defaults:
+    frames of quality under ``quality`` left out, frames within ``distance`` bits matching,
+    and a video when ``query_percent`` of the query's frames and ``stored_percent`` of the
+    stored video's match."""
+
+    quality: int = QUALITY_THRESHOLD
+    distance: int = DISTANCE_THRESHOLD
+    query_percent: float = QUERY_MATCH_PERCENT
+    stored_percent: float = STORED_MATCH_PERCENT
+
+    def check(self) -> VideoThresholds:
+        """Itself, or ``BankError`` saying which value is out of range. The query's share is
+        above 0: a match needs a frame in common, which is how candidates are found."""
+        if not 0 <= self.quality <= 100:
+            raise BankError(f"the video quality threshold is 0 to 100, got {self.quality}")
+        if not 0 <= self.distance <= MAX_THRESHOLD:
+            raise BankError(f"the video distance is 0 to {MAX_THRESHOLD}, got {self.distance}")
+        if not 0 < self.query_percent <= 100:
+            raise BankError(f"the query's share is over 0 to 100 %, got {self.query_percent}")
+        if not 0 <= self.stored_percent <= 100:
+            raise BankError(f"the stored share is 0 to 100 %, got {self.stored_percent}")
+        return self
+
+    def columns(self) -> dict[str, float]:
+        """The ``banks`` columns that hold them."""
+        return {f"video_{f.name}": getattr(self, f.name) for f in fields(self)}
+
+    def to_json(self) -> dict[str, float]:
+        """``{"quality", "distance", "query_percent", "stored_percent"}``."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,20 +120,29 @@ class Bank:
     review: bool = False
     """Its matches send to review (``bank.reported``) instead of blocking: a victim's report
     that no reviewer has confirmed yet."""
+    video: VideoThresholds = VideoThresholds()
+    images: int | None = None
+    videos: int | None = None
+    """How many active image and video entries it holds, where read (``Banks.list``)."""
 
     def to_json(self) -> dict[str, Any]:
-        """The bank as a JSON-ready dict."""
-        return {
+        """The bank as a JSON-ready dict, with its ``images`` and ``videos`` counts when
+        read."""
+        record: dict[str, Any] = {
             "name": self.name,
             "description": self.description,
             "source": self.source,
             "category": self.category.value,
             "threshold": self.threshold,
+            "video_thresholds": self.video.to_json(),
             "enabled": self.enabled,
             "review": self.review,
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
         }
+        if self.images is not None:
+            record.update(images=self.images, videos=self.videos)
+        return record
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +200,8 @@ class BankStats:
     imports: int
     last_added_at: datetime | None
     last_withdrawn_at: datetime | None
+    videos: int = 0
+    """Of the ``active`` entries, how many are videos (the others are images)."""
 
     def to_json(self) -> dict[str, Any]:
         """The statistics as a JSON-ready dict."""
@@ -152,6 +211,8 @@ class BankStats:
             "enabled": self.bank.enabled,
             "threshold": self.bank.threshold,
             "active": self.active,
+            "images": self.active - self.videos,
+            "videos": self.videos,
             "withdrawn": self.withdrawn,
             "imports": self.imports,
             "last_added_at": _iso(self.last_added_at),
@@ -175,12 +236,15 @@ class Banks:
         threshold: int = MATCH_THRESHOLD,
         enabled: bool = True,
         review: bool = False,
+        video: VideoThresholds | None = None,
         connection: Connection | None = None,
     ) -> Bank:
         """Create a bank; its name must be new. Its ``category`` defaults from its ``source``
         (``category_for_source``: a child-protection list's is ``child_sexual_abuse``); a
-        ``review`` bank's matches send to review instead of blocking."""
+        ``review`` bank's matches send to review instead of blocking; its videos match with
+        ``video`` (the reference's thresholds by default)."""
         _check_name(name)
+        video_columns = (video or VideoThresholds()).check().columns()
         _check_threshold(threshold)
         _check_text("description", description)
         _check_source(source)
@@ -200,6 +264,7 @@ class Banks:
                         review=review,
                         created_at=now,
                         updated_at=now,
+                        **video_columns,
                     )
                     .returning(banks.c.id)
                 ).scalar_one()
@@ -216,9 +281,11 @@ class Banks:
         threshold: int | None = None,
         enabled: bool | None = None,
         category: BankCategory | str | None = None,
+        video: VideoThresholds | None = None,
     ) -> Bank:
-        """Change a bank's description, threshold, enabled flag or category."""
-        values: dict[str, Any] = {}
+        """Change a bank's description, threshold, enabled flag, category or video
+        thresholds."""
+        values: dict[str, Any] = {} if video is None else video.check().columns()
         if description is not None:
             _check_text("description", description)
             values["description"] = description
@@ -240,10 +307,23 @@ class Banks:
         return self.get(name)
 
     def list(self) -> list[Bank]:
-        """Every bank, by name."""
+        """Every bank, by name, with how many active images and videos it holds."""
         with self.store.read() as connection:
-            rows = connection.execute(select(banks).order_by(banks.c.name)).mappings()
-            return [_to_bank(row) for row in rows]
+            rows = connection.execute(select(banks).order_by(banks.c.name)).mappings().all()
+            counts = connection.execute(
+                select(bank_entries.c.bank_id, bank_entries.c.kind, func.count())
+                .where(bank_entries.c.withdrawn_at.is_(None))
+                .group_by(bank_entries.c.bank_id, bank_entries.c.kind)
+            ).all()
+        held = {(bank_id, kind): count for bank_id, kind, count in counts}
+        return [
+            replace(
+                _to_bank(row),
+                images=held.get((row["id"], IMAGE), 0),
+                videos=held.get((row["id"], VIDEO), 0),
+            )
+            for row in rows
+        ]
 
     def get(self, name: str) -> Bank:
         """The bank called ``name``; ``BankError`` when there is none."""
@@ -356,6 +436,36 @@ class Banks:
             name, [record], origin="add", fmt=HashListFormat.HEX, connection=connection
         )
 
+    def add_video(
+        self,
+        name: str,
+        features: Sequence[VpdqFeature],
+        *,
+        md5: str | None = None,
+        sha256: str | None = None,
+        source_ref: str | None = None,
+        note: str | None = None,
+        connection: Connection | None = None,
+    ) -> ImportReport:
+        """Add one video by its vPDQ features, with its file's digests when known; the
+        report's ``added`` is 0 when the bank holds the same features already."""
+        if not features:
+            raise BankError("a video with no frame hashed cannot be banked")
+        for what, text in (("source_ref", source_ref), ("note", note)):
+            _check_text(what, text or "")
+        record = Record(
+            1,
+            video_key(features),
+            source_ref=source_ref,
+            note=note,
+            features=tuple(features),
+            md5=md5,
+            sha256=sha256,
+        )
+        return self.import_records(
+            name, [record], origin="add", fmt=HashListFormat.VPDQ, connection=connection
+        )
+
     def withdraw(
         self,
         name: str,
@@ -365,7 +475,8 @@ class Banks:
         reason: str = "",
         connection: Connection | None = None,
     ) -> WithdrawReport:
-        """Withdraw entries by hash or id: they stop matching at once and stay on record."""
+        """Withdraw entries by hash (a video's: its key, ``video_key``) or id: they stop
+        matching at once and stay on record."""
         try:
             wanted = sorted({from_hex(h).hex() for h in hashes})
         except ValueError as exc:
@@ -464,6 +575,9 @@ class Banks:
                     func.count(bank_entries.c.withdrawn_at),
                     func.max(bank_entries.c.added_at),
                     func.max(bank_entries.c.withdrawn_at),
+                    func.count().filter(
+                        bank_entries.c.withdrawn_at.is_(None), bank_entries.c.kind == VIDEO
+                    ),
                 ).where(bank_entries.c.bank_id == bank.id)
             ).one()
             imports = connection.execute(
@@ -476,6 +590,7 @@ class Banks:
             imports=imports,
             last_added_at=as_utc(counts[2]) if counts[2] else None,
             last_withdrawn_at=as_utc(counts[3]) if counts[3] else None,
+            videos=counts[4],
         )
 
     def changes(self) -> int:
@@ -493,6 +608,9 @@ def last_change(connection: Connection) -> int:
 
 def _export_row(row: Any) -> ExportRow:
     return ExportRow(
+        features=stored_features(row),
+        md5=row["md5"],
+        sha256=row["sha256"],
         entry_id=row["id"],
         hash=row["hash"],
         quality=row["quality"],
@@ -502,6 +620,13 @@ def _export_row(row: Any) -> ExportRow:
         note=row["note"],
         withdrawn_at=as_utc(row["withdrawn_at"]) if row["withdrawn_at"] else None,
     )
+
+
+def stored_features(row: Any) -> tuple[VpdqFeature, ...] | None:
+    """A video entry's features as its row holds them; None for an image's."""
+    if row["kind"] != VIDEO:
+        return None
+    return tuple(parse_features(row["features"] or ""))
 
 
 def _check_name(name: str) -> None:
@@ -561,6 +686,17 @@ def _to_bank(row: Any) -> Bank:
         review=bool(row["review"]),
         created_at=as_utc(row["created_at"]),
         updated_at=as_utc(row["updated_at"]),
+        video=video_thresholds(row),
+    )
+
+
+def video_thresholds(row: Any) -> VideoThresholds:
+    """A bank's video thresholds as its ``banks`` row holds them."""
+    return VideoThresholds(
+        row["video_quality"],
+        row["video_distance"],
+        row["video_query_percent"],
+        row["video_stored_percent"],
     )
 
 
@@ -586,6 +722,10 @@ def _insert_entries(
                 "note": r.note,
                 "withdrawn_at": None,
                 "withdrawn_reason": None,
+                "kind": IMAGE if r.features is None else VIDEO,
+                "features": None if r.features is None else format_features(r.features),
+                "md5": r.md5,
+                "sha256": r.sha256,
             }
             for r in records
         ],

@@ -5,22 +5,30 @@ Formats, and who else reads or writes them:
 - ``hex``: one hash per line. python-threatexchange reads it (``threatexchange match -H``, a
   ``local_file`` collaboration with ``--signal-type pdq``) and writes it
   (``threatexchange dataset -P -S -s pdq``).
-- ``pytx``: ``pdq <hash>`` per line, one space between: python-threatexchange's ``local_file``
-  collaboration grammar, and what ``threatexchange hash`` and ``dataset -P -S`` print. Lines of
+- ``pytx``: ``<signal type> <signal>`` per line, one space between: python-threatexchange's
+  ``local_file`` collaboration grammar, and what ``threatexchange hash`` and ``dataset -P -S``
+  print. ``pdq <hash>`` is an image; ``vpdq <JSON>`` a video, its signal python-threatexchange's
+  ``vpdq_to_json``: a JSON list of ``"<hash>,<quality>,<timestamp>"`` strings, one per frame
+  (the older ``{"<frame>": {"hash", "quality", "timestamp"}}`` object is read too). Lines of
   other signal types (``video_md5 ...``) are skipped and counted.
 - ``csv``: a header row, then one hash per row. The hash column is ``hash``, ``pdq``,
   ``signal_str`` (python-threatexchange's ``dataset --csv``) or ``indicator`` (ThreatExchange's
-  CSV export); a ``signal_type``/``type`` column, when present, must say PDQ or the row is
-  skipped. Optional: ``quality``, ``source_ref``, ``note``.
+  CSV export); a ``signal_type``/``type`` column, when present, must say PDQ (an image) or vPDQ
+  (a video, the hash column holding its JSON as in ``pytx``) or the row is skipped. Optional:
+  ``quality``, ``source_ref``, ``note``, and ``md5``, ``sha256`` of a video's file.
 - ``jsonl``: one object per line with ``hash`` or ``pdq`` (so ``rempart hash`` output imports
-  as is), and optional ``quality``, ``source_ref``, ``note``, ``withdrawn_at``.
+  as is), or ``vpdq`` for a video (its JSON as in ``pytx``, as a string or a list), and
+  optional ``quality``, ``source_ref``, ``note``, ``withdrawn_at``, ``md5``, ``sha256``.
+- ``vpdq``: one video's features in the reference's text format (``vpdq-hash-video``'s
+  output, ``rempart.hashing.vpdq.format_features``): the whole file is one video. Import only.
 - ``te``: the ``.te`` files of HMA 1.0 and older python-threatexchange: headerless CSV of
   ``hash,indicator_id,descriptor_id,timestamp,tags``.
 - ``stopncii``: StopNCII's ``FetchHashes`` responses, as a JSON document with ``hashRecords``
   or JSON Lines of records (``signalType``, ``hashValue``, ``hashStatus``, ``caseNumbers``).
   Records whose status is ``Withdrawn`` or ``Deleted`` withdraw the hash. Import only.
 
-Hashes are written as lowercase hex, the only case python-threatexchange accepts.
+Hashes are written as lowercase hex, the only case python-threatexchange accepts. ``hex`` and
+``te`` hold PDQ hashes only: an export to them leaves a bank's videos out.
 
 Any bytes may be given to an import: what is not a valid list raises ``ImportLineError`` naming
 the line and the byte offset (of the bad byte, or of the line's start), never another
@@ -31,8 +39,11 @@ and line numbers are exact; a text stream's undecodable bytes are only placed at
 from __future__ import annotations
 
 import csv
+import hashlib
 import itertools
 import json
+import math
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,24 +51,37 @@ from typing import IO, Any, Final, TextIO
 
 from rempart.errors import ImportLineError
 from rempart.hashing.hash256 import from_hex
+from rempart.hashing.vpdq import VpdqFeature, parse_feature
 from rempart.matching.formats import EXPORT_FORMATS, HashListFormat
 
 __all__ = [
     "EXPORT_FORMATS",
+    "IMAGE_ONLY_FORMATS",
     "HashListFormat",
     "ImportLineError",
     "Record",
     "Skipped",
+    "features_from_pytx",
+    "features_to_pytx",
     "guess_format",
     "read_records",
     "sniff_format",
+    "video_key",
     "write_records",
 ]
 
-MAX_LINE: Final = 65_536
+MAX_LINE: Final = 2 * 1024 * 1024
 """The longest line read, in bytes (in characters from a text stream), its line break
-included."""
+included: a ``vpdq`` line of a video of 6 hours at one frame a second (about 85 bytes a
+frame)."""
 PDQ_TYPE_NAMES: Final = frozenset({"pdq", "hash_pdq", "imagepdq", "photo_pdq"})
+VPDQ_TYPE_NAMES: Final = frozenset({"vpdq", "hash_video_vpdq", "video_vpdq", "videovpdq"})
+"""python-threatexchange's ``VPDQSignal`` (``vpdq``), ThreatExchange's indicator type
+(``HASH_VIDEO_VPDQ``) and their spellings."""
+_MD5: Final = re.compile(r"[0-9a-f]{32}")
+_SHA256: Final = re.compile(r"[0-9a-f]{64}")
+# python-threatexchange's VPDQ_TIMESTAMP_PRECISION: its timestamps are kept to 3 decimals.
+_TIMESTAMP_DIGITS: Final = 3
 _STOPNCII_WITHDRAWN: Final = frozenset({"withdrawn", "deleted"})
 _MAX_TEXT: Final = 512
 _MAX_LABEL: Final = 40  # a signal type named in a skip reason; longer ones are not named
@@ -67,7 +91,8 @@ _DOCUMENT_PEEK: Final = 4096  # characters from the first non-blank line: a docu
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One hash read from a file, with what the file says about it."""
+    """One hash read from a file, with what the file says about it. A video's ``hash`` is its
+    ``video_key``, and ``features`` its vPDQ features; ``md5``/``sha256`` its file's."""
 
     line: int
     hash: str
@@ -75,6 +100,89 @@ class Record:
     source_ref: str | None = None
     note: str | None = None
     withdrawn: bool = False
+    features: tuple[VpdqFeature, ...] | None = None
+    md5: str | None = None
+    sha256: str | None = None
+
+
+def video_key(features: Iterable[VpdqFeature]) -> str:
+    """What identifies a video's features in a bank: a SHA-256 of its frames' hashes,
+    qualities and timestamps (not the frame numbers, which python-threatexchange's lists
+    leave out), so that one video read from any format is held once."""
+    digest = hashlib.sha256()
+    for f in features:
+        digest.update(f"{f.hex},{f.quality},{f.timestamp:.{_TIMESTAMP_DIGITS}f}\n".encode())
+    return digest.hexdigest()
+
+
+def features_to_pytx(features: Iterable[VpdqFeature]) -> str:
+    """A video's signal as python-threatexchange writes it (``vpdq_to_json``): a JSON list of
+    ``"<hash>,<quality>,<timestamp>"``; timestamps with 3 decimals, which it reads."""
+    return json.dumps(
+        [f"{f.hex},{f.quality},{f.timestamp:.{_TIMESTAMP_DIGITS}f}" for f in features]
+    )
+
+
+def features_from_pytx(value: object) -> list[VpdqFeature]:
+    """A video's features from python-threatexchange's signal (``json_to_vpdq``), as JSON
+    text or already parsed: a list of ``"<hash>,<quality>,<timestamp>"`` (frames numbered in
+    order), or its older object of frame number to ``{"hash", "quality", "timestamp"}``.
+    ``ValueError`` saying what is wrong; at least one frame."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+            raise ValueError(f"not JSON ({str(exc).split(':')[0]})") from None
+    if isinstance(value, list):
+        features = [_compact_feature(number, item) for number, item in enumerate(value)]
+    elif isinstance(value, dict):
+        features = [_old_feature(frame, item) for frame, item in value.items()]
+    else:
+        raise ValueError("a vPDQ signal is a JSON list of 'hash,quality,timestamp' strings")
+    if not features:
+        raise ValueError("a vPDQ signal with no frame")
+    return features
+
+
+def _compact_feature(number: int, item: object) -> VpdqFeature:
+    if isinstance(item, dict):  # a frame as an object, e.g. {"hash", "quality", "timestamp"}
+        return _old_feature(str(item.get("frame_number", number)), item)
+    if not isinstance(item, str):
+        raise ValueError(f"frame {number}: not a 'hash,quality,timestamp' string")
+    parts = item.split(",")
+    try:
+        if len(parts) != 3:
+            raise ValueError(f"3 comma-separated fields expected, got {len(parts)}")
+        hex_hash, quality, timestamp = parts
+        return VpdqFeature(hex_hash.strip().lower(), int(quality), number, _seconds(timestamp))
+    except ValueError as exc:
+        raise ValueError(f"frame {number}: {exc}") from None
+
+
+def _old_feature(frame: object, item: object) -> VpdqFeature:
+    try:
+        if not isinstance(item, dict) or not isinstance(frame, str):
+            raise ValueError("not a {'hash', 'quality', 'timestamp'} object")
+        hex_hash = item.get("hash", item.get("pdq", item.get("hex")))
+        quality, timestamp = item.get("quality"), item.get("timestamp")
+        if (
+            not isinstance(hex_hash, str)
+            or not isinstance(quality, int)
+            or isinstance(quality, bool)
+        ):
+            raise ValueError("a hash string and a whole-number quality expected")
+        if not isinstance(timestamp, int | float) or isinstance(timestamp, bool):
+            raise ValueError("a timestamp in seconds expected")
+        return VpdqFeature(hex_hash.lower(), quality, int(frame), _seconds(str(timestamp)))
+    except ValueError as exc:
+        raise ValueError(f"frame {_short(frame)}: {exc}") from None
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"a timestamp is a finite number of seconds, got {_short(text)}")
+    return round(value, _TIMESTAMP_DIGITS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +210,8 @@ class Line:
 def guess_format(name: str, first_line: str) -> HashListFormat:
     """The format of a file from its name and first non-blank line."""
     lower = name.lower()
+    if lower.endswith(".vpdq") or lower.endswith(".vpdq.txt") or _looks_like_feature(first_line):
+        return HashListFormat.VPDQ
     if lower.endswith(".te"):
         return HashListFormat.TE
     if lower.endswith((".jsonl", ".ndjson")):
@@ -134,7 +244,9 @@ def read_records(stream: IO[bytes] | TextIO, fmt: HashListFormat) -> Iterator[Re
         yield from _read_stopncii(_lines(stream))
         return
     lines = (line for line in _lines(stream) if line.text.strip())
-    if fmt is HashListFormat.HEX:
+    if fmt is HashListFormat.VPDQ:
+        yield _read_vpdq(lines)
+    elif fmt is HashListFormat.HEX:
         for line in lines:
             yield Record(line.number, _hash(line, line.text))
     elif fmt is HashListFormat.PYTX:
@@ -191,6 +303,14 @@ def _utf8_len(text: str) -> int:
 def _looks_like_hash(text: str) -> bool:
     try:
         from_hex(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _looks_like_feature(text: str) -> bool:
+    try:
+        parse_feature(text)
     except ValueError:
         return False
     return True
@@ -255,10 +375,53 @@ def _read_pytx(lines: Iterable[Line]) -> Iterator[Record | Skipped]:
         signal_type, separator, value = line.text.strip().partition(" ")
         if not separator:
             raise line.error("expected '<signal type> <hash>', e.g. 'pdq <64 hex>'")
-        if signal_type.lower() not in PDQ_TYPE_NAMES:
+        kind = signal_type.lower()
+        if kind in VPDQ_TYPE_NAMES:
+            yield _video(line, value)
+        elif kind in PDQ_TYPE_NAMES:
+            yield Record(line.number, _hash(line, value))
+        else:
             yield _skipped(line.number, signal_type)
-            continue
-        yield Record(line.number, _hash(line, value))
+
+
+def _video(line: Line, signal: object, *, number: int | None = None, **fields: Any) -> Record:
+    """A video's record from its python-threatexchange signal (``features_from_pytx``)."""
+    try:
+        features = tuple(features_from_pytx(signal))
+    except ValueError as exc:
+        raise line.error(f"invalid vPDQ signal: {exc}") from None
+    return Record(
+        line.number if number is None else number,
+        video_key(features),
+        features=features,
+        md5=_digest(line, "md5", fields.pop("md5", None), _MD5),
+        sha256=_digest(line, "sha256", fields.pop("sha256", None), _SHA256),
+        **fields,
+    )
+
+
+def _digest(line: Line, field: str, value: object, pattern: re.Pattern[str]) -> str | None:
+    """A file digest (MD5, SHA-256) as lowercase hex, or None when not given."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not pattern.fullmatch(value.strip().lower()):
+        raise line.error(f"{field} is not a hex digest of its length: {_short(value)}")
+    return value.strip().lower()
+
+
+def _read_vpdq(lines: Iterable[Line]) -> Record:
+    """The reference's hash file: every line a frame of one video."""
+    features = []
+    first: Line | None = None
+    for line in lines:
+        first = first or line
+        try:
+            features.append(parse_feature(line.text))
+        except ValueError as exc:
+            raise line.error(str(exc)) from None
+    if first is None:
+        raise ImportLineError(1, "a vPDQ hash file with no frame", offset=0)
+    return Record(first.number, video_key(features), features=tuple(features))
 
 
 _CSV_HASH: Final = ("hash", "pdq", "signal_str", "indicator")
@@ -280,8 +443,12 @@ def _read_csv(lines: Iterable[Line]) -> Iterator[Record | Skipped]:
         if len(cells) != len(header):
             raise line.error(f"{len(cells)} columns, the header has {len(header)}")
         row = dict(zip(header, cells, strict=False))
-        if type_column and row[type_column].strip().lower() not in PDQ_TYPE_NAMES:
-            yield _skipped(line.number, row[type_column].strip())
+        kind = row[type_column].strip() if type_column else "pdq"
+        if kind.lower() in VPDQ_TYPE_NAMES:
+            yield _video(line, row[hash_column], **_video_fields(line, row))
+            continue
+        if kind.lower() not in PDQ_TYPE_NAMES:
+            yield _skipped(line.number, kind)
             continue
         yield Record(
             line.number,
@@ -290,6 +457,16 @@ def _read_csv(lines: Iterable[Line]) -> Iterator[Record | Skipped]:
             source_ref=_text(line, "source_ref", row.get("source_ref")),
             note=_text(line, "note", row.get("note")),
         )
+
+
+def _video_fields(line: Line, row: dict[str, Any]) -> dict[str, Any]:
+    """What a video's row or object may say besides its signal."""
+    return {
+        "source_ref": _text(line, "source_ref", row.get("source_ref")),
+        "note": _text(line, "note", row.get("note")),
+        "md5": row.get("md5"),
+        "sha256": row.get("sha256"),
+    }
 
 
 def _csv_row(line: Line) -> list[str]:
@@ -338,6 +515,13 @@ def _json_object(line: Line) -> dict[str, Any]:
 def _json_record(line: Line, obj: dict[str, Any]) -> Record:
     if "error" in obj:
         raise line.error("a record of a file that could not be hashed")
+    if "vpdq" in obj:
+        return _video(
+            line,
+            obj["vpdq"],
+            withdrawn=obj.get("withdrawn_at") is not None,
+            **_video_fields(line, obj),
+        )
     value = obj.get("hash", obj.get("pdq"))
     if value is None:
         raise line.error("no 'hash' or 'pdq' field")
@@ -409,7 +593,7 @@ def _stopncii_record(line: Line, record: dict[str, Any], number: int) -> Record 
 
 @dataclass(frozen=True, slots=True)
 class ExportRow:
-    """What an export writes about one entry."""
+    """What an export writes about one entry; a video's ``hash`` is its ``video_key``."""
 
     entry_id: int
     hash: str
@@ -419,37 +603,66 @@ class ExportRow:
     source_ref: str | None
     note: str | None
     withdrawn_at: datetime | None
+    features: tuple[VpdqFeature, ...] | None = None
+    md5: str | None = None
+    sha256: str | None = None
 
 
-_CSV_COLUMNS: Final = ("hash", "quality", "source_ref", "note", "added_at", "withdrawn_at")
+_CSV_COLUMNS: Final = (
+    "hash",
+    "quality",
+    "source_ref",
+    "note",
+    "added_at",
+    "withdrawn_at",
+    "signal_type",
+    "md5",
+    "sha256",
+)
+IMAGE_ONLY_FORMATS: Final = frozenset({HashListFormat.HEX, HashListFormat.TE})
+"""Export formats that hold PDQ hashes only: a bank's videos are left out of them."""
 
 
 def write_records(rows: Iterable[ExportRow], fmt: HashListFormat, out: TextIO) -> int:
-    """Write ``rows`` to ``out`` in ``fmt``; returns how many were written."""
-    if fmt is HashListFormat.STOPNCII:
-        raise ValueError("stopncii is an import format only")
+    """Write ``rows`` to ``out`` in ``fmt``; returns how many were written (videos are not,
+    to a format of ``IMAGE_ONLY_FORMATS``)."""
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"{fmt} is an import format only")
     count = 0
     writer = csv.writer(out, lineterminator="\n")
     if fmt is HashListFormat.CSV:
         writer.writerow(_CSV_COLUMNS)
     for row in rows:
+        if row.features is not None and fmt in IMAGE_ONLY_FORMATS:
+            continue
         count += 1
+        signal = row.hash if row.features is None else features_to_pytx(row.features)
+        kind = "pdq" if row.features is None else "vpdq"
         if fmt is HashListFormat.HEX:
             out.write(row.hash + "\n")
         elif fmt is HashListFormat.PYTX:
-            out.write(f"pdq {row.hash}\n")
+            out.write(f"{kind} {signal}\n")
         elif fmt is HashListFormat.CSV:
-            writer.writerow([row.hash, *_optional_fields(row)])
+            writer.writerow([signal, *_optional_fields(row), kind, row.md5 or "", row.sha256 or ""])
         elif fmt is HashListFormat.TE:
             stamp = row.added_at.strftime("%Y-%m-%dT%H:%M:%S+0000")
             writer.writerow([row.hash, row.entry_id, row.import_id, stamp, row.note or ""])
         else:
-            record = dict(
-                zip(("hash", *_CSV_COLUMNS[1:]), (row.hash, *_optional_fields(row)), strict=False)
-            )
-            record = {"entry_id": row.entry_id, **record}
-            out.write(json.dumps({k: v for k, v in record.items() if v != ""}) + "\n")
+            out.write(json.dumps(_json_row(row)) + "\n")
     return count
+
+
+def _json_row(row: ExportRow) -> dict[str, object]:
+    """An entry as ``jsonl`` writes it: an image's ``hash``, or a video's ``vpdq`` (the list
+    python-threatexchange's signal is the JSON of) with its file's digests."""
+    record: dict[str, object] = {"entry_id": row.entry_id}
+    if row.features is None:
+        record["hash"] = row.hash
+    else:
+        record["vpdq"] = json.loads(features_to_pytx(row.features))
+        record.update(md5=row.md5 or "", sha256=row.sha256 or "")
+    record.update(zip(_CSV_COLUMNS[1:6], _optional_fields(row), strict=True))
+    return {k: v for k, v in record.items() if v != ""}
 
 
 def _optional_fields(row: ExportRow) -> tuple[object, ...]:

@@ -10,32 +10,69 @@ reads the index's current snapshot (see ``HashIndex``) and takes no lock.
 
 ``BankMatcher.resume`` starts from an index saved earlier instead of reading every entry, and
 replays the log from the position it was saved at (see ``rempart.matching.banks.snapshot``).
+
+Videos (vPDQ) are held apart: a second ``HashIndex`` of every stored video's frame hashes
+finds the stored videos a query shares a frame with, and each is then matched exactly as vPDQ
+defines it (``rempart.hashing.vpdq.match``, with its bank's thresholds). A query video's frames
+also go through the image index, so that a banked image seen in a video is found. The videos
+are not in a snapshot: they are read from the database at each start, as the banks' states
+are, and the log replayed from the snapshot's position brings them to the same state.
 """
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, select
 
-from rempart.errors import UnknownBankError
+from rempart.errors import MediaError, MediaErrorCode, UnknownBankError, media_os_error
 from rempart.hashing.files import FileHashes
 from rempart.hashing.hash256 import pack
 from rempart.hashing.pdq import DIHEDRAL_NAMES, MIN_QUALITY
-from rempart.matching.banks.bank import last_change
+from rempart.hashing.vpdq import VpdqFeature, parse_features, vpdq_hash, vpdq_hash_mirrored
+from rempart.hashing.vpdq import match as vpdq_match
+from rempart.matching.banks.bank import (
+    IMAGE,
+    VIDEO,
+    VideoThresholds,
+    last_change,
+    stored_features,
+    video_thresholds,
+)
 from rempart.matching.formats import BankCategory, stored_category
 from rempart.matching.index import HashIndex, Matches, SavedState, Words
+from rempart.media import MediaFailure
 from rempart.store import Store
 from rempart.store.schema import bank_changes, bank_entries, banks
+from rempart.video import Video, VideoLimits, load_file
 
-__all__ = ["BankMatch", "BankMatcher", "ImageMatch", "match_images"]
+__all__ = [
+    "FEATURE_SUFFIXES",
+    "MIRROR",
+    "BankMatch",
+    "BankMatcher",
+    "FrameMatch",
+    "ImageMatch",
+    "VideoFileMatch",
+    "VideoMatch",
+    "VideoMatches",
+    "is_feature_file",
+    "match_images",
+    "match_video_file",
+    "parse_feature_bytes",
+    "video_features",
+]
 
+MIRROR: Final = "flipy"
+"""The variant of a match found through a video's frames mirrored left to right: PDQ's name
+for that flip (``DIHEDRAL_NAMES``), as an image's matches say it."""
 # An index id is the bank id above the entry id, so a match says its bank without a lookup.
 _ENTRY_BITS: Final = 40
 _ENTRY_MASK: Final = (1 << _ENTRY_BITS) - 1
@@ -89,12 +126,96 @@ class BankMatch:
 
 
 @dataclass(frozen=True, slots=True)
+class VideoMatch:
+    """A stored video a query video matches as vPDQ defines it, in its bank's thresholds.
+
+    Attributes:
+        query_percent: share of the query's usable frames found in the stored video.
+        stored_percent: share of the stored video's usable frames found in the query.
+        timestamps: the query's frames (seconds) within the bank's distance of one of the
+            stored video's.
+        variant: ``MIRROR`` (``flipy``) when it was the query's mirrored frames that matched.
+    """
+
+    bank: str
+    entry_id: int
+    query_percent: float
+    stored_percent: float
+    timestamps: tuple[float, ...]
+    category: BankCategory = BankCategory.NCII
+    review: bool = False
+    variant: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"bank", "category", "entry_id", "kind": "video", "query_percent",
+        "stored_percent", "timestamps"}``, with ``variant`` and ``review`` when set."""
+        record: dict[str, Any] = {
+            "bank": self.bank,
+            "category": self.category.value,
+            "entry_id": self.entry_id,
+            "kind": VIDEO,
+            "query_percent": round(self.query_percent, 2),
+            "stored_percent": round(self.stored_percent, 2),
+            "timestamps": list(self.timestamps),
+        }
+        if self.variant:
+            record["variant"] = self.variant
+        if self.review:
+            record["review"] = True
+        return record
+
+
+@dataclass(frozen=True, slots=True)
+class FrameMatch:
+    """A banked image found in frames of a query video, at those frames' timestamps."""
+
+    match: BankMatch
+    timestamps: tuple[float, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The image's match (``BankMatch.to_json``) with ``"kind": "image"`` and the
+        ``timestamps`` of the frames it was found in."""
+        return {
+            **self.match.to_json(variant=self.match.variant is not None),
+            "kind": IMAGE,
+            "timestamps": list(self.timestamps),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class VideoMatches:
+    """What a query video matched: stored videos, and banked images in its frames."""
+
+    videos: list[VideoMatch]
+    images: list[FrameMatch]
+
+    @property
+    def bank_matches(self) -> list[BankMatch]:
+        """The banked images found, as image matches (what the desk's watch observes)."""
+        return [found.match for found in self.images]
+
+    def to_json(self) -> list[dict[str, Any]]:
+        """Every match, videos first: each a ``VideoMatch`` or ``FrameMatch`` record."""
+        return [m.to_json() for m in self.videos] + [m.to_json() for m in self.images]
+
+
+@dataclass(frozen=True, slots=True)
 class _BankState:
     name: str
     threshold: int
     enabled: bool
     category: BankCategory
     review: bool
+    video: VideoThresholds
+
+
+@dataclass(frozen=True, slots=True)
+class _StoredVideo:
+    """A video entry as the matcher holds it: its features, and the ids its frames have in
+    the frame index (``first`` to ``first + len(features)``)."""
+
+    features: tuple[VpdqFeature, ...]
+    first: int
 
 
 class BankMatcher:
@@ -117,6 +238,13 @@ class BankMatcher:
         self.refresh_interval = refresh_interval
         self._names = None if banks is None else frozenset(banks)
         self._index = HashIndex()
+        self._frames = HashIndex()
+        self._videos: dict[int, _StoredVideo] = {}
+        # Frame ids are handed out in runs, one per video, in increasing order: the video of a
+        # frame id is found by bisection, without a map of every frame.
+        self._runs: list[int] = []
+        self._run_videos: list[int] = []
+        self._next_frame = 0
         self._banks: dict[int, _BankState] = {}
         self._seq = 0
         self._refreshed = 0.0
@@ -139,6 +267,7 @@ class BankMatcher:
         matcher._setup(store, banks, refresh_interval)
         with store.read() as connection:
             matcher._load_banks(connection)
+            matcher._load_videos(connection)
         matcher._index, matcher._seq = index, seq
         matcher.refresh()
         return matcher
@@ -167,6 +296,11 @@ class BankMatcher:
     def __len__(self) -> int:
         return len(self._index)
 
+    @property
+    def videos(self) -> int:
+        """How many videos are held (of every state)."""
+        return len(self._videos)
+
     def _load(self) -> None:
         with self.store.read() as connection:
             # Read the log position first: a change made while loading is applied again by
@@ -174,9 +308,14 @@ class BankMatcher:
             self._seq = last_change(connection)
             self._load_banks(connection)
             watched = list(self._banks)
+            self._load_videos(connection)
             query = (
                 select(bank_entries.c.id, bank_entries.c.bank_id, bank_entries.c.hash)
-                .where(bank_entries.c.withdrawn_at.is_(None), bank_entries.c.bank_id.in_(watched))
+                .where(
+                    bank_entries.c.withdrawn_at.is_(None),
+                    bank_entries.c.bank_id.in_(watched),
+                    bank_entries.c.kind == IMAGE,
+                )
                 .order_by(bank_entries.c.bank_id, bank_entries.c.id)
             )
             result = connection.execution_options(yield_per=_LOAD_BATCH).execute(query)
@@ -189,6 +328,63 @@ class BankMatcher:
         if hashes:
             self._index = HashIndex.build(np.concatenate(hashes), np.concatenate(ids))
         self._refreshed = time.monotonic()
+
+    def _load_videos(self, connection: Connection) -> None:
+        """Every active video entry of the watched banks, into the frame index."""
+        query = (
+            select(
+                bank_entries.c.bank_id,
+                bank_entries.c.id,
+                bank_entries.c.kind,
+                bank_entries.c.features,
+            )
+            .where(
+                bank_entries.c.withdrawn_at.is_(None),
+                bank_entries.c.bank_id.in_(list(self._banks)),
+                bank_entries.c.kind == VIDEO,
+            )
+            .order_by(bank_entries.c.id)
+        )
+        result = connection.execution_options(yield_per=_LOAD_BATCH).execute(query)
+        for rows in result.partitions():
+            self._add_videos(rows)
+
+    def _add_videos(self, rows: Sequence[Any]) -> None:
+        """Hold the video entries of ``rows`` (``bank_id``, entry id, ``kind``, ``features``)
+        not held yet, their frames added to the frame index in one batch."""
+        hashes: list[str] = []
+        ids: list[int] = []
+        for bank_id, entry_id, kind, text in rows:
+            key = _index_id(bank_id, entry_id)
+            features = stored_features({"kind": kind, "features": text})
+            if key in self._videos or not features:
+                continue
+            first = self._next_frame
+            self._next_frame += len(features)
+            # The video before its run's start: a search bisecting the runs finds both.
+            self._run_videos.append(key)
+            self._runs.append(first)
+            hashes.extend(f.hex for f in features)
+            ids.extend(range(first, first + len(features)))
+            self._videos[key] = _StoredVideo(features, first)
+        if hashes:
+            self._frames.add(pack(hashes), np.array(ids, dtype=np.int64))
+
+    def _remove_video(self, key: int) -> None:
+        video = self._videos.pop(key, None)
+        if video is not None:
+            self._frames.remove(
+                np.arange(video.first, video.first + len(video.features), dtype=np.int64)
+            )
+
+    def _video_of(self, frame_id: int) -> tuple[int, _StoredVideo] | None:
+        """The held video a frame id is of, with its key; None when it is gone."""
+        run = bisect.bisect_right(self._runs, frame_id) - 1
+        key = self._run_videos[run]
+        video = self._videos.get(key)
+        if video is None or not video.first <= frame_id < video.first + len(video.features):
+            return None  # a run of a video removed since (and perhaps held again)
+        return key, video
 
     def _load_banks(self, connection: Connection) -> None:
         rows = connection.execute(select(banks)).mappings().all()
@@ -203,6 +399,7 @@ class BankMatcher:
                 bool(row["enabled"]),
                 stored_category(row["category"]),
                 bool(row["review"]),
+                video_thresholds(row),
             )
             for row in rows
             if self._names is None or row["name"] in self._names
@@ -219,6 +416,8 @@ class BankMatcher:
                     bank_changes.c.entry_id,
                     bank_entries.c.hash,
                     bank_entries.c.withdrawn_at,
+                    bank_entries.c.kind,
+                    bank_entries.c.features,
                 )
                 .outerjoin(bank_entries, bank_entries.c.id == bank_changes.c.entry_id)
                 .where(bank_changes.c.seq > self._seq)
@@ -251,13 +450,25 @@ class BankMatcher:
                 adds.append(row)
                 continue
             if adds:
-                ids = np.array([_index_id(a.bank_id, a.entry_id) for a in adds], dtype=np.int64)
-                new = ~self._index.contains(ids)
-                hashes = pack([a.hash for a in adds])
-                self._index.add(hashes[new], ids[new])
+                self._add_images([a for a in adds if a.kind != VIDEO])
+                self._add_videos(
+                    [(a.bank_id, a.entry_id, a.kind, a.features) for a in adds if a.kind == VIDEO]
+                )
                 adds = []
             if row is not None and row.op == "withdraw":
-                self._index.remove(np.array([_index_id(row.bank_id, row.entry_id)]))
+                key = _index_id(row.bank_id, row.entry_id)
+                if row.kind == VIDEO:
+                    self._remove_video(key)
+                else:
+                    self._index.remove(np.array([key]))
+
+    def _add_images(self, adds: Sequence[Any]) -> None:
+        if not adds:
+            return
+        ids = np.array([_index_id(a.bank_id, a.entry_id) for a in adds], dtype=np.int64)
+        new = ~self._index.contains(ids)
+        hashes = pack([a.hash for a in adds])
+        self._index.add(hashes[new], ids[new])
 
     def _maybe_refresh(self) -> None:
         interval = self.refresh_interval
@@ -271,6 +482,127 @@ class BankMatcher:
     def match_dihedral(self, variants: Words) -> list[list[BankMatch]]:
         """Like ``match`` for ``(q, 8, 4)`` rotations and flips; each entry once per query."""
         return self._search(self._index.search_dihedral, variants)
+
+    def match_video(
+        self,
+        features: Sequence[VpdqFeature],
+        *,
+        mirrored: Sequence[VpdqFeature] | None = None,
+    ) -> VideoMatches:
+        """A video's matches from its vPDQ ``features``: the stored videos it matches (each
+        bank's thresholds), and the banked images its frames match. With ``mirrored`` (the
+        features of its frames mirrored left to right, ``vpdq_hash_mirrored``), a mirrored
+        copy is found too, its matches' variant ``MIRROR`` (vPDQ itself is not
+        flip-invariant)."""
+        self._maybe_refresh()
+        videos = self._match_videos(features, None)
+        images = self._match_frames(features, None)
+        if mirrored is not None:
+            seen = {(m.bank, m.entry_id) for m in videos}
+            videos += [
+                m for m in self._match_videos(mirrored, MIRROR) if (m.bank, m.entry_id) not in seen
+            ]
+            seen = {(m.match.bank, m.match.entry_id) for m in images}
+            images += [
+                m
+                for m in self._match_frames(mirrored, MIRROR)
+                if (m.match.bank, m.match.entry_id) not in seen
+            ]
+        return VideoMatches(videos, images)
+
+    def _match_videos(
+        self, features: Sequence[VpdqFeature], variant: str | None
+    ) -> list[VideoMatch]:
+        """The stored videos ``features`` match: candidates are those sharing a frame within
+        the largest distance of any bank (a match needs one, the query's share being above
+        0), each then matched exactly with its bank's thresholds."""
+        enabled = [bank.video for bank in self._banks.values() if bank.enabled]
+        if not enabled or not self._videos:
+            return []
+        floor = min(t.quality for t in enabled)
+        distinct = list(dict.fromkeys(f.hex for f in features if f.quality >= floor))
+        if not distinct:
+            return []
+        found = self._frames.search(pack(distinct), max(t.distance for t in enabled))
+        hits: dict[int, list[tuple[str, int, int]]] = {}  # video: (query hash, frame, bits)
+        for query, frame_id, distance in zip(
+            found.query.tolist(), found.ids.tolist(), found.distances.tolist(), strict=True
+        ):
+            held = self._video_of(frame_id)
+            if held is not None:
+                key, video = held
+                hits.setdefault(key, []).append((distinct[query], frame_id - video.first, distance))
+        results = [
+            result
+            for key, pairs in hits.items()
+            if (result := self._video_match(key, features, pairs, variant)) is not None
+        ]
+        return sorted(results, key=lambda m: (-m.query_percent, m.bank, m.entry_id))
+
+    def _video_match(
+        self,
+        key: int,
+        features: Sequence[VpdqFeature],
+        pairs: list[tuple[str, int, int]],
+        variant: str | None,
+    ) -> VideoMatch | None:
+        """The match of ``features`` with the held video ``key`` in its bank's thresholds,
+        or None; ``pairs`` are their frames within the largest distance of any bank."""
+        bank = self._banks.get(key >> _ENTRY_BITS)
+        video = self._videos.get(key)
+        if bank is None or not bank.enabled or video is None:
+            return None
+        limits = bank.video
+        result = vpdq_match(
+            features,
+            video.features,
+            quality_threshold=limits.quality,
+            distance_threshold=limits.distance,
+            query_match_percent=limits.query_percent,
+            stored_match_percent=limits.stored_percent,
+        )
+        if not result.matched:
+            return None
+        near = {
+            query
+            for query, frame, distance in pairs
+            if distance <= limits.distance and video.features[frame].quality >= limits.quality
+        }
+        return VideoMatch(
+            bank=bank.name,
+            entry_id=key & _ENTRY_MASK,
+            query_percent=result.query_percent,
+            stored_percent=result.stored_percent,
+            timestamps=_timestamps(features, near, limits.quality),
+            category=bank.category,
+            review=bank.review,
+            variant=variant,
+        )
+
+    def _match_frames(
+        self, features: Sequence[VpdqFeature], variant: str | None
+    ) -> list[FrameMatch]:
+        """The banked images found in the frames of a video (frames of matchable quality,
+        each distinct hash searched once), each with the timestamps it was found at."""
+        distinct = list(dict.fromkeys(f.hex for f in features if f.quality >= MIN_QUALITY))
+        if not distinct:
+            return []
+        where: dict[tuple[str, int], set[str]] = {}
+        first: dict[tuple[str, int], BankMatch] = {}
+        for hex_hash, matches in zip(distinct, self.match(pack(distinct)), strict=True):
+            for found in matches:
+                entry = (found.bank, found.entry_id)
+                where.setdefault(entry, set()).add(hex_hash)
+                best = first.get(entry)
+                if best is None or found.distance < best.distance:
+                    first[entry] = found
+        return [
+            FrameMatch(
+                replace(match, variant=variant),
+                _timestamps(features, where[entry], MIN_QUALITY),
+            )
+            for entry, match in sorted(first.items(), key=lambda item: item[1].distance)
+        ]
 
     def _search(
         self, search: Callable[[Words, int], Matches], queries: Words
@@ -306,6 +638,15 @@ class BankMatcher:
                 )
             )
         return results
+
+
+def _timestamps(
+    features: Sequence[VpdqFeature], hashes: set[str], quality: int
+) -> tuple[float, ...]:
+    """The timestamps of the frames of ``features`` whose hash is one of ``hashes``."""
+    return tuple(
+        sorted({f.timestamp for f in features if f.hex in hashes and f.quality >= quality})
+    )
 
 
 def _index_id(bank_id: int, entry_id: int) -> int:
@@ -359,3 +700,83 @@ def match_images(matcher: BankMatcher, images: Sequence[FileHashes]) -> list[Ima
         ImageMatch(hashes, matches, None if hashes.quality >= MIN_QUALITY else "low_quality")
         for hashes, matches in zip(images, found, strict=True)
     ]
+
+
+FEATURE_SUFFIXES: Final = (".vpdq", ".vpdq.txt")
+"""Names of vPDQ feature files (the reference's text format), matched as the video they hash."""
+
+
+@dataclass(frozen=True, slots=True)
+class VideoFileMatch:
+    """A video file's (or feature file's) matches, with how many frames were hashed."""
+
+    path: str
+    frames: int
+    matches: VideoMatches
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"path", "kind": "video", "frames", "matches"}``, each match a video's
+        (``VideoMatch``) or a banked image's found in frames (``FrameMatch``)."""
+        return {
+            "path": self.path,
+            "kind": VIDEO,
+            "frames": self.frames,
+            "matches": self.matches.to_json(),
+        }
+
+
+def is_feature_file(path: str) -> bool:
+    """Whether ``path`` names a vPDQ feature file (``FEATURE_SUFFIXES``)."""
+    return path.lower().endswith(FEATURE_SUFFIXES)
+
+
+def match_video_file(
+    matcher: BankMatcher, path: str, *, limits: VideoLimits, mirrored: bool = False
+) -> VideoFileMatch | MediaFailure:
+    """Hash a video file (within ``limits``) or read a feature file, and match it; with
+    ``mirrored``, its frames mirrored left to right too. A file that cannot be used gives a
+    ``MediaFailure`` saying why."""
+    try:
+        if is_feature_file(path):
+            plain, flipped = read_feature_file(path, limits.max_bytes), None
+        else:
+            plain, flipped = video_features(load_file(path, limits=limits), mirrored=mirrored)
+    except MediaError as exc:
+        return MediaFailure(path, exc)
+    return VideoFileMatch(path, len(plain), matcher.match_video(plain, mirrored=flipped))
+
+
+def video_features(
+    video: Video, *, mirrored: bool = False
+) -> tuple[list[VpdqFeature], list[VpdqFeature] | None]:
+    """A video's vPDQ features, and with ``mirrored`` those of its frames mirrored (else
+    None): what ``BankMatcher.match_video`` takes. ``MediaError`` when it cannot be decoded."""
+    if mirrored:
+        return vpdq_hash_mirrored(video)
+    return list(vpdq_hash(video)), None
+
+
+def read_feature_file(path: str, max_bytes: int) -> list[VpdqFeature]:
+    """The features of a vPDQ feature file of at most ``max_bytes``; ``MediaError`` for one
+    that cannot be read or is not valid."""
+    try:
+        with open(path, "rb") as stream:
+            data = stream.read(max_bytes + 1)
+    except OSError as exc:
+        raise media_os_error(path, exc) from None
+    return parse_feature_bytes(data, max_bytes)
+
+
+def parse_feature_bytes(data: bytes, max_bytes: int) -> list[VpdqFeature]:
+    """The features a vPDQ feature file's bytes hold (the reference's text format, one frame a
+    line); ``MediaError`` saying why they are not: too large, not text, a bad line, empty."""
+    if len(data) > max_bytes:
+        raise MediaError(MediaErrorCode.TOO_LARGE, f"a feature file over {max_bytes:,} bytes")
+    try:
+        features = parse_features(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc)
+        raise MediaError(MediaErrorCode.CORRUPT, f"not a vPDQ feature file: {reason}") from None
+    if not features:
+        raise MediaError(MediaErrorCode.EMPTY, "a vPDQ feature file with no frame")
+    return features

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import IO, Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -15,9 +16,11 @@ from starlette.responses import JSONResponse, StreamingResponse
 from rempart.hashing.pdq import MATCH_THRESHOLD
 from rempart.matching.banks import (
     EXPORT_FORMATS,
+    Bank,
     Banks,
     HashListFormat,
     ImportReport,
+    VideoThresholds,
     write_records,
 )
 from rempart.matching.banks.bank import MAX_SOURCE, MAX_THRESHOLD
@@ -31,6 +34,20 @@ router = APIRouter(prefix="/v1/banks", tags=["banks"])
 _SPOOL_BYTES: Final = 8 * 1024 * 1024
 _CHUNK: Final = 256 * 1024
 _TEXT_TYPES: Final = ("text/", "application/json", "application/x-ndjson", "application/jsonl")
+
+
+class VideoThresholdsBody(BaseModel):
+    """How a bank's videos match (vPDQ); fields left out keep their value (on creation, the
+    reference's: 50, 31, 80, 0)."""
+
+    quality: int | None = Field(default=None, ge=0, le=100)
+    distance: int | None = Field(default=None, ge=0, le=MAX_THRESHOLD)
+    query_percent: float | None = Field(default=None, gt=0, le=100)
+    stored_percent: float | None = Field(default=None, ge=0, le=100)
+
+    def over(self, base: VideoThresholds) -> VideoThresholds:
+        """``base`` with the values given here."""
+        return replace(base, **self.model_dump(exclude_none=True))
 
 
 class BankCreate(BaseModel):
@@ -51,6 +68,7 @@ class BankCreate(BaseModel):
     )
     threshold: int = Field(default=MATCH_THRESHOLD, ge=0, le=MAX_THRESHOLD)
     enabled: bool = True
+    video_thresholds: VideoThresholdsBody | None = None
 
 
 class BankUpdate(BaseModel):
@@ -60,6 +78,7 @@ class BankUpdate(BaseModel):
     threshold: int | None = Field(default=None, ge=0, le=MAX_THRESHOLD)
     enabled: bool | None = None
     category: BankCategory | None = None
+    video_thresholds: VideoThresholdsBody | None = None
 
 
 class HashAdd(BaseModel):
@@ -106,6 +125,7 @@ async def create_bank(request: Request, body: BankCreate) -> JSONResponse:
             category=body.category,
             threshold=body.threshold,
             enabled=body.enabled,
+            video=body.video_thresholds.over(VideoThresholds()) if body.video_thresholds else None,
         )
     )
     audit(request, target=bank.name, outcome="created", now=True)
@@ -130,15 +150,20 @@ async def bank_stats(request: Request, name: str) -> JSONResponse:
 )
 async def update_bank(request: Request, name: str, body: BankUpdate) -> JSONResponse:
     """The bank as changed; every worker applies it within seconds."""
-    bank = await run_in_threadpool(
-        lambda: _banks(request).update(
+    banks = _banks(request)
+
+    def update() -> Bank:
+        video = body.video_thresholds
+        return banks.update(
             name,
             description=body.description,
             threshold=body.threshold,
             enabled=body.enabled,
             category=body.category,
+            video=None if video is None else video.over(banks.get(name).video),
         )
-    )
+
+    bank = await run_in_threadpool(update)
     audit(
         request, target=name, outcome="updated", detail=body.model_dump(exclude_none=True), now=True
     )

@@ -5,12 +5,13 @@ that asked: a copy of a reported image found anywhere shows on the victim's case
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from itertools import chain
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
@@ -18,7 +19,15 @@ from rempart.detectors.banks import bank_matches
 from rempart.gate import FIELDS, MAX_INPUTS, ImageEncoding, parse_gate_request
 from rempart.gate.request import read_json
 from rempart.hashing import FileHashes, VideoHashes, hash_media, hash_video, pack
-from rempart.matching.banks import BankMatch, ImageMatch, match_images
+from rempart.hashing.vpdq import VpdqFeature
+from rempart.matching.banks import (
+    BankMatch,
+    ImageMatch,
+    VideoMatches,
+    features_from_pytx,
+    match_images,
+    video_features,
+)
 from rempart.media import load_bytes
 from rempart.policy import Verdict
 from rempart.server import metrics
@@ -27,12 +36,14 @@ from rempart.server.problems import Problem
 from rempart.server.routes.common import (
     IMAGE_BODY,
     MEDIA_BODY,
+    VIDEO_BODY,
     audit,
     decoding,
     is_json,
     media_type,
     read_image,
     read_media,
+    read_video,
     runtime,
     services,
 )
@@ -42,6 +53,9 @@ from rempart.walk import looks_like_video
 router = APIRouter(prefix="/v1", tags=["checks"])
 
 MAX_QUERIES: Final = 1000
+MAX_VIDEO_FRAMES: Final = 20_000
+"""The most frames a JSON body of vPDQ features may give: 5.5 hours at one frame a second,
+about 1.7 MB of JSON, within the server's limit on a JSON body (2 MiB)."""
 
 
 def _hash_upload(request: Request, data: bytes, dihedral: bool) -> FileHashes:
@@ -170,6 +184,86 @@ async def match_image(request: Request, dihedral: bool = False) -> JSONResponse:
         detail={"sha256": found.hashes.sha256, "matches": len(found.matches)},
     )
     return JSONResponse(_without_path(found.to_json()))
+
+
+class VideoMatchRequest(BaseModel):
+    """A video's vPDQ features instead of its bytes, as python-threatexchange serialises them
+    (a list of ``"<hash>,<quality>,<timestamp>"``, as ``rempart bank export`` writes a
+    ``vpdq`` line), and optionally those of its frames mirrored left to right."""
+
+    vpdq: list[Any] = Field(min_length=1, max_length=MAX_VIDEO_FRAMES)
+    mirrored: list[Any] | None = Field(default=None, min_length=1, max_length=MAX_VIDEO_FRAMES)
+
+
+# A video's bytes, or its features as JSON (``VideoMatchRequest``).
+_VIDEO_OR_FEATURES: Final[dict[str, Any]] = {
+    "requestBody": {
+        **VIDEO_BODY["requestBody"],
+        "content": {
+            **VIDEO_BODY["requestBody"]["content"],
+            "application/json": {"schema": VideoMatchRequest.model_json_schema()},
+        },
+    }
+}
+
+
+@router.post(
+    "/match/video",
+    summary="Hash a video (vPDQ) and match it against the banks' videos and images",
+    dependencies=[Depends(require(Permission.MATCH))],
+    openapi_extra=_VIDEO_OR_FEATURES,
+)
+async def match_video(request: Request, dihedral: bool = False) -> JSONResponse:
+    """``{"sha256", "frames", "matches"}``: the banked videos it matches, each with its
+    ``query_percent``, ``stored_percent`` and matched ``timestamps`` (vPDQ, each bank's
+    thresholds), and the banked images found in its frames, with their ``timestamps``;
+    ``dihedral=true`` also matches its frames mirrored. A JSON body (``VideoMatchRequest``)
+    gives the features instead of the video."""
+    matcher = runtime(request).require_matcher()
+    if is_json(media_type(request)):
+        body = _video_request(await request.body())
+        plain, flipped = _features(body.vpdq, "vpdq"), None
+        if body.mirrored is not None:
+            flipped = _features(body.mirrored, "mirrored")
+        found = matcher.match_video(plain, mirrored=flipped)
+        record: dict[str, Any] = {"frames": len(plain)}
+    else:
+        data = await read_video(request)
+        limits = runtime(request).settings.video
+
+        def hash_and_match() -> tuple[int, VideoMatches]:
+            features, mirror = video_features(load_video(data, limits=limits), mirrored=dihedral)
+            return len(features), matcher.match_video(features, mirrored=mirror)
+
+        async with decoding(request, [data]):
+            frames, found = await run_in_threadpool(hash_and_match)
+        record = {"sha256": hashlib.sha256(data).hexdigest(), "frames": frames}
+    _watched(request, found.bank_matches)
+    matches = found.to_json()
+    audit(
+        request,
+        outcome="matched" if matches else "no match",
+        detail={**record, "matches": len(matches)},
+    )
+    return JSONResponse({**record, "matches": matches})
+
+
+def _video_request(data: bytes) -> VideoMatchRequest:
+    try:
+        return VideoMatchRequest.model_validate(read_json(data))
+    except ValidationError as exc:
+        wrong = "; ".join(
+            f"{'.'.join(map(str, error['loc'])) or 'body'}: {error['msg']}"
+            for error in exc.errors()[:5]
+        )
+        raise Problem("invalid-request", wrong) from None
+
+
+def _features(value: list[Any], field: str) -> list[VpdqFeature]:
+    try:
+        return features_from_pytx(value)
+    except ValueError as exc:
+        raise Problem("invalid-request", f"{field}: {exc}") from None
 
 
 @router.post(
