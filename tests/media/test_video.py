@@ -86,6 +86,18 @@ def test_seeking_gives_the_frames_decoding_through_gives(testdata: Path) -> None
         assert np.array_equal(a.pixels, b.pixels)
 
 
+def test_frames_left_undecoded_change_no_sample(testdata: Path) -> None:
+    # B-frames no other frame refers to ("b_pyramid": "none") between the samples are never
+    # decoded; every sample must still be the frame a full decode shows at its time.
+    frames = list(videos.zoom(videos.photo(testdata, "bridge"), 60))
+    data = videos.encode(frames, options={"bf": "3", "b_pyramid": "none", "g": "60"})
+    full = videos.decoded(data)
+    sampled = list(load_bytes(data).frames(every=0.7))
+    assert [f.index for f in sampled] == [0, 7, 14, 21, 28, 35, 42, 49, 56]
+    for frame in sampled:
+        assert np.array_equal(frame.pixels, full[frame.index]), frame.index
+
+
 @pytest.mark.parametrize(
     ("codec", "fmt", "name"),
     [
