@@ -1,0 +1,79 @@
+"""A detector that fires on red pictures, and a policy that blocks what it finds: constructed
+detector outputs for tests of what consumes signals (a video's flagged frames, say), with
+nothing but plain colours to see."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+
+from rempart.detectors.picture import Picture
+from rempart.policy import Policy, parse_policy
+from rempart.signals import Region, Signal
+from tests.videos import RATE, pan, photo, zoom
+
+RED_POLICY: Final = b"""
+policy: red
+version: "1"
+description: Blocks red pictures.
+groups:
+  red:
+    signals: [colour.red]
+    min_score: 0.5
+rules:
+  - id: red
+    when: [red]
+    action: block
+    category: demo
+    reason: The picture is red.
+"""
+
+RED: Final = (220, 20, 30)
+
+
+class RedDetector:
+    """``colour.red`` on a picture most of whose pixels are red, its score that share."""
+
+    name = "red"
+    version = "red-1"
+    max_side = 64
+
+    def detect(self, pictures: Sequence[Picture]) -> list[list[Signal]]:
+        """A signal for each mostly red picture, none for the others."""
+        found = []
+        for picture in pictures:
+            pixels = picture.pixels(self.max_side).astype(int)
+            red = (pixels[..., 0] > 150) & (pixels[..., 1] < 90) & (pixels[..., 2] < 90)
+            share = float(red.mean())
+            box = Region(0, 0, pixels.shape[1], pixels.shape[0])
+            found.append(
+                [
+                    Signal(
+                        "colour.red",
+                        round(share, 4),
+                        self.name,
+                        self.version,
+                        region=picture.region(box, pixels),
+                    )
+                ]
+                if share > 0.5
+                else []
+            )
+        return found
+
+
+def red_policy() -> Policy:
+    return parse_policy(RED_POLICY, source="red.yaml")
+
+
+def red_scenes(testdata: Path, red: Sequence[int] = (2, 3)) -> list[np.ndarray]:
+    """Six seconds at ``RATE``: the bridge panned, then the coffee cup zoomed; the seconds
+    in ``red`` are plain red frames instead."""
+    frames = [*pan(photo(testdata, "bridge"), 3 * RATE), *zoom(photo(testdata, "coffee"), 3 * RATE)]
+    for second in red:
+        for index in range(second * RATE, (second + 1) * RATE):
+            frames[index] = np.full_like(frames[index], RED)
+    return frames
