@@ -135,6 +135,7 @@ class Runtime:
                     self.policy,
                     matcher=self.require_matcher(),
                     limits=self.settings.media,
+                    video_limits=self.settings.video,
                 )
             return self._scanner
 
