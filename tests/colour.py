@@ -77,3 +77,19 @@ def red_scenes(testdata: Path, red: Sequence[int] = (2, 3)) -> list[np.ndarray]:
         for index in range(second * RATE, (second + 1) * RATE):
             frames[index] = np.full_like(frames[index], RED)
     return frames
+
+
+def install_red_plugin(folder: Path) -> Path:
+    """``RedDetector`` as an installed package's detector named ``red`` (an entry point in
+    ``rempart.detectors``, as installing a wheel leaves it), in ``folder``; return ``folder``."""
+    from rempart.detectors import ENTRY_POINT_GROUP
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "red_detector.py").write_text("from tests.colour import RedDetector\n")
+    info = folder / "red_detector-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: red-detector\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        f"[{ENTRY_POINT_GROUP}]\nred = red_detector:RedDetector\n"
+    )
+    return folder

@@ -14,20 +14,31 @@ frame that gave it, and ``evidence["strongest_at"]``; a policy judges them as on
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from itertools import groupby
 from pathlib import Path
 from typing import Any, Final, Protocol, runtime_checkable
 
 from rempart.detectors.picture import RGB, Picture
-from rempart.detectors.pipeline import DEFAULT_BATCH_SIZE, decode_side, run_detectors
+from rempart.detectors.pipeline import (
+    DEFAULT_BATCH_SIZE,
+    PictureSignals,
+    decode_side,
+    detect_paths,
+    run_detectors,
+)
 from rempart.detectors.protocol import Detector
 from rempart.errors import MediaError, media_os_error
-from rempart.media import Media, MediaFailure, Metadata
+from rempart.media import DEFAULT_LIMITS as MEDIA_LIMITS
+from rempart.media import STDIN, Media, MediaFailure, MediaLimits, Metadata
 from rempart.signals import Signal
 from rempart.video import DEFAULT_LIMITS, Video, VideoFrame, VideoLimits, load_bytes, load_file
+from rempart.walk import WalkItem, looks_like_video
 from rempart.workers import batched
 
 __all__ = [
@@ -35,10 +46,12 @@ __all__ = [
     "ContainerDetector",
     "FrameSignals",
     "VideoSignals",
+    "detect_media_paths",
     "detect_video",
     "detect_video_paths",
     "file_digests",
     "frame_detectors",
+    "is_video_path",
     "load_video",
     "merge_frames",
 ]
@@ -47,6 +60,7 @@ FRAME_EVERY: Final = 1.0
 """Seconds between sampled frames: what a video is screened at by default (issue 23)."""
 
 _DIGEST_CHUNK: Final = 1 << 20
+_HEAD_BYTES: Final = 16  # what looks_like_video reads
 
 
 @runtime_checkable
@@ -190,6 +204,42 @@ def detect_video_paths(
                 )
             except MediaError as error:
                 yield MediaFailure(path, error)
+
+
+def detect_media_paths(
+    paths: Iterable[WalkItem],
+    detectors: Sequence[Detector],
+    *,
+    limits: MediaLimits = MEDIA_LIMITS,
+    video_limits: VideoLimits = DEFAULT_LIMITS,
+    jobs: int = 1,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> Iterator[PictureSignals | VideoSignals | MediaFailure]:
+    """Each image's or video's signals (a video told by its first bytes), or why it could
+    not be read, in order: runs of images decoded ``jobs`` at a time, each video alone."""
+    for is_video, run in groupby(paths, key=is_video_path):
+        if is_video:
+            named = [path for path in run if isinstance(path, str)]
+            yield from detect_video_paths(
+                named, detectors, limits=video_limits, batch_size=batch_size
+            )
+        else:
+            yield from detect_paths(run, detectors, limits=limits, jobs=jobs, batch_size=batch_size)
+
+
+def is_video_path(item: WalkItem) -> bool:
+    """Whether ``item`` is a regular file that starts as a video (``walk.looks_like_video``):
+    anything else (standard input, a failure of the walk, what cannot be read) goes the
+    image's way, which says why it cannot be used."""
+    if isinstance(item, MediaFailure) or item == STDIN:
+        return False
+    try:
+        if not stat.S_ISREG(os.stat(item).st_mode):  # a FIFO would block the read
+            return False
+        with open(item, "rb") as stream:
+            return looks_like_video(stream.read(_HEAD_BYTES))
+    except OSError:
+        return False
 
 
 def load_video(source: str | bytes, *, limits: VideoLimits = DEFAULT_LIMITS) -> Video:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import os
-import stat
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from rempart.detectors.frames import (
     VideoSignals,
     detect_video,
     file_digests,
+    is_video_path,
     load_video,
 )
 from rempart.detectors.picture import RGB, Picture
@@ -43,7 +43,7 @@ from rempart.detectors.protocol import Detector
 from rempart.detectors.registry import DetectorRegistry
 from rempart.errors import MediaError
 from rempart.hashing import FileHashes
-from rempart.media import DEFAULT_LIMITS, STDIN, MediaFailure, MediaLimits
+from rempart.media import DEFAULT_LIMITS, MediaFailure, MediaLimits
 from rempart.policy import Action, Policy, Verdict, load_policy
 from rempart.scan.pixelate import mosaic
 from rempart.signals import Signal
@@ -208,10 +208,10 @@ class Scanner:
         """Each file's result, or why it could not be read, in the order of ``paths`` (a
         ``MediaFailure`` there, an entry a folder walk could not read, is passed on). Runs of
         images are decoded ``jobs`` at a time; a video's frames are batched on their own."""
-        for is_video, run in groupby(paths, key=_is_video):
+        for is_video, run in groupby(paths, key=is_video_path):
             if is_video:
                 for path in run:
-                    assert isinstance(path, str)  # _is_video: a path, never a failure
+                    assert isinstance(path, str)  # a path, never a failure
                     yield self.scan_video(path)
             else:
                 yield from self._scan_images(run, jobs)
@@ -325,18 +325,3 @@ def _flagged_times(verdict: Verdict) -> list[float]:
         for at in signal.evidence.get("timestamps", ())
     }
     return sorted(times)
-
-
-def _is_video(item: WalkItem) -> bool:
-    """Whether ``item`` is a regular file that starts as a video: anything else (standard
-    input, a failure of the walk, what cannot be read) goes the image's way, which says why
-    it cannot be used."""
-    if isinstance(item, MediaFailure) or item == STDIN:
-        return False
-    try:
-        if not stat.S_ISREG(os.stat(item).st_mode):
-            return False
-        with open(item, "rb") as stream:
-            return looks_like_video(stream.read(16))
-    except OSError:
-        return False
