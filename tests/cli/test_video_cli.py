@@ -83,10 +83,10 @@ def test_signals_names_each_signals_timestamps(
     code, stdout, err = run(env, "signals", str(uploads), "-d", "red", "--format", "csv")
     assert code == 0, err
     rows = stdout.splitlines()
-    assert rows[0].split(",")[:6] == ["path", "signal", "score", "value", "region", "timestamps"]
+    assert rows[0].split(",")[-1] == "timestamps"
     (red,) = [row for row in rows if "colour.red" in row]
     assert "b.mp4" in red
-    assert ",3.0," in red
+    assert red.endswith(",3.0")
 
 
 def test_a_broken_video_is_an_error_record(

@@ -36,10 +36,10 @@ COLUMNS = (
     "score",
     "value",
     "region",
-    "timestamps",
     "detector",
     "error_code",
     "error_message",
+    "timestamps",  # last: a video's, added after the others
 )
 TABLE_COLUMNS = ("path", "signal", "score", "value", "region", "timestamps", "error_code")
 

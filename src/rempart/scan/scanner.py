@@ -228,9 +228,12 @@ class Scanner:
             else:
                 yield self._judge(*item)
 
-    def scan_video(self, source: str | bytes, *, name: str = "") -> VideoResult | MediaFailure:
+    def scan_video(
+        self, source: str | bytes, *, name: str = "", batch_size: int | None = None
+    ) -> VideoResult | MediaFailure:
         """One video, a file (by path) or bytes (``name`` then names it): its result, or why
-        it could not be read."""
+        it could not be read. ``batch_size``: frames per detector call (by default the
+        scanner's); the frames held at once are two batches, one detected, one decoding."""
         path = name or (source if isinstance(source, str) else "")
         try:
             video = load_video(source, limits=self.video_limits)
@@ -239,7 +242,7 @@ class Scanner:
                 self.detectors,
                 path=path,
                 every=self.every,
-                batch_size=self.batch_size,
+                batch_size=batch_size or self.batch_size,
                 keep=_frame_mosaic if self.thumbnails else None,
             )
             sha256, md5 = file_digests(video.source)
@@ -254,9 +257,10 @@ class Scanner:
 
     def scan_bytes(self, data: bytes, *, name: str = "") -> ScanResult | VideoResult:
         """One image or video given as bytes (an upload; a video told by its first bytes);
-        ``MediaError`` when it cannot be read."""
+        ``MediaError`` when it cannot be read. A video is screened a frame at a time: it then
+        holds no more pixels than two of its frames, what a server's budget charges for it."""
         if looks_like_video(data[:16]):
-            result = self.scan_video(data, name=name)
+            result = self.scan_video(data, name=name, batch_size=1)
             if isinstance(result, MediaFailure):
                 raise result.error
             return result
