@@ -85,6 +85,7 @@ class Runtime:
                 self.detectors, matcher=self.require_matcher()
             ),
             limits=settings.media,
+            video_limits=settings.video,
             prompt_ms=settings.gate_prompt_ms,
         )
         self._follow_persons()

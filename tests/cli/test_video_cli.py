@@ -98,3 +98,22 @@ def test_a_broken_video_is_an_error_record(
     assert code == 1
     (record,) = [json.loads(line) for line in stdout.splitlines()]
     assert record["error"]["code"] in ("truncated", "corrupt")
+
+
+def test_gate_checks_a_generated_video(
+    red_plugin: Path, env: dict[str, str], uploads: Path, tmp_path: Path
+) -> None:
+    policy = tmp_path / "red.yaml"
+    policy.write_bytes(RED_POLICY)
+    code, stdout, err = run(
+        env, "gate", "--prompt", "a drone shot of a bridge", "--output", str(uploads / "b.mp4"),
+        "--policy", str(policy), "--format", "text",
+    )  # fmt: skip
+    assert code == 4, err  # block
+    assert "colour.red (1.00) in output at 3 s" in stdout
+    code, stdout, err = run(
+        env, "gate", "--prompt", "a drone shot of a bridge", "--output", str(uploads / "c.mkv"),
+        "--policy", str(policy),
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(stdout)["action"] == "allow"

@@ -216,3 +216,25 @@ def test_a_request_is_read_from_json_as_every_interface_sends_it() -> None:
         parse_gate_request({"prompt": "a", "text": "b"}, images=ImageEncoding.PATH)
     with pytest.raises(RequestError, match=r"inputs\.0"):
         parse_gate_request({"prompt": "a", "inputs": ["no!"]}, images=ImageEncoding.BASE64)
+
+
+def test_a_generated_video_is_checked_frame_by_frame_and_a_block_names_its_seconds(
+    testdata: Path, tmp_path: Path
+) -> None:
+    from tests.colour import RedDetector, red_scenes
+    from tests.videos import encode as encode_video
+
+    detectors = GateDetectors(inputs=(), output=(RedDetector([NUDE, MINOR_FACE]),))
+    gate = Gate(detectors=lambda: detectors)
+    flagged = tmp_path / "generated.mp4"
+    flagged.write_bytes(encode_video(red_scenes(testdata, red=(2, 3))))
+    verdict = gate.check("a drone shot of a bridge", output=flagged)
+    assert verdict.action is Action.BLOCK
+    (reason,) = [r for r in verdict.reasons if r.rule == "minor-sexualised"]
+    for signal in reason.signals:
+        assert signal.evidence["source"] == "output"
+        assert signal.evidence["timestamps"] == [2.0, 3.0]
+    benign = encode_video(red_scenes(testdata, red=()))
+    assert gate.check("a drone shot of a bridge", output=benign).action is Action.ALLOW
+    with pytest.raises(MediaError, match=r"^output: "):
+        gate.check("a drone shot of a bridge", output=benign[:700])

@@ -3,6 +3,7 @@ a verdict, each signal naming its frames' timestamps; a broken video is a 4xx.""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from pathlib import Path
 
@@ -67,3 +68,14 @@ def test_a_broken_video_is_refused(platform: httpx.Client, testdata: Path) -> No
     response = platform.post("/v1/scan", content=data, headers=MP4)
     assert 400 <= response.status_code < 500, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_the_gate_checks_a_generated_video(platform: httpx.Client, testdata: Path) -> None:  # noqa: F811
+    video = encode(pan(photo(testdata, "bridge"), 30))
+    request = {"prompt": "a drone shot of a bridge", "output": base64.b64encode(video).decode()}
+    response = platform.post("/v1/gate", json=request)
+    assert response.status_code == 200, response.text
+    assert response.json()["action"] == "allow"
+    request["output"] = base64.b64encode(video[:700]).decode()
+    broken = platform.post("/v1/gate", json=request)
+    assert 400 <= broken.status_code < 500, broken.text
