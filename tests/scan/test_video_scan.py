@@ -144,3 +144,20 @@ def test_scan_bytes_tells_a_video_from_an_image(testdata: Path) -> None:
     assert video.to_json()["flagged_at"] == [0.0]
     image = scanner.scan_bytes((testdata / "pdq" / "bridge-mods" / "aaa-orig.jpg").read_bytes())
     assert isinstance(image, ScanResult)
+
+
+def test_a_video_result_travels_from_a_ray_actor_under_its_url(
+    tmp_path: Path, testdata: Path
+) -> None:
+    from rempart.scan.ray_engine import _as_fetched, _dumps, _loads
+
+    files = videos(tmp_path, testdata)
+    scanner = Scanner([RedDetector()], red_policy(), thumbnails=True)
+    local = str(files["b-red.mp4"])
+    result = scanner.scan_video(local)
+    assert isinstance(result, VideoResult)
+    url = "s3://bucket/b-red.mp4"
+    travelled = _loads(_dumps(_as_fetched(result, {local: url})))
+    assert isinstance(travelled, VideoResult)
+    assert travelled.to_json() == {**result.to_json(), "path": url}
+    assert travelled.thumbnail == result.thumbnail
