@@ -20,7 +20,7 @@ from rempart.detectors.provenance import ProvenanceDetector
 from rempart.errors import MediaError
 from rempart.media import Media, MediaFailure, Metadata
 from rempart.signals import Region, Signal
-from rempart.video import load_bytes, load_file
+from rempart.video import Video, load_bytes, load_file
 from tests.colour import RED, RedDetector, red_policy, red_scenes
 from tests.videos import encode, pan, photo
 
@@ -148,3 +148,13 @@ def tagged(data: bytes, tags: dict[str, str]) -> bytes:
             packet.stream = stream
             target.mux(packet)
     return out.getvalue()
+
+
+def test_a_video_that_gives_no_frame_is_refused_not_allowed(
+    testdata: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    video = load_bytes(encode(pan(photo(testdata, "bridge"), 20)))
+    monkeypatch.setattr(Video, "frames", lambda self, **options: iter(()))
+    with pytest.raises(MediaError, match="no frame") as raised:
+        detect_video(video, [RedDetector()])
+    assert raised.value.code.value == "corrupt"

@@ -33,7 +33,7 @@ from rempart.detectors.pipeline import (
     run_detectors,
 )
 from rempart.detectors.protocol import Detector
-from rempart.errors import MediaError, media_os_error
+from rempart.errors import MediaError, MediaErrorCode, media_os_error
 from rempart.media import DEFAULT_LIMITS as MEDIA_LIMITS
 from rempart.media import STDIN, Media, MediaFailure, MediaLimits, Metadata
 from rempart.signals import Signal
@@ -128,10 +128,11 @@ def detect_video(
     keep: Callable[[RGB], Any] | None = None,
 ) -> VideoSignals:
     """Screen ``video``: a frame every ``every`` seconds through the frame detectors, in
-    batches of ``batch_size`` (the detectors side by side on ``pool``, while the next batch
-    decodes), the container through the ``ContainerDetector``s. ``keep``: called on each
-    sampled frame's pixels; what it returns is kept in its ``FrameSignals`` (the pixels
-    themselves are not kept). Raises ``MediaError`` when the video cannot be decoded."""
+        batches of ``batch_size`` (the detectors side by side on ``pool``, while the next batch
+        decodes), the container through the ``ContainerDetector``s. ``keep``: called on each
+        sampled frame's pixels; what it returns is kept in its ``FrameSignals`` (the pixels
+        themselves are not kept). Raises ``MediaError`` when the video cannot be decoded, or gives
+    no frame at all."""
     on_frames = frame_detectors(detectors)
     side = decode_side(on_frames)
     frames: list[FrameSignals] = []
@@ -149,6 +150,8 @@ def detect_video(
                 )
                 for frame, signals in zip(batch, found, strict=True)
             ]
+    if not frames:  # nothing seen is nothing judged: never an allow by default
+        raise MediaError(MediaErrorCode.CORRUPT, "the video stream gave no frame to screen")
     container = [
         signal
         for detector in detectors
