@@ -158,3 +158,16 @@ def test_a_video_that_gives_no_frame_is_refused_not_allowed(
     with pytest.raises(MediaError, match="no frame") as raised:
         detect_video(video, [RedDetector()])
     assert raised.value.code.value == "corrupt"
+
+
+def test_without_the_video_extra_a_folder_gives_images_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    from rempart.detectors.frames import media_kind
+    from rempart.walk import FileKind
+
+    assert media_kind() is FileKind.MEDIA
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *rest: None)
+    assert media_kind() is FileKind.IMAGES

@@ -147,6 +147,7 @@ def scan_command(
     """
     from rempart.desk.watch import Watch
     from rempart.detectors.banks import bank_matches
+    from rempart.detectors.frames import media_kind
     from rempart.errors import EngineError
     from rempart.media import STDIN
     from rempart.policy import load_policy
@@ -154,7 +155,6 @@ def scan_command(
     from rempart.scan.fingerprint import run_fingerprint
     from rempart.scan.job import check_destinations
     from rempart.scan.ray_engine import RayJudge, ScannerRecipe, import_ray, is_url, list_url
-    from rempart.walk import FileKind
 
     settings = current_settings()
     if engine is Engine.LOCAL and (address is not None or actors is not None):
@@ -189,7 +189,7 @@ def scan_command(
         recursive=recursive,
         follow_links=follow_links,
         all_files=all_files,
-        kind=FileKind.MEDIA,
+        kind=media_kind(),
     )
     files += [file for url in urls for file in list_url(url, recursive=recursive)]
     matcher = bank_matcher(settings, bank_names)

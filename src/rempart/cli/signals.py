@@ -68,9 +68,8 @@ def signals_command(
       rempart signals clip.mp4 --format table
       rempart signals -r uploads/ --detector faces --format table
     """
-    from rempart.detectors.frames import detect_media_paths
+    from rempart.detectors.frames import detect_media_paths, media_kind
     from rempart.media import MediaFailure
-    from rempart.walk import FileKind
 
     settings = current_settings()
     registry = detector_registry(settings)
@@ -84,7 +83,7 @@ def signals_command(
         recursive=recursive,
         follow_links=follow_links,
         all_files=all_files,
-        kind=FileKind.MEDIA,
+        kind=media_kind(),
     )
     failures = 0
     started = time.perf_counter()

@@ -14,6 +14,7 @@ frame that gave it, and ``evidence["strongest_at"]``; a policy judges them as on
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -38,7 +39,7 @@ from rempart.media import DEFAULT_LIMITS as MEDIA_LIMITS
 from rempart.media import STDIN, Media, MediaFailure, MediaLimits, Metadata
 from rempart.signals import Signal
 from rempart.video import DEFAULT_LIMITS, Video, VideoFrame, VideoLimits, load_bytes, load_file
-from rempart.walk import WalkItem, looks_like_video
+from rempart.walk import FileKind, WalkItem, looks_like_video
 from rempart.workers import batched
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "ContainerDetector",
     "FrameSignals",
     "VideoSignals",
+    "can_read_videos",
     "detect_media_paths",
     "detect_video",
     "detect_video_paths",
@@ -53,6 +55,7 @@ __all__ = [
     "frame_detectors",
     "is_video_path",
     "load_video",
+    "media_kind",
     "merge_frames",
 ]
 
@@ -228,6 +231,18 @@ def detect_media_paths(
             )
         else:
             yield from detect_paths(run, detectors, limits=limits, jobs=jobs, batch_size=batch_size)
+
+
+def can_read_videos() -> bool:
+    """Whether the ``video`` extra (PyAV) is installed: without it a folder's videos are
+    skipped as files that are not images, rather than each failing."""
+    return importlib.util.find_spec("av") is not None
+
+
+def media_kind() -> FileKind:
+    """What a folder gives a command that reads images and videos: both when videos can be
+    read, else images only."""
+    return FileKind.MEDIA if can_read_videos() else FileKind.IMAGES
 
 
 def is_video_path(item: WalkItem) -> bool:
