@@ -10,7 +10,11 @@ Signals (score 1 for what is declared; a watermark's score is its bit agreement)
 - ``provenance.generator``: a generator's metadata; ``value`` the generator, the prompt in
   ``evidence``.
 - ``provenance.watermark.sd``: a Stable Diffusion watermark; ``value`` which one.
-- ``provenance.<part>.error``: that part of the metadata is there but unreadable.
+- ``provenance.<part>.error``: that part of the metadata is there but unreadable
+  (``provenance.container.error``: a video's container could not be opened again).
+
+A video's container (``detect_video``) gives the C2PA and generator signals, from an MP4's or
+AVI's manifest and the container's metadata tags.
 
 None of these, absent, says an image is real: metadata is stripped by any re-encode and the
 watermark by any resize.
