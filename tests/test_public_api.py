@@ -26,6 +26,7 @@ MODULES = [
     "rempart.detectors.identity",
     "rempart.detectors.provenance",
     "rempart.detectors.pipeline",
+    "rempart.detectors.frames",
     "rempart.provenance.c2pa",
     "rempart.provenance.generators",
     "rempart.provenance.iptc",

@@ -85,6 +85,7 @@ class Runtime:
                 self.detectors, matcher=self.require_matcher()
             ),
             limits=settings.media,
+            video_limits=settings.video,
             prompt_ms=settings.gate_prompt_ms,
         )
         self._follow_persons()
@@ -135,6 +136,7 @@ class Runtime:
                     self.policy,
                     matcher=self.require_matcher(),
                     limits=self.settings.media,
+                    video_limits=self.settings.video,
                 )
             return self._scanner
 

@@ -61,6 +61,7 @@ __all__ = [
     "Video",
     "VideoFrame",
     "VideoLimits",
+    "container_tags",
     "load_bytes",
     "load_file",
 ]
@@ -279,6 +280,16 @@ def load_bytes(data: bytes, *, limits: VideoLimits = DEFAULT_LIMITS) -> Video:
     """
     _check_size(len(data), limits)
     return _probe(data, limits)
+
+
+def container_tags(video: Video) -> dict[str, str]:
+    """The metadata tags of the container and of its video stream, as FFmpeg reads them
+    (``encoder``, ``comment``, what a generator wrote): the container's win a clash. Read
+    for provenance; ``MediaError`` when the container cannot be opened again."""
+    with _opened(video.source, video.limits) as container, _decoding():
+        tags = dict(_video_stream(container).metadata)
+        tags.update(container.metadata)
+    return {str(key): str(value) for key, value in tags.items()}
 
 
 def _check_size(size: int, limits: VideoLimits) -> None:

@@ -47,6 +47,7 @@ __all__ = [
     "path_fields",
     "path_key",
     "printable",
+    "starts_as_video",
 ]
 
 WalkItem: TypeAlias = str | MediaFailure
@@ -103,6 +104,18 @@ def looks_like_video(head: bytes) -> bool:
     if head.startswith(EBML_MAGIC):
         return True
     return head[:4] == b"RIFF" and head[8:12] == b"AVI "
+
+
+def starts_as_video(item: WalkItem) -> bool:
+    """Whether ``item`` is a file that starts as a video (``looks_like_video``); False for
+    standard input, a failure of the walk or a file that cannot be read, which then go the
+    image's way, whose reader says why they cannot be used."""
+    if isinstance(item, MediaFailure) or item == STDIN:
+        return False
+    try:
+        return looks_like_video(_read_head(item, _HEAD_BYTES))
+    except OSError:
+        return False
 
 
 class FileKind(StrEnum):

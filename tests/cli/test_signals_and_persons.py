@@ -36,7 +36,9 @@ def test_signals_table_and_chosen_detectors(env: dict[str, str], testdata: Path)
     )
     assert code == 0
     lines = out.splitlines()
-    assert lines[0] == "path,signal,score,value,region,detector,error_code,error_message"
+    assert lines[0] == (
+        "path,signal,score,value,region,detector,error_code,error_message,timestamps"
+    )
     assert any("provenance.c2pa.tampered" in line for line in lines)
     assert not any("face." in line for line in lines)
 

@@ -7,16 +7,20 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
-from rempart.detectors import FakeDetector
+from rempart.detectors import FakeDetector, Picture
 from rempart.detectors.faces import FaceDetector
 from rempart.detectors.identity import IdentityDetector
 from rempart.errors import MediaError, MediaErrorCode, PromptError, RequestError
+from rempart.gallery import Gallery
 from rempart.gate import Gate, GateDetectors, ImageEncoding, parse_gate_request
 from rempart.policy import BUILTIN_POLICIES, Action, Verdict, load_policy
 from rempart.signals import Signal
+from tests.colour import RedDetector, red_scenes
 from tests.images import encode, gradient
 
 
@@ -216,3 +220,64 @@ def test_a_request_is_read_from_json_as_every_interface_sends_it() -> None:
         parse_gate_request({"prompt": "a", "text": "b"}, images=ImageEncoding.PATH)
     with pytest.raises(RequestError, match=r"inputs\.0"):
         parse_gate_request({"prompt": "a", "inputs": ["no!"]}, images=ImageEncoding.BASE64)
+
+
+def test_a_generated_video_is_checked_frame_by_frame_and_a_block_names_its_seconds(
+    testdata: Path, tmp_path: Path
+) -> None:
+    from tests.videos import encode as encode_video
+
+    detectors = GateDetectors(inputs=(), output=(RedDetector([NUDE, MINOR_FACE]),))
+    gate = Gate(detectors=lambda: detectors)
+    flagged = tmp_path / "generated.mp4"
+    flagged.write_bytes(encode_video(red_scenes(testdata, red=(2, 3))))
+    verdict = gate.check("a drone shot of a bridge", output=flagged)
+    assert verdict.action is Action.BLOCK
+    (reason,) = [r for r in verdict.reasons if r.rule == "minor-sexualised"]
+    for signal in reason.signals:
+        assert signal.evidence["source"] == "output"
+        assert signal.evidence["timestamps"] == [2.0, 3.0]
+    benign = encode_video(red_scenes(testdata, red=()))
+    assert gate.check("a drone shot of a bridge", output=benign).action is Action.ALLOW
+    with pytest.raises(MediaError, match=r"^output: "):
+        gate.check("a drone shot of a bridge", output=benign[:700])
+
+
+class RedFaces:
+    """A stand-in for the identity detector: an uploaded picture holds one face, and a red
+    frame of a video shows the face of each picture of the gallery (no face model, no person)."""
+
+    name = "identity"
+    version = "red-faces"
+    max_side = 64
+
+    def embed(self, pictures: Sequence[Picture]) -> list[list[SimpleNamespace]]:
+        return [[SimpleNamespace(vector=np.ones(128, dtype=np.float32))] for _ in pictures]
+
+    def detect_in(self, gallery: Gallery, pictures: Sequence[Picture]) -> list[list[Signal]]:
+        red = RedDetector().detect(pictures)
+        return [
+            [Signal("identity.match", 0.9, self.name, self.version, value=n) for n in gallery.names]
+            if found
+            else []
+            for found in red
+        ]
+
+
+def test_an_uploaded_face_found_in_a_generated_videos_frames_names_their_seconds(
+    image: Path, testdata: Path
+) -> None:
+    from tests.videos import encode as encode_video
+
+    detectors = GateDetectors(
+        inputs=(),
+        output=(RedDetector([NUDE]),),
+        identity=RedFaces(),  # type: ignore[arg-type]
+    )
+    gate = Gate(detectors=lambda: detectors)
+    video = encode_video(red_scenes(testdata, red=(1,)))
+    signals = gate.signals("a portrait", inputs=[image], output=video)
+    (match,) = [s for s in signals if s.name == "identity.match"]
+    assert (match.value, match.evidence["source"]) == ("input 1", "output")
+    assert match.evidence["timestamps"] == [1.0]
+    assert gate.check("a portrait", inputs=[image], output=video).action is Action.BLOCK

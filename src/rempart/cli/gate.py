@@ -55,7 +55,9 @@ def gate_command(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", metavar="FILE", help="The image the generator made [default: none]."
+            "--output",
+            metavar="FILE",
+            help="The image or video the generator made [default: none].",
         ),
     ] = None,
     person_photo: Annotated[
@@ -97,6 +99,8 @@ def gate_command(
     """Check a generation request: its prompt, negative prompt, uploaded photos and output.
 
     Prints {"action", "categories", "reasons"} (or, with --format text, the same in words).
+    A video output is checked on a frame a second: its signals name the "timestamps" (seconds)
+    of the frames that gave them.
     Exit status for one request: 0 allow, 3 review, 4 block; 1 when the prompt or an image
     could not be read (nothing was judged), 2 for a usage or configuration error. With
     --batch, one {"id", "action", "categories", "reasons"} (or {"id", "error"}) per line, and
@@ -107,6 +111,7 @@ def gate_command(
       rempart gate --prompt "a watercolour of a harbour at dawn"
       rempart gate --prompt "make her older" --input upload.jpg --format text
       rempart gate --prompt "a portrait" --output generated.png --policy strict
+      rempart gate --prompt "a drone shot of a bridge" --output generated.mp4
       rempart gate --batch requests.jsonl > verdicts.jsonl
     """
     if output_format not in ("json", "text"):
@@ -166,6 +171,7 @@ def _gate(
             matcher=bank_matcher(settings, bank_names),
         ),
         limits=settings.media,
+        video_limits=settings.video,
         prompt_ms=settings.gate_prompt_ms,
     )
 
@@ -255,4 +261,6 @@ def _signal_lines(signals: Sequence[Any]) -> Iterator[str]:
             where = f" in {source}" if source else ""
             shown = signal.value is not None and signal.value != source
             value = f" {signal.value}" if shown else ""
-            yield f"{signal.name}{value} ({signal.score:.2f}){where}"
+            times = evidence.get("timestamps")
+            at = f" at {', '.join(f'{t:g} s' for t in times)}" if times else ""
+            yield f"{signal.name}{value} ({signal.score:.2f}){where}{at}"

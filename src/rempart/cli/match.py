@@ -152,7 +152,7 @@ def _split(files: list[WalkItem]) -> tuple[list[WalkItem], list[str]]:
     vPDQ feature files, told by their names and first bytes."""
     from rempart.matching.banks import is_feature_file
     from rempart.media import STDIN
-    from rempart.walk import looks_like_video
+    from rempart.walk import starts_as_video
 
     images: list[WalkItem] = []
     videos: list[str] = []
@@ -160,21 +160,12 @@ def _split(files: list[WalkItem]) -> tuple[list[WalkItem], list[str]]:
         if (
             isinstance(item, str)
             and item != STDIN
-            and (is_feature_file(item) or looks_like_video(_head(item)))
+            and (is_feature_file(item) or starts_as_video(item))
         ):
             videos.append(item)
         else:
             images.append(item)
     return images, videos
-
-
-def _head(path: str) -> bytes:
-    """The first bytes of a file; none when it cannot be read (the image reader says why)."""
-    try:
-        with open(path, "rb") as stream:
-            return stream.read(16)
-    except OSError:
-        return b""
 
 
 def _flatten(record: dict[str, Any]) -> dict[str, str]:

@@ -1,5 +1,5 @@
-"""``rempart scan``: judge every image under a policy, with hashes, signals and reasons, a
-summary, and an HTML report."""
+"""``rempart scan``: judge every image and video under a policy, with hashes, signals and
+reasons, a summary, and an HTML report."""
 
 from __future__ import annotations
 
@@ -121,16 +121,20 @@ def scan_command(
         ),
     ] = False,
 ) -> None:
-    """Judge images under a policy: hashes, bank matches, every detector's signals, a verdict.
+    """Judge images and videos under a policy: hashes, bank matches, every detector's signals,
+    a verdict.
 
     JSON Lines: one {"path", "sha256", "md5", "pdq", "quality", "width", "height", "verdict":
-    {"action", "categories", "reasons", "policy"}, "signals": [...]} per file, or {"path",
-    "error"}. An --out file starts with a line {"rempart_scan": {...}} naming what made it:
-    --resume refuses an output made by another policy, other detectors or other banks. Links
-    are followed inside the tree only (-L: everywhere); files that are not images are skipped
-    inside folders (--all-files: reported). A summary goes to standard error. Exit status 0
-    when every file was judged, 1 when some could not be read, 2 for a usage or configuration
-    error, 130 on Ctrl-C (whole lines kept; --resume goes on).
+    {"action", "categories", "reasons", "policy"}, "signals": [...]} per image; per video
+    {"path", "kind": "video", "sha256", "md5", "width", "height", "duration", "frames",
+    "flagged_at", "verdict", "signals"}, a frame a second screened and each signal naming the
+    "timestamps" of its frames; or {"path", "error"}. An --out file starts with a line
+    {"rempart_scan": {...}} naming what made it: --resume refuses an output made by another
+    policy, other detectors or other banks. Links are followed inside the tree only (-L:
+    everywhere); files that are neither images nor videos are skipped inside folders
+    (--all-files: reported). A summary goes to standard error. Exit status 0 when every file
+    was judged, 1 when some could not be read, 2 for a usage or configuration error, 130 on
+    Ctrl-C (whole lines kept; --resume goes on).
 
     \b
     Examples:
@@ -143,10 +147,11 @@ def scan_command(
     """
     from rempart.desk.watch import Watch
     from rempart.detectors.banks import bank_matches
+    from rempart.detectors.frames import media_kind
     from rempart.errors import EngineError
     from rempart.media import STDIN
     from rempart.policy import load_policy
-    from rempart.scan import ScanJob, Scanner, ScanResult
+    from rempart.scan import Judge, ScanJob, Scanner, ScanResult, VideoResult
     from rempart.scan.fingerprint import run_fingerprint
     from rempart.scan.job import check_destinations
     from rempart.scan.ray_engine import RayJudge, ScannerRecipe, import_ray, is_url, list_url
@@ -184,6 +189,7 @@ def scan_command(
         recursive=recursive,
         follow_links=follow_links,
         all_files=all_files,
+        kind=media_kind(),
     )
     files += [file for url in urls for file in list_url(url, recursive=recursive)]
     matcher = bank_matcher(settings, bank_names)
@@ -193,7 +199,7 @@ def scan_command(
     ray = None
     try:  # the bank store and the cluster are closed whatever fails from here
 
-        def watched(result: ScanResult) -> None:
+        def watched(result: ScanResult | VideoResult) -> None:
             if watch is not None:
                 watch.observe(bank_matches(result.signals), key_id=None)
 
@@ -204,6 +210,7 @@ def scan_command(
             matcher=matcher,
             thumbnails=report is not None,
             limits=settings.media,
+            video_limits=settings.video,
         )
         if engine is Engine.RAY:
             if STDIN in files:
@@ -227,8 +234,9 @@ def scan_command(
                 gpu=gpu,
             )
             ray.connect()  # refuses a cluster that cannot run what is asked, before any work
+        judge: Judge[ScanResult | VideoResult] = ray if ray is not None else scanner
         job = ScanJob(
-            ray if ray is not None else scanner,
+            judge,
             files,
             out=out,
             resume=resume,

@@ -1,5 +1,5 @@
-"""``rempart signals``: every signal of every detector, for each image, so anyone can see what
-Rempart sees."""
+"""``rempart signals``: every signal of every detector, for each image and video, so anyone can
+see what Rempart sees."""
 
 from __future__ import annotations
 
@@ -25,13 +25,23 @@ from rempart.cli.options import (
 from rempart.cli.output import OutputFormat, progress, write_records
 
 if TYPE_CHECKING:
-    from rempart.detectors import PictureSignals
+    from rempart.detectors import PictureSignals, VideoSignals
     from rempart.media import MediaFailure
 
 __all__ = ["signals_command"]
 
-COLUMNS = ("path", "signal", "score", "value", "region", "detector", "error_code", "error_message")
-TABLE_COLUMNS = ("path", "signal", "score", "value", "region", "error_code")
+COLUMNS = (
+    "path",
+    "signal",
+    "score",
+    "value",
+    "region",
+    "detector",
+    "error_code",
+    "error_message",
+    "timestamps",  # last: a video's, added after the others
+)
+TABLE_COLUMNS = ("path", "signal", "score", "value", "region", "timestamps", "error_code")
 
 
 def signals_command(
@@ -43,18 +53,22 @@ def signals_command(
     follow_links: FollowLinksOption = False,
     all_files: AllFilesOption = False,
 ) -> None:
-    """Print every signal every detector gives for each image.
+    """Print every signal every detector gives for each image and video.
 
     JSON Lines: one {"path", "width", "height", "signals": [{"name", "score", "value",
-    "region", "evidence", "detector", "version"}]} per file, or {"path", "error"}. CSV and the
-    table have a row per signal. Regions are [x, y, width, height] in the upright image.
+    "region", "evidence", "detector", "version"}]} per image, or {"path", "error"}. A video
+    gives {"path", "kind": "video", "width", "height", "duration", "frames", "signals"}: a
+    frame a second through the detectors, each signal its frames' strongest, with the seconds
+    of every frame that gave it in evidence "timestamps". CSV and the table have a row per
+    signal. Regions are [x, y, width, height] in the upright image or the video's frame.
 
     \b
     Examples:
       rempart signals photo.jpg
+      rempart signals clip.mp4 --format table
       rempart signals -r uploads/ --detector faces --format table
     """
-    from rempart.detectors import detect_paths
+    from rempart.detectors.frames import detect_media_paths, media_kind
     from rempart.media import MediaFailure
 
     settings = current_settings()
@@ -65,12 +79,22 @@ def signals_command(
     if not detectors:
         exit_with("no detector can run; install one of the extras named above", ExitCode.USAGE)
     files, walk = walk_paths(
-        paths, recursive=recursive, follow_links=follow_links, all_files=all_files
+        paths,
+        recursive=recursive,
+        follow_links=follow_links,
+        all_files=all_files,
+        kind=media_kind(),
     )
     failures = 0
     started = time.perf_counter()
     with progress("Detecting", total=len(files)) as track:
-        results = detect_paths(files, detectors, limits=settings.media, jobs=jobs or default_jobs())
+        results = detect_media_paths(
+            files,
+            detectors,
+            limits=settings.media,
+            video_limits=settings.video,
+            jobs=jobs or default_jobs(),
+        )
 
         def records() -> Iterator[dict[str, Any]]:
             nonlocal failures
@@ -90,7 +114,7 @@ def signals_command(
         )
     elapsed = time.perf_counter() - started
     typer.echo(
-        f"{len(files) - failures} images, {failures} failed, "
+        f"{len(files) - failures} files, {failures} failed, "
         f"{', '.join(d.name for d in detectors)} in {elapsed:.1f} s"
         + (f"; {walk.skipped_note()}" if walk.skipped else ""),
         err=True,
@@ -98,7 +122,7 @@ def signals_command(
     raise typer.Exit(ExitCode.SOME_FAILED if failures else ExitCode.OK)
 
 
-def _rows(result: PictureSignals | MediaFailure) -> Iterator[dict[str, str]]:
+def _rows(result: PictureSignals | VideoSignals | MediaFailure) -> Iterator[dict[str, str]]:
     from rempart.media import MediaFailure
 
     if isinstance(result, MediaFailure):
@@ -114,5 +138,6 @@ def _rows(result: PictureSignals | MediaFailure) -> Iterator[dict[str, str]]:
             "score": f"{signal.score:.3f}",
             "value": "" if signal.value is None else str(signal.value),
             "region": " ".join(map(str, signal.region.to_json())) if signal.region else "",
+            "timestamps": " ".join(map(str, signal.evidence.get("timestamps", ()))),
             "detector": signal.detector,
         }

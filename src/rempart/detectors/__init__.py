@@ -3,11 +3,14 @@
 ``default_registry`` names the built-in detectors (``nudity``, ``faces``, ``identity``,
 ``provenance``) and every installed package's (entry points ``rempart.detectors``).
 ``detect_paths`` runs a set of detectors over files, decoding each once and batching model
-calls. ``BankDetector`` hashes each picture as ``rempart hash`` does and reports hash-bank matches.
+calls; ``detect_video`` screens a video's sampled frames and merges their signals, each
+naming its timestamps. ``BankDetector`` hashes each picture as ``rempart hash`` does and
+reports hash-bank matches.
 """
 
 from rempart.detectors.banks import BankDetector
 from rempart.detectors.builtin import BUILTIN_DETECTORS, default_registry
+from rempart.detectors.frames import VideoSignals, detect_video, detect_video_paths
 from rempart.detectors.picture import DETECT_MAX_SIDE, Picture
 from rempart.detectors.pipeline import (
     PictureSignals,
@@ -28,8 +31,11 @@ __all__ = [
     "FakeDetector",
     "Picture",
     "PictureSignals",
+    "VideoSignals",
     "default_registry",
     "detect_paths",
     "detect_pictures",
+    "detect_video",
+    "detect_video_paths",
     "error_signal",
 ]

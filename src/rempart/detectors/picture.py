@@ -32,10 +32,17 @@ class Picture:
     detector takes it at its own size (``pixels(max_side)``), resized from that one decode.
     Work one detector shares with another (the faces found, say) is kept in ``shared``.
     Regions detectors report are in the image's own pixels: map boxes with ``region``.
+    ``decoded``: pixels decoded elsewhere (a video's sampled frame), used as the one decode;
+    no size larger than theirs is ever decoded.
     """
 
     def __init__(
-        self, media: Media, *, path: str = "", decode_side: int | None = DETECT_MAX_SIDE
+        self,
+        media: Media,
+        *,
+        path: str = "",
+        decode_side: int | None = DETECT_MAX_SIDE,
+        decoded: RGB | None = None,
     ) -> None:
         self.media = media
         self.path = path
@@ -43,6 +50,9 @@ class Picture:
         self._done: dict[object, Any] = {}
         self._locks: dict[object, threading.Lock] = {}
         self._lock = threading.Lock()
+        self._given = decoded is not None
+        if decoded is not None:
+            self._done["decoded"] = self._done["raw"] = decoded
 
     def pixels(self, max_side: int | None = DETECT_MAX_SIDE) -> RGB:
         """Upright RGB pixels, the long side at most ``max_side`` (None: full resolution).
@@ -89,8 +99,8 @@ class Picture:
             image = Image.fromarray(base)  # resize the one decode
             image.thumbnail((wanted, wanted), Image.Resampling.BILINEAR)
             return _rgb(image)
-        if wanted == largest:
-            return base
+        if wanted == largest or self._given:
+            return base  # given pixels are all there is: none larger to decode
         # Larger than any detector declared (decode_side): a decode of its own.
         return _rgb(self.media.decode(min_side=self._min_side(side)))
 

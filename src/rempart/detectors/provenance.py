@@ -10,7 +10,11 @@ Signals (score 1 for what is declared; a watermark's score is its bit agreement)
 - ``provenance.generator``: a generator's metadata; ``value`` the generator, the prompt in
   ``evidence``.
 - ``provenance.watermark.sd``: a Stable Diffusion watermark; ``value`` which one.
-- ``provenance.<part>.error``: that part of the metadata is there but unreadable.
+- ``provenance.<part>.error``: that part of the metadata is there but unreadable
+  (``provenance.container.error``: a video's container could not be opened again).
+
+A video's container (``detect_video``) gives the C2PA and generator signals, from an MP4's or
+AVI's manifest and the container's metadata tags.
 
 None of these, absent, says an image is real: metadata is stripped by any re-encode and the
 watermark by any resize.
@@ -22,8 +26,10 @@ run's shared pixels (``max_side`` 0), so it never makes a run decode images at f
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any, Final
 
 import numpy as np
 
@@ -36,6 +42,7 @@ from rempart.provenance.generators import read_generator_metadata
 from rempart.provenance.iptc import SYNTHETIC_SOURCE_TYPES, digital_source_types
 from rempart.provenance.watermark import WatermarkReading, read_watermarks
 from rempart.signals import Signal
+from rempart.video import Video, container_tags
 
 __all__ = ["WATERMARK_BAND_PIXELS", "ProvenanceDetector", "read_band_watermarks"]
 
@@ -68,15 +75,31 @@ class ProvenanceDetector:
 
     def _signals(self, picture: Picture, version: str) -> list[Signal]:
         return [
-            *self._c2pa(picture, version),
+            *self._c2pa(picture.media.data, picture.media.format, version),
             *self._iptc(picture, version),
             *self._generators(picture, version),
             *self._watermark(picture, version),
         ]
 
-    def _c2pa(self, picture: Picture, version: str) -> list[Signal]:
+    def detect_video(self, video: Video) -> list[Signal]:
+        """A video's container: its C2PA manifest (MP4 and AVI), and generator metadata in its
+        tags (read as an image's text chunks are: a generator that writes its prompt or
+        workflow under the keys it uses in PNG is found). Its frames carry no EXIF or XMP
+        here, and Stable Diffusion's watermark is an image's, so neither is read."""
+        version = self.version
         try:
-            report = read_c2pa(picture.media.data, picture.media.format)
+            tags = container_tags(video)
+        except MediaError as exc:
+            return [_error("provenance.container", version, "container_unreadable", exc.message)]
+        with _opened_source(video.source) as source:
+            signals = self._c2pa(source, video.format, version)
+        # Matroska stores tag names upper-case; generators' keys are read as PNG has them.
+        text = {**{key.lower(): value for key, value in tags.items()}, **tags}
+        return [*signals, *self._generator_signals(text, None, version)]
+
+    def _c2pa(self, data: bytes | IO[bytes], media_format: str, version: str) -> list[Signal]:
+        try:
+            report = read_c2pa(data, media_format)
         except C2paError as exc:
             return [_error("provenance.c2pa", version, "c2pa_unreadable", str(exc))]
         if report is None:
@@ -129,8 +152,14 @@ class ProvenanceDetector:
                 exif = exif_tags(picture.media.metadata.exif)
             except MediaError as exc:
                 signals.append(_error("provenance.exif", version, "exif_unreadable", exc.message))
-        found, problems = read_generator_metadata(picture.media.metadata.text, exif)
-        signals += [
+        return signals + self._generator_signals(picture.media.metadata.text, exif, version)
+
+    def _generator_signals(
+        self, text: Mapping[str, str], exif: Mapping[int, object] | None, version: str
+    ) -> list[Signal]:
+        """Generator metadata in text chunks (or a video's tags) and EXIF, as signals."""
+        found, problems = read_generator_metadata(text, exif)
+        signals = [
             _declared(
                 "provenance.generator", version, value=item.generator, evidence=item.evidence()
             )
@@ -171,6 +200,22 @@ def read_band_watermarks(media: Media) -> list[WatermarkReading]:
     rgb = np.asarray(band if band.mode == "RGB" else band.convert("RGB"))
     # MIN_SIDE applies to the whole image; its shorter side is the same upright or as stored.
     return read_watermarks(rgb, image_size=(media.width, media.height))
+
+
+@contextmanager
+def _opened_source(source: bytes | Path) -> Iterator[bytes | IO[bytes]]:
+    """A video's bytes, or its file open for reading; an unreadable file gives no manifest
+    (the container was just read, so it is gone or moved: nothing to report on)."""
+    if isinstance(source, bytes):
+        yield source
+        return
+    try:
+        stream = source.open("rb")
+    except OSError:
+        yield b""
+        return
+    with stream:
+        yield stream
 
 
 def _declared(

@@ -8,7 +8,10 @@ What each part gives the policy:
   about a real person, named or not), ``face.minor``, a protected person's ``identity.match``,
   and ``bank.match`` for a known image;
 - the generated image: nudity, faces and apparent age, ``identity.match`` against the protected
-  persons and against the faces of the uploaded photos, and ``bank.match``.
+  persons and against the faces of the uploaded photos, and ``bank.match``;
+- a generated video (told by its first bytes): the same, on a frame a second, each signal its
+  frames' strongest naming their ``timestamps`` (``detectors.frames``), so that a block says
+  where in the video it is.
 
 Image signals carry ``evidence.source`` (``input 1``, ``output``). The rules that no setting can
 switch off (``MANDATORY_RULES``) then block a minor with anything sexualised, a real person with
@@ -28,6 +31,7 @@ import numpy as np
 
 from rempart.detectors.banks import BankDetector
 from rempart.detectors.builtin import default_registry
+from rempart.detectors.frames import detect_video, load_video
 from rempart.detectors.identity import IdentityDetector
 from rempart.detectors.picture import Picture
 from rempart.detectors.pipeline import decode_side, load_picture, run_detectors
@@ -42,6 +46,9 @@ from rempart.signals import Signal
 from rempart.text import PersonName, PromptAnalyser
 from rempart.text.deadline import DEFAULT_PROMPT_MS
 from rempart.types import ImageInput
+from rempart.video import DEFAULT_LIMITS as DEFAULT_VIDEO_LIMITS
+from rempart.video import VideoLimits
+from rempart.walk import looks_like_video, starts_as_video
 
 if TYPE_CHECKING:
     from rempart.config import Settings
@@ -107,7 +114,8 @@ class Gate:
     prompt and negative prompt may take to read (0: no limit); past them, ``text.unread``,
     and the request goes to review (``analyser``, when given, has its own). ``detectors``
     builds the image detectors on the first request that has an image, so a text-only gate
-    needs no model. Safe to share between threads.
+    needs no model. The output may be a video (``video_limits``): a frame a second goes through
+    the output's detectors. Safe to share between threads.
     """
 
     def __init__(
@@ -118,6 +126,7 @@ class Gate:
         analyser: PromptAnalyser | None = None,
         detectors: Callable[[], GateDetectors] = GateDetectors.default,
         limits: MediaLimits = DEFAULT_LIMITS,
+        video_limits: VideoLimits = DEFAULT_VIDEO_LIMITS,
         prompt_ms: float = DEFAULT_PROMPT_MS,
     ) -> None:
         self.policy = policy or load_policy("default")
@@ -131,6 +140,7 @@ class Gate:
         self._analysed: tuple[object, PromptAnalyser | None] = (None, first)
         self._building = threading.Lock()
         self.limits = limits
+        self.video_limits = video_limits
         self._make_detectors = detectors
         self._detectors: GateDetectors | None = None
         self._pool: ThreadPoolExecutor | None = None
@@ -223,18 +233,45 @@ class Gate:
             self._load(item, f"input {index}", detectors.inputs)
             for index, item in enumerate(inputs, start=1)
         ]
-        generated = None if output is None else self._load(output, OUTPUT, detectors.output)
+        video = output is not None and _is_video(output)
+        generated = None
+        if output is not None and not video:
+            generated = self._load(output, OUTPUT, detectors.output)
         pool = self._executor(detectors)
         if uploaded:
             found = run_detectors(detectors.inputs, uploaded, pool)
             for picture, picture_signals in zip(uploaded, found, strict=True):
                 signals.extend(_uploaded(picture, picture_signals))
+        if output is not None and video:
+            signals.extend(self._video_signals(output, detectors, uploaded, pool))
         if generated is not None:
             (found_output,) = run_detectors(detectors.output, [generated], pool)
             signals.extend(_sourced(found_output, OUTPUT))
             if uploaded and detectors.identity is not None:
                 signals.extend(_like_uploaded(detectors.identity, uploaded, generated))
         return signals
+
+    def _video_signals(
+        self,
+        output: ImageInput,
+        detectors: GateDetectors,
+        uploaded: Sequence[Picture],
+        pool: ThreadPoolExecutor,
+    ) -> list[Signal]:
+        """A generated video's signals: its frames' through the output's detectors (and the
+        uploaded photos' faces looked for in them), merged with their timestamps. A frame at
+        a time, so that it holds no more than the two frames a server's budget charges."""
+        on_frames = list(detectors.output)
+        if uploaded and detectors.identity is not None:
+            on_frames.append(_UploadedFaces(detectors.identity, uploaded))
+        try:
+            video = load_video(
+                output if isinstance(output, bytes) else str(output), limits=self.video_limits
+            )
+            found = detect_video(video, on_frames, path=OUTPUT, batch_size=1, pool=pool)
+        except MediaError as exc:
+            raise MediaError(exc.code, f"{OUTPUT}: {exc.message}") from exc
+        return _sourced(found.signals, OUTPUT)
 
     @property
     def detectors(self) -> GateDetectors:
@@ -271,6 +308,32 @@ class Gate:
                 self._pool = None
 
 
+def _is_video(source: ImageInput) -> bool:
+    """Whether an output is a video: bytes or a file that starts as one."""
+    if isinstance(source, bytes):
+        return looks_like_video(source[:16])
+    return starts_as_video(str(source))
+
+
+class _UploadedFaces:
+    """The uploaded photos' faces looked for in each frame of a generated video, as a
+    detector beside the others: ``identity.match`` whose value is the photo (``input 1``)."""
+
+    name = "identity"
+
+    def __init__(self, identity: IdentityDetector, uploaded: Sequence[Picture]) -> None:
+        self.identity = identity
+        self.version = identity.version
+        self.max_side = identity.max_side
+        self.gallery = _uploaded_gallery(identity, uploaded)
+
+    def detect(self, pictures: Sequence[Picture]) -> list[list[Signal]]:
+        """Each frame's faces that are an uploaded photo's."""
+        if self.gallery is None:
+            return [[] for _ in pictures]
+        return self.identity.detect_in(self.gallery, pictures)
+
+
 def _sourced(signals: Iterable[Signal], source: str) -> list[Signal]:
     """Signals with ``evidence.source`` saying which image they came from."""
     return [dataclasses.replace(s, evidence={**s.evidence, "source": source}) for s in signals]
@@ -293,13 +356,20 @@ def _like_uploaded(
 ) -> list[Signal]:
     """``identity.match`` for each face of the generated image that is the face of an uploaded
     photo, its value the photo (``input 1``)."""
+    gallery = _uploaded_gallery(identity, uploaded)
+    if gallery is None:
+        return []
+    (found,) = identity.detect_in(gallery, [generated])
+    return _sourced(found, OUTPUT)
+
+
+def _uploaded_gallery(identity: IdentityDetector, uploaded: Sequence[Picture]) -> Gallery | None:
+    """The uploaded photos' faces as a gallery, each named for its photo; None without one."""
     names: list[str] = []
     vectors: list[np.ndarray] = []
     for picture, embeddings in zip(uploaded, identity.embed(uploaded), strict=True):
         names.extend(picture.path for _ in embeddings)
         vectors.extend(embedding.vector for embedding in embeddings)
     if not names:
-        return []
-    gallery = Gallery(names, np.stack(vectors).astype(np.float32))
-    (found,) = identity.detect_in(gallery, [generated])
-    return _sourced(found, OUTPUT)
+        return None
+    return Gallery(names, np.stack(vectors).astype(np.float32))

@@ -35,7 +35,8 @@ FIELDS: Final = {
     "prompt": "The prompt, as the user wrote it.",
     "negative_prompt": "The negative prompt.",
     "inputs": "Uploaded photos the request edits.",
-    "output": "The generated image, when checking the output.",
+    "output": "The generated image or video, when checking the output (a video's signals name "
+    "the timestamps of the frames that gave them).",
     "person_photo": "The request edits a photo of a person that is not sent (counts as an "
     "uploaded photo with a face).",
     "id": "Anything that identifies the request; rempart gate --batch gives it back with its "

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -30,7 +30,7 @@ from rempart.media import (
 )
 from rempart.video import Video, VideoLimits
 from rempart.video import load_file as load_video_file
-from rempart.walk import looks_like_video
+from rempart.walk import starts_as_video
 from rempart.workers import ordered_map
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "HashFailure",
     "HashResult",
     "VideoHashes",
+    "file_digests",
     "hash_files",
     "hash_media",
     "hash_path",
@@ -47,8 +48,6 @@ __all__ = [
 
 # A video file is digested in pieces of this size, never read whole into memory.
 _DIGEST_CHUNK: Final = 1024 * 1024
-# Bytes ``walk.looks_like_video`` needs to tell a video from an image.
-_HEAD_BYTES: Final = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +182,7 @@ def hash_video(video: Video, *, path: str) -> VideoHashes:
     frames, decoded one at a time, so that a long video never sits in memory. Raises
     ``MediaError`` when the decode crosses a limit or the data is damaged."""
     features = tuple(vpdq_hash(video))
-    sha256, md5 = _digests(video.source)
+    sha256, md5 = file_digests(video.source)
     return VideoHashes(
         path=path,
         sha256=sha256,
@@ -196,8 +195,9 @@ def hash_video(video: Video, *, path: str) -> VideoHashes:
     )
 
 
-def _digests(source: bytes | Path) -> tuple[str, str]:
-    """SHA-256 and MD5 of bytes, or of a file read in ``_DIGEST_CHUNK`` pieces."""
+def file_digests(source: bytes | Path) -> tuple[str, str]:
+    """SHA-256 and MD5 (hex) of bytes, or of a file read in ``_DIGEST_CHUNK`` pieces: a video
+    is never read whole for them."""
     sha256, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
     if isinstance(source, bytes):
         sha256.update(source)
@@ -226,22 +226,33 @@ def hash_path(
     None (for callers that take images only): every file is read as an image.
     """
     try:
-        if video_limits is not None and path != STDIN and _is_video(path):
+        if video_limits is not None and path != STDIN and starts_as_video(path):
             return hash_video(load_video_file(path, limits=video_limits), path=path)
         return hash_media(load_path(path, limits=limits), path=path, dihedral=dihedral)
     except MediaError as error:
         return HashFailure(path, error)
 
 
-def _is_video(path: str) -> bool:
-    """Whether the file starts as a video; False when it cannot be read (the image loader
-    then says why)."""
-    try:
-        with open(path, "rb") as stream:
-            head = stream.read(_HEAD_BYTES)
-    except OSError:
-        return False
-    return looks_like_video(head)
+@overload
+def hash_files(
+    paths: Iterable[str | MediaFailure],
+    *,
+    dihedral: bool = ...,
+    limits: MediaLimits = ...,
+    video_limits: None = None,
+    jobs: int = ...,
+) -> Iterator[FileHashes | HashFailure]: ...
+
+
+@overload
+def hash_files(
+    paths: Iterable[str | MediaFailure],
+    *,
+    dihedral: bool = ...,
+    limits: MediaLimits = ...,
+    video_limits: VideoLimits,
+    jobs: int = ...,
+) -> Iterator[HashResult]: ...
 
 
 def hash_files(

@@ -52,7 +52,7 @@ from rempart.modelfile import (
     read_text_file,
 )
 from rempart.policy import Policy, load_policy
-from rempart.scan import Scanner, ScanResult
+from rempart.scan import Scanner, ScanResult, VideoResult
 from rempart.signals import Signal
 from rempart.text import PersonName, PromptAnalyser
 from rempart.walk import WalkItem, item_path, looks_like_image
@@ -396,7 +396,7 @@ def _base64(key: str, text: str, max_bytes: int, warnings: list[str]) -> bytes |
         return None
 
 
-def _from_image(result: ScanResult, name: str) -> list[Signal]:
+def _from_image(result: ScanResult | VideoResult, name: str) -> list[Signal]:
     return [dataclasses.replace(s, evidence={**s.evidence, "image": name}) for s in result.signals]
 
 

@@ -12,7 +12,7 @@ import functools
 import io
 import json
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import IO, Any, Final
 
 from rempart.errors import C2paError, import_extra
 from rempart.provenance.iptc import source_type
@@ -27,8 +27,11 @@ MIME_TYPES: Final = {
     "tiff": "image/tiff",
     "avif": "image/avif",
     "heic": "image/heic",
+    "mp4": "video/mp4",
+    "avi": "video/avi",
 }
-"""Rempart's formats that can carry a C2PA manifest (BMP cannot)."""
+"""Rempart's image and video formats that can carry a C2PA manifest (BMP and Matroska
+cannot)."""
 
 TAMPER_CODES: Final = frozenset(
     {
@@ -70,15 +73,17 @@ class C2paReport:
         return [code for code in self.failure_codes if code in TAMPER_CODES]
 
 
-def read_c2pa(data: bytes, image_format: str) -> C2paReport | None:
-    """The active manifest's report, None when the image carries none; ``C2paError`` when one is
-    there but unreadable."""
-    mime = MIME_TYPES.get(image_format)
+def read_c2pa(data: bytes | IO[bytes], media_format: str) -> C2paReport | None:
+    """The active manifest's report, None when the image or video carries none; ``C2paError``
+    when one is there but unreadable. ``data``: the bytes, or a file open for reading (a
+    video is never read whole into memory for this)."""
+    mime = MIME_TYPES.get(media_format)
     if mime is None:
         return None
     c2pa = import_extra("c2pa", extra="provenance", detector="provenance")
+    stream = io.BytesIO(data) if isinstance(data, bytes) else data
     try:
-        reader = c2pa.Reader.try_create(mime, io.BytesIO(data), context=_context())
+        reader = c2pa.Reader.try_create(mime, stream, context=_context())
         if reader is None:
             return None
         with reader:

@@ -1,7 +1,7 @@
-"""Scan: Rempart's main job on one machine. Hash, detect and judge each image, one decode each;
-write JSON Lines, a summary, and an HTML report people can read.
+"""Scan: Rempart's main job on one machine. Hash, detect and judge each image and video, one
+decode each; write JSON Lines, a summary, and an HTML report people can read.
 
-``Scanner`` judges images; ``ScanJob`` runs a scan of many files (sample, resume, output,
+``Scanner`` judges images and videos; ``ScanJob`` runs a scan of many files (sample, resume, output,
 summary, report) for ``rempart scan``, ``rempart audit`` (any ``Judge``) and any later engine;
 ``ScanSummary`` counts; ``write_report`` writes the report.
 """
@@ -17,11 +17,12 @@ from rempart.scan.output import (
     write_record,
 )
 from rempart.scan.report import MAX_FLAGGED_ROWS, FlaggedItem, render_report, write_report
-from rempart.scan.scanner import THUMBNAIL_CELLS, Scanner, ScanResult
+from rempart.scan.scanner import STRIP_FRAMES, THUMBNAIL_CELLS, Scanner, ScanResult, VideoResult
 from rempart.scan.summary import Prevalence, ScanSummary, Subject, wilson_interval
 
 __all__ = [
     "MAX_FLAGGED_ROWS",
+    "STRIP_FRAMES",
     "THUMBNAIL_CELLS",
     "FlaggedItem",
     "Judge",
@@ -35,6 +36,7 @@ __all__ = [
     "ScanSummary",
     "Scanner",
     "Subject",
+    "VideoResult",
     "close_output",
     "open_output",
     "read_previous",

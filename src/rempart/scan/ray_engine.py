@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Final
 from rempart.errors import EngineError, MediaError, MediaErrorCode
 from rempart.media import MediaFailure
 from rempart.policy import Policy
-from rempart.scan.scanner import Scanner, ScanResult
+from rempart.scan.scanner import Scanner, ScanResult, VideoResult
 from rempart.walk import WalkItem
 
 if TYPE_CHECKING:
@@ -153,6 +153,7 @@ class ScannerRecipe:
             matcher=matcher,
             thumbnails=self.thumbnails,
             limits=settings.media,
+            video_limits=settings.video,
             batch_size=self.batch_size,
         )
 
@@ -168,7 +169,8 @@ def _absolute(database_url: str) -> str:
 class JudgeBatch:
     """The actor: builds the scanner of its ``recipe`` once, then judges each batch of paths
     it is given. A batch is ``{"index": [...], "path": [raw path bytes, ...]}``; it returns
-    each file's index and its result (``ScanResult`` or ``MediaFailure``), pickled.
+    each file's index and its result (``ScanResult``, ``VideoResult`` or ``MediaFailure``),
+    pickled.
 
     The recipe is a class attribute (``judging``), not a constructor argument: the class
     travels with the job's definition, so an actor restarted late still has it."""
@@ -197,7 +199,7 @@ class JudgeBatch:
                     continue
                 copy = os.path.join(folder, f"{number}{Path(path).suffix[:16]}")
                 try:
-                    _fetch(path, copy, self.scanner.limits.max_bytes)
+                    _fetch(path, copy, self.scanner.max_bytes)
                 except (OSError, ValueError) as exc:
                     error = MediaError(MediaErrorCode.UNREADABLE, f"{path}: {exc}")
                     readable.append(MediaFailure(path, error))
@@ -222,8 +224,8 @@ URL_SCHEMES: Final = frozenset(("s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "ab
 
 def list_url(url: str, *, recursive: bool = False) -> list[str]:
     """The files at ``url`` through pyarrow's filesystem for its scheme (the one file, or
-    those in the folder, ``recursive``: and below, by name), as URLs; only images by their
-    names' suffixes. ``EngineError`` when it cannot be listed."""
+    those in the folder, ``recursive``: and below, by name), as URLs; only those whose
+    names' suffixes: images' and videos'. ``EngineError`` when it cannot be listed."""
     from pyarrow import ArrowException, fs
 
     scheme = url.partition("://")[0]
@@ -238,12 +240,14 @@ def list_url(url: str, *, recursive: bool = False) -> list[str]:
     except (OSError, ArrowException) as exc:
         raise EngineError(f"{url} cannot be listed: {exc}") from exc
     files = sorted(entry.path for entry in found if entry.type == fs.FileType.File)
-    return [f"{scheme}://{path}" for path in files if Path(path).suffix.lower() in IMAGE_SUFFIXES]
+    listed = IMAGE_SUFFIXES | VIDEO_SUFFIXES
+    return [f"{scheme}://{path}" for path in files if Path(path).suffix.lower() in listed]
 
 
 IMAGE_SUFFIXES: Final = frozenset(
     (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".heic", ".heif", ".avif")
 )
+VIDEO_SUFFIXES: Final = frozenset((".mp4", ".m4v", ".mov", ".3gp", ".mkv", ".webm", ".avi"))
 
 
 def _fetch(url: str, copy: str, max_bytes: int) -> None:
@@ -266,8 +270,8 @@ def _fetch(url: str, copy: str, max_bytes: int) -> None:
 
 
 def _as_fetched(
-    result: ScanResult | MediaFailure, fetched: Mapping[str, str]
-) -> ScanResult | MediaFailure:
+    result: ScanResult | VideoResult | MediaFailure, fetched: Mapping[str, str]
+) -> ScanResult | VideoResult | MediaFailure:
     """A result of a local copy under its URL."""
     if isinstance(result, MediaFailure):
         if result.path not in fetched:
@@ -278,6 +282,8 @@ def _as_fetched(
     if result.path not in fetched:
         return result
     url = fetched[result.path]
+    if isinstance(result, VideoResult):
+        return replace(result, path=url, found=replace(result.found, path=url))
     return replace(result, path=url, hashes=replace(result.hashes, path=url))
 
 
@@ -286,7 +292,7 @@ def judging(recipe: ScannerRecipe) -> type[JudgeBatch]:
     return type("RecipeJudgeBatch", (JudgeBatch,), {"recipe": recipe})
 
 
-def _dumps(result: ScanResult | MediaFailure) -> bytes:
+def _dumps(result: ScanResult | VideoResult | MediaFailure) -> bytes:
     """A result as the driver rebuilds it (``_loads``): a ``MediaError`` is not picklable as
     it is, so a failure travels as its path, code and message."""
     if isinstance(result, MediaFailure):
@@ -295,12 +301,12 @@ def _dumps(result: ScanResult | MediaFailure) -> bytes:
     return pickle.dumps(result)
 
 
-def _loads(data: bytes) -> ScanResult | MediaFailure:
+def _loads(data: bytes) -> ScanResult | VideoResult | MediaFailure:
     loaded = pickle.loads(data)
     if isinstance(loaded, tuple):
         _, path, code, message = loaded
         return MediaFailure(path, MediaError(MediaErrorCode(code), message))
-    assert isinstance(loaded, ScanResult)
+    assert isinstance(loaded, ScanResult | VideoResult)
     return loaded
 
 
@@ -408,7 +414,7 @@ class RayJudge:
 
     def scan(
         self, paths: Iterable[WalkItem], *, jobs: int = 1
-    ) -> Iterator[ScanResult | MediaFailure]:
+    ) -> Iterator[ScanResult | VideoResult | MediaFailure]:
         """Each file's result, or why it could not be read, in the order of ``paths``, each
         once (``jobs`` is the local engine's; the actors are ``actors``)."""
         items = list(paths)
@@ -431,7 +437,7 @@ class RayJudge:
 
     def _judged(
         self, todo: list[tuple[int, str]]
-    ) -> Iterator[tuple[int, ScanResult | MediaFailure]]:
+    ) -> Iterator[tuple[int, ScanResult | VideoResult | MediaFailure]]:
         """Each file's (index, result) in the order of ``todo``, each once: results that come
         early wait, a result seen before is dropped."""
         ray = import_ray()

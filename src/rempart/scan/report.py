@@ -2,9 +2,11 @@
 
 It holds the summary, a chart of categories, for a sample a chart of prevalence with 95%
 intervals, and a table of flagged items. Thumbnails are mosaics of a few cells (see
-``THUMBNAIL_CELLS``), never the image: the page scales them up. An audit's report lists model
-files instead (format, size, fingerprint), each flagged model once with every path its copies
-have. No script, no external file, so it opens offline and shows nothing from elsewhere.
+``THUMBNAIL_CELLS``), never the image: the page scales them up. A flagged video's is a strip
+of such mosaics, of the frames behind its verdict only, with the seconds they were at. An
+audit's report lists model files instead (format, size, fingerprint), each flagged model once
+with every path its copies have. No script, no external file, so it opens offline and shows
+nothing from elsewhere.
 """
 
 from __future__ import annotations
@@ -165,7 +167,8 @@ def _flagged(items: Sequence[FlaggedItem], *, total: int) -> str:
     )
     return (
         "<section><h2>Flagged items</h2>"
-        "<p>Thumbnails are coarse mosaics: no flagged image is ever shown.</p>"
+        "<p>Thumbnails are coarse mosaics: no flagged image is ever shown. A video's is a "
+        "strip of mosaics of its flagged frames only.</p>"
         + _table(("", "file", "action", "reasons"), rows)
         + more
         + "</section>"
@@ -176,18 +179,36 @@ def _flagged_row(item: FlaggedItem) -> tuple[str, ...]:
     record = item.record
     verdict = record["verdict"]
     action = verdict["action"]
+    video = record.get("kind") == "video"
     if item.thumbnail is None:
         thumbnail = '<span class="none">no thumbnail</span>'
     else:
         data = base64.b64encode(item.thumbnail).decode("ascii")
-        thumbnail = f'<img class="mosaic" alt="mosaic" src="data:image/png;base64,{data}">'
+        kind = "strip" if video else "mosaic"
+        thumbnail = f'<img class="{kind}" alt="{kind}" src="data:image/png;base64,{data}">'
     return (
         thumbnail,
         f"<code>{escape(printable(record['path']))}</code><br><small>sha256 "
-        f"{escape(record['sha256'][:16])}…</small>",
+        f"{escape(record['sha256'][:16])}…</small>" + (_video(record) if video else ""),
         _action(action),
         _reasons(verdict),
     )
+
+
+def _video(record: dict[str, Any]) -> str:
+    """A video's length, and the seconds of the frames behind its verdict."""
+    times = record.get("flagged_at") or []
+    shown = ", ".join(_seconds(at) for at in times[:20]) + (", …" if len(times) > 20 else "")
+    flagged = f"; flagged at {escape(shown)}" if times else ""
+    return f"<br><small>video, {_seconds(record.get('duration', 0.0))}{flagged}</small>"
+
+
+def _seconds(at: object) -> str:
+    """``75.5`` as ``1:15.5``: a time in a video as a player shows it."""
+    if not isinstance(at, int | float):
+        return ""
+    minutes, seconds = divmod(float(at), 60)
+    return f"{int(minutes)}:{seconds:04.1f}"
 
 
 @dataclass
@@ -329,6 +350,7 @@ td { vertical-align: top; }
 td ul { margin: 0; padding-left: 1rem; }
 .chart text { font: 13px system-ui, sans-serif; fill: #1d1d1f; }
 img.mosaic { width: 96px; image-rendering: pixelated; image-rendering: crisp-edges; }
+img.strip { height: 54px; image-rendering: pixelated; image-rendering: crisp-edges; }
 .action { color: #fff; border-radius: 3px; padding: 0 .4rem; }
 .review { background: #b7791f; } .block { background: #b83232; }
 .signals { color: #555; font-size: .85em; }

@@ -30,6 +30,7 @@ from rempart.matching.banks import (
 )
 from rempart.media import load_bytes
 from rempart.policy import Verdict
+from rempart.scan import VideoResult
 from rempart.server import metrics
 from rempart.server.auth import Permission, require
 from rempart.server.problems import Problem
@@ -268,21 +269,26 @@ def _features(value: list[Any], field: str) -> list[VpdqFeature]:
 
 @router.post(
     "/scan",
-    summary="Judge an image: hashes, bank matches, every detector, a verdict",
+    summary="Judge an image or a video: hashes, bank matches, every detector, a verdict",
     dependencies=[Depends(require(Permission.SCAN))],
-    openapi_extra=IMAGE_BODY,
+    openapi_extra=MEDIA_BODY,
 )
 async def scan_image(request: Request) -> JSONResponse:
     """``{"sha256", "md5", "pdq", "quality", "width", "height", "verdict", "signals"}``, as
-    ``rempart scan`` writes each image, under the server's policy (``REMPART_POLICY``)."""
+    ``rempart scan`` writes each image, under the server's policy (``REMPART_POLICY``); for a
+    video (told by its first bytes), ``{"kind": "video", "sha256", "md5", "width", "height",
+    "duration", "frames", "flagged_at", "verdict", "signals"}``, a frame a second screened
+    and each signal naming its frames' ``timestamps``."""
     found = runtime(request)
     found.require_matcher()
-    data = await read_image(request)
-    # In the pool: the first scan builds the scanner, which loads the models.
+    data = await read_media(request)
+    # In the pool: the first scan builds the scanner, which loads the models. A video is
+    # charged two of its frames, and screened a frame at a time (``scan_bytes``).
     async with decoding(request, [data]):
         result = await run_in_threadpool(lambda: found.scanner.scan_bytes(data, name="upload"))
     _watched(request, bank_matches(result.signals))
-    _judged(request, "scan", result.verdict, {"sha256": result.hashes.sha256})
+    sha256 = result.sha256 if isinstance(result, VideoResult) else result.hashes.sha256
+    _judged(request, "scan", result.verdict, {"sha256": sha256})
     return JSONResponse(_without_path(result.to_json()))
 
 
