@@ -25,7 +25,7 @@ from PIL import Image
 
 from rempart.access.keys import parse_key
 from rempart.config import load_settings
-from rempart.hashing import DIHEDRAL_NAMES, MATCH_THRESHOLD, hash_media, video_features
+from rempart.hashing import DIHEDRAL_NAMES, MATCH_THRESHOLD, hash_media, hash_video
 from rempart.media import load_bytes
 from rempart.store import Store
 from rempart.video import load_bytes as load_video
@@ -797,7 +797,7 @@ def test_hash_of_a_video_gives_its_vpdq(platform: httpx.Client, testdata: Path) 
     response = platform.post("/v1/hash", content=data, headers={"content-type": "video/mp4"})
     assert response.status_code == 200, response.text
     body = response.json()
-    expected = video_features(load_video(data), path="").to_json()
+    expected = hash_video(load_video(data), path="").to_json()
     del expected["path"]
     assert body == expected
     assert body["kind"] == "video"
