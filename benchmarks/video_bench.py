@@ -10,7 +10,9 @@ things and animals, cut together. Then, in one run:
   with FFmpeg's threads, the peer with ``thread_count=N``;
 - N videos at once: ``rempart.hashing.hash_files`` on N threads against the peer in a pool of
   N processes (``thread_count=1``), each side's best way to fill N cores;
-- fidelity: frame numbers, timestamps and Hamming distances of the two sides' frame hashes.
+- fidelity: frame numbers, timestamps and Hamming distances of the two sides' frame hashes;
+- screening: a 10-minute 1080p video through every detector at 1 frame a second, in wall
+  seconds against its duration (``video_screening.py``; target: under its duration).
 
 Both sides hash one frame a second. Where ``vpdq`` cannot be imported (it has no wheel; its
 sdist builds against FFmpeg's -dev packages, which ``make bench`` installs), the peer is said
@@ -55,6 +57,8 @@ from rempart.hashing.vpdq import (  # noqa: E402
 )
 from rempart.video import VideoLimits, load_file  # noqa: E402
 from tests import videos  # noqa: E402
+from video_screening import DURATION as SCREEN_SECONDS  # noqa: E402
+from video_screening import screening_section  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "testdata"
 CACHE = ROOT / ".bench-cache" / "video"
@@ -272,6 +276,12 @@ def main() -> None:
     parser.add_argument(
         "--seconds", type=int, default=SECONDS, help="length of each video (cached by length)"
     )
+    parser.add_argument(
+        "--screen-seconds",
+        type=int,
+        default=SCREEN_SECONDS,
+        help="length of the video screened with every detector (0: none)",
+    )
     args = parser.parse_args()
 
     paths = build_videos(args.seconds)
@@ -282,6 +292,8 @@ def main() -> None:
     )
     found = hashing_section(paths, peer, args.jobs)
     fidelity_section(found, peer)
+    if args.screen_seconds:
+        screening_section(args.screen_seconds)
 
 
 if __name__ == "__main__":

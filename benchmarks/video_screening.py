@@ -7,13 +7,15 @@ videos' helpers (``tests/videos.py``), a scene every 20 seconds (two pans, then 
 24 frames a second, encoded with libx264 at preset ultrafast (14,400 frames of 1080p: about
 15 minutes on 2 busy cores, once).
 
-The screening is ``detect_video`` as ``rempart scan`` runs it: every frame decoded (the
-samples are 1 s apart, closer than the keyframes), one a second converted at the size the
+The screening is ``detect_video`` as ``rempart scan`` runs it: every frame the samples need
+decoded (they are 1 s apart, closer than the keyframes; frames no other frame refers to are
+skipped), one a second converted at the size the
 detectors read and screened by every installed detector (the bank detector hashing each
 frame with its rotations and flips, nudity, faces with apparent age, identity against an
 empty gallery; provenance reads the container), after a warm-up that loads the models.
 
-Run: ``python benchmarks/video_screening.py`` (``--seconds 60`` for a shorter video); on a
+Run: ``make bench`` (``video_bench.py`` runs it last), or ``python
+benchmarks/video_screening.py`` (``--seconds 60`` for a shorter video); on a
 machine with more cores, ``taskset -c 0,1`` holds it to two.
 """
 
@@ -111,11 +113,9 @@ def screen_long_video(seconds: int = DURATION) -> dict[str, float]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=DURATION, help="the video's length")
-    args = parser.parse_args()
-    found = screen_long_video(args.seconds)
+def screening_section(seconds: int = DURATION) -> None:
+    """Screen the benchmark's video (``screen_long_video``) and print the figures as a table."""
+    found = screen_long_video(seconds)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     table = Table(title=f"A {SIZE[1]}p video screened at 1 frame/s, {cores} cores")
     for column in ("video", "wall", "frames", "frames/s", "x real time", "target"):
@@ -129,6 +129,12 @@ def main() -> None:
         "met" if found["wall_s"] < found["duration_s"] else "missed",
     )
     Console().print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=DURATION, help="the video's length")
+    screening_section(parser.parse_args().seconds)
 
 
 if __name__ == "__main__":
