@@ -13,12 +13,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from rempart.detectors.banks import bank_matches
 from rempart.hashing import pdq_hash
+from rempart.hashing.vpdq import vpdq_hash
 from rempart.matching.banks import BankMatcher, Banks
 from rempart.media import MediaFailure
 from rempart.policy import load_policy
 from rempart.scan import THUMBNAIL_CELLS, ScanJob, Scanner, ScanResult, VideoResult
 from rempart.store import Store
+from rempart.video import load_bytes
 from tests.colour import RED, RedDetector, red_policy, red_scenes
 from tests.videos import decoded, encode, pan, photo
 
@@ -135,6 +138,30 @@ def test_an_image_banked_from_a_frame_is_found_in_the_video(
     assert match.value == "known"
     assert 4.0 in match.evidence["timestamps"]
     assert 0.0 not in match.evidence["timestamps"], "the bridge's frames are not the cup's"
+
+
+def test_a_banked_video_is_found_in_its_re_encode_and_blocks(
+    store: Store, tmp_path: Path, testdata: Path
+) -> None:
+    original = encode(red_scenes(testdata, red=()))
+    banks = Banks(store)
+    banks.create("videos")
+    banks.add_video("videos", list(vpdq_hash(load_bytes(original))))
+    copy = tmp_path / "copy.mkv"
+    copy.write_bytes(encode(decoded(original), codec="libvpx-vp9", fmt="matroska", size=(128, 96)))
+    scanner = Scanner([], load_policy("default"), matcher=BankMatcher(store))
+    result = scanner.scan_video(str(copy))
+    assert isinstance(result, VideoResult)
+    assert result.verdict.action.value == "block"
+    (match,) = [s for s in result.signals if s.evidence.get("kind") == "video"]
+    assert (match.name, match.value, match.version) == ("bank.match", "videos", "vpdq")
+    assert match.evidence["query_percent"] >= 80
+    assert bank_matches(result.signals) == [], "the desk follows banked images only"
+    other = tmp_path / "other.mp4"
+    other.write_bytes(encode(pan(photo(testdata, "chelsea"), 60)))
+    unrelated = scanner.scan_video(str(other))
+    assert isinstance(unrelated, VideoResult)
+    assert unrelated.verdict.action.value == "allow"
 
 
 def test_scan_bytes_tells_a_video_from_an_image(testdata: Path) -> None:

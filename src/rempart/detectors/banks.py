@@ -12,7 +12,9 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Final
 
 from rempart.detectors.picture import Picture
-from rempart.matching.banks.matcher import BankMatch, match_images
+from rempart.hashing.vpdq import VpdqFeature
+from rempart.matching.banks.bank import VIDEO
+from rempart.matching.banks.matcher import BankMatch, VideoMatch, match_images
 from rempart.signals import Signal
 
 if TYPE_CHECKING:
@@ -55,16 +57,42 @@ class BankDetector:
             for found in match_images(self.matcher, hashes)
         ]
 
+    def detect_frames(
+        self, features: Sequence[VpdqFeature], mirrored: Sequence[VpdqFeature]
+    ) -> list[Signal]:
+        """``bank.match`` or ``bank.reported`` for each banked video the frames match as vPDQ
+        defines it (each bank's thresholds), mirrored copies included; the banked images in
+        the frames are the frames' own signals."""
+        if self.matcher is None or not features:
+            return []
+        found = self.matcher.match_video(features, mirrored=mirrored)
+        return [_video_signal(match) for match in found.videos]
+
 
 def bank_matches(signals: Iterable[Signal]) -> list[BankMatch]:
-    """The bank matches behind ``signals`` (a scan's, or a verdict's reasons'), read back from
-    the evidence of this detector's signals; each signal once, however often it is given."""
+    """The image matches behind ``signals`` (a scan's, or a verdict's reasons'), read back from
+    the evidence of this detector's signals; each signal once, however often it is given. A
+    banked video's match is not one: the desk, which follows these, banks images only."""
     found = {
         id(signal): signal
         for signal in signals
-        if signal.detector == _NAME and signal.name in _SIGNALS
+        if signal.detector == _NAME
+        and signal.name in _SIGNALS
+        and signal.evidence.get("kind") != VIDEO
     }
     return [BankMatch.from_json(signal.evidence) for signal in found.values()]
+
+
+def _video_signal(match: VideoMatch) -> Signal:
+    """A banked video's match as a signal: its score the smaller of the two shares matched."""
+    return Signal(
+        _REPORTED if match.review else _MATCH,
+        round(min(match.query_percent, match.stored_percent) / 100, 4),
+        _NAME,
+        "vpdq",
+        value=match.bank,
+        evidence=match.to_json(),
+    )
 
 
 def _signal(match: BankMatch) -> Signal:

@@ -31,6 +31,8 @@ from rempart.detectors.pipeline import (
 )
 from rempart.detectors.protocol import Detector
 from rempart.errors import MediaError, MediaErrorCode
+from rempart.hashing import DIHEDRAL_NAMES
+from rempart.hashing.vpdq import VpdqFeature
 from rempart.media import DEFAULT_LIMITS as MEDIA_LIMITS
 from rempart.media import Media, MediaFailure, MediaLimits, Metadata
 from rempart.signals import Signal
@@ -42,6 +44,7 @@ __all__ = [
     "FRAME_EVERY",
     "ContainerDetector",
     "FrameSignals",
+    "FramesDetector",
     "VideoSignals",
     "can_read_videos",
     "detect_media_paths",
@@ -68,6 +71,27 @@ class ContainerDetector(Protocol):
     def detect_video(self, video: Video) -> list[Signal]:
         """Signals from the container: its metadata tags, a C2PA manifest."""
         ...
+
+
+@runtime_checkable
+class FramesDetector(Protocol):
+    """A frame detector that also judges the video as a whole from its sampled frames' PDQ
+    hashes (the bank detector: a banked video matches by vPDQ's shares of frames, which no
+    single frame's signals can say)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def detect_frames(
+        self, features: Sequence[VpdqFeature], mirrored: Sequence[VpdqFeature]
+    ) -> list[Signal]:
+        """Signals from the frames' vPDQ ``features``, and those of the frames ``mirrored``
+        left to right."""
+        ...
+
+
+# The frame mirrored left to right among a picture's rotations and flips (``Picture.hashes``).
+_MIRROR: Final = DIHEDRAL_NAMES.index("flipy")
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,13 +152,17 @@ def detect_video(
         themselves are not kept). Raises ``MediaError`` when the video cannot be decoded, or gives
     no frame at all."""
     on_frames = frame_detectors(detectors)
+    on_video = [d for d in on_frames if isinstance(d, FramesDetector)]
     side = decode_side(on_frames)
     frames: list[FrameSignals] = []
+    features: list[tuple[VpdqFeature, VpdqFeature]] = []
     with _pool(pool, len(on_frames)) as workers:
         sampled = video.frames(every=every, max_side=side)
         for batch in _ahead(batched(sampled, batch_size)):
             pictures = [_picture(frame, video, path, side) for frame in batch]
             found = run_detectors(on_frames, pictures, workers)
+            if on_video:  # the hashes the bank detector made of each frame, read again
+                features += map(_features, batch, pictures)
             frames += [
                 FrameSignals(
                     frame.index,
@@ -152,7 +180,19 @@ def detect_video(
         if getattr(detector, "max_side", None) == 0 and isinstance(detector, ContainerDetector)
         for signal in detector.detect_video(video)
     ]
-    return VideoSignals(path, video, frames, [*merge_frames(frames), *container])
+    plain, mirrored = [f for f, _ in features], [m for _, m in features]
+    whole = [signal for detector in on_video for signal in detector.detect_frames(plain, mirrored)]
+    return VideoSignals(path, video, frames, [*merge_frames(frames), *whole, *container])
+
+
+def _features(frame: VideoFrame, picture: Picture) -> tuple[VpdqFeature, VpdqFeature]:
+    """A sampled frame's vPDQ feature, and its mirror's, from the picture's PDQ hashes."""
+    hashes = picture.hashes()
+    mirror = hashes.dihedral[_MIRROR] if hashes.dihedral else hashes.pdq
+    return (
+        VpdqFeature(hashes.pdq, hashes.quality, frame.index, frame.timestamp),
+        VpdqFeature(mirror, hashes.quality, frame.index, frame.timestamp),
+    )
 
 
 def merge_frames(frames: Iterable[FrameSignals]) -> list[Signal]:
