@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CODECS",
+    "DECODE_THREADS",
     "DEFAULT_LIMITS",
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_DECODE_SECONDS",
@@ -62,6 +63,7 @@ __all__ = [
     "VideoFrame",
     "VideoLimits",
     "container_tags",
+    "decode_frames",
     "load_bytes",
     "load_file",
 ]
@@ -146,6 +148,17 @@ DEFAULT_SEEK_GAP: Final = 5.0
 """Samples at least this many seconds apart are reached by seeking to the keyframe before
 each, rather than by decoding every frame between them: typical encoders put a keyframe
 every 2 to 10 seconds, so below this a seek saves little and may cost a second decode."""
+
+DECODE_THREADS: Final = min(4, (os.cpu_count() or 1) + 1)
+"""FFmpeg's decoding threads for a video: as its automatic choice (a core's each, and one
+more), at most 4, since each holds a frame of its own in flight (``decode_frames``)."""
+
+
+def decode_frames() -> int:
+    """Frames a video's decode holds at once, about: one per decoding thread, and the one
+    converted for the caller with the one before it."""
+    return DECODE_THREADS + 2
+
 
 # FFmpeg demuxer name -> Rempart's format name. Only these demuxers are ever opened
 # (FFmpeg's ``format_whitelist``, checked after probing and before reading a header).
@@ -496,6 +509,7 @@ class _Sampler:
             _check_pixels(context.width, context.height, self.limits, "the header")
             context.options = _decoder_options(self.limits)
             stream.thread_type = "AUTO"
+            context.thread_count = DECODE_THREADS
         start = Fraction(stream.start_time or 0) * (stream.time_base or 0)
         rate = Fraction(stream.average_rate or stream.base_rate or 0)
         target = Fraction(0)  # seconds from ``start`` of the next sample

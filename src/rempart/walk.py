@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import errno
+import importlib.util
 import json
 import os
 import stat
@@ -44,6 +45,7 @@ __all__ = [
     "json_line",
     "looks_like_image",
     "looks_like_video",
+    "media_kind",
     "path_fields",
     "path_key",
     "printable",
@@ -126,6 +128,13 @@ class FileKind(StrEnum):
     IMAGES = "images"
     MEDIA = "media"
     MODELS = "models"
+
+
+def media_kind() -> FileKind:
+    """What a folder gives a command that reads images and videos: both when the ``video``
+    extra (PyAV) is installed, else images only, so that without it a folder's videos are
+    skipped as files that are not images rather than each failing."""
+    return FileKind.MEDIA if importlib.util.find_spec("av") is not None else FileKind.IMAGES
 
 
 @dataclass

@@ -165,8 +165,7 @@ def test_without_the_video_extra_a_folder_gives_images_only(
 ) -> None:
     import importlib.util
 
-    from rempart.detectors.frames import media_kind
-    from rempart.walk import FileKind
+    from rempart.walk import FileKind, media_kind
 
     assert media_kind() is FileKind.MEDIA
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *rest: None)

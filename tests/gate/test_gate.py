@@ -15,7 +15,7 @@ import pytest
 from rempart.detectors import FakeDetector, Picture
 from rempart.detectors.faces import FaceDetector
 from rempart.detectors.identity import IdentityDetector
-from rempart.errors import MediaError, MediaErrorCode, PromptError, RequestError
+from rempart.errors import MediaError, MediaErrorCode, PromptError, RequestError, VideoError
 from rempart.gallery import Gallery
 from rempart.gate import Gate, GateDetectors, ImageEncoding, parse_gate_request
 from rempart.policy import BUILTIN_POLICIES, Action, Verdict, load_policy
@@ -239,7 +239,7 @@ def test_a_generated_video_is_checked_frame_by_frame_and_a_block_names_its_secon
         assert signal.evidence["timestamps"] == [2.0, 3.0]
     benign = encode_video(red_scenes(testdata, red=()))
     assert gate.check("a drone shot of a bridge", output=benign).action is Action.ALLOW
-    with pytest.raises(MediaError, match=r"^output: "):
+    with pytest.raises(VideoError, match=r"^output: "):  # told to an API client as video-*
         gate.check("a drone shot of a bridge", output=benign[:700])
 
 

@@ -55,6 +55,7 @@ def test_parsing_reads_the_reference_and_names_a_bad_line() -> None:
         f"-1,100,{ZERO},0.0",
         f"0,100,{ZERO[:-1]},0.0",
         f"0,100,{ZERO},nan",
+        f"0,100,{ZERO},inf",  # JSON has no infinity: a record could not be written
         f"x,100,{ZERO},0.0",
     ):
         with pytest.raises(ValueError, match="line 2: not a vPDQ feature"):

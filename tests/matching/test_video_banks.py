@@ -23,6 +23,7 @@ from rempart.matching.banks import (
     video_key,
     write_records,
 )
+from rempart.matching.banks.formats import MAX_VIDEO_FRAMES
 from rempart.matching.banks.snapshot import IndexSnapshots
 from rempart.store import Store
 from rempart.video import load_bytes
@@ -210,6 +211,26 @@ def test_video_lists_round_trip_through_every_format(store: Store) -> None:
     assert row.hash == video_key(videos_in[0])
 
 
+def test_a_six_hour_video_round_trips_through_csv_and_a_longer_one_is_refused(
+    store: Store,
+) -> None:
+    banks = Banks(store)
+    banks.create("long")
+    six_hours = frames(3, MAX_VIDEO_FRAMES)
+    banks.add_video("long", six_hours)
+    out = io.StringIO()
+    write_records(banks.entries("long"), HashListFormat.CSV, out)
+    assert len(out.getvalue()) > 1_000_000  # one field, far over csv's default 128 KiB
+    banks.create("copy")
+    report = banks.import_list(
+        "copy", io.BytesIO(out.getvalue().encode()), origin="t", fmt=HashListFormat.CSV
+    )
+    assert report.added == 1
+    longer = f"vpdq {features_to_pytx(frames(4, MAX_VIDEO_FRAMES + 1))}\n"
+    with pytest.raises(ImportLineError, match="at most 21,600"):
+        banks.import_list("copy", io.BytesIO(longer.encode()), origin="t", fmt=HashListFormat.PYTX)
+
+
 def test_a_malformed_video_list_changes_nothing(store: Store) -> None:
     banks = Banks(store)
     banks.create("videos")
@@ -221,6 +242,7 @@ def test_a_malformed_video_list_changes_nothing(store: Store) -> None:
         (good + "vpdq [\n", 2),  # not JSON
         (good + "vpdq []\n", 2),  # no frame
         (good + 'vpdq ["' + "0" * 64 + ',100,nan"]\n', 2),
+        (good + 'vpdq ["' + "0" * 64 + ',100,inf"]\n', 2),
         (good + 'vpdq {"0": {"hash": 5, "quality": 100, "timestamp": 0}}\n', 2),
     ):
         with pytest.raises(ImportLineError) as caught:

@@ -12,6 +12,7 @@ import pytest
 from rempart.errors import OverloadedError
 from rempart.media import MediaLimits
 from rempart.server.budget import DecodeBudget, decode_cost, give_back_memory
+from rempart.video import decode_frames
 from tests import videos
 from tests.images import encode, gif_with_frames, gradient, png_declaring
 
@@ -78,8 +79,9 @@ def test_the_cost_is_read_from_headers() -> None:
     give_back_memory()  # no-op or glibc's malloc_trim; never an error
 
 
-def test_a_video_costs_one_frame_beside_the_one_before() -> None:
+def test_a_video_costs_the_frames_its_decode_holds() -> None:
     frames = [np.zeros((48, 64, 3), dtype=np.uint8)] * 20
     video = videos.encode(frames, size=(64, 48))
-    assert decode_cost([video], MediaLimits()) == 2 * 64 * 48  # per frame, not per video
+    per_frame = 64 * 48
+    assert decode_cost([video], MediaLimits()) == decode_frames() * per_frame  # not per video
     assert decode_cost([video[:200]], MediaLimits()) == 0  # refused before any decoding

@@ -82,15 +82,12 @@ def hash_command(
       rempart hash clip.mp4 --vpdq-dir hashes/
     """
     from rempart.hashing import HashFailure, VideoHashes, hash_files
-    from rempart.walk import FileKind
+    from rempart.walk import FileKind, media_kind
 
     settings = current_settings()
+    kind = media_kind()
     files, walk = walk_paths(
-        paths,
-        recursive=recursive,
-        follow_links=follow_links,
-        all_files=all_files,
-        kind=FileKind.MEDIA,
+        paths, recursive=recursive, follow_links=follow_links, all_files=all_files, kind=kind
     )
     if vpdq_dir is not None:
         try:
@@ -104,7 +101,9 @@ def hash_command(
             files,
             dihedral=dihedral,
             limits=settings.media,
-            video_limits=settings.video,
+            # Without the video extra, a video named on the command line is read as an
+            # image, and refused as a format it cannot read.
+            video_limits=settings.video if kind is FileKind.MEDIA else None,
             jobs=jobs or default_jobs(),
         )
 

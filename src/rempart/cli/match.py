@@ -84,7 +84,7 @@ def match_command(
         match_video_file,
     )
     from rempart.store import Store
-    from rempart.walk import FileKind
+    from rempart.walk import FileKind, media_kind
 
     settings = current_settings()
     store = Store.open(settings.database_url)
@@ -95,9 +95,10 @@ def match_command(
         recursive=recursive,
         follow_links=follow_links,
         all_files=all_files,
-        kind=FileKind.MEDIA,
+        kind=media_kind(),
     )
-    images, videos = _split(files)
+    # Without the video extra, a video is read as an image (and refused as such).
+    images, videos = _split(files, read_videos=media_kind() is FileKind.MEDIA)
     failures = matched = 0
     started = time.perf_counter()
     with progress("Matching", total=len(files)) as track:
@@ -147,7 +148,7 @@ def match_command(
     raise typer.Exit(ExitCode.SOME_FAILED if failures else ExitCode.OK)
 
 
-def _split(files: list[WalkItem]) -> tuple[list[WalkItem], list[str]]:
+def _split(files: list[WalkItem], *, read_videos: bool) -> tuple[list[WalkItem], list[str]]:
     """The walk's images (and failures, which the image reader reports) and its videos and
     vPDQ feature files, told by their names and first bytes."""
     from rempart.matching.banks import is_feature_file

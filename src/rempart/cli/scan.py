@@ -147,7 +147,6 @@ def scan_command(
     """
     from rempart.desk.watch import Watch
     from rempart.detectors.banks import bank_matches
-    from rempart.detectors.frames import media_kind
     from rempart.errors import EngineError
     from rempart.media import STDIN
     from rempart.policy import load_policy
@@ -155,6 +154,7 @@ def scan_command(
     from rempart.scan.fingerprint import run_fingerprint
     from rempart.scan.job import check_destinations
     from rempart.scan.ray_engine import RayJudge, ScannerRecipe, import_ray, is_url, list_url
+    from rempart.walk import media_kind
 
     settings = current_settings()
     if engine is Engine.LOCAL and (address is not None or actors is not None):

@@ -68,8 +68,9 @@ def signals_command(
       rempart signals clip.mp4 --format table
       rempart signals -r uploads/ --detector faces --format table
     """
-    from rempart.detectors.frames import detect_media_paths, media_kind
+    from rempart.detectors.frames import detect_media_paths
     from rempart.media import MediaFailure
+    from rempart.walk import media_kind
 
     settings = current_settings()
     registry = detector_registry(settings)

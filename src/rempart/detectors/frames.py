@@ -13,7 +13,6 @@ frame that gave it, and ``evidence["strongest_at"]``; a policy judges them as on
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -37,7 +36,7 @@ from rempart.media import DEFAULT_LIMITS as MEDIA_LIMITS
 from rempart.media import Media, MediaFailure, MediaLimits, Metadata
 from rempart.signals import Signal
 from rempart.video import DEFAULT_LIMITS, Video, VideoFrame, VideoLimits, load_bytes, load_file
-from rempart.walk import FileKind, WalkItem, starts_as_video
+from rempart.walk import WalkItem, starts_as_video
 from rempart.workers import batched
 
 __all__ = [
@@ -46,13 +45,11 @@ __all__ = [
     "FrameSignals",
     "FramesDetector",
     "VideoSignals",
-    "can_read_videos",
     "detect_media_paths",
     "detect_video",
     "detect_video_paths",
     "frame_detectors",
     "load_video",
-    "media_kind",
     "merge_frames",
 ]
 
@@ -262,18 +259,6 @@ def detect_media_paths(
             )
         else:
             yield from detect_paths(run, detectors, limits=limits, jobs=jobs, batch_size=batch_size)
-
-
-def can_read_videos() -> bool:
-    """Whether the ``video`` extra (PyAV) is installed: without it a folder's videos are
-    skipped as files that are not images, rather than each failing."""
-    return importlib.util.find_spec("av") is not None
-
-
-def media_kind() -> FileKind:
-    """What a folder gives a command that reads images and videos: both when videos can be
-    read, else images only."""
-    return FileKind.MEDIA if can_read_videos() else FileKind.IMAGES
 
 
 def load_video(source: str | bytes, *, limits: VideoLimits = DEFAULT_LIMITS) -> Video:

@@ -260,7 +260,7 @@ class Gate:
     ) -> list[Signal]:
         """A generated video's signals: its frames' through the output's detectors (and the
         uploaded photos' faces looked for in them), merged with their timestamps. A frame at
-        a time, so that it holds no more than the two frames a server's budget charges."""
+        a time, so that it holds no more than the frames a server's budget charges."""
         on_frames = list(detectors.output)
         if uploaded and detectors.identity is not None:
             on_frames.append(_UploadedFaces(detectors.identity, uploaded))
@@ -270,7 +270,7 @@ class Gate:
             )
             found = detect_video(video, on_frames, path=OUTPUT, batch_size=1, pool=pool)
         except MediaError as exc:
-            raise MediaError(exc.code, f"{OUTPUT}: {exc.message}") from exc
+            raise type(exc)(exc.code, f"{OUTPUT}: {exc.message}") from exc
         return _sourced(found.signals, OUTPUT)
 
     @property
@@ -297,7 +297,7 @@ class Gate:
                 path=label,
             )
         except MediaError as exc:
-            raise MediaError(exc.code, f"{label}: {exc.message}") from exc
+            raise type(exc)(exc.code, f"{label}: {exc.message}") from exc
         return picture
 
     def close(self) -> None:

@@ -166,10 +166,11 @@ def hash_media(
     else:
         single = pdq_hash(image)
         pdq, quality, variants = single.hex, single.quality, None
+    sha256, md5 = file_digests(media.data)
     return FileHashes(
         path=path,
-        sha256=hashlib.sha256(media.data).hexdigest(),
-        md5=hashlib.md5(media.data, usedforsecurity=False).hexdigest(),
+        sha256=sha256,
+        md5=md5,
         pdq=pdq,
         quality=quality,
         dihedral=variants,

@@ -9,6 +9,7 @@ Rempart's own PDQ (``rempart.hashing.pdq``), on frames ``rempart.video`` samples
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -78,8 +79,8 @@ class VpdqFeature:
             raise ValueError(f"a PDQ quality is 0-100, got {self.quality}")
         if self.frame_number < 0:
             raise ValueError(f"a frame number is 0 or more, got {self.frame_number}")
-        if not self.timestamp >= 0:  # NaN too
-            raise ValueError(f"a timestamp is 0 or more seconds, got {self.timestamp}")
+        if not 0 <= self.timestamp < math.inf:  # NaN and infinity too
+            raise ValueError(f"a timestamp is a finite 0 or more seconds, got {self.timestamp}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -256,7 +256,7 @@ class Scanner:
     def scan_bytes(self, data: bytes, *, name: str = "") -> ScanResult | VideoResult:
         """One image or video given as bytes (an upload; a video told by its first bytes);
         ``MediaError`` when it cannot be read. A video is screened a frame at a time: it then
-        holds no more pixels than two of its frames, what a server's budget charges for it."""
+        holds no more pixels than its decode's frames, what a server's budget charges for it."""
         if looks_like_video(data[:16]):
             result = self.scan_video(data, name=name, batch_size=1)
             if isinstance(result, MediaFailure):

@@ -31,7 +31,7 @@ from typing import Final
 from rempart.errors import MediaError, MissingExtraError, OverloadedError
 from rempart.media import MediaLimits, load_bytes
 from rempart.server import metrics
-from rempart.video import DEFAULT_LIMITS, VideoLimits
+from rempart.video import DEFAULT_LIMITS, VideoLimits, decode_frames
 from rempart.video import load_bytes as load_video
 from rempart.walk import looks_like_video
 
@@ -133,15 +133,15 @@ def decode_cost(
     images: Iterable[bytes], limits: MediaLimits, video_limits: VideoLimits = DEFAULT_LIMITS
 ) -> int:
     """The pixels decoding ``images`` holds at once, read from their headers: a frame's pixels
-    per image, twice for an animation or a video (a frame is decoded beside the one before it;
-    a video's frames one at a time, so the budget applies per frame). An upload whose header
-    is unreadable costs nothing: it is refused before any decoding."""
+    per image, twice for an animation (a frame is decoded beside the one before it), a video's
+    frames in flight (``video.decode_frames``: the budget applies per frame, not per video).
+    An upload whose header is unreadable costs nothing: it is refused before any decoding."""
     total = 0
     for data in images:
         try:
             if looks_like_video(data[:16]):
                 video = load_video(data, limits=video_limits)
-                total += video.width * video.height * 2
+                total += video.width * video.height * decode_frames()
                 continue
             media = load_bytes(data, limits=limits)
         except (MediaError, MissingExtraError):

@@ -43,6 +43,7 @@ from rempart.matching.banks.formats import (
     HashListFormat,
     Record,
     Skipped,
+    check_video,
     read_records,
     sniff_format,
     video_key,
@@ -449,8 +450,10 @@ class Banks:
     ) -> ImportReport:
         """Add one video by its vPDQ features, with its file's digests when known; the
         report's ``added`` is 0 when the bank holds the same features already."""
-        if not features:
-            raise BankError("a video with no frame hashed cannot be banked")
+        try:
+            check_video(features)
+        except ValueError as exc:
+            raise BankError(f"this video cannot be banked: {exc}") from None
         for what, text in (("source_ref", source_ref), ("note", note)):
             _check_text(what, text or "")
         record = Record(

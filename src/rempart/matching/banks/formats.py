@@ -44,7 +44,7 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any, Final, TextIO
@@ -57,10 +57,12 @@ from rempart.matching.formats import EXPORT_FORMATS, HashListFormat
 __all__ = [
     "EXPORT_FORMATS",
     "IMAGE_ONLY_FORMATS",
+    "MAX_VIDEO_FRAMES",
     "HashListFormat",
     "ImportLineError",
     "Record",
     "Skipped",
+    "check_video",
     "features_from_pytx",
     "features_to_pytx",
     "guess_format",
@@ -123,6 +125,26 @@ def features_to_pytx(features: Iterable[VpdqFeature]) -> str:
     )
 
 
+MAX_VIDEO_FRAMES: Final = 6 * 3600
+"""Frames of one banked video: 6 hours at vPDQ's frame a second. Every frame of a candidate
+is compared with every frame of the query, so a list cannot bank a video of millions."""
+
+# A CSV row of a 6-hour video's vPDQ is one field over csv's default limit (128 KiB).
+csv.field_size_limit(max(csv.field_size_limit(), MAX_LINE))
+
+
+def check_video(features: Sequence[VpdqFeature]) -> None:
+    """Check ``features`` are one bankable video's: one frame or more, at most the limit
+    (``ValueError`` saying which)."""
+    if not features:
+        raise ValueError("a vPDQ signal with no frame")
+    if len(features) > MAX_VIDEO_FRAMES:
+        raise ValueError(
+            f"a video of {len(features):,} frames; a bank holds at most {MAX_VIDEO_FRAMES:,} "
+            "(6 hours at a frame a second)"
+        )
+
+
 def features_from_pytx(value: object) -> list[VpdqFeature]:
     """A video's features from python-threatexchange's signal (``json_to_vpdq``), as JSON
     text or already parsed: a list of ``"<hash>,<quality>,<timestamp>"`` (frames numbered in
@@ -139,8 +161,7 @@ def features_from_pytx(value: object) -> list[VpdqFeature]:
         features = [_old_feature(frame, item) for frame, item in value.items()]
     else:
         raise ValueError("a vPDQ signal is a JSON list of 'hash,quality,timestamp' strings")
-    if not features:
-        raise ValueError("a vPDQ signal with no frame")
+    check_video(features)
     return features
 
 
@@ -421,6 +442,10 @@ def _read_vpdq(lines: Iterable[Line]) -> Record:
             raise line.error(str(exc)) from None
     if first is None:
         raise ImportLineError(1, "a vPDQ hash file with no frame", offset=0)
+    try:
+        check_video(features)
+    except ValueError as exc:
+        raise first.error(str(exc)) from None
     return Record(first.number, video_key(features), features=tuple(features))
 
 

@@ -22,6 +22,7 @@ are, and the log replayed from the snapshot's position brings them to the same s
 from __future__ import annotations
 
 import bisect
+import io
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -32,11 +33,17 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, select
 
-from rempart.errors import MediaError, MediaErrorCode, UnknownBankError, media_os_error
+from rempart.errors import (
+    ImportLineError,
+    MediaError,
+    MediaErrorCode,
+    UnknownBankError,
+    media_os_error,
+)
 from rempart.hashing.files import FileHashes
 from rempart.hashing.hash256 import pack
 from rempart.hashing.pdq import DIHEDRAL_NAMES, MIN_QUALITY
-from rempart.hashing.vpdq import VpdqFeature, parse_features, vpdq_hash, vpdq_hash_mirrored
+from rempart.hashing.vpdq import VpdqFeature, vpdq_hash, vpdq_hash_mirrored
 from rempart.hashing.vpdq import match as vpdq_match
 from rempart.matching.banks.bank import (
     IMAGE,
@@ -46,6 +53,7 @@ from rempart.matching.banks.bank import (
     stored_features,
     video_thresholds,
 )
+from rempart.matching.banks.formats import HashListFormat, Record, read_records
 from rempart.matching.formats import BankCategory, stored_category
 from rempart.matching.index import HashIndex, Matches, SavedState, Words
 from rempart.media import MediaFailure
@@ -769,14 +777,15 @@ def read_feature_file(path: str, max_bytes: int) -> list[VpdqFeature]:
 
 def parse_feature_bytes(data: bytes, max_bytes: int) -> list[VpdqFeature]:
     """The features a vPDQ feature file's bytes hold (the reference's text format, one frame a
-    line); ``MediaError`` saying why they are not: too large, not text, a bad line, empty."""
+    line, read as ``bank import --format vpdq`` reads it); ``MediaError`` saying why they are
+    not: too large, not text, a bad line, no frame."""
     if len(data) > max_bytes:
         raise MediaError(MediaErrorCode.TOO_LARGE, f"a feature file over {max_bytes:,} bytes")
     try:
-        features = parse_features(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        reason = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc)
-        raise MediaError(MediaErrorCode.CORRUPT, f"not a vPDQ feature file: {reason}") from None
-    if not features:
-        raise MediaError(MediaErrorCode.EMPTY, "a vPDQ feature file with no frame")
-    return features
+        (record,) = read_records(io.BytesIO(data), HashListFormat.VPDQ)
+    except ImportLineError as exc:
+        raise MediaError(MediaErrorCode.CORRUPT, f"not a vPDQ feature file: {exc}") from None
+    # A vpdq file gives one video of one frame or more.
+    assert isinstance(record, Record)
+    assert record.features is not None
+    return list(record.features)

@@ -226,7 +226,8 @@ async def match_video(request: Request, dihedral: bool = False) -> JSONResponse:
         plain, flipped = _features(body.vpdq, "vpdq"), None
         if body.mirrored is not None:
             flipped = _features(body.mirrored, "mirrored")
-        found = matcher.match_video(plain, mirrored=flipped)
+        # Up to 20,000 frames each way against every candidate: not on the event loop.
+        found = await run_in_threadpool(matcher.match_video, plain, mirrored=flipped)
         record: dict[str, Any] = {"frames": len(plain)}
     else:
         data = await read_video(request)
@@ -283,7 +284,7 @@ async def scan_image(request: Request) -> JSONResponse:
     found.require_matcher()
     data = await read_media(request)
     # In the pool: the first scan builds the scanner, which loads the models. A video is
-    # charged two of its frames, and screened a frame at a time (``scan_bytes``).
+    # charged the frames its decode holds, and screened a frame at a time (``scan_bytes``).
     async with decoding(request, [data]):
         result = await run_in_threadpool(lambda: found.scanner.scan_bytes(data, name="upload"))
     _watched(request, bank_matches(result.signals))
