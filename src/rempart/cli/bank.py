@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from contextlib import ExitStack, nullcontext
 from dataclasses import replace
 from pathlib import Path
@@ -362,23 +363,27 @@ def export_command(
             ExitCode.USAGE,
         )
     from rempart.matching.banks import write_records
-    from rempart.matching.banks.formats import IMAGE_ONLY_FORMATS
+    from rempart.matching.banks.formats import IMAGE_ONLY_FORMATS, ExportRow
 
     banks = _banks()
     fmt = HashListFormat(list_format)
     banks.get(name)
+    videos = 0
+
+    def rows() -> Iterator[ExportRow]:
+        nonlocal videos
+        for row in banks.entries(name, include_withdrawn=include_withdrawn):
+            videos += row.features is not None
+            yield row
+
     if out == STDIO:
-        count = write_records(
-            banks.entries(name, include_withdrawn=include_withdrawn), fmt, sys.stdout
-        )
+        count = write_records(rows(), fmt, sys.stdout)
     else:
         partial = Path(out + ".partial")
         with open(partial, "w", encoding="utf-8", newline="") as stream:
-            count = write_records(
-                banks.entries(name, include_withdrawn=include_withdrawn), fmt, stream
-            )
+            count = write_records(rows(), fmt, stream)
         partial.replace(out)
-    left_out = banks.stats(name).videos if fmt in IMAGE_ONLY_FORMATS else 0
+    left_out = videos if fmt in IMAGE_ONLY_FORMATS else 0
     typer.echo(
         f"{count} entries exported from {name!r}."
         + (f" {left_out} videos left out: {fmt} holds PDQ hashes only." if left_out else ""),
