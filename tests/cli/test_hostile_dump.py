@@ -103,7 +103,7 @@ def check(found: subprocess.CompletedProcess[bytes], images: set[bytes]) -> list
     errors = {name(record): record["error"]["code"] for record in records if "error" in record}
     assert errors == BAD
     assert {name(record) for record in records if "error" not in record} == images
-    assert "skipped: not an image (2)" in stderr  # notes.txt, empty.jpg
+    assert "skipped: not an image or video (2)" in stderr  # notes.txt, empty.jpg
     return records
 
 
