@@ -23,7 +23,13 @@ from rempart.gate import ImageEncoding, parse_gate_request
 from rempart.gate.request import read_json
 from rempart.server.app import invalid_request
 from rempart.server.routes.admin import KeyCreate
-from rempart.server.routes.banks import BankCreate, BankUpdate, HashAdd, Withdrawal
+from rempart.server.routes.banks import (
+    BankCreate,
+    BankUpdate,
+    HashAdd,
+    VideoThresholdsBody,
+    Withdrawal,
+)
 from rempart.server.routes.cases import (
     CaseCreate,
     CaseMove,
@@ -32,7 +38,7 @@ from rempart.server.routes.cases import (
     ItemsAdd,
     MandateBody,
 )
-from rempart.server.routes.checks import MatchRequest
+from rempart.server.routes.checks import MatchRequest, VideoMatchRequest
 from rempart.server.routes.notices import (
     DeliveryBody,
     EscalationBody,
@@ -45,6 +51,8 @@ from rempart.server.routes.persons import Enrolment
 
 MODELS: Final[tuple[type[BaseModel], ...]] = (
     MatchRequest,
+    VideoMatchRequest,
+    VideoThresholdsBody,
     Enrolment,
     KeyCreate,
     BankCreate,
@@ -73,6 +81,7 @@ MEMBERS: Final = (
     "ticket", "kind", "item", "decision", "automated", "redress", "reference", "puid", "step",
     "target", "url", "pdq", "quality", "age", "words", "mandate", "scope", "starts", "ends",
     "state", "note", "description", "enabled", "entry_ids", "hash", "source_ref",
+    "video_thresholds", "distance", "query_percent", "stored_percent", "vpdq", "mirrored",
 )  # fmt: skip
 _MAX_DEPTH: Final = 4
 
