@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from rempart.errors import RempartError
 from rempart.gate import ImageEncoding, parse_gate_request
 from rempart.gate.request import read_json
-from rempart.server.app import invalid_request
+from rempart.server.problems import invalid_request
 from rempart.server.routes.admin import KeyCreate
 from rempart.server.routes.banks import (
     BankCreate,

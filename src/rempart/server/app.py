@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
@@ -34,6 +34,7 @@ from rempart.server.problems import (
     PROBLEMS,
     Problem,
     error_problem,
+    invalid_request,
     problem_response,
 )
 from rempart.server.routes import (
@@ -57,7 +58,6 @@ __all__ = [
     "app_from_environment",
     "create_app",
     "handle_errors",
-    "invalid_request",
 ]
 
 WORKERS_ENV: Final = "WEB_CONCURRENCY"  # how many workers serve; set by ``rempart serve``
@@ -193,19 +193,6 @@ def _validation_problem(exc: RequestValidationError, request: Request) -> Proble
             f"send the body as application/json (got {sent!r})",
         )
     return invalid_request(raw)
-
-
-def invalid_request(raw: Sequence[Mapping[str, Any]]) -> Problem:
-    """422 ``invalid-request`` for pydantic's validation errors: each one's location and
-    message, the first in ``detail``."""
-    errors = [
-        {"location": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
-        for error in raw
-    ]
-    first = errors[0] if errors else {"location": "", "message": "invalid request"}
-    return Problem(
-        "invalid-request", f"{first['location']}: {first['message']}", errors=errors[:20]
-    )
 
 
 def _json_error(errors: Any) -> str:

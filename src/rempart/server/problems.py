@@ -7,7 +7,7 @@ A type is ``urn:rempart:problem:<slug>``: clients match on it, never on the word
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
@@ -24,6 +24,7 @@ __all__ = [
     "Problem",
     "ProblemKind",
     "error_problem",
+    "invalid_request",
     "problem_response",
 ]
 
@@ -165,4 +166,17 @@ def error_problem(error: RempartError) -> Problem:
         return Problem(error.problem_slug, "the database cannot be reached; see the server's log")
     return Problem(
         error.problem_slug, str(error), headers=error.problem_headers(), **error.problem_extra()
+    )
+
+
+def invalid_request(raw: Sequence[Mapping[str, Any]]) -> Problem:
+    """422 ``invalid-request`` for pydantic's validation errors: each one's location and
+    message, the first in ``detail``."""
+    errors = [
+        {"location": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
+        for error in raw
+    ]
+    first = errors[0] if errors else {"location": "", "message": "invalid request"}
+    return Problem(
+        "invalid-request", f"{first['location']}: {first['message']}", errors=errors[:20]
     )

@@ -33,7 +33,7 @@ from rempart.policy import Verdict
 from rempart.scan import VideoResult
 from rempart.server import metrics
 from rempart.server.auth import Permission, require
-from rempart.server.problems import Problem
+from rempart.server.problems import Problem, invalid_request
 from rempart.server.routes.common import (
     IMAGE_BODY,
     MEDIA_BODY,
@@ -254,11 +254,7 @@ def _video_request(data: bytes) -> VideoMatchRequest:
     try:
         return VideoMatchRequest.model_validate(read_json(data))
     except ValidationError as exc:
-        wrong = "; ".join(
-            f"{'.'.join(map(str, error['loc'])) or 'body'}: {error['msg']}"
-            for error in exc.errors()[:5]
-        )
-        raise Problem("invalid-request", wrong) from None
+        raise invalid_request(exc.errors()) from None
 
 
 def _features(value: list[Any], field: str) -> list[VpdqFeature]:
