@@ -65,8 +65,8 @@ class BankDetector:
         the frames are the frames' own signals."""
         if self.matcher is None or not features:
             return []
-        found = self.matcher.match_video(features, mirrored=mirrored)
-        return [_video_signal(match) for match in found.videos]
+        found = self.matcher.match_stored_videos(features, mirrored=mirrored)
+        return [_video_signal(match) for match in found]
 
 
 def bank_matches(signals: Iterable[Signal]) -> list[BankMatch]:

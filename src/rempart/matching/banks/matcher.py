@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -503,20 +503,21 @@ class BankMatcher:
         copy is found too, its matches' variant ``MIRROR`` (vPDQ itself is not
         flip-invariant)."""
         self._maybe_refresh()
-        videos = self._match_videos(features, None)
-        images = self._match_frames(features, None)
-        if mirrored is not None:
-            seen = {(m.bank, m.entry_id) for m in videos}
-            videos += [
-                m for m in self._match_videos(mirrored, MIRROR) if (m.bank, m.entry_id) not in seen
-            ]
-            seen = {(m.match.bank, m.match.entry_id) for m in images}
-            images += [
-                m
-                for m in self._match_frames(mirrored, MIRROR)
-                if (m.match.bank, m.match.entry_id) not in seen
-            ]
-        return VideoMatches(videos, images)
+        images = _with_mirror(
+            self._match_frames, features, mirrored, lambda m: (m.match.bank, m.match.entry_id)
+        )
+        return VideoMatches(self.match_stored_videos(features, mirrored=mirrored), images)
+
+    def match_stored_videos(
+        self,
+        features: Sequence[VpdqFeature],
+        *,
+        mirrored: Sequence[VpdqFeature] | None = None,
+    ) -> list[VideoMatch]:
+        """The stored videos ``features`` match (``match_video`` without the banked images,
+        for a caller that matched the frames as images already)."""
+        self._maybe_refresh()
+        return _with_mirror(self._match_videos, features, mirrored, lambda m: (m.bank, m.entry_id))
 
     def _match_videos(
         self, features: Sequence[VpdqFeature], variant: str | None
@@ -655,6 +656,24 @@ def _timestamps(
     return tuple(
         sorted({f.timestamp for f in features if f.hex in hashes and f.quality >= quality})
     )
+
+
+_Found = TypeVar("_Found", "VideoMatch", "FrameMatch")
+
+
+def _with_mirror(
+    search: Callable[[Sequence[VpdqFeature], str | None], list[_Found]],
+    features: Sequence[VpdqFeature],
+    mirrored: Sequence[VpdqFeature] | None,
+    entry: Callable[[_Found], tuple[str, int]],
+) -> list[_Found]:
+    """``search``'s matches of ``features``, then those of ``mirrored`` (variant ``MIRROR``)
+    for the entries the plain frames did not match."""
+    found = search(features, None)
+    if mirrored is not None:
+        seen = {entry(match) for match in found}
+        found += [match for match in search(mirrored, MIRROR) if entry(match) not in seen]
+    return found
 
 
 def _index_id(bank_id: int, entry_id: int) -> int:
