@@ -47,6 +47,7 @@ __all__ = [
     "desk_sealed",
     "desk_sightings",
     "desk_statements",
+    "exchanges",
     "metadata",
     "person_changes",
     "person_embeddings",
@@ -141,6 +142,38 @@ bank_changes = Table(
     Column("entry_id", BigInteger, nullable=True),
     Column("op", String(16), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
+)
+
+# A hash exchange (StopNCII, NCMEC, ThreatExchange, TAT) fetched into a bank of its own. The
+# credential is a reference (a file path or an environment variable's name), never the secret;
+# the checkpoint is JSON (python-threatexchange's checkpoint dataclass), never a pickle.
+exchanges = Table(
+    "exchanges",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("type", String(32), nullable=False),
+    Column("bank_id", Integer, ForeignKey("banks.id"), nullable=False),
+    Column("options", Text, nullable=False, server_default="{}"),
+    Column("url", String(1024), nullable=True),
+    Column("credentials_file", String(1024), nullable=True),
+    Column("credentials_env", String(256), nullable=True),
+    Column("checkpoint", Text, nullable=True),
+    Column("enabled", Boolean, nullable=False, server_default="1"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("last_success_at", DateTime(timezone=True), nullable=True),
+    Column("last_error", Text, nullable=True),
+    # Totals over every fetch: signals received, hashes added, withdrawn, skipped (types
+    # Rempart does not bank); ``entries``: the bank's active entries after the last fetch.
+    Column("fetched", BigInteger, nullable=False, server_default="0"),
+    Column("added", BigInteger, nullable=False, server_default="0"),
+    Column("withdrawn", BigInteger, nullable=False, server_default="0"),
+    Column("skipped", BigInteger, nullable=False, server_default="0"),
+    Column("entries", BigInteger, nullable=False, server_default="0"),
+    # Who fetches it now and until when (renewed each page): one fetcher per deployment.
+    Column("lease_owner", String(128), nullable=True),
+    Column("lease_until", DateTime(timezone=True), nullable=True),
 )
 
 # The protected-persons registry: people who asked (or for whom an association asked) that

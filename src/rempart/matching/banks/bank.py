@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from itertools import islice
+from operator import itemgetter
 from typing import IO, Any, Final, TextIO
 
 from sqlalchemy import Connection, func, insert, literal, select, update
@@ -712,7 +713,8 @@ def _insert_entries(
     statement = dialect.insert(bank_entries).on_conflict_do_nothing(
         index_elements=["bank_id", "hash"]
     )
-    connection.execute(
+    _insert_many(
+        connection,
         statement,
         [
             {
@@ -733,6 +735,33 @@ def _insert_entries(
             for r in records
         ],
     )
+
+
+def _insert_many(connection: Connection, statement: Any, rows: list[dict[str, Any]]) -> None:
+    """``statement`` (an insert into ``bank_entries``) executed for each of ``rows`` (dicts
+    with the same keys) by the driver's executemany: compiled once, and each value converted
+    only where the column's type needs it (SQLAlchemy's own executemany processes every
+    parameter of every row, which made an import of a million entries twice as slow)."""
+    dialect = connection.dialect
+    keys = list(rows[0])
+    compiled = statement.compile(dialect=dialect, column_keys=keys)
+    convert = {}
+    for key in keys:
+        processor = bank_entries.c[key].type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is not None:
+            convert[key] = processor
+    for key, processor in convert.items():
+        done: dict[Any, Any] = {None: None}  # most rows share their values (the import's time)
+        for row in rows:
+            value = row[key]
+            if value not in done:
+                done[value] = processor(value)
+            row[key] = done[value]
+    if compiled.positional:
+        values = itemgetter(*(compiled.positiontup or []))
+        connection.exec_driver_sql(compiled.string, [values(row) for row in rows])
+    else:
+        connection.exec_driver_sql(compiled.string, rows)  # type: ignore[arg-type]
 
 
 def _count_withdrawn(connection: Connection, bank_id: int, hashes: list[str]) -> int:
