@@ -5,6 +5,7 @@
     │   ├── PolicyError     a policy cannot be loaded
     │   ├── LexiconError    a prompt lexicon cannot be loaded
     │   ├── DeskKeyError    the desk's key file is missing, or a sealed field will not open
+    │   ├── ExchangeConfigError  an exchange's type, credential string or option is not valid
     │   └── EngineError     a scan engine cannot run as asked (Ray missing, no GPU)
     ├── MediaError          a file or byte string is not an image Rempart will decode
     │   ├── VideoError      ... not a video Rempart will decode (problem types video-*)
@@ -69,6 +70,7 @@ __all__ = [
     "EnrolmentError",
     "EvidenceNotFoundError",
     "EvidenceRefusedError",
+    "ExchangeConfigError",
     "ExitCode",
     "FetchError",
     "FetchRefusedError",
@@ -151,6 +153,11 @@ class ConfigError(RempartError):
 
 class PolicyError(ConfigError):
     """A policy that cannot be loaded: unknown, malformed, or trying to weaken a fixed rule."""
+
+
+class ExchangeConfigError(ConfigError):
+    """An exchange (StopNCII, NCMEC, ...) configured with an unknown type, a credential string
+    not of its format, or an unknown or invalid option."""
 
 
 class EngineError(ConfigError):

@@ -1,0 +1,393 @@
+"""python-threatexchange's own exchange clients, made from a credential string and a URL.
+
+Rempart does not speak the exchanges' APIs itself: ``make_api`` builds the library's
+``SignalExchangeAPI`` for StopNCII, NCMEC, Meta's ThreatExchange or Tech Against Terrorism, and
+``signal_records`` turns each ``FetchDelta`` it yields into plain ``FetchedSignal`` values.
+
+What ``api.fetch_iter(...)`` raises (the caller wraps every one of them; see
+``fetch_error_text`` for a message that carries no secret):
+
+- ``requests.HTTPError``: the exchange answered 4xx (401/403: the credential is wrong or expired)
+  or, with no retry left, 5xx.
+- ``requests.exceptions.RetryError``: 429 or 5xx on every retry (StopNCII, NCMEC and TAT retry
+  GETs four times, about 3 s in all); ``requests.ConnectionError`` / ``requests.Timeout``.
+- ``ValueError`` (``requests.JSONDecodeError`` is one): a JSON page that does not parse.
+- ``xml.etree.ElementTree.ParseError``: an NCMEC page that is not XML; ``Exception`` (bare, from
+  pytx's NCMEC client): an XML page that is not an entries page.
+- ``dacite.DaciteError``, ``KeyError``, ``TypeError``: a page missing what the client reads.
+- ``AssertionError``: pytx's own sanity checks (an empty ThreatExchange page, an NCMEC resume).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import dacite
+import requests
+from threatexchange.exchanges import fetch_state
+from threatexchange.exchanges.clients.fb_threatexchange.api import (
+    ThreatExchangeAPI,
+    is_valid_app_token,
+)
+from threatexchange.exchanges.clients.ncmec import hash_api as ncmec_client
+from threatexchange.exchanges.clients.stopncii import api as stopncii_client
+from threatexchange.exchanges.clients.techagainstterrorism import api as tat_client
+from threatexchange.exchanges.collab_config import CollaborationConfigBase
+from threatexchange.exchanges.impl.fb_threatexchange_api import (
+    FBThreatExchangeCollabConfig,
+    FBThreatExchangeSignalExchangeAPI,
+)
+from threatexchange.exchanges.impl.ncmec_api import (
+    NCMECCollabConfig,
+    NCMECSignalExchangeAPI,
+)
+from threatexchange.exchanges.impl.stop_ncii_api import (
+    StopNCIICheckpoint,
+    StopNCIISignalExchangeAPI,
+    StopNCIISignalMetadata,
+    _get_delta_mapping,
+)
+from threatexchange.exchanges.impl.techagainstterrorism_api import TATSignalExchangeAPI
+from threatexchange.exchanges.signal_exchange_api import SignalExchangeAPI
+
+from rempart.errors import ExchangeConfigError
+from rempart.matching.formats import BankCategory
+
+__all__ = [
+    "EXCHANGE_TYPES",
+    "ExchangeType",
+    "FetchedSignal",
+    "checkpoint_from_json",
+    "checkpoint_to_json",
+    "fetch_error_text",
+    "make_api",
+    "signal_records",
+]
+
+
+@dataclass(frozen=True)
+class ExchangeType:
+    """One exchange Rempart fetches from, and what configuring it takes."""
+
+    name: str
+    """The stable name (``rempart exchange add --type``)."""
+    title: str
+    """The exchange's own name, for people."""
+    category: BankCategory
+    """The category of the bank its hashes go to."""
+    credential_help: str
+    """The credential string's format (python-threatexchange's own)."""
+    options: tuple[str, ...]
+    """The options ``make_api`` takes for it (``--option KEY=VALUE``)."""
+
+
+EXCHANGE_TYPES: Final[Mapping[str, ExchangeType]] = MappingProxyType(
+    {
+        "stopncii": ExchangeType(
+            "stopncii",
+            "StopNCII.org",
+            BankCategory.NCII,
+            "FETCH_FUNCTION_KEY,SUBSCRIPTION_KEY (the FetchHashes function key, then the "
+            "Ocp-Apim-Subscription-Key)",
+            (),
+        ),
+        "ncmec": ExchangeType(
+            "ncmec",
+            "NCMEC hash sharing",
+            BankCategory.CHILD_SEXUAL_ABUSE,
+            "USER:PASSWORD (the hash sharing API's account)",
+            ("environment",),
+        ),
+        "threatexchange": ExchangeType(
+            "threatexchange",
+            "Meta ThreatExchange",
+            BankCategory.OTHER,
+            "APP_ID|APP_SECRET (a ThreatExchange app's access token)",
+            ("privacy_group",),
+        ),
+        "tat": ExchangeType(
+            "tat",
+            "Tech Against Terrorism hash list",
+            BankCategory.OTHER,
+            "USER:PASSWORD (the TCAP hash list account)",
+            (),
+        ),
+    }
+)
+"""Every exchange ``make_api`` builds a client for, by name."""
+
+NCMEC_DEFAULT_ENVIRONMENT: Final = "Industry"
+"""The NCMEC database fetched when no ``environment`` option is given (pytx's enum name)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedSignal:
+    """One hash an exchange added, changed or withdrew, in python-threatexchange's names."""
+
+    key: str
+    """A stable string for the exchange's record: a later deletion names the same key."""
+    signal_type: str
+    """pytx's signal type name (``pdq``, ``video_md5``, ...); ``""`` with a bare deletion."""
+    value: str
+    """The hash as the exchange sent it; ``""`` with a bare deletion."""
+    withdrawn: bool
+    """True when the exchange deleted the record or its opinion now says it is not a match."""
+
+
+def make_api(
+    exchange_type: str,
+    credentials: str,
+    *,
+    url: str | None = None,
+    options: Mapping[str, str] = MappingProxyType({}),
+) -> SignalExchangeAPI:
+    """python-threatexchange's exchange API for ``exchange_type``, signed in with
+    ``credentials`` (the library's own string format), at ``url`` when given (a fake, a proxy).
+
+    Raises ``ExchangeConfigError`` for an unknown type, a credential string that is not of the
+    type's format, or an unknown or invalid option.
+    """
+    kind = EXCHANGE_TYPES.get(exchange_type)
+    if kind is None:
+        known = ", ".join(EXCHANGE_TYPES)
+        raise ExchangeConfigError(f"unknown exchange type {exchange_type!r} (one of: {known})")
+    unknown = sorted(set(options) - set(kind.options))
+    if unknown:
+        allowed = ", ".join(kind.options) or "none"
+        raise ExchangeConfigError(
+            f"unknown option(s) {', '.join(unknown)} for {kind.name} (allowed: {allowed})"
+        )
+    if url is not None and urlsplit(url).scheme not in ("http", "https"):
+        raise ExchangeConfigError(f"the exchange URL must be http(s)://..., not {url!r}")
+    base = url.rstrip("/") if url else None
+    return _BUILDERS[kind.name](credentials.strip(), base, options)
+
+
+def _stopncii(credentials: str, url: str | None, options: Mapping[str, str]) -> SignalExchangeAPI:
+    parts = credentials.split(",")
+    if len(parts) not in (2, 3) or not all(parts[:2]):
+        raise ExchangeConfigError(
+            "a StopNCII credential is FETCH_FUNCTION_KEY,SUBSCRIPTION_KEY[,BASE_URL]"
+        )
+    # pytx's StopNCIIAPI takes the base URL (base_url_override) for exactly this purpose.
+    client = stopncii_client.StopNCIIAPI(
+        parts[1], parts[0], base_url_override=url or (parts[2] if len(parts) == 3 else None)
+    )
+    return _StopNCIIExchange(CollaborationConfigBase("stopncii", "stopncii", True), client)
+
+
+def _ncmec(credentials: str, url: str | None, options: Mapping[str, str]) -> SignalExchangeAPI:
+    user, _, password = credentials.partition(":")
+    if not (user and password):
+        raise ExchangeConfigError("an NCMEC credential is USER:PASSWORD")
+    name = options.get("environment", NCMEC_DEFAULT_ENVIRONMENT)
+    try:
+        environment = ncmec_client.NCMECEnvironment[name]
+    except KeyError:
+        known = ", ".join(e.name for e in ncmec_client.NCMECEnvironment)
+        raise ExchangeConfigError(f"unknown NCMEC environment {name!r} (one of: {known})") from None
+    collab = NCMECCollabConfig(name="ncmec", environment=environment)
+    if url is None:
+        return NCMECSignalExchangeAPI(collab, user, password)
+    return _NCMECAt(collab, user, password, url=url)
+
+
+def _threatexchange(
+    credentials: str, url: str | None, options: Mapping[str, str]
+) -> SignalExchangeAPI:
+    if not is_valid_app_token(credentials):
+        raise ExchangeConfigError("a ThreatExchange credential is an access token APP_ID|SECRET")
+    group = options.get("privacy_group", "")
+    if not group.isdigit():
+        raise ExchangeConfigError("ThreatExchange needs --option privacy_group=ID (a number)")
+    # ThreatExchangeAPI takes the Graph API base URL (endpoint_override), and the exchange API
+    # takes a ready client, so no subclass is needed.
+    client = ThreatExchangeAPI(credentials, endpoint_override=url)
+    collab = FBThreatExchangeCollabConfig(name="threatexchange", privacy_group=int(group))
+    return FBThreatExchangeSignalExchangeAPI(client, collab)
+
+
+def _tat(credentials: str, url: str | None, options: Mapping[str, str]) -> SignalExchangeAPI:
+    user, _, password = credentials.partition(":")
+    if not (user and password):
+        raise ExchangeConfigError("a TAT credential is USER:PASSWORD")
+    if url is None:
+        return TATSignalExchangeAPI(user, password)
+    return _TATAt(user, password, url=url)
+
+
+_BUILDERS: Final[
+    Mapping[str, Callable[[str, str | None, Mapping[str, str]], SignalExchangeAPI]]
+] = MappingProxyType(
+    {"stopncii": _stopncii, "ncmec": _ncmec, "threatexchange": _threatexchange, "tat": _tat}
+)
+
+
+class _StopNCIIExchange(StopNCIISignalExchangeAPI):  # type: ignore[misc]
+    """pytx's StopNCII exchange, with withdrawn and deleted hashes reported as deletions.
+
+    pytx 1.2 compares the record's hash value (not its ``hashStatus``) with the Withdrawn and
+    Deleted statuses, so a withdrawal arrives as an ordinary record; this repeats its
+    ``fetch_iter`` with the status read where the API puts it.
+    """
+
+    def fetch_iter(
+        self, _supported_signal_types: Any, checkpoint: StopNCIICheckpoint | None
+    ) -> Iterator[fetch_state.FetchDelta]:
+        gone = (
+            stopncii_client.StopNCIICaseStatus.Withdrawn,
+            stopncii_client.StopNCIICaseStatus.Deleted,
+        )
+        start = stopncii_client.StopNCIIAPI.DEFAULT_START_TIME
+        if checkpoint is not None:
+            start = checkpoint.update_time
+        for page in self.api.fetch_hashes_iter(start_timestamp=start):
+            updates: dict[tuple[str, str], StopNCIISignalMetadata | None] = {}
+            for record in page.hashRecords:
+                key, metadata = _get_delta_mapping(record)
+                if key[0]:
+                    updates[key] = None if record.hashStatus in gone else metadata
+            yield fetch_state.FetchDelta(updates, StopNCIICheckpoint.from_stopncii_fetch(page))
+
+
+class _NCMECAt(NCMECSignalExchangeAPI):  # type: ignore[misc]
+    """pytx's NCMEC exchange at another base URL.
+
+    The environment (an enum of NCMEC's hosts) is the only URL pytx's NCMEC client takes; the
+    exchange builds its client in ``get_client``, so that is the one place to point it elsewhere.
+    """
+
+    def __init__(self, collab: NCMECCollabConfig, user: str, password: str, *, url: str) -> None:
+        super().__init__(collab, user, password)
+        self._url = url
+
+    def get_client(self, environment: Any) -> ncmec_client.NCMECHashAPI:
+        client = super().get_client(environment)
+        client._base_url = self._url
+        return client
+
+
+class _TATClientAt(tat_client.TATHashListAPI):  # type: ignore[misc]
+    """pytx's TAT client at another base URL: it reads only its ``BASE_URL`` class variable."""
+
+    def __init__(self, username: str, password: str, *, url: str) -> None:
+        super().__init__(username, password)
+        self.BASE_URL = url + "/"  # pytx joins BASE_URL and the endpoint path without a slash
+
+
+class _TATAt(TATSignalExchangeAPI):  # type: ignore[misc]
+    """pytx's TAT exchange whose client is ``_TATClientAt``."""
+
+    def __init__(self, username: str, password: str, *, url: str) -> None:
+        super().__init__(username, password)
+        self._url = url
+
+    def get_client(self) -> tat_client.TATHashListAPI:
+        return _TATClientAt(self.username, self.password, url=self._url)
+
+
+# ThreatExchange indicator types -> pytx signal type names. pytx's own table
+# (signal_type/md5.py, sha256.py, pdq/signal.py INDICATOR_TYPE) reads tags too; the plain MD5
+# and SHA-256 types name file digests, which Rempart's exact banks take as md5/sha256.
+_TE_TYPES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "HASH_PDQ": "pdq",
+        "HASH_VIDEO_MD5": "video_md5",
+        "HASH_VIDEO_SHA256": "video_sha256",
+        "HASH_MD5": "md5",
+        "HASH_SHA256": "sha256",
+    }
+)
+
+# NCMEC (entry type, fingerprint element) -> pytx signal type names (pytx's ncmec_api.py
+# _get_conversion: video md5, image pdq, image pdna); an image's MD5 is a photo's digest.
+_NCMEC_TYPES: Final[Mapping[tuple[str, str], str]] = MappingProxyType(
+    {
+        ("video", "md5"): "video_md5",
+        ("image", "md5"): "photo_md5",
+        ("image", "pdq"): "pdq",
+        ("image", "pdna"): "photodna",
+    }
+)
+
+
+def signal_records(api: SignalExchangeAPI, updates: Mapping[Any, Any]) -> Iterator[FetchedSignal]:
+    """The signals in one ``FetchDelta.updates`` of ``api`` (from ``make_api``).
+
+    NCMEC's updates are whole entries keyed ``MEMBER-ID``: each fingerprint is one signal, and a
+    deleted entry one bare deletion (``FetchedSignal(key, "", "", True)``). The others are keyed
+    by (type, hash): the value None is a deletion, and an opinion whose aggregate is a false
+    positive (ThreatExchange's NON_MALICIOUS) withdraws too.
+    """
+    if isinstance(api, NCMECSignalExchangeAPI):
+        yield from _ncmec_signals(updates)
+        return
+    rename = _TE_TYPES if isinstance(api, FBThreatExchangeSignalExchangeAPI) else None
+    for (type_name, value), metadata in updates.items():
+        key = f"{type_name}:{value}"
+        signal_type = type_name if rename is None else rename.get(type_name, type_name.lower())
+        yield FetchedSignal(key, signal_type, value, _withdrawn(metadata))
+
+
+def _withdrawn(metadata: fetch_state.FetchedSignalMetadata | None) -> bool:
+    if metadata is None:
+        return True
+    if type(metadata) is fetch_state.FetchedSignalMetadata:  # TAT's: no opinions at all
+        return False
+    aggregate = metadata.get_as_aggregate_opinion().category
+    return bool(aggregate == fetch_state.AggregateSignalOpinionCategory.NEGATIVE_CLASS)
+
+
+def _ncmec_signals(updates: Mapping[str, Any]) -> Iterator[FetchedSignal]:
+    for key, entry in updates.items():
+        if entry is None or entry.deleted:
+            yield FetchedSignal(key, "", "", True)
+            continue
+        for element, value in entry.fingerprints.items():
+            fingerprint = element.lower()
+            signal_type = _NCMEC_TYPES.get((entry.entry_type.value, fingerprint), fingerprint)
+            yield FetchedSignal(key, signal_type, value, False)
+
+
+def checkpoint_to_json(checkpoint: fetch_state.FetchCheckpointBase) -> dict[str, Any]:
+    """A pytx checkpoint (a dataclass) as JSON-ready values, to store without pickle."""
+    return dataclasses.asdict(checkpoint)
+
+
+def checkpoint_from_json(api: SignalExchangeAPI, data: Mapping[str, Any]) -> Any:
+    """The checkpoint ``checkpoint_to_json`` stored, as ``api``'s checkpoint class again.
+
+    Raises ``ExchangeConfigError`` when ``data`` is not one (another exchange's, a pytx upgrade).
+    """
+    try:
+        return dacite.from_dict(api.get_checkpoint_cls(), dict(data))
+    except (dacite.DaciteError, TypeError, ValueError) as exc:
+        raise ExchangeConfigError(f"the stored checkpoint is not this exchange's: {exc}") from exc
+
+
+_SECRET_QUERY = re.compile(r"(access_token=)[^&\s]+")
+
+
+def fetch_error_text(exc: BaseException, credentials: str) -> str:
+    """A one-line reason for a failed fetch that names no secret (for status and logs).
+
+    HTTP errors say the status and the URL's host and path only (ThreatExchange puts its token
+    in the query string); any other message has the credential's parts blanked out.
+    """
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        where = urlsplit(exc.response.url or "")
+        reason = exc.response.reason or ""
+        text = f"HTTP {exc.response.status_code} {reason} from {where.netloc}{where.path}"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    text = _SECRET_QUERY.sub(r"\1***", text)
+    for secret in sorted(re.split(r"[,:|]", credentials.strip()), key=len, reverse=True):
+        if len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return " ".join(text.split())[:500]

@@ -1,0 +1,106 @@
+"""The record log every fake exchange serves from: appends in blocks, so that a million hashes
+cost one list and a page is a slice computed when it is asked for."""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One change an exchange serves: ``value`` of ``signal_type`` added or deleted."""
+
+    seq: int
+    """The position in the log (a record id where the API has one)."""
+    signal_type: str
+    value: str
+    deleted: bool
+    time: int
+    """The exchange's timestamp of the change (one per add/add_many/delete call)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    start: int
+    signal_type: str
+    values: Sequence[str]
+    deleted: bool
+    time: int
+
+
+class EntryLog:
+    """Changes in the order they happened, each call stamped by ``clock`` (non-decreasing)."""
+
+    def __init__(self, clock: Callable[[int], int]) -> None:
+        """``clock(previous)`` gives the stamp of a new change from the last one given."""
+        self._clock = clock
+        self._blocks: list[_Block] = []
+        self._starts: list[int] = []
+        self._times: list[int] = []
+        self._latest: dict[tuple[str, str], int] = {}
+        self._ids: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+        self.size = 0
+
+    def append(self, signal_type: str, values: Sequence[str], *, deleted: bool = False) -> int:
+        """Log ``values`` (kept, not copied) added, or deleted; returns the first one's seq."""
+        with self._lock:
+            previous = self._times[-1] if self._times else 0
+            block = _Block(self.size, signal_type, values, deleted, self._clock(previous))
+            self._blocks.append(block)
+            self._starts.append(block.start)
+            self._times.append(block.time)
+            if len(values) < 1000:  # what add/delete name; bulk values are unique by contract
+                for offset, value in enumerate(values):
+                    self._latest[signal_type, value] = block.start + offset
+                    if not deleted:
+                        self._ids.setdefault((signal_type, value), block.start + offset)
+            self.size += len(values)
+            return block.start
+
+    def first_id(self, signal_type: str, value: str) -> int:
+        """The seq ``value`` was first added at (its record id); KeyError if never added."""
+        found = self._ids.get((signal_type, value))
+        if found is not None:
+            return found
+        for block in self._blocks:
+            if block.signal_type == signal_type and not block.deleted:
+                try:
+                    return block.start + list(block.values).index(value)
+                except ValueError:
+                    continue
+        raise KeyError(value)
+
+    def event(self, seq: int) -> Event:
+        """The change at ``seq``."""
+        block = self._blocks[bisect.bisect_right(self._starts, seq) - 1]
+        value = block.values[seq - block.start]
+        return Event(seq, block.signal_type, value, block.deleted, block.time)
+
+    def events(self, start: int, stop: int) -> list[Event]:
+        """The changes in ``[start, stop)`` that a later change of the same hash does not
+        supersede (an exchange serves a hash's current state)."""
+        found = []
+        latest = self._latest
+        for seq in range(max(start, 0), min(stop, self.size)):
+            event = self.event(seq)
+            if latest.get((event.signal_type, event.value), seq) == seq:
+                found.append(event)
+        return found
+
+    def after_time(self, time: int) -> int:
+        """The seq of the first change stamped later than ``time``."""
+        index = bisect.bisect_right(self._times, time)
+        return self._starts[index] if index < len(self._starts) else self.size
+
+    def from_time(self, time: int) -> int:
+        """The seq of the first change stamped ``time`` or later."""
+        index = bisect.bisect_left(self._times, time)
+        return self._starts[index] if index < len(self._starts) else self.size
+
+    def last_time(self, stop: int) -> int:
+        """The stamp of the change just before ``stop`` (0 for none)."""
+        return self.event(stop - 1).time if stop > 0 else 0

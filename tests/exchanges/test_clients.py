@@ -1,0 +1,159 @@
+"""python-threatexchange's exchange clients, made by ``make_api``, against each loopback fake:
+a first fetch, an incremental one from the stored checkpoint, a deletion, an expired credential
+and a malformed page."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from rempart.errors import ExchangeConfigError
+from rempart.exchanges import (
+    EXCHANGE_TYPES,
+    FetchedSignal,
+    checkpoint_from_json,
+    checkpoint_to_json,
+    fetch_error_text,
+    make_api,
+    signal_records,
+)
+from tests.exchanges.fakes import FakeExchange, fake_exchange
+
+KINDS = ["stopncii"]
+
+PDQ_A = "f" * 8 + "0" * 56
+PDQ_B = "0" * 8 + "f" * 56
+VIDEO_MD5 = "d41d8cd98f00b204e9800998ecf8427e"
+
+
+def fetch(fake: FakeExchange, checkpoint: Any = None) -> tuple[list[FetchedSignal], Any]:
+    """Every signal of a whole fetch from ``checkpoint``, and the last checkpoint."""
+    api = make_api(fake.kind, fake.credentials, url=fake.url, options=fake.options)
+    signals: list[FetchedSignal] = []
+    for delta in api.fetch_iter([], checkpoint):
+        signals.extend(signal_records(api, delta.updates))
+        checkpoint = delta.checkpoint
+    return signals, checkpoint
+
+
+def current(signals: list[FetchedSignal]) -> dict[str, FetchedSignal]:
+    """The last word on each key, as a store applying the fetch in order keeps it."""
+    return {signal.key: signal for signal in signals}
+
+
+@pytest.fixture(params=KINDS)
+def fake(request: pytest.FixtureRequest) -> Iterator[FakeExchange]:
+    with fake_exchange(request.param) as started:
+        yield started
+
+
+def test_first_fetch_gives_every_hash_with_pytx_names(fake: FakeExchange) -> None:
+    key_a = fake.add("pdq", PDQ_A)
+    key_video = fake.add("video_md5", VIDEO_MD5)
+    signals, checkpoint = fetch(fake)
+    got = current(signals)
+    assert got[key_a] == FetchedSignal(key_a, "pdq", PDQ_A, False)
+    assert got[key_video] == FetchedSignal(key_video, "video_md5", VIDEO_MD5, False)
+    assert len(got) == 2
+    assert checkpoint is not None
+
+
+def test_incremental_fetch_from_the_stored_checkpoint_gives_only_what_changed(
+    fake: FakeExchange,
+) -> None:
+    key_a = fake.add("pdq", PDQ_A)
+    _, checkpoint = fetch(fake)
+    api = make_api(fake.kind, fake.credentials, url=fake.url, options=fake.options)
+    stored = checkpoint_from_json(api, checkpoint_to_json(checkpoint))
+    assert stored == checkpoint
+    key_b = fake.add("pdq", PDQ_B)
+    signals, _ = fetch(fake, stored)
+    got = current(signals)
+    assert key_b in got
+    assert not got[key_b].withdrawn
+    assert key_a not in got
+
+
+def test_a_deletion_withdraws_the_key(fake: FakeExchange) -> None:
+    key_a = fake.add("pdq", PDQ_A)
+    fake.add("pdq", PDQ_B)
+    _, checkpoint = fetch(fake)
+    assert fake.delete("pdq", PDQ_A) == key_a
+    signals, _ = fetch(fake, checkpoint)
+    withdrawn = [signal for signal in signals if signal.withdrawn]
+    assert [signal.key for signal in withdrawn] == [key_a]
+    # a full fetch after the deletion ends withdrawn too
+    full, _ = fetch(fake)
+    assert current(full)[key_a].withdrawn
+
+
+def test_an_expired_credential_raises_http_401(fake: FakeExchange) -> None:
+    fake.add("pdq", PDQ_A)
+    fake.expire()
+    with pytest.raises(requests.HTTPError) as raised:
+        fetch(fake)
+    assert raised.value.response is not None
+    assert raised.value.response.status_code == 401
+    reason = fetch_error_text(raised.value, fake.credentials)
+    assert "401" in reason
+    for secret in fake.credentials.replace("|", ",").replace(":", ",").split(","):
+        assert secret not in reason
+
+
+def test_a_malformed_page_raises_and_the_next_fetch_works(fake: FakeExchange) -> None:
+    fake.page_size = 1
+    fake.add("pdq", PDQ_A)
+    fake.add("pdq", PDQ_B)
+    fake.break_next_page()
+    started = time.monotonic()
+    with pytest.raises(fake.malformed_error):
+        fetch(fake)
+    assert time.monotonic() - started < 5  # no retry storm on a 200 that does not parse
+    signals, _ = fetch(fake)
+    assert len(current(signals)) == 2
+
+
+def test_every_exchange_type_builds_pytx_s_api() -> None:
+    options = {"threatexchange": {"privacy_group": "1234"}, "ncmec": {"environment": "NGO"}}
+    credentials = {
+        "stopncii": "function,subscription",
+        "ncmec": "user:password",
+        "threatexchange": "1234567890|abcdefghijklmnopqrstuvwxyz",
+        "tat": "user:password",
+    }
+    for name in EXCHANGE_TYPES:
+        api = make_api(
+            name, credentials[name], url="http://127.0.0.1:9", options=options.get(name, {})
+        )
+        assert hasattr(api, "fetch_iter")
+        assert api.get_checkpoint_cls() is not None
+
+
+@pytest.mark.parametrize(
+    ("kind", "credentials", "options"),
+    [
+        ("hma", "x", {}),
+        ("stopncii", "only-one-part", {}),
+        ("stopncii", "a,b", {"privacy_group": "1"}),
+        ("ncmec", "no-password", {}),
+        ("ncmec", "user:password", {"environment": "Moon"}),
+        ("threatexchange", "not-a-token", {"privacy_group": "1"}),
+        ("threatexchange", "1234567890|abcdefghijklmnopqrstuvwxyz", {}),
+        ("threatexchange", "1234567890|abcdefghijklmnopqrstuvwxyz", {"privacy_group": "x"}),
+        ("tat", "user", {}),
+    ],
+)
+def test_a_bad_type_credential_or_option_is_a_config_error(
+    kind: str, credentials: str, options: dict[str, str]
+) -> None:
+    with pytest.raises(ExchangeConfigError):
+        make_api(kind, credentials, options=options)
+
+
+def test_a_url_that_is_not_http_is_a_config_error() -> None:
+    with pytest.raises(ExchangeConfigError):
+        make_api("stopncii", "a,b", url="file:///etc/passwd")
