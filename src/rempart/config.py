@@ -56,6 +56,8 @@ DEFAULT_RECHECK_HOURS: Final = 6
 DEFAULT_EVIDENCE_DAYS: Final = 365
 SMTP_SECURITY: Final = ("starttls", "tls", "none")
 DEFAULT_INDEX_SNAPSHOT_CHANGES: Final = 100_000
+DEFAULT_EXCHANGE_INTERVAL: Final = 3600
+"""Seconds between two scheduled fetches of an exchange: hourly."""
 ONNX_PROVIDERS: Final = ("auto", "cpu", "cuda")
 FACE_DETECTORS: Final = ("retinaface", "dlib")
 DEFAULT_RAY_BATCH_SIZE: Final = 8
@@ -356,6 +358,13 @@ SETTINGS: Final = (
         "Bank changes applied since the last index snapshot after which a new one is written.",
     ),
     Setting(
+        "exchange_interval",
+        DEFAULT_EXCHANGE_INTERVAL,
+        "Seconds between two fetches of each enabled exchange (StopNCII, NCMEC, ...) by "
+        "rempart serve, one process of the deployment fetching; 0: serve does not fetch.",
+        minimum=0,
+    ),
+    Setting(
         "onnx_provider",
         "auto",
         "ONNX Runtime's execution provider: auto (CUDA where the installed onnxruntime has it, "
@@ -435,6 +444,7 @@ class Settings:
     follow_notify: bool = True
     index_snapshots: bool = True
     index_snapshot_changes: int = DEFAULT_INDEX_SNAPSHOT_CHANGES
+    exchange_interval: int = DEFAULT_EXCHANGE_INTERVAL
     onnx_provider: str = "auto"
     face_detector: str = "retinaface"
     ray_address: str = ""
@@ -528,6 +538,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         follow_notify=bool(values["follow_notify"]),
         index_snapshots=bool(values["index_snapshots"]),
         index_snapshot_changes=int(values["index_snapshot_changes"]),
+        exchange_interval=int(values["exchange_interval"]),
         onnx_provider=_one_of(
             "onnx_provider", str(values["onnx_provider"]) or "auto", ONNX_PROVIDERS
         ),

@@ -36,6 +36,9 @@
     │   └── CaseStateConflictError  the case or item is not in a state that allows it
     ├── EvidenceRefusedError  a capture that may not be made or read (a minor's case, no key)
     │   └── EvidenceNotFoundError  no capture has that id (or the actor may not see it)
+    ├── ExchangeError       an exchange operation cannot be done as asked (unknown, taken name)
+    │   ├── UnknownExchangeError
+    │   └── ExchangeFetchError  a fetch from an exchange failed; the last good state is kept
     ├── FetchError          a URL the desk fetched did not answer, or answered too much
     │   └── FetchRefusedError  a URL refused before connecting (scheme, private address)
     └── HashLowQualityError a reported hash too featureless to act on
@@ -71,6 +74,8 @@ __all__ = [
     "EvidenceNotFoundError",
     "EvidenceRefusedError",
     "ExchangeConfigError",
+    "ExchangeError",
+    "ExchangeFetchError",
     "ExitCode",
     "FetchError",
     "FetchRefusedError",
@@ -101,6 +106,7 @@ __all__ = [
     "SorInvalidError",
     "StoreError",
     "UnknownBankError",
+    "UnknownExchangeError",
     "UnknownKeyError",
     "UnknownPersonError",
     "VideoError",
@@ -564,6 +570,27 @@ class EvidenceNotFoundError(EvidenceRefusedError):
     """No capture has this id (or the actor may not see it: one message for both)."""
 
     problem = "evidence-not-found"
+
+
+class ExchangeError(RempartError):
+    """An exchange operation cannot be done as asked: a taken name, a bank another exchange
+    fills, a credential file or variable that cannot be read, a fetch under way elsewhere."""
+
+    problem = "invalid-request"
+
+
+class UnknownExchangeError(ExchangeError):
+    """No exchange has the name given."""
+
+    problem = "not-found"
+
+
+class ExchangeFetchError(ExchangeError):
+    """A fetch from an exchange failed (refused credential, malformed page, no answer): what
+    earlier pages brought stays, the rest is fetched next time. The message names no secret."""
+
+    exit_code = ExitCode.SOME_FAILED
+    problem = "fetch-failed"
 
 
 class FetchError(RempartError):

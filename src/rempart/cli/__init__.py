@@ -17,6 +17,7 @@ from rempart.cli.bank import bank_app
 from rempart.cli.desk import case_app, desk_app, report_command
 from rempart.cli.errors import ExitCode, RempartGroup
 from rempart.cli.evidence import evidence_app
+from rempart.cli.exchange import exchange_app
 from rempart.cli.gate import gate_command
 from rempart.cli.hash import hash_command
 from rempart.cli.match import match_command
@@ -67,6 +68,7 @@ def _root(
 app.command("hash")(hash_command)
 app.command("match")(match_command)
 app.add_typer(bank_app, name="bank")
+app.add_typer(exchange_app, name="exchange")
 app.command("scan")(scan_command)
 app.command("audit")(audit_command)
 app.command("gate")(gate_command)

@@ -1,5 +1,5 @@
 """Prometheus metrics: requests by route and status, latency, verdicts, the match index, how far
-it is behind the bank change log, and the decode budget's queue.
+it is behind the bank change log, the decode budget's queue, and the exchanges' fetches.
 
 With several workers, ``rempart serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder
 before they start, and ``/metrics`` sums what every worker recorded (a gauge says how: the
@@ -34,6 +34,9 @@ __all__ = [
     "DECODE_OVERLOADED",
     "DECODE_PIXELS",
     "DECODE_WAITING",
+    "EXCHANGE_ENTRIES",
+    "EXCHANGE_FETCHES",
+    "EXCHANGE_LAST_SUCCESS",
     "INDEX_HASHES",
     "LATENCY",
     "REQUESTS",
@@ -85,6 +88,24 @@ DECODE_PIXELS: Final = Gauge(
 DECODE_OVERLOADED: Final = Counter(
     "rempart_decode_overloaded",
     "Requests refused with 503 overloaded: no pixels of the decode budget within its wait.",
+)
+# Labelled by exchange name: a bounded set, which only an administrator adds to.
+EXCHANGE_FETCHES: Final = Counter(
+    "rempart_exchange_fetches",
+    "Fetches from an exchange made by this server, by outcome (success or failure).",
+    ["exchange", "outcome"],
+)
+EXCHANGE_LAST_SUCCESS: Final = Gauge(
+    "rempart_exchange_last_success_timestamp_seconds",
+    "When the exchange's last successful fetch ended (Unix time), by whichever process.",
+    ["exchange"],
+    multiprocess_mode="livemax",
+)
+EXCHANGE_ENTRIES: Final = Gauge(
+    "rempart_exchange_entries",
+    "Active entries in the exchange's bank after its last fetch.",
+    ["exchange"],
+    multiprocess_mode="livemax",
 )
 
 _METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

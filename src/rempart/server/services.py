@@ -5,6 +5,9 @@ being decoded, and the desk when it is on."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -23,8 +26,13 @@ if TYPE_CHECKING:
     from rempart.desk.notices import Notices
     from rempart.desk.recheck import Rechecker
     from rempart.desk.tasks import DeskTasks
+    from rempart.exchanges.schedule import ExchangeSchedule
+    from rempart.exchanges.sync import Exchange, FetchReport
+    from rempart.store import Store
 
 __all__ = ["Services"]
+
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass
@@ -39,7 +47,9 @@ class Services:
     ``evidence`` and ``rechecker``: captures and removal checks, on when the desk is.
     ``serve_desk``: this worker serves the desk's pages (``rempart serve --desk``), so it also
     runs the desk's background tasks (``tasks``: removal checks and retention's purges, one
-    worker per data folder at a time).
+    worker per data folder at a time). ``exchanges``: the exchanges fetched on a schedule
+    (``REMPART_EXCHANGE_INTERVAL``; one process of the deployment fetches each), None when
+    the interval is 0.
     """
 
     runtime: Runtime
@@ -51,6 +61,7 @@ class Services:
     evidence: Evidence | None = field(init=False, default=None)
     rechecker: Rechecker | None = field(init=False, default=None)
     tasks: DeskTasks | None = field(init=False, default=None)
+    exchanges: ExchangeSchedule | None = field(init=False, default=None)
     keys: ApiKeys = field(init=False)
     auth: Authenticator = field(init=False)
     audit: AuditWriter = field(init=False)
@@ -87,6 +98,8 @@ class Services:
                 self.tasks = DeskTasks.from_settings(
                     settings, rechecker=self.rechecker, evidence=self.evidence
                 )
+        if settings.exchange_interval > 0:
+            self.exchanges = exchange_schedule(self.runtime.store, settings.exchange_interval)
         self.runtime.also_follow(self.auth.reload)
         self.runtime.also_follow(self.measure_index)
 
@@ -99,16 +112,21 @@ class Services:
         return self._batcher
 
     def start(self) -> None:
-        """Start the runtime: the match index loads, the database is followed; and the
-        desk's background tasks where this worker serves the desk."""
+        """Start the runtime: the match index loads, the database is followed; the desk's
+        background tasks where this worker serves the desk; the exchanges' schedule."""
         self.runtime.start()
         if self.tasks is not None:
             self.tasks.start()
+        if self.exchanges is not None:
+            self.exchanges.start()
 
     def close(self) -> None:
-        """Stop the desk's tasks, commit the audit queue, then stop the runtime."""
+        """Stop the desk's tasks and the exchanges' schedule, commit the audit queue, then stop
+        the runtime."""
         if self.tasks is not None:
             self.tasks.close()
+        if self.exchanges is not None:
+            self.exchanges.close()
         self.audit.close()
         self.runtime.close()
 
@@ -123,3 +141,44 @@ class Services:
             metrics.INDEX_HASHES.set(len(matcher))
         metrics.BANK_LOG_APPLIED.set(applied)
         metrics.BANK_LOG_LAG.set(max(0, newest - applied))
+
+
+def exchange_schedule(store: Store, interval_s: int) -> ExchangeSchedule | None:
+    """The exchanges' schedule, with this worker's metrics; None without the ``exchanges``
+    extra (python-threatexchange), which a server that fetches nothing need not install."""
+    try:
+        from rempart.exchanges.schedule import ExchangeSchedule
+        from rempart.exchanges.sync import Exchanges
+    except ImportError:
+        _LOG.info("no scheduled exchange fetches: the 'exchanges' extra is not installed")
+        return None
+    return ExchangeSchedule(
+        Exchanges(store), interval_s, on_fetch=count_fetch, measure=measure_exchanges
+    )
+
+
+_MEASURED: set[str] = set()  # the exchanges this worker's gauges have a series for
+
+
+def count_fetch(name: str, report: FetchReport | None) -> None:
+    """Count a fetch this worker made, by outcome."""
+    outcome = "success" if report is not None else "failure"
+    metrics.EXCHANGE_FETCHES.labels(exchange=name, outcome=outcome).inc()
+
+
+def measure_exchanges(exchanges: Sequence[Exchange]) -> None:
+    """Set the exchanges' gauges from their state in the database, so that every worker
+    reports the same whichever fetched; the series of removed exchanges go."""
+    names = {exchange.name for exchange in exchanges}
+    for gone in _MEASURED - names:
+        for gauge in (metrics.EXCHANGE_LAST_SUCCESS, metrics.EXCHANGE_ENTRIES):
+            with suppress(KeyError):  # never set (no success yet)
+                gauge.remove(gone)
+    _MEASURED.intersection_update(names)
+    _MEASURED.update(names)
+    for exchange in exchanges:
+        if exchange.last_success_at is not None:
+            metrics.EXCHANGE_LAST_SUCCESS.labels(exchange=exchange.name).set(
+                exchange.last_success_at.timestamp()
+            )
+        metrics.EXCHANGE_ENTRIES.labels(exchange=exchange.name).set(exchange.entries)
