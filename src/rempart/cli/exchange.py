@@ -286,7 +286,7 @@ def _progress(name: str) -> Any:
     console = Console(stderr=True)
     bar = Progress(
         SpinnerColumn(),
-        TextColumn(f"{name}: {{task.completed}} signals fetched"),
+        TextColumn(f"{name}: {{task.fields[pages]}} pages, {{task.completed}} signals written"),
         console=console,
         transient=True,
         disable=not console.is_terminal,
@@ -294,9 +294,9 @@ def _progress(name: str) -> Any:
 
     @contextmanager
     def track() -> Any:
-        task = bar.add_task(name, total=None)
+        task = bar.add_task(name, total=None, pages=0)
         with bar:
-            yield lambda report: bar.update(task, completed=report.fetched)
+            yield lambda report: bar.update(task, completed=report.fetched, pages=report.pages)
 
     return track()
 

@@ -219,6 +219,11 @@ class Exchanges:
         file_ref, env_ref = _check_credentials(credentials_file, credentials_env)
         bank_name = bank or name
         with self.store.write() as connection:
+            taken = connection.execute(
+                select(exchanges.c.id).where(exchanges.c.name == name)
+            ).first()
+            if taken is not None:
+                raise ExchangeError(f"an exchange named {name!r} exists already")
             bank_id = self._bank_for(connection, bank_name, kind.name, category or kind.category)
             try:
                 connection.execute(
@@ -409,8 +414,8 @@ class Exchanges:
                 if batch.full():
                     self._write(exchange, batch, report, seen)
                     batch = _Batch()
-                    if progress is not None:
-                        progress(report)
+                if progress is not None:
+                    progress(report)
             self._write(exchange, batch, report, seen)
             if seen is not None and not stopped:
                 report.withdrawn += self._withdraw_unseen(exchange, seen)
