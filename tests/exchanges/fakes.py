@@ -9,6 +9,7 @@ next page unreadable, and ``requests`` lists the paths asked for.
 
 from __future__ import annotations
 
+import importlib
 import json
 import threading
 import time
@@ -92,6 +93,9 @@ class FakeExchange:
     def expire(self) -> None:
         """From now on the credential is refused (401), as an expired or revoked one is."""
         self.expired = True
+
+    def settle(self) -> None:
+        """Return once a fetch started now sees every change made so far (see FakeNCMEC)."""
 
     def break_next_page(self) -> None:
         """The next page served is malformed (then the fake answers normally again)."""
@@ -198,26 +202,27 @@ def _handler_for(fake: FakeExchange) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def _kinds() -> dict[str, type[FakeExchange]]:
-    from tests.exchanges.stopncii import FakeStopNCII
+# kind -> the module and class of its fake (imported on use: they import this module)
+_FAKES = {
+    "stopncii": ("tests.exchanges.stopncii", "FakeStopNCII"),
+    "ncmec": ("tests.exchanges.ncmec", "FakeNCMEC"),
+    "threatexchange": ("tests.exchanges.threatexchange", "FakeThreatExchange"),
+    "tat": ("tests.exchanges.tat", "FakeTAT"),
+}
 
-    kinds: dict[str, type[FakeExchange]] = {FakeStopNCII.kind: FakeStopNCII}
-    try:
-        from tests.exchanges.ncmec import FakeNCMEC
-        from tests.exchanges.tat import FakeTAT
-        from tests.exchanges.threatexchange import FakeThreatExchange
-    except ImportError:
-        return kinds
-    for cls in (FakeNCMEC, FakeThreatExchange, FakeTAT):
-        kinds[cls.kind] = cls
-    return kinds
+
+def fake_class(kind: str) -> type[FakeExchange]:
+    """The fake of ``kind``."""
+    module, name = _FAKES[kind]
+    cls: type[FakeExchange] = getattr(importlib.import_module(module), name)
+    return cls
 
 
 @contextmanager
 def fake_exchange(kind: str, *, page_size: int | None = None) -> Iterator[FakeExchange]:
     """A started fake of ``kind`` (``stopncii``, ``ncmec``, ``threatexchange``, ``tat``),
     stopped on exit. ``page_size`` overrides the page size when the client asks for none."""
-    fake = _kinds()[kind](page_size=page_size)
+    fake = fake_class(kind)(page_size=page_size)
     fake.start()
     try:
         yield fake

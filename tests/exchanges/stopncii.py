@@ -76,6 +76,7 @@ def _record(event: Any) -> dict[str, Any]:
         "signalType": _TYPES[event.signal_type],
         "hashValue": event.value,
         "hashStatus": status,
-        "caseNumbers": {f"case-{event.seq}": status},
-        "CSPFeedbacks": [],
+        # no case numbers and no feedback (the defaults): a real record's lists cost pytx's
+        # dacite a third more per record, and nothing here reads them
+        "caseNumbers": {},
     }

@@ -23,7 +23,7 @@ from rempart.exchanges import (
 )
 from tests.exchanges.fakes import FakeExchange, fake_exchange
 
-KINDS = ["stopncii"]
+KINDS = ["stopncii", "ncmec"]
 
 PDQ_A = "f" * 8 + "0" * 56
 PDQ_B = "0" * 8 + "f" * 56
@@ -32,6 +32,7 @@ VIDEO_MD5 = "d41d8cd98f00b204e9800998ecf8427e"
 
 def fetch(fake: FakeExchange, checkpoint: Any = None) -> tuple[list[FetchedSignal], Any]:
     """Every signal of a whole fetch from ``checkpoint``, and the last checkpoint."""
+    fake.settle()
     api = make_api(fake.kind, fake.credentials, url=fake.url, options=fake.options)
     signals: list[FetchedSignal] = []
     for delta in api.fetch_iter([], checkpoint):
