@@ -46,6 +46,8 @@ class FakeExchange:
     """The pytx signal type names ``add`` takes."""
     malformed_error: ClassVar[tuple[type[BaseException], ...]]
     """What pytx's client raises on the page ``break_next_page`` spoils."""
+    expired_status: ClassVar[int] = 401
+    """The HTTP status an expired credential gets."""
 
     def __init__(self, *, page_size: int | None = None) -> None:
         self.log = EntryLog(self.clock)
@@ -127,6 +129,10 @@ class FakeExchange:
         """True once after ``break_next_page``: the page now being served must be malformed."""
         broken, self._broken = self._broken, False
         return broken
+
+    def capped(self, asked: int) -> int:
+        """The page size to serve when the client asks for ``asked``: at most ``page_size``."""
+        return min(asked, self.page_size) if self.page_size else asked
 
     def page_events(self, start: int, stop: int) -> list[Event]:
         """The current changes in ``[start, stop)``."""
@@ -221,7 +227,8 @@ def fake_class(kind: str) -> type[FakeExchange]:
 @contextmanager
 def fake_exchange(kind: str, *, page_size: int | None = None) -> Iterator[FakeExchange]:
     """A started fake of ``kind`` (``stopncii``, ``ncmec``, ``threatexchange``, ``tat``),
-    stopped on exit. ``page_size`` overrides the page size when the client asks for none."""
+    stopped on exit. ``page_size`` is the page size it serves: at most that many where the
+    client asks for a size (StopNCII, ThreatExchange), that many where it does not."""
     fake = fake_class(kind)(page_size=page_size)
     fake.start()
     try:

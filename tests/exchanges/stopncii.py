@@ -49,7 +49,7 @@ class FakeStopNCII(FakeExchange):
         if self.take_broken():
             return malformed_json()
         start_time = int(query.get("startTimestamp", ["0"])[0])
-        size = int(query.get("pageSize", [str(self.page_size or 800)])[0])
+        size = self.capped(int(query.get("pageSize", ["800"])[0]))
         token = query.get("nextPageToken", [""])[0]
         if token:  # "position.stop": stop fixes the snapshot the first page saw
             position, stop = (int(part) for part in token.split("."))

@@ -23,7 +23,7 @@ from rempart.exchanges import (
 )
 from tests.exchanges.fakes import FakeExchange, fake_exchange
 
-KINDS = ["stopncii", "ncmec"]
+KINDS = ["stopncii", "ncmec", "threatexchange", "tat"]
 
 PDQ_A = "f" * 8 + "0" * 56
 PDQ_B = "0" * 8 + "f" * 56
@@ -92,15 +92,15 @@ def test_a_deletion_withdraws_the_key(fake: FakeExchange) -> None:
     assert current(full)[key_a].withdrawn
 
 
-def test_an_expired_credential_raises_http_401(fake: FakeExchange) -> None:
+def test_an_expired_credential_raises_an_http_error(fake: FakeExchange) -> None:
     fake.add("pdq", PDQ_A)
     fake.expire()
     with pytest.raises(requests.HTTPError) as raised:
         fetch(fake)
     assert raised.value.response is not None
-    assert raised.value.response.status_code == 401
+    assert raised.value.response.status_code == fake.expired_status
     reason = fetch_error_text(raised.value, fake.credentials)
-    assert "401" in reason
+    assert str(fake.expired_status) in reason
     for secret in fake.credentials.replace("|", ",").replace(":", ",").split(","):
         assert secret not in reason
 
@@ -158,3 +158,31 @@ def test_a_bad_type_credential_or_option_is_a_config_error(
 def test_a_url_that_is_not_http_is_a_config_error() -> None:
     with pytest.raises(ExchangeConfigError):
         make_api("stopncii", "a,b", url="file:///etc/passwd")
+
+
+def test_a_fetch_with_nothing_new_gives_nothing_and_a_checkpoint_that_still_works(
+    fake: FakeExchange,
+) -> None:
+    fake.add("pdq", PDQ_A)
+    _, checkpoint = fetch(fake)
+    signals, after_idle = fetch(fake, checkpoint)
+    assert signals == []
+    key_b = fake.add("pdq", PDQ_B)
+    signals, _ = fetch(fake, after_idle)
+    assert list(current(signals)) == [key_b]
+
+
+def test_a_malformed_page_mid_fetch_raises_after_the_pages_before_it(fake: FakeExchange) -> None:
+    fake.page_size = 1
+    fake.add_many("pdq", [PDQ_A, PDQ_B])
+    fake.settle()
+    api = make_api(fake.kind, fake.credentials, url=fake.url, options=fake.options)
+    deltas = api.fetch_iter([], None)
+    first = next(deltas)
+    while not first.updates:  # NCMEC's client probes empty time windows first
+        first = next(deltas)
+    fake.break_next_page()
+    with pytest.raises(fake.malformed_error):
+        for _ in deltas:
+            pass
+    assert [signal.value for signal in signal_records(api, first.updates)] == [PDQ_A]

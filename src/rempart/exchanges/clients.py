@@ -33,6 +33,7 @@ import requests
 from threatexchange.exchanges import fetch_state
 from threatexchange.exchanges.clients.fb_threatexchange.api import (
     ThreatExchangeAPI,
+    _CursoredResponse,
     is_valid_app_token,
 )
 from threatexchange.exchanges.clients.ncmec import hash_api as ncmec_client
@@ -207,8 +208,8 @@ def _threatexchange(
     if not group.isdigit():
         raise ExchangeConfigError("ThreatExchange needs --option privacy_group=ID (a number)")
     # ThreatExchangeAPI takes the Graph API base URL (endpoint_override), and the exchange API
-    # takes a ready client, so no subclass is needed.
-    client = ThreatExchangeAPI(credentials, endpoint_override=url)
+    # takes a ready client.
+    client = _ThreatExchangeClient(credentials, endpoint_override=url)
     collab = FBThreatExchangeCollabConfig(name="threatexchange", privacy_group=int(group))
     return FBThreatExchangeSignalExchangeAPI(client, collab)
 
@@ -254,6 +255,29 @@ class _StopNCIIExchange(StopNCIISignalExchangeAPI):  # type: ignore[misc]
                 if key[0]:
                     updates[key] = None if record.hashStatus in gone else metadata
             yield fetch_state.FetchDelta(updates, StopNCIICheckpoint.from_stopncii_fetch(page))
+
+
+class _NonEmptyPages(_CursoredResponse):  # type: ignore[misc]
+    """Graph API pages, less the empty ones."""
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        for page in super().__iter__():
+            if page:
+                yield page
+
+
+class _ThreatExchangeClient(ThreatExchangeAPI):  # type: ignore[misc]
+    """pytx's ThreatExchange client whose threat_updates cursor skips empty pages.
+
+    Graph answers a range with no update with ``{"data": []}``, and pytx 1.2's ``fetch_iter``
+    asserts every page is non-empty, so a fetch with nothing new would fail; with no page, it
+    yields no delta and the checkpoint stays.
+    """
+
+    def get_threat_updates(self, privacy_group: int, **kwargs: Any) -> _CursoredResponse:
+        cursor = super().get_threat_updates(privacy_group, **kwargs)
+        cursor.__class__ = _NonEmptyPages
+        return cursor
 
 
 class _NCMECAt(NCMECSignalExchangeAPI):  # type: ignore[misc]
