@@ -4,9 +4,11 @@ cost one list and a page is a slice computed when it is asked for."""
 from __future__ import annotations
 
 import bisect
+import hashlib
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import overload
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +85,18 @@ class EntryLog:
     def events(self, start: int, stop: int) -> list[Event]:
         """The changes in ``[start, stop)`` that a later change of the same hash does not
         supersede (an exchange serves a hash's current state)."""
-        found = []
+        found: list[Event] = []
         latest = self._latest
-        for seq in range(max(start, 0), min(stop, self.size)):
-            event = self.event(seq)
-            if latest.get((event.signal_type, event.value), seq) == seq:
-                found.append(event)
+        stop = min(stop, self.size)
+        index = bisect.bisect_right(self._starts, max(start, 0)) - 1
+        while start < stop and index < len(self._blocks):
+            block = self._blocks[index]
+            end = min(stop, block.start + len(block.values))
+            values = block.values[start - block.start : end - block.start]
+            for seq, value in enumerate(values, start):
+                if latest.get((block.signal_type, value), seq) == seq:
+                    found.append(Event(seq, block.signal_type, value, block.deleted, block.time))
+            start, index = end, index + 1
         return found
 
     def after_time(self, time: int) -> int:
@@ -104,3 +112,30 @@ class EntryLog:
     def last_time(self, stop: int) -> int:
         """The stamp of the change just before ``stop`` (0 for none)."""
         return self.event(stop - 1).time if stop > 0 else 0
+
+
+class GeneratedHashes(Sequence[str]):
+    """``count`` distinct hex digests made on demand (``sha256`` of ``salt`` and the index, cut
+    to ``hex_digits``): a million of them cost nothing until a page serves them."""
+
+    def __init__(self, count: int, *, hex_digits: int = 64, salt: str = "") -> None:
+        self._count = count
+        self._digits = hex_digits
+        self._salt = salt.encode()
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._count))]
+        if not -self._count <= index < self._count:
+            raise IndexError(index)
+        index %= self._count
+        return hashlib.sha256(self._salt + str(index).encode()).hexdigest()[: self._digits]
