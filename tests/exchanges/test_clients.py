@@ -4,12 +4,14 @@ and a malformed page."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
+from threatexchange.exchanges.clients.ncmec.hash_api import NCMECEntryType, NCMECEntryUpdate
 
 from rempart.errors import ExchangeConfigError
 from rempart.exchanges import (
@@ -22,6 +24,7 @@ from rempart.exchanges import (
     signal_records,
 )
 from tests.exchanges.fakes import FakeExchange, fake_exchange
+from tests.exchanges.threatexchange import FakeThreatExchange
 
 KINDS = ["stopncii", "ncmec", "threatexchange", "tat"]
 
@@ -186,3 +189,44 @@ def test_a_malformed_page_mid_fetch_raises_after_the_pages_before_it(fake: FakeE
         for _ in deltas:
             pass
     assert [signal.value for signal in signal_records(api, first.updates)] == [PDQ_A]
+
+
+def test_a_non_malicious_opinion_on_threatexchange_withdraws() -> None:
+    with fake_exchange("threatexchange") as fake:
+        assert isinstance(fake, FakeThreatExchange)
+        key = fake.add("pdq", PDQ_A)
+        _, checkpoint = fetch(fake)
+        assert fake.mark_non_malicious("pdq", PDQ_A) == key
+        signals, _ = fetch(fake, checkpoint)
+    assert signals == [FetchedSignal(key, "pdq", PDQ_A, True)]
+
+
+def test_signal_records_name_ncmec_fingerprints_and_bare_deletions() -> None:
+    api = make_api("ncmec", "user:password", url="http://127.0.0.1:9")
+    entry = NCMECEntryUpdate(
+        id="7",
+        member_id=42,
+        entry_type=NCMECEntryType.image,
+        deleted=False,
+        classification="A1",
+        fingerprints={"md5": VIDEO_MD5, "pdq": PDQ_A, "sha1": "ab" * 20},
+        feedback={},
+    )
+    gone = dataclasses.replace(entry, id="8", deleted=True, fingerprints={})
+    signals = list(signal_records(api, {"42-7": entry, "42-8": gone}))
+    assert signals == [
+        FetchedSignal("42-7", "photo_md5", VIDEO_MD5, False),
+        FetchedSignal("42-7", "pdq", PDQ_A, False),
+        FetchedSignal("42-7", "sha1", "ab" * 20, False),
+        FetchedSignal("42-8", "", "", True),
+    ]
+
+
+def test_signal_records_name_threatexchange_types_as_pytx_does() -> None:
+    api = make_api(
+        "threatexchange",
+        "1234567890|abcdefghijklmnopqrstuvwxyz",
+        options={"privacy_group": "1"},
+    )
+    updates = {("HASH_MD5", VIDEO_MD5): None, ("HASH_VIDEO_MD5", VIDEO_MD5): None}
+    assert [signal.signal_type for signal in signal_records(api, updates)] == ["md5", "video_md5"]

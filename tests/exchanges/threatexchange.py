@@ -37,9 +37,20 @@ class FakeThreatExchange(FakeExchange):
     malformed_error: ClassVar[tuple[type[BaseException], ...]] = (requests.JSONDecodeError,)
     expired_status: ClassVar[int] = 400
 
+    def __init__(self, *, page_size: int | None = None) -> None:
+        super().__init__(page_size=page_size)
+        self.non_malicious: set[tuple[str, str]] = set()
+
     @property
     def credentials(self) -> str:
         return TOKEN
+
+    def mark_non_malicious(self, signal_type: str, value: str) -> str:
+        """Serve an update of ``value`` whose descriptor now says NON_MALICIOUS (a false
+        positive); returns its key."""
+        self.non_malicious.add((signal_type, value))
+        self.log.append(signal_type, [value])
+        return self.key(signal_type, value)
 
     @property
     def options(self) -> dict[str, str]:
@@ -71,7 +82,7 @@ class FakeThreatExchange(FakeExchange):
             stop = self.log.size
         end = min(position + size, stop)
         page: dict[str, Any] = {
-            "data": [_update(event) for event in self.page_events(position, end)]
+            "data": [self._update(event) for event in self.page_events(position, end)]
         }
         if end < stop:
             again = {"access_token": token, "limit": str(size), "after": f"{end}.{stop}"}
@@ -83,25 +94,25 @@ class FakeThreatExchange(FakeExchange):
             }
         return json_response(page)
 
-
-def _update(event: Event) -> dict[str, Any]:
-    update: dict[str, Any] = {
-        "id": str(event.seq),
-        "indicator": event.value,
-        "type": _TYPES[event.signal_type],
-        "last_updated": event.time,
-        "should_delete": event.deleted,
-    }
-    if not event.deleted:
-        descriptor = {
-            "id": str(10**9 + event.seq),
-            "owner": {"id": OWNER_APP_ID},
-            "status": "MALICIOUS",
-            "tags": ["fake_exchange"],
-            "reactions": [],
+    def _update(self, event: Event) -> dict[str, Any]:
+        update: dict[str, Any] = {
+            "id": str(event.seq),
+            "indicator": event.value,
+            "type": _TYPES[event.signal_type],
+            "last_updated": event.time,
+            "should_delete": event.deleted,
         }
-        update["descriptors"] = {"data": [descriptor]}
-    return update
+        if not event.deleted:
+            flagged = (event.signal_type, event.value) in self.non_malicious
+            descriptor = {
+                "id": str(10**9 + event.seq),
+                "owner": {"id": OWNER_APP_ID},
+                "status": "NON_MALICIOUS" if flagged else "MALICIOUS",
+                "tags": ["fake_exchange"],
+                "reactions": [],
+            }
+            update["descriptors"] = {"data": [descriptor]}
+        return update
 
 
 def _graph_error(code: int, message: str, status: int) -> Response:
