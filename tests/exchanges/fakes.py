@@ -29,13 +29,14 @@ Response = tuple[int, str, bytes]
 JSON = "application/json"
 
 
-def strictly_after(previous: int) -> int:
-    """A stamp for a change: now, or one more than the last stamp when that is not earlier.
+def stepping(last: int, count: int) -> int:
+    """Stamps for ``count`` changes, one second apart, the last of them now (or after ``last``).
 
-    One stamp per change means a checkpoint (the last stamp seen) splits the log exactly, so a
-    fake's ``time > checkpoint`` query neither repeats nor drops a change made in the same second.
+    One stamp per change means a checkpoint (the last stamp seen, even mid-way through a fetch)
+    splits the log exactly, so a fake's ``time > checkpoint`` query neither repeats nor drops a
+    change; ending now keeps a million of them in the past.
     """
-    return max(int(time.time()), previous + 1)
+    return max(int(time.time()) - count + 1, last + 1)
 
 
 class FakeExchange:
@@ -48,9 +49,11 @@ class FakeExchange:
     """What pytx's client raises on the page ``break_next_page`` spoils."""
     expired_status: ClassVar[int] = 401
     """The HTTP status an expired credential gets."""
+    steps: ClassVar[bool] = True
+    """Each change has its own stamp (see ``stepping``)."""
 
     def __init__(self, *, page_size: int | None = None) -> None:
-        self.log = EntryLog(self.clock)
+        self.log = EntryLog(self.clock, steps=self.steps)
         self.page_size = page_size
         self.requests: list[str] = []
         self.expired = False
@@ -105,9 +108,9 @@ class FakeExchange:
 
     # What subclasses define.
 
-    def clock(self, previous: int) -> int:
-        """The stamp of a change (see ``strictly_after``)."""
-        return strictly_after(previous)
+    def clock(self, last: int, count: int) -> int:
+        """The stamp of the first of ``count`` changes (see ``stepping``)."""
+        return stepping(last, count)
 
     def key(self, signal_type: str, value: str) -> str:
         """The ``FetchedSignal.key`` of ``value``."""

@@ -50,12 +50,14 @@ class FakeNCMEC(FakeExchange):
     def base_url(self, address: str) -> str:
         return f"{address}/hashsharing"
 
-    def clock(self, previous: int) -> int:
+    steps: ClassVar[bool] = False
+
+    def clock(self, last: int, count: int) -> int:
         """Five seconds back: pytx fetches ``[from, to)`` with ``to`` five whole seconds before
         now (NCMEC's entries are not in time order), so a change stamped now would wait five
         seconds; stamped five back, it is in the first fetch started in a later second."""
         self._changed_at = time.time()
-        return max(int(self._changed_at) - 5, previous)
+        return max(int(self._changed_at) - 5, last)
 
     def settle(self) -> None:
         """Wait for the second after the last change (see ``clock``)."""

@@ -61,8 +61,8 @@ class FakeStopNCII(FakeExchange):
             {
                 "count": end - position,
                 "nextPageToken": f"{end}.{stop}" if more else None,
-                # the newest change in the snapshot: the next fetch starts after it
-                "nextSetTimestamp": self.log.last_time(stop) if stop else start_time,
+                # the page's last change: a fetch resumed from any page misses nothing
+                "nextSetTimestamp": self.log.last_time(end) if end > position else start_time,
                 "hasMoreRecords": more,
                 "hashRecords": [_record(event) for event in self.page_events(position, end)],
             }

@@ -230,3 +230,23 @@ def test_signal_records_name_threatexchange_types_as_pytx_does() -> None:
     )
     updates = {("HASH_MD5", VIDEO_MD5): None, ("HASH_VIDEO_MD5", VIDEO_MD5): None}
     assert [signal.signal_type for signal in signal_records(api, updates)] == ["md5", "video_md5"]
+
+
+def test_a_fetch_resumed_from_a_mid_fetch_checkpoint_misses_nothing(fake: FakeExchange) -> None:
+    fake.page_size = 1
+    values = [PDQ_A, PDQ_B, "0f" * 32, "f0" * 32]
+    fake.add_many("pdq", values)
+    fake.settle()
+    api = make_api(fake.kind, fake.credentials, url=fake.url, options=fake.options)
+    seen: set[str] = set()
+    for delta in api.fetch_iter([], None):  # the fetch stops after its first hash is stored
+        seen.update(signal.value for signal in signal_records(api, delta.updates))
+        if seen:
+            stored = checkpoint_to_json(delta.checkpoint)
+            break
+    if fake.kind == "ncmec":  # pytx asserts a resumed page range ends before the new one
+        time.sleep(1.05)
+    resumed, _ = fetch(fake, checkpoint_from_json(api, stored))
+    seen.update(signal.value for signal in resumed)
+    assert seen == set(values)
+    assert len(resumed) < len(values) + 1  # resumed, not started again (NCMEC may repeat one)
