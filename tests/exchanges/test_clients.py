@@ -250,3 +250,16 @@ def test_a_fetch_resumed_from_a_mid_fetch_checkpoint_misses_nothing(fake: FakeEx
     seen.update(signal.value for signal in resumed)
     assert seen == set(values)
     assert len(resumed) < len(values) + 1  # resumed, not started again (NCMEC may repeat one)
+
+
+def test_fetch_error_text_names_no_secret() -> None:
+    token = "1234567890|abcdefghijklmnopqrstuvwxyz"
+    url = f"https://graph.facebook.com/v26.0/1/threat_updates/?access_token={token}&limit=100"
+    error = requests.ConnectionError(f"HTTPSConnectionPool: Max retries exceeded with url: {url}")
+    text = fetch_error_text(error, token)
+    assert text.startswith("ConnectionError: ")
+    assert "abcdefghij" not in text
+    assert "1234567890" not in text
+    assert "access_token=***" in text
+    password_error = ValueError("user:hunter22 rejected")
+    assert "hunter22" not in fetch_error_text(password_error, "user:hunter22")
