@@ -100,8 +100,8 @@ EXCHANGE_TYPES: Final[Mapping[str, ExchangeType]] = MappingProxyType(
             "stopncii",
             "StopNCII.org",
             BankCategory.NCII,
-            "FETCH_FUNCTION_KEY,SUBSCRIPTION_KEY (the FetchHashes function key, then the "
-            "Ocp-Apim-Subscription-Key)",
+            "FETCH_FUNCTION_KEY,SUBSCRIPTION_KEY[,BASE_URL] (the FetchHashes function key, the "
+            "Ocp-Apim-Subscription-Key, and optionally another API base URL)",
             (),
         ),
         "ncmec": ExchangeType(
