@@ -9,6 +9,7 @@ next page unreadable, and ``requests`` lists the paths asked for.
 
 from __future__ import annotations
 
+import importlib
 import json
 import threading
 import time
@@ -28,13 +29,14 @@ Response = tuple[int, str, bytes]
 JSON = "application/json"
 
 
-def strictly_after(previous: int) -> int:
-    """A stamp for a change: now, or one more than the last stamp when that is not earlier.
+def stepping(last: int, count: int) -> int:
+    """Stamps for ``count`` changes, one second apart, the last of them now (or after ``last``).
 
-    One stamp per change means a checkpoint (the last stamp seen) splits the log exactly, so a
-    fake's ``time > checkpoint`` query neither repeats nor drops a change made in the same second.
+    One stamp per change means a checkpoint (the last stamp seen, even mid-way through a fetch)
+    splits the log exactly, so a fake's ``time > checkpoint`` query neither repeats nor drops a
+    change; ending now keeps a million of them in the past.
     """
-    return max(int(time.time()), previous + 1)
+    return max(int(time.time()) - count + 1, last + 1)
 
 
 class FakeExchange:
@@ -45,9 +47,13 @@ class FakeExchange:
     """The pytx signal type names ``add`` takes."""
     malformed_error: ClassVar[tuple[type[BaseException], ...]]
     """What pytx's client raises on the page ``break_next_page`` spoils."""
+    expired_status: ClassVar[int] = 401
+    """The HTTP status an expired credential gets."""
+    steps: ClassVar[bool] = True
+    """Each change has its own stamp (see ``stepping``)."""
 
     def __init__(self, *, page_size: int | None = None) -> None:
-        self.log = EntryLog(self.clock)
+        self.log = EntryLog(self.clock, steps=self.steps)
         self.page_size = page_size
         self.requests: list[str] = []
         self.expired = False
@@ -93,15 +99,18 @@ class FakeExchange:
         """From now on the credential is refused (401), as an expired or revoked one is."""
         self.expired = True
 
+    def settle(self) -> None:
+        """Return once a fetch started now sees every change made so far (see FakeNCMEC)."""
+
     def break_next_page(self) -> None:
         """The next page served is malformed (then the fake answers normally again)."""
         self._broken = True
 
     # What subclasses define.
 
-    def clock(self, previous: int) -> int:
-        """The stamp of a change (see ``strictly_after``)."""
-        return strictly_after(previous)
+    def clock(self, last: int, count: int) -> int:
+        """The stamp of the first of ``count`` changes (see ``stepping``)."""
+        return stepping(last, count)
 
     def key(self, signal_type: str, value: str) -> str:
         """The ``FetchedSignal.key`` of ``value``."""
@@ -123,6 +132,10 @@ class FakeExchange:
         """True once after ``break_next_page``: the page now being served must be malformed."""
         broken, self._broken = self._broken, False
         return broken
+
+    def capped(self, asked: int) -> int:
+        """The page size to serve when the client asks for ``asked``: at most ``page_size``."""
+        return min(asked, self.page_size) if self.page_size else asked
 
     def page_events(self, start: int, stop: int) -> list[Event]:
         """The current changes in ``[start, stop)``."""
@@ -198,26 +211,28 @@ def _handler_for(fake: FakeExchange) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def _kinds() -> dict[str, type[FakeExchange]]:
-    from tests.exchanges.stopncii import FakeStopNCII
+# kind -> the module and class of its fake (imported on use: they import this module)
+_FAKES = {
+    "stopncii": ("tests.exchanges.stopncii", "FakeStopNCII"),
+    "ncmec": ("tests.exchanges.ncmec", "FakeNCMEC"),
+    "threatexchange": ("tests.exchanges.threatexchange", "FakeThreatExchange"),
+    "tat": ("tests.exchanges.tat", "FakeTAT"),
+}
 
-    kinds: dict[str, type[FakeExchange]] = {FakeStopNCII.kind: FakeStopNCII}
-    try:
-        from tests.exchanges.ncmec import FakeNCMEC
-        from tests.exchanges.tat import FakeTAT
-        from tests.exchanges.threatexchange import FakeThreatExchange
-    except ImportError:
-        return kinds
-    for cls in (FakeNCMEC, FakeThreatExchange, FakeTAT):
-        kinds[cls.kind] = cls
-    return kinds
+
+def fake_class(kind: str) -> type[FakeExchange]:
+    """The fake of ``kind``."""
+    module, name = _FAKES[kind]
+    cls: type[FakeExchange] = getattr(importlib.import_module(module), name)
+    return cls
 
 
 @contextmanager
 def fake_exchange(kind: str, *, page_size: int | None = None) -> Iterator[FakeExchange]:
     """A started fake of ``kind`` (``stopncii``, ``ncmec``, ``threatexchange``, ``tat``),
-    stopped on exit. ``page_size`` overrides the page size when the client asks for none."""
-    fake = _kinds()[kind](page_size=page_size)
+    stopped on exit. ``page_size`` is the page size it serves: at most that many where the
+    client asks for a size (StopNCII, ThreatExchange), that many where it does not."""
+    fake = fake_class(kind)(page_size=page_size)
     fake.start()
     try:
         yield fake

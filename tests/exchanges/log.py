@@ -4,9 +4,11 @@ cost one list and a page is a slice computed when it is asked for."""
 from __future__ import annotations
 
 import bisect
+import hashlib
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import overload
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +21,13 @@ class Event:
     value: str
     deleted: bool
     time: int
-    """The exchange's timestamp of the change (one per add/add_many/delete call)."""
+    """The exchange's timestamp of the change (see ``Clock``)."""
+
+
+Clock = Callable[[int, int], int]
+"""``clock(last, count)``: the stamp of the first of ``count`` new changes, from the last stamp
+given (0 at first). A log whose clock ``steps`` stamps each change one more than the one before
+(an order a checkpoint splits exactly); otherwise every change of a call shares the stamp."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,14 +37,22 @@ class _Block:
     values: Sequence[str]
     deleted: bool
     time: int
+    step: int
+
+    def stamp(self, seq: int) -> int:
+        return self.time + (seq - self.start) * self.step
+
+    @property
+    def last_time(self) -> int:
+        return self.stamp(self.start + len(self.values) - 1)
 
 
 class EntryLog:
-    """Changes in the order they happened, each call stamped by ``clock`` (non-decreasing)."""
+    """Changes in the order they happened, with non-decreasing stamps."""
 
-    def __init__(self, clock: Callable[[int], int]) -> None:
-        """``clock(previous)`` gives the stamp of a new change from the last one given."""
+    def __init__(self, clock: Clock, *, steps: bool) -> None:
         self._clock = clock
+        self._step = 1 if steps else 0
         self._blocks: list[_Block] = []
         self._starts: list[int] = []
         self._times: list[int] = []
@@ -47,9 +63,12 @@ class EntryLog:
 
     def append(self, signal_type: str, values: Sequence[str], *, deleted: bool = False) -> int:
         """Log ``values`` (kept, not copied) added, or deleted; returns the first one's seq."""
+        if not values:
+            return self.size
         with self._lock:
-            previous = self._times[-1] if self._times else 0
-            block = _Block(self.size, signal_type, values, deleted, self._clock(previous))
+            last = self._blocks[-1].last_time if self._blocks else 0
+            time = self._clock(last, len(values))
+            block = _Block(self.size, signal_type, values, deleted, time, self._step)
             self._blocks.append(block)
             self._starts.append(block.start)
             self._times.append(block.time)
@@ -78,29 +97,67 @@ class EntryLog:
         """The change at ``seq``."""
         block = self._blocks[bisect.bisect_right(self._starts, seq) - 1]
         value = block.values[seq - block.start]
-        return Event(seq, block.signal_type, value, block.deleted, block.time)
+        return Event(seq, block.signal_type, value, block.deleted, block.stamp(seq))
 
     def events(self, start: int, stop: int) -> list[Event]:
         """The changes in ``[start, stop)`` that a later change of the same hash does not
         supersede (an exchange serves a hash's current state)."""
-        found = []
+        found: list[Event] = []
         latest = self._latest
-        for seq in range(max(start, 0), min(stop, self.size)):
-            event = self.event(seq)
-            if latest.get((event.signal_type, event.value), seq) == seq:
-                found.append(event)
+        stop = min(stop, self.size)
+        index = bisect.bisect_right(self._starts, max(start, 0)) - 1
+        while start < stop and index < len(self._blocks):
+            block = self._blocks[index]
+            end = min(stop, block.start + len(block.values))
+            values = block.values[start - block.start : end - block.start]
+            for seq, value in enumerate(values, start):
+                if latest.get((block.signal_type, value), seq) == seq:
+                    event = Event(seq, block.signal_type, value, block.deleted, block.stamp(seq))
+                    found.append(event)
+            start, index = end, index + 1
         return found
 
     def after_time(self, time: int) -> int:
         """The seq of the first change stamped later than ``time``."""
-        index = bisect.bisect_right(self._times, time)
-        return self._starts[index] if index < len(self._starts) else self.size
+        index = bisect.bisect_right(self._times, time) - 1
+        if index < 0:
+            return 0
+        block = self._blocks[index]
+        if block.step and time < block.last_time:
+            return block.start + (time - block.time) // block.step + 1
+        return block.start + len(block.values)
 
     def from_time(self, time: int) -> int:
         """The seq of the first change stamped ``time`` or later."""
-        index = bisect.bisect_left(self._times, time)
-        return self._starts[index] if index < len(self._starts) else self.size
+        return self.after_time(time - 1)
 
     def last_time(self, stop: int) -> int:
         """The stamp of the change just before ``stop`` (0 for none)."""
         return self.event(stop - 1).time if stop > 0 else 0
+
+
+class GeneratedHashes(Sequence[str]):
+    """``count`` distinct hex digests made on demand (``sha256`` of ``salt`` and the index, cut
+    to ``hex_digits``): a million of them cost nothing until a page serves them."""
+
+    def __init__(self, count: int, *, hex_digits: int = 64, salt: str = "") -> None:
+        self._count = count
+        self._digits = hex_digits
+        self._salt = salt.encode()
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._count))]
+        if not -self._count <= index < self._count:
+            raise IndexError(index)
+        index %= self._count
+        return hashlib.sha256(self._salt + str(index).encode()).hexdigest()[: self._digits]

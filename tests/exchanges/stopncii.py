@@ -49,7 +49,7 @@ class FakeStopNCII(FakeExchange):
         if self.take_broken():
             return malformed_json()
         start_time = int(query.get("startTimestamp", ["0"])[0])
-        size = int(query.get("pageSize", [str(self.page_size or 800)])[0])
+        size = self.capped(int(query.get("pageSize", ["800"])[0]))
         token = query.get("nextPageToken", [""])[0]
         if token:  # "position.stop": stop fixes the snapshot the first page saw
             position, stop = (int(part) for part in token.split("."))
@@ -61,8 +61,8 @@ class FakeStopNCII(FakeExchange):
             {
                 "count": end - position,
                 "nextPageToken": f"{end}.{stop}" if more else None,
-                # the newest change in the snapshot: the next fetch starts after it
-                "nextSetTimestamp": self.log.last_time(stop) if stop else start_time,
+                # the page's last change: a fetch resumed from any page misses nothing
+                "nextSetTimestamp": self.log.last_time(end) if end > position else start_time,
                 "hasMoreRecords": more,
                 "hashRecords": [_record(event) for event in self.page_events(position, end)],
             }
@@ -76,6 +76,7 @@ def _record(event: Any) -> dict[str, Any]:
         "signalType": _TYPES[event.signal_type],
         "hashValue": event.value,
         "hashStatus": status,
-        "caseNumbers": {f"case-{event.seq}": status},
-        "CSPFeedbacks": [],
+        # no case numbers and no feedback (the defaults): a real record's lists cost pytx's
+        # dacite a third more per record, and nothing here reads them
+        "caseNumbers": {},
     }

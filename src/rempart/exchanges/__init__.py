@@ -3,6 +3,8 @@ Terrorism) through python-threatexchange's own clients (the ``exchanges`` extra)
 
 from rempart.exchanges.clients import (
     EXCHANGE_TYPES,
+    NCMEC_DEFAULT_ENVIRONMENT,
+    ExchangeAPI,
     ExchangeType,
     FetchedSignal,
     checkpoint_from_json,
@@ -14,6 +16,8 @@ from rempart.exchanges.clients import (
 
 __all__ = [
     "EXCHANGE_TYPES",
+    "NCMEC_DEFAULT_ENVIRONMENT",
+    "ExchangeAPI",
     "ExchangeType",
     "FetchedSignal",
     "checkpoint_from_json",

@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 from urllib.parse import urlsplit
 
 import dacite
@@ -33,6 +33,7 @@ import requests
 from threatexchange.exchanges import fetch_state
 from threatexchange.exchanges.clients.fb_threatexchange.api import (
     ThreatExchangeAPI,
+    _CursoredResponse,
     is_valid_app_token,
 )
 from threatexchange.exchanges.clients.ncmec import hash_api as ncmec_client
@@ -61,6 +62,8 @@ from rempart.matching.formats import BankCategory
 
 __all__ = [
     "EXCHANGE_TYPES",
+    "NCMEC_DEFAULT_ENVIRONMENT",
+    "ExchangeAPI",
     "ExchangeType",
     "FetchedSignal",
     "checkpoint_from_json",
@@ -69,6 +72,10 @@ __all__ = [
     "make_api",
     "signal_records",
 ]
+
+
+ExchangeAPI: TypeAlias = SignalExchangeAPI[Any, Any, Any, Any, Any]
+"""python-threatexchange's exchange API, as ``make_api`` makes it (``fetch_iter``, ...)."""
 
 
 @dataclass(frozen=True)
@@ -93,8 +100,8 @@ EXCHANGE_TYPES: Final[Mapping[str, ExchangeType]] = MappingProxyType(
             "stopncii",
             "StopNCII.org",
             BankCategory.NCII,
-            "FETCH_FUNCTION_KEY,SUBSCRIPTION_KEY (the FetchHashes function key, then the "
-            "Ocp-Apim-Subscription-Key)",
+            "FETCH_FUNCTION_KEY,SUBSCRIPTION_KEY[,BASE_URL] (the FetchHashes function key, the "
+            "Ocp-Apim-Subscription-Key, and optionally another API base URL)",
             (),
         ),
         "ncmec": ExchangeType(
@@ -146,7 +153,7 @@ def make_api(
     *,
     url: str | None = None,
     options: Mapping[str, str] = MappingProxyType({}),
-) -> SignalExchangeAPI:
+) -> ExchangeAPI:
     """python-threatexchange's exchange API for ``exchange_type``, signed in with
     ``credentials`` (the library's own string format), at ``url`` when given (a fake, a proxy).
 
@@ -169,7 +176,7 @@ def make_api(
     return _BUILDERS[kind.name](credentials.strip(), base, options)
 
 
-def _stopncii(credentials: str, url: str | None, options: Mapping[str, str]) -> SignalExchangeAPI:
+def _stopncii(credentials: str, url: str | None, options: Mapping[str, str]) -> ExchangeAPI:
     parts = credentials.split(",")
     if len(parts) not in (2, 3) or not all(parts[:2]):
         raise ExchangeConfigError(
@@ -182,7 +189,7 @@ def _stopncii(credentials: str, url: str | None, options: Mapping[str, str]) -> 
     return _StopNCIIExchange(CollaborationConfigBase("stopncii", "stopncii", True), client)
 
 
-def _ncmec(credentials: str, url: str | None, options: Mapping[str, str]) -> SignalExchangeAPI:
+def _ncmec(credentials: str, url: str | None, options: Mapping[str, str]) -> ExchangeAPI:
     user, _, password = credentials.partition(":")
     if not (user and password):
         raise ExchangeConfigError("an NCMEC credential is USER:PASSWORD")
@@ -198,22 +205,20 @@ def _ncmec(credentials: str, url: str | None, options: Mapping[str, str]) -> Sig
     return _NCMECAt(collab, user, password, url=url)
 
 
-def _threatexchange(
-    credentials: str, url: str | None, options: Mapping[str, str]
-) -> SignalExchangeAPI:
+def _threatexchange(credentials: str, url: str | None, options: Mapping[str, str]) -> ExchangeAPI:
     if not is_valid_app_token(credentials):
         raise ExchangeConfigError("a ThreatExchange credential is an access token APP_ID|SECRET")
     group = options.get("privacy_group", "")
     if not group.isdigit():
         raise ExchangeConfigError("ThreatExchange needs --option privacy_group=ID (a number)")
     # ThreatExchangeAPI takes the Graph API base URL (endpoint_override), and the exchange API
-    # takes a ready client, so no subclass is needed.
-    client = ThreatExchangeAPI(credentials, endpoint_override=url)
+    # takes a ready client.
+    client = _ThreatExchangeClient(credentials, endpoint_override=url)
     collab = FBThreatExchangeCollabConfig(name="threatexchange", privacy_group=int(group))
     return FBThreatExchangeSignalExchangeAPI(client, collab)
 
 
-def _tat(credentials: str, url: str | None, options: Mapping[str, str]) -> SignalExchangeAPI:
+def _tat(credentials: str, url: str | None, options: Mapping[str, str]) -> ExchangeAPI:
     user, _, password = credentials.partition(":")
     if not (user and password):
         raise ExchangeConfigError("a TAT credential is USER:PASSWORD")
@@ -222,14 +227,14 @@ def _tat(credentials: str, url: str | None, options: Mapping[str, str]) -> Signa
     return _TATAt(user, password, url=url)
 
 
-_BUILDERS: Final[
-    Mapping[str, Callable[[str, str | None, Mapping[str, str]], SignalExchangeAPI]]
-] = MappingProxyType(
-    {"stopncii": _stopncii, "ncmec": _ncmec, "threatexchange": _threatexchange, "tat": _tat}
+_BUILDERS: Final[Mapping[str, Callable[[str, str | None, Mapping[str, str]], ExchangeAPI]]] = (
+    MappingProxyType(
+        {"stopncii": _stopncii, "ncmec": _ncmec, "threatexchange": _threatexchange, "tat": _tat}
+    )
 )
 
 
-class _StopNCIIExchange(StopNCIISignalExchangeAPI):  # type: ignore[misc]
+class _StopNCIIExchange(StopNCIISignalExchangeAPI):
     """pytx's StopNCII exchange, with withdrawn and deleted hashes reported as deletions.
 
     pytx 1.2 compares the record's hash value (not its ``hashStatus``) with the Withdrawn and
@@ -239,7 +244,7 @@ class _StopNCIIExchange(StopNCIISignalExchangeAPI):  # type: ignore[misc]
 
     def fetch_iter(
         self, _supported_signal_types: Any, checkpoint: StopNCIICheckpoint | None
-    ) -> Iterator[fetch_state.FetchDelta]:
+    ) -> Iterator[fetch_state.FetchDelta[Any, Any, Any]]:
         gone = (
             stopncii_client.StopNCIICaseStatus.Withdrawn,
             stopncii_client.StopNCIICaseStatus.Deleted,
@@ -256,7 +261,30 @@ class _StopNCIIExchange(StopNCIISignalExchangeAPI):  # type: ignore[misc]
             yield fetch_state.FetchDelta(updates, StopNCIICheckpoint.from_stopncii_fetch(page))
 
 
-class _NCMECAt(NCMECSignalExchangeAPI):  # type: ignore[misc]
+class _NonEmptyPages(_CursoredResponse):
+    """Graph API pages, less the empty ones."""
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        for page in super().__iter__():  # type: ignore[no-untyped-call]
+            if page:
+                yield page
+
+
+class _ThreatExchangeClient(ThreatExchangeAPI):
+    """pytx's ThreatExchange client whose threat_updates cursor skips empty pages.
+
+    Graph answers a range with no update with ``{"data": []}``, and pytx 1.2's ``fetch_iter``
+    asserts every page is non-empty, so a fetch with nothing new would fail; with no page, it
+    yields no delta and the checkpoint stays.
+    """
+
+    def get_threat_updates(self, privacy_group: int, **kwargs: Any) -> _CursoredResponse:
+        cursor = super().get_threat_updates(privacy_group, **kwargs)
+        cursor.__class__ = _NonEmptyPages
+        return cursor
+
+
+class _NCMECAt(NCMECSignalExchangeAPI):
     """pytx's NCMEC exchange at another base URL.
 
     The environment (an enum of NCMEC's hosts) is the only URL pytx's NCMEC client takes; the
@@ -273,15 +301,16 @@ class _NCMECAt(NCMECSignalExchangeAPI):  # type: ignore[misc]
         return client
 
 
-class _TATClientAt(tat_client.TATHashListAPI):  # type: ignore[misc]
+class _TATClientAt(tat_client.TATHashListAPI):
     """pytx's TAT client at another base URL: it reads only its ``BASE_URL`` class variable."""
 
     def __init__(self, username: str, password: str, *, url: str) -> None:
         super().__init__(username, password)
-        self.BASE_URL = url + "/"  # pytx joins BASE_URL and the endpoint path without a slash
+        # pytx reads self.BASE_URL, and joins it and the endpoint path without a slash
+        self.BASE_URL = url + "/"  # type: ignore[misc]
 
 
-class _TATAt(TATSignalExchangeAPI):  # type: ignore[misc]
+class _TATAt(TATSignalExchangeAPI):
     """pytx's TAT exchange whose client is ``_TATClientAt``."""
 
     def __init__(self, username: str, password: str, *, url: str) -> None:
@@ -317,7 +346,7 @@ _NCMEC_TYPES: Final[Mapping[tuple[str, str], str]] = MappingProxyType(
 )
 
 
-def signal_records(api: SignalExchangeAPI, updates: Mapping[Any, Any]) -> Iterator[FetchedSignal]:
+def signal_records(api: ExchangeAPI, updates: Mapping[Any, Any]) -> Iterator[FetchedSignal]:
     """The signals in one ``FetchDelta.updates`` of ``api`` (from ``make_api``).
 
     NCMEC's updates are whole entries keyed ``MEMBER-ID``: each fingerprint is one signal, and a
@@ -360,7 +389,7 @@ def checkpoint_to_json(checkpoint: fetch_state.FetchCheckpointBase) -> dict[str,
     return dataclasses.asdict(checkpoint)
 
 
-def checkpoint_from_json(api: SignalExchangeAPI, data: Mapping[str, Any]) -> Any:
+def checkpoint_from_json(api: ExchangeAPI, data: Mapping[str, Any]) -> Any:
     """The checkpoint ``checkpoint_to_json`` stored, as ``api``'s checkpoint class again.
 
     Raises ``ExchangeConfigError`` when ``data`` is not one (another exchange's, a pytx upgrade).
