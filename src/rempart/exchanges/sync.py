@@ -20,6 +20,7 @@ batch and gives it back when done.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import socket
@@ -28,7 +29,8 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
@@ -81,13 +83,11 @@ PDQ_TYPES: Final = frozenset({"pdq"})
 """pytx signal types held as PDQ image entries."""
 MD5_TYPES: Final = frozenset({"md5", "video_md5", "photo_md5"})
 SHA256_TYPES: Final = frozenset({"sha256", "video_sha256", "photo_sha256"})
-"""pytx signal types held as exact (file digest) entries, by algorithm."""
+"""pytx signal types held as exact entries (a file's digest, matched by a set lookup)."""
 
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _ENV_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,255}")
 _HEX: Final = re.compile(r"[0-9a-f]+")
-# Record gains ``kind`` with exact-hash entries (md5/sha256); until then they are skipped.
-_EXACT: Final = "kind" in {f.name for f in fields(Record)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +185,49 @@ class FetchReport:
 
 
 Progress = Callable[[FetchReport], None]
+
+
+class _Redact(logging.Filter):
+    """Blanks out, in what a library logs, the credentials of the fetches under way and any
+    ``access_token`` in a URL: urllib3 logs each URL it requests at DEBUG (ThreatExchange's
+    carries its token) and python-threatexchange's TAT client logs its user name."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        with self.lock:
+            secrets = sorted(self.secrets, key=len, reverse=True)
+        text = record.getMessage()
+        redacted = _ACCESS_TOKEN.sub(r"\1***", text)
+        for secret in secrets:
+            redacted = redacted.replace(secret, "***")
+        if redacted != text:
+            record.msg, record.args = redacted, None
+        return True
+
+    @contextmanager
+    def hiding(self, credentials: str) -> Iterator[None]:
+        """Blank ``credentials`` (and each of its parts) out while the block runs."""
+        parts = set(_secrets(credentials))
+        with self.lock:
+            self.secrets.update(parts)
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.secrets.subtract(parts)
+                self.secrets += Counter()  # drops the parts no fetch uses now
+
+
+_ACCESS_TOKEN: Final = re.compile(r"(access_token=)[^&\s\"']+")
+_REDACT: Final = _Redact()
+# The loggers that have been seen to write a credential: a filter on a logger sees only the
+# records made through that logger (pytx's clients log through the root logger).
+for _logger in ("", "urllib3.connectionpool", "requests", "threatexchange"):
+    logging.getLogger(_logger).addFilter(_REDACT)
 
 
 class Exchanges:
@@ -394,8 +437,10 @@ class Exchanges:
         started = time.monotonic()
         report = FetchReport(exchange.name, exchange.bank, full=full)
         credentials = ""
+        hidden = ExitStack()
         try:
             credentials = self._credentials(exchange)
+            hidden.enter_context(_REDACT.hiding(credentials))
             api = make_api(exchange.type, credentials, url=exchange.url, options=exchange.options)
             checkpoint = None
             if exchange.checkpoint is not None and not full:
@@ -426,6 +471,8 @@ class Exchanges:
         except BaseException:  # interrupted: the lease goes back, the next fetch resumes
             self._finish(exchange, report, error="interrupted")
             raise
+        finally:
+            hidden.close()
         report.seconds = time.monotonic() - started
         self._finish(exchange, report, error=None)
         if progress is not None:
@@ -572,7 +619,7 @@ class _Batch:
 def _records(
     latest: Mapping[str, Sequence[FetchedSignal]],
 ) -> tuple[list[Record | Skipped], Counter[str], list[str]]:
-    """The batch as bank records (PDQ hashes, and exact digests when banks hold them), the
+    """The batch as bank records (PDQ hashes and exact digests), the
     signals skipped by reason, and the keys whose records the exchange deleted."""
     records: list[Record | Skipped] = []
     skipped: Counter[str] = Counter()
@@ -603,12 +650,9 @@ def _record(line: int, signal: FetchedSignal) -> Record | Skipped:
             return Skipped(line, "invalid pdq")
     for algorithm, types, digits in (("md5", MD5_TYPES, 32), ("sha256", SHA256_TYPES, 64)):
         if signal.signal_type in types:
-            if not _EXACT:
-                return Skipped(line, f"{signal.signal_type} (exact hashes not supported)")
             if len(value) != digits or not _HEX.fullmatch(value):
                 return Skipped(line, f"invalid {algorithm}")
-            exact: dict[str, Any] = {"kind": algorithm}
-            return Record(line, value, source_ref=key, **exact)
+            return Record(line, value, kind=algorithm, source_ref=key)
     return Skipped(line, signal.signal_type or "unknown")
 
 
