@@ -83,6 +83,8 @@ MODULES = [
     "rempart.desk.tsa",
     "rempart.desk.dossier",
     "rempart.desk.tasks",
+    "rempart.exchanges.sync",
+    "rempart.exchanges.schedule",
     "rempart.hub",
     "rempart.hub.auditor",
     "rempart.hub.declared",
