@@ -124,7 +124,7 @@ def add_command(
             "--credentials-file",
             metavar="PATH",
             help="File holding the credential, read at each fetch (python-threatexchange's "
-            "format for the exchange).",
+            "format for the exchange) [default: none: give this or --credentials-env].",
         ),
     ] = None,
     credentials_env: Annotated[
@@ -132,7 +132,8 @@ def add_command(
         typer.Option(
             "--credentials-env",
             metavar="VAR",
-            help="Environment variable holding the credential, read at each fetch.",
+            help="Environment variable holding the credential, read at each fetch "
+            "[default: none: give this or --credentials-file].",
         ),
     ] = None,
     bank: Annotated[
@@ -155,6 +156,7 @@ def add_command(
         list[str] | None,
         typer.Option(
             "--option",
+            "-o",
             metavar="KEY=VALUE",
             help="An exchange option, repeatable: NCMEC environment=Industry, ThreatExchange "
             "privacy_group=ID.",
@@ -176,10 +178,9 @@ def add_command(
 
     \b
     Examples:
-      rempart exchange add stopncii --type stopncii --credentials-file /etc/rempart/stopncii
-      rempart exchange add ncmec --type ncmec --credentials-env NCMEC_CREDENTIAL
-      rempart exchange add te --type threatexchange --credentials-env TE_TOKEN \\
-          --option privacy_group=1234567890
+      rempart exchange add sn --type stopncii --credentials-file /etc/rempart/sn
+      rempart exchange add ncmec --type ncmec --credentials-env NCMEC_LOGIN
+      rempart exchange add tat --type tat --credentials-env TAT_LOGIN
     """
     exchange = _exchanges().add(
         name,
@@ -303,14 +304,24 @@ def _progress(name: str) -> Any:
 
 @exchange_app.command("enable")
 def enable_command(name: NameArgument) -> None:
-    """Fetch the exchange on serve's schedule again."""
+    """Fetch the exchange on serve's schedule again.
+
+    \b
+    Examples:
+      rempart exchange enable ncmec
+    """
     _exchanges().set_enabled(name, True)
     typer.echo(f"Exchange {name!r} enabled.", err=True)
 
 
 @exchange_app.command("disable")
 def disable_command(name: NameArgument) -> None:
-    """Stop fetching the exchange on serve's schedule (its bank still matches)."""
+    """Stop fetching the exchange on serve's schedule (its bank still matches).
+
+    \b
+    Examples:
+      rempart exchange disable ncmec
+    """
     _exchanges().set_enabled(name, False)
     typer.echo(f"Exchange {name!r} disabled.", err=True)
 
