@@ -58,9 +58,7 @@ def rempart_fetch(kind: str, url: str, credentials: str, options: dict[str, str]
     with tempfile.TemporaryDirectory() as folder:
         store = Store.open(f"sqlite:///{folder}/rempart.db")
         exchanges = Exchanges(store, environ={"BENCH_CREDENTIAL": credentials})
-        exchanges.add(
-            "bench", kind, credentials_env="BENCH_CREDENTIAL", url=url, options=options
-        )
+        exchanges.add("bench", kind, credentials_env="BENCH_CREDENTIAL", url=url, options=options)
         started = time.perf_counter()
         report = exchanges.fetch("bench")
         seconds = time.perf_counter() - started

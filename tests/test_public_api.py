@@ -85,6 +85,7 @@ MODULES = [
     "rempart.desk.tasks",
     "rempart.exchanges.sync",
     "rempart.exchanges.schedule",
+    "rempart.exchanges.reader",
     "rempart.hub",
     "rempart.hub.auditor",
     "rempart.hub.declared",

@@ -20,7 +20,6 @@ batch and gives it back when done.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import socket
@@ -28,8 +27,8 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -50,13 +49,17 @@ from rempart.exchanges.clients import (
     EXCHANGE_TYPES,
     FetchedSignal,
     checkpoint_from_json,
-    checkpoint_to_json,
     fetch_error_text,
     make_api,
-    signal_records,
 )
-from rempart.hashing.hash256 import from_hex
+from rempart.exchanges.reader import (
+    ReaderError,
+    credential_parts,
+    hiding_credentials,
+    read_pages,
+)
 from rempart.matching.banks import Banks
+from rempart.matching.banks.bank import IMAGE
 from rempart.matching.banks.formats import Record, Skipped
 from rempart.matching.formats import BankCategory, HashListFormat
 from rempart.store import Store, as_utc, batches, utc_now
@@ -70,7 +73,7 @@ __all__ = [
     "FetchReport",
 ]
 
-BATCH_SIGNALS: Final = 20_000
+BATCH_SIGNALS: Final = 50_000
 """Signals written in one transaction at most: pages are gathered up to this many (or for
 ``BATCH_S``), so that a list of a million is a few dozen commits, not one per page."""
 BATCH_S: Final = 5.0
@@ -88,6 +91,8 @@ SHA256_TYPES: Final = frozenset({"sha256", "video_sha256", "photo_sha256"})
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _ENV_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,255}")
 _HEX: Final = re.compile(r"[0-9a-f]+")
+# Entry kind, the pytx signal types stored as it, and the hex digits of its hash.
+_KINDS: Final = ((IMAGE, PDQ_TYPES, 64), ("md5", MD5_TYPES, 32), ("sha256", SHA256_TYPES, 64))
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,49 +190,6 @@ class FetchReport:
 
 
 Progress = Callable[[FetchReport], None]
-
-
-class _Redact(logging.Filter):
-    """Blanks out, in what a library logs, the credentials of the fetches under way and any
-    ``access_token`` in a URL: urllib3 logs each URL it requests at DEBUG (ThreatExchange's
-    carries its token) and python-threatexchange's TAT client logs its user name."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: Counter[str] = Counter()
-        self.lock = threading.Lock()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        with self.lock:
-            secrets = sorted(self.secrets, key=len, reverse=True)
-        text = record.getMessage()
-        redacted = _ACCESS_TOKEN.sub(r"\1***", text)
-        for secret in secrets:
-            redacted = redacted.replace(secret, "***")
-        if redacted != text:
-            record.msg, record.args = redacted, None
-        return True
-
-    @contextmanager
-    def hiding(self, credentials: str) -> Iterator[None]:
-        """Blank ``credentials`` (and each of its parts) out while the block runs."""
-        parts = set(_secrets(credentials))
-        with self.lock:
-            self.secrets.update(parts)
-        try:
-            yield
-        finally:
-            with self.lock:
-                self.secrets.subtract(parts)
-                self.secrets += Counter()  # drops the parts no fetch uses now
-
-
-_ACCESS_TOKEN: Final = re.compile(r"(access_token=)[^&\s\"']+")
-_REDACT: Final = _Redact()
-# The loggers that have been seen to write a credential: a filter on a logger sees only the
-# records made through that logger (pytx's clients log through the root logger).
-for _logger in ("", "urllib3.connectionpool", "requests", "threatexchange"):
-    logging.getLogger(_logger).addFilter(_REDACT)
 
 
 class Exchanges:
@@ -440,18 +402,25 @@ class Exchanges:
         hidden = ExitStack()
         try:
             credentials = self._credentials(exchange)
-            hidden.enter_context(_REDACT.hiding(credentials))
+            hidden.enter_context(hiding_credentials(credentials))
             api = make_api(exchange.type, credentials, url=exchange.url, options=exchange.options)
-            checkpoint = None
-            if exchange.checkpoint is not None and not full:
-                checkpoint = checkpoint_from_json(api, exchange.checkpoint)
-                if checkpoint.is_stale():  # the exchange dropped the deletions since: start over
-                    checkpoint, report.full = None, True
+            checkpoint = None if full else exchange.checkpoint
+            if checkpoint is not None and checkpoint_from_json(api, checkpoint).is_stale():
+                checkpoint, report.full = None, True  # its deletions are gone: start over
             seen: set[str] | None = set() if report.full else None
             batch = _Batch()
             stopped = False
-            for delta in api.fetch_iter([], checkpoint):
-                batch.add(signal_records(api, delta.updates), delta.checkpoint)
+            pages = hidden.enter_context(
+                read_pages(
+                    exchange.type,
+                    credentials,
+                    url=exchange.url,
+                    options=exchange.options,
+                    checkpoint=checkpoint,
+                )
+            )
+            for signals, page_checkpoint in pages:
+                batch.add(signals, page_checkpoint)
                 report.pages += 1
                 if stop is not None and stop.is_set():
                     stopped = True  # what was read is written; the next fetch goes on
@@ -532,7 +501,7 @@ class Exchanges:
                 update(exchanges)
                 .where(exchanges.c.name == exchange.name)
                 .values(
-                    checkpoint=json.dumps(checkpoint_to_json(batch.checkpoint)),
+                    checkpoint=json.dumps(batch.checkpoint),
                     lease_until=now + timedelta(seconds=LEASE_S),
                     fetched=exchanges.c.fetched + batch.signals,
                     added=exchanges.c.added + imported.added,
@@ -594,7 +563,7 @@ class Exchanges:
 
 class _Batch:
     """Pages gathered before a write: the last update of each key (a later page replaces an
-    earlier one's), the last checkpoint, and how many signals came."""
+    earlier one's), the last checkpoint (JSON), and how many signals came."""
 
     def __init__(self) -> None:
         self.latest: dict[str, list[FetchedSignal]] = {}
@@ -643,16 +612,11 @@ def _record(line: int, signal: FetchedSignal) -> Record | Skipped:
     """One signal as a bank record, or why it is not banked."""
     value = signal.value.strip().lower()
     key = signal.key[:512]
-    if signal.signal_type in PDQ_TYPES:
-        try:
-            return Record(line, from_hex(value).hex(), source_ref=key)
-        except ValueError:
-            return Skipped(line, "invalid pdq")
-    for algorithm, types, digits in (("md5", MD5_TYPES, 32), ("sha256", SHA256_TYPES, 64)):
+    for kind, types, digits in _KINDS:
         if signal.signal_type in types:
             if len(value) != digits or not _HEX.fullmatch(value):
-                return Skipped(line, f"invalid {algorithm}")
-            return Record(line, value, kind=algorithm, source_ref=key)
+                return Skipped(line, f"invalid {kind if kind != IMAGE else 'pdq'}")
+            return Record(line, value, kind=kind, source_ref=key)
     return Skipped(line, signal.signal_type or "unknown")
 
 
@@ -696,18 +660,12 @@ def _reinstate(banks_: Banks, connection: Connection, bank: str, records: Sequen
 
 def _reason(exc: BaseException, credentials: str) -> str:
     """Why a fetch failed, in one line without the credential."""
-    if isinstance(exc, (ExchangeError, ExchangeConfigError, BankError)):
+    if isinstance(exc, (ExchangeError, ExchangeConfigError, BankError, ReaderError)):
         text = str(exc)
-        for secret in _secrets(credentials):
+        for secret in credential_parts(credentials):
             text = text.replace(secret, "***")
         return text[:500]
     return fetch_error_text(exc, credentials)
-
-
-def _secrets(credentials: str) -> Iterator[str]:
-    yield from (part for part in re.split(r"[,:|]", credentials) if len(part) >= 4)
-    if credentials:
-        yield credentials
 
 
 def _check_new(name: str, exchange_type: str, options: Mapping[str, str], url: str | None) -> Any:

@@ -213,6 +213,10 @@ def _configure_sqlite(engine: Engine) -> None:
         # Deleted rows overwritten, not left in free pages: a purged capture's sealed WARC and
         # wrapped key must not stay in the file (some SQLite builds default to off).
         cursor.execute("PRAGMA secure_delete = ON")
+        # 64 MiB of page cache (the default is 2 MiB), taken only as pages are read: a bank
+        # of a million entries has indexes of about 100 MiB, into which an import inserts at
+        # random (an exchange's fetch of a million: a quarter less time writing).
+        cursor.execute("PRAGMA cache_size = -65536")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode = WAL")
             # FULL, not WAL's usual NORMAL: a committed write survives a power cut too.

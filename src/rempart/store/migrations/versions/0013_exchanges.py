@@ -44,9 +44,7 @@ def upgrade() -> None:
         sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_exchanges"),
         sa.UniqueConstraint("name", name="uq_exchanges_name"),
-        sa.ForeignKeyConstraint(
-            ["bank_id"], ["banks.id"], name="fk_exchanges_bank_id_banks"
-        ),
+        sa.ForeignKeyConstraint(["bank_id"], ["banks.id"], name="fk_exchanges_bank_id_banks"),
     )
 
 
