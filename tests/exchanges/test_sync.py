@@ -1,6 +1,7 @@
 """Exchanges fetched into banks (``rempart.exchanges.sync``), against each loopback fake: a first
 fetch, an incremental one, a deletion that a running matcher follows, an expired credential and
-a malformed page that keep the last good state, and a credential that never leaves its file."""
+a malformed page that keep the last good state, and a credential that never leaves its file.
+On SQLite and PostgreSQL (the ``store`` fixture of tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -42,13 +43,6 @@ PDQ_A = "f" * 8 + "0" * 56
 PDQ_B = "0" * 8 + "f" * 56
 PDQ_C = "a5" * 32
 MD5 = "d41d8cd98f00b204e9800998ecf8427e"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(f"sqlite:///{tmp_path / 'rempart.db'}")
-    yield opened
-    opened.close()
 
 
 @pytest.fixture(params=KINDS)

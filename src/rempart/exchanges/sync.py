@@ -19,6 +19,7 @@ batch and gives it back when done.
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import re
@@ -283,7 +284,7 @@ class Exchanges:
             raise UnknownExchangeError(f"no exchange named {name!r} (see rempart exchange list)")
         return _to_exchange(row)
 
-    def status(self, name: str | None = None) -> list[Exchange]:
+    def status(self, name: str | None = None) -> builtins.list[Exchange]:
         """The exchange ``name``, or all of them: how their last fetches went."""
         return [self.get(name)] if name is not None else self.list()
 
@@ -328,7 +329,7 @@ class Exchanges:
         *,
         on_done: Callable[[str, FetchReport | None], None] | None = None,
         stop: threading.Event | None = None,
-    ) -> list[str]:
+    ) -> builtins.list[str]:
         """Fetch every enabled exchange not attempted for ``interval_s`` seconds and not being
         fetched elsewhere (what ``rempart serve``'s schedule runs). ``on_done(name, report)``
         after each, ``report`` None when it failed (its reason is in ``status``); ``stop``

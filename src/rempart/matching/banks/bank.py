@@ -827,7 +827,7 @@ def _insert_many(connection: Connection, statement: Any, rows: list[dict[str, An
         values = itemgetter(*(compiled.positiontup or []))
         connection.exec_driver_sql(compiled.string, [values(row) for row in rows])
     else:
-        connection.exec_driver_sql(compiled.string, rows)  # type: ignore[arg-type]
+        connection.exec_driver_sql(compiled.string, rows)
 
 
 def _entry_kind(record: Record) -> str:
