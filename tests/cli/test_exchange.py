@@ -100,6 +100,18 @@ def test_a_failed_fetch_exits_1_says_why_and_keeps_the_bank(
         assert part not in out + err
 
 
+def test_disable_enable_and_a_fetch_of_nothing(feed_env: dict[str, str]) -> None:
+    ok(feed_env, "exchange", "disable", "feed")
+    [listed] = jsonl(feed_env, "exchange", "list")
+    assert (listed["enabled"], listed["state"]) == (False, "disabled")
+    code, out, err = run(feed_env, "exchange", "fetch")
+    assert (code, out) == (0, "")
+    assert "No enabled exchange" in err
+    ok(feed_env, "exchange", "enable", "feed")
+    [listed] = jsonl(feed_env, "exchange", "list")
+    assert (listed["enabled"], listed["state"]) == (True, "never")
+
+
 def test_remove_disables_the_bank_unless_kept(feed_env: dict[str, str]) -> None:
     code, _, err = run(feed_env, "exchange", "remove", "feed")
     assert code == 0, err

@@ -255,10 +255,13 @@ def fetch_command(
       rempart exchange fetch
       rempart exchange fetch stopncii --full
     """
-    from rempart.errors import ExchangeFetchError
+    from rempart.errors import ExchangeError, UnknownExchangeError
 
     exchanges = _exchanges()
     wanted = names or [e.name for e in exchanges.list() if e.enabled]
+    if not wanted:
+        typer.echo("No enabled exchange to fetch (rempart exchange add ...).", err=True)
+        return
     for name in wanted:
         exchanges.get(name)  # an unknown name is a usage error, before anything is fetched
     records: list[dict[str, Any]] = []
@@ -268,7 +271,9 @@ def fetch_command(
             with _progress(name) as progress:
                 report = exchanges.fetch(name, full=full, progress=progress)
             records.append({**report.to_json(), "error": None})
-        except ExchangeFetchError as exc:
+        except UnknownExchangeError:
+            raise  # removed meanwhile: as if never there
+        except ExchangeError as exc:  # failed, or being fetched by another process
             failed += 1
             records.append({"exchange": name, "error": str(exc)})
             typer.echo(f"Error: {exc}", err=True)
