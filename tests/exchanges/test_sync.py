@@ -369,3 +369,14 @@ def test_removing_an_exchange_disables_its_bank_unless_kept(
     assert exchanges.list() == []
     assert not Banks(store).get("feed").enabled
     assert active(store) == {PDQ_A}  # entries stay on record
+
+
+def test_a_kept_bank_goes_on_matching_after_its_exchange_is_removed(
+    exchanges: Exchanges, fake: FakeExchange, store: Store
+) -> None:
+    fake.add("pdq", PDQ_A)
+    fetch(fake, exchanges, "feed")
+    exchanges.remove("feed", keep_bank=True)
+    assert Banks(store).get("feed").enabled
+    matcher = BankMatcher(store, refresh_interval=None)
+    assert [m.hash for m in matcher.match(pack([PDQ_A]))[0]] == [PDQ_A]
