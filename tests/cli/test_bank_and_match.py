@@ -251,7 +251,7 @@ def test_video_banks_from_the_command_line(
     assert out.startswith("vpdq [")
     code, out, err = run(env, "bank", "export", "clips", "--format", "hex")
     assert out == ""
-    assert "1 videos left out" in err
+    assert "1 videos and digests left out" in err
 
     bad = tmp_path / "bad.txt"
     bad.write_text(f'vpdq {json.dumps(["ab" * 32 + ",100,0.0"])}\nvpdq ["zz,1,0"]\n')

@@ -57,8 +57,15 @@ def test_pytx_format_is_what_python_threatexchange_reads() -> None:
     write_records(rows(), HashListFormat.PYTX, out)
     # threatexchange's local_file collaboration: "<type> <hash>", one space, lowercase hex.
     assert out.getvalue() == f"pdq {A}\npdq {B}\n"
-    records = read(f"pdq {A.upper()}\r\nvideo_md5 {'0' * 32}\n\n", HashListFormat.PYTX)
-    assert records == [Record(1, A), Skipped(2, "signal type video_md5")]
+    records = read(
+        f"pdq {A.upper()}\r\nvideo_md5 {'0A' * 16}\n\nurl https://example.org/\n",
+        HashListFormat.PYTX,
+    )
+    assert records == [
+        Record(1, A),
+        Record(2, "0a" * 16, kind="md5"),
+        Skipped(4, "signal type url"),
+    ]
 
 
 def test_csv_of_python_threatexchange_dataset_command() -> None:
@@ -66,9 +73,10 @@ def test_csv_of_python_threatexchange_dataset_command() -> None:
         "signal_type,signal_str,collab,category,tags\r\n"
         f"pdq,{A},mylist,INVESTIGATION_SEED,\r\n"
         f"video_md5,{'0' * 32},mylist,INVESTIGATION_SEED,\r\n"
+        "url,https://example.org/,mylist,INVESTIGATION_SEED,\r\n"
     )
     records = read(text, HashListFormat.CSV)
-    assert records == [Record(2, A), Skipped(3, "signal type video_md5")]
+    assert records == [Record(2, A), Record(3, "0" * 32, kind="md5"), Skipped(4, "signal type url")]
 
 
 def test_jsonl_reads_rempart_hash_output() -> None:
@@ -99,7 +107,7 @@ def test_stopncii_responses_add_and_withdraw() -> None:
     assert records == [
         Record(1, A, source_ref="stopncii:c1"),
         Record(2, B, withdrawn=True),
-        Skipped(3, "signal type VideoMD5"),
+        Record(3, "0" * 32, kind="md5"),  # StopNCII's video hashes: exact entries
     ]
     lines = "\n".join(json.dumps(r) for r in document["hashRecords"][:2])  # type: ignore[index]
     assert [r.hash for r in read(lines, HashListFormat.STOPNCII) if isinstance(r, Record)] == [A, B]
@@ -230,9 +238,9 @@ def test_a_json_document_error_names_its_own_line_and_byte() -> None:
 
 
 def test_other_signal_types_are_counted_under_a_readable_name() -> None:
-    data = f"pdq {A}\nvideo_md5 x\n\x1b[31mred x\n".encode()
+    data = f"pdq {A}\nurl_md5 x\n\x1b[31mred x\n".encode()
     assert [r.reason for r in read_bytes(data, HashListFormat.PYTX) if isinstance(r, Skipped)] == [
-        "signal type video_md5",
+        "signal type url_md5",
         "signal type (unreadable)",
     ]
 

@@ -1,4 +1,5 @@
-"""``rempart bank``: create hash banks, import and export hash lists, withdraw hashes."""
+"""``rempart bank``: create hash banks, import and export hash lists, add and withdraw hashes
+and exact digests."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ if TYPE_CHECKING:
 __all__ = ["bank_app"]
 
 bank_app = typer.Typer(
-    help="Hash banks: lists of PDQ hashes and vPDQ videos to match against, with where each "
-    "came from.",
+    help="Hash banks: lists of PDQ hashes, vPDQ videos and files' MD5 and SHA-256 digests to "
+    "match against, with where each came from.",
     no_args_is_help=True,
 )
 
@@ -36,6 +37,7 @@ BANK_COLUMNS = (
     "threshold",
     "images",
     "videos",
+    "digests",
     "source",
     "description",
     "created_at",
@@ -48,6 +50,8 @@ STATS_COLUMNS = (
     "active",
     "images",
     "videos",
+    "md5",
+    "sha256",
     "withdrawn",
     "imports",
     "last_added_at",
@@ -55,6 +59,16 @@ STATS_COLUMNS = (
 )
 
 NameArgument = Annotated[str, typer.Argument(help="The bank's name.")]
+Md5Option = Annotated[
+    list[str] | None,
+    typer.Option("--md5", metavar="HEX", help="A file's MD5 digest, 32 hex digits (repeatable)."),
+]
+Sha256Option = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--sha256", metavar="HEX", help="A file's SHA-256 digest, 64 hex digits (repeatable)."
+    ),
+]
 _CATEGORY_HELP = (
     "What the bank's images are; matches are reported so: ncii, child_sexual_abuse, "
     "sexual_deepfake, demo or other"
@@ -299,9 +313,10 @@ def import_command(
 ) -> None:
     """Import a hash list, all or nothing: an invalid line imports nothing and names the line.
 
-    Formats: hex (one hash a line), pytx ('pdq <hash>' and 'vpdq <JSON>' lines), csv (with a
-    header), jsonl, te (HMA 1.0), stopncii (FetchHashes responses), vpdq (one video's
-    features, the reference's text file). Importing a file again adds nothing twice.
+    Formats: hex (one hash a line), pytx ('pdq <hash>', 'vpdq <JSON>', and 'video_md5 <hex>'
+    / 'video_sha256 <hex>' lines: exact digests), csv (with a header), jsonl, te (HMA 1.0),
+    stopncii (FetchHashes responses), vpdq (one video's features, the reference's text
+    file). Importing a file again adds nothing twice.
 
     \b
     Examples:
@@ -349,8 +364,9 @@ def export_command(
         bool, typer.Option("--include-withdrawn", help="Also list withdrawn entries.")
     ] = False,
 ) -> None:
-    """Export a bank's hashes and videos (pytx format by default: readable by
-    python-threatexchange). hex and te hold PDQ hashes only: a bank's videos are left out.
+    """Export a bank's hashes, videos and digests (pytx format by default: readable by
+    python-threatexchange; digests as its video_md5 and video_sha256). hex and te hold PDQ
+    hashes only: a bank's videos and digests are left out.
 
     \b
     Examples:
@@ -368,12 +384,12 @@ def export_command(
     banks = _banks()
     fmt = HashListFormat(list_format)
     banks.get(name)
-    videos = 0
+    others = 0  # videos and digests
 
     def rows() -> Iterator[ExportRow]:
-        nonlocal videos
+        nonlocal others
         for row in banks.entries(name, include_withdrawn=include_withdrawn):
-            videos += row.features is not None
+            others += row.features is not None or row.kind in ("md5", "sha256")
             yield row
 
     if out == STDIO:
@@ -383,10 +399,67 @@ def export_command(
         with open(partial, "w", encoding="utf-8", newline="") as stream:
             count = write_records(rows(), fmt, stream)
         partial.replace(out)
-    left_out = videos if fmt in IMAGE_ONLY_FORMATS else 0
+    left_out = others if fmt in IMAGE_ONLY_FORMATS else 0
     typer.echo(
         f"{count} entries exported from {name!r}."
-        + (f" {left_out} videos left out: {fmt} holds PDQ hashes only." if left_out else ""),
+        + (
+            f" {left_out} videos and digests left out: {fmt} holds PDQ hashes only."
+            if left_out
+            else ""
+        ),
+        err=True,
+    )
+
+
+@bank_app.command("add")
+def add_command(
+    name: NameArgument,
+    md5: Md5Option = None,
+    sha256: Sha256Option = None,
+    pdq: Annotated[
+        list[str] | None,
+        typer.Option("--pdq", metavar="HEX", help="A PDQ hash, 64 hex digits (repeatable)."),
+    ] = None,
+    source_ref: Annotated[
+        str | None,
+        typer.Option(
+            metavar="TEXT", help="Where they come from (a case, a report) [default: none]."
+        ),
+    ] = None,
+    note: Annotated[str | None, typer.Option(metavar="TEXT", help="A note kept with them.")] = None,
+) -> None:
+    """Add files' exact digests (MD5, SHA-256) or PDQ hashes, all or nothing. A file whose
+    MD5 or SHA-256 is banked matches in 'rempart scan', 'rempart match' and the server
+    whatever its pixels; the counts show in 'rempart bank list' and 'stats'.
+
+    \b
+    Examples:
+      rempart bank add hotline --md5 "$(md5sum clip.mp4 | cut -d' ' -f1)"
+      rempart bank add known --sha256 "$(rempart hash photo.jpg | jq -r .sha256)" --note "case 12"
+    """
+    if not md5 and not sha256 and not pdq:
+        exit_with("give --md5, --sha256 or --pdq to add", ExitCode.USAGE)
+    banks = _banks()
+    totals = {"added": 0, "already_present": 0, "already_withdrawn": 0}
+    with banks.store.write() as connection:
+        reports = [
+            banks.add_digest(
+                name, kind, digest, source_ref=source_ref, note=note, connection=connection
+            )
+            for kind, digests in (("md5", md5), ("sha256", sha256))
+            for digest in digests or ()
+        ]
+        reports += [
+            banks.add(name, value, source_ref=source_ref, note=note, connection=connection)
+            for value in pdq or ()
+        ]
+    for report in reports:
+        for key in totals:
+            totals[key] += getattr(report, key)
+    _print([{"bank": name, **totals}], OutputFormat.JSONL, ())
+    typer.echo(
+        f"{totals['added']} added to {name!r}, {totals['already_present']} already there, "
+        f"{totals['already_withdrawn']} withdrawn earlier (not restored).",
         err=True,
     )
 
@@ -398,6 +471,8 @@ def withdraw_command(
         list[str] | None,
         typer.Argument(help="PDQ hashes, or videos' keys (the 'hash' an export gives them)."),
     ] = None,
+    md5: Md5Option = None,
+    sha256: Sha256Option = None,
     entry_ids: Annotated[
         list[int] | None,
         typer.Option(
@@ -417,11 +492,15 @@ def withdraw_command(
     Examples:
       rempart bank withdraw known --id 42 --reason "victim request"
       rempart bank withdraw known "$(rempart hash wrong.jpg | jq -r .pdq)"
+      rempart bank withdraw hotline --md5 0123456789abcdef0123456789abcdef
     """
-    if not hashes and not entry_ids:
-        exit_with("give hashes or --id to withdraw", ExitCode.USAGE)
+    digests = [("md5", d) for d in md5 or ()] + [("sha256", d) for d in sha256 or ()]
+    if not hashes and not entry_ids and not digests:
+        exit_with("give hashes, --md5, --sha256 or --id to withdraw", ExitCode.USAGE)
     banks = _banks()
-    report = banks.withdraw(name, hashes=hashes or [], entry_ids=entry_ids or [], reason=reason)
+    report = banks.withdraw(
+        name, hashes=hashes or [], entry_ids=entry_ids or [], digests=digests, reason=reason
+    )
     _print([report.to_json()], OutputFormat.JSONL, ())
     if report.not_found:
         typer.echo(f"Not in {name!r}: {', '.join(report.not_found)}", err=True)

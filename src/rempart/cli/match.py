@@ -62,10 +62,12 @@ def match_command(
 
     One record per image: {"path", "sha256", "pdq", "quality", "matches": [{"bank", "entry_id",
     "hash", "distance", "variant"}]}. A hash of quality below 50 is too featureless to match: it is
-    reported with "skipped": "low_quality". One per video (or vPDQ feature file, named
-    *.vpdq or *.vpdq.txt), after the images: {"path", "kind": "video", "frames", "matches"}, each
-    match a banked video ({"kind": "video", "query_percent", "stored_percent", "timestamps"}) or
-    a banked image seen in its frames ({"kind": "image", "distance", "timestamps"}). A match in
+    reported with "skipped": "low_quality". A file whose MD5 or SHA-256 is banked matches an exact
+    entry, {"kind": "md5" or "sha256", "hash": <digest>, "distance": 0}, whatever its quality.
+    One per video (or vPDQ feature file, named *.vpdq or *.vpdq.txt), after the images: {"path",
+    "kind": "video", "frames", "matches"}, each match a banked video ({"kind": "video",
+    "query_percent", "stored_percent", "timestamps"}), a banked image seen in its frames
+    ({"kind": "image", "distance", "timestamps"}) or an exact digest of its file. A match in
     a review bank (a victim's report no reviewer has confirmed) says "review": true. Exit
     status 0 whether or not anything matched; 1 when a file could not be hashed.
 
@@ -141,8 +143,8 @@ def match_command(
     elapsed = time.perf_counter() - started
     typer.echo(
         f"{len(files)} files, {matched} matched, {failures} failed, "
-        f"against {len(matcher)} hashes and {matcher.videos} videos in {elapsed:.1f} s"
-        + (f"; {walk.skipped_note()}" if walk.skipped else ""),
+        f"against {len(matcher)} hashes, {matcher.videos} videos and {matcher.digests} digests "
+        f"in {elapsed:.1f} s" + (f"; {walk.skipped_note()}" if walk.skipped else ""),
         err=True,
     )
     raise typer.Exit(ExitCode.SOME_FAILED if failures else ExitCode.OK)
@@ -186,7 +188,10 @@ def _flatten(record: dict[str, Any]) -> dict[str, str]:
 
 
 def _match_cell(match: dict[str, Any]) -> str:
-    """``bank#entry@distance`` for an image, ``bank#entry@query%`` for a video."""
+    """``bank#entry@distance`` for an image, ``bank#entry@query%`` for a video,
+    ``bank#entry@md5`` for an exact digest."""
+    if match.get("kind") in ("md5", "sha256"):
+        return f"{match['bank']}#{match['entry_id']}@{match['kind']}"
     if "query_percent" in match:
         return f"{match['bank']}#{match['entry_id']}@{match['query_percent']:.0f}%"
     return f"{match['bank']}#{match['entry_id']}@{match['distance']}"

@@ -1,6 +1,8 @@
 """The bank detector: PDQ-hash each picture (``Picture.hashes``, as ``rempart hash`` does) and
 report matches in the hash banks as signals: ``bank.match``, or ``bank.reported`` for a match in
 a review bank (a victim's report no reviewer has confirmed: it sends to review, never blocks).
+A file's MD5 and SHA-256 are looked up in the banks' exact entries too: such a match is a
+``bank.match`` whose evidence says ``"kind": "md5"`` (or ``sha256``).
 
 It runs beside the image detectors, on the same pool; whoever writes the record reads the same
 hashes from the picture.
@@ -68,6 +70,13 @@ class BankDetector:
         found = self.matcher.match_stored_videos(features, mirrored=mirrored)
         return [_video_signal(match) for match in found]
 
+    def detect_digests(self, md5: str | None, sha256: str | None) -> list[Signal]:
+        """``bank.match`` or ``bank.reported`` for each exact entry a file's digests match (a
+        video's: its frames have no file of their own)."""
+        if self.matcher is None:
+            return []
+        return [_signal(match) for match in self.matcher.match_file_digests(md5, sha256)]
+
 
 def bank_matches(signals: Iterable[Signal]) -> list[BankMatch]:
     """The image matches behind ``signals`` (a scan's, or a verdict's reasons'), read back from
@@ -96,12 +105,13 @@ def _video_signal(match: VideoMatch) -> Signal:
 
 
 def _signal(match: BankMatch) -> Signal:
-    """A match as a signal: its score falls from 1 (identical) with the Hamming distance."""
+    """A match as a signal: its score falls from 1 (identical) with the Hamming distance (an
+    exact entry's is 1)."""
     return Signal(
         _REPORTED if match.review else _MATCH,
         round(1.0 - match.distance / 256, 4),
         _NAME,
-        "pdq",
+        match.kind or "pdq",
         value=match.bank,
         evidence=match.to_json(),
     )

@@ -14,7 +14,7 @@ import io
 import os
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import groupby
 from typing import TYPE_CHECKING, Any, Final
 
@@ -147,7 +147,8 @@ class Scanner:
         # One bank detector, the one that matches with ``matcher``: on a video's frames, it
         # finds a banked image in any of them (vPDQ's video matching is the matcher's own).
         others = [detector for detector in detectors if detector.name != BankDetector.name]
-        self.detectors: list[Detector] = [BankDetector(matcher), *others]
+        self._bank_detector = BankDetector(matcher)
+        self.detectors: list[Detector] = [self._bank_detector, *others]
         self.matcher = matcher
         self.policy = policy
         self.thumbnails = thumbnails
@@ -246,6 +247,10 @@ class Scanner:
             sha256, md5 = file_digests(video.source)
         except MediaError as error:
             return MediaFailure(path, error)
+        # The file's exact digests are the video's own signals: no frame has them.
+        exact = self._bank_detector.detect_digests(md5, sha256)
+        if exact:
+            found = replace(found, signals=[*found.signals, *exact])
         verdict = self.policy.decide(found.signals)
         strip = None
         if self.thumbnails and verdict.action is not Action.ALLOW:

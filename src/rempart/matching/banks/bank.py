@@ -22,7 +22,7 @@ from datetime import datetime
 from itertools import islice
 from typing import IO, Any, Final, TextIO
 
-from sqlalchemy import Connection, func, insert, literal, select, update
+from sqlalchemy import Connection, and_, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -60,6 +60,7 @@ __all__ = [
     "ImportReport",
     "VideoThresholds",
     "WithdrawReport",
+    "check_digest",
     "last_change",
 ]
 
@@ -68,7 +69,13 @@ MAX_THRESHOLD: Final = 63
 MAX_SOURCE: Final = 32
 IMAGE: Final = "image"
 VIDEO: Final = "video"
-"""The kinds of bank entries (``bank_entries.kind``)."""
+MD5: Final = "md5"
+SHA256: Final = "sha256"
+"""The kinds of bank entries (``bank_entries.kind``): a PDQ hash, a video's vPDQ features, or
+an exact digest of a file's bytes (its ``hash`` the lowercase hex digest)."""
+DIGEST_KINDS: Final = (MD5, SHA256)
+_DIGEST_LENGTH: Final = {MD5: 32, SHA256: 64}
+_HEX: Final = re.compile(r"[0-9a-f]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,11 +131,13 @@ class Bank:
     video: VideoThresholds = VideoThresholds()
     images: int | None = None
     videos: int | None = None
-    """How many active image and video entries it holds, where read (``Banks.list``)."""
+    digests: int | None = None
+    """How many active image, video and exact (MD5, SHA-256) entries it holds, where read
+    (``Banks.list``)."""
 
     def to_json(self) -> dict[str, Any]:
-        """The bank as a JSON-ready dict, with its ``images`` and ``videos`` counts when
-        read."""
+        """The bank as a JSON-ready dict, with its ``images``, ``videos`` and ``digests``
+        counts when read."""
         record: dict[str, Any] = {
             "name": self.name,
             "description": self.description,
@@ -142,7 +151,7 @@ class Bank:
             "updated_at": self.updated_at.isoformat(),
         }
         if self.images is not None:
-            record.update(images=self.images, videos=self.videos)
+            record.update(images=self.images, videos=self.videos, digests=self.digests)
         return record
 
 
@@ -202,7 +211,11 @@ class BankStats:
     last_added_at: datetime | None
     last_withdrawn_at: datetime | None
     videos: int = 0
-    """Of the ``active`` entries, how many are videos (the others are images)."""
+    """Of the ``active`` entries, how many are videos."""
+    md5: int = 0
+    sha256: int = 0
+    """Of the ``active`` entries, how many are exact MD5 and SHA-256 digests (the others
+    are images)."""
 
     def to_json(self) -> dict[str, Any]:
         """The statistics as a JSON-ready dict."""
@@ -212,8 +225,11 @@ class BankStats:
             "enabled": self.bank.enabled,
             "threshold": self.bank.threshold,
             "active": self.active,
-            "images": self.active - self.videos,
+            "images": self.active - self.videos - self.md5 - self.sha256,
             "videos": self.videos,
+            "digests": self.md5 + self.sha256,
+            "md5": self.md5,
+            "sha256": self.sha256,
             "withdrawn": self.withdrawn,
             "imports": self.imports,
             "last_added_at": _iso(self.last_added_at),
@@ -308,7 +324,7 @@ class Banks:
         return self.get(name)
 
     def list(self) -> list[Bank]:
-        """Every bank, by name, with how many active images and videos it holds."""
+        """Every bank, by name, with how many active images, videos and digests it holds."""
         with self.store.read() as connection:
             rows = connection.execute(select(banks).order_by(banks.c.name)).mappings().all()
             counts = connection.execute(
@@ -322,6 +338,7 @@ class Banks:
                 _to_bank(row),
                 images=held.get((row["id"], IMAGE), 0),
                 videos=held.get((row["id"], VIDEO), 0),
+                digests=sum(held.get((row["id"], kind), 0) for kind in DIGEST_KINDS),
             )
             for row in rows
         ]
@@ -358,7 +375,9 @@ class Banks:
         """Add (and, for records marked withdrawn, withdraw) hashes, all or nothing.
 
         An invalid record raises before the transaction commits, so nothing of the file is
-        kept. A hash the bank holds already is counted, not added twice.
+        kept. A hash the bank holds already is counted, not added twice. A record of kind
+        ``md5`` or ``sha256`` is an exact digest (checked, lowercased here: callers such as an
+        exchange's fetch build records themselves); a withdrawal names its kind and hash.
         """
         now = utc_now()
         skipped: Counter[str] = Counter()
@@ -380,14 +399,18 @@ class Banks:
             active_lines = withdrawn = already_withdrawn = 0
             stream = iter(records)
             while batch := list(islice(stream, STATEMENT_BATCH)):
-                adds = [r for r in batch if isinstance(r, Record) and not r.withdrawn]
-                removals = [r.hash for r in batch if isinstance(r, Record) and r.withdrawn]
+                held = [_checked(r) for r in batch if isinstance(r, Record)]
+                adds = [r for r in held if not r.withdrawn]
+                removals: dict[str, list[str]] = {}
+                for r in held:
+                    if r.withdrawn:
+                        removals.setdefault(_entry_kind(r), []).append(r.hash)
                 skipped.update(r.reason for r in batch if isinstance(r, Skipped))
                 active_lines += len(adds)
                 _insert_entries(connection, bank.id, import_id, adds, now)
                 already_withdrawn += _count_withdrawn(connection, bank.id, [r.hash for r in adds])
-                if removals:
-                    which = bank_entries.c.hash.in_(removals)
+                for kind, hashes in removals.items():
+                    which = and_(bank_entries.c.hash.in_(hashes), bank_entries.c.kind == kind)
                     withdrawn += _withdraw(connection, bank.id, which, "withdrawn at source", now)
             added = connection.execute(
                 select(func.count()).where(bank_entries.c.import_id == import_id)
@@ -469,21 +492,45 @@ class Banks:
             name, [record], origin="add", fmt=HashListFormat.VPDQ, connection=connection
         )
 
+    def add_digest(
+        self,
+        name: str,
+        algorithm: str,
+        digest: str,
+        *,
+        source_ref: str | None = None,
+        note: str | None = None,
+        connection: Connection | None = None,
+    ) -> ImportReport:
+        """Add one exact entry: a file's ``md5`` or ``sha256`` (``algorithm``) hex digest,
+        matched by a set lookup of an upload's own digest (NCMEC's and StopNCII's video
+        lists are MD5s). ``BankError`` for another algorithm or a digest not of its length."""
+        value = check_digest(algorithm, digest)
+        for what, text in (("source_ref", source_ref), ("note", note)):
+            _check_text(what, text or "")
+        record = Record(1, value, source_ref=source_ref, note=note, kind=algorithm.lower())
+        return self.import_records(
+            name, [record], origin="add", fmt=HashListFormat.PYTX, connection=connection
+        )
+
     def withdraw(
         self,
         name: str,
         *,
         hashes: Sequence[str] = (),
         entry_ids: Sequence[int] = (),
+        digests: Sequence[tuple[str, str]] = (),
         reason: str = "",
         connection: Connection | None = None,
     ) -> WithdrawReport:
-        """Withdraw entries by hash (a video's: its key, ``video_key``) or id: they stop
-        matching at once and stay on record."""
+        """Withdraw entries by hash (a video's: its key, ``video_key``), by exact digest
+        (``(algorithm, hex digest)`` pairs, ``md5`` or ``sha256``) or id: they stop matching
+        at once and stay on record."""
         try:
             wanted = sorted({from_hex(h).hex() for h in hashes})
         except ValueError as exc:
             raise BankError(f"invalid PDQ hash: {exc}") from None
+        exact = sorted({(a.lower(), check_digest(a, d)) for a, d in digests})
         ids = sorted(set(entry_ids))
         _check_text("reason", reason)
         now = utc_now()
@@ -501,7 +548,20 @@ class Banks:
                     found.update(row[0] for row in rows)
                     was_withdrawn += sum(row.withdrawn_at is not None for row in rows)
                     withdrawn += _withdraw(connection, bank.id, column.in_(part), reason, now)
+            for algorithm in DIGEST_KINDS:
+                chosen = [d for a, d in exact if a == algorithm]
+                for part in batches(chosen):
+                    which = and_(bank_entries.c.kind == algorithm, bank_entries.c.hash.in_(part))
+                    rows = connection.execute(
+                        select(bank_entries.c.hash, bank_entries.c.withdrawn_at).where(
+                            bank_entries.c.bank_id == bank.id, which
+                        )
+                    ).all()
+                    found.update((algorithm, row[0]) for row in rows)
+                    was_withdrawn += sum(row.withdrawn_at is not None for row in rows)
+                    withdrawn += _withdraw(connection, bank.id, which, reason, now)
         missing = [str(value) for value in [*wanted, *ids] if value not in found]
+        missing += [f"{a}:{d}" for a, d in exact if (a, d) not in found]
         return WithdrawReport(bank.name, withdrawn, was_withdrawn, tuple(missing))
 
     def reinstate(
@@ -578,8 +638,11 @@ class Banks:
                     func.count(bank_entries.c.withdrawn_at),
                     func.max(bank_entries.c.added_at),
                     func.max(bank_entries.c.withdrawn_at),
-                    func.count().filter(
-                        bank_entries.c.withdrawn_at.is_(None), bank_entries.c.kind == VIDEO
+                    *(
+                        func.count().filter(
+                            bank_entries.c.withdrawn_at.is_(None), bank_entries.c.kind == kind
+                        )
+                        for kind in (VIDEO, MD5, SHA256)
                     ),
                 ).where(bank_entries.c.bank_id == bank.id)
             ).one()
@@ -594,6 +657,8 @@ class Banks:
             last_added_at=as_utc(counts[2]) if counts[2] else None,
             last_withdrawn_at=as_utc(counts[3]) if counts[3] else None,
             videos=counts[4],
+            md5=counts[5],
+            sha256=counts[6],
         )
 
     def changes(self) -> int:
@@ -614,6 +679,7 @@ def _export_row(row: Any) -> ExportRow:
         features=stored_features(row),
         md5=row["md5"],
         sha256=row["sha256"],
+        kind=row["kind"],
         entry_id=row["id"],
         hash=row["hash"],
         quality=row["quality"],
@@ -725,7 +791,7 @@ def _insert_entries(
                 "note": r.note,
                 "withdrawn_at": None,
                 "withdrawn_reason": None,
-                "kind": IMAGE if r.features is None else VIDEO,
+                "kind": _entry_kind(r),
                 "features": None if r.features is None else format_features(r.features),
                 "md5": r.md5,
                 "sha256": r.sha256,
@@ -733,6 +799,34 @@ def _insert_entries(
             for r in records
         ],
     )
+
+
+def _entry_kind(record: Record) -> str:
+    """The ``bank_entries.kind`` a record is stored as: a video's by its features."""
+    return VIDEO if record.features is not None else record.kind
+
+
+def check_digest(algorithm: str, digest: str) -> str:
+    """``digest`` as an exact entry holds it (lowercase hex) when it is a hex digest of
+    ``algorithm``'s length (``md5``: 32, ``sha256``: 64); else ``BankError`` saying why."""
+    kind = algorithm.lower() if isinstance(algorithm, str) else ""
+    length = _DIGEST_LENGTH.get(kind)
+    if length is None:
+        raise BankError(f"unknown digest algorithm {algorithm!r}; choose md5 or sha256")
+    value = digest.strip().lower() if isinstance(digest, str) else ""
+    if len(value) != length or not _HEX.fullmatch(value):
+        raise BankError(f"invalid {kind} digest: {length} hex digits expected")
+    return value
+
+
+def _checked(record: Record) -> Record:
+    """``record`` with its exact digest checked and lowercased; ``BankError`` for a kind
+    no entry has."""
+    if record.kind in DIGEST_KINDS:
+        return replace(record, hash=check_digest(record.kind, record.hash))
+    if record.kind != IMAGE and not (record.kind == VIDEO and record.features is not None):
+        raise BankError(f"line {record.line}: unknown entry kind {record.kind!r}")
+    return record
 
 
 def _count_withdrawn(connection: Connection, bank_id: int, hashes: list[str]) -> int:

@@ -9,26 +9,35 @@ Formats, and who else reads or writes them:
   ``local_file`` collaboration grammar, and what ``threatexchange hash`` and ``dataset -P -S``
   print. ``pdq <hash>`` is an image; ``vpdq <JSON>`` a video, its signal python-threatexchange's
   ``vpdq_to_json``: a JSON list of ``"<hash>,<quality>,<timestamp>"`` strings, one per frame
-  (the older ``{"<frame>": {"hash", "quality", "timestamp"}}`` object is read too). Lines of
-  other signal types (``video_md5 ...``) are skipped and counted.
+  (the older ``{"<frame>": {"hash", "quality", "timestamp"}}`` object is read too).
+  ``video_md5 <hex>`` and ``video_sha256 <hex>`` (python-threatexchange's ``VideoMD5Signal``
+  and ``VideoSHA256Signal``; ``photo_md5``, ``md5``, ``sha256`` too) are exact entries: a
+  file's digest, matched by a set lookup. Lines of other signal types are skipped and
+  counted.
 - ``csv``: a header row, then one hash per row. The hash column is ``hash``, ``pdq``,
   ``signal_str`` (python-threatexchange's ``dataset --csv``) or ``indicator`` (ThreatExchange's
-  CSV export); a ``signal_type``/``type`` column, when present, must say PDQ (an image) or vPDQ
-  (a video, the hash column holding its JSON as in ``pytx``) or the row is skipped. Optional:
-  ``quality``, ``source_ref``, ``note``, and ``md5``, ``sha256`` of a video's file.
+  CSV export); a ``signal_type``/``type`` column, when present, must say PDQ (an image), vPDQ
+  (a video, the hash column holding its JSON as in ``pytx``) or an MD5 or SHA-256 type (an
+  exact entry, the hash column its digest) or the row is skipped. Optional: ``quality``,
+  ``source_ref``, ``note``, and ``md5``, ``sha256`` of a video's file.
 - ``jsonl``: one object per line with ``hash`` or ``pdq`` (so ``rempart hash`` output imports
   as is), or ``vpdq`` for a video (its JSON as in ``pytx``, as a string or a list), and
-  optional ``quality``, ``source_ref``, ``note``, ``withdrawn_at``, ``md5``, ``sha256``.
+  optional ``quality``, ``source_ref``, ``note``, ``withdrawn_at``, ``md5``, ``sha256``. An
+  exact entry is ``{"kind": "md5"|"sha256", "hash": <hex digest>}`` (or its ``signal_type``
+  a pytx MD5 or SHA-256 type).
 - ``vpdq``: one video's features in the reference's text format (``vpdq-hash-video``'s
   output, ``rempart.hashing.vpdq.format_features``): the whole file is one video. Import only.
 - ``te``: the ``.te`` files of HMA 1.0 and older python-threatexchange: headerless CSV of
   ``hash,indicator_id,descriptor_id,timestamp,tags``.
 - ``stopncii``: StopNCII's ``FetchHashes`` responses, as a JSON document with ``hashRecords``
   or JSON Lines of records (``signalType``, ``hashValue``, ``hashStatus``, ``caseNumbers``).
-  Records whose status is ``Withdrawn`` or ``Deleted`` withdraw the hash. Import only.
+  Records whose status is ``Withdrawn`` or ``Deleted`` withdraw the hash; a ``VideoMD5``
+  record is an exact MD5 entry. Import only.
 
 Hashes are written as lowercase hex, the only case python-threatexchange accepts. ``hex`` and
-``te`` hold PDQ hashes only: an export to them leaves a bank's videos out.
+``te`` hold PDQ hashes only: an export to them leaves a bank's videos and exact entries out.
+Exact entries are written as ``video_md5`` and ``video_sha256``, the names python-threatexchange
+reads (it has no image MD5 type).
 
 Any bytes may be given to an import: what is not a valid list raises ``ImportLineError`` naming
 the line and the byte offset (of the bad byte, or of the line's start), never another
@@ -58,6 +67,10 @@ __all__ = [
     "EXPORT_FORMATS",
     "IMAGE_ONLY_FORMATS",
     "MAX_VIDEO_FRAMES",
+    "MD5_TYPE_NAMES",
+    "PYTX_MD5",
+    "PYTX_SHA256",
+    "SHA256_TYPE_NAMES",
     "HashListFormat",
     "ImportLineError",
     "Record",
@@ -80,6 +93,18 @@ PDQ_TYPE_NAMES: Final = frozenset({"pdq", "hash_pdq", "imagepdq", "photo_pdq"})
 VPDQ_TYPE_NAMES: Final = frozenset({"vpdq", "hash_video_vpdq", "video_vpdq", "videovpdq"})
 """python-threatexchange's ``VPDQSignal`` (``vpdq``), ThreatExchange's indicator type
 (``HASH_VIDEO_VPDQ``) and their spellings."""
+MD5_TYPE_NAMES: Final = frozenset(
+    {"video_md5", "photo_md5", "md5", "hash_md5", "hash_video_md5", "videomd5", "photomd5"}
+)
+SHA256_TYPE_NAMES: Final = frozenset(
+    {"video_sha256", "photo_sha256", "sha256", "hash_sha256", "hash_video_sha256", "videosha256"}
+)
+"""python-threatexchange's ``VideoMD5Signal`` (``video_md5``) and ``VideoSHA256Signal``
+(``video_sha256``), the older ``photo_md5``, ThreatExchange's indicator types
+(``HASH_VIDEO_MD5``, ``HASH_MD5``...) and StopNCII's ``VideoMD5``: exact entries."""
+PYTX_MD5: Final = "video_md5"
+PYTX_SHA256: Final = "video_sha256"
+"""The signal types an export writes exact entries as: python-threatexchange's own names."""
 _MD5: Final = re.compile(r"[0-9a-f]{32}")
 _SHA256: Final = re.compile(r"[0-9a-f]{64}")
 # python-threatexchange's VPDQ_TIMESTAMP_PRECISION: its timestamps are kept to 3 decimals.
@@ -105,6 +130,9 @@ class Record:
     features: tuple[VpdqFeature, ...] | None = None
     md5: str | None = None
     sha256: str | None = None
+    kind: str = "image"
+    """``image`` (a PDQ hash; a video's record is told by its ``features``), or ``md5`` /
+    ``sha256``: an exact entry, ``hash`` the file's lowercase hex digest."""
 
 
 def video_key(features: Iterable[VpdqFeature]) -> str:
@@ -401,8 +429,28 @@ def _read_pytx(lines: Iterable[Line]) -> Iterator[Record | Skipped]:
             yield _video(line, value)
         elif kind in PDQ_TYPE_NAMES:
             yield Record(line.number, _hash(line, value))
+        elif (exact := _exact_kind(kind)) is not None:
+            yield Record(line.number, _exact(line, exact, value), kind=exact)
         else:
             yield _skipped(line.number, signal_type)
+
+
+def _exact_kind(signal_type: object) -> str | None:
+    """``md5`` or ``sha256`` for a signal type of an exact digest, else None."""
+    name = signal_type.lower() if isinstance(signal_type, str) else ""
+    if name in MD5_TYPE_NAMES:
+        return "md5"
+    if name in SHA256_TYPE_NAMES:
+        return "sha256"
+    return None
+
+
+def _exact(line: Line, kind: str, value: object) -> str:
+    """An exact entry's digest as lowercase hex; ``ImportLineError`` when it is not one."""
+    digest = _digest(line, kind, value, _MD5 if kind == "md5" else _SHA256)
+    if digest is None:
+        raise line.error(f"no {kind} digest")
+    return digest
 
 
 def _video(line: Line, signal: object, *, number: int | None = None, **fields: Any) -> Record:
@@ -471,6 +519,15 @@ def _read_csv(lines: Iterable[Line]) -> Iterator[Record | Skipped]:
         kind = row[type_column].strip() if type_column else "pdq"
         if kind.lower() in VPDQ_TYPE_NAMES:
             yield _video(line, row[hash_column], **_video_fields(line, row))
+            continue
+        if (exact := _exact_kind(kind)) is not None:
+            yield Record(
+                line.number,
+                _exact(line, exact, row[hash_column]),
+                source_ref=_text(line, "source_ref", row.get("source_ref")),
+                note=_text(line, "note", row.get("note")),
+                kind=exact,
+            )
             continue
         if kind.lower() not in PDQ_TYPE_NAMES:
             yield _skipped(line.number, kind)
@@ -547,6 +604,16 @@ def _json_record(line: Line, obj: dict[str, Any]) -> Record:
             withdrawn=obj.get("withdrawn_at") is not None,
             **_video_fields(line, obj),
         )
+    exact = _exact_kind(obj.get("kind")) or _exact_kind(obj.get("signal_type"))
+    if exact is not None:
+        return Record(
+            line.number,
+            _exact(line, exact, obj.get("hash")),
+            source_ref=_text(line, "source_ref", obj.get("source_ref")),
+            note=_text(line, "note", obj.get("note")),
+            withdrawn=obj.get("withdrawn_at") is not None,
+            kind=exact,
+        )
     value = obj.get("hash", obj.get("pdq"))
     if value is None:
         raise line.error("no 'hash' or 'pdq' field")
@@ -601,18 +668,23 @@ def _read_document(lines: list[Line]) -> Iterator[Record | Skipped]:
 
 def _stopncii_record(line: Line, record: dict[str, Any], number: int) -> Record | Skipped:
     signal_type = record.get("signalType")
-    if not isinstance(signal_type, str) or signal_type.lower() not in PDQ_TYPE_NAMES:
+    exact = _exact_kind(signal_type)
+    if not isinstance(signal_type, str) or (
+        signal_type.lower() not in PDQ_TYPE_NAMES and exact is None
+    ):
         return _skipped(number, signal_type)
     status = record.get("hashStatus", "Active")
     if not isinstance(status, str):
         raise line.error(f"hashStatus must be text, got {type(status).__name__}")
     cases = record.get("caseNumbers") or {}
     case_ids = ",".join(sorted(str(case) for case in cases)) if isinstance(cases, dict) else ""
+    value = record.get("hashValue")
     return Record(
         number,
-        _hash(line, record.get("hashValue")),
+        _hash(line, value) if exact is None else _exact(line, exact, value),
         source_ref=_text(line, "caseNumbers", f"stopncii:{case_ids}" if case_ids else None),
         withdrawn=status.lower() in _STOPNCII_WITHDRAWN,
+        kind=exact or "image",
     )
 
 
@@ -631,6 +703,8 @@ class ExportRow:
     features: tuple[VpdqFeature, ...] | None = None
     md5: str | None = None
     sha256: str | None = None
+    kind: str = "image"
+    """``image``, ``video`` or an exact entry's ``md5`` / ``sha256`` (``hash`` its digest)."""
 
 
 _CSV_COLUMNS: Final = (
@@ -645,12 +719,14 @@ _CSV_COLUMNS: Final = (
     "sha256",
 )
 IMAGE_ONLY_FORMATS: Final = frozenset({HashListFormat.HEX, HashListFormat.TE})
-"""Export formats that hold PDQ hashes only: a bank's videos are left out of them."""
+"""Export formats that hold PDQ hashes only: a bank's videos and exact entries are left out
+of them."""
+_EXPORT_TYPES: Final = {"md5": PYTX_MD5, "sha256": PYTX_SHA256}
 
 
 def write_records(rows: Iterable[ExportRow], fmt: HashListFormat, out: TextIO) -> int:
-    """Write ``rows`` to ``out`` in ``fmt``; returns how many were written (videos are not,
-    to a format of ``IMAGE_ONLY_FORMATS``)."""
+    """Write ``rows`` to ``out`` in ``fmt``; returns how many were written (videos and exact
+    entries are not, to a format of ``IMAGE_ONLY_FORMATS``)."""
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"{fmt} is an import format only")
     count = 0
@@ -658,11 +734,12 @@ def write_records(rows: Iterable[ExportRow], fmt: HashListFormat, out: TextIO) -
     if fmt is HashListFormat.CSV:
         writer.writerow(_CSV_COLUMNS)
     for row in rows:
-        if row.features is not None and fmt in IMAGE_ONLY_FORMATS:
+        exact = _EXPORT_TYPES.get(row.kind)
+        if (row.features is not None or exact) and fmt in IMAGE_ONLY_FORMATS:
             continue
         count += 1
         signal = row.hash if row.features is None else features_to_pytx(row.features)
-        kind = "pdq" if row.features is None else "vpdq"
+        kind = exact or ("pdq" if row.features is None else "vpdq")
         if fmt is HashListFormat.HEX:
             out.write(row.hash + "\n")
         elif fmt is HashListFormat.PYTX:
@@ -681,7 +758,9 @@ def _json_row(row: ExportRow) -> dict[str, object]:
     """An entry as ``jsonl`` writes it: an image's ``hash``, or a video's ``vpdq`` (the list
     python-threatexchange's signal is the JSON of) with its file's digests."""
     record: dict[str, object] = {"entry_id": row.entry_id}
-    if row.features is None:
+    if row.kind in _EXPORT_TYPES:
+        record.update(kind=row.kind, hash=row.hash)
+    elif row.features is None:
         record["hash"] = row.hash
     else:
         record["vpdq"] = json.loads(features_to_pytx(row.features))

@@ -17,6 +17,11 @@ defines it (``rempart.hashing.vpdq.match``, with its bank's thresholds). A query
 also go through the image index, so that a banked image seen in a video is found. The videos
 are not in a snapshot: they are read from the database at each start, as the banks' states
 are, and the log replayed from the snapshot's position brings them to the same state.
+
+Exact entries (a file's MD5 or SHA-256, ``md5`` and ``sha256`` kinds) are a dict from digest
+to entries: a file's own digests are looked up in it (``match_file_digests``), a set lookup
+per file. Like the videos, they are read from the database at each start, never snapshotted,
+and follow the log as images do.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import io
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, TypeVar
 
 import numpy as np
@@ -40,12 +45,13 @@ from rempart.errors import (
     UnknownBankError,
     media_os_error,
 )
-from rempart.hashing.files import FileHashes
+from rempart.hashing.files import FileHashes, file_digests
 from rempart.hashing.hash256 import pack
 from rempart.hashing.pdq import DIHEDRAL_NAMES, MIN_QUALITY
 from rempart.hashing.vpdq import VpdqFeature, vpdq_hash, vpdq_hash_mirrored
 from rempart.hashing.vpdq import match as vpdq_match
 from rempart.matching.banks.bank import (
+    DIGEST_KINDS,
     IMAGE,
     VIDEO,
     VideoThresholds,
@@ -85,6 +91,14 @@ for that flip (``DIHEDRAL_NAMES``), as an image's matches say it."""
 _ENTRY_BITS: Final = 40
 _ENTRY_MASK: Final = (1 << _ENTRY_BITS) - 1
 _LOAD_BATCH: Final = 100_000
+# The digests of no bytes: a video's frame, hashed as a picture, has no file of its own; an
+# empty file is no image, so a banked digest of one is never what a match means.
+_EMPTY: Final = frozenset(
+    {
+        "d41d8cd98f00b204e9800998ecf8427e",
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,11 +113,15 @@ class BankMatch:
     category: BankCategory = BankCategory.NCII
     review: bool = False
     """The bank is a review bank (``Bank.review``): the match sends to review, not to a block."""
+    kind: str | None = None
+    """``md5`` or ``sha256`` for an exact entry's match (``hash`` the digest, ``distance``
+    0); None for a PDQ hash's."""
 
     def to_json(self, *, variant: bool = True) -> dict[str, Any]:
         """``{"bank", "category", "entry_id", "hash", "distance", "variant"}``; without
         ``variant`` when the query was a single hash, not an image's rotations and flips;
-        with ``"review": true`` for a match in a review bank."""
+        with ``"review": true`` for a match in a review bank, ``"kind": "md5"`` (or
+        ``sha256``) for an exact entry's."""
         record: dict[str, Any] = {
             "bank": self.bank,
             "category": self.category.value,
@@ -116,6 +134,9 @@ class BankMatch:
             del record["variant"]
         if self.review:
             record["review"] = True
+        if self.kind is not None:
+            record["kind"] = self.kind
+            record.pop("variant", None)
         return record
 
     @classmethod
@@ -130,6 +151,7 @@ class BankMatch:
             variant=record.get("variant"),
             category=stored_category(str(record.get("category", BankCategory.NCII.value))),
             review=record.get("review") is True,
+            kind=record["kind"] if record.get("kind") in DIGEST_KINDS else None,
         )
 
 
@@ -196,15 +218,23 @@ class VideoMatches:
 
     videos: list[VideoMatch]
     images: list[FrameMatch]
+    exact: list[BankMatch] = field(default_factory=list)
+    """Exact entries the video's file digests match (``BankMatcher.match_file_digests``)."""
 
     @property
     def bank_matches(self) -> list[BankMatch]:
-        """The banked images found, as image matches (what the desk's watch observes)."""
-        return [found.match for found in self.images]
+        """The banked images found, as image matches (what the desk's watch observes), and
+        the exact entries."""
+        return [found.match for found in self.images] + self.exact
 
     def to_json(self) -> list[dict[str, Any]]:
-        """Every match, videos first: each a ``VideoMatch`` or ``FrameMatch`` record."""
-        return [m.to_json() for m in self.videos] + [m.to_json() for m in self.images]
+        """Every match, videos first: each a ``VideoMatch`` or ``FrameMatch`` record, then the
+        exact entries' (``BankMatch`` records with their ``kind``)."""
+        return (
+            [m.to_json() for m in self.videos]
+            + [m.to_json() for m in self.images]
+            + [m.to_json() for m in self.exact]
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +283,10 @@ class BankMatcher:
         self._runs: list[int] = []
         self._run_videos: list[int] = []
         self._next_frame = 0
+        # (kind, digest) to the index ids of the entries holding it. A value is replaced, never
+        # changed in place, so that a lookup from another thread sees one or the other.
+        self._digests: dict[tuple[str, str], tuple[int, ...]] = {}
+        self._digest_of: dict[int, tuple[str, str]] = {}
         self._banks: dict[int, _BankState] = {}
         self._seq = 0
         self._refreshed = 0.0
@@ -276,6 +310,7 @@ class BankMatcher:
         with store.read() as connection:
             matcher._load_banks(connection)
             matcher._load_videos(connection)
+            matcher._load_digests(connection)
         matcher._index, matcher._seq = index, seq
         matcher.refresh()
         return matcher
@@ -309,6 +344,11 @@ class BankMatcher:
         """How many videos are held (of every state)."""
         return len(self._videos)
 
+    @property
+    def digests(self) -> int:
+        """How many exact entries (MD5, SHA-256) are held (of every state)."""
+        return len(self._digest_of)
+
     def _load(self) -> None:
         with self.store.read() as connection:
             # Read the log position first: a change made while loading is applied again by
@@ -317,6 +357,7 @@ class BankMatcher:
             self._load_banks(connection)
             watched = list(self._banks)
             self._load_videos(connection)
+            self._load_digests(connection)
             query = (
                 select(bank_entries.c.id, bank_entries.c.bank_id, bank_entries.c.hash)
                 .where(
@@ -356,6 +397,45 @@ class BankMatcher:
         result = connection.execution_options(yield_per=_LOAD_BATCH).execute(query)
         for rows in result.partitions():
             self._add_videos(rows)
+
+    def _load_digests(self, connection: Connection) -> None:
+        """Every active exact entry of the watched banks."""
+        query = (
+            select(
+                bank_entries.c.bank_id,
+                bank_entries.c.id,
+                bank_entries.c.kind,
+                bank_entries.c.hash,
+            )
+            .where(
+                bank_entries.c.withdrawn_at.is_(None),
+                bank_entries.c.bank_id.in_(list(self._banks)),
+                bank_entries.c.kind.in_(DIGEST_KINDS),
+            )
+            .order_by(bank_entries.c.id)
+        )
+        result = connection.execution_options(yield_per=_LOAD_BATCH).execute(query)
+        for rows in result.partitions():
+            self._add_digests(rows)
+
+    def _add_digests(self, rows: Sequence[Any]) -> None:
+        """Hold the exact entries of ``rows`` (``bank_id``, entry id, ``kind``, ``hash``)."""
+        for bank_id, entry_id, kind, digest in rows:
+            key = _index_id(bank_id, entry_id)
+            if key in self._digest_of:
+                continue
+            self._digest_of[key] = (kind, digest)
+            self._digests[kind, digest] = (*self._digests.get((kind, digest), ()), key)
+
+    def _remove_digest(self, key: int) -> None:
+        held = self._digest_of.pop(key, None)
+        if held is None:
+            return
+        rest = tuple(k for k in self._digests.get(held, ()) if k != key)
+        if rest:
+            self._digests[held] = rest
+        else:
+            self._digests.pop(held, None)
 
     def _add_videos(self, rows: Sequence[Any]) -> None:
         """Hold the video entries of ``rows`` (``bank_id``, entry id, ``kind``, ``features``)
@@ -458,15 +538,19 @@ class BankMatcher:
                 adds.append(row)
                 continue
             if adds:
-                self._add_images([a for a in adds if a.kind != VIDEO])
+                self._add_images([a for a in adds if a.kind not in (VIDEO, *DIGEST_KINDS)])
                 self._add_videos(
                     [(a.bank_id, a.entry_id, a.kind, a.features) for a in adds if a.kind == VIDEO]
                 )
+                exact = [a for a in adds if a.kind in DIGEST_KINDS]
+                self._add_digests([(a.bank_id, a.entry_id, a.kind, a.hash) for a in exact])
                 adds = []
             if row is not None and row.op == "withdraw":
                 key = _index_id(row.bank_id, row.entry_id)
                 if row.kind == VIDEO:
                     self._remove_video(key)
+                elif row.kind in DIGEST_KINDS:
+                    self._remove_digest(key)
                 else:
                     self._index.remove(np.array([key]))
 
@@ -490,6 +574,39 @@ class BankMatcher:
     def match_dihedral(self, variants: Words) -> list[list[BankMatch]]:
         """Like ``match`` for ``(q, 8, 4)`` rotations and flips; each entry once per query."""
         return self._search(self._index.search_dihedral, variants)
+
+    def match_digest(self, algorithm: str, digest: str) -> list[BankMatch]:
+        """The exact entries of enabled banks that hold ``digest``, an ``md5`` or ``sha256``
+        (``algorithm``) hex digest of any case: a dict lookup, each match at distance 0 with
+        the digest as its ``hash``. None for another algorithm or a digest of no entry."""
+        self._maybe_refresh()
+        kind, value = algorithm.lower(), digest.strip().lower()
+        found = []
+        for key in self._digests.get((kind, value), ()):
+            bank = self._banks.get(key >> _ENTRY_BITS)
+            if bank is None or not bank.enabled:
+                continue
+            found.append(
+                BankMatch(
+                    bank=bank.name,
+                    entry_id=key & _ENTRY_MASK,
+                    hash=value,
+                    distance=0,
+                    category=bank.category,
+                    review=bank.review,
+                    kind=kind,
+                )
+            )
+        return sorted(found, key=lambda m: (m.bank, m.entry_id))
+
+    def match_file_digests(self, md5: str | None, sha256: str | None) -> list[BankMatch]:
+        """The exact entries a file's digests match (either may be None: not known), MD5's
+        first; the digests of no bytes at all never match (a video's frame has none)."""
+        found: list[BankMatch] = []
+        for kind, digest in (("md5", md5), ("sha256", sha256)):
+            if digest and digest.lower() not in _EMPTY:
+                found += self.match_digest(kind, digest)
+        return found
 
     def match_video(
         self,
@@ -706,8 +823,9 @@ class ImageMatch:
 
 
 def match_images(matcher: BankMatcher, images: Sequence[FileHashes]) -> list[ImageMatch]:
-    """Each image's matches, in order, its rotations and flips too where they were hashed; the
-    images of matchable quality looked up in one search of each kind."""
+    """Each image's matches, in order, its rotations and flips too where they were hashed,
+    then the exact entries its file's digests match; the images of matchable quality looked
+    up in one search of each kind."""
     found: list[list[BankMatch]] = [[] for _ in images]
     wanted = [i for i, hashes in enumerate(images) if hashes.quality >= MIN_QUALITY]
     flipped = [i for i in wanted if images[i].dihedral is not None]
@@ -723,8 +841,13 @@ def match_images(matcher: BankMatcher, images: Sequence[FileHashes]) -> list[Ima
             single, matcher.match(pack([images[i].pdq for i in single])), strict=True
         ):
             found[i] = matches
+    # A file's exact digests match whatever its PDQ quality: a featureless image is banked so.
     return [
-        ImageMatch(hashes, matches, None if hashes.quality >= MIN_QUALITY else "low_quality")
+        ImageMatch(
+            hashes,
+            matches + matcher.match_file_digests(hashes.md5, hashes.sha256),
+            None if hashes.quality >= MIN_QUALITY else "low_quality",
+        )
         for hashes, matches in zip(images, found, strict=True)
     ]
 
@@ -763,14 +886,24 @@ def match_video_file(
     """Hash a video file (within ``limits``) or read a feature file, and match it; with
     ``mirrored``, its frames mirrored left to right too. A file that cannot be used gives a
     ``MediaFailure`` saying why."""
+    exact: list[BankMatch] = []
     try:
         if is_feature_file(path):
             plain, flipped = read_feature_file(path, limits.max_bytes), None
         else:
-            plain, flipped = video_features(load_file(path, limits=limits), mirrored=mirrored)
+            video = load_file(path, limits=limits)
+            plain, flipped = video_features(video, mirrored=mirrored)
+            exact = matcher.match_file_digests(*_md5_sha256(video))
     except MediaError as exc:
         return MediaFailure(path, exc)
-    return VideoFileMatch(path, len(plain), matcher.match_video(plain, mirrored=flipped))
+    found = matcher.match_video(plain, mirrored=flipped)
+    return VideoFileMatch(path, len(plain), replace(found, exact=exact))
+
+
+def _md5_sha256(video: Video) -> tuple[str, str]:
+    """A video file's MD5 and SHA-256 (``file_digests`` gives them the other way round)."""
+    sha256, md5 = file_digests(video.source)
+    return md5, sha256
 
 
 def video_features(

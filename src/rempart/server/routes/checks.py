@@ -5,8 +5,8 @@ that asked: a copy of a reported image found anywhere shows on the victim's case
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
+from dataclasses import replace
 from itertools import chain
 from typing import Annotated, Any, Final
 
@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse
 from rempart.detectors.banks import bank_matches
 from rempart.gate import FIELDS, MAX_INPUTS, ImageEncoding, parse_gate_request
 from rempart.gate.request import read_json
-from rempart.hashing import FileHashes, VideoHashes, hash_media, hash_video, pack
+from rempart.hashing import FileHashes, VideoHashes, file_digests, hash_media, hash_video, pack
 from rempart.hashing.vpdq import VpdqFeature
 from rempart.matching.banks import (
     BankMatch,
@@ -98,18 +98,26 @@ async def hash_image(request: Request, dihedral: bool = False) -> JSONResponse:
 
 class MatchRequest(BaseModel):
     """Hashes to look up: plain PDQ hashes, or sets of 8 (an image's rotations and flips,
-    as ``/v1/hash?dihedral=true`` and ``rempart hash --dihedral`` give them); at most
+    as ``/v1/hash?dihedral=true`` and ``rempart hash --dihedral`` give them), and files' MD5
+    and SHA-256 hex digests (looked up in the banks' exact entries); at most
     ``MAX_QUERIES`` in all, a set counting as one."""
 
     hashes: list[str] = Field(default_factory=list, max_length=MAX_QUERIES)
     dihedral: list[Annotated[list[str], Field(min_length=8, max_length=8)]] = Field(
         default_factory=list, max_length=MAX_QUERIES
     )
+    md5: list[Annotated[str, Field(pattern=r"^[0-9a-fA-F]{32}$")]] = Field(
+        default_factory=list, max_length=MAX_QUERIES
+    )
+    sha256: list[Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")]] = Field(
+        default_factory=list, max_length=MAX_QUERIES
+    )
 
     @model_validator(mode="after")
     def _at_most_max_queries(self) -> MatchRequest:
-        if len(self.hashes) + len(self.dihedral) > MAX_QUERIES:
-            raise ValueError(f"at most {MAX_QUERIES} hashes and dihedral sets in all")
+        asked = len(self.hashes) + len(self.dihedral) + len(self.md5) + len(self.sha256)
+        if asked > MAX_QUERIES:
+            raise ValueError(f"at most {MAX_QUERIES} hashes, dihedral sets and digests in all")
         return self
 
 
@@ -121,7 +129,9 @@ class MatchRequest(BaseModel):
 async def match_hashes(request: Request, body: MatchRequest) -> JSONResponse:
     """``{"results": [{"hash", "matches": [{"bank", "entry_id", "hash", "distance"}]}]}``, one
     result per hash asked, in order; for ``dihedral`` sets, ``hash`` is the first of the 8
-    and each match says which ``variant`` it matched."""
+    and each match says which ``variant`` it matched. Then one per ``md5`` and ``sha256``
+    digest, ``{"hash", "kind": "md5"|"sha256", "matches"}``, its matches the exact entries
+    holding it (distance 0)."""
     found_services = services(request)
     matcher = runtime(request).require_matcher()
     results: list[dict[str, Any]] = []
@@ -137,6 +147,13 @@ async def match_hashes(request: Request, body: MatchRequest) -> JSONResponse:
         _watched(request, chain.from_iterable(found))
         results += [
             _result(v[0], m, variant=True) for v, m in zip(body.dihedral, found, strict=True)
+        ]
+    for kind, digests in (("md5", body.md5), ("sha256", body.sha256)):
+        exact = [matcher.match_digest(kind, digest) for digest in digests]  # dict lookups
+        _watched(request, chain.from_iterable(exact))
+        results += [
+            {**_result(d, m, variant=False), "kind": kind}
+            for d, m in zip(digests, exact, strict=True)
         ]
     matched = sum(bool(result["matches"]) for result in results)
     audit(request, outcome=f"{matched} of {len(results)} matched")
@@ -217,7 +234,8 @@ _VIDEO_OR_FEATURES: Final[dict[str, Any]] = {
 async def match_video(request: Request, dihedral: bool = False) -> JSONResponse:
     """``{"sha256", "frames", "matches"}``: the banked videos it matches, each with its
     ``query_percent``, ``stored_percent`` and matched ``timestamps`` (vPDQ, each bank's
-    thresholds), and the banked images found in its frames, with their ``timestamps``;
+    thresholds), the banked images found in its frames, with their ``timestamps``, and the
+    exact entries its file's MD5 or SHA-256 matches (``"kind": "md5"``, of an upload only);
     ``dihedral=true`` also matches its frames mirrored. A JSON body (``VideoMatchRequest``)
     gives the features instead of the video."""
     matcher = runtime(request).require_matcher()
@@ -233,13 +251,16 @@ async def match_video(request: Request, dihedral: bool = False) -> JSONResponse:
         data = await read_video(request)
         limits = runtime(request).settings.video
 
-        def hash_and_match() -> tuple[int, VideoMatches]:
+        def hash_and_match() -> tuple[int, VideoMatches, str]:
             features, mirror = video_features(load_video(data, limits=limits), mirrored=dihedral)
-            return len(features), matcher.match_video(features, mirrored=mirror)
+            found = matcher.match_video(features, mirrored=mirror)
+            sha256, md5 = file_digests(data)
+            exact = matcher.match_file_digests(md5, sha256)
+            return len(features), replace(found, exact=exact), sha256
 
         async with decoding(request, [data]):
-            frames, found = await run_in_threadpool(hash_and_match)
-        record = {"sha256": hashlib.sha256(data).hexdigest(), "frames": frames}
+            frames, found, sha256 = await run_in_threadpool(hash_and_match)
+        record = {"sha256": sha256, "frames": frames}
     _watched(request, found.bank_matches)
     matches = found.to_json()
     audit(
