@@ -20,12 +20,9 @@ from typing import Any
 import pytest
 
 from rempart.access.keys import ApiKeys, Role
-from rempart.matching.banks import BankMatcher
 from rempart.store import Store
 from tests.images import encode, gradient
 from tests.server.running import RunningServer
-
-EXACT = hasattr(BankMatcher, "match_digest")  # exact-hash banks (MD5) in this build
 
 
 class HmaClient:
@@ -358,23 +355,59 @@ def test_a_signal_is_banked_directly_and_bad_signals_are_refused(
 
 def test_md5_signals_go_to_exact_hash_entries(admin: HmaClient, platform: HmaClient) -> None:
     bank = new_bank(admin)
-    digest = hashlib.md5(secrets.token_bytes(64)).hexdigest()
-    answer = admin.call("POST", f"/c/bank/{bank}/signal", json_body={"video_md5": digest})
-    lookup = {"signal": digest, "signal_type": "video_md5"}
-    if not EXACT:  # this build has no exact-hash banks: said plainly
-        unsupported(answer, "md5")
-        unsupported(platform.call("GET", "/m/raw_lookup", lookup), "md5")
-        return
-    status, added = answer
+    video = b"\x00\x00\x00\x18ftypmp42" + secrets.token_bytes(256)  # never decoded here
+    digest = hashlib.md5(video).hexdigest()
+    status, added = admin.call(
+        "POST", f"/c/bank/{bank}/signal", json_body={"video_md5": digest.upper()}
+    )
     assert status == 200, added
     assert added["signals"] == {"video_md5": digest}
+    lookup = {"signal": digest, "signal_type": "video_md5"}
     assert eventually(
         lambda: platform.call("GET", "/m/raw_lookup", lookup)[1] == {"matches": [added["id"]]},
         "an MD5 matches",
     )
-    assert platform.call("GET", "/m/lookup", lookup)[1] == {
-        bank: [{"bank_content_id": added["id"], "distance": "0"}]
+    found = [{"bank_content_id": added["id"], "distance": "0"}]
+    assert platform.call("GET", "/m/lookup", lookup)[1] == {bank: found}
+    # An uploaded video is looked up by its file's MD5, and hashed to it.
+    assert platform.call("POST", "/m/lookup", upload=("video", video)) == (
+        200,
+        {"video_md5": {bank: found}},
+    )
+    assert platform.call("POST", "/h/hash", upload=("video", video)) == (
+        200,
+        {"video_md5": digest},
+    )
+    # A photo banked by its file's MD5 matches as photo_md5, beside its PDQ lookup.
+    image = photo(seed=21)
+    image_md5 = hashlib.md5(image).hexdigest()
+    status, banked = admin.call("POST", f"/c/bank/{bank}/signal", json_body={"md5": image_md5})
+    assert status == 200, banked
+    status, answer = eventually(
+        lambda: (
+            (r := platform.call("POST", "/m/lookup", upload=("photo", image)))[1].get("photo_md5")
+            and r
+        ),
+        "a photo's MD5 matches",
+    )
+    assert answer == {
+        "pdq": {},
+        "photo_md5": {bank: [{"bank_content_id": banked["id"], "distance": "0"}]},
     }
+    status, content = admin.call(
+        "GET", f"/c/bank/{bank}/content/{added['id']}", {"include_signals": "true"}
+    )
+    assert content["signals"] == {"video_md5": digest}
+    assert admin.call("DELETE", f"/c/bank/{bank}/content/{added['id']}") == (200, {"deleted": 1})
+    assert eventually(
+        lambda: platform.call("GET", "/m/raw_lookup", lookup)[1] == {"matches": []},
+        "a deleted MD5 stops matching",
+    )
+    sizes = platform.call("GET", "/m/index/status")[1]
+    assert sizes["video_md5"]["size"] >= 1  # the photo's MD5 is still banked
+    for bad in ("0" * 31, "g" * 32, "0" * 64):
+        status, body = admin.call("POST", f"/c/bank/{bank}/signal", json_body={"video_md5": bad})
+        assert status == 400, body
 
 
 def test_index_status_and_configuration_read_as_hma_does(
@@ -393,7 +426,7 @@ def test_index_status_and_configuration_read_as_hma_does(
         {"name": "video", "enabled": True},
     ]
     names = [entry["name"] for entry in admin.call("GET", "/c/signal_type")[1]]
-    assert names == ["pdq", "video_md5"]
+    assert names == ["pdq", "video_md5", "video_sha256"]
 
 
 def test_what_rempart_does_not_do_answers_501_with_the_reason(

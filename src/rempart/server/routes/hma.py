@@ -30,7 +30,7 @@ from starlette.responses import JSONResponse, Response
 
 from rempart.errors import RempartError
 from rempart.hashing import FileHashes, hash_media, pack
-from rempart.matching.banks import Bank, BankMatch, BankMatcher, match_images
+from rempart.matching.banks import Bank, BankMatch, match_images
 from rempart.media import load_bytes
 from rempart.server.auth import Permission, require
 from rempart.server.problems import Problem, error_problem, problem_response
@@ -53,6 +53,8 @@ DIGEST_TYPES: Final = {
     "sha256": "sha256",
 }
 _DIGEST_LENGTHS: Final = {"md5": 32, "sha256": 64}
+SIGNAL_TYPES: Final = (PDQ, "video_md5", "video_sha256")
+"""The signal types this server looks up, as HMA names them: PDQ hashes and exact digests."""
 # HMA's content types (the multipart field name of an upload).
 PHOTO: Final = "photo"
 VIDEO: Final = "video"
@@ -162,16 +164,6 @@ def _digest(value: str, algorithm: str) -> str:
     return digest
 
 
-def _match_digest(matcher: BankMatcher, algorithm: str, digest: str) -> list[BankMatch]:
-    """Exact-hash matches (``BankMatcher.match_digest``, from exact-hash banks); 501 where
-    this build's matcher has none."""
-    match_digest = getattr(matcher, "match_digest", None)
-    if match_digest is None:
-        raise _not_implemented(f"{algorithm} lookups need exact-hash banks")
-    found: list[BankMatch] = match_digest(algorithm, digest)
-    return found
-
-
 async def _lookup(request: Request, signal: str, signal_type: str) -> list[BankMatch]:
     """The bank entries ``signal`` matches, as ``/v1/match`` finds them (PDQ through the
     batcher, each bank's threshold), handed to the desk's watch."""
@@ -185,7 +177,7 @@ async def _lookup(request: Request, signal: str, signal_type: str) -> list[BankM
             raise _bad(f"invalid signal: {exc}") from None
         (matches,) = await found_services.batcher.match(packed)
     else:
-        matches = _match_digest(matcher, kind, _digest(signal, kind))
+        matches = matcher.match_digest(kind, _digest(signal, kind))
     _watched(request, matches)
     return matches
 
@@ -392,23 +384,29 @@ async def lookup(request: Request) -> JSONResponse:
 @router.post("/m/lookup", dependencies=[Depends(require(Permission.MATCH))])
 async def lookup_upload(request: Request) -> JSONResponse:
     """``{signal type: {bank: [{"bank_content_id", "distance"}]}}`` for an uploaded photo
-    (its PDQ hash, matched as /v1/match/image does) or video (its MD5)."""
+    (``pdq``, matched as /v1/match/image matches it) or video (``video_md5``); an exact entry
+    matched by the file's own digest comes under ``<content>_md5`` or ``<content>_sha256``."""
     upload = await _upload(request)
     wanted = _bank_names(request.query_params.get("banks"))
-    result: dict[str, Any] = {}
+    matcher = runtime(request).require_matcher()
+    md5 = hashlib.md5(upload.data, usedforsecurity=False).hexdigest()
+    sha256 = hashlib.sha256(upload.data).hexdigest()
     if upload.field == PHOTO:
         _wanted_types(request, [PDQ])
         hashes = await _hash_photo(request, upload.data)
-        matcher = runtime(request).require_matcher()
         (found,) = match_images(matcher, [hashes])
-        _watched(request, found.matches)
-        result[PDQ] = _by_bank(_in_banks(found.matches, wanted))
+        matches = found.matches
     else:
-        for signal_type, value in (await _signals(request, upload)).items():
-            result[signal_type] = _by_bank(
-                _in_banks(await _lookup(request, value, signal_type), wanted)
-            )
-    audit(request, outcome="looked up")
+        _wanted_types(request, ["video_md5"])
+        matches = matcher.match_file_digests(md5, sha256)
+    _watched(request, matches)
+    result: dict[str, Any] = {PDQ: {}} if upload.field == PHOTO else {"video_md5": {}}
+    for match in _in_banks(matches, wanted):
+        signal_type = {md5: f"{upload.field}_md5", sha256: f"{upload.field}_sha256"}.get(
+            match.hash, PDQ
+        )
+        result.setdefault(signal_type, {}).setdefault(match.bank, []).append(_content_match(match))
+    audit(request, outcome=f"{len(matches)} matches", detail={"sha256": sha256})
     return JSONResponse(result)
 
 
@@ -416,23 +414,35 @@ async def lookup_upload(request: Request) -> JSONResponse:
 async def index_status(request: Request) -> JSONResponse:
     """``{signal type: {"present", "built_to", "size"}}``: the match index's state. HMA's
     ``built_to`` is a time; Rempart's is the bank change-log position the index has applied
-    (-1 while it loads)."""
+    (-1 while it loads). ``size``: PDQ hashes in the index; active MD5 or SHA-256 entries."""
     matcher = runtime(request).matcher
-    types = [PDQ, "video_md5"]
+    types = list(SIGNAL_TYPES)
     limit = request.query_params.get("signal_type")
     if limit is not None:
         if limit not in types:
             raise _bad(f"No such signal type '{limit}'")
         types = [limit]
-    listed = await run_in_threadpool(runtime(request).banks.list)
+    counts = await run_in_threadpool(_digest_counts, request)
     status: dict[str, Any] = {}
     for name in types:
-        if matcher is None or (name != PDQ and not hasattr(matcher, "match_digest")):
+        if matcher is None:
             status[name] = {"present": False, "built_to": -1, "size": 0}
             continue
-        size = len(matcher) if name == PDQ else sum(getattr(b, "digests", 0) or 0 for b in listed)
+        size = len(matcher) if name == PDQ else counts[DIGEST_TYPES[name]]
         status[name] = {"present": True, "built_to": matcher.seq, "size": size}
     return JSONResponse(status)
+
+
+def _digest_counts(request: Request) -> dict[str, int]:
+    """Active exact entries of every bank, by algorithm."""
+    banks_app = runtime(request).banks
+    counts = {"md5": 0, "sha256": 0}
+    for bank in banks_app.list():
+        if bank.digests:
+            stats = banks_app.stats(bank.name)
+            counts["md5"] += stats.md5
+            counts["sha256"] += stats.sha256
+    return counts
 
 
 @router.post(
@@ -650,10 +660,7 @@ async def _add_signals(request: Request, bank: Bank, signals: dict[str, str]) ->
         entry_kind = "image"
     else:
         hex_value = _digest(value, kind)
-        add_digest = getattr(banks_app, "add_digest", None)
-        if add_digest is None:
-            raise _not_implemented(f"{kind} entries need exact-hash banks")
-        await run_in_threadpool(lambda: add_digest(bank.name, kind, hex_value))
+        await run_in_threadpool(lambda: banks_app.add_digest(bank.name, kind, hex_value))
         entry_kind = kind
     entry_id = await run_in_threadpool(_entry_id, request, bank, entry_kind, hex_value)
     audit(request, target=bank.name, outcome="added", detail={"entry_id": entry_id}, now=True)
@@ -663,11 +670,7 @@ async def _add_signals(request: Request, bank: Bank, signals: dict[str, str]) ->
 @router.get("/c/signal_type", dependencies=[Depends(require(Permission.BANKS_READ))])
 async def signal_types(request: Request) -> JSONResponse:
     """``[{"name", "enabled_ratio"}]``: the signal types this server looks up."""
-    matcher = runtime(request).matcher
-    exact = 1.0 if matcher is None or hasattr(matcher, "match_digest") else 0.0
-    return JSONResponse(
-        [{"name": PDQ, "enabled_ratio": 1.0}, {"name": "video_md5", "enabled_ratio": exact}]
-    )
+    return JSONResponse([{"name": name, "enabled_ratio": 1.0} for name in SIGNAL_TYPES])
 
 
 @router.get("/c/content_type", dependencies=[Depends(require(Permission.BANKS_READ))])
