@@ -23,7 +23,6 @@ from typing import Any, Final
 from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
@@ -31,11 +30,12 @@ from starlette.responses import JSONResponse, Response
 from rempart.errors import RempartError
 from rempart.hashing import FileHashes, hash_media, pack
 from rempart.matching.banks import Bank, BankMatch, match_images
+from rempart.matching.banks.bank import IMAGE, MD5, SHA256
+from rempart.matching.banks.formats import ExportRow
 from rempart.media import load_bytes
 from rempart.server.auth import Permission, require
 from rempart.server.problems import Problem, error_problem, problem_response
 from rempart.server.routes.common import audit, decoding, media_type, runtime, services
-from rempart.store.schema import bank_entries
 
 __all__ = ["HMA_PATHS", "FormFile", "read_form_file", "router"]
 
@@ -523,43 +523,17 @@ async def delete_bank(request: Request, bank_name: str) -> JSONResponse:
     )
 
 
-def _entry_row(request: Request, bank: Bank, entry_id: int) -> Any:
-    """The bank's entry ``entry_id`` (active or withdrawn), or None."""
-    with runtime(request).store.read() as connection:
-        return (
-            connection.execute(
-                select(bank_entries).where(
-                    bank_entries.c.bank_id == bank.id, bank_entries.c.id == entry_id
-                )
-            )
-            .mappings()
-            .first()
-        )
-
-
-def _entry_id(request: Request, bank: Bank, kind: str, value: str) -> int | None:
-    """The id of the bank's entry of ``kind`` holding ``value``."""
-    with runtime(request).store.read() as connection:
-        found: int | None = connection.execute(
-            select(bank_entries.c.id).where(
-                bank_entries.c.bank_id == bank.id,
-                bank_entries.c.kind == kind,
-                bank_entries.c.hash == value,
-            )
-        ).scalar()
-        return found
-
-
-def _entry_signals(row: Any) -> dict[str, str]:
+def _entry_signals(entry: ExportRow) -> dict[str, str]:
     """An entry's signals as HMA names them."""
-    if row["kind"] == "image":
-        return {PDQ: row["hash"]}
-    if row["kind"] == "md5":
-        return {"video_md5": row["hash"]}
-    if row["kind"] == "sha256":
-        return {"video_sha256": row["hash"]}
-    signals = {"video_md5": row["md5"]} if row["md5"] else {}
-    return signals  # a video's vPDQ features have no HMA signal string here
+    if entry.kind == IMAGE:
+        return {PDQ: entry.hash}
+    if entry.kind == MD5:
+        return {"video_md5": entry.hash}
+    if entry.kind == SHA256:
+        return {"video_sha256": entry.hash}
+    # A video: its file's digests where known (its vPDQ features have no HMA string here).
+    found = {"video_md5": entry.md5, "video_sha256": entry.sha256}
+    return {name: value for name, value in found.items() if value}
 
 
 @router.get(
@@ -570,19 +544,20 @@ async def get_content(request: Request, bank_name: str, content_id: int) -> JSON
     """HMA's BankContentResponse: ``{"id", "disable_until_ts", "original_media_uri",
     "bank"}``, with ``signals`` when ``include_signals=true``; 404 for an entry withdrawn."""
     bank = await _bank(request, bank_name)
-    row = await run_in_threadpool(_entry_row, request, bank, content_id)
-    if row is None or row["withdrawn_at"] is not None:
+    banks_app = runtime(request).banks
+    entry = await run_in_threadpool(banks_app.entry, bank.name, content_id)
+    if entry is None or entry.withdrawn_at is not None:
         raise HmaError(404, f"content '{content_id}' not found")
     record: dict[str, Any] = {
-        "id": row["id"],
+        "id": entry.entry_id,
         "disable_until_ts": 0,  # HMA's "enabled"; a withdrawn entry is not found at all
         "original_media_uri": None,
         "bank": _bank_json(bank),
     }
-    if row["note"]:
-        record["note"] = row["note"]
+    if entry.note:
+        record["note"] = entry.note
     if _flag(request.query_params.get("include_signals"), "include_signals"):
-        record["signals"] = _entry_signals(row)
+        record["signals"] = _entry_signals(entry)
     return JSONResponse(record)
 
 
@@ -657,12 +632,13 @@ async def _add_signals(request: Request, bank: Bank, signals: dict[str, str]) ->
             raise _bad(f"Invalid {signal_type} signal: {exc}") from None
         hex_value = value.strip().lower() if len(stored) == 1 else ""
         await run_in_threadpool(lambda: banks_app.add(bank.name, hex_value))
-        entry_kind = "image"
+        entry_kind = IMAGE
     else:
         hex_value = _digest(value, kind)
         await run_in_threadpool(lambda: banks_app.add_digest(bank.name, kind, hex_value))
         entry_kind = kind
-    entry_id = await run_in_threadpool(_entry_id, request, bank, entry_kind, hex_value)
+    entry = await run_in_threadpool(banks_app.find, bank.name, entry_kind, hex_value)
+    entry_id = None if entry is None else entry.entry_id
     audit(request, target=bank.name, outcome="added", detail={"entry_id": entry_id}, now=True)
     return JSONResponse({"id": entry_id, "signals": {signal_type: hex_value}})
 
