@@ -25,18 +25,21 @@ def test_an_entry_is_found_by_id_and_by_kind_and_hash(store: Store) -> None:
     banks.add("theirs", PDQ)
     image = banks.find("mine", "image", PDQ.upper())
     digest = banks.find("mine", "md5", MD5)
-    assert image is not None and digest is not None
+    assert image is not None
+    assert digest is not None
     assert (image.kind, image.hash, image.note) == ("image", PDQ, "from a report")
     assert (digest.kind, digest.hash) == ("md5", MD5)
     assert banks.find("mine", "md5", PDQ) is None  # the kind counts, not the hash alone
     assert banks.find("mine", "image", "0" * 64) is None
     assert banks.entry("mine", image.entry_id) == image
     theirs = banks.find("theirs", "image", PDQ)
-    assert theirs is not None and theirs.entry_id != image.entry_id
+    assert theirs is not None
+    assert theirs.entry_id != image.entry_id
     assert banks.entry("mine", theirs.entry_id) is None  # another bank's entry
     banks.withdraw("mine", entry_ids=[image.entry_id])
     withdrawn = banks.entry("mine", image.entry_id)
-    assert withdrawn is not None and withdrawn.withdrawn_at is not None
+    assert withdrawn is not None
+    assert withdrawn.withdrawn_at is not None
     with pytest.raises(BankError):
         banks.entry("nobody", image.entry_id)
     with pytest.raises(BankError):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from email import policy
 from email.parser import BytesParser
@@ -88,7 +88,7 @@ class _HmaRoute(APIRoute):
     limit, an index still loading) stays a problem document, with ``message`` added, so that
     clients of either API read it. The status and headers (Retry-After) stay."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def handle(request: Request) -> Response:
