@@ -180,6 +180,12 @@ def test_without_hma_compat_the_paths_do_not_exist(tmp_path: Path) -> None:
         assert client.call("GET", "/v1/banks")[0] == 200
     finally:
         plain.stop()
+    # The setting alone (as a deployment's environment gives it) turns them on.
+    configured = RunningServer(tmp_path, url, extra_env={"REMPART_HMA_COMPAT": "1"}).start()
+    try:
+        assert HmaClient(configured.url, key).call("GET", "/c/banks") == (200, [])
+    finally:
+        configured.stop()
 
 
 # --- banks -----------------------------------------------------------------------------------
