@@ -1,6 +1,7 @@
 """Fuzz target: hash-list imports (``rempart bank import``, ``POST /v1/banks/{name}/import``):
 the format sniffer and every format's parser, in memory. Only ``RempartError`` may escape, and
-what is read must be storable: a hash of 64 hex digits, UTF-8 text, fields within bounds."""
+what is read must be storable: a hash of 64 hex digits (an MD5 entry's: 32), UTF-8 text, fields
+within bounds."""
 
 from __future__ import annotations
 
@@ -41,7 +42,10 @@ def check(record: Record | Skipped) -> None:
     if isinstance(record, Skipped):
         record.reason.encode("utf-8")
         return
-    assert len(record.hash) == 64
+    # An exact entry's hash is its digest (MD5: 32 hex digits); any other's 64 hex digits.
+    assert record.kind in ("image", "md5", "sha256")
+    assert len(record.hash) == (32 if record.kind == "md5" else 64)
+    assert record.features is None or record.kind == "image"
     assert record.hash == record.hash.lower()
     int(record.hash, 16)
     assert record.quality is None or 0 <= record.quality <= 100

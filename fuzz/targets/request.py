@@ -82,6 +82,7 @@ MEMBERS: Final = (
     "target", "url", "pdq", "quality", "age", "words", "mandate", "scope", "starts", "ends",
     "state", "note", "description", "enabled", "entry_ids", "hash", "source_ref",
     "video_thresholds", "distance", "query_percent", "stored_percent", "vpdq", "mirrored",
+    "md5", "sha256",
 )  # fmt: skip
 _MAX_DEPTH: Final = 4
 

@@ -140,8 +140,8 @@ def test_pytx_file_format_round_trip(store: Store, tmp_path: Path) -> None:
     assert (report.added, report.skipped) == (3, {})
     # Exported again, python-threatexchange's own file collaboration reads every signal back.
     exported = tmp_path / "export.txt"
-    with open(exported, "w") as out:
-        assert write_records(banks.entries("b"), HashListFormat.PYTX, out) == 3
+    with open(exported, "w") as stream:
+        assert write_records(banks.entries("b"), HashListFormat.PYTX, stream) == 3
     config = FileCollaborationConfig(
         name="b", api="local_file", enabled=True, filename=str(exported)
     )
@@ -161,3 +161,23 @@ def test_pytx_file_format_round_trip(store: Store, tmp_path: Path) -> None:
         assert copied == {("md5", MD5), ("sha256", SHA256), ("image", PDQ)}
     out = io.StringIO()
     assert write_records(banks.entries("b"), HashListFormat.HEX, out) == 1  # PDQ only
+
+
+def test_an_upload_scanned_as_bytes_matches_its_digests(store: Store, testdata: Path) -> None:
+    """What ``/v1/scan`` does with an upload: an image's and a video's own digests match."""
+    from rempart.policy import load_policy
+    from rempart.scan import Scanner
+    from tests import videos
+
+    image = (testdata / "pdq" / "bridge-mods" / "aaa-orig.jpg").read_bytes()
+    clip = videos.encode(videos.scenes(testdata, ("bridge", "coffee")))
+    banks = Banks(store)
+    banks.create("hotline", source="ncmec")
+    banks.add_digest("hotline", "md5", hashlib.md5(image).hexdigest())
+    banks.add_digest("hotline", "sha256", hashlib.sha256(clip).hexdigest())
+    scanner = Scanner([], load_policy("default"), matcher=BankMatcher(store))
+    for data, kind in ((image, "md5"), (clip, "sha256")):
+        result = scanner.scan_bytes(data, name="upload")
+        kinds = [s.evidence.get("kind") for s in result.signals if s.name == "bank.match"]
+        assert kinds == [kind]
+        assert result.verdict.action.value == "block"

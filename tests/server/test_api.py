@@ -312,9 +312,9 @@ def test_create_list_and_describe_a_bank(admin: httpx.Client, platform: httpx.Cl
 
     listed = platform.get("/v1/banks")
     assert listed.status_code == 200
-    # The listing counts each bank's active images and videos too.
+    # The listing counts each bank's active images, videos and digests too.
     assert [b for b in listed.json()["banks"] if b["name"] == name] == [
-        created | {"images": 0, "videos": 0}
+        created | {"images": 0, "videos": 0, "digests": 0}
     ]
 
     stats = platform.get(f"/v1/banks/{name}")
@@ -327,6 +327,9 @@ def test_create_list_and_describe_a_bank(admin: httpx.Client, platform: httpx.Cl
         "active": 0,
         "images": 0,
         "videos": 0,
+        "digests": 0,
+        "md5": 0,
+        "sha256": 0,
         "withdrawn": 0,
         "imports": 0,
         "last_added_at": None,
@@ -415,7 +418,7 @@ def test_import_each_format_and_export_round_trips(admin: httpx.Client, fmt: str
     twice = hashes + hashes  # the second copy of each is already present
     text = {
         "hex": "\n".join(twice),
-        "pytx": "\n".join(f"pdq {h}\nvideo_md5 {h[:32]}" for h in twice),
+        "pytx": "\n".join(f"pdq {h}\nurl_md5 {h[:32]}" for h in twice),
         "jsonl": "\n".join(json.dumps({"hash": h, "quality": 80}) for h in twice),
         "csv": "hash,quality\n" + "\n".join(f"{h},70" for h in twice),
         None: "\n".join(f"pdq {h}" for h in twice),  # the format is guessed from line 1
@@ -428,7 +431,7 @@ def test_import_each_format_and_export_round_trips(admin: httpx.Client, fmt: str
     assert report["already_present"] == 5  # the second copy of each
     assert isinstance(report["import_id"], int)
     if fmt == "pytx":
-        assert sum(report["skipped"].values()) == 10  # the video_md5 lines
+        assert sum(report["skipped"].values()) == 10  # the url_md5 lines
     stats = admin.get(f"/v1/banks/{name}").json()
     assert (stats["active"], stats["imports"]) == (5, 1)
 

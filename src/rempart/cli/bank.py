@@ -426,7 +426,9 @@ def add_command(
             metavar="TEXT", help="Where they come from (a case, a report) [default: none]."
         ),
     ] = None,
-    note: Annotated[str | None, typer.Option(metavar="TEXT", help="A note kept with them.")] = None,
+    note: Annotated[
+        str | None, typer.Option(metavar="TEXT", help="A note kept with them [default: none].")
+    ] = None,
 ) -> None:
     """Add files' exact digests (MD5, SHA-256) or PDQ hashes, all or nothing. A file whose
     MD5 or SHA-256 is banked matches in 'rempart scan', 'rempart match' and the server
@@ -434,8 +436,8 @@ def add_command(
 
     \b
     Examples:
-      rempart bank add hotline --md5 "$(md5sum clip.mp4 | cut -d' ' -f1)"
-      rempart bank add known --sha256 "$(rempart hash photo.jpg | jq -r .sha256)" --note "case 12"
+      rempart bank add hotline --md5 "$(md5sum clip.mp4 | cut -c1-32)"
+      rempart bank add known --sha256 "$(rempart hash a.jpg | jq -r .sha256)"
     """
     if not md5 and not sha256 and not pdq:
         exit_with("give --md5, --sha256 or --pdq to add", ExitCode.USAGE)

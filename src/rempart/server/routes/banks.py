@@ -6,7 +6,7 @@ import io
 import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import IO, Annotated, Any, Final
+from typing import IO, Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
@@ -82,19 +82,24 @@ class BankUpdate(BaseModel):
 
 
 class HashAdd(BaseModel):
-    """One hash to add, with where it came from."""
+    """One hash to add, with where it came from: a PDQ hash, or a file's exact digest."""
 
-    hash: str = Field(description="A PDQ hash, 64 hex digits.")
+    hash: str = Field(description="A PDQ hash, 64 hex digits; or the digest ``kind`` says.")
+    kind: Literal["pdq", "md5", "sha256"] = Field(
+        default="pdq", description="pdq, or md5 / sha256: an exact digest of a file's bytes."
+    )
     quality: int | None = Field(default=None, ge=0, le=100)
     source_ref: str | None = Field(default=None, max_length=512)
     note: str | None = Field(default=None, max_length=2000)
 
 
 class Withdrawal(BaseModel):
-    """Entries to withdraw, by hash or by entry id, and why."""
+    """Entries to withdraw, by hash, by exact digest (md5, sha256) or by entry id, and why."""
 
     hashes: list[str] = Field(default_factory=list, max_length=10_000)
     entry_ids: list[int] = Field(default_factory=list, max_length=10_000)
+    md5: list[str] = Field(default_factory=list, max_length=10_000)
+    sha256: list[str] = Field(default_factory=list, max_length=10_000)
     reason: str = Field(default="", max_length=2000)
 
 
@@ -179,11 +184,19 @@ async def update_bank(request: Request, name: str, body: BankUpdate) -> JSONResp
 async def add_hash(request: Request, name: str, body: HashAdd) -> JSONResponse:
     """The import report of the one hash: 201 with ``added`` 1, or 200 with
     ``already_present`` 1 (or ``already_withdrawn`` 1: a withdrawn hash is not restored)."""
-    report = await run_in_threadpool(
-        lambda: _banks(request).add(
-            name, body.hash, quality=body.quality, source_ref=body.source_ref, note=body.note
+    banks = _banks(request)
+    if body.kind == "pdq":
+        report = await run_in_threadpool(
+            lambda: banks.add(
+                name, body.hash, quality=body.quality, source_ref=body.source_ref, note=body.note
+            )
         )
-    )
+    else:
+        report = await run_in_threadpool(
+            lambda: banks.add_digest(
+                name, body.kind, body.hash, source_ref=body.source_ref, note=body.note
+            )
+        )
     _note_import(request, name, report)
     return JSONResponse(report.to_json(), status_code=201 if report.added else 200)
 
@@ -300,11 +313,16 @@ def _chunks(spool: IO[bytes]) -> Iterator[bytes]:
 )
 async def withdraw(request: Request, name: str, body: Withdrawal) -> JSONResponse:
     """``{"bank", "withdrawn", "already_withdrawn", "not_found"}``."""
-    if not body.hashes and not body.entry_ids:
-        raise Problem("invalid-request", "give hashes or entry_ids to withdraw")
+    digests = [("md5", d) for d in body.md5] + [("sha256", d) for d in body.sha256]
+    if not body.hashes and not body.entry_ids and not digests:
+        raise Problem("invalid-request", "give hashes, md5, sha256 or entry_ids to withdraw")
     report = await run_in_threadpool(
         lambda: _banks(request).withdraw(
-            name, hashes=body.hashes, entry_ids=body.entry_ids, reason=body.reason
+            name,
+            hashes=body.hashes,
+            entry_ids=body.entry_ids,
+            digests=digests,
+            reason=body.reason,
         )
     )
     detail: dict[str, Any] = {"withdrawn": report.withdrawn, "reason": body.reason[:200]}
