@@ -353,6 +353,14 @@ SETTINGS: Final = (
         maximum=1,
     ),
     Setting(
+        "hma_compat",
+        0,
+        "1: the server also answers HMA 2.x's API at its own paths (/m, /h, /c), behind "
+        "Rempart's API keys (rempart serve --hma-compat); 0: those paths are 404.",
+        minimum=0,
+        maximum=1,
+    ),
+    Setting(
         "index_snapshot_changes",
         DEFAULT_INDEX_SNAPSHOT_CHANGES,
         "Bank changes applied since the last index snapshot after which a new one is written.",
@@ -443,6 +451,7 @@ class Settings:
     follow_seconds: float = 1.0
     follow_notify: bool = True
     index_snapshots: bool = True
+    hma_compat: bool = False
     index_snapshot_changes: int = DEFAULT_INDEX_SNAPSHOT_CHANGES
     exchange_interval: int = DEFAULT_EXCHANGE_INTERVAL
     onnx_provider: str = "auto"
@@ -537,6 +546,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         follow_seconds=float(values["follow_seconds"]),
         follow_notify=bool(values["follow_notify"]),
         index_snapshots=bool(values["index_snapshots"]),
+        hma_compat=bool(values["hma_compat"]),
         index_snapshot_changes=int(values["index_snapshot_changes"]),
         exchange_interval=int(values["exchange_interval"]),
         onnx_provider=_one_of(

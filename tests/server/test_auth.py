@@ -398,6 +398,85 @@ ENDPOINTS += [
     ),
     Endpoint("GET", "/v1/platforms", Permission.DESK_REVIEW, 503, _get("/v1/platforms"), _STAFF),
 ]
+# HMA 2.x's paths (the server here runs with --hma-compat): the lookups need a key that may
+# match, curation the bank permissions its /v1 twin needs; what Rempart does not do is 501.
+_HMA_BANK = "/c/bank/{bank_name}"
+_HMA_CONTENT = "/c/bank/{bank_name}/content/{content_id}"
+
+
+def _photo(world: World, _role: str) -> dict[str, Any]:
+    return {"files": {"photo": ("photo.png", world.image, "image/png")}}
+
+
+def _hma_signal(world: World, role: str) -> Request:
+    return f"/m/raw_lookup?signal={secrets.token_hex(32)}&signal_type=pdq", {}
+
+
+ENDPOINTS += [
+    Endpoint("GET", "/m/raw_lookup", Permission.MATCH, 200, _hma_signal),
+    Endpoint(
+        "GET",
+        "/m/lookup",
+        Permission.MATCH,
+        200,
+        lambda w, r: (f"/m/lookup?signal={secrets.token_hex(32)}&signal_type=pdq", {}),
+    ),
+    Endpoint("POST", "/m/lookup", Permission.MATCH, 200, lambda w, r: ("/m/lookup", _photo(w, r))),
+    Endpoint("GET", "/m/index/status", Permission.MATCH, 200, _get("/m/index/status")),
+    Endpoint("GET", "/h/hash", Permission.HASH, 501, _get("/h/hash?url=https://example.org/a")),
+    Endpoint("POST", "/h/hash", Permission.HASH, 200, lambda w, r: ("/h/hash", _photo(w, r))),
+    Endpoint("GET", "/c/banks", Permission.BANKS_READ, 200, _get("/c/banks")),
+    Endpoint(
+        "POST",
+        "/c/banks",
+        Permission.BANKS_ADMIN,
+        201,
+        lambda w, r: ("/c/banks", {"json": {"name": f"HMA_BY_{r}_{secrets.token_hex(3)}"}}),
+    ),
+    Endpoint("GET", _HMA_BANK, Permission.BANKS_READ, 200, _get("/c/bank/{bank}")),
+    Endpoint(
+        "PUT",
+        _HMA_BANK,
+        Permission.BANKS_ADMIN,
+        200,
+        lambda w, r: (f"/c/bank/{w.bank}", {"json": {"enabled": True}}),
+    ),
+    Endpoint("DELETE", _HMA_BANK, Permission.BANKS_ADMIN, 501, _get("/c/bank/{bank}")),
+    Endpoint(
+        "POST",
+        _HMA_BANK + "/content",
+        Permission.BANKS_ADD,
+        200,
+        lambda w, r: (f"/c/bank/{w.bank}/content", _photo(w, r)),
+    ),
+    Endpoint(
+        "POST",
+        _HMA_BANK + "/signal",
+        Permission.BANKS_ADD,
+        200,
+        lambda w, r: (f"/c/bank/{w.bank}/signal", {"json": {"pdq": secrets.token_hex(32)}}),
+    ),
+    # Content 999999999 does not exist: 404 once the role is allowed.
+    Endpoint(
+        "GET", _HMA_CONTENT, Permission.BANKS_READ, 404, _get("/c/bank/{bank}/content/999999999")
+    ),
+    Endpoint(
+        "PUT",
+        _HMA_CONTENT,
+        Permission.BANKS_ADMIN,
+        501,
+        lambda w, r: (f"/c/bank/{w.bank}/content/1", {"json": {"disable_until_ts": 0}}),
+    ),
+    Endpoint(
+        "DELETE",
+        _HMA_CONTENT,
+        Permission.BANKS_WITHDRAW,
+        200,
+        _get("/c/bank/{bank}/content/999999999"),
+    ),
+    Endpoint("GET", "/c/signal_type", Permission.BANKS_READ, 200, _get("/c/signal_type")),
+    Endpoint("GET", "/c/content_type", Permission.BANKS_READ, 200, _get("/c/content_type")),
+]
 ROLES = [role.value for role in Role]
 
 
@@ -407,6 +486,18 @@ def send(client: httpx.Client, endpoint: Endpoint, world: World, role: str) -> h
 
 
 # --- fixtures --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server(
+    database_url: str, keys: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    """The server of this module, with HMA's paths too (--hma-compat): the matrix covers them."""
+    running = RunningServer(
+        tmp_path_factory.mktemp("data"), database_url, args=["--hma-compat"]
+    ).start()
+    yield running
+    running.stop()
 
 
 @pytest.fixture

@@ -53,6 +53,14 @@ def serve_command(
             "TLS or --proxy).",
         ),
     ] = False,
+    hma_compat: Annotated[
+        bool,
+        typer.Option(
+            "--hma-compat",
+            help="Also answer HMA 2.x's API at its own paths (/m, /h, /c), behind API keys "
+            "[default: $REMPART_HMA_COMPAT or off]. See docs/hma.md.",
+        ),
+    ] = False,
     tls_cert: Annotated[
         Path | None,
         typer.Option(
@@ -91,6 +99,7 @@ def serve_command(
       rempart serve
       rempart serve --host 0.0.0.0 --port 8080 --workers 4 --policy strict
       rempart serve --desk --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem
+      rempart serve --hma-compat
     """
     from rempart.policy import load_policy
     from rempart.server.launch import NO_KEY_WARNING, Tls, check_desk, check_exposure, serve
@@ -100,6 +109,8 @@ def serve_command(
     tls = Tls(tls_cert, tls_key) if tls_cert is not None and tls_key is not None else None
     if policy is not None:
         os.environ["REMPART_POLICY"] = policy
+    if hma_compat:  # the workers read it from the environment, as every setting
+        os.environ["REMPART_HMA_COMPAT"] = "1"
     settings = current_settings()
     load_policy(settings.policy)
     if desk:

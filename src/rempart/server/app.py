@@ -44,6 +44,7 @@ from rempart.server.routes import (
     checks,
     docs,
     health,
+    hma,
     models,
     notices,
     persons,
@@ -96,6 +97,11 @@ def create_app(settings: Settings, *, workers: int = 1, desk: bool = False) -> F
         for module in (health, checks, models, banks, persons, cases, notices, admin, docs)
     ]
     routers += [notices.platforms_router, persons.old_router]
+    # HMA's own paths, only when asked (REMPART_HMA_COMPAT): else they are 404.
+    app.state.protected_paths = PROTECTED_PATHS
+    if settings.hma_compat:
+        routers.append(hma.router)
+        app.state.protected_paths = (*PROTECTED_PATHS, *hma.HMA_PATHS)
     for router in routers:
         app.include_router(router)
     # Every route, for naming in the audit log a request refused before it was routed.
@@ -139,7 +145,7 @@ def _document_keys(app: FastAPI) -> None:
                 }
             }
             for path, operations in schema["paths"].items():
-                if path.startswith(PROTECTED_PATHS):
+                if path.startswith(app.state.protected_paths):
                     for operation in operations.values():
                         operation["security"] = [{"apiKey": []}]
         return app.openapi_schema  # type: ignore[return-value]

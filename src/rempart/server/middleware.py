@@ -98,7 +98,7 @@ class Authentication:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PATHS):
+        if scope["type"] != "http" or not scope["path"].startswith(_protected(scope)):
             await self.app(scope, receive, send)
             return
         auth = _services(scope).auth
@@ -285,6 +285,12 @@ class Recorder:
             method = metrics.method_label(entry.method)
             metrics.REQUESTS.labels(method, entry.route, str(status)).inc()
             metrics.LATENCY.labels(entry.route).observe(time.perf_counter() - started)
+
+
+def _protected(scope: Scope) -> tuple[str, ...]:
+    """The app's paths that need a key: /v1 and /metrics, and HMA's when it serves them."""
+    found: tuple[str, ...] = getattr(scope["app"].state, "protected_paths", PROTECTED_PATHS)
+    return found
 
 
 def _services(scope: Scope) -> Any:

@@ -629,6 +629,30 @@ class Banks:
             with result:  # closes the server-side cursor even when the caller stops early
                 yield from (_export_row(row) for row in result)
 
+    def entry(self, name: str, entry_id: int) -> ExportRow | None:
+        """The bank's entry ``entry_id``, active or withdrawn; None when the bank holds no
+        entry of that id (an API that names entries by id: HMA's content ids)."""
+        return self._entry_where(name, bank_entries.c.id == entry_id)
+
+    def find(self, name: str, kind: str, value: str) -> ExportRow | None:
+        """The bank's entry of ``kind`` (``image``, ``video``, ``md5``, ``sha256``) whose
+        ``hash`` is ``value`` (lower-case hex), active or withdrawn; None when there is none."""
+        return self._entry_where(
+            name, bank_entries.c.kind == kind, bank_entries.c.hash == value.lower()
+        )
+
+    def _entry_where(self, name: str, *conditions: Any) -> ExportRow | None:
+        with self.store.read() as connection:
+            bank = _bank(connection, name)
+            row = (
+                connection.execute(
+                    select(bank_entries).where(bank_entries.c.bank_id == bank.id, *conditions)
+                )
+                .mappings()
+                .first()
+            )
+        return None if row is None else _export_row(row)
+
     def stats(self, name: str) -> BankStats:
         """How many active and withdrawn entries a bank holds, and when it last changed."""
         with self.store.read() as connection:

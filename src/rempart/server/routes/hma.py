@@ -1,0 +1,676 @@
+"""HMA 2.x compatibility (``rempart serve --hma-compat``): the paths, parameter names and
+response shapes of Meta's Hasher-Matcher-Actioner (OpenMediaMatch), answered by Rempart's own
+banks, match index and hashing, behind Rempart's API keys and roles.
+
+An HMA client changes only its base URL and its key (a Rempart key, sent as HMA deployments
+send theirs: ``Authorization: Bearer <key>``). What Rempart does not do answers 501 with HMA's
+error shape, ``{"message": ...}``, saying why and what to use instead; docs/hma.md maps every
+endpoint. Facts about HMA's API (paths, names, shapes) come from facebook/ThreatExchange,
+hasher-matcher-actioner/src/OpenMediaMatch/blueprints (matching.py, hashing.py, curation.py)
+and schemas/curation.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass
+from email import policy
+from email.parser import BytesParser
+from typing import Any, Final
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse, Response
+
+from rempart.errors import RempartError
+from rempart.hashing import FileHashes, hash_media, pack
+from rempart.matching.banks import Bank, BankMatch, match_images
+from rempart.matching.banks.bank import IMAGE, MD5, SHA256
+from rempart.matching.banks.formats import ExportRow
+from rempart.media import load_bytes
+from rempart.server.auth import Permission, require
+from rempart.server.problems import Problem, error_problem, problem_response
+from rempart.server.routes.common import audit, decoding, media_type, runtime, services
+
+__all__ = ["HMA_PATHS", "FormFile", "read_form_file", "router"]
+
+HMA_PATHS: Final = ("/m/", "/h/", "/c/")
+"""The path prefixes HMA's API lives under: matching, hashing, curation."""
+
+PDQ: Final = "pdq"
+# HMA's signal type names (python-threatexchange's) for exact digests, and the algorithm
+# Rempart's exact-hash bank entries (kind "md5" / "sha256") use for each.
+DIGEST_TYPES: Final = {
+    "video_md5": "md5",
+    "photo_md5": "md5",
+    "md5": "md5",
+    "video_sha256": "sha256",
+    "sha256": "sha256",
+}
+_DIGEST_LENGTHS: Final = {"md5": 32, "sha256": 64}
+SIGNAL_TYPES: Final = (PDQ, "video_md5", "video_sha256")
+"""The signal types this server looks up, as HMA names them: PDQ hashes and exact digests."""
+# HMA's content types (the multipart field name of an upload).
+PHOTO: Final = "photo"
+VIDEO: Final = "video"
+_NO_FETCH: Final = (
+    "Rempart's server fetches no URL given by a client (it would reach whatever address the "
+    "URL names); upload the file instead: POST it as multipart/form-data with the field "
+    "named 'photo' or 'video'"
+)
+_EXCHANGES: Final = (
+    "exchanges are configured and fetched with the CLI, not this API: rempart exchange "
+    "add NAME --type {stopncii,ncmec,threatexchange,tat} ..., rempart exchange fetch, "
+    "rempart exchange status (see docs/exchanges.md and docs/hma.md)"
+)
+
+
+class HmaError(HTTPException):
+    """An answer in HMA's error shape, ``{"message": ...}``, with its status."""
+
+
+def _not_implemented(reason: str) -> HmaError:
+    return HmaError(501, f"not supported by Rempart: {reason}")
+
+
+def _bad(reason: str) -> HmaError:
+    return HmaError(400, reason)
+
+
+class _HmaRoute(APIRoute):
+    """Every error of an HMA route carries HMA's ``message``: an HMA answer is
+    ``{"message": ...}`` alone; one of Rempart's problems (no key, a role refused, a rate
+    limit, an index still loading) stays a problem document, with ``message`` added, so that
+    clients of either API read it. The status and headers (Retry-After) stay."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except HmaError as exc:
+                return JSONResponse(
+                    {"message": exc.detail}, status_code=exc.status_code, headers=exc.headers
+                )
+            except Problem as exc:
+                return _with_message(exc)
+            except RempartError as exc:
+                return _with_message(error_problem(exc))
+            except RequestValidationError as exc:
+                first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid"}
+                where = ".".join(str(part) for part in first["loc"])
+                return JSONResponse({"message": f"{where}: {first['msg']}"}, status_code=400)
+
+        return handle
+
+
+def _with_message(problem: Problem) -> Response:
+    extra = {**problem.extra, "message": problem.detail}
+    return problem_response(problem.kind, problem.detail, None, extra, problem.headers)
+
+
+router = APIRouter(tags=["hma"], route_class=_HmaRoute)
+
+
+# ---- what several endpoints share ----
+
+
+def _flag(value: str | None, name: str, default: bool = False) -> bool:
+    """HMA's booleans: true/1 or false/0."""
+    if value is None:
+        return default
+    if value.lower() in ("true", "1"):
+        return True
+    if value.lower() in ("false", "0"):
+        return False
+    raise _bad(f"invalid boolean parameter {name} - prefer true/false")
+
+
+def _required(request: Request, name: str) -> str:
+    value = request.query_params.get(name)
+    if value is None:
+        raise _bad(f"{name} is required")
+    return value
+
+
+def _bank_names(value: str | None) -> set[str] | None:
+    """The ``banks`` parameter: comma-separated names to restrict to; None: all."""
+    return {name for name in value.split(",") if name} if value else None
+
+
+def _signal_type(name: str) -> str:
+    """``pdq`` or the digest algorithm an HMA signal type names; 400 or 501 otherwise."""
+    if name == PDQ or name in DIGEST_TYPES:
+        return PDQ if name == PDQ else DIGEST_TYPES[name]
+    if name in ("vpdq", "tmk"):
+        raise _not_implemented(
+            f"a lone {name} signal cannot be looked up; upload the video to /v1/match/video"
+        )
+    raise _bad(f"No such SignalType '{name}'")
+
+
+def _digest(value: str, algorithm: str) -> str:
+    digest = value.strip().lower()
+    if len(digest) != _DIGEST_LENGTHS[algorithm] or any(
+        c not in "0123456789abcdef" for c in digest
+    ):
+        raise _bad(f"invalid signal: not a {algorithm} digest ({_DIGEST_LENGTHS[algorithm]} hex)")
+    return digest
+
+
+async def _lookup(request: Request, signal: str, signal_type: str) -> list[BankMatch]:
+    """The bank entries ``signal`` matches, as ``/v1/match`` finds them (PDQ through the
+    batcher, each bank's threshold), handed to the desk's watch."""
+    found_services = services(request)
+    matcher = found_services.runtime.require_matcher()
+    kind = _signal_type(signal_type)
+    if kind == PDQ:
+        try:
+            packed = pack([signal.strip()])
+        except ValueError as exc:
+            raise _bad(f"invalid signal: {exc}") from None
+        (matches,) = await found_services.batcher.match(packed)
+    else:
+        matches = matcher.match_digest(kind, _digest(signal, kind))
+    _watched(request, matches)
+    return matches
+
+
+def _watched(request: Request, matches: Iterable[BankMatch]) -> None:
+    """Hand ``matches`` to the desk's watch, as every /v1 check does."""
+    key = getattr(request.state, "key", None)
+    runtime(request).watch.observe(matches, key_id=key.key_id if key is not None else None)
+
+
+def _in_banks(matches: Sequence[BankMatch], wanted: set[str] | None) -> list[BankMatch]:
+    return [m for m in matches if wanted is None or m.bank in wanted]
+
+
+def _by_bank(matches: Sequence[BankMatch]) -> dict[str, list[dict[str, Any]]]:
+    """HMA's lookup shape: ``{bank: [{"bank_content_id", "distance"}]}``; HMA gives the
+    distance as text (its similarity info's ``pretty_str``)."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for match in matches:
+        grouped.setdefault(match.bank, []).append(_content_match(match))
+    return grouped
+
+
+def _content_match(match: BankMatch) -> dict[str, Any]:
+    return {"bank_content_id": match.entry_id, "distance": str(match.distance)}
+
+
+def _bank_json(bank: Bank) -> dict[str, Any]:
+    """HMA's BankConfig: ``{"name", "matching_enabled_ratio"}``; a Rempart bank is on or
+    off, so the ratio is 1.0 or 0.0."""
+    return {"name": bank.name, "matching_enabled_ratio": 1.0 if bank.enabled else 0.0}
+
+
+def _enabled(body: dict[str, Any]) -> bool | None:
+    """``enabled_ratio`` (0 or 1) or ``enabled`` of an HMA bank body; None when neither."""
+    ratio = body.get("enabled_ratio")
+    if ratio is not None:
+        try:
+            value = float(ratio)
+        except (TypeError, ValueError):
+            raise _bad(f"Invalid float: '{ratio}'") from None
+        if value not in (0.0, 1.0):
+            raise _not_implemented(
+                "a bank matches always or never (enabled_ratio 1 or 0): Rempart has no "
+                "sampled matching"
+            )
+        return value == 1.0
+    if "enabled" in body:
+        return _flag(str(body["enabled"]), "enabled")
+    return None
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body() or b"null")
+    except ValueError:
+        raise _bad("the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise _bad("this endpoint expects a json object payload")
+    return body
+
+
+# ---- uploads (multipart/form-data, as HMA's clients send files) ----
+
+
+@dataclass(frozen=True, slots=True)
+class FormFile:
+    """The one file of an HMA upload: its field name (``photo`` or ``video``) and bytes."""
+
+    field: str
+    data: bytes
+
+
+def read_form_file(content_type: str, body: bytes) -> FormFile:
+    """The single file of a ``multipart/form-data`` body, as HMA takes uploads (one file, its
+    field named by its content type). ``ValueError`` for anything else: not multipart, no
+    file, several files."""
+    if not content_type.lower().startswith("multipart/form-data") or "boundary=" not in (
+        content_type.lower()
+    ):
+        raise ValueError("send the file as multipart/form-data")
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode(
+        "latin-1", errors="replace"
+    )
+    message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        raise ValueError("the body is not multipart/form-data")
+    files: list[FormFile] = []
+    for part in message.iter_parts():
+        disposition = part.get("content-disposition", "")
+        name = part.get_param("name", header="content-disposition")
+        if not str(disposition).lower().startswith("form-data") or not isinstance(name, str):
+            continue
+        if part.get_param("filename", header="content-disposition") is None:
+            continue  # a plain form field, not a file
+        payload = part.get_payload(decode=True)
+        files.append(FormFile(name, payload if isinstance(payload, bytes) else b""))
+    if not files:
+        raise ValueError("Missing multipart/form-data file upload")
+    if len(files) > 1:
+        raise ValueError("Only one file allowed per request")
+    return files[0]
+
+
+async def _upload(request: Request) -> FormFile:
+    if request.query_params.get("url"):
+        raise _not_implemented(_NO_FETCH)
+    try:
+        upload = read_form_file(request.headers.get("content-type", ""), await request.body())
+    except ValueError as exc:
+        raise _bad(str(exc)) from None
+    if upload.field not in (PHOTO, VIDEO):
+        raise _bad(f"no such content_type: '{upload.field}'")
+    if not upload.data:
+        raise _bad("the uploaded file is empty")
+    return upload
+
+
+def _wanted_types(request: Request, available: Sequence[str]) -> list[str]:
+    """The ``types`` parameter (comma-separated signal types) over ``available``."""
+    asked = request.query_params.get("types")
+    if asked is None:
+        return list(available)
+    chosen = [name.strip() for name in asked.split(",") if name.strip()]
+    for name in chosen:
+        if name not in available:
+            raise _bad(f"signal type '{name}' doesn't exist or is disabled")
+    if not chosen:
+        raise _bad("empty signal type selection")
+    return chosen
+
+
+async def _hash_photo(request: Request, data: bytes) -> FileHashes:
+    limits = runtime(request).settings.media
+    async with decoding(request, [data]):
+        return await run_in_threadpool(
+            lambda: hash_media(load_bytes(data, limits=limits), path="", dihedral=False)
+        )
+
+
+async def _signals(request: Request, upload: FormFile) -> dict[str, str]:
+    """HMA's ``{signal type: value}`` for an upload: a photo's PDQ hash, a video's MD5
+    (Rempart bans whole videos by vPDQ through /v1; HMA's vpdq string is not produced)."""
+    if upload.field == PHOTO:
+        wanted = _wanted_types(request, [PDQ])
+        hashes = await _hash_photo(request, upload.data)
+        return {PDQ: hashes.pdq} if PDQ in wanted else {}
+    _wanted_types(request, ["video_md5"])
+    return {"video_md5": hashlib.md5(upload.data, usedforsecurity=False).hexdigest()}
+
+
+# ---- hashing: /h ----
+
+
+@router.get("/h/hash", dependencies=[Depends(require(Permission.HASH))])
+async def hash_url(request: Request) -> JSONResponse:
+    """HMA's hash of a URL's content: Rempart fetches no client-given URL (501)."""
+    _required(request, "url")
+    raise _not_implemented(_NO_FETCH)
+
+
+@router.post("/h/hash", dependencies=[Depends(require(Permission.HASH))])
+async def hash_upload(request: Request) -> JSONResponse:
+    """``{"pdq": hex}`` for a photo, ``{"video_md5": hex}`` for a video."""
+    signals = await _signals(request, await _upload(request))
+    audit(request, outcome="hashed")
+    return JSONResponse(signals)
+
+
+# ---- matching: /m ----
+
+
+@router.get("/m/raw_lookup", dependencies=[Depends(require(Permission.MATCH))])
+async def raw_lookup(request: Request) -> JSONResponse:
+    """``{"matches": [bank_content_id, ...]}``, or with ``include_distance=true``
+    ``{"matches": [{"bank_content_id", "distance"}]}``; ``banks`` restricts to those."""
+    signal = _required(request, "signal")
+    signal_type = _required(request, "signal_type")
+    with_distance = _flag(request.query_params.get("include_distance"), "include_distance")
+    wanted = _bank_names(request.query_params.get("banks"))
+    matches = _in_banks(await _lookup(request, signal, signal_type), wanted)
+    audit(request, outcome=f"{len(matches)} matches")
+    if with_distance:
+        return JSONResponse({"matches": [_content_match(m) for m in matches]})
+    return JSONResponse({"matches": [m.entry_id for m in matches]})
+
+
+@router.get("/m/lookup", dependencies=[Depends(require(Permission.MATCH))])
+async def lookup(request: Request) -> JSONResponse:
+    """``{bank: [{"bank_content_id", "distance"}]}`` for ``signal`` and ``signal_type``;
+    a ``url`` is not fetched (501)."""
+    if request.query_params.get("url"):
+        raise _not_implemented(_NO_FETCH)
+    signal = request.query_params.get("signal")
+    signal_type = request.query_params.get("signal_type")
+    if not signal or not signal_type:
+        raise _bad("Either url or both signal and signal_type are required")
+    wanted = _bank_names(request.query_params.get("banks"))
+    matches = _in_banks(await _lookup(request, signal, signal_type), wanted)
+    audit(request, outcome=f"{len(matches)} matches")
+    return JSONResponse(_by_bank(matches))
+
+
+@router.post("/m/lookup", dependencies=[Depends(require(Permission.MATCH))])
+async def lookup_upload(request: Request) -> JSONResponse:
+    """``{signal type: {bank: [{"bank_content_id", "distance"}]}}`` for an uploaded photo
+    (``pdq``, matched as /v1/match/image matches it) or video (``video_md5``); an exact entry
+    matched by the file's own digest comes under ``<content>_md5`` or ``<content>_sha256``."""
+    upload = await _upload(request)
+    wanted = _bank_names(request.query_params.get("banks"))
+    matcher = runtime(request).require_matcher()
+    md5 = hashlib.md5(upload.data, usedforsecurity=False).hexdigest()
+    sha256 = hashlib.sha256(upload.data).hexdigest()
+    if upload.field == PHOTO:
+        _wanted_types(request, [PDQ])
+        hashes = await _hash_photo(request, upload.data)
+        (found,) = match_images(matcher, [hashes])
+        matches = found.matches
+    else:
+        _wanted_types(request, ["video_md5"])
+        matches = matcher.match_file_digests(md5, sha256)
+    _watched(request, matches)
+    result: dict[str, Any] = {PDQ: {}} if upload.field == PHOTO else {"video_md5": {}}
+    for match in _in_banks(matches, wanted):
+        signal_type = {md5: f"{upload.field}_md5", sha256: f"{upload.field}_sha256"}.get(
+            match.hash, PDQ
+        )
+        result.setdefault(signal_type, {}).setdefault(match.bank, []).append(_content_match(match))
+    audit(request, outcome=f"{len(matches)} matches", detail={"sha256": sha256})
+    return JSONResponse(result)
+
+
+@router.get("/m/index/status", dependencies=[Depends(require(Permission.MATCH))])
+async def index_status(request: Request) -> JSONResponse:
+    """``{signal type: {"present", "built_to", "size"}}``: the match index's state. HMA's
+    ``built_to`` is a time; Rempart's is the bank change-log position the index has applied
+    (-1 while it loads). ``size``: PDQ hashes in the index; active MD5 or SHA-256 entries."""
+    matcher = runtime(request).matcher
+    types = list(SIGNAL_TYPES)
+    limit = request.query_params.get("signal_type")
+    if limit is not None:
+        if limit not in types:
+            raise _bad(f"No such signal type '{limit}'")
+        types = [limit]
+    counts = await run_in_threadpool(_digest_counts, request)
+    status: dict[str, Any] = {}
+    for name in types:
+        if matcher is None:
+            status[name] = {"present": False, "built_to": -1, "size": 0}
+            continue
+        size = len(matcher) if name == PDQ else counts[DIGEST_TYPES[name]]
+        status[name] = {"present": True, "built_to": matcher.seq, "size": size}
+    return JSONResponse(status)
+
+
+def _digest_counts(request: Request) -> dict[str, int]:
+    """Active exact entries of every bank, by algorithm."""
+    banks_app = runtime(request).banks
+    counts = {"md5": 0, "sha256": 0}
+    for bank in banks_app.list():
+        if bank.digests:
+            stats = banks_app.stats(bank.name)
+            counts["md5"] += stats.md5
+            counts["sha256"] += stats.sha256
+    return counts
+
+
+@router.post(
+    "/m/compare", dependencies=[Depends(require(Permission.MATCH))], include_in_schema=False
+)
+async def compare(request: Request) -> JSONResponse:
+    """Not supported: compare two hashes client-side (PDQ: Hamming distance)."""
+    raise _not_implemented("hash comparison; compute the Hamming distance of two PDQ hashes")
+
+
+# ---- curation: /c ----
+
+
+@router.get("/c/banks", dependencies=[Depends(require(Permission.BANKS_READ))])
+async def list_banks(request: Request) -> JSONResponse:
+    """``[{"name", "matching_enabled_ratio"}]``."""
+    found = await run_in_threadpool(runtime(request).banks.list)
+    return JSONResponse([_bank_json(bank) for bank in found])
+
+
+@router.post("/c/banks", dependencies=[Depends(require(Permission.BANKS_ADMIN))])
+async def create_bank(request: Request) -> JSONResponse:
+    """201 with the bank; 403 when the name is taken (as HMA answers)."""
+    body = await _json_object(request)
+    name = body.get("name")
+    if not isinstance(name, str) or not name:
+        raise _bad("name is required")
+    enabled = _enabled(body)
+    banks_app = runtime(request).banks
+    try:
+        bank = await run_in_threadpool(
+            lambda: banks_app.create(name, enabled=True if enabled is None else enabled)
+        )
+    except RempartError as exc:
+        if error_problem(exc).kind.slug == "bank-exists":
+            raise HmaError(403, "Bank already exists") from None
+        raise HmaError(400, str(exc)) from None
+    audit(request, target=name, outcome="created", now=True)
+    return JSONResponse(_bank_json(bank), status_code=201)
+
+
+async def _bank(request: Request, name: str) -> Bank:
+    try:
+        return await run_in_threadpool(runtime(request).banks.get, name)
+    except RempartError as exc:
+        if error_problem(exc).status_code == 404:
+            raise HmaError(404, f"bank '{name}' not found") from None
+        raise
+
+
+@router.get("/c/bank/{bank_name}", dependencies=[Depends(require(Permission.BANKS_READ))])
+async def get_bank(request: Request, bank_name: str) -> JSONResponse:
+    """``{"name", "matching_enabled_ratio"}``; 404 when there is none."""
+    return JSONResponse(_bank_json(await _bank(request, bank_name)))
+
+
+@router.put("/c/bank/{bank_name}", dependencies=[Depends(require(Permission.BANKS_ADMIN))])
+async def update_bank(request: Request, bank_name: str) -> JSONResponse:
+    """Turn a bank's matching on or off (``enabled`` or ``enabled_ratio`` 1/0); a rename
+    is not supported (501): bank names are what matches and audit entries cite."""
+    body = await _json_object(request)
+    await _bank(request, bank_name)
+    if body.get("name") not in (None, bank_name):
+        raise _not_implemented("renaming a bank; create a new bank and import its list")
+    enabled = _enabled(body)
+    banks_app = runtime(request).banks
+    bank = await run_in_threadpool(lambda: banks_app.update(bank_name, enabled=enabled))
+    audit(request, target=bank_name, outcome="updated", detail={"enabled": enabled}, now=True)
+    return JSONResponse(_bank_json(bank))
+
+
+@router.delete("/c/bank/{bank_name}", dependencies=[Depends(require(Permission.BANKS_ADMIN))])
+async def delete_bank(request: Request, bank_name: str) -> JSONResponse:
+    """Not supported (501): Rempart keeps every bank and entry on record."""
+    raise _not_implemented(
+        "deleting a bank: Rempart keeps banks and their entries on record; stop it matching "
+        'with PUT {"enabled": false}, or withdraw its entries (DELETE .../content/<id>)'
+    )
+
+
+def _entry_signals(entry: ExportRow) -> dict[str, str]:
+    """An entry's signals as HMA names them."""
+    if entry.kind == IMAGE:
+        return {PDQ: entry.hash}
+    if entry.kind == MD5:
+        return {"video_md5": entry.hash}
+    if entry.kind == SHA256:
+        return {"video_sha256": entry.hash}
+    # A video: its file's digests where known (its vPDQ features have no HMA string here).
+    found = {"video_md5": entry.md5, "video_sha256": entry.sha256}
+    return {name: value for name, value in found.items() if value}
+
+
+@router.get(
+    "/c/bank/{bank_name}/content/{content_id}",
+    dependencies=[Depends(require(Permission.BANKS_READ))],
+)
+async def get_content(request: Request, bank_name: str, content_id: int) -> JSONResponse:
+    """HMA's BankContentResponse: ``{"id", "disable_until_ts", "original_media_uri",
+    "bank"}``, with ``signals`` when ``include_signals=true``; 404 for an entry withdrawn."""
+    bank = await _bank(request, bank_name)
+    banks_app = runtime(request).banks
+    entry = await run_in_threadpool(banks_app.entry, bank.name, content_id)
+    if entry is None or entry.withdrawn_at is not None:
+        raise HmaError(404, f"content '{content_id}' not found")
+    record: dict[str, Any] = {
+        "id": entry.entry_id,
+        "disable_until_ts": 0,  # HMA's "enabled"; a withdrawn entry is not found at all
+        "original_media_uri": None,
+        "bank": _bank_json(bank),
+    }
+    if entry.note:
+        record["note"] = entry.note
+    if _flag(request.query_params.get("include_signals"), "include_signals"):
+        record["signals"] = _entry_signals(entry)
+    return JSONResponse(record)
+
+
+@router.put(
+    "/c/bank/{bank_name}/content/{content_id}",
+    dependencies=[Depends(require(Permission.BANKS_ADMIN))],
+)
+async def update_content(request: Request, bank_name: str, content_id: int) -> JSONResponse:
+    """Not supported (501): an entry matches until it is withdrawn, not until a time."""
+    raise _not_implemented(
+        "disabling an entry until a time; withdraw it (DELETE) and add it again later"
+    )
+
+
+@router.delete(
+    "/c/bank/{bank_name}/content/{content_id}",
+    dependencies=[Depends(require(Permission.BANKS_WITHDRAW))],
+)
+async def delete_content(request: Request, bank_name: str, content_id: int) -> JSONResponse:
+    """``{"deleted": n}``: the entry is withdrawn (it stops matching at once on every server
+    and stays on record, as /v1/banks/{name}/withdraw does)."""
+    await _bank(request, bank_name)
+    banks_app = runtime(request).banks
+    report = await run_in_threadpool(
+        lambda: banks_app.withdraw(bank_name, entry_ids=[content_id], reason="hma: deleted")
+    )
+    audit(
+        request,
+        target=bank_name,
+        outcome=f"{report.withdrawn} withdrawn",
+        detail={"entry_id": content_id},
+        now=True,
+    )
+    return JSONResponse({"deleted": report.withdrawn})
+
+
+@router.post("/c/bank/{bank_name}/content", dependencies=[Depends(require(Permission.BANKS_ADD))])
+async def add_content(request: Request, bank_name: str) -> JSONResponse:
+    """Bank an uploaded photo (its PDQ hash) or video (its MD5): ``{"id", "signals"}``."""
+    bank = await _bank(request, bank_name)
+    if not request.query_params.get("url") and not media_type(request).startswith("multipart/"):
+        raise _bad("Neither `url` nor multipart file upload was received")
+    signals = await _signals(request, await _upload(request))
+    return await _add_signals(request, bank, signals)
+
+
+@router.post("/c/bank/{bank_name}/signal", dependencies=[Depends(require(Permission.BANKS_ADD))])
+async def add_signal(request: Request, bank_name: str) -> JSONResponse:
+    """Bank a hash given as ``{signal type: value}``: ``{"id", "signals"}``."""
+    bank = await _bank(request, bank_name)
+    body = await _json_object(request)
+    if not all(isinstance(value, str) for value in body.values()):
+        raise _bad("each signal must be a string")
+    return await _add_signals(request, bank, body)
+
+
+async def _add_signals(request: Request, bank: Bank, signals: dict[str, str]) -> JSONResponse:
+    if not signals:
+        raise _bad("No signals given")
+    if len(signals) > 1:
+        raise _not_implemented(
+            "several signals as one content item: a Rempart entry holds one hash; send "
+            "one signal a request"
+        )
+    ((signal_type, value),) = signals.items()
+    kind = _signal_type(signal_type)
+    banks_app = runtime(request).banks
+    if kind == PDQ:
+        try:
+            stored = pack([value.strip()])
+        except ValueError as exc:
+            raise _bad(f"Invalid {signal_type} signal: {exc}") from None
+        hex_value = value.strip().lower() if len(stored) == 1 else ""
+        await run_in_threadpool(lambda: banks_app.add(bank.name, hex_value))
+        entry_kind = IMAGE
+    else:
+        hex_value = _digest(value, kind)
+        await run_in_threadpool(lambda: banks_app.add_digest(bank.name, kind, hex_value))
+        entry_kind = kind
+    entry = await run_in_threadpool(banks_app.find, bank.name, entry_kind, hex_value)
+    entry_id = None if entry is None else entry.entry_id
+    audit(request, target=bank.name, outcome="added", detail={"entry_id": entry_id}, now=True)
+    return JSONResponse({"id": entry_id, "signals": {signal_type: hex_value}})
+
+
+@router.get("/c/signal_type", dependencies=[Depends(require(Permission.BANKS_READ))])
+async def signal_types(request: Request) -> JSONResponse:
+    """``[{"name", "enabled_ratio"}]``: the signal types this server looks up."""
+    return JSONResponse([{"name": name, "enabled_ratio": 1.0} for name in SIGNAL_TYPES])
+
+
+@router.get("/c/content_type", dependencies=[Depends(require(Permission.BANKS_READ))])
+async def content_types(request: Request) -> JSONResponse:
+    """``[{"name", "enabled"}]``: photo and video uploads are taken."""
+    return JSONResponse([{"name": PHOTO, "enabled": True}, {"name": VIDEO, "enabled": True}])
+
+
+async def _exchanges(request: Request) -> JSONResponse:
+    raise _not_implemented(_EXCHANGES)
+
+
+for _path in (
+    "/c/exchanges",
+    "/c/exchanges/apis",
+    "/c/exchanges/api/{api_name}",
+    "/c/exchange/{exchange_name}",
+    "/c/exchange/{exchange_name}/status",
+):
+    router.add_api_route(
+        _path,
+        _exchanges,
+        methods=["GET", "POST", "PUT", "DELETE"],
+        include_in_schema=False,
+        dependencies=[Depends(require(Permission.BANKS_READ))],
+        summary="HMA's exchanges: not supported here (501); use rempart exchange",
+    )

@@ -1,0 +1,456 @@
+"""``rempart serve --hma-compat`` against a plain HTTP client written from HMA 2.x's docs and
+sources (OpenMediaMatch's blueprints matching.py, hashing.py, curation.py): HMA's paths,
+parameter names and response shapes, an HMA key sent the way HMA deployments take it
+(``Authorization: Bearer``), here a Rempart key; 501 with a reason for what Rempart does not
+do; and no HMA path at all without the flag."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rempart.access.keys import ApiKeys, Role
+from rempart.store import Store
+from tests.images import encode, gradient
+from tests.server.running import RunningServer
+
+
+class HmaClient:
+    """What an HMA integration does, with nothing but urllib: GETs with query parameters,
+    JSON bodies, multipart uploads whose field names the content type (``photo``)."""
+
+    def __init__(self, base_url: str, api_key: str | None) -> None:
+        self.base_url = base_url
+        self.api_key = api_key
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None = None,
+        *,
+        json_body: Any = None,
+        upload: tuple[str, bytes] | None = None,
+    ) -> tuple[int, Any]:
+        """``(status, parsed JSON body)``."""
+        url = self.base_url + path
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        headers: dict[str, str] = {}
+        data: bytes | None = None
+        if self.api_key is not None:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        if json_body is not None:
+            data = json.dumps(json_body).encode()
+            headers["Content-Type"] = "application/json"
+        if upload is not None:
+            boundary = secrets.token_hex(8)
+            field, content = upload
+            data = (
+                (
+                    f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; '
+                    f'filename="upload.png"\r\nContent-Type: image/png\r\n\r\n'
+                ).encode()
+                + content
+                + f"\r\n--{boundary}--\r\n".encode()
+            )
+            headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            body = error.read()
+            try:
+                return error.code, json.loads(body)
+            except ValueError:
+                return error.code, body.decode(errors="replace")
+
+
+def eventually(check: Callable[[], Any], what: str, deadline: float = 10.0) -> Any:
+    """``check()``'s first truthy answer: the index follows the database within seconds."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"not within {deadline} s: {what}")
+
+
+def unsupported(answer: tuple[int, Any], *words: str) -> None:
+    status, body = answer
+    assert status == 501, body
+    assert body["message"].startswith("not supported by Rempart")
+    for word in words:
+        assert word in body["message"]
+
+
+@pytest.fixture(scope="module")
+def hma(
+    database_url: str, keys: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    """A server started with --hma-compat, on each database."""
+    running = RunningServer(
+        tmp_path_factory.mktemp("hma"), database_url, args=["--hma-compat"]
+    ).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def admin(hma: RunningServer, keys: dict[str, str]) -> HmaClient:
+    return HmaClient(hma.url, keys["admin"])
+
+
+@pytest.fixture(scope="module")
+def platform(hma: RunningServer, keys: dict[str, str]) -> HmaClient:
+    return HmaClient(hma.url, keys["platform"])
+
+
+def new_bank(admin: HmaClient) -> str:
+    name = f"HMA_BANK_{secrets.token_hex(3).upper()}"
+    status, body = admin.call("POST", "/c/banks", json_body={"name": name})
+    assert status == 201, body
+    assert body == {"name": name, "matching_enabled_ratio": 1.0}
+    return name
+
+
+def photo(seed: int) -> bytes:
+    return encode(gradient(256, 256, seed=seed), "PNG")
+
+
+# --- keys and roles --------------------------------------------------------------------------
+
+
+def test_hma_paths_need_a_rempart_key_and_the_right_role(
+    hma: RunningServer, keys: dict[str, str]
+) -> None:
+    for key in (None, "not-a-key", f"rmp_{'0' * 12}_{secrets.token_urlsafe(32)}"):
+        anonymous = HmaClient(hma.url, key)
+        for method, path in (
+            ("GET", "/m/raw_lookup?signal=00&signal_type=pdq"),
+            ("GET", "/c/banks"),
+            ("POST", "/h/hash"),
+            ("GET", "/c/exchanges"),
+            ("GET", "/m/index/status"),
+        ):
+            status, body = anonymous.call(method, path)
+            assert status == 401, (key, path, body)
+    monitor = HmaClient(hma.url, keys["monitor"])
+    status, body = monitor.call(
+        "GET", "/m/raw_lookup", {"signal": secrets.token_hex(32), "signal_type": "pdq"}
+    )
+    assert status == 403, body
+    assert "monitor" in body["message"]  # HMA's field, beside the problem's detail
+    # A platform looks up and reads, but may not curate.
+    platform = HmaClient(hma.url, keys["platform"])
+    assert platform.call("GET", "/c/banks")[0] == 200
+    assert platform.call("POST", "/c/banks", json_body={"name": "BY_PLATFORM"})[0] == 403
+    assert HmaClient(hma.url, keys["admin"]).call("GET", "/c/bank/BY_PLATFORM")[0] == 404
+
+
+def test_without_hma_compat_the_paths_do_not_exist(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'rempart.db'}"
+    store = Store.open(url)
+    try:
+        key = ApiKeys(store).create(Role.ADMIN, name="admin").secret
+    finally:
+        store.close()
+    plain = RunningServer(tmp_path, url).start()
+    try:
+        client = HmaClient(plain.url, key)
+        for method, path in (
+            ("GET", "/m/raw_lookup?signal=00&signal_type=pdq"),
+            ("GET", "/c/banks"),
+            ("POST", "/h/hash"),
+            ("GET", "/m/index/status"),
+        ):
+            assert client.call(method, path)[0] == 404, path
+        assert client.call("GET", "/v1/banks")[0] == 200
+    finally:
+        plain.stop()
+    # The setting alone (as a deployment's environment gives it) turns them on.
+    configured = RunningServer(tmp_path, url, extra_env={"REMPART_HMA_COMPAT": "1"}).start()
+    try:
+        assert HmaClient(configured.url, key).call("GET", "/c/banks") == (200, [])
+    finally:
+        configured.stop()
+
+
+# --- banks -----------------------------------------------------------------------------------
+
+
+def test_banks_are_created_listed_read_and_switched_as_hma_does(admin: HmaClient) -> None:
+    name = new_bank(admin)
+    status, body = admin.call("POST", "/c/banks", json_body={"name": name})
+    assert (status, body) == (403, {"message": "Bank already exists"})
+    status, listed = admin.call("GET", "/c/banks")
+    assert status == 200
+    assert {"name": name, "matching_enabled_ratio": 1.0} in listed
+    assert admin.call("GET", f"/c/bank/{name}") == (
+        200,
+        {"name": name, "matching_enabled_ratio": 1.0},
+    )
+    assert admin.call("GET", "/c/bank/NO_SUCH_BANK") == (
+        404,
+        {"message": "bank 'NO_SUCH_BANK' not found"},
+    )
+    assert admin.call("PUT", f"/c/bank/{name}", json_body={"enabled": False}) == (
+        200,
+        {"name": name, "matching_enabled_ratio": 0.0},
+    )
+    assert admin.call("PUT", f"/c/bank/{name}", json_body={"enabled_ratio": 1}) == (
+        200,
+        {"name": name, "matching_enabled_ratio": 1.0},
+    )
+    unsupported(admin.call("PUT", f"/c/bank/{name}", json_body={"enabled_ratio": 0.5}), "sampled")
+    unsupported(admin.call("PUT", f"/c/bank/{name}", json_body={"name": "RENAMED"}), "renaming")
+    unsupported(admin.call("DELETE", f"/c/bank/{name}"), "enabled")
+    assert admin.call("GET", f"/c/bank/{name}")[0] == 200  # nothing deleted
+    disabled = f"OFF_{secrets.token_hex(3).upper()}"
+    assert admin.call("POST", "/c/banks", json_body={"name": disabled, "enabled": False}) == (
+        201,
+        {"name": disabled, "matching_enabled_ratio": 0.0},
+    )
+    status, body = admin.call("POST", "/c/banks", json_body={"enabled": True})
+    assert (status, body) == (400, {"message": "name is required"})
+
+
+# --- content, hashing and lookups -----------------------------------------------------------
+
+
+def test_an_uploaded_photo_is_banked_hashed_looked_up_and_deleted(
+    admin: HmaClient, platform: HmaClient
+) -> None:
+    bank = new_bank(admin)
+    other = new_bank(admin)
+    image = photo(seed=11)
+    status, added = admin.call("POST", f"/c/bank/{bank}/content", upload=("photo", image))
+    assert status == 200, added
+    assert set(added) == {"id", "signals"}
+    assert isinstance(added["id"], int)
+    pdq = added["signals"]["pdq"]
+    assert len(pdq) == 64
+    content_id = added["id"]
+
+    # /h/hash gives the same signal for the same file.
+    assert platform.call("POST", "/h/hash", upload=("photo", image)) == (200, {"pdq": pdq})
+
+    def raw(**extra: str) -> Any:
+        status, body = platform.call(
+            "GET", "/m/raw_lookup", {"signal": pdq, "signal_type": "pdq", **extra}
+        )
+        assert status == 200, body
+        return body
+
+    assert eventually(lambda: raw() == {"matches": [content_id]}, "the raw lookup matches")
+    assert raw(include_distance="true") == {
+        "matches": [{"bank_content_id": content_id, "distance": "0"}]
+    }
+    assert raw(banks=other) == {"matches": []}
+    near = f"{int(pdq, 16) ^ 0b1011:064x}"  # 3 bits off: within the default threshold
+    status, body = platform.call(
+        "GET", "/m/raw_lookup", {"signal": near, "signal_type": "pdq", "include_distance": "1"}
+    )
+    assert body == {"matches": [{"bank_content_id": content_id, "distance": "3"}]}
+    assert platform.call("GET", "/m/lookup", {"signal": pdq, "signal_type": "pdq"}) == (
+        200,
+        {bank: [{"bank_content_id": content_id, "distance": "0"}]},
+    )
+    assert platform.call("POST", "/m/lookup", upload=("photo", image)) == (
+        200,
+        {"pdq": {bank: [{"bank_content_id": content_id, "distance": "0"}]}},
+    )
+    assert platform.call("POST", f"/m/lookup?banks={other}", upload=("photo", image)) == (
+        200,
+        {"pdq": {}},
+    )
+
+    # The content item, as HMA's BankContentResponse.
+    status, content = platform.call(
+        "GET", f"/c/bank/{bank}/content/{content_id}", {"include_signals": "true"}
+    )
+    assert status == 200, content
+    assert content == {
+        "id": content_id,
+        "disable_until_ts": 0,
+        "original_media_uri": None,
+        "bank": {"name": bank, "matching_enabled_ratio": 1.0},
+        "signals": {"pdq": pdq},
+    }
+    assert "signals" not in admin.call("GET", f"/c/bank/{bank}/content/{content_id}")[1]
+
+    # A disabled bank stops matching, as HMA's matching_enabled_ratio 0.
+    admin.call("PUT", f"/c/bank/{bank}", json_body={"enabled": False})
+    assert eventually(lambda: raw() == {"matches": []}, "a disabled bank stops matching")
+    admin.call("PUT", f"/c/bank/{bank}", json_body={"enabled": True})
+    assert eventually(lambda: raw() == {"matches": [content_id]}, "enabled again")
+
+    # Deleting withdraws: no more match, no content; a second delete deletes nothing.
+    assert platform.call("DELETE", f"/c/bank/{bank}/content/{content_id}")[0] == 403
+    assert admin.call("DELETE", f"/c/bank/{bank}/content/{content_id}") == (200, {"deleted": 1})
+    assert eventually(lambda: raw() == {"matches": []}, "a deleted item stops matching")
+    assert admin.call("GET", f"/c/bank/{bank}/content/{content_id}")[0] == 404
+    assert admin.call("DELETE", f"/c/bank/{bank}/content/{content_id}") == (200, {"deleted": 0})
+    unsupported(
+        admin.call(
+            "PUT", f"/c/bank/{bank}/content/{content_id}", json_body={"disable_until_ts": 1}
+        ),
+        "withdraw",
+    )
+
+
+def test_a_signal_is_banked_directly_and_bad_signals_are_refused(
+    admin: HmaClient, platform: HmaClient
+) -> None:
+    bank = new_bank(admin)
+    pdq = secrets.token_hex(32)
+    status, added = admin.call("POST", f"/c/bank/{bank}/signal", json_body={"pdq": pdq.upper()})
+    assert status == 200, added
+    assert added["signals"] == {"pdq": pdq}
+    assert eventually(
+        lambda: (
+            platform.call("GET", "/m/raw_lookup", {"signal": pdq, "signal_type": "pdq"})[1]
+            == {"matches": [added["id"]]}
+        ),
+        "a banked signal matches",
+    )
+    refusals = [
+        ("POST", f"/c/bank/{bank}/signal", None, {"pdq": "xyz"}),
+        ("POST", f"/c/bank/{bank}/signal", None, {"nosuch": pdq}),
+        ("POST", f"/c/bank/{bank}/signal", None, {}),
+        ("POST", f"/c/bank/{bank}/signal", None, ["pdq"]),
+        ("GET", "/m/raw_lookup", {"signal_type": "pdq"}, None),
+        ("GET", "/m/raw_lookup", {"signal": pdq}, None),
+        ("GET", "/m/raw_lookup", {"signal": "abc", "signal_type": "pdq"}, None),
+        ("GET", "/m/raw_lookup", {"signal": pdq, "signal_type": "nosuch"}, None),
+        (
+            "GET",
+            "/m/raw_lookup",
+            {"signal": pdq, "signal_type": "pdq", "include_distance": "x"},
+            None,
+        ),
+        ("GET", "/m/lookup", {"signal": pdq}, None),
+        ("POST", "/h/hash", None, None),
+        ("GET", "/m/index/status", {"signal_type": "nosuch"}, None),
+    ]
+    for method, path, params, body in refusals:
+        status, answer = admin.call(method, path, params, json_body=body)
+        assert status == 400, (path, params, body, answer)
+        assert set(answer) == {"message"}, answer
+        assert answer["message"]
+    assert admin.call("POST", "/c/bank/NO_SUCH_BANK/signal", json_body={"pdq": pdq})[0] == 404
+    unsupported(
+        admin.call("POST", f"/c/bank/{bank}/signal", json_body={"pdq": pdq, "video_md5": "0" * 32}),
+        "one signal",
+    )
+    status, banked = admin.call("GET", f"/c/bank/{bank}/content/{added['id']}")
+    assert status == 200, banked
+
+
+def test_md5_signals_go_to_exact_hash_entries(admin: HmaClient, platform: HmaClient) -> None:
+    bank = new_bank(admin)
+    video = b"\x00\x00\x00\x18ftypmp42" + secrets.token_bytes(256)  # never decoded here
+    digest = hashlib.md5(video).hexdigest()
+    status, added = admin.call(
+        "POST", f"/c/bank/{bank}/signal", json_body={"video_md5": digest.upper()}
+    )
+    assert status == 200, added
+    assert added["signals"] == {"video_md5": digest}
+    lookup = {"signal": digest, "signal_type": "video_md5"}
+    assert eventually(
+        lambda: platform.call("GET", "/m/raw_lookup", lookup)[1] == {"matches": [added["id"]]},
+        "an MD5 matches",
+    )
+    found = [{"bank_content_id": added["id"], "distance": "0"}]
+    assert platform.call("GET", "/m/lookup", lookup)[1] == {bank: found}
+    # An uploaded video is looked up by its file's MD5, and hashed to it.
+    assert platform.call("POST", "/m/lookup", upload=("video", video)) == (
+        200,
+        {"video_md5": {bank: found}},
+    )
+    assert platform.call("POST", "/h/hash", upload=("video", video)) == (
+        200,
+        {"video_md5": digest},
+    )
+    # A photo banked by its file's MD5 matches as photo_md5, beside its PDQ lookup.
+    image = photo(seed=21)
+    image_md5 = hashlib.md5(image).hexdigest()
+    status, banked = admin.call("POST", f"/c/bank/{bank}/signal", json_body={"md5": image_md5})
+    assert status == 200, banked
+    status, answer = eventually(
+        lambda: (
+            (r := platform.call("POST", "/m/lookup", upload=("photo", image)))[1].get("photo_md5")
+            and r
+        ),
+        "a photo's MD5 matches",
+    )
+    assert answer == {
+        "pdq": {},
+        "photo_md5": {bank: [{"bank_content_id": banked["id"], "distance": "0"}]},
+    }
+    status, content = admin.call(
+        "GET", f"/c/bank/{bank}/content/{added['id']}", {"include_signals": "true"}
+    )
+    assert content["signals"] == {"video_md5": digest}
+    assert admin.call("DELETE", f"/c/bank/{bank}/content/{added['id']}") == (200, {"deleted": 1})
+    assert eventually(
+        lambda: platform.call("GET", "/m/raw_lookup", lookup)[1] == {"matches": []},
+        "a deleted MD5 stops matching",
+    )
+    sizes = platform.call("GET", "/m/index/status")[1]
+    assert sizes["video_md5"]["size"] >= 1  # the photo's MD5 is still banked
+    for bad in ("0" * 31, "g" * 32, "0" * 64):
+        status, body = admin.call("POST", f"/c/bank/{bank}/signal", json_body={"video_md5": bad})
+        assert status == 400, body
+
+
+def test_index_status_and_configuration_read_as_hma_does(
+    admin: HmaClient, platform: HmaClient
+) -> None:
+    status, body = platform.call("GET", "/m/index/status")
+    assert status == 200, body
+    assert body["pdq"]["present"] is True
+    assert isinstance(body["pdq"]["built_to"], int)
+    assert isinstance(body["pdq"]["size"], int)
+    assert set(body["video_md5"]) == {"present", "built_to", "size"}
+    only = platform.call("GET", "/m/index/status", {"signal_type": "pdq"})[1]
+    assert set(only) == {"pdq"}
+    assert admin.call("GET", "/c/content_type")[1] == [
+        {"name": "photo", "enabled": True},
+        {"name": "video", "enabled": True},
+    ]
+    names = [entry["name"] for entry in admin.call("GET", "/c/signal_type")[1]]
+    assert names == ["pdq", "video_md5", "video_sha256"]
+
+
+def test_what_rempart_does_not_do_answers_501_with_the_reason(
+    admin: HmaClient, platform: HmaClient
+) -> None:
+    url = {"url": "http://127.0.0.1:9/image.png"}
+    unsupported(platform.call("GET", "/h/hash", url), "upload the file")
+    unsupported(platform.call("GET", "/m/lookup", url), "upload the file")
+    bank = new_bank(admin)
+    unsupported(admin.call("POST", f"/c/bank/{bank}/content", url), "upload the file")
+    for method, path in (
+        ("GET", "/c/exchanges"),
+        ("POST", "/c/exchanges"),
+        ("GET", "/c/exchanges/apis"),
+        ("GET", "/c/exchange/SOME_EXCHANGE"),
+        ("GET", "/c/exchange/SOME_EXCHANGE/status"),
+        ("PUT", "/c/exchange/SOME_EXCHANGE"),
+    ):
+        unsupported(admin.call(method, path), "rempart exchange")
+    unsupported(platform.call("POST", "/m/compare", json_body={"pdq": ["0" * 64, "0" * 64]}))
+    unsupported(platform.call("GET", "/m/raw_lookup", {"signal": "x", "signal_type": "vpdq"}))
