@@ -88,6 +88,7 @@ bench: $(VENV)/.installed-bench,heif
 	$(BIN)/python benchmarks/audit_bench.py $(if $(JOBS),--jobs $(JOBS))
 	$(BIN)/python benchmarks/scale_bench.py
 	$(BIN)/python benchmarks/video_bench.py $(if $(JOBS),--jobs $(JOBS))
+	$(BIN)/python benchmarks/exchange_bench.py
 
 # Every fuzz target (fuzz/targets/) for FUZZ_SECONDS each, coverage-guided with atheris; a
 # crash is written to fuzz/crashes/<target>/ and fails the run. `make fuzz FUZZ_SECONDS=60`
