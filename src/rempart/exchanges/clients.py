@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final, TypeAlias
@@ -61,13 +61,16 @@ from rempart.errors import ExchangeConfigError
 from rempart.matching.formats import BankCategory
 
 __all__ = [
+    "ACCESS_TOKEN",
     "EXCHANGE_TYPES",
     "NCMEC_DEFAULT_ENVIRONMENT",
     "ExchangeAPI",
     "ExchangeType",
     "FetchedSignal",
+    "blank_secrets",
     "checkpoint_from_json",
     "checkpoint_to_json",
+    "credential_parts",
     "fetch_error_text",
     "make_api",
     "signal_records",
@@ -400,7 +403,24 @@ def checkpoint_from_json(api: ExchangeAPI, data: Mapping[str, Any]) -> Any:
         raise ExchangeConfigError(f"the stored checkpoint is not this exchange's: {exc}") from exc
 
 
-_SECRET_QUERY = re.compile(r"(access_token=)[^&\s]+")
+ACCESS_TOKEN: Final = re.compile(r"(access_token=)[^&\s\"']+")
+"""A token in a URL's query (ThreatExchange's), up to the next parameter, space or quote."""
+
+
+def credential_parts(credentials: str) -> Iterator[str]:
+    """The credential and its parts (split at ``,``, ``:``, ``|``) long enough to blank out."""
+    yield from (part for part in re.split(r"[,:|]", credentials) if len(part) >= 4)
+    if credentials:
+        yield credentials
+
+
+def blank_secrets(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with any ``access_token`` in a URL and each of ``secrets`` (longest first, so
+    that a part never leaves the rest of a longer one) replaced by ``***``."""
+    text = ACCESS_TOKEN.sub(r"\1***", text)
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def fetch_error_text(exc: BaseException, credentials: str) -> str:
@@ -415,8 +435,5 @@ def fetch_error_text(exc: BaseException, credentials: str) -> str:
         text = f"HTTP {exc.response.status_code} {reason} from {where.netloc}{where.path}"
     else:
         text = f"{type(exc).__name__}: {exc}"
-    text = _SECRET_QUERY.sub(r"\1***", text)
-    for secret in sorted(re.split(r"[,:|]", credentials.strip()), key=len, reverse=True):
-        if len(secret) >= 4:
-            text = text.replace(secret, "***")
+    text = blank_secrets(text, credential_parts(credentials.strip()))
     return " ".join(text.split())[:500]

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import queue
-import re
 import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -24,8 +23,10 @@ from typing import Any, Final
 
 from rempart.exchanges.clients import (
     FetchedSignal,
+    blank_secrets,
     checkpoint_from_json,
     checkpoint_to_json,
+    credential_parts,
     fetch_error_text,
     make_api,
     signal_records,
@@ -35,7 +36,6 @@ __all__ = [
     "PAGES_AHEAD",
     "Page",
     "ReaderError",
-    "credential_parts",
     "hiding_credentials",
     "read_pages",
 ]
@@ -99,11 +99,9 @@ class _Redact(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         with self.lock:
-            secrets = sorted(self.secrets, key=len, reverse=True)
+            secrets = list(self.secrets)
         text = record.getMessage()
-        redacted = _ACCESS_TOKEN.sub(r"\1***", text)
-        for secret in secrets:
-            redacted = redacted.replace(secret, "***")
+        redacted = blank_secrets(text, secrets)
         if redacted != text:
             record.msg, record.args = redacted, None
         return True
@@ -122,7 +120,6 @@ class _Redact(logging.Filter):
                 self.secrets += Counter()  # drops the parts no fetch uses now
 
 
-_ACCESS_TOKEN: Final = re.compile(r"(access_token=)[^&\s\"']+")
 _REDACT: Final = _Redact()
 # The loggers that have been seen to write a credential: a filter on a logger sees only the
 # records made through that logger (pytx's clients log through the root logger).
@@ -134,13 +131,6 @@ def hiding_credentials(credentials: str) -> Any:
     """While the block runs, ``credentials`` (and each of its parts) are blanked out of what
     python-threatexchange, requests and urllib3 log."""
     return _REDACT.hiding(credentials)
-
-
-def credential_parts(credentials: str) -> Iterator[str]:
-    """The credential and its parts (split at ``,``, ``:``, ``|``) long enough to blank out."""
-    yield from (part for part in re.split(r"[,:|]", credentials) if len(part) >= 4)
-    if credentials:
-        yield credentials
 
 
 def _received(pages: Any, process: Any) -> Iterator[Page]:

@@ -49,13 +49,14 @@ from rempart.errors import (
 from rempart.exchanges.clients import (
     EXCHANGE_TYPES,
     FetchedSignal,
+    blank_secrets,
     checkpoint_from_json,
+    credential_parts,
     fetch_error_text,
     make_api,
 )
 from rempart.exchanges.reader import (
     ReaderError,
-    credential_parts,
     hiding_credentials,
     read_pages,
 )
@@ -662,10 +663,7 @@ def _reinstate(banks_: Banks, connection: Connection, bank: str, records: Sequen
 def _reason(exc: BaseException, credentials: str) -> str:
     """Why a fetch failed, in one line without the credential."""
     if isinstance(exc, (ExchangeError, ExchangeConfigError, BankError, ReaderError)):
-        text = str(exc)
-        for secret in credential_parts(credentials):
-            text = text.replace(secret, "***")
-        return text[:500]
+        return blank_secrets(str(exc), credential_parts(credentials))[:500]
     return fetch_error_text(exc, credentials)
 
 
