@@ -99,6 +99,17 @@ def test_a_running_matcher_follows_adds_withdrawals_and_bank_states(store: Store
     banks.withdraw("ncmec", digests=[("md5", MD5)])
     matcher.refresh()
     assert found(matcher) == {"other:md5"}, "a withdrawn digest stops matching at once"
+    assert matcher.digests == 2
+    # Only a whole digest of the algorithm named matches: not with spaces, another length
+    # or another algorithm's name.
+    for algorithm, digest in [
+        ("md5", " ".join([MD5[:16], MD5[16:]])),
+        ("md5", MD5[:30]),
+        ("sha1", MD5),
+        ("sha256", MD5),
+        ("md5", "z" * 32),
+    ]:
+        assert not matcher.match_digest(algorithm, digest), (algorithm, digest)
     banks.update("other", enabled=False)
     matcher.refresh()
     assert found(matcher, MD5, SHA256) == set()

@@ -53,6 +53,8 @@ from rempart.hashing.vpdq import match as vpdq_match
 from rempart.matching.banks.bank import (
     DIGEST_KINDS,
     IMAGE,
+    MD5,
+    SHA256,
     VIDEO,
     VideoThresholds,
     last_change,
@@ -91,6 +93,7 @@ for that flip (``DIHEDRAL_NAMES``), as an image's matches say it."""
 _ENTRY_BITS: Final = 40
 _ENTRY_MASK: Final = (1 << _ENTRY_BITS) - 1
 _LOAD_BATCH: Final = 100_000
+_DIGEST_TAGS: Final = {MD5: (b"m", 32), SHA256: (b"s", 64)}
 # The digests of no bytes: a video's frame, hashed as a picture, has no file of its own; an
 # empty file is no image, so a banked digest of one is never what a match means.
 _EMPTY: Final = frozenset(
@@ -283,10 +286,12 @@ class BankMatcher:
         self._runs: list[int] = []
         self._run_videos: list[int] = []
         self._next_frame = 0
-        # (kind, digest) to the index ids of the entries holding it. A value is replaced, never
-        # changed in place, so that a lookup from another thread sees one or the other.
-        self._digests: dict[tuple[str, str], tuple[int, ...]] = {}
-        self._digest_of: dict[int, tuple[str, str]] = {}
+        # An exact digest (``_digest_key``: its kind and raw bytes) to the index id of the
+        # entry holding it, or a tuple of several's: a list of millions of MD5s costs about a
+        # third of what hex strings in tuples did. A value is replaced, never changed in place,
+        # so that a lookup from another thread sees one or the other.
+        self._digests: dict[bytes, int | tuple[int, ...]] = {}
+        self._digest_count = 0
         self._banks: dict[int, _BankState] = {}
         self._seq = 0
         self._refreshed = 0.0
@@ -347,7 +352,7 @@ class BankMatcher:
     @property
     def digests(self) -> int:
         """How many exact entries (MD5, SHA-256) are held (of every state)."""
-        return len(self._digest_of)
+        return self._digest_count
 
     def _load(self) -> None:
         with self.store.read() as connection:
@@ -421,21 +426,24 @@ class BankMatcher:
     def _add_digests(self, rows: Sequence[Any]) -> None:
         """Hold the exact entries of ``rows`` (``bank_id``, entry id, ``kind``, ``hash``)."""
         for bank_id, entry_id, kind, digest in rows:
-            key = _index_id(bank_id, entry_id)
-            if key in self._digest_of:
+            key, held = _digest_key(kind, digest), _index_id(bank_id, entry_id)
+            keys = _as_keys(self._digests.get(key))
+            if held in keys:
                 continue
-            self._digest_of[key] = (kind, digest)
-            self._digests[kind, digest] = (*self._digests.get((kind, digest), ()), key)
+            self._digests[key] = held if not keys else (*keys, held)
+            self._digest_count += 1
 
-    def _remove_digest(self, key: int) -> None:
-        held = self._digest_of.pop(key, None)
-        if held is None:
+    def _remove_digest(self, kind: str, digest: str, held: int) -> None:
+        key = _digest_key(kind, digest)
+        keys = _as_keys(self._digests.get(key))
+        if held not in keys:
             return
-        rest = tuple(k for k in self._digests.get(held, ()) if k != key)
-        if rest:
-            self._digests[held] = rest
+        rest = tuple(k for k in keys if k != held)
+        if not rest:
+            del self._digests[key]
         else:
-            self._digests.pop(held, None)
+            self._digests[key] = rest[0] if len(rest) == 1 else rest
+        self._digest_count -= 1
 
     def _add_videos(self, rows: Sequence[Any]) -> None:
         """Hold the video entries of ``rows`` (``bank_id``, entry id, ``kind``, ``features``)
@@ -550,7 +558,7 @@ class BankMatcher:
                 if row.kind == VIDEO:
                     self._remove_video(key)
                 elif row.kind in DIGEST_KINDS:
-                    self._remove_digest(key)
+                    self._remove_digest(row.kind, row.hash, key)
                 else:
                     self._index.remove(np.array([key]))
 
@@ -582,7 +590,11 @@ class BankMatcher:
         self._maybe_refresh()
         kind, value = algorithm.lower(), digest.strip().lower()
         found = []
-        for key in self._digests.get((kind, value), ()):
+        try:
+            held = self._digests.get(_digest_key(kind, value))
+        except (KeyError, ValueError):  # another algorithm, or not hex: no entry holds it
+            held = None
+        for key in _as_keys(held):
             bank = self._banks.get(key >> _ENTRY_BITS)
             if bank is None or not bank.enabled:
                 continue
@@ -791,6 +803,22 @@ def _with_mirror(
         seen = {entry(match) for match in found}
         found += [match for match in search(mirrored, MIRROR) if entry(match) not in seen]
     return found
+
+
+def _digest_key(kind: str, digest: str) -> bytes:
+    """An exact digest as the matcher holds it: a byte for its kind, then its raw bytes.
+    ``KeyError`` for a kind no entry has, ``ValueError`` for what is not its hex digest."""
+    tag, length = _DIGEST_TAGS[kind]
+    if len(digest) != length:
+        raise ValueError(f"a {kind} digest has {length} hex digits")
+    return tag + bytes.fromhex(digest)
+
+
+def _as_keys(held: int | tuple[int, ...] | None) -> tuple[int, ...]:
+    """The index ids a ``_digests`` value stands for."""
+    if held is None:
+        return ()
+    return (held,) if isinstance(held, int) else held
 
 
 def _index_id(bank_id: int, entry_id: int) -> int:
