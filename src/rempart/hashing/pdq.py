@@ -146,11 +146,18 @@ def _dct16(pixels: Pixels, *, downsample: bool = True) -> tuple[Floats, int]:
     resized = downsample and (height > REFERENCE_SIDE or width > REFERENCE_SIDE)
     row_index, row_weight = _axis_plan(height, resized)
     col_index, col_weight = _axis_plan(width, resized)
-    # Two one-axis takes copy whole rows first: far faster than one 4-D fancy index.
-    block = pixels.take(row_index.ravel(), axis=0).take(col_index.ravel(), axis=1)
-    luma = _luma(block).reshape(_OUT, row_index.shape[1], _OUT, col_index.shape[1])
-    along_rows = np.einsum("ak,akbl->abl", row_weight, luma)
-    small = np.einsum("abl,bl->ab", along_rows, col_weight)
+    # Two one-axis takes copy whole rows first: far faster than one 4-D fancy index. Where
+    # the columns' taps are as many as the image's columns (a video frame filtered at full
+    # size), they are taken after the filter along rows, from 64 rows rather than thousands.
+    block = pixels.take(row_index.ravel(), axis=0)
+    columns_first = col_index.size < width
+    if columns_first:
+        block = block.take(col_index.ravel(), axis=1)
+    luma = _luma(block).reshape(_OUT, row_index.shape[1], -1)
+    along_rows = np.einsum("ak,akw->aw", row_weight, luma)
+    if not columns_first:
+        along_rows = along_rows.take(col_index.ravel(), axis=1)
+    small = np.einsum("abl,bl->ab", along_rows.reshape(_OUT, _OUT, -1), col_weight)
     dct_matrix = _dct_matrix()
     return dct_matrix @ small @ dct_matrix.T, _quality(small)
 
@@ -158,9 +165,11 @@ def _dct16(pixels: Pixels, *, downsample: bool = True) -> tuple[Floats, int]:
 def _luma(block: npt.NDArray[np.uint8]) -> Floats:
     if block.ndim == 2:  # already luminance: a greyscale image or a JPEG's Y channel
         return block.astype(np.float32)
-    rgb = block.astype(np.float32)
-    red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    luma: Floats = _LUMA[0] * red + _LUMA[1] * green + _LUMA[2] * blue
+    # Each channel converted as it is multiplied (exact: uint8 -> float32), the products
+    # summed in the reference's order, without a float copy of all three channels.
+    luma: Floats = np.multiply(block[..., 0], _LUMA[0], dtype=np.float32)
+    luma += np.multiply(block[..., 1], _LUMA[1], dtype=np.float32)
+    luma += np.multiply(block[..., 2], _LUMA[2], dtype=np.float32)
     return luma
 
 

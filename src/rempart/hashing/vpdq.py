@@ -10,9 +10,10 @@ Rempart's own PDQ (``rempart.hashing.pdq``), on frames ``rempart.video`` samples
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -52,6 +53,8 @@ QUERY_MATCH_PERCENT: Final = 80.0
 STORED_MATCH_PERCENT: Final = 0.0
 """...and at least this share of the stored video's (``VPDQ_INDEX_MATCH_THRESHOLD_PERCENT``):
 0 lets a short clip match the long video it was cut from."""
+
+T = TypeVar("T")
 
 # vpdqio.cpp writes timestamps with std::fixed and a precision of 3.
 _TIMESTAMP_DIGITS: Final = 3
@@ -110,8 +113,7 @@ def vpdq_hash(
 
     Raises ``MediaError`` when the video crosses a limit or its data is damaged.
     """
-    for frame in video.frames(every=every, max_side=max_side):
-        yield _feature(frame, frame.pixels)
+    yield from _alongside(video.frames(every=every, max_side=max_side), _plain_feature)
 
 
 def vpdq_hash_mirrored(
@@ -121,12 +123,34 @@ def vpdq_hash_mirrored(
     decode: vPDQ is not flip-invariant, so a mirrored copy of a video is found by matching
     these too. The mirrored pixels are hashed: PDQ's flip of the DCT (``pdq_hash_dihedral``)
     drifts from the mirror's hash on small frames (44 bits on a 160 x 120 frame, measured)."""
-    plain: list[VpdqFeature] = []
-    mirrored: list[VpdqFeature] = []
-    for frame in video.frames(every=every, max_side=max_side):
-        plain.append(_feature(frame, frame.pixels))
-        mirrored.append(_feature(frame, np.ascontiguousarray(frame.pixels[:, ::-1])))
-    return plain, mirrored
+    pairs = list(_alongside(video.frames(every=every, max_side=max_side), _both_features))
+    return [plain for plain, _ in pairs], [mirrored for _, mirrored in pairs]
+
+
+def _alongside(frames: Iterator[VideoFrame], hash_frame: Callable[[VideoFrame], T]) -> Iterator[T]:
+    """``hash_frame`` of each of ``frames``, in order, each run on a thread of its own while
+    the next frame decodes: FFmpeg's decoding threads wait while the caller works, and PDQ's
+    filter of a full-size frame (numpy, which lets go of the GIL) takes a third as long as
+    the decoding that leads to it. At most one frame is hashed while one decodes."""
+    with ThreadPoolExecutor(1, thread_name_prefix="rempart-vpdq") as pool:
+        pending: Future[T] | None = None
+        for frame in frames:
+            following = pool.submit(hash_frame, frame)
+            if pending is not None:
+                yield pending.result()
+            pending = following
+        if pending is not None:
+            yield pending.result()
+
+
+def _plain_feature(frame: VideoFrame) -> VpdqFeature:
+    return _feature(frame, frame.pixels)
+
+
+def _both_features(frame: VideoFrame) -> tuple[VpdqFeature, VpdqFeature]:
+    """The frame's feature, and its mirror's (left to right)."""
+    mirrored = np.ascontiguousarray(frame.pixels[:, ::-1])
+    return _feature(frame, frame.pixels), _feature(frame, mirrored)
 
 
 def _feature(frame: VideoFrame, pixels: npt.NDArray[np.uint8]) -> VpdqFeature:
