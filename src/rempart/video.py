@@ -197,6 +197,8 @@ _MAX_EDITS: Final = 16
 _DECLARED_FACTOR: Final = 2
 _DECLARED_MARGIN: Final = Fraction(10)  # seconds
 _EPSILON: Final = Fraction(1, 1_000_000)  # a microsecond: timestamps' rounding
+# Compressed packets held ahead of decoding, at most (``_Ahead``): seconds of 4K video.
+_AHEAD_BYTES: Final = 64 * 2**20
 # H.264 profiles whose SPS carries chroma format and bit depths (ITU-T H.264, 7.3.2.1.1).
 _H264_HIGH_PROFILES: Final = frozenset(
     {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135}
@@ -542,11 +544,15 @@ class _Sampler:
                 frames, sought = self._sought(stream, start + target, frames)
 
     def _decode(self, stream: av.video.VideoStream) -> Iterator[av.VideoFrame]:
-        """The stream's frames, but for those no other frame refers to (FFmpeg's ``NONREF``
-        discard) shown before the next sample: at 1 frame a second from 30, about half the
-        frames of an H.264 video are such, and decoding is most of a sampling pass's time."""
+        """The stream's frames, less those not needed for the next sample: the packets shown
+        before it that come before a keyframe are never decoded (a keyframe starts decoding
+        afresh: a video with a keyframe a second, as phones and streaming encoders write, is
+        decoded a frame a second), and of the others, the frames no other frame refers to
+        (FFmpeg's ``NONREF`` discard; about half an H.264 video's frames at one sample a
+        second)."""
         context = stream.codec_context
         time_base = stream.time_base
+        ahead = _Ahead()
         for packet in self.container.demux(stream):
             self._in_time()  # packets that never give a frame must not run on either
             early = (
@@ -554,9 +560,15 @@ class _Sampler:
                 and time_base is not None
                 and packet.pts * time_base < self.wanted_from
             )
-            context.skip_frame = "NONREF" if early else "DEFAULT"
-            self.skipped |= early
-            yield from packet.decode()
+            if packet.is_keyframe:
+                self.skipped |= ahead.drop()
+            if early and ahead.hold(packet):
+                continue
+            for held in (*ahead.release(), packet):
+                before = held is not packet or early
+                context.skip_frame = "NONREF" if before else "DEFAULT"
+                self.skipped |= before
+                yield from held.decode()
 
     def _sought(
         self, stream: av.video.VideoStream, at: Fraction, frames: Iterator[av.VideoFrame]
@@ -638,6 +650,36 @@ class _Sampler:
         else:
             array = frame.to_ndarray(format="rgb24")
         return np.ascontiguousarray(array, dtype=np.uint8)
+
+
+class _Ahead:
+    """Packets demuxed ahead of decoding while they come before the next sample, from the
+    last keyframe among them; at most ``_AHEAD_BYTES``, past which they are decoded as they
+    come (a stream whose timestamps do not move must not fill memory)."""
+
+    def __init__(self) -> None:
+        self.packets: list[av.Packet] = []
+        self.size = 0
+
+    def hold(self, packet: av.Packet) -> bool:
+        """Keep ``packet`` for later, unless the held packets are at their limit."""
+        if self.size + packet.size > _AHEAD_BYTES:
+            return False
+        self.packets.append(packet)
+        self.size += packet.size
+        return True
+
+    def drop(self) -> bool:
+        """Forget the held packets, never to be decoded; whether there were any."""
+        dropped = bool(self.packets)
+        self.packets, self.size = [], 0
+        return dropped
+
+    def release(self) -> list[av.Packet]:
+        """The held packets, to decode now, in the order they came."""
+        packets = self.packets
+        self.packets, self.size = [], 0
+        return packets
 
 
 @contextmanager

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from rempart.errors import MediaError, MediaErrorCode, VideoError
-from rempart.video import VideoLimits, _h264_size, load_bytes, load_file
+from rempart.video import VideoLimits, _h264_size, _Sampler, load_bytes, load_file
 from tests import hostile_videos as hostile
 from tests import videos
 from tests.images import encode as encode_image
@@ -96,6 +96,34 @@ def test_frames_left_undecoded_change_no_sample(testdata: Path) -> None:
     assert [f.index for f in sampled] == [0, 7, 14, 21, 28, 35, 42, 49, 56]
     for frame in sampled:
         assert np.array_equal(frame.pixels, full[frame.index]), frame.index
+
+
+@pytest.mark.parametrize("bframes", ["0", "2"])
+def test_frames_before_a_keyframe_are_never_decoded(
+    testdata: Path, monkeypatch: pytest.MonkeyPatch, bframes: str
+) -> None:
+    # A keyframe every 0.7 s, never on a sample: of the frames between two samples, only
+    # those from the last keyframe before the next sample are decoded, and every sample is
+    # still the frame a full decode shows at its time.
+    frames = list(videos.pan(videos.photo(testdata, "bridge"), 80))
+    data = videos.encode(frames, options={"g": "7", "keyint_min": "7", "bf": bframes})
+    full = videos.decoded(data)
+    decoded = 0
+    check = _Sampler._check
+
+    def counted(self: _Sampler, frame: object) -> None:
+        nonlocal decoded
+        decoded += 1
+        check(self, frame)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_Sampler, "_check", counted)
+    sampled = list(load_bytes(data).frames(every=1.0))
+    assert [f.index for f in sampled] == [0, 10, 20, 30, 40, 50, 60, 70]
+    for frame in sampled:
+        assert np.array_equal(frame.pixels, full[frame.index]), frame.index
+    # From the keyframe at or before each sample (at most 7 frames back), and the frames
+    # the decoder holds for reordering: far fewer than the 80 a decode through takes.
+    assert decoded <= 8 * 7 + 4, decoded
 
 
 @pytest.mark.parametrize(
