@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, TypeAlias, overload
 from urllib.parse import urlsplit
 
 import dacite
@@ -452,6 +452,10 @@ def _ncmec_signals(updates: Mapping[str, Any]) -> Iterator[FetchedSignal]:
             yield FetchedSignal(key, signal_type, value, False)
 
 
+@overload
+def checkpoint_to_json(checkpoint: fetch_state.FetchCheckpointBase) -> dict[str, Any]: ...
+@overload
+def checkpoint_to_json(checkpoint: None) -> None: ...
 def checkpoint_to_json(
     checkpoint: fetch_state.FetchCheckpointBase | None,
 ) -> dict[str, Any] | None:
