@@ -6,6 +6,7 @@ credentials blanked field by field out of error texts and logs."""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from rempart.errors import ExchangeConfigError, ExchangeError, ExchangeFetchError
 from rempart.exchanges import sync
@@ -22,6 +24,7 @@ from rempart.exchanges.schedule import ExchangeSchedule
 from rempart.exchanges.sync import STOPPED, Exchanges, FetchReport
 from rempart.matching.banks import Banks
 from rempart.store import Store
+from rempart.store.schema import exchanges as exchanges_table
 from tests.exchanges.fakes import FakeExchange, fake_exchange
 
 PDQ = [f"{i:02x}" * 32 for i in range(1, 4)]
@@ -93,6 +96,26 @@ def test_a_failed_full_fetch_is_full_again(
     again = exchanges.fetch("feed")
     assert (again.full, again.withdrawn) == (True, 1)
     assert not ghost_active(store)
+
+
+def test_a_stale_threatexchange_refetch_stopped_half_way_is_stale_again(store: Store) -> None:
+    with fake_exchange("threatexchange", page_size=1) as fake:
+        exchanges = added(store, fake)
+        stored = dict(exchanges.get("feed").checkpoint or {})
+        stale = {**stored, "last_fetch_time": int(time.time()) - 86 * 86400}
+        with store.write() as connection:  # 86 days without a fetch: deletions are gone
+            connection.execute(
+                update(exchanges_table).values(checkpoint=json.dumps(stale, sort_keys=True))
+            )
+        stop = threading.Event()
+        report = exchanges.fetch("feed", stop=stop, progress=lambda _: stop.set())
+        assert (report.full, report.stopped) == (True, True)
+        assert ghost_active(store)
+        again = exchanges.fetch("feed")
+        assert (again.full, again.withdrawn) == (True, 1)
+        assert not ghost_active(store)
+        fresh = exchanges.get("feed").checkpoint or {}
+        assert fresh["last_fetch_time"] > stale["last_fetch_time"]
 
 
 def test_stopping_the_schedule_during_a_slow_fetch_gives_the_lease_back(store: Store) -> None:
