@@ -6,6 +6,9 @@ a time: one write transaction imports the batch's hashes, withdraws what its del
 (entries whose ``source_ref`` is the deleted record's key) and stores the batch's last
 checkpoint, so a page that fails (refused credential, malformed page, no answer) changes nothing
 and what earlier batches brought stays; the next fetch starts from the last stored checkpoint.
+A full fetch (asked for, or after a stale checkpoint) is the exception: its batches store a
+marker, and its own checkpoint is stored once it has ended and withdrawn what the exchange no
+longer lists, so that one stopped or failed half way is full again next time.
 
 The credential is read at fetch time from the file or environment variable the exchange names;
 the database holds only that reference. Error texts are built by ``fetch_error_text``, which
