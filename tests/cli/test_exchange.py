@@ -134,6 +134,19 @@ def test_bad_usage_exits_2_and_changes_nothing(
         (["--type", kind, "--credentials-env", "X", "--option", "a=b"], "unknown option"),
         (["--type", kind, "--credentials-env", "X", "--url", "ftp://x"], "http(s)"),
         (
+            ["--type", kind, "--credentials-env", "X", "--url", "https://u:s3cret@x.example"],
+            "user or password",
+        ),
+        (["--type", kind, "--credentials-env", "REMPART_DATABASE_URL"], "REMPART_"),
+        (
+            ["--type", "ncmec", "--credentials-env", "X", "--option", "environment=Foo"],
+            "unknown NCMEC environment 'Foo'",
+        ),
+        (
+            ["--type", "threatexchange", "--credentials-env", "X", "--option", "privacy_group=a"],
+            "privacy_group=ID",
+        ),
+        (
             ["--type", kind, "--credentials-env", "X", "--credentials-file", str(credential)],
             "one of",
         ),
@@ -142,6 +155,7 @@ def test_bad_usage_exits_2_and_changes_nothing(
         code, _, err = run(env, "exchange", "add", "feed", *args)
         assert code == 2, (args, err)
         assert message in err, (args, err)
+        assert "s3cret" not in err
     assert jsonl(env, "exchange", "list") == []
     assert jsonl(env, "bank", "list") == []
     code, _, err = run(env, "exchange", "fetch", "nope")
@@ -153,7 +167,18 @@ def test_a_missing_credential_file_is_reported_at_fetch(
     env: dict[str, str], fake: FakeExchange, tmp_path: Path
 ) -> None:
     missing = tmp_path / "not-there"
-    ok(env, "exchange", "add", "feed", "--type", fake.kind, "--credentials-file", str(missing))
+    options = [arg for k, v in fake.options.items() for arg in ("--option", f"{k}={v}")]
+    ok(
+        env,
+        "exchange",
+        "add",
+        "feed",
+        "--type",
+        fake.kind,
+        "--credentials-file",
+        str(missing),
+        *options,
+    )
     code, _, err = run(env, "exchange", "fetch")
     assert code == 1
     assert f"cannot read the credential file {missing}" in err

@@ -4,7 +4,8 @@ response shapes python-threatexchange's clients send and parse.
 ``with fake_exchange("stopncii") as fake:`` starts one; ``make_api(fake.kind, fake.credentials,
 url=fake.url, options=fake.options)`` fetches from it. ``add``/``add_many``/``delete`` change
 what it serves, ``expire`` makes it refuse the credential (401), ``break_next_page`` makes the
-next page unreadable, and ``requests`` lists the paths asked for.
+next page unreadable, ``slow`` makes each answer wait, and ``requests`` lists the paths asked
+for.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ class FakeExchange:
         self.requests: list[str] = []
         self.expired = False
         self._broken = False
+        self.delay_s = 0.0
+        self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -101,6 +104,16 @@ class FakeExchange:
 
     def settle(self) -> None:
         """Return once a fetch started now sees every change made so far (see FakeNCMEC)."""
+
+    def slow(self, seconds: float) -> None:
+        """From now on each answer waits ``seconds`` first (cut short when the fake stops): an
+        exchange slow to answer, to stop a fetch in the middle of."""
+        self.delay_s = seconds
+
+    def wait(self) -> None:
+        """The wait ``slow`` asked for, before an answer."""
+        if self.delay_s:
+            self._stopping.wait(self.delay_s)
 
     def break_next_page(self) -> None:
         """The next page served is malformed (then the fake answers normally again)."""
@@ -162,6 +175,7 @@ class FakeExchange:
 
     def stop(self) -> None:
         """Stop listening."""
+        self._stopping.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -186,6 +200,7 @@ def _handler_for(fake: FakeExchange) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             fake.requests.append(split.path)
+            fake.wait()
             query = parse_qs(split.query, keep_blank_values=True)
             try:
                 status, content_type, payload = fake.respond(

@@ -344,12 +344,21 @@ def test_the_schedule_thread_stops_when_closed(exchanges: Exchanges, fake: FakeE
 def test_names_types_and_banks_are_checked(
     exchanges: Exchanges, fake: FakeExchange, credential_file: Path, store: Store
 ) -> None:
+    options = fake.options  # ThreatExchange's privacy group is required
     with pytest.raises(ExchangeError, match="exists already"):
-        exchanges.add("feed", fake.kind, credentials_file=credential_file)
+        exchanges.add("feed", fake.kind, credentials_file=credential_file, options=options)
     with pytest.raises(ExchangeError, match="filled by exchange 'feed'"):
-        exchanges.add("again", fake.kind, credentials_file=credential_file, bank="feed")
+        exchanges.add(
+            "again", fake.kind, credentials_file=credential_file, bank="feed", options=options
+        )
     with pytest.raises(ExchangeError, match="one of them"):
-        exchanges.add("both", fake.kind, credentials_file=credential_file, credentials_env="X")
+        exchanges.add(
+            "both",
+            fake.kind,
+            credentials_file=credential_file,
+            credentials_env="X",
+            options=options,
+        )
     with pytest.raises(ExchangeConfigError, match="unknown exchange type"):
         exchanges.add("odd", "napster", credentials_env="X")
     with pytest.raises(ExchangeConfigError, match="unknown option"):

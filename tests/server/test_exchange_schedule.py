@@ -1,7 +1,7 @@
 """``rempart serve`` fetches the exchanges on its schedule (``REMPART_EXCHANGE_INTERVAL``): a
 real server with two workers and StopNCII's loopback fake; a deletion at the exchange stops the
-server matching the hash; the metrics say how the fetches went; the log never holds the
-credential."""
+server matching the hash; the metrics say how the fetches went (and that the last failed); the
+log never holds the credential."""
 
 from __future__ import annotations
 
@@ -68,6 +68,7 @@ def test_serve_fetches_on_schedule_and_follows_deletions(
             )
             assert stamp is not None
             assert stamp > 0
+            assert metric(text, "rempart_exchange_failing", exchange="stopncii") == 0
             fake.expire()
             poll(
                 lambda: metric(
@@ -77,6 +78,17 @@ def test_serve_fetches_on_schedule_and_follows_deletions(
                     outcome="failure",
                 ),
                 "a failed fetch counted",
+                30,
+            )
+            # The gauge says so from the database, in every worker, whichever fetched.
+            poll(
+                lambda: (
+                    metric(
+                        client.get("/metrics").text, "rempart_exchange_failing", exchange="stopncii"
+                    )
+                    == 1
+                ),
+                "the failing gauge",
                 30,
             )
             assert in_bank(client, PDQ_B, "stopncii")  # the last good state stays

@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, TypeAlias, overload
 from urllib.parse import urlsplit
 
 import dacite
@@ -68,6 +68,7 @@ __all__ = [
     "ExchangeType",
     "FetchedSignal",
     "blank_secrets",
+    "check_config",
     "checkpoint_from_json",
     "checkpoint_to_json",
     "credential_parts",
@@ -160,8 +161,23 @@ def make_api(
     """python-threatexchange's exchange API for ``exchange_type``, signed in with
     ``credentials`` (the library's own string format), at ``url`` when given (a fake, a proxy).
 
-    Raises ``ExchangeConfigError`` for an unknown type, a credential string that is not of the
-    type's format, or an unknown or invalid option.
+    Raises ``ExchangeConfigError`` for what ``check_config`` refuses or a credential string
+    that is not of the type's format.
+    """
+    kind = check_config(exchange_type, url=url, options=options)
+    base = url.rstrip("/") if url else None
+    return _BUILDERS[kind.name](credentials.strip(), base, options)
+
+
+def check_config(
+    exchange_type: str, *, url: str | None, options: Mapping[str, str]
+) -> ExchangeType:
+    """The exchange type, once its URL and options are known good: what ``make_api`` checks at
+    each fetch and ``Exchanges.add`` before storing them (one set of rules for both).
+
+    Raises ``ExchangeConfigError`` for an unknown type, an unknown option or an invalid value,
+    or a URL that is not ``http(s)://host...`` or that carries a user or password (it would be
+    stored and shown in clear; the credential has its own file or variable).
     """
     kind = EXCHANGE_TYPES.get(exchange_type)
     if kind is None:
@@ -173,10 +189,67 @@ def make_api(
         raise ExchangeConfigError(
             f"unknown option(s) {', '.join(unknown)} for {kind.name} (allowed: {allowed})"
         )
-    if url is not None and urlsplit(url).scheme not in ("http", "https"):
-        raise ExchangeConfigError(f"the exchange URL must be http(s)://..., not {url!r}")
-    base = url.rstrip("/") if url else None
-    return _BUILDERS[kind.name](credentials.strip(), base, options)
+    _OPTION_CHECKS[kind.name](options)
+    if url is not None:
+        _check_url(url)
+    return kind
+
+
+def _check_url(url: str) -> None:
+    shown = repr(url[:100]) if "@" not in url else "that"  # userinfo: never echo it
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok, parts = False, None
+    if (
+        parts is None
+        or not port_ok
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or len(url) > 1000
+        or re.search(r"\s", url)
+    ):
+        raise ExchangeConfigError(f"the exchange URL must be http(s)://HOST[/PATH], not {shown}")
+    if "@" in parts.netloc:
+        raise ExchangeConfigError(
+            "the exchange URL must not hold a user or password (user:password@host): it is "
+            "stored and shown in clear; the credential goes in its file or variable"
+        )
+
+
+def _no_options(options: Mapping[str, str]) -> None:
+    """StopNCII and TAT take no option."""
+
+
+def _ncmec_environment(options: Mapping[str, str]) -> Any:
+    """The NCMEC environment (pytx's enum) the ``environment`` option names."""
+    name = options.get("environment", NCMEC_DEFAULT_ENVIRONMENT)
+    try:
+        return ncmec_client.NCMECEnvironment[name]
+    except KeyError:
+        known = ", ".join(e.name for e in ncmec_client.NCMECEnvironment)
+        raise ExchangeConfigError(
+            f"unknown NCMEC environment {name[:80]!r} (one of: {known})"
+        ) from None
+
+
+def _privacy_group(options: Mapping[str, str]) -> int:
+    """The ThreatExchange privacy group the ``privacy_group`` option names."""
+    group = options.get("privacy_group", "")
+    if not (group.isascii() and group.isdigit() and len(group) <= 20):
+        raise ExchangeConfigError("ThreatExchange needs --option privacy_group=ID (a number)")
+    return int(group)
+
+
+_OPTION_CHECKS: Final[Mapping[str, Callable[[Mapping[str, str]], object]]] = MappingProxyType(
+    {
+        "stopncii": _no_options,
+        "ncmec": _ncmec_environment,
+        "threatexchange": _privacy_group,
+        "tat": _no_options,
+    }
+)
 
 
 def _stopncii(credentials: str, url: str | None, options: Mapping[str, str]) -> ExchangeAPI:
@@ -196,13 +269,7 @@ def _ncmec(credentials: str, url: str | None, options: Mapping[str, str]) -> Exc
     user, _, password = credentials.partition(":")
     if not (user and password):
         raise ExchangeConfigError("an NCMEC credential is USER:PASSWORD")
-    name = options.get("environment", NCMEC_DEFAULT_ENVIRONMENT)
-    try:
-        environment = ncmec_client.NCMECEnvironment[name]
-    except KeyError:
-        known = ", ".join(e.name for e in ncmec_client.NCMECEnvironment)
-        raise ExchangeConfigError(f"unknown NCMEC environment {name!r} (one of: {known})") from None
-    collab = NCMECCollabConfig(name="ncmec", environment=environment)
+    collab = NCMECCollabConfig(name="ncmec", environment=_ncmec_environment(options))
     if url is None:
         return NCMECSignalExchangeAPI(collab, user, password)
     return _NCMECAt(collab, user, password, url=url)
@@ -211,13 +278,11 @@ def _ncmec(credentials: str, url: str | None, options: Mapping[str, str]) -> Exc
 def _threatexchange(credentials: str, url: str | None, options: Mapping[str, str]) -> ExchangeAPI:
     if not is_valid_app_token(credentials):
         raise ExchangeConfigError("a ThreatExchange credential is an access token APP_ID|SECRET")
-    group = options.get("privacy_group", "")
-    if not group.isdigit():
-        raise ExchangeConfigError("ThreatExchange needs --option privacy_group=ID (a number)")
+    group = _privacy_group(options)
     # ThreatExchangeAPI takes the Graph API base URL (endpoint_override), and the exchange API
     # takes a ready client.
     client = _ThreatExchangeClient(credentials, endpoint_override=url)
-    collab = FBThreatExchangeCollabConfig(name="threatexchange", privacy_group=int(group))
+    collab = FBThreatExchangeCollabConfig(name="threatexchange", privacy_group=group)
     return FBThreatExchangeSignalExchangeAPI(client, collab)
 
 
@@ -387,9 +452,16 @@ def _ncmec_signals(updates: Mapping[str, Any]) -> Iterator[FetchedSignal]:
             yield FetchedSignal(key, signal_type, value, False)
 
 
-def checkpoint_to_json(checkpoint: fetch_state.FetchCheckpointBase) -> dict[str, Any]:
-    """A pytx checkpoint (a dataclass) as JSON-ready values, to store without pickle."""
-    return dataclasses.asdict(checkpoint)
+@overload
+def checkpoint_to_json(checkpoint: fetch_state.FetchCheckpointBase) -> dict[str, Any]: ...
+@overload
+def checkpoint_to_json(checkpoint: None) -> None: ...
+def checkpoint_to_json(
+    checkpoint: fetch_state.FetchCheckpointBase | None,
+) -> dict[str, Any] | None:
+    """A pytx checkpoint (a dataclass) as JSON-ready values, to store without pickle; None for
+    none (pytx's TAT client has none after an empty page when it started from none)."""
+    return None if checkpoint is None else dataclasses.asdict(checkpoint)
 
 
 def checkpoint_from_json(api: ExchangeAPI, data: Mapping[str, Any]) -> Any:
@@ -407,11 +479,32 @@ ACCESS_TOKEN: Final = re.compile(r"(access_token=)[^&\s\"']+")
 """A token in a URL's query (ThreatExchange's), up to the next parameter, space or quote."""
 
 
-def credential_parts(credentials: str) -> Iterator[str]:
-    """The credential and its parts (split at ``,``, ``:``, ``|``) long enough to blank out."""
+def credential_parts(credentials: str, exchange_type: str | None = None) -> Iterator[str]:
+    """What to blank out of a text that may quote ``credentials``: the whole of it and each of
+    its fields, whatever their length, split as ``exchange_type``'s pytx credential class
+    parses it (every type's way when None); and its pieces between ``,``, ``:`` and ``|`` of 4
+    characters or more, which a library may quote after splitting it another way (shorter ones
+    would blank common text out, and the whole field is blanked anyway)."""
+    credentials = credentials.strip()
+    if not credentials:
+        return
+    yield credentials
+    for kind, fields in _CREDENTIAL_FIELDS.items():
+        if exchange_type in (None, kind):
+            yield from (field for field in fields(credentials) if field)
     yield from (part for part in re.split(r"[,:|]", credentials) if len(part) >= 4)
-    if credentials:
-        yield credentials
+
+
+# How each exchange's pytx credential class splits its string (StopNCIICredentials,
+# NCMECCredentials, FBThreatExchangeCredentials' APP_ID|SECRET token, TATCredentials).
+_CREDENTIAL_FIELDS: Final[Mapping[str, Callable[[str], Iterable[str]]]] = MappingProxyType(
+    {
+        "stopncii": lambda text: text.split(",")[:2],  # the third is the API's base URL
+        "ncmec": lambda text: text.partition(":")[::2],
+        "threatexchange": lambda text: text.partition("|")[::2],
+        "tat": lambda text: text.partition(":")[::2],
+    }
+)
 
 
 def blank_secrets(text: str, secrets: Iterable[str]) -> str:
@@ -423,11 +516,12 @@ def blank_secrets(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def fetch_error_text(exc: BaseException, credentials: str) -> str:
+def fetch_error_text(exc: BaseException, credentials: str, exchange_type: str | None = None) -> str:
     """A one-line reason for a failed fetch that names no secret (for status and logs).
 
     HTTP errors say the status and the URL's host and path only (ThreatExchange puts its token
-    in the query string); any other message has the credential's parts blanked out.
+    in the query string); any other message has the credential and its fields blanked out
+    (``credential_parts``).
     """
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
         where = urlsplit(exc.response.url or "")
@@ -435,5 +529,5 @@ def fetch_error_text(exc: BaseException, credentials: str) -> str:
         text = f"HTTP {exc.response.status_code} {reason} from {where.netloc}{where.path}"
     else:
         text = f"{type(exc).__name__}: {exc}"
-    text = blank_secrets(text, credential_parts(credentials.strip()))
+    text = blank_secrets(text, credential_parts(credentials, exchange_type))
     return " ".join(text.split())[:500]

@@ -44,8 +44,8 @@ PAGES_AHEAD: Final = 64
 """Pages the reader may be ahead of the writes."""
 _POLL_S: Final = 1.0
 
-Page = tuple[list[FetchedSignal], dict[str, Any]]
-"""A page's signals, and the checkpoint after it (``checkpoint_to_json``)."""
+Page = tuple[list[FetchedSignal], dict[str, Any] | None]
+"""A page's signals, and the checkpoint after it (``checkpoint_to_json``; None: none yet)."""
 
 
 class ReaderError(Exception):
@@ -60,9 +60,11 @@ def read_pages(
     url: str | None,
     options: Mapping[str, str],
     checkpoint: Mapping[str, Any] | None,
+    stop: threading.Event | None = None,
 ) -> Iterator[Iterator[Page]]:
     """The pages of a fetch from ``checkpoint`` (None: from the start), read in a process of
-    their own; it is stopped when the block ends, read to the end or not."""
+    their own; it is stopped when the block ends, read to the end or not. ``stop`` set: the
+    pages end (within ``_POLL_S``, however slow the exchange), short of the last."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__])  # pytx imported once, not per fetch
     pages: Any = context.Queue(maxsize=PAGES_AHEAD)
@@ -76,7 +78,7 @@ def read_pages(
     )
     process.start()
     try:
-        yield _received(pages, process)
+        yield _received(pages, process, stop)
     finally:
         if process.is_alive():
             process.terminate()
@@ -107,9 +109,9 @@ class _Redact(logging.Filter):
         return True
 
     @contextmanager
-    def hiding(self, credentials: str) -> Iterator[None]:
-        """Blank ``credentials`` (and each of its parts) out while the block runs."""
-        parts = set(credential_parts(credentials))
+    def hiding(self, credentials: str, exchange_type: str | None) -> Iterator[None]:
+        """Blank ``credentials`` (and each of its fields) out while the block runs."""
+        parts = set(credential_parts(credentials, exchange_type))
         with self.lock:
             self.secrets.update(parts)
         try:
@@ -127,14 +129,16 @@ for _logger in ("", "urllib3.connectionpool", "requests", "threatexchange"):
     logging.getLogger(_logger).addFilter(_REDACT)
 
 
-def hiding_credentials(credentials: str) -> Any:
-    """While the block runs, ``credentials`` (and each of its parts) are blanked out of what
-    python-threatexchange, requests and urllib3 log."""
-    return _REDACT.hiding(credentials)
+def hiding_credentials(credentials: str, exchange_type: str | None = None) -> Any:
+    """While the block runs, ``credentials`` (and each of its fields, as ``exchange_type``
+    splits it) are blanked out of what python-threatexchange, requests and urllib3 log."""
+    return _REDACT.hiding(credentials, exchange_type)
 
 
-def _received(pages: Any, process: Any) -> Iterator[Page]:
+def _received(pages: Any, process: Any, stop: threading.Event | None) -> Iterator[Page]:
     while True:
+        if stop is not None and stop.is_set():
+            return  # the caller sees the stop; read_pages ends the reader
         try:
             message = pages.get(timeout=_POLL_S)
         except queue.Empty:
@@ -162,7 +166,7 @@ def _read(
 ) -> None:
     """The reader process: every page of the fetch, then ``end``; or the failure's text."""
     credentials = secrets.get()
-    with hiding_credentials(credentials):
+    with hiding_credentials(credentials, exchange_type):
         try:
             api = make_api(exchange_type, credentials, url=url, options=options)
             start = None if checkpoint is None else checkpoint_from_json(api, checkpoint)
@@ -174,4 +178,4 @@ def _read(
                 pages.put(("page", signals, checkpoint_to_json(delta.checkpoint)))
             pages.put(("end",))
         except Exception as exc:
-            pages.put(("error", fetch_error_text(exc, credentials)))
+            pages.put(("error", fetch_error_text(exc, credentials, exchange_type)))

@@ -60,10 +60,21 @@ class ExchangeSchedule:
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop after the page under way (a fetch in progress keeps what it read; the next
-        round, here or in another process, goes on from there)."""
+        round, here or in another process, goes on from there). The fetch's lease is free
+        when this returns, ended in time or not, so that the store may close."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        if self._thread is None:
+            return
+        self._thread.join(timeout)
+        if self._thread.is_alive():  # a write that outlasted the wait: free its lease now
+            try:
+                released = self.exchanges.release()
+            except Exception as exc:  # the database is away: the lease lapses (LEASE_S)
+                _LOG.warning("exchanges: could not give the lease back (%s)", type(exc).__name__)
+            else:
+                _LOG.warning(
+                    "exchanges: a fetch outlasted the stop; %d lease(s) given back", released
+                )
 
     def _run(self) -> None:
         wait = min(START_DELAY_S, self.interval_s)
@@ -81,12 +92,13 @@ class ExchangeSchedule:
             _LOG.warning("exchange %s: fetch failed: %s", name, reason)
         else:
             _LOG.info(
-                "exchange %s: %d signals fetched, %d added, %d withdrawn, %d entries",
+                "exchange %s: %d signals fetched, %d added, %d withdrawn, %d entries%s",
                 name,
                 report.fetched,
                 report.added,
                 report.withdrawn,
                 report.entries,
+                "; stopped before the end" if report.stopped else "",
             )
         if self.on_fetch is not None:
             self.on_fetch(name, report)

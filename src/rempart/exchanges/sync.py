@@ -6,6 +6,9 @@ a time: one write transaction imports the batch's hashes, withdraws what its del
 (entries whose ``source_ref`` is the deleted record's key) and stores the batch's last
 checkpoint, so a page that fails (refused credential, malformed page, no answer) changes nothing
 and what earlier batches brought stays; the next fetch starts from the last stored checkpoint.
+A full fetch (asked for, or after a stale checkpoint) is the exception: its batches store a
+marker, and its own checkpoint is stored once it has ended and withdrawn what the exchange no
+longer lists, so that one stopped or failed half way is full again next time.
 
 The credential is read at fetch time from the file or environment variable the exchange names;
 the database holds only that reference. Error texts are built by ``fetch_error_text``, which
@@ -50,6 +53,7 @@ from rempart.exchanges.clients import (
     EXCHANGE_TYPES,
     FetchedSignal,
     blank_secrets,
+    check_config,
     checkpoint_from_json,
     credential_parts,
     fetch_error_text,
@@ -70,6 +74,7 @@ from rempart.store.schema import bank_entries, banks, exchanges
 __all__ = [
     "BATCH_SIGNALS",
     "LEASE_S",
+    "STOPPED",
     "Exchange",
     "Exchanges",
     "FetchReport",
@@ -82,6 +87,13 @@ BATCH_S: Final = 5.0
 """Seconds of fetching gathered at most before they are written."""
 LEASE_S: Final = 600
 """How long a fetch's lease holds without renewal: a fetcher that died is replaced after it."""
+STOPPED: Final = "stopped before the end; the next fetch goes on"
+"""The ``last_error`` of a fetch stopped (server shutdown, Ctrl-C) before its last page: not a
+success, nor the exchange's failure (``Exchange.state`` says ``stopped``)."""
+_UNFINISHED: Final = MappingProxyType({"rempart": "full fetch unfinished"})
+"""The checkpoint a full fetch's batches store: only once it ends is the exchange's own stored
+(``_finish``), so that a full fetch stopped or failed half way is full again next time and the
+withdrawal of what the exchange no longer lists is not skipped."""
 WITHDRAWN_AT_SOURCE: Final = "withdrawn at source"
 """The reason stamped on an entry an exchange deleted (``Banks.import_records``'s own)."""
 PDQ_TYPES: Final = frozenset({"pdq"})
@@ -125,13 +137,15 @@ class Exchange:
 
     @property
     def state(self) -> str:
-        """``never`` fetched, ``ok`` (the last fetch succeeded), ``failing`` or ``disabled``."""
+        """``never`` fetched, ``ok`` (the last fetch succeeded), ``stopped`` (before its end,
+        by a shutdown), ``failing`` or ``disabled``."""
         if not self.enabled:
             return "disabled"
         if self.last_attempt_at is None:
             return "never"
-        failed = self.last_error is not None
-        return "failing" if failed else "ok"
+        if self.last_error == STOPPED:
+            return "stopped"
+        return "failing" if self.last_error is not None else "ok"
 
     def to_json(self) -> dict[str, Any]:
         """The exchange as a JSON-ready dict (the credential's reference, not the credential)."""
@@ -173,6 +187,8 @@ class FetchReport:
     skipped: dict[str, int] = field(default_factory=dict)
     entries: int = 0
     seconds: float = 0.0
+    stopped: bool = False
+    """The fetch was stopped before its last page (what it read is kept)."""
 
     def to_json(self) -> dict[str, Any]:
         """The report as a JSON-ready dict."""
@@ -188,6 +204,7 @@ class FetchReport:
             "skipped": dict(self.skipped),
             "entries": self.entries,
             "seconds": round(self.seconds, 3),
+            "stopped": self.stopped,
         }
 
 
@@ -311,18 +328,37 @@ class Exchanges:
         return exchange
 
     def fetch(
-        self, name: str, *, full: bool = False, progress: Progress | None = None
+        self,
+        name: str,
+        *,
+        full: bool = False,
+        progress: Progress | None = None,
+        stop: threading.Event | None = None,
     ) -> FetchReport:
         """Fetch what changed since the stored checkpoint (``full``: everything, then withdraw
-        what the exchange no longer lists) into the exchange's bank.
+        what the exchange no longer lists) into the exchange's bank. A full fetch is also made
+        when the stored checkpoint is stale or a full fetch did not end.
 
         Raises ``ExchangeFetchError`` (after recording why, for ``status``) when a page could
         not be fetched or read; what earlier batches brought stays. ``ExchangeError`` when
-        another process is fetching it now.
+        another process is fetching it now. ``stop`` set: the fetch ends within a second,
+        ``report.stopped`` (and ``STOPPED`` in ``status``), keeping what it read.
         """
         exchange = self.get(name)
         self._claim(exchange, due_before=None)
-        return self._fetch_claimed(exchange, full=full, progress=progress)
+        return self._fetch_claimed(exchange, full=full, progress=progress, stop=stop)
+
+    def release(self) -> int:
+        """Give back the leases this object holds (at shutdown, when a fetch did not end in
+        time): another process may fetch those exchanges at once. Returns how many."""
+        with self.store.write() as connection:
+            return int(
+                connection.execute(
+                    update(exchanges)
+                    .where(exchanges.c.lease_owner == self.owner)
+                    .values(lease_owner=None, lease_until=None)
+                ).rowcount
+            )
 
     def fetch_due(
         self,
@@ -404,14 +440,12 @@ class Exchanges:
         hidden = ExitStack()
         try:
             credentials = self._credentials(exchange)
-            hidden.enter_context(hiding_credentials(credentials))
+            hidden.enter_context(hiding_credentials(credentials, exchange.type))
             api = make_api(exchange.type, credentials, url=exchange.url, options=exchange.options)
-            checkpoint = None if full else exchange.checkpoint
-            if checkpoint is not None and checkpoint_from_json(api, checkpoint).is_stale():
-                checkpoint, report.full = None, True  # its deletions are gone: start over
+            checkpoint = _start_checkpoint(api, exchange, report)
             seen: set[str] | None = set() if report.full else None
             batch = _Batch()
-            stopped = False
+            last = checkpoint  # the last checkpoint an exchange's page gave
             pages = hidden.enter_context(
                 read_pages(
                     exchange.type,
@@ -419,33 +453,41 @@ class Exchanges:
                     url=exchange.url,
                     options=exchange.options,
                     checkpoint=checkpoint,
+                    stop=stop,
                 )
             )
             for signals, page_checkpoint in pages:
-                batch.add(signals, page_checkpoint)
+                last = page_checkpoint if page_checkpoint is not None else last
+                # A full fetch stores the exchange's checkpoint only at its end (_finish); a
+                # page with none yet (TAT's empty first page) is marked so too.
+                held = _UNFINISHED if report.full or last is None else last
+                batch.add(signals, dict(held))
                 report.pages += 1
                 if stop is not None and stop.is_set():
-                    stopped = True  # what was read is written; the next fetch goes on
-                    break
+                    break  # what was read is written; the next fetch goes on
                 if batch.full():
                     self._write(exchange, batch, report, seen)
                     batch = _Batch()
                 if progress is not None:
                     progress(report)
             self._write(exchange, batch, report, seen)
-            if seen is not None and not stopped:
+            report.stopped = stop is not None and stop.is_set()
+            if seen is not None and not report.stopped:
                 report.withdrawn += self._withdraw_unseen(exchange, seen)
         except Exception as exc:
-            reason = _reason(exc, credentials)
+            reason = _reason(exc, credentials, exchange.type)
             self._finish(exchange, report, error=reason)
             raise ExchangeFetchError(f"exchange {exchange.name!r}: {reason}") from None
         except BaseException:  # interrupted: the lease goes back, the next fetch resumes
-            self._finish(exchange, report, error="interrupted")
+            self._finish(exchange, report, error=STOPPED)
             raise
         finally:
             hidden.close()
         report.seconds = time.monotonic() - started
-        self._finish(exchange, report, error=None)
+        if report.stopped:
+            self._finish(exchange, report, error=STOPPED)
+        else:
+            self._finish(exchange, report, error=None, checkpoint=last)
         if progress is not None:
             progress(report)
         return report
@@ -536,12 +578,21 @@ class Exchanges:
             gone = [key for key in keys if key not in seen]
             return _withdraw_keys(self.banks, connection, exchange.bank, gone)
 
-    def _finish(self, exchange: Exchange, report: FetchReport, *, error: str | None) -> None:
-        """Give the lease back and record the outcome (and the bank's active entries)."""
+    def _finish(
+        self,
+        exchange: Exchange,
+        report: FetchReport,
+        *,
+        error: str | None,
+        checkpoint: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Give the lease back and record the outcome (and the bank's active entries); a fetch
+        that ended (``error`` None) stores ``checkpoint``, its last (None: none yet)."""
         now = utc_now()
         values: dict[str, Any] = {"lease_owner": None, "lease_until": None, "last_error": error}
         if error is None:
             values["last_success_at"] = now
+            values["checkpoint"] = None if checkpoint is None else json.dumps(checkpoint)
         with self.store.write() as connection:
             bank_id = connection.execute(
                 select(banks.c.id).where(banks.c.name == exchange.bank)
@@ -660,33 +711,34 @@ def _reinstate(banks_: Banks, connection: Connection, bank: str, records: Sequen
         banks_.reinstate(bank, ids, connection=connection)
 
 
-def _reason(exc: BaseException, credentials: str) -> str:
+def _start_checkpoint(api: Any, exchange: Exchange, report: FetchReport) -> Any:
+    """The stored checkpoint the fetch starts from, or None (and ``report.full``) when it is
+    full: asked for, the stored one stale (its deletions are gone) or a full one unfinished."""
+    stored = exchange.checkpoint
+    if report.full or stored == _UNFINISHED:
+        report.full = True
+        return None
+    if stored is not None and checkpoint_from_json(api, stored).is_stale():
+        report.full = True
+        return None
+    return stored
+
+
+def _reason(exc: BaseException, credentials: str, exchange_type: str) -> str:
     """Why a fetch failed, in one line without the credential."""
     if isinstance(exc, (ExchangeError, ExchangeConfigError, BankError, ReaderError)):
-        return blank_secrets(str(exc), credential_parts(credentials))[:500]
-    return fetch_error_text(exc, credentials)
+        return blank_secrets(str(exc), credential_parts(credentials, exchange_type))[:500]
+    return fetch_error_text(exc, credentials, exchange_type)
 
 
 def _check_new(name: str, exchange_type: str, options: Mapping[str, str], url: str | None) -> Any:
-    """The exchange type, after checking the name, options and URL."""
+    """The exchange type, after checking the name, and the options and URL as ``make_api``
+    does (``check_config``)."""
     if not _NAME.fullmatch(name):
         raise ExchangeError(
             f"invalid exchange name {name!r}: letters, digits, '_', '.', '-', up to 64"
         )
-    kind = EXCHANGE_TYPES.get(exchange_type)
-    if kind is None:
-        raise ExchangeConfigError(
-            f"unknown exchange type {exchange_type!r} (one of: {', '.join(EXCHANGE_TYPES)})"
-        )
-    unknown = sorted(set(options) - set(kind.options))
-    if unknown:
-        allowed = ", ".join(kind.options) or "none"
-        raise ExchangeConfigError(
-            f"unknown option(s) {', '.join(unknown)} for {kind.name} (allowed: {allowed})"
-        )
-    if url is not None and not re.fullmatch(r"https?://[^\s]{1,1000}", url):
-        raise ExchangeConfigError(f"the exchange URL must be http(s)://..., not {url[:100]!r}")
-    return kind
+    return check_config(exchange_type, url=url, options=options)
 
 
 def _check_credentials(
@@ -701,6 +753,12 @@ def _check_credentials(
     if credentials_env is not None:
         if not _ENV_NAME.fullmatch(credentials_env):
             raise ExchangeError(f"invalid environment variable name {credentials_env[:80]!r}")
+        if credentials_env.upper().startswith("REMPART_"):
+            # The server's own settings (its database URL...) would be sent to the exchange.
+            raise ExchangeError(
+                f"the credential's variable {credentials_env} is one of Rempart's settings "
+                "(REMPART_*): give a variable of its own"
+            )
         return None, credentials_env
     path = str(Path(credentials_file or "").expanduser().absolute())
     if len(path) > 1024:

@@ -92,7 +92,7 @@ DECODE_OVERLOADED: Final = Counter(
 # Labelled by exchange name: a bounded set, which only an administrator adds to.
 EXCHANGE_FETCHES: Final = Counter(
     "rempart_exchange_fetches",
-    "Fetches from an exchange made by this server, by outcome (success or failure).",
+    "Fetches from an exchange made by this server, by outcome (success, failure, stopped).",
     ["exchange", "outcome"],
 )
 EXCHANGE_LAST_SUCCESS: Final = Gauge(
@@ -104,6 +104,12 @@ EXCHANGE_LAST_SUCCESS: Final = Gauge(
 EXCHANGE_ENTRIES: Final = Gauge(
     "rempart_exchange_entries",
     "Active entries in the exchange's bank after its last fetch.",
+    ["exchange"],
+    multiprocess_mode="livemax",
+)
+EXCHANGE_FAILING: Final = Gauge(
+    "rempart_exchange_failing",
+    "1 when the exchange's last fetch failed (its reason is in rempart exchange status), else 0.",
     ["exchange"],
     multiprocess_mode="livemax",
 )

@@ -162,16 +162,21 @@ _MEASURED: set[str] = set()  # the exchanges this worker's gauges have a series 
 
 def count_fetch(name: str, report: FetchReport | None) -> None:
     """Count a fetch this worker made, by outcome."""
-    outcome = "success" if report is not None else "failure"
+    outcome = "failure" if report is None else "stopped" if report.stopped else "success"
     metrics.EXCHANGE_FETCHES.labels(exchange=name, outcome=outcome).inc()
 
 
 def measure_exchanges(exchanges: Sequence[Exchange]) -> None:
     """Set the exchanges' gauges from their state in the database, so that every worker
-    reports the same whichever fetched; the series of removed exchanges go."""
+    reports the same whichever fetched; the series of removed exchanges go. ``failing`` is
+    the database's state too, so that it says a fetch failed whichever process made it."""
     names = {exchange.name for exchange in exchanges}
     for gone in _MEASURED - names:
-        for gauge in (metrics.EXCHANGE_LAST_SUCCESS, metrics.EXCHANGE_ENTRIES):
+        for gauge in (
+            metrics.EXCHANGE_LAST_SUCCESS,
+            metrics.EXCHANGE_ENTRIES,
+            metrics.EXCHANGE_FAILING,
+        ):
             with suppress(KeyError):  # never set (no success yet)
                 gauge.remove(gone)
     _MEASURED.intersection_update(names)
@@ -182,3 +187,6 @@ def measure_exchanges(exchanges: Sequence[Exchange]) -> None:
                 exchange.last_success_at.timestamp()
             )
         metrics.EXCHANGE_ENTRIES.labels(exchange=exchange.name).set(exchange.entries)
+        # A fetch stopped by a shutdown is not a failure: the next one goes on.
+        failing = exchange.state == "failing"
+        metrics.EXCHANGE_FAILING.labels(exchange=exchange.name).set(1 if failing else 0)
