@@ -18,7 +18,7 @@ FUNCTION_KEY = "fake-function-key"
 SUBSCRIPTION_KEY = "fake-subscription-key"
 
 # pytx signal type name -> StopNCII's signalType
-_TYPES = {"pdq": "ImagePDQ", "video_md5": "VideoMD5"}
+_TYPES = {"pdq": "ImagePDQ", "video_md5": "VideoMD5", "videotmk": "VideoTMK"}
 
 
 class FakeStopNCII(FakeExchange):

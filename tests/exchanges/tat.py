@@ -24,8 +24,15 @@ USER = "fake-tcap-user"
 PASSWORD = "fake-tcap-password"
 PAGE_SIZE = 1000
 
-# pytx signal type name -> (algorithm, file type): pytx takes MD5 only of video file types
-_TYPES = {"pdq": ("PDQ", "jpg"), "video_md5": ("MD5", "mp4")}
+# pytx signal type name -> (algorithm, file type); "tmk": an algorithm Rempart does not bank
+_TYPES = {
+    "pdq": ("PDQ", "jpg"),
+    "video_md5": ("MD5", "mp4"),
+    "photo_md5": ("MD5", "jpg"),
+    "video_sha256": ("SHA256", "webm"),
+    "photo_sha256": ("SHA256", "png"),
+    "tmk": ("TMK", "mp4"),
+}
 
 
 class FakeTAT(FakeExchange):

@@ -122,6 +122,30 @@ def test_md5_signals_become_exact_entries_that_deletions_withdraw(
     assert active(store) == {PDQ_A}
 
 
+def test_every_type_an_exchange_lists_is_banked_or_counted(
+    exchanges: Exchanges, fake: FakeExchange, store: Store
+) -> None:
+    # PDQs to image entries, MD5s and SHA-256s (of videos and photos) to exact entries, and
+    # any other type counted as skipped under its name, never dropped without a word.
+    expected: dict[str, set[str]] = {}
+    others: dict[str, int] = {}
+    for number, signal_type in enumerate(fake.signal_types):
+        kind = next((k for k in ("md5", "sha256", "pdq") if signal_type.endswith(k)), None)
+        if kind is None:
+            fake.add(signal_type, f"{number:02x}" * 16)
+            others[signal_type] = others.get(signal_type, 0) + 1
+            continue
+        value = f"{number + 1:x}" * {"md5": 32, "sha256": 64, "pdq": 64}[kind]
+        fake.add(signal_type, value)
+        expected.setdefault("image" if kind == "pdq" else kind, set()).add(value)
+    report = fetch(fake, exchanges, "feed")
+    assert report.skipped == others
+    held: dict[str, set[str]] = {}
+    for entry in Banks(store).entries("feed"):
+        held.setdefault(entry.kind, set()).add(entry.hash)
+    assert held == expected
+
+
 def test_an_incremental_fetch_asks_only_for_what_is_new(
     exchanges: Exchanges, fake: FakeExchange, store: Store
 ) -> None:

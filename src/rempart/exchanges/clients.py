@@ -54,7 +54,10 @@ from threatexchange.exchanges.impl.stop_ncii_api import (
     StopNCIISignalMetadata,
     _get_delta_mapping,
 )
-from threatexchange.exchanges.impl.techagainstterrorism_api import TATSignalExchangeAPI
+from threatexchange.exchanges.impl.techagainstterrorism_api import (
+    TATCheckpoint,
+    TATSignalExchangeAPI,
+)
 from threatexchange.exchanges.signal_exchange_api import SignalExchangeAPI
 
 from rempart.errors import ExchangeConfigError
@@ -291,7 +294,7 @@ def _tat(credentials: str, url: str | None, options: Mapping[str, str]) -> Excha
     if not (user and password):
         raise ExchangeConfigError("a TAT credential is USER:PASSWORD")
     if url is None:
-        return TATSignalExchangeAPI(user, password)
+        return _TATExchange(user, password)
     return _TATAt(user, password, url=url)
 
 
@@ -307,7 +310,9 @@ class _StopNCIIExchange(StopNCIISignalExchangeAPI):
 
     pytx 1.2 compares the record's hash value (not its ``hashStatus``) with the Withdrawn and
     Deleted statuses, so a withdrawal arrives as an ordinary record; this repeats its
-    ``fetch_iter`` with the status read where the API puts it.
+    ``fetch_iter`` with the status read where the API puts it. A record of a type pytx does
+    not name (``VideoTMK``, ``Unknown``) comes under the type's own name, to be counted as
+    skipped rather than lost without a word.
     """
 
     def fetch_iter(
@@ -324,8 +329,10 @@ class _StopNCIIExchange(StopNCIISignalExchangeAPI):
             updates: dict[tuple[str, str], StopNCIISignalMetadata | None] = {}
             for record in page.hashRecords:
                 key, metadata = _get_delta_mapping(record)
-                if key[0]:
-                    updates[key] = None if record.hashStatus in gone else metadata
+                if not key[0]:
+                    key = (str(record.signalType.value).lower(), record.hashValue)
+                    metadata = StopNCIISignalMetadata(record.CSPFeedbacks)
+                updates[key] = None if record.hashStatus in gone else metadata
             yield fetch_state.FetchDelta(updates, StopNCIICheckpoint.from_stopncii_fetch(page))
 
 
@@ -369,6 +376,47 @@ class _NCMECAt(NCMECSignalExchangeAPI):
         return client
 
 
+class _TATExchange(TATSignalExchangeAPI):
+    """pytx's TAT exchange, with every hash TAT lists: pytx 1.2 keeps PDQs and the MD5s of
+    videos only, dropping SHA-256s and the MD5s of images; this repeats its ``fetch_iter``
+    with ``_tat_type``'s names, and an algorithm none names is counted as skipped."""
+
+    def fetch_iter(
+        self, _supported_signal_types: Any, checkpoint: TATCheckpoint | None
+    ) -> Iterator[fetch_state.FetchDelta[Any, Any, Any]]:
+        after = "" if checkpoint is None else checkpoint.checkpoint
+        for page in self.get_client().fetch_hashes_iter(after):
+            updates = {
+                (_tat_type(record), record.hash_digest): (
+                    None if record.deleted else fetch_state.FetchedSignalMetadata()
+                )
+                for record in page.results
+            }
+            yield fetch_state.FetchDelta(
+                updates, TATCheckpoint(page.checkpoint) if page.checkpoint else checkpoint
+            )
+
+
+# TAT's file types of videos (pytx's techagainstterrorism_api.py); others are images.
+_TAT_VIDEO_FILES: Final = frozenset({"mov", "m4v", "mp4", "webm"})
+_TAT_ALGORITHMS: Final[Mapping[str, str]] = MappingProxyType(
+    {"MD5": "md5", "SHA256": "sha256", "SHA-256": "sha256"}
+)
+
+
+def _tat_type(record: tat_client.TATHashListEntry) -> str:
+    """A TAT record's pytx signal type name: ``pdq``, ``video_md5``/``photo_md5``,
+    ``video_sha256``/``photo_sha256``, or the algorithm's own name in lower case."""
+    algorithm = str(record.algorithm).upper()
+    if algorithm == "PDQ":
+        return "pdq"
+    digest = _TAT_ALGORITHMS.get(algorithm)
+    if digest is None:
+        return algorithm.lower()
+    media = "video" if str(record.file_type).lower() in _TAT_VIDEO_FILES else "photo"
+    return f"{media}_{digest}"
+
+
 class _TATClientAt(tat_client.TATHashListAPI):
     """pytx's TAT client at another base URL: it reads only its ``BASE_URL`` class variable."""
 
@@ -378,8 +426,8 @@ class _TATClientAt(tat_client.TATHashListAPI):
         self.BASE_URL = url + "/"  # type: ignore[misc]
 
 
-class _TATAt(TATSignalExchangeAPI):
-    """pytx's TAT exchange whose client is ``_TATClientAt``."""
+class _TATAt(_TATExchange):
+    """``_TATExchange`` whose client is ``_TATClientAt``."""
 
     def __init__(self, username: str, password: str, *, url: str) -> None:
         super().__init__(username, password)
