@@ -1,8 +1,9 @@
 """Fuzz target ``hma_upload``: the multipart/form-data body of an HMA upload
 (``POST /h/hash``, ``/m/lookup``, ``/c/bank/{name}/content`` under ``--hma-compat``), parsed
-by ``read_form_file`` (the standard library's MIME parser). The first line of the bytes is the
-Content-Type header sent, the rest the body. Only ``ValueError`` (the route's 400) may escape,
-and what comes out is one named file's bytes."""
+by ``read_form_file`` (cut at its boundaries, each part's headers through the standard
+library's header parser). The first line of the bytes is the Content-Type header sent, the
+rest the body. Only ``ValueError`` (the route's 400) may escape, and what comes out is one
+named file's bytes, found in the body as sent."""
 
 from __future__ import annotations
 
@@ -19,3 +20,4 @@ def fuzz_one(data: bytes) -> None:
         return
     assert isinstance(upload.field, str)
     assert isinstance(upload.data, bytes)
+    assert upload.data in body

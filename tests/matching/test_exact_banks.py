@@ -9,6 +9,7 @@ import io
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 from threatexchange.exchanges.impl.file_api import (
     FileCollaborationConfig,
     LocalFileSignalExchangeAPI,
@@ -192,3 +193,30 @@ def test_an_upload_scanned_as_bytes_matches_its_digests(store: Store, testdata: 
         kinds = [s.evidence.get("kind") for s in result.signals if s.name == "bank.match"]
         assert kinds == [kind]
         assert result.verdict.action.value == "block"
+
+
+def test_active_counts_of_every_bank_are_one_query(store: Store) -> None:
+    """What /m/index/status reads on every call: entries by kind over all banks, in one
+    query of the entries whatever the number of banks (not a count per bank)."""
+    banks = Banks(store)
+    digests = [hashlib.md5(bytes([n])).hexdigest() for n in range(12)]
+    for n, digest in enumerate(digests):
+        banks.create(f"bank{n}", enabled=n % 2 == 0)
+        banks.add_digest(f"bank{n}", "md5", digest)
+    banks.add_digest("bank0", "sha256", SHA256)
+    banks.add("bank1", PDQ)
+    gone = banks.find("bank2", "md5", digests[2])
+    assert gone is not None
+    banks.withdraw("bank2", entry_ids=[gone.entry_id], reason="test")
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        counts = banks.active_counts()
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    assert counts == {"image": 1, "video": 0, "md5": 11, "sha256": 1}
+    assert len([s for s in statements if "bank_entries" in s]) == 1, statements

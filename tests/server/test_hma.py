@@ -7,8 +7,10 @@ do; and no HMA path at all without the flag."""
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import secrets
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -20,6 +22,7 @@ from typing import Any
 import pytest
 
 from rempart.access.keys import ApiKeys, Role
+from rempart.server.middleware import JSON_LIMIT
 from rempart.store import Store
 from tests.images import encode, gradient
 from tests.server.running import RunningServer
@@ -41,8 +44,9 @@ class HmaClient:
         *,
         json_body: Any = None,
         upload: tuple[str, bytes] | None = None,
+        raw: tuple[str, bytes] | None = None,
     ) -> tuple[int, Any]:
-        """``(status, parsed JSON body)``."""
+        """``(status, parsed JSON body)``; ``raw``: a body as is, with its content type."""
         url = self.base_url + path
         if params:
             url += "?" + urllib.parse.urlencode(params)
@@ -65,6 +69,8 @@ class HmaClient:
                 + f"\r\n--{boundary}--\r\n".encode()
             )
             headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
+        if raw is not None:
+            headers["Content-Type"], data = raw
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
@@ -285,6 +291,7 @@ def test_an_uploaded_photo_is_banked_hashed_looked_up_and_deleted(
     assert content == {
         "id": content_id,
         "disable_until_ts": 0,
+        "collab_metadata": {},  # always there in HMA's BankContentResponse
         "original_media_uri": None,
         "bank": {"name": bank, "matching_enabled_ratio": 1.0},
         "signals": {"pdq": pdq},
@@ -454,3 +461,153 @@ def test_what_rempart_does_not_do_answers_501_with_the_reason(
         unsupported(admin.call(method, path), "rempart exchange")
     unsupported(platform.call("POST", "/m/compare", json_body={"pdq": ["0" * 64, "0" * 64]}))
     unsupported(platform.call("GET", "/m/raw_lookup", {"signal": "x", "signal_type": "vpdq"}))
+
+
+# --- what a hostile or odd client sends ------------------------------------------------------
+
+
+def test_a_hostile_upload_does_not_stall_the_worker(
+    hma: RunningServer, platform: HmaClient
+) -> None:
+    """32 MiB of line breaks as a video (a MIME parser works line by line: the one read on the
+    event loop took seconds over it) is hashed as any video, while the worker goes on
+    answering /healthz within a second."""
+    video = b"\n" * (32 * 1024 * 1024)
+    answers: list[tuple[int, Any]] = []
+    uploading = threading.Thread(
+        target=lambda: answers.append(platform.call("POST", "/h/hash", upload=("video", video)))
+    )
+    uploading.start()
+    slowest = 0.0
+    while uploading.is_alive():
+        started = time.monotonic()
+        with urllib.request.urlopen(hma.url + "/healthz", timeout=60) as response:
+            assert response.status == 200
+        slowest = max(slowest, time.monotonic() - started)
+        time.sleep(0.01)
+    uploading.join()
+    assert answers == [(200, {"video_md5": hashlib.md5(video).hexdigest()})]
+    assert slowest < 1.0, f"/healthz took {slowest:.1f} s during the upload"
+
+
+def test_malformed_uploads_are_400(platform: HmaClient) -> None:
+    image = photo(seed=5)
+    part = b'Content-Disposition: form-data; name="photo"; filename="a.png"\r\n\r\n'
+    bodies = [
+        ("multipart/form-data", b"--b\r\n" + part + image + b"\r\n--b--\r\n"),  # no boundary
+        ("multipart/form-data; boundary=" + "b" * 100_000, b"x"),
+        ("multipart/form-data; boundary=b", b"--b\r\n" + part + image),  # never closed
+        ("multipart/form-data; boundary=b", b"--b\r\nno blank line\r\n--b--\r\n"),
+        (
+            "multipart/form-data; boundary=b",
+            b"--b\r\n" + part + image + b"\r\n--b\r\n" + part + image + b"\r\n--b--\r\n",
+        ),  # two files
+        (
+            "multipart/form-data; boundary=b",  # a form of many parts, none a file
+            b"".join(
+                b'--b\r\nContent-Disposition: form-data; name="f"\r\n\r\nx\r\n'
+                for _ in range(10_000)
+            )
+            + b"--b--\r\n",
+        ),
+        ("application/octet-stream", image),
+    ]
+    for content_type, body in bodies:
+        status, answer = platform.call("POST", "/h/hash", raw=(content_type, body))
+        assert status == 400, (content_type[:40], answer)
+        assert set(answer) == {"message"}, answer
+    # A preamble, a plain field and transport padding are no error.
+    body = (
+        b'preamble\r\n--b  \r\nContent-Disposition: form-data; name="note"\r\n\r\nhi\r\n'
+        b"--b\r\n" + part + image + b"\r\n--b--\r\nepilogue"
+    )
+    status, answer = platform.call("POST", "/h/hash", raw=("multipart/form-data; boundary=b", body))
+    assert status == 200, answer
+    assert answer == platform.call("POST", "/h/hash", upload=("photo", image))[1]
+
+
+def test_content_ids_no_entry_can_have_are_not_found(admin: HmaClient) -> None:
+    bank = new_bank(admin)
+    for content_id in ("99999999999999999999999", str(2**63), "-1", str(-(2**63) - 1)):
+        for method in ("GET", "DELETE"):
+            answer = admin.call(method, f"/c/bank/{bank}/content/{content_id}")
+            assert answer == (404, {"message": f"content '{content_id}' not found"}), method
+    largest = str(2**63 - 1)  # an id an entry may have, which none has
+    assert admin.call("GET", f"/c/bank/{bank}/content/{largest}")[0] == 404
+    assert admin.call("DELETE", f"/c/bank/{bank}/content/{largest}") == (200, {"deleted": 0})
+
+
+def test_json_nested_beyond_the_parser_is_a_400(admin: HmaClient, hma: RunningServer) -> None:
+    bank = new_bank(admin)
+    deep = ("application/json", b"[" * 100_000 + b"]" * 100_000)
+    for method, path in (
+        ("POST", "/c/banks"),
+        ("POST", f"/c/bank/{bank}/signal"),
+        ("PUT", f"/c/bank/{bank}"),
+    ):
+        status, body = admin.call(method, path, raw=deep)
+        assert status == 400, (path, body)
+        assert set(body) == {"message"}, body
+        assert "nested too deep" in body["message"]
+    # As /v1 answers the same body.
+    status, problem = HmaClient(hma.url, admin.api_key).call("POST", "/v1/banks", raw=deep)
+    assert status == 400, problem
+    assert admin.call("GET", f"/c/bank/{bank}")[0] == 200  # nothing changed
+
+
+def declared_too_large(hma: RunningServer, key: str, path: str) -> tuple[int, Any]:
+    """POST to ``path`` a JSON body declared a gigabyte long, sending none of it."""
+    connection = http.client.HTTPConnection("127.0.0.1", hma.port, timeout=30)
+    try:
+        connection.putrequest("POST", path)
+        connection.putheader("Authorization", f"Bearer {key}")
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Content-Length", str(1024**3))
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def test_refusals_before_the_route_carry_hma_message(
+    hma: RunningServer, keys: dict[str, str]
+) -> None:
+    """No key (401) and a body over the limit (413) are answered by middlewares before any
+    HMA route: on HMA's paths they carry ``message`` too; on /v1 they stay plain problems."""
+    for key in (None, "not-a-key"):
+        status, body = HmaClient(hma.url, key).call("GET", "/c/banks")
+        assert status == 401, body
+        assert body["message"] == body["detail"]
+        assert body["type"].endswith("unauthenticated"), body
+    status, body = declared_too_large(hma, keys["admin"], "/c/banks")
+    assert status == 413, body
+    assert body["message"] == body["detail"]
+    assert body["limit"] == JSON_LIMIT
+    status, body = HmaClient(hma.url, keys["admin"]).call("GET", "/c/no/such/path")
+    assert (status, body["message"]) == (404, body["detail"])
+    status, body = HmaClient(hma.url, None).call("GET", "/v1/banks")
+    assert status == 401
+    assert "message" not in body
+    status, body = declared_too_large(hma, keys["admin"], "/v1/banks")
+    assert status == 413
+    assert "message" not in body
+
+
+def test_every_pytx_digest_type_is_banked_and_looked_up(
+    admin: HmaClient, platform: HmaClient
+) -> None:
+    bank = new_bank(admin)
+    # python-threatexchange's names of exact digests, each as HMA's lookups and banks take it.
+    for name in ("md5", "photo_md5", "video_md5", "sha256", "photo_sha256", "video_sha256"):
+        digest = secrets.token_hex(16 if name.endswith("md5") else 32)
+        status, added = admin.call("POST", f"/c/bank/{bank}/signal", json_body={name: digest})
+        assert status == 200, (name, added)
+        assert added["signals"] == {name: digest}
+        lookup = {"signal": digest, "signal_type": name}
+        wanted = {"matches": [added["id"]]}
+
+        def matched(lookup: dict[str, str] = lookup, wanted: Any = wanted) -> bool:
+            return bool(platform.call("GET", "/m/raw_lookup", lookup)[1] == wanted)
+
+        assert eventually(matched, f"a {name} signal matches")

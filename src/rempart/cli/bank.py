@@ -379,7 +379,7 @@ def export_command(
             ExitCode.USAGE,
         )
     from rempart.matching.banks import write_records
-    from rempart.matching.banks.formats import IMAGE_ONLY_FORMATS, ExportRow
+    from rempart.matching.banks.formats import DIGEST_KINDS, IMAGE_ONLY_FORMATS, ExportRow
 
     banks = _banks()
     fmt = HashListFormat(list_format)
@@ -389,7 +389,7 @@ def export_command(
     def rows() -> Iterator[ExportRow]:
         nonlocal others
         for row in banks.entries(name, include_withdrawn=include_withdrawn):
-            others += row.features is not None or row.kind in ("md5", "sha256")
+            others += row.features is not None or row.kind in DIGEST_KINDS
             yield row
 
     if out == STDIO:

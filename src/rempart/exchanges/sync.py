@@ -64,9 +64,9 @@ from rempart.exchanges.reader import (
     hiding_credentials,
     read_pages,
 )
+from rempart.hashing.hash256 import from_hex
 from rempart.matching.banks import Banks
-from rempart.matching.banks.bank import IMAGE
-from rempart.matching.banks.formats import Record, Skipped
+from rempart.matching.banks.formats import IMAGE, PYTX_KINDS, Record, Skipped, check_digest
 from rempart.matching.formats import BankCategory, HashListFormat
 from rempart.store import Store, as_utc, batches, utc_now
 from rempart.store.schema import bank_entries, banks, exchanges
@@ -96,17 +96,9 @@ _UNFINISHED: Final = MappingProxyType({"rempart": "full fetch unfinished"})
 withdrawal of what the exchange no longer lists is not skipped."""
 WITHDRAWN_AT_SOURCE: Final = "withdrawn at source"
 """The reason stamped on an entry an exchange deleted (``Banks.import_records``'s own)."""
-PDQ_TYPES: Final = frozenset({"pdq"})
-"""pytx signal types held as PDQ image entries."""
-MD5_TYPES: Final = frozenset({"md5", "video_md5", "photo_md5"})
-SHA256_TYPES: Final = frozenset({"sha256", "video_sha256", "photo_sha256"})
-"""pytx signal types held as exact entries (a file's digest, matched by a set lookup)."""
 
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _ENV_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,255}")
-_HEX: Final = re.compile(r"[0-9a-f]+")
-# Entry kind, the pytx signal types stored as it, and the hex digits of its hash.
-_KINDS: Final = ((IMAGE, PDQ_TYPES, 64), ("md5", MD5_TYPES, 32), ("sha256", SHA256_TYPES, 64))
 
 
 @dataclass(frozen=True, slots=True)
@@ -662,15 +654,19 @@ def _records(
 
 
 def _record(line: int, signal: FetchedSignal) -> Record | Skipped:
-    """One signal as a bank record, or why it is not banked."""
-    value = signal.value.strip().lower()
-    key = signal.key[:512]
-    for kind, types, digits in _KINDS:
-        if signal.signal_type in types:
-            if len(value) != digits or not _HEX.fullmatch(value):
-                return Skipped(line, f"invalid {kind if kind != IMAGE else 'pdq'}")
-            return Record(line, value, kind=kind, source_ref=key)
-    return Skipped(line, signal.signal_type or "unknown")
+    """One signal as a bank record (its kind by ``PYTX_KINDS``), or why it is not banked."""
+    kind = PYTX_KINDS.get(signal.signal_type)
+    if kind is None:
+        return Skipped(line, signal.signal_type or "unknown")
+    try:
+        value = (
+            from_hex(signal.value.lower()).hex()
+            if kind == IMAGE
+            else check_digest(kind, signal.value)
+        )
+    except (ValueError, BankError):
+        return Skipped(line, f"invalid {kind if kind != IMAGE else 'pdq'}")
+    return Record(line, value, kind=kind, source_ref=signal.key[:512])
 
 
 def _withdraw_keys(banks_: Banks, connection: Connection, bank: str, keys: Sequence[str]) -> int:

@@ -29,6 +29,7 @@ from rempart.server.middleware import (
     BodyLimit,
     Recorder,
     SecurityHeaders,
+    problem_answer,
 )
 from rempart.server.problems import (
     PROBLEMS,
@@ -99,9 +100,11 @@ def create_app(settings: Settings, *, workers: int = 1, desk: bool = False) -> F
     routers += [notices.platforms_router, persons.old_router]
     # HMA's own paths, only when asked (REMPART_HMA_COMPAT): else they are 404.
     app.state.protected_paths = PROTECTED_PATHS
+    app.state.message_paths = ()  # where a problem carries HMA's "message" (problem_answer)
     if settings.hma_compat:
         routers.append(hma.router)
         app.state.protected_paths = (*PROTECTED_PATHS, *hma.HMA_PATHS)
+        app.state.message_paths = hma.HMA_PATHS
     for router in routers:
         app.include_router(router)
     # Every route, for naming in the audit log a request refused before it was routed.
@@ -159,8 +162,7 @@ def handle_errors(app: FastAPI) -> None:
 
     def handler(convert: type[Exception], to_problem: object) -> None:
         async def handle(request: Request, exc: Exception) -> Response:
-            problem = to_problem(exc)  # type: ignore[operator]
-            return problem.response(request.url.path)  # type: ignore[no-any-return]
+            return problem_answer(request.scope, to_problem(exc))  # type: ignore[operator]
 
         app.add_exception_handler(convert, handle)
 
@@ -175,7 +177,7 @@ def handle_errors(app: FastAPI) -> None:
 
     async def invalid(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return _validation_problem(exc, request).response(request.url.path)
+        return problem_answer(request.scope, _validation_problem(exc, request))
 
     app.add_exception_handler(RequestValidationError, invalid)
 

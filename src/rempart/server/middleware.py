@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -46,6 +47,7 @@ __all__ = [
     "SecurityHeaders",
     "content_length",
     "is_desk",
+    "problem_answer",
 ]
 
 # Probes answer every few seconds with nothing to audit; every other request is recorded.
@@ -107,10 +109,10 @@ class Authentication:
             scope.setdefault("state", {})["key"] = key
             auth.check_rate(key)
         except Problem as problem:
-            await problem.response(scope["path"])(scope, receive, send)
+            await problem_answer(scope, problem)(scope, receive, send)
             return
         except StoreError as exc:
-            await error_problem(exc).response(scope["path"])(scope, receive, send)
+            await problem_answer(scope, error_problem(exc))(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
@@ -137,7 +139,7 @@ class BodyLimit:
         # The desk's routes answer in pages: 415 to a body that is not a form, unread,
         # whatever its size; 413 once a form passes the limit (below).
         if declared is not None and declared > limit and not is_desk(scope["path"]):
-            await _too_large(limit, declared).response()(scope, receive, send)
+            await problem_answer(scope, _too_large(limit, declared))(scope, receive, send)
             return
         seen, complete, started = 0, False, time.monotonic()
 
@@ -169,6 +171,16 @@ class BodyLimit:
         if scope["path"] in _IMAGES_IN_JSON or _header(scope, b"content-type").find(b"json") < 0:
             return self.limit
         return min(self.limit, JSON_LIMIT)
+
+
+def problem_answer(scope: Scope, problem: Problem) -> Response:
+    """``problem`` as the answer to the request of ``scope``, the one place a refusal is
+    written: on the paths of an API whose errors carry ``message`` (HMA's, under
+    ``--hma-compat``: the app's ``message_paths``) the problem has ``message`` too, whether a
+    middleware refused the request (no key, too large) or a route did."""
+    paths: tuple[str, ...] = getattr(scope["app"].state, "message_paths", ())
+    path = scope["path"]
+    return problem.response(path, message=bool(paths) and path.startswith(paths))
 
 
 def is_desk(path: str) -> bool:

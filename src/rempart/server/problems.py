@@ -133,9 +133,11 @@ class Problem(HTTPException):
         super().__init__(self.kind.status, detail, dict(headers) if headers else None)
         self.extra = extra
 
-    def response(self, instance: str | None = None) -> JSONResponse:
-        """The problem as a response."""
-        return problem_response(self.kind, self.detail, instance, self.extra, self.headers)
+    def response(self, instance: str | None = None, *, message: bool = False) -> JSONResponse:
+        """The problem as a response; with ``message``, the detail repeated as ``message``
+        too, for the clients of an API whose errors carry that field (HMA's)."""
+        extra = {**self.extra, "message": self.detail} if message else self.extra
+        return problem_response(self.kind, self.detail, instance, extra, self.headers)
 
 
 def problem_response(

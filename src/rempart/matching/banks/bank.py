@@ -40,10 +40,16 @@ from rempart.hashing.vpdq import (
     parse_features,
 )
 from rempart.matching.banks.formats import (
+    DIGEST_KINDS,
+    IMAGE,
+    MD5,
+    SHA256,
+    VIDEO,
     ExportRow,
     HashListFormat,
     Record,
     Skipped,
+    check_digest,
     check_video,
     read_records,
     sniff_format,
@@ -54,6 +60,11 @@ from rempart.store import STATEMENT_BATCH, Store, as_utc, batches, utc_now
 from rempart.store.schema import bank_changes, bank_entries, bank_imports, banks
 
 __all__ = [
+    "DIGEST_KINDS",
+    "IMAGE",
+    "MD5",
+    "SHA256",
+    "VIDEO",
     "Bank",
     "BankError",
     "BankStats",
@@ -68,15 +79,6 @@ __all__ = [
 NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 MAX_THRESHOLD: Final = 63
 MAX_SOURCE: Final = 32
-IMAGE: Final = "image"
-VIDEO: Final = "video"
-MD5: Final = "md5"
-SHA256: Final = "sha256"
-"""The kinds of bank entries (``bank_entries.kind``): a PDQ hash, a video's vPDQ features, or
-an exact digest of a file's bytes (its ``hash`` the lowercase hex digest)."""
-DIGEST_KINDS: Final = (MD5, SHA256)
-_DIGEST_LENGTH: Final = {MD5: 32, SHA256: 64}
-_HEX: Final = re.compile(r"[0-9a-f]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -686,6 +688,19 @@ class Banks:
             sha256=counts[6],
         )
 
+    def active_counts(self) -> dict[str, int]:
+        """How many active entries all banks hold together, by kind (``image``, ``video``,
+        ``md5``, ``sha256``, each present): one query, whatever the number of banks."""
+        with self.store.read() as connection:
+            rows = connection.execute(
+                select(bank_entries.c.kind, func.count())
+                .where(bank_entries.c.withdrawn_at.is_(None))
+                .group_by(bank_entries.c.kind)
+            ).all()
+        counts = dict.fromkeys((IMAGE, VIDEO, *DIGEST_KINDS), 0)
+        counts.update((kind, count) for kind, count in rows)
+        return counts
+
     def changes(self) -> int:
         """The newest entry of the bank change log (0 before any): what a matcher compares
         with ``BankMatcher.seq`` to know how far behind it is. One look-up of the log's key."""
@@ -857,19 +872,6 @@ def _insert_many(connection: Connection, statement: Any, rows: list[dict[str, An
 def _entry_kind(record: Record) -> str:
     """The ``bank_entries.kind`` a record is stored as: a video's by its features."""
     return VIDEO if record.features is not None else record.kind
-
-
-def check_digest(algorithm: str, digest: str) -> str:
-    """``digest`` as an exact entry holds it (lowercase hex) when it is a hex digest of
-    ``algorithm``'s length (``md5``: 32, ``sha256``: 64); else ``BankError`` saying why."""
-    kind = algorithm.lower() if isinstance(algorithm, str) else ""
-    length = _DIGEST_LENGTH.get(kind)
-    if length is None:
-        raise BankError(f"unknown digest algorithm {algorithm!r}; choose md5 or sha256")
-    value = digest.strip().lower() if isinstance(digest, str) else ""
-    if len(value) != length or not _HEX.fullmatch(value):
-        raise BankError(f"invalid {kind} digest: {length} hex digits expected")
-    return value
 
 
 def _checked(record: Record) -> Record:

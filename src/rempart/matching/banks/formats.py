@@ -11,9 +11,9 @@ Formats, and who else reads or writes them:
   ``vpdq_to_json``: a JSON list of ``"<hash>,<quality>,<timestamp>"`` strings, one per frame
   (the older ``{"<frame>": {"hash", "quality", "timestamp"}}`` object is read too).
   ``video_md5 <hex>`` and ``video_sha256 <hex>`` (python-threatexchange's ``VideoMD5Signal``
-  and ``VideoSHA256Signal``; ``photo_md5``, ``md5``, ``sha256`` too) are exact entries: a
-  file's digest, matched by a set lookup. Lines of other signal types are skipped and
-  counted.
+  and ``VideoSHA256Signal``; ``photo_md5``, ``photo_sha256``, ``md5``, ``sha256`` too:
+  ``PYTX_KINDS``) are exact entries: a file's digest, matched by a set lookup. Lines of other
+  signal types are skipped and counted.
 - ``csv``: a header row, then one hash per row. The hash column is ``hash``, ``pdq``,
   ``signal_str`` (python-threatexchange's ``dataset --csv``) or ``indicator`` (ThreatExchange's
   CSV export); a ``signal_type``/``type`` column, when present, must say PDQ (an image), vPDQ
@@ -53,28 +53,36 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import IO, Any, Final, TextIO
 
-from rempart.errors import ImportLineError
+from rempart.errors import BankError, ImportLineError
 from rempart.hashing.hash256 import from_hex
 from rempart.hashing.vpdq import VpdqFeature, parse_feature
 from rempart.matching.formats import EXPORT_FORMATS, HashListFormat
 
 __all__ = [
+    "DIGEST_KINDS",
     "EXPORT_FORMATS",
+    "IMAGE",
     "IMAGE_ONLY_FORMATS",
     "MAX_VIDEO_FRAMES",
+    "MD5",
     "MD5_TYPE_NAMES",
+    "PYTX_KINDS",
     "PYTX_MD5",
     "PYTX_SHA256",
+    "SHA256",
     "SHA256_TYPE_NAMES",
+    "VIDEO",
     "HashListFormat",
     "ImportLineError",
     "Record",
     "Skipped",
+    "check_digest",
     "check_video",
     "features_from_pytx",
     "features_to_pytx",
@@ -89,24 +97,50 @@ MAX_LINE: Final = 2 * 1024 * 1024
 """The longest line read, in bytes (in characters from a text stream), its line break
 included: a ``vpdq`` line of a video of 6 hours at one frame a second (about 85 bytes a
 frame)."""
-PDQ_TYPE_NAMES: Final = frozenset({"pdq", "hash_pdq", "imagepdq", "photo_pdq"})
+IMAGE: Final = "image"
+VIDEO: Final = "video"
+MD5: Final = "md5"
+SHA256: Final = "sha256"
+"""The kinds of bank entries (``bank_entries.kind``): a PDQ hash, a video's vPDQ features, or
+an exact digest of a file's bytes (its ``hash`` the lowercase hex digest)."""
+DIGEST_KINDS: Final = (MD5, SHA256)
+_DIGEST_LENGTH: Final = MappingProxyType({MD5: 32, SHA256: 64})
+_HEX: Final = re.compile(r"[0-9a-f]+")
+PYTX_KINDS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "pdq": IMAGE,
+        "md5": MD5,
+        "photo_md5": MD5,
+        "video_md5": MD5,
+        "sha256": SHA256,
+        "photo_sha256": SHA256,
+        "video_sha256": SHA256,
+    }
+)
+"""python-threatexchange's signal type names (what HMA's API, a ``pytx`` list and an
+exchange's signals call them) and the bank entry kind each is held as: the one table the
+importers, the exchanges' fetches and ``serve --hma-compat`` read. ``vpdq`` is a video, read
+by its own parser."""
+PDQ_TYPE_NAMES: Final = frozenset(
+    {name for name, kind in PYTX_KINDS.items() if kind == IMAGE}
+    | {"hash_pdq", "imagepdq", "photo_pdq"}
+)
 VPDQ_TYPE_NAMES: Final = frozenset({"vpdq", "hash_video_vpdq", "video_vpdq", "videovpdq"})
 """python-threatexchange's ``VPDQSignal`` (``vpdq``), ThreatExchange's indicator type
 (``HASH_VIDEO_VPDQ``) and their spellings."""
 MD5_TYPE_NAMES: Final = frozenset(
-    {"video_md5", "photo_md5", "md5", "hash_md5", "hash_video_md5", "videomd5", "photomd5"}
+    {name for name, kind in PYTX_KINDS.items() if kind == MD5}
+    | {"hash_md5", "hash_video_md5", "videomd5", "photomd5"}
 )
 SHA256_TYPE_NAMES: Final = frozenset(
-    {"video_sha256", "photo_sha256", "sha256", "hash_sha256", "hash_video_sha256", "videosha256"}
+    {name for name, kind in PYTX_KINDS.items() if kind == SHA256}
+    | {"hash_sha256", "hash_video_sha256", "videosha256"}
 )
-"""python-threatexchange's ``VideoMD5Signal`` (``video_md5``) and ``VideoSHA256Signal``
-(``video_sha256``), the older ``photo_md5``, ThreatExchange's indicator types
-(``HASH_VIDEO_MD5``, ``HASH_MD5``...) and StopNCII's ``VideoMD5``: exact entries."""
+"""``PYTX_KINDS``' exact types, ThreatExchange's indicator types (``HASH_VIDEO_MD5``,
+``HASH_MD5``...) and StopNCII's ``VideoMD5``: exact entries."""
 PYTX_MD5: Final = "video_md5"
 PYTX_SHA256: Final = "video_sha256"
 """The signal types an export writes exact entries as: python-threatexchange's own names."""
-_MD5: Final = re.compile(r"[0-9a-f]{32}")
-_SHA256: Final = re.compile(r"[0-9a-f]{64}")
 # python-threatexchange's VPDQ_TIMESTAMP_PRECISION: its timestamps are kept to 3 decimals.
 _TIMESTAMP_DIGITS: Final = 3
 _STOPNCII_WITHDRAWN: Final = frozenset({"withdrawn", "deleted"})
@@ -130,7 +164,7 @@ class Record:
     features: tuple[VpdqFeature, ...] | None = None
     md5: str | None = None
     sha256: str | None = None
-    kind: str = "image"
+    kind: str = IMAGE
     """``image`` (a PDQ hash; a video's record is told by its ``features``), or ``md5`` /
     ``sha256``: an exact entry, ``hash`` the file's lowercase hex digest."""
 
@@ -439,15 +473,15 @@ def _exact_kind(signal_type: object) -> str | None:
     """``md5`` or ``sha256`` for a signal type of an exact digest, else None."""
     name = signal_type.lower() if isinstance(signal_type, str) else ""
     if name in MD5_TYPE_NAMES:
-        return "md5"
+        return MD5
     if name in SHA256_TYPE_NAMES:
-        return "sha256"
+        return SHA256
     return None
 
 
 def _exact(line: Line, kind: str, value: object) -> str:
     """An exact entry's digest as lowercase hex; ``ImportLineError`` when it is not one."""
-    digest = _digest(line, kind, value, _MD5 if kind == "md5" else _SHA256)
+    digest = _digest(line, kind, value)
     if digest is None:
         raise line.error(f"no {kind} digest")
     return digest
@@ -463,19 +497,34 @@ def _video(line: Line, signal: object, *, number: int | None = None, **fields: A
         line.number if number is None else number,
         video_key(features),
         features=features,
-        md5=_digest(line, "md5", fields.pop("md5", None), _MD5),
-        sha256=_digest(line, "sha256", fields.pop("sha256", None), _SHA256),
+        md5=_digest(line, MD5, fields.pop("md5", None)),
+        sha256=_digest(line, SHA256, fields.pop("sha256", None)),
         **fields,
     )
 
 
-def _digest(line: Line, field: str, value: object, pattern: re.Pattern[str]) -> str | None:
-    """A file digest (MD5, SHA-256) as lowercase hex, or None when not given."""
+def _digest(line: Line, kind: str, value: object) -> str | None:
+    """A file digest (``kind`` MD5 or SHA-256) as lowercase hex, or None when not given."""
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or not pattern.fullmatch(value.strip().lower()):
-        raise line.error(f"{field} is not a hex digest of its length: {_short(value)}")
-    return value.strip().lower()
+    try:
+        return check_digest(kind, value if isinstance(value, str) else "")
+    except BankError:
+        raise line.error(f"{kind} is not a hex digest of its length: {_short(value)}") from None
+
+
+def check_digest(algorithm: str, digest: str) -> str:
+    """``digest`` as an exact entry holds it (lowercase hex) when it is a hex digest of
+    ``algorithm``'s length (``md5``: 32, ``sha256``: 64); else ``BankError`` saying why. The
+    one check of a digest, wherever one comes from (a list, an exchange, the API)."""
+    kind = algorithm.lower() if isinstance(algorithm, str) else ""
+    length = _DIGEST_LENGTH.get(kind)
+    if length is None:
+        raise BankError(f"unknown digest algorithm {algorithm!r}; choose md5 or sha256")
+    value = digest.strip().lower() if isinstance(digest, str) else ""
+    if len(value) != length or not _HEX.fullmatch(value):
+        raise BankError(f"invalid {kind} digest: {length} hex digits expected")
+    return value
 
 
 def _read_vpdq(lines: Iterable[Line]) -> Record:
@@ -684,7 +733,7 @@ def _stopncii_record(line: Line, record: dict[str, Any], number: int) -> Record 
         _hash(line, value) if exact is None else _exact(line, exact, value),
         source_ref=_text(line, "caseNumbers", f"stopncii:{case_ids}" if case_ids else None),
         withdrawn=status.lower() in _STOPNCII_WITHDRAWN,
-        kind=exact or "image",
+        kind=exact or IMAGE,
     )
 
 
@@ -703,7 +752,7 @@ class ExportRow:
     features: tuple[VpdqFeature, ...] | None = None
     md5: str | None = None
     sha256: str | None = None
-    kind: str = "image"
+    kind: str = IMAGE
     """``image``, ``video`` or an exact entry's ``md5`` / ``sha256`` (``hash`` its digest)."""
 
 
@@ -721,7 +770,7 @@ _CSV_COLUMNS: Final = (
 IMAGE_ONLY_FORMATS: Final = frozenset({HashListFormat.HEX, HashListFormat.TE})
 """Export formats that hold PDQ hashes only: a bank's videos and exact entries are left out
 of them."""
-_EXPORT_TYPES: Final = {"md5": PYTX_MD5, "sha256": PYTX_SHA256}
+_EXPORT_TYPES: Final = {MD5: PYTX_MD5, SHA256: PYTX_SHA256}
 
 
 def write_records(rows: Iterable[ExportRow], fmt: HashListFormat, out: TextIO) -> int:

@@ -12,12 +12,10 @@ and schemas/curation.py.
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from email import policy
-from email.parser import BytesParser
+from email.parser import BytesHeaderParser
 from typing import Any, Final
 
 from fastapi import APIRouter, Depends, Request
@@ -27,14 +25,23 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
-from rempart.errors import RempartError
+from rempart.errors import BankError, MalformedBodyError, RempartError
+from rempart.gate.request import read_json
 from rempart.hashing import FileHashes, hash_media, pack
+from rempart.hashing.files import file_digests
 from rempart.matching.banks import Bank, BankMatch, match_images
-from rempart.matching.banks.bank import IMAGE, MD5, SHA256
-from rempart.matching.banks.formats import ExportRow
+from rempart.matching.banks.formats import (
+    IMAGE,
+    MD5,
+    PYTX_KINDS,
+    SHA256,
+    ExportRow,
+    check_digest,
+)
 from rempart.media import load_bytes
 from rempart.server.auth import Permission, require
-from rempart.server.problems import Problem, error_problem, problem_response
+from rempart.server.middleware import problem_answer
+from rempart.server.problems import Problem, error_problem
 from rempart.server.routes.common import audit, decoding, media_type, runtime, services
 
 __all__ = ["HMA_PATHS", "FormFile", "read_form_file", "router"]
@@ -43,16 +50,6 @@ HMA_PATHS: Final = ("/m/", "/h/", "/c/")
 """The path prefixes HMA's API lives under: matching, hashing, curation."""
 
 PDQ: Final = "pdq"
-# HMA's signal type names (python-threatexchange's) for exact digests, and the algorithm
-# Rempart's exact-hash bank entries (kind "md5" / "sha256") use for each.
-DIGEST_TYPES: Final = {
-    "video_md5": "md5",
-    "photo_md5": "md5",
-    "md5": "md5",
-    "video_sha256": "sha256",
-    "sha256": "sha256",
-}
-_DIGEST_LENGTHS: Final = {"md5": 32, "sha256": 64}
 SIGNAL_TYPES: Final = (PDQ, "video_md5", "video_sha256")
 """The signal types this server looks up, as HMA names them: PDQ hashes and exact digests."""
 # HMA's content types (the multipart field name of an upload).
@@ -63,6 +60,12 @@ _NO_FETCH: Final = (
     "URL names); upload the file instead: POST it as multipart/form-data with the field "
     "named 'photo' or 'video'"
 )
+MAX_CONTENT_ID: Final = 2**63 - 1
+"""The largest content id (a bank entry's id, a 64-bit signed integer in the database)."""
+MAX_FORM_PARTS: Final = 64
+"""Parts an upload may hold: HMA's has one file (and perhaps a few plain fields)."""
+_MAX_BOUNDARY: Final = 70  # RFC 2046's longest boundary
+_MAX_PART_HEAD: Final = 16 * 1024  # bytes of one part's headers
 _EXCHANGES: Final = (
     "exchanges are configured and fetched with the CLI, not this API: rempart exchange "
     "add NAME --type {stopncii,ncmec,threatexchange,tat} ..., rempart exchange fetch, "
@@ -84,9 +87,10 @@ def _bad(reason: str) -> HmaError:
 
 class _HmaRoute(APIRoute):
     """Every error of an HMA route carries HMA's ``message``: an HMA answer is
-    ``{"message": ...}`` alone; one of Rempart's problems (no key, a role refused, a rate
-    limit, an index still loading) stays a problem document, with ``message`` added, so that
-    clients of either API read it. The status and headers (Retry-After) stay."""
+    ``{"message": ...}`` alone; one of Rempart's problems (a role refused, an index still
+    loading) stays a problem document, with ``message`` added (``problem_answer``, which also
+    writes the middlewares' refusals of HMA paths: no key, a rate limit, a body too large), so
+    that clients of either API read it. The status and headers (Retry-After) stay."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -99,20 +103,15 @@ class _HmaRoute(APIRoute):
                     {"message": exc.detail}, status_code=exc.status_code, headers=exc.headers
                 )
             except Problem as exc:
-                return _with_message(exc)
+                return problem_answer(request.scope, exc)
             except RempartError as exc:
-                return _with_message(error_problem(exc))
+                return problem_answer(request.scope, error_problem(exc))
             except RequestValidationError as exc:
                 first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid"}
                 where = ".".join(str(part) for part in first["loc"])
                 return JSONResponse({"message": f"{where}: {first['msg']}"}, status_code=400)
 
         return handle
-
-
-def _with_message(problem: Problem) -> Response:
-    extra = {**problem.extra, "message": problem.detail}
-    return problem_response(problem.kind, problem.detail, None, extra, problem.headers)
 
 
 router = APIRouter(tags=["hma"], route_class=_HmaRoute)
@@ -145,9 +144,11 @@ def _bank_names(value: str | None) -> set[str] | None:
 
 
 def _signal_type(name: str) -> str:
-    """``pdq`` or the digest algorithm an HMA signal type names; 400 or 501 otherwise."""
-    if name == PDQ or name in DIGEST_TYPES:
-        return PDQ if name == PDQ else DIGEST_TYPES[name]
+    """``pdq``, or the digest algorithm (``md5``, ``sha256``) of the exact entries an HMA
+    signal type is held as (``PYTX_KINDS``); 400 or 501 otherwise."""
+    kind = PYTX_KINDS.get(name)
+    if kind is not None:
+        return PDQ if kind == IMAGE else kind
     if name in ("vpdq", "tmk"):
         raise _not_implemented(
             f"a lone {name} signal cannot be looked up; upload the video to /v1/match/video"
@@ -156,12 +157,11 @@ def _signal_type(name: str) -> str:
 
 
 def _digest(value: str, algorithm: str) -> str:
-    digest = value.strip().lower()
-    if len(digest) != _DIGEST_LENGTHS[algorithm] or any(
-        c not in "0123456789abcdef" for c in digest
-    ):
-        raise _bad(f"invalid signal: not a {algorithm} digest ({_DIGEST_LENGTHS[algorithm]} hex)")
-    return digest
+    """``value`` as an exact entry holds it (``check_digest``); 400 when it is no digest."""
+    try:
+        return check_digest(algorithm, value)
+    except BankError as exc:
+        raise _bad(f"invalid signal: {exc}") from None
 
 
 async def _lookup(request: Request, signal: str, signal_type: str) -> list[BankMatch]:
@@ -231,10 +231,12 @@ def _enabled(body: dict[str, Any]) -> bool | None:
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
+    """The body's JSON object, read as /v1 reads JSON (``read_json``: 400 for a body that is
+    not JSON or is beyond the parser, nested thousands deep)."""
     try:
-        body = json.loads(await request.body() or b"null")
-    except ValueError:
-        raise _bad("the body is not valid JSON") from None
+        body = read_json(await request.body() or b"null")
+    except MalformedBodyError as exc:
+        raise _bad(str(exc)) from None
     if not isinstance(body, dict):
         raise _bad("this endpoint expects a json object payload")
     return body
@@ -253,40 +255,94 @@ class FormFile:
 
 def read_form_file(content_type: str, body: bytes) -> FormFile:
     """The single file of a ``multipart/form-data`` body, as HMA takes uploads (one file, its
-    field named by its content type). ``ValueError`` for anything else: not multipart, no
-    file, several files."""
-    if not content_type.lower().startswith("multipart/form-data") or "boundary=" not in (
-        content_type.lower()
-    ):
-        raise ValueError("send the file as multipart/form-data")
-    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode(
-        "latin-1", errors="replace"
-    )
-    message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
-    if not message.is_multipart():
-        raise ValueError("the body is not multipart/form-data")
+    field named by its content type), its bytes as sent (RFC 7578). ``ValueError`` for
+    anything else: not multipart, no file, several files, over ``MAX_FORM_PARTS`` parts.
+    The body is cut at its boundaries by ``bytes.find`` (time linear in its size, whatever
+    its bytes); only each part's headers, a few KiB at most, go through a header parser."""
+    boundary = _boundary(content_type)
     files: list[FormFile] = []
-    for part in message.iter_parts():
-        disposition = part.get("content-disposition", "")
-        name = part.get_param("name", header="content-disposition")
-        if not str(disposition).lower().startswith("form-data") or not isinstance(name, str):
-            continue
-        if part.get_param("filename", header="content-disposition") is None:
+    for count, (head, start, end) in enumerate(_form_parts(boundary, body), start=1):
+        if count > MAX_FORM_PARTS:
+            raise ValueError(f"the form holds over {MAX_FORM_PARTS} parts; send the file alone")
+        name = _file_field(head)
+        if name is None:
             continue  # a plain form field, not a file
-        payload = part.get_payload(decode=True)
-        files.append(FormFile(name, payload if isinstance(payload, bytes) else b""))
+        if files:
+            raise ValueError("Only one file allowed per request")
+        files.append(FormFile(name, body[start:end]))
     if not files:
         raise ValueError("Missing multipart/form-data file upload")
-    if len(files) > 1:
-        raise ValueError("Only one file allowed per request")
     return files[0]
 
 
+def _boundary(content_type: str) -> bytes:
+    """The ``boundary`` of a ``multipart/form-data`` Content-Type (RFC 2046: 1 to 70
+    characters, none of them ``;``)."""
+    media, *parameters = content_type.split(";")
+    if media.strip().lower() != "multipart/form-data":
+        raise ValueError("send the file as multipart/form-data")
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "boundary":
+            boundary = value.strip().strip('"')
+            if not 0 < len(boundary) <= _MAX_BOUNDARY:
+                raise ValueError(f"the multipart boundary must be 1 to {_MAX_BOUNDARY} characters")
+            return boundary.encode("latin-1", errors="replace")
+    raise ValueError("the multipart Content-Type names no boundary")
+
+
+def _form_parts(boundary: bytes, body: bytes) -> Iterator[tuple[bytes, int, int]]:
+    """Each part of ``body``: its header block, and where its content starts and ends in
+    ``body`` (RFC 2046: parts between ``CRLF--boundary`` lines, the last one closed by
+    ``--boundary--``; what comes before the first and after the last is ignored)."""
+    first = b"--" + boundary
+    separator = b"\r\n" + first
+    if body.startswith(first):
+        position = len(first)
+    elif (found := body.find(separator)) >= 0:
+        position = found + len(separator)
+    else:
+        raise ValueError("the body is not multipart/form-data: no boundary line")
+    while not body.startswith(b"--", position):  # "--" closes the last part
+        line_end = body.find(b"\r\n", position, position + 1024)
+        if line_end < 0 or body[position:line_end].strip(b" \t"):
+            raise ValueError("a multipart boundary line is malformed or cut short")
+        start = line_end + 2
+        end = body.find(separator, start)
+        if end < 0:
+            raise ValueError("the multipart body is cut short: no closing boundary")
+        if body.startswith(b"\r\n", start):  # a part without headers
+            yield b"", start + 2, end
+        else:
+            head_end = body.find(b"\r\n\r\n", start, min(end, start + _MAX_PART_HEAD))
+            if head_end < 0:
+                raise ValueError("a multipart part has no blank line after its headers")
+            yield body[start:head_end], head_end + 4, end
+        position = end + len(separator)
+
+
+def _file_field(head: bytes) -> str | None:
+    """The field name of a part whose headers (``head``) make it a file (a ``form-data``
+    disposition with a ``filename``, as HMA's Flask takes files); None for any other part."""
+    part = BytesHeaderParser(policy=policy.HTTP).parsebytes(head)
+    disposition = part.get("content-disposition", "")
+    name = part.get_param("name", header="content-disposition")
+    if not str(disposition).lower().startswith("form-data") or not isinstance(name, str):
+        return None
+    if part.get_param("filename", header="content-disposition") is None:
+        return None
+    return name
+
+
 async def _upload(request: Request) -> FormFile:
+    """The upload's file, parsed off the event loop (a body of up to
+    ``REMPART_API_MAX_BODY_BYTES``); 400 for a body that is not one file."""
     if request.query_params.get("url"):
         raise _not_implemented(_NO_FETCH)
+    content_type = request.headers.get("content-type", "")
+    body = await request.body()
     try:
-        upload = read_form_file(request.headers.get("content-type", ""), await request.body())
+        upload = await run_in_threadpool(read_form_file, content_type, body)
     except ValueError as exc:
         raise _bad(str(exc)) from None
     if upload.field not in (PHOTO, VIDEO):
@@ -294,6 +350,12 @@ async def _upload(request: Request) -> FormFile:
     if not upload.data:
         raise _bad("the uploaded file is empty")
     return upload
+
+
+async def _file_digests(data: bytes) -> tuple[str, str]:
+    """The MD5 and SHA-256 of an upload, computed off the event loop."""
+    sha256, md5 = await run_in_threadpool(file_digests, data)
+    return md5, sha256
 
 
 def _wanted_types(request: Request, available: Sequence[str]) -> list[str]:
@@ -326,7 +388,8 @@ async def _signals(request: Request, upload: FormFile) -> dict[str, str]:
         hashes = await _hash_photo(request, upload.data)
         return {PDQ: hashes.pdq} if PDQ in wanted else {}
     _wanted_types(request, ["video_md5"])
-    return {"video_md5": hashlib.md5(upload.data, usedforsecurity=False).hexdigest()}
+    md5, _ = await _file_digests(upload.data)
+    return {"video_md5": md5}
 
 
 # ---- hashing: /h ----
@@ -389,8 +452,7 @@ async def lookup_upload(request: Request) -> JSONResponse:
     upload = await _upload(request)
     wanted = _bank_names(request.query_params.get("banks"))
     matcher = runtime(request).require_matcher()
-    md5 = hashlib.md5(upload.data, usedforsecurity=False).hexdigest()
-    sha256 = hashlib.sha256(upload.data).hexdigest()
+    md5, sha256 = await _file_digests(upload.data)
     if upload.field == PHOTO:
         _wanted_types(request, [PDQ])
         hashes = await _hash_photo(request, upload.data)
@@ -422,27 +484,16 @@ async def index_status(request: Request) -> JSONResponse:
         if limit not in types:
             raise _bad(f"No such signal type '{limit}'")
         types = [limit]
-    counts = await run_in_threadpool(_digest_counts, request)
+    # One query for every bank's active entries, whatever the number of banks.
+    counts = await run_in_threadpool(runtime(request).banks.active_counts)
     status: dict[str, Any] = {}
     for name in types:
         if matcher is None:
             status[name] = {"present": False, "built_to": -1, "size": 0}
             continue
-        size = len(matcher) if name == PDQ else counts[DIGEST_TYPES[name]]
+        size = len(matcher) if name == PDQ else counts[PYTX_KINDS[name]]
         status[name] = {"present": True, "built_to": matcher.seq, "size": size}
     return JSONResponse(status)
-
-
-def _digest_counts(request: Request) -> dict[str, int]:
-    """Active exact entries of every bank, by algorithm."""
-    banks_app = runtime(request).banks
-    counts = {"md5": 0, "sha256": 0}
-    for bank in banks_app.list():
-        if bank.digests:
-            stats = banks_app.stats(bank.name)
-            counts["md5"] += stats.md5
-            counts["sha256"] += stats.sha256
-    return counts
 
 
 @router.post(
@@ -523,6 +574,14 @@ async def delete_bank(request: Request, bank_name: str) -> JSONResponse:
     )
 
 
+def _content_id(content_id: int) -> int:
+    """``content_id`` when an entry may have it (0 to ``MAX_CONTENT_ID``); else 404, as HMA
+    answers an unknown id (the database could not even be asked)."""
+    if not 0 <= content_id <= MAX_CONTENT_ID:
+        raise HmaError(404, f"content '{content_id}' not found")
+    return content_id
+
+
 def _entry_signals(entry: ExportRow) -> dict[str, str]:
     """An entry's signals as HMA names them."""
     if entry.kind == IMAGE:
@@ -541,16 +600,20 @@ def _entry_signals(entry: ExportRow) -> dict[str, str]:
     dependencies=[Depends(require(Permission.BANKS_READ))],
 )
 async def get_content(request: Request, bank_name: str, content_id: int) -> JSONResponse:
-    """HMA's BankContentResponse: ``{"id", "disable_until_ts", "original_media_uri",
-    "bank"}``, with ``signals`` when ``include_signals=true``; 404 for an entry withdrawn."""
+    """HMA's BankContentResponse: ``{"id", "disable_until_ts", "collab_metadata",
+    "original_media_uri", "bank"}``, with ``signals`` when ``include_signals=true``; 404 for
+    an entry withdrawn or an id no entry can have."""
     bank = await _bank(request, bank_name)
     banks_app = runtime(request).banks
-    entry = await run_in_threadpool(banks_app.entry, bank.name, content_id)
+    entry = await run_in_threadpool(banks_app.entry, bank.name, _content_id(content_id))
     if entry is None or entry.withdrawn_at is not None:
         raise HmaError(404, f"content '{content_id}' not found")
     record: dict[str, Any] = {
         "id": entry.entry_id,
         "disable_until_ts": 0,  # HMA's "enabled"; a withdrawn entry is not found at all
+        # HMA's exchange provenance (exchange name: fetch keys); Rempart's entries name theirs
+        # in their source_ref, read through /v1.
+        "collab_metadata": {},
         "original_media_uri": None,
         "bank": _bank_json(bank),
     }
@@ -578,8 +641,9 @@ async def update_content(request: Request, bank_name: str, content_id: int) -> J
 )
 async def delete_content(request: Request, bank_name: str, content_id: int) -> JSONResponse:
     """``{"deleted": n}``: the entry is withdrawn (it stops matching at once on every server
-    and stays on record, as /v1/banks/{name}/withdraw does)."""
+    and stays on record, as /v1/banks/{name}/withdraw does); 404 for an id no entry can have."""
     await _bank(request, bank_name)
+    _content_id(content_id)
     banks_app = runtime(request).banks
     report = await run_in_threadpool(
         lambda: banks_app.withdraw(bank_name, entry_ids=[content_id], reason="hma: deleted")
