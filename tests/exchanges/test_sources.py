@@ -298,8 +298,8 @@ def test_the_migration_records_the_keys_exchanges_brought(
             connection.execute(text("DROP DATABASE IF EXISTS rempart_sources_0014"))
             connection.execute(text("CREATE DATABASE rempart_sources_0014"))
         engine.dispose()
-        url = make_url(server).set(database="rempart_sources_0014")
-        url = url.render_as_string(hide_password=False)
+        database = make_url(server).set(database="rempart_sources_0014")
+        url = database.render_as_string(hide_password=False)
     old = Store.open(url, migrate=False)
     config = Config()
     config.set_main_option(

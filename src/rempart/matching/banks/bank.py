@@ -4,7 +4,9 @@ Every write is one transaction that also appends to the change log (``bank_chang
 is how a matcher in another process follows a bank without reloading it. Entries are never
 deleted: a withdrawal stamps ``withdrawn_at`` and takes the hash out of matching at once, and
 the record of what was withdrawn, when and why stays; a reinstatement clears it and logs an
-``add``, so that followers index the entry again.
+``add``, so that followers index the entry again. An entry an exchange brought records the keys
+of the exchange's records that list it (``bank_entry_sources``): it is withdrawn when the last
+of them goes, not with the first.
 
 The writes take an optional ``connection``: given one (from ``Store.write()``), they join the
 caller's transaction, so that an app (the desk) writes its own rows and the bank entries they
@@ -677,7 +679,7 @@ class Banks:
                     name, records, origin=origin, fmt=fmt, connection=connection
                 )
             keys = {
-                key[:MAX_SOURCE_REF]: {_checked(r).hash for r in group}
+                key[:MAX_SOURCE_REF]: {_checked(r).hash for r in group if not r.withdrawn}
                 for key, group in listed.items()
             }
             entries = _claimable(
@@ -1033,7 +1035,7 @@ def _claimable(
     entries this import added, entries a key lists already, and entries a deletion at source
     (``reason``) withdrew; not an entry imported by hand."""
     hashes = sorted(set().union(*keys.values())) if keys else []
-    rows = []
+    rows: list[Any] = []
     for part in batches(hashes):
         rows += connection.execute(
             select(
