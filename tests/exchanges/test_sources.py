@@ -371,3 +371,31 @@ def test_the_migration_records_the_keys_exchanges_brought(
         assert Banks(migrated).source_keys("nc") == {"1-1", "1-3"}
     finally:
         migrated.close()
+
+
+@pytest.mark.parametrize("kind", ["tat", "threatexchange"])
+def test_two_keys_of_one_digest_withdraw_it_when_both_go(store: Store, kind: str) -> None:
+    """Keyed by the value as sent, an MD5 sent in capitals and in lower case is two records
+    and one entry: it matches until both are deleted."""
+    with fake_exchange(kind) as fake:
+        md5_types = [t for t in fake.signal_types if t.endswith("md5")]
+        if not md5_types:
+            pytest.skip(f"the {kind} fake serves no MD5")
+        exchanges = Exchanges(store, environ={"C": fake.credentials})
+        exchanges.add("feed", kind, credentials_env="C", url=fake.url, options=fake.options)
+        fake.add(md5_types[0], MD5.upper())
+        fake.add(md5_types[0], MD5)
+        fake.settle()
+        assert exchanges.fetch("feed").added == 1
+        assert len(Banks(store).source_keys("feed")) == 2
+        matcher = BankMatcher(store, refresh_interval=None)
+        fake.delete(md5_types[0], MD5.upper())
+        fake.settle()
+        assert exchanges.fetch("feed").withdrawn == 0
+        matcher.refresh()
+        assert [m.hash for m in matcher.match_digest("md5", MD5)] == [MD5]
+        fake.delete(md5_types[0], MD5)
+        fake.settle()
+        assert exchanges.fetch("feed").withdrawn == 1
+        matcher.refresh()
+        assert matcher.match_digest("md5", MD5) == []
