@@ -24,7 +24,7 @@ from rempart.errors import (
 from rempart.exchanges.schedule import ExchangeSchedule
 from rempart.exchanges.sync import Exchanges, FetchReport
 from rempart.hashing import pack
-from rempart.matching.banks import BankMatcher, Banks
+from rempart.matching.banks import BankMatcher, Banks, HashListFormat, Record
 from rempart.matching.formats import BankCategory
 from rempart.store import Store
 from rempart.store.schema import exchanges as exchanges_table
@@ -293,12 +293,20 @@ def test_a_full_fetch_withdraws_what_the_exchange_no_longer_lists(
 ) -> None:
     fake.add("pdq", PDQ_A)
     fetch(fake, exchanges, "feed")
-    # An entry under a key the exchange dropped (its deletion expired from the exchange's log).
-    Banks(store).add("feed", PDQ_C, source_ref="dropped-key")
+    # What a fetch brought under a key the exchange dropped since (its deletion expired from
+    # the exchange's log); an entry imported by hand, under no key, stays.
+    Banks(store).import_sources(
+        "feed",
+        {"dropped-key": [Record(1, PDQ_C)]},
+        origin="exchange feed",
+        fmt=HashListFormat.PYTX,
+        reason="withdrawn at source",
+    )
+    Banks(store).add("feed", PDQ_B, source_ref="by-hand")
     report = fetch(fake, exchanges, "feed", full=True)
     assert report.full
     assert report.withdrawn == 1
-    assert active(store) == {PDQ_A}
+    assert active(store) == {PDQ_A, PDQ_B}
 
 
 def test_one_fetch_at_a_time_across_processes(

@@ -423,6 +423,35 @@ def test_md5_signals_go_to_exact_hash_entries(admin: HmaClient, platform: HmaCli
         assert status == 400, body
 
 
+def test_adding_a_deleted_signal_again_reinstates_it(admin: HmaClient, platform: HmaClient) -> None:
+    """An HMA add is a decision to match: a hash deleted earlier matches again, under its old
+    id, on the PDQ and the MD5 paths."""
+    bank = new_bank(admin)
+    reinstate(admin, platform, bank, "pdq", secrets.token_hex(32))
+    reinstate(admin, platform, bank, "video_md5", secrets.token_hex(16))
+
+
+def reinstate(
+    admin: HmaClient, platform: HmaClient, bank: str, signal_type: str, value: str
+) -> None:
+    """Add, delete and add again the signal ``value``, checking what matches each time."""
+
+    def matches() -> Any:
+        lookup = {"signal": value, "signal_type": signal_type}
+        return platform.call("GET", "/m/raw_lookup", lookup)[1]
+
+    status, added = admin.call("POST", f"/c/bank/{bank}/signal", json_body={signal_type: value})
+    assert status == 200, added
+    content_id = added["id"]
+    assert eventually(lambda: matches() == {"matches": [content_id]}, "banked")
+    assert admin.call("DELETE", f"/c/bank/{bank}/content/{content_id}") == (200, {"deleted": 1})
+    assert eventually(lambda: matches() == {"matches": []}, "deleted")
+    status, again = admin.call("POST", f"/c/bank/{bank}/signal", json_body={signal_type: value})
+    assert (status, again["id"]) == (200, content_id), again
+    assert eventually(lambda: matches() == {"matches": [content_id]}, "matches again")
+    assert admin.call("GET", f"/c/bank/{bank}/content/{content_id}")[0] == 200
+
+
 def test_index_status_and_configuration_read_as_hma_does(
     admin: HmaClient, platform: HmaClient
 ) -> None:

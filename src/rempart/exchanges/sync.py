@@ -3,7 +3,7 @@
 Each exchange (StopNCII, NCMEC, ThreatExchange, TAT) fills a bank of its own, incrementally from
 the checkpoint stored with it. Pages are fetched outside any transaction, then written a batch at
 a time: one write transaction imports the batch's hashes, withdraws what its deletions name
-(entries whose ``source_ref`` is the deleted record's key) and stores the batch's last
+(entries no other record's key lists: ``Banks.withdraw_sources``) and stores the batch's last
 checkpoint, so a page that fails (refused credential, malformed page, no answer) changes nothing
 and what earlier batches brought stays; the next fetch starts from the last stored checkpoint.
 A full fetch (asked for, or after a stale checkpoint) is the exception: its batches store a
@@ -66,9 +66,10 @@ from rempart.exchanges.reader import (
 )
 from rempart.hashing.hash256 import from_hex
 from rempart.matching.banks import Banks
+from rempart.matching.banks.bank import MAX_SOURCE_REF
 from rempart.matching.banks.formats import IMAGE, PYTX_KINDS, Record, Skipped, check_digest
 from rempart.matching.formats import BankCategory, HashListFormat
-from rempart.store import Store, as_utc, batches, utc_now
+from rempart.store import Store, as_utc, utc_now
 from rempart.store.schema import bank_entries, banks, exchanges
 
 __all__ = [
@@ -507,11 +508,12 @@ class Exchanges:
     def _write(
         self, exchange: Exchange, batch: _Batch, report: FetchReport, seen: set[str] | None
     ) -> None:
-        """One transaction: the batch's hashes in, its deletions withdrawn, its checkpoint
-        stored; nothing of it when any step fails."""
+        """One transaction: the batch's hashes in (each record's set replacing what it listed
+        before), its deletions withdrawn, its checkpoint stored; nothing of it when any step
+        fails. No import is recorded for a page that listed no hash."""
         if batch.checkpoint is None:
             return
-        records, skipped, gone = _records(batch.latest)
+        listed, skipped, gone = _records(batch.latest)
         if seen is not None:
             seen.update(batch.latest)
         now = utc_now()
@@ -521,18 +523,22 @@ class Exchanges:
             ).scalar()
             if holder != self.owner:
                 raise ExchangeError("the fetch lost its lease (the exchange was removed?)")
-            imported = self.banks.import_records(
+            # Listed again after a deletion at source, an entry matches again (entries a
+            # moderator withdrew, for another reason, stay withdrawn); one that no record
+            # lists any more, after an update or a deletion, stops matching.
+            sourced = self.banks.import_sources(
                 exchange.bank,
-                records,
+                listed,
                 origin=f"exchange {exchange.name}",
                 fmt=HashListFormat.PYTX,
+                reason=WITHDRAWN_AT_SOURCE,
                 connection=connection,
             )
-            withdrawn = _withdraw_keys(self.banks, connection, exchange.bank, gone)
-            if imported.already_withdrawn:
-                # Listed again after a deletion at source: it matches again. (Entries a
-                # moderator withdrew, for another reason, stay withdrawn.)
-                _reinstate(self.banks, connection, exchange.bank, records)
+            withdrawn = sourced.withdrawn + self.banks.withdraw_sources(
+                exchange.bank, gone, reason=WITHDRAWN_AT_SOURCE, connection=connection
+            )
+            imported = sourced.imported
+            added = 0 if imported is None else imported.added
             connection.execute(
                 update(exchanges)
                 .where(exchanges.c.name == exchange.name)
@@ -540,35 +546,29 @@ class Exchanges:
                     checkpoint=json.dumps(batch.checkpoint),
                     lease_until=now + timedelta(seconds=LEASE_S),
                     fetched=exchanges.c.fetched + batch.signals,
-                    added=exchanges.c.added + imported.added,
+                    added=exchanges.c.added + added,
                     withdrawn=exchanges.c.withdrawn + withdrawn,
                     skipped=exchanges.c.skipped + sum(skipped.values()),
                 )
             )
         report.fetched += batch.signals
-        report.added += imported.added
-        report.already_present += imported.already_present + imported.already_withdrawn
+        report.added += added
+        if imported is not None:
+            report.already_present += imported.already_present + imported.already_withdrawn
         report.withdrawn += withdrawn
         report.skipped = dict(Counter(report.skipped) + skipped)
 
     def _withdraw_unseen(self, exchange: Exchange, seen: set[str]) -> int:
-        """After a full fetch: withdraw the bank's entries whose key the exchange no longer
-        lists (their deletions may have been dropped while this deployment did not fetch)."""
+        """After a full fetch: withdraw what the records the exchange no longer lists brought
+        (their deletions may have been dropped while this deployment did not fetch). Entries
+        no record of an exchange brought (imported by hand into the bank) stay."""
+        listed = {key[:MAX_SOURCE_REF] for key in seen}
         with self.store.write() as connection:
-            bank_id = connection.execute(
-                select(banks.c.id).where(banks.c.name == exchange.bank)
-            ).scalar_one()
-            keys = connection.execute(
-                select(bank_entries.c.source_ref)
-                .where(
-                    bank_entries.c.bank_id == bank_id,
-                    bank_entries.c.withdrawn_at.is_(None),
-                    bank_entries.c.source_ref.is_not(None),
-                )
-                .distinct()
-            ).scalars()
-            gone = [key for key in keys if key not in seen]
-            return _withdraw_keys(self.banks, connection, exchange.bank, gone)
+            keys = self.banks.source_keys(exchange.bank, connection=connection)
+            gone = sorted(keys - listed)
+            return self.banks.withdraw_sources(
+                exchange.bank, gone, reason=WITHDRAWN_AT_SOURCE, connection=connection
+            )
 
     def _finish(
         self,
@@ -632,25 +632,29 @@ class _Batch:
 
 def _records(
     latest: Mapping[str, Sequence[FetchedSignal]],
-) -> tuple[list[Record | Skipped], Counter[str], list[str]]:
-    """The batch as bank records (PDQ hashes and exact digests), the
-    signals skipped by reason, and the keys whose records the exchange deleted."""
-    records: list[Record | Skipped] = []
+) -> tuple[dict[str, list[Record]], Counter[str], list[str]]:
+    """The batch as each listed key's whole set of bank records (PDQ hashes and exact
+    digests; an update replaces a key's earlier set), the signals skipped by reason, and the
+    keys whose records the exchange deleted."""
+    listed: dict[str, list[Record]] = {}
     skipped: Counter[str] = Counter()
     gone: list[str] = []
+    line = 0
     for key, group in latest.items():
         if all(signal.withdrawn for signal in group):
             gone.append(key)
             continue
+        records = listed.setdefault(key, [])
         for signal in group:
             if signal.withdrawn:
                 continue
-            record = _record(len(records) + 1, signal)
+            line += 1
+            record = _record(line, signal)
             if isinstance(record, Skipped):
                 skipped[record.reason] += 1
             else:
                 records.append(record)
-    return records, skipped, gone
+    return listed, skipped, gone
 
 
 def _record(line: int, signal: FetchedSignal) -> Record | Skipped:
@@ -666,45 +670,7 @@ def _record(line: int, signal: FetchedSignal) -> Record | Skipped:
         )
     except (ValueError, BankError):
         return Skipped(line, f"invalid {kind if kind != IMAGE else 'pdq'}")
-    return Record(line, value, kind=kind, source_ref=signal.key[:512])
-
-
-def _withdraw_keys(banks_: Banks, connection: Connection, bank: str, keys: Sequence[str]) -> int:
-    """Withdraw the bank's active entries stored under ``keys`` (their ``source_ref``)."""
-    if not keys:
-        return 0
-    bank_id = connection.execute(select(banks.c.id).where(banks.c.name == bank)).scalar_one()
-    ids: list[int] = []
-    for part in batches([key[:512] for key in keys]):
-        ids += connection.execute(
-            select(bank_entries.c.id).where(
-                bank_entries.c.bank_id == bank_id,
-                bank_entries.c.source_ref.in_(part),
-                bank_entries.c.withdrawn_at.is_(None),
-            )
-        ).scalars()
-    if not ids:
-        return 0
-    return banks_.withdraw(
-        bank, entry_ids=ids, reason=WITHDRAWN_AT_SOURCE, connection=connection
-    ).withdrawn
-
-
-def _reinstate(banks_: Banks, connection: Connection, bank: str, records: Sequence[Any]) -> None:
-    """Reinstate the entries an exchange deleted earlier and now lists again."""
-    bank_id = connection.execute(select(banks.c.id).where(banks.c.name == bank)).scalar_one()
-    hashes = [r.hash for r in records if isinstance(r, Record)]
-    ids: list[int] = []
-    for part in batches(hashes):
-        ids += connection.execute(
-            select(bank_entries.c.id).where(
-                bank_entries.c.bank_id == bank_id,
-                bank_entries.c.hash.in_(part),
-                bank_entries.c.withdrawn_reason == WITHDRAWN_AT_SOURCE,
-            )
-        ).scalars()
-    if ids:
-        banks_.reinstate(bank, ids, connection=connection)
+    return Record(line, value, kind=kind, source_ref=signal.key[:MAX_SOURCE_REF])
 
 
 def _start_checkpoint(api: Any, exchange: Exchange, report: FetchReport) -> Any:

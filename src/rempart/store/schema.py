@@ -29,6 +29,7 @@ __all__ = [
     "audit_log",
     "bank_changes",
     "bank_entries",
+    "bank_entry_sources",
     "bank_imports",
     "banks",
     "desk_cases",
@@ -130,6 +131,18 @@ bank_entries = Table(
     UniqueConstraint("bank_id", "hash"),
     Index("ix_bank_entries_import_id", "import_id"),
     Index("ix_bank_entries_source_ref", "source_ref"),
+)
+
+# Which exchange records (keys, as ``source_ref``) list each entry: an entry an exchange brought
+# stays active while one key lists it, and is withdrawn when the last key goes. Only exchange
+# fetches fill it; ``bank_entries.source_ref`` keeps the first key, for display and exports.
+bank_entry_sources = Table(
+    "bank_entry_sources",
+    metadata,
+    Column("entry_id", BigInteger, ForeignKey("bank_entries.id"), primary_key=True),
+    Column("source_ref", String(512), primary_key=True),
+    Column("bank_id", Integer, ForeignKey("banks.id"), nullable=False),
+    Index("ix_bank_entry_sources_bank_id", "bank_id", "source_ref"),
 )
 
 # Every change to what matches, in commit order: a matcher in another process follows this

@@ -4,7 +4,9 @@ Every write is one transaction that also appends to the change log (``bank_chang
 is how a matcher in another process follows a bank without reloading it. Entries are never
 deleted: a withdrawal stamps ``withdrawn_at`` and takes the hash out of matching at once, and
 the record of what was withdrawn, when and why stays; a reinstatement clears it and logs an
-``add``, so that followers index the entry again.
+``add``, so that followers index the entry again. An entry an exchange brought records the keys
+of the exchange's records that list it (``bank_entry_sources``): it is withdrawn when the last
+of them goes, not with the first.
 
 The writes take an optional ``connection``: given one (from ``Store.write()``), they join the
 caller's transaction, so that an app (the desk) writes its own rows and the bank entries they
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
@@ -23,7 +25,7 @@ from itertools import islice
 from operator import itemgetter
 from typing import IO, Any, Final, TextIO
 
-from sqlalchemy import Connection, and_, func, insert, literal, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -57,7 +59,13 @@ from rempart.matching.banks.formats import (
 )
 from rempart.matching.formats import BankCategory, category_for_source, stored_category
 from rempart.store import STATEMENT_BATCH, Store, as_utc, batches, utc_now
-from rempart.store.schema import bank_changes, bank_entries, bank_imports, banks
+from rempart.store.schema import (
+    bank_changes,
+    bank_entries,
+    bank_entry_sources,
+    bank_imports,
+    banks,
+)
 
 __all__ = [
     "DIGEST_KINDS",
@@ -70,6 +78,7 @@ __all__ = [
     "BankStats",
     "Banks",
     "ImportReport",
+    "SourcesReport",
     "VideoThresholds",
     "WithdrawReport",
     "check_digest",
@@ -79,6 +88,8 @@ __all__ = [
 NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 MAX_THRESHOLD: Final = 63
 MAX_SOURCE: Final = 32
+MAX_SOURCE_REF: Final = 512
+"""The longest ``source_ref`` (an exchange record's key) kept; longer ones are cut."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +193,17 @@ class ImportReport:
             "withdrawn": self.withdrawn,
             "skipped": self.skipped,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class SourcesReport:
+    """What ``Banks.import_sources`` did: the import (None when no key listed a hash), the
+    entries withdrawn because no key lists them any more, and those reinstated because a key
+    lists them again."""
+
+    imported: ImportReport | None
+    withdrawn: int
+    reinstated: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -604,6 +626,112 @@ class Banks:
                 reinstated += len(found)
         return reinstated
 
+    def reinstate_hashes(
+        self,
+        name: str,
+        hashes: Sequence[str],
+        *,
+        reason: str | None = None,
+        connection: Connection | None = None,
+    ) -> int:
+        """Make the bank's withdrawn entries of ``hashes`` (as stored: lowercase hex, a
+        video's key) match again, each logged as an ``add``; with ``reason``, only those
+        withdrawn for it (an exchange lists again what it deleted, not what a moderator
+        withdrew). Returns how many were reinstated."""
+        wanted = sorted({value.lower() for value in hashes})
+        with self._writing(connection) as connection:
+            bank = _bank(connection, name)
+            ids: list[int] = []
+            for part in batches(wanted):
+                which = [
+                    bank_entries.c.bank_id == bank.id,
+                    bank_entries.c.hash.in_(part),
+                    bank_entries.c.withdrawn_at.is_not(None),
+                ]
+                if reason is not None:
+                    which.append(bank_entries.c.withdrawn_reason == reason)
+                ids += connection.execute(select(bank_entries.c.id).where(*which)).scalars()
+            return self.reinstate(name, ids, connection=connection) if ids else 0
+
+    def import_sources(
+        self,
+        name: str,
+        listed: Mapping[str, Sequence[Record]],
+        *,
+        origin: str,
+        fmt: HashListFormat,
+        reason: str,
+        connection: Connection | None = None,
+    ) -> SourcesReport:
+        """Import what an exchange's records list now, all or nothing: ``listed`` maps each
+        record's key to its whole current set of hashes (an update replaces the record).
+
+        Each key is recorded against the entries it lists, replacing what it listed before;
+        an entry no key lists any more is withdrawn for ``reason``, and a listed entry
+        withdrawn for ``reason`` earlier (a deletion at source) is reinstated. An entry the
+        bank held before any key listed it (imported by hand) is not claimed, so no
+        exchange withdraws it. No import is recorded when no key lists a hash."""
+        now = utc_now()
+        with self._writing(connection) as connection:
+            bank = _bank(connection, name)
+            records = [r for group in listed.values() for r in group]
+            imported = None
+            if records:
+                imported = self.import_records(
+                    name, records, origin=origin, fmt=fmt, connection=connection
+                )
+            keys = {
+                key[:MAX_SOURCE_REF]: {_checked(r).hash for r in group if not r.withdrawn}
+                for key, group in listed.items()
+            }
+            entries = _claimable(
+                connection, bank.id, keys, None if imported is None else imported.import_id, reason
+            )
+            wanted = {(key, entries[h]) for key, held in keys.items() for h in held if h in entries}
+            known = _sources_of_keys(connection, bank.id, list(keys))
+            _drop_sources(connection, known - wanted)
+            _add_sources(connection, bank.id, wanted - known)
+            withdrawn = _withdraw_keyless(
+                connection, bank.id, {entry for _, entry in known - wanted}, reason, now
+            )
+            reinstated = 0
+            if imported is not None and imported.already_withdrawn:
+                reinstated = self.reinstate_hashes(
+                    name, sorted(entries), reason=reason, connection=connection
+                )
+        return SourcesReport(imported, withdrawn, reinstated)
+
+    def withdraw_sources(
+        self,
+        name: str,
+        keys: Sequence[str],
+        *,
+        reason: str,
+        connection: Connection | None = None,
+    ) -> int:
+        """An exchange deleted the records ``keys``: forget what they list, and withdraw (for
+        ``reason``) the entries no other key lists. Entries no key ever listed are left as
+        they are. Returns how many were withdrawn."""
+        refs = sorted({key[:MAX_SOURCE_REF] for key in keys})
+        if not refs:
+            return 0
+        with self._writing(connection) as connection:
+            bank = _bank(connection, name)
+            known = _sources_of_keys(connection, bank.id, refs)
+            _drop_sources(connection, known)
+            entries = {entry for _, entry in known}
+            return _withdraw_keyless(connection, bank.id, entries, reason, utc_now())
+
+    def source_keys(self, name: str, *, connection: Connection | None = None) -> set[str]:
+        """The keys of every exchange record that lists one of the bank's entries (what a full
+        fetch compares with what the exchange lists now)."""
+        with self._writing(connection) if connection is not None else self.store.read() as c:
+            bank = _bank(c, name)
+            query = select(bank_entry_sources.c.source_ref).where(
+                bank_entry_sources.c.bank_id == bank.id
+            )
+            return set(c.execute(query.distinct()).scalars())
+
     @contextmanager
     def _writing(self, connection: Connection | None) -> Iterator[Connection]:
         """The caller's write transaction, or a new one."""
@@ -895,6 +1023,95 @@ def _count_withdrawn(connection: Connection, bank_id: int, hashes: list[str]) ->
                 bank_entries.c.withdrawn_at.is_not(None),
             )
         ).scalar_one()
+    )
+
+
+def _claimable(
+    connection: Connection,
+    bank_id: int,
+    keys: Mapping[str, set[str]],
+    import_id: int | None,
+    reason: str,
+) -> dict[str, int]:
+    """Of the hashes ``keys`` list, those an exchange's key may claim, with their entry ids:
+    entries this import added, entries a key lists already, and entries a deletion at source
+    (``reason``) withdrew; not an entry imported by hand."""
+    hashes = sorted(set().union(*keys.values())) if keys else []
+    rows: list[Any] = []
+    for part in batches(hashes):
+        rows += connection.execute(
+            select(
+                bank_entries.c.id,
+                bank_entries.c.hash,
+                bank_entries.c.import_id,
+                bank_entries.c.withdrawn_reason,
+            ).where(bank_entries.c.bank_id == bank_id, bank_entries.c.hash.in_(part))
+        ).all()
+    listed = _listed(connection, [row.id for row in rows if row.import_id != import_id])
+    return {
+        row.hash: row.id
+        for row in rows
+        if row.import_id == import_id or row.id in listed or row.withdrawn_reason == reason
+    }
+
+
+def _listed(connection: Connection, entry_ids: Sequence[int]) -> set[int]:
+    """Which of ``entry_ids`` some key lists."""
+    found: set[int] = set()
+    for part in batches(sorted(set(entry_ids))):
+        found.update(
+            connection.execute(
+                select(bank_entry_sources.c.entry_id)
+                .where(bank_entry_sources.c.entry_id.in_(part))
+                .distinct()
+            ).scalars()
+        )
+    return found
+
+
+def _sources_of_keys(
+    connection: Connection, bank_id: int, keys: Sequence[str]
+) -> set[tuple[str, int]]:
+    """The (key, entry id) pairs the bank holds for ``keys``."""
+    found: set[tuple[str, int]] = set()
+    for part in batches(sorted(keys)):
+        found.update(
+            (row.source_ref, row.entry_id)
+            for row in connection.execute(
+                select(bank_entry_sources.c.source_ref, bank_entry_sources.c.entry_id).where(
+                    bank_entry_sources.c.bank_id == bank_id,
+                    bank_entry_sources.c.source_ref.in_(part),
+                )
+            )
+        )
+    return found
+
+
+def _add_sources(connection: Connection, bank_id: int, pairs: Iterable[tuple[str, int]]) -> None:
+    rows = [{"entry_id": e, "source_ref": k, "bank_id": bank_id} for k, e in sorted(pairs)]
+    for part in batches(rows):
+        connection.execute(insert(bank_entry_sources), list(part))
+
+
+def _drop_sources(connection: Connection, pairs: Iterable[tuple[str, int]]) -> None:
+    rows = [{"e": e, "k": k} for k, e in sorted(pairs)]
+    statement = delete(bank_entry_sources).where(
+        bank_entry_sources.c.entry_id == bindparam("e"),
+        bank_entry_sources.c.source_ref == bindparam("k"),
+    )
+    for part in batches(rows):
+        connection.execute(statement, list(part))
+
+
+def _withdraw_keyless(
+    connection: Connection, bank_id: int, entry_ids: Iterable[int], reason: str, now: datetime
+) -> int:
+    """Withdraw those of ``entry_ids`` (entries some key listed) that no key lists now."""
+    candidates = sorted(set(entry_ids))
+    keyless = sorted(set(candidates) - _listed(connection, candidates))
+    return sum(
+        _withdraw(connection, bank_id, bank_entries.c.id.in_(part), reason, now)
+        for part in batches(keyless)
     )
 
 

@@ -695,15 +695,28 @@ async def _add_signals(request: Request, bank: Bank, signals: dict[str, str]) ->
         except ValueError as exc:
             raise _bad(f"Invalid {signal_type} signal: {exc}") from None
         hex_value = value.strip().lower() if len(stored) == 1 else ""
-        await run_in_threadpool(lambda: banks_app.add(bank.name, hex_value))
         entry_kind = IMAGE
     else:
         hex_value = _digest(value, kind)
-        await run_in_threadpool(lambda: banks_app.add_digest(bank.name, kind, hex_value))
         entry_kind = kind
+
+    def add() -> str:
+        # An add is a decision to match: a hash withdrawn earlier (by anyone, for any reason)
+        # is reinstated, in the same transaction, and matches again on every server.
+        with banks_app.store.write() as connection:
+            if entry_kind == IMAGE:
+                report = banks_app.add(bank.name, hex_value, connection=connection)
+            else:
+                report = banks_app.add_digest(bank.name, kind, hex_value, connection=connection)
+            if report.already_withdrawn:
+                banks_app.reinstate_hashes(bank.name, [hex_value], connection=connection)
+                return "reinstated"
+        return "added"
+
+    outcome = await run_in_threadpool(add)
     entry = await run_in_threadpool(banks_app.find, bank.name, entry_kind, hex_value)
     entry_id = None if entry is None else entry.entry_id
-    audit(request, target=bank.name, outcome="added", detail={"entry_id": entry_id}, now=True)
+    audit(request, target=bank.name, outcome=outcome, detail={"entry_id": entry_id}, now=True)
     return JSONResponse({"id": entry_id, "signals": {signal_type: hex_value}})
 
 

@@ -1,0 +1,401 @@
+"""Which exchange records list each entry (``bank_entry_sources``): a hash two NCMEC entries
+share stays active, and matching, until the last of them is deleted; an updated entry's old
+fingerprints stop matching; a full fetch withdraws only what the exchange brought; a fetch
+that brings nothing records no import; and the migration fills the table from what was
+stored. On SQLite and PostgreSQL (the ``store`` fixture of tests/conftest.py)."""
+
+from __future__ import annotations
+
+import base64
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, make_url, select, text
+
+import rempart.store
+from rempart.exchanges.sync import Exchanges
+from rempart.hashing import pack
+from rempart.matching.banks import BankMatcher, Banks, HashListFormat, Record
+from rempart.store import Store
+from rempart.store.schema import bank_entry_sources
+from tests.exchanges.fakes import Response, fake_exchange
+from tests.exchanges.ncmec import PASSWORD, USER, FakeNCMEC, _format_time, _parse_time
+
+PDQ_A = "f" * 8 + "0" * 56
+PDQ_B = "0" * 8 + "f" * 56
+PDQ_C = "a5" * 32
+PDQ_D = "3c" * 32
+MD5 = "d41d8cd98f00b204e9800998ecf8427e"
+AT_SOURCE = "withdrawn at source"
+
+
+class EntriesNCMEC(FakeNCMEC):
+    """NCMEC serving whole entries, as NCMEC does: an entry (member, id) holds several
+    fingerprints, two entries may hold the same one, and an update replaces the entry."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        # (member, id) -> (fingerprint element -> value, or None once deleted; its stamp)
+        self.entries: dict[tuple[int, int], tuple[dict[str, str] | None, int]] = {}
+
+    def put(self, member: int, entry_id: int, **fingerprints: str) -> str:
+        """Serve the entry with these fingerprints (``md5``, ``pdq``); its key."""
+        self.entries[member, entry_id] = (fingerprints, self.clock(0, 1))
+        return f"{member}-{entry_id}"
+
+    def remove(self, member: int, entry_id: int) -> None:
+        """Serve the entry's deletion."""
+        self.entries[member, entry_id] = (None, self.clock(0, 1))
+
+    def respond(
+        self, method: str, path: str, query: dict[str, list[str]], headers: Any, body: bytes
+    ) -> Response:
+        expected = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+        if headers.get("Authorization") != f"Basic {expected}":
+            return 401, "text/plain", b"Unauthorized"
+        low, high = _parse_time(query["from"][0]), _parse_time(query["to"][0])
+        root = ET.Element("queryResult", xmlns="https://hashsharing.ncmec.org/hashsharing/v2")
+        images = ET.SubElement(root, "images")
+        newest = low
+        for (member, entry_id), (fingerprints, stamp) in sorted(self.entries.items()):
+            if not low <= stamp < high:
+                continue
+            newest = max(newest, stamp)
+            entry = ET.SubElement(images, "image" if fingerprints else "deletedImage")
+            ET.SubElement(entry, "id").text = str(entry_id)
+            ET.SubElement(entry, "member", id=str(member)).text = f"member {member}"
+            ET.SubElement(entry, "timestamp").text = _format_time(stamp)
+            if fingerprints:
+                ET.SubElement(entry, "classification").text = "A1"
+                held = ET.SubElement(entry, "fingerprints")
+                for element, value in fingerprints.items():
+                    ET.SubElement(held, element).text = value
+        images.set("count", str(len(images)))
+        images.set("maxTimestamp", _format_time(newest))
+        return 200, "application/xml", ET.tostring(root, encoding="utf-8")
+
+
+@pytest.fixture
+def ncmec(store: Store) -> Iterator[tuple[EntriesNCMEC, Exchanges]]:
+    fake = EntriesNCMEC()
+    fake.start()
+    try:
+        exchanges = Exchanges(store, environ={"NCMEC": fake.credentials})
+        exchanges.add("nc", "ncmec", credentials_env="NCMEC", url=fake.url, options=fake.options)
+        yield fake, exchanges
+    finally:
+        fake.stop()
+
+
+def fetch(fake: FakeNCMEC, exchanges: Exchanges, name: str = "nc", **options: Any) -> Any:
+    fake.settle()
+    return exchanges.fetch(name, **options)
+
+
+def active(store: Store, bank: str = "nc") -> set[str]:
+    return {row.hash for row in Banks(store).entries(bank)}
+
+
+def sources(store: Store) -> set[tuple[str, str]]:
+    """(key, hash) for every key that lists an entry."""
+    banks = Banks(store)
+    hashes = {
+        row.entry_id: row.hash
+        for bank in banks.list()
+        for row in banks.entries(bank.name, include_withdrawn=True)
+    }
+    with store.read() as connection:
+        rows = connection.execute(select(bank_entry_sources)).all()
+    return {(row.source_ref, hashes[row.entry_id]) for row in rows}
+
+
+def test_a_hash_two_entries_share_matches_until_the_last_is_deleted(
+    store: Store, ncmec: tuple[EntriesNCMEC, Exchanges]
+) -> None:
+    fake, exchanges = ncmec
+    fake.put(1, 1, md5=MD5, pdq=PDQ_A)
+    fake.put(2, 7, md5=MD5)
+    report = fetch(fake, exchanges)
+    assert (report.added, report.entries) == (2, 2)
+    assert sources(store) == {("1-1", MD5), ("1-1", PDQ_A), ("2-7", MD5)}
+    matcher = BankMatcher(store, refresh_interval=None)
+    assert [m.hash for m in matcher.match_digest("md5", MD5)] == [MD5]
+
+    fake.remove(1, 1)
+    report = fetch(fake, exchanges)
+    assert report.withdrawn == 1  # PDQ_A: no other entry lists it
+    matcher.refresh()
+    assert [m.hash for m in matcher.match_digest("md5", MD5)] == [MD5]  # 2-7 still lists it
+    assert matcher.match(pack([PDQ_A])) == [[]]
+    assert active(store) == {MD5}
+
+    fake.remove(2, 7)
+    assert fetch(fake, exchanges).withdrawn == 1
+    matcher.refresh()
+    assert matcher.match_digest("md5", MD5) == []
+    assert active(store) == set()
+    assert sources(store) == set()
+    withdrawn = Banks(store).find("nc", "md5", MD5)
+    assert withdrawn is not None
+    assert withdrawn.source_ref == "1-1"  # the first key, for display
+
+    fake.put(2, 7, md5=MD5)  # listed again: it matches again
+    fetch(fake, exchanges)
+    matcher.refresh()
+    assert [m.hash for m in matcher.match_digest("md5", MD5)] == [MD5]
+
+
+def test_an_updated_entry_replaces_its_fingerprints(
+    store: Store, ncmec: tuple[EntriesNCMEC, Exchanges]
+) -> None:
+    fake, exchanges = ncmec
+    fake.put(3, 3, pdq=PDQ_A, md5=MD5)
+    fake.put(4, 4, pdq=PDQ_C)
+    fetch(fake, exchanges)
+    matcher = BankMatcher(store, refresh_interval=None)
+    assert [m.hash for m in matcher.match(pack([PDQ_A]))[0]] == [PDQ_A]
+
+    fake.put(3, 3, pdq=PDQ_B, md5=MD5)  # its PDQ changed from A to B
+    report = fetch(fake, exchanges)
+    assert (report.added, report.withdrawn) == (1, 1)
+    matcher.refresh()
+    assert matcher.match(pack([PDQ_A])) == [[]]
+    assert [m.hash for m in matcher.match(pack([PDQ_B]))[0]] == [PDQ_B]
+    assert active(store) == {PDQ_B, PDQ_C, MD5}
+    row = Banks(store).find("nc", "image", PDQ_A)
+    assert row is not None
+    assert row.withdrawn_at is not None
+
+    fake.put(3, 3, pdq=PDQ_C)  # now the PDQ another entry lists, and no MD5
+    fetch(fake, exchanges)
+    assert active(store) == {PDQ_C}
+    fake.put(4, 4, pdq=PDQ_D)  # 4-4 moves on; 3-3 still lists C
+    fetch(fake, exchanges)
+    assert active(store) == {PDQ_C, PDQ_D}
+    assert sources(store) == {("3-3", PDQ_C), ("4-4", PDQ_D)}
+
+
+def test_a_full_fetch_into_an_existing_bank_leaves_what_was_imported_by_hand(
+    store: Store, tmp_path: Path
+) -> None:
+    banks = Banks(store)
+    banks.create("existing", source="stopncii")
+    pytx = tmp_path / "by-hand.txt"
+    # A list imported by hand, keyed as StopNCII keys its records: not the exchange's.
+    pytx.write_text(f"pdq {PDQ_C}\npdq {PDQ_D}\n", encoding="utf-8")
+    with pytx.open("rb") as stream:
+        banks.import_list("existing", stream, origin=pytx.name, fmt=HashListFormat.PYTX)
+    banks.add("existing", PDQ_B, source_ref=f"pdq:{PDQ_B}")
+    with fake_exchange("stopncii") as fake:
+        exchanges = Exchanges(store, environ={"S": fake.credentials})
+        exchanges.add("sn", "stopncii", credentials_env="S", url=fake.url, bank="existing")
+        fake.add("pdq", PDQ_A)
+        fake.add("pdq", PDQ_C)  # also listed by hand: the exchange does not claim it
+        fake.settle()
+        exchanges.fetch("sn")
+        # What an earlier fetch brought under a record the exchange dropped since.
+        gone = "f0" * 32
+        with store.write() as connection:
+            banks.import_sources(
+                "existing",
+                {f"pdq:{gone}": [Record(1, gone)]},
+                origin="exchange sn",
+                fmt=HashListFormat.PYTX,
+                reason=AT_SOURCE,
+                connection=connection,
+            )
+        assert gone in active(store, "existing")
+        report = exchanges.fetch("sn", full=True)
+        assert report.withdrawn == 1
+        assert active(store, "existing") == {PDQ_A, PDQ_B, PDQ_C, PDQ_D}
+        fake.delete("pdq", PDQ_C)
+        fake.settle()
+        assert exchanges.fetch("sn").withdrawn == 0  # the hand import still lists it
+        assert PDQ_C in active(store, "existing")
+
+
+@pytest.mark.parametrize("kind", ["stopncii", "ncmec", "threatexchange", "tat"])
+def test_a_fetch_that_brings_nothing_records_no_import(store: Store, kind: str) -> None:
+    with fake_exchange(kind) as fake:
+        exchanges = Exchanges(store, environ={"C": fake.credentials})
+        exchanges.add("feed", kind, credentials_env="C", url=fake.url, options=fake.options)
+        fake.add("pdq", PDQ_A)
+        fake.settle()
+        exchanges.fetch("feed")
+        imports = Banks(store).stats("feed").imports
+        assert imports == 1
+        for _ in range(3):
+            fake.settle()
+            report = exchanges.fetch("feed")
+            assert (report.fetched, report.added) == (0, 0)
+        assert Banks(store).stats("feed").imports == imports
+        fake.add("pdq", PDQ_B)
+        fake.settle()
+        assert exchanges.fetch("feed").added == 1
+        assert Banks(store).stats("feed").imports == imports + 1
+
+
+def test_a_deletion_changes_nothing_when_its_batch_fails(store: Store) -> None:
+    """The sources, the import and the withdrawals of a batch commit together."""
+    banks = Banks(store)
+    banks.create("b", source="ncmec")
+    listed = {"1-1": [Record(1, PDQ_A)], "2-2": [Record(2, PDQ_A), Record(3, PDQ_B)]}
+    banks.import_sources(
+        "b", listed, origin="exchange x", fmt=HashListFormat.PYTX, reason=AT_SOURCE
+    )
+    before = sources(store)
+
+    def failing_page() -> None:
+        with store.write() as connection:
+            withdrawn = banks.withdraw_sources(
+                "b", ["2-2"], reason=AT_SOURCE, connection=connection
+            )
+            assert withdrawn == 1
+            raise RuntimeError("the page failed")
+
+    with pytest.raises(RuntimeError):
+        failing_page()
+    assert sources(store) == before
+    assert active(store, "b") == {PDQ_A, PDQ_B}
+    assert banks.withdraw_sources("b", ["1-1", "no-such-key"], reason=AT_SOURCE) == 0
+    assert banks.withdraw_sources("b", ["2-2"], reason=AT_SOURCE) == 2
+    assert banks.source_keys("b") == set()
+
+    # Listed again: reinstated; a moderator's withdrawal is not undone by a listing.
+    def listing(key: str, *hashes: str) -> int:
+        records = [Record(n, value) for n, value in enumerate(hashes, 1)]
+        report = banks.import_sources(
+            "b", {key: records}, origin="exchange x", fmt=HashListFormat.PYTX, reason=AT_SOURCE
+        )
+        return report.reinstated
+
+    assert listing("3-3", PDQ_A) == 1
+    assert active(store, "b") == {PDQ_A}
+    assert listing("4-4", PDQ_C) == 0
+    banks.withdraw("b", hashes=[PDQ_C], reason="moderator")
+    assert listing("5-5", PDQ_C) == 0
+    assert active(store, "b") == {PDQ_A}
+    assert banks.reinstate_hashes("b", [PDQ_C], reason=AT_SOURCE) == 0
+    assert banks.reinstate_hashes("b", [PDQ_C.upper(), PDQ_B]) == 2
+    assert active(store, "b") == {PDQ_A, PDQ_B, PDQ_C}
+
+
+def test_the_migration_records_the_keys_exchanges_brought(
+    request: pytest.FixtureRequest, tmp_path: Path, store: Store
+) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    if store.engine.dialect.name == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.db'}"
+    else:  # a database of its own, at revision 0013
+        server = request.getfixturevalue("postgres_url")
+        engine = create_engine(server, isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.execute(text("DROP DATABASE IF EXISTS rempart_sources_0014"))
+            connection.execute(text("CREATE DATABASE rempart_sources_0014"))
+        engine.dispose()
+        database = make_url(server).set(database="rempart_sources_0014")
+        url = database.render_as_string(hide_password=False)
+    old = Store.open(url, migrate=False)
+    config = Config()
+    config.set_main_option(
+        "script_location", str(Path(rempart.store.__file__).parent / "migrations")
+    )
+    with old.write() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0013")
+    now = "2026-12-01 00:00:00"
+    with old.write() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO banks (id, name, description, source, threshold, enabled, "
+                "created_at, updated_at) VALUES (1, 'nc', '', 'ncmec', 31, true, :now, :now)"
+            ),
+            {"now": now},
+        )
+        for import_id, origin in ((1, "exchange nc"), (2, "by-hand.txt")):
+            connection.execute(
+                text(
+                    "INSERT INTO bank_imports (id, bank_id, started_at, origin, format, added, "
+                    "already_present, withdrawn) VALUES (:id, 1, :now, :origin, 'pytx', 0, 0, 0)"
+                ),
+                {"id": import_id, "origin": origin, "now": now},
+            )
+        rows = [
+            (1, PDQ_A, 1, "1-1", None),  # brought by the exchange
+            (2, PDQ_B, 1, "1-2", AT_SOURCE),  # deleted at source since
+            (3, PDQ_C, 1, "1-3", "moderator"),  # a moderator withdrew it; 1-3 lists it
+            (4, PDQ_D, 2, "pdq:x", None),  # imported by hand
+            (5, MD5, 1, None, None),
+        ]
+        for entry_id, value, import_id, ref, reason in rows:
+            connection.execute(
+                text(
+                    "INSERT INTO bank_entries (id, bank_id, hash, added_at, import_id, "
+                    "source_ref, withdrawn_at, withdrawn_reason, kind) VALUES (:id, 1, :hash, "
+                    ":now, :import_id, :ref, :at, :reason, 'image')"
+                ),
+                {
+                    "id": entry_id,
+                    "hash": value,
+                    "now": now,
+                    "import_id": import_id,
+                    "ref": ref,
+                    "at": now if reason else None,
+                    "reason": reason,
+                },
+            )
+    old.close()
+    migrated = Store.open(url)
+    try:
+        with migrated.read() as connection:
+            found = connection.execute(
+                select(
+                    bank_entry_sources.c.source_ref,
+                    bank_entry_sources.c.entry_id,
+                    bank_entry_sources.c.bank_id,
+                )
+            ).all()
+        assert sorted(tuple(row) for row in found) == [("1-1", 1, 1), ("1-3", 3, 1)]
+        # Downgraded, the table goes; upgraded again, it is filled again.
+        with migrated.write() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0013")
+        with migrated.write() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+        assert Banks(migrated).source_keys("nc") == {"1-1", "1-3"}
+    finally:
+        migrated.close()
+
+
+@pytest.mark.parametrize("kind", ["tat", "threatexchange"])
+def test_two_keys_of_one_digest_withdraw_it_when_both_go(store: Store, kind: str) -> None:
+    """Keyed by the value as sent, an MD5 sent in capitals and in lower case is two records
+    and one entry: it matches until both are deleted."""
+    with fake_exchange(kind) as fake:
+        md5_types = [t for t in fake.signal_types if t.endswith("md5")]
+        if not md5_types:
+            pytest.skip(f"the {kind} fake serves no MD5")
+        exchanges = Exchanges(store, environ={"C": fake.credentials})
+        exchanges.add("feed", kind, credentials_env="C", url=fake.url, options=fake.options)
+        fake.add(md5_types[0], MD5.upper())
+        fake.add(md5_types[0], MD5)
+        fake.settle()
+        assert exchanges.fetch("feed").added == 1
+        assert len(Banks(store).source_keys("feed")) == 2
+        matcher = BankMatcher(store, refresh_interval=None)
+        fake.delete(md5_types[0], MD5.upper())
+        fake.settle()
+        assert exchanges.fetch("feed").withdrawn == 0
+        matcher.refresh()
+        assert [m.hash for m in matcher.match_digest("md5", MD5)] == [MD5]
+        fake.delete(md5_types[0], MD5)
+        fake.settle()
+        assert exchanges.fetch("feed").withdrawn == 1
+        matcher.refresh()
+        assert matcher.match_digest("md5", MD5) == []
