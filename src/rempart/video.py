@@ -658,10 +658,10 @@ class _Ahead:
     come (a stream whose timestamps do not move must not fill memory)."""
 
     def __init__(self) -> None:
-        self.packets: list[av.Packet] = []
+        self.packets: list[av.Packet[Any]] = []
         self.size = 0
 
-    def hold(self, packet: av.Packet) -> bool:
+    def hold(self, packet: av.Packet[Any]) -> bool:
         """Keep ``packet`` for later, unless the held packets are at their limit."""
         if self.size + packet.size > _AHEAD_BYTES:
             return False
@@ -675,7 +675,7 @@ class _Ahead:
         self.packets, self.size = [], 0
         return dropped
 
-    def release(self) -> list[av.Packet]:
+    def release(self) -> list[av.Packet[Any]]:
         """The held packets, to decode now, in the order they came."""
         packets = self.packets
         self.packets, self.size = [], 0

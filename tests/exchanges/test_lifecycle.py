@@ -23,6 +23,8 @@ from rempart.exchanges.reader import hiding_credentials
 from rempart.exchanges.schedule import ExchangeSchedule
 from rempart.exchanges.sync import STOPPED, Exchanges, FetchReport
 from rempart.matching.banks import Banks
+from rempart.matching.banks.formats import Record
+from rempart.matching.formats import HashListFormat
 from rempart.store import Store
 from rempart.store.schema import exchanges as exchanges_table
 from tests.exchanges.fakes import FakeExchange, fake_exchange
@@ -45,7 +47,14 @@ def added(store: Store, fake: FakeExchange) -> Exchanges:
         fake.add("pdq", value)
     fake.settle()
     assert exchanges.fetch("feed").added == 3
-    Banks(store).add("feed", GHOST, source_ref=f"pdq:{GHOST}")
+    # Brought by the exchange under a key it no longer lists (its deletion missed).
+    Banks(store).import_sources(
+        "feed",
+        {f"pdq:{GHOST}": [Record(1, GHOST)]},
+        origin="exchange feed",
+        fmt=HashListFormat.PYTX,
+        reason=sync.WITHDRAWN_AT_SOURCE,
+    )
     return exchanges
 
 
