@@ -4,12 +4,14 @@ far their frame hashes are from each other.
 
 Builds (once, cached in .bench-cache/video/) 60-second H.264 videos at 720p and 1080p, 30
 frames a second: pans and zooms over the shared bridge photo and scikit-image's pictures of
-things and animals, cut together. Then, in one run:
+things and animals, cut together, with x264's defaults (a keyframe at most every 250 frames),
+and the 1080p one again with a keyframe each second, as live streams and many phones encode.
+Then, in one run:
 
-- one video at a time on N cores (a platform hashing an upload as it comes): Rempart decoding
-  with FFmpeg's threads, the peer with ``thread_count=N``;
-- N videos at once: ``rempart.hashing.hash_files`` on N threads against the peer in a pool of
-  N processes (``thread_count=1``), each side's best way to fill N cores;
+- one video at a time on N cores (a platform hashing an upload as it comes), each of the
+  three: Rempart decoding with FFmpeg's threads, the peer with ``thread_count=N``;
+- N of each default video, N at once: ``rempart.hashing.hash_files`` on N threads against
+  the peer in a pool of N processes (``thread_count=1``), each side's best way to fill N cores;
 - fidelity: frame numbers, timestamps and Hamming distances of the two sides' frame hashes;
 - screening: a 10-minute 1080p video through every detector at 1 frame a second, in wall
   seconds against its duration (``video_screening.py``; target: under its duration).
@@ -66,6 +68,7 @@ SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
 SECONDS = 60
 RATE = 30
 # Six 10-second scenes; never a person.
+SHORT_GOP = "gop1s"  # the file name's mark of the video with a keyframe each second
 SCENES = ("bridge", "coffee", "rocket", "chelsea", "coins", "immunohistochemistry")
 LIMITS = VideoLimits()
 console = Console()
@@ -84,19 +87,31 @@ class Peer:
 
 
 def build_videos(seconds: int) -> list[Path]:
-    """The cached videos, made when missing (a minute or two each on two cores)."""
+    """The cached videos, made when missing (a minute or two each on two cores): x264's
+    defaults, a keyframe at most every 250 frames and at scene cuts."""
+    return [
+        _built(f"scenes-{label}-{seconds}s", size, seconds, {}) for label, size in SIZES.items()
+    ]
+
+
+def build_short_gop_video(seconds: int) -> Path:
+    """The 1080p video with a keyframe each second (``keyint`` = the frame rate), as live
+    streams and many phones encode: only the frames from the keyframe before each sample need
+    decoding, where x264's defaults leave every reference frame to decode."""
+    params = {"x264-params": f"keyint={RATE}:min-keyint={RATE}"}
+    return _built(f"scenes-1080p-{seconds}s-{SHORT_GOP}", SIZES["1080p"], seconds, params)
+
+
+def _built(name: str, size: tuple[int, int], seconds: int, options: dict[str, str]) -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for label, size in SIZES.items():
-        path = CACHE / f"scenes-{label}-{seconds}s.mp4"
-        if not path.exists():
-            console.print(f"Encoding {path.name} (once; cached)")
-            frames = _frames(size, seconds)
-            data = videos.encode(frames, rate=RATE, options={"preset": "veryfast"})
-            path.with_suffix(".part").write_bytes(data)
-            path.with_suffix(".part").rename(path)
-        paths.append(path)
-    return paths
+    path = CACHE / f"{name}.mp4"
+    if not path.exists():
+        console.print(f"Encoding {path.name} (once; cached)")
+        frames = _frames(size, seconds)
+        data = videos.encode(frames, rate=RATE, options={"preset": "veryfast", **options})
+        path.with_suffix(".part").write_bytes(data)
+        path.with_suffix(".part").rename(path)
+    return path
 
 
 def _frames(size: tuple[int, int], seconds: int) -> Iterator[np.ndarray]:
@@ -184,9 +199,10 @@ def _peer_one(args: tuple[Peer, Path]) -> list[VpdqFeature]:
 
 
 def _label(path: Path) -> str:
-    """``720p, 60 s`` for ``scenes-720p-60s.mp4``."""
-    _, size, seconds = path.stem.split("-")
-    return f"{size}, {seconds.removesuffix('s')} s"
+    """``720p, 60 s`` for ``scenes-720p-60s.mp4``; the short-GOP video says so."""
+    _, size, seconds, *gop = path.stem.split("-")
+    keyframes = ", a keyframe a second" if gop == [SHORT_GOP] else ""
+    return f"{size}, {seconds.removesuffix('s')} s{keyframes}"
 
 
 def timed(function: Callable[[], T]) -> tuple[float, T]:
@@ -199,17 +215,18 @@ def timed(function: Callable[[], T]) -> tuple[float, T]:
 
 
 def hashing_section(
-    paths: list[Path], peer: Peer, jobs: int
+    paths: list[Path], short_gop: Path, peer: Peer, jobs: int
 ) -> dict[Path, tuple[list[VpdqFeature], list[VpdqFeature]]]:
-    """Seconds of video per second of wall time, both sides, one video at a time and ``jobs``
-    at once; the features each side gave, for the fidelity section."""
+    """Seconds of video per second of wall time, both sides, one video at a time (``paths``
+    and ``short_gop``) and ``jobs`` at once (``paths``); the features each side gave, for the
+    fidelity section."""
     seconds = sum(load_file(p, limits=LIMITS).duration for p in paths)
     ours(paths[0])  # warm imports and the page cache
     peer.hash_file(paths[0], jobs)
 
     table = Table("measure", "rempart", peer.name, "ratio", title=f"vPDQ, {jobs} cores")
     found: dict[Path, tuple[list[VpdqFeature], list[VpdqFeature]]] = {}
-    for path in paths:
+    for path in [*paths, short_gop]:
         ours_s, mine = timed(partial(ours, path))
         peer_s, theirs = timed(partial(peer.hash_file, path, jobs))
         found[path] = (mine, theirs)
@@ -290,7 +307,7 @@ def main() -> None:
         f"{len(paths)} videos of {args.seconds} s at {RATE} frames/s ({', '.join(SIZES)}), "
         f"one hash a second, {args.jobs} cores each; peer: {peer.name}"
     )
-    found = hashing_section(paths, peer, args.jobs)
+    found = hashing_section(paths, build_short_gop_video(args.seconds), peer, args.jobs)
     fidelity_section(found, peer)
     if args.screen_seconds:
         screening_section(args.screen_seconds)
