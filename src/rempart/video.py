@@ -492,7 +492,8 @@ class _Sampler:
         self.limits = video.limits
         self.declared = Fraction(video.duration)  # 0: the container does not say
         self.container = container
-        self.every = Fraction(every)
+        # 0.7 is 0.6999...: its float exactly would give samples 0.7 s and a tick apart
+        self.every = Fraction(every).limit_denominator(1_000_000)
         self.max_side = max_side
         self.seek_gap = Fraction(seek_gap) if seek_gap is not None else None
         self.deadline = time.monotonic() + self.limits.max_decode_seconds
@@ -516,6 +517,7 @@ class _Sampler:
         rate = Fraction(stream.average_rate or stream.base_rate or 0)
         target = Fraction(0)  # seconds from ``start`` of the next sample
         index, last, sought = -1, None, False
+        self.wanted_from = start - _EPSILON  # a stream may start before 0
         frames = self._decode(stream)
         while True:
             with _decoding():
@@ -545,22 +547,22 @@ class _Sampler:
 
     def _decode(self, stream: av.video.VideoStream) -> Iterator[av.VideoFrame]:
         """The stream's frames, less those not needed for the next sample: the packets shown
-        before it that come before a keyframe are never decoded (a keyframe starts decoding
-        afresh: a video with a keyframe a second, as phones and streaming encoders write, is
-        decoded a frame a second), and of the others, the frames no other frame refers to
-        (FFmpeg's ``NONREF`` discard; about half an H.264 video's frames at one sample a
-        second)."""
+        before it that come before a keyframe shown at or before it are never decoded (a
+        keyframe starts decoding afresh: a video with a keyframe a second, as live streams and
+        many phones encode, is decoded a frame a second), and of the others, the frames no
+        other frame refers to (FFmpeg's ``NONREF`` discard; about half an H.264 video's frames
+        at one sample a second)."""
         context = stream.codec_context
         time_base = stream.time_base
         ahead = _Ahead()
         for packet in self.container.demux(stream):
             self._in_time()  # packets that never give a frame must not run on either
-            early = (
-                packet.pts is not None
-                and time_base is not None
-                and packet.pts * time_base < self.wanted_from
-            )
-            if packet.is_keyframe:
+            shown = None if packet.pts is None or time_base is None else packet.pts * time_base
+            early = shown is not None and shown < self.wanted_from
+            # Only a keyframe shown at or before the next sample: every frame shown after it
+            # is decoded from it alone, even in an open GOP, whose leading pictures (after the
+            # keyframe in decoding, before it on screen) may refer to the held packets.
+            if packet.is_keyframe and shown is not None and shown <= self.wanted_from + _EPSILON:
                 self.skipped |= ahead.drop()
             if early and ahead.hold(packet):
                 continue

@@ -6,12 +6,14 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import math
 import os
 import struct
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -98,32 +100,88 @@ def test_frames_left_undecoded_change_no_sample(testdata: Path) -> None:
         assert np.array_equal(frame.pixels, full[frame.index]), frame.index
 
 
-@pytest.mark.parametrize("bframes", ["0", "2"])
-def test_frames_before_a_keyframe_are_never_decoded(
-    testdata: Path, monkeypatch: pytest.MonkeyPatch, bframes: str
-) -> None:
-    # A keyframe every 0.7 s, never on a sample: of the frames between two samples, only
-    # those from the last keyframe before the next sample are decoded, and every sample is
-    # still the frame a full decode shows at its time.
-    frames = list(videos.pan(videos.photo(testdata, "bridge"), 80))
-    data = videos.encode(frames, options={"g": "7", "keyint_min": "7", "bf": bframes})
-    full = videos.decoded(data)
-    decoded = 0
+def decoded_while(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A counter of the frames each sampling pass decodes from now on (one list item)."""
+    counts = [0]
     check = _Sampler._check
 
     def counted(self: _Sampler, frame: object) -> None:
-        nonlocal decoded
-        decoded += 1
+        counts[0] += 1
         check(self, frame)  # type: ignore[arg-type]
 
     monkeypatch.setattr(_Sampler, "_check", counted)
-    sampled = list(load_bytes(data).frames(every=1.0))
-    assert [f.index for f in sampled] == [0, 10, 20, 30, 40, 50, 60, 70]
-    for frame in sampled:
-        assert np.array_equal(frame.pixels, full[frame.index]), frame.index
-    # From the keyframe at or before each sample (at most 7 frames back), and the frames
-    # the decoder holds for reordering: far fewer than the 80 a decode through takes.
-    assert decoded <= 8 * 7 + 4, decoded
+    return counts
+
+
+def same_as_full_decode(data: bytes, every: float) -> list[float]:
+    """Sample ``data`` and check each sample's pixels are those a full decode shows at its
+    time; the samples' timestamps."""
+    import av
+
+    shown = {}
+    with av.open(io.BytesIO(data)) as container:
+        for frame in container.decode(video=0):
+            shown[round(float(frame.time or 0), 4)] = frame.to_ndarray(format="rgb24")
+    start = min(shown)
+    times = []
+    for sample in load_bytes(data).frames(every=every, seek_gap=None):
+        full = shown[round(start + sample.timestamp, 4)]
+        assert np.array_equal(sample.pixels, full), sample.timestamp
+        times.append(sample.timestamp)
+    return times
+
+
+@pytest.mark.parametrize(("bframes", "decoded_at_most"), [("0", 50), ("2", 60)])
+def test_frames_before_a_keyframe_are_never_decoded(
+    testdata: Path, monkeypatch: pytest.MonkeyPatch, bframes: str, decoded_at_most: int
+) -> None:
+    # A keyframe every 0.7 s: of the frames between two samples, only those from the last
+    # keyframe shown by the next sample are decoded, and every sample is still the frame a
+    # full decode shows at its time (decoding through took 80 and 70).
+    frames = list(videos.pan(videos.photo(testdata, "bridge"), 80))
+    data = videos.encode(frames, options={"g": "7", "keyint_min": "7", "bf": bframes})
+    decoded = decoded_while(monkeypatch)
+    assert same_as_full_decode(data, 1.0) == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+    assert decoded[0] <= decoded_at_most
+
+
+@pytest.mark.parametrize(
+    ("codec", "fmt", "options"),
+    [
+        ("libx264", "mp4", {"x264-params": "open-gop=1:keyint=10:min-keyint=10:bframes=3"}),
+        ("mpeg4", "mp4", {"bf": "2", "g": "10"}),
+        ("libx265", "mp4", {"x265-params": "keyint=10:min-keyint=10:open-gop=1:log-level=0"}),
+    ],
+)
+def test_an_open_gops_samples_are_a_full_decodes(
+    testdata: Path, codec: str, fmt: str, options: dict[str, str]
+) -> None:
+    # An open GOP's leading pictures follow their keyframe in decoding but are shown before
+    # it, and refer to the GOP before: a sample among them needs that GOP decoded.
+    frames = list(videos.pan(videos.photo(testdata, "bridge"), 120))
+    data = videos.encode(frames[:60] + frames[60:][::-1], codec=codec, fmt=fmt, options=options)
+    for every in (0.3, 0.7, 1.1, 1.7):
+        times = same_as_full_decode(data, every)
+        assert len(times) == math.floor(11.9 / every) + 1, (every, times)
+
+
+def test_a_stream_starting_before_zero_is_sampled_from_its_start(testdata: Path) -> None:
+    # WebM keeps negative timestamps; the first sample is the stream's first frame.
+    import av
+
+    out = io.BytesIO()
+    with av.open(out, "w", format="webm", options={"avoid_negative_ts": "disabled"}) as container:
+        stream = container.add_stream("libvpx-vp9", rate=10, options={"g": "5"})
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        stream.time_base = Fraction(1, 10)
+        for number, pixels in enumerate(videos.pan(videos.photo(testdata, "bridge"), 60)):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")
+            frame.pts, frame.time_base = number - 20, Fraction(1, 10)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    assert same_as_full_decode(out.getvalue(), 1.0) == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
 
 
 @pytest.mark.parametrize(
