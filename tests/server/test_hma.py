@@ -452,6 +452,22 @@ def reinstate(
     assert admin.call("GET", f"/c/bank/{bank}/content/{content_id}")[0] == 200
 
 
+def test_an_add_never_undoes_a_moderators_withdrawal(admin: HmaClient, platform: HmaClient) -> None:
+    bank = new_bank(admin)
+    value = secrets.token_hex(32)
+    status, added = admin.call("POST", f"/c/bank/{bank}/signal", json_body={"pdq": value})
+    assert status == 200, added
+    withdrawal = {"hashes": [value], "reason": "false positive (review)"}
+    status, body = admin.call("POST", f"/v1/banks/{bank}/withdraw", json_body=withdrawal)
+    assert status == 200, body
+    status, again = admin.call("POST", f"/c/bank/{bank}/signal", json_body={"pdq": value})
+    assert status == 409, again
+    assert "withdrawn" in again["message"]
+    lookup = {"signal": value, "signal_type": "pdq"}
+    assert platform.call("GET", "/m/raw_lookup", lookup)[1] == {"matches": []}
+    assert admin.call("GET", f"/c/bank/{bank}/content/{added['id']}")[0] == 404
+
+
 def test_index_status_and_configuration_read_as_hma_does(
     admin: HmaClient, platform: HmaClient
 ) -> None:

@@ -60,6 +60,9 @@ _NO_FETCH: Final = (
     "URL names); upload the file instead: POST it as multipart/form-data with the field "
     "named 'photo' or 'video'"
 )
+HMA_DELETED: Final = "hma: deleted"
+"""The reason an entry deleted through HMA's API is withdrawn with (and the one reason an
+HMA add reinstates)."""
 MAX_CONTENT_ID: Final = 2**63 - 1
 """The largest content id (a bank entry's id, a 64-bit signed integer in the database)."""
 MAX_FORM_PARTS: Final = 64
@@ -646,7 +649,7 @@ async def delete_content(request: Request, bank_name: str, content_id: int) -> J
     _content_id(content_id)
     banks_app = runtime(request).banks
     report = await run_in_threadpool(
-        lambda: banks_app.withdraw(bank_name, entry_ids=[content_id], reason="hma: deleted")
+        lambda: banks_app.withdraw(bank_name, entry_ids=[content_id], reason=HMA_DELETED)
     )
     audit(
         request,
@@ -701,17 +704,25 @@ async def _add_signals(request: Request, bank: Bank, signals: dict[str, str]) ->
         entry_kind = kind
 
     def add() -> str:
-        # An add is a decision to match: a hash withdrawn earlier (by anyone, for any reason)
-        # is reinstated, in the same transaction, and matches again on every server.
+        # An add undoes an HMA delete: the hash is reinstated, in the same transaction, and
+        # matches again on every server. A withdrawal of another kind (a moderator's, an
+        # exchange's deletion at source) is not this API's to undo, as /v1's add does not.
         with banks_app.store.write() as connection:
             if entry_kind == IMAGE:
                 report = banks_app.add(bank.name, hex_value, connection=connection)
             else:
                 report = banks_app.add_digest(bank.name, kind, hex_value, connection=connection)
-            if report.already_withdrawn:
-                banks_app.reinstate_hashes(bank.name, [hex_value], connection=connection)
+            if not report.already_withdrawn:
+                return "added"
+            if banks_app.reinstate_hashes(
+                bank.name, [hex_value], reason=HMA_DELETED, connection=connection
+            ):
                 return "reinstated"
-        return "added"
+            raise HmaError(
+                409,
+                "this hash was withdrawn from the bank by a moderator or at its source, not "
+                "deleted through this API: it stays withdrawn (Rempart keeps such decisions)",
+            )
 
     outcome = await run_in_threadpool(add)
     entry = await run_in_threadpool(banks_app.find, bank.name, entry_kind, hex_value)
