@@ -7,6 +7,7 @@ stored. On SQLite and PostgreSQL (the ``store`` fixture of tests/conftest.py).""
 from __future__ import annotations
 
 import base64
+import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -317,6 +318,13 @@ def test_the_migration_records_the_keys_exchanges_brought(
             ),
             {"now": now},
         )
+        connection.execute(
+            text(
+                "INSERT INTO exchanges (id, name, type, bank_id, options, checkpoint, enabled, "
+                "created_at) VALUES (1, 'nc', 'ncmec', 1, '{}', :checkpoint, true, :now)"
+            ),
+            {"now": now, "checkpoint": json.dumps({"start_timestamp": 1, "is_backfill": False})},
+        )
         for import_id, origin in ((1, "exchange nc"), (2, "by-hand.txt")):
             connection.execute(
                 text(
@@ -361,6 +369,9 @@ def test_the_migration_records_the_keys_exchanges_brought(
                 )
             ).all()
         assert sorted(tuple(row) for row in found) == [("1-1", 1, 1), ("1-3", 3, 1)]
+        # The exchange's next fetch is full, to record the keys a hash held already had.
+        (exchange,) = Exchanges(migrated, environ={}).list()
+        assert exchange.checkpoint == {"rempart": "full fetch unfinished"}
         # Downgraded, the table goes; upgraded again, it is filled again.
         with migrated.write() as connection:
             config.attributes["connection"] = connection

@@ -2,10 +2,11 @@
 records share stays active until the last of them is deleted, and an updated record's old
 hashes can be told from the others'.
 
-Existing entries an exchange fetch brought (their import's origin ``exchange NAME``) get the
-key they were stored with (``source_ref``), unless a deletion at source withdrew them; a key
-that listed a hash already held was not recorded before: a full fetch
-(``rempart exchange fetch --full``) records it.
+Existing entries an exchange's fetch brought into its bank (their import's origin
+``exchange NAME``) get the key they were stored with (``source_ref``), unless a deletion at
+source withdrew them. A key that listed a hash already held was not recorded before, so each
+exchange's next fetch is made a full one (its checkpoint set to sync's marker of an unfinished
+full fetch), which records every key.
 
 Revision ID: 0014
 Revises: 0013
@@ -13,6 +14,8 @@ Create Date: 2026-12-03
 """
 
 from __future__ import annotations
+
+import json
 
 import sqlalchemy as sa
 from alembic import op
@@ -22,8 +25,10 @@ down_revision = "0013"
 branch_labels = None
 depends_on = None
 
-# sync.py's reason for an entry an exchange deleted, as this was written.
+# sync.py's reason for an entry an exchange deleted, and its checkpoint marking a full fetch
+# unfinished, as this was written.
 _WITHDRAWN_AT_SOURCE = "withdrawn at source"
+_FULL_FETCH_UNFINISHED = json.dumps({"rempart": "full fetch unfinished"})
 
 
 def upgrade() -> None:
@@ -52,12 +57,19 @@ def upgrade() -> None:
         sa.column("withdrawn_reason"),
     )
     imports = sa.table("bank_imports", sa.column("id"), sa.column("origin"))
+    exchanges = sa.table(
+        "exchanges", sa.column("name"), sa.column("bank_id"), sa.column("checkpoint")
+    )
     brought = (
         sa.select(entries.c.id, entries.c.source_ref, entries.c.bank_id)
-        .select_from(entries.join(imports, imports.c.id == entries.c.import_id))
+        .select_from(
+            entries.join(imports, imports.c.id == entries.c.import_id).join(
+                exchanges, exchanges.c.bank_id == entries.c.bank_id
+            )
+        )
         .where(
             entries.c.source_ref.is_not(None),
-            imports.c.origin.like("exchange %"),
+            imports.c.origin == sa.literal("exchange ") + exchanges.c.name,
             sa.or_(
                 entries.c.withdrawn_reason.is_(None),
                 entries.c.withdrawn_reason != _WITHDRAWN_AT_SOURCE,
@@ -65,6 +77,7 @@ def upgrade() -> None:
         )
     )
     op.execute(sources.insert().from_select(["entry_id", "source_ref", "bank_id"], brought))
+    op.execute(exchanges.update().values(checkpoint=_FULL_FETCH_UNFINISHED))
 
 
 def downgrade() -> None:
