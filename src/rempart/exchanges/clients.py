@@ -528,31 +528,35 @@ ACCESS_TOKEN: Final = re.compile(r"(access_token=)[^&\s\"']+")
 
 
 def credential_parts(credentials: str, exchange_type: str | None = None) -> Iterator[str]:
-    """What to blank out of a text that may quote ``credentials``: the whole of it and each of
-    its fields, whatever their length, split as ``exchange_type``'s pytx credential class
-    parses it (every type's way when None); and its pieces between ``,``, ``:`` and ``|`` of 4
-    characters or more, which a library may quote after splitting it another way (shorter ones
-    would blank common text out, and the whole field is blanked anyway)."""
+    """What to blank out of a text that may quote ``credentials``: the whole of it, its secret
+    fields whatever their length and its names (a user, an app id) of 4 characters or more,
+    split as ``exchange_type``'s pytx credential class parses it (every type's way when None);
+    and its pieces between ``,``, ``:`` and ``|`` of 4 characters or more, which a library may
+    quote after splitting it another way. (Shorter names and pieces would blank common text
+    out of every log line while a fetch runs.)"""
     credentials = credentials.strip()
     if not credentials:
         return
     yield credentials
-    for kind, fields in _CREDENTIAL_FIELDS.items():
+    for kind in EXCHANGE_TYPES:
         if exchange_type in (None, kind):
-            yield from (field for field in fields(credentials) if field)
-    yield from (part for part in re.split(r"[,:|]", credentials) if len(part) >= 4)
+            names, secrets = _credential_fields(kind, credentials)
+            yield from (secret for secret in secrets if secret)
+            yield from (name for name in names if len(name) >= _MIN_PART)
+    yield from (part for part in re.split(r"[,:|]", credentials) if len(part) >= _MIN_PART)
 
 
-# How each exchange's pytx credential class splits its string (StopNCIICredentials,
-# NCMECCredentials, FBThreatExchangeCredentials' APP_ID|SECRET token, TATCredentials).
-_CREDENTIAL_FIELDS: Final[Mapping[str, Callable[[str], Iterable[str]]]] = MappingProxyType(
-    {
-        "stopncii": lambda text: text.split(",")[:2],  # the third is the API's base URL
-        "ncmec": lambda text: text.partition(":")[::2],
-        "threatexchange": lambda text: text.partition("|")[::2],
-        "tat": lambda text: text.partition(":")[::2],
-    }
-)
+_MIN_PART: Final = 4
+
+
+def _credential_fields(exchange_type: str, credentials: str) -> tuple[list[str], list[str]]:
+    """``credentials`` as ``exchange_type``'s pytx credential class splits it (StopNCIICredentials,
+    NCMECCredentials, FBThreatExchangeCredentials' APP_ID|SECRET token, TATCredentials): its
+    names and its secrets."""
+    if exchange_type == "stopncii":
+        return [], credentials.split(",")[:2]  # two keys; the third is the API's base URL
+    name, _, secret = credentials.partition("|" if exchange_type == "threatexchange" else ":")
+    return [name], [secret]
 
 
 def blank_secrets(text: str, secrets: Iterable[str]) -> str:

@@ -539,9 +539,10 @@ class Exchanges:
             )
             imported = sourced.imported
             added = 0 if imported is None else imported.added
-            connection.execute(
+            stored = connection.execute(
                 update(exchanges)
-                .where(exchanges.c.name == exchange.name)
+                # The lease again: a shutdown may have given it back meanwhile.
+                .where(exchanges.c.name == exchange.name, exchanges.c.lease_owner == self.owner)
                 .values(
                     checkpoint=json.dumps(batch.checkpoint),
                     lease_until=now + timedelta(seconds=LEASE_S),
@@ -551,6 +552,8 @@ class Exchanges:
                     skipped=exchanges.c.skipped + sum(skipped.values()),
                 )
             )
+            if stored.rowcount != 1:
+                raise ExchangeError("the fetch lost its lease (the exchange was removed?)")
         report.fetched += batch.signals
         report.added += added
         if imported is not None:
