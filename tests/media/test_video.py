@@ -119,7 +119,7 @@ def same_as_full_decode(data: bytes, every: float) -> list[float]:
     import av
 
     shown = {}
-    with av.open(io.BytesIO(data)) as container:
+    with av.open(io.BytesIO(data), "r") as container:
         for frame in container.decode(video=0):
             shown[round(float(frame.time or 0), 4)] = frame.to_ndarray(format="rgb24")
     start = min(shown)
