@@ -25,7 +25,18 @@ from itertools import islice
 from operator import itemgetter
 from typing import IO, Any, Final, TextIO
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, literal, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -432,8 +443,11 @@ class Banks:
                         removals.setdefault(_entry_kind(r), []).append(r.hash)
                 skipped.update(r.reason for r in batch if isinstance(r, Skipped))
                 active_lines += len(adds)
-                _insert_entries(connection, bank.id, import_id, adds, now)
-                already_withdrawn += _count_withdrawn(connection, bank.id, [r.hash for r in adds])
+                inserted = _insert_entries(connection, bank.id, import_id, adds, now)
+                if inserted != len(adds):  # some held already: are any withdrawn?
+                    already_withdrawn += _count_withdrawn(
+                        connection, bank.id, [r.hash for r in adds]
+                    )
                 for kind, hashes in removals.items():
                     which = and_(bank_entries.c.hash.in_(hashes), bank_entries.c.kind == kind)
                     withdrawn += _withdraw(connection, bank.id, which, "withdrawn at source", now)
@@ -939,14 +953,15 @@ def video_thresholds(row: Any) -> VideoThresholds:
 
 def _insert_entries(
     connection: Connection, bank_id: int, import_id: int, records: list[Record], now: datetime
-) -> None:
+) -> int:
+    """Insert ``records`` the bank does not hold yet; how many were."""
     if not records:
-        return
+        return 0
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(bank_entries).on_conflict_do_nothing(
         index_elements=["bank_id", "hash"]
     )
-    _insert_many(
+    return _insert_many(
         connection,
         statement,
         [
@@ -970,17 +985,18 @@ def _insert_entries(
     )
 
 
-def _insert_many(connection: Connection, statement: Any, rows: list[dict[str, Any]]) -> None:
-    """``statement`` (an insert into ``bank_entries``) executed for each of ``rows`` (dicts
-    with the same keys) by the driver's executemany: compiled once, and each value converted
-    only where the column's type needs it (SQLAlchemy's own executemany processes every
-    parameter of every row, which made an import of a million entries twice as slow)."""
+def _insert_many(connection: Connection, statement: Any, rows: list[dict[str, Any]]) -> int:
+    """``statement`` (an insert into a table) executed for each of ``rows`` (dicts with the
+    same keys) by the driver's executemany: compiled once, and each value converted only
+    where the column's type needs it (SQLAlchemy's own executemany processes every parameter
+    of every row, which made an import of a million entries twice as slow). Returns the rows
+    inserted (sqlite3's and psycopg's executemany both sum them)."""
     dialect = connection.dialect
     keys = list(rows[0])
     compiled = statement.compile(dialect=dialect, column_keys=keys)
     convert = {}
     for key in keys:
-        processor = bank_entries.c[key].type.dialect_impl(dialect).bind_processor(dialect)
+        processor = statement.table.c[key].type.dialect_impl(dialect).bind_processor(dialect)
         if processor is not None:
             convert[key] = processor
     for key, processor in convert.items():
@@ -992,9 +1008,10 @@ def _insert_many(connection: Connection, statement: Any, rows: list[dict[str, An
             row[key] = done[value]
     if compiled.positional:
         values = itemgetter(*(compiled.positiontup or []))
-        connection.exec_driver_sql(compiled.string, [values(row) for row in rows])
+        result = connection.exec_driver_sql(compiled.string, [values(row) for row in rows])
     else:
-        connection.exec_driver_sql(compiled.string, rows)
+        result = connection.exec_driver_sql(compiled.string, rows)
+    return int(result.rowcount)
 
 
 def _entry_kind(record: Record) -> str:
@@ -1036,22 +1053,31 @@ def _claimable(
     """Of the hashes ``keys`` list, those an exchange's key may claim, with their entry ids:
     entries this import added, entries a key lists already, and entries a deletion at source
     (``reason``) withdrew; not an entry imported by hand."""
-    hashes = sorted(set().union(*keys.values())) if keys else []
+    wanted = set().union(*keys.values()) if keys else set()
+    columns = (
+        bank_entries.c.id,
+        bank_entries.c.hash,
+        bank_entries.c.import_id,
+        bank_entries.c.withdrawn_reason,
+    )
+    # This import's entries by its id (an index range, where a long list's new hashes looked
+    # up one by one took as long as inserting them), then the others by hash.
     rows: list[Any] = []
-    for part in batches(hashes):
+    if import_id is not None:
         rows += connection.execute(
-            select(
-                bank_entries.c.id,
-                bank_entries.c.hash,
-                bank_entries.c.import_id,
-                bank_entries.c.withdrawn_reason,
-            ).where(bank_entries.c.bank_id == bank_id, bank_entries.c.hash.in_(part))
+            select(*columns).where(bank_entries.c.import_id == import_id)
+        ).all()
+    others = sorted(wanted - {row.hash for row in rows})
+    for part in batches(others):
+        rows += connection.execute(
+            select(*columns).where(bank_entries.c.bank_id == bank_id, bank_entries.c.hash.in_(part))
         ).all()
     listed = _listed(connection, [row.id for row in rows if row.import_id != import_id])
     return {
         row.hash: row.id
         for row in rows
-        if row.import_id == import_id or row.id in listed or row.withdrawn_reason == reason
+        if row.hash in wanted
+        and (row.import_id == import_id or row.id in listed or row.withdrawn_reason == reason)
     }
 
 
@@ -1074,6 +1100,8 @@ def _sources_of_keys(
 ) -> set[tuple[str, int]]:
     """The (key, entry id) pairs the bank holds for ``keys``."""
     found: set[tuple[str, int]] = set()
+    if not keys or not _exists(connection, bank_entry_sources.c.bank_id == bank_id):
+        return found  # a bank's first fetch: no key to look up one by one
     for part in batches(sorted(keys)):
         found.update(
             (row.source_ref, row.entry_id)
@@ -1088,9 +1116,14 @@ def _sources_of_keys(
 
 
 def _add_sources(connection: Connection, bank_id: int, pairs: Iterable[tuple[str, int]]) -> None:
-    rows = [{"entry_id": e, "source_ref": k, "bank_id": bank_id} for k, e in sorted(pairs)]
-    for part in batches(rows):
-        connection.execute(insert(bank_entry_sources), list(part))
+    rows = [{"entry_id": e, "source_ref": k, "bank_id": bank_id} for k, e in pairs]
+    if rows:
+        _insert_many(connection, insert(bank_entry_sources), rows)
+
+
+def _exists(connection: Connection, *where: Any) -> bool:
+    """Whether a row of the table ``where`` names matches it (one indexed probe)."""
+    return connection.execute(select(exists().where(*where))).scalar() is True
 
 
 def _drop_sources(connection: Connection, pairs: Iterable[tuple[str, int]]) -> None:
