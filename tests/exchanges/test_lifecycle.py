@@ -127,18 +127,25 @@ def test_a_stale_threatexchange_refetch_stopped_half_way_is_stale_again(store: S
         assert fresh["last_fetch_time"] > stale["last_fetch_time"]
 
 
+def fetching_slowly(store: Store, fake: FakeExchange) -> tuple[Exchanges, ExchangeSchedule]:
+    """Exchange ``feed`` of ``fake``, answering in a minute, and a started schedule whose
+    first fetch of it is under way."""
+    exchanges = Exchanges(store, environ={"FEED": fake.credentials})
+    exchanges.add("feed", "stopncii", credentials_env="FEED", url=fake.url)
+    fake.add("pdq", PDQ[0])
+    fake.slow(60)
+    schedule = ExchangeSchedule(exchanges, 0.05)
+    schedule.start()
+    deadline = time.monotonic() + 20
+    while not exchanges.get("feed").fetching:
+        assert time.monotonic() < deadline, "the scheduled fetch did not start"
+        time.sleep(0.05)
+    return exchanges, schedule
+
+
 def test_stopping_the_schedule_during_a_slow_fetch_gives_the_lease_back(store: Store) -> None:
     with fake_exchange("stopncii") as fake:
-        exchanges = Exchanges(store, environ={"FEED": fake.credentials})
-        exchanges.add("feed", "stopncii", credentials_env="FEED", url=fake.url)
-        fake.add("pdq", PDQ[0])
-        fake.slow(60)
-        schedule = ExchangeSchedule(exchanges, 0.05)
-        schedule.start()
-        deadline = time.monotonic() + 20
-        while not exchanges.get("feed").fetching:
-            assert time.monotonic() < deadline, "the scheduled fetch did not start"
-            time.sleep(0.05)
+        exchanges, schedule = fetching_slowly(store, fake)
         started = time.monotonic()
         schedule.close()
         assert time.monotonic() - started < 5  # the reader noticed the stop in its poll
@@ -150,15 +157,7 @@ def test_stopping_the_schedule_during_a_slow_fetch_gives_the_lease_back(store: S
 
 def test_a_close_that_cannot_wait_still_frees_the_lease(store: Store) -> None:
     with fake_exchange("stopncii") as fake:
-        exchanges = Exchanges(store, environ={"FEED": fake.credentials})
-        exchanges.add("feed", "stopncii", credentials_env="FEED", url=fake.url)
-        fake.slow(60)
-        schedule = ExchangeSchedule(exchanges, 0.05)
-        schedule.start()
-        deadline = time.monotonic() + 20
-        while not exchanges.get("feed").fetching:
-            assert time.monotonic() < deadline, "the scheduled fetch did not start"
-            time.sleep(0.05)
+        exchanges, schedule = fetching_slowly(store, fake)
         schedule.close(timeout=0.0)  # returns at once, the fetch still under way
         assert not exchanges.get("feed").fetching
         schedule.close()  # the fetch's thread ends (before the store closes)
