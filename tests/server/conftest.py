@@ -56,6 +56,18 @@ def server(
     running.stop()
 
 
+@pytest.fixture(scope="module")
+def hma_server(
+    database_url: str, keys: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    """A server shared by a module's tests, started with --hma-compat, on each database."""
+    running = RunningServer(
+        tmp_path_factory.mktemp("hma"), database_url, args=["--hma-compat"]
+    ).start()
+    yield running
+    running.stop()
+
+
 @pytest.fixture
 def fresh_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[RunningServer]:
     """A server of the test's own on SQLite, not started: for tests that kill or restart it."""

@@ -489,15 +489,9 @@ def send(client: httpx.Client, endpoint: Endpoint, world: World, role: str) -> h
 
 
 @pytest.fixture(scope="module")
-def server(
-    database_url: str, keys: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningServer]:
+def server(hma_server: RunningServer) -> RunningServer:
     """The server of this module, with HMA's paths too (--hma-compat): the matrix covers them."""
-    running = RunningServer(
-        tmp_path_factory.mktemp("data"), database_url, args=["--hma-compat"]
-    ).start()
-    yield running
-    running.stop()
+    return hma_server
 
 
 @pytest.fixture

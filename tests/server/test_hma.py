@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -103,15 +103,9 @@ def unsupported(answer: tuple[int, Any], *words: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def hma(
-    database_url: str, keys: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningServer]:
-    """A server started with --hma-compat, on each database."""
-    running = RunningServer(
-        tmp_path_factory.mktemp("hma"), database_url, args=["--hma-compat"]
-    ).start()
-    yield running
-    running.stop()
+def hma(hma_server: RunningServer) -> RunningServer:
+    """The module's server, started with --hma-compat (tests/server/conftest.py)."""
+    return hma_server
 
 
 @pytest.fixture(scope="module")
