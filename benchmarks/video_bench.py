@@ -205,21 +205,26 @@ def _label(path: Path) -> str:
     return f"{size}, {seconds.removesuffix('s')} s{keyframes}"
 
 
-def timed(function: Callable[[], T]) -> tuple[float, T]:
-    started = time.perf_counter()
-    result = function()
-    return time.perf_counter() - started, result
+def timed(function: Callable[[], T], repeat: int = 1) -> tuple[float, T]:
+    """The median of ``repeat`` runs' seconds (a shared machine's runs of the same work
+    differ by up to a quarter), and the last run's result."""
+    runs = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = function()
+        runs.append(time.perf_counter() - started)
+    return statistics.median(runs), result
 
 
 # --- sections ---------------------------------------------------------------------------------
 
 
 def hashing_section(
-    paths: list[Path], short_gop: Path, peer: Peer, jobs: int
+    paths: list[Path], short_gop: Path, peer: Peer, jobs: int, repeat: int
 ) -> dict[Path, tuple[list[VpdqFeature], list[VpdqFeature]]]:
     """Seconds of video per second of wall time, both sides, one video at a time (``paths``
-    and ``short_gop``) and ``jobs`` at once (``paths``); the features each side gave, for the
-    fidelity section."""
+    and ``short_gop``) and ``jobs`` at once (``paths``), each the median of ``repeat`` runs;
+    the features each side gave, for the fidelity section."""
     seconds = sum(load_file(p, limits=LIMITS).duration for p in paths)
     ours(paths[0])  # warm imports and the page cache
     peer.hash_file(paths[0], jobs)
@@ -227,8 +232,8 @@ def hashing_section(
     table = Table("measure", "rempart", peer.name, "ratio", title=f"vPDQ, {jobs} cores")
     found: dict[Path, tuple[list[VpdqFeature], list[VpdqFeature]]] = {}
     for path in [*paths, short_gop]:
-        ours_s, mine = timed(partial(ours, path))
-        peer_s, theirs = timed(partial(peer.hash_file, path, jobs))
+        ours_s, mine = timed(partial(ours, path), repeat)
+        peer_s, theirs = timed(partial(peer.hash_file, path, jobs), repeat)
         found[path] = (mine, theirs)
         duration = load_file(path, limits=LIMITS).duration
         table.add_row(
@@ -239,10 +244,10 @@ def hashing_section(
         )
 
     batch = paths * jobs  # every core busy on both sides
-    ours_s, _ = timed(lambda: ours_parallel(batch, jobs))
+    ours_s, _ = timed(lambda: ours_parallel(batch, jobs), repeat)
     with ProcessPoolExecutor(jobs) as pool:
         list(pool.map(_peer_one, [(peer, paths[0])] * jobs))  # start the workers
-        peer_s, _ = timed(lambda: list(pool.map(_peer_one, [(peer, p) for p in batch])))
+        peer_s, _ = timed(lambda: list(pool.map(_peer_one, [(peer, p) for p in batch])), repeat)
     table.add_row(
         f"{len(batch)} videos, {jobs} at once: video s/s",
         f"{seconds * jobs / ours_s:.1f}",
@@ -294,6 +299,9 @@ def main() -> None:
         "--seconds", type=int, default=SECONDS, help="length of each video (cached by length)"
     )
     parser.add_argument(
+        "--repeat", type=int, default=3, help="runs of each measure, the median shown"
+    )
+    parser.add_argument(
         "--screen-seconds",
         type=int,
         default=SCREEN_SECONDS,
@@ -305,9 +313,11 @@ def main() -> None:
     peer = find_peer()
     console.print(
         f"{len(paths)} videos of {args.seconds} s at {RATE} frames/s ({', '.join(SIZES)}), "
-        f"one hash a second, {args.jobs} cores each; peer: {peer.name}"
+        f"one hash a second, {args.jobs} cores each, the median of {args.repeat} runs; "
+        f"peer: {peer.name}"
     )
-    found = hashing_section(paths, build_short_gop_video(args.seconds), peer, args.jobs)
+    short_gop = build_short_gop_video(args.seconds)
+    found = hashing_section(paths, short_gop, peer, args.jobs, args.repeat)
     fidelity_section(found, peer)
     if args.screen_seconds:
         screening_section(args.screen_seconds)

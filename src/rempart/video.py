@@ -21,11 +21,11 @@ import os
 import stat
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
-from itertools import chain, islice
+from itertools import chain, count, islice
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CODECS",
+    "DECODE_PARTS",
     "DECODE_THREADS",
     "DEFAULT_LIMITS",
     "DEFAULT_MAX_BYTES",
@@ -153,11 +154,21 @@ DECODE_THREADS: Final = min(4, (os.cpu_count() or 1) + 1)
 """FFmpeg's decoding threads for a video: as its automatic choice (a core's each, and one
 more), at most 4, since each holds a frame of its own in flight (``decode_frames``)."""
 
+DECODE_PARTS: Final = min(4, os.cpu_count() or 1)
+"""Stretches of a video ``Video.parts`` decodes at once by default: a core's each, at most 4.
+FFmpeg's threads within one decode wait on each other's reference frames; separate
+stretches, each from a keyframe of its own, do not."""
+
 
 def decode_frames() -> int:
     """Frames a video's decode holds at once, about: one per decoding thread, and the one
-    converted for the caller with the one before it."""
-    return DECODE_THREADS + 2
+    converted for the caller with the one before it; in each part, when in parts."""
+    return max(DECODE_THREADS + 2, DECODE_PARTS * (_part_threads(DECODE_PARTS) + 2))
+
+
+def _part_threads(parts: int) -> int:
+    """FFmpeg's decoding threads for each of ``parts`` decodes at once."""
+    return max(1, DECODE_THREADS // parts)
 
 
 # FFmpeg demuxer name -> Rempart's format name. Only these demuxers are ever opened
@@ -197,6 +208,8 @@ _MAX_EDITS: Final = 16
 _DECLARED_FACTOR: Final = 2
 _DECLARED_MARGIN: Final = Fraction(10)  # seconds
 _EPSILON: Final = Fraction(1, 1_000_000)  # a microsecond: timestamps' rounding
+# Keyframes ``Video.parts`` looks among for its cuts, at most.
+_MAX_KEYFRAMES: Final = 4096
 # Compressed packets held ahead of decoding, at most (``_Ahead``): seconds of 4K video.
 _AHEAD_BYTES: Final = 64 * 2**20
 # H.264 profiles whose SPS carries chroma format and bit depths (ITU-T H.264, 7.3.2.1.1).
@@ -264,12 +277,55 @@ class Video:
         keyframe before each sample when samples are at least this many seconds apart (None:
         never). Raises ``VideoError`` when the decode crosses a limit or the data is damaged.
         """
-        if not every > 0:
-            raise ValueError("every must be a positive number of seconds")
-        if max_side is not None and max_side < 1:
-            raise ValueError("max_side must be at least 1")
+        _check_sampling(every, max_side)
+        yield from self._pass(_Span(every, max_side, seek_gap), _Work(self.limits))
+
+    def parts(
+        self, count: int = DECODE_PARTS, *, every: float = 1.0, max_side: int | None = None
+    ) -> list[Generator[VideoFrame, None, None]]:
+        """The frames ``frames`` gives, in up to ``count`` consecutive stretches of the video,
+        each decoded from a keyframe of its own, to be read at once, one per thread (FFmpeg
+        lets go of the GIL): a video's frames arrive about ``count`` times as fast on as many
+        cores, where FFmpeg's own threads wait on each other's reference frames. The
+        stretches cut the video at keyframes a demuxing pass finds (no frame is decoded for
+        it), so that no part decodes frames another does; one part when there is no keyframe
+        to cut at. The limits apply to all the parts together. Raises ``VideoError`` as
+        ``frames`` does, from the demuxing pass here or from a part as it is read."""
+        _check_sampling(every, max_side)
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        work = _Work(self.limits)
+        cuts = self._cuts(count, Fraction(every).limit_denominator(1_000_000), work)
+        threads = _part_threads(len(cuts) + 1)
+        starts, stops = [Fraction(0), *cuts], [*cuts, None]
+        return [
+            self._pass(_Span(every, max_side, DEFAULT_SEEK_GAP, start, stop, threads), work)
+            for start, stop in zip(starts, stops, strict=True)
+        ]
+
+    def _pass(self, span: _Span, work: _Work) -> Generator[VideoFrame, None, None]:
         with _opened(self.source, self.limits) as container:
-            yield from _Sampler(self, container, every, max_side, seek_gap).run()
+            yield from _Sampler(self, container, span, work).run()
+
+    def _cuts(self, count: int, every: Fraction, work: _Work) -> list[Fraction]:
+        """Where ``parts`` cuts the video: sample times (seconds from the stream's start,
+        multiples of ``every``), each the first at or after a keyframe near an even share
+        of the video; none for a stream whose packets do not all carry a timestamp."""
+        if count == 1:
+            return []
+        with _opened(self.source, self.limits) as container:
+            found = _keyframes(container, work)
+        if found is None:
+            return []
+        keyframes, end = found
+        inner = [at for at in keyframes if 0 < at < end]
+        cuts: list[Fraction] = []
+        for share in range(1, count if inner else 1):
+            near = min(inner, key=lambda at: abs(at - end * share / count))
+            cut = math.ceil(near / every) * every
+            if 0 < cut < end and (not cuts or cut > cuts[-1]):
+                cuts.append(cut)
+        return cuts
 
 
 def load_file(path: str | Path, *, limits: VideoLimits = DEFAULT_LIMITS) -> Video:
@@ -295,6 +351,48 @@ def load_bytes(data: bytes, *, limits: VideoLimits = DEFAULT_LIMITS) -> Video:
     """
     _check_size(len(data), limits)
     return _probe(data, limits)
+
+
+def _check_sampling(every: float, max_side: int | None) -> None:
+    if not every > 0:
+        raise ValueError("every must be a positive number of seconds")
+    if max_side is not None and max_side < 1:
+        raise ValueError("max_side must be at least 1")
+
+
+def _keyframes(
+    container: av.container.InputContainer, work: _Work
+) -> tuple[list[Fraction], Fraction] | None:
+    """The video stream's keyframe times (seconds from its start, in file order) and the
+    latest time of any packet, from its packets alone (nothing decoded); None when a packet
+    has no timestamp. Past ``_MAX_KEYFRAMES``, every other one is forgotten, and one in two
+    of those to come, and so on: a cut needs one near it, and a hostile file's millions of
+    keyframes must not fill memory."""
+    with _decoding():
+        stream = _video_stream(container)
+        base = stream.time_base
+        if base is None:
+            return None
+        start = Fraction(stream.start_time or 0) * base
+        keyframes: list[Fraction] = []
+        seen, stride = 0, 1  # keyframes, and one in ``stride`` kept
+        end = Fraction(0)
+        for packet in container.demux(stream):
+            work.in_time()
+            if packet.size == 0:
+                continue  # the demuxer's flush at the end
+            if packet.pts is None:
+                return None
+            at = packet.pts * base - start
+            end = max(end, at)
+            if packet.is_keyframe:
+                if seen % stride == 0:
+                    keyframes.append(at)
+                    if len(keyframes) == _MAX_KEYFRAMES:
+                        del keyframes[1::2]
+                        stride *= 2
+                seen += 1
+    return keyframes, end
 
 
 def container_tags(video: Video) -> dict[str, str]:
@@ -478,6 +576,47 @@ class _Bits:
         return (1 << zeros) - 1 + self.take(zeros)
 
 
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """What one pass over a video samples: one frame per ``every`` seconds from ``start`` to
+    before ``stop`` (seconds from the stream's start, multiples of ``every``; None: to the
+    end), decoded on ``threads`` of FFmpeg's."""
+
+    every: float
+    max_side: int | None
+    seek_gap: float | None
+    start: Fraction = Fraction(0)
+    stop: Fraction | None = None
+    threads: int = DECODE_THREADS
+
+
+class _Work:
+    """What the passes over one video share: the frames they decoded, against the limit, and
+    the wall-clock deadline."""
+
+    def __init__(self, limits: VideoLimits) -> None:
+        self.limits = limits
+        self.deadline = time.monotonic() + limits.max_decode_seconds
+        self._decoded = count(1)  # next() is atomic: parts count from their own threads
+
+    def decoded(self) -> None:
+        """Count a decoded frame, refused past the limit."""
+        if next(self._decoded) > self.limits.max_frames:
+            raise VideoError(
+                MediaErrorCode.TOO_MANY_FRAMES,
+                f"over {self.limits.max_frames:,} frames decoded, the limit; "
+                "raise REMPART_VIDEO_MAX_FRAMES to accept it",
+            )
+
+    def in_time(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise VideoError(
+                MediaErrorCode.TIMED_OUT,
+                f"decoding took over {self.limits.max_decode_seconds:,.0f} s; refused as a "
+                "possible decoding loop (REMPART_VIDEO_MAX_DECODE_SECONDS)",
+            )
+
+
 class _Sampler:
     """One pass over a video's frames, sampling by time and enforcing the limits as it goes."""
 
@@ -485,18 +624,18 @@ class _Sampler:
         self,
         video: Video,
         container: av.container.InputContainer,
-        every: float,
-        max_side: int | None,
-        seek_gap: float | None,
+        span: _Span,
+        work: _Work,
     ) -> None:
         self.limits = video.limits
         self.declared = Fraction(video.duration)  # 0: the container does not say
         self.container = container
         # 0.7 is 0.6999...: its float exactly would give samples 0.7 s and a tick apart
-        self.every = Fraction(every).limit_denominator(1_000_000)
-        self.max_side = max_side
-        self.seek_gap = Fraction(seek_gap) if seek_gap is not None else None
-        self.deadline = time.monotonic() + self.limits.max_decode_seconds
+        self.every = Fraction(span.every).limit_denominator(1_000_000)
+        self.max_side = span.max_side
+        self.seek_gap = Fraction(span.seek_gap) if span.seek_gap is not None else None
+        self.span = span
+        self.work = work
         self.decoded = 0  # frames decoded in this pass, sampled or not, re-decodes included
         # Stream time (seconds) of the next sample: a frame that no other frame refers to and
         # is shown before it is never needed, so its packet is not decoded (``_decode``).
@@ -512,24 +651,34 @@ class _Sampler:
             _check_pixels(context.width, context.height, self.limits, "the header")
             context.options = _decoder_options(self.limits)
             stream.thread_type = "AUTO"
-            context.thread_count = DECODE_THREADS
+            context.thread_count = self.span.threads
         start = Fraction(stream.start_time or 0) * (stream.time_base or 0)
         rate = Fraction(stream.average_rate or stream.base_rate or 0)
-        target = Fraction(0)  # seconds from ``start`` of the next sample
+        target = self.span.start  # seconds from ``start`` of the next sample
         index, last, sought = -1, None, False
-        self.wanted_from = start - _EPSILON  # a stream may start before 0
+        self.wanted_from = start + target - _EPSILON  # a stream may start before 0
         frames = self._decode(stream)
+        if target:  # a later part of the video: from the keyframe before its first sample
+            frames, sought = self._sought(stream, start + target, frames)
+        landed = not sought
         while True:
             with _decoding():
                 frame = next(frames, None)
             if frame is None:
-                if self.decoded == 0:
+                if self.decoded == 0 and not self.span.start:
                     raise VideoError(
                         MediaErrorCode.EMPTY, "the video stream holds no frames to decode"
                     )
                 return
             self._check(frame)
             at = self._time(frame, start, rate, index + 1, last)
+            if not landed:
+                landed = True
+                if at > target + _EPSILON:  # a seek past the keyframe asked for
+                    frames, sought = self._sought(stream, start - 1, frames)
+                    continue
+            if self.span.stop is not None and at >= self.span.stop - _EPSILON:
+                return  # the next part's first sample
             index = round(at * rate) if (sought or self.skipped) and rate else index + 1
             if sought and last is not None and at <= last:
                 self.seek_gap = None  # keyframes sparser than the samples: decode through
@@ -556,7 +705,7 @@ class _Sampler:
         time_base = stream.time_base
         ahead = _Ahead()
         for packet in self.container.demux(stream):
-            self._in_time()  # packets that never give a frame must not run on either
+            self.work.in_time()  # packets that never give a frame must not run on either
             shown = None if packet.pts is None or time_base is None else packet.pts * time_base
             early = shown is not None and shown < self.wanted_from
             # Only a keyframe shown at or before the next sample: every frame shown after it
@@ -592,22 +741,9 @@ class _Sampler:
     def _check(self, frame: av.VideoFrame) -> None:
         """The limits, on every decoded frame: count, size and the wall clock."""
         self.decoded += 1
-        if self.decoded > self.limits.max_frames:
-            raise VideoError(
-                MediaErrorCode.TOO_MANY_FRAMES,
-                f"over {self.limits.max_frames:,} frames decoded, the limit; "
-                "raise REMPART_VIDEO_MAX_FRAMES to accept it",
-            )
+        self.work.decoded()
         _check_pixels(frame.width, frame.height, self.limits, f"frame {self.decoded}")
-        self._in_time()
-
-    def _in_time(self) -> None:
-        if time.monotonic() > self.deadline:
-            raise VideoError(
-                MediaErrorCode.TIMED_OUT,
-                f"decoding took over {self.limits.max_decode_seconds:,.0f} s; refused as a "
-                "possible decoding loop (REMPART_VIDEO_MAX_DECODE_SECONDS)",
-            )
+        self.work.in_time()
 
     def _time(
         self,

@@ -3,8 +3,10 @@ clip) and do not (another video). The ``test_video_`` tests need the video extra
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rempart.hashing import hamming, pack
@@ -14,12 +16,14 @@ from rempart.hashing.vpdq import (
     QUALITY_THRESHOLD,
     VpdqFeature,
     VpdqMatch,
+    _hashed,
     format_features,
     match,
     parse_features,
     vpdq_hash,
+    vpdq_hash_mirrored,
 )
-from rempart.video import load_bytes
+from rempart.video import VideoFrame, load_bytes
 from tests import videos
 
 ZERO = "0" * 64
@@ -117,8 +121,9 @@ def hashes(data: bytes) -> list[VpdqFeature]:
     return list(vpdq_hash(load_bytes(data)))
 
 
-def test_video_hash_is_pdq_of_each_sampled_frame(original: bytes) -> None:
-    features = hashes(original)
+@pytest.mark.parametrize("parts", [1, 2, 3])
+def test_video_hash_is_pdq_of_each_sampled_frame(original: bytes, parts: int) -> None:
+    features = list(vpdq_hash(load_bytes(original), parts=parts))
     frames = list(load_bytes(original).frames())
     assert [(f.frame_number, f.timestamp) for f in features] == [
         (10 * second, float(second)) for second in range(12)
@@ -129,6 +134,45 @@ def test_video_hash_is_pdq_of_each_sampled_frame(original: bytes) -> None:
     ]
     assert min(f.quality for f in features) >= 50
     assert parse_features(format_features(features)) == features
+
+
+def test_video_mirrored_hashes_are_the_mirrored_frames_in_every_part(original: bytes) -> None:
+    plain, mirrored = vpdq_hash_mirrored(load_bytes(original), parts=3)
+    frames = list(load_bytes(original).frames())
+    assert plain == list(vpdq_hash(load_bytes(original), parts=1))
+    assert [f.hex for f in mirrored] == [
+        pdq_hash(np.ascontiguousarray(f.pixels[:, ::-1]), downsample=False).hex for f in frames
+    ]
+    assert [(f.frame_number, f.timestamp) for f in mirrored] == [
+        (f.frame_number, f.timestamp) for f in plain
+    ]
+
+
+def test_video_a_failing_part_stops_those_after_it_and_the_earliest_error_is_raised(
+    original: bytes,
+) -> None:
+    # Three parts, from the scene cuts: 0-3 s, 4-7 s and 8-11 s.
+    video = load_bytes(original)
+    hashed: list[float] = []
+
+    def failing_from_4_to_8_s(frame: VideoFrame) -> float:
+        if 4 <= frame.timestamp < 8:
+            raise ValueError(f"at {frame.timestamp}")
+        time.sleep(0.3)
+        hashed.append(frame.timestamp)
+        return frame.timestamp
+
+    with pytest.raises(ValueError, match=r"at 4\.0"):
+        _hashed(video.parts(3), failing_from_4_to_8_s)
+    assert {0.0, 1.0, 2.0, 3.0} <= set(hashed)  # the part before went on
+    assert len([at for at in hashed if at >= 8]) < 4  # the part after stopped early
+
+    def failing(frame: VideoFrame) -> float:
+        time.sleep(0.1 if frame.timestamp < 4 else 0)
+        raise ValueError(f"at {frame.timestamp}")
+
+    with pytest.raises(ValueError, match=r"at 0\.0"):
+        _hashed(video.parts(3), failing)
 
 
 def test_video_re_encoded_smaller_and_at_a_low_bitrate_matches(original: bytes) -> None:

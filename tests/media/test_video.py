@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
 
@@ -20,7 +21,15 @@ import numpy as np
 import pytest
 
 from rempart.errors import MediaError, MediaErrorCode, VideoError
-from rempart.video import VideoLimits, _h264_size, _Sampler, load_bytes, load_file
+from rempart.video import (
+    Video,
+    VideoFrame,
+    VideoLimits,
+    _h264_size,
+    _Sampler,
+    load_bytes,
+    load_file,
+)
 from tests import hostile_videos as hostile
 from tests import videos
 from tests.images import encode as encode_image
@@ -124,11 +133,28 @@ def same_as_full_decode(data: bytes, every: float) -> list[float]:
             shown[round(float(frame.time or 0), 4)] = frame.to_ndarray(format="rgb24")
     start = min(shown)
     times = []
-    for sample in load_bytes(data).frames(every=every, seek_gap=None):
+    video = load_bytes(data)
+    samples = list(video.frames(every=every, seek_gap=None))
+    for sample in samples:
         full = shown[round(start + sample.timestamp, 4)]
         assert np.array_equal(sample.pixels, full), sample.timestamp
         times.append(sample.timestamp)
+    assert_same_samples(in_parts(video, 3, every), samples)
     return times
+
+
+def in_parts(video: Video, count: int, every: float) -> list[VideoFrame]:
+    """The samples of ``video.parts``, each part read on a thread of its own as its users
+    do, in order."""
+    with ThreadPoolExecutor(count) as pool:
+        parts: list[list[VideoFrame]] = list(pool.map(list, video.parts(count, every=every)))
+    return [frame for part in parts for frame in part]
+
+
+def assert_same_samples(got: list[VideoFrame], expected: list[VideoFrame]) -> None:
+    assert [(f.index, f.timestamp) for f in got] == [(f.index, f.timestamp) for f in expected]
+    for a, b in zip(got, expected, strict=True):
+        assert np.array_equal(a.pixels, b.pixels), a.timestamp
 
 
 @pytest.mark.parametrize(("bframes", "decoded_at_most"), [("0", 50), ("2", 60)])
@@ -141,8 +167,9 @@ def test_frames_before_a_keyframe_are_never_decoded(
     frames = list(videos.pan(videos.photo(testdata, "bridge"), 80))
     data = videos.encode(frames, options={"g": "7", "keyint_min": "7", "bf": bframes})
     decoded = decoded_while(monkeypatch)
-    assert same_as_full_decode(data, 1.0) == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+    list(load_bytes(data).frames(every=1.0, seek_gap=None))
     assert decoded[0] <= decoded_at_most
+    assert same_as_full_decode(data, 1.0) == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
 
 
 @pytest.mark.parametrize(
@@ -163,6 +190,59 @@ def test_an_open_gops_samples_are_a_full_decodes(
     for every in (0.3, 0.7, 1.1, 1.7):
         times = same_as_full_decode(data, every)
         assert len(times) == math.floor(11.9 / every) + 1, (every, times)
+
+
+def test_parts_cut_at_keyframes_and_give_the_samples_frames_gives(
+    testdata: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Scene cuts at 4 and 8 s are keyframes (x264's scene detection, keyframes 25 s apart
+    # otherwise): three parts start there and decode no frame another part decodes.
+    data = videos.encode(videos.scenes(testdata, ("bridge", "coffee", "rocket")))
+    video = load_bytes(data)
+    decoded = decoded_while(monkeypatch)
+    whole = list(video.frames(every=0.5))
+    through = decoded[0]
+    parts = video.parts(3, every=0.5)
+    assert len(parts) == 3
+    firsts = [next(part) for part in parts]
+    assert [f.timestamp for f in firsts] == [0.0, 4.0, 8.0]
+    decoded[0] = 0
+    got = [f for first, part in zip(firsts, parts, strict=True) for f in [first, *part]]
+    assert_same_samples(got, whole)
+    assert decoded[0] <= through + 3  # a frame or so at each cut, decoded twice
+
+
+def test_one_part_without_a_keyframe_to_cut_at(testdata: Path) -> None:
+    data = videos.encode(videos.pan(videos.photo(testdata, "bridge"), 60), options={"g": "60"})
+    video = load_bytes(data)
+    assert len(video.parts(4)) == 1
+    assert_same_samples(list(video.parts(1)[0]), list(video.frames()))
+    with pytest.raises(ValueError, match="count"):
+        video.parts(0)
+
+
+def test_parts_of_a_video_with_more_keyframes_than_are_kept(
+    testdata: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A keyframe every 2 frames, 4 kept at most: every other one is forgotten as they come,
+    # and the cuts are still at keyframes.
+    monkeypatch.setattr("rempart.video._MAX_KEYFRAMES", 4)
+    frames = list(videos.pan(videos.photo(testdata, "bridge"), 80))
+    video = load_bytes(videos.encode(frames, options={"g": "2", "keyint_min": "2", "bf": "0"}))
+    assert len(video.parts(3)) == 3
+    assert_same_samples(in_parts(video, 3, 0.5), list(video.frames(every=0.5)))
+
+
+def test_parts_share_the_frame_limit(testdata: Path) -> None:
+    # 80 frames, a keyframe every 10: each of two parts decodes about 40, under a limit of 60
+    # that the video as a whole is over.
+    frames = list(videos.pan(videos.photo(testdata, "bridge"), 80))
+    data = videos.encode(frames, options={"g": "10", "keyint_min": "10", "bf": "0"})
+    video = dataclasses.replace(load_bytes(data), limits=VideoLimits(max_frames=60))
+    assert _code(lambda: list(video.frames(every=0.1))) is Code.TOO_MANY_FRAMES
+    parts = video.parts(2, every=0.1)
+    assert len(parts) == 2
+    assert _code(lambda: in_parts(video, 2, 0.1)) is Code.TOO_MANY_FRAMES
 
 
 def test_a_stream_starting_before_zero_is_sampled_from_its_start(testdata: Path) -> None:

@@ -10,9 +10,11 @@ Rempart's own PDQ (``rempart.hashing.pdq``), on frames ``rempart.video`` samples
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import takewhile
 from typing import Final, TypeVar
 
 import numpy as np
@@ -20,7 +22,7 @@ import numpy.typing as npt
 
 from rempart.hashing.hash256 import Words, from_hex, hamming, pack
 from rempart.hashing.pdq import MATCH_THRESHOLD, MIN_QUALITY, pdq_hash
-from rempart.video import Video, VideoFrame
+from rempart.video import DECODE_PARTS, Video, VideoFrame
 
 __all__ = [
     "DISTANCE_THRESHOLD",
@@ -102,29 +104,58 @@ class VpdqMatch:
 
 
 def vpdq_hash(
-    video: Video, *, every: float = 1.0, max_side: int | None = None
+    video: Video, *, every: float = 1.0, max_side: int | None = None, parts: int = DECODE_PARTS
 ) -> Iterator[VpdqFeature]:
     """Hash one frame per ``every`` seconds of ``video`` (the reference's ``seconds_per_hash``,
     1 by default), each converted to RGB at its full size and PDQ's filter run on it as it is,
     as the reference's C++ does: the hashes are then the ``vpdq`` package's, bit for bit
     (measured on 720p and 1080p H.264; docs/video.md). ``max_side``: decode at most this many
     pixels on the longer side instead (the reference's ``downsample_width``), faster and a few
-    bits away (at 512, 11 bits on average and 42 at most on a 1080p video).
+    bits away (at 512, 11 bits on average and 42 at most on a 1080p video). ``parts``: decode
+    up to this many stretches of the video at once (``Video.parts``), a core's each.
 
     Raises ``MediaError`` when the video crosses a limit or its data is damaged.
     """
-    yield from _alongside(video.frames(every=every, max_side=max_side), _plain_feature)
+    yield from _hashed(video.parts(parts, every=every, max_side=max_side), _plain_feature)
 
 
 def vpdq_hash_mirrored(
-    video: Video, *, every: float = 1.0, max_side: int | None = None
+    video: Video, *, every: float = 1.0, max_side: int | None = None, parts: int = DECODE_PARTS
 ) -> tuple[list[VpdqFeature], list[VpdqFeature]]:
     """``vpdq_hash``'s features, and those of the same frames mirrored left to right, from one
     decode: vPDQ is not flip-invariant, so a mirrored copy of a video is found by matching
     these too. The mirrored pixels are hashed: PDQ's flip of the DCT (``pdq_hash_dihedral``)
     drifts from the mirror's hash on small frames (44 bits on a 160 x 120 frame, measured)."""
-    pairs = list(_alongside(video.frames(every=every, max_side=max_side), _both_features))
+    pairs = _hashed(video.parts(parts, every=every, max_side=max_side), _both_features)
     return [plain for plain, _ in pairs], [mirrored for _, mirrored in pairs]
+
+
+def _hashed(
+    parts: Sequence[Generator[VideoFrame, None, None]], hash_frame: Callable[[VideoFrame], T]
+) -> list[T]:
+    """``hash_frame`` of each frame of a video's ``parts`` (``Video.parts``), in order: each
+    part decoded and hashed on a thread of its own, or a lone part's frames hashed on a
+    second thread while the next decodes (``_alongside``). When a part fails, those after it
+    stop at their next frame and those before it go on, so that the error raised is the one
+    earliest in the video, as a single pass would raise it."""
+    if len(parts) == 1:
+        return list(_alongside(parts[0], hash_frame))
+    failed = [len(parts)]  # the earliest part that failed
+    lock = threading.Lock()
+
+    def run(number: int, part: Generator[VideoFrame, None, None]) -> list[T]:
+        try:
+            return [hash_frame(f) for f in takewhile(lambda _: failed[0] > number, part)]
+        except BaseException:
+            with lock:
+                failed[0] = min(failed[0], number)
+            raise
+        finally:
+            part.close()  # the container, now rather than when ``parts`` goes
+
+    with ThreadPoolExecutor(len(parts), thread_name_prefix="rempart-vpdq") as pool:
+        done = [pool.submit(run, number, part) for number, part in enumerate(parts)]
+    return [hashed for future in done for hashed in future.result()]
 
 
 def _alongside(frames: Iterator[VideoFrame], hash_frame: Callable[[VideoFrame], T]) -> Iterator[T]:
