@@ -12,6 +12,8 @@ Then, in one run:
   three: Rempart decoding with FFmpeg's threads, the peer with ``thread_count=N``;
 - N of each default video, N at once: ``rempart.hashing.hash_files`` on N threads against
   the peer in a pool of N processes (``thread_count=1``), each side's best way to fill N cores;
+- sampling: one video's frames decoded in one pass against in parts, not hashed, and PDQ of
+  one full-size frame: where the time goes;
 - fidelity: frame numbers, timestamps and Hamming distances of the two sides' frame hashes;
 - screening: a 10-minute 1080p video through every detector at 1 frame a second, in wall
   seconds against its duration (``video_screening.py``; target: under its duration).
@@ -34,7 +36,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -50,6 +52,7 @@ sys.path.insert(0, str(ROOT))  # the tests' video maker
 
 from rempart.hashing import hamming, hash_files, pack  # noqa: E402 - after the path above
 from rempart.hashing.files import VideoHashes  # noqa: E402
+from rempart.hashing.pdq import pdq_hash  # noqa: E402
 from rempart.hashing.vpdq import (  # noqa: E402
     DISTANCE_THRESHOLD,
     QUALITY_THRESHOLD,
@@ -57,7 +60,7 @@ from rempart.hashing.vpdq import (  # noqa: E402
     match,
     vpdq_hash,
 )
-from rempart.video import VideoLimits, load_file  # noqa: E402
+from rempart.video import Video, VideoFrame, VideoLimits, load_file  # noqa: E402
 from tests import videos  # noqa: E402
 from video_screening import DURATION as SCREEN_SECONDS  # noqa: E402
 from video_screening import screening_section  # noqa: E402
@@ -258,6 +261,35 @@ def hashing_section(
     return found
 
 
+def parts_section(paths: list[Path], repeat: int) -> None:
+    """Where one video's time goes: sampling its frames (decoded and converted to RGB, not
+    hashed) in one pass on FFmpeg's threads against ``Video.parts`` on a thread each, and
+    PDQ's filter of one full-size frame."""
+    table = Table(
+        "video", "one pass, s", "in parts, s", "parts", "PDQ a frame, ms", title="Sampling"
+    )
+    for path in paths:
+        video = load_file(path, limits=LIMITS)
+        one_s, frames = timed(partial(_sampled, video, 1), repeat)
+        count = len(video.parts())
+        parts_s, _ = timed(partial(_sampled, video, count), repeat)
+        pixels = frames[len(frames) // 2].pixels
+        pdq_s, _ = timed(partial(pdq_hash, pixels, downsample=False), repeat * 10)
+        table.add_row(
+            _label(path), f"{one_s:.2f}", f"{parts_s:.2f}", str(count), f"{pdq_s * 1000:.1f}"
+        )
+    console.print(table)
+
+
+def _sampled(video: Video, parts: int) -> list[VideoFrame]:
+    """The video's samples, from ``parts`` parts read at once (1: ``Video.frames``)."""
+    if parts == 1:
+        return list(video.frames())
+    with ThreadPoolExecutor(parts) as pool:
+        done: list[list[VideoFrame]] = list(pool.map(list, video.parts(parts)))
+    return [frame for part in done for frame in part]
+
+
 def fidelity_section(
     found: dict[Path, tuple[list[VpdqFeature], list[VpdqFeature]]], peer: Peer
 ) -> None:
@@ -318,6 +350,7 @@ def main() -> None:
     )
     short_gop = build_short_gop_video(args.seconds)
     found = hashing_section(paths, short_gop, peer, args.jobs, args.repeat)
+    parts_section(paths, args.repeat)
     fidelity_section(found, peer)
     if args.screen_seconds:
         screening_section(args.screen_seconds)
