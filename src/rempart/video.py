@@ -809,9 +809,7 @@ class _Ahead:
 
     def drop(self) -> bool:
         """Forget the held packets, never to be decoded; whether there were any."""
-        dropped = bool(self.packets)
-        self.packets, self.size = [], 0
-        return dropped
+        return bool(self.release())
 
     def release(self) -> list[av.Packet[Any]]:
         """The held packets, to decode now, in the order they came."""

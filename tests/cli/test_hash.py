@@ -231,6 +231,28 @@ def test_video_table_counts_frames_and_vpdq_dir_writes_the_reference_format(
     assert (csv_row["kind"], csv_row["frames"], csv_row["pdq"]) == ("video", "4", "")
 
 
+def test_video_vpdq_dir_writes_videos_of_the_same_name_to_files_of_their_own(
+    tmp_path: Path, clip: bytes, testdata: Path
+) -> None:
+    other = videos.encode(videos.zoom(videos.photo(testdata, "bridge"), 30))
+    for folder, data in (("a", clip), ("b", other)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "clip.mp4").write_bytes(data)
+    hashes = tmp_path / "hashes"
+    result = runner.invoke(
+        app, ["hash", "--vpdq-dir", str(hashes), str(tmp_path / "a"), str(tmp_path / "b"), "-r"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in hashes.iterdir()) == ["clip.mp4.2.txt", "clip.mp4.txt"]
+    assert parse_features((hashes / "clip.mp4.txt").read_text()) == list(
+        vpdq_hash(load_bytes(clip))
+    )
+    assert parse_features((hashes / "clip.mp4.2.txt").read_text()) == list(
+        vpdq_hash(load_bytes(other))
+    )
+    assert "b/clip.mp4 written as clip.mp4.2.txt" in result.stderr
+
+
 def test_video_vpdq_dir_that_cannot_be_made_is_a_usage_error(tmp_path: Path, clip: bytes) -> None:
     path = tmp_path / "clip.mp4"
     path.write_bytes(clip)

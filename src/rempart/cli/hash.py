@@ -94,6 +94,7 @@ def hash_command(
             vpdq_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             exit_with(f"--vpdq-dir: cannot create {vpdq_dir}: {exc.strerror}", ExitCode.USAGE)
+    written: set[str] = set()  # --vpdq-dir's files, so that none is written twice
     failures = 0
     started = time.perf_counter()
     with progress("Hashing", total=len(files)) as track:
@@ -112,7 +113,7 @@ def hash_command(
             for result in track(results):
                 failures += isinstance(result, HashFailure)
                 if vpdq_dir is not None and isinstance(result, VideoHashes):
-                    _write_vpdq(vpdq_dir, result)
+                    _write_vpdq(vpdq_dir, result, written)
                 yield result.to_json()
 
         write_records(
@@ -135,15 +136,24 @@ def hash_command(
     raise typer.Exit(ExitCode.SOME_FAILED if failures else ExitCode.OK)
 
 
-def _write_vpdq(folder: Path, hashes: VideoHashes) -> None:
-    """``<folder>/<video's file name>.txt``, as Meta's ``vpdq-hash-video`` names its output."""
+def _write_vpdq(folder: Path, hashes: VideoHashes, written: set[str]) -> None:
+    """``<folder>/<video's file name>.txt``, as Meta's ``vpdq-hash-video`` names its output;
+    a video whose name was written already in this run gets ``<name>.<n>.txt``, and a note
+    on stderr says which (videos in two folders are often both ``clip.mp4``)."""
     from rempart.hashing.vpdq import format_features
 
-    path = folder / f"{Path(hashes.path).name}.txt"
+    name = Path(hashes.path).name
+    file, number = f"{name}.txt", 1
+    while file in written:
+        number += 1
+        file = f"{name}.{number}.txt"
+    written.add(file)
     try:
-        path.write_text(format_features(hashes.features))
+        (folder / file).write_text(format_features(hashes.features))
     except OSError as exc:
-        exit_with(f"--vpdq-dir: cannot write {path}: {exc.strerror}", ExitCode.USAGE)
+        exit_with(f"--vpdq-dir: cannot write {folder / file}: {exc.strerror}", ExitCode.USAGE)
+    if number > 1:
+        typer.echo(f"--vpdq-dir: {hashes.path} written as {file}", err=True)
 
 
 def _flatten(record: dict[str, Any]) -> dict[str, str]:
