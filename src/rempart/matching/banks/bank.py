@@ -1238,9 +1238,9 @@ def _drop_sources(connection: Connection, pairs: Mapping[tuple[str, int], bool])
     """Forget the (key, entry id) pairs: an entry's first key (True) by its flag, a further
     one by its row."""
     firsts = sorted(e for (_, e), first in pairs.items() if first)
-    for part in batches(firsts):
+    for ids in batches(firsts):
         connection.execute(
-            update(bank_entries).where(bank_entries.c.id.in_(part)).values(source_listed=False)
+            update(bank_entries).where(bank_entries.c.id.in_(ids)).values(source_listed=False)
         )
     rows = [{"e": e, "k": k} for (k, e), first in sorted(pairs.items()) if not first]
     statement = delete(bank_entry_sources).where(
