@@ -5,7 +5,8 @@ is how a matcher in another process follows a bank without reloading it. Entries
 deleted: a withdrawal stamps ``withdrawn_at`` and takes the hash out of matching at once, and
 the record of what was withdrawn, when and why stays; a reinstatement clears it and logs an
 ``add``, so that followers index the entry again. An entry an exchange brought records the keys
-of the exchange's records that list it (``bank_entry_sources``): it is withdrawn when the last
+of the exchange's records that list it: the first as its ``source_ref`` (``source_listed``), any
+further one (a hash two records share) in ``bank_entry_sources``; it is withdrawn when the last
 of them goes, not with the first.
 
 The writes take an optional ``connection``: given one (from ``Store.write()``), they join the
