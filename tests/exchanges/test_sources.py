@@ -189,6 +189,34 @@ def test_an_updated_entry_replaces_its_fingerprints(
     assert sources(store) == {("3-3", PDQ_C), ("4-4", PDQ_D)}
 
 
+def test_distinct_hashes_keep_their_keys_in_the_entries(store: Store) -> None:
+    """A fetch of hashes no two records share writes no row of ``bank_entry_sources``: each
+    entry holds its one key (what keeps a fetch of a million fast), and a deletion still
+    withdraws by it."""
+    values = [PDQ_D, PDQ_A, PDQ_C, PDQ_B]  # not in hash order: the import sorts them
+    with fake_exchange("stopncii") as fake:
+        exchanges = Exchanges(store, environ={"S": fake.credentials})
+        exchanges.add("sn", "stopncii", credentials_env="S", url=fake.url)
+        for value in values[:2]:
+            fake.add("pdq", value)
+        fake.settle()
+        assert exchanges.fetch("sn").added == 2
+        for value in values[2:]:  # a second batch, into a bank keys list already
+            fake.add("pdq", value)
+        fake.settle()
+        assert exchanges.fetch("sn").added == 2
+        assert further_sources(store) == []
+        assert sources(store) == {(f"pdq:{value}", value) for value in values}
+        assert Banks(store).source_keys("sn") == {f"pdq:{value}" for value in values}
+        fake.delete("pdq", PDQ_A)
+        fake.settle()
+        assert exchanges.fetch("sn").withdrawn == 1
+        assert active(store, "sn") == {PDQ_B, PDQ_C, PDQ_D}
+        row = Banks(store).find("sn", "image", PDQ_A)
+        assert row is not None
+        assert row.source_ref == f"pdq:{PDQ_A}"
+
+
 def test_a_full_fetch_into_an_existing_bank_leaves_what_was_imported_by_hand(
     store: Store, tmp_path: Path
 ) -> None:
