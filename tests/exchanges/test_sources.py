@@ -11,7 +11,7 @@ import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import create_engine, make_url, select, text
@@ -21,9 +21,12 @@ from rempart.exchanges.sync import Exchanges
 from rempart.hashing import pack
 from rempart.matching.banks import BankMatcher, Banks, HashListFormat, Record
 from rempart.store import Store
-from rempart.store.schema import bank_entry_sources
+from rempart.store.schema import bank_entries, bank_entry_sources
 from tests.exchanges.fakes import Response, fake_exchange
 from tests.exchanges.ncmec import PASSWORD, USER, FakeNCMEC, _format_time, _parse_time
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 PDQ_A = "f" * 8 + "0" * 56
 PDQ_B = "0" * 8 + "f" * 56
@@ -101,7 +104,8 @@ def active(store: Store, bank: str = "nc") -> set[str]:
 
 
 def sources(store: Store) -> set[tuple[str, str]]:
-    """(key, hash) for every key that lists an entry."""
+    """(key, hash) for every key that lists an entry: its first (``source_listed``), or a
+    further one (a row of ``bank_entry_sources``)."""
     banks = Banks(store)
     hashes = {
         row.entry_id: row.hash
@@ -110,7 +114,13 @@ def sources(store: Store) -> set[tuple[str, str]]:
     }
     with store.read() as connection:
         rows = connection.execute(select(bank_entry_sources)).all()
-    return {(row.source_ref, hashes[row.entry_id]) for row in rows}
+        firsts = connection.execute(
+            select(bank_entries.c.source_ref, bank_entries.c.hash).where(
+                bank_entries.c.source_listed
+            )
+        ).all()
+    further = {(row.source_ref, hashes[row.entry_id]) for row in rows}
+    return further | {(row.source_ref, row.hash) for row in firsts}
 
 
 def test_a_hash_two_entries_share_matches_until_the_last_is_deleted(
@@ -177,6 +187,34 @@ def test_an_updated_entry_replaces_its_fingerprints(
     fetch(fake, exchanges)
     assert active(store) == {PDQ_C, PDQ_D}
     assert sources(store) == {("3-3", PDQ_C), ("4-4", PDQ_D)}
+
+
+def test_distinct_hashes_keep_their_keys_in_the_entries(store: Store) -> None:
+    """A fetch of hashes no two records share writes no row of ``bank_entry_sources``: each
+    entry holds its one key (what keeps a fetch of a million fast), and a deletion still
+    withdraws by it."""
+    values = [PDQ_D, PDQ_A, PDQ_C, PDQ_B]  # not in hash order: the import sorts them
+    with fake_exchange("stopncii") as fake:
+        exchanges = Exchanges(store, environ={"S": fake.credentials})
+        exchanges.add("sn", "stopncii", credentials_env="S", url=fake.url)
+        for value in values[:2]:
+            fake.add("pdq", value)
+        fake.settle()
+        assert exchanges.fetch("sn").added == 2
+        for value in values[2:]:  # a second batch, into a bank keys list already
+            fake.add("pdq", value)
+        fake.settle()
+        assert exchanges.fetch("sn").added == 2
+        assert further_sources(store) == []
+        assert sources(store) == {(f"pdq:{value}", value) for value in values}
+        assert Banks(store).source_keys("sn") == {f"pdq:{value}" for value in values}
+        fake.delete("pdq", PDQ_A)
+        fake.settle()
+        assert exchanges.fetch("sn").withdrawn == 1
+        assert active(store, "sn") == {PDQ_B, PDQ_C, PDQ_D}
+        row = Banks(store).find("sn", "image", PDQ_A)
+        assert row is not None
+        assert row.source_ref == f"pdq:{PDQ_A}"
 
 
 def test_a_full_fetch_into_an_existing_bank_leaves_what_was_imported_by_hand(
@@ -284,22 +322,26 @@ def test_a_deletion_changes_nothing_when_its_batch_fails(store: Store) -> None:
     assert active(store, "b") == {PDQ_A, PDQ_B, PDQ_C}
 
 
-def test_the_migration_records_the_keys_exchanges_brought(
-    request: pytest.FixtureRequest, tmp_path: Path, store: Store
-) -> None:
+def old_database(
+    request: pytest.FixtureRequest, tmp_path: Path, store: Store, revision: str
+) -> tuple[str, Config]:
+    """A database of its own (SQLite, or one on the PostgreSQL server) migrated up to
+    ``revision``, holding an NCMEC exchange's bank as an earlier Rempart wrote it: entries 1
+    to 5 (see ``OLD_ENTRIES``); its URL and the alembic config that migrates it."""
     from alembic import command
     from alembic.config import Config
 
     if store.engine.dialect.name == "sqlite":
         url = f"sqlite:///{tmp_path / 'old.db'}"
-    else:  # a database of its own, at revision 0013
+    else:
+        name = f"rempart_sources_{revision}"
         server = request.getfixturevalue("postgres_url")
         engine = create_engine(server, isolation_level="AUTOCOMMIT")
         with engine.connect() as connection:
-            connection.execute(text("DROP DATABASE IF EXISTS rempart_sources_0014"))
-            connection.execute(text("CREATE DATABASE rempart_sources_0014"))
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+            connection.execute(text(f"CREATE DATABASE {name}"))
         engine.dispose()
-        database = make_url(server).set(database="rempart_sources_0014")
+        database = make_url(server).set(database=name)
         url = database.render_as_string(hide_password=False)
     old = Store.open(url, migrate=False)
     config = Config()
@@ -333,14 +375,7 @@ def test_the_migration_records_the_keys_exchanges_brought(
                 ),
                 {"id": import_id, "origin": origin, "now": now},
             )
-        rows = [
-            (1, PDQ_A, 1, "1-1", None),  # brought by the exchange
-            (2, PDQ_B, 1, "1-2", AT_SOURCE),  # deleted at source since
-            (3, PDQ_C, 1, "1-3", "moderator"),  # a moderator withdrew it; 1-3 lists it
-            (4, PDQ_D, 2, "pdq:x", None),  # imported by hand
-            (5, MD5, 1, None, None),
-        ]
-        for entry_id, value, import_id, ref, reason in rows:
+        for entry_id, value, import_id, ref, reason in OLD_ENTRIES:
             connection.execute(
                 text(
                     "INSERT INTO bank_entries (id, bank_id, hash, added_at, import_id, "
@@ -357,18 +392,52 @@ def test_the_migration_records_the_keys_exchanges_brought(
                     "reason": reason,
                 },
             )
-    old.close()
-    migrated = Store.open(url)
-    try:
-        with migrated.read() as connection:
-            found = connection.execute(
-                select(
-                    bank_entry_sources.c.source_ref,
-                    bank_entry_sources.c.entry_id,
-                    bank_entry_sources.c.bank_id,
+        if connection.dialect.name == "postgresql":  # the ids given above taken
+            for table in ("bank_imports", "bank_entries"):
+                connection.execute(
+                    text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), 100)")
                 )
-            ).all()
-        assert sorted(tuple(row) for row in found) == [("1-1", 1, 1), ("1-3", 3, 1)]
+        if revision != "0013":
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+    old.close()
+    return url, config
+
+
+OLD_ENTRIES = [
+    (1, PDQ_A, 1, "1-1", None),  # brought by the exchange
+    (2, PDQ_B, 1, "1-2", AT_SOURCE),  # deleted at source since
+    (3, PDQ_C, 1, "1-3", "moderator"),  # a moderator withdrew it; 1-3 lists it
+    (4, PDQ_D, 2, "pdq:x", None),  # imported by hand
+    (5, MD5, 1, None, None),
+]
+
+
+def further_sources(store: Store) -> list[tuple[str, int, int]]:
+    """The rows of ``bank_entry_sources``: (key, entry id, bank id)."""
+    with store.read() as connection:
+        found = connection.execute(
+            select(
+                bank_entry_sources.c.source_ref,
+                bank_entry_sources.c.entry_id,
+                bank_entry_sources.c.bank_id,
+            )
+        ).all()
+    return sorted(tuple(row) for row in found)
+
+
+def test_the_migration_records_the_keys_exchanges_brought(
+    request: pytest.FixtureRequest, tmp_path: Path, store: Store
+) -> None:
+    from alembic import command
+
+    url, config = old_database(request, tmp_path, store, "0013")
+    migrated = Store.open(url, migrate=False)
+    try:
+        with migrated.write() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0014")
+        assert further_sources(migrated) == [("1-1", 1, 1), ("1-3", 3, 1)]
         # The exchange's next fetch is full, to record the keys a hash held already had.
         (exchange,) = Exchanges(migrated, environ={}).list()
         assert exchange.checkpoint == {"rempart": "full fetch unfinished"}
@@ -380,6 +449,86 @@ def test_the_migration_records_the_keys_exchanges_brought(
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
         assert Banks(migrated).source_keys("nc") == {"1-1", "1-3"}
+    finally:
+        migrated.close()
+
+
+def test_the_first_keys_move_back_into_the_entries(
+    request: pytest.FixtureRequest, tmp_path: Path, store: Store
+) -> None:
+    """0015: a row naming its entry's own ``source_ref`` becomes the entry's flag, the others
+    stay rows, and the keys still withdraw what they list as before."""
+    from alembic import command
+
+    url, config = old_database(request, tmp_path, store, "0014")
+    at_0014 = Store.open(url, migrate=False)
+    with at_0014.write() as connection:
+        # PDQ_A also listed by 2-2; 1-3 no longer lists PDQ_C, 3-3 does (1-3 stays its
+        # source_ref, for display).
+        connection.execute(
+            text(
+                "INSERT INTO bank_entry_sources (entry_id, source_ref, bank_id) VALUES "
+                "(1, '2-2', 1), (3, '3-3', 1)"
+            )
+        )
+        connection.execute(
+            text("DELETE FROM bank_entry_sources WHERE entry_id = 3 AND source_ref = '1-3'")
+        )
+        rows_0014 = sorted(
+            tuple(row)
+            for row in connection.execute(
+                text("SELECT source_ref, entry_id, bank_id FROM bank_entry_sources")
+            )
+        )
+    at_0014.close()
+    assert rows_0014 == [("1-1", 1, 1), ("2-2", 1, 1), ("3-3", 3, 1)]
+    migrated = Store.open(url)  # to head
+    banks = Banks(migrated)
+    try:
+        assert further_sources(migrated) == [("2-2", 1, 1), ("3-3", 3, 1)]
+        with migrated.read() as connection:
+            flagged = connection.execute(
+                select(bank_entries.c.id).where(bank_entries.c.source_listed)
+            ).scalars()
+            assert sorted(flagged) == [1]
+        assert sources(migrated) == {("1-1", PDQ_A), ("2-2", PDQ_A), ("3-3", PDQ_C)}
+        assert banks.source_keys("nc") == {"1-1", "2-2", "3-3"}
+
+        # Downgraded, the rows are as 0014 wrote them; upgraded again, as above.
+        with migrated.write() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0014")
+        with migrated.read() as connection:
+            rows = connection.execute(
+                text("SELECT source_ref, entry_id, bank_id FROM bank_entry_sources")
+            )
+            assert sorted(tuple(row) for row in rows) == rows_0014
+        with migrated.write() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+        assert further_sources(migrated) == [("2-2", 1, 1), ("3-3", 3, 1)]
+
+        # PDQ_A's first key goes: 2-2 still lists it. Then 2-2 goes too: withdrawn.
+        assert banks.withdraw_sources("nc", ["1-1"], reason=AT_SOURCE) == 0
+        assert PDQ_A in active(migrated)
+        assert banks.withdraw_sources("nc", ["2-2"], reason=AT_SOURCE) == 1
+        assert PDQ_A not in active(migrated)
+        row = banks.find("nc", "image", PDQ_A)
+        assert row is not None
+        assert row.source_ref == "1-1"  # the first key, for display
+        assert banks.source_keys("nc") == {"3-3"}
+        # Listed again, by 4-4: reinstated, the key held as a row (its first key is 1-1's).
+        report = banks.import_sources(
+            "nc",
+            {"4-4": [Record(1, PDQ_A)]},
+            origin="exchange nc",
+            fmt=HashListFormat.PYTX,
+            reason=AT_SOURCE,
+        )
+        assert (report.reinstated, report.withdrawn) == (1, 0)
+        assert PDQ_A in active(migrated)
+        assert sources(migrated) == {("4-4", PDQ_A), ("3-3", PDQ_C)}
+        assert banks.withdraw_sources("nc", ["4-4"], reason=AT_SOURCE) == 1
     finally:
         migrated.close()
 

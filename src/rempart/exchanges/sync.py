@@ -64,7 +64,7 @@ from rempart.exchanges.reader import (
     hiding_credentials,
     read_pages,
 )
-from rempart.hashing.hash256 import from_hex
+from rempart.hashing.hash256 import HASH_HEX_DIGITS
 from rempart.matching.banks import Banks
 from rempart.matching.banks.bank import MAX_SOURCE_REF
 from rempart.matching.banks.formats import IMAGE, PYTX_KINDS, Record, Skipped, check_digest
@@ -98,6 +98,7 @@ withdrawal of what the exchange no longer lists is not skipped."""
 WITHDRAWN_AT_SOURCE: Final = "withdrawn at source"
 """The reason stamped on an entry an exchange deleted (``Banks.import_records``'s own)."""
 
+_LOWER_HEX: Final = frozenset("0123456789abcdef")
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _ENV_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,255}")
 
@@ -644,13 +645,12 @@ def _records(
     gone: list[str] = []
     line = 0
     for key, group in latest.items():
-        if all(signal.withdrawn for signal in group):
+        kept = [signal for signal in group if not signal.withdrawn]
+        if not kept:
             gone.append(key)
             continue
-        records = listed.setdefault(key, [])
-        for signal in group:
-            if signal.withdrawn:
-                continue
+        records = listed[key] = []
+        for signal in kept:
             line += 1
             record = _record(line, signal)
             if isinstance(record, Skipped):
@@ -665,14 +665,16 @@ def _record(line: int, signal: FetchedSignal) -> Record | Skipped:
     kind = PYTX_KINDS.get(signal.signal_type)
     if kind is None:
         return Skipped(line, signal.signal_type or "unknown")
-    try:
-        value = (
-            from_hex(signal.value.lower()).hex()
-            if kind == IMAGE
-            else check_digest(kind, signal.value)
-        )
-    except (ValueError, BankError):
-        return Skipped(line, f"invalid {kind if kind != IMAGE else 'pdq'}")
+    if kind == IMAGE:
+        # What ``from_hex(...).hex()`` gives, without the bytes between (a million a fetch).
+        value = signal.value.strip().lower()
+        if len(value) != HASH_HEX_DIGITS or not _LOWER_HEX.issuperset(value):
+            return Skipped(line, "invalid pdq")
+    else:
+        try:
+            value = check_digest(kind, signal.value)
+        except (ValueError, BankError):
+            return Skipped(line, f"invalid {kind}")
     return Record(line, value, kind=kind, source_ref=signal.key[:MAX_SOURCE_REF])
 
 

@@ -118,6 +118,10 @@ bank_entries = Table(
     Column("added_at", DateTime(timezone=True), nullable=False),
     Column("import_id", BigInteger, ForeignKey("bank_imports.id"), nullable=False),
     Column("source_ref", String(512), nullable=True),
+    # Whether the exchange record whose key is ``source_ref`` lists the entry (its first key,
+    # set when that record brought it): most entries have one key, held here; further keys
+    # are rows of ``bank_entry_sources``.
+    Column("source_listed", Boolean, nullable=False, server_default="0"),
     Column("note", Text, nullable=True),
     Column("withdrawn_at", DateTime(timezone=True), nullable=True),
     Column("withdrawn_reason", Text, nullable=True),
@@ -133,9 +137,11 @@ bank_entries = Table(
     Index("ix_bank_entries_source_ref", "source_ref"),
 )
 
-# Which exchange records (keys, as ``source_ref``) list each entry: an entry an exchange brought
-# stays active while one key lists it, and is withdrawn when the last key goes. Only exchange
-# fetches fill it; ``bank_entries.source_ref`` keeps the first key, for display and exports.
+# Which exchange records (keys, as ``source_ref``) list each entry besides the one its
+# ``bank_entries.source_ref`` names when ``source_listed``: an entry an exchange brought stays
+# active while one key lists it, and is withdrawn when the last key goes. Only exchange fetches
+# fill it, and only for a hash two records share (or one that a key lists again after it was
+# withdrawn), so that a fetch of a million distinct hashes writes no row here.
 bank_entry_sources = Table(
     "bank_entry_sources",
     metadata,
