@@ -217,6 +217,51 @@ def test_distinct_hashes_keep_their_keys_in_the_entries(store: Store) -> None:
         assert row.source_ref == f"pdq:{PDQ_A}"
 
 
+def test_a_hash_deleted_and_shared_anew_holds_its_key_in_its_entry_again(store: Store) -> None:
+    """StopNCII's key is made of the hash: deleted and listed again, the entry's own key is
+    its flag again, not a row (else every re-listing would cost a row, as before 0015)."""
+    with fake_exchange("stopncii") as fake:
+        exchanges = Exchanges(store, environ={"S": fake.credentials})
+        exchanges.add("sn", "stopncii", credentials_env="S", url=fake.url)
+        fake.add("pdq", PDQ_A)
+        fake.settle()
+        exchanges.fetch("sn")
+        for _ in range(2):
+            fake.delete("pdq", PDQ_A)
+            fake.settle()
+            assert exchanges.fetch("sn").withdrawn == 1
+            assert active(store, "sn") == set()
+            fake.add("pdq", PDQ_A)
+            fake.settle()
+            exchanges.fetch("sn")
+            assert active(store, "sn") == {PDQ_A}
+            assert further_sources(store) == []
+            assert sources(store) == {(f"pdq:{PDQ_A}", PDQ_A)}
+
+
+def test_an_entry_imported_by_hand_under_an_exchanges_key_is_not_its(store: Store) -> None:
+    """A hand import whose reference happens to be an exchange's key stays the moderator's:
+    the exchange listing it neither claims it nor withdraws it."""
+    banks = Banks(store)
+    with fake_exchange("stopncii") as fake:
+        exchanges = Exchanges(store, environ={"S": fake.credentials})
+        exchanges.add("sn", "stopncii", credentials_env="S", url=fake.url)
+        banks.import_records(
+            "sn",
+            [Record(1, PDQ_B, source_ref=f"pdq:{PDQ_B}")],
+            origin="by hand",
+            fmt=HashListFormat.PYTX,
+        )
+        fake.add("pdq", PDQ_B)
+        fake.settle()
+        exchanges.fetch("sn")
+        assert banks.source_keys("sn") == set()
+        fake.delete("pdq", PDQ_B)
+        fake.settle()
+        assert exchanges.fetch("sn").withdrawn == 0
+        assert active(store, "sn") == {PDQ_B}
+
+
 def test_a_full_fetch_into_an_existing_bank_leaves_what_was_imported_by_hand(
     store: Store, tmp_path: Path
 ) -> None:

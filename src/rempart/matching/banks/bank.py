@@ -632,13 +632,8 @@ class Banks:
         with self._writing(connection) as connection:
             bank = _bank(connection, name)
             keys, records = _keyed(listed)
-            # What the keys listed before, looked up before this import adds its own: in a bank
-            # no key lists yet (an exchange's first fetch), none of them.
-            known = (
-                _sources_of_keys(connection, bank.id, list(keys))
-                if _has_sources(connection, bank.id)
-                else {}
-            )
+            # What the keys listed before, looked up before this import adds its own.
+            known = _sources_of_keys(connection, bank.id, list(keys))
             imported = None
             if records:
                 # In hash order, the (bank_id, hash) index (and a key made of the hash, as
@@ -649,20 +644,26 @@ class Banks:
             import_id = None if imported is None else imported.import_id
             pairs = sum(len(held) for held in keys.values())
             wanted: set[tuple[str, int]] = set()
-            entries: dict[str, int] = {}
+            entries: dict[str, _Claimed] = {}
+            # When every listed hash is new and holds its one key, only what the keys listed
+            # before is left to forget; otherwise, which entries may be claimed.
             if imported is None or imported.added != pairs:
-                # Not every listed hash is new with its one key: which entries may be claimed,
-                # and the keys this import's entries hold already.
-                entries, added = _claimable(connection, bank.id, keys, import_id, reason)
-                known.update(dict.fromkeys(added, True))
+                entries = _claimable(connection, bank.id, keys, import_id, reason)
+                known.update(
+                    dict.fromkeys(((c.key, c.id) for c in entries.values() if c.added), True)
+                )
                 wanted = {
-                    (key, entries[h]) for key, held in keys.items() for h in held if h in entries
+                    (key, entries[h].id) for key, held in keys.items() for h in held if h in entries
                 }
-            # else every listed hash is new and holds its one key: only what the keys listed
-            # before is left to forget.
             gone = {pair: flag for pair, flag in known.items() if pair not in wanted}
             _drop_sources(connection, gone)
-            _add_sources(connection, bank.id, wanted - known.keys())
+            # A key listing again the entry it brought first (a StopNCII hash deleted, then
+            # shared anew) is its flag again, not a row.
+            refs = {c.id: c.key for c in entries.values()}
+            new = wanted - known.keys()
+            own = {pair for pair in new if refs.get(pair[1]) == pair[0]}
+            _flag_sources(connection, own)
+            _add_sources(connection, bank.id, new - own)
             withdrawn = _withdraw_keyless(
                 connection, bank.id, {entry for _, entry in gone}, reason, now
             )
@@ -1106,17 +1107,26 @@ def _keyed(listed: Mapping[str, Sequence[Record]]) -> tuple[dict[str, set[str]],
     return keys, records
 
 
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    """An entry an exchange's key may claim: its id, the key it holds (``source_ref``), and
+    whether this import added it."""
+
+    id: int
+    key: str | None
+    added: bool
+
+
 def _claimable(
     connection: Connection,
     bank_id: int,
     keys: Mapping[str, set[str]],
     import_id: int | None,
     reason: str,
-) -> tuple[dict[str, int], set[tuple[str, int]]]:
-    """Of the hashes ``keys`` list, those an exchange's key may claim, with their entry ids:
-    entries this import added, entries a key lists already, and entries a deletion at source
-    (``reason``) withdrew; not an entry imported by hand. And the (key, entry id) pairs of the
-    entries this import added (each holds the key that brought it)."""
+) -> dict[str, _Claimed]:
+    """Of the hashes ``keys`` list, those an exchange's key may claim, by hash: entries this
+    import added (each holds the key that brought it), entries a key lists already, and
+    entries a deletion at source (``reason``) withdrew; not an entry imported by hand."""
     wanted = set().union(*keys.values()) if keys else set()
     columns = (
         bank_entries.c.id,
@@ -1141,8 +1151,8 @@ def _claimable(
     listed = _further_listed(
         connection, [row.id for row in rows if row.import_id != import_id and not row.source_listed]
     )
-    claimable = {
-        row.hash: row.id
+    return {
+        row.hash: _Claimed(row.id, row.source_ref, row.import_id == import_id)
         for row in rows
         if row.hash in wanted
         and (
@@ -1152,8 +1162,6 @@ def _claimable(
             or row.withdrawn_reason == reason
         )
     }
-    added = {(row.source_ref, row.id) for row in rows if row.import_id == import_id}
-    return claimable, added
 
 
 def _listed(connection: Connection, entry_ids: Sequence[int]) -> set[int]:
@@ -1182,13 +1190,6 @@ def _further_listed(connection: Connection, entry_ids: Sequence[int]) -> set[int
             ).scalars()
         )
     return found
-
-
-def _has_sources(connection: Connection, bank_id: int) -> bool:
-    """Whether a key lists one of the bank's entries."""
-    return _exists(bank_entry_sources.c.bank_id == bank_id, connection=connection) or _exists(
-        bank_entries.c.bank_id == bank_id, bank_entries.c.source_listed, connection=connection
-    )
 
 
 def _sources_of_keys(
@@ -1231,8 +1232,16 @@ def _add_sources(connection: Connection, bank_id: int, pairs: Iterable[tuple[str
 
 
 def _exists(*where: Any, connection: Connection) -> bool:
-    """Whether a row of the table ``where`` names matches it (one indexed probe)."""
+    """Whether a row of the table ``where`` names matches it."""
     return connection.execute(select(exists().where(*where))).scalar() is True
+
+
+def _flag_sources(connection: Connection, pairs: Iterable[tuple[str, int]]) -> None:
+    """Mark entries as listed by their first key (``source_listed``), the key of each pair."""
+    for ids in batches(sorted(entry for _, entry in pairs)):
+        connection.execute(
+            update(bank_entries).where(bank_entries.c.id.in_(ids)).values(source_listed=True)
+        )
 
 
 def _drop_sources(connection: Connection, pairs: Mapping[tuple[str, int], bool]) -> None:

@@ -50,4 +50,6 @@ def downgrade() -> None:
         _ENTRIES.c.source_listed.is_(sa.true())
     )
     op.execute(_SOURCES.insert().from_select(["entry_id", "source_ref", "bank_id"], flagged))
+    # SQLite's own DROP COLUMN (3.35 and later): batch mode would copy the table, which the
+    # tables that refer to it do not let go.
     op.drop_column("bank_entries", "source_listed")
