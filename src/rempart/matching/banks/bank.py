@@ -650,7 +650,9 @@ class Banks:
             if imported is None or imported.added != pairs:
                 entries = _claimable(connection, bank.id, keys, import_id, reason)
                 known.update(
-                    dict.fromkeys(((c.key, c.id) for c in entries.values() if c.added), True)
+                    dict.fromkeys(
+                        ((c.key, c.id) for c in entries.values() if c.added and c.key), True
+                    )
                 )
                 wanted = {
                     (key, entries[h].id) for key, held in keys.items() for h in held if h in entries
