@@ -36,7 +36,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -270,9 +270,9 @@ def parts_section(paths: list[Path], repeat: int) -> None:
     )
     for path in paths:
         video = load_file(path, limits=LIMITS)
-        one_s, frames = timed(partial(_sampled, video, 1), repeat)
+        one_s, frames = timed(partial(_one_pass, video), repeat)
         count = len(video.parts())
-        parts_s, _ = timed(partial(_sampled, video, count), repeat)
+        parts_s, _ = timed(partial(videos.in_parts, video, count), repeat)
         pixels = frames[len(frames) // 2].pixels
         pdq_s, _ = timed(partial(pdq_hash, pixels, downsample=False), repeat * 10)
         table.add_row(
@@ -281,13 +281,8 @@ def parts_section(paths: list[Path], repeat: int) -> None:
     console.print(table)
 
 
-def _sampled(video: Video, parts: int) -> list[VideoFrame]:
-    """The video's samples, from ``parts`` parts read at once (1: ``Video.frames``)."""
-    if parts == 1:
-        return list(video.frames())
-    with ThreadPoolExecutor(parts) as pool:
-        done: list[list[VideoFrame]] = list(pool.map(list, video.parts(parts)))
-    return [frame for part in done for frame in part]
+def _one_pass(video: Video) -> list[VideoFrame]:
+    return list(video.frames())
 
 
 def fidelity_section(

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from tests.images import skimage_rgb
+
+if TYPE_CHECKING:
+    from rempart.video import Video, VideoFrame
 
 # Small frames and few of them: a test video encodes in well under a second on two cores.
 SIZE = (160, 120)
@@ -103,3 +108,11 @@ def scenes(testdata: Path, names: Sequence[str], seconds: int = 4) -> list[np.nd
         move = pan if number % 2 == 0 else zoom
         frames.extend(move(photo(testdata, name), seconds * RATE))
     return frames
+
+
+def in_parts(video: Video, count: int, every: float = 1.0) -> list[VideoFrame]:
+    """The samples of ``video.parts``, each part read on a thread of its own as its users
+    do, in order."""
+    with ThreadPoolExecutor(count) as pool:
+        parts: list[list[VideoFrame]] = list(pool.map(list, video.parts(count, every=every)))
+    return [frame for part in parts for frame in part]

@@ -208,6 +208,10 @@ _MAX_EDITS: Final = 16
 _DECLARED_FACTOR: Final = 2
 _DECLARED_MARGIN: Final = Fraction(10)  # seconds
 _EPSILON: Final = Fraction(1, 1_000_000)  # a microsecond: timestamps' rounding
+# Codecs whose every keyframe starts decoding afresh (``_Afresh``).
+_CLOSED_CODECS: Final = frozenset({"vp8", "vp9", "av1"})
+# NAL unit types of pictures that start decoding afresh: H.264's IDR; HEVC's BLA and IDR.
+_FRESH_NAL_TYPES: Final = {"h264": frozenset({5}), "hevc": frozenset({16, 17, 18, 19, 20})}
 # Keyframes ``Video.parts`` looks among for its cuts, at most.
 _MAX_KEYFRAMES: Final = 4096
 # Compressed packets held ahead of decoding, at most (``_Ahead``): seconds of 4K video.
@@ -223,8 +227,9 @@ class VideoFrame:
     """One sampled frame.
 
     Attributes:
-        index: its number among the video stream's decoded frames, from 0 (estimated from
-            its timestamp and the frame rate after a seek).
+        index: its number among the video stream's frames, from 0: its timestamp times the
+            frame rate, rounded (the count of frames decoded before it in a stream with no
+            frame rate).
         timestamp: seconds from the start of the video stream.
         pixels: ``(height, width, 3)`` uint8 RGB.
     """
@@ -311,7 +316,9 @@ class Video:
         """Where ``parts`` cuts the video: sample times (seconds from the stream's start,
         multiples of ``every``), each the first at or after a keyframe near an even share
         of the video; none for a stream whose packets do not all carry a timestamp."""
-        if count == 1:
+        # Frames are numbered from their timestamps and the rate; AVI seeks by decoding time,
+        # which its packed B-frames put after the keyframe asked for.
+        if count == 1 or not self.frame_rate or self.format == "avi":
             return []
         with _opened(self.source, self.limits) as container:
             found = _keyframes(container, work)
@@ -363,17 +370,19 @@ def _check_sampling(every: float, max_side: int | None) -> None:
 def _keyframes(
     container: av.container.InputContainer, work: _Work
 ) -> tuple[list[Fraction], Fraction] | None:
-    """The video stream's keyframe times (seconds from its start, in file order) and the
-    latest time of any packet, from its packets alone (nothing decoded); None when a packet
-    has no timestamp. Past ``_MAX_KEYFRAMES``, every other one is forgotten, and one in two
-    of those to come, and so on: a cut needs one near it, and a hostile file's millions of
-    keyframes must not fill memory."""
+    """The times of the video stream's keyframes that start decoding afresh (``_Afresh``;
+    seconds from its start, in file order) and the latest time of any packet, from its
+    packets alone (nothing decoded); None when a packet has no timestamp. Past
+    ``_MAX_KEYFRAMES``, every other one is forgotten, and one in two of those to come, and so
+    on: a cut needs one near it, and a hostile file's millions of keyframes must not fill
+    memory."""
     with _decoding():
         stream = _video_stream(container)
         base = stream.time_base
         if base is None:
             return None
         start = Fraction(stream.start_time or 0) * base
+        afresh = _Afresh(stream)
         keyframes: list[Fraction] = []
         seen, stride = 0, 1  # keyframes, and one in ``stride`` kept
         end = Fraction(0)
@@ -385,7 +394,7 @@ def _keyframes(
                 return None
             at = packet.pts * base - start
             end = max(end, at)
-            if packet.is_keyframe:
+            if packet.is_keyframe and afresh(packet):
                 if seen % stride == 0:
                     keyframes.append(at)
                     if len(keyframes) == _MAX_KEYFRAMES:
@@ -640,7 +649,6 @@ class _Sampler:
         # Stream time (seconds) of the next sample: a frame that no other frame refers to and
         # is shown before it is never needed, so its packet is not decoded (``_decode``).
         self.wanted_from = Fraction(0)
-        self.skipped = False  # a frame was left undecoded: count frames by their timestamps
 
     def run(self) -> Iterator[VideoFrame]:
         with _decoding():
@@ -655,7 +663,7 @@ class _Sampler:
         start = Fraction(stream.start_time or 0) * (stream.time_base or 0)
         rate = Fraction(stream.average_rate or stream.base_rate or 0)
         target = self.span.start  # seconds from ``start`` of the next sample
-        index, last, sought = -1, None, False
+        last, sought = None, False
         self.wanted_from = start + target - _EPSILON  # a stream may start before 0
         frames = self._decode(stream)
         if target:  # a later part of the video: from the keyframe before its first sample
@@ -671,15 +679,14 @@ class _Sampler:
                     )
                 return
             self._check(frame)
-            at = self._time(frame, start, rate, index + 1, last)
+            at = self._time(frame, start, rate, self.decoded - 1, last)
             if not landed:
                 landed = True
                 if at > target + _EPSILON:  # a seek past the keyframe asked for
-                    frames, sought = self._sought(stream, start - 1, frames)
+                    frames, sought = self._restart(stream, start)
                     continue
             if self.span.stop is not None and at >= self.span.stop - _EPSILON:
                 return  # the next part's first sample
-            index = round(at * rate) if (sought or self.skipped) and rate else index + 1
             if sought and last is not None and at <= last:
                 self.seek_gap = None  # keyframes sparser than the samples: decode through
             sought = False
@@ -687,7 +694,10 @@ class _Sampler:
                 continue  # before the next sample, or a timestamp gone backwards
             with _decoding():
                 pixels = self._pixels(frame)
-            yield VideoFrame(index, float(at), pixels)
+            # Numbered from the timestamp, whichever frames were decoded before: a part, a
+            # seek, a skipped frame or FFmpeg's threads give a sample the same number.
+            number = math.floor(at * rate + Fraction(1, 2)) if rate else self.decoded - 1
+            yield VideoFrame(number, float(at), pixels)
             last = at
             target = (math.floor(at / self.every) + 1) * self.every
             self.wanted_from = start + target - _EPSILON
@@ -704,21 +714,29 @@ class _Sampler:
         context = stream.codec_context
         time_base = stream.time_base
         ahead = _Ahead()
+        afresh = _Afresh(stream)
         for packet in self.container.demux(stream):
             self.work.in_time()  # packets that never give a frame must not run on either
             shown = None if packet.pts is None or time_base is None else packet.pts * time_base
             early = shown is not None and shown < self.wanted_from
-            # Only a keyframe shown at or before the next sample: every frame shown after it
-            # is decoded from it alone, even in an open GOP, whose leading pictures (after the
-            # keyframe in decoding, before it on screen) may refer to the held packets.
-            if packet.is_keyframe and shown is not None and shown <= self.wanted_from + _EPSILON:
-                self.skipped |= ahead.drop()
+            # Only a keyframe shown at or before the next sample, and one that starts decoding
+            # afresh: every frame shown after it is decoded from it alone. Even then, an open
+            # GOP's leading pictures (after the keyframe in decoding, before it on screen) may
+            # refer to the held packets; and FFmpeg, given an open GOP's recovery point with
+            # nothing before it, holds back and reorders the frames after it.
+            if (
+                packet.is_keyframe
+                and shown is not None
+                and shown <= self.wanted_from + _EPSILON
+                and ahead.packets
+                and afresh(packet)
+            ):
+                ahead.release()  # never to be decoded
             if early and ahead.hold(packet):
                 continue
             for held in (*ahead.release(), packet):
                 before = held is not packet or early
                 context.skip_frame = "NONREF" if before else "DEFAULT"
-                self.skipped |= before
                 yield from held.decode()
 
     def _sought(
@@ -737,6 +755,20 @@ class _Sampler:
                 self.seek_gap = None
                 return frames, False
         return self._decode(stream), True
+
+    def _restart(
+        self, stream: av.video.VideoStream, start: Fraction
+    ) -> tuple[Iterator[av.VideoFrame], bool]:
+        """Frames from the stream's first keyframe, after a seek that went past where it was
+        asked to; raised as corrupt when the stream cannot go back there either."""
+        frames, sought = self._sought(stream, start, iter(()))
+        if not sought:
+            raise VideoError(
+                MediaErrorCode.CORRUPT,
+                "the video seeks past the keyframe it is asked for and cannot go back to its "
+                "start: its index is damaged",
+            )
+        return frames, sought
 
     def _check(self, frame: av.VideoFrame) -> None:
         """The limits, on every decoded frame: count, size and the wall clock."""
@@ -807,15 +839,52 @@ class _Ahead:
         self.size += packet.size
         return True
 
-    def drop(self) -> bool:
-        """Forget the held packets, never to be decoded; whether there were any."""
-        return bool(self.release())
-
     def release(self) -> list[av.Packet[Any]]:
         """The held packets, to decode now, in the order they came."""
         packets = self.packets
         self.packets, self.size = [], 0
         return packets
+
+
+class _Afresh:
+    """Whether a keyframe packet starts decoding afresh, so that the packets before it are
+    never needed for a frame shown after it: VP8's, VP9's and AV1's keyframes; of H.264's
+    and HEVC's, those holding an IDR (or HEVC BLA) picture, not an open GOP's recovery
+    point or CRA, whose pictures may refer back past it (ITU-T H.264 7.4.1.2.3, H.265
+    7.4.2.2); MPEG-4 Part 2's never (its GOPs may be open)."""
+
+    def __init__(self, stream: av.video.VideoStream) -> None:
+        self.codec = _codec_name(stream)
+        extradata = stream.codec_context.extradata or b""
+        # avcC and hvcC say how many bytes give each NAL unit's length (ISO 14496-15
+        # 5.3.3.1.2, 8.3.3.1.2); without them the NAL units follow start codes (Annex B).
+        self.length_size: int | None = None
+        if extradata[:1] == b"\x01" and self.codec == "h264" and len(extradata) > 4:
+            self.length_size = (extradata[4] & 0x3) + 1
+        elif extradata[:1] == b"\x01" and self.codec == "hevc" and len(extradata) > 21:
+            self.length_size = (extradata[21] & 0x3) + 1
+
+    def __call__(self, packet: av.Packet[Any]) -> bool:
+        if self.codec in _CLOSED_CODECS:
+            return True
+        fresh = _FRESH_NAL_TYPES.get(self.codec)
+        return fresh is not None and not fresh.isdisjoint(self._nal_types(bytes(packet)))
+
+    def _nal_types(self, data: bytes) -> Iterator[int]:
+        for header in self._nal_headers(data):
+            yield header & 0x1F if self.codec == "h264" else (header >> 1) & 0x3F
+
+    def _nal_headers(self, data: bytes) -> Iterator[int]:
+        if self.length_size is None:
+            at = data.find(b"\x00\x00\x01")
+            while at != -1 and at + 3 < len(data):
+                yield data[at + 3]
+                at = data.find(b"\x00\x00\x01", at + 3)
+            return
+        at, size = 0, self.length_size
+        while at + size < len(data):
+            yield data[at + size]
+            at += size + int.from_bytes(data[at : at + size], "big")
 
 
 @contextmanager

@@ -144,10 +144,10 @@ def _write_vpdq(folder: Path, hashes: VideoHashes, written: set[str]) -> None:
 
     name = Path(hashes.path).name
     file, number = f"{name}.txt", 1
-    while file in written:
+    while file.casefold() in written:  # Clip.mp4 and clip.mp4 are one file on macOS
         number += 1
         file = f"{name}.{number}.txt"
-    written.add(file)
+    written.add(file.casefold())
     try:
         (folder / file).write_text(format_features(hashes.features))
     except OSError as exc:

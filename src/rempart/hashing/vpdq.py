@@ -112,7 +112,8 @@ def vpdq_hash(
     (measured on 720p and 1080p H.264; docs/video.md). ``max_side``: decode at most this many
     pixels on the longer side instead (the reference's ``downsample_width``), faster and a few
     bits away (at 512, 11 bits on average and 42 at most on a 1080p video). ``parts``: decode
-    up to this many stretches of the video at once (``Video.parts``), a core's each.
+    up to this many stretches of the video at once (``Video.parts``), a core's each; the
+    features then come once every part is hashed (a video's are a few kilobytes).
 
     Raises ``MediaError`` when the video crosses a limit or its data is damaged.
     """
