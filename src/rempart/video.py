@@ -300,7 +300,7 @@ class Video:
         if count < 1:
             raise ValueError("count must be at least 1")
         work = _Work(self.limits)
-        cuts = self._cuts(count, Fraction(every).limit_denominator(1_000_000), work)
+        cuts = self._cuts(count, _exact(every), work)
         threads = _part_threads(len(cuts) + 1)
         starts, stops = [Fraction(0), *cuts], [*cuts, None]
         return [
@@ -358,6 +358,12 @@ def load_bytes(data: bytes, *, limits: VideoLimits = DEFAULT_LIMITS) -> Video:
     """
     _check_size(len(data), limits)
     return _probe(data, limits)
+
+
+def _exact(every: float) -> Fraction:
+    """Seconds between samples as written: 0.7 is 0.6999... as a float, whose exact value
+    would give samples 0.7 s and a tick apart."""
+    return Fraction(every).limit_denominator(1_000_000)
 
 
 def _check_sampling(every: float, max_side: int | None) -> None:
@@ -639,8 +645,7 @@ class _Sampler:
         self.limits = video.limits
         self.declared = Fraction(video.duration)  # 0: the container does not say
         self.container = container
-        # 0.7 is 0.6999...: its float exactly would give samples 0.7 s and a tick apart
-        self.every = Fraction(span.every).limit_denominator(1_000_000)
+        self.every = _exact(span.every)
         self.max_side = span.max_side
         self.seek_gap = Fraction(span.seek_gap) if span.seek_gap is not None else None
         self.span = span
