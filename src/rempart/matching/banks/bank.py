@@ -664,7 +664,7 @@ class Banks:
             refs = {c.id: c.key for c in entries.values()}
             new = wanted - known.keys()
             own = {pair for pair in new if refs.get(pair[1]) == pair[0]}
-            _flag_sources(connection, own)
+            _set_first_listed(connection, (entry for _, entry in own), True)
             _add_sources(connection, bank.id, new - own)
             withdrawn = _withdraw_keyless(
                 connection, bank.id, {entry for _, entry in gone}, reason, now
@@ -1238,22 +1238,18 @@ def _exists(*where: Any, connection: Connection) -> bool:
     return connection.execute(select(exists().where(*where))).scalar() is True
 
 
-def _flag_sources(connection: Connection, pairs: Iterable[tuple[str, int]]) -> None:
-    """Mark entries as listed by their first key (``source_listed``), the key of each pair."""
-    for ids in batches(sorted(entry for _, entry in pairs)):
+def _set_first_listed(connection: Connection, entry_ids: Iterable[int], listed: bool) -> None:
+    """Whether the entries' first key (their ``source_ref``) lists them (``source_listed``)."""
+    for ids in batches(sorted(entry_ids)):
         connection.execute(
-            update(bank_entries).where(bank_entries.c.id.in_(ids)).values(source_listed=True)
+            update(bank_entries).where(bank_entries.c.id.in_(ids)).values(source_listed=listed)
         )
 
 
 def _drop_sources(connection: Connection, pairs: Mapping[tuple[str, int], bool]) -> None:
     """Forget the (key, entry id) pairs: an entry's first key (True) by its flag, a further
     one by its row."""
-    firsts = sorted(e for (_, e), first in pairs.items() if first)
-    for ids in batches(firsts):
-        connection.execute(
-            update(bank_entries).where(bank_entries.c.id.in_(ids)).values(source_listed=False)
-        )
+    _set_first_listed(connection, (e for (_, e), first in pairs.items() if first), False)
     rows = [{"e": e, "k": k} for (k, e), first in sorted(pairs.items()) if not first]
     statement = delete(bank_entry_sources).where(
         bank_entry_sources.c.entry_id == bindparam("e"),
