@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import os
 import threading
@@ -23,7 +24,7 @@ from rempart.walk import (
     path_fields,
     printable,
 )
-from rempart.workers import ordered_map
+from rempart.workers import BULK_GC_THRESHOLD, fewer_collections, ordered_map
 
 
 def test_the_walk_is_sorted_skips_hidden_files_and_gives_missing_files_as_named(
@@ -158,3 +159,27 @@ def test_ordered_map_reads_input_lazily() -> None:
 def test_ordered_map_refuses_zero_jobs() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         list(ordered_map(str, [1], jobs=0))
+
+
+def test_fewer_collections_lasts_until_the_last_block_on_any_thread_ends() -> None:
+    before = gc.get_threshold()
+    assert before[0] < BULK_GC_THRESHOLD
+    inside, release = threading.Event(), threading.Event()
+
+    def other_block() -> None:
+        with fewer_collections():
+            inside.set()
+            release.wait(10)
+
+    other = threading.Thread(target=other_block)
+    with fewer_collections():
+        assert gc.get_threshold() == (BULK_GC_THRESHOLD, *before[1:])
+        other.start()
+        assert inside.wait(10)
+    assert gc.get_threshold()[0] == BULK_GC_THRESHOLD  # the other thread's block goes on
+    release.set()
+    other.join(10)
+    assert gc.get_threshold() == before
+    with pytest.raises(RuntimeError), fewer_collections():
+        raise RuntimeError("a failure in the block")
+    assert gc.get_threshold() == before

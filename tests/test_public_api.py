@@ -86,6 +86,7 @@ MODULES = [
     "rempart.exchanges.sync",
     "rempart.exchanges.schedule",
     "rempart.exchanges.reader",
+    "rempart.exchanges.stopncii",
     "rempart.hub",
     "rempart.hub.auditor",
     "rempart.hub.declared",

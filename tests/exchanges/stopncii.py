@@ -28,6 +28,12 @@ class FakeStopNCII(FakeExchange):
     signal_types: ClassVar[tuple[str, ...]] = tuple(_TYPES)
     malformed_error: ClassVar[tuple[type[BaseException], ...]] = (requests.JSONDecodeError,)
 
+    def __init__(self, *, page_size: int | None = None) -> None:
+        super().__init__(page_size=page_size)
+        self.raw_records: list[Any] = []
+        """Served as they are at the end of the next page (then not again): records of any
+        shape, as a real exchange's newer or broken serialiser may send."""
+
     @property
     def credentials(self) -> str:
         return f"{FUNCTION_KEY},{SUBSCRIPTION_KEY}"
@@ -57,6 +63,7 @@ class FakeStopNCII(FakeExchange):
             position, stop = self.log.after_time(start_time), self.log.size
         end = min(position + size, stop)
         more = end < stop
+        raw, self.raw_records = self.raw_records, []
         return json_response(
             {
                 "count": end - position,
@@ -64,7 +71,7 @@ class FakeStopNCII(FakeExchange):
                 # the page's last change: a fetch resumed from any page misses nothing
                 "nextSetTimestamp": self.log.last_time(end) if end > position else start_time,
                 "hasMoreRecords": more,
-                "hashRecords": [_record(event) for event in self.page_events(position, end)],
+                "hashRecords": [_record(event) for event in self.page_events(position, end)] + raw,
             }
         )
 

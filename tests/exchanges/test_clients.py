@@ -12,6 +12,12 @@ from typing import Any
 import pytest
 import requests
 from threatexchange.exchanges.clients.ncmec.hash_api import NCMECEntryType, NCMECEntryUpdate
+from threatexchange.exchanges.clients.stopncii.api import (
+    StopNCIICSPFeedback,
+    StopNCIICSPFeedbackValue,
+)
+from threatexchange.exchanges.fetch_state import AggregateSignalOpinionCategory
+from threatexchange.exchanges.impl.stop_ncii_api import StopNCIISignalMetadata
 
 from rempart.errors import ExchangeConfigError
 from rempart.exchanges import (
@@ -263,3 +269,20 @@ def test_fetch_error_text_names_no_secret() -> None:
     assert "access_token=***" in text
     password_error = ValueError("user:hunter22 rejected")
     assert "hunter22" not in fetch_error_text(password_error, "user:hunter22")
+
+
+@pytest.mark.parametrize("feedback", [None, "Blocked", "NotBlocked", "PendingReview"])
+def test_a_stopncii_record_is_withdrawn_as_pytx_aggregates_its_opinions(
+    feedback: str | None,
+) -> None:
+    api = make_api("stopncii", "function-key,subscription-key", url="http://127.0.0.1:9/v1")
+    feedbacks = (
+        []
+        if feedback is None
+        else [StopNCIICSPFeedback(StopNCIICSPFeedbackValue(feedback), {"tag"}, "csp")]
+    )
+    metadata = StopNCIISignalMetadata(feedbacks)
+    negative = AggregateSignalOpinionCategory.NEGATIVE_CLASS
+    expected = metadata.get_as_aggregate_opinion().category == negative
+    (signal,) = signal_records(api, {("pdq", PDQ_A): metadata})
+    assert signal.withdrawn is expected

@@ -107,6 +107,68 @@ def test_a_failed_full_fetch_is_full_again(
     assert not ghost_active(store)
 
 
+def test_a_failure_while_a_batch_is_written_keeps_that_batch_and_the_next_fetch_resumes(
+    store: Store, fake: FakeExchange, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exchanges = added(store, fake)
+    monkeypatch.setattr(sync, "BATCH_S", 0.0)  # each page written on its own
+    more = [f"{i:02x}" * 32 for i in range(4, 8)]
+    for value in more:
+        fake.add("pdq", value)
+    fake.settle()
+    written = threading.Event()
+    write = Banks.import_sources
+
+    def slow_write(*args: object, **kwargs: object) -> object:
+        written.wait(10)  # the page that fails is read while this write is under way
+        return write(*args, **kwargs)  # type: ignore[arg-type]
+
+    def fail_on_the_second_page(report: FetchReport) -> None:
+        if report.pages == 2:
+            written.set()
+            raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(Banks, "import_sources", slow_write)
+    with pytest.raises(ExchangeFetchError, match="the disk is full"):
+        exchanges.fetch("feed", progress=fail_on_the_second_page)
+    failed = exchanges.get("feed")
+    assert failed.state == "failing"
+    assert failed.fetched == 3 + 2  # both pages read were written, the second after the failure
+    monkeypatch.setattr(Banks, "import_sources", write)
+    again = exchanges.fetch("feed")
+    assert (again.full, again.fetched) == (False, 2)
+    assert {entry.hash for entry in Banks(store).entries("feed")} >= set(more)
+
+
+def test_a_write_that_fails_fails_the_fetch_and_keeps_the_batches_before_it(
+    store: Store, fake: FakeExchange, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exchanges = added(store, fake)
+    monkeypatch.setattr(sync, "BATCH_S", 0.0)
+    more = [f"{i:02x}" * 32 for i in range(4, 8)]
+    for value in more:
+        fake.add("pdq", value)
+    fake.settle()
+    write = Banks.import_sources
+    calls = []
+
+    def fail_the_second(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the database is gone")
+        return write(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Banks, "import_sources", fail_the_second)
+    with pytest.raises(ExchangeFetchError, match="the database is gone"):
+        exchanges.fetch("feed")
+    failed = exchanges.get("feed")
+    assert (failed.state, failed.fetched) == ("failing", 3 + 1)  # the first page alone
+    assert "the database is gone" in (failed.last_error or "")
+    monkeypatch.setattr(Banks, "import_sources", write)
+    assert exchanges.fetch("feed").fetched == 3
+    assert {entry.hash for entry in Banks(store).entries("feed")} >= set(more)
+
+
 def test_a_stale_threatexchange_refetch_stopped_half_way_is_stale_again(store: Store) -> None:
     with fake_exchange("threatexchange", page_size=1) as fake:
         exchanges = added(store, fake)

@@ -52,7 +52,9 @@ from threatexchange.exchanges.impl.stop_ncii_api import (
     StopNCIICheckpoint,
     StopNCIISignalExchangeAPI,
     StopNCIISignalMetadata,
-    _get_delta_mapping,
+)
+from threatexchange.exchanges.impl.stop_ncii_api import (
+    _type_mapping as _stopncii_type_names,
 )
 from threatexchange.exchanges.impl.techagainstterrorism_api import (
     TATCheckpoint,
@@ -61,6 +63,7 @@ from threatexchange.exchanges.impl.techagainstterrorism_api import (
 from threatexchange.exchanges.signal_exchange_api import SignalExchangeAPI
 
 from rempart.errors import ExchangeConfigError
+from rempart.exchanges.stopncii import StopNCIIClient
 from rempart.matching.formats import BankCategory
 
 __all__ = [
@@ -262,7 +265,7 @@ def _stopncii(credentials: str, url: str | None, options: Mapping[str, str]) -> 
             "a StopNCII credential is FETCH_FUNCTION_KEY,SUBSCRIPTION_KEY[,BASE_URL]"
         )
     # pytx's StopNCIIAPI takes the base URL (base_url_override) for exactly this purpose.
-    client = stopncii_client.StopNCIIAPI(
+    client = StopNCIIClient(
         parts[1], parts[0], base_url_override=url or (parts[2] if len(parts) == 3 else None)
     )
     return _StopNCIIExchange(CollaborationConfigBase("stopncii", "stopncii", True), client)
@@ -322,17 +325,19 @@ class _StopNCIIExchange(StopNCIISignalExchangeAPI):
             stopncii_client.StopNCIICaseStatus.Withdrawn,
             stopncii_client.StopNCIICaseStatus.Deleted,
         )
+        names = _stopncii_type_names()  # pytx's signal type names, by StopNCII's type
         start = stopncii_client.StopNCIIAPI.DEFAULT_START_TIME
         if checkpoint is not None:
             start = checkpoint.update_time
         for page in self.api.fetch_hashes_iter(start_timestamp=start):
             updates: dict[tuple[str, str], StopNCIISignalMetadata | None] = {}
             for record in page.hashRecords:
-                key, metadata = _get_delta_mapping(record)
-                if not key[0]:
-                    key = (str(record.signalType.value).lower(), record.hashValue)
-                    metadata = StopNCIISignalMetadata(record.CSPFeedbacks)
-                updates[key] = None if record.hashStatus in gone else metadata
+                name = names.get(record.signalType) or str(record.signalType.value).lower()
+                updates[name, record.hashValue] = (
+                    None
+                    if record.hashStatus in gone
+                    else StopNCIISignalMetadata(record.CSPFeedbacks)
+                )
             yield fetch_state.FetchDelta(updates, StopNCIICheckpoint.from_stopncii_fetch(page))
 
 
@@ -485,6 +490,8 @@ def _withdrawn(metadata: fetch_state.FetchedSignalMetadata | None) -> bool:
         return True
     if type(metadata) is fetch_state.FetchedSignalMetadata:  # TAT's: no opinions at all
         return False
+    if type(metadata) is StopNCIISignalMetadata and not metadata.feedbacks:
+        return False  # its one opinion, a user's case (INVESTIGATION_SEED): no withdrawal
     aggregate = metadata.get_as_aggregate_opinion().category
     return bool(aggregate == fetch_state.AggregateSignalOpinionCategory.NEGATIVE_CLASS)
 

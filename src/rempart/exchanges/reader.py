@@ -31,6 +31,7 @@ from rempart.exchanges.clients import (
     make_api,
     signal_records,
 )
+from rempart.workers import fewer_collections
 
 __all__ = [
     "PAGES_AHEAD",
@@ -166,7 +167,7 @@ def _read(
 ) -> None:
     """The reader process: every page of the fetch, then ``end``; or the failure's text."""
     credentials = secrets.get()
-    with hiding_credentials(credentials, exchange_type):
+    with hiding_credentials(credentials, exchange_type), fewer_collections():
         try:
             api = make_api(exchange_type, credentials, url=url, options=options)
             start = None if checkpoint is None else checkpoint_from_json(api, checkpoint)

@@ -32,9 +32,11 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
@@ -71,6 +73,7 @@ from rempart.matching.banks.formats import IMAGE, PYTX_KINDS, Record, Skipped, c
 from rempart.matching.formats import BankCategory, HashListFormat
 from rempart.store import Store, as_utc, utc_now
 from rempart.store.schema import bank_entries, banks, exchanges
+from rempart.workers import fewer_collections
 
 __all__ = [
     "BATCH_SIGNALS",
@@ -81,7 +84,7 @@ __all__ = [
     "FetchReport",
 ]
 
-BATCH_SIGNALS: Final = 50_000
+BATCH_SIGNALS: Final = 100_000
 """Signals written in one transaction at most: pages are gathered up to this many (or for
 ``BATCH_S``), so that a list of a million is a few dozen commits, not one per page."""
 BATCH_S: Final = 5.0
@@ -435,6 +438,7 @@ class Exchanges:
         try:
             credentials = self._credentials(exchange)
             hidden.enter_context(hiding_credentials(credentials, exchange.type))
+            hidden.enter_context(fewer_collections())
             api = make_api(exchange.type, credentials, url=exchange.url, options=exchange.options)
             checkpoint = _start_checkpoint(api, exchange, report)
             seen: set[str] | None = set() if report.full else None
@@ -450,21 +454,23 @@ class Exchanges:
                     stop=stop,
                 )
             )
-            for signals, page_checkpoint in pages:
-                last = page_checkpoint if page_checkpoint is not None else last
-                # A full fetch stores the exchange's checkpoint only at its end (_finish); a
-                # page with none yet (TAT's empty first page) is marked so too.
-                held = _UNFINISHED if report.full or last is None else last
-                batch.add(signals, dict(held))
-                report.pages += 1
-                if stop is not None and stop.is_set():
-                    break  # what was read is written; the next fetch goes on
-                if batch.full():
-                    self._write(exchange, batch, report, seen)
-                    batch = _Batch()
-                if progress is not None:
-                    progress(report)
-            self._write(exchange, batch, report, seen)
+            # Left before the outcome is recorded: a write under way ends first.
+            with _Writer(partial(self._write, exchange, report, seen)) as writer:
+                for signals, page_checkpoint in pages:
+                    last = page_checkpoint if page_checkpoint is not None else last
+                    # A full fetch stores the exchange's checkpoint only at its end (_finish);
+                    # a page with none yet (TAT's empty first page) is marked so too.
+                    held = _UNFINISHED if report.full or last is None else last
+                    batch.add(signals, dict(held))
+                    report.pages += 1
+                    if stop is not None and stop.is_set():
+                        break  # what was read is written; the next fetch goes on
+                    if batch.full():
+                        writer.write(batch)
+                        batch = _Batch()
+                    if progress is not None:
+                        progress(report)
+                writer.write(batch)
             report.stopped = stop is not None and stop.is_set()
             if seen is not None and not report.stopped:
                 report.withdrawn += self._withdraw_unseen(exchange, seen)
@@ -507,7 +513,7 @@ class Exchanges:
         return value
 
     def _write(
-        self, exchange: Exchange, batch: _Batch, report: FetchReport, seen: set[str] | None
+        self, exchange: Exchange, report: FetchReport, seen: set[str] | None, batch: _Batch
     ) -> None:
         """One transaction: the batch's hashes in (each record's set replacing what it listed
         before), its deletions withdrawn, its checkpoint stored; nothing of it when any step
@@ -608,6 +614,38 @@ class Exchanges:
                 .where(exchanges.c.name == exchange.name, exchanges.c.lease_owner == self.owner)
                 .values(**values)
             )
+
+
+class _Writer:
+    """Writes batches on a thread of its own, one at a time, while the next is gathered: the
+    database does its part without the GIL, so reading pages and writing overlap. A write's
+    failure is raised by the next ``write``, or on leaving the block; leaving it on another
+    failure waits for the write under way and raises that failure alone."""
+
+    def __init__(self, write: Callable[[_Batch], None]) -> None:
+        self._write = write
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="rempart-exchange-write")
+        self._pending: Future[None] | None = None
+
+    def write(self, batch: _Batch) -> None:
+        """Write ``batch`` once the write before it has ended (raising its failure)."""
+        self._wait()
+        self._pending = self._pool.submit(self._write, batch)
+
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def __enter__(self) -> _Writer:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        try:
+            if exc_type is None:
+                self._wait()
+        finally:
+            self._pool.shutdown(wait=True)
 
 
 class _Batch:
