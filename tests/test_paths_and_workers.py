@@ -183,3 +183,17 @@ def test_fewer_collections_lasts_until_the_last_block_on_any_thread_ends() -> No
     with pytest.raises(RuntimeError), fewer_collections():
         raise RuntimeError("a failure in the block")
     assert gc.get_threshold() == before
+
+
+@pytest.mark.parametrize("young", [0, 10 * BULK_GC_THRESHOLD])
+def test_fewer_collections_keeps_what_the_application_chose(young: int) -> None:
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(young, *before[1:])
+        with fewer_collections():
+            assert gc.get_threshold()[0] == young
+        with fewer_collections():
+            gc.set_threshold(7, 7, 7)  # the application's, meanwhile
+        assert gc.get_threshold() == (7, 7, 7)
+    finally:
+        gc.set_threshold(*before)

@@ -60,27 +60,33 @@ BULK_GC_THRESHOLD: Final = 20_000
 _gc_lock = threading.Lock()
 _gc_users = 0
 _gc_saved: tuple[int, int, int] | None = None
+_gc_set: tuple[int, int, int] | None = None
 
 
 @contextmanager
 def fewer_collections() -> Iterator[None]:
-    """While the block runs, Python's cyclic collector runs less often (``BULK_GC_THRESHOLD``).
+    """While the block runs, Python's cyclic collector runs less often (a young collection
+    every ``BULK_GC_THRESHOLD`` allocations at least).
 
     Bulk work (an exchange's million hashes) makes objects that live until their batch is
     written, and the collector walked them again and again: a third of the time spent making
     a batch's records. The setting is the process's: blocks on several threads share it, and
     the last to end puts the previous one back. Garbage is still collected, later.
     """
-    global _gc_users, _gc_saved
+    global _gc_users, _gc_saved, _gc_set
     with _gc_lock:
         if _gc_users == 0:
             _gc_saved = gc.get_threshold()
-            gc.set_threshold(BULK_GC_THRESHOLD, *_gc_saved[1:])
+            young = _gc_saved[0]
+            # 0 (no automatic collection) and a higher threshold are the application's choice
+            _gc_set = (young and max(young, BULK_GC_THRESHOLD), *_gc_saved[1:])
+            gc.set_threshold(*_gc_set)
         _gc_users += 1
     try:
         yield
     finally:
         with _gc_lock:
             _gc_users -= 1
-            if _gc_users == 0 and _gc_saved is not None:
+            # what the application set meanwhile stays
+            if _gc_users == 0 and _gc_saved is not None and gc.get_threshold() == _gc_set:
                 gc.set_threshold(*_gc_saved)

@@ -30,9 +30,10 @@ class FakeStopNCII(FakeExchange):
 
     def __init__(self, *, page_size: int | None = None) -> None:
         super().__init__(page_size=page_size)
-        self.raw_records: list[Any] = []
+        self.raw_records: Any = []
         """Served as they are at the end of the next page (then not again): records of any
-        shape, as a real exchange's newer or broken serialiser may send."""
+        shape, as a real exchange's newer or broken serialiser may send; not a list: served
+        as the page's ``hashRecords`` in place of its records."""
 
     @property
     def credentials(self) -> str:
@@ -71,7 +72,9 @@ class FakeStopNCII(FakeExchange):
                 # the page's last change: a fetch resumed from any page misses nothing
                 "nextSetTimestamp": self.log.last_time(end) if end > position else start_time,
                 "hasMoreRecords": more,
-                "hashRecords": [_record(event) for event in self.page_events(position, end)] + raw,
+                "hashRecords": [_record(event) for event in self.page_events(position, end)] + raw
+                if isinstance(raw, list)
+                else raw,
             }
         )
 

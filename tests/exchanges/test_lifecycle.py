@@ -169,6 +169,22 @@ def test_a_write_that_fails_fails_the_fetch_and_keeps_the_batches_before_it(
     assert {entry.hash for entry in Banks(store).entries("feed")} >= set(more)
 
 
+def test_a_fetch_into_an_in_memory_database_writes_it(fake: FakeExchange) -> None:
+    # each thread's connection to an in-memory SQLite database has a database of its own
+    store = Store.open("sqlite://")
+    try:
+        assert not store.threads_share
+        exchanges = Exchanges(store, environ={"FEED": fake.credentials})
+        exchanges.add("feed", fake.kind, credentials_env="FEED", url=fake.url, options=fake.options)
+        for value in PDQ:
+            fake.add("pdq", value)
+        fake.settle()
+        assert exchanges.fetch("feed").added == 3
+        assert {entry.hash for entry in Banks(store).entries("feed")} == set(PDQ)
+    finally:
+        store.close()
+
+
 def test_a_stale_threatexchange_refetch_stopped_half_way_is_stale_again(store: Store) -> None:
     with fake_exchange("threatexchange", page_size=1) as fake:
         exchanges = added(store, fake)

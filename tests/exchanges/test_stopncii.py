@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import dacite
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -26,12 +27,13 @@ def fake() -> Iterator[FakeStopNCII]:
         yield started
 
 
-def both(fake: FakeStopNCII, raw: list[Any], *, start: int = 10) -> list[Any]:
+def both(fake: FakeStopNCII, raw: Any, *, start: int = 10) -> list[Any]:
     """What pytx's client and then ours make of the page the fake serves from ``start``, with
-    ``raw`` at its end: each a ``FetchHashesResponse`` or the exception's type."""
+    ``raw`` at its end (not a list: as its ``hashRecords``): each a ``FetchHashesResponse`` or
+    the exception's type."""
     results: list[Any] = []
     for client in (pytx.StopNCIIAPI, StopNCIIClient):
-        fake.raw_records = list(raw)
+        fake.raw_records = list(raw) if isinstance(raw, list) else raw
         api = client(SUBSCRIPTION_KEY, FUNCTION_KEY, base_url_override=fake.url)
         try:
             results.append(api.fetch_hashes(start_timestamp=start))
@@ -108,6 +110,31 @@ def test_plain_records_are_made_as_pytx_makes_them(fake: FakeStopNCII) -> None:
         "case-2": pytx.StopNCIICaseStatus.Withdrawn,
     }
     assert ours.hashRecords[7].CSPFeedbacks[0].tags == {"a", "b"}
+
+
+def test_a_page_of_plain_records_is_not_parsed_by_dacite(
+    fake: FakeStopNCII, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed: list[type] = []
+    from_dict = dacite.from_dict
+
+    def counted(data_class: type, data: Any, config: Any = None) -> Any:
+        parsed.append(data_class)
+        return from_dict(data_class=data_class, data=data, config=config)
+
+    monkeypatch.setattr(dacite, "from_dict", counted)  # pytx calls dacite.from_dict
+    theirs, ours = both(fake, PLAIN, start=2**40)
+    assert ours == theirs
+    assert parsed.count(pytx.StopNCIIHashRecord) == len(PLAIN)  # pytx's, not ours
+    assert parsed.count(pytx.FetchHashesResponse) == 2  # the page itself, by pytx both times
+
+
+@pytest.mark.parametrize("records", ["records", {"0": PLAIN[0]}, 5, True, None, []])
+def test_a_page_whose_records_are_not_a_list_is_pytxs_to_parse(
+    fake: FakeStopNCII, records: Any
+) -> None:
+    theirs, ours = both(fake, records, start=2**40)
+    assert ours == theirs
 
 
 @pytest.mark.parametrize("odd", ODD, ids=range(len(ODD)))

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rempart.hashing import from_hex, hamming, pack, to_hex
+from rempart.hashing.hash256 import lower_hex
 
 hashes = st.binary(min_size=32, max_size=32)
 
@@ -32,6 +33,16 @@ def test_hamming_broadcasts_to_a_matrix() -> None:
 def test_hex_round_trip(value: bytes) -> None:
     assert from_hex(to_hex(value)) == value
     assert from_hex(to_hex(value).upper()) == value
+    assert lower_hex(f" {to_hex(value).upper()}\n") == to_hex(value)
+
+
+@given(st.text(alphabet="0123456789abcdefABCDEFgxİ \t", max_size=70))
+def test_lower_hex_is_from_hex_or_none(text: str) -> None:
+    try:
+        expected: str | None = from_hex(text).hex()
+    except ValueError:
+        expected = None
+    assert lower_hex(text) == expected
 
 
 def test_bit_order_is_big_endian() -> None:

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from threatexchange.exchanges.clients.stopncii import api as pytx
 
-__all__ = ["StopNCIIClient", "plain_record"]
+__all__ = ["StopNCIIClient", "plain_record", "plain_records"]
 
 _SIGNAL_TYPES: Final = {member.value: member for member in pytx.StopNCIISignalType}
 _STATUSES: Final = {member.value: member for member in pytx.StopNCIICaseStatus}
@@ -26,7 +26,8 @@ _FEEDBACKS: Final = {member.value: member for member in pytx.StopNCIICSPFeedback
 
 class StopNCIIClient(pytx.StopNCIIAPI):
     """pytx's ``StopNCIIAPI``; a FetchHashes page whose every record is plain (``plain_record``)
-    has its records made directly, and any other page is parsed by pytx as it is."""
+    has its records made directly, and any other page is parsed by pytx as it is. Unlike
+    pytx's, a client holds a page between its request and its parse: one thread at a time."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -35,20 +36,36 @@ class StopNCIIClient(pytx.StopNCIIAPI):
     def _get(self, endpoint: pytx.StopNCIIEndpoint, **params: Any) -> Any:
         self._records = None
         payload = super()._get(endpoint, **params)
-        if endpoint is pytx.StopNCIIEndpoint.FetchHashes and isinstance(payload, dict):
-            raw = payload.get("hashRecords")
-            records = [plain_record(r) for r in raw] if isinstance(raw, list) else []
-            if raw and all(r is not None for r in records):
-                self._records = records  # type: ignore[assignment]
+        if endpoint is pytx.StopNCIIEndpoint.FetchHashes:
+            self._records = plain_records(payload)
+            if self._records is not None:
                 # pytx parses the rest of the page (count, token, checkpoint) as it would
                 payload = {**payload, "hashRecords": []}
         return payload
 
     def fetch_hashes(self, **kwargs: Any) -> pytx.FetchHashesResponse:
-        response = super().fetch_hashes(**kwargs)
-        if self._records is not None:
-            response.hashRecords, self._records = self._records, None
-        return response
+        try:
+            response = super().fetch_hashes(**kwargs)
+            if self._records is not None:
+                response.hashRecords = self._records
+            return response
+        finally:
+            self._records = None
+
+
+def plain_records(page: object) -> list[pytx.StopNCIIHashRecord] | None:
+    """The records of a FetchHashes page (a JSON object) when it lists some and every one is
+    plain (``plain_record``); None otherwise."""
+    raw = page.get("hashRecords") if isinstance(page, dict) else None
+    if not isinstance(raw, list) or not raw:
+        return None
+    records = []
+    for item in raw:
+        record = plain_record(item)
+        if record is None:
+            return None
+        records.append(record)
+    return records
 
 
 def plain_record(raw: object) -> pytx.StopNCIIHashRecord | None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import logging
 import os
 import re
 import socket
@@ -36,7 +37,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
@@ -66,7 +67,7 @@ from rempart.exchanges.reader import (
     hiding_credentials,
     read_pages,
 )
-from rempart.hashing.hash256 import HASH_HEX_DIGITS
+from rempart.hashing.hash256 import lower_hex
 from rempart.matching.banks import Banks
 from rempart.matching.banks.bank import MAX_SOURCE_REF
 from rempart.matching.banks.formats import IMAGE, PYTX_KINDS, Record, Skipped, check_digest
@@ -101,7 +102,7 @@ withdrawal of what the exchange no longer lists is not skipped."""
 WITHDRAWN_AT_SOURCE: Final = "withdrawn at source"
 """The reason stamped on an entry an exchange deleted (``Banks.import_records``'s own)."""
 
-_LOWER_HEX: Final = frozenset("0123456789abcdef")
+_log = logging.getLogger(__name__)
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _ENV_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,255}")
 
@@ -455,7 +456,8 @@ class Exchanges:
                 )
             )
             # Left before the outcome is recorded: a write under way ends first.
-            with _Writer(partial(self._write, exchange, report, seen)) as writer:
+            write = partial(self._write, exchange, report, seen)
+            with _Writer(write, threaded=self.store.threads_share) as writer:
                 for signals, page_checkpoint in pages:
                     last = page_checkpoint if page_checkpoint is not None else last
                     # A full fetch stores the exchange's checkpoint only at its end (_finish);
@@ -520,7 +522,7 @@ class Exchanges:
         fails. No import is recorded for a page that listed no hash."""
         if batch.checkpoint is None:
             return
-        listed, skipped, gone = _records(batch.latest)
+        listed, skipped, gone = batch.records
         if seen is not None:
             seen.update(batch.latest)
         now = utc_now()
@@ -620,15 +622,24 @@ class _Writer:
     """Writes batches on a thread of its own, one at a time, while the next is gathered: the
     database does its part without the GIL, so reading pages and writing overlap. A write's
     failure is raised by the next ``write``, or on leaving the block; leaving it on another
-    failure waits for the write under way and raises that failure alone."""
+    failure waits for the write under way (logging its own failure, if any) and raises that
+    other failure. Not ``threaded`` (an in-memory database, which each thread sees empty):
+    each write is made by ``write`` itself."""
 
-    def __init__(self, write: Callable[[_Batch], None]) -> None:
+    def __init__(self, write: Callable[[_Batch], None], *, threaded: bool) -> None:
         self._write = write
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="rempart-exchange-write")
+        self._pool = (
+            ThreadPoolExecutor(1, thread_name_prefix="rempart-exchange-write") if threaded else None
+        )
         self._pending: Future[None] | None = None
 
     def write(self, batch: _Batch) -> None:
-        """Write ``batch`` once the write before it has ended (raising its failure)."""
+        """Write ``batch`` once the write before it has ended (raising its failure). Its
+        records are made first, here, while that write runs (mostly without the GIL)."""
+        batch.records  # noqa: B018 - made now, on this thread
+        if self._pool is None:
+            self._write(batch)
+            return
         self._wait()
         self._pending = self._pool.submit(self._write, batch)
 
@@ -641,9 +652,14 @@ class _Writer:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        if self._pool is None:
+            return
         try:
+            self._wait()
+        except Exception as exc:
             if exc_type is None:
-                self._wait()
+                raise
+            _log.warning("a batch's write failed too, after the fetch had: %s", exc)
         finally:
             self._pool.shutdown(wait=True)
 
@@ -670,6 +686,11 @@ class _Batch:
 
     def full(self) -> bool:
         return self.signals >= BATCH_SIGNALS or time.monotonic() - self.started >= BATCH_S
+
+    @cached_property
+    def records(self) -> tuple[dict[str, list[Record]], Counter[str], list[str]]:
+        """What ``_records`` makes of the batch (once it is complete)."""
+        return _records(self.latest)
 
 
 def _records(
@@ -704,9 +725,8 @@ def _record(line: int, signal: FetchedSignal) -> Record | Skipped:
     if kind is None:
         return Skipped(line, signal.signal_type or "unknown")
     if kind == IMAGE:
-        # What ``from_hex(...).hex()`` gives, without the bytes between (a million a fetch).
-        value = signal.value.strip().lower()
-        if len(value) != HASH_HEX_DIGITS or not _LOWER_HEX.issuperset(value):
+        value = lower_hex(signal.value)
+        if value is None:
             return Skipped(line, "invalid pdq")
     else:
         try:

@@ -13,24 +13,44 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["HASH_BYTES", "HASH_HEX_DIGITS", "from_hex", "hamming", "pack", "to_hex"]
+__all__ = [
+    "HASH_BYTES",
+    "HASH_HEX_DIGITS",
+    "from_hex",
+    "hamming",
+    "lower_hex",
+    "pack",
+    "to_hex",
+]
 
 HASH_BYTES: Final = 32
 HASH_HEX_DIGITS: Final = 64
 _HEX_DIGITS: Final = frozenset("0123456789abcdefABCDEF")
+_LOWER_HEX_DIGITS: Final = frozenset("0123456789abcdef")
 
 Words = npt.NDArray[np.uint64]
 
 
+def lower_hex(text: str) -> str | None:
+    """``text`` (64 hex digits in either case, blanks around) as 64 lowercase hex digits, or
+    None when it is not a 256-bit hash: what ``from_hex(text).hex()`` gives, without the bytes
+    between (an exchange's fetch checks a million)."""
+    value = text.strip().lower()
+    if len(value) == HASH_HEX_DIGITS and _LOWER_HEX_DIGITS.issuperset(value):
+        return value
+    return None
+
+
 def from_hex(text: str) -> bytes:
     """Parse 64 hex digits into 32 bytes; raise ``ValueError`` saying what is wrong."""
+    value = lower_hex(text)
+    if value is not None:
+        return bytes.fromhex(value)
     text = text.strip()
     if len(text) != HASH_HEX_DIGITS:
         raise ValueError(f"a 256-bit hash is {HASH_HEX_DIGITS} hex digits, got {len(text)}")
-    if not _HEX_DIGITS.issuperset(text):
-        bad = next(char for char in text if char not in _HEX_DIGITS)
-        raise ValueError(f"a 256-bit hash holds only hex digits, got {bad!r}")
-    return bytes.fromhex(text)
+    bad = next(char for char in text if char not in _HEX_DIGITS)
+    raise ValueError(f"a 256-bit hash holds only hex digits, got {bad!r}")
 
 
 def to_hex(value: bytes) -> str:

@@ -115,6 +115,12 @@ class Store:
         """Whether this is the embedded SQLite database."""
         return self.engine.dialect.name == "sqlite"
 
+    @property
+    def threads_share(self) -> bool:
+        """Whether every thread sees the same database: not an in-memory SQLite one, of which
+        each thread's connection has its own."""
+        return not (self.is_sqlite and self.engine.url.database in (None, "", ":memory:"))
+
     def migrate(self) -> None:
         """Bring the schema to the newest revision; a no-op when it is there already."""
         from alembic import command
