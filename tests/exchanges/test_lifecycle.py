@@ -39,14 +39,20 @@ def fake(request: pytest.FixtureRequest) -> Iterator[FakeExchange]:
         yield started
 
 
-def added(store: Store, fake: FakeExchange) -> Exchanges:
-    """Exchange ``feed`` of ``fake``, fetched once (three hashes), and a ghost in its bank."""
+def fetched_once(store: Store, fake: FakeExchange) -> Exchanges:
+    """Exchange ``feed`` of ``fake``, fetched once (three hashes)."""
     exchanges = Exchanges(store, environ={"FEED": fake.credentials})
     exchanges.add("feed", fake.kind, credentials_env="FEED", url=fake.url, options=fake.options)
     for value in PDQ:
         fake.add("pdq", value)
     fake.settle()
     assert exchanges.fetch("feed").added == 3
+    return exchanges
+
+
+def added(store: Store, fake: FakeExchange) -> Exchanges:
+    """Exchange ``feed`` of ``fake``, fetched once (three hashes), and a ghost in its bank."""
+    exchanges = fetched_once(store, fake)
     # Brought by the exchange under a key it no longer lists (its deletion missed).
     Banks(store).import_sources(
         "feed",
@@ -174,12 +180,7 @@ def test_a_fetch_into_an_in_memory_database_writes_it(fake: FakeExchange) -> Non
     store = Store.open("sqlite://")
     try:
         assert not store.threads_share
-        exchanges = Exchanges(store, environ={"FEED": fake.credentials})
-        exchanges.add("feed", fake.kind, credentials_env="FEED", url=fake.url, options=fake.options)
-        for value in PDQ:
-            fake.add("pdq", value)
-        fake.settle()
-        assert exchanges.fetch("feed").added == 3
+        fetched_once(store, fake)
         assert {entry.hash for entry in Banks(store).entries("feed")} == set(PDQ)
     finally:
         store.close()
