@@ -5,7 +5,8 @@ The fake (``tests/exchanges/fakes.py``, StopNCII's by default) runs in a process
 a real exchange runs elsewhere, and serves N new hashes. Then, in one run:
 
 - rempart: ``Exchanges.fetch`` from no checkpoint into a new bank in SQLite (each batch of
-  pages one transaction: hashes in, checkpoint stored), through pytx's own client;
+  pages one transaction: hashes in, checkpoint stored), through Rempart's StopNCII client
+  (pytx's, each page's records made without dacite where that gives the same records);
 - peer: python-threatexchange's own client (for StopNCII its ``StopNCIISignalExchangeAPI`` over
   ``StopNCIIAPI``, as its CLI makes them) and its ``fetch_iter`` merged with its
   ``naive_fetch_merge`` into a dict, which is how python-threatexchange's CLI builds its local

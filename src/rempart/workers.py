@@ -69,7 +69,7 @@ def fewer_collections() -> Iterator[None]:
     every ``BULK_GC_THRESHOLD`` allocations at least).
 
     Bulk work (an exchange's million hashes) makes objects that live until their batch is
-    written, and the collector walked them again and again: a third of the time spent making
+    written, and the collector walked them again and again: up to half the time spent making
     a batch's records. The setting is the process's: blocks on several threads share it, and
     the last to end puts the previous one back. Garbage is still collected, later.
     """

@@ -87,7 +87,7 @@ __all__ = [
 
 BATCH_SIGNALS: Final = 100_000
 """Signals written in one transaction at most: pages are gathered up to this many (or for
-``BATCH_S``), so that a list of a million is a few dozen commits, not one per page."""
+``BATCH_S``), so that a list of a million is about ten commits, not one per page."""
 BATCH_S: Final = 5.0
 """Seconds of fetching gathered at most before they are written."""
 LEASE_S: Final = 600
