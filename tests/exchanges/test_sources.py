@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import create_engine, make_url, select, text
 
+import rempart.matching.banks.bank as bank_module
 import rempart.store
 from rempart.exchanges.sync import Exchanges
 from rempart.hashing import pack
@@ -604,3 +606,80 @@ def test_two_keys_of_one_digest_withdraw_it_when_both_go(store: Store, kind: str
         assert exchanges.fetch("feed").withdrawn == 1
         matcher.refresh()
         assert matcher.match_digest("md5", MD5) == []
+
+
+def bank_sources(store: Store, bank: str) -> set[tuple[str, str]]:
+    """``sources`` of one bank's entries."""
+    entries = {row.hash for row in Banks(store).entries(bank, include_withdrawn=True)}
+    return {(key, value) for key, value in sources(store) if value in entries}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_keys_made_of_their_hash_are_looked_up_only_when_that_could_find_them(
+    store: Store, seed: int
+) -> None:
+    """``keys_name_hashes`` (StopNCII's, ThreatExchange's and TAT's ``type:hash`` keys) skips
+    the lookup of what the keys listed before only where it would find nothing: the same
+    listings, deletions and hand imports, applied to two banks, leave the same keys and
+    active entries whether the keys are looked up or not."""
+    rng = random.Random(seed)
+    banks = Banks(store)
+    pool = [f"{n:02x}" * 32 for n in rng.sample(range(256), 6)]
+    for name in ("named", "looked-up"):
+        banks.create(name, source="stopncii")
+    for _ in range(14):
+        hashes = rng.sample(pool, rng.randint(1, 4))
+        # Keyed by the value as sent: an upper-case key is a record of its own.
+        keys = {f"pdq:{h.upper() if rng.random() < 0.3 else h}": h for h in hashes}
+        gone = [key for key in keys if rng.random() < 0.3]
+        listed = {key: [Record(1, h)] for key, h in keys.items() if key not in gone}
+        by_hand = rng.choice(pool) if rng.random() < 0.15 else None
+        for name, named in (("named", True), ("looked-up", False)):
+            if by_hand is not None and banks.find(name, "image", by_hand) is None:
+                banks.add(name, by_hand)
+            with store.write() as connection:
+                banks.import_sources(
+                    name,
+                    listed,
+                    origin="exchange x",
+                    fmt=HashListFormat.PYTX,
+                    reason=AT_SOURCE,
+                    keys_name_hashes=named,
+                    connection=connection,
+                )
+                banks.withdraw_sources(name, gone, reason=AT_SOURCE, connection=connection)
+        assert bank_sources(store, "named") == bank_sources(store, "looked-up")
+        assert active(store, "named") == active(store, "looked-up")
+    assert bank_sources(store, "named")  # the sequence listed something
+
+
+def test_keys_made_of_new_hashes_are_not_looked_up(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    looked_up: list[list[str]] = []
+    lookup = bank_module._sources_of_keys
+
+    def counted(connection: Any, bank_id: int, keys: list[str], **options: Any) -> Any:
+        looked_up.append(keys)
+        return lookup(connection, bank_id, keys, **options)
+
+    monkeypatch.setattr(bank_module, "_sources_of_keys", counted)
+    banks = Banks(store)
+    banks.create("b", source="stopncii")
+
+    def list_keys(*hashes: str) -> None:
+        listed = {f"pdq:{h}": [Record(1, h)] for h in hashes}
+        banks.import_sources(
+            "b",
+            listed,
+            origin="exchange x",
+            fmt=HashListFormat.PYTX,
+            reason=AT_SOURCE,
+            keys_name_hashes=True,
+        )
+
+    list_keys(PDQ_A, PDQ_B)
+    assert looked_up == []
+    list_keys(PDQ_C, PDQ_A)  # PDQ_A's key may list it already: all are looked up
+    assert looked_up == [[f"pdq:{PDQ_C}", f"pdq:{PDQ_A}"]]
+    assert sources(store) == {(f"pdq:{h}", h) for h in (PDQ_A, PDQ_B, PDQ_C)}

@@ -261,3 +261,41 @@ def test_text_the_database_cannot_hold_is_refused_before_it(store: Store) -> Non
     with pytest.raises(BankError, match="description is not valid Unicode"):
         banks.update("b", description="\udfff")
     assert row_counts(store) == (0, 0, 1)  # the creation, logged
+
+
+def test_an_insert_leaves_out_only_columns_that_are_null_without_them() -> None:
+    """``_insert_many`` binds no column whose every value is None when leaving it out gives
+    NULL too; one with a default is bound (NULL, not its default), and columns given in any
+    order land where they belong."""
+    from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert
+
+    from rempart.matching.banks.bank import _insert_many
+
+    table = Table(
+        "t",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("plain", String, nullable=True),
+        Column("defaulted", String, nullable=True, server_default="7"),
+        Column("number", Integer, nullable=False),
+    )
+    engine = create_engine("sqlite://")
+    with engine.begin() as connection:
+        table.create(connection)
+        columns = {
+            "number": [3, 4],
+            "defaulted": [None, None],
+            "plain": (None, None),
+        }
+        assert _insert_many(connection, insert(table), columns) == 2
+        more = {"plain": ["a", None], "defaulted": ["x", "y"], "number": (5, 5)}
+        assert _insert_many(connection, insert(table), more) == 2
+        rows = connection.execute(
+            select(table.c.plain, table.c.defaulted, table.c.number).order_by(table.c.id)
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        (None, None, 3),
+        (None, None, 4),
+        ("a", "x", 5),
+        (None, "y", 5),
+    ]

@@ -102,6 +102,9 @@ class ExchangeType:
     """The credential string's format (python-threatexchange's own)."""
     options: tuple[str, ...]
     """The options ``make_api`` takes for it (``--option KEY=VALUE``)."""
+    keys_name_hashes: bool = True
+    """Each record's key is made of its one hash (``type:hash``, see ``signal_records``);
+    NCMEC's are its entries' ids."""
 
 
 EXCHANGE_TYPES: Final[Mapping[str, ExchangeType]] = MappingProxyType(
@@ -120,6 +123,7 @@ EXCHANGE_TYPES: Final[Mapping[str, ExchangeType]] = MappingProxyType(
             BankCategory.CHILD_SEXUAL_ABUSE,
             "USER:PASSWORD (the hash sharing API's account)",
             ("environment",),
+            keys_name_hashes=False,
         ),
         "threatexchange": ExchangeType(
             "threatexchange",

@@ -541,6 +541,7 @@ class Exchanges:
                 origin=f"exchange {exchange.name}",
                 fmt=HashListFormat.PYTX,
                 reason=WITHDRAWN_AT_SOURCE,
+                keys_name_hashes=EXCHANGE_TYPES[exchange.type].keys_name_hashes,
                 connection=connection,
             )
             withdrawn = sourced.withdrawn + self.banks.withdraw_sources(

@@ -51,9 +51,16 @@ def database_exists(url: str) -> bool:
     """False only for an SQLite database whose file is not created yet, so that commands that
     merely read can tell "nothing stored" without creating a database."""
     parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+    if parsed.get_backend_name() != "sqlite":
         return True
-    return parsed.database == ":memory:" or Path(parsed.database).expanduser().exists()
+    file = _sqlite_file(parsed.database)
+    return file is None or Path(file).expanduser().exists()
+
+
+def _sqlite_file(database: str | None) -> str | None:
+    """An SQLite URL's database file; None for an in-memory database (each connection has
+    its own)."""
+    return None if database in (None, "", ":memory:") else database
 
 
 def batches(values: Sequence[_T]) -> Iterator[Sequence[_T]]:
@@ -96,8 +103,9 @@ class Store:
         except ArgumentError:
             raise StoreError("the database URL is not a valid SQLAlchemy URL") from None
         is_sqlite = parsed.get_backend_name() == "sqlite"
-        if is_sqlite and parsed.database not in (None, "", ":memory:"):
-            Path(parsed.database).expanduser().parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        file = _sqlite_file(parsed.database)
+        if is_sqlite and file is not None:
+            Path(file).expanduser().parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
             engine = create_engine(parsed)
         except (NoSuchModuleError, ImportError) as exc:
@@ -119,7 +127,7 @@ class Store:
     def threads_share(self) -> bool:
         """Whether every thread sees the same database: not an in-memory SQLite one, of which
         each thread's connection has its own."""
-        return not (self.is_sqlite and self.engine.url.database in (None, "", ":memory:"))
+        return not self.is_sqlite or _sqlite_file(self.engine.url.database) is not None
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision; a no-op when it is there already."""
@@ -168,8 +176,8 @@ class Store:
     def _sqlite_writer_turn(self) -> Iterator[None]:
         """This thread's turn to write to the SQLite file, among every process's writers."""
         with self._sqlite_writers:
-            database = self.engine.url.database
-            if database in (None, "", ":memory:") or self._writing:
+            database = _sqlite_file(self.engine.url.database)
+            if database is None or self._writing:
                 yield
                 return
             if self._lock_file is None:
@@ -223,13 +231,14 @@ def _configure_sqlite(engine: Engine) -> None:
         # of a million entries has indexes of about 100 MiB, into which an import inserts at
         # random (an exchange's fetch of a million: a quarter less time writing).
         cursor.execute("PRAGMA cache_size = -65536")
-        if engine.url.database not in (None, "", ":memory:"):
+        file = _sqlite_file(engine.url.database)
+        if file is not None:
             cursor.execute("PRAGMA journal_mode = WAL")
             # FULL, not WAL's usual NORMAL: a committed write survives a power cut too.
             cursor.execute("PRAGMA synchronous = FULL")
         cursor.close()
-        if engine.url.database not in (None, "", ":memory:"):
-            os.chmod(engine.url.database, 0o600)
+        if file is not None:
+            os.chmod(file, 0o600)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:

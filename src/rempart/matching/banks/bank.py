@@ -23,7 +23,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from itertools import islice
-from operator import itemgetter
 from typing import IO, Any, Final, TextIO
 
 from sqlalchemy import (
@@ -617,6 +616,7 @@ class Banks:
         origin: str,
         fmt: HashListFormat,
         reason: str,
+        keys_name_hashes: bool = False,
         connection: Connection | None = None,
     ) -> SourcesReport:
         """Import what an exchange's records list now, all or nothing: ``listed`` maps each
@@ -627,13 +627,15 @@ class Banks:
         withdrawn for ``reason`` earlier (a deletion at source) is reinstated. An entry the
         bank held before any key listed it (imported by hand) is not claimed, so no
         exchange withdraws it. An entry added here has the key that listed it as its
-        ``source_ref``. No import is recorded when no key lists a hash."""
+        ``source_ref``. No import is recorded when no key lists a hash.
+
+        ``keys_name_hashes``: each key is made of the one hash it lists (StopNCII's,
+        ThreatExchange's and TAT's ``type:hash``), so a key whose hash is new to the bank
+        listed nothing before: when every key lists one new hash, no key is looked up."""
         now = utc_now()
         with self._writing(connection) as connection:
             bank = _bank(connection, name)
             keys, records = _keyed(listed)
-            # What the keys listed before, looked up before this import adds its own.
-            known = _sources_of_keys(connection, bank.id, list(keys))
             imported = None
             if records:
                 # In hash order, the (bank_id, hash) index (and a key made of the hash, as
@@ -643,11 +645,17 @@ class Banks:
                 imported = _import(connection, bank, records, origin=origin, fmt=fmt, keyed=True)
             import_id = None if imported is None else imported.import_id
             pairs = sum(len(held) for held in keys.values())
+            all_new = imported is not None and imported.added == pairs
+            # What the keys listed before this import (its own entries left out). A million
+            # keys looked up took a fifth of a first fetch's writes.
+            known: dict[tuple[str, int], bool] = {}
+            if not (keys_name_hashes and all_new and pairs == len(keys)):
+                known = _sources_of_keys(connection, bank.id, list(keys), besides=import_id)
             wanted: set[tuple[str, int]] = set()
             entries: dict[str, _Claimed] = {}
             # When every listed hash is new and holds its one key, only what the keys listed
             # before is left to forget; otherwise, which entries may be claimed.
-            if imported is None or imported.added != pairs:
+            if not all_new:
                 entries = _claimable(connection, bank.id, keys, import_id, reason)
                 known.update(
                     dict.fromkeys(
@@ -1004,58 +1012,71 @@ def _insert_entries(
     statement = dialect.insert(bank_entries).on_conflict_do_nothing(
         index_elements=["bank_id", "hash"]
     )
+    count = len(records)
     return _insert_many(
         connection,
         statement,
-        [
-            {
-                "bank_id": bank_id,
-                "hash": r.hash,
-                "quality": r.quality,
-                "added_at": now,
-                "import_id": import_id,
-                "source_ref": r.source_ref,
-                "source_listed": keyed,
-                "note": r.note,
-                "withdrawn_at": None,
-                "withdrawn_reason": None,
-                "kind": _entry_kind(r),
-                "features": None if r.features is None else format_features(r.features),
-                "md5": r.md5,
-                "sha256": r.sha256,
-            }
-            for r in records
-        ],
+        {
+            "bank_id": (bank_id,) * count,
+            "hash": [r.hash for r in records],
+            "quality": [r.quality for r in records],
+            "added_at": (now,) * count,
+            "import_id": (import_id,) * count,
+            "source_ref": [r.source_ref for r in records],
+            "source_listed": (keyed,) * count,
+            "note": [r.note for r in records],
+            "kind": [_entry_kind(r) for r in records],
+            "features": [
+                None if r.features is None else format_features(r.features) for r in records
+            ],
+            "md5": [r.md5 for r in records],
+            "sha256": [r.sha256 for r in records],
+        },
     )
 
 
-def _insert_many(connection: Connection, statement: Any, rows: list[dict[str, Any]]) -> int:
-    """``statement`` (an insert into a table) executed for each of ``rows`` (dicts with the
-    same keys) by the driver's executemany: compiled once, and each value converted only
-    where the column's type needs it (SQLAlchemy's own executemany processes every parameter
-    of every row, which made an import of a million entries twice as slow). Returns the rows
+def _insert_many(
+    connection: Connection, statement: Any, columns: Mapping[str, Sequence[Any]]
+) -> int:
+    """``statement`` (an insert into a table) executed for each row of ``columns`` (each
+    column's values, all of one length) by the driver's executemany: compiled once, each
+    value converted only where the column's type needs it (SQLAlchemy's own executemany
+    processes every parameter of every row, which made an import of a million entries twice
+    as slow), and a column no row gives a value left out, to take its default (NULL): sqlite3
+    adapts each None it binds, a fifth of an exchange's fetch's binding. Returns the rows
     inserted (sqlite3's and psycopg's executemany both sum them)."""
     dialect = connection.dialect
-    keys = list(rows[0])
-    compiled = statement.compile(dialect=dialect, column_keys=keys)
-    convert = {}
-    for key in keys:
-        processor = statement.table.c[key].type.dialect_impl(dialect).bind_processor(dialect)
-        if processor is not None:
-            convert[key] = processor
-    for key, processor in convert.items():
-        done: dict[Any, Any] = {None: None}  # most rows share their values (the import's time)
-        for row in rows:
-            value = row[key]
-            if value not in done:
-                done[value] = processor(value)
-            row[key] = done[value]
+    table = statement.table
+    given = {
+        key: _bound(table.c[key], dialect, values)
+        for key, values in columns.items()
+        if values.count(None) != len(values) or not _null_by_default(table.c[key])
+    }
+    compiled = statement.compile(dialect=dialect, column_keys=list(given))
     if compiled.positional:
-        values = itemgetter(*(compiled.positiontup or []))
-        result = connection.exec_driver_sql(compiled.string, [values(row) for row in rows])
+        order = compiled.positiontup or []
+        rows: Any = list(zip(*(given[key] for key in order), strict=True))
     else:
-        result = connection.exec_driver_sql(compiled.string, rows)
-    return int(result.rowcount)
+        rows = [dict(zip(given, row, strict=True)) for row in zip(*given.values(), strict=True)]
+    return int(connection.exec_driver_sql(compiled.string, rows).rowcount)
+
+
+def _bound(column: Any, dialect: Any, values: Sequence[Any]) -> Sequence[Any]:
+    """``values`` as ``column``'s type binds them: converted once each (most rows share
+    their values: the import's time, its bank)."""
+    processor = column.type.dialect_impl(dialect).bind_processor(dialect)
+    if processor is None:
+        return values
+    done: dict[Any, Any] = {None: None}
+    for value in values:
+        if value not in done:
+            done[value] = processor(value)
+    return list(map(done.__getitem__, values))
+
+
+def _null_by_default(column: Any) -> bool:
+    """Whether ``column`` left out of an insert is NULL."""
+    return column.nullable and column.default is None and column.server_default is None
 
 
 def _entry_kind(record: Record) -> str:
@@ -1195,23 +1216,30 @@ def _further_listed(connection: Connection, entry_ids: Sequence[int]) -> set[int
 
 
 def _sources_of_keys(
-    connection: Connection, bank_id: int, keys: Sequence[str]
+    connection: Connection, bank_id: int, keys: Sequence[str], *, besides: int | None = None
 ) -> dict[tuple[str, int], bool]:
     """The (key, entry id) pairs the bank holds for ``keys``: True for an entry's first key
-    (``source_listed``), False for a row of ``bank_entry_sources``."""
+    (``source_listed``), False for a row of ``bank_entry_sources``; the entries of import
+    ``besides`` left out (what the keys listed before it)."""
     found: dict[tuple[str, int], bool] = {}
     further = _exists(bank_entry_sources.c.bank_id == bank_id, connection=connection)
+    columns = (
+        bank_entries.c.source_ref,
+        bank_entries.c.id,
+        bank_entries.c.bank_id,
+        bank_entries.c.import_id,
+    )
     for part in batches(sorted(keys)):
         # By ``source_ref``'s own index, the bank told apart here: on (bank_id, source_ref)
         # SQLite's planner took the (bank_id, hash) index and read the whole bank each time.
         found.update(
             ((row.source_ref, row.id), True)
             for row in connection.execute(
-                select(bank_entries.c.source_ref, bank_entries.c.id, bank_entries.c.bank_id).where(
+                select(*columns).where(
                     bank_entries.c.source_ref.in_(part), bank_entries.c.source_listed
                 )
             )
-            if row.bank_id == bank_id
+            if row.bank_id == bank_id and (besides is None or row.import_id != besides)
         )
         if further:
             found.update(
@@ -1228,9 +1256,14 @@ def _sources_of_keys(
 
 def _add_sources(connection: Connection, bank_id: int, pairs: Iterable[tuple[str, int]]) -> None:
     """Record further keys (``bank_entry_sources`` rows) of entries."""
-    rows = [{"entry_id": e, "source_ref": k, "bank_id": bank_id} for k, e in pairs]
-    if rows:
-        _insert_many(connection, insert(bank_entry_sources), rows)
+    keys = [(k, e) for k, e in pairs]
+    if keys:
+        columns: dict[str, Sequence[Any]] = {
+            "entry_id": [e for _, e in keys],
+            "source_ref": [k for k, _ in keys],
+            "bank_id": (bank_id,) * len(keys),
+        }
+        _insert_many(connection, insert(bank_entry_sources), columns)
 
 
 def _exists(*where: Any, connection: Connection) -> bool:
