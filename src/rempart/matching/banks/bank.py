@@ -1042,9 +1042,9 @@ def _insert_many(
     column's values, all of one length) by the driver's executemany: compiled once, each
     value converted only where the column's type needs it (SQLAlchemy's own executemany
     processes every parameter of every row, which made an import of a million entries twice
-    as slow), and a column no row gives a value left out, to take its default (NULL): sqlite3
-    adapts each None it binds, a fifth of an exchange's fetch's binding. Returns the rows
-    inserted (sqlite3's and psycopg's executemany both sum them)."""
+    as slow), and a column no row gives a value left out, to be NULL: sqlite3 looks up an
+    adapter for each None it binds (half of an exchange's fetch's binding time). Returns the
+    rows inserted (sqlite3's and psycopg's executemany both sum them)."""
     dialect = connection.dialect
     table = statement.table
     given = {
