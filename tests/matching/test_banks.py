@@ -7,7 +7,9 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
@@ -282,13 +284,17 @@ def test_an_insert_leaves_out_only_columns_that_are_null_without_them() -> None:
     engine = create_engine("sqlite://")
     with engine.begin() as connection:
         table.create(connection)
-        columns = {
+        columns: dict[str, Sequence[Any]] = {
             "number": [3, 4],
             "defaulted": [None, None],
             "plain": (None, None),
         }
         assert _insert_many(connection, insert(table), columns) == 2
-        more = {"plain": ["a", None], "defaulted": ["x", "y"], "number": (5, 5)}
+        more: dict[str, Sequence[Any]] = {
+            "plain": ["a", None],
+            "defaulted": ["x", "y"],
+            "number": (5, 5),
+        }
         assert _insert_many(connection, insert(table), more) == 2
         rows = connection.execute(
             select(table.c.plain, table.c.defaulted, table.c.number).order_by(table.c.id)
