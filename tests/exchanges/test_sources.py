@@ -629,8 +629,10 @@ def test_keys_made_of_their_hash_are_looked_up_only_when_that_could_find_them(
         banks.create(name, source="stopncii")
     for _ in range(14):
         hashes = rng.sample(pool, rng.randint(1, 4))
-        # Keyed by the value as sent: an upper-case key is a record of its own.
-        keys = {f"pdq:{h.upper() if rng.random() < 0.3 else h}": h for h in hashes}
+        # Keyed by the value as sent: an upper-case key is a record of its own, and keys
+        # past MAX_SOURCE_REF (blanks before the hash) are cut to one key for every hash.
+        sent = (str, str.upper, lambda h: " " * 600 + h)
+        keys = {f"pdq:{rng.choice(sent)(h)}": h for h in hashes}
         gone = [key for key in keys if rng.random() < 0.3]
         listed = {key: [Record(1, h)] for key, h in keys.items() if key not in gone}
         by_hand = rng.choice(pool) if rng.random() < 0.15 else None
@@ -683,3 +685,24 @@ def test_keys_made_of_new_hashes_are_not_looked_up(
     list_keys(PDQ_C, PDQ_A)  # PDQ_A's key may list it already: all are looked up
     assert looked_up == [[f"pdq:{PDQ_C}", f"pdq:{PDQ_A}"]]
     assert sources(store) == {(f"pdq:{h}", h) for h in (PDQ_A, PDQ_B, PDQ_C)}
+
+    # Keys past MAX_SOURCE_REF (blanks before the hash) are cut to one key for any hash:
+    # looked up, so that the second withdraws what the first listed, as one key's update
+    # does. Two new hashes under one key: looked up too.
+    fresh = ["1" * 64, "2" * 64, "3" * 64, "4" * 64]
+    for listed in (
+        {f"pdq:{' ' * 600}{fresh[0]}": [Record(1, fresh[0])]},
+        {f"pdq:{' ' * 600}{fresh[1]}": [Record(1, fresh[1])]},
+        {"pdq:both": [Record(1, fresh[2]), Record(2, fresh[3])]},
+    ):
+        looked_up.clear()
+        banks.import_sources(
+            "b",
+            listed,
+            origin="exchange x",
+            fmt=HashListFormat.PYTX,
+            reason=AT_SOURCE,
+            keys_name_hashes=True,
+        )
+        assert len(looked_up) == 1
+    assert active(store, "b") == {PDQ_A, PDQ_B, PDQ_C, *fresh[1:]}

@@ -102,9 +102,9 @@ class ExchangeType:
     """The credential string's format (python-threatexchange's own)."""
     options: tuple[str, ...]
     """The options ``make_api`` takes for it (``--option KEY=VALUE``)."""
-    keys_name_hashes: bool = True
-    """Each record's key is made of its one hash (``type:hash``, see ``signal_records``);
-    NCMEC's are its entries' ids."""
+    keys_name_hashes: bool = False
+    """Each record's key is made of its one value as the exchange sent it (``type:value``,
+    see ``signal_records``), so that a key names its hash; NCMEC's are its entries' ids."""
 
 
 EXCHANGE_TYPES: Final[Mapping[str, ExchangeType]] = MappingProxyType(
@@ -116,6 +116,7 @@ EXCHANGE_TYPES: Final[Mapping[str, ExchangeType]] = MappingProxyType(
             "FETCH_FUNCTION_KEY,SUBSCRIPTION_KEY[,BASE_URL] (the FetchHashes function key, the "
             "Ocp-Apim-Subscription-Key, and optionally another API base URL)",
             (),
+            keys_name_hashes=True,
         ),
         "ncmec": ExchangeType(
             "ncmec",
@@ -123,7 +124,6 @@ EXCHANGE_TYPES: Final[Mapping[str, ExchangeType]] = MappingProxyType(
             BankCategory.CHILD_SEXUAL_ABUSE,
             "USER:PASSWORD (the hash sharing API's account)",
             ("environment",),
-            keys_name_hashes=False,
         ),
         "threatexchange": ExchangeType(
             "threatexchange",
@@ -131,6 +131,7 @@ EXCHANGE_TYPES: Final[Mapping[str, ExchangeType]] = MappingProxyType(
             BankCategory.OTHER,
             "APP_ID|APP_SECRET (a ThreatExchange app's access token)",
             ("privacy_group",),
+            keys_name_hashes=True,
         ),
         "tat": ExchangeType(
             "tat",
@@ -138,6 +139,7 @@ EXCHANGE_TYPES: Final[Mapping[str, ExchangeType]] = MappingProxyType(
             BankCategory.OTHER,
             "USER:PASSWORD (the TCAP hash list account)",
             (),
+            keys_name_hashes=True,
         ),
     }
 )

@@ -629,9 +629,10 @@ class Banks:
         exchange withdraws it. An entry added here has the key that listed it as its
         ``source_ref``. No import is recorded when no key lists a hash.
 
-        ``keys_name_hashes``: each key is made of the one hash it lists (StopNCII's,
-        ThreatExchange's and TAT's ``type:hash``), so a key whose hash is new to the bank
-        listed nothing before: when every key lists one new hash, no key is looked up."""
+        ``keys_name_hashes``: each key is made of the one value it lists, as the exchange
+        sent it (StopNCII's, ThreatExchange's and TAT's ``type:value``), so a key held whole
+        (not cut to ``MAX_SOURCE_REF``) whose hash is new to the bank listed nothing before:
+        when every key is such a key, no key is looked up."""
         now = utc_now()
         with self._writing(connection) as connection:
             bank = _bank(connection, name)
@@ -649,7 +650,7 @@ class Banks:
             # What the keys listed before this import (its own entries left out). A million
             # keys looked up took a fifth of a first fetch's writes.
             known: dict[tuple[str, int], bool] = {}
-            if not (keys_name_hashes and all_new and pairs == len(keys)):
+            if not (keys_name_hashes and all_new and _one_hash_each(listed, keys)):
                 known = _sources_of_keys(connection, bank.id, list(keys), besides=import_id)
             wanted: set[tuple[str, int]] = set()
             entries: dict[str, _Claimed] = {}
@@ -1042,9 +1043,10 @@ def _insert_many(
     column's values, all of one length) by the driver's executemany: compiled once, each
     value converted only where the column's type needs it (SQLAlchemy's own executemany
     processes every parameter of every row, which made an import of a million entries twice
-    as slow), and a column no row gives a value left out, to be NULL: sqlite3 looks up an
-    adapter for each None it binds (half of an exchange's fetch's binding time). Returns the
-    rows inserted (sqlite3's and psycopg's executemany both sum them)."""
+    as slow), and a column no row gives a value left out where that leaves it NULL (no
+    default): sqlite3 looks up an adapter for each None it binds (half of an exchange's fetch's
+    binding time). Returns the rows inserted (sqlite3's and psycopg's executemany both sum
+    them)."""
     dialect = connection.dialect
     table = statement.table
     given = {
@@ -1128,6 +1130,14 @@ def _keyed(listed: Mapping[str, Sequence[Record]]) -> tuple[dict[str, set[str]],
                     record = replace(record, source_ref=ref)
             records.append(record)
     return keys, records
+
+
+def _one_hash_each(listed: Mapping[str, Sequence[Record]], keys: Mapping[str, set[str]]) -> bool:
+    """Whether each key of ``listed`` lists one hash and is held whole: a key cut to
+    ``MAX_SOURCE_REF`` may be another key's too, and no longer names its value."""
+    return all(len(key) <= MAX_SOURCE_REF for key in listed) and all(
+        len(held) == 1 for held in keys.values()
+    )
 
 
 @dataclass(frozen=True, slots=True)
