@@ -669,8 +669,7 @@ def test_keys_made_of_new_hashes_are_not_looked_up(
     banks = Banks(store)
     banks.create("b", source="stopncii")
 
-    def list_keys(*hashes: str) -> None:
-        listed = {f"pdq:{h}": [Record(1, h)] for h in hashes}
+    def list_keys(listed: dict[str, list[Record]]) -> None:
         banks.import_sources(
             "b",
             listed,
@@ -680,9 +679,12 @@ def test_keys_made_of_new_hashes_are_not_looked_up(
             keys_name_hashes=True,
         )
 
-    list_keys(PDQ_A, PDQ_B)
+    def own_keys(*hashes: str) -> dict[str, list[Record]]:
+        return {f"pdq:{h}": [Record(1, h)] for h in hashes}
+
+    list_keys(own_keys(PDQ_A, PDQ_B))
     assert looked_up == []
-    list_keys(PDQ_C, PDQ_A)  # PDQ_A's key may list it already: all are looked up
+    list_keys(own_keys(PDQ_C, PDQ_A))  # PDQ_A's key may list it already: all are looked up
     assert looked_up == [[f"pdq:{PDQ_C}", f"pdq:{PDQ_A}"]]
     assert sources(store) == {(f"pdq:{h}", h) for h in (PDQ_A, PDQ_B, PDQ_C)}
 
@@ -696,13 +698,6 @@ def test_keys_made_of_new_hashes_are_not_looked_up(
         {"pdq:both": [Record(1, fresh[2]), Record(2, fresh[3])]},
     ):
         looked_up.clear()
-        banks.import_sources(
-            "b",
-            listed,
-            origin="exchange x",
-            fmt=HashListFormat.PYTX,
-            reason=AT_SOURCE,
-            keys_name_hashes=True,
-        )
+        list_keys(listed)
         assert len(looked_up) == 1
     assert active(store, "b") == {PDQ_A, PDQ_B, PDQ_C, *fresh[1:]}
