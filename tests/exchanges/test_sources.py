@@ -618,7 +618,7 @@ def bank_sources(store: Store, bank: str) -> set[tuple[str, str]]:
 def test_keys_made_of_their_hash_are_looked_up_only_when_that_could_find_them(
     store: Store, seed: int
 ) -> None:
-    """``keys_name_hashes`` (StopNCII's, ThreatExchange's and TAT's ``type:hash`` keys) skips
+    """``keys_name_hashes`` (StopNCII's, ThreatExchange's and TAT's ``type:value`` keys) skips
     the lookup of what the keys listed before only where it would find nothing: the same
     listings, deletions and hand imports, applied to two banks, leave the same keys and
     active entries whether the keys are looked up or not."""
@@ -627,11 +627,11 @@ def test_keys_made_of_their_hash_are_looked_up_only_when_that_could_find_them(
     pool = [f"{n:02x}" * 32 for n in rng.sample(range(256), 6)]
     for name in ("named", "looked-up"):
         banks.create(name, source="stopncii")
+    # Keyed by the value as sent: an upper-case key is a record of its own, and keys past
+    # MAX_SOURCE_REF (blanks before the hash) are cut to one key for every hash.
+    sent = (str, str.upper, lambda h: " " * 600 + h)
     for _ in range(14):
         hashes = rng.sample(pool, rng.randint(1, 4))
-        # Keyed by the value as sent: an upper-case key is a record of its own, and keys
-        # past MAX_SOURCE_REF (blanks before the hash) are cut to one key for every hash.
-        sent = (str, str.upper, lambda h: " " * 600 + h)
         keys = {f"pdq:{rng.choice(sent)(h)}": h for h in hashes}
         gone = [key for key in keys if rng.random() < 0.3]
         listed = {key: [Record(1, h)] for key, h in keys.items() if key not in gone}

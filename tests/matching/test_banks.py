@@ -12,12 +12,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    func,
+    insert,
+    select,
+    text,
+)
 
 import rempart.store
 from rempart.errors import BankError, ImportLineError
 from rempart.hashing import pack
 from rempart.matching.banks import BankMatcher, Banks, HashListFormat, read_records
+from rempart.matching.banks.bank import _insert_many
 from rempart.matching.formats import BankCategory
 from rempart.store import Store
 from rempart.store.schema import bank_changes, bank_entries, bank_imports
@@ -269,10 +281,6 @@ def test_an_insert_leaves_out_only_columns_that_are_null_without_them() -> None:
     """``_insert_many`` binds no column whose every value is None when leaving it out gives
     NULL too; one with a default is bound (NULL, not its default), and columns given in any
     order land where they belong."""
-    from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert
-
-    from rempart.matching.banks.bank import _insert_many
-
     table = Table(
         "t",
         MetaData(),

@@ -1266,12 +1266,12 @@ def _sources_of_keys(
 
 def _add_sources(connection: Connection, bank_id: int, pairs: Iterable[tuple[str, int]]) -> None:
     """Record further keys (``bank_entry_sources`` rows) of entries."""
-    keys = [(k, e) for k, e in pairs]
-    if keys:
+    held = list(pairs)
+    if held:
         columns: dict[str, Sequence[Any]] = {
-            "entry_id": [e for _, e in keys],
-            "source_ref": [k for k, _ in keys],
-            "bank_id": (bank_id,) * len(keys),
+            "entry_id": [e for _, e in held],
+            "source_ref": [k for k, _ in held],
+            "bank_id": (bank_id,) * len(held),
         }
         _insert_many(connection, insert(bank_entry_sources), columns)
 
